@@ -1,0 +1,79 @@
+// Trainable classifiers (softmax regression, MLP, CNN) behind one interface.
+//
+// The model actor, the serving gateway and the registry only see this file:
+//
+//   auto spec = trainbus::nn::ParseModelSpec("mlp:hidden=256,lr=0.05,batch=32");
+//   auto model = trainbus::nn::MakeModel(*spec);
+//   absl::StatusOr<float> loss = (*model)->TrainStep(x, labels, 32);
+//   (*model)->Predict(x, 32, probs);  // probs: (32, 10)
+//
+// Inputs are float pixels in [0, 1], row-major (batch, channels*height*width).
+#ifndef TRAINBUS_KERNELS_NN_MODEL_H_
+#define TRAINBUS_KERNELS_NN_MODEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace trainbus::nn {
+
+struct ModelSpec {
+  std::string arch = "softmax";      // "softmax", "mlp" or "cnn"
+  std::vector<uint32_t> hidden;      // mlp: hidden widths, e.g. {256}
+  std::string optimizer = "sgd";     // "sgd", "momentum" or "adam"
+  float learning_rate = 0.01f;
+  float momentum = 0.9f;             // "momentum"; beta1 for "adam"
+  float weight_decay = 0.0f;
+  uint32_t batch_size = 1;           // training mini-batch (1 = online SGD)
+  uint64_t seed = 1;                 // weight initialisation
+  uint32_t channels = 1, height = 28, width = 28, classes = 10;
+
+  size_t InputSize() const { return size_t{channels} * height * width; }
+};
+
+// Parses "arch[:key=value,...]", keys: hidden (e.g. 256 or 256x128), opt, lr,
+// momentum, wd, batch, seed. Unknown keys and bad values are errors that name
+// the key and list the accepted ones.
+absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view text);
+// The inverse of ParseModelSpec (round-trips).
+std::string FormatModelSpec(const ModelSpec& spec);
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual const ModelSpec& spec() const = 0;
+  virtual size_t ParameterCount() const = 0;
+  // Training steps taken so far.
+  virtual uint64_t steps() const = 0;
+
+  // Forward, backward and one optimizer step on a mini-batch.
+  // x (batch, InputSize()), labels (batch) in [0, classes).
+  // Returns the mean cross-entropy loss before the step. A non-finite loss is
+  // an error naming the arch and the step; the weights are left unchanged.
+  virtual absl::StatusOr<float> TrainStep(const float* x,
+                                          const int32_t* labels,
+                                          size_t batch) = 0;
+
+  // x (batch, InputSize()) -> probs (batch, classes), softmax probabilities.
+  virtual absl::Status Predict(const float* x, size_t batch,
+                               float* probs) const = 0;
+
+  // Checkpoint bytes: versioned header, spec, shapes, float32 weights, and a
+  // checksum. LoadModel(model.SaveCheckpoint()) reproduces the model exactly.
+  virtual std::string SaveCheckpoint() const = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Model>> MakeModel(const ModelSpec& spec);
+// Corrupt, truncated or mismatched bytes give an error, never a crash.
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint);
+
+}  // namespace trainbus::nn
+
+#endif  // TRAINBUS_KERNELS_NN_MODEL_H_

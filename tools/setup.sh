@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the Debian packages trainbus needs. Idempotent: prints nothing and
+# touches nothing when every package is already installed.
+#
+#   tools/setup.sh           build, test and run (the README's two commands)
+#   tools/setup.sh --bench   also the peers the benchmark comparisons run
+#                            against (OpenBLAS, PyTorch, RabbitMQ)
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap g++ pkg-config
+  libcaf-dev libhwy-dev libtbb-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev libsqlite3-dev libpng-dev libjpeg-dev libssl-dev
+  dataset-fashion-mnist
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(libopenblas-dev python3-torch python3-numpy rabbitmq-server
+             librabbitmq-dev linux-perf)
+elif [[ $# -gt 0 ]]; then
+  echo "usage: tools/setup.sh [--bench]" >&2
+  exit 2
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || {
+    echo "setup.sh: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  }
+  sudo="sudo"
+fi
+echo "setup.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists only when apt cannot find a package.
+if ! $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/trainbus-setup.log 2>&1; then
+  $sudo apt-get update -q >>/tmp/trainbus-setup.log 2>&1
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/trainbus-setup.log 2>&1 || {
+    echo "setup.sh: apt-get failed; see /tmp/trainbus-setup.log" >&2
+    tail -n 20 /tmp/trainbus-setup.log >&2
+    exit 1
+  }
+fi
+echo "setup.sh: done" >&2
