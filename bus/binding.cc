@@ -1,0 +1,97 @@
+#include "bus/binding.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include "bus/atoms.h"
+#include "bus/errors.h"
+#include "bus/message.h"
+#include "caf/all.hpp"
+
+namespace trainbus::bus {
+namespace {
+
+struct BindingState {
+  caf::actor from;
+  caf::actor to;
+  BindingOptions options;
+  uint32_t unreturned_credit = 0;  // accepted by `to`, not yet granted back
+  uint32_t credit_batch = 1;
+  uint64_t forwarded = 0;
+  uint64_t failed = 0;
+
+  static inline const char* name = "trainbus.binding";
+};
+
+using Self = caf::stateful_actor<BindingState>;
+
+// Credit goes back in batches (an eighth of the window) to halve the
+// message count, but never more than a window's worth is held back.
+void Return(Self* self) {
+  auto& st = self->state;
+  if (++st.unreturned_credit >= st.credit_batch) {
+    self->send(st.from, credit_atom::value, st.unreturned_credit);
+    st.unreturned_credit = 0;
+  }
+}
+
+template <class T>
+void Forward(Self* self, T& x) {
+  self->request(self->state.to, caf::infinite, publish_atom::value,
+                std::move(x))
+      .then([=](uint64_t) {
+              ++self->state.forwarded;
+              Return(self);
+            },
+            [=](caf::error& err) {
+              // The destination refused (e.g. its log failed): count it and
+              // keep the stream going; the destination reports the cause.
+              if (self->state.failed++ == 0) {
+                std::cerr << "trainbus: binding " << self->state.options.Name()
+                          << ": " << ErrorToString(err) << "\n";
+              }
+              Return(self);
+            });
+}
+
+caf::behavior BindingActor(Self* self, caf::actor from, caf::actor to,
+                           BindingOptions options) {
+  auto& st = self->state;
+  st.from = from;
+  st.to = to;
+  st.options = options;
+  st.options.window = std::max<uint32_t>(options.window, 1);
+  st.credit_batch = std::max<uint32_t>(st.options.window / 8, 1);
+  // Either end going away ends the binding.
+  self->monitor(from);
+  self->monitor(to);
+  self->set_down_handler([=](const caf::down_msg& down) {
+    self->quit(down.reason);
+  });
+  return {
+      [=](deliver_atom, uint64_t, Sample& x) { Forward(self, x); },
+      [=](deliver_atom, uint64_t, SampleBatch& x) { Forward(self, x); },
+      [=](deliver_atom, uint64_t, Prediction& x) { Forward(self, x); },
+      [=](deliver_atom, uint64_t, Metric& x) { Forward(self, x); },
+  };
+}
+
+}  // namespace
+
+SubscribeOptions BindingSubscription(const BindingOptions& options) {
+  SubscribeOptions sub;
+  sub.name = options.Name();
+  sub.filter = options.filter;
+  sub.policy = options.policy;
+  sub.max_queue = options.max_queue;
+  sub.start = options.start;
+  sub.initial_credit = std::max<uint32_t>(options.window, 1);
+  return sub;
+}
+
+caf::actor SpawnBinding(caf::actor_system& sys, caf::actor from, caf::actor to,
+                        const BindingOptions& options) {
+  return sys.spawn(BindingActor, std::move(from), std::move(to), options);
+}
+
+}  // namespace trainbus::bus

@@ -1,0 +1,62 @@
+// A blocking C++ front end to a node's bus, for experiments, tools and
+// tests that do not live inside an actor.
+//
+//   caf::actor_system_config cfg;
+//   trainbus::bus::AddBusTypes(cfg);
+//   caf::actor_system sys{cfg};
+//   trainbus::bus::Bus bus{sys};
+//   auto mnist = bus.Declare({.name = "mnist"});
+//   bus.Declare({.name = "model1"});
+//   bus.Bind({"mnist", "model1", Filter::Labelled()});
+#ifndef TRAINBUS_BUS_BUS_H_
+#define TRAINBUS_BUS_BUS_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bus/directory.h"
+#include "bus/metrics.h"
+#include "bus/options.h"
+#include "caf/actor.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+
+namespace trainbus::bus {
+
+// Registers the bus's message types and error category. Call before the
+// actor_system is built: remote nodes and the durable log need them.
+void AddBusTypes(caf::actor_system_config& cfg);
+
+class Bus {
+ public:
+  // Uses a new local directory.
+  explicit Bus(caf::actor_system& sys);
+  // Uses `directory`, which may live on another node.
+  Bus(caf::actor_system& sys, caf::actor directory);
+
+  absl::StatusOr<caf::actor> Declare(const ResourceOptions& options);
+  absl::StatusOr<caf::actor> Bind(const BindingOptions& options);
+  absl::StatusOr<caf::actor> Lookup(const std::string& name);
+  // Makes `resource` (e.g. a remote one) known here under `name`.
+  absl::StatusOr<caf::actor> Attach(const std::string& name,
+                                    const caf::actor& resource);
+  absl::StatusOr<TopologyDescription> Describe();
+  absl::StatusOr<std::vector<ResourceMetrics>> Metrics();
+
+  const caf::actor& directory() const { return directory_; }
+  caf::actor_system& system() { return sys_; }
+
+ private:
+  template <class T, class... Ts>
+  absl::StatusOr<T> Ask(Ts&&... xs);
+
+  caf::actor_system& sys_;
+  caf::actor directory_;
+  std::chrono::milliseconds timeout_{30000};
+};
+
+}  // namespace trainbus::bus
+
+#endif  // TRAINBUS_BUS_BUS_H_

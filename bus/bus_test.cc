@@ -1,0 +1,321 @@
+// Bus semantics: idempotent declare, filters, fan-out, zero copy, credit,
+// backpressure policies, cycles and unknown resources. Deterministic: every
+// test runs on CAF's test_coordinator.
+#include <memory>
+#include <set>
+
+#include "bus/atoms.h"
+#include "bus/bus.h"
+#include "bus/bus_test_util.h"
+#include "bus/errors.h"
+#include "bus/message.h"
+#include "caf/all.hpp"
+#include "gtest/gtest.h"
+
+namespace trainbus::bus {
+namespace {
+
+using testing::BusTestSystem;
+using testing::Collector;
+using testing::MakeSample;
+using testing::Received;
+
+// Publishes samples [first, first + n) to `resource` and records each
+// acknowledged offset, in the order the acknowledgements arrive.
+caf::behavior Publisher(caf::event_based_actor* self, caf::actor resource,
+                        uint64_t first, uint64_t n,
+                        std::shared_ptr<std::vector<uint64_t>> acked) {
+  for (uint64_t i = first; i < first + n; ++i) {
+    self->request(resource, caf::infinite, publish_atom::value,
+                  MakeSample(i, 1))
+        .then([=](uint64_t offset) { acked->push_back(offset); });
+  }
+  return {};
+}
+
+class BusTest : public ::testing::Test {
+ protected:
+  caf::actor Declare(const std::string& name, uint32_t max_queue = 256) {
+    ResourceOptions options;
+    options.name = name;
+    options.max_queue = max_queue;
+    auto r = t.Ask<caf::actor>(t.directory, declare_atom::value, options);
+    EXPECT_TRUE(r) << ErrorToString(r.error());
+    return r ? *r : caf::actor{};
+  }
+
+  caf::expected<caf::actor> Bind(const std::string& from, const std::string& to,
+                                 Filter filter = Filter::All(),
+                                 Policy policy = Policy::kBlock) {
+    BindingOptions options;
+    options.from = from;
+    options.to = to;
+    options.filter = filter;
+    options.policy = policy;
+    return t.Ask<caf::actor>(t.directory, bind_atom::value, options);
+  }
+
+  // A collector subscribed to `resource` with `credit` to start with.
+  std::shared_ptr<Received> Subscribe(const caf::actor& resource,
+                                      uint32_t credit,
+                                      Policy policy = Policy::kBlock,
+                                      uint32_t max_queue = 0,
+                                      caf::actor* out = nullptr) {
+    auto received = std::make_shared<Received>();
+    caf::actor collector = t.Spawn(Collector, received);
+    SubscribeOptions options;
+    options.name = "collector";
+    options.policy = policy;
+    options.max_queue = max_queue;
+    options.initial_credit = credit;
+    auto r = t.Ask<uint64_t>(resource, subscribe_atom::value, collector,
+                             options);
+    EXPECT_TRUE(r) << ErrorToString(r.error());
+    if (out != nullptr) *out = collector;
+    return received;
+  }
+
+  caf::expected<uint64_t> Publish(const caf::actor& resource, Sample s) {
+    return t.Ask<uint64_t>(resource, publish_atom::value, std::move(s));
+  }
+
+  ResourceMetrics Metrics(const caf::actor& resource) {
+    auto m = t.Ask<ResourceMetrics>(resource, metrics_atom::value);
+    EXPECT_TRUE(m);
+    return m ? *m : ResourceMetrics{};
+  }
+
+  BusTestSystem t;
+};
+
+TEST_F(BusTest, DeclareTwiceReturnsTheSameResource) {
+  caf::actor a = Declare("mnist");
+  caf::actor b = Declare("mnist");
+  EXPECT_EQ(a, b);
+  auto looked_up = t.Ask<caf::actor>(t.directory, lookup_atom::value,
+                                     std::string("mnist"));
+  ASSERT_TRUE(looked_up);
+  EXPECT_EQ(*looked_up, a);
+}
+
+TEST_F(BusTest, BindTwiceReturnsTheSameBinding) {
+  Declare("mnist");
+  Declare("model1");
+  auto first = Bind("mnist", "model1", Filter::Labelled());
+  auto second = Bind("mnist", "model1", Filter::Labelled());
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*first, *second);
+  auto conflicting = Bind("mnist", "model1", Filter::Unlabelled());
+  ASSERT_FALSE(conflicting);
+  EXPECT_EQ(conflicting.error().code(), static_cast<uint8_t>(Errc::kConflict));
+}
+
+TEST_F(BusTest, UnknownResourceIsAClearError) {
+  Declare("mnist");
+  auto bound = Bind("mnist", "nope");
+  ASSERT_FALSE(bound);
+  EXPECT_EQ(bound.error().code(),
+            static_cast<uint8_t>(Errc::kUnknownResource));
+  const std::string text = ErrorToString(bound.error());
+  EXPECT_NE(text.find("'nope' not declared"), std::string::npos) << text;
+  EXPECT_NE(text.find("mnist"), std::string::npos) << text;
+  auto looked_up = t.Ask<caf::actor>(t.directory, lookup_atom::value,
+                                     std::string("ghost"));
+  EXPECT_FALSE(looked_up);
+}
+
+TEST_F(BusTest, BindingCyclesAreRejected) {
+  Declare("a");
+  Declare("b");
+  Declare("c");
+  ASSERT_TRUE(Bind("a", "b"));
+  ASSERT_TRUE(Bind("b", "c"));
+  auto cycle = Bind("c", "a");
+  ASSERT_FALSE(cycle);
+  EXPECT_EQ(cycle.error().code(), static_cast<uint8_t>(Errc::kBindingCycle));
+  auto self_loop = Bind("a", "a");
+  ASSERT_FALSE(self_loop);
+  EXPECT_EQ(self_loop.error().code(),
+            static_cast<uint8_t>(Errc::kBindingCycle));
+}
+
+TEST_F(BusTest, FanOutReachesEveryBoundResourceWithoutCopying) {
+  caf::actor mnist = Declare("mnist");
+  std::vector<std::shared_ptr<Received>> models;
+  for (int i = 0; i < 4; ++i) {
+    const std::string name = "model" + std::to_string(i + 1);
+    caf::actor model = Declare(name);
+    ASSERT_TRUE(Bind("mnist", name));
+    models.push_back(Subscribe(model, 100));
+  }
+  std::vector<const uint8_t*> published;
+  for (uint64_t i = 0; i < 10; ++i) {
+    Sample s = MakeSample(i, static_cast<int32_t>(i % 10), uint8_t(i));
+    published.push_back(s.pixels.data());
+    ASSERT_TRUE(Publish(mnist, std::move(s)));
+  }
+  t.Run();
+  for (const auto& got : models) {
+    ASSERT_EQ(got->samples.size(), 10u);
+    for (size_t i = 0; i < 10; ++i) {
+      EXPECT_EQ(got->samples[i].seq, i);
+      // The very buffer the generator filled, through two hops.
+      EXPECT_EQ(got->samples[i].pixels.data(), published[i]);
+    }
+  }
+  // One buffer, four holders (plus nothing else left in flight).
+  EXPECT_EQ(models[0]->samples[3].pixels.use_count(), 4);
+}
+
+TEST_F(BusTest, FiltersSplitLabelledFromUnlabelled) {
+  caf::actor mnist = Declare("mnist");
+  caf::actor train = Declare("train");
+  caf::actor live = Declare("live");
+  ASSERT_TRUE(Bind("mnist", "train", Filter::Labelled()));
+  ASSERT_TRUE(Bind("mnist", "live", Filter::Unlabelled()));
+  auto train_got = Subscribe(train, 100);
+  auto live_got = Subscribe(live, 100);
+  for (uint64_t i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Publish(mnist, MakeSample(i, i % 2 ? kNoLabel : 1)));
+  }
+  t.Run();
+  ASSERT_EQ(train_got->samples.size(), 5u);
+  ASSERT_EQ(live_got->samples.size(), 5u);
+  for (const Sample& s : train_got->samples) EXPECT_TRUE(s.has_label());
+  for (const Sample& s : live_got->samples) EXPECT_FALSE(s.has_label());
+  ResourceMetrics m = Metrics(mnist);
+  ASSERT_EQ(m.subscriptions.size(), 2u);
+  EXPECT_EQ(m.subscriptions[0].filtered + m.subscriptions[1].filtered, 10u);
+}
+
+TEST_F(BusTest, BatchesAreFilteredPerSample) {
+  caf::actor mnist = Declare("mnist");
+  caf::actor train = Declare("train");
+  ASSERT_TRUE(Bind("mnist", "train", Filter::Labelled()));
+  auto got = Subscribe(train, 100);
+  SampleBatch batch;
+  batch.first_seq = 0;
+  batch.shape = {1, 2};
+  batch.count = 3;
+  batch.pixels = Bytes(std::vector<uint8_t>{1, 1, 2, 2, 3, 3});
+  batch.labels = {4, kNoLabel, 6};
+  ASSERT_TRUE(t.Ask<uint64_t>(mnist, publish_atom::value, batch));
+  t.Run();
+  ASSERT_EQ(got->batches.size(), 1u);
+  EXPECT_EQ(got->batches[0].count, 2u);
+  EXPECT_EQ(got->batches[0].labels, (std::vector<int32_t>{4, 6}));
+  EXPECT_EQ(got->batches[0].pixels,
+            Bytes(std::vector<uint8_t>{1, 1, 3, 3}));
+}
+
+TEST_F(BusTest, NoCreditMeansNoDeliveryAndTheQueueIsBounded) {
+  caf::actor r = Declare("r");
+  caf::actor collector;
+  auto got = Subscribe(r, 0, Policy::kDropOldest, 4, &collector);
+  for (uint64_t i = 0; i < 10; ++i) ASSERT_TRUE(Publish(r, MakeSample(i, 1)));
+  t.Run();
+  EXPECT_TRUE(got->samples.empty());
+  ResourceMetrics m = Metrics(r);
+  ASSERT_EQ(m.subscriptions.size(), 1u);
+  EXPECT_EQ(m.subscriptions[0].queue_depth, 4u);
+  EXPECT_EQ(m.subscriptions[0].dropped, 6u);
+  caf::send_as(collector, r, credit_atom::value, uint32_t{3});
+  t.Run();
+  // The oldest survivors, in order, and no more than the credit.
+  ASSERT_EQ(got->samples.size(), 3u);
+  EXPECT_EQ(got->samples[0].seq, 6u);
+  EXPECT_EQ(got->samples[2].seq, 8u);
+}
+
+TEST_F(BusTest, BlockPolicyHoldsPublishersBackUntilCreditArrives) {
+  caf::actor r = Declare("r");
+  caf::actor collector;
+  auto got = Subscribe(r, 0, Policy::kBlock, 2, &collector);
+  auto acked = std::make_shared<std::vector<uint64_t>>();
+  t.Spawn(Publisher, r, 0, 5, acked);
+  t.Run();
+  // Two fit the queue; three publishes wait for room.
+  EXPECT_EQ(*acked, (std::vector<uint64_t>{0, 1}));
+  EXPECT_EQ(Metrics(r).blocked, 3u);
+  caf::send_as(collector, r, credit_atom::value, uint32_t{5});
+  t.Run();
+  EXPECT_EQ(*acked, (std::vector<uint64_t>{0, 1, 2, 3, 4}));
+  ASSERT_EQ(got->samples.size(), 5u);
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(got->samples[i].seq, i);
+}
+
+TEST_F(BusTest, ASlowDropOldestSubscriberNeverStallsItsSiblings) {
+  caf::actor r = Declare("r");
+  auto fast = Subscribe(r, 1000, Policy::kBlock);
+  auto slow = Subscribe(r, 0, Policy::kDropOldest, 8);
+  for (uint64_t i = 0; i < 100; ++i) ASSERT_TRUE(Publish(r, MakeSample(i, 1)));
+  t.Run();
+  EXPECT_EQ(fast->samples.size(), 100u);
+  EXPECT_TRUE(slow->samples.empty());
+  EXPECT_EQ(Metrics(r).subscriptions[1].dropped, 92u);
+}
+
+TEST_F(BusTest, CatchUpNeedsADurableResource) {
+  Declare("a");
+  Declare("b");
+  auto bound = Bind("a", "b", Filter::All(), Policy::kCatchUp);
+  ASSERT_FALSE(bound);
+  EXPECT_NE(ErrorToString(bound.error()).find("durable"), std::string::npos)
+      << ErrorToString(bound.error());
+}
+
+TEST_F(BusTest, SubscriberThatDiesIsForgottenAndUnblocksPublishers) {
+  caf::actor r = Declare("r");
+  caf::actor collector;
+  Subscribe(r, 0, Policy::kBlock, 1, &collector);
+  ASSERT_TRUE(Publish(r, MakeSample(0, 1)));
+  auto acked = std::make_shared<std::vector<uint64_t>>();
+  t.Spawn(Publisher, r, 1, 1, acked);
+  t.Run();
+  EXPECT_TRUE(acked->empty());  // blocked
+  caf::anon_send_exit(collector, caf::exit_reason::kill);
+  t.Run();
+  EXPECT_EQ(*acked, (std::vector<uint64_t>{1}));  // accepted now
+  EXPECT_TRUE(Metrics(r).subscriptions.empty());
+}
+
+TEST_F(BusTest, DescribeListsResourcesAndBindings) {
+  Declare("mnist");
+  Declare("model1");
+  ASSERT_TRUE(Bind("mnist", "model1", Filter::Labelled()));
+  auto d = t.Ask<TopologyDescription>(t.directory, describe_atom::value);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->resources.size(), 2u);
+  ASSERT_EQ(d->bindings.size(), 1u);
+  const std::string dot = d->ToDot();
+  EXPECT_NE(dot.find("\"mnist\" -> \"model1\""), std::string::npos) << dot;
+  EXPECT_NE(dot.find("labelled / block"), std::string::npos) << dot;
+}
+
+TEST(FilterTest, ParsesAndFormats) {
+  auto f = ParseFilter("labelled;labels=0,3;ratio=0.5");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->kind, Filter::Kind::kLabelled);
+  EXPECT_EQ(f->labels, (std::vector<int32_t>{0, 3}));
+  EXPECT_EQ(FormatFilter(*f), "labelled;labels=0,3;ratio=0.5");
+  EXPECT_FALSE(ParseFilter("labeled;ratio=2").ok());
+  EXPECT_FALSE(ParseFilter("sometimes").ok());
+  EXPECT_FALSE(ParseFilter("unlabelled;labels=1").ok());
+  EXPECT_FALSE(ParseFilter("all;color=red").ok());
+}
+
+TEST(FilterTest, RatioKeepsAboutThatFractionDeterministically) {
+  Filter f = *ParseFilter("all;ratio=0.25");
+  int kept = 0;
+  for (uint64_t seq = 0; seq < 10000; ++seq) kept += f.Accepts(1, seq);
+  EXPECT_NEAR(kept, 2500, 150);
+  for (uint64_t seq = 0; seq < 100; ++seq) {
+    EXPECT_EQ(f.Accepts(1, seq), f.Accepts(1, seq));
+  }
+  EXPECT_FALSE(Filter::Labelled().Accepts(kNoLabel, 0));
+  EXPECT_TRUE(Filter::Unlabelled().Accepts(kNoLabel, 0));
+}
+
+}  // namespace
+}  // namespace trainbus::bus
