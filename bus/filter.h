@@ -6,7 +6,8 @@
 // Grammar: a kind ("all", "labelled" or "unlabelled"), then optional
 // ";labels=L1,L2,..." (keep only these labels) and ";ratio=R" (keep the
 // fraction R of samples, chosen by a hash of the sequence number so every run
-// keeps the same ones). Non-sample messages (predictions, metrics) always pass.
+// keeps the same ones). Non-sample messages (predictions, metrics) and
+// end-of-stream markers always pass.
 #ifndef TRAINBUS_BUS_FILTER_H_
 #define TRAINBUS_BUS_FILTER_H_
 
@@ -32,7 +33,9 @@ struct Filter {
   static Filter Unlabelled() { return Filter{Kind::kUnlabelled, {}, 1.0}; }
 
   bool Accepts(int32_t label, uint64_t seq) const;
-  bool Accepts(const Sample& s) const { return Accepts(s.label, s.seq); }
+  bool Accepts(const Sample& s) const {
+    return Accepts(s.label, s.seq) || s.end_of_stream();
+  }
   bool PassesEverything() const {
     return kind == Kind::kAll && labels.empty() && ratio >= 1.0;
   }

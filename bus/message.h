@@ -72,6 +72,11 @@ class Bytes {
 
 inline constexpr int32_t kNoLabel = -1;
 
+// A source ends its stream with a marker: a Sample without pixels whose meta
+// holds this key (the value names the source). Filters always pass it, so
+// every model downstream learns that the stream is over.
+inline constexpr char kEndOfStreamKey[] = "trainbus.eos";
+
 // One example: an image (or any tensor of bytes) plus metadata.
 struct Sample {
   uint64_t seq = 0;                 // per-source sequence number
@@ -83,6 +88,15 @@ struct Sample {
   int64_t publish_ns = 0;           // steady-clock time of first publish
 
   bool has_label() const { return label != kNoLabel; }
+  bool end_of_stream() const { return meta.count(kEndOfStreamKey) > 0; }
+
+  static Sample EndOfStream(std::string source, uint64_t seq) {
+    Sample s;
+    s.seq = seq;
+    s.meta[kEndOfStreamKey] = source;
+    s.source = std::move(source);
+    return s;
+  }
 };
 
 template <class Inspector>

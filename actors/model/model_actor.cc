@@ -1,0 +1,382 @@
+#include "actors/model/model_actor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bus/atoms.h"
+#include "bus/message.h"
+#include "bus/options.h"
+#include "caf/all.hpp"
+
+namespace trainbus::actors {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ModelState {
+  ModelActorOptions options;
+  std::unique_ptr<nn::Model> model;
+  size_t input_size = 0;
+  size_t classes = 0;
+  size_t batch = 1;
+
+  // The mini-batch being filled.
+  std::vector<float> x;
+  std::vector<int32_t> y;
+  size_t filled = 0;
+  std::vector<float> probs;       // (batch, classes), reused
+  std::vector<float> eval_probs;  // (kEvalChunk, classes), reused
+
+  // Prequential accuracy: whole stream and since the last report.
+  uint64_t correct = 0, scored = 0;
+  uint64_t window_correct = 0, window_scored = 0;
+  uint64_t samples = 0;
+  uint64_t predictions = 0;
+  uint64_t rejected = 0;
+  double last_loss = 0;
+  double train_seconds = 0;
+  bool started = false;
+  Clock::time_point first_sample, window_start;
+  uint64_t window_samples = 0;
+
+  uint32_t unreturned_credit = 0;
+  uint32_t credit_batch = 1;
+  std::vector<CurvePoint> curve;
+  std::string error;
+
+  static inline const char* name = "trainbus.model";
+};
+
+using Self = caf::stateful_actor<ModelState>;
+
+constexpr size_t kEvalChunk = 256;
+
+size_t ArgMax(const float* p, size_t n) {
+  return static_cast<size_t>(std::max_element(p, p + n) - p);
+}
+
+// Accuracy on the first `limit` held-out samples (all when 0).
+double Evaluate(Self* self, size_t limit) {
+  auto& st = self->state;
+  const EvalSet* eval = st.options.eval.get();
+  if (eval == nullptr || eval->count == 0) return 0;
+  const size_t n = limit == 0 ? eval->count : std::min(limit, eval->count);
+  size_t correct = 0;
+  for (size_t i = 0; i < n; i += kEvalChunk) {
+    const size_t m = std::min(kEvalChunk, n - i);
+    absl::Status s = st.model->Predict(eval->x.data() + i * st.input_size, m,
+                                       st.eval_probs.data());
+    if (!s.ok()) {
+      st.error = absl::StrCat("evaluation failed: ", s.message());
+      return 0;
+    }
+    for (size_t j = 0; j < m; ++j) {
+      correct += static_cast<int32_t>(ArgMax(
+                     st.eval_probs.data() + j * st.classes, st.classes)) ==
+                 eval->labels[i + j];
+    }
+  }
+  return static_cast<double>(correct) / static_cast<double>(n);
+}
+
+void ReturnCredit(Self* self, uint32_t n) {
+  auto& st = self->state;
+  st.unreturned_credit += n;
+  if (st.unreturned_credit >= st.credit_batch) {
+    self->send(st.options.input, bus::credit_atom::value, st.unreturned_credit);
+    st.unreturned_credit = 0;
+  }
+}
+
+void Publish(Self* self, const caf::actor& to, bus::Metric metric) {
+  if (to) self->send(to, bus::publish_atom::value, std::move(metric));
+}
+
+void Report(Self* self) {
+  auto& st = self->state;
+  const double test_acc = Evaluate(self, st.options.eval_subset);
+  const double preq = st.window_scored == 0
+                          ? 0
+                          : static_cast<double>(st.window_correct) /
+                                static_cast<double>(st.window_scored);
+  const Clock::time_point now = Clock::now();
+  const double seconds =
+      std::chrono::duration<double>(now - st.window_start).count();
+  const double rate = seconds > 0 ? st.window_samples / seconds : 0;
+  const uint64_t step = st.model->steps();
+  st.curve.push_back(CurvePoint{step, st.samples, test_acc, preq, st.last_loss});
+  if (st.options.print) {
+    caf::aout(self) << absl::StrFormat(
+                           "%s step %d test_acc %.4f prequential_acc %.4f "
+                           "loss %.4f samples/s %.0f\n",
+                           st.options.name, step, test_acc, preq,
+                           st.last_loss, rate);
+  }
+  bus::Metric metric;
+  metric.model = st.options.name;
+  metric.split = "test";
+  metric.step = step;
+  metric.values = {{"test_accuracy", test_acc},
+                   {"prequential_accuracy", preq},
+                   {"loss", st.last_loss},
+                   {"samples_per_second", rate},
+                   {"samples", static_cast<double>(st.samples)}};
+  metric.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  Publish(self, st.options.metrics, std::move(metric));
+  st.window_correct = st.window_scored = st.window_samples = 0;
+  st.window_start = now;
+}
+
+void Fail(Self* self, std::string why) {
+  auto& st = self->state;
+  st.error = std::move(why);
+  caf::aout(self) << st.options.name << " stopped training: " << st.error
+                  << "\n";
+  bus::Metric metric;
+  metric.model = st.options.name;
+  metric.split = "error";
+  metric.step = st.model->steps();
+  Publish(self, st.options.metrics, std::move(metric));
+}
+
+// Test-then-train on the filled mini-batch.
+void TrainFilled(Self* self) {
+  auto& st = self->state;
+  if (st.filled == 0 || !st.error.empty()) return;
+  const Clock::time_point t0 = Clock::now();
+  absl::StatusOr<float> loss = st.model->TrainStepWithPredictions(
+      st.x.data(), st.y.data(), st.filled, st.probs.data());
+  st.train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!loss.ok()) {
+    Fail(self, std::string(loss.status().message()));
+    return;
+  }
+  st.last_loss = *loss;
+  for (size_t i = 0; i < st.filled; ++i) {
+    const bool hit = static_cast<int32_t>(ArgMax(
+                         st.probs.data() + i * st.classes, st.classes)) ==
+                     st.y[i];
+    st.correct += hit;
+    st.window_correct += hit;
+  }
+  st.scored += st.filled;
+  st.window_scored += st.filled;
+  st.samples += st.filled;
+  st.window_samples += st.filled;
+  st.filled = 0;
+  if (st.options.eval_every > 0 &&
+      st.model->steps() % st.options.eval_every == 0) {
+    Report(self);
+  }
+}
+
+// One sample, whether it came alone or inside a SampleBatch (no copy).
+struct SampleView {
+  uint64_t seq;
+  const std::string& source;
+  int32_t label;
+  const uint8_t* pixels;
+  size_t size;
+  int64_t publish_ns;
+};
+
+void PredictOne(Self* self, const SampleView& s, const float* x) {
+  auto& st = self->state;
+  std::vector<float> scores(st.classes);
+  absl::Status status = st.model->Predict(x, 1, scores.data());
+  if (!status.ok()) {
+    ++st.rejected;
+    return;
+  }
+  ++st.predictions;
+  if (!st.options.predictions) return;
+  bus::Prediction p;
+  p.sample_seq = s.seq;
+  p.source = s.source;
+  p.model = st.options.name;
+  p.model_version = st.options.version;
+  p.label = static_cast<int32_t>(ArgMax(scores.data(), st.classes));
+  p.scores = std::move(scores);
+  p.publish_ns = s.publish_ns;
+  p.predicted_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       Clock::now().time_since_epoch())
+                       .count();
+  self->send(st.options.predictions, bus::publish_atom::value, std::move(p));
+}
+
+ModelSummary Summarize(Self* self) {
+  auto& st = self->state;
+  ModelSummary s;
+  s.name = st.options.name;
+  s.spec = nn::FormatModelSpec(st.model->spec());
+  s.arch = st.model->spec().arch;
+  s.parameters = st.model->ParameterCount();
+  s.steps = st.model->steps();
+  s.samples = st.samples;
+  s.predictions = st.predictions;
+  s.test_accuracy = Evaluate(self, 0);
+  s.prequential_accuracy =
+      st.scored == 0 ? 0 : static_cast<double>(st.correct) / st.scored;
+  s.train_seconds = st.train_seconds;
+  const double wall =
+      st.started
+          ? std::chrono::duration<double>(Clock::now() - st.first_sample).count()
+          : 0;
+  s.samples_per_second = wall > 0 ? st.samples / wall : 0;
+  s.error = st.error;
+  s.curve = st.curve;
+  s.checkpoint = st.model->SaveCheckpoint();
+  return s;
+}
+
+void Finish(Self* self) {
+  auto& st = self->state;
+  TrainFilled(self);
+  if (st.options.eval_every > 0 && st.window_scored > 0) Report(self);
+  ModelSummary summary = Summarize(self);
+  if (st.options.print) {
+    caf::aout(self) << absl::StrFormat(
+                           "%s done: %d steps, test_acc %.4f, %.0f samples/s\n",
+                           summary.name, summary.steps, summary.test_accuracy,
+                           summary.samples_per_second);
+  }
+  if (st.options.listener) {
+    self->send(st.options.listener, std::move(summary));
+  }
+  if (st.options.quit_at_end) self->quit();
+}
+
+void Consume(Self* self, const SampleView& s) {
+  auto& st = self->state;
+  if (s.size != st.input_size) {
+    if (st.rejected++ == 0) {
+      caf::aout(self) << absl::StrFormat(
+          "%s: sample %d from '%s' has %d bytes but the model expects %d "
+          "(%dx%dx%d); skipping such samples\n",
+          st.options.name, s.seq, s.source, s.size, st.input_size,
+          st.model->spec().channels, st.model->spec().height,
+          st.model->spec().width);
+    }
+    return;
+  }
+  if (!st.started) {
+    st.started = true;
+    st.first_sample = st.window_start = Clock::now();
+  }
+  if (s.label != bus::kNoLabel) {
+    if (!st.error.empty()) return;
+    if (s.label < 0 || static_cast<size_t>(s.label) >= st.classes) {
+      ++st.rejected;
+      return;
+    }
+    BytesToUnitFloats(s.pixels, st.input_size,
+                      st.x.data() + st.filled * st.input_size);
+    st.y[st.filled++] = s.label;
+    if (st.filled == st.batch) TrainFilled(self);
+  } else {
+    std::vector<float> x(st.input_size);
+    BytesToUnitFloats(s.pixels, st.input_size, x.data());
+    PredictOne(self, s, x.data());
+  }
+}
+
+void OnSample(Self* self, const bus::Sample& s) {
+  if (s.end_of_stream()) {
+    Finish(self);
+    return;
+  }
+  Consume(self, SampleView{s.seq, s.source, s.label, s.pixels.data(),
+                           s.pixels.size(), s.publish_ns});
+}
+
+void OnBatch(Self* self, const bus::SampleBatch& b) {
+  const size_t size = b.SampleSize();
+  if (b.pixels.size() != size * b.count || b.labels.size() != b.count) {
+    caf::aout(self) << self->state.options.name << ": malformed batch from '"
+                    << b.source << "' (" << b.count << " samples, "
+                    << b.pixels.size() << " bytes, " << b.labels.size()
+                    << " labels); skipped\n";
+    return;
+  }
+  for (uint32_t i = 0; i < b.count; ++i) {
+    Consume(self, SampleView{b.first_seq + i, b.source, b.labels[i],
+                             b.pixels.data() + i * size, size, b.publish_ns});
+  }
+}
+
+caf::behavior ModelActor(Self* self, ModelActorOptions options,
+                         std::shared_ptr<std::unique_ptr<nn::Model>> model) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.model = std::move(*model);
+  const nn::ModelSpec& spec = st.model->spec();
+  st.input_size = spec.InputSize();
+  st.classes = spec.classes;
+  st.batch = std::max<uint32_t>(spec.batch_size, 1);
+  st.x.resize(st.batch * st.input_size);
+  st.y.resize(st.batch);
+  st.probs.resize(st.batch * st.classes);
+  st.eval_probs.resize(kEvalChunk * st.classes);
+  const uint32_t credit = st.options.credit > 0
+                              ? st.options.credit
+                              : std::max<uint32_t>(4 * st.batch, 16);
+  st.credit_batch = std::max<uint32_t>(credit / 4, 1);
+  bus::SubscribeOptions sub;
+  sub.name = st.options.name;
+  sub.initial_credit = credit;
+  self->request(st.options.input, caf::infinite, bus::subscribe_atom::value,
+                caf::actor_cast<caf::actor>(self), sub)
+      .then([](uint64_t) {},
+            [=](caf::error& err) {
+              caf::aout(self) << self->state.options.name
+                              << ": cannot subscribe: " << to_string(err)
+                              << "\n";
+              self->quit(err);
+            });
+  return {
+      [=](bus::deliver_atom, uint64_t, const bus::Sample& s) {
+        OnSample(self, s);
+        ReturnCredit(self, 1);
+      },
+      [=](bus::deliver_atom, uint64_t, const bus::SampleBatch& b) {
+        OnBatch(self, b);
+        ReturnCredit(self, 1);
+      },
+  };
+}
+
+}  // namespace
+
+void AddModelActorTypes(caf::actor_system_config& cfg) {
+  cfg.add_message_type<CurvePoint>("trainbus.CurvePoint")
+      .add_message_type<std::vector<CurvePoint>>("trainbus.Curve")
+      .add_message_type<ModelSummary>("trainbus.ModelSummary");
+}
+
+absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,
+                                           ModelActorOptions options) {
+  if (!options.input) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model '", options.name, "' needs an input resource"));
+  }
+  absl::StatusOr<std::unique_ptr<nn::Model>> model =
+      options.initial ? nn::LoadModel(options.initial->SaveCheckpoint())
+                      : nn::MakeModel(options.spec);
+  if (!model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", options.name, "': ", model.status().message()));
+  }
+  auto holder = std::make_shared<std::unique_ptr<nn::Model>>(std::move(*model));
+  if (options.detached) {
+    return sys.spawn<caf::detached>(ModelActor, std::move(options), holder);
+  }
+  return sys.spawn(ModelActor, std::move(options), holder);
+}
+
+}  // namespace trainbus::actors

@@ -1,0 +1,104 @@
+// A model actor: trains one model on the stream of a bus resource and
+// reports how it is doing.
+//
+// For each labelled sample it first scores the sample with the current
+// weights (prequential, "test-then-train" accuracy), then learns from it, one
+// step per sample (batch 1, online SGD) or per mini-batch. Every eval_every
+// steps it measures accuracy on held-out data, prints one line
+//
+//   model1 step 1200 test_acc 0.8123 prequential_acc 0.7900 samples/s 123456
+//
+// and publishes a Metric to its metrics resource. An unlabelled sample is
+// predicted and published, with its predicted label, as a Prediction.
+// At the end of the stream it evaluates on the whole held-out set and sends a
+// ModelSummary to its listener.
+//
+// The training math is not run on CAF's scheduler threads: the actor is
+// spawned detached (its own thread), so N models use N cores' worth of
+// threads while the bus keeps routing.
+#ifndef TRAINBUS_ACTORS_MODEL_MODEL_ACTOR_H_
+#define TRAINBUS_ACTORS_MODEL_MODEL_ACTOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "actors/model/eval_set.h"
+#include "caf/actor.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/meta/type_name.hpp"
+#include "kernels/nn/model.h"
+
+namespace trainbus::actors {
+
+struct ModelActorOptions {
+  std::string name;                 // e.g. "model1"
+  nn::ModelSpec spec;
+  uint32_t version = 1;             // stamped on predictions
+  uint32_t eval_every = 100;        // training steps between evaluations
+  uint32_t eval_subset = 1000;      // held-out samples per periodic eval (0: all)
+  uint32_t credit = 0;              // in-flight window; 0: 4 mini-batches
+  bool print = true;                // print the progress line
+  bool detached = true;             // own thread (false in deterministic tests)
+  bool quit_at_end = true;          // stop after the end-of-stream marker
+  caf::actor input;                 // the resource it trains on
+  caf::actor metrics;               // where Metric messages go (may be null)
+  caf::actor predictions;           // where Prediction messages go (may be null)
+  caf::actor listener;              // receives the ModelSummary (may be null)
+  std::shared_ptr<const EvalSet> eval;  // held-out data (may be null)
+  // Start from these weights instead of a fresh initialisation.
+  std::shared_ptr<const nn::Model> initial;
+};
+
+// One point of a model's accuracy curve.
+struct CurvePoint {
+  uint64_t step = 0;
+  uint64_t samples = 0;
+  double test_accuracy = 0;
+  double prequential_accuracy = 0;
+  double loss = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, CurvePoint& x) {
+  return f(caf::meta::type_name("trainbus.CurvePoint"), x.step, x.samples,
+           x.test_accuracy, x.prequential_accuracy, x.loss);
+}
+
+// What a model actor reports when its stream ends.
+struct ModelSummary {
+  std::string name;
+  std::string spec;                 // nn::FormatModelSpec
+  std::string arch;
+  uint64_t parameters = 0;
+  uint64_t steps = 0;
+  uint64_t samples = 0;             // labelled samples trained on
+  uint64_t predictions = 0;         // unlabelled samples predicted
+  double test_accuracy = 0;         // on the whole held-out set
+  double prequential_accuracy = 0;  // over the whole stream
+  double train_seconds = 0;         // time spent in the training math
+  double samples_per_second = 0;    // samples / wall time from first to last
+  std::string error;                // non-empty if training stopped early
+  std::vector<CurvePoint> curve;
+  std::string checkpoint;           // nn::Model::SaveCheckpoint at the end
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ModelSummary& x) {
+  return f(caf::meta::type_name("trainbus.ModelSummary"), x.name, x.spec,
+           x.arch, x.parameters, x.steps, x.samples, x.predictions,
+           x.test_accuracy, x.prequential_accuracy, x.train_seconds,
+           x.samples_per_second, x.error, x.curve, x.checkpoint);
+}
+
+absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,
+                                           ModelActorOptions options);
+
+void AddModelActorTypes(caf::actor_system_config& cfg);
+
+}  // namespace trainbus::actors
+
+#endif  // TRAINBUS_ACTORS_MODEL_MODEL_ACTOR_H_
