@@ -27,7 +27,7 @@ static HWY_INLINE void AddRow(float* HWY_RESTRICT x,
   size_t j = 0;
   for (; j + N <= n; j += N) {
     auto v = hn::Add(hn::LoadU(d, x + j), b ? hn::LoadU(d, b + j) : vs);
-    if (relu) v = hn::Max(v, zero);
+    if (relu) v = hn::Max(zero, v);  // x86 max returns operand 2 for NaN
     hn::StoreU(v, d, x + j);
   }
   for (; j < n; ++j) {
@@ -90,7 +90,7 @@ void ReluForwardImpl(const float* x, float* y, size_t n) {
   const size_t N = hn::Lanes(d);
   const auto zero = hn::Zero(d);
   size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Max(hn::LoadU(d, x + i), zero), d, y + i);
+  for (; i + N <= n; i += N) hn::StoreU(hn::Max(zero, hn::LoadU(d, x + i)), d, y + i);
   for (; i < n; ++i) y[i] = std::max(x[i], 0.0f);
 }
 
