@@ -33,13 +33,18 @@ struct ModelSpec {
   uint32_t batch_size = 1;           // training mini-batch (1 = online SGD)
   uint64_t seed = 1;                 // weight initialisation
   uint32_t channels = 1, height = 28, width = 28, classes = 10;
+  // cnn: output channels of the 5x5 conv layers (each conv -> ReLU -> 2x2
+  // max-pool); empty means the default {8, 16}. For cnn, `hidden` lists the
+  // fully connected ReLU layers between the last pool and the 10-way output.
+  std::vector<uint32_t> conv;
 
   size_t InputSize() const { return size_t{channels} * height * width; }
 };
 
 // Parses "arch[:key=value,...]", keys: hidden (e.g. 256 or 256x128), opt, lr,
-// momentum, wd, batch, seed. Unknown keys and bad values are errors that name
-// the key and list the accepted ones.
+// momentum, wd, batch, seed, plus conv (cnn, e.g. 8x16), input (CxHxW, e.g.
+// 1x28x28) and classes. Unknown keys and bad values are errors that name
+// the key and list the accepted ones. "mlp" without hidden means hidden=256.
 absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view text);
 // The inverse of ParseModelSpec (round-trips).
 std::string FormatModelSpec(const ModelSpec& spec);
@@ -68,6 +73,20 @@ class Model {
   // Checkpoint bytes: versioned header, spec, shapes, float32 weights, and a
   // checksum. LoadModel(model.SaveCheckpoint()) reproduces the model exactly.
   virtual std::string SaveCheckpoint() const = 0;
+
+  // Test-then-train in one forward pass: probs (batch, classes) receives the
+  // predictions made before the update (prequential evaluation), then the
+  // step is taken as in TrainStep. probs may be null.
+  virtual absl::StatusOr<float> TrainStepWithPredictions(const float* x,
+                                                         const int32_t* labels,
+                                                         size_t batch,
+                                                         float* probs) {
+    if (probs != nullptr) {
+      absl::Status s = Predict(x, batch, probs);
+      if (!s.ok()) return s;
+    }
+    return TrainStep(x, labels, batch);
+  }
 };
 
 absl::StatusOr<std::unique_ptr<Model>> MakeModel(const ModelSpec& spec);

@@ -1,0 +1,107 @@
+#include "kernels/activation.h"
+
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/test_util.h"
+
+namespace trainbus::kernels {
+namespace {
+
+using testing::ForEachTarget;
+using testing::Misaligned;
+using testing::RandomFloats;
+
+TEST(ActivationTest, BiasForwardMatchesReference) {
+  ForEachTarget([](const char* target) {
+    for (size_t rows : {1, 3, 64}) {
+      for (size_t n : {1, 10, 17, 256, 1000}) {
+        for (bool relu : {false, true}) {
+          const auto x0 = RandomFloats(rows * n, n);
+          const auto bias = RandomFloats(n, rows);
+          Misaligned x(x0, 1 + n % 5);
+          std::vector<float> ref = x0;
+          BiasForward(x.ptr, bias.data(), rows, n, relu);
+          BiasForwardReference(ref.data(), bias.data(), rows, n, relu);
+          for (size_t i = 0; i < rows * n; ++i) {
+            ASSERT_EQ(x.ptr[i], ref[i]) << target << " " << rows << "x" << n;
+          }
+          Misaligned y(x0, 3);
+          std::vector<float> ref2 = x0;
+          ChannelBiasForward(y.ptr, bias.data(), n, rows, relu);
+          ChannelBiasForwardReference(ref2.data(), bias.data(), n, rows, relu);
+          for (size_t i = 0; i < rows * n; ++i) ASSERT_EQ(y.ptr[i], ref2[i]);
+        }
+      }
+    }
+  });
+}
+
+TEST(ActivationTest, BiasBackwardMatchesReference) {
+  ForEachTarget([](const char* target) {
+    for (size_t rows : {1, 7, 64, 300}) {
+      for (size_t n : {1, 10, 33, 128, 70000}) {
+        const auto g = RandomFloats(rows * n, rows + n);
+        Misaligned gm(g, 2);
+        std::vector<float> db(n), ref(n);
+        BiasBackward(gm.ptr, rows, n, db.data());
+        BiasBackwardReference(g.data(), rows, n, ref.data());
+        for (size_t j = 0; j < n; ++j) {
+          ASSERT_NEAR(db[j], ref[j], testing::Tolerance(rows, rows / 2.0f))
+              << target;
+        }
+        std::vector<float> dc(rows), refc(rows);
+        ChannelBiasBackward(gm.ptr, rows, n, dc.data());
+        ChannelBiasBackwardReference(g.data(), rows, n, refc.data());
+        for (size_t c = 0; c < rows; ++c) {
+          ASSERT_NEAR(dc[c], refc[c], testing::Tolerance(n / 8.0f + 8, n / 2.0f))
+              << target << " rows=" << rows << " n=" << n;
+        }
+      }
+    }
+  });
+}
+
+TEST(ActivationTest, ReluForwardBackwardMatchReference) {
+  ForEachTarget([](const char* target) {
+    for (size_t n : {0, 1, 15, 16, 17, 100, 100000}) {
+      const auto x = RandomFloats(n, n + 1);
+      const auto dy = RandomFloats(n, n + 2);
+      Misaligned xm(x, 1), dym(dy, 3);
+      std::vector<float> y(n), ref(n), dx(n), dref(n);
+      ReluForward(xm.ptr, y.data(), n);
+      ReluForwardReference(x.data(), ref.data(), n);
+      ASSERT_EQ(y, ref) << target;
+      ReluBackward(y.data(), dym.ptr, dx.data(), n);
+      ReluBackwardReference(ref.data(), dy.data(), dref.data(), n);
+      ASSERT_EQ(dx, dref) << target;
+    }
+  });
+}
+
+TEST(ActivationTest, ReluBackwardMatchesFiniteDifferences) {
+  // L = sum r_i relu(x_i); dL/dx_i = r_i [x_i > 0]. Inputs kept away from 0.
+  const size_t n = 37;
+  auto x = RandomFloats(n, 11);
+  for (float& v : x) v += v >= 0 ? 0.1f : -0.1f;
+  const auto r = RandomFloats(n, 12);
+  std::vector<float> y(n), dx(n);
+  ReluForward(x.data(), y.data(), n);
+  ReluBackward(y.data(), r.data(), dx.data(), n);
+  const float h = 1e-2f;
+  for (size_t i = 0; i < n; ++i) {
+    auto loss = [&](float xi) {
+      std::vector<float> xx = x, yy(n);
+      xx[i] = xi;
+      ReluForward(xx.data(), yy.data(), n);
+      double l = 0;
+      for (size_t j = 0; j < n; ++j) l += double{r[j]} * yy[j];
+      return l;
+    };
+    const double fd = (loss(x[i] + h) - loss(x[i] - h)) / (2 * h);
+    EXPECT_NEAR(dx[i], fd, 1e-3) << i;
+  }
+}
+
+}  // namespace
+}  // namespace trainbus::kernels

@@ -1,0 +1,63 @@
+// 2-D convolution (valid padding, stride 1), forward and backward, by
+// im2col + GEMM.
+//
+// Activations are channel-major, (C, B, H, W): then one GEMM covers the whole
+// batch and its output (OC, B, OH, OW) is already the next layer's input
+// layout. Weights are (OC, C, K, K) = (OC, C*K*K).
+//
+//   ConvShape s{/*batch=*/64, /*channels=*/1, 28, 28, /*out_channels=*/16, 5};
+//   std::vector<float> col(s.ColSize());
+//   Conv2dForward(s, in, weight, bias, out, col.data());
+//   Conv2dBackward(s, col.data(), weight, dout, dweight, dbias, din, dcol);
+#ifndef TRAINBUS_KERNELS_CONV_H_
+#define TRAINBUS_KERNELS_CONV_H_
+
+#include <cstddef>
+
+namespace trainbus::kernels {
+
+struct ConvShape {
+  size_t batch, channels, height, width, out_channels, kernel;
+
+  size_t OutHeight() const { return height - kernel + 1; }
+  size_t OutWidth() const { return width - kernel + 1; }
+  size_t InSize() const { return channels * batch * height * width; }
+  size_t OutSize() const {
+    return out_channels * batch * OutHeight() * OutWidth();
+  }
+  size_t WeightSize() const {
+    return out_channels * channels * kernel * kernel;
+  }
+  // im2col matrix (C*K*K, B*OH*OW).
+  size_t ColRows() const { return channels * kernel * kernel; }
+  size_t ColCols() const { return batch * OutHeight() * OutWidth(); }
+  size_t ColSize() const { return ColRows() * ColCols(); }
+};
+
+// in (C, B, H, W) -> col (C*K*K, B*OH*OW).
+void Im2Col(const ConvShape& s, const float* in, float* col);
+// din (C, B, H, W) = the sum of col entries that read each input (overwrites).
+void Col2Im(const ConvShape& s, const float* col, float* din);
+
+// out (OC, B, OH, OW) = weight * im2col(in) + bias. col: ColSize() scratch,
+// left holding im2col(in) for the backward pass.
+void Conv2dForward(const ConvShape& s, const float* in, const float* weight,
+                   const float* bias, float* out, float* col);
+// From col = im2col(in) and dout (OC, B, OH, OW): dweight and dbias are
+// overwritten; din (C, B, H, W) too unless null. dcol: ColSize() scratch,
+// unused when din is null.
+void Conv2dBackward(const ConvShape& s, const float* col, const float* weight,
+                    const float* dout, float* dweight, float* dbias,
+                    float* din, float* dcol);
+
+// Direct loops (double accumulation), for tests.
+void Conv2dForwardReference(const ConvShape& s, const float* in,
+                            const float* weight, const float* bias,
+                            float* out);
+void Conv2dBackwardReference(const ConvShape& s, const float* in,
+                             const float* weight, const float* dout,
+                             float* dweight, float* dbias, float* din);
+
+}  // namespace trainbus::kernels
+
+#endif  // TRAINBUS_KERNELS_CONV_H_

@@ -1,0 +1,583 @@
+// GEMM: packed, cache-blocked, with a register-tiled microkernel.
+//
+// Per k-block of kKc, op(A) is packed into kMr-row slivers and op(B) into
+// 2-vector-wide panels (kNr = 32 floats on AVX-512), so the microkernel reads
+// both with unit stride whatever the transposes. The microkernel keeps an
+// 8 x 2-vector tile of C in 16 registers: 16 independent FMA chains cover the
+// 2 FMA ports x 4-cycle latency, and each k step needs 2 vector loads plus 8
+// broadcasts for 16 FMAs, which the load ports sustain.
+//
+// Threads (TBB) split the m x n tile grid; every tile runs the full k loop in
+// a fixed order, so the result does not depend on the thread count.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/gemm.cc"
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/gemm.h"
+#include "kernels/scratch.h"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/blocked_range2d.h"
+#include "oneapi/tbb/parallel_for.h"
+
+#ifndef TRAINBUS_KERNELS_GEMM_ONCE_
+#define TRAINBUS_KERNELS_GEMM_ONCE_
+namespace trainbus::kernels::gemm_internal {
+
+struct GemmArgs {
+  bool trans_a, trans_b;
+  size_t m, n, k;
+  float alpha;
+  const float* a;
+  size_t lda;
+  const float* b;
+  size_t ldb;
+  float beta;
+  float* c;
+  size_t ldc;
+  bool parallel;
+};
+
+constexpr size_t kMr = 8;     // rows of the register tile
+constexpr size_t kKc = 256;   // k-block: a packed B panel (256 x 32) is 32 KiB
+// Below this many multiply-adds the TBB fork/join costs more than it saves.
+constexpr size_t kParallelMacs = size_t{1} << 18;
+constexpr size_t kParallelGemvMacs = size_t{1} << 18;
+
+}  // namespace trainbus::kernels::gemm_internal
+#endif  // TRAINBUS_KERNELS_GEMM_ONCE_
+
+HWY_BEFORE_NAMESPACE();
+namespace trainbus::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using gemm_internal::GemmArgs;
+using gemm_internal::kKc;
+using gemm_internal::kMr;
+
+// Packs rows [i0, i0 + kMr) of op(A), all k, as dst[p * kMr + r]; rows past m
+// are zero.
+static void PackA(const GemmArgs& g, size_t i0, float* HWY_RESTRICT dst) {
+  const size_t rows = std::min(kMr, g.m - i0);
+  if (g.trans_a) {  // A stored k x m: each p gives kMr contiguous values.
+    for (size_t p = 0; p < g.k; ++p) {
+      const float* src = g.a + p * g.lda + i0;
+      float* out = dst + p * kMr;
+      size_t r = 0;
+      for (; r < rows; ++r) out[r] = src[r];
+      for (; r < kMr; ++r) out[r] = 0.0f;
+    }
+    return;
+  }
+  for (size_t r = 0; r < kMr; ++r) {
+    if (r < rows) {
+      const float* src = g.a + (i0 + r) * g.lda;
+      for (size_t p = 0; p < g.k; ++p) dst[p * kMr + r] = src[p];
+    } else {
+      for (size_t p = 0; p < g.k; ++p) dst[p * kMr + r] = 0.0f;
+    }
+  }
+}
+
+// Packs columns [j0, j0 + nr) of op(B), all k, as dst[p * nr + c]; columns
+// past n are zero.
+static void PackB(const GemmArgs& g, size_t j0, size_t nr,
+                  float* HWY_RESTRICT dst) {
+  const size_t cols = std::min(nr, g.n - j0);
+  if (!g.trans_b) {  // B stored k x n: rows are contiguous.
+    for (size_t p = 0; p < g.k; ++p) {
+      const float* src = g.b + p * g.ldb + j0;
+      float* out = dst + p * nr;
+      std::memcpy(out, src, cols * sizeof(float));
+      for (size_t c = cols; c < nr; ++c) out[c] = 0.0f;
+    }
+    return;
+  }
+  for (size_t c = 0; c < nr; ++c) {
+    if (c < cols) {
+      const float* src = g.b + (j0 + c) * g.ldb;
+      for (size_t p = 0; p < g.k; ++p) dst[p * nr + c] = src[p];
+    } else {
+      for (size_t p = 0; p < g.k; ++p) dst[p * nr + c] = 0.0f;
+    }
+  }
+}
+
+// C tile (kMr x 2 vectors) = alpha * Apack * Bpack + beta * C.
+template <class D>
+HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT ap,
+                            const float* HWY_RESTRICT bp, float* c, size_t ldc,
+                            float alpha, float beta) {
+  const size_t N = hn::Lanes(d);
+  auto c00 = hn::Zero(d), c01 = hn::Zero(d), c10 = hn::Zero(d),
+       c11 = hn::Zero(d), c20 = hn::Zero(d), c21 = hn::Zero(d),
+       c30 = hn::Zero(d), c31 = hn::Zero(d), c40 = hn::Zero(d),
+       c41 = hn::Zero(d), c50 = hn::Zero(d), c51 = hn::Zero(d),
+       c60 = hn::Zero(d), c61 = hn::Zero(d), c70 = hn::Zero(d),
+       c71 = hn::Zero(d);
+#define TRAINBUS_GEMM_ROW(r)                        \
+  {                                                 \
+    const auto ar = hn::Set(d, ap[r]);              \
+    c##r##0 = hn::MulAdd(ar, b0, c##r##0);          \
+    c##r##1 = hn::MulAdd(ar, b1, c##r##1);          \
+  }
+  for (size_t p = 0; p < kc; ++p) {
+    const auto b0 = hn::Load(d, bp);
+    const auto b1 = hn::Load(d, bp + N);
+    TRAINBUS_GEMM_ROW(0)
+    TRAINBUS_GEMM_ROW(1)
+    TRAINBUS_GEMM_ROW(2)
+    TRAINBUS_GEMM_ROW(3)
+    TRAINBUS_GEMM_ROW(4)
+    TRAINBUS_GEMM_ROW(5)
+    TRAINBUS_GEMM_ROW(6)
+    TRAINBUS_GEMM_ROW(7)
+    ap += kMr;
+    bp += 2 * N;
+  }
+#undef TRAINBUS_GEMM_ROW
+  const auto va = hn::Set(d, alpha);
+  if (beta == 0.0f) {
+#define TRAINBUS_GEMM_STORE(r)                                 \
+  hn::StoreU(hn::Mul(va, c##r##0), d, c + r * ldc);            \
+  hn::StoreU(hn::Mul(va, c##r##1), d, c + r * ldc + N);
+    TRAINBUS_GEMM_STORE(0)
+    TRAINBUS_GEMM_STORE(1)
+    TRAINBUS_GEMM_STORE(2)
+    TRAINBUS_GEMM_STORE(3)
+    TRAINBUS_GEMM_STORE(4)
+    TRAINBUS_GEMM_STORE(5)
+    TRAINBUS_GEMM_STORE(6)
+    TRAINBUS_GEMM_STORE(7)
+#undef TRAINBUS_GEMM_STORE
+  } else {
+    const auto vb = hn::Set(d, beta);
+#define TRAINBUS_GEMM_STORE(r)                                          \
+  hn::StoreU(hn::MulAdd(va, c##r##0,                                    \
+                        hn::Mul(vb, hn::LoadU(d, c + r * ldc))),        \
+             d, c + r * ldc);                                           \
+  hn::StoreU(hn::MulAdd(va, c##r##1,                                    \
+                        hn::Mul(vb, hn::LoadU(d, c + r * ldc + N))),    \
+             d, c + r * ldc + N);
+    TRAINBUS_GEMM_STORE(0)
+    TRAINBUS_GEMM_STORE(1)
+    TRAINBUS_GEMM_STORE(2)
+    TRAINBUS_GEMM_STORE(3)
+    TRAINBUS_GEMM_STORE(4)
+    TRAINBUS_GEMM_STORE(5)
+    TRAINBUS_GEMM_STORE(6)
+    TRAINBUS_GEMM_STORE(7)
+#undef TRAINBUS_GEMM_STORE
+  }
+}
+
+// Runs the microkernel over m-blocks [ib0, ib1) x n-panels [jb0, jb1).
+static void ComputeTiles(const GemmArgs& g, const float* apack,
+                         const float* bpack, size_t ib0, size_t ib1,
+                         size_t jb0, size_t jb1) {
+  const hn::ScalableTag<float> d;
+  const size_t nr = 2 * hn::Lanes(d);
+  HWY_ALIGN float tmp[kMr * 2 * (HWY_MAX_BYTES / sizeof(float))];
+  for (size_t pc = 0; pc < g.k; pc += kKc) {
+    const size_t kc = std::min(kKc, g.k - pc);
+    const float beta = pc == 0 ? g.beta : 1.0f;
+    for (size_t jb = jb0; jb < jb1; ++jb) {
+      const size_t j0 = jb * nr;
+      const size_t cols = std::min(nr, g.n - j0);
+      const float* bp = bpack + jb * nr * g.k + pc * nr;
+      for (size_t ib = ib0; ib < ib1; ++ib) {
+        const size_t i0 = ib * kMr;
+        const size_t rows = std::min(kMr, g.m - i0);
+        const float* ap = apack + ib * kMr * g.k + pc * kMr;
+        float* c = g.c + i0 * g.ldc + j0;
+        if (rows == kMr && cols == nr) {
+          MicroKernel(d, kc, ap, bp, c, g.ldc, g.alpha, beta);
+          continue;
+        }
+        MicroKernel(d, kc, ap, bp, tmp, nr, g.alpha, 0.0f);
+        for (size_t r = 0; r < rows; ++r) {
+          float* crow = c + r * g.ldc;
+          const float* trow = tmp + r * nr;
+          if (beta == 0.0f) {
+            for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
+          } else {
+            for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
+          }
+        }
+      }
+    }
+  }
+}
+
+void GemmPacked(const GemmArgs& g) {
+  const hn::ScalableTag<float> d;
+  const size_t nr = 2 * hn::Lanes(d);
+  const size_t mblocks = (g.m + kMr - 1) / kMr;
+  const size_t npanels = (g.n + nr - 1) / nr;
+  ScratchBuffer apack(mblocks * kMr * g.k);
+  ScratchBuffer bpack(npanels * nr * g.k);
+  float* ap = apack.data();
+  float* bp = bpack.data();
+  const auto pack = [&](size_t u) {
+    if (u < mblocks) {
+      PackA(g, u * kMr, ap + u * kMr * g.k);
+    } else {
+      const size_t jb = u - mblocks;
+      PackB(g, jb * nr, nr, bp + jb * nr * g.k);
+    }
+  };
+  if (!g.parallel) {
+    for (size_t u = 0; u < mblocks + npanels; ++u) pack(u);
+    ComputeTiles(g, ap, bp, 0, mblocks, 0, npanels);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, mblocks + npanels),
+                    [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                      for (size_t u = r.begin(); u != r.end(); ++u) pack(u);
+                    });
+  tbb::parallel_for(
+      tbb::blocked_range2d<size_t>(0, mblocks, 0, npanels),
+      [&](const tbb::blocked_range2d<size_t>& r) HWY_ATTR {
+        ComputeTiles(g, ap, bp, r.rows().begin(), r.rows().end(),
+                     r.cols().begin(), r.cols().end());
+      });
+}
+
+// y[i] = alpha * dot(A row i, x) + beta * y[i] for rows [r0, r1).
+static void GemvRows(size_t r0, size_t r1, size_t n, float alpha,
+                     const float* HWY_RESTRICT a, size_t lda,
+                     const float* HWY_RESTRICT x, float beta,
+                     float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = r0;
+  // 4 rows share each x load; 2 accumulators per row = 8 FMA chains.
+  for (; i + 4 <= r1; i += 4) {
+    const float* a0 = a + i * lda;
+    const float* a1 = a0 + lda;
+    const float* a2 = a1 + lda;
+    const float* a3 = a2 + lda;
+    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d),
+         s3 = hn::Zero(d), t0 = hn::Zero(d), t1 = hn::Zero(d),
+         t2 = hn::Zero(d), t3 = hn::Zero(d);
+    size_t j = 0;
+    for (; j + 2 * N <= n; j += 2 * N) {
+      const auto x0 = hn::LoadU(d, x + j);
+      const auto x1 = hn::LoadU(d, x + j + N);
+      s0 = hn::MulAdd(hn::LoadU(d, a0 + j), x0, s0);
+      s1 = hn::MulAdd(hn::LoadU(d, a1 + j), x0, s1);
+      s2 = hn::MulAdd(hn::LoadU(d, a2 + j), x0, s2);
+      s3 = hn::MulAdd(hn::LoadU(d, a3 + j), x0, s3);
+      t0 = hn::MulAdd(hn::LoadU(d, a0 + j + N), x1, t0);
+      t1 = hn::MulAdd(hn::LoadU(d, a1 + j + N), x1, t1);
+      t2 = hn::MulAdd(hn::LoadU(d, a2 + j + N), x1, t2);
+      t3 = hn::MulAdd(hn::LoadU(d, a3 + j + N), x1, t3);
+    }
+    for (; j + N <= n; j += N) {
+      const auto x0 = hn::LoadU(d, x + j);
+      s0 = hn::MulAdd(hn::LoadU(d, a0 + j), x0, s0);
+      s1 = hn::MulAdd(hn::LoadU(d, a1 + j), x0, s1);
+      s2 = hn::MulAdd(hn::LoadU(d, a2 + j), x0, s2);
+      s3 = hn::MulAdd(hn::LoadU(d, a3 + j), x0, s3);
+    }
+    float r[4] = {hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, t0))),
+                  hn::GetLane(hn::SumOfLanes(d, hn::Add(s1, t1))),
+                  hn::GetLane(hn::SumOfLanes(d, hn::Add(s2, t2))),
+                  hn::GetLane(hn::SumOfLanes(d, hn::Add(s3, t3)))};
+    for (; j < n; ++j) {
+      r[0] += a0[j] * x[j];
+      r[1] += a1[j] * x[j];
+      r[2] += a2[j] * x[j];
+      r[3] += a3[j] * x[j];
+    }
+    for (size_t q = 0; q < 4; ++q) {
+      y[i + q] = beta == 0.0f ? alpha * r[q] : alpha * r[q] + beta * y[i + q];
+    }
+  }
+  for (; i < r1; ++i) {
+    const float* a0 = a + i * lda;
+    auto s0 = hn::Zero(d);
+    size_t j = 0;
+    for (; j + N <= n; j += N) {
+      s0 = hn::MulAdd(hn::LoadU(d, a0 + j), hn::LoadU(d, x + j), s0);
+    }
+    float r = hn::GetLane(hn::SumOfLanes(d, s0));
+    for (; j < n; ++j) r += a0[j] * x[j];
+    y[i] = beta == 0.0f ? alpha * r : alpha * r + beta * y[i];
+  }
+}
+
+// y[j] = alpha * sum_i x[i] * A[i, j] + beta * y[j] for columns [c0, c1).
+static void GemvCols(size_t c0, size_t c1, size_t m, float alpha,
+                     const float* HWY_RESTRICT a, size_t lda,
+                     const float* HWY_RESTRICT x, float beta,
+                     float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto va = hn::Set(d, alpha);
+  const auto vb = hn::Set(d, beta);
+  size_t j = c0;
+  // 4 vectors of columns stay in registers while we stream over the rows.
+  for (; j + 4 * N <= c1; j += 4 * N) {
+    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d),
+         s3 = hn::Zero(d);
+    for (size_t i = 0; i < m; ++i) {
+      const float* row = a + i * lda + j;
+      const auto xi = hn::Set(d, x[i]);
+      s0 = hn::MulAdd(xi, hn::LoadU(d, row), s0);
+      s1 = hn::MulAdd(xi, hn::LoadU(d, row + N), s1);
+      s2 = hn::MulAdd(xi, hn::LoadU(d, row + 2 * N), s2);
+      s3 = hn::MulAdd(xi, hn::LoadU(d, row + 3 * N), s3);
+    }
+    if (beta == 0.0f) {
+      hn::StoreU(hn::Mul(va, s0), d, y + j);
+      hn::StoreU(hn::Mul(va, s1), d, y + j + N);
+      hn::StoreU(hn::Mul(va, s2), d, y + j + 2 * N);
+      hn::StoreU(hn::Mul(va, s3), d, y + j + 3 * N);
+    } else {
+      hn::StoreU(hn::MulAdd(va, s0, hn::Mul(vb, hn::LoadU(d, y + j))), d,
+                 y + j);
+      hn::StoreU(
+          hn::MulAdd(va, s1, hn::Mul(vb, hn::LoadU(d, y + j + N))), d,
+          y + j + N);
+      hn::StoreU(
+          hn::MulAdd(va, s2, hn::Mul(vb, hn::LoadU(d, y + j + 2 * N))), d,
+          y + j + 2 * N);
+      hn::StoreU(
+          hn::MulAdd(va, s3, hn::Mul(vb, hn::LoadU(d, y + j + 3 * N))), d,
+          y + j + 3 * N);
+    }
+  }
+  for (; j + N <= c1; j += N) {
+    auto s0 = hn::Zero(d);
+    for (size_t i = 0; i < m; ++i) {
+      s0 = hn::MulAdd(hn::Set(d, x[i]), hn::LoadU(d, a + i * lda + j), s0);
+    }
+    if (beta == 0.0f) {
+      hn::StoreU(hn::Mul(va, s0), d, y + j);
+    } else {
+      hn::StoreU(hn::MulAdd(va, s0, hn::Mul(vb, hn::LoadU(d, y + j))), d,
+                 y + j);
+    }
+  }
+  for (; j < c1; ++j) {
+    float s = 0.0f;
+    for (size_t i = 0; i < m; ++i) s += x[i] * a[i * lda + j];
+    y[j] = beta == 0.0f ? alpha * s : alpha * s + beta * y[j];
+  }
+}
+
+void GemvImpl(bool trans, size_t m, size_t n, float alpha, const float* a,
+              size_t lda, const float* x, float beta, float* y,
+              bool parallel) {
+  if (!trans) {
+    if (!parallel) return GemvRows(0, m, n, alpha, a, lda, x, beta, y);
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, (m + 15) / 16),
+                      [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                        GemvRows(r.begin() * 16, std::min(m, r.end() * 16), n,
+                                 alpha, a, lda, x, beta, y);
+                      });
+    return;
+  }
+  if (!parallel) return GemvCols(0, n, m, alpha, a, lda, x, beta, y);
+  // Chunks of 64 columns keep the column blocking (and so the rounding)
+  // identical to the serial path.
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, (n + 63) / 64),
+                    [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                      GemvCols(r.begin() * 64, std::min(n, r.end() * 64), m,
+                               alpha, a, lda, x, beta, y);
+                    });
+}
+
+// C (m x n) = alpha * u v^T + beta * C, u and v contiguous.
+static void GerRows(size_t r0, size_t r1, size_t n, float alpha,
+                    const float* HWY_RESTRICT u, const float* HWY_RESTRICT v,
+                    float beta, float* c, size_t ldc) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto vb = hn::Set(d, beta);
+  for (size_t i = r0; i < r1; ++i) {
+    const float s = alpha * u[i];
+    const auto vs = hn::Set(d, s);
+    float* crow = c + i * ldc;
+    size_t j = 0;
+    if (beta == 0.0f) {
+      for (; j + N <= n; j += N) {
+        hn::StoreU(hn::Mul(vs, hn::LoadU(d, v + j)), d, crow + j);
+      }
+      for (; j < n; ++j) crow[j] = s * v[j];
+    } else {
+      for (; j + N <= n; j += N) {
+        hn::StoreU(hn::MulAdd(vs, hn::LoadU(d, v + j),
+                              hn::Mul(vb, hn::LoadU(d, crow + j))),
+                   d, crow + j);
+      }
+      for (; j < n; ++j) crow[j] = s * v[j] + beta * crow[j];
+    }
+  }
+}
+
+void GerImpl(size_t m, size_t n, float alpha, const float* u, const float* v,
+             float beta, float* c, size_t ldc, bool parallel) {
+  if (!parallel) return GerRows(0, m, n, alpha, u, v, beta, c, ldc);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, m, 8),
+                    [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                      GerRows(r.begin(), r.end(), n, alpha, u, v, beta, c, ldc);
+                    });
+}
+
+const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace trainbus::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace trainbus::kernels {
+
+HWY_EXPORT(GemmPacked);
+HWY_EXPORT(GemvImpl);
+HWY_EXPORT(GerImpl);
+HWY_EXPORT(TargetNameImpl);
+
+namespace {
+
+using gemm_internal::GemmArgs;
+
+void ScaleC(size_t m, size_t n, float beta, float* c, size_t ldc) {
+  for (size_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + n, 0.0f);
+    } else {
+      for (size_t j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+void GemmDispatch(Transpose trans_a, Transpose trans_b, size_t m, size_t n,
+                  size_t k, float alpha, const float* a, size_t lda,
+                  const float* b, size_t ldb, float beta, float* c,
+                  size_t ldc, bool allow_parallel) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) return ScaleC(m, n, beta, c, ldc);
+  const bool ta = trans_a == Transpose::kYes;
+  const bool tb = trans_b == Transpose::kYes;
+  const size_t macs = m * n * k;
+  if (m == 1) {
+    // The row of op(A) as a contiguous vector.
+    const float* x = a;
+    ScratchBuffer copy(ta && lda != 1 ? k : 0);
+    if (ta && lda != 1) {
+      for (size_t p = 0; p < k; ++p) copy.data()[p] = a[p * lda];
+      x = copy.data();
+    }
+    const bool parallel =
+        allow_parallel && macs >= gemm_internal::kParallelGemvMacs;
+    if (tb) {  // B stored n x k: c = B x.
+      HWY_DYNAMIC_DISPATCH(GemvImpl)(false, n, k, alpha, b, ldb, x, beta, c,
+                                     parallel);
+    } else {  // B stored k x n: c = B^T x.
+      HWY_DYNAMIC_DISPATCH(GemvImpl)(true, k, n, alpha, b, ldb, x, beta, c,
+                                     parallel);
+    }
+    return;
+  }
+  if (k == 1) {
+    // Rank-1 update: column of op(A) times row of op(B).
+    ScratchBuffer u_copy(ta ? 0 : m);
+    const float* u = a;
+    if (!ta) {
+      for (size_t i = 0; i < m; ++i) u_copy.data()[i] = a[i * lda];
+      u = u_copy.data();
+    }
+    ScratchBuffer v_copy(tb ? n : 0);
+    const float* v = b;
+    if (tb) {
+      for (size_t j = 0; j < n; ++j) v_copy.data()[j] = b[j * ldb];
+      v = v_copy.data();
+    }
+    const bool parallel =
+        allow_parallel && macs >= gemm_internal::kParallelGemvMacs;
+    HWY_DYNAMIC_DISPATCH(GerImpl)(m, n, alpha, u, v, beta, c, ldc, parallel);
+    return;
+  }
+  const GemmArgs args{ta,  tb, m,    n,   k,   alpha,
+                      a,   lda, b,  ldb, beta, c,
+                      ldc, allow_parallel && macs >= gemm_internal::kParallelMacs};
+  HWY_DYNAMIC_DISPATCH(GemmPacked)(args);
+}
+
+}  // namespace
+
+void Gemm(Transpose trans_a, Transpose trans_b, size_t m, size_t n, size_t k,
+          float alpha, const float* a, size_t lda, const float* b, size_t ldb,
+          float beta, float* c, size_t ldc) {
+  GemmDispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+               /*allow_parallel=*/true);
+}
+
+void GemmSerial(Transpose trans_a, Transpose trans_b, size_t m, size_t n,
+                size_t k, float alpha, const float* a, size_t lda,
+                const float* b, size_t ldb, float beta, float* c,
+                size_t ldc) {
+  GemmDispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+               /*allow_parallel=*/false);
+}
+
+void GemmReference(Transpose trans_a, Transpose trans_b, size_t m, size_t n,
+                   size_t k, float alpha, const float* a, size_t lda,
+                   const float* b, size_t ldb, float beta, float* c,
+                   size_t ldc) {
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (size_t p = 0; p < k; ++p) {
+        const float av =
+            trans_a == Transpose::kYes ? a[p * lda + i] : a[i * lda + p];
+        const float bv =
+            trans_b == Transpose::kYes ? b[j * ldb + p] : b[p * ldb + j];
+        s += static_cast<double>(av) * bv;
+      }
+      const double prev = beta == 0.0f ? 0.0 : double{beta} * c[i * ldc + j];
+      c[i * ldc + j] = static_cast<float>(alpha * s + prev);
+    }
+  }
+}
+
+void Gemv(Transpose trans, size_t m, size_t n, float alpha, const float* a,
+          size_t lda, const float* x, float beta, float* y) {
+  const size_t out = trans == Transpose::kYes ? n : m;
+  if (out == 0) return;
+  if (m == 0 || n == 0 || alpha == 0.0f) return ScaleC(1, out, beta, y, out);
+  HWY_DYNAMIC_DISPATCH(GemvImpl)(trans == Transpose::kYes, m, n, alpha, a, lda,
+                                 x, beta, y,
+                                 m * n >= gemm_internal::kParallelGemvMacs);
+}
+
+void GemvReference(Transpose trans, size_t m, size_t n, float alpha,
+                   const float* a, size_t lda, const float* x, float beta,
+                   float* y) {
+  const bool t = trans == Transpose::kYes;
+  const size_t out = t ? n : m;
+  const size_t len = t ? m : n;
+  for (size_t o = 0; o < out; ++o) {
+    double s = 0.0;
+    for (size_t q = 0; q < len; ++q) {
+      s += static_cast<double>(t ? a[q * lda + o] : a[o * lda + q]) * x[q];
+    }
+    const double prev = beta == 0.0f ? 0.0 : double{beta} * y[o];
+    y[o] = static_cast<float>(alpha * s + prev);
+  }
+}
+
+const char* GemmTargetName() {
+  return HWY_DYNAMIC_DISPATCH(TargetNameImpl)();
+}
+
+}  // namespace trainbus::kernels
+#endif  // HWY_ONCE

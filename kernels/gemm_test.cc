@@ -1,0 +1,161 @@
+#include "kernels/gemm.h"
+
+#include <cmath>
+#include <cstring>
+#include <tuple>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/test_util.h"
+#include "oneapi/tbb/global_control.h"
+
+namespace trainbus::kernels {
+namespace {
+
+using testing::ForEachTarget;
+using testing::Misaligned;
+using testing::RandomFloats;
+
+struct Case {
+  size_t m, n, k;
+};
+
+// Checks C = alpha op(A) op(B) + beta C against the double reference with an
+// error bound that grows with the sum of |a*b| terms.
+void CheckGemm(Transpose ta, Transpose tb, Case s, float alpha, float beta,
+               size_t offset, bool serial, const char* target) {
+  const size_t lda = (ta == Transpose::kYes ? s.m : s.k) + offset % 3;
+  const size_t ldb = (tb == Transpose::kYes ? s.k : s.n) + offset % 2;
+  const size_t ldc = s.n + offset % 5;
+  const size_t a_rows = ta == Transpose::kYes ? s.k : s.m;
+  const size_t b_rows = tb == Transpose::kYes ? s.n : s.k;
+  Misaligned a(RandomFloats(a_rows * lda, 1 + s.m), offset);
+  Misaligned b(RandomFloats(b_rows * ldb, 2 + s.n), offset + 1);
+  std::vector<float> c0 = RandomFloats(s.m * ldc, 3 + s.k);
+  Misaligned c(c0, offset + 2);
+  std::vector<float> ref = c0;
+  if (beta == 0.0f) {  // beta == 0 must not read C: poison it.
+    for (size_t i = 0; i < s.m * ldc; ++i) c.ptr[i] = std::nanf("");
+  }
+  GemmReference(ta, tb, s.m, s.n, s.k, alpha, a.ptr, lda, b.ptr, ldb, beta,
+                ref.data(), ldc);
+  if (serial) {
+    GemmSerial(ta, tb, s.m, s.n, s.k, alpha, a.ptr, lda, b.ptr, ldb, beta,
+               c.ptr, ldc);
+  } else {
+    Gemm(ta, tb, s.m, s.n, s.k, alpha, a.ptr, lda, b.ptr, ldb, beta, c.ptr,
+         ldc);
+  }
+  // Bound: (k + 2) eps * sum |alpha a b| + |beta c|; rounding errors of a
+  // random-sign sum grow like sqrt(k), so k/4 + 8 is still a tight check.
+  for (size_t i = 0; i < s.m; ++i) {
+    for (size_t j = 0; j < s.n; ++j) {
+      double abs_sum = 0;
+      for (size_t p = 0; p < s.k; ++p) {
+        const float av = ta == Transpose::kYes ? a.ptr[p * lda + i]
+                                               : a.ptr[i * lda + p];
+        const float bv = tb == Transpose::kYes ? b.ptr[j * ldb + p]
+                                               : b.ptr[p * ldb + j];
+        abs_sum += std::fabs(double{av} * bv);
+      }
+      abs_sum = std::fabs(alpha) * abs_sum + std::fabs(beta * c0[i * ldc + j]);
+      const float tol = testing::Tolerance(static_cast<float>(s.k) / 4 + 8,
+                                           static_cast<float>(abs_sum));
+      ASSERT_NEAR(c.ptr[i * ldc + j], ref[i * ldc + j], tol)
+          << target << " ta=" << (ta == Transpose::kYes) << " tb="
+          << (tb == Transpose::kYes) << " m=" << s.m << " n=" << s.n
+          << " k=" << s.k << " i=" << i << " j=" << j;
+    }
+    // Padding between rows is untouched.
+    for (size_t j = s.n; j < ldc; ++j) {
+      if (beta == 0.0f) {
+        ASSERT_TRUE(std::isnan(c.ptr[i * ldc + j]));
+      } else {
+        ASSERT_EQ(c.ptr[i * ldc + j], c0[i * ldc + j]);
+      }
+    }
+  }
+}
+
+TEST(GemmTest, MatchesReferenceOnEveryTargetTransposeAndOddShape) {
+  const Case cases[] = {{1, 1, 1},   {1, 17, 33},  {5, 1, 9},   {7, 3, 1},
+                        {8, 32, 16}, {9, 33, 17},  {13, 47, 300},
+                        {64, 10, 128}, {31, 65, 257}, {100, 70, 5}};
+  ForEachTarget([&](const char* target) {
+    for (const Case& s : cases) {
+      for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+        for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+          CheckGemm(ta, tb, s, 1.0f, 0.0f, s.m % 7, true, target);
+          CheckGemm(ta, tb, s, -0.5f, 1.0f, 3, true, target);
+          CheckGemm(ta, tb, s, 2.0f, 0.25f, 1, false, target);
+        }
+      }
+    }
+  });
+}
+
+TEST(GemmTest, LargeParallelMatchesReference) {
+  ForEachTarget([&](const char* target) {
+    CheckGemm(Transpose::kNo, Transpose::kYes, {67, 130, 600}, 1.0f, 0.0f, 1,
+              false, target);
+    CheckGemm(Transpose::kYes, Transpose::kNo, {129, 93, 333}, 1.0f, 1.0f, 0,
+              false, target);
+  });
+}
+
+TEST(GemmTest, ZeroKScalesByBeta) {
+  std::vector<float> c = {1, 2, 3, 4};
+  Gemm(Transpose::kNo, Transpose::kNo, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2,
+       0.5f, c.data(), 2);
+  EXPECT_EQ(c, (std::vector<float>{0.5f, 1, 1.5f, 2}));
+}
+
+TEST(GemmTest, BitwiseIdenticalForOneOrTwoThreads) {
+  const size_t m = 97, n = 211, k = 403;
+  const auto a = RandomFloats(m * k, 7);
+  const auto b = RandomFloats(k * n, 8);
+  std::vector<float> c1(m * n), c2(m * n), c3(m * n);
+  {
+    tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+    Gemm(Transpose::kNo, Transpose::kNo, m, n, k, 1.0f, a.data(), k, b.data(),
+         n, 0.0f, c1.data(), n);
+  }
+  {
+    tbb::global_control two(tbb::global_control::max_allowed_parallelism, 2);
+    Gemm(Transpose::kNo, Transpose::kNo, m, n, k, 1.0f, a.data(), k, b.data(),
+         n, 0.0f, c2.data(), n);
+  }
+  GemmSerial(Transpose::kNo, Transpose::kNo, m, n, k, 1.0f, a.data(), k,
+             b.data(), n, 0.0f, c3.data(), n);
+  EXPECT_EQ(0, std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(c1.data(), c3.data(), c1.size() * sizeof(float)));
+}
+
+TEST(GemvTest, MatchesReferenceOnEveryTarget) {
+  const size_t shapes[][2] = {{1, 1}, {3, 17}, {10, 784}, {33, 65}, {600, 700}};
+  ForEachTarget([&](const char* target) {
+    for (const auto& s : shapes) {
+      for (Transpose t : {Transpose::kNo, Transpose::kYes}) {
+        const size_t m = s[0], n = s[1];
+        const size_t lda = n + 1;
+        Misaligned a(RandomFloats(m * lda, m), 1);
+        const size_t xn = t == Transpose::kYes ? m : n;
+        const size_t yn = t == Transpose::kYes ? n : m;
+        Misaligned x(RandomFloats(xn, 5), 3);
+        const auto y0 = RandomFloats(yn, 6);
+        Misaligned y(y0, 2);
+        std::vector<float> ref = y0;
+        GemvReference(t, m, n, 0.5f, a.ptr, lda, x.ptr, 2.0f, ref.data());
+        Gemv(t, m, n, 0.5f, a.ptr, lda, x.ptr, 2.0f, y.ptr);
+        for (size_t i = 0; i < yn; ++i) {
+          ASSERT_NEAR(y.ptr[i], ref[i],
+                      testing::Tolerance(xn / 4.0f + 8, xn / 2.0f))
+              << target << " m=" << m << " n=" << n << " i=" << i;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace trainbus::kernels

@@ -1,0 +1,213 @@
+// Checkpoint format, version 1 (all integers little-endian):
+//
+//   "TBNNCKPT"                      8-byte magic
+//   u32 version                     1
+//   u32 spec_len, spec bytes        FormatModelSpec(spec)
+//   u64 steps
+//   u32 tensor_count
+//   tensor_count x { u32 name_len, name, u32 rank, u32 dims[rank] }
+//   float32 data of every tensor, in the order listed
+//   u64 FNV-1a 64 of every byte above
+//
+// Tensors are the parameters, then the optimizer state per parameter tensor
+// ("<name>/momentum", or "<name>/adam_m" and "<name>/adam_v"). Loading
+// rebuilds the model from the spec and requires every name and shape to
+// match, so a checkpoint cannot be poured into the wrong architecture.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "kernels/nn/network.h"
+
+namespace trainbus::nn::internal {
+namespace {
+
+constexpr char kMagic[8] = {'T', 'B', 'N', 'N', 'C', 'K', 'P', 'T'};
+constexpr uint32_t kVersion = 1;
+
+uint64_t Fnv1a64(const char* data, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= static_cast<uint8_t>(data[i]);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+template <class T>
+void Put(std::string* out, T v) {
+  char buf[sizeof(T)];
+  std::memcpy(buf, &v, sizeof(T));  // little-endian host (x86-64)
+  out->append(buf, sizeof(T));
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  template <class T>
+  bool Get(T* v) {
+    if (data_.size() - pos_ < sizeof(T)) return false;
+    std::memcpy(v, data_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool GetBytes(size_t n, std::string_view* v) {
+    if (data_.size() - pos_ < n) return false;
+    *v = data_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  size_t remaining() const { return data_.size() - pos_; }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+struct Entry {
+  std::string name;
+  std::vector<uint32_t> shape;
+  const float* src;
+  float* dst;
+  size_t size;
+};
+
+// Parameters, then optimizer state, in checkpoint order.
+std::vector<Entry> Entries(Network* mutable_net, const Network& net) {
+  std::vector<Entry> entries;
+  for (const TensorInfo& t : net.tensors()) {
+    entries.push_back({t.name, t.shape, net.params() + t.offset,
+                       mutable_net ? mutable_net->mutable_params() + t.offset
+                                   : nullptr,
+                       t.size});
+  }
+  for (size_t s = 0; s < net.state_count(); ++s) {
+    for (const TensorInfo& t : net.tensors()) {
+      entries.push_back(
+          {absl::StrCat(t.name, "/", net.state_name(s)), t.shape,
+           net.state(s) + t.offset,
+           mutable_net ? mutable_net->mutable_state(s) + t.offset : nullptr,
+           t.size});
+    }
+  }
+  return entries;
+}
+
+absl::Status Corrupt(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat(
+      "model checkpoint is corrupt: ", what,
+      "; re-save the model or fetch the checkpoint again"));
+}
+
+}  // namespace
+
+std::string Network::SaveCheckpoint() const {
+  std::string out;
+  out.append(kMagic, sizeof(kMagic));
+  Put<uint32_t>(&out, kVersion);
+  const std::string spec = FormatModelSpec(spec_);
+  Put<uint32_t>(&out, static_cast<uint32_t>(spec.size()));
+  out.append(spec);
+  Put<uint64_t>(&out, steps_);
+  const std::vector<Entry> entries = Entries(nullptr, *this);
+  Put<uint32_t>(&out, static_cast<uint32_t>(entries.size()));
+  for (const Entry& e : entries) {
+    Put<uint32_t>(&out, static_cast<uint32_t>(e.name.size()));
+    out.append(e.name);
+    Put<uint32_t>(&out, static_cast<uint32_t>(e.shape.size()));
+    for (uint32_t d : e.shape) Put<uint32_t>(&out, d);
+  }
+  for (const Entry& e : entries) {
+    out.append(reinterpret_cast<const char*>(e.src), e.size * sizeof(float));
+  }
+  Put<uint64_t>(&out, Fnv1a64(out.data(), out.size()));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes) {
+  constexpr size_t kMinSize = sizeof(kMagic) + 4 + 4 + 8 + 4 + 8;
+  if (bytes.size() < sizeof(kMagic) ||
+      std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return absl::InvalidArgumentError(
+        "not a trainbus model checkpoint (no TBNNCKPT magic); pass the bytes "
+        "that Model::SaveCheckpoint returned");
+  }
+  if (bytes.size() < kMinSize) {
+    return Corrupt(absl::StrCat("truncated to ", bytes.size(), " bytes"));
+  }
+  uint64_t stored = 0;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  const std::string_view body = bytes.substr(0, bytes.size() - 8);
+  Reader r(body.substr(sizeof(kMagic)));
+  uint32_t version = 0;
+  r.Get(&version);
+  if (version != kVersion) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model checkpoint version ", version, " is not supported; this build "
+        "reads version ", kVersion));
+  }
+  if (Fnv1a64(body.data(), body.size()) != stored) {
+    return Corrupt("checksum mismatch (truncated or modified bytes)");
+  }
+  uint32_t spec_len = 0;
+  std::string_view spec_bytes;
+  uint64_t steps = 0;
+  uint32_t count = 0;
+  if (!r.Get(&spec_len) || !r.GetBytes(spec_len, &spec_bytes) ||
+      !r.Get(&steps) || !r.Get(&count)) {
+    return Corrupt("header runs past the end");
+  }
+  const absl::string_view spec_text(spec_bytes.data(), spec_bytes.size());
+  absl::StatusOr<ModelSpec> spec = ParseModelSpec(spec_bytes);
+  if (!spec.ok()) {
+    return Corrupt(absl::StrCat("bad spec: ", spec.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<Network>> net = Network::Create(*spec);
+  if (!net.ok()) return net.status();
+  std::vector<Entry> entries = Entries(net->get(), **net);
+  if (count != entries.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint has ", count, " tensors but model '", spec_text,
+        "' has ", entries.size()));
+  }
+  for (const Entry& e : entries) {
+    uint32_t name_len = 0, rank = 0;
+    std::string_view name;
+    if (!r.Get(&name_len) || !r.GetBytes(name_len, &name) || !r.Get(&rank) ||
+        rank > 8) {
+      return Corrupt("tensor table runs past the end");
+    }
+    std::vector<uint32_t> shape(rank);
+    for (uint32_t& d : shape) {
+      if (!r.Get(&d)) return Corrupt("tensor table runs past the end");
+    }
+    if (name != e.name || shape != e.shape) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint tensor '", absl::string_view(name.data(), name.size()),
+          "' with shape ",
+          absl::StrJoin(shape, "x"), " does not match '", e.name,
+          "' with shape ", absl::StrJoin(e.shape, "x"), " in model '",
+          spec_text, "'"));
+    }
+  }
+  size_t floats = 0;
+  for (const Entry& e : entries) floats += e.size;
+  if (r.remaining() != floats * sizeof(float)) {
+    return Corrupt(absl::StrCat("expected ", floats * sizeof(float),
+                                " bytes of weights, found ", r.remaining()));
+  }
+  for (const Entry& e : entries) {
+    std::string_view data;
+    r.GetBytes(e.size * sizeof(float), &data);
+    std::memcpy(e.dst, data.data(), data.size());
+  }
+  (*net)->set_steps(steps);
+  return net;
+}
+
+}  // namespace trainbus::nn::internal

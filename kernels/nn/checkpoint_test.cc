@@ -1,0 +1,113 @@
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "kernels/nn/model.h"
+
+namespace trainbus::nn {
+namespace {
+
+std::vector<float> Inputs(size_t n) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>((i * 37) % 101) / 100.0f;
+  return v;
+}
+
+std::unique_ptr<Model> Trained(const std::string& text, int steps) {
+  auto model = MakeModel(*ParseModelSpec(text));
+  EXPECT_TRUE(model.ok()) << model.status();
+  const size_t b = (*model)->spec().batch_size;
+  const auto x = Inputs(b * 784);
+  std::vector<int32_t> labels(b);
+  for (size_t i = 0; i < b; ++i) labels[i] = static_cast<int32_t>(i % 10);
+  for (int s = 0; s < steps; ++s) {
+    EXPECT_TRUE((*model)->TrainStep(x.data(), labels.data(), b).ok());
+  }
+  return std::move(*model);
+}
+
+uint64_t Fnv1a64(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : s) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// Re-seals bytes whose body was edited on purpose.
+std::string Reseal(std::string body) {
+  const uint64_t h = Fnv1a64(body);
+  body.append(reinterpret_cast<const char*>(&h), 8);
+  return body;
+}
+
+TEST(CheckpointTest, RoundTripsExactlyForEveryArchAndOptimizer) {
+  for (const char* text : {"softmax:lr=0.1", "mlp:hidden=32x16,opt=momentum",
+                           "cnn:batch=4,opt=adam,lr=0.001"}) {
+    auto a = Trained(text, 3);
+    const std::string bytes = a->SaveCheckpoint();
+    auto b = LoadModel(bytes);
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ((*b)->SaveCheckpoint(), bytes) << text;
+    EXPECT_EQ((*b)->steps(), 3u);
+    EXPECT_EQ(FormatModelSpec((*b)->spec()), FormatModelSpec(a->spec()));
+    // Optimizer state came along: one more step keeps them identical.
+    const size_t n = a->spec().batch_size;
+    const auto x = Inputs(n * 784);
+    std::vector<int32_t> labels(n, 3);
+    ASSERT_TRUE(a->TrainStep(x.data(), labels.data(), n).ok());
+    ASSERT_TRUE((*b)->TrainStep(x.data(), labels.data(), n).ok());
+    EXPECT_EQ((*b)->SaveCheckpoint(), a->SaveCheckpoint()) << text;
+  }
+}
+
+TEST(CheckpointTest, CorruptOrTruncatedBytesAreErrors) {
+  const std::string good = Trained("mlp:hidden=8", 1)->SaveCheckpoint();
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x40;
+  auto r = LoadModel(flipped);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(std::string(r.status().message()).find("checksum"), std::string::npos);
+  for (size_t keep : {size_t{0}, size_t{5}, size_t{20}, good.size() / 2,
+                      good.size() - 1}) {
+    EXPECT_FALSE(LoadModel(good.substr(0, keep)).ok()) << keep;
+  }
+  EXPECT_EQ(LoadModel("hello world, not a model").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::string extra = good.substr(0, good.size() - 8) + "xxxx";
+  r = LoadModel(Reseal(extra));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("bytes of weights"),
+            std::string::npos) << r.status();
+}
+
+TEST(CheckpointTest, ShapeMismatchIsAnError) {
+  std::string body = Trained("mlp:hidden=8", 1)->SaveCheckpoint();
+  body.resize(body.size() - 8);
+  const size_t at = body.find("hidden=8");
+  ASSERT_NE(at, std::string::npos);
+  body[at + 7] = '9';  // the spec now says hidden=9; the tensors say 8
+  auto r = LoadModel(Reseal(body));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("fc1.weight"), std::string::npos)
+      << r.status();
+  EXPECT_NE(std::string(r.status().message()).find("9x784"), std::string::npos)
+      << r.status();
+}
+
+TEST(CheckpointTest, UnsupportedVersionIsNamed) {
+  std::string body = Trained("softmax", 0)->SaveCheckpoint();
+  body.resize(body.size() - 8);
+  body[8] = 2;
+  auto r = LoadModel(Reseal(body));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("version 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace trainbus::nn

@@ -1,0 +1,111 @@
+#include "kernels/nn/layers.h"
+
+#include <cstring>
+
+#include "kernels/activation.h"
+#include "kernels/gemm.h"
+#include "kernels/pool.h"
+
+namespace trainbus::nn::internal {
+
+using kernels::Gemm;
+using kernels::Transpose;  // GEMM operand flag
+
+void Dense::Forward(const float* in, float* out, size_t batch) {
+  // out (B, OUT) = in (B, IN) * W^T; at B = 1 this is a GEMV over W's rows.
+  Gemm(Transpose::kNo, Transpose::kYes, batch, out_, in_, 1.0f, in, in_, w_,
+       in_, 0.0f, out, out_);
+  kernels::BiasForward(out, b_, batch, out_, relu_);
+}
+
+void Dense::Backward(const float* in, const float* out, float* dout,
+                     float* din, size_t batch) {
+  if (relu_) kernels::ReluBackward(out, dout, dout, batch * out_);
+  // din (B, IN) = dout (B, OUT) * W (OUT, IN), before W changes.
+  if (din != nullptr) {
+    Gemm(Transpose::kNo, Transpose::kNo, batch, in_, out_, 1.0f, dout, out_,
+         w_, in_, 0.0f, din, in_);
+  }
+  // dW (OUT, IN) = dout^T (OUT, B) * in (B, IN); a rank-1 update at B = 1.
+  Gemm(Transpose::kYes, Transpose::kNo, out_, in_, batch, 1.0f, dout, out_, in,
+       in_, 0.0f, dw_, in_);
+  kernels::BiasBackward(dout, batch, out_, db_);
+}
+
+void Conv::Reserve(size_t batch) {
+  kernels::ConvShape s = shape_;
+  s.batch = batch;
+  if (col_.size() < s.ColSize()) {
+    col_ = kernels::AlignedFloats(s.ColSize());
+    dcol_ = kernels::AlignedFloats(s.ColSize());
+  }
+}
+
+void Conv::Forward(const float* in, float* out, size_t batch) {
+  kernels::ConvShape s = shape_;
+  s.batch = batch;
+  kernels::Im2Col(s, in, col_.data());
+  const size_t kk = s.ColRows(), cols = s.ColCols();
+  Gemm(Transpose::kNo, Transpose::kNo, s.out_channels, cols, kk, 1.0f, w_, kk,
+       col_.data(), cols, 0.0f, out, cols);
+  kernels::ChannelBiasForward(out, b_, s.out_channels, cols, /*relu=*/true);
+}
+
+void Conv::Backward(const float* in, const float* out, float* dout, float* din,
+                    size_t batch) {
+  kernels::ConvShape s = shape_;
+  s.batch = batch;
+  kernels::ReluBackward(out, dout, dout, s.OutSize());
+  kernels::Conv2dBackward(s, col_.data(), w_, dout, dw_, db_, din,
+                          dcol_.data());
+}
+
+void MaxPool::Reserve(size_t batch) {
+  const size_t need = out_size() * batch;
+  if (argmax_.size() < need) argmax_.resize(need);
+}
+
+void MaxPool::Forward(const float* in, float* out, size_t batch) {
+  kernels::MaxPool2x2Forward(in, channels_ * batch, height_, width_, out,
+                             argmax_.data());
+}
+
+void MaxPool::Backward(const float* in, const float* out, float* dout,
+                       float* din, size_t batch) {
+  if (din == nullptr) return;
+  kernels::MaxPool2x2Backward(dout, argmax_.data(), channels_ * batch,
+                              height_, width_, din);
+}
+
+namespace {
+// dst[(c, b)] = src[(b, c)] for planes of `plane` floats.
+void SwapMajor(const float* src, float* dst, size_t outer, size_t inner,
+               size_t plane) {
+  for (size_t o = 0; o < outer; ++o) {
+    for (size_t i = 0; i < inner; ++i) {
+      std::memcpy(dst + (i * outer + o) * plane, src + (o * inner + i) * plane,
+                  plane * sizeof(float));
+    }
+  }
+}
+}  // namespace
+
+void Relayout::Forward(const float* in, float* out, size_t batch) {
+  if (to_cm_) {
+    SwapMajor(in, out, batch, channels_, plane_);  // (B, C) -> (C, B)
+  } else {
+    SwapMajor(in, out, channels_, batch, plane_);  // (C, B) -> (B, C)
+  }
+}
+
+void Relayout::Backward(const float* in, const float* out, float* dout,
+                         float* din, size_t batch) {
+  if (din == nullptr) return;
+  if (to_cm_) {
+    SwapMajor(dout, din, channels_, batch, plane_);
+  } else {
+    SwapMajor(dout, din, batch, channels_, plane_);
+  }
+}
+
+}  // namespace trainbus::nn::internal

@@ -1,0 +1,112 @@
+// Layers that the networks in network.h are built from (internal to nn).
+//
+// A layer maps a batch of inputs to outputs and back. Parameters and their
+// gradients live in the network's flat arrays; a layer holds pointers into
+// them. Scratch (im2col matrices, pool argmax) is sized by Reserve() so that
+// no step allocates. Backward overwrites (does not accumulate) gradients and
+// may modify dout in place.
+//
+// Layouts: dense layers use (B, features); conv and pool layers use
+// channel-major (C, B, H, W), see kernels/conv.h; Relayout converts.
+#ifndef TRAINBUS_KERNELS_NN_LAYERS_H_
+#define TRAINBUS_KERNELS_NN_LAYERS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/conv.h"
+#include "kernels/scratch.h"
+
+namespace trainbus::nn::internal {
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // Floats per sample of the output.
+  virtual size_t out_size() const = 0;
+  // Grows scratch to hold `batch` samples.
+  virtual void Reserve(size_t batch) {}
+  virtual void Forward(const float* in, float* out, size_t batch) = 0;
+  // in/out as in Forward; din may be null (no input gradient needed).
+  virtual void Backward(const float* in, const float* out, float* dout,
+                        float* din, size_t batch) = 0;
+  virtual bool has_params() const { return false; }
+};
+
+// out (B, OUT) = in (B, IN) * weight^T (OUT, IN) + bias, optional ReLU.
+class Dense : public Layer {
+ public:
+  Dense(size_t in, size_t out, bool relu, float* w, float* b, float* dw,
+        float* db)
+      : in_(in), out_(out), relu_(relu), w_(w), b_(b), dw_(dw), db_(db) {}
+  size_t out_size() const override { return out_; }
+  void Forward(const float* in, float* out, size_t batch) override;
+  void Backward(const float* in, const float* out, float* dout, float* din,
+                size_t batch) override;
+  bool has_params() const override { return true; }
+
+ private:
+  size_t in_, out_;
+  bool relu_;
+  float *w_, *b_, *dw_, *db_;
+};
+
+// 5x5 (any k) valid conv + bias + ReLU, channel-major in and out.
+class Conv : public Layer {
+ public:
+  Conv(const kernels::ConvShape& shape, float* w, float* b, float* dw,
+       float* db)
+      : shape_(shape), w_(w), b_(b), dw_(dw), db_(db) {}
+  size_t out_size() const override {
+    return shape_.out_channels * shape_.OutHeight() * shape_.OutWidth();
+  }
+  void Reserve(size_t batch) override;
+  void Forward(const float* in, float* out, size_t batch) override;
+  void Backward(const float* in, const float* out, float* dout, float* din,
+                size_t batch) override;
+  bool has_params() const override { return true; }
+
+ private:
+  kernels::ConvShape shape_;  // batch is set per call
+  float *w_, *b_, *dw_, *db_;
+  kernels::AlignedFloats col_, dcol_;
+};
+
+// 2x2 max-pool over channel-major planes.
+class MaxPool : public Layer {
+ public:
+  MaxPool(size_t channels, size_t height, size_t width)
+      : channels_(channels), height_(height), width_(width) {}
+  size_t out_size() const override {
+    return channels_ * (height_ / 2) * (width_ / 2);
+  }
+  void Reserve(size_t batch) override;
+  void Forward(const float* in, float* out, size_t batch) override;
+  void Backward(const float* in, const float* out, float* dout, float* din,
+                size_t batch) override;
+
+ private:
+  size_t channels_, height_, width_;
+  std::vector<uint8_t> argmax_;
+};
+
+// (B, C, P) <-> (C, B, P): to_channel_major converts sample-major input to
+// the conv layout; the reverse flattens conv features for dense layers.
+class Relayout : public Layer {
+ public:
+  Relayout(size_t channels, size_t plane, bool to_channel_major)
+      : channels_(channels), plane_(plane), to_cm_(to_channel_major) {}
+  size_t out_size() const override { return channels_ * plane_; }
+  void Forward(const float* in, float* out, size_t batch) override;
+  void Backward(const float* in, const float* out, float* dout, float* din,
+                size_t batch) override;
+
+ private:
+  size_t channels_, plane_;
+  bool to_cm_;
+};
+
+}  // namespace trainbus::nn::internal
+
+#endif  // TRAINBUS_KERNELS_NN_LAYERS_H_

@@ -1,0 +1,406 @@
+#include "kernels/nn/network.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/optim.h"
+#include "kernels/softmax_xent.h"
+
+namespace trainbus::nn {
+namespace internal {
+namespace {
+
+constexpr size_t kConvKernel = 5;
+constexpr size_t kMaxPredictChunk = 256;
+
+enum class Init { kHe, kXavier, kZero };
+
+struct PendingTensor {
+  Init init;
+  size_t fan_in, fan_out;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Network>> Network::Create(
+    const ModelSpec& spec) {
+  auto net = std::unique_ptr<Network>(new Network(spec));
+  absl::Status s = net->Build();
+  if (!s.ok()) return s;
+  return net;
+}
+
+absl::Status Network::Build() {
+  ModelSpec& s = spec_;
+  const std::string text = FormatModelSpec(s);
+  if (s.arch != "softmax" && s.arch != "mlp" && s.arch != "cnn") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown arch '", s.arch, "'; use softmax, mlp or cnn"));
+  }
+  if (s.optimizer != "sgd" && s.optimizer != "momentum" &&
+      s.optimizer != "adam") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown optimizer '", s.optimizer, "' in '", text,
+        "'; use sgd, momentum or adam"));
+  }
+  if (!(s.learning_rate > 0.0f) || !std::isfinite(s.learning_rate) ||
+      !(s.momentum >= 0.0f && s.momentum < 1.0f) || !(s.weight_decay >= 0.0f) ||
+      s.batch_size == 0 || s.classes < 2 || s.InputSize() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid hyperparameters in '", text,
+        "': need lr > 0, momentum in [0, 1), wd >= 0, batch >= 1, "
+        "classes >= 2 and a non-empty input"));
+  }
+  if (s.arch == "softmax" && (!s.hidden.empty() || !s.conv.empty())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "arch 'softmax' takes no hidden or conv layers ('", text, "')"));
+  }
+  if (s.arch == "mlp" && s.hidden.empty()) s.hidden = {256};
+  if (s.arch == "cnn" && s.conv.empty()) s.conv = {8, 16};
+  if (s.arch != "cnn" && !s.conv.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("conv layers need arch 'cnn' ('", text, "')"));
+  }
+
+  // Plan the layers and their tensors, then allocate once, then bind.
+  struct Plan {
+    enum Kind { kDense, kConv, kPool, kTranspose } kind;
+    size_t a = 0, b = 0, c = 0;  // dense: in, out; pool: C, H, W; ...
+    bool flag = false;           // dense: relu; transpose: to channel-major
+    kernels::ConvShape conv{};
+    size_t weight = 0, bias = 0;  // tensor indices
+  };
+  std::vector<Plan> plans;
+  std::vector<PendingTensor> pending;
+  auto add_tensor = [&](std::string name, std::vector<uint32_t> shape,
+                        Init init, size_t fan_in, size_t fan_out,
+                        bool decay) {
+    TensorInfo t;
+    t.name = std::move(name);
+    t.shape = std::move(shape);
+    t.size = 1;
+    for (uint32_t d : t.shape) t.size *= d;
+    t.offset = param_count_;
+    t.decay = decay;
+    param_count_ += t.size;
+    tensors_.push_back(std::move(t));
+    pending.push_back({init, fan_in, fan_out});
+    return tensors_.size() - 1;
+  };
+  auto add_dense = [&](const std::string& name, size_t in, size_t out,
+                       bool relu) {
+    Plan p;
+    p.kind = Plan::kDense;
+    p.a = in;
+    p.b = out;
+    p.flag = relu;
+    p.weight = add_tensor(name + ".weight",
+                          {static_cast<uint32_t>(out), static_cast<uint32_t>(in)},
+                          relu ? Init::kHe : Init::kXavier, in, out, true);
+    p.bias = add_tensor(name + ".bias", {static_cast<uint32_t>(out)},
+                        Init::kZero, in, out, false);
+    plans.push_back(p);
+  };
+
+  size_t features = s.InputSize();
+  if (s.arch == "cnn") {
+    size_t c = s.channels, h = s.height, w = s.width;
+    if (c > 1) {
+      Plan t;
+      t.kind = Plan::kTranspose;
+      t.a = c;
+      t.b = h * w;
+      t.flag = true;
+      plans.push_back(t);
+    }
+    for (size_t i = 0; i < s.conv.size(); ++i) {
+      if (h < kConvKernel + 1 || w < kConvKernel + 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "cnn '", text, "': conv layer ", i + 1, " gets a ", h, "x", w,
+            " input, too small for a 5x5 conv and a 2x2 pool; use fewer conv "
+            "layers or a larger input"));
+      }
+      Plan p;
+      p.kind = Plan::kConv;
+      p.conv = kernels::ConvShape{0, c, h, w, s.conv[i], kConvKernel};
+      const uint32_t oc = s.conv[i];
+      const size_t fan_in = c * kConvKernel * kConvKernel;
+      const std::string name = absl::StrCat("conv", i + 1);
+      p.weight = add_tensor(
+          name + ".weight",
+          {oc, static_cast<uint32_t>(c), kConvKernel, kConvKernel}, Init::kHe,
+          fan_in, oc * kConvKernel * kConvKernel, true);
+      p.bias = add_tensor(name + ".bias", {oc}, Init::kZero, fan_in, 0, false);
+      plans.push_back(p);
+      c = oc;
+      h -= kConvKernel - 1;
+      w -= kConvKernel - 1;
+      Plan pool;
+      pool.kind = Plan::kPool;
+      pool.a = c;
+      pool.b = h;
+      pool.c = w;
+      plans.push_back(pool);
+      h /= 2;
+      w /= 2;
+    }
+    Plan flat;
+    flat.kind = Plan::kTranspose;
+    flat.a = c;
+    flat.b = h * w;
+    flat.flag = false;
+    plans.push_back(flat);
+    features = c * h * w;
+  }
+  for (size_t i = 0; i < s.hidden.size(); ++i) {
+    add_dense(absl::StrCat("fc", i + 1), features, s.hidden[i], true);
+    features = s.hidden[i];
+  }
+  add_dense(s.arch == "softmax" ? std::string("fc")
+                                : absl::StrCat("fc", s.hidden.size() + 1),
+            features, s.classes, false);
+
+  params_ = kernels::AlignedFloats(param_count_);
+  grads_ = kernels::AlignedFloats(param_count_);
+  const size_t states =
+      s.optimizer == "adam" ? 2 : (s.optimizer == "momentum" ? 1 : 0);
+  for (size_t i = 0; i < states; ++i) {
+    state_.emplace_back(param_count_);
+  }
+  // Seeded init: each tensor gets its own stream derived from the seed.
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const TensorInfo& t = tensors_[i];
+    const uint64_t seed = s.seed * 0x9E3779B97F4A7C15ull + i + 1;
+    float* w = params_.data() + t.offset;
+    switch (pending[i].init) {
+      case Init::kHe:
+        kernels::HeNormalInit(w, t.size, pending[i].fan_in, seed);
+        break;
+      case Init::kXavier:
+        kernels::XavierUniformInit(w, t.size, pending[i].fan_in,
+                                   pending[i].fan_out, seed);
+        break;
+      case Init::kZero:
+        break;  // AlignedFloats is zeroed
+    }
+  }
+  bool params_below = false;
+  for (const Plan& p : plans) {
+    float* w = params_.data() + tensors_[p.weight].offset;
+    float* b = params_.data() + tensors_[p.bias].offset;
+    float* dw = grads_.data() + tensors_[p.weight].offset;
+    float* db = grads_.data() + tensors_[p.bias].offset;
+    switch (p.kind) {
+      case Plan::kDense:
+        layers_.push_back(std::make_unique<Dense>(p.a, p.b, p.flag, w, b, dw, db));
+        break;
+      case Plan::kConv:
+        layers_.push_back(std::make_unique<Conv>(p.conv, w, b, dw, db));
+        break;
+      case Plan::kPool:
+        layers_.push_back(std::make_unique<MaxPool>(p.a, p.b, p.c));
+        break;
+      case Plan::kTranspose:
+        layers_.push_back(std::make_unique<Relayout>(p.a, p.b, p.flag));
+        break;
+    }
+    needs_din_.push_back(params_below);
+    params_below = params_below || layers_.back()->has_params();
+  }
+  EnsureCapacity(s.batch_size);
+  return absl::OkStatus();
+}
+
+const char* Network::state_name(size_t i) const {
+  if (spec_.optimizer == "momentum") return "momentum";
+  return i == 0 ? "adam_m" : "adam_v";
+}
+
+void Network::EnsureCapacity(size_t batch) const {
+  if (batch <= capacity_) return;
+  size_t widest = spec_.InputSize();
+  acts_.clear();
+  for (const auto& layer : layers_) {
+    layer->Reserve(batch);
+    acts_.emplace_back(layer->out_size() * batch);
+    widest = std::max(widest, layer->out_size());
+  }
+  grad_a_ = kernels::AlignedFloats(widest * batch);
+  grad_b_ = kernels::AlignedFloats(widest * batch);
+  probs_ = kernels::AlignedFloats(size_t{spec_.classes} * batch);
+  capacity_ = batch;
+}
+
+absl::Status Network::Validate(const float* x, const int32_t* labels,
+                               size_t batch) const {
+  if (batch == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(spec_.arch, ": batch is 0; pass at least one sample"));
+  }
+  if (x == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        spec_.arch, ": x is null; pass (batch, ", spec_.InputSize(),
+        ") floats"));
+  }
+  if (labels != nullptr) {
+    for (size_t i = 0; i < batch; ++i) {
+      if (labels[i] < 0 || static_cast<uint32_t>(labels[i]) >= spec_.classes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            spec_.arch, ": label ", labels[i], " of sample ", i,
+            " is outside [0, ", spec_.classes,
+            "); unlabelled samples must not be trained on"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+const float* Network::Forward(const float* x, size_t batch) const {
+  const float* in = x;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->Forward(in, acts_[i].data(), batch);
+    in = acts_[i].data();
+  }
+  return in;
+}
+
+absl::StatusOr<float> Network::ForwardLoss(const float* x,
+                                           const int32_t* labels,
+                                           size_t batch) {
+  if (labels == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(spec_.arch, ": labels are null; training needs labels"));
+  }
+  absl::Status v = Validate(x, labels, batch);
+  if (!v.ok()) return v;
+  EnsureCapacity(batch);
+  const float* logits = Forward(x, batch);
+  const float loss = kernels::SoftmaxCrossEntropyForward(
+      logits, labels, batch, spec_.classes, probs_.data());
+  if (!std::isfinite(loss)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        spec_.arch, " model '", FormatModelSpec(spec_), "': non-finite loss (",
+        loss, ") at step ", steps_ + 1,
+        "; weights left unchanged. Check the inputs for NaN/inf or lower lr"));
+  }
+  return loss;
+}
+
+void Network::Backward(const float* x, const int32_t* labels, size_t batch) {
+  float* dcur = grad_a_.data();
+  float* dnext = grad_b_.data();
+  kernels::SoftmaxCrossEntropyBackward(probs_.data(), labels, batch,
+                                       spec_.classes,
+                                       1.0f / static_cast<float>(batch), dcur);
+  for (size_t i = layers_.size(); i-- > 0;) {
+    const float* in = i == 0 ? x : acts_[i - 1].data();
+    float* din = needs_din_[i] ? dnext : nullptr;
+    layers_[i]->Backward(in, acts_[i].data(), dcur, din, batch);
+    std::swap(dcur, dnext);
+  }
+}
+
+void Network::Step() {
+  const float lr = spec_.learning_rate;
+  const float wd = spec_.weight_decay;
+  float* w = params_.data();
+  const float* g = grads_.data();
+  if (spec_.optimizer == "sgd" && wd == 0.0f) {
+    kernels::SgdStep(w, g, param_count_, lr, 0.0f);
+    return;
+  }
+  kernels::AdamParams adam;
+  adam.lr = lr;
+  adam.beta1 = spec_.momentum;
+  for (const TensorInfo& t : tensors_) {
+    const float decay = t.decay ? wd : 0.0f;
+    const size_t o = t.offset;
+    if (spec_.optimizer == "sgd") {
+      kernels::SgdStep(w + o, g + o, t.size, lr, decay);
+    } else if (spec_.optimizer == "momentum") {
+      kernels::MomentumStep(w + o, g + o, state_[0].data() + o, t.size, lr,
+                            spec_.momentum, decay);
+    } else {
+      adam.weight_decay = decay;
+      kernels::AdamStep(w + o, g + o, state_[0].data() + o,
+                        state_[1].data() + o, t.size, adam, steps_ + 1);
+    }
+  }
+}
+
+absl::StatusOr<float> Network::TrainStep(const float* x, const int32_t* labels,
+                                         size_t batch) {
+  return TrainStepWithPredictions(x, labels, batch, nullptr);
+}
+
+absl::StatusOr<float> Network::TrainStepWithPredictions(const float* x,
+                                                        const int32_t* labels,
+                                                        size_t batch,
+                                                        float* probs) {
+  absl::StatusOr<float> loss = ForwardLoss(x, labels, batch);
+  if (!loss.ok()) return loss;
+  if (probs != nullptr) {
+    std::memcpy(probs, probs_.data(),
+                batch * spec_.classes * sizeof(float));
+  }
+  Backward(x, labels, batch);
+  Step();
+  ++steps_;
+  return loss;
+}
+
+absl::StatusOr<float> Network::ComputeGradients(const float* x,
+                                                const int32_t* labels,
+                                                size_t batch) {
+  absl::StatusOr<float> loss = ForwardLoss(x, labels, batch);
+  if (!loss.ok()) return loss;
+  Backward(x, labels, batch);
+  return loss;
+}
+
+absl::StatusOr<float> Network::Loss(const float* x, const int32_t* labels,
+                                    size_t batch) const {
+  return const_cast<Network*>(this)->ForwardLoss(x, labels, batch);
+}
+
+absl::Status Network::Predict(const float* x, size_t batch,
+                              float* probs) const {
+  absl::Status v = Validate(x, nullptr, batch);
+  if (!v.ok()) return v;
+  if (probs == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        spec_.arch, ": probs is null; pass room for (batch, ", spec_.classes,
+        ") floats"));
+  }
+  const size_t chunk =
+      std::max(capacity_, std::min(batch, kMaxPredictChunk));
+  EnsureCapacity(chunk);
+  const size_t in = spec_.InputSize();
+  for (size_t start = 0; start < batch; start += chunk) {
+    const size_t n = std::min(chunk, batch - start);
+    const float* logits = Forward(x + start * in, n);
+    kernels::Softmax(logits, n, spec_.classes, probs + start * spec_.classes);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+absl::StatusOr<std::unique_ptr<Model>> MakeModel(const ModelSpec& spec) {
+  absl::StatusOr<std::unique_ptr<internal::Network>> net =
+      internal::Network::Create(spec);
+  if (!net.ok()) return net.status();
+  return std::unique_ptr<Model>(std::move(*net));
+}
+
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint) {
+  absl::StatusOr<std::unique_ptr<internal::Network>> net =
+      internal::LoadNetwork(checkpoint);
+  if (!net.ok()) return net.status();
+  return std::unique_ptr<Model>(std::move(*net));
+}
+
+}  // namespace trainbus::nn

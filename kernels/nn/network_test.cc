@@ -1,0 +1,235 @@
+#include "kernels/nn/network.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/nn/model.h"
+#include "kernels/reduce.h"
+#include "oneapi/tbb/global_control.h"
+
+namespace trainbus::nn {
+namespace {
+
+using internal::Network;
+
+std::vector<float> Uniform(size_t n, uint64_t seed) {
+  std::vector<float> v(n);
+  uint64_t s = seed;
+  for (float& x : v) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    x = static_cast<float>(s >> 40) / static_cast<float>(1 << 24);
+  }
+  return v;
+}
+
+std::unique_ptr<Network> Make(const std::string& text) {
+  auto spec = ParseModelSpec(text);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  auto net = Network::Create(*spec);
+  EXPECT_TRUE(net.ok()) << net.status();
+  return std::move(*net);
+}
+
+// Central differences of the mean loss against the analytic gradient, for
+// every parameter of a small network.
+void CheckGradients(const std::string& text, size_t batch) {
+  auto net = Make(text);
+  const size_t in = net->spec().InputSize();
+  const auto x = Uniform(batch * in, 5);
+  std::vector<int32_t> labels(batch);
+  for (size_t i = 0; i < batch; ++i) labels[i] = static_cast<int32_t>(i % net->spec().classes);
+  ASSERT_TRUE(net->ComputeGradients(x.data(), labels.data(), batch).ok());
+  const std::vector<float> grad(net->gradients(),
+                                net->gradients() + net->ParameterCount());
+  float* w = net->mutable_params();
+  auto fd = [&](size_t i, float h) {
+    const float saved = w[i];
+    w[i] = saved + h;
+    const double lp = *net->Loss(x.data(), labels.data(), batch);
+    w[i] = saved - h;
+    const double lm = *net->Loss(x.data(), labels.data(), batch);
+    w[i] = saved;
+    return (lp - lm) / (2 * h);
+  };
+  auto close = [](double a, double b) {
+    return std::fabs(a - b) <= 1e-3 + 2e-2 * std::fabs(b);
+  };
+  // ReLU and max-pool are not differentiable at their kinks; a difference
+  // whose two step sizes disagree straddles one and is skipped (and counted).
+  size_t bad = 0, kinks = 0;
+  for (size_t i = 0; i < net->ParameterCount(); ++i) {
+    const double fd1 = fd(i, 1e-3f), fd2 = fd(i, 5e-4f);
+    if (!close(fd1, fd2)) {
+      ++kinks;
+      continue;
+    }
+    if (!close(grad[i], fd2)) {
+      ++bad;
+      ADD_FAILURE() << text << " param " << i << ": analytic " << grad[i]
+                    << " vs finite difference " << fd2;
+      if (bad > 5) return;
+    }
+  }
+  EXPECT_LE(kinks, net->ParameterCount() / 10) << text;
+}
+
+TEST(NetworkTest, GradientsMatchFiniteDifferences) {
+  CheckGradients("softmax:input=1x5x5,classes=4", 3);
+  CheckGradients("mlp:hidden=7x5,input=1x6x6,classes=4", 3);
+  CheckGradients("mlp:hidden=6,input=1x6x6,classes=3", 1);
+  CheckGradients("cnn:conv=2x3,hidden=6,input=2x16x16,classes=3", 2);
+  CheckGradients("cnn:conv=3,input=1x12x13,classes=4", 1);
+  CheckGradients("cnn:conv=2x3,input=1x16x16,classes=3", 2);
+  CheckGradients("cnn:conv=2,input=2x12x12,classes=3", 2);
+}
+
+TEST(NetworkTest, ParameterCounts) {
+  EXPECT_EQ(Make("softmax")->ParameterCount(), 784u * 10 + 10);
+  EXPECT_EQ(Make("mlp:hidden=256")->ParameterCount(),
+            784u * 256 + 256 + 256 * 10 + 10);
+  EXPECT_EQ(Make("cnn")->ParameterCount(),
+            8u * 25 + 8 + 16 * 8 * 25 + 16 + 256 * 10 + 10);
+}
+
+// Ten classes, each a random binary 28x28 pattern; samples flip 10% of the
+// pixels and add noise. Linearly separable with margin, so every model must
+// reach high accuracy quickly.
+struct Synthetic {
+  std::vector<float> x;
+  std::vector<int32_t> labels;
+};
+
+Synthetic MakeData(size_t n, uint64_t seed) {
+  const size_t in = 784;
+  const auto protos = Uniform(10 * in, 99);
+  const auto noise = Uniform(n * in * 2, seed);
+  Synthetic d;
+  d.x.resize(n * in);
+  d.labels.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t c = static_cast<int32_t>((i * 7 + seed) % 10);
+    d.labels[i] = c;
+    for (size_t j = 0; j < in; ++j) {
+      float p = protos[c * in + j] > 0.7f ? 1.0f : 0.0f;
+      if (noise[(i * in + j) * 2] < 0.1f) p = 1.0f - p;
+      d.x[i * in + j] = 0.8f * p + 0.2f * noise[(i * in + j) * 2 + 1];
+    }
+  }
+  return d;
+}
+
+double Accuracy(const Model& m, const Synthetic& d) {
+  const size_t n = d.labels.size();
+  std::vector<float> probs(n * 10);
+  EXPECT_TRUE(m.Predict(d.x.data(), n, probs.data()).ok());
+  return static_cast<double>(
+             kernels::CountCorrect(probs.data(), d.labels.data(), n, 10)) /
+         n;
+}
+
+TEST(NetworkTest, TrainsToHighAccuracyOnSeparableData) {
+  const Synthetic train = MakeData(600, 1);
+  const Synthetic test = MakeData(300, 2);
+  for (const char* text :
+       {"softmax:lr=0.05", "softmax:lr=0.05,batch=16", "mlp:hidden=64,lr=0.05",
+        "mlp:hidden=64,batch=16,opt=momentum,lr=0.02",
+        "mlp:hidden=32x32,opt=adam,lr=0.002,batch=8", "cnn:lr=0.02",
+        "cnn:batch=16,opt=momentum,lr=0.01"}) {
+    auto spec = ParseModelSpec(text);
+    ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
+    auto model = MakeModel(*spec);
+    ASSERT_TRUE(model.ok()) << model.status();
+    const size_t b = spec->batch_size;
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      for (size_t i = 0; i + b <= train.labels.size(); i += b) {
+        auto loss = (*model)->TrainStep(train.x.data() + i * 784,
+                                        train.labels.data() + i, b);
+        ASSERT_TRUE(loss.ok()) << text << ": " << loss.status();
+      }
+    }
+    EXPECT_GE(Accuracy(**model, test), 0.95) << text;
+    EXPECT_EQ((*model)->steps(), 2 * (train.labels.size() / b));
+  }
+}
+
+TEST(NetworkTest, BitwiseIdenticalWeightsForOneOrTwoThreads) {
+  const Synthetic data = MakeData(128, 3);
+  for (const char* text : {"mlp:hidden=256,batch=64,opt=adam,lr=0.001",
+                           "cnn:conv=8x16,batch=32,opt=momentum",
+                           "mlp:hidden=512,batch=1"}) {
+    std::string saved[2];
+    for (int threads : {1, 2}) {
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                                threads);
+      auto model = MakeModel(*ParseModelSpec(text));
+      ASSERT_TRUE(model.ok());
+      const size_t b = (*model)->spec().batch_size;
+      for (size_t i = 0; i + b <= 128; i += b) {
+        ASSERT_TRUE((*model)->TrainStep(data.x.data() + i * 784,
+                                        data.labels.data() + i, b).ok());
+      }
+      saved[threads - 1] = (*model)->SaveCheckpoint();
+    }
+    EXPECT_TRUE(saved[0] == saved[1]) << text;
+  }
+}
+
+TEST(NetworkTest, NonFiniteLossIsAnErrorAndLeavesWeightsUnchanged) {
+  auto model = *MakeModel(*ParseModelSpec("mlp:hidden=16"));
+  Synthetic d = MakeData(2, 4);
+  ASSERT_TRUE(model->TrainStep(d.x.data(), d.labels.data(), 1).ok());
+  const std::string before = model->SaveCheckpoint();
+  d.x[100] = std::nanf("");
+  auto loss = model->TrainStep(d.x.data(), d.labels.data(), 1);
+  ASSERT_FALSE(loss.ok());
+  const std::string msg(loss.status().message());
+  EXPECT_NE(msg.find("mlp"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("step 2"), std::string::npos) << msg;
+  EXPECT_EQ(model->SaveCheckpoint(), before);
+  EXPECT_EQ(model->steps(), 1u);
+  d.x[100] = INFINITY;
+  EXPECT_FALSE(model->TrainStep(d.x.data(), d.labels.data(), 1).ok());
+}
+
+TEST(NetworkTest, BadArgumentsAreStatusErrors) {
+  auto model = *MakeModel(*ParseModelSpec("softmax"));
+  const Synthetic d = MakeData(4, 5);
+  std::vector<int32_t> bad = {1, 10, 2, 3};
+  auto r = model->TrainStep(d.x.data(), bad.data(), 4);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("label 10 of sample 1"),
+            std::string::npos);
+  EXPECT_FALSE(model->TrainStep(d.x.data(), d.labels.data(), 0).ok());
+  EXPECT_FALSE(model->TrainStep(nullptr, d.labels.data(), 1).ok());
+  EXPECT_FALSE(model->Predict(d.x.data(), 1, nullptr).ok());
+  ModelSpec spec;
+  spec.arch = "cnn";
+  spec.height = spec.width = 8;
+  EXPECT_FALSE(MakeModel(spec).ok());  // 8x8 is too small for two convs
+  spec.arch = "rnn";
+  EXPECT_FALSE(MakeModel(spec).ok());
+}
+
+TEST(NetworkTest, LargerBatchThanSpecAndPredictionsBeforeTheStep) {
+  auto model = *MakeModel(*ParseModelSpec("cnn:batch=2"));
+  const Synthetic d = MakeData(300, 6);
+  std::vector<float> before(300 * 10), during(300 * 10);
+  ASSERT_TRUE(model->Predict(d.x.data(), 300, before.data()).ok());
+  ASSERT_TRUE(model->TrainStepWithPredictions(d.x.data(), d.labels.data(), 300,
+                                              during.data()).ok());
+  for (size_t i = 0; i < before.size(); ++i) {
+    ASSERT_NEAR(before[i], during[i], 1e-6) << i;
+  }
+  std::vector<float> after(300 * 10);
+  ASSERT_TRUE(model->Predict(d.x.data(), 300, after.data()).ok());
+  EXPECT_NE(before, after);
+  double sum = 0;
+  for (size_t j = 0; j < 10; ++j) sum += after[j];
+  EXPECT_NEAR(sum, 1.0, 1e-5);
+}
+
+}  // namespace
+}  // namespace trainbus::nn

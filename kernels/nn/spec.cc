@@ -1,0 +1,189 @@
+// ParseModelSpec / FormatModelSpec: "arch[:key=value,...]" <-> ModelSpec.
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "kernels/nn/model.h"
+
+namespace trainbus::nn {
+namespace {
+
+constexpr char kAcceptedKeys[] =
+    "hidden, opt, lr, momentum, wd, batch, seed, conv, input, classes";
+
+absl::Status BadValue(absl::string_view key, absl::string_view value,
+                      absl::string_view text, absl::string_view expected) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("bad value '", value, "' for key '", key,
+                   "' in model spec '", text, "': expected ", expected));
+}
+
+// "256x128" -> {256, 128}; every width in [1, max].
+bool ParseDims(absl::string_view value, uint32_t max,
+               std::vector<uint32_t>* out) {
+  out->clear();
+  for (absl::string_view part : absl::StrSplit(value, 'x')) {
+    uint32_t v = 0;
+    if (!absl::SimpleAtoi(part, &v) || v == 0 || v > max) return false;
+    out->push_back(v);
+  }
+  return !out->empty();
+}
+
+bool ParseFloat(absl::string_view value, float* out) {
+  return absl::SimpleAtof(value, out) && std::isfinite(*out);
+}
+
+// Shortest text that parses back to exactly the same float.
+std::string FloatText(float v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
+}  // namespace
+
+absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
+  const absl::string_view text(std_text.data(), std_text.size());
+  ModelSpec spec;
+  const size_t colon = text.find(':');
+  spec.arch = std::string(text.substr(0, colon));
+  if (spec.arch != "softmax" && spec.arch != "mlp" && spec.arch != "cnn") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown arch '", spec.arch, "' in model spec '", text,
+                     "'; use softmax, mlp or cnn, e.g. \"mlp:hidden=256\""));
+  }
+  bool has_hidden = false;
+  std::vector<std::string> seen;
+  if (colon != absl::string_view::npos) {
+    for (absl::string_view item : absl::StrSplit(text.substr(colon + 1), ',')) {
+      const size_t eq = item.find('=');
+      if (eq == absl::string_view::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "expected key=value, got '", item, "' in model spec '", text,
+            "'; accepted keys: ", kAcceptedKeys));
+      }
+      const absl::string_view key = item.substr(0, eq);
+      const absl::string_view value = item.substr(eq + 1);
+      for (const std::string& s : seen) {
+        if (s == key) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "key '", key, "' given twice in model spec '", text, "'"));
+        }
+      }
+      seen.emplace_back(key);
+      if (key == "hidden") {
+        if (spec.arch == "softmax") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "key 'hidden' does not apply to arch 'softmax' in model spec '",
+              text, "'; use arch 'mlp' for hidden layers"));
+        }
+        if (!ParseDims(value, 1 << 16, &spec.hidden)) {
+          return BadValue(key, value, text,
+                          "widths in [1, 65536] joined by 'x', e.g. 256x128");
+        }
+        has_hidden = true;
+      } else if (key == "conv") {
+        if (spec.arch != "cnn") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "key 'conv' applies only to arch 'cnn' (model spec '", text,
+              "')"));
+        }
+        if (!ParseDims(value, 1024, &spec.conv)) {
+          return BadValue(key, value, text,
+                          "channel counts in [1, 1024] joined by 'x', e.g. 8x16");
+        }
+      } else if (key == "opt") {
+        if (value != "sgd" && value != "momentum" && value != "adam") {
+          return BadValue(key, value, text, "sgd, momentum or adam");
+        }
+        spec.optimizer = std::string(value);
+      } else if (key == "lr") {
+        if (!ParseFloat(value, &spec.learning_rate) ||
+            spec.learning_rate <= 0.0f) {
+          return BadValue(key, value, text, "a positive number, e.g. 0.01");
+        }
+      } else if (key == "momentum") {
+        if (!ParseFloat(value, &spec.momentum) || spec.momentum < 0.0f ||
+            spec.momentum >= 1.0f) {
+          return BadValue(key, value, text, "a number in [0, 1), e.g. 0.9");
+        }
+      } else if (key == "wd") {
+        if (!ParseFloat(value, &spec.weight_decay) ||
+            spec.weight_decay < 0.0f) {
+          return BadValue(key, value, text, "a number >= 0, e.g. 0.0001");
+        }
+      } else if (key == "batch") {
+        if (!absl::SimpleAtoi(value, &spec.batch_size) ||
+            spec.batch_size == 0 || spec.batch_size > 65536) {
+          return BadValue(key, value, text, "an integer in [1, 65536]");
+        }
+      } else if (key == "seed") {
+        if (!absl::SimpleAtoi(value, &spec.seed)) {
+          return BadValue(key, value, text, "an unsigned 64-bit integer");
+        }
+      } else if (key == "input") {
+        std::vector<uint32_t> dims;
+        if (!ParseDims(value, 4096, &dims) || dims.size() != 3) {
+          return BadValue(key, value, text, "CxHxW, e.g. 1x28x28");
+        }
+        spec.channels = dims[0];
+        spec.height = dims[1];
+        spec.width = dims[2];
+      } else if (key == "classes") {
+        if (!absl::SimpleAtoi(value, &spec.classes) || spec.classes < 2 ||
+            spec.classes > 65536) {
+          return BadValue(key, value, text, "an integer in [2, 65536]");
+        }
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown key '", key, "' in model spec '", text,
+                         "'; accepted keys: ", kAcceptedKeys));
+      }
+    }
+  }
+  if (spec.arch == "mlp" && !has_hidden) spec.hidden = {256};
+  if (spec.arch == "cnn" && spec.conv.empty()) spec.conv = {8, 16};
+  return spec;
+}
+
+std::string FormatModelSpec(const ModelSpec& spec) {
+  std::string out = spec.arch;
+  std::vector<std::string> items;
+  if (spec.arch == "cnn") {
+    items.push_back(absl::StrCat(
+        "conv=", absl::StrJoin(spec.conv.empty() ? std::vector<uint32_t>{8, 16}
+                                                 : spec.conv,
+                               "x")));
+  }
+  if (!spec.hidden.empty()) {
+    items.push_back(absl::StrCat("hidden=", absl::StrJoin(spec.hidden, "x")));
+  } else if (spec.arch == "mlp") {
+    items.push_back("hidden=256");  // what MakeModel uses for an empty list
+  }
+  items.push_back(absl::StrCat("opt=", spec.optimizer));
+  items.push_back(absl::StrCat("lr=", FloatText(spec.learning_rate)));
+  items.push_back(absl::StrCat("momentum=", FloatText(spec.momentum)));
+  items.push_back(absl::StrCat("wd=", FloatText(spec.weight_decay)));
+  items.push_back(absl::StrCat("batch=", spec.batch_size));
+  items.push_back(absl::StrCat("seed=", spec.seed));
+  if (spec.channels != 1 || spec.height != 28 || spec.width != 28) {
+    items.push_back(absl::StrCat("input=", spec.channels, "x", spec.height,
+                                 "x", spec.width));
+  }
+  if (spec.classes != 10) items.push_back(absl::StrCat("classes=", spec.classes));
+  return absl::StrCat(out, ":", absl::StrJoin(items, ","));
+}
+
+}  // namespace trainbus::nn
