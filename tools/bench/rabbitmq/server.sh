@@ -47,6 +47,9 @@ rabbitmq_start() {
   export RABBITMQ_DIST_PORT=$(rmq_free_port)
   export ERL_EPMD_PORT=$(rmq_free_port)
   export ERL_EPMD_ADDRESS=127.0.0.1
+  # Erlang distribution on loopback too (the node and the rabbitmqctl client).
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} -kernel inet_dist_listen_min $RABBITMQ_DIST_PORT -kernel inet_dist_listen_max $RABBITMQ_DIST_PORT"
+  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
   # Loopback only; guest may log in from localhost by default.
   cat > "$RABBITMQ_CONFIG_FILE.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$RMQ_PORT
@@ -57,9 +60,12 @@ CONF
   mkdir -p "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
   setsid "$RMQ_BIN/rabbitmq-server" >"$RMQ_DIR/server.out" 2>&1 &
   RMQ_SERVER_PID=$!
-  if ! timeout 120 "$RMQ_BIN/rabbitmqctl" -q await_startup --timeout 110 >"$RMQ_DIR/await.out" 2>&1; then
-    echo "rabbitmq did not start within 120 s; its output:" >&2
-    tail -30 "$RMQ_DIR/server.out" "$RMQ_DIR/await.out" >&2
+  # `wait` polls until the pid file appears and the rabbit app has booted.
+  if ! timeout 150 "$RMQ_BIN/rabbitmqctl" -q wait --timeout 140 "$RABBITMQ_PID_FILE" \
+      >"$RMQ_DIR/await.out" 2>&1 ||
+     ! "$RMQ_BIN/rabbitmqctl" -q await_startup --timeout 60 >>"$RMQ_DIR/await.out" 2>&1; then
+    echo "rabbitmq did not start within 150 s; its output:" >&2
+    tail -n 30 "$RMQ_DIR/server.out" "$RMQ_DIR/await.out" >&2
     return 1
   fi
   echo "rabbitmq $RABBITMQ_NODENAME is up on 127.0.0.1:$RMQ_PORT (dir $RMQ_DIR)" >&2
