@@ -761,7 +761,10 @@ absl::Status LogReader::OpenSegment(uint64_t base_offset, const std::string& pat
   pos_ = fmt::kSegmentHeaderBytes;
   const uint8_t* data = nullptr;
   size_t available = 0;
-  absl::Status s = file_->Fill(0, fmt::kSegmentHeaderBytes, UINT64_MAX, &data, &available);
+  // Read exactly the header: bytes past the committed size may be a record the
+  // writer is still writing, and must never enter the buffer.
+  absl::Status s = file_->Fill(0, fmt::kSegmentHeaderBytes, fmt::kSegmentHeaderBytes,
+                               &data, &available);
   if (!s.ok()) return s;
   std::optional<fmt::SegmentHeader> header;
   if (available == fmt::kSegmentHeaderBytes) header = fmt::ParseSegmentHeader(data);
