@@ -780,6 +780,17 @@ absl::Status LogReader::OpenSegment(uint64_t base_offset, const std::string& pat
   return absl::OkStatus();
 }
 
+bool LogReader::WaitForData(absl::Duration timeout) const {
+  const uint64_t position = next_offset_;
+  const log_internal::Shared* shared = shared_.get();
+  auto ready = [shared, position]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shared->mu) {
+    return shared->next_offset > position ||
+           shared->segments.front().base_offset > position;
+  };
+  absl::MutexLock lock(&shared_->mu);
+  return shared_->mu.AwaitWithTimeout(absl::Condition(&ready), timeout);
+}
+
 void LogReader::Lose(uint64_t position, uint64_t first_offset, uint64_t count,
                      std::string reason) {
   CorruptionEvent event;

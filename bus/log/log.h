@@ -214,6 +214,11 @@ class LogReader {
   // deleted by retention; open a new reader at StartAt::Earliest()).
   absl::StatusOr<bool> Next(LogRecord* record);
 
+  // Blocks until a record past position() has been appended (or retention
+  // has deleted position()), or `timeout` passes. true: call Next(). For a
+  // catch-up subscriber that has drained the log and waits for the writer.
+  bool WaitForData(absl::Duration timeout) const;
+
   // The offset the next record should have.
   uint64_t position() const { return next_offset_; }
   // Regions skipped under OnCorruption::kSkip, and the offsets they cost.

@@ -346,6 +346,20 @@ TEST(LogTest, ReaderTailsAConcurrentWriter) {
   EXPECT_EQ((*reader)->records_lost(), 0u);
 }
 
+TEST(LogTest, WaitForDataWakesOnAppend) {
+  const std::string dir = TestDir();
+  auto log = OpenOrDie(dir, {});
+  auto reader = log->OpenReader(StartAt::Latest());
+  ASSERT_TRUE(reader.ok());
+  EXPECT_FALSE((*reader)->WaitForData(absl::ZeroDuration()));
+  std::thread writer([&log] { AppendN(*log, 0, 1, 10); });
+  // Returns as soon as the append lands; the long timeout is only a backstop.
+  EXPECT_TRUE((*reader)->WaitForData(absl::Seconds(60)));
+  writer.join();
+  EXPECT_EQ(ReadAll(**reader, 10).offsets, Range(0, 1));
+  EXPECT_FALSE((*reader)->WaitForData(absl::ZeroDuration()));
+}
+
 // Cuts the only segment at several places inside the last record: reopening
 // keeps every whole record, reports the cut, and appends continue.
 TEST(LogTest, TornTailIsTruncatedOnReopen) {
