@@ -92,6 +92,10 @@ for n in (1, 4, 16):
         print("%3d %5d %14s %12s %13s %12s %9s %12s %12s %6s" % (
             n, batch, fmt(ours), fmt(plain), fmt(conf), fmt(packed),
             ratio(ours, plain), ratio(ours, conf), ratio(ours, best), ok))
-if not bus:
+if bus:
+    print("bus rows used (the first row for each N, batch):")
+    for key in sorted(bus):
+        print("  N=%d batch=%d: %s" % (key[0], key[1], bus[key][0]))
+else:
     print("(no bus figures: //bus:fanout_benchmark missing or its rows not recognised)")
 PY
