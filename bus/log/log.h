@@ -21,7 +21,8 @@
 // Durability: Append() hands the bytes to the kernel before it returns, so an
 // appended record survives a crash of this process and is visible to readers
 // at once. It survives a crash of the machine once it is synced, which the
-// fsync policy (or an explicit Sync()) decides.
+// fsync policy (or an explicit Sync()) decides. There is no user-space write
+// buffer, hence no Flush().
 //
 // Threads: one Log may be used from several threads (appends are serialised);
 // each LogReader belongs to one thread. Readers may outlive their Log.
