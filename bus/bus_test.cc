@@ -1,6 +1,8 @@
 // Bus semantics: idempotent declare, filters, fan-out, zero copy, credit,
 // backpressure policies, cycles and unknown resources. Deterministic: every
 // test runs on CAF's test_coordinator.
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <set>
 
@@ -291,6 +293,121 @@ TEST_F(BusTest, DescribeListsResourcesAndBindings) {
   const std::string dot = d->ToDot();
   EXPECT_NE(dot.find("\"mnist\" -> \"model1\""), std::string::npos) << dot;
   EXPECT_NE(dot.find("labelled / block"), std::string::npos) << dot;
+}
+
+std::string FreshDir(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(tmp ? tmp : "/tmp") + "/" + name;
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+class DurableBusTest : public BusTest {
+ protected:
+  caf::actor DeclareDurable(const std::string& name, const std::string& dir,
+                            uint32_t max_queue = 256) {
+    ResourceOptions options;
+    options.name = name;
+    options.log_dir = dir;
+    options.max_queue = max_queue;
+    auto r = t.Ask<caf::actor>(t.directory, declare_atom::value, options);
+    EXPECT_TRUE(r) << ErrorToString(r.error());
+    return r ? *r : caf::actor{};
+  }
+
+  std::shared_ptr<Received> SubscribeFrom(const caf::actor& resource,
+                                          StartFrom start, uint64_t offset,
+                                          uint32_t credit) {
+    auto received = std::make_shared<Received>();
+    SubscribeOptions options;
+    options.start = start;
+    options.offset = offset;
+    options.initial_credit = credit;
+    auto r = t.Ask<uint64_t>(resource, subscribe_atom::value,
+                             t.Spawn(Collector, received), options);
+    EXPECT_TRUE(r) << ErrorToString(r.error());
+    return received;
+  }
+};
+
+TEST_F(DurableBusTest, ReplaysFromEarliestOrAnOffsetThenGoesLive) {
+  caf::actor r = DeclareDurable("r", FreshDir("replay"));
+  for (uint64_t i = 0; i < 10; ++i) {
+    auto offset = Publish(r, MakeSample(i, int32_t(i % 10), uint8_t(i)));
+    ASSERT_TRUE(offset);
+    EXPECT_EQ(*offset, i);
+  }
+  auto all = SubscribeFrom(r, StartFrom::kEarliest, 0, 100);
+  auto tail = SubscribeFrom(r, StartFrom::kOffset, 7, 100);
+  auto live = SubscribeFrom(r, StartFrom::kLatest, 0, 100);
+  t.Run();
+  ASSERT_EQ(all->samples.size(), 10u);
+  ASSERT_EQ(tail->samples.size(), 3u);
+  EXPECT_TRUE(live->samples.empty());
+  for (uint64_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(all->offsets[i], i);
+    EXPECT_EQ(all->samples[i].pixels, MakeSample(i, 0, uint8_t(i)).pixels);
+  }
+  EXPECT_EQ(tail->offsets.front(), 7u);
+  ASSERT_TRUE(Publish(r, MakeSample(10, 1)));
+  t.Run();
+  EXPECT_EQ(all->samples.size(), 11u);
+  EXPECT_EQ(tail->samples.size(), 4u);
+  EXPECT_EQ(live->samples.size(), 1u);
+  EXPECT_EQ(Metrics(r).subscriptions[0].replayed, 10u);
+}
+
+TEST_F(DurableBusTest, CatchUpSubscriberDetachesAndCatchesUpFromTheLog) {
+  caf::actor r = DeclareDurable("r", FreshDir("catchup"));
+  auto fast = Subscribe(r, 1000, Policy::kBlock);
+  caf::actor slow_actor;
+  auto slow = Subscribe(r, 0, Policy::kCatchUp, 4, &slow_actor);
+  for (uint64_t i = 0; i < 50; ++i) ASSERT_TRUE(Publish(r, MakeSample(i, 1)));
+  t.Run();
+  EXPECT_EQ(fast->samples.size(), 50u);  // never stalled by its sibling
+  EXPECT_TRUE(slow->samples.empty());
+  ResourceMetrics m = Metrics(r);
+  EXPECT_EQ(m.subscriptions[1].detached, 1u);
+  EXPECT_EQ(m.subscriptions[1].queue_depth, 0u);
+  // Credit in dribs and drabs: every message arrives, in order, once.
+  for (int round = 0; round < 20; ++round) {
+    caf::send_as(slow_actor, r, credit_atom::value, uint32_t{3});
+    t.Run();
+  }
+  ASSERT_TRUE(Publish(r, MakeSample(50, 1)));
+  caf::send_as(slow_actor, r, credit_atom::value, uint32_t{100});
+  t.Run();
+  ASSERT_EQ(slow->samples.size(), 51u);
+  for (uint64_t i = 0; i < 51; ++i) EXPECT_EQ(slow->samples[i].seq, i);
+  EXPECT_EQ(Metrics(r).subscriptions[1].dropped, 0u);
+}
+
+TEST_F(DurableBusTest, ARestartedResourceRecoversItsLog) {
+  const std::string dir = FreshDir("restart");
+  {
+    BusTestSystem first;
+    ResourceOptions options;
+    options.name = "r";
+    options.log_dir = dir;
+    auto r = first.Ask<caf::actor>(first.directory, declare_atom::value,
+                                   options);
+    ASSERT_TRUE(r);
+    for (uint64_t i = 0; i < 5; ++i) {
+      ASSERT_TRUE(first.Ask<uint64_t>(*r, publish_atom::value,
+                                      MakeSample(i, 2, uint8_t(i))));
+    }
+  }  // the first system and its resource are gone; the log stays
+  caf::actor r = DeclareDurable("r", dir);
+  auto offset = Publish(r, MakeSample(5, 2, 5));
+  ASSERT_TRUE(offset);
+  EXPECT_EQ(*offset, 5u);  // continues where it left off
+  auto all = SubscribeFrom(r, StartFrom::kEarliest, 0, 100);
+  t.Run();
+  ASSERT_EQ(all->samples.size(), 6u);
+  for (uint64_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(all->samples[i].seq, i);
+    EXPECT_EQ(all->samples[i].label, 2);
+  }
 }
 
 TEST(FilterTest, ParsesAndFormats) {

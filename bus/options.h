@@ -49,15 +49,15 @@ typename Inspector::result_type inspect(Inspector& f, ResourceOptions& x) {
 
 // Where a new subscriber starts reading. kLatest: only what is published
 // from now on. kEarliest / kOffset need a durable resource.
-enum class StartAt : uint8_t { kLatest, kEarliest, kOffset };
+enum class StartFrom : uint8_t { kLatest, kEarliest, kOffset };
 
 struct SubscribeOptions {
   std::string name;             // for metrics, e.g. "mnist->model1"
   Filter filter;
   Policy policy = Policy::kBlock;
   uint32_t max_queue = 0;       // 0: the resource's default
-  StartAt start = StartAt::kLatest;
-  uint64_t offset = 0;          // with StartAt::kOffset
+  StartFrom start = StartFrom::kLatest;
+  uint64_t offset = 0;          // with StartFrom::kOffset
   uint32_t initial_credit = 0;  // messages the subscriber can take right away
 };
 
@@ -76,7 +76,7 @@ struct BindingOptions {
   Policy policy = Policy::kBlock;
   uint32_t max_queue = 0;       // 0: the source resource's default
   uint32_t window = 64;         // messages in flight towards `to`
-  StartAt start = StartAt::kLatest;
+  StartFrom start = StartFrom::kLatest;
 
   std::string Name() const { return from + "->" + to; }
 };

@@ -283,7 +283,7 @@ caf::result<uint64_t> OnSubscribe(Self* self, caf::actor target,
     return MakeError(Errc::kInvalidArgument, "subscribe needs a live actor");
   }
   const bool needs_log = options.policy == Policy::kCatchUp ||
-                         options.start != StartAt::kLatest;
+                         options.start != StartFrom::kLatest;
   if (needs_log && !st.log) {
     return MakeError(
         Errc::kInvalidArgument,
@@ -312,8 +312,8 @@ caf::result<uint64_t> OnSubscribe(Self* self, caf::actor target,
   sub.metrics.policy = PolicyName(options.policy);
   sub.metrics.filter = FormatFilter(options.filter);
   uint64_t start = st.log ? st.log->next_offset() : st.next_offset;
-  if (options.start == StartAt::kEarliest) start = st.log->earliest_offset();
-  if (options.start == StartAt::kOffset) {
+  if (options.start == StartFrom::kEarliest) start = st.log->earliest_offset();
+  if (options.start == StartFrom::kOffset) {
     if (options.offset > st.log->next_offset()) {
       return MakeError(
           Errc::kInvalidArgument,
