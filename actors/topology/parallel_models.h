@@ -1,0 +1,79 @@
+// The "parallel models" topology: one training stream, many models.
+//
+//   generator --> [mnist] --labelled--> [model1] --> model actor 1 --+
+//                         --labelled--> [model2] --> model actor 2 --+--> [metrics]
+//                         ...                                        |
+//                         --labelled--> [modelN] --> model actor N --+
+//
+// One published sample reaches every model through its binding without its
+// pixels being copied. RunParallelModels builds the topology in this
+// process, streams the training split, waits until every model has seen the
+// end of the stream, and returns what each one reached.
+//
+//   ParallelModelsConfig config;
+//   config.models = DefaultModels();
+//   absl::StatusOr<ParallelModelsReport> report = RunParallelModels(config);
+//   std::cout << FormatSummaryTable(*report);
+#ifndef TRAINBUS_ACTORS_TOPOLOGY_PARALLEL_MODELS_H_
+#define TRAINBUS_ACTORS_TOPOLOGY_PARALLEL_MODELS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "actors/model/model_actor.h"
+#include "bus/metrics.h"
+
+namespace trainbus::actors {
+
+struct NamedModel {
+  std::string name;   // e.g. "model1"
+  std::string spec;   // nn::ParseModelSpec text, e.g. "mlp:hidden=256,lr=0.05"
+};
+
+// Four models that differ in architecture, optimizer and batch size.
+std::vector<NamedModel> DefaultModels();
+// Parses "model1=softmax:lr=0.05;model2=mlp:hidden=128" or just
+// "softmax:lr=0.05;mlp" (names default to model1, model2, ...).
+absl::StatusOr<std::vector<NamedModel>> ParseModelList(absl::string_view text);
+
+struct ParallelModelsConfig {
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::vector<NamedModel> models = DefaultModels();
+  uint64_t epochs = 1;
+  uint32_t eval_every = 100;
+  uint32_t eval_subset = 1000;     // held-out samples per periodic report
+  uint64_t seed = 1;
+  size_t train_limit = 0;          // use only the first N training samples
+  size_t test_limit = 0;           // ... and the first N test samples
+  std::string policy = "block";    // bindings mnist -> modelK
+  uint32_t max_queue = 1024;
+  bool print = true;
+};
+
+struct ParallelModelsReport {
+  std::string data_dir;
+  size_t train_samples = 0;
+  size_t test_samples = 0;
+  uint64_t epochs = 0;
+  double wall_seconds = 0;
+  std::vector<ModelSummary> models;        // in config order
+  std::vector<bus::ResourceMetrics> bus;   // at the end of the run
+  std::string topology_dot;
+};
+
+absl::StatusOr<ParallelModelsReport> RunParallelModels(
+    const ParallelModelsConfig& config);
+
+// A fixed-width table, one row per model.
+std::string FormatSummaryTable(const ParallelModelsReport& report);
+// The report as JSON: per model name, kind, hyperparameters, steps,
+// test_accuracy, samples/s and the accuracy curve.
+std::string ReportToJson(const ParallelModelsReport& report);
+// Test accuracy against samples seen, one line per model.
+std::string CurvesToSvg(const ParallelModelsReport& report);
+
+}  // namespace trainbus::actors
+
+#endif  // TRAINBUS_ACTORS_TOPOLOGY_PARALLEL_MODELS_H_
