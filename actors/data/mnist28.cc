@@ -118,6 +118,9 @@ absl::StatusOr<Image> ToMnist28(const Image& image,
     for (uint8_t& p : work.pixels) p = static_cast<uint8_t>(255 - p);
   }
   const int background = invert ? 255 - border : border;
+  // Already a 28x28 sample (e.g. an exported Fashion-MNIST image): trimming
+  // would re-centre and re-scale it by a pixel or two, so leave it be.
+  if (work.width == kMnistSide && work.height == kMnistSide) return work;
 
   // Bounding box of the content.
   uint32_t x0 = 0, y0 = 0, x1 = work.width, y1 = work.height;  // [x0, x1)

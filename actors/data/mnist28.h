@@ -14,7 +14,9 @@
 //      rest padded with the background.
 //   5. Contrast: background -> 0 and the brightest pixel -> 255, linearly.
 // Steps 3 and 5 can be switched off; with all options off this is a plain
-// aspect-preserving area resize.
+// aspect-preserving area resize. An image that is already 28x28 only gets
+// step 2: it is a sample as it stands (trimming an exported Fashion-MNIST
+// image would shift or enlarge it by a pixel or two).
 //
 //   absl::StatusOr<trainbus::data::Image> x =
 //       trainbus::data::DecodeToMnist28(absl::MakeConstSpan(file_bytes));

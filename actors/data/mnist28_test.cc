@@ -144,6 +144,18 @@ TEST(ToMnist28Test, DarkBackgroundIsKept) {
   EXPECT_EQ(got->at(0, 0), 255);
 }
 
+TEST(ToMnist28Test, TwentyEightSquareDarkImagePassesThrough) {
+  // Off-centre, faint edges, not full contrast: trimming or stretching would
+  // change it, but it already is a sample.
+  Image sample(28, 28, 0);
+  for (uint32_t y = 3; y < 27; ++y) {
+    for (uint32_t x = 2; x < 20; ++x) sample.at(x, y) = static_cast<uint8_t>(10 * x);
+  }
+  absl::StatusOr<Image> got = ToMnist28(sample);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->pixels, sample.pixels);
+}
+
 TEST(ToMnist28Test, FlatAndTinyImages) {
   absl::StatusOr<Image> got = ToMnist28(Image(1, 1, 90));
   ASSERT_TRUE(got.ok()) << got.status();
