@@ -56,12 +56,13 @@ absl::string_view ImageFormatName(ImageFormat format) {
   return "unknown";
 }
 
-absl::StatusOr<Image> DecodeImage(absl::Span<const uint8_t> bytes) {
+absl::StatusOr<Image> DecodeImage(absl::Span<const uint8_t> bytes,
+                                  const DecodeOptions& options) {
   switch (DetectImageFormat(bytes)) {
     case ImageFormat::kPng:
       return DecodePng(bytes);
     case ImageFormat::kJpeg:
-      return DecodeJpeg(bytes);
+      return DecodeJpeg(bytes, options);
     case ImageFormat::kPgm:
       return DecodePgm(bytes);
     case ImageFormat::kUnknown:

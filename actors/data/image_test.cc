@@ -198,6 +198,34 @@ TEST(JpegTest, RgbBecomesLuma) {
   for (uint8_t p : got->pixels) EXPECT_NEAR(p, luma, 2);
 }
 
+TEST(JpegTest, ScaledDecode) {
+  Image img(640, 480);
+  for (uint32_t y = 0; y < 480; ++y) {
+    for (uint32_t x = 0; x < 640; ++x) {
+      img.at(x, y) = static_cast<uint8_t>(((x / 80 + y / 80) % 2) ? 220 : 30);
+    }
+  }
+  std::vector<uint8_t> jpg = *EncodeJpeg(img, 95);
+  DecodeOptions o;
+  o.jpeg_min_long_side = 224;  // 1/2 -> 320 long; 1/4 -> 160 < 224
+  absl::StatusOr<Image> got = DecodeImage(jpg, o);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->width, 320u);
+  EXPECT_EQ(got->height, 240u);
+  o.jpeg_min_long_side = 80;  // 1/8
+  got = DecodeImage(jpg, o);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->width, 80u);
+  ASSERT_EQ(got->height, 60u);
+  // Each output pixel is the mean of an 8x8 block: the squares survive.
+  EXPECT_NEAR(got->at(5, 5), 30, 4);
+  EXPECT_NEAR(got->at(15, 5), 220, 4);
+  o.jpeg_min_long_side = 1000;  // larger than the image: full size
+  got = DecodeImage(jpg, o);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->width, 640u);
+}
+
 TEST(JpegTest, TruncatedAndCorruptGiveStatus) {
   std::vector<uint8_t> jpg = *EncodeJpeg(Synthetic(64, 64), 90);
   for (size_t cut = 0; cut < jpg.size(); ++cut) {

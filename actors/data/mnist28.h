@@ -44,6 +44,10 @@ struct MnistOptions {
   // The longer side of the content in the 28x28 output; 28 for
   // Fashion-MNIST, 20 to mimic MNIST digits' margin.
   uint32_t box = kMnistSide;
+  // DecodeToMnist28 only: decode JPEGs at reduced scale down to this longer
+  // side (see DecodeOptions). 8 x 28 keeps the content sharp even when it
+  // fills only an eighth of the photo's longer side; 0 decodes at full size.
+  uint32_t decode_min_long_side = 8 * kMnistSide;
 };
 
 // A 28x28 image from any non-empty image.

@@ -1,6 +1,8 @@
 #include "actors/data/mnist28.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "actors/data/image.h"
@@ -186,6 +188,30 @@ TEST(DecodeToMnist28Test, FromPngAndJpeg) {
     EXPECT_GE(got->at(14, 14), 245);
   }
   EXPECT_FALSE(DecodeToMnist28(std::vector<uint8_t>{1, 2, 3}).ok());
+
+  // A large JPEG decoded at reduced scale gives nearly the same sample.
+  Image big(1200, 1600, 250);
+  for (uint32_t y = 203; y < 1397; ++y) {
+    for (uint32_t x = 301; x < 899; ++x) {
+      big.at(x, y) = static_cast<uint8_t>(20 + (x + 2 * y) / 25 + (x / 37) % 2 * 40);
+    }
+  }
+  std::vector<uint8_t> jpg = *EncodeJpeg(big, 90);
+  MnistOptions full;
+  full.decode_min_long_side = 0;
+  absl::StatusOr<Image> a = DecodeToMnist28(jpg, full);
+  absl::StatusOr<Image> b = DecodeToMnist28(jpg);  // 1/4 scale: 400 long
+  ASSERT_TRUE(a.ok() && b.ok());
+  int worst = 0, total = 0;
+  for (size_t i = 0; i < 784; ++i) {
+    const int d = std::abs(int{a->pixels[i]} - int{b->pixels[i]});
+    worst = std::max(worst, d);
+    total += d;
+  }
+  // Measured: worst 14, mean 3 gray levels (the trim box moves by a fraction
+  // of a pixel, and the scaled IDCT is close to, not exactly, a box filter).
+  EXPECT_LE(worst, 24);
+  EXPECT_LE(total, 784 * 5);
 }
 
 }  // namespace
