@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -31,9 +32,10 @@ using GzFile = std::unique_ptr<gzFile_s, GzCloser>;
 // Upper bound on the data bytes we will believe a header about. Fashion-MNIST
 // train is 47 MB; anything past 16 GiB is a corrupt header, not a dataset.
 constexpr uint64_t kMaxDataBytes = uint64_t{16} << 30;
-// First allocation for the data; it grows only as bytes actually arrive, so a
-// lying header cannot make us allocate gigabytes for a small file.
-constexpr size_t kInitialChunk = size_t{64} << 20;
+// First allocation for the data when the file gives no reliable size hint;
+// it doubles only as bytes actually arrive, so a lying header cannot make us
+// allocate gigabytes for a small file.
+constexpr size_t kInitialChunk = size_t{1} << 20;
 constexpr unsigned kGzBufferBytes = 256 << 10;
 
 std::string Describe(uint32_t magic) {
@@ -48,6 +50,20 @@ std::string WhatMagicIs(uint32_t magic) {
                            (magic >> 8) & 0xff, magic & 0xff);
   }
   return "not an IDX file";
+}
+
+// The uncompressed size mod 2^32 that a gzip file records in its last four
+// bytes (little-endian), or 0 if it cannot be read. Only a hint: a
+// truncated file ends in arbitrary bytes.
+uint32_t GzipSizeHint(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return 0;
+  uint8_t b[4] = {0, 0, 0, 0};
+  const bool ok = std::fseek(f, -4, SEEK_END) == 0 && std::fread(b, 1, 4, f) == 4;
+  std::fclose(f);
+  if (!ok) return 0;
+  return uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) |
+         (uint32_t{b[3]} << 24);
 }
 
 struct IdxContents {
@@ -151,9 +167,24 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
     }
   }
 
-  // Grow the buffer only as data arrives (see kInitialChunk).
   const size_t expected = static_cast<size_t>(total);
-  out.data.resize(std::min(expected, kInitialChunk));
+  const uint64_t file_bytes = 4 + dim_bytes.size() + total;
+  size_t initial = std::min(expected, kInitialChunk);
+  if (!out.gzip) {
+    // The exact size is known: report truncation without reading.
+    if (static_cast<uint64_t>(st.st_size) < file_bytes) {
+      return absl::DataLossError(absl::StrCat(
+          "IDX file '", path, "' is truncated: its header declares ",
+          absl::StrJoin(out.dims, " x "), " = ", expected,
+          " data bytes but the file holds only ",
+          static_cast<uint64_t>(st.st_size) - 4 - dim_bytes.size(),
+          "; re-download or regenerate it"));
+    }
+    initial = expected;
+  } else if (GzipSizeHint(p) == static_cast<uint32_t>(file_bytes)) {
+    initial = expected;  // gzip's trailer agrees with the header
+  }
+  out.data.resize(initial);
   size_t have = 0;
   while (true) {
     got = ReadFully(f.get(), path, out.data.data() + have,

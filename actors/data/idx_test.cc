@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -264,6 +265,27 @@ TEST_F(IdxTest, MnistDirSplitsWithDifferentDimensions) {
   EXPECT_THAT(got.status().message(),
               AllOf(HasSubstr("dimension mismatch"), HasSubstr("28 x 28"),
                     HasSubstr("32 x 32")));
+}
+
+TEST_F(IdxTest, RandomHeaderDamageNeverCrashes) {
+  Dataset d = MakeDataset(6, 5, 4);
+  ASSERT_TRUE(WriteIdxPair(images_, labels_, d).ok());
+  const std::string good = ReadAll(images_);
+  std::mt19937 rng(8);
+  int reported = 0;
+  for (int trial = 0; trial < 150; ++trial) {
+    std::string bad = good;
+    bad[rng() % 16] = static_cast<char>(rng());
+    WriteAll(images_, bad);
+    absl::StatusOr<Dataset> got = LoadIdxPair(images_, labels_);
+    if (got.ok()) {
+      EXPECT_EQ(got->pixels.size(), got->count * got->image_size());
+    } else {
+      ++reported;
+      EXPECT_THAT(got.status().message(), HasSubstr(images_));
+    }
+  }
+  EXPECT_GT(reported, 100);
 }
 
 TEST(SliceTest, SliceAndHistogram) {

@@ -176,6 +176,17 @@ TEST(PngTest, TruncatedAndCorruptGiveStatus) {
   bad = png;
   bad[16] = 0xff;  // width = 0xff0000xx: far beyond the pixel limit
   EXPECT_FALSE(DecodeImage(bad).ok());
+
+  // Random damage anywhere (header, chunk lengths, CRCs, IDAT) must never
+  // crash; libpng checks CRCs, so nearly all of it is reported.
+  std::mt19937 rng(11);
+  int reported = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    bad = png;
+    for (int k = 0; k < 4; ++k) bad[8 + rng() % (bad.size() - 8)] = rng();
+    reported += !DecodeImage(bad).ok();
+  }
+  EXPECT_GT(reported, 250);
 }
 
 TEST(JpegTest, GrayRoundTripIsClose) {
@@ -295,6 +306,22 @@ TEST(PgmTest, BadInputGivesStatus) {
     absl::StatusOr<Image> got = DecodeImage(Bytes(c.bytes));
     ASSERT_FALSE(got.ok()) << c.bytes;
     EXPECT_THAT(got.status().message(), HasSubstr(c.message)) << c.bytes;
+  }
+}
+
+TEST(PgmTest, RandomDamageNeverCrashes) {
+  for (bool plain : {false, true}) {
+    std::vector<uint8_t> pgm = EncodePgm(Synthetic(9, 7), plain);
+    std::mt19937 rng(plain ? 3 : 4);
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<uint8_t> bad = pgm;
+      for (int k = 0; k < 3; ++k) bad[2 + rng() % (bad.size() - 2)] = rng();
+      bad.resize(rng() % (bad.size() + 1));
+      absl::StatusOr<Image> got = DecodeImage(bad);
+      if (got.ok()) {
+        EXPECT_EQ(got->pixels.size(), size_t{got->width} * got->height);
+      }
+    }
   }
 }
 
