@@ -59,7 +59,8 @@ uint32_t GzipSizeHint(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return 0;
   uint8_t b[4] = {0, 0, 0, 0};
-  const bool ok = std::fseek(f, -4, SEEK_END) == 0 && std::fread(b, 1, 4, f) == 4;
+  const bool ok =
+      std::fseek(f, -4, SEEK_END) == 0 && std::fread(b, 1, 4, f) == 4;
   std::fclose(f);
   if (!ok) return 0;
   return uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) |
@@ -74,8 +75,8 @@ struct IdxContents {
 
 // Reads up to `n` bytes; returns the count read, or an error for a corrupt
 // gzip stream. A short count means end of file.
-absl::StatusOr<size_t> ReadFully(gzFile f, absl::string_view path,
-                                 uint8_t* dst, size_t n) {
+absl::StatusOr<size_t> ReadFully(gzFile f, absl::string_view path, uint8_t* dst,
+                                 size_t n) {
   size_t done = 0;
   while (done < n) {
     unsigned want =
@@ -85,8 +86,8 @@ absl::StatusOr<size_t> ReadFully(gzFile f, absl::string_view path,
       int errnum = 0;
       const char* msg = gzerror(f, &errnum);
       return absl::DataLossError(absl::StrCat(
-          "'", path, "': corrupt gzip data after ", done, " bytes (zlib: ",
-          msg, "); re-download the file or check it with `gzip -t`"));
+          "'", path, "': corrupt gzip data after ", done, " bytes (zlib: ", msg,
+          "); re-download the file or check it with `gzip -t`"));
     }
     if (got == 0) break;
     done += static_cast<size_t>(got);
@@ -108,9 +109,9 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
         absl::StrCat("'", path, "' is not a regular file; pass an IDX file"));
   }
   if (st.st_size == 0) {
-    return absl::DataLossError(absl::StrCat(
-        "IDX file '", path,
-        "' is empty (0 bytes); re-download or regenerate it"));
+    return absl::DataLossError(
+        absl::StrCat("IDX file '", path,
+                     "' is empty (0 bytes); re-download or regenerate it"));
   }
   GzFile f(gzopen(p.c_str(), "rb"));
   if (f == nullptr) {
@@ -125,9 +126,9 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
   if (!got.ok()) return got.status();
   out.gzip = gzdirect(f.get()) == 0;
   if (*got < 4) {
-    return absl::DataLossError(absl::StrCat(
-        "IDX file '", path, "' is too short for a header: ", *got,
-        " bytes, need at least 4; re-download or regenerate it"));
+    return absl::DataLossError(
+        absl::StrCat("IDX file '", path, "' is too short for a header: ", *got,
+                     " bytes, need at least 4; re-download or regenerate it"));
   }
   const uint32_t magic = (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16) |
                          (uint32_t{head[2]} << 8) | head[3];
@@ -148,8 +149,8 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
   if (!got.ok()) return got.status();
   if (*got < dim_bytes.size()) {
     return absl::DataLossError(absl::StrCat(
-        "IDX file '", path, "' is truncated inside its header: ",
-        4 + *got, " bytes, the header needs ", 4 + dim_bytes.size(),
+        "IDX file '", path, "' is truncated inside its header: ", 4 + *got,
+        " bytes, the header needs ", 4 + dim_bytes.size(),
         "; re-download or regenerate it"));
   }
   uint64_t total = 1;
@@ -215,9 +216,9 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
   }
   if (trailing > 0) {
     return absl::DataLossError(absl::StrCat(
-        "IDX file '", path, "' has ", trailing,
-        " bytes after the ", expected, " data bytes its header declares (",
-        shape, "); the header does not match the data, regenerate the file"));
+        "IDX file '", path, "' has ", trailing, " bytes after the ", expected,
+        " data bytes its header declares (", shape,
+        "); the header does not match the data, regenerate the file"));
   }
   return out;
 }
@@ -256,10 +257,9 @@ absl::StatusOr<Dataset> LoadIdxPair(absl::string_view images_path,
   for (size_t i = 0; i < labels->data.size(); ++i) {
     if (labels->data[i] >= num_classes) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "IDX labels file '", labels_path, "': label ",
-          int{labels->data[i]}, " at index ", i, " is outside [0, ",
-          num_classes, "); the file is corrupt or has more classes (pass ",
-          "num_classes)"));
+          "IDX labels file '", labels_path, "': label ", int{labels->data[i]},
+          " at index ", i, " is outside [0, ", num_classes,
+          "); the file is corrupt or has more classes (pass ", "num_classes)"));
     }
   }
   Dataset out;
@@ -326,9 +326,9 @@ absl::StatusOr<MnistSplits> LoadMnistDir(absl::string_view dir,
     if (w.path.empty()) missing.push_back(absl::StrCat(w.name, "[.gz]"));
   }
   if (!missing.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "data directory '", dir, "' lacks ", absl::StrJoin(missing, ", "),
-        "; ", HowToGetData()));
+    return absl::NotFoundError(absl::StrCat("data directory '", dir, "' lacks ",
+                                            absl::StrJoin(missing, ", "), "; ",
+                                            HowToGetData()));
   }
   MnistSplits out;
   out.dir = d;
@@ -377,9 +377,9 @@ absl::Status WriteIdx(absl::string_view path, absl::Span<const uint32_t> dims,
                       absl::Span<const uint8_t> data,
                       IdxCompression compression) {
   if (dims.empty() || dims.size() > 255) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "WriteIdx('", path, "'): ", dims.size(),
-        " dimensions; an IDX file needs 1..255"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("WriteIdx('", path, "'): ", dims.size(),
+                     " dimensions; an IDX file needs 1..255"));
   }
   uint64_t total = 1;
   for (uint32_t d : dims) total *= d;
@@ -396,11 +396,12 @@ absl::Status WriteIdx(absl::string_view path, absl::Span<const uint32_t> dims,
   }
   const std::string p(path);
   // "T" writes the bytes through unchanged, so both forms share gzwrite.
-  GzFile f(gzopen(p.c_str(), compression == IdxCompression::kGzip ? "wb6" : "wbT"));
+  GzFile f(
+      gzopen(p.c_str(), compression == IdxCompression::kGzip ? "wb6" : "wbT"));
   if (f == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "cannot create '", path, "': ", std::strerror(errno),
-        "; check that the directory exists and is writable"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create '", path, "': ", std::strerror(errno),
+                     "; check that the directory exists and is writable"));
   }
   auto write = [&](const uint8_t* bytes, size_t n) {
     while (n > 0) {
@@ -413,12 +414,12 @@ absl::Status WriteIdx(absl::string_view path, absl::Span<const uint32_t> dims,
     }
     return true;
   };
-  bool ok = write(header.data(), header.size()) &&
-            write(data.data(), data.size());
+  bool ok =
+      write(header.data(), header.size()) && write(data.data(), data.size());
   ok = (gzclose(f.release()) == Z_OK) && ok;
   if (!ok) {
-    return absl::DataLossError(absl::StrCat(
-        "writing '", path, "' failed; check free disk space"));
+    return absl::DataLossError(
+        absl::StrCat("writing '", path, "' failed; check free disk space"));
   }
   return absl::OkStatus();
 }
@@ -428,10 +429,10 @@ absl::Status WriteIdxPair(absl::string_view images_path,
                           IdxCompression compression) {
   if (d.pixels.size() != d.count * d.image_size() ||
       d.labels.size() != d.count) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "WriteIdxPair: dataset of ", d.count, " x ", d.rows, " x ", d.cols,
-        " has ", d.pixels.size(), " pixel bytes and ", d.labels.size(),
-        " labels; make them agree"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("WriteIdxPair: dataset of ", d.count, " x ", d.rows, " x ",
+                     d.cols, " has ", d.pixels.size(), " pixel bytes and ",
+                     d.labels.size(), " labels; make them agree"));
   }
   const uint32_t n = static_cast<uint32_t>(d.count);
   const uint32_t image_dims[3] = {n, d.rows, d.cols};

@@ -64,7 +64,8 @@ void WriteAll(const std::string& path, const std::string& bytes) {
 class IdxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = TempDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     images_ = dir_ + "/images";
     labels_ = dir_ + "/labels";
   }
@@ -151,10 +152,10 @@ TEST_F(IdxTest, WrongMagic) {
   absl::StatusOr<Dataset> got = LoadIdxPair(dir_ + "/text", labels_);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(got.status().message(),
-              AllOf(HasSubstr("/text"), HasSubstr("0x68656c6c"),
-                    HasSubstr("expected 0x00000803"),
-                    HasSubstr("not an IDX file")));
+  EXPECT_THAT(
+      got.status().message(),
+      AllOf(HasSubstr("/text"), HasSubstr("0x68656c6c"),
+            HasSubstr("expected 0x00000803"), HasSubstr("not an IDX file")));
 
   // Swapped paths get a hint.
   got = LoadIdxPair(labels_, images_);
@@ -169,10 +170,10 @@ TEST_F(IdxTest, CountMismatch) {
   ASSERT_TRUE(WriteIdx(labels_, {4}, {0, 1, 2, 3}).ok());
   absl::StatusOr<Dataset> got = LoadIdxPair(images_, labels_);
   ASSERT_FALSE(got.ok());
-  EXPECT_THAT(got.status().message(),
-              AllOf(HasSubstr("count mismatch"), HasSubstr("has 5 images"),
-                    HasSubstr("has 4 labels"), HasSubstr(images_),
-                    HasSubstr(labels_)));
+  EXPECT_THAT(
+      got.status().message(),
+      AllOf(HasSubstr("count mismatch"), HasSubstr("has 5 images"),
+            HasSubstr("has 4 labels"), HasSubstr(images_), HasSubstr(labels_)));
 }
 
 TEST_F(IdxTest, ZeroDimension) {
@@ -245,11 +246,11 @@ TEST_F(IdxTest, MnistDirRoundTripAndMissingFiles) {
   got = LoadMnistDir(dir_);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(got.status().message(),
-              AllOf(HasSubstr(dir_), HasSubstr("lacks t10k-labels-idx1-ubyte[.gz]"),
-                    HasSubstr("train-images-idx3-ubyte[.gz]"),
-                    HasSubstr("--data_dir"), HasSubstr("tools/setup.sh"),
-                    HasSubstr("dataset-fashion-mnist")));
+  EXPECT_THAT(
+      got.status().message(),
+      AllOf(HasSubstr(dir_), HasSubstr("lacks t10k-labels-idx1-ubyte[.gz]"),
+            HasSubstr("train-images-idx3-ubyte[.gz]"), HasSubstr("--data_dir"),
+            HasSubstr("tools/setup.sh"), HasSubstr("dataset-fashion-mnist")));
 
   got = LoadMnistDir(dir_ + "/does-not-exist");
   ASSERT_FALSE(got.ok());
@@ -258,8 +259,8 @@ TEST_F(IdxTest, MnistDirRoundTripAndMissingFiles) {
 }
 
 TEST_F(IdxTest, MnistDirSplitsWithDifferentDimensions) {
-  ASSERT_TRUE(WriteMnistDir(dir_, MakeDataset(3, 28, 28), MakeDataset(3, 32, 32))
-                  .ok());
+  ASSERT_TRUE(
+      WriteMnistDir(dir_, MakeDataset(3, 28, 28), MakeDataset(3, 32, 32)).ok());
   absl::StatusOr<MnistSplits> got = LoadMnistDir(dir_);
   ASSERT_FALSE(got.ok());
   EXPECT_THAT(got.status().message(),

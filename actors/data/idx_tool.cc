@@ -1,7 +1,8 @@
 // idx_tool: dataset statistics and image export for an MNIST-layout directory.
 //
-//   bazel run //actors/data:idx_tool -- --data_dir=/usr/share/datasets/fashion-mnist
-//   bazel run //actors/data:idx_tool -- --export_png=/tmp/fm_png --n=20
+//   bazel run //actors/data:idx_tool --
+//   --data_dir=/usr/share/datasets/fashion-mnist bazel run
+//   //actors/data:idx_tool -- --export_png=/tmp/fm_png --n=20
 //
 // Input for the production source's demo, mixed formats plus files that must
 // go to the dead-letter resource:
@@ -66,9 +67,8 @@ void PrintStats(const MnistSplits& s, int num_classes, double load_ms) {
   std::vector<size_t> test = LabelHistogram(s.test, num_classes);
   std::printf("%-5s %-12s %7s %7s\n", "label", "class", "train", "test");
   for (int c = 0; c < num_classes; ++c) {
-    std::string name = num_classes == 10
-                           ? std::string(kFashionMnistClassNames[c])
-                           : "-";
+    std::string name =
+        num_classes == 10 ? std::string(kFashionMnistClassNames[c]) : "-";
     std::printf("%-5d %-12s %7zu %7zu\n", c, name.c_str(), train[c], test[c]);
   }
 }
@@ -80,7 +80,8 @@ absl::Status WriteFile(const std::string& path,
     return absl::PermissionDeniedError(
         absl::StrCat("cannot create '", path, "'; check the directory"));
   }
-  const bool wrote = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  const bool wrote =
+      std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   if (std::fclose(f) != 0 || !wrote) {
     return absl::DataLossError(
         absl::StrCat("writing '", path, "' failed; check free disk space"));
@@ -105,9 +106,10 @@ absl::Status Export(const Dataset& d, absl::string_view split,
     Image img(d.cols, d.rows);
     std::copy(d.image(i), d.image(i) + d.image_size(), img.pixels.begin());
     const absl::string_view f = format == "mixed" ? kFormats[i % 3] : format;
-    absl::StatusOr<std::vector<uint8_t>> bytes =
-        f == "png" ? EncodePng(img)
-                   : f == "jpeg" ? EncodeJpeg(img, 95) : EncodePgm(img);
+    absl::StatusOr<std::vector<uint8_t>> bytes = f == "png" ? EncodePng(img)
+                                                 : f == "jpeg"
+                                                     ? EncodeJpeg(img, 95)
+                                                     : EncodePgm(img);
     if (!bytes.ok()) return bytes.status();
     absl::Status s = WriteFile(
         absl::StrFormat("%s/%s_%05d_%d_%s.%s", dir, prefix, i, d.labels[i],
@@ -140,11 +142,11 @@ absl::Status Export(const Dataset& d, absl::string_view split,
         WriteFile(absl::StrFormat("%s/broken_%03d.%s", dir, i, ext), bytes);
     if (!s.ok()) return s;
   }
-  std::printf("wrote %zu %s files (%s split)%s to %s\n", count,
-              std::string(format).c_str(), std::string(split).c_str(),
-              broken > 0 ? absl::StrCat(" and ", broken, " broken ones").c_str()
-                         : "",
-              dir.c_str());
+  std::printf(
+      "wrote %zu %s files (%s split)%s to %s\n", count,
+      std::string(format).c_str(), std::string(split).c_str(),
+      broken > 0 ? absl::StrCat(" and ", broken, " broken ones").c_str() : "",
+      dir.c_str());
   return absl::OkStatus();
 }
 

@@ -6,14 +6,17 @@
 // destructor is skipped by the jump.
 #include <csetjmp>
 #include <cstdio>
+
 // jpeglib.h needs size_t and FILE declared first; jerror.h needs jpeglib.h.
+// clang-format off
 #include <jpeglib.h>
 #include <jerror.h>
+// clang-format on
 
 #include <cstdlib>
 #include <memory>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -69,7 +72,7 @@ ErrorManager* InstallErrorManager(ErrorManager* err) {
 struct Decoder {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  std::vector<uint8_t> samples;  // decoded rows, `components` per pixel
+  std::vector<uint8_t> samples;    // decoded rows, `components` per pixel
   uint32_t width = 0, height = 0;  // as stored in the file
   uint32_t out_width = 0, out_height = 0;  // after DCT scaling
   int components = 0;
@@ -83,7 +86,8 @@ struct Decoder {
       return false;
     }
     jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_mem_src(&cinfo, bytes.data(),
+                 static_cast<unsigned long>(bytes.size()));
     jpeg_read_header(&cinfo, TRUE);
     width = cinfo.image_width;
     height = cinfo.image_height;
@@ -134,10 +138,10 @@ absl::StatusOr<Image> DecodeJpeg(absl::Span<const uint8_t> bytes,
   auto decoder = std::make_unique<Decoder>();
   if (!decoder->Run(bytes, options.jpeg_min_long_side)) {
     if (decoder->too_large) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "JPEG is ", decoder->width, " x ", decoder->height,
-          " pixels; accepted are up to ", kMaxImagePixels,
-          " pixels, scale the image down first"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("JPEG is ", decoder->width, " x ", decoder->height,
+                       " pixels; accepted are up to ", kMaxImagePixels,
+                       " pixels, scale the image down first"));
     }
     return absl::DataLossError(absl::StrCat(
         "JPEG cannot be decoded (libjpeg: ", decoder->err.message,
@@ -196,8 +200,8 @@ struct Encoder {
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
       // libjpeg's API is not const-correct; it only reads the row.
-      JSAMPROW row = const_cast<uint8_t*>(
-          px + size_t{cinfo.next_scanline} * width * channels);
+      JSAMPROW row = const_cast<uint8_t*>(px + size_t{cinfo.next_scanline} *
+                                                   width * channels);
       jpeg_write_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_compress(&cinfo);

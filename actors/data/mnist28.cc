@@ -26,8 +26,8 @@ Taps AreaTaps(uint32_t in, uint32_t out) {
   for (uint32_t o = 0; o < out; ++o) {
     const double lo = o * scale, hi = (o + 1) * scale;
     const uint32_t first = static_cast<uint32_t>(std::floor(lo));
-    const uint32_t last = std::min<uint32_t>(
-        in - 1, static_cast<uint32_t>(std::ceil(hi)) - 1);
+    const uint32_t last =
+        std::min<uint32_t>(in - 1, static_cast<uint32_t>(std::ceil(hi)) - 1);
     t.first.push_back(first);
     t.count.push_back(last - first + 1);
     t.offset.push_back(static_cast<uint32_t>(t.weights.size()));
@@ -69,8 +69,8 @@ Image ResizeWindow(const uint8_t* src, size_t stride, uint32_t w, uint32_t h,
       for (uint32_t x = 0; x < out_w; ++x) acc[x] += wt * row[x];
     }
     for (uint32_t x = 0; x < out_w; ++x) {
-      out.at(x, o) = static_cast<uint8_t>(
-          std::clamp(std::lround(acc[x]), 0L, 255L));
+      out.at(x, o) =
+          static_cast<uint8_t>(std::clamp(std::lround(acc[x]), 0L, 255L));
     }
   }
   return out;
@@ -110,9 +110,10 @@ absl::StatusOr<Image> ToMnist28(const Image& image,
                                 const MnistOptions& options) {
   if (image.width == 0 || image.height == 0 ||
       image.pixels.size() != size_t{image.width} * image.height) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ToMnist28: image is ", image.width, " x ", image.height, " with ",
-        image.pixels.size(), " pixel bytes; it must be non-empty and complete"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ToMnist28: image is ", image.width, " x ", image.height,
+                     " with ", image.pixels.size(),
+                     " pixel bytes; it must be non-empty and complete"));
   }
   if (options.box == 0 || options.box > kMnistSide) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -167,9 +168,8 @@ absl::StatusOr<Image> ToMnist28(const Image& image,
       static_cast<uint32_t>(std::lround(cw * scale)), 1, options.box);
   const uint32_t h = std::clamp<uint32_t>(
       static_cast<uint32_t>(std::lround(ch * scale)), 1, options.box);
-  Image small =
-      ResizeWindow(&image.pixels[size_t{y0} * image.width + x0], image.width,
-                   cw, ch, w, h);
+  Image small = ResizeWindow(&image.pixels[size_t{y0} * image.width + x0],
+                             image.width, cw, ch, w, h);
 
   Image out(kMnistSide, kMnistSide, border);
   const uint32_t ox = (kMnistSide - w) / 2, oy = (kMnistSide - h) / 2;

@@ -56,7 +56,8 @@ TEST(ResizeAreaTest, UpscalingAndFractionalScales) {
   }
   Image up = ResizeArea(tiny, 28, 28);
   for (uint32_t y = 0; y < 28; ++y) {
-    for (uint32_t x = 0; x < 28; ++x) ASSERT_EQ(up.at(x, y), Pattern(x / 2, y / 2));
+    for (uint32_t x = 0; x < 28; ++x)
+      ASSERT_EQ(up.at(x, y), Pattern(x / 2, y / 2));
   }
   // 3 -> 2: the middle source pixel is split between both outputs.
   Image row(3, 1);
@@ -132,7 +133,8 @@ TEST(ToMnist28Test, LightBackgroundIsInvertedTrimmedAndStretched) {
 TEST(ToMnist28Test, DarkBackgroundIsKept) {
   Image fashion(28, 28, 0);
   for (uint32_t y = 2; y < 26; ++y) {
-    for (uint32_t x = 6; x < 22; ++x) fashion.at(x, y) = static_cast<uint8_t>(100 + y);
+    for (uint32_t x = 6; x < 22; ++x)
+      fashion.at(x, y) = static_cast<uint8_t>(100 + y);
   }
   MnistOptions o;
   o.trim = false;
@@ -151,7 +153,8 @@ TEST(ToMnist28Test, TwentyEightSquareDarkImagePassesThrough) {
   // change it, but it already is a sample.
   Image sample(28, 28, 0);
   for (uint32_t y = 3; y < 27; ++y) {
-    for (uint32_t x = 2; x < 20; ++x) sample.at(x, y) = static_cast<uint8_t>(10 * x);
+    for (uint32_t x = 2; x < 20; ++x)
+      sample.at(x, y) = static_cast<uint8_t>(10 * x);
   }
   absl::StatusOr<Image> got = ToMnist28(sample);
   ASSERT_TRUE(got.ok()) << got.status();
@@ -193,7 +196,8 @@ TEST(DecodeToMnist28Test, FromPngAndJpeg) {
   Image big(1200, 1600, 250);
   for (uint32_t y = 203; y < 1397; ++y) {
     for (uint32_t x = 301; x < 899; ++x) {
-      big.at(x, y) = static_cast<uint8_t>(20 + (x + 2 * y) / 25 + (x / 37) % 2 * 40);
+      big.at(x, y) =
+          static_cast<uint8_t>(20 + (x + 2 * y) / 25 + (x / 37) % 2 * 40);
     }
   }
   std::vector<uint8_t> jpg = *EncodeJpeg(big, 90);
