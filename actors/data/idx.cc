@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -31,9 +32,10 @@ using GzFile = std::unique_ptr<gzFile_s, GzCloser>;
 // Upper bound on the data bytes we will believe a header about. Fashion-MNIST
 // train is 47 MB; anything past 16 GiB is a corrupt header, not a dataset.
 constexpr uint64_t kMaxDataBytes = uint64_t{16} << 30;
-// First allocation for the data; it grows only as bytes actually arrive, so a
-// lying header cannot make us allocate gigabytes for a small file.
-constexpr size_t kInitialChunk = size_t{64} << 20;
+// First allocation for the data when the file gives no reliable size hint;
+// it doubles only as bytes actually arrive, so a lying header cannot make us
+// allocate gigabytes for a small file.
+constexpr size_t kInitialChunk = size_t{1} << 20;
 constexpr unsigned kGzBufferBytes = 256 << 10;
 
 std::string Describe(uint32_t magic) {
@@ -50,6 +52,21 @@ std::string WhatMagicIs(uint32_t magic) {
   return "not an IDX file";
 }
 
+// The uncompressed size mod 2^32 that a gzip file records in its last four
+// bytes (little-endian), or 0 if it cannot be read. Only a hint: a
+// truncated file ends in arbitrary bytes.
+uint32_t GzipSizeHint(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return 0;
+  uint8_t b[4] = {0, 0, 0, 0};
+  const bool ok =
+      std::fseek(f, -4, SEEK_END) == 0 && std::fread(b, 1, 4, f) == 4;
+  std::fclose(f);
+  if (!ok) return 0;
+  return uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) |
+         (uint32_t{b[3]} << 24);
+}
+
 struct IdxContents {
   std::vector<uint32_t> dims;
   std::vector<uint8_t> data;
@@ -58,8 +75,8 @@ struct IdxContents {
 
 // Reads up to `n` bytes; returns the count read, or an error for a corrupt
 // gzip stream. A short count means end of file.
-absl::StatusOr<size_t> ReadFully(gzFile f, absl::string_view path,
-                                 uint8_t* dst, size_t n) {
+absl::StatusOr<size_t> ReadFully(gzFile f, absl::string_view path, uint8_t* dst,
+                                 size_t n) {
   size_t done = 0;
   while (done < n) {
     unsigned want =
@@ -69,8 +86,8 @@ absl::StatusOr<size_t> ReadFully(gzFile f, absl::string_view path,
       int errnum = 0;
       const char* msg = gzerror(f, &errnum);
       return absl::DataLossError(absl::StrCat(
-          "'", path, "': corrupt gzip data after ", done, " bytes (zlib: ",
-          msg, "); re-download the file or check it with `gzip -t`"));
+          "'", path, "': corrupt gzip data after ", done, " bytes (zlib: ", msg,
+          "); re-download the file or check it with `gzip -t`"));
     }
     if (got == 0) break;
     done += static_cast<size_t>(got);
@@ -92,9 +109,9 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
         absl::StrCat("'", path, "' is not a regular file; pass an IDX file"));
   }
   if (st.st_size == 0) {
-    return absl::DataLossError(absl::StrCat(
-        "IDX file '", path,
-        "' is empty (0 bytes); re-download or regenerate it"));
+    return absl::DataLossError(
+        absl::StrCat("IDX file '", path,
+                     "' is empty (0 bytes); re-download or regenerate it"));
   }
   GzFile f(gzopen(p.c_str(), "rb"));
   if (f == nullptr) {
@@ -109,9 +126,9 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
   if (!got.ok()) return got.status();
   out.gzip = gzdirect(f.get()) == 0;
   if (*got < 4) {
-    return absl::DataLossError(absl::StrCat(
-        "IDX file '", path, "' is too short for a header: ", *got,
-        " bytes, need at least 4; re-download or regenerate it"));
+    return absl::DataLossError(
+        absl::StrCat("IDX file '", path, "' is too short for a header: ", *got,
+                     " bytes, need at least 4; re-download or regenerate it"));
   }
   const uint32_t magic = (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16) |
                          (uint32_t{head[2]} << 8) | head[3];
@@ -132,8 +149,8 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
   if (!got.ok()) return got.status();
   if (*got < dim_bytes.size()) {
     return absl::DataLossError(absl::StrCat(
-        "IDX file '", path, "' is truncated inside its header: ",
-        4 + *got, " bytes, the header needs ", 4 + dim_bytes.size(),
+        "IDX file '", path, "' is truncated inside its header: ", 4 + *got,
+        " bytes, the header needs ", 4 + dim_bytes.size(),
         "; re-download or regenerate it"));
   }
   uint64_t total = 1;
@@ -151,9 +168,24 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
     }
   }
 
-  // Grow the buffer only as data arrives (see kInitialChunk).
   const size_t expected = static_cast<size_t>(total);
-  out.data.resize(std::min(expected, kInitialChunk));
+  const uint64_t file_bytes = 4 + dim_bytes.size() + total;
+  size_t initial = std::min(expected, kInitialChunk);
+  if (!out.gzip) {
+    // The exact size is known: report truncation without reading.
+    if (static_cast<uint64_t>(st.st_size) < file_bytes) {
+      return absl::DataLossError(absl::StrCat(
+          "IDX file '", path, "' is truncated: its header declares ",
+          absl::StrJoin(out.dims, " x "), " = ", expected,
+          " data bytes but the file holds only ",
+          static_cast<uint64_t>(st.st_size) - 4 - dim_bytes.size(),
+          "; re-download or regenerate it"));
+    }
+    initial = expected;
+  } else if (GzipSizeHint(p) == static_cast<uint32_t>(file_bytes)) {
+    initial = expected;  // gzip's trailer agrees with the header
+  }
+  out.data.resize(initial);
   size_t have = 0;
   while (true) {
     got = ReadFully(f.get(), path, out.data.data() + have,
@@ -184,9 +216,9 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
   }
   if (trailing > 0) {
     return absl::DataLossError(absl::StrCat(
-        "IDX file '", path, "' has ", trailing,
-        " bytes after the ", expected, " data bytes its header declares (",
-        shape, "); the header does not match the data, regenerate the file"));
+        "IDX file '", path, "' has ", trailing, " bytes after the ", expected,
+        " data bytes its header declares (", shape,
+        "); the header does not match the data, regenerate the file"));
   }
   return out;
 }
@@ -225,10 +257,9 @@ absl::StatusOr<Dataset> LoadIdxPair(absl::string_view images_path,
   for (size_t i = 0; i < labels->data.size(); ++i) {
     if (labels->data[i] >= num_classes) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "IDX labels file '", labels_path, "': label ",
-          int{labels->data[i]}, " at index ", i, " is outside [0, ",
-          num_classes, "); the file is corrupt or has more classes (pass ",
-          "num_classes)"));
+          "IDX labels file '", labels_path, "': label ", int{labels->data[i]},
+          " at index ", i, " is outside [0, ", num_classes,
+          "); the file is corrupt or has more classes (pass ", "num_classes)"));
     }
   }
   Dataset out;
@@ -295,9 +326,9 @@ absl::StatusOr<MnistSplits> LoadMnistDir(absl::string_view dir,
     if (w.path.empty()) missing.push_back(absl::StrCat(w.name, "[.gz]"));
   }
   if (!missing.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "data directory '", dir, "' lacks ", absl::StrJoin(missing, ", "),
-        "; ", HowToGetData()));
+    return absl::NotFoundError(absl::StrCat("data directory '", dir, "' lacks ",
+                                            absl::StrJoin(missing, ", "), "; ",
+                                            HowToGetData()));
   }
   MnistSplits out;
   out.dir = d;
@@ -346,9 +377,9 @@ absl::Status WriteIdx(absl::string_view path, absl::Span<const uint32_t> dims,
                       absl::Span<const uint8_t> data,
                       IdxCompression compression) {
   if (dims.empty() || dims.size() > 255) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "WriteIdx('", path, "'): ", dims.size(),
-        " dimensions; an IDX file needs 1..255"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("WriteIdx('", path, "'): ", dims.size(),
+                     " dimensions; an IDX file needs 1..255"));
   }
   uint64_t total = 1;
   for (uint32_t d : dims) total *= d;
@@ -365,11 +396,12 @@ absl::Status WriteIdx(absl::string_view path, absl::Span<const uint32_t> dims,
   }
   const std::string p(path);
   // "T" writes the bytes through unchanged, so both forms share gzwrite.
-  GzFile f(gzopen(p.c_str(), compression == IdxCompression::kGzip ? "wb6" : "wbT"));
+  GzFile f(
+      gzopen(p.c_str(), compression == IdxCompression::kGzip ? "wb6" : "wbT"));
   if (f == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "cannot create '", path, "': ", std::strerror(errno),
-        "; check that the directory exists and is writable"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create '", path, "': ", std::strerror(errno),
+                     "; check that the directory exists and is writable"));
   }
   auto write = [&](const uint8_t* bytes, size_t n) {
     while (n > 0) {
@@ -382,12 +414,12 @@ absl::Status WriteIdx(absl::string_view path, absl::Span<const uint32_t> dims,
     }
     return true;
   };
-  bool ok = write(header.data(), header.size()) &&
-            write(data.data(), data.size());
+  bool ok =
+      write(header.data(), header.size()) && write(data.data(), data.size());
   ok = (gzclose(f.release()) == Z_OK) && ok;
   if (!ok) {
-    return absl::DataLossError(absl::StrCat(
-        "writing '", path, "' failed; check free disk space"));
+    return absl::DataLossError(
+        absl::StrCat("writing '", path, "' failed; check free disk space"));
   }
   return absl::OkStatus();
 }
@@ -397,10 +429,10 @@ absl::Status WriteIdxPair(absl::string_view images_path,
                           IdxCompression compression) {
   if (d.pixels.size() != d.count * d.image_size() ||
       d.labels.size() != d.count) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "WriteIdxPair: dataset of ", d.count, " x ", d.rows, " x ", d.cols,
-        " has ", d.pixels.size(), " pixel bytes and ", d.labels.size(),
-        " labels; make them agree"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("WriteIdxPair: dataset of ", d.count, " x ", d.rows, " x ",
+                     d.cols, " has ", d.pixels.size(), " pixel bytes and ",
+                     d.labels.size(), " labels; make them agree"));
   }
   const uint32_t n = static_cast<uint32_t>(d.count);
   const uint32_t image_dims[3] = {n, d.rows, d.cols};

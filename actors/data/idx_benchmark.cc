@@ -37,8 +37,8 @@ void BM_LoadIdxPairRaw(benchmark::State& state) {
     return;
   }
   const char* tmp = std::getenv("TMPDIR");
-  const std::string base = absl::StrCat(tmp != nullptr ? tmp : "/tmp",
-                                        "/idx_benchmark_train");
+  const std::string base =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/idx_benchmark_train");
   const std::string images = base + "-images", labels = base + "-labels";
   if (!WriteIdxPair(images, labels, s->train).ok()) {
     state.SkipWithError("cannot write the raw copy to $TMPDIR");

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,8 @@ void WriteAll(const std::string& path, const std::string& bytes) {
 class IdxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = TempDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     images_ = dir_ + "/images";
     labels_ = dir_ + "/labels";
   }
@@ -150,10 +152,10 @@ TEST_F(IdxTest, WrongMagic) {
   absl::StatusOr<Dataset> got = LoadIdxPair(dir_ + "/text", labels_);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(got.status().message(),
-              AllOf(HasSubstr("/text"), HasSubstr("0x68656c6c"),
-                    HasSubstr("expected 0x00000803"),
-                    HasSubstr("not an IDX file")));
+  EXPECT_THAT(
+      got.status().message(),
+      AllOf(HasSubstr("/text"), HasSubstr("0x68656c6c"),
+            HasSubstr("expected 0x00000803"), HasSubstr("not an IDX file")));
 
   // Swapped paths get a hint.
   got = LoadIdxPair(labels_, images_);
@@ -168,10 +170,10 @@ TEST_F(IdxTest, CountMismatch) {
   ASSERT_TRUE(WriteIdx(labels_, {4}, {0, 1, 2, 3}).ok());
   absl::StatusOr<Dataset> got = LoadIdxPair(images_, labels_);
   ASSERT_FALSE(got.ok());
-  EXPECT_THAT(got.status().message(),
-              AllOf(HasSubstr("count mismatch"), HasSubstr("has 5 images"),
-                    HasSubstr("has 4 labels"), HasSubstr(images_),
-                    HasSubstr(labels_)));
+  EXPECT_THAT(
+      got.status().message(),
+      AllOf(HasSubstr("count mismatch"), HasSubstr("has 5 images"),
+            HasSubstr("has 4 labels"), HasSubstr(images_), HasSubstr(labels_)));
 }
 
 TEST_F(IdxTest, ZeroDimension) {
@@ -244,11 +246,11 @@ TEST_F(IdxTest, MnistDirRoundTripAndMissingFiles) {
   got = LoadMnistDir(dir_);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(got.status().message(),
-              AllOf(HasSubstr(dir_), HasSubstr("lacks t10k-labels-idx1-ubyte[.gz]"),
-                    HasSubstr("train-images-idx3-ubyte[.gz]"),
-                    HasSubstr("--data_dir"), HasSubstr("tools/setup.sh"),
-                    HasSubstr("dataset-fashion-mnist")));
+  EXPECT_THAT(
+      got.status().message(),
+      AllOf(HasSubstr(dir_), HasSubstr("lacks t10k-labels-idx1-ubyte[.gz]"),
+            HasSubstr("train-images-idx3-ubyte[.gz]"), HasSubstr("--data_dir"),
+            HasSubstr("tools/setup.sh"), HasSubstr("dataset-fashion-mnist")));
 
   got = LoadMnistDir(dir_ + "/does-not-exist");
   ASSERT_FALSE(got.ok());
@@ -257,13 +259,34 @@ TEST_F(IdxTest, MnistDirRoundTripAndMissingFiles) {
 }
 
 TEST_F(IdxTest, MnistDirSplitsWithDifferentDimensions) {
-  ASSERT_TRUE(WriteMnistDir(dir_, MakeDataset(3, 28, 28), MakeDataset(3, 32, 32))
-                  .ok());
+  ASSERT_TRUE(
+      WriteMnistDir(dir_, MakeDataset(3, 28, 28), MakeDataset(3, 32, 32)).ok());
   absl::StatusOr<MnistSplits> got = LoadMnistDir(dir_);
   ASSERT_FALSE(got.ok());
   EXPECT_THAT(got.status().message(),
               AllOf(HasSubstr("dimension mismatch"), HasSubstr("28 x 28"),
                     HasSubstr("32 x 32")));
+}
+
+TEST_F(IdxTest, RandomHeaderDamageNeverCrashes) {
+  Dataset d = MakeDataset(6, 5, 4);
+  ASSERT_TRUE(WriteIdxPair(images_, labels_, d).ok());
+  const std::string good = ReadAll(images_);
+  std::mt19937 rng(8);
+  int reported = 0;
+  for (int trial = 0; trial < 150; ++trial) {
+    std::string bad = good;
+    bad[rng() % 16] = static_cast<char>(rng());
+    WriteAll(images_, bad);
+    absl::StatusOr<Dataset> got = LoadIdxPair(images_, labels_);
+    if (got.ok()) {
+      EXPECT_EQ(got->pixels.size(), got->count * got->image_size());
+    } else {
+      ++reported;
+      EXPECT_THAT(got.status().message(), HasSubstr(images_));
+    }
+  }
+  EXPECT_GT(reported, 100);
 }
 
 TEST(SliceTest, SliceAndHistogram) {

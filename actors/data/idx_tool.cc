@@ -1,9 +1,15 @@
-// idx_tool: dataset statistics and PNG export for an MNIST-layout directory.
+// idx_tool: dataset statistics and image export for an MNIST-layout directory.
 //
-//   bazel run //actors/data:idx_tool -- --data_dir=/usr/share/datasets/fashion-mnist
-//   bazel run //actors/data:idx_tool -- --export_png=/tmp/fm_png --n=20
+//   bazel run //actors/data:idx_tool --
+//   --data_dir=/usr/share/datasets/fashion-mnist bazel run
+//   //actors/data:idx_tool -- --export_png=/tmp/fm_png --n=20
 //
-// Exported files are named <split>_<index>_<label>_<class>.png (e.g.
+// Input for the production source's demo, mixed formats plus files that must
+// go to the dead-letter resource:
+//   bazel run //actors/data:idx_tool -- --export_png=/tmp/live --n=30
+//       --format=mixed --broken=3
+//
+// Exported files are named <split>_<index>_<label>_<class>.<ext> (e.g.
 // t10k_00000_9_ankle-boot.png), so demos of the production source and the
 // serving gateway can check predictions against the file name.
 #include <chrono>
@@ -30,6 +36,11 @@ ABSL_FLAG(std::string, export_png, "",
 ABSL_FLAG(int, n, 20, "how many images to export");
 ABSL_FLAG(std::string, split, "test", "split to export: test or train");
 ABSL_FLAG(int, num_classes, 10, "labels must lie in [0, num_classes)");
+ABSL_FLAG(std::string, format, "png",
+          "export format: png, jpeg, pgm, or mixed (cycles through them)");
+ABSL_FLAG(int, broken, 0,
+          "also write this many undecodable files (truncated PNG/JPEG, bad "
+          "PGM) for dead-letter demos");
 
 namespace trainbus::data {
 namespace {
@@ -56,41 +67,86 @@ void PrintStats(const MnistSplits& s, int num_classes, double load_ms) {
   std::vector<size_t> test = LabelHistogram(s.test, num_classes);
   std::printf("%-5s %-12s %7s %7s\n", "label", "class", "train", "test");
   for (int c = 0; c < num_classes; ++c) {
-    std::string name = num_classes == 10
-                           ? std::string(kFashionMnistClassNames[c])
-                           : "-";
+    std::string name =
+        num_classes == 10 ? std::string(kFashionMnistClassNames[c]) : "-";
     std::printf("%-5d %-12s %7zu %7zu\n", c, name.c_str(), train[c], test[c]);
   }
 }
 
-absl::Status ExportPng(const Dataset& d, absl::string_view split,
-                       const std::string& dir, int n, int num_classes) {
+absl::Status WriteFile(const std::string& path,
+                       const std::vector<uint8_t>& bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create '", path, "'; check the directory"));
+  }
+  const bool wrote =
+      std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  if (std::fclose(f) != 0 || !wrote) {
+    return absl::DataLossError(
+        absl::StrCat("writing '", path, "' failed; check free disk space"));
+  }
+  return absl::OkStatus();
+}
+
+// `format`: png, jpeg, pgm, or mixed (cycles through the three).
+absl::Status Export(const Dataset& d, absl::string_view split,
+                    const std::string& dir, int n, absl::string_view format,
+                    int broken, int num_classes) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     return absl::PermissionDeniedError(absl::StrCat(
         "cannot create --export_png directory '", dir, "': ", ec.message()));
   }
+  static constexpr absl::string_view kFormats[] = {"png", "jpeg", "pgm"};
   const size_t count = std::min<size_t>(d.count, n < 0 ? 0 : n);
   const absl::string_view prefix = split == "train" ? "train" : "t10k";
   for (size_t i = 0; i < count; ++i) {
     Image img(d.cols, d.rows);
     std::copy(d.image(i), d.image(i) + d.image_size(), img.pixels.begin());
-    absl::StatusOr<std::vector<uint8_t>> png = EncodePng(img);
-    if (!png.ok()) return png.status();
-    const std::string path = absl::StrFormat(
-        "%s/%s_%05d_%d_%s.png", dir, prefix, i, d.labels[i],
-        ClassSlug(d.labels[i], num_classes));
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr ||
-        std::fwrite(png->data(), 1, png->size(), f) != png->size() ||
-        std::fclose(f) != 0) {
-      return absl::DataLossError(absl::StrCat("cannot write '", path,
-                                              "'; check the directory"));
-    }
+    const absl::string_view f = format == "mixed" ? kFormats[i % 3] : format;
+    absl::StatusOr<std::vector<uint8_t>> bytes = f == "png" ? EncodePng(img)
+                                                 : f == "jpeg"
+                                                     ? EncodeJpeg(img, 95)
+                                                     : EncodePgm(img);
+    if (!bytes.ok()) return bytes.status();
+    absl::Status s = WriteFile(
+        absl::StrFormat("%s/%s_%05d_%d_%s.%s", dir, prefix, i, d.labels[i],
+                        ClassSlug(d.labels[i], num_classes),
+                        f == "jpeg" ? "jpg" : f),
+        *bytes);
+    if (!s.ok()) return s;
   }
-  std::printf("wrote %zu PNG files (%s split) to %s\n", count,
-              std::string(split).c_str(), dir.c_str());
+  // Files that must fail to decode, for dead-letter demos: a truncated PNG,
+  // a truncated JPEG and a PGM with a bad header, in turn.
+  for (int i = 0; i < broken; ++i) {
+    Image img(d.cols, d.rows);
+    std::copy(d.image(0), d.image(0) + d.image_size(), img.pixels.begin());
+    std::vector<uint8_t> bytes;
+    absl::string_view ext;
+    if (i % 3 == 0) {
+      bytes = *EncodePng(img);
+      bytes.resize(bytes.size() / 2);
+      ext = "png";
+    } else if (i % 3 == 1) {
+      bytes = *EncodeJpeg(img, 95);
+      bytes.resize(bytes.size() / 2);
+      ext = "jpg";
+    } else {
+      const std::string text = "P5\n28 x\n255\n";
+      bytes.assign(text.begin(), text.end());
+      ext = "pgm";
+    }
+    absl::Status s =
+        WriteFile(absl::StrFormat("%s/broken_%03d.%s", dir, i, ext), bytes);
+    if (!s.ok()) return s;
+  }
+  std::printf(
+      "wrote %zu %s files (%s split)%s to %s\n", count,
+      std::string(format).c_str(), std::string(split).c_str(),
+      broken > 0 ? absl::StrCat(" and ", broken, " broken ones").c_str() : "",
+      dir.c_str());
   return absl::OkStatus();
 }
 
@@ -115,8 +171,17 @@ int Main() {
                    split.c_str());
       return 1;
     }
-    absl::Status s = ExportPng(split == "train" ? splits->train : splits->test,
-                               split, dir, absl::GetFlag(FLAGS_n), num_classes);
+    const std::string format = absl::GetFlag(FLAGS_format);
+    if (format != "png" && format != "jpeg" && format != "pgm" &&
+        format != "mixed") {
+      std::fprintf(stderr,
+                   "idx_tool: --format=%s; use png, jpeg, pgm or mixed\n",
+                   format.c_str());
+      return 1;
+    }
+    absl::Status s = Export(split == "train" ? splits->train : splits->test,
+                            split, dir, absl::GetFlag(FLAGS_n), format,
+                            absl::GetFlag(FLAGS_broken), num_classes);
     if (!s.ok()) {
       std::fprintf(stderr, "idx_tool: %s\n", s.ToString().c_str());
       return 1;
@@ -131,7 +196,8 @@ int Main() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Prints statistics of an MNIST-layout dataset and exports images as "
-      "PNG.\n  idx_tool --data_dir=DIR [--export_png=OUT --n=20 --split=test]");
+      "PNG, JPEG or PGM.\n  idx_tool --data_dir=DIR [--export_png=OUT --n=20 "
+      "--split=test --format=png|jpeg|pgm|mixed --broken=0]");
   absl::ParseCommandLine(argc, argv);
   return trainbus::data::Main();
 }

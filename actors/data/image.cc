@@ -10,8 +10,7 @@
 namespace trainbus::data {
 namespace {
 
-bool StartsWith(absl::Span<const uint8_t> bytes, const char* magic,
-                size_t n) {
+bool StartsWith(absl::Span<const uint8_t> bytes, const char* magic, size_t n) {
   return bytes.size() >= n && std::memcmp(bytes.data(), magic, n) == 0;
 }
 
@@ -38,7 +37,8 @@ std::string GuessUnsupported(absl::Span<const uint8_t> b) {
 ImageFormat DetectImageFormat(absl::Span<const uint8_t> b) {
   if (StartsWith(b, "\x89PNG\r\n\x1a\n", 8)) return ImageFormat::kPng;
   if (StartsWith(b, "\xff\xd8\xff", 3)) return ImageFormat::kJpeg;
-  if (StartsWith(b, "P5", 2) || StartsWith(b, "P2", 2)) return ImageFormat::kPgm;
+  if (StartsWith(b, "P5", 2) || StartsWith(b, "P2", 2))
+    return ImageFormat::kPgm;
   return ImageFormat::kUnknown;
 }
 
@@ -56,12 +56,13 @@ absl::string_view ImageFormatName(ImageFormat format) {
   return "unknown";
 }
 
-absl::StatusOr<Image> DecodeImage(absl::Span<const uint8_t> bytes) {
+absl::StatusOr<Image> DecodeImage(absl::Span<const uint8_t> bytes,
+                                  const DecodeOptions& options) {
   switch (DetectImageFormat(bytes)) {
     case ImageFormat::kPng:
       return DecodePng(bytes);
     case ImageFormat::kJpeg:
-      return DecodeJpeg(bytes);
+      return DecodeJpeg(bytes, options);
     case ImageFormat::kPgm:
       return DecodePgm(bytes);
     case ImageFormat::kUnknown:
@@ -97,9 +98,10 @@ Image ToGray(uint32_t width, uint32_t height, int channels,
   // inputs exact.
   for (size_t i = 0; i < n; ++i) {
     const uint8_t* p = &px[i * channels];
-    out.pixels[i] = color ? static_cast<uint8_t>(
-                                (77u * p[0] + 150u * p[1] + 29u * p[2] + 128u) >> 8)
-                          : p[0];
+    out.pixels[i] =
+        color ? static_cast<uint8_t>(
+                    (77u * p[0] + 150u * p[1] + 29u * p[2] + 128u) >> 8)
+              : p[0];
   }
   if (!alpha) return out;
   // Composite onto the background that contrasts with the opaque content.

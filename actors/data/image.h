@@ -54,14 +54,24 @@ enum class ImageFormat { kUnknown, kPng, kJpeg, kPgm };
 ImageFormat DetectImageFormat(absl::Span<const uint8_t> bytes);
 absl::string_view ImageFormatName(ImageFormat format);
 
+struct DecodeOptions {
+  // JPEG only: decode at the smallest libjpeg scale (1/2, 1/4 or 1/8) whose
+  // longer side still has at least this many pixels; 0 keeps full size.
+  // Decoding a camera photo for a 28x28 sample this way is several times
+  // faster. PNG and PGM always decode at full size.
+  uint32_t jpeg_min_long_side = 0;
+};
+
 // Decodes PNG, JPEG or PGM to grayscale. Unknown formats get an error that
 // says what the bytes look like (GIF, BMP, WebP, ...) and what is supported.
-absl::StatusOr<Image> DecodeImage(absl::Span<const uint8_t> bytes);
+absl::StatusOr<Image> DecodeImage(absl::Span<const uint8_t> bytes,
+                                  const DecodeOptions& options = {});
 
 // The individual decoders (DecodeImage picks one). Each accepts only its own
 // format.
 absl::StatusOr<Image> DecodePng(absl::Span<const uint8_t> bytes);
-absl::StatusOr<Image> DecodeJpeg(absl::Span<const uint8_t> bytes);
+absl::StatusOr<Image> DecodeJpeg(absl::Span<const uint8_t> bytes,
+                                 const DecodeOptions& options = {});
 absl::StatusOr<Image> DecodePgm(absl::Span<const uint8_t> bytes);
 
 // Encoders, for tests, tools and demos. `channels` is 1 (gray), 2 (gray +

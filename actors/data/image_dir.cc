@@ -35,9 +35,9 @@ absl::StatusOr<std::vector<std::string>> ListImageFiles(absl::string_view dir) {
   std::error_code ec;
   fs::directory_iterator it(fs::path(std::string(dir)), ec);
   if (ec) {
-    return absl::NotFoundError(absl::StrCat(
-        "cannot list image directory '", dir, "': ", ec.message(),
-        "; pass an existing directory of PNG, JPEG or PGM files"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot list image directory '", dir, "': ", ec.message(),
+                     "; pass an existing directory of PNG, JPEG or PGM files"));
   }
   std::vector<std::pair<std::string, std::string>> found;  // (name, path)
   for (; it != fs::directory_iterator(); it.increment(ec)) {
@@ -49,8 +49,8 @@ absl::StatusOr<std::vector<std::string>> ListImageFiles(absl::string_view dir) {
     found.emplace_back(it->path().filename().string(), it->path().string());
   }
   if (ec) {
-    return absl::UnavailableError(absl::StrCat(
-        "listing image directory '", dir, "' failed: ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("listing image directory '", dir,
+                                               "' failed: ", ec.message()));
   }
   std::sort(found.begin(), found.end());
   std::vector<std::string> paths;
@@ -91,8 +91,9 @@ absl::StatusOr<Image> LoadImageFile28(absl::string_view path,
   if (!bytes.ok()) return bytes.status();
   absl::StatusOr<Image> image = DecodeToMnist28(*bytes, options);
   if (!image.ok()) {
-    return absl::Status(image.status().code(),
-                        absl::StrCat("'", path, "': ", image.status().message()));
+    return absl::Status(
+        image.status().code(),
+        absl::StrCat("'", path, "': ", image.status().message()));
   }
   return image;
 }

@@ -45,13 +45,13 @@ TEST(ImageDirTest, GoodAndBadFilesInNameOrder) {
   Write(dir + "/b.png", *EncodePng(Garment()));
   Write(dir + "/a.JPG", *EncodeJpeg(Garment()));
   Write(dir + "/c.pgm", EncodePgm(Garment()));
-  Write(dir + "/d.jpeg", {0xff, 0xd8, 0xff, 0xe0, 0, 0});     // truncated JPEG
+  Write(dir + "/d.jpeg", {0xff, 0xd8, 0xff, 0xe0, 0, 0});  // truncated JPEG
   Write(dir + "/e.png", std::vector<uint8_t>{'n', 'o', 'p', 'e'});
   std::vector<uint8_t> half_png = *EncodePng(Garment());
   half_png.resize(half_png.size() / 2);
   Write(dir + "/f.png", half_png);
-  Write(dir + "/notes.txt", {'h', 'i'});                     // ignored
-  mkdir((dir + "/sub.png").c_str(), 0755);                   // ignored
+  Write(dir + "/notes.txt", {'h', 'i'});    // ignored
+  mkdir((dir + "/sub.png").c_str(), 0755);  // ignored
 
   absl::StatusOr<std::vector<ImageDirEntry>> entries = LoadImageDir(dir);
   ASSERT_TRUE(entries.ok()) << entries.status();
@@ -66,7 +66,7 @@ TEST(ImageDirTest, GoodAndBadFilesInNameOrder) {
     ASSERT_TRUE(e.image.ok()) << e.image.status();
     EXPECT_EQ(e.image->width, 28u);
     EXPECT_EQ(e.image->pixels.size(), 784u);
-    EXPECT_LE(e.image->at(0, 14), 10) << e.path;   // background black
+    EXPECT_LE(e.image->at(0, 14), 10) << e.path;    // background black
     EXPECT_GE(e.image->at(14, 14), 245) << e.path;  // garment light
   }
   for (int i = 3; i < 6; ++i) {

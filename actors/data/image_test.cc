@@ -25,7 +25,8 @@ Image Synthetic(uint32_t w, uint32_t h) {
   Image img(w, h);
   for (uint32_t y = 0; y < h; ++y) {
     for (uint32_t x = 0; x < w; ++x) {
-      img.at(x, y) = static_cast<uint8_t>((x * 255) / (w - 1) / 2 + (y * 127) / (h - 1));
+      img.at(x, y) =
+          static_cast<uint8_t>((x * 255) / (w - 1) / 2 + (y * 127) / (h - 1));
     }
   }
   for (uint32_t y = h / 4; y < h / 2; ++y) {
@@ -50,9 +51,11 @@ std::vector<uint8_t> Bytes(const std::string& s) {
 
 TEST(DetectImageFormatTest, ByMagic) {
   EXPECT_EQ(DetectImageFormat(*EncodePng(Synthetic(8, 8))), ImageFormat::kPng);
-  EXPECT_EQ(DetectImageFormat(*EncodeJpeg(Synthetic(8, 8))), ImageFormat::kJpeg);
+  EXPECT_EQ(DetectImageFormat(*EncodeJpeg(Synthetic(8, 8))),
+            ImageFormat::kJpeg);
   EXPECT_EQ(DetectImageFormat(EncodePgm(Synthetic(8, 8))), ImageFormat::kPgm);
-  EXPECT_EQ(DetectImageFormat(EncodePgm(Synthetic(8, 8), true)), ImageFormat::kPgm);
+  EXPECT_EQ(DetectImageFormat(EncodePgm(Synthetic(8, 8), true)),
+            ImageFormat::kPgm);
   EXPECT_EQ(DetectImageFormat(Bytes("GIF89a")), ImageFormat::kUnknown);
   EXPECT_EQ(DetectImageFormat({}), ImageFormat::kUnknown);
   EXPECT_EQ(ImageFormatName(ImageFormat::kJpeg), "JPEG");
@@ -62,9 +65,10 @@ TEST(DecodeImageTest, UnknownFormat) {
   absl::StatusOr<Image> got = DecodeImage(Bytes("GIF89a\x01\x00\x01\x00"));
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(got.status().message(),
-              AllOf(HasSubstr("unknown image format"), HasSubstr("47 49 46 38"),
-                    HasSubstr("looks like GIF"), HasSubstr("PNG, JPEG and PGM")));
+  EXPECT_THAT(
+      got.status().message(),
+      AllOf(HasSubstr("unknown image format"), HasSubstr("47 49 46 38"),
+            HasSubstr("looks like GIF"), HasSubstr("PNG, JPEG and PGM")));
   got = DecodeImage(Bytes("P6\n2 2\n255\n"));
   EXPECT_THAT(got.status().message(), HasSubstr("PPM"));
   got = DecodeImage({});
@@ -84,8 +88,8 @@ TEST(PngTest, GrayRoundTripIsExact) {
 
 TEST(PngTest, RgbBecomesLuma) {
   // red, green, blue, white, gray 100
-  const std::vector<uint8_t> rgb = {255, 0, 0, 0, 255, 0, 0, 0, 255,
-                                    255, 255, 255, 100, 100, 100};
+  const std::vector<uint8_t> rgb = {255, 0,   0,   0,   255, 0,   0,  0,
+                                    255, 255, 255, 255, 100, 100, 100};
   absl::StatusOr<std::vector<uint8_t>> png = EncodePng(5, 1, 3, rgb);
   ASSERT_TRUE(png.ok()) << png.status();
   absl::StatusOr<Image> got = DecodeImage(*png);
@@ -112,8 +116,8 @@ TEST(PngTest, AlphaIsCompositedOntoAContrastingBackground) {
 std::vector<uint8_t> WritePng(png_image* png, const void* data,
                               const void* colormap, bool to_8bit) {
   png_alloc_size_t size = 0;
-  EXPECT_TRUE(png_image_write_get_memory_size(*png, size, to_8bit, data, 0,
-                                              colormap))
+  EXPECT_TRUE(
+      png_image_write_get_memory_size(*png, size, to_8bit, data, 0, colormap))
       << png->message;
   std::vector<uint8_t> out(size);
   EXPECT_TRUE(png_image_write_to_memory(png, out.data(), &size, to_8bit, data,
@@ -147,7 +151,8 @@ TEST(PngTest, SixteenBitImage) {
   png.height = 1;
   png.format = PNG_FORMAT_LINEAR_Y;  // 16-bit linear gray, with gAMA 1.0
   const uint16_t linear[] = {0, 65535, 14025};  // 14025/65535 ~ sRGB 128
-  absl::StatusOr<Image> got = DecodeImage(WritePng(&png, linear, nullptr, false));
+  absl::StatusOr<Image> got =
+      DecodeImage(WritePng(&png, linear, nullptr, false));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->pixels[0], 0);
   EXPECT_EQ(got->pixels[1], 255);
@@ -164,8 +169,10 @@ TEST(PngTest, TruncatedAndCorruptGiveStatus) {
       EXPECT_FALSE(got.ok()) << "cut at " << cut << " of " << png.size();
     }
   }
-  absl::StatusOr<Image> got = DecodeImage(absl::MakeConstSpan(png.data(), png.size() / 2));
-  EXPECT_THAT(got.status().message(), AllOf(HasSubstr("PNG"), HasSubstr("libpng")));
+  absl::StatusOr<Image> got =
+      DecodeImage(absl::MakeConstSpan(png.data(), png.size() / 2));
+  EXPECT_THAT(got.status().message(),
+              AllOf(HasSubstr("PNG"), HasSubstr("libpng")));
 
   std::vector<uint8_t> bad = png;
   for (size_t i = 60; i < bad.size() - 20; i += 7) bad[i] ^= 0xa5;
@@ -176,6 +183,17 @@ TEST(PngTest, TruncatedAndCorruptGiveStatus) {
   bad = png;
   bad[16] = 0xff;  // width = 0xff0000xx: far beyond the pixel limit
   EXPECT_FALSE(DecodeImage(bad).ok());
+
+  // Random damage anywhere (header, chunk lengths, CRCs, IDAT) must never
+  // crash; libpng checks CRCs, so nearly all of it is reported.
+  std::mt19937 rng(11);
+  int reported = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    bad = png;
+    for (int k = 0; k < 4; ++k) bad[8 + rng() % (bad.size() - 8)] = rng();
+    reported += !DecodeImage(bad).ok();
+  }
+  EXPECT_GT(reported, 250);
 }
 
 TEST(JpegTest, GrayRoundTripIsClose) {
@@ -196,6 +214,34 @@ TEST(JpegTest, RgbBecomesLuma) {
   ASSERT_TRUE(got.ok()) << got.status();
   const int luma = (77 * 200 + 150 * 40 + 29 * 90 + 128) >> 8;  // 94
   for (uint8_t p : got->pixels) EXPECT_NEAR(p, luma, 2);
+}
+
+TEST(JpegTest, ScaledDecode) {
+  Image img(640, 480);
+  for (uint32_t y = 0; y < 480; ++y) {
+    for (uint32_t x = 0; x < 640; ++x) {
+      img.at(x, y) = static_cast<uint8_t>(((x / 80 + y / 80) % 2) ? 220 : 30);
+    }
+  }
+  std::vector<uint8_t> jpg = *EncodeJpeg(img, 95);
+  DecodeOptions o;
+  o.jpeg_min_long_side = 224;  // 1/2 -> 320 long; 1/4 -> 160 < 224
+  absl::StatusOr<Image> got = DecodeImage(jpg, o);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->width, 320u);
+  EXPECT_EQ(got->height, 240u);
+  o.jpeg_min_long_side = 80;  // 1/8
+  got = DecodeImage(jpg, o);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->width, 80u);
+  ASSERT_EQ(got->height, 60u);
+  // Each output pixel is the mean of an 8x8 block: the squares survive.
+  EXPECT_NEAR(got->at(5, 5), 30, 4);
+  EXPECT_NEAR(got->at(15, 5), 220, 4);
+  o.jpeg_min_long_side = 1000;  // larger than the image: full size
+  got = DecodeImage(jpg, o);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->width, 640u);
 }
 
 TEST(JpegTest, TruncatedAndCorruptGiveStatus) {
@@ -236,8 +282,8 @@ TEST(PgmTest, BinaryAndPlainRoundTrip) {
 }
 
 TEST(PgmTest, CommentsMaxvalAndSixteenBit) {
-  absl::StatusOr<Image> got =
-      DecodeImage(Bytes("P2 # a comment\n3 # width\n1\n# maxval next\n15\n0 15 7\n"));
+  absl::StatusOr<Image> got = DecodeImage(
+      Bytes("P2 # a comment\n3 # width\n1\n# maxval next\n15\n0 15 7\n"));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->pixels, (std::vector<uint8_t>{0, 255, 119}));
 
@@ -267,6 +313,22 @@ TEST(PgmTest, BadInputGivesStatus) {
     absl::StatusOr<Image> got = DecodeImage(Bytes(c.bytes));
     ASSERT_FALSE(got.ok()) << c.bytes;
     EXPECT_THAT(got.status().message(), HasSubstr(c.message)) << c.bytes;
+  }
+}
+
+TEST(PgmTest, RandomDamageNeverCrashes) {
+  for (bool plain : {false, true}) {
+    std::vector<uint8_t> pgm = EncodePgm(Synthetic(9, 7), plain);
+    std::mt19937 rng(plain ? 3 : 4);
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<uint8_t> bad = pgm;
+      for (int k = 0; k < 3; ++k) bad[2 + rng() % (bad.size() - 2)] = rng();
+      bad.resize(rng() % (bad.size() + 1));
+      absl::StatusOr<Image> got = DecodeImage(bad);
+      if (got.ok()) {
+        EXPECT_EQ(got->pixels.size(), size_t{got->width} * got->height);
+      }
+    }
   }
 }
 

@@ -6,14 +6,17 @@
 // destructor is skipped by the jump.
 #include <csetjmp>
 #include <cstdio>
+
 // jpeglib.h needs size_t and FILE declared first; jerror.h needs jpeglib.h.
+// clang-format off
 #include <jpeglib.h>
 #include <jerror.h>
+// clang-format on
 
 #include <cstdlib>
 #include <memory>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -69,20 +72,22 @@ ErrorManager* InstallErrorManager(ErrorManager* err) {
 struct Decoder {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  std::vector<uint8_t> samples;  // decoded rows, `components` per pixel
-  uint32_t width = 0, height = 0;
+  std::vector<uint8_t> samples;    // decoded rows, `components` per pixel
+  uint32_t width = 0, height = 0;  // as stored in the file
+  uint32_t out_width = 0, out_height = 0;  // after DCT scaling
   int components = 0;
   bool cmyk = false, inverted_cmyk = false, too_large = false;
 
   // False on error, with the reason in err.message.
-  bool Run(absl::Span<const uint8_t> bytes) {
+  bool Run(absl::Span<const uint8_t> bytes, uint32_t min_long_side) {
     cinfo.err = &InstallErrorManager(&err)->pub;
     if (setjmp(err.jump)) {
       jpeg_destroy_decompress(&cinfo);
       return false;
     }
     jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_mem_src(&cinfo, bytes.data(),
+                 static_cast<unsigned long>(bytes.size()));
     jpeg_read_header(&cinfo, TRUE);
     width = cinfo.image_width;
     height = cinfo.image_height;
@@ -97,12 +102,27 @@ struct Decoder {
     // libjpeg converts YCbCr, RGB and gray to gray itself (and skips the
     // chroma planes); it has no CMYK -> gray conversion, so that is ours.
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_GRAYSCALE;
+    // Scaled IDCT: a 1/8 decode does an eighth of the IDCT work per side and
+    // is a block average, the same filter a later area resize would apply.
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = 1;
+    if (min_long_side > 0) {
+      const uint32_t long_side = width > height ? width : height;
+      for (unsigned denom = 8; denom > 1; denom /= 2) {
+        if (long_side / denom >= min_long_side) {
+          cinfo.scale_denom = denom;
+          break;
+        }
+      }
+    }
     jpeg_start_decompress(&cinfo);
+    out_width = cinfo.output_width;
+    out_height = cinfo.output_height;
     components = cinfo.output_components;
-    samples.resize(size_t{width} * height * components);
+    samples.resize(size_t{out_width} * out_height * components);
     while (cinfo.output_scanline < cinfo.output_height) {
       JSAMPROW row = samples.data() +
-                     size_t{cinfo.output_scanline} * width * components;
+                     size_t{cinfo.output_scanline} * out_width * components;
       jpeg_read_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_decompress(&cinfo);
@@ -113,14 +133,15 @@ struct Decoder {
 
 }  // namespace
 
-absl::StatusOr<Image> DecodeJpeg(absl::Span<const uint8_t> bytes) {
+absl::StatusOr<Image> DecodeJpeg(absl::Span<const uint8_t> bytes,
+                                 const DecodeOptions& options) {
   auto decoder = std::make_unique<Decoder>();
-  if (!decoder->Run(bytes)) {
+  if (!decoder->Run(bytes, options.jpeg_min_long_side)) {
     if (decoder->too_large) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "JPEG is ", decoder->width, " x ", decoder->height,
-          " pixels; accepted are up to ", kMaxImagePixels,
-          " pixels, scale the image down first"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("JPEG is ", decoder->width, " x ", decoder->height,
+                       " pixels; accepted are up to ", kMaxImagePixels,
+                       " pixels, scale the image down first"));
     }
     return absl::DataLossError(absl::StrCat(
         "JPEG cannot be decoded (libjpeg: ", decoder->err.message,
@@ -134,13 +155,13 @@ absl::StatusOr<Image> DecodeJpeg(absl::Span<const uint8_t> bytes) {
   }
   if (!decoder->cmyk) {
     Image out;
-    out.width = decoder->width;
-    out.height = decoder->height;
+    out.width = decoder->out_width;
+    out.height = decoder->out_height;
     out.pixels = std::move(decoder->samples);
     return out;
   }
   // CMYK: ink -> RGB, then luma. Adobe files store the channels inverted.
-  const size_t n = size_t{decoder->width} * decoder->height;
+  const size_t n = size_t{decoder->out_width} * decoder->out_height;
   std::vector<uint8_t> rgb(n * 3);
   for (size_t i = 0; i < n; ++i) {
     const uint8_t* p = &decoder->samples[i * 4];
@@ -150,7 +171,7 @@ absl::StatusOr<Image> DecodeJpeg(absl::Span<const uint8_t> bytes) {
       rgb[i * 3 + c] = static_cast<uint8_t>((v * k + 127) / 255);
     }
   }
-  return ToGray(decoder->width, decoder->height, 3, rgb);
+  return ToGray(decoder->out_width, decoder->out_height, 3, rgb);
 }
 
 namespace {
@@ -179,8 +200,8 @@ struct Encoder {
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
       // libjpeg's API is not const-correct; it only reads the row.
-      JSAMPROW row = const_cast<uint8_t*>(
-          px + size_t{cinfo.next_scanline} * width * channels);
+      JSAMPROW row = const_cast<uint8_t*>(px + size_t{cinfo.next_scanline} *
+                                                   width * channels);
       jpeg_write_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_compress(&cinfo);

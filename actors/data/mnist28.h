@@ -14,7 +14,9 @@
 //      rest padded with the background.
 //   5. Contrast: background -> 0 and the brightest pixel -> 255, linearly.
 // Steps 3 and 5 can be switched off; with all options off this is a plain
-// aspect-preserving area resize.
+// aspect-preserving area resize. An image that is already 28x28 only gets
+// step 2: it is a sample as it stands (trimming an exported Fashion-MNIST
+// image would shift or enlarge it by a pixel or two).
 //
 //   absl::StatusOr<trainbus::data::Image> x =
 //       trainbus::data::DecodeToMnist28(absl::MakeConstSpan(file_bytes));
@@ -42,6 +44,10 @@ struct MnistOptions {
   // The longer side of the content in the 28x28 output; 28 for
   // Fashion-MNIST, 20 to mimic MNIST digits' margin.
   uint32_t box = kMnistSide;
+  // DecodeToMnist28 only: decode JPEGs at reduced scale down to this longer
+  // side (see DecodeOptions). 8 x 28 keeps the content sharp even when it
+  // fills only an eighth of the photo's longer side; 0 decodes at full size.
+  uint32_t decode_min_long_side = 8 * kMnistSide;
 };
 
 // A 28x28 image from any non-empty image.

@@ -35,22 +35,23 @@ class Reader {
       }
     }
     if (pos_ >= b_.size()) {
-      return absl::DataLossError(absl::StrCat(
-          "PGM ends before its ", what, " (at byte ", pos_,
-          "); the file is truncated, re-export it"));
+      return absl::DataLossError(
+          absl::StrCat("PGM ends before its ", what, " (at byte ", pos_,
+                       "); the file is truncated, re-export it"));
     }
     if (b_[pos_] < '0' || b_[pos_] > '9') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "PGM has '", std::string(1, static_cast<char>(b_[pos_])),
-          "' at byte ", pos_, " where its ", what,
-          " should be a decimal number; the file is damaged"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("PGM has '", std::string(1, static_cast<char>(b_[pos_])),
+                       "' at byte ", pos_, " where its ", what,
+                       " should be a decimal number; the file is damaged"));
     }
     uint64_t v = 0;
     while (pos_ < b_.size() && b_[pos_] >= '0' && b_[pos_] <= '9') {
       v = v * 10 + (b_[pos_++] - '0');
       if (v > 0xffffffffULL) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "PGM ", what, " at byte ", pos_, " is too large; the file is damaged"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("PGM ", what, " at byte ", pos_,
+                         " is too large; the file is damaged"));
       }
     }
     return static_cast<uint32_t>(v);
@@ -70,7 +71,8 @@ class Reader {
 }  // namespace
 
 absl::StatusOr<Image> DecodePgm(absl::Span<const uint8_t> bytes) {
-  if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '2')) {
+  if (bytes.size() < 2 || bytes[0] != 'P' ||
+      (bytes[1] != '5' && bytes[1] != '2')) {
     return absl::InvalidArgumentError(
         "not a PGM: it must start with \"P5\" (binary) or \"P2\" (plain)");
   }
@@ -90,8 +92,9 @@ absl::StatusOr<Image> DecodePgm(absl::Span<const uint8_t> bytes) {
         kMaxImagePixels, " pixels"));
   }
   if (*maxval == 0 || *maxval > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PGM maxval is ", *maxval, "; it must be 1..65535, the file is damaged"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PGM maxval is ", *maxval,
+                     "; it must be 1..65535, the file is damaged"));
   }
   Image out(*width, *height);
   const uint32_t m = *maxval;
@@ -102,14 +105,14 @@ absl::StatusOr<Image> DecodePgm(absl::Span<const uint8_t> bytes) {
     for (uint64_t i = 0; i < n; ++i) {
       absl::StatusOr<uint32_t> v = r.Number("sample");
       if (!v.ok()) {
-        return absl::Status(v.status().code(),
-                            absl::StrCat(v.status().message(), " (sample ", i,
-                                         " of ", n, ")"));
+        return absl::Status(
+            v.status().code(),
+            absl::StrCat(v.status().message(), " (sample ", i, " of ", n, ")"));
       }
       if (*v > m) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "PGM sample ", i, " is ", *v, ", above maxval ", m,
-            "; the file is damaged"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("PGM sample ", i, " is ", *v, ", above maxval ", m,
+                         "; the file is damaged"));
       }
       out.pixels[i] = scale(*v);
     }
@@ -124,18 +127,19 @@ absl::StatusOr<Image> DecodePgm(absl::Span<const uint8_t> bytes) {
   const size_t bytes_per_sample = m < 256 ? 1 : 2;
   const uint64_t need = n * bytes_per_sample;
   if (r.remaining() < need) {
-    return absl::DataLossError(absl::StrCat(
-        "PGM is truncated: ", *width, " x ", *height, " x ", bytes_per_sample,
-        " bytes of raster needed, ", r.remaining(),
-        " present; re-export the file"));
+    return absl::DataLossError(
+        absl::StrCat("PGM is truncated: ", *width, " x ", *height, " x ",
+                     bytes_per_sample, " bytes of raster needed, ",
+                     r.remaining(), " present; re-export the file"));
   }
   const uint8_t* p = r.here();
   for (uint64_t i = 0; i < n; ++i) {
-    uint32_t v = bytes_per_sample == 1 ? p[i] : (uint32_t{p[2 * i]} << 8) | p[2 * i + 1];
+    uint32_t v =
+        bytes_per_sample == 1 ? p[i] : (uint32_t{p[2 * i]} << 8) | p[2 * i + 1];
     if (v > m) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "PGM sample ", i, " is ", v, ", above maxval ", m,
-          "; the file is damaged"));
+      return absl::InvalidArgumentError(absl::StrCat("PGM sample ", i, " is ",
+                                                     v, ", above maxval ", m,
+                                                     "; the file is damaged"));
     }
     out.pixels[i] = m == 255 ? static_cast<uint8_t>(v) : scale(v);
   }

@@ -17,9 +17,9 @@ absl::StatusOr<Image> DecodePng(absl::Span<const uint8_t> bytes) {
   std::memset(&png, 0, sizeof(png));
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size())) {
-    absl::Status s = absl::InvalidArgumentError(absl::StrCat(
-        "PNG header unreadable (libpng: ", png.message,
-        "); the file is damaged or not a PNG, re-export it"));
+    absl::Status s = absl::InvalidArgumentError(
+        absl::StrCat("PNG header unreadable (libpng: ", png.message,
+                     "); the file is damaged or not a PNG, re-export it"));
     png_image_free(&png);
     return s;
   }
@@ -38,10 +38,10 @@ absl::StatusOr<Image> DecodePng(absl::Span<const uint8_t> bytes) {
   std::vector<uint8_t> rgba(PNG_IMAGE_SIZE(png));
   if (!png_image_finish_read(&png, /*background=*/nullptr, rgba.data(),
                              /*row_stride=*/0, /*colormap=*/nullptr)) {
-    absl::Status s = absl::DataLossError(absl::StrCat(
-        "PNG data of a ", png.width, " x ", png.height,
-        " image is damaged or truncated (libpng: ", png.message,
-        "); re-export or re-download the file"));
+    absl::Status s = absl::DataLossError(
+        absl::StrCat("PNG data of a ", png.width, " x ", png.height,
+                     " image is damaged or truncated (libpng: ", png.message,
+                     "); re-export or re-download the file"));
     png_image_free(&png);
     return s;
   }
@@ -71,16 +71,16 @@ absl::StatusOr<std::vector<uint8_t>> EncodePng(
   png_alloc_size_t size = 0;
   if (!png_image_write_get_memory_size(png, size, 0, pixels.data(), 0,
                                        nullptr)) {
-    absl::Status s = absl::InternalError(
-        absl::StrCat("EncodePng: libpng: ", png.message));
+    absl::Status s =
+        absl::InternalError(absl::StrCat("EncodePng: libpng: ", png.message));
     png_image_free(&png);
     return s;
   }
   std::vector<uint8_t> out(size);
   if (!png_image_write_to_memory(&png, out.data(), &size, 0, pixels.data(), 0,
                                  nullptr)) {
-    absl::Status s = absl::InternalError(
-        absl::StrCat("EncodePng: libpng: ", png.message));
+    absl::Status s =
+        absl::InternalError(absl::StrCat("EncodePng: libpng: ", png.message));
     png_image_free(&png);
     return s;
   }
