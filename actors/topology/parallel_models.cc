@@ -73,6 +73,24 @@ caf::behavior SummaryCollector(
   }};
 }
 
+// Hands every Metric published to `metrics` to a callback.
+caf::behavior MetricSink(caf::event_based_actor* self, caf::actor metrics,
+                         std::function<void(const bus::Metric&)> fn) {
+  constexpr uint32_t kCredit = 64;
+  bus::SubscribeOptions sub;
+  sub.name = "metrics->sink";
+  sub.initial_credit = kCredit;
+  self->send(metrics, bus::subscribe_atom::value,
+             caf::actor_cast<caf::actor>(self), sub);
+  return {
+      [=](bus::deliver_atom, uint64_t, const bus::Metric& m) {
+        fn(m);
+        self->send(metrics, bus::credit_atom::value, uint32_t{1});
+      },
+      [=](bus::done_atom) { self->quit(); },
+  };
+}
+
 }  // namespace
 
 absl::StatusOr<ParallelModelsReport> RunParallelModels(
@@ -126,6 +144,10 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
   report.epochs = config.epochs;
 
   caf::scoped_actor self{sys};
+  caf::actor sink;
+  if (config.on_metric) {
+    sink = sys.spawn<caf::detached>(MetricSink, *metrics, config.on_metric);
+  }
   auto summaries = std::make_shared<std::map<std::string, ModelSummary>>();
   caf::actor collector = sys.spawn(SummaryCollector, caf::actor{self},
                                    summaries, config.models.size());
@@ -182,6 +204,14 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
     report.models.push_back(std::move((*summaries)[m.name]));
   }
   if (auto all = bus.Metrics(); all.ok()) report.bus = std::move(*all);
+  if (sink) {
+    // Every model published its last metric before its summary, and the
+    // metrics request above went through the resource after them, so the
+    // deliveries are in the sink's mailbox ahead of this.
+    self->monitor(sink);
+    self->send(sink, bus::done_atom::value);
+    self->receive([](const caf::down_msg&) {});
+  }
   caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
   return report;
 }

@@ -18,6 +18,7 @@
 #define TRAINBUS_ACTORS_TOPOLOGY_PARALLEL_MODELS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct ParallelModelsConfig {
   std::string policy = "block";    // bindings mnist -> modelK
   uint32_t max_queue = 1024;
   bool print = true;
+  // Called (on a thread of its own) with every Metric a model publishes,
+  // e.g. to store train/test logs in the registry.
+  std::function<void(const bus::Metric&)> on_metric;
 };
 
 struct ParallelModelsReport {
