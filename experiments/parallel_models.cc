@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "actors/report/topology_svg.h"
 #include "actors/topology/parallel_models.h"
 
 ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist",
@@ -30,7 +31,7 @@ ABSL_FLAG(std::string, policy, "block",
           "backpressure of the mnist->model bindings: block, drop_oldest");
 ABSL_FLAG(std::string, report_json, "", "write the JSON report here");
 ABSL_FLAG(std::string, out_dir, "/tmp/trainbus/parallel_models",
-          "where curves.svg, topology.dot and report.json go ('' for none)");
+          "where curves.svg, topology.svg/.dot and report.json go ('' for none)");
 
 namespace {
 
@@ -88,11 +89,13 @@ int main(int argc, char** argv) {
         WriteFile(out_dir + "/report.json", json) &&
         WriteFile(out_dir + "/curves.svg",
                   trainbus::actors::CurvesToSvg(*report)) &&
-        WriteFile(out_dir + "/topology.dot", report->topology_dot);
+        WriteFile(out_dir + "/topology.svg",
+                  trainbus::report::TopologyToSvg(report->topology)) &&
+        WriteFile(out_dir + "/topology.dot", report->topology.ToDot());
     if (ok) {
-      std::cout << "curves: " << out_dir << "/curves.svg  topology: "
-                << out_dir << "/topology.dot  report: " << out_dir
-                << "/report.json\n";
+      std::cout << "open in a browser: " << out_dir << "/curves.svg "
+                << out_dir << "/topology.svg (report: " << out_dir
+                << "/report.json)\n";
     }
   }
   for (const auto& m : report->models) {

@@ -45,7 +45,7 @@ TEST(ParallelModelsTest, FourModelsLearnSideBySide) {
   const std::string json = actors::ReportToJson(*report);
   EXPECT_NE(json.find("\"test_accuracy\""), std::string::npos);
   EXPECT_NE(actors::CurvesToSvg(*report).find("<polyline"), std::string::npos);
-  EXPECT_NE(report->topology_dot.find("\"mnist\" -> \"model4\""),
+  EXPECT_NE(report->topology.ToDot().find("\"mnist\" -> \"model4\""),
             std::string::npos);
 }
 

@@ -175,7 +175,7 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
     absl::StatusOr<caf::actor> actor = SpawnModelActor(sys, std::move(m));
     if (!actor.ok()) return actor.status();
   }
-  if (auto d = bus.Describe(); d.ok()) report.topology_dot = d->ToDot();
+  if (auto d = bus.Describe(); d.ok()) report.topology = *d;
 
   if (config.print) {
     std::cout << absl::StrFormat(

@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "actors/model/model_actor.h"
+#include "bus/directory.h"
 #include "bus/metrics.h"
 
 namespace trainbus::actors {
@@ -64,7 +65,7 @@ struct ParallelModelsReport {
   double wall_seconds = 0;
   std::vector<ModelSummary> models;        // in config order
   std::vector<bus::ResourceMetrics> bus;   // at the end of the run
-  std::string topology_dot;
+  bus::TopologyDescription topology;
 };
 
 absl::StatusOr<ParallelModelsReport> RunParallelModels(
