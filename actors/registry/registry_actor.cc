@@ -21,8 +21,9 @@ caf::result<bool> ReplyOk(const absl::Status& status) {
   return true;
 }
 
-registry_actor::behavior_type RegistryBehavior(registry_actor::pointer self,
-                                               std::shared_ptr<Store> store) {
+// Runs the blocking Store calls on its own thread (spawned detached).
+registry_actor::behavior_type WorkerBehavior(registry_actor::pointer self,
+                                             std::shared_ptr<Store> store) {
   return {
       [store](claim_atom, const std::string& runner,
               int64_t lease_ns) -> caf::result<ClaimReply> {
@@ -96,6 +97,76 @@ registry_actor::behavior_type RegistryBehavior(registry_actor::pointer self,
   };
 }
 
+// Relays a request to the worker and answers it itself, so the worker's
+// handle never crosses the network.
+template <class T, class... Ts>
+caf::result<T> Relay(registry_actor::pointer self, const registry_actor& worker,
+                     const Ts&... xs) {
+  caf::typed_response_promise<T> promise = self->make_response_promise<T>();
+  self->request(worker, caf::infinite, xs...)
+      .then([promise](T& value) mutable { promise.deliver(std::move(value)); },
+            [promise](caf::error& error) mutable {
+              promise.deliver(std::move(error));
+            });
+  return promise;
+}
+
+// The published face of the registry: a cheap scheduled actor that relays
+// every request to the detached worker. (CAF 0.17 can hang at shutdown when
+// a detached actor is published or sent to a remote node, actor-framework
+// issues #1110 and #1196, so the detached worker stays local.)
+registry_actor::behavior_type FrontBehavior(registry_actor::pointer self,
+                                            registry_actor worker) {
+  self->link_to(worker);
+  return {
+      [self, worker](claim_atom a, const std::string& runner,
+                     int64_t lease_ns) {
+        return Relay<ClaimReply>(self, worker, a, runner, lease_ns);
+      },
+      [self, worker](heartbeat_atom a, int64_t task_id,
+                     const std::string& runner) {
+        return Relay<bool>(self, worker, a, task_id, runner);
+      },
+      [self, worker](finish_atom a, const FinishRequest& r) {
+        return Relay<bool>(self, worker, a, r);
+      },
+      [self, worker](fail_atom a, int64_t task_id, const std::string& runner,
+                     const std::string& error, bool retry) {
+        return Relay<bool>(self, worker, a, task_id, runner, error, retry);
+      },
+      [self, worker](create_task_atom a, const TaskSpec& spec) {
+        return Relay<int64_t>(self, worker, a, spec);
+      },
+      [self, worker](unfinished_atom a) {
+        return Relay<int64_t>(self, worker, a);
+      },
+      [self, worker](list_tasks_atom a, const Query& q) {
+        return Relay<TaskList>(self, worker, a, q);
+      },
+      [self, worker](save_model_atom a, const SaveModelRequest& r) {
+        return Relay<int64_t>(self, worker, a, r);
+      },
+      [self, worker](find_models_atom a, const Query& q) {
+        return Relay<ModelList>(self, worker, a, q);
+      },
+      [self, worker](load_model_atom a, const std::string& project,
+                     const std::string& ref) {
+        return Relay<ModelBlob>(self, worker, a, project, ref);
+      },
+      [self, worker](set_alias_atom a, const std::string& project,
+                     const std::string& name, const std::string& alias,
+                     int64_t version) {
+        return Relay<bool>(self, worker, a, project, name, alias, version);
+      },
+      [self, worker](append_logs_atom a, const LogList& logs) {
+        return Relay<int64_t>(self, worker, a, logs);
+      },
+      [self, worker](query_logs_atom a, const Query& q) {
+        return Relay<LogList>(self, worker, a, q);
+      },
+  };
+}
+
 }  // namespace
 
 void AddRegistryMessageTypes(caf::actor_system_config& cfg) {
@@ -147,7 +218,9 @@ absl::Status ToStatus(const caf::error& error) {
 
 registry_actor SpawnRegistryActor(caf::actor_system& system,
                                   std::shared_ptr<Store> store) {
-  return system.spawn<caf::detached>(RegistryBehavior, std::move(store));
+  registry_actor worker =
+      system.spawn<caf::detached>(WorkerBehavior, std::move(store));
+  return system.spawn(FrontBehavior, std::move(worker));
 }
 
 template <class Reply, class... Ts>

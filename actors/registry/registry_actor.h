@@ -1,6 +1,9 @@
 // The registry as a CAF actor: it owns a Store and runs its blocking SQLite
-// calls on a thread of its own (spawned detached), so it never stalls the
-// scheduler. Publish it through the middleman for runners on other nodes.
+// calls on a thread of its own (a detached worker), so it never stalls the
+// scheduler. The handle returned is a light scheduled actor that relays to
+// the worker; publish it through the middleman for runners on other nodes.
+// Stop it with anon_send_exit(handle, ...); the worker is linked and stops
+// too. Unpublish it before destroying the actor_system.
 //
 //   auto store = std::shared_ptr<Store>(std::move(*Store::Open(options)));
 //   registry_actor registry = SpawnRegistryActor(system, store);

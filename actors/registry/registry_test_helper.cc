@@ -120,7 +120,11 @@ int Serve(std::shared_ptr<reg::Store> store) {
   }
   Say(absl::StrCat("port ", *port));
   WaitForStdinEof();
+  // Drop the middleman's reference first, or the actor_system waits forever
+  // for the detached actor's thread.
+  (void)system.middleman().unpublish(registry, *port);
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  registry = nullptr;
   return 0;
 }
 
