@@ -377,7 +377,7 @@ void PrintTasks(const std::vector<Task>& tasks, int64_t now_ns,
     if (t.state == TaskState::kRunning) {
       int64_t left_ms = (t.lease_expiry_ns - now_ns) / 1'000'000;
       lease = left_ms > 0 ? absl::StrCat("expires in ",
-                                         FormatNumber(left_ms / 1000.0), "s")
+                                         FormatNumber((left_ms / 100) / 10.0), "s")
                           : "expired";
     }
     std::string results = KvSummary(t.results, {}, 40);
