@@ -1,0 +1,108 @@
+// A thin RAII layer over the SQLite C API for the registry store: a
+// connection with a prepared-statement cache, statements with bound
+// parameters, and transactions that roll back unless committed.
+//
+//   absl::StatusOr<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path, 10000);
+//   SqliteTxn txn(**db);
+//   if (absl::Status s = txn.BeginImmediate(); !s.ok()) return s;
+//   absl::StatusOr<SqliteStmt> stmt = (*db)->Prepare("SELECT ?1 + 1");
+//   stmt->Bind({int64_t{41}});
+//   absl::StatusOr<bool> row = stmt->Step();  // true: a row is ready
+//   int64_t v = stmt->Int(0);
+//   return txn.Commit();
+//
+// The class is not thread-safe; the store serialises access with a mutex.
+#ifndef TRAINBUS_ACTORS_REGISTRY_SQLITE_DB_H_
+#define TRAINBUS_ACTORS_REGISTRY_SQLITE_DB_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace trainbus::registry {
+
+using SqlValue = std::variant<std::nullptr_t, int64_t, double, std::string>;
+
+class SqliteDb;
+
+// A cached prepared statement, reset and unbound when the handle dies.
+class SqliteStmt {
+ public:
+  SqliteStmt(SqliteDb* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  SqliteStmt(SqliteStmt&& other) noexcept
+      : db_(other.db_), stmt_(other.stmt_) {
+    other.stmt_ = nullptr;
+  }
+  SqliteStmt& operator=(SqliteStmt&&) = delete;
+  ~SqliteStmt();
+
+  // Binds values to ?1, ?2, ... in order.
+  absl::Status Bind(const std::vector<SqlValue>& values);
+  // true when a row is ready, false when done.
+  absl::StatusOr<bool> Step();
+  // Steps to completion, for statements that return no rows.
+  absl::Status Run();
+  void Reset();
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Real(int col) const { return sqlite3_column_double(stmt_, col); }
+  bool IsNull(int col) const {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
+  std::string Text(int col) const;
+
+ private:
+  SqliteDb* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteDb {
+ public:
+  static absl::StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path,
+                                                        int busy_timeout_ms);
+  ~SqliteDb();
+
+  // Runs SQL without parameters (may hold several statements).
+  absl::Status Exec(absl::string_view sql);
+  absl::StatusOr<SqliteStmt> Prepare(const std::string& sql);
+  // Converts a SQLite result code into a Status; corruption names the file
+  // and says what to do.
+  absl::Status Error(int rc, absl::string_view context) const;
+  int64_t Changes() const { return sqlite3_changes64(db_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+};
+
+// Rolls back on destruction unless Commit() succeeded.
+class SqliteTxn {
+ public:
+  explicit SqliteTxn(SqliteDb& db) : db_(db) {}
+  ~SqliteTxn();
+  // BEGIN IMMEDIATE: takes the write lock now (waiting up to busy_timeout),
+  // so a read-then-write transaction can never deadlock with another writer.
+  absl::Status BeginImmediate();
+  absl::Status BeginDeferred();
+  absl::Status Commit();
+
+ private:
+  SqliteDb& db_;
+  bool open_ = false;
+};
+
+}  // namespace trainbus::registry
+
+#endif  // TRAINBUS_ACTORS_REGISTRY_SQLITE_DB_H_
