@@ -49,6 +49,26 @@ TEST(ParallelModelsTest, FourModelsLearnSideBySide) {
             std::string::npos);
 }
 
+TEST(ParallelModelsTest, EveryMetricReachesTheSink) {
+  actors::ParallelModelsConfig config;
+  config.data_dir = kFashionMnist;
+  config.models = {{"solo", "softmax:lr=0.01"}};
+  config.train_limit = 1000;
+  config.test_limit = 100;
+  config.eval_every = 100;
+  config.print = false;
+  std::vector<bus::Metric> seen;  // only the sink's thread appends
+  config.on_metric = [&seen](const bus::Metric& m) { seen.push_back(m); };
+  auto report = actors::RunParallelModels(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->models.size(), 1u);
+  EXPECT_TRUE(report->models[0].error.empty()) << report->models[0].error;
+  // 10 periodic reports, all delivered before RunParallelModels returned.
+  ASSERT_EQ(seen.size(), 10u);
+  EXPECT_EQ(seen.back().model, "solo");
+  EXPECT_EQ(seen.back().step, 1000u);
+}
+
 TEST(ParallelModelsTest, AMissingDatasetSaysWhatToDo) {
   actors::ParallelModelsConfig config;
   config.data_dir = "/nonexistent/mnist";

@@ -80,8 +80,9 @@ caf::behavior MetricSink(caf::event_based_actor* self, caf::actor metrics,
   bus::SubscribeOptions sub;
   sub.name = "metrics->sink";
   sub.initial_credit = kCredit;
-  self->send(metrics, bus::subscribe_atom::value,
-             caf::actor_cast<caf::actor>(self), sub);
+  self->request(metrics, caf::infinite, bus::subscribe_atom::value,
+                caf::actor_cast<caf::actor>(self), sub)
+      .then([](uint64_t) {}, [=](caf::error& err) { self->quit(err); });
   return {
       [=](bus::deliver_atom, uint64_t, const bus::Metric& m) {
         fn(m);
