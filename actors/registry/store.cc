@@ -472,7 +472,7 @@ absl::StatusOr<int64_t> Store::SaveDatasetFromPaths(
 
 absl::StatusOr<std::vector<DatasetRecord>> Store::SelectDatasets(
     const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit) {
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<DatasetRecord> out;
   {
     std::vector<SqlValue> all = params;
@@ -482,7 +482,8 @@ absl::StatusOr<std::vector<DatasetRecord>> Store::SelectDatasets(
         db_->Prepare(absl::StrCat(
             "SELECT r.id, r.project, r.name, r.version, r.time_ns FROM "
             "records r WHERE r.kind = 'dataset' AND (",
-            where, ") ORDER BY ", order_by, " LIMIT ?")));
+            where, ") ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
     TB_RETURN_IF_ERROR(stmt.Bind(all));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -528,7 +529,7 @@ absl::StatusOr<DatasetRecord> Store::FindDataset(absl::string_view project_in,
   TB_ASSIGN_OR_RETURN(
       std::vector<DatasetRecord> found,
       SelectDatasets("r.project = ? AND r.name = ? AND r.version = ?", "r.id",
-                     {project, std::string(name), version}, 1));
+                     {project, std::string(name), version}, 1, false));
   if (found.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "dataset '", name, "' has no version ", version, " in project '",
@@ -547,7 +548,7 @@ absl::StatusOr<std::vector<DatasetRecord>> Store::ListDatasetVersions(
   TB_ASSIGN_OR_RETURN(std::vector<DatasetRecord> found,
                       SelectDatasets("r.project = ? AND r.name = ?",
                                      "r.version", {project, std::string(name)},
-                                     0));
+                                     0, false));
   TB_RETURN_IF_ERROR(txn.Commit());
   return found;
 }
@@ -561,7 +562,8 @@ absl::StatusOr<std::vector<DatasetRecord>> Store::FindDatasets(
   TB_RETURN_IF_ERROR(txn.BeginDeferred());
   TB_ASSIGN_OR_RETURN(
       std::vector<DatasetRecord> found,
-      SelectDatasets(parts.where, parts.order_by, parts.params, query.limit));
+      SelectDatasets(parts.where, parts.order_by, parts.params, query.limit,
+                     /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return found;
 }
@@ -608,7 +610,7 @@ absl::StatusOr<int64_t> Store::SaveModel(absl::string_view project_in,
 
 absl::StatusOr<std::vector<ModelRecord>> Store::SelectModels(
     const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit) {
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<ModelRecord> out;
   {
     std::vector<SqlValue> all = params;
@@ -618,7 +620,8 @@ absl::StatusOr<std::vector<ModelRecord>> Store::SelectModels(
         db_->Prepare(absl::StrCat(
             "SELECT r.id, r.project, r.name, r.version, r.time_ns, r.arch, "
             "r.blob, r.blob_size FROM records r WHERE r.kind = 'model' AND (",
-            where, ") ORDER BY ", order_by, " LIMIT ?")));
+            where, ") ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
     TB_RETURN_IF_ERROR(stmt.Bind(all));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -660,7 +663,8 @@ absl::StatusOr<std::vector<ModelRecord>> Store::FindModels(const Query& query) {
   TB_RETURN_IF_ERROR(txn.BeginDeferred());
   TB_ASSIGN_OR_RETURN(
       std::vector<ModelRecord> found,
-      SelectModels(parts.where, parts.order_by, parts.params, query.limit));
+      SelectModels(parts.where, parts.order_by, parts.params, query.limit,
+                   /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return found;
 }
@@ -678,7 +682,7 @@ absl::StatusOr<ModelRecord> Store::GetModel(absl::string_view project_in,
   TB_ASSIGN_OR_RETURN(
       std::vector<ModelRecord> found,
       SelectModels("r.project = ? AND r.name = ? AND r.version = ?", "r.id",
-                   {project, std::string(name), version}, 1));
+                   {project, std::string(name), version}, 1, false));
   if (found.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "model '", name, "' has no version ", version, " in project '",
@@ -784,7 +788,8 @@ absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
         db_->Prepare(absl::StrCat(
             "SELECT r.id, r.project, r.name, r.version, r.blob FROM records r "
             "WHERE r.kind = 'model' AND (",
-            parts.where, ")")));
+            parts.where, ")"),
+        /*cache=*/false));
     TB_RETURN_IF_ERROR(stmt.Bind(parts.params));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -878,7 +883,8 @@ absl::StatusOr<std::vector<LogEntry>> Store::QueryLogs(const Query& query) {
         db_->Prepare(absl::StrCat(
             "SELECT l.id, l.project, l.kind, l.model, l.model_version, l.step, "
             "l.time_ns FROM logs l WHERE ",
-            parts.where, " ORDER BY ", parts.order_by, " LIMIT ?")));
+            parts.where, " ORDER BY ", parts.order_by, " LIMIT ?"),
+        /*cache=*/false));
     TB_RETURN_IF_ERROR(stmt.Bind(all));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -917,7 +923,8 @@ absl::StatusOr<int64_t> Store::DeleteLogs(absl::string_view filter_text) {
   TB_RETURN_IF_ERROR(txn.BeginImmediate());
   TB_ASSIGN_OR_RETURN(SqliteStmt stmt,
                       db_->Prepare(absl::StrCat("DELETE FROM logs AS l WHERE ",
-                                                parts.where)));
+                                                parts.where),
+                                   /*cache=*/false));
   TB_RETURN_IF_ERROR(stmt.Bind(parts.params));
   TB_RETURN_IF_ERROR(stmt.Run());
   int64_t deleted = db_->Changes();
@@ -1022,7 +1029,7 @@ absl::StatusOr<std::optional<Task>> Store::ClaimTask(absl::string_view runner_id
     id = stmt.Int(0);
   }
   TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
-                      SelectTasks("t.id = ?", "t.id", {id}, 1));
+                      SelectTasks("t.id = ?", "t.id", {id}, 1, false));
   TB_RETURN_IF_ERROR(txn.Commit());
   if (tasks.empty()) return absl::InternalError("claimed task vanished");
   return std::optional<Task>(std::move(tasks[0]));
@@ -1140,7 +1147,7 @@ absl::StatusOr<int64_t> Store::CheckUnfinished() {
 
 absl::StatusOr<std::vector<Task>> Store::SelectTasks(
     const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit) {
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<Task> out;
   {
     std::vector<SqlValue> all = params;
@@ -1152,7 +1159,8 @@ absl::StatusOr<std::vector<Task>> Store::SelectTasks(
             "t.attempts, t.max_attempts, t.runner, t.lease_expiry_ns, "
             "t.created_ns, t.updated_ns, t.error, t.result_keys, "
             "t.model_name, t.model_version FROM tasks t WHERE ",
-            where, " ORDER BY ", order_by, " LIMIT ?")));
+            where, " ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
     TB_RETURN_IF_ERROR(stmt.Bind(all));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -1199,7 +1207,7 @@ absl::StatusOr<Task> Store::GetTask(int64_t task_id) {
   SqliteTxn txn(*db_);
   TB_RETURN_IF_ERROR(txn.BeginDeferred());
   TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
-                      SelectTasks("t.id = ?", "t.id", {task_id}, 1));
+                      SelectTasks("t.id = ?", "t.id", {task_id}, 1, false));
   TB_RETURN_IF_ERROR(txn.Commit());
   if (tasks.empty()) {
     return absl::NotFoundError(
@@ -1218,7 +1226,8 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(const Query& query) {
   TB_RETURN_IF_ERROR(ReapExpiredLeases(clock_->NowNanos()));
   TB_ASSIGN_OR_RETURN(
       std::vector<Task> tasks,
-      SelectTasks(parts.where, parts.order_by, parts.params, query.limit));
+      SelectTasks(parts.where, parts.order_by, parts.params, query.limit,
+                  /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return tasks;
 }
