@@ -49,6 +49,17 @@ class SqliteStmt {
 
   // Binds values to ?1, ?2, ... in order.
   absl::Status Bind(const std::vector<SqlValue>& values);
+  // Hot-path binds by 1-based index. BindText does not copy: `text` must
+  // outlive the next Reset().
+  void BindInt(int index, int64_t v) { sqlite3_bind_int64(stmt_, index, v); }
+  void BindDouble(int index, double v) {
+    sqlite3_bind_double(stmt_, index, v);
+  }
+  void BindNull(int index) { sqlite3_bind_null(stmt_, index); }
+  void BindText(int index, absl::string_view text) {
+    sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC,
+                        SQLITE_UTF8);
+  }
   // true when a row is ready, false when done.
   absl::StatusOr<bool> Step();
   // Steps to completion, for statements that return no rows.

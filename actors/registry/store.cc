@@ -833,38 +833,58 @@ absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
 
 // ---- Logs ------------------------------------------------------------------
 
-absl::Status Store::InsertLog(const LogEntry& entry, int64_t now_ns) {
-  TB_RETURN_IF_ERROR(ValidateName("model", entry.model));
-  TB_ASSIGN_OR_RETURN(
-      SqliteStmt stmt,
-      db_->Prepare("INSERT INTO logs(project, kind, model, model_version, "
-                   "step, time_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-                   "RETURNING id"));
-  TB_RETURN_IF_ERROR(stmt.Bind(
-      {ProjectOrDefault(entry.project), std::string(LogKindName(entry.kind)),
-       entry.model, entry.model_version, entry.step,
-       entry.time_ns != 0 ? entry.time_ns : now_ns}));
-  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::InternalError("log insert returned no id");
-  int64_t id = stmt.Int(0);
-  stmt.Reset();
-  return InsertKv(
-      "INSERT INTO log_kv(owner, key, num_value, text_value) VALUES (?1, ?2, "
-      "?3, ?4)",
-      id, entry.metrics);
-}
-
 absl::Status Store::AppendLog(const LogEntry& entry) {
   return AppendLogs({entry});
 }
 
 absl::Status Store::AppendLogs(const std::vector<LogEntry>& entries) {
+  for (const LogEntry& entry : entries) {
+    TB_RETURN_IF_ERROR(ValidateName("model", entry.model));
+    for (const auto& [key, value] : entry.metrics) {
+      if (key.empty()) {
+        return absl::InvalidArgumentError("a log metric has an empty key");
+      }
+    }
+  }
   absl::MutexLock lock(&mu_);
   SqliteTxn txn(*db_);
   TB_RETURN_IF_ERROR(txn.BeginImmediate());
-  int64_t now = clock_->NowNanos();
+  const int64_t now = clock_->NowNanos();
+  // The hot path of metric logging: two cached statements, bound in place.
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt log_stmt,
+      db_->Prepare("INSERT INTO logs(project, kind, model, model_version, "
+                   "step, time_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                   "RETURNING id"));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt kv_stmt,
+      db_->Prepare("INSERT INTO log_kv(owner, key, num_value, text_value) "
+                   "VALUES (?1, ?2, ?3, ?4)"));
+  const std::string default_project(kDefaultProject);
   for (const LogEntry& entry : entries) {
-    TB_RETURN_IF_ERROR(InsertLog(entry, now));
+    log_stmt.BindText(1, entry.project.empty() ? default_project
+                                               : entry.project);
+    log_stmt.BindText(2, LogKindName(entry.kind));
+    log_stmt.BindText(3, entry.model);
+    log_stmt.BindInt(4, entry.model_version);
+    log_stmt.BindInt(5, entry.step);
+    log_stmt.BindInt(6, entry.time_ns != 0 ? entry.time_ns : now);
+    TB_ASSIGN_OR_RETURN(bool row, log_stmt.Step());
+    if (!row) return absl::InternalError("log insert returned no id");
+    const int64_t id = log_stmt.Int(0);
+    log_stmt.Reset();
+    for (const auto& [key, value] : entry.metrics) {
+      kv_stmt.BindInt(1, id);
+      kv_stmt.BindText(2, key);
+      if (std::optional<double> n = ParseNumber(value)) {
+        kv_stmt.BindDouble(3, *n);
+      } else {
+        kv_stmt.BindNull(3);
+      }
+      kv_stmt.BindText(4, value);
+      TB_RETURN_IF_ERROR(kv_stmt.Run());
+      kv_stmt.Reset();
+    }
   }
   return txn.Commit();
 }

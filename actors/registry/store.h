@@ -194,8 +194,6 @@ class Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReapExpiredLeases(int64_t now_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status InsertLog(const LogEntry& entry, int64_t now_ns)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string root_;
   const std::string db_path_;
