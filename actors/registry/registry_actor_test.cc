@@ -79,6 +79,18 @@ TEST(RegistryActorTest, EveryRequestInProcess) {
                           FinishRequest{*id, "r1", {{"test_accuracy", "0.9"}},
                                         "mlp", *version})
                     .ok());
+    // A second task fails once and goes back to pending.
+    absl::StatusOr<int64_t> id2 =
+        Ask<int64_t>(self, registry, create_task_atom::value, Spec("t2"));
+    ASSERT_TRUE(id2.ok());
+    ASSERT_TRUE(Ask<ClaimReply>(self, registry, claim_atom::value,
+                                std::string("r1"), int64_t{1'000'000'000})
+                    ->has_task);
+    EXPECT_TRUE(Ask<bool>(self, registry, fail_atom::value, *id2,
+                          std::string("r1"), std::string("oom"), true)
+                    .ok());
+    EXPECT_EQ(store->GetTask(*id2)->state, TaskState::kPending);
+    EXPECT_EQ(store->GetTask(*id2)->error, "oom");
     absl::StatusOr<TaskList> tasks =
         Ask<TaskList>(self, registry, list_tasks_atom::value,
                       Query{"state=done", "", 0});
