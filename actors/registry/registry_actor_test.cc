@@ -176,6 +176,19 @@ TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
         RunTasks(queue, "remote-runner", fn, RunnerOptions{});
     ASSERT_TRUE(stats.ok()) << stats.status();
     EXPECT_EQ(stats->finished, 2);
+    // Multi-megabyte checkpoints cross the wire both ways.
+    std::string big(4 << 20, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31);
+    absl::StatusOr<int64_t> v = queue.SaveModel("mnist", "big", "cnn", big, {});
+    ASSERT_TRUE(v.ok()) << v.status();
+    {
+      caf::scoped_actor self{client};
+      absl::StatusOr<ModelBlob> blob =
+          Ask<ModelBlob>(self, *remote, load_model_atom::value,
+                         std::string("mnist"), std::string("big"));
+      ASSERT_TRUE(blob.ok()) << blob.status();
+      EXPECT_TRUE(blob->checkpoint == big);
+    }
     // Errors cross the wire with their code.
     absl::Status lost = queue.Heartbeat(1, "remote-runner");
     EXPECT_EQ(lost.code(), absl::StatusCode::kFailedPrecondition) << lost;
