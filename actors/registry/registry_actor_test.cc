@@ -79,6 +79,18 @@ TEST(RegistryActorTest, EveryRequestInProcess) {
                           FinishRequest{*id, "r1", {{"test_accuracy", "0.9"}},
                                         "mlp", *version})
                     .ok());
+    // A second task fails once and goes back to pending.
+    absl::StatusOr<int64_t> id2 =
+        Ask<int64_t>(self, registry, create_task_atom::value, Spec("t2"));
+    ASSERT_TRUE(id2.ok());
+    ASSERT_TRUE(Ask<ClaimReply>(self, registry, claim_atom::value,
+                                std::string("r1"), int64_t{1'000'000'000})
+                    ->has_task);
+    EXPECT_TRUE(Ask<bool>(self, registry, fail_atom::value, *id2,
+                          std::string("r1"), std::string("oom"), true)
+                    .ok());
+    EXPECT_EQ(store->GetTask(*id2)->state, TaskState::kPending);
+    EXPECT_EQ(store->GetTask(*id2)->error, "oom");
     absl::StatusOr<TaskList> tasks =
         Ask<TaskList>(self, registry, list_tasks_atom::value,
                       Query{"state=done", "", 0});
@@ -164,6 +176,19 @@ TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
         RunTasks(queue, "remote-runner", fn, RunnerOptions{});
     ASSERT_TRUE(stats.ok()) << stats.status();
     EXPECT_EQ(stats->finished, 2);
+    // Multi-megabyte checkpoints cross the wire both ways.
+    std::string big(4 << 20, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31);
+    absl::StatusOr<int64_t> v = queue.SaveModel("mnist", "big", "cnn", big, {});
+    ASSERT_TRUE(v.ok()) << v.status();
+    {
+      caf::scoped_actor self{client};
+      absl::StatusOr<ModelBlob> blob =
+          Ask<ModelBlob>(self, *remote, load_model_atom::value,
+                         std::string("mnist"), std::string("big"));
+      ASSERT_TRUE(blob.ok()) << blob.status();
+      EXPECT_TRUE(blob->checkpoint == big);
+    }
     // Errors cross the wire with their code.
     absl::Status lost = queue.Heartbeat(1, "remote-runner");
     EXPECT_EQ(lost.code(), absl::StatusCode::kFailedPrecondition) << lost;

@@ -5,7 +5,10 @@
 namespace trainbus::registry {
 
 SqliteStmt::~SqliteStmt() {
-  if (stmt_ != nullptr) {
+  if (stmt_ == nullptr) return;
+  if (owned_) {
+    sqlite3_finalize(stmt_);
+  } else {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
@@ -108,18 +111,21 @@ absl::Status SqliteDb::Exec(absl::string_view sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SqliteStmt> SqliteDb::Prepare(const std::string& sql) {
+absl::StatusOr<SqliteStmt> SqliteDb::Prepare(const std::string& sql,
+                                             bool cache) {
+  if (!cache) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()),
+                                &stmt, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, sql);
+    return SqliteStmt(this, stmt, /*owned=*/true);
+  }
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return Error(rc, sql);
-    // Queries built from user filters vary; keep the cache bounded.
-    if (cache_.size() > 256) {
-      for (auto& [old_sql, old] : cache_) sqlite3_finalize(old);
-      cache_.clear();
-    }
     it = cache_.emplace(sql, stmt).first;
   }
   return SqliteStmt(this, it->second);

@@ -37,9 +37,11 @@ class SqliteDb;
 // A cached prepared statement, reset and unbound when the handle dies.
 class SqliteStmt {
  public:
-  SqliteStmt(SqliteDb* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // `owned`: finalize on destruction (uncached statements).
+  SqliteStmt(SqliteDb* db, sqlite3_stmt* stmt, bool owned = false)
+      : db_(db), stmt_(stmt), owned_(owned) {}
   SqliteStmt(SqliteStmt&& other) noexcept
-      : db_(other.db_), stmt_(other.stmt_) {
+      : db_(other.db_), stmt_(other.stmt_), owned_(other.owned_) {
     other.stmt_ = nullptr;
   }
   SqliteStmt& operator=(SqliteStmt&&) = delete;
@@ -47,6 +49,17 @@ class SqliteStmt {
 
   // Binds values to ?1, ?2, ... in order.
   absl::Status Bind(const std::vector<SqlValue>& values);
+  // Hot-path binds by 1-based index. BindText does not copy: `text` must
+  // outlive the next Reset().
+  void BindInt(int index, int64_t v) { sqlite3_bind_int64(stmt_, index, v); }
+  void BindDouble(int index, double v) {
+    sqlite3_bind_double(stmt_, index, v);
+  }
+  void BindNull(int index) { sqlite3_bind_null(stmt_, index); }
+  void BindText(int index, absl::string_view text) {
+    sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC,
+                        SQLITE_UTF8);
+  }
   // true when a row is ready, false when done.
   absl::StatusOr<bool> Step();
   // Steps to completion, for statements that return no rows.
@@ -63,6 +76,7 @@ class SqliteStmt {
  private:
   SqliteDb* db_;
   sqlite3_stmt* stmt_;
+  bool owned_;
 };
 
 class SqliteDb {
@@ -73,7 +87,11 @@ class SqliteDb {
 
   // Runs SQL without parameters (may hold several statements).
   absl::Status Exec(absl::string_view sql);
-  absl::StatusOr<SqliteStmt> Prepare(const std::string& sql);
+  // Statements are cached for the connection's lifetime. Pass cache=false
+  // for SQL whose shape comes from user input (filters), so the cache stays
+  // bounded; such a statement is finalized when its handle dies.
+  absl::StatusOr<SqliteStmt> Prepare(const std::string& sql,
+                                     bool cache = true);
   // Converts a SQLite result code into a Status; corruption names the file
   // and says what to do.
   absl::Status Error(int rc, absl::string_view context) const;

@@ -472,7 +472,7 @@ absl::StatusOr<int64_t> Store::SaveDatasetFromPaths(
 
 absl::StatusOr<std::vector<DatasetRecord>> Store::SelectDatasets(
     const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit) {
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<DatasetRecord> out;
   {
     std::vector<SqlValue> all = params;
@@ -482,7 +482,8 @@ absl::StatusOr<std::vector<DatasetRecord>> Store::SelectDatasets(
         db_->Prepare(absl::StrCat(
             "SELECT r.id, r.project, r.name, r.version, r.time_ns FROM "
             "records r WHERE r.kind = 'dataset' AND (",
-            where, ") ORDER BY ", order_by, " LIMIT ?")));
+            where, ") ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
     TB_RETURN_IF_ERROR(stmt.Bind(all));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -528,7 +529,7 @@ absl::StatusOr<DatasetRecord> Store::FindDataset(absl::string_view project_in,
   TB_ASSIGN_OR_RETURN(
       std::vector<DatasetRecord> found,
       SelectDatasets("r.project = ? AND r.name = ? AND r.version = ?", "r.id",
-                     {project, std::string(name), version}, 1));
+                     {project, std::string(name), version}, 1, false));
   if (found.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "dataset '", name, "' has no version ", version, " in project '",
@@ -547,7 +548,7 @@ absl::StatusOr<std::vector<DatasetRecord>> Store::ListDatasetVersions(
   TB_ASSIGN_OR_RETURN(std::vector<DatasetRecord> found,
                       SelectDatasets("r.project = ? AND r.name = ?",
                                      "r.version", {project, std::string(name)},
-                                     0));
+                                     0, false));
   TB_RETURN_IF_ERROR(txn.Commit());
   return found;
 }
@@ -561,7 +562,8 @@ absl::StatusOr<std::vector<DatasetRecord>> Store::FindDatasets(
   TB_RETURN_IF_ERROR(txn.BeginDeferred());
   TB_ASSIGN_OR_RETURN(
       std::vector<DatasetRecord> found,
-      SelectDatasets(parts.where, parts.order_by, parts.params, query.limit));
+      SelectDatasets(parts.where, parts.order_by, parts.params, query.limit,
+                     /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return found;
 }
@@ -608,7 +610,7 @@ absl::StatusOr<int64_t> Store::SaveModel(absl::string_view project_in,
 
 absl::StatusOr<std::vector<ModelRecord>> Store::SelectModels(
     const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit) {
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<ModelRecord> out;
   {
     std::vector<SqlValue> all = params;
@@ -618,7 +620,8 @@ absl::StatusOr<std::vector<ModelRecord>> Store::SelectModels(
         db_->Prepare(absl::StrCat(
             "SELECT r.id, r.project, r.name, r.version, r.time_ns, r.arch, "
             "r.blob, r.blob_size FROM records r WHERE r.kind = 'model' AND (",
-            where, ") ORDER BY ", order_by, " LIMIT ?")));
+            where, ") ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
     TB_RETURN_IF_ERROR(stmt.Bind(all));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -660,7 +663,8 @@ absl::StatusOr<std::vector<ModelRecord>> Store::FindModels(const Query& query) {
   TB_RETURN_IF_ERROR(txn.BeginDeferred());
   TB_ASSIGN_OR_RETURN(
       std::vector<ModelRecord> found,
-      SelectModels(parts.where, parts.order_by, parts.params, query.limit));
+      SelectModels(parts.where, parts.order_by, parts.params, query.limit,
+                   /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return found;
 }
@@ -678,7 +682,7 @@ absl::StatusOr<ModelRecord> Store::GetModel(absl::string_view project_in,
   TB_ASSIGN_OR_RETURN(
       std::vector<ModelRecord> found,
       SelectModels("r.project = ? AND r.name = ? AND r.version = ?", "r.id",
-                   {project, std::string(name), version}, 1));
+                   {project, std::string(name), version}, 1, false));
   if (found.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "model '", name, "' has no version ", version, " in project '",
@@ -784,7 +788,8 @@ absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
         db_->Prepare(absl::StrCat(
             "SELECT r.id, r.project, r.name, r.version, r.blob FROM records r "
             "WHERE r.kind = 'model' AND (",
-            parts.where, ")")));
+            parts.where, ")"),
+        /*cache=*/false));
     TB_RETURN_IF_ERROR(stmt.Bind(parts.params));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -828,38 +833,58 @@ absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
 
 // ---- Logs ------------------------------------------------------------------
 
-absl::Status Store::InsertLog(const LogEntry& entry, int64_t now_ns) {
-  TB_RETURN_IF_ERROR(ValidateName("model", entry.model));
-  TB_ASSIGN_OR_RETURN(
-      SqliteStmt stmt,
-      db_->Prepare("INSERT INTO logs(project, kind, model, model_version, "
-                   "step, time_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-                   "RETURNING id"));
-  TB_RETURN_IF_ERROR(stmt.Bind(
-      {ProjectOrDefault(entry.project), std::string(LogKindName(entry.kind)),
-       entry.model, entry.model_version, entry.step,
-       entry.time_ns != 0 ? entry.time_ns : now_ns}));
-  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::InternalError("log insert returned no id");
-  int64_t id = stmt.Int(0);
-  stmt.Reset();
-  return InsertKv(
-      "INSERT INTO log_kv(owner, key, num_value, text_value) VALUES (?1, ?2, "
-      "?3, ?4)",
-      id, entry.metrics);
-}
-
 absl::Status Store::AppendLog(const LogEntry& entry) {
   return AppendLogs({entry});
 }
 
 absl::Status Store::AppendLogs(const std::vector<LogEntry>& entries) {
+  for (const LogEntry& entry : entries) {
+    TB_RETURN_IF_ERROR(ValidateName("model", entry.model));
+    for (const auto& [key, value] : entry.metrics) {
+      if (key.empty()) {
+        return absl::InvalidArgumentError("a log metric has an empty key");
+      }
+    }
+  }
   absl::MutexLock lock(&mu_);
   SqliteTxn txn(*db_);
   TB_RETURN_IF_ERROR(txn.BeginImmediate());
-  int64_t now = clock_->NowNanos();
+  const int64_t now = clock_->NowNanos();
+  // The hot path of metric logging: two cached statements, bound in place.
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt log_stmt,
+      db_->Prepare("INSERT INTO logs(project, kind, model, model_version, "
+                   "step, time_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                   "RETURNING id"));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt kv_stmt,
+      db_->Prepare("INSERT INTO log_kv(owner, key, num_value, text_value) "
+                   "VALUES (?1, ?2, ?3, ?4)"));
+  const std::string default_project(kDefaultProject);
   for (const LogEntry& entry : entries) {
-    TB_RETURN_IF_ERROR(InsertLog(entry, now));
+    log_stmt.BindText(1, entry.project.empty() ? default_project
+                                               : entry.project);
+    log_stmt.BindText(2, LogKindName(entry.kind));
+    log_stmt.BindText(3, entry.model);
+    log_stmt.BindInt(4, entry.model_version);
+    log_stmt.BindInt(5, entry.step);
+    log_stmt.BindInt(6, entry.time_ns != 0 ? entry.time_ns : now);
+    TB_ASSIGN_OR_RETURN(bool row, log_stmt.Step());
+    if (!row) return absl::InternalError("log insert returned no id");
+    const int64_t id = log_stmt.Int(0);
+    log_stmt.Reset();
+    for (const auto& [key, value] : entry.metrics) {
+      kv_stmt.BindInt(1, id);
+      kv_stmt.BindText(2, key);
+      if (std::optional<double> n = ParseNumber(value)) {
+        kv_stmt.BindDouble(3, *n);
+      } else {
+        kv_stmt.BindNull(3);
+      }
+      kv_stmt.BindText(4, value);
+      TB_RETURN_IF_ERROR(kv_stmt.Run());
+      kv_stmt.Reset();
+    }
   }
   return txn.Commit();
 }
@@ -878,7 +903,8 @@ absl::StatusOr<std::vector<LogEntry>> Store::QueryLogs(const Query& query) {
         db_->Prepare(absl::StrCat(
             "SELECT l.id, l.project, l.kind, l.model, l.model_version, l.step, "
             "l.time_ns FROM logs l WHERE ",
-            parts.where, " ORDER BY ", parts.order_by, " LIMIT ?")));
+            parts.where, " ORDER BY ", parts.order_by, " LIMIT ?"),
+        /*cache=*/false));
     TB_RETURN_IF_ERROR(stmt.Bind(all));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -917,7 +943,8 @@ absl::StatusOr<int64_t> Store::DeleteLogs(absl::string_view filter_text) {
   TB_RETURN_IF_ERROR(txn.BeginImmediate());
   TB_ASSIGN_OR_RETURN(SqliteStmt stmt,
                       db_->Prepare(absl::StrCat("DELETE FROM logs AS l WHERE ",
-                                                parts.where)));
+                                                parts.where),
+                                   /*cache=*/false));
   TB_RETURN_IF_ERROR(stmt.Bind(parts.params));
   TB_RETURN_IF_ERROR(stmt.Run());
   int64_t deleted = db_->Changes();
@@ -1022,7 +1049,7 @@ absl::StatusOr<std::optional<Task>> Store::ClaimTask(absl::string_view runner_id
     id = stmt.Int(0);
   }
   TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
-                      SelectTasks("t.id = ?", "t.id", {id}, 1));
+                      SelectTasks("t.id = ?", "t.id", {id}, 1, false));
   TB_RETURN_IF_ERROR(txn.Commit());
   if (tasks.empty()) return absl::InternalError("claimed task vanished");
   return std::optional<Task>(std::move(tasks[0]));
@@ -1140,7 +1167,7 @@ absl::StatusOr<int64_t> Store::CheckUnfinished() {
 
 absl::StatusOr<std::vector<Task>> Store::SelectTasks(
     const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit) {
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<Task> out;
   {
     std::vector<SqlValue> all = params;
@@ -1152,7 +1179,8 @@ absl::StatusOr<std::vector<Task>> Store::SelectTasks(
             "t.attempts, t.max_attempts, t.runner, t.lease_expiry_ns, "
             "t.created_ns, t.updated_ns, t.error, t.result_keys, "
             "t.model_name, t.model_version FROM tasks t WHERE ",
-            where, " ORDER BY ", order_by, " LIMIT ?")));
+            where, " ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
     TB_RETURN_IF_ERROR(stmt.Bind(all));
     while (true) {
       TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -1199,7 +1227,7 @@ absl::StatusOr<Task> Store::GetTask(int64_t task_id) {
   SqliteTxn txn(*db_);
   TB_RETURN_IF_ERROR(txn.BeginDeferred());
   TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
-                      SelectTasks("t.id = ?", "t.id", {task_id}, 1));
+                      SelectTasks("t.id = ?", "t.id", {task_id}, 1, false));
   TB_RETURN_IF_ERROR(txn.Commit());
   if (tasks.empty()) {
     return absl::NotFoundError(
@@ -1218,7 +1246,8 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(const Query& query) {
   TB_RETURN_IF_ERROR(ReapExpiredLeases(clock_->NowNanos()));
   TB_ASSIGN_OR_RETURN(
       std::vector<Task> tasks,
-      SelectTasks(parts.where, parts.order_by, parts.params, query.limit));
+      SelectTasks(parts.where, parts.order_by, parts.params, query.limit,
+                  /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return tasks;
 }

@@ -178,23 +178,21 @@ class Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<DatasetRecord>> SelectDatasets(
       const std::string& where, const std::string& order_by,
-      const std::vector<SqlValue>& params, int64_t limit)
+      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<ModelRecord>> SelectModels(
       const std::string& where, const std::string& order_by,
-      const std::vector<SqlValue>& params, int64_t limit)
+      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<Task>> SelectTasks(
       const std::string& where, const std::string& order_by,
-      const std::vector<SqlValue>& params, int64_t limit)
+      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> LatestVersion(absl::string_view kind,
                                         absl::string_view project,
                                         absl::string_view name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReapExpiredLeases(int64_t now_ns)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status InsertLog(const LogEntry& entry, int64_t now_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string root_;

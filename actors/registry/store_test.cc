@@ -570,3 +570,46 @@ TEST(StoreOpenTest, CrashedBlobWriteIsCleanedOnNextOpen) {
 
 }  // namespace
 }  // namespace trainbus::registry
+
+namespace trainbus::registry {
+namespace {
+
+TEST(StoreOpenTest, ConcurrentFirstOpensAllSucceed) {
+  std::string root = testing::NewTempDir("race");
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      StoreOptions options;
+      options.root = root;
+      absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+      EXPECT_TRUE(store.ok()) << store.status();
+      if (store.ok() && (*store)->SaveModel("", "m", "a", "x", {}).ok()) ++ok;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 4);
+}
+
+TEST(StoreOpenTest, ManyDistinctUserQueriesStayCorrect) {
+  StoreOptions options;
+  options.root = testing::NewTempDir("queries");
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->SaveModel("", "m", "a", "x", {{"k0", "1"}}).ok());
+  for (int i = 0; i < 300; ++i) {
+    std::string filter = "k0=1";
+    for (int j = 0; j < i % 7; ++j) filter += ",version>=0";
+    absl::StatusOr<std::vector<ModelRecord>> found =
+        (*store)->FindModels({filter, i % 2 ? "k0 desc" : "", i % 5});
+    ASSERT_TRUE(found.ok()) << found.status();
+    LogEntry e;
+    e.model = "m";
+    e.metrics = {{absl::StrCat("m", i), "1"}};
+    ASSERT_TRUE((*store)->AppendLogs({e, e}).ok());
+  }
+  EXPECT_EQ((*store)->QueryLogs({"", "", 0})->size(), 600u);
+}
+
+}  // namespace
+}  // namespace trainbus::registry
