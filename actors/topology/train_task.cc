@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "actors/registry/metric_logger.h"
 #include "actors/registry/runner_main.h"
 #include "actors/registry/store.h"
 #include "actors/topology/parallel_models.h"
@@ -147,17 +148,12 @@ int TrainRunnerMain(const std::vector<std::string>& args, std::ostream& out,
     logs = std::move(*store);
     defaults.on_metric = [&logs](const registry::Task& task,
                                  const bus::Metric& m) {
-      registry::LogEntry entry;
-      entry.project = task.project;
-      entry.kind = m.split == "train" ? registry::LogKind::kTrain
-                                      : registry::LogKind::kTest;
-      entry.model = task.name;
-      entry.step = static_cast<int64_t>(m.step);
-      for (const auto& [key, value] : m.values) {
-        entry.metrics[key] = registry::FormatNumber(value);
-      }
+      absl::StatusOr<registry::LogEntry> entry =
+          registry::MetricToLogEntry(m, task.project, /*model_version=*/0);
+      if (!entry.ok()) return;  // not a train/validation/test metric
+      entry->model = task.name;
       // A lost log line is reported, not fatal: the result still counts.
-      if (absl::Status s = logs->AppendLog(entry); !s.ok()) {
+      if (absl::Status s = logs->AppendLog(*entry); !s.ok()) {
         std::cerr << "trainbus runner: log not stored: " << s.message()
                   << "\n";
       }
