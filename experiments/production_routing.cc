@@ -29,6 +29,8 @@ ABSL_FLAG(double, replay_rate, 250, "replayed samples per second (0: unpaced)");
 ABSL_FLAG(std::string, image_dir, "",
           "directory of PNG/JPEG/PGM images to predict; empty: export test "
           "images (and a few broken files) to a temporary directory");
+ABSL_FLAG(std::string, export_dir, "/tmp/trainbus/production_routing/images",
+          "where test images are exported without --image_dir (emptied first)");
 ABSL_FLAG(uint64_t, export_images, 48, "images to export without --image_dir");
 ABSL_FLAG(uint64_t, export_broken, 2,
           "undecodable files to export without --image_dir");
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   config.replay_limit = absl::GetFlag(FLAGS_replay_limit);
   config.replay_rate = absl::GetFlag(FLAGS_replay_rate);
   config.image_dir = absl::GetFlag(FLAGS_image_dir);
+  config.export_dir = absl::GetFlag(FLAGS_export_dir);
   config.export_images = absl::GetFlag(FLAGS_export_images);
   config.export_broken = absl::GetFlag(FLAGS_export_broken);
   config.image_rate = absl::GetFlag(FLAGS_image_rate);

@@ -1,7 +1,6 @@
 #include "actors/topology/production_routing.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "actors/consumer/console_printer.h"
@@ -24,8 +24,6 @@
 #include "bus/bus.h"
 #include "bus/errors.h"
 #include "caf/all.hpp"
-
-#include <unistd.h>
 
 namespace trainbus::actors {
 namespace {
@@ -142,10 +140,16 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   std::string image_dir = config.image_dir;
   std::vector<int32_t> image_truth;
   if (image_dir.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    image_dir = absl::StrFormat("%s/trainbus-production-images-%d",
-                                tmp ? tmp : "/tmp", ::getpid());
-    std::filesystem::remove_all(image_dir);
+    image_dir = config.export_dir;
+    // Only what an earlier export wrote goes; nothing else in the directory.
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(image_dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (absl::StartsWith(name, "img_") || absl::StartsWith(name, "zz_broken_")) {
+        std::filesystem::remove(entry.path(), ec);
+      }
+    }
     const size_t first = splits->test.count -
                          std::min(config.export_images, splits->test.count);
     absl::StatusOr<std::vector<int32_t>> labels =

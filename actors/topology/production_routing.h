@@ -58,8 +58,9 @@ struct ProductionRoutingConfig {
   double replay_rate = 250;
   // Production source 2: a directory of images. Empty: export
   // export_images test images (from the end of the split, PNG/JPEG/PGM in
-  // turn) and export_broken undecodable files to a fresh temporary directory.
+  // turn) and export_broken undecodable files to export_dir (emptied first).
   std::string image_dir;
+  std::string export_dir = "/tmp/trainbus/production_routing/images";
   size_t export_images = 48;
   size_t export_broken = 2;
   double image_rate = 20;
