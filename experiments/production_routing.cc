@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, train_policy, "block",
           "mnist->model bindings: block, drop_oldest");
 ABSL_FLAG(std::string, live_policy, "block",
           "live->model bindings: block, drop_oldest");
+ABSL_FLAG(uint32_t, max_queue, 64,
+          "queue bound per subscriber on every resource and binding; smaller "
+          "queues keep live samples from waiting behind training data");
 ABSL_FLAG(uint64_t, print_every, 500, "console: print every Nth prediction");
 ABSL_FLAG(std::string, jsonl, "/tmp/trainbus/production_routing/predictions.jsonl",
           "JSON-lines file for predictions and metrics ('' for none)");
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
   config.image_rate = absl::GetFlag(FLAGS_image_rate);
   config.train_policy = absl::GetFlag(FLAGS_train_policy);
   config.live_policy = absl::GetFlag(FLAGS_live_policy);
+  config.max_queue = absl::GetFlag(FLAGS_max_queue);
   config.print_every = absl::GetFlag(FLAGS_print_every);
   config.jsonl_path = absl::GetFlag(FLAGS_jsonl);
   config.timeout_seconds = absl::GetFlag(FLAGS_timeout);

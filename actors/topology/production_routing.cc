@@ -284,7 +284,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
       b.filter = filter;
       b.policy = policy;
       b.max_queue = config.max_queue;
-      b.window = 256;
+      b.window = std::min<uint32_t>(256, std::max<uint32_t>(config.max_queue, 1));
       if (auto bound = bus.Bind(b); !bound.ok()) {
         stop_all();
         return bound.status();

@@ -67,7 +67,10 @@ struct ProductionRoutingConfig {
   // Routing.
   std::string train_policy = "block";  // mnist -> modelK
   std::string live_policy = "block";   // live -> modelK
-  uint32_t max_queue = 1024;
+  // Per-subscriber queue bound (and binding window, up to 256). Small
+  // queues keep live samples from waiting behind a backlog of training data:
+  // 64 gives p90 publish->prediction ~0.2 s here, 1024 ~1.7 s.
+  uint32_t max_queue = 64;
   // Consumers.
   uint64_t print_every = 500;          // console: every Nth prediction
   std::string jsonl_path = "/tmp/trainbus/production_routing/predictions.jsonl";
