@@ -5,13 +5,14 @@
 // four models that train and predict at once, and consumer applications on
 // the predictions (console, JSON-lines file, aggregator) and on the dead
 // letters. Prints what every consumer received and the bus metrics.
+#include "actors/topology/production_routing.h"
+
 #include <iostream>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "actors/topology/production_routing.h"
 
 ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist",
           "directory with MNIST-format IDX files (.gz or raw)");
@@ -43,7 +44,8 @@ ABSL_FLAG(uint32_t, max_queue, 64,
           "queue bound per subscriber on every resource and binding; smaller "
           "queues keep live samples from waiting behind training data");
 ABSL_FLAG(uint64_t, print_every, 500, "console: print every Nth prediction");
-ABSL_FLAG(std::string, jsonl, "/tmp/trainbus/production_routing/predictions.jsonl",
+ABSL_FLAG(std::string, jsonl,
+          "/tmp/trainbus/production_routing/predictions.jsonl",
           "JSON-lines file for predictions and metrics ('' for none)");
 ABSL_FLAG(double, timeout, 600, "give up after this many seconds");
 

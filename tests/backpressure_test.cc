@@ -3,7 +3,8 @@
 //
 //   generator --> [mnist] --block-->  [fast1] --> model actor
 //                         --block-->  [fast2] --> model actor
-//                         --POLICY--> [slow]  --> subscriber that stopped reading
+//                         --POLICY--> [slow]  --> subscriber that stopped
+//                         reading
 //
 // drop_oldest and catch_up: the fast models train on every sample, exactly
 // as they do without the slow sibling (bit-identical weights), while the
@@ -115,8 +116,8 @@ class Topology {
     return a ? *a : caf::actor{};
   }
 
-  void Bind(const std::string& from, const std::string& to,
-            bus::Policy policy, uint32_t max_queue, uint32_t window) {
+  void Bind(const std::string& from, const std::string& to, bus::Policy policy,
+            uint32_t max_queue, uint32_t window) {
     bus::BindingOptions b;
     b.from = from;
     b.to = to;

@@ -37,8 +37,8 @@ data::Dataset Bands(size_t n, uint32_t salt) {
 TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   const std::string root = testing::FreshDir("production_routing");
   std::filesystem::create_directories(root + "/data");
-  ASSERT_TRUE(data::WriteMnistDir(root + "/data", Bands(400, 1), Bands(200, 2))
-                  .ok());
+  ASSERT_TRUE(
+      data::WriteMnistDir(root + "/data", Bands(400, 1), Bands(200, 2)).ok());
   actors::ProductionRoutingConfig config;
   config.data_dir = root + "/data";
   config.models = {{"soft", "softmax:lr=0.01,batch=1"},

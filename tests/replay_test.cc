@@ -73,8 +73,8 @@ void ExpectSameRun(const ModelSummary& a, const ModelSummary& b) {
   for (size_t i = 0; i < a.curve.size(); ++i) {
     EXPECT_EQ(a.curve[i].step, b.curve[i].step) << i;
     EXPECT_EQ(a.curve[i].test_accuracy, b.curve[i].test_accuracy) << i;
-    EXPECT_EQ(a.curve[i].prequential_accuracy,
-              b.curve[i].prequential_accuracy) << i;
+    EXPECT_EQ(a.curve[i].prequential_accuracy, b.curve[i].prequential_accuracy)
+        << i;
     EXPECT_EQ(a.curve[i].loss, b.curve[i].loss) << i;  // bit for bit
   }
   EXPECT_FALSE(a.checkpoint.empty());

@@ -117,9 +117,9 @@ void BM_FastSiblings(benchmark::State& state) {
     for (int done = 0; done < 2;) {
       self->receive([&](actors::ModelSummary&) { ++done; });
     }
-    const double seconds = std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - start)
-                               .count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     state.SetIterationTime(seconds);
     state.SetItemsProcessed(state.items_processed() + 2 * n);
     auto metrics = bus.Metrics();
@@ -141,7 +141,8 @@ void BM_FastSiblings(benchmark::State& state) {
 }
 
 BENCHMARK(BM_FastSiblings)
-    ->ArgName("variant")  // 0 none, 1 drop_oldest, 2 block, 3 none+log, 4 catch_up
+    ->ArgName(
+        "variant")  // 0 none, 1 drop_oldest, 2 block, 3 none+log, 4 catch_up
     ->DenseRange(0, 4)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)

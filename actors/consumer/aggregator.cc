@@ -103,7 +103,8 @@ std::string FormatAggregateReport(const AggregateReport& r) {
   absl::StrAppendFormat(&out, "%-10s %12d\n", "total", r.predictions);
   out += "agreement (same label on the same sample):\n";
   absl::StrAppendFormat(&out, "%-10s", "");
-  for (const ModelCounts& m : r.models) absl::StrAppendFormat(&out, " %8s", m.model);
+  for (const ModelCounts& m : r.models)
+    absl::StrAppendFormat(&out, " %8s", m.model);
   out += "\n";
   const size_t n = r.models.size();
   for (size_t i = 0; i < n; ++i) {

@@ -37,7 +37,7 @@ using TruthFn = std::function<int32_t(const std::string& source, uint64_t seq)>;
 struct ModelCounts {
   std::string model;
   uint64_t predictions = 0;
-  uint64_t with_truth = 0;   // predictions whose true label is known
+  uint64_t with_truth = 0;  // predictions whose true label is known
   uint64_t correct = 0;
   std::vector<uint64_t> by_label;  // predicted label histogram
 
@@ -48,14 +48,14 @@ struct ModelCounts {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ModelCounts& x) {
-  return f(caf::meta::type_name("trainbus.ModelCounts"), x.model,
-           x.predictions, x.with_truth, x.correct, x.by_label);
+  return f(caf::meta::type_name("trainbus.ModelCounts"), x.model, x.predictions,
+           x.with_truth, x.correct, x.by_label);
 }
 
 struct AggregateReport {
   uint64_t predictions = 0;
-  std::vector<ModelCounts> models;              // sorted by name
-  std::map<std::string, uint64_t> per_source;   // predictions per source
+  std::vector<ModelCounts> models;             // sorted by name
+  std::map<std::string, uint64_t> per_source;  // predictions per source
   // Row-major models.size()^2: samples both models predicted, and how many
   // of them got the same label. The diagonal is unused.
   std::vector<uint64_t> compared;

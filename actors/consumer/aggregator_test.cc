@@ -95,8 +95,8 @@ TEST(AggregatorActorTest, AnswersReportRequests) {
   caf::actor agg = SpawnAggregator(t.system(), o);
   t.Run();
   for (uint64_t seq = 0; seq < 50; ++seq) {
-    ASSERT_TRUE(t.Ask<uint64_t>(*resource, bus::publish_atom::value,
-                                P("m1", seq, 1)));
+    ASSERT_TRUE(
+        t.Ask<uint64_t>(*resource, bus::publish_atom::value, P("m1", seq, 1)));
     ASSERT_TRUE(t.Ask<uint64_t>(*resource, bus::publish_atom::value,
                                 P("m2", seq, seq < 25 ? 1 : 2)));
   }

@@ -62,9 +62,9 @@ class ConsolePrinter : public ConsumerLogic {
 
 std::string FormatPredictionLine(const bus::Prediction& p, uint64_t n,
                                  const std::vector<std::string>& class_names) {
-  std::string out = absl::StrFormat("prediction #%d %s v%d %s#%d -> %d", n,
-                                    p.model, p.model_version, p.source,
-                                    p.sample_seq, p.label);
+  std::string out =
+      absl::StrFormat("prediction #%d %s v%d %s#%d -> %d", n, p.model,
+                      p.model_version, p.source, p.sample_seq, p.label);
   if (p.label >= 0 && static_cast<size_t>(p.label) < class_names.size()) {
     absl::StrAppend(&out, " ", class_names[p.label]);
   }

@@ -8,9 +8,10 @@
 //   SpawnConsolePrinter(sys, o);
 //
 // Lines look like
-//   [console] prediction #500 model2 v1 test-replay#123 -> 7 Sneaker (p=0.93) 1.2 ms
-//   [console] metric model1 test step 200 loss=0.61 test_accuracy=0.79
-//   [console] dead letter images#12 /tmp/x/broken.png: not a PNG ...
+//   [console] prediction #500 model2 v1 test-replay#123 -> 7 Sneaker
+//   (p=0.93) 1.2 ms [console] metric model1 test step 200 loss=0.61
+//   test_accuracy=0.79 [console] dead letter images#12 /tmp/x/broken.png: not a
+//   PNG ...
 #ifndef TRAINBUS_ACTORS_CONSUMER_CONSOLE_PRINTER_H_
 #define TRAINBUS_ACTORS_CONSUMER_CONSOLE_PRINTER_H_
 
@@ -30,7 +31,7 @@ struct ConsolePrinterOptions {
   // Print the 1st, (N+1)th, (2N+1)th ... message of each kind; 0: none.
   uint64_t prediction_every = 1;
   uint64_t metric_every = 1;
-  uint64_t sample_every = 1;        // samples, dead letters, end markers
+  uint64_t sample_every = 1;             // samples, dead letters, end markers
   std::vector<std::string> class_names;  // label names, if known
   // Where lines go (without the newline); default: caf::aout.
   std::function<void(const std::string&)> write;

@@ -99,9 +99,10 @@ caf::behavior Consumer(Self* self, ConsumerOptions options,
                   caf::actor_cast<caf::actor>(self), sub)
         .then([](uint64_t) {},
               [=](caf::error& err) {
-                caf::aout(self) << self->state.options.name
-                                << ": cannot subscribe: "
-                                << bus::ErrorToString(err) << "\n";
+                caf::aout(self)
+                    << self->state.options.name
+                    << ": cannot subscribe: " << bus::ErrorToString(err)
+                    << "\n";
                 self->quit(err);
               });
   }
@@ -147,7 +148,8 @@ std::string FormatConsumerStats(const ConsumerStats& s) {
       "%s: %d predictions, %d metrics, %d samples, %d end markers, %d errors",
       s.name, s.predictions, s.metrics, s.samples, s.end_markers, s.errors);
   if (s.batches > 0) absl::StrAppendFormat(&out, ", %d batches", s.batches);
-  if (!s.last_error.empty()) absl::StrAppend(&out, " (last: ", s.last_error, ")");
+  if (!s.last_error.empty())
+    absl::StrAppend(&out, " (last: ", s.last_error, ")");
   return out;
 }
 

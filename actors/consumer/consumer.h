@@ -54,10 +54,10 @@ struct ConsumerStats {
   std::string name;
   uint64_t predictions = 0;
   uint64_t metrics = 0;
-  uint64_t samples = 0;       // samples, not counting end-of-stream markers
+  uint64_t samples = 0;  // samples, not counting end-of-stream markers
   uint64_t batches = 0;
   uint64_t end_markers = 0;
-  uint64_t errors = 0;        // deliveries the logic failed on
+  uint64_t errors = 0;  // deliveries the logic failed on
   std::string last_error;
 
   uint64_t received() const {
@@ -109,12 +109,12 @@ class ConsumerLogic {
 };
 
 struct ConsumerOptions {
-  std::string name = "consumer";        // subscription name in bus metrics
-  std::vector<caf::actor> inputs;       // resources to subscribe to
-  uint32_t credit = 64;                 // in flight per input
-  bus::Filter filter;                   // which samples (others always pass)
+  std::string name = "consumer";   // subscription name in bus metrics
+  std::vector<caf::actor> inputs;  // resources to subscribe to
+  uint32_t credit = 64;            // in flight per input
+  bus::Filter filter;              // which samples (others always pass)
   bus::Policy policy = bus::Policy::kBlock;
-  uint32_t max_queue = 0;               // 0: the resource's default
+  uint32_t max_queue = 0;  // 0: the resource's default
 };
 
 // Spawns the consumer; it subscribes to every input at once. A refused

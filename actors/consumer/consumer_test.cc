@@ -1,5 +1,7 @@
 // Consumers on a deterministic bus: credit, flush waits, the console
 // printer, the hook sink and the JSON-lines sink.
+#include "actors/consumer/consumer.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -8,7 +10,6 @@
 
 #include "absl/strings/str_split.h"
 #include "actors/consumer/console_printer.h"
-#include "actors/consumer/consumer.h"
 #include "actors/consumer/hook_sink.h"
 #include "actors/consumer/jsonl_sink.h"
 #include "bus/atoms.h"
@@ -21,7 +22,8 @@ namespace {
 
 using bus::testing::BusTestSystem;
 
-bus::Prediction P(uint64_t seq, int32_t label, const std::string& model = "m1") {
+bus::Prediction P(uint64_t seq, int32_t label,
+                  const std::string& model = "m1") {
   bus::Prediction p;
   p.sample_seq = seq;
   p.source = "live";
@@ -63,7 +65,8 @@ class ConsumerTest : public ::testing::Test {
   }
   template <class T>
   void Publish(const caf::actor& resource, T x) {
-    ASSERT_TRUE(t.Ask<uint64_t>(resource, bus::publish_atom::value, std::move(x)));
+    ASSERT_TRUE(
+        t.Ask<uint64_t>(resource, bus::publish_atom::value, std::move(x)));
   }
   ConsumerStats Stats(const caf::actor& consumer) {
     auto s = t.Ask<ConsumerStats>(consumer, query_atom::value);
@@ -132,7 +135,8 @@ TEST_F(ConsumerTest, ConsolePrinterPrintsEveryNthPredictionAndAllMetrics) {
   Publish(dead, letter);
   Publish(dead, bus::Sample::EndOfStream("images", 5));
   ASSERT_EQ(lines->size(), 6u);
-  EXPECT_EQ((*lines)[0], "[console] prediction #1 m1 v2 live#0 -> 1 one (p=0.75)");
+  EXPECT_EQ((*lines)[0],
+            "[console] prediction #1 m1 v2 live#0 -> 1 one (p=0.75)");
   EXPECT_EQ((*lines)[1].substr(0, 24), "[console] prediction #4 ");
   EXPECT_EQ((*lines)[2].substr(0, 24), "[console] prediction #7 ");
   EXPECT_EQ((*lines)[3],
@@ -200,8 +204,8 @@ TEST_F(ConsumerTest, JsonlSinkWritesOneObjectPerLineAndFlushesOnRequest) {
   Publish(predictions, p);
   Publish(metrics, M(3));
   Publish(predictions, P(8, 0, "m\"2"));
-  auto stats = t.Ask<ConsumerStats>(*sink, bus::flush_atom::value,
-                                    uint64_t{2}, uint64_t{1}, uint64_t{0});
+  auto stats = t.Ask<ConsumerStats>(*sink, bus::flush_atom::value, uint64_t{2},
+                                    uint64_t{1}, uint64_t{0});
   ASSERT_TRUE(stats);
   EXPECT_EQ(stats->errors, 0u);
   std::vector<std::string> lines = ReadLines(o.path);
@@ -211,9 +215,10 @@ TEST_F(ConsumerTest, JsonlSinkWritesOneObjectPerLineAndFlushesOnRequest) {
             "\"model\":\"m1\",\"model_version\":2,\"label\":1,\"scores\":[0.25,"
             "0.75],\"publish_ns\":1000000,\"predicted_ns\":3500000,"
             "\"latency_ms\":2.5}");
-  EXPECT_EQ(lines[1],
-            "{\"type\":\"metric\",\"model\":\"m1\",\"split\":\"test\",\"step\":"
-            "3,\"time_ns\":0,\"values\":{\"loss\":1.25,\"test_accuracy\":0.5}}");
+  EXPECT_EQ(
+      lines[1],
+      "{\"type\":\"metric\",\"model\":\"m1\",\"split\":\"test\",\"step\":"
+      "3,\"time_ns\":0,\"values\":{\"loss\":1.25,\"test_accuracy\":0.5}}");
   EXPECT_NE(lines[2].find("\"model\":\"m\\\"2\""), std::string::npos)
       << lines[2];
   caf::anon_send_exit(*sink, caf::exit_reason::kill);

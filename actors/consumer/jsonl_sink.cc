@@ -141,12 +141,12 @@ absl::StatusOr<std::unique_ptr<ConsumerLogic>> MakeJsonlSinkLogic(
     return absl::InvalidArgumentError(
         "the JSON-lines sink needs a file path (e.g. --jsonl=/tmp/p.jsonl)");
   }
-  std::FILE* file = std::fopen(options.path.c_str(), options.append ? "a" : "w");
+  std::FILE* file =
+      std::fopen(options.path.c_str(), options.append ? "a" : "w");
   if (file == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot open JSON-lines file '", options.path, "' for writing: ",
-        std::strerror(errno),
-        "; create its directory or choose another path"));
+        std::strerror(errno), "; create its directory or choose another path"));
   }
   return std::unique_ptr<ConsumerLogic>(
       std::make_unique<JsonlSink>(file, options));

@@ -32,7 +32,7 @@ namespace trainbus::actors {
 struct JsonlSinkOptions {
   ConsumerOptions consumer;
   std::string path;
-  bool append = false;       // false: truncate an existing file
+  bool append = false;  // false: truncate an existing file
   // Flush to the OS after every N lines; 0: only when asked (flush_atom) and
   // when the sink stops. 1 suits a `tail -f`; larger values are cheaper.
   uint64_t flush_every = 256;

@@ -39,7 +39,8 @@ struct ImageDirSourceOptions {
   double rate = 0;           // files per second; 0: as fast as accepted
   uint32_t window = 16;
   bool end_marker = true;
-  caf::actor listener;  // (done_atom, source, uint64_t published, uint64_t dead)
+  caf::actor
+      listener;  // (done_atom, source, uint64_t published, uint64_t dead)
 };
 
 // Lists the directory first: a missing or unreadable directory is an error

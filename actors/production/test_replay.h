@@ -29,11 +29,11 @@ struct TestReplayOptions {
   std::string source = "test-replay";
   std::shared_ptr<const data::Dataset> data;
   caf::actor output;
-  double rate = 0;           // samples per second; 0: as fast as accepted
-  uint64_t limit = 0;        // 0: the whole split once
+  double rate = 0;     // samples per second; 0: as fast as accepted
+  uint64_t limit = 0;  // 0: the whole split once
   uint32_t window = 64;
   bool end_marker = true;
-  caf::actor listener;       // receives (done_atom, source, published)
+  caf::actor listener;  // receives (done_atom, source, published)
 };
 
 // The generator options for a replay: unlabelled, in order, one pass.

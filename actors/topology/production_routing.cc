@@ -119,7 +119,8 @@ absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
 absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     const ProductionRoutingConfig& config) {
   // ---- Data.
-  absl::StatusOr<data::MnistSplits> splits = data::LoadMnistDir(config.data_dir);
+  absl::StatusOr<data::MnistSplits> splits =
+      data::LoadMnistDir(config.data_dir);
   if (!splits.ok()) return splits.status();
   if (config.eval_limit + config.replay_limit > splits->test.count) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -134,8 +135,8 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   auto eval = std::make_shared<EvalSet>(
       EvalSet::FromBytes(eval_data.pixels.data(), eval_data.labels.data(),
                          eval_data.count, eval_data.image_size()));
-  auto replay = std::make_shared<data::Dataset>(data::SliceRange(
-      splits->test, config.eval_limit, config.replay_limit));
+  auto replay = std::make_shared<data::Dataset>(
+      data::SliceRange(splits->test, config.eval_limit, config.replay_limit));
 
   std::string image_dir = config.image_dir;
   std::vector<int32_t> image_truth;
@@ -146,12 +147,13 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     for (const auto& entry :
          std::filesystem::directory_iterator(image_dir, ec)) {
       const std::string name = entry.path().filename().string();
-      if (absl::StartsWith(name, "img_") || absl::StartsWith(name, "zz_broken_")) {
+      if (absl::StartsWith(name, "img_") ||
+          absl::StartsWith(name, "zz_broken_")) {
         std::filesystem::remove(entry.path(), ec);
       }
     }
-    const size_t first = splits->test.count -
-                         std::min(config.export_images, splits->test.count);
+    const size_t first =
+        splits->test.count - std::min(config.export_images, splits->test.count);
     absl::StatusOr<std::vector<int32_t>> labels =
         ExportImages(splits->test, first, config.export_images,
                      config.export_broken, image_dir);
@@ -159,9 +161,11 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     image_truth = std::move(*labels);
   }
 
-  absl::StatusOr<bus::Policy> train_policy = bus::ParsePolicy(config.train_policy);
+  absl::StatusOr<bus::Policy> train_policy =
+      bus::ParsePolicy(config.train_policy);
   if (!train_policy.ok()) return train_policy.status();
-  absl::StatusOr<bus::Policy> live_policy = bus::ParsePolicy(config.live_policy);
+  absl::StatusOr<bus::Policy> live_policy =
+      bus::ParsePolicy(config.live_policy);
   if (!live_policy.ok()) return live_policy.status();
   std::vector<nn::ModelSpec> specs;
   for (const NamedModel& m : config.models) {
@@ -257,7 +261,8 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     DeadLetter d;
     d.seq = s.seq;
     if (auto it = s.meta.find("path"); it != s.meta.end()) d.path = it->second;
-    if (auto it = s.meta.find("error"); it != s.meta.end()) d.error = it->second;
+    if (auto it = s.meta.find("error"); it != s.meta.end())
+      d.error = it->second;
     if (print) std::cout << "[dead_letters] " << FormatSampleLine(s) << "\n";
     std::lock_guard<std::mutex> lock(dead_log->mu);
     dead_log->letters.push_back(std::move(d));
@@ -284,7 +289,8 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
       b.filter = filter;
       b.policy = policy;
       b.max_queue = config.max_queue;
-      b.window = std::min<uint32_t>(256, std::max<uint32_t>(config.max_queue, 1));
+      b.window =
+          std::min<uint32_t>(256, std::max<uint32_t>(config.max_queue, 1));
       if (auto bound = bus.Bind(b); !bound.ok()) {
         stop_all();
         return bound.status();
@@ -295,7 +301,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     m.spec = specs[i];
     m.eval_every = config.eval_every;
     m.eval_subset = config.eval_subset;
-    m.print = false;  // the console consumer prints the metrics
+    m.print = false;        // the console consumer prints the metrics
     m.quit_at_end = false;  // three streams end here, not one
     m.input = *input;
     m.metrics = resources["metrics"];
@@ -363,8 +369,8 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   bool timed_out = false;
   const auto timeout = std::chrono::milliseconds(
       static_cast<int64_t>(config.timeout_seconds * 1000));
-  while (!timed_out && (finished_models < config.models.size() ||
-                        sources_done < 3)) {
+  while (!timed_out &&
+         (finished_models < config.models.size() || sources_done < 3)) {
     self->receive(
         [&](ModelSummary& s) {
           auto& [count, last] = summaries[s.name];
@@ -406,9 +412,9 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     self->request(consumer, timeout, bus::flush_atom::value, p, mt, samples)
         .receive([&](ConsumerStats& s) { report.consumers.push_back(s); },
                  [&](caf::error& err) {
-                   status = absl::DeadlineExceededError(absl::StrCat(
-                       "a consumer did not receive everything: ",
-                       bus::ErrorToString(err)));
+                   status = absl::DeadlineExceededError(
+                       absl::StrCat("a consumer did not receive everything: ",
+                                    bus::ErrorToString(err)));
                  });
     return status;
   };
@@ -418,9 +424,9 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
                   : absl::OkStatus(),
       confirm(aggregator, predictions, 0, 0),
       confirm(dead_actor, 0, 0, dead_count)};
-  report.wall_seconds = std::chrono::duration<double>(
-                            std::chrono::steady_clock::now() - start)
-                            .count();
+  report.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   self->request(aggregator, timeout, report_atom::value)
       .receive([&](AggregateReport& a) { report.aggregate = std::move(a); },
                [&](caf::error&) {});

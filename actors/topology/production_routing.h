@@ -72,10 +72,10 @@ struct ProductionRoutingConfig {
   // 64 gives p90 publish->prediction ~0.2 s here, 1024 ~1.7 s.
   uint32_t max_queue = 64;
   // Consumers.
-  uint64_t print_every = 500;          // console: every Nth prediction
+  uint64_t print_every = 500;  // console: every Nth prediction
   std::string jsonl_path = "/tmp/trainbus/production_routing/predictions.jsonl";
   bool print = true;
-  double timeout_seconds = 600;        // give up (with an error) after this
+  double timeout_seconds = 600;  // give up (with an error) after this
 };
 
 struct DeadLetter {
@@ -87,11 +87,11 @@ struct DeadLetter {
 struct ProductionRoutingReport {
   size_t train_samples = 0;
   size_t eval_samples = 0;
-  uint64_t replayed = 0;               // samples the test replay published
-  uint64_t images = 0;                 // images the image source published
+  uint64_t replayed = 0;  // samples the test replay published
+  uint64_t images = 0;    // images the image source published
   std::string image_dir;
   double wall_seconds = 0;
-  std::vector<ModelSummary> models;    // in config order
+  std::vector<ModelSummary> models;  // in config order
   std::vector<ConsumerStats> consumers;
   AggregateReport aggregate;
   std::vector<DeadLetter> dead_letters;
