@@ -47,6 +47,9 @@ ABSL_FLAG(uint64_t, print_every, 500, "console: print every Nth prediction");
 ABSL_FLAG(std::string, jsonl,
           "/tmp/trainbus/production_routing/predictions.jsonl",
           "JSON-lines file for predictions and metrics ('' for none)");
+ABSL_FLAG(double, metrics_every, 0,
+          "print the bus metrics table every N seconds during the run (0: only "
+          "at the end)");
 ABSL_FLAG(double, timeout, 600, "give up after this many seconds");
 
 int main(int argc, char** argv) {
@@ -82,6 +85,7 @@ int main(int argc, char** argv) {
   config.max_queue = absl::GetFlag(FLAGS_max_queue);
   config.print_every = absl::GetFlag(FLAGS_print_every);
   config.jsonl_path = absl::GetFlag(FLAGS_jsonl);
+  config.metrics_every_seconds = absl::GetFlag(FLAGS_metrics_every);
   config.timeout_seconds = absl::GetFlag(FLAGS_timeout);
 
   auto report = trainbus::actors::RunProductionRouting(config);

@@ -369,8 +369,30 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   bool timed_out = false;
   const auto timeout = std::chrono::milliseconds(
       static_cast<int64_t>(config.timeout_seconds * 1000));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto metrics_every = std::chrono::milliseconds(
+      static_cast<int64_t>(config.metrics_every_seconds * 1000));
+  auto next_metrics = std::chrono::steady_clock::now() + metrics_every;
   while (!timed_out &&
          (finished_models < config.models.size() || sources_done < 3)) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      timed_out = true;
+      break;
+    }
+    if (metrics_every.count() > 0 && now >= next_metrics) {
+      next_metrics = now + metrics_every;
+      if (auto all = bus.Metrics(); all.ok()) {
+        std::cout << bus::FormatMetricsTable(*all) << std::flush;
+      }
+    }
+    auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    if (metrics_every.count() > 0) {
+      wait =
+          std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                             next_metrics - now));
+    }
     self->receive(
         [&](ModelSummary& s) {
           auto& [count, last] = summaries[s.name];
@@ -386,7 +408,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
           dead_count = dead_n;
           ++sources_done;
         },
-        caf::after(timeout) >> [&] { timed_out = true; });
+        caf::after(std::max(wait, std::chrono::milliseconds(1))) >> [] {});
   }
   if (timed_out) {
     stop_all();

@@ -75,6 +75,7 @@ struct ProductionRoutingConfig {
   uint64_t print_every = 500;  // console: every Nth prediction
   std::string jsonl_path = "/tmp/trainbus/production_routing/predictions.jsonl";
   bool print = true;
+  double metrics_every_seconds = 0;  // print the bus metrics table (0: off)
   double timeout_seconds = 600;  // give up (with an error) after this
 };
 
