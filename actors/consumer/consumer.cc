@@ -1,0 +1,167 @@
+#include "actors/consumer/consumer.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "bus/atoms.h"
+#include "bus/errors.h"
+#include "caf/all.hpp"
+
+namespace trainbus::actors {
+namespace {
+
+// A (flush_atom, ...) request waiting for enough messages.
+struct FlushWaiter {
+  uint64_t predictions, metrics, samples;
+  caf::response_promise promise;
+};
+
+struct ConsumerState {
+  ConsumerOptions options;
+  std::unique_ptr<ConsumerLogic> logic;
+  ConsumerStats stats;
+  // Credit taken from each input but not yet given back.
+  std::map<caf::actor_addr, uint32_t> unreturned;
+  uint32_t credit_batch = 1;
+  std::vector<FlushWaiter> waiters;
+
+  ~ConsumerState() {
+    if (logic) logic->Flush().IgnoreError();
+  }
+
+  static inline const char* name = "trainbus.consumer";
+};
+
+using Self = caf::stateful_actor<ConsumerState>;
+
+void Record(Self* self, const absl::Status& status) {
+  if (status.ok()) return;
+  auto& st = self->state;
+  if (st.stats.errors++ == 0) {
+    caf::aout(self) << st.options.name << ": " << status.message()
+                    << " (further errors are counted, not printed)\n";
+  }
+  st.stats.last_error = std::string(status.message());
+}
+
+bool Satisfied(const ConsumerStats& s, const FlushWaiter& w) {
+  return s.predictions >= w.predictions && s.metrics >= w.metrics &&
+         s.samples + s.batches + s.end_markers >= w.samples;
+}
+
+void AnswerWaiters(Self* self) {
+  auto& st = self->state;
+  if (st.waiters.empty()) return;
+  auto ready = std::partition(
+      st.waiters.begin(), st.waiters.end(),
+      [&](const FlushWaiter& w) { return !Satisfied(st.stats, w); });
+  if (ready == st.waiters.end()) return;
+  Record(self, st.logic->Flush());
+  for (auto it = ready; it != st.waiters.end(); ++it) {
+    it->promise.deliver(st.stats);
+  }
+  st.waiters.erase(ready, st.waiters.end());
+}
+
+// Gives credit back to the resource that delivered, a batch at a time.
+void Consumed(Self* self) {
+  auto& st = self->state;
+  const caf::actor_addr from =
+      caf::actor_cast<caf::actor_addr>(self->current_sender());
+  uint32_t& owed = st.unreturned[from];
+  if (++owed >= st.credit_batch) {
+    self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+               bus::credit_atom::value, owed);
+    owed = 0;
+  }
+  AnswerWaiters(self);
+}
+
+caf::behavior Consumer(Self* self, ConsumerOptions options,
+                       std::shared_ptr<std::unique_ptr<ConsumerLogic>> logic) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.logic = std::move(*logic);
+  st.logic->set_self(self);
+  st.stats.name = st.options.name;
+  st.options.credit = std::max<uint32_t>(st.options.credit, 1);
+  st.credit_batch = std::max<uint32_t>(st.options.credit / 4, 1);
+  for (const caf::actor& input : st.options.inputs) {
+    bus::SubscribeOptions sub;
+    sub.name = st.options.name;
+    sub.filter = st.options.filter;
+    sub.policy = st.options.policy;
+    sub.max_queue = st.options.max_queue;
+    sub.initial_credit = st.options.credit;
+    self->request(input, caf::infinite, bus::subscribe_atom::value,
+                  caf::actor_cast<caf::actor>(self), sub)
+        .then([](uint64_t) {},
+              [=](caf::error& err) {
+                caf::aout(self)
+                    << self->state.options.name
+                    << ": cannot subscribe: " << bus::ErrorToString(err)
+                    << "\n";
+                self->quit(err);
+              });
+  }
+  return {
+      [=](bus::deliver_atom, uint64_t offset, const bus::Prediction& p) {
+        ++self->state.stats.predictions;
+        Record(self, self->state.logic->OnPrediction(offset, p));
+        Consumed(self);
+      },
+      [=](bus::deliver_atom, uint64_t offset, const bus::Metric& m) {
+        ++self->state.stats.metrics;
+        Record(self, self->state.logic->OnMetric(offset, m));
+        Consumed(self);
+      },
+      [=](bus::deliver_atom, uint64_t offset, const bus::Sample& s) {
+        ++(s.end_of_stream() ? self->state.stats.end_markers
+                             : self->state.stats.samples);
+        Record(self, self->state.logic->OnSample(offset, s));
+        Consumed(self);
+      },
+      [=](bus::deliver_atom, uint64_t offset, const bus::SampleBatch& b) {
+        ++self->state.stats.batches;
+        Record(self, self->state.logic->OnBatch(offset, b));
+        Consumed(self);
+      },
+      [=](query_atom) { return self->state.stats; },
+      [=](bus::flush_atom, uint64_t predictions, uint64_t metrics,
+          uint64_t samples) -> caf::result<ConsumerStats> {
+        auto promise = self->make_response_promise<ConsumerStats>();
+        self->state.waiters.push_back(
+            FlushWaiter{predictions, metrics, samples, promise});
+        AnswerWaiters(self);
+        return promise;
+      },
+      [=](report_atom) { return self->state.logic->Report(); },
+  };
+}
+
+}  // namespace
+
+std::string FormatConsumerStats(const ConsumerStats& s) {
+  std::string out = absl::StrFormat(
+      "%s: %d predictions, %d metrics, %d samples, %d end markers, %d errors",
+      s.name, s.predictions, s.metrics, s.samples, s.end_markers, s.errors);
+  if (s.batches > 0) absl::StrAppendFormat(&out, ", %d batches", s.batches);
+  if (!s.last_error.empty())
+    absl::StrAppend(&out, " (last: ", s.last_error, ")");
+  return out;
+}
+
+caf::actor SpawnConsumer(caf::actor_system& sys, ConsumerOptions options,
+                         std::unique_ptr<ConsumerLogic> logic) {
+  auto holder =
+      std::make_shared<std::unique_ptr<ConsumerLogic>>(std::move(logic));
+  return sys.spawn(Consumer, std::move(options), holder);
+}
+
+void AddConsumerTypes(caf::actor_system_config& cfg) {
+  cfg.add_message_type<ConsumerStats>("trainbus.ConsumerStats");
+}
+
+}  // namespace trainbus::actors
