@@ -1,0 +1,48 @@
+// trainbus: the command line.
+//
+//   trainbus registry ls models --sort 'test_accuracy desc'
+//   trainbus registry best --sort test_accuracy
+//   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
+//
+// `bazel run //tools:trainbus -- <command> ...`; the experiments are
+// `bazel run //experiments:<name>`.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "actors/registry/registry_cli.h"
+#include "actors/topology/train_task.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: trainbus <command> [args]\n"
+    "commands:\n"
+    "  registry ...   datasets, models, logs and tasks in the registry\n"
+    "                 (ls|show|best|tasks|alias|delete; `trainbus registry "
+    "help`)\n"
+    "  runner ...     claim training tasks from a registry and run them\n"
+    "                 (--registry_dir=DIR | --registry_node=HOST:PORT,\n"
+    "                  --data_dir, --lease_ms, --max_tasks, --forever)\n"
+    "experiments: bazel run //experiments:parallel_models | "
+    "production_routing | sweep | cluster\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "help" ||
+      std::string(argv[1]) == "--help") {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "registry") {
+    return trainbus::registry::RunRegistryCli(args, std::cout, std::cerr);
+  }
+  if (command == "runner") {
+    return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
+  }
+  std::cerr << "trainbus: unknown command '" << command << "'\n" << kUsage;
+  return 2;
+}
