@@ -47,6 +47,7 @@ struct ModelState {
   uint32_t credit_batch = 1;
   std::vector<CurvePoint> curve;
   std::string error;
+  uint32_t markers_seen = 0;
 
   static inline const char* name = "trainbus.model";
 };
@@ -288,7 +289,9 @@ void Consume(Self* self, const SampleView& s) {
 
 void OnSample(Self* self, const bus::Sample& s) {
   if (s.end_of_stream()) {
-    Finish(self);
+    if (++self->state.markers_seen == self->state.options.end_markers) {
+      Finish(self);
+    }
     return;
   }
   Consume(self, SampleView{s.seq, s.source, s.label, s.pixels.data(),

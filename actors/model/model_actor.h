@@ -43,7 +43,10 @@ struct ModelActorOptions {
   uint32_t credit = 0;              // in-flight window; 0: 4 mini-batches
   bool print = true;                // print the progress line
   bool detached = true;             // own thread (false in deterministic tests)
-  bool quit_at_end = true;          // stop after the end-of-stream marker
+  bool quit_at_end = true;          // stop after the last end-of-stream marker
+  // How many end-of-stream markers end the run: one per source that feeds
+  // the model (e.g. 3 for a training stream and two production sources).
+  uint32_t end_markers = 1;
   caf::actor input;                 // the resource it trains on
   caf::actor metrics;               // where Metric messages go (may be null)
   caf::actor predictions;           // where Prediction messages go (may be null)

@@ -179,6 +179,23 @@ TEST_F(ModelActorTest, WrongShapesAreSkippedNotFatal) {
   EXPECT_TRUE(summaries->front().error.empty());
 }
 
+TEST_F(ModelActorTest, FinishesAfterTheLastOfSeveralStreams) {
+  options.end_markers = 2;
+  options.eval_every = 1000;  // no periodic reports
+  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
+  t.Run();
+  for (uint64_t i = 0; i < 7; ++i) Publish(Pattern(i, i % 2));
+  Publish(bus::Sample::EndOfStream("production", 0));
+  t.Run();
+  EXPECT_TRUE(summaries->empty());  // one stream is still open
+  for (uint64_t i = 7; i < 10; ++i) Publish(Pattern(i, i % 2));
+  Publish(bus::Sample::EndOfStream("patterns", 10));
+  t.Run();
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_EQ(summaries->front().samples, 10u);
+  EXPECT_EQ(summaries->front().steps, 10u);
+}
+
 TEST_F(ModelActorTest, CreditBoundsWhatIsInFlight) {
   options.credit = 4;
   ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());

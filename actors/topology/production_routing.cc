@@ -302,7 +302,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     m.eval_every = config.eval_every;
     m.eval_subset = config.eval_subset;
     m.print = false;        // the console consumer prints the metrics
-    m.quit_at_end = false;  // three streams end here, not one
+    m.end_markers = 3;  // the training stream and two production sources
     m.input = *input;
     m.metrics = resources["metrics"];
     m.predictions = resources["predictions"];
@@ -361,7 +361,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   SpawnGenerator(sys, g);
 
   // ---- Wait: every model has seen every source's end marker.
-  const size_t markers = 3;
+  const size_t markers = 1;  // a model reports once, after its last marker
   std::map<std::string, std::pair<size_t, ModelSummary>> summaries;
   size_t finished_models = 0;
   uint64_t dead_count = 0;
