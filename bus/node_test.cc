@@ -279,6 +279,26 @@ TEST(NodeErrorsTest, NoMiddlemanIsAClearError) {
   caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
 }
 
+// Model actors send their metrics with `send`, not `request`; over the
+// network a reply they do not expect used to come back and, answered with an
+// error, took the remote resource down.
+TEST(ResourceTest, FireAndForgetPublishesGetNoReply) {
+  Node a;
+  absl::StatusOr<caf::actor> metrics = a.bus->Declare({"metrics"});
+  ASSERT_TRUE(metrics.ok());
+  caf::scoped_actor self{*a.sys};
+  self->send(*metrics, publish_atom::value, Metric{});
+  uint64_t offset = 0;
+  self->request(*metrics, kTimeout, publish_atom::value, Metric{})
+      .receive([&](uint64_t o) { offset = o; },
+               [&](caf::error& err) { ADD_FAILURE() << to_string(err); });
+  EXPECT_EQ(offset, 1u);
+  // Any reply to the first publish would have arrived before the second's.
+  self->receive(
+      [](uint64_t o) { ADD_FAILURE() << "unexpected reply " << o; },
+      caf::after(std::chrono::seconds(0)) >> [] {});
+}
+
 TEST(ParseHostPortTest, AcceptsHostColonPortOnly) {
   auto ok = ParseHostPort("127.0.0.1:4242");
   ASSERT_TRUE(ok.ok());

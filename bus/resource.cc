@@ -218,6 +218,11 @@ caf::result<uint64_t> OnPublish(Self* self, T& x) {
   auto& st = self->state;
   if (st.waiting.empty() && !MustWait(self, x)) {
     caf::expected<uint64_t> offset = Accept(self, x);
+    // A fire-and-forget publish (send, not request) gets no reply: a reply
+    // would arrive at its sender as an unexpected message.
+    if (!self->current_message_id().is_request()) {
+      return caf::delegated<uint64_t>{};
+    }
     if (!offset) return std::move(offset.error());
     return *offset;
   }
