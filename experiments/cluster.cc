@@ -104,7 +104,7 @@ int RunWorkerRole() {
   }
   auto summaries = ta::RunWorker(config);
   if (!summaries.ok()) {
-    std::cout << config.name << ": " << summaries.status().message()
+    std::cout << config.name << " exits: " << summaries.status().message()
               << std::endl;
     return 1;
   }

@@ -258,6 +258,8 @@ using Agent = caf::stateful_actor<AgentState>;
 void AgentFail(Agent* self, std::string why) {
   if (self->state.done) return;
   self->state.done = true;
+  // Said right away: the caller still has to stop the worker's actors.
+  std::cerr << self->state.worker << ": " << why << std::endl;
   self->send(self->state.waiter, fail_atom::value, std::move(why));
   self->quit();
 }
@@ -546,6 +548,11 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
     m.input = *resource;
     m.metrics = *metrics;
     m.eval = eval;
+    // On the worker's scheduler threads, not detached: with CAF 0.17 a
+    // detached actor that talked to another node can outlive its node's
+    // actor_system (await_detached_threads never returns), and a worker
+    // process is its models' alone anyway.
+    m.detached = false;
     pending.emplace_back(std::move(m), name);
   }
   caf::actor agent = sys.spawn(
