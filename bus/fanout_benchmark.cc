@@ -100,11 +100,10 @@ void Pump(caf::stateful_actor<PublisherState>* self) {
   while (st.remaining > 0 && st.in_flight < kPublishWindow) {
     --st.remaining;
     ++st.in_flight;
-    self->request(st.target, caf::infinite, st.prototype)
-        .then([=](uint64_t) {
-          --self->state.in_flight;
-          Pump(self);
-        });
+    self->request(st.target, caf::infinite, st.prototype).then([=](uint64_t) {
+      --self->state.in_flight;
+      Pump(self);
+    });
   }
 }
 

@@ -15,9 +15,7 @@ namespace {
 
 constexpr std::chrono::seconds kRemoteTimeout{30};
 
-bool HasMiddleman(caf::actor_system& sys) {
-  return sys.has_middleman();
-}
+bool HasMiddleman(caf::actor_system& sys) { return sys.has_middleman(); }
 
 absl::Status NoMiddleman() {
   return absl::FailedPreconditionError(
@@ -47,8 +45,7 @@ absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
 }
 
 absl::StatusOr<caf::actor> ConnectNode(caf::actor_system& sys,
-                                       const std::string& host,
-                                       uint16_t port) {
+                                       const std::string& host, uint16_t port) {
   if (!HasMiddleman(sys)) return NoMiddleman();
   caf::expected<caf::actor> remote = sys.middleman().remote_actor(host, port);
   if (!remote) {
@@ -59,8 +56,8 @@ absl::StatusOr<caf::actor> ConnectNode(caf::actor_system& sys,
         "that host and port are right, and that no firewall is in the way"));
   }
   if (!*remote) {
-    return absl::UnavailableError(absl::StrCat(
-        "the node at ", host, ":", port, " serves no directory"));
+    return absl::UnavailableError(
+        absl::StrCat("the node at ", host, ":", port, " serves no directory"));
   }
   return *remote;
 }
@@ -72,8 +69,8 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(
   if (colon == std::string::npos || colon == 0 ||
       !absl::SimpleAtoi(absl::string_view(text).substr(colon + 1), &port) ||
       port == 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", text, "' is not host:port; e.g. 127.0.0.1:4242"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not host:port; e.g. 127.0.0.1:4242"));
   }
   return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(port));
 }
@@ -87,20 +84,20 @@ absl::Status ImportResource(Bus& local, const caf::actor& remote_directory,
   caf::scoped_actor self{local.system()};
   absl::StatusOr<caf::actor> found = absl::UnavailableError("no reply");
   self->request(remote_directory, kRemoteTimeout, lookup_atom::value, name)
-      .receive([&](caf::actor& actor) { found = std::move(actor); },
-               [&](caf::error& err) {
-                 found = absl::UnavailableError(absl::StrCat(
-                     "cannot import '", name, "' from the remote node: ",
-                     err.category() == kErrorCategory
-                         ? ErrorToString(err)
-                         : local.system().render(err)));
-               });
+      .receive(
+          [&](caf::actor& actor) { found = std::move(actor); },
+          [&](caf::error& err) {
+            found = absl::UnavailableError(absl::StrCat(
+                "cannot import '", name, "' from the remote node: ",
+                err.category() == kErrorCategory ? ErrorToString(err)
+                                                 : local.system().render(err)));
+          });
   if (!found.ok()) return found.status();
   absl::StatusOr<caf::actor> attached = local.Attach(name, *found);
   if (!attached.ok()) {
     return absl::Status(attached.status().code(),
-                        absl::StrCat("cannot import '", name, "': ",
-                                     attached.status().message()));
+                        absl::StrCat("cannot import '", name,
+                                     "': ", attached.status().message()));
   }
   return absl::OkStatus();
 }

@@ -10,10 +10,12 @@
 //   caf::actor_system sys{cfg};
 //   trainbus::bus::Bus bus{sys};
 //   bus.Declare({"mnist"});
-//   absl::StatusOr<uint16_t> port = trainbus::bus::ServeNode(sys, bus.directory(), 0);
+//   absl::StatusOr<uint16_t> port =
+//       trainbus::bus::ServeNode(sys, bus.directory(), 0);
 //
 //   // node B (same configuration)
-//   absl::StatusOr<caf::actor> a = trainbus::bus::ConnectNode(sys, "127.0.0.1", *port);
+//   absl::StatusOr<caf::actor> a =
+//       trainbus::bus::ConnectNode(sys, "127.0.0.1", *port);
 //   trainbus::bus::ImportResource(bus, *a, "mnist");
 //   bus.Declare({"model1"});
 //   bus.Bind({"mnist", "model1", Filter::Labelled()});

@@ -99,8 +99,7 @@ class NodeTest : public ::testing::Test {
   caf::actor SubscribeOnB(caf::scoped_actor& self) {
     absl::StatusOr<caf::actor> model1 = b.bus->Lookup("model1");
     EXPECT_TRUE(model1.ok());
-    caf::actor forwarder =
-        b.sys->spawn(Forwarder, *model1, caf::actor{self});
+    caf::actor forwarder = b.sys->spawn(Forwarder, *model1, caf::actor{self});
     SubscribeOptions sub;
     sub.name = "test";
     sub.initial_credit = 8;
@@ -149,9 +148,10 @@ TEST_F(NodeTest, PublishesOnAReachASubscriberOnBWithPixelsIntact) {
           EXPECT_EQ(s.shape, want.shape);
           EXPECT_TRUE(s.pixels == want.pixels) << "pixels of sample " << i;
         },
-        caf::after(kTimeout) >> [&] {
-          ADD_FAILURE() << "sample " << i << " did not reach node B";
-        });
+        caf::after(kTimeout) >>
+            [&] {
+              ADD_FAILURE() << "sample " << i << " did not reach node B";
+            });
     if (!got) break;
   }
   caf::anon_send_exit(forwarder, caf::exit_reason::user_shutdown);
@@ -294,9 +294,8 @@ TEST(ResourceTest, FireAndForgetPublishesGetNoReply) {
                [&](caf::error& err) { ADD_FAILURE() << to_string(err); });
   EXPECT_EQ(offset, 1u);
   // Any reply to the first publish would have arrived before the second's.
-  self->receive(
-      [](uint64_t o) { ADD_FAILURE() << "unexpected reply " << o; },
-      caf::after(std::chrono::seconds(0)) >> [] {});
+  self->receive([](uint64_t o) { ADD_FAILURE() << "unexpected reply " << o; },
+                caf::after(std::chrono::seconds(0)) >> [] {});
 }
 
 TEST(ParseHostPortTest, AcceptsHostColonPortOnly) {

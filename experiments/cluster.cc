@@ -8,6 +8,8 @@
 // [metrics]; each worker trains its models on the hub's stream and reports
 // back. --role=local_demo starts a hub and two workers on loopback (this same
 // binary, /proc/self/exe), prints their interleaved output and a summary.
+#include "actors/topology/cluster.h"
+
 #include <poll.h>
 #include <signal.h>
 
@@ -23,7 +25,6 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "actors/topology/cluster.h"
 
 ABSL_FLAG(std::string, role, "local_demo", "hub, worker or local_demo");
 ABSL_FLAG(std::string, host, "127.0.0.1", "hub: address to listen on");

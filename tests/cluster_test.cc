@@ -6,6 +6,8 @@
 // The binary's path comes in as argv[1] ($(rootpath //experiments:cluster)).
 // Every wait is bounded by a deadline that only matters when something is
 // broken; the tests themselves react to the processes' output lines.
+#include "actors/topology/cluster.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -20,7 +22,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "actors/topology/cluster.h"
 #include "gtest/gtest.h"
 
 namespace trainbus {
@@ -53,9 +54,9 @@ std::unique_ptr<Proc> Start(const std::string& name,
 // Starts a hub and returns its "host:port" once it listens.
 std::string StartHub(std::unique_ptr<Proc>& hub,
                      std::vector<std::string> args) {
-  args.insert(args.begin(), {"--role=hub", "--port=0",
-                             absl::StrCat("--data_dir=", kData),
-                             "--timeout_s=60"});
+  args.insert(args.begin(),
+              {"--role=hub", "--port=0", absl::StrCat("--data_dir=", kData),
+               "--timeout_s=60"});
   hub = Start("hub", args);
   if (!hub) return "";
   std::string line;
@@ -134,8 +135,8 @@ std::map<std::string, std::map<std::string, std::string>> Results(
   for (const std::string& l : hub.lines) {
     if (!absl::StartsWith(l, "RESULT ")) continue;
     std::map<std::string, std::string> kv;
-    for (absl::string_view part :
-         absl::StrSplit(absl::string_view(l).substr(7), ' ', absl::SkipEmpty())) {
+    for (absl::string_view part : absl::StrSplit(absl::string_view(l).substr(7),
+                                                 ' ', absl::SkipEmpty())) {
       std::pair<std::string, std::string> p =
           absl::StrSplit(part, absl::MaxSplits('=', 1));
       kv[p.first] = p.second;

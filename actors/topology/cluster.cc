@@ -305,9 +305,8 @@ caf::behavior AgentActor(Agent* self, caf::actor waiter, caf::actor metrics,
   return {
       // Every model listens now: join, and the hub may start streaming.
       [=](wake_atom) {
-        self->request(self->state.coordinator, caf::infinite,
-                      hello_atom::value, self->state.worker,
-                      self->state.models_csv)
+        self->request(self->state.coordinator, caf::infinite, hello_atom::value,
+                      self->state.worker, self->state.models_csv)
             .then([](uint64_t) {},
                   [=](caf::error& err) {
                     AgentFail(self, absl::StrCat("the hub refused worker '",
@@ -368,7 +367,8 @@ absl::Status WaitForSubscribers(bus::Bus& bus,
 }  // namespace
 
 absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
-  absl::StatusOr<data::MnistSplits> splits = data::LoadMnistDir(config.data_dir);
+  absl::StatusOr<data::MnistSplits> splits =
+      data::LoadMnistDir(config.data_dir);
   if (!splits.ok()) return splits.status();
   auto train = std::make_shared<data::Dataset>(
       config.train_limit > 0 ? data::Slice(splits->train, config.train_limit)
@@ -399,8 +399,8 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
   self->monitor(*metrics);
   absl::Status bus_failure = absl::OkStatus();
   auto on_down = [&](caf::down_msg& down) {
-    bus_failure = absl::InternalError(absl::StrCat(
-        "the hub's bus stopped: ", sys.render(down.reason)));
+    bus_failure = absl::InternalError(
+        absl::StrCat("the hub's bus stopped: ", sys.render(down.reason)));
   };
   caf::actor coordinator =
       sys.spawn(CoordinatorActor, caf::actor{self}, *metrics, config.workers,
@@ -489,11 +489,12 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
     spec->seed += config.seed - 1;
     specs.push_back(*spec);
   }
-  absl::StatusOr<data::MnistSplits> splits = data::LoadMnistDir(config.data_dir);
+  absl::StatusOr<data::MnistSplits> splits =
+      data::LoadMnistDir(config.data_dir);
   if (!splits.ok()) return splits.status();
-  const data::Dataset test =
-      config.test_limit > 0 ? data::Slice(splits->test, config.test_limit)
-                            : std::move(splits->test);
+  const data::Dataset test = config.test_limit > 0
+                                 ? data::Slice(splits->test, config.test_limit)
+                                 : std::move(splits->test);
   auto eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
       test.pixels.data(), test.labels.data(), test.count, test.image_size()));
 
@@ -555,9 +556,9 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
     m.detached = false;
     pending.emplace_back(std::move(m), name);
   }
-  caf::actor agent = sys.spawn(
-      AgentActor, caf::actor{self}, *metrics, *coordinator, *mnist,
-      config.name, config.hub, model_names, summaries);
+  caf::actor agent =
+      sys.spawn(AgentActor, caf::actor{self}, *metrics, *coordinator, *mnist,
+                config.name, config.hub, model_names, summaries);
   // The agent says hello (and the hub may start streaming) only once every
   // model listens.
   for (auto& [options, resource] : pending) {
@@ -575,9 +576,9 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
   }
   self->send(agent, wake_atom::value);
 
-  absl::Status result = absl::DeadlineExceededError(absl::StrFormat(
-      "worker %s did not finish within %.0f s", config.name,
-      config.run_timeout_s));
+  absl::Status result = absl::DeadlineExceededError(
+      absl::StrFormat("worker %s did not finish within %.0f s", config.name,
+                      config.run_timeout_s));
   self->receive([&](bus::done_atom) { result = absl::OkStatus(); },
                 [&](fail_atom, std::string& why) {
                   result = absl::UnavailableError(why);
@@ -596,9 +597,9 @@ std::string FormatResultLine(const ClusterModelResult& r) {
 }
 
 std::string FormatHubSummary(const HubReport& report) {
-  std::string out = absl::StrFormat("%-10s %-22s %-7s %9s %9s %8s %9s\n",
-                                    "worker", "model", "status", "test_acc",
-                                    "preq_acc", "steps", "samples");
+  std::string out =
+      absl::StrFormat("%-10s %-22s %-7s %9s %9s %8s %9s\n", "worker", "model",
+                      "status", "test_acc", "preq_acc", "steps", "samples");
   for (const ClusterModelResult& r : report.models) {
     absl::StrAppendFormat(&out, "%-10s %-22s %-7s %9.4f %9.4f %8d %9d\n",
                           r.worker, r.model, r.status, r.test_accuracy,
@@ -629,13 +630,20 @@ std::string HubReportToJson(const HubReport& report) {
   w.Key("models").BeginArray();
   for (const ClusterModelResult& r : report.models) {
     w.BeginObject()
-        .Key("worker").String(r.worker)
-        .Key("model").String(r.model)
-        .Key("status").String(r.status)
-        .Key("test_accuracy").Number(r.test_accuracy)
-        .Key("prequential_accuracy").Number(r.prequential_accuracy)
-        .Key("steps").Int(r.steps)
-        .Key("samples").Int(r.samples);
+        .Key("worker")
+        .String(r.worker)
+        .Key("model")
+        .String(r.model)
+        .Key("status")
+        .String(r.status)
+        .Key("test_accuracy")
+        .Number(r.test_accuracy)
+        .Key("prequential_accuracy")
+        .Number(r.prequential_accuracy)
+        .Key("steps")
+        .Int(r.steps)
+        .Key("samples")
+        .Int(r.samples);
     if (!r.error.empty()) w.Key("error").String(r.error);
     w.EndObject();
   }
@@ -658,18 +666,18 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  const int rc =
-      ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(),
-                    environ);
+  const int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr,
+                               args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);
-    return absl::InternalError(absl::StrCat("cannot start ", argv[0], ": ",
-                                            std::strerror(rc)));
+    return absl::InternalError(
+        absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc)));
   }
   return Subprocess(pid, fds[0]);
 }

@@ -22,7 +22,8 @@
 //
 // Hub output: one line per Metric received ("hub: worker1/model1 step ..."),
 // then one machine-readable line per model
-//   RESULT worker=worker1 model=worker1/model1 status=done test_accuracy=0.7712 steps=..
+//   RESULT worker=worker1 model=worker1/model1 status=done
+//          test_accuracy=0.7712 ...  (one line)
 // and a summary table. The hub announces its port as "LISTENING host:port".
 #ifndef TRAINBUS_ACTORS_TOPOLOGY_CLUSTER_H_
 #define TRAINBUS_ACTORS_TOPOLOGY_CLUSTER_H_
@@ -43,15 +44,15 @@ namespace trainbus::actors {
 struct HubConfig {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::string host = "127.0.0.1";
-  uint16_t port = 0;               // 0: any free port
-  size_t workers = 1;              // stream once this many have joined
+  uint16_t port = 0;   // 0: any free port
+  size_t workers = 1;  // stream once this many have joined
   uint64_t epochs = 1;
   uint64_t seed = 1;
-  size_t train_limit = 0;          // 0: the whole training split
-  double rate = 0;                 // samples/s; 0: as fast as accepted
+  size_t train_limit = 0;  // 0: the whole training split
+  double rate = 0;         // samples/s; 0: as fast as accepted
   uint32_t max_queue = 1024;
-  double join_timeout_s = 60;      // for the workers to join
-  double run_timeout_s = 600;      // for the whole run
+  double join_timeout_s = 60;  // for the workers to join
+  double run_timeout_s = 600;  // for the whole run
   bool print = true;
   // Called with the bound port before the hub waits for workers.
   std::function<void(uint16_t)> on_listening;
@@ -59,8 +60,8 @@ struct HubConfig {
 
 struct ClusterModelResult {
   std::string worker;
-  std::string model;               // "<worker>/<name>"
-  std::string status;              // "done" or "lost"
+  std::string model;   // "<worker>/<name>"
+  std::string status;  // "done" or "lost"
   double test_accuracy = 0;
   double prequential_accuracy = 0;
   uint64_t steps = 0;
@@ -73,9 +74,9 @@ struct HubReport {
   size_t train_samples = 0;
   uint64_t published = 0;
   double wall_seconds = 0;
-  std::vector<std::string> workers;       // in joining order
+  std::vector<std::string> workers;  // in joining order
   std::vector<std::string> lost_workers;
-  std::vector<ClusterModelResult> models; // in joining order
+  std::vector<ClusterModelResult> models;  // in joining order
 };
 
 absl::StatusOr<HubReport> RunHub(const HubConfig& config);
@@ -84,13 +85,14 @@ struct WorkerConfig {
   std::string name = "worker1";
   std::string hub = "127.0.0.1:0";  // host:port the hub printed
   std::string data_dir = "/usr/share/datasets/fashion-mnist";  // test split
-  std::vector<NamedModel> models = {{"model1", "softmax:opt=sgd,lr=0.01,batch=1"}};
+  std::vector<NamedModel> models = {
+      {"model1", "softmax:opt=sgd,lr=0.01,batch=1"}};
   uint32_t eval_every = 100;
   uint32_t eval_subset = 1000;
   size_t test_limit = 0;
   uint64_t seed = 1;
-  std::string policy = "block";     // bindings mnist -> model
-  bool print = false;               // the model actors' own progress lines
+  std::string policy = "block";  // bindings mnist -> model
+  bool print = false;            // the model actors' own progress lines
   double run_timeout_s = 600;
 };
 
