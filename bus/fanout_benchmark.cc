@@ -18,7 +18,6 @@
 // BM_FanOutBindings:    publisher -> [mnist] -> N bindings -> [modelK] -> 1
 //                       subscriber each (the parallel_models topology).
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
