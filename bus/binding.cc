@@ -35,10 +35,12 @@ void Return(Self* self) {
   }
 }
 
+// `x` lives in a delivery shared with the source's other subscribers; taking
+// it by const reference copies the payload once, into the publish, instead
+// of copy-on-write detaching the whole delivery first.
 template <class T>
-void Forward(Self* self, T& x) {
-  self->request(self->state.to, caf::infinite, publish_atom::value,
-                std::move(x))
+void Forward(Self* self, const T& x) {
+  self->request(self->state.to, caf::infinite, publish_atom::value, x)
       .then([=](uint64_t) {
               ++self->state.forwarded;
               Return(self);
@@ -69,10 +71,10 @@ caf::behavior BindingActor(Self* self, caf::actor from, caf::actor to,
     self->quit(down.reason);
   });
   return {
-      [=](deliver_atom, uint64_t, Sample& x) { Forward(self, x); },
-      [=](deliver_atom, uint64_t, SampleBatch& x) { Forward(self, x); },
-      [=](deliver_atom, uint64_t, Prediction& x) { Forward(self, x); },
-      [=](deliver_atom, uint64_t, Metric& x) { Forward(self, x); },
+      [=](deliver_atom, uint64_t, const Sample& x) { Forward(self, x); },
+      [=](deliver_atom, uint64_t, const SampleBatch& x) { Forward(self, x); },
+      [=](deliver_atom, uint64_t, const Prediction& x) { Forward(self, x); },
+      [=](deliver_atom, uint64_t, const Metric& x) { Forward(self, x); },
   };
 }
 

@@ -120,6 +120,7 @@ caf::result<caf::actor> Bind(Self* self, BindingOptions options) {
                                     to->second.actor, options);
   // Reserve the edge now so a concurrent declare sees it; undo on failure.
   st.bindings[key] = BindingEntry{binding, options};
+  self->monitor(binding);
   auto promise = self->make_response_promise<caf::actor>();
   self->request(from->second.actor, caf::infinite, subscribe_atom::value,
                 binding, BindingSubscription(options))
@@ -205,10 +206,18 @@ caf::result<std::vector<ResourceMetrics>> CollectMetrics(Self* self) {
 }
 
 caf::behavior DirectoryActor(Self* self) {
+  // A resource on a dead node is forgotten, and so is a binding that ended
+  // (it quits when either of its resources goes away), so the same binding
+  // can be made again once the resource is back.
   self->set_down_handler([=](const caf::down_msg& down) {
     auto& res = self->state.resources;
     for (auto it = res.begin(); it != res.end();) {
       it = it->second.actor.address() == down.source ? res.erase(it) : ++it;
+    }
+    auto& bindings = self->state.bindings;
+    for (auto it = bindings.begin(); it != bindings.end();) {
+      it = it->second.actor.address() == down.source ? bindings.erase(it)
+                                                      : ++it;
     }
   });
   return {

@@ -107,10 +107,6 @@ caf::message SubsetDelivery(const Filter& filter, uint64_t offset,
   return caf::make_message(deliver_atom::value, offset, FilterBatch(filter, x));
 }
 
-void Reply(caf::response_promise& promise, uint64_t offset) {
-  if (!promise.async()) promise.deliver(offset);
-}
-
 void Send(Self* self, Subscription& sub, caf::message delivery) {
   --sub.credit;
   ++sub.metrics.delivered;
@@ -166,19 +162,18 @@ bool MustWait(Self* self, const T& x) {
   return false;
 }
 
+// Stores (if durable) and fans out `x`; returns its offset.
 template <class T>
-void Accept(Self* self, T& x, caf::response_promise& promise) {
+caf::expected<uint64_t> Accept(Self* self, T& x) {
   auto& st = self->state;
   uint64_t offset;
   if (st.log) {
     absl::StatusOr<uint64_t> appended = st.log->Append(Encode(x));
     if (!appended.ok()) {
-      promise.deliver(MakeError(
-          Errc::kLogError,
-          absl::StrCat("resource '", st.options.name,
-                       "' could not store a message: ",
-                       appended.status().message())));
-      return;
+      return MakeError(Errc::kLogError,
+                       absl::StrCat("resource '", st.options.name,
+                                    "' could not store a message: ",
+                                    appended.status().message()));
     }
     offset = *appended;
   } else {
@@ -190,7 +185,7 @@ void Accept(Self* self, T& x, caf::response_promise& promise) {
   for (Subscription& sub : st.subscriptions) {
     Offer(self, sub, offset, shared, stored);
   }
-  Reply(promise, offset);
+  return offset;
 }
 
 // Publishes that waited for room go out in arrival order, as soon as the
@@ -202,21 +197,38 @@ void ResumeWaiting(Self* self) {
     bool wait = false;
     VisitPayload(w.payload, [&](auto& x) { wait = MustWait(self, x); });
     if (wait) return;
-    VisitPayload(w.payload, [&](auto& x) { Accept(self, x, w.promise); });
+    VisitPayload(w.payload, [&](auto& x) {
+      caf::expected<uint64_t> offset = Accept(self, x);
+      if (!w.promise.async()) {
+        if (offset) {
+          w.promise.deliver(*offset);
+        } else {
+          w.promise.deliver(offset.error());
+        }
+      }
+    });
     waiting.pop_front();
   }
 }
 
+// The common case (nobody blocks) replies directly; only a publish that has
+// to wait for room needs a response promise.
 template <class T>
 caf::result<uint64_t> OnPublish(Self* self, T& x) {
   auto& st = self->state;
-  caf::response_promise promise = self->make_response_promise();
-  if (!st.waiting.empty() || MustWait(self, x)) {
-    ++st.blocked;
-    st.waiting.push_back(Waiting{caf::make_message(std::move(x)), promise});
-  } else {
-    Accept(self, x, promise);
+  if (st.waiting.empty() && !MustWait(self, x)) {
+    caf::expected<uint64_t> offset = Accept(self, x);
+    // A fire-and-forget publish (send, not request) gets no reply: a reply
+    // would arrive at its sender as an unexpected message.
+    if (!self->current_message_id().is_request()) {
+      return caf::delegated<uint64_t>{};
+    }
+    if (!offset) return std::move(offset.error());
+    return *offset;
   }
+  ++st.blocked;
+  st.waiting.push_back(
+      Waiting{caf::make_message(std::move(x)), self->make_response_promise()});
   return caf::delegated<uint64_t>{};
 }
 

@@ -1,0 +1,781 @@
+#include "actors/topology/cluster.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "actors/data/idx.h"
+#include "actors/generator/generator.h"
+#include "actors/report/json.h"
+#include "bus/atoms.h"
+#include "bus/bus.h"
+#include "bus/errors.h"
+#include "bus/node.h"
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+
+extern char** environ;
+
+namespace trainbus::actors {
+namespace {
+
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using fail_atom = caf::atom_constant<caf::atom("fail")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+
+// The name under which the hub's coordinator is found in its directory.
+constexpr char kCoordinatorName[] = "cluster.hub";
+constexpr char kFinalSplit[] = "final";
+constexpr uint32_t kMetricsCredit = 4096;
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+void ConfigureNode(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  bus::AddBusTypes(cfg);
+  AddModelActorTypes(cfg);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+}
+
+// ---- hub ------------------------------------------------------------------
+
+struct JoinedWorker {
+  std::string name;
+  caf::actor_addr agent;
+  std::vector<std::string> models;
+  bool lost = false;
+};
+
+struct CoordinatorState {
+  caf::actor waiter;
+  caf::actor metrics;
+  size_t expected_workers = 1;
+  bool print = true;
+  std::shared_ptr<HubReport> report;
+  std::vector<JoinedWorker> workers;
+  std::map<std::string, ClusterModelResult> results;  // by model
+  bool started = false;
+  bool generated = false;
+  bool finished = false;
+  uint32_t unreturned = 0;
+
+  static inline const char* name = "trainbus.cluster_hub";
+};
+
+using Coordinator = caf::stateful_actor<CoordinatorState>;
+
+void MaybeFinish(Coordinator* self) {
+  auto& st = self->state;
+  if (st.finished || !st.generated) return;
+  for (const JoinedWorker& w : st.workers) {
+    for (const std::string& m : w.models) {
+      if (st.results.count(m) == 0) return;
+    }
+  }
+  st.finished = true;
+  HubReport& r = *st.report;
+  for (const JoinedWorker& w : st.workers) {
+    r.workers.push_back(w.name);
+    if (w.lost) r.lost_workers.push_back(w.name);
+    for (const std::string& m : w.models) r.models.push_back(st.results[m]);
+  }
+  self->send(st.waiter, bus::done_atom::value);
+}
+
+void OnMetric(Coordinator* self, const bus::Metric& m) {
+  auto& st = self->state;
+  if (++st.unreturned >= kMetricsCredit / 8) {
+    self->send(st.metrics, bus::credit_atom::value, st.unreturned);
+    st.unreturned = 0;
+  }
+  auto value = [&](const char* key) {
+    auto it = m.values.find(key);
+    return it == m.values.end() ? 0.0 : it->second;
+  };
+  if (m.split != kFinalSplit) {
+    if (st.print) {
+      caf::aout(self) << absl::StrFormat(
+          "hub: %s %s step %d test_acc %.4f prequential_acc %.4f loss %.4f "
+          "samples %.0f\n",
+          m.model, m.split, m.step, value("test_accuracy"),
+          value("prequential_accuracy"), value("loss"), value("samples"));
+    }
+    return;
+  }
+  ClusterModelResult r;
+  r.model = m.model;
+  r.worker = m.model.substr(0, m.model.find('/'));
+  r.status = value("failed") > 0 ? "failed" : "done";
+  r.test_accuracy = value("test_accuracy");
+  r.prequential_accuracy = value("prequential_accuracy");
+  r.steps = m.step;
+  r.samples = static_cast<uint64_t>(value("samples"));
+  r.samples_per_second = value("samples_per_second");
+  if (st.print) caf::aout(self) << "hub: " << FormatResultLine(r) << "\n";
+  if (st.results.count(r.model) == 0) st.results[r.model] = std::move(r);
+  MaybeFinish(self);
+}
+
+void OnWorkerDown(Coordinator* self, const caf::down_msg& down) {
+  auto& st = self->state;
+  for (JoinedWorker& w : st.workers) {
+    if (w.agent != down.source || w.lost) continue;
+    std::vector<std::string> unfinished;
+    for (const std::string& m : w.models) {
+      if (st.results.count(m) == 0) unfinished.push_back(m);
+    }
+    if (unfinished.empty()) return;  // it finished and left
+    w.lost = true;
+    caf::aout(self) << "hub: lost worker " << w.name << " ("
+                    << self->system().render(down.reason) << ") with "
+                    << unfinished.size() << " unfinished model(s): "
+                    << absl::StrJoin(unfinished, ", ")
+                    << "; the others carry on\n";
+    for (const std::string& m : unfinished) {
+      ClusterModelResult r;
+      r.worker = w.name;
+      r.model = m;
+      r.status = "lost";
+      r.error = "worker died before the end of the stream";
+      st.results[m] = std::move(r);
+    }
+    MaybeFinish(self);
+    return;
+  }
+}
+
+caf::behavior CoordinatorActor(Coordinator* self, caf::actor waiter,
+                               caf::actor metrics, size_t expected_workers,
+                               bool print, std::shared_ptr<HubReport> report) {
+  auto& st = self->state;
+  st.waiter = waiter;
+  st.metrics = metrics;
+  st.expected_workers = expected_workers;
+  st.print = print;
+  st.report = std::move(report);
+  self->set_down_handler(
+      [=](const caf::down_msg& down) { OnWorkerDown(self, down); });
+  return {
+      [=](hello_atom, const std::string& worker,
+          const std::string& models) -> caf::result<uint64_t> {
+        auto& s = self->state;
+        if (s.generated) {
+          return bus::MakeError(
+              bus::Errc::kUnavailable,
+              "the hub's stream has already ended; start a new hub");
+        }
+        for (const JoinedWorker& w : s.workers) {
+          if (w.name == worker) {
+            return bus::MakeError(
+                bus::Errc::kConflict,
+                absl::StrCat("a worker named '", worker,
+                             "' already joined; give each worker its own "
+                             "--name"));
+          }
+        }
+        JoinedWorker w;
+        w.name = worker;
+        w.agent = self->current_sender()
+                      ? caf::actor_cast<caf::actor_addr>(self->current_sender())
+                      : caf::actor_addr{};
+        w.models = absl::StrSplit(models, ',', absl::SkipEmpty());
+        self->monitor(self->current_sender());
+        if (s.print) {
+          caf::aout(self) << "hub: worker " << worker << " joined with "
+                          << models << "\n";
+        }
+        s.workers.push_back(std::move(w));
+        if (!s.started && s.workers.size() >= s.expected_workers) {
+          s.started = true;
+          self->send(s.waiter, start_atom::value);
+        }
+        return s.workers.size();
+      },
+      [=](bus::deliver_atom, uint64_t, const bus::Metric& m) {
+        OnMetric(self, m);
+      },
+      [=](bus::done_atom, const std::string&, uint64_t published) {
+        self->state.generated = true;
+        self->state.report->published = published;
+        MaybeFinish(self);
+      },
+  };
+}
+
+// Stops the actors a run spawned, so that the actor system can shut down.
+class Cleanup {
+ public:
+  ~Cleanup() {
+    for (const caf::actor& a : actors_) {
+      if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    }
+  }
+  void Add(caf::actor a) { actors_.push_back(std::move(a)); }
+
+ private:
+  std::vector<caf::actor> actors_;
+};
+
+// ---- worker ---------------------------------------------------------------
+
+struct AgentState {
+  caf::actor waiter;
+  caf::actor metrics;
+  caf::actor coordinator;
+  std::string worker;
+  std::string hub;
+  std::string models_csv;
+  size_t models = 0;
+  size_t acked = 0;
+  std::shared_ptr<std::vector<ModelSummary>> summaries;
+  bool done = false;
+
+  static inline const char* name = "trainbus.cluster_worker";
+};
+
+using Agent = caf::stateful_actor<AgentState>;
+
+void AgentFail(Agent* self, std::string why) {
+  if (self->state.done) return;
+  self->state.done = true;
+  // Said right away: the caller still has to stop the worker's actors.
+  std::cerr << self->state.worker << ": " << why << std::endl;
+  self->send(self->state.waiter, fail_atom::value, std::move(why));
+  self->quit();
+}
+
+bus::Metric FinalMetric(const ModelSummary& s) {
+  bus::Metric m;
+  m.model = s.name;
+  m.split = kFinalSplit;
+  m.step = s.steps;
+  m.values = {{"test_accuracy", s.test_accuracy},
+              {"prequential_accuracy", s.prequential_accuracy},
+              {"samples", static_cast<double>(s.samples)},
+              {"samples_per_second", s.samples_per_second},
+              {"failed", s.error.empty() ? 0.0 : 1.0}};
+  m.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  return m;
+}
+
+caf::behavior AgentActor(Agent* self, caf::actor waiter, caf::actor metrics,
+                         caf::actor coordinator, caf::actor mnist,
+                         std::string name, std::string hub,
+                         std::vector<std::string> models,
+                         std::shared_ptr<std::vector<ModelSummary>> out) {
+  auto& st = self->state;
+  st.waiter = waiter;
+  st.metrics = metrics;
+  st.coordinator = coordinator;
+  st.worker = name;
+  st.hub = hub;
+  st.models_csv = absl::StrJoin(models, ",");
+  st.models = models.size();
+  st.summaries = std::move(out);
+  // The hub going away ends the run: nothing more will arrive.
+  self->monitor(mnist);
+  self->monitor(coordinator);
+  self->set_down_handler([=](const caf::down_msg& down) {
+    AgentFail(self, absl::StrCat("lost the hub at ", self->state.hub, " (",
+                                 self->system().render(down.reason),
+                                 "); is it still running?"));
+  });
+  return {
+      // Every model listens now: join, and the hub may start streaming.
+      [=](wake_atom) {
+        self->request(self->state.coordinator, caf::infinite, hello_atom::value,
+                      self->state.worker, self->state.models_csv)
+            .then([](uint64_t) {},
+                  [=](caf::error& err) {
+                    AgentFail(self, absl::StrCat("the hub refused worker '",
+                                                 self->state.worker, "': ",
+                                                 bus::ErrorToString(err)));
+                  });
+      },
+      [=](ModelSummary& s) {
+        auto& st = self->state;
+        if (!s.error.empty()) {
+          caf::aout(self) << s.name << " failed: " << s.error << "\n";
+        }
+        bus::Metric final_metric = FinalMetric(s);
+        st.summaries->push_back(std::move(s));
+        // Wait for the hub to accept each final result before leaving, so
+        // that it has them before it sees this worker go.
+        self->request(st.metrics, caf::infinite, bus::publish_atom::value,
+                      std::move(final_metric))
+            .then(
+                [=](uint64_t) {
+                  auto& st = self->state;
+                  if (++st.acked == st.models && !st.done) {
+                    st.done = true;
+                    self->send(st.waiter, bus::done_atom::value);
+                    self->quit();
+                  }
+                },
+                [=](caf::error& err) {
+                  AgentFail(self, absl::StrCat("the hub did not take a final "
+                                               "result: ",
+                                               bus::ErrorToString(err)));
+                });
+      },
+  };
+}
+
+absl::Status WaitForSubscribers(bus::Bus& bus,
+                                const std::vector<std::string>& names,
+                                double timeout_s) {
+  const auto deadline = Clock::now() + Millis(timeout_s);
+  while (true) {
+    absl::StatusOr<std::vector<bus::ResourceMetrics>> all = bus.Metrics();
+    if (!all.ok()) return all.status();
+    size_t ready = 0;
+    for (const bus::ResourceMetrics& r : *all) {
+      for (const std::string& n : names) {
+        if (r.name == n && !r.subscriptions.empty()) ++ready;
+      }
+    }
+    if (ready == names.size()) return absl::OkStatus();
+    if (Clock::now() > deadline) {
+      return absl::DeadlineExceededError(
+          "the model actors did not subscribe to their resources in time");
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
+  absl::StatusOr<data::MnistSplits> splits =
+      data::LoadMnistDir(config.data_dir);
+  if (!splits.ok()) return splits.status();
+  auto train = std::make_shared<data::Dataset>(
+      config.train_limit > 0 ? data::Slice(splits->train, config.train_limit)
+                             : std::move(splits->train));
+  auto report = std::make_shared<HubReport>();
+  report->train_samples = train->count;
+
+  caf::actor_system_config cfg;
+  ConfigureNode(cfg);
+  caf::actor_system sys{cfg};
+  bus::Bus bus{sys};
+  Cleanup cleanup;
+  cleanup.Add(bus.directory());
+  bus::ResourceOptions mnist_options;
+  mnist_options.name = "mnist";
+  mnist_options.max_queue = config.max_queue;
+  absl::StatusOr<caf::actor> mnist = bus.Declare(mnist_options);
+  if (!mnist.ok()) return mnist.status();
+  bus::ResourceOptions metrics_options;
+  metrics_options.name = "metrics";
+  metrics_options.max_queue = kMetricsCredit;
+  absl::StatusOr<caf::actor> metrics = bus.Declare(metrics_options);
+  if (!metrics.ok()) return metrics.status();
+
+  caf::scoped_actor self{sys};
+  // If the hub's own bus fails, say so instead of waiting for the timeout.
+  self->monitor(*mnist);
+  self->monitor(*metrics);
+  absl::Status bus_failure = absl::OkStatus();
+  auto on_down = [&](caf::down_msg& down) {
+    bus_failure = absl::InternalError(
+        absl::StrCat("the hub's bus stopped: ", sys.render(down.reason)));
+  };
+  caf::actor coordinator =
+      sys.spawn(CoordinatorActor, caf::actor{self}, *metrics, config.workers,
+                config.print, report);
+  cleanup.Add(coordinator);
+  bus::SubscribeOptions sub;
+  sub.name = "hub";
+  sub.initial_credit = kMetricsCredit;
+  // block: final results must never be dropped.
+  sub.policy = bus::Policy::kBlock;
+  absl::Status subscribed = absl::OkStatus();
+  self->request(*metrics, caf::infinite, bus::subscribe_atom::value,
+                coordinator, sub)
+      .receive([](uint64_t) {},
+               [&](caf::error& err) { subscribed = bus::ToStatus(err); });
+  if (!subscribed.ok()) return subscribed;
+  if (absl::StatusOr<caf::actor> a = bus.Attach(kCoordinatorName, coordinator);
+      !a.ok()) {
+    return a.status();
+  }
+  absl::StatusOr<uint16_t> port =
+      bus::ServeNode(sys, bus.directory(), config.port, config.host);
+  if (!port.ok()) return port.status();
+  if (config.on_listening) config.on_listening(*port);
+
+  bool started = false;
+  self->receive([&](start_atom) { started = true; }, on_down,
+                caf::after(Millis(config.join_timeout_s)) >> [] {});
+  if (!bus_failure.ok()) return bus_failure;
+  if (!started) {
+    return absl::DeadlineExceededError(absl::StrFormat(
+        "not all %d worker(s) joined within %.0f s; start them with "
+        "--role=worker --hub=%s:%d",
+        config.workers, config.join_timeout_s, config.host, *port));
+  }
+  if (config.print) {
+    std::cout << absl::StrFormat(
+                     "hub: %d worker(s) joined; streaming %d training "
+                     "samples x %d epoch(s)",
+                     config.workers, train->count, config.epochs)
+              << std::endl;
+  }
+  const auto start = Clock::now();
+  GeneratorOptions g;
+  g.source = "fashion-mnist/train";
+  g.data = train;
+  g.output = *mnist;
+  g.epochs = config.epochs;
+  g.seed = config.seed;
+  g.rate = config.rate;
+  g.listener = coordinator;
+  cleanup.Add(SpawnGenerator(sys, g));
+
+  bool finished = false;
+  self->receive([&](bus::done_atom) { finished = true; }, on_down,
+                caf::after(Millis(config.run_timeout_s)) >> [] {});
+  if (!bus_failure.ok()) return bus_failure;
+  if (!finished) {
+    return absl::DeadlineExceededError(absl::StrFormat(
+        "the run did not finish within %.0f s", config.run_timeout_s));
+  }
+  report->wall_seconds =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  return *report;
+}
+
+absl::StatusOr<std::vector<ModelSummary>> RunWorker(
+    const WorkerConfig& config) {
+  absl::StatusOr<std::pair<std::string, uint16_t>> hub =
+      bus::ParseHostPort(config.hub);
+  if (!hub.ok()) return hub.status();
+  absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(config.policy);
+  if (!policy.ok()) return policy.status();
+  if (config.name.empty() || config.name.find('/') != std::string::npos ||
+      config.name.find(',') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "a worker needs a --name without '/' or ','");
+  }
+  std::vector<nn::ModelSpec> specs;
+  for (const NamedModel& m : config.models) {
+    absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(m.spec);
+    if (!spec.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", m.name, "': ", spec.status().message()));
+    }
+    spec->seed += config.seed - 1;
+    specs.push_back(*spec);
+  }
+  absl::StatusOr<data::MnistSplits> splits =
+      data::LoadMnistDir(config.data_dir);
+  if (!splits.ok()) return splits.status();
+  const data::Dataset test = config.test_limit > 0
+                                 ? data::Slice(splits->test, config.test_limit)
+                                 : std::move(splits->test);
+  auto eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
+      test.pixels.data(), test.labels.data(), test.count, test.image_size()));
+
+  caf::actor_system_config cfg;
+  ConfigureNode(cfg);
+  caf::actor_system sys{cfg};
+  bus::Bus bus{sys};
+  Cleanup cleanup;
+  cleanup.Add(bus.directory());
+  absl::StatusOr<caf::actor> hub_directory =
+      bus::ConnectNode(sys, hub->first, hub->second);
+  if (!hub_directory.ok()) return hub_directory.status();
+  for (const char* name : {"mnist", "metrics", kCoordinatorName}) {
+    absl::Status imported = bus::ImportResource(bus, *hub_directory, name);
+    if (!imported.ok()) return imported;
+  }
+  absl::StatusOr<caf::actor> mnist = bus.Lookup("mnist");
+  absl::StatusOr<caf::actor> metrics = bus.Lookup("metrics");
+  absl::StatusOr<caf::actor> coordinator = bus.Lookup(kCoordinatorName);
+  if (!mnist.ok() || !metrics.ok() || !coordinator.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the hub at ", config.hub, " went away while joining"));
+  }
+
+  caf::scoped_actor self{sys};
+  auto summaries = std::make_shared<std::vector<ModelSummary>>();
+  std::vector<std::string> resource_names;
+  std::vector<std::string> model_names;
+  std::vector<std::pair<ModelActorOptions, std::string>> pending;
+  for (size_t i = 0; i < config.models.size(); ++i) {
+    const std::string& name = config.models[i].name;
+    bus::ResourceOptions r;
+    r.name = name;
+    absl::StatusOr<caf::actor> resource = bus.Declare(r);
+    if (!resource.ok()) return resource.status();
+    // The same binding RunParallelModels makes, across the network.
+    bus::BindingOptions binding;
+    binding.from = "mnist";
+    binding.to = name;
+    binding.filter = bus::Filter::Labelled();
+    binding.policy = *policy;
+    binding.window = 256;
+    if (auto b = bus.Bind(binding); !b.ok()) return b.status();
+    resource_names.push_back(name);
+    model_names.push_back(absl::StrCat(config.name, "/", name));
+    ModelActorOptions m;
+    m.name = model_names.back();
+    m.spec = specs[i];
+    m.eval_every = config.eval_every;
+    m.eval_subset = config.eval_subset;
+    m.print = config.print;
+    m.input = *resource;
+    m.metrics = *metrics;
+    m.eval = eval;
+    // On the worker's scheduler threads, not detached: with CAF 0.17 a
+    // detached actor that talked to another node can outlive its node's
+    // actor_system (await_detached_threads never returns), and a worker
+    // process is its models' alone anyway.
+    m.detached = false;
+    pending.emplace_back(std::move(m), name);
+  }
+  caf::actor agent =
+      sys.spawn(AgentActor, caf::actor{self}, *metrics, *coordinator, *mnist,
+                config.name, config.hub, model_names, summaries);
+  // The agent says hello (and the hub may start streaming) only once every
+  // model listens.
+  for (auto& [options, resource] : pending) {
+    options.listener = agent;
+    absl::StatusOr<caf::actor> actor = SpawnModelActor(sys, options);
+    if (!actor.ok()) {
+      caf::anon_send_exit(agent, caf::exit_reason::kill);
+      return actor.status();
+    }
+    cleanup.Add(*actor);
+  }
+  cleanup.Add(agent);
+  if (absl::Status s = WaitForSubscribers(bus, resource_names, 30); !s.ok()) {
+    return s;
+  }
+  self->send(agent, wake_atom::value);
+
+  absl::Status result = absl::DeadlineExceededError(
+      absl::StrFormat("worker %s did not finish within %.0f s", config.name,
+                      config.run_timeout_s));
+  self->receive([&](bus::done_atom) { result = absl::OkStatus(); },
+                [&](fail_atom, std::string& why) {
+                  result = absl::UnavailableError(why);
+                },
+                caf::after(Millis(config.run_timeout_s)) >> [] {});
+  if (!result.ok()) return result;
+  return *summaries;
+}
+
+std::string FormatResultLine(const ClusterModelResult& r) {
+  return absl::StrFormat(
+      "RESULT worker=%s model=%s status=%s test_accuracy=%.4f "
+      "prequential_accuracy=%.4f steps=%d samples=%d samples_per_s=%.0f",
+      r.worker, r.model, r.status, r.test_accuracy, r.prequential_accuracy,
+      r.steps, r.samples, r.samples_per_second);
+}
+
+std::string FormatHubSummary(const HubReport& report) {
+  std::string out =
+      absl::StrFormat("%-10s %-22s %-7s %9s %9s %8s %9s\n", "worker", "model",
+                      "status", "test_acc", "preq_acc", "steps", "samples");
+  for (const ClusterModelResult& r : report.models) {
+    absl::StrAppendFormat(&out, "%-10s %-22s %-7s %9.4f %9.4f %8d %9d\n",
+                          r.worker, r.model, r.status, r.test_accuracy,
+                          r.prequential_accuracy, r.steps, r.samples);
+  }
+  absl::StrAppendFormat(
+      &out, "%d worker(s), %d lost%s; %d samples published in %.1f s\n",
+      report.workers.size(), report.lost_workers.size(),
+      report.lost_workers.empty()
+          ? ""
+          : absl::StrCat(" (", absl::StrJoin(report.lost_workers, ", "), ")"),
+      report.published, report.wall_seconds);
+  return out;
+}
+
+std::string HubReportToJson(const HubReport& report) {
+  report::JsonWriter w;
+  w.BeginObject();
+  w.Key("train_samples").Int(report.train_samples);
+  w.Key("published").Int(report.published);
+  w.Key("wall_seconds").Number(report.wall_seconds);
+  w.Key("workers").BeginArray();
+  for (const std::string& name : report.workers) w.String(name);
+  w.EndArray();
+  w.Key("lost_workers").BeginArray();
+  for (const std::string& name : report.lost_workers) w.String(name);
+  w.EndArray();
+  w.Key("models").BeginArray();
+  for (const ClusterModelResult& r : report.models) {
+    w.BeginObject()
+        .Key("worker")
+        .String(r.worker)
+        .Key("model")
+        .String(r.model)
+        .Key("status")
+        .String(r.status)
+        .Key("test_accuracy")
+        .Number(r.test_accuracy)
+        .Key("prequential_accuracy")
+        .Number(r.prequential_accuracy)
+        .Key("steps")
+        .Int(r.steps)
+        .Key("samples")
+        .Int(r.samples);
+    if (!r.error.empty()) w.Key("error").String(r.error);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.str() + "\n";
+}
+
+// ---- processes --------------------------------------------------------------
+
+absl::StatusOr<Subprocess> Subprocess::Spawn(
+    const std::vector<std::string>& argv) {
+  if (argv.empty()) return absl::InvalidArgumentError("no program to run");
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  std::vector<char*> args;
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr,
+                               args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    return absl::InternalError(
+        absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc)));
+  }
+  return Subprocess(pid, fds[0]);
+}
+
+Subprocess::Subprocess(Subprocess&& other) noexcept
+    : pid_(other.pid_),
+      fd_(other.fd_),
+      eof_(other.eof_),
+      buffer_(std::move(other.buffer_)) {
+  other.pid_ = -1;
+  other.fd_ = -1;
+}
+
+Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
+  if (this != &other) {
+    this->~Subprocess();
+    new (this) Subprocess(std::move(other));
+  }
+  return *this;
+}
+
+Subprocess::~Subprocess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    Wait();
+  }
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool Subprocess::Fill(double timeout_s) {
+  if (eof_ || fd_ < 0) return false;
+  pollfd p{fd_, POLLIN, 0};
+  const int ready = ::poll(&p, 1, static_cast<int>(timeout_s * 1000));
+  if (ready <= 0) return false;
+  char chunk[4096];
+  const ssize_t n = ::read(fd_, chunk, sizeof(chunk));
+  if (n <= 0) {
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+    eof_ = true;
+    return false;
+  }
+  buffer_.append(chunk, static_cast<size_t>(n));
+  return true;
+}
+
+bool Subprocess::ReadLine(std::string* line, double timeout_s) {
+  const auto deadline = Clock::now() + Millis(timeout_s);
+  while (true) {
+    const size_t nl = buffer_.find('\n');
+    if (nl != std::string::npos) {
+      *line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return true;
+    }
+    if (eof_) {
+      if (buffer_.empty()) return false;
+      *line = std::move(buffer_);
+      buffer_.clear();
+      return true;
+    }
+    const double left =
+        std::chrono::duration<double>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    Fill(left);
+  }
+}
+
+bool Subprocess::ReadAvailable(std::vector<std::string>* lines) {
+  Fill(0);
+  std::string line;
+  while (buffer_.find('\n') != std::string::npos ||
+         (eof_ && !buffer_.empty())) {
+    ReadLine(&line, 0);
+    lines->push_back(std::move(line));
+  }
+  return !eof_;
+}
+
+void Subprocess::Kill(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+int Subprocess::Wait() {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+std::string SelfExecutable() {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n <= 0) return "";
+  return std::string(path, static_cast<size_t>(n));
+}
+
+}  // namespace trainbus::actors

@@ -1,0 +1,105 @@
+#include "bus/node.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "bus/atoms.h"
+#include "bus/errors.h"
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+
+namespace trainbus::bus {
+namespace {
+
+constexpr std::chrono::seconds kRemoteTimeout{30};
+
+bool HasMiddleman(caf::actor_system& sys) { return sys.has_middleman(); }
+
+absl::Status NoMiddleman() {
+  return absl::FailedPreconditionError(
+      "this actor system has no network layer; call "
+      "cfg.load<caf::io::middleman>() before building the actor_system");
+}
+
+}  // namespace
+
+absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
+                                   const caf::actor& directory, uint16_t port,
+                                   const std::string& host) {
+  if (!HasMiddleman(sys)) return NoMiddleman();
+  if (!directory) {
+    return absl::InvalidArgumentError("ServeNode needs a live directory");
+  }
+  caf::expected<uint16_t> bound =
+      sys.middleman().publish(directory, port, host.c_str(), true);
+  if (!bound) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve the bus directory on ", host, ":", port, ": ",
+        sys.render(bound.error()),
+        "; is the port in use (try port 0 for any free one) and is ", host,
+        " an address of this machine?"));
+  }
+  return *bound;
+}
+
+absl::StatusOr<caf::actor> ConnectNode(caf::actor_system& sys,
+                                       const std::string& host, uint16_t port) {
+  if (!HasMiddleman(sys)) return NoMiddleman();
+  caf::expected<caf::actor> remote = sys.middleman().remote_actor(host, port);
+  if (!remote) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot reach the bus node at ", host, ":", port, ": ",
+        sys.render(remote.error()),
+        "; check that the node is running (it prints the port it serves on), "
+        "that host and port are right, and that no firewall is in the way"));
+  }
+  if (!*remote) {
+    return absl::UnavailableError(
+        absl::StrCat("the node at ", host, ":", port, " serves no directory"));
+  }
+  return *remote;
+}
+
+absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(
+    const std::string& text) {
+  const size_t colon = text.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(text).substr(colon + 1), &port) ||
+      port == 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not host:port; e.g. 127.0.0.1:4242"));
+  }
+  return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+absl::Status ImportResource(Bus& local, const caf::actor& remote_directory,
+                            const std::string& name) {
+  if (!remote_directory) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot import '", name, "': no remote directory"));
+  }
+  caf::scoped_actor self{local.system()};
+  absl::StatusOr<caf::actor> found = absl::UnavailableError("no reply");
+  self->request(remote_directory, kRemoteTimeout, lookup_atom::value, name)
+      .receive(
+          [&](caf::actor& actor) { found = std::move(actor); },
+          [&](caf::error& err) {
+            found = absl::UnavailableError(absl::StrCat(
+                "cannot import '", name, "' from the remote node: ",
+                err.category() == kErrorCategory ? ErrorToString(err)
+                                                 : local.system().render(err)));
+          });
+  if (!found.ok()) return found.status();
+  absl::StatusOr<caf::actor> attached = local.Attach(name, *found);
+  if (!attached.ok()) {
+    return absl::Status(attached.status().code(),
+                        absl::StrCat("cannot import '", name,
+                                     "': ", attached.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace trainbus::bus
