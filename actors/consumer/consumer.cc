@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "bus/atoms.h"
 #include "bus/errors.h"
+#include "bus/subscribe.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -88,25 +89,15 @@ caf::behavior Consumer(Self* self, ConsumerOptions options,
   st.stats.name = st.options.name;
   st.options.credit = std::max<uint32_t>(st.options.credit, 1);
   st.credit_batch = std::max<uint32_t>(st.options.credit / 4, 1);
-  for (const caf::actor& input : st.options.inputs) {
-    bus::SubscribeOptions sub;
-    sub.name = st.options.name;
-    sub.filter = st.options.filter;
-    sub.policy = st.options.policy;
-    sub.max_queue = st.options.max_queue;
-    sub.initial_credit = st.options.credit;
-    self->request(input, caf::infinite, bus::subscribe_atom::value,
-                  caf::actor_cast<caf::actor>(self), sub)
-        .then([](uint64_t) {},
-              [=](caf::error& err) {
-                caf::aout(self)
-                    << self->state.options.name
+  self->set_error_handler([=](caf::error& err) {
+    // A subscription (made by SpawnConsumer) was refused.
+    caf::aout(self) << self->state.options.name
                     << ": cannot subscribe: " << bus::ErrorToString(err)
                     << "\n";
-                self->quit(err);
-              });
-  }
+    self->quit(err);
+  });
   return {
+      [](uint64_t /*start offset: a subscription is in place*/) {},
       [=](bus::deliver_atom, uint64_t offset, const bus::Prediction& p) {
         ++self->state.stats.predictions;
         Record(self, self->state.logic->OnPrediction(offset, p));
@@ -157,7 +148,16 @@ caf::actor SpawnConsumer(caf::actor_system& sys, ConsumerOptions options,
                          std::unique_ptr<ConsumerLogic> logic) {
   auto holder =
       std::make_shared<std::unique_ptr<ConsumerLogic>>(std::move(logic));
-  return sys.spawn(Consumer, std::move(options), holder);
+  bus::SubscribeOptions sub;
+  sub.name = options.name;
+  sub.filter = options.filter;
+  sub.policy = options.policy;
+  sub.max_queue = options.max_queue;
+  sub.initial_credit = std::max<uint32_t>(options.credit, 1);
+  const std::vector<caf::actor> inputs = options.inputs;
+  caf::actor consumer = sys.spawn(Consumer, std::move(options), holder);
+  for (const caf::actor& input : inputs) bus::SubscribeNow(consumer, input, sub);
+  return consumer;
 }
 
 void AddConsumerTypes(caf::actor_system_config& cfg) {

@@ -10,6 +10,8 @@
 #include "bus/atoms.h"
 #include "bus/message.h"
 #include "bus/options.h"
+#include "bus/errors.h"
+#include "bus/subscribe.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -313,6 +315,11 @@ void OnBatch(Self* self, const bus::SampleBatch& b) {
   }
 }
 
+// Messages in flight towards the model: four mini-batches, at least 16.
+uint32_t CreditWindow(const ModelActorOptions& options, uint32_t batch) {
+  return options.credit > 0 ? options.credit : std::max<uint32_t>(4 * batch, 16);
+}
+
 caf::behavior ModelActor(Self* self, ModelActorOptions options,
                          std::shared_ptr<std::unique_ptr<nn::Model>> model) {
   auto& st = self->state;
@@ -326,22 +333,15 @@ caf::behavior ModelActor(Self* self, ModelActorOptions options,
   st.y.resize(st.batch);
   st.probs.resize(st.batch * st.classes);
   st.eval_probs.resize(kEvalChunk * st.classes);
-  const uint32_t credit = st.options.credit > 0
-                              ? st.options.credit
-                              : std::max<uint32_t>(4 * st.batch, 16);
-  st.credit_batch = std::max<uint32_t>(credit / 4, 1);
-  bus::SubscribeOptions sub;
-  sub.name = st.options.name;
-  sub.initial_credit = credit;
-  self->request(st.options.input, caf::infinite, bus::subscribe_atom::value,
-                caf::actor_cast<caf::actor>(self), sub)
-      .then([](uint64_t) {},
-            [=](caf::error& err) {
-              caf::aout(self) << self->state.options.name
-                              << ": cannot subscribe: " << to_string(err)
-                              << "\n";
-              self->quit(err);
-            });
+  st.credit_batch = std::max<uint32_t>(
+      CreditWindow(st.options, static_cast<uint32_t>(st.batch)) / 4, 1);
+  self->set_error_handler([=](caf::error& err) {
+    // The subscription (made by SpawnModelActor) was refused.
+    caf::aout(self) << self->state.options.name
+                    << ": cannot subscribe: " << bus::ErrorToString(err)
+                    << "\n";
+    self->quit(err);
+  });
   return {
       [=](bus::deliver_atom, uint64_t, const bus::Sample& s) {
         OnSample(self, s);
@@ -351,6 +351,7 @@ caf::behavior ModelActor(Self* self, ModelActorOptions options,
         OnBatch(self, b);
         ReturnCredit(self, 1);
       },
+      [](uint64_t /*start offset: the subscription is in place*/) {},
   };
 }
 
@@ -375,11 +376,18 @@ absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,
     return absl::InvalidArgumentError(absl::StrCat(
         "model '", options.name, "': ", model.status().message()));
   }
+  const uint32_t batch = std::max<uint32_t>((*model)->spec().batch_size, 1);
+  bus::SubscribeOptions sub;
+  sub.name = options.name;
+  sub.initial_credit = CreditWindow(options, batch);
+  caf::actor input = options.input;
   auto holder = std::make_shared<std::unique_ptr<nn::Model>>(std::move(*model));
-  if (options.detached) {
-    return sys.spawn<caf::detached>(ModelActor, std::move(options), holder);
-  }
-  return sys.spawn(ModelActor, std::move(options), holder);
+  caf::actor actor =
+      options.detached
+          ? sys.spawn<caf::detached>(ModelActor, std::move(options), holder)
+          : sys.spawn(ModelActor, std::move(options), holder);
+  bus::SubscribeNow(actor, input, sub);
+  return actor;
 }
 
 }  // namespace trainbus::actors

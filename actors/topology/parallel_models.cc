@@ -17,6 +17,7 @@
 #include "bus/atoms.h"
 #include "bus/bus.h"
 #include "bus/errors.h"
+#include "bus/subscribe.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -74,16 +75,11 @@ caf::behavior SummaryCollector(
 }
 
 // Hands every Metric published to `metrics` to a callback.
+// Subscribed (SubscribeNow) by its spawner.
 caf::behavior MetricSink(caf::event_based_actor* self, caf::actor metrics,
                          std::function<void(const bus::Metric&)> fn) {
-  constexpr uint32_t kCredit = 64;
-  bus::SubscribeOptions sub;
-  sub.name = "metrics->sink";
-  sub.initial_credit = kCredit;
-  self->request(metrics, caf::infinite, bus::subscribe_atom::value,
-                caf::actor_cast<caf::actor>(self), sub)
-      .then([](uint64_t) {}, [=](caf::error& err) { self->quit(err); });
   return {
+      [](uint64_t /*start offset*/) {},
       [=](bus::deliver_atom, uint64_t, const bus::Metric& m) {
         fn(m);
         self->send(metrics, bus::credit_atom::value, uint32_t{1});
@@ -148,6 +144,10 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
   caf::actor sink;
   if (config.on_metric) {
     sink = sys.spawn<caf::detached>(MetricSink, *metrics, config.on_metric);
+    bus::SubscribeOptions sub;
+    sub.name = "metrics->sink";
+    sub.initial_credit = 64;
+    bus::SubscribeNow(sink, *metrics, sub);
   }
   auto summaries = std::make_shared<std::map<std::string, ModelSummary>>();
   caf::actor collector = sys.spawn(SummaryCollector, caf::actor{self},
