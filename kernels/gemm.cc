@@ -135,7 +135,8 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr,
 template <size_t kRows, size_t kVecs, bool kRowMajorA, class D>
 HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
                             size_t lda, const float* HWY_RESTRICT bp,
-                            float* c, size_t ldc, float alpha, float beta) {
+                            size_t ldb, float* c, size_t ldc, float alpha,
+                            float beta) {
   using V = decltype(hn::Zero(d));
   const size_t N = hn::Lanes(d);
   // The C tile is touched only after the k loop; prefetch it now so its
@@ -154,7 +155,7 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
   for (size_t p = 0; p < kc; ++p) {
     V b[kVecs];
 #pragma GCC unroll 4
-    for (size_t v = 0; v < kVecs; ++v) b[v] = hn::Load(d, bp + v * N);
+    for (size_t v = 0; v < kVecs; ++v) b[v] = hn::LoadU(d, bp + v * N);
 #pragma GCC unroll 16
     for (size_t r = 0; r < kRows; ++r) {
       const V ar = hn::Set(d, kRowMajorA ? a[r * lda + p] : a[r]);
@@ -162,7 +163,7 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
       for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::MulAdd(ar, b[v], acc[r][v]);
     }
     if (!kRowMajorA) a += lda;
-    bp += kVecs * N;
+    bp += ldb;
   }
   const V va = hn::Set(d, alpha);
   const V vb = hn::Set(d, beta);
@@ -182,10 +183,13 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
 }
 
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
-// [jb0, jb1); panels are kVecs vectors wide.
+// [jb0, jb1); panels are kVecs vectors wide. With b_in_place, full panels of
+// a non-transposed B are read straight from B (stride ldb) and bpack holds
+// only the last, partial panel.
 template <size_t kRows, size_t kVecs>
-static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
-                         size_t ib1, size_t jb0, size_t jb1) {
+static void ComputeTiles(const GemmArgs& g, const float* bpack,
+                         bool b_in_place, size_t ib0, size_t ib1, size_t jb0,
+                         size_t jb1) {
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
   HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
@@ -197,7 +201,16 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
     for (size_t jb = jb0; jb < jb1; ++jb) {
       const size_t j0 = jb * nr;
       const size_t cols = std::min(nr, g.n - j0);
-      const float* bp = bpack + jb * nr * g.k + pc * nr;
+      const float* bp;
+      size_t ldb = nr;
+      if (!b_in_place) {
+        bp = bpack + jb * nr * g.k + pc * nr;
+      } else if (cols == nr) {
+        bp = g.b + pc * g.ldb + j0;
+        ldb = g.ldb;
+      } else {
+        bp = bpack + pc * nr;
+      }
       for (size_t ib = ib0; ib < ib1; ++ib) {
         const size_t i0 = ib * kRows;
         const size_t rows = std::min(kRows, g.m - i0);
@@ -211,14 +224,14 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
             PackAEdge(g, i0, rows, kRows, pc, kc, edge);
             edge_packed = true;
           }
-          MicroKernel<kRows, kVecs, false>(d, kc, edge, kRows, bp, out, ldo,
-                                           g.alpha, beta_o);
+          MicroKernel<kRows, kVecs, false>(d, kc, edge, kRows, bp, ldb, out,
+                                           ldo, g.alpha, beta_o);
         } else if (g.trans_a) {
           MicroKernel<kRows, kVecs, false>(d, kc, g.a + pc * g.lda + i0, g.lda,
-                                           bp, out, ldo, g.alpha, beta_o);
+                                           bp, ldb, out, ldo, g.alpha, beta_o);
         } else {
           MicroKernel<kRows, kVecs, true>(d, kc, g.a + i0 * g.lda + pc, g.lda,
-                                          bp, out, ldo, g.alpha, beta_o);
+                                          bp, ldb, out, ldo, g.alpha, beta_o);
         }
         if (full) continue;
         for (size_t r = 0; r < rows; ++r) {
@@ -235,34 +248,122 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
   }
 }
 
+// Packing B costs O(k n) and pays off only over enough rows of A; below this
+// many rows a non-transposed B is read in place.
+constexpr size_t kInPlaceBMaxRows = 64;
+
 template <size_t kRows, size_t kVecs>
 static void GemmTiled(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
   const size_t mblocks = (g.m + kRows - 1) / kRows;
   const size_t npanels = (g.n + nr - 1) / nr;
-  ScratchBuffer bpack(npanels * nr * g.k);
+  const bool in_place = !g.trans_b && g.m <= kInPlaceBMaxRows;
+  ScratchBuffer bpack((in_place ? 1 : npanels) * nr * g.k);
   float* bp = bpack.data();
+  if (in_place && g.n % nr != 0) PackB(g, (npanels - 1) * nr, nr, bp);
   if (!g.parallel) {
-    for (size_t jb = 0; jb < npanels; ++jb) PackB(g, jb * nr, nr, bp + jb * nr * g.k);
-    ComputeTiles<kRows, kVecs>(g, bp, 0, mblocks, 0, npanels);
+    if (!in_place) {
+      for (size_t jb = 0; jb < npanels; ++jb) PackB(g, jb * nr, nr, bp + jb * nr * g.k);
+    }
+    ComputeTiles<kRows, kVecs>(g, bp, in_place, 0, mblocks, 0, npanels);
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, npanels),
-                    [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
-                      for (size_t jb = r.begin(); jb != r.end(); ++jb) {
-                        PackB(g, jb * nr, nr, bp + jb * nr * g.k);
-                      }
-                    });
+  if (!in_place) {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, npanels),
+                      [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                        for (size_t jb = r.begin(); jb != r.end(); ++jb) {
+                          PackB(g, jb * nr, nr, bp + jb * nr * g.k);
+                        }
+                      });
+  }
   tbb::parallel_for(
       tbb::blocked_range2d<size_t>(0, mblocks, 0, npanels),
       [&](const tbb::blocked_range2d<size_t>& r) HWY_ATTR {
-        ComputeTiles<kRows, kVecs>(g, bp, r.rows().begin(), r.rows().end(),
-                                   r.cols().begin(), r.cols().end());
+        ComputeTiles<kRows, kVecs>(g, bp, in_place, r.rows().begin(),
+                                   r.rows().end(), r.cols().begin(),
+                                   r.cols().end());
       });
 }
 
+// C = alpha A B^T + beta C as dot products: rows of A and of B are both
+// contiguous along k, so nothing is packed. A kI x kJ block keeps kI*kJ
+// vector accumulators (16 for 4x4: 8 loads per 16 FMAs) and reduces each
+// once at the end. Used when M or N is small, where packing B would cost
+// more than the multiply (conv weight gradients, 10-class output layers).
+template <size_t kI, size_t kJ>
+static void DotTile(const GemmArgs& g, size_t i0, size_t j0) {
+  const hn::ScalableTag<float> d;
+  using V = decltype(hn::Zero(d));
+  const size_t N = hn::Lanes(d);
+  V acc[kI][kJ];
+#pragma GCC unroll 4
+  for (size_t i = 0; i < kI; ++i) {
+#pragma GCC unroll 4
+    for (size_t j = 0; j < kJ; ++j) acc[i][j] = hn::Zero(d);
+  }
+  const float* arow = g.a + i0 * g.lda;
+  const float* brow = g.b + j0 * g.ldb;
+  size_t p = 0;
+  for (; p + N <= g.k; p += N) {
+    V av[kI];
+#pragma GCC unroll 4
+    for (size_t i = 0; i < kI; ++i) av[i] = hn::LoadU(d, arow + i * g.lda + p);
+#pragma GCC unroll 4
+    for (size_t j = 0; j < kJ; ++j) {
+      const V bv = hn::LoadU(d, brow + j * g.ldb + p);
+#pragma GCC unroll 4
+      for (size_t i = 0; i < kI; ++i) acc[i][j] = hn::MulAdd(av[i], bv, acc[i][j]);
+    }
+  }
+  for (size_t i = 0; i < kI; ++i) {
+    for (size_t j = 0; j < kJ; ++j) {
+      float s = hn::GetLane(hn::SumOfLanes(d, acc[i][j]));
+      for (size_t q = p; q < g.k; ++q) s += arow[i * g.lda + q] * brow[j * g.ldb + q];
+      float* c = g.c + (i0 + i) * g.ldc + j0 + j;
+      *c = g.beta == 0.0f ? g.alpha * s : g.alpha * s + g.beta * *c;
+    }
+  }
+}
+
+template <size_t kI>
+static void DotTileRows(const GemmArgs& g, size_t i0, size_t j0, size_t cols) {
+  switch (cols) {
+    case 1: return DotTile<kI, 1>(g, i0, j0);
+    case 2: return DotTile<kI, 2>(g, i0, j0);
+    case 3: return DotTile<kI, 3>(g, i0, j0);
+    default: return DotTile<kI, 4>(g, i0, j0);
+  }
+}
+
+static void DotTiles(const GemmArgs& g, size_t ib0, size_t ib1, size_t jb0,
+                     size_t jb1) {
+  for (size_t ib = ib0; ib < ib1; ++ib) {
+    const size_t i0 = ib * 4, rows = std::min<size_t>(4, g.m - i0);
+    for (size_t jb = jb0; jb < jb1; ++jb) {
+      const size_t j0 = jb * 4, cols = std::min<size_t>(4, g.n - j0);
+      switch (rows) {
+        case 1: DotTileRows<1>(g, i0, j0, cols); break;
+        case 2: DotTileRows<2>(g, i0, j0, cols); break;
+        case 3: DotTileRows<3>(g, i0, j0, cols); break;
+        default: DotTileRows<4>(g, i0, j0, cols); break;
+      }
+    }
+  }
+}
+
+static void GemmDotNT(const GemmArgs& g) {
+  const size_t iblocks = (g.m + 3) / 4, jblocks = (g.n + 3) / 4;
+  if (!g.parallel) return DotTiles(g, 0, iblocks, 0, jblocks);
+  tbb::parallel_for(tbb::blocked_range2d<size_t>(0, iblocks, 0, jblocks),
+                    [&](const tbb::blocked_range2d<size_t>& r) HWY_ATTR {
+                      DotTiles(g, r.rows().begin(), r.rows().end(),
+                               r.cols().begin(), r.cols().end());
+                    });
+}
+
 void GemmPacked(const GemmArgs& g) {
+  if (g.trans_b && !g.trans_a && (g.m <= 32 || g.n <= 16)) return GemmDotNT(g);
   GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
 }
 
