@@ -104,6 +104,8 @@ void Shapes(benchmark::internal::Benchmark* b) {
   // MLP 784 -> 256 (the benchmark model) and the CNN's conv2 GEMM at batch 64.
   b->Args({64, 784, 256, 1})->Args({256, 64, 784, 2});
   b->Args({16, 200, 4096, 0});
+  // Softmax regression at batch 64: forward and weight gradient.
+  b->Args({64, 784, 10, 1})->Args({10, 64, 784, 2});
   // Batch 1: GEMV and rank-1 update.
   b->Args({1, 784, 256, 1})->Args({256, 1, 784, 2});
 }

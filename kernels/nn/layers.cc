@@ -4,6 +4,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/gemm.h"
+#include "kernels/optim.h"
 #include "kernels/pool.h"
 
 namespace trainbus::nn::internal {
@@ -30,6 +31,17 @@ void Dense::Backward(const float* in, const float* out, float* dout,
   Gemm(Transpose::kYes, Transpose::kNo, out_, in_, batch, 1.0f, dout, out_, in,
        in_, 0.0f, dw_, in_);
   kernels::BiasBackward(dout, batch, out_, db_);
+}
+
+bool Dense::BackwardSgd(const float* in, const float* out, float* dout,
+                        float* din, float lr) {
+  if (relu_) kernels::ReluBackward(out, dout, dout, out_);
+  if (din != nullptr) {  // din = W^T dout, with W before the update.
+    kernels::Gemv(Transpose::kYes, out_, in_, 1.0f, w_, in_, dout, 0.0f, din);
+  }
+  kernels::SgdOuterProductStep(w_, out_, in_, dout, in, lr);
+  for (size_t o = 0; o < out_; ++o) b_[o] -= lr * dout[o];
+  return true;
 }
 
 void Conv::Reserve(size_t batch) {

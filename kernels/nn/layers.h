@@ -32,6 +32,13 @@ class Layer {
   virtual void Backward(const float* in, const float* out, float* dout,
                         float* din, size_t batch) = 0;
   virtual bool has_params() const { return false; }
+  // Batch 1, plain SGD: backward fused with the weight update (no gradient
+  // buffer pass). Returns false if the layer has no such path; then the
+  // caller runs Backward and the optimizer as usual.
+  virtual bool BackwardSgd(const float* in, const float* out, float* dout,
+                           float* din, float lr) {
+    return false;
+  }
 };
 
 // out (B, OUT) = in (B, IN) * weight^T (OUT, IN) + bias, optional ReLU.
@@ -44,6 +51,8 @@ class Dense : public Layer {
   void Forward(const float* in, float* out, size_t batch) override;
   void Backward(const float* in, const float* out, float* dout, float* din,
                 size_t batch) override;
+  bool BackwardSgd(const float* in, const float* out, float* dout, float* din,
+                   float lr) override;
   bool has_params() const override { return true; }
 
  private:

@@ -177,6 +177,26 @@ TEST(NetworkTest, BitwiseIdenticalWeightsForOneOrTwoThreads) {
   }
 }
 
+TEST(NetworkTest, FusedBatchOneSgdMatchesGradientThenStep) {
+  const Synthetic d = MakeData(1, 7);
+  for (const char* text : {"mlp:hidden=32x16,lr=0.1", "softmax:lr=0.1",
+                           "cnn:conv=4x8,hidden=16,lr=0.1"}) {
+    auto fused = Make(text);
+    auto plain = Make(text);
+    ASSERT_TRUE(plain->ComputeGradients(d.x.data(), d.labels.data(), 1).ok());
+    std::vector<float> expect(plain->params(),
+                              plain->params() + plain->ParameterCount());
+    for (size_t i = 0; i < expect.size(); ++i) {
+      expect[i] -= 0.1f * plain->gradients()[i];
+    }
+    ASSERT_TRUE(fused->TrainStep(d.x.data(), d.labels.data(), 1).ok());
+    for (size_t i = 0; i < expect.size(); ++i) {
+      ASSERT_NEAR(fused->params()[i], expect[i], 1e-6f + 1e-5f * std::fabs(expect[i]))
+          << text << " param " << i;
+    }
+  }
+}
+
 TEST(NetworkTest, NonFiniteLossIsAnErrorAndLeavesWeightsUnchanged) {
   auto model = *MakeModel(*ParseModelSpec("mlp:hidden=16"));
   Synthetic d = MakeData(2, 4);
