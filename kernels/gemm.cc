@@ -87,25 +87,25 @@ static void PackAEdge(const GemmArgs& g, size_t i0, size_t rows, size_t mr,
   }
 }
 
-// Packs columns [j0, j0 + nr) of op(B), all k, as dst[p * nr + c]; columns
-// past n are zero.
-static void PackB(const GemmArgs& g, size_t j0, size_t nr,
-                  float* HWY_RESTRICT dst) {
+// Packs columns [j0, j0 + nr) x k-range [pc, pc + kc) of op(B) as
+// dst[p * nr + c]; columns past n are zero.
+static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
+                  size_t kc, float* HWY_RESTRICT dst) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const size_t cols = std::min(nr, g.n - j0);
   if (!g.trans_b) {  // B stored k x n: rows are contiguous.
     if (cols == nr) {
-      for (size_t p = 0; p < g.k; ++p) {
-        const float* src = g.b + p * g.ldb + j0;
+      for (size_t p = 0; p < kc; ++p) {
+        const float* src = g.b + (pc + p) * g.ldb + j0;
         for (size_t v = 0; v < nr; v += N) {
           hn::Store(hn::LoadU(d, src + v), d, dst + p * nr + v);
         }
       }
       return;
     }
-    for (size_t p = 0; p < g.k; ++p) {
-      const float* src = g.b + p * g.ldb + j0;
+    for (size_t p = 0; p < kc; ++p) {
+      const float* src = g.b + (pc + p) * g.ldb + j0;
       float* out = dst + p * nr;
       for (size_t c = 0; c < cols; ++c) out[c] = src[c];
       for (size_t c = cols; c < nr; ++c) out[c] = 0.0f;
@@ -115,10 +115,10 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr,
   // B stored n x k: a transpose. Blocks of 16 k keep both the 16 source
   // segments and the 16 destination rows in L1.
   constexpr size_t kBlock = 16;
-  for (size_t p0 = 0; p0 < g.k; p0 += kBlock) {
-    const size_t pe = std::min(g.k, p0 + kBlock);
+  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
+    const size_t pe = std::min(kc, p0 + kBlock);
     for (size_t c = 0; c < cols; ++c) {
-      const float* src = g.b + (j0 + c) * g.ldb;
+      const float* src = g.b + (j0 + c) * g.ldb + pc;
       for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = src[p];
     }
     for (size_t c = cols; c < nr; ++c) {
@@ -183,17 +183,17 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
 }
 
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
-// [jb0, jb1); panels are kVecs vectors wide. With b_in_place, full panels of
-// a non-transposed B are read straight from B (stride ldb) and bpack holds
-// only the last, partial panel.
+// [jb0, jb1); panels are kVecs vectors wide. bpack holds every panel packed
+// for all k, or is null: then each (k-block, panel) is packed just in time
+// into an L1-sized buffer and used by all the m-blocks of this range.
 template <size_t kRows, size_t kVecs>
-static void ComputeTiles(const GemmArgs& g, const float* bpack,
-                         bool b_in_place, size_t ib0, size_t ib1, size_t jb0,
-                         size_t jb1) {
+static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
+                         size_t ib1, size_t jb0, size_t jb1) {
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
   HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
   HWY_ALIGN float edge[kRows * kKc];
+  HWY_ALIGN float panel[kKc * kVecs * (HWY_MAX_BYTES / sizeof(float))];
   for (size_t pc = 0; pc < g.k; pc += kKc) {
     const size_t kc = std::min(kKc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
@@ -202,14 +202,11 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack,
       const size_t j0 = jb * nr;
       const size_t cols = std::min(nr, g.n - j0);
       const float* bp;
-      size_t ldb = nr;
-      if (!b_in_place) {
+      if (bpack != nullptr) {
         bp = bpack + jb * nr * g.k + pc * nr;
-      } else if (cols == nr) {
-        bp = g.b + pc * g.ldb + j0;
-        ldb = g.ldb;
       } else {
-        bp = bpack + pc * nr;
+        PackB(g, j0, nr, pc, kc, panel);
+        bp = panel;
       }
       for (size_t ib = ib0; ib < ib1; ++ib) {
         const size_t i0 = ib * kRows;
@@ -224,14 +221,14 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack,
             PackAEdge(g, i0, rows, kRows, pc, kc, edge);
             edge_packed = true;
           }
-          MicroKernel<kRows, kVecs, false>(d, kc, edge, kRows, bp, ldb, out,
+          MicroKernel<kRows, kVecs, false>(d, kc, edge, kRows, bp, nr, out,
                                            ldo, g.alpha, beta_o);
         } else if (g.trans_a) {
           MicroKernel<kRows, kVecs, false>(d, kc, g.a + pc * g.lda + i0, g.lda,
-                                           bp, ldb, out, ldo, g.alpha, beta_o);
+                                           bp, nr, out, ldo, g.alpha, beta_o);
         } else {
           MicroKernel<kRows, kVecs, true>(d, kc, g.a + i0 * g.lda + pc, g.lda,
-                                          bp, ldb, out, ldo, g.alpha, beta_o);
+                                          bp, nr, out, ldo, g.alpha, beta_o);
         }
         if (full) continue;
         for (size_t r = 0; r < rows; ++r) {
@@ -248,9 +245,10 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack,
   }
 }
 
-// Packing B costs O(k n) and pays off only over enough rows of A; below this
-// many rows a non-transposed B is read in place.
-constexpr size_t kInPlaceBMaxRows = 64;
+// Up to this many rows, threads split only the panels and pack B just in
+// time (each panel once per k-block, reused from L1 by all m-blocks); above
+// it, B is packed up front and the m x n tile grid is split.
+constexpr size_t kJitPackMaxRows = 128;
 
 template <size_t kRows, size_t kVecs>
 static void GemmTiled(const GemmArgs& g) {
@@ -258,31 +256,36 @@ static void GemmTiled(const GemmArgs& g) {
   const size_t nr = kVecs * hn::Lanes(d);
   const size_t mblocks = (g.m + kRows - 1) / kRows;
   const size_t npanels = (g.n + nr - 1) / nr;
-  const bool in_place = !g.trans_b && g.m <= kInPlaceBMaxRows;
-  ScratchBuffer bpack((in_place ? 1 : npanels) * nr * g.k);
-  float* bp = bpack.data();
-  if (in_place && g.n % nr != 0) PackB(g, (npanels - 1) * nr, nr, bp);
-  if (!g.parallel) {
-    if (!in_place) {
-      for (size_t jb = 0; jb < npanels; ++jb) PackB(g, jb * nr, nr, bp + jb * nr * g.k);
+  if (g.m <= kJitPackMaxRows) {
+    if (!g.parallel) {
+      return ComputeTiles<kRows, kVecs>(g, nullptr, 0, mblocks, 0, npanels);
     }
-    ComputeTiles<kRows, kVecs>(g, bp, in_place, 0, mblocks, 0, npanels);
-    return;
-  }
-  if (!in_place) {
     tbb::parallel_for(tbb::blocked_range<size_t>(0, npanels),
                       [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
-                        for (size_t jb = r.begin(); jb != r.end(); ++jb) {
-                          PackB(g, jb * nr, nr, bp + jb * nr * g.k);
-                        }
+                        ComputeTiles<kRows, kVecs>(g, nullptr, 0, mblocks,
+                                                   r.begin(), r.end());
                       });
+    return;
   }
+  ScratchBuffer bpack(npanels * nr * g.k);
+  float* bp = bpack.data();
+  if (!g.parallel) {
+    for (size_t jb = 0; jb < npanels; ++jb) {
+      PackB(g, jb * nr, nr, 0, g.k, bp + jb * nr * g.k);
+    }
+    return ComputeTiles<kRows, kVecs>(g, bp, 0, mblocks, 0, npanels);
+  }
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, npanels),
+                    [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                      for (size_t jb = r.begin(); jb != r.end(); ++jb) {
+                        PackB(g, jb * nr, nr, 0, g.k, bp + jb * nr * g.k);
+                      }
+                    });
   tbb::parallel_for(
       tbb::blocked_range2d<size_t>(0, mblocks, 0, npanels),
       [&](const tbb::blocked_range2d<size_t>& r) HWY_ATTR {
-        ComputeTiles<kRows, kVecs>(g, bp, in_place, r.rows().begin(),
-                                   r.rows().end(), r.cols().begin(),
-                                   r.cols().end());
+        ComputeTiles<kRows, kVecs>(g, bp, r.rows().begin(), r.rows().end(),
+                                   r.cols().begin(), r.cols().end());
       });
 }
 
