@@ -112,8 +112,22 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
     }
     return;
   }
-  // B stored n x k: a transpose. Blocks of 16 k keep both the 16 source
-  // segments and the 16 destination rows in L1.
+  // B stored n x k: a transpose. Full panels gather each destination vector
+  // (one column of the panel's source rows, stride ldb) in one instruction.
+  if (cols == nr && g.ldb * nr < (size_t{1} << 31)) {
+    const hn::RebindToSigned<decltype(d)> di;
+    const auto idx =
+        hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(g.ldb)));
+    for (size_t p = 0; p < kc; ++p) {
+      for (size_t v = 0; v < nr; v += N) {
+        const float* base = g.b + (j0 + v) * g.ldb + pc + p;
+        hn::Store(hn::GatherIndex(d, base, idx), d, dst + p * nr + v);
+      }
+    }
+    return;
+  }
+  // Partial panels: blocks of 16 k keep both the 16 source segments and the
+  // 16 destination rows in L1.
   constexpr size_t kBlock = 16;
   for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
     const size_t pe = std::min(kc, p0 + kBlock);
@@ -366,7 +380,10 @@ static void GemmDotNT(const GemmArgs& g) {
 }
 
 void GemmPacked(const GemmArgs& g) {
-  if (g.trans_b && !g.trans_a && (g.m <= 32 || g.n <= 16)) return GemmDotNT(g);
+  // Dot products pay one reduction per output, so they need a long k.
+  if (g.trans_b && !g.trans_a && (g.m <= 32 || g.n <= 16) && g.k >= 256) {
+    return GemmDotNT(g);
+  }
   GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
 }
 
