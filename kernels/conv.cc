@@ -47,7 +47,7 @@ void Im2ColRows(const ConvShape& s, const float* in, float* col, size_t r0,
                 size_t r1) {
   const size_t oh = s.OutHeight(), ow = s.OutWidth();
   const size_t k = s.kernel;
-  const size_t cols = s.ColCols();
+  const size_t cols = s.ColStride();
   for (size_t row = r0; row < r1; ++row) {
     const size_t c = row / (k * k);
     const size_t kh = (row / k) % k;
@@ -67,7 +67,7 @@ void Col2ImChannels(const ConvShape& s, const float* col, float* din,
                     size_t c0, size_t c1) {
   const size_t oh = s.OutHeight(), ow = s.OutWidth();
   const size_t k = s.kernel;
-  const size_t cols = s.ColCols();
+  const size_t cols = s.ColStride();
   const size_t plane_size = s.height * s.width;
   for (size_t c = c0; c < c1; ++c) {
     float* chan = din + c * s.batch * plane_size;
@@ -129,25 +129,25 @@ void Col2Im(const ConvShape& s, const float* col, float* din) {
 void Conv2dForward(const ConvShape& s, const float* in, const float* weight,
                    const float* bias, float* out, float* col) {
   Im2Col(s, in, col);
-  const size_t kk = s.ColRows(), cols = s.ColCols();
+  const size_t kk = s.ColRows(), cols = s.ColCols(), ld = s.ColStride();
   // out (OC, cols) = weight (OC, kk) * col (kk, cols)
   Gemm(Transpose::kNo, Transpose::kNo, s.out_channels, cols, kk, 1.0f, weight,
-       kk, col, cols, 0.0f, out, cols);
+       kk, col, ld, 0.0f, out, cols);
   ChannelBiasForward(out, bias, s.out_channels, cols, /*relu=*/false);
 }
 
 void Conv2dBackward(const ConvShape& s, const float* col, const float* weight,
                     const float* dout, float* dweight, float* dbias,
                     float* din, float* dcol) {
-  const size_t kk = s.ColRows(), cols = s.ColCols();
+  const size_t kk = s.ColRows(), cols = s.ColCols(), ld = s.ColStride();
   // dweight (OC, kk) = dout (OC, cols) * col^T (cols, kk)
   Gemm(Transpose::kNo, Transpose::kYes, s.out_channels, kk, cols, 1.0f, dout,
-       cols, col, cols, 0.0f, dweight, kk);
+       cols, col, ld, 0.0f, dweight, kk);
   ChannelBiasBackward(dout, s.out_channels, cols, dbias);
   if (din == nullptr) return;
   // dcol (kk, cols) = weight^T (kk, OC) * dout (OC, cols)
   Gemm(Transpose::kYes, Transpose::kNo, kk, cols, s.out_channels, 1.0f,
-       weight, kk, dout, cols, 0.0f, dcol, cols);
+       weight, kk, dout, cols, 0.0f, dcol, ld);
   Col2Im(s, dcol, din);
 }
 

@@ -28,13 +28,20 @@ struct ConvShape {
   size_t WeightSize() const {
     return out_channels * channels * kernel * kernel;
   }
-  // im2col matrix (C*K*K, B*OH*OW).
+  // im2col matrix (C*K*K, B*OH*OW), rows ColStride() floats apart.
   size_t ColRows() const { return channels * kernel * kernel; }
   size_t ColCols() const { return batch * OutHeight() * OutWidth(); }
-  size_t ColSize() const { return ColRows() * ColCols(); }
+  // Rows start on a cache line, and the stride is never a multiple of 4 KiB:
+  // GEMM streams many rows of this matrix at once, and 4 KiB-aliased rows
+  // would all compete for the same L1 set.
+  size_t ColStride() const {
+    const size_t padded = (ColCols() + 15) / 16 * 16;
+    return padded % 1024 == 0 ? padded + 16 : padded;
+  }
+  size_t ColSize() const { return ColRows() * ColStride(); }
 };
 
-// in (C, B, H, W) -> col (C*K*K, B*OH*OW).
+// in (C, B, H, W) -> col (C*K*K, B*OH*OW), row stride ColStride().
 void Im2Col(const ConvShape& s, const float* in, float* col);
 // din (C, B, H, W) = the sum of col entries that read each input (overwrites).
 void Col2Im(const ConvShape& s, const float* col, float* din);

@@ -199,10 +199,15 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
 // [jb0, jb1); panels are kVecs vectors wide. bpack holds every panel packed
 // for all k, or is null: then each (k-block, panel) is packed just in time
-// into an L1-sized buffer and used by all the m-blocks of this range.
+// into an L1-sized buffer and used by all the m-blocks of this range (or,
+// for tiny m, read in place).
 template <size_t kRows, size_t kVecs>
 static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
                          size_t ib1, size_t jb0, size_t jb1) {
+  // With at most 2 blocks of A rows a packed panel is reused at most twice,
+  // so a non-transposed B is read in place (callers with huge, 4 KiB-multiple
+  // row strides should pad them; conv's im2col matrix does).
+  const bool b_in_place = bpack == nullptr && !g.trans_b && g.m <= 2 * kRows;
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
   HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
@@ -216,8 +221,12 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
       const size_t j0 = jb * nr;
       const size_t cols = std::min(nr, g.n - j0);
       const float* bp;
+      size_t ldb = nr;
       if (bpack != nullptr) {
         bp = bpack + jb * nr * g.k + pc * nr;
+      } else if (b_in_place && cols == nr) {
+        bp = g.b + pc * g.ldb + j0;
+        ldb = g.ldb;
       } else {
         PackB(g, j0, nr, pc, kc, panel);
         bp = panel;
@@ -235,14 +244,14 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
             PackAEdge(g, i0, rows, kRows, pc, kc, edge);
             edge_packed = true;
           }
-          MicroKernel<kRows, kVecs, false>(d, kc, edge, kRows, bp, nr, out,
+          MicroKernel<kRows, kVecs, false>(d, kc, edge, kRows, bp, ldb, out,
                                            ldo, g.alpha, beta_o);
         } else if (g.trans_a) {
           MicroKernel<kRows, kVecs, false>(d, kc, g.a + pc * g.lda + i0, g.lda,
-                                           bp, nr, out, ldo, g.alpha, beta_o);
+                                           bp, ldb, out, ldo, g.alpha, beta_o);
         } else {
           MicroKernel<kRows, kVecs, true>(d, kc, g.a + i0 * g.lda + pc, g.lda,
-                                          bp, nr, out, ldo, g.alpha, beta_o);
+                                          bp, ldb, out, ldo, g.alpha, beta_o);
         }
         if (full) continue;
         for (size_t r = 0; r < rows; ++r) {
@@ -355,10 +364,12 @@ static void DotTileRows(const GemmArgs& g, size_t i0, size_t j0, size_t cols) {
 
 static void DotTiles(const GemmArgs& g, size_t ib0, size_t ib1, size_t jb0,
                      size_t jb1) {
-  for (size_t ib = ib0; ib < ib1; ++ib) {
-    const size_t i0 = ib * 4, rows = std::min<size_t>(4, g.m - i0);
-    for (size_t jb = jb0; jb < jb1; ++jb) {
-      const size_t j0 = jb * 4, cols = std::min<size_t>(4, g.n - j0);
+  // B rows outer: the 4 rows of B (long, k floats each) are reused from
+  // cache by every block of A rows; A is the small operand here.
+  for (size_t jb = jb0; jb < jb1; ++jb) {
+    const size_t j0 = jb * 4, cols = std::min<size_t>(4, g.n - j0);
+    for (size_t ib = ib0; ib < ib1; ++ib) {
+      const size_t i0 = ib * 4, rows = std::min<size_t>(4, g.m - i0);
       switch (rows) {
         case 1: DotTileRows<1>(g, i0, j0, cols); break;
         case 2: DotTileRows<2>(g, i0, j0, cols); break;

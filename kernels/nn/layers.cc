@@ -59,7 +59,7 @@ void Conv::Forward(const float* in, float* out, size_t batch) {
   kernels::Im2Col(s, in, col_.data());
   const size_t kk = s.ColRows(), cols = s.ColCols();
   Gemm(Transpose::kNo, Transpose::kNo, s.out_channels, cols, kk, 1.0f, w_, kk,
-       col_.data(), cols, 0.0f, out, cols);
+       col_.data(), s.ColStride(), 0.0f, out, cols);
   kernels::ChannelBiasForward(out, b_, s.out_channels, cols, /*relu=*/true);
 }
 
