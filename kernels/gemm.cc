@@ -395,6 +395,10 @@ void GemmPacked(const GemmArgs& g) {
   if (g.trans_b && !g.trans_a && (g.m <= 32 || g.n <= 16) && g.k >= 256) {
     return GemmDotNT(g);
   }
+  // Narrow outputs (10 classes) and short ones: tiles shaped to waste less.
+  const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
+  if (g.n <= lanes) return GemmTiled<12, 1>(g);  // 12 FMA chains, 1 vector
+  if (g.m <= 10) return GemmTiled<5, 4>(g);      // 10 rows = 2 exact blocks
   GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
 }
 
