@@ -54,7 +54,8 @@ void Im2ColRows(const ConvShape& s, const float* in, float* col, size_t r0,
     const size_t kw = row % k;
     float* dst = col + row * cols;
     for (size_t b = 0; b < s.batch; ++b) {
-      const float* plane = in + (c * s.batch + b) * s.height * s.width;
+      const float* plane =
+          in + (c * s.TotalBatch() + s.batch_begin + b) * s.height * s.width;
       for (size_t y = 0; y < oh; ++y) {
         CopyRow(dst, plane + (y + kh) * s.width + kw, ow);
         dst += ow;
@@ -70,7 +71,7 @@ void Col2ImChannels(const ConvShape& s, const float* col, float* din,
   const size_t cols = s.ColStride();
   const size_t plane_size = s.height * s.width;
   for (size_t c = c0; c < c1; ++c) {
-    float* chan = din + c * s.batch * plane_size;
+    float* chan = din + (c * s.TotalBatch() + s.batch_begin) * plane_size;
     std::memset(chan, 0, s.batch * plane_size * sizeof(float));
     for (size_t kh = 0; kh < k; ++kh) {
       for (size_t kw = 0; kw < k; ++kw) {

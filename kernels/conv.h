@@ -18,6 +18,12 @@ namespace trainbus::kernels {
 
 struct ConvShape {
   size_t batch, channels, height, width, out_channels, kernel;
+  // Im2Col/Col2Im on a slice of a larger batch: images [batch_begin,
+  // batch_begin + batch) of tensors that hold batch_total images per channel
+  // (0 = batch). Lets a caller keep the im2col matrix cache-sized.
+  size_t batch_begin = 0, batch_total = 0;
+
+  size_t TotalBatch() const { return batch_total == 0 ? batch : batch_total; }
 
   size_t OutHeight() const { return height - kernel + 1; }
   size_t OutWidth() const { return width - kernel + 1; }
@@ -43,7 +49,8 @@ struct ConvShape {
 
 // in (C, B, H, W) -> col (C*K*K, B*OH*OW), row stride ColStride().
 void Im2Col(const ConvShape& s, const float* in, float* col);
-// din (C, B, H, W) = the sum of col entries that read each input (overwrites).
+// din (C, B, H, W) = the sum of col entries that read each input (overwrites
+// the slice's planes only).
 void Col2Im(const ConvShape& s, const float* col, float* din);
 
 // out (OC, B, OH, OW) = weight * im2col(in) + bias. col: ColSize() scratch,

@@ -398,7 +398,7 @@ void GemmPacked(const GemmArgs& g) {
   // Narrow outputs (10 classes) and short ones: tiles shaped to waste less.
   const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
   if (g.n <= lanes) return GemmTiled<12, 1>(g);  // 12 FMA chains, 1 vector
-  if (g.m <= 10) return GemmTiled<5, 4>(g);      // 10 rows = 2 exact blocks
+  if (g.m > 8 && g.m <= 10) return GemmTiled<5, 4>(g);  // 2 exact blocks
   GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
 }
 

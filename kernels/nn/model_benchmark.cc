@@ -13,6 +13,7 @@
 
 #include "benchmark/benchmark.h"
 #include "kernels/nn/model.h"
+#include "oneapi/tbb/global_control.h"
 
 namespace trainbus::nn {
 namespace {
@@ -57,6 +58,12 @@ std::string Spec(const std::string& arch, int64_t batch) {
 
 void Train(benchmark::State& state, const std::string& arch) {
   const size_t batch = static_cast<size_t>(state.range(0));
+  // Arg 1: TBB threads (0 = all). On a shared machine 1 thread can win.
+  std::unique_ptr<tbb::global_control> limit;
+  if (state.range(1) > 0) {
+    limit = std::make_unique<tbb::global_control>(
+        tbb::global_control::max_allowed_parallelism, state.range(1));
+  }
   auto spec = ParseModelSpec(Spec(arch, state.range(0)));
   auto model = MakeModel(*spec);
   if (!model.ok()) {
@@ -86,9 +93,10 @@ void Train(benchmark::State& state, const std::string& arch) {
 void BM_TrainSoftmax(benchmark::State& state) { Train(state, "softmax"); }
 void BM_TrainMlp(benchmark::State& state) { Train(state, "mlp"); }
 void BM_TrainCnn(benchmark::State& state) { Train(state, "cnn"); }
-BENCHMARK(BM_TrainSoftmax)->Arg(1)->Arg(64)->UseRealTime();
-BENCHMARK(BM_TrainMlp)->Arg(1)->Arg(64)->UseRealTime();
-BENCHMARK(BM_TrainCnn)->Arg(1)->Arg(64)->UseRealTime();
+// Args: batch, threads (0 = all = 2 here).
+BENCHMARK(BM_TrainSoftmax)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
+BENCHMARK(BM_TrainMlp)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
+BENCHMARK(BM_TrainCnn)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
 
 void BM_Predict(benchmark::State& state) {
   const char* archs[] = {"softmax", "mlp", "cnn"};
