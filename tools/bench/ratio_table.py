@@ -89,24 +89,27 @@ def main():
     torch1 = load_torch(args.torch1) if args.torch1 else {}
     names = {"softmax": "BM_TrainSoftmax", "mlp": "BM_TrainMlp", "cnn": "BM_TrainCnn"}
     print("### Training throughput: ours vs PyTorch CPU (samples/s)\n")
-    print("Ratio = ours / the faster of PyTorch with 2 threads (the issue's setting) "
-          "and 1 thread.\n")
-    print("| model | batch | ours samples/s | PyTorch 2T | PyTorch 1T | ratio | target | met | "
-          "ratio vs 2T | ours GFLOP/s | % of 2-thread FMA peak |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("Each side's best configuration: ours with TBB on 2 threads (the default) or 1, "
+          "PyTorch with 2 threads (the issue's setting) or 1. `ratio vs 2T` compares the "
+          "2-thread runs of both.\n")
+    print("| model | batch | ours 2T | ours 1T | PyTorch 2T | PyTorch 1T | ratio (best/best) | "
+          "target | met | ratio vs 2T | ours GFLOP/s | % of 1-thread FMA peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for model, bench in names.items():
         for batch in (1, 64):
-            o = ours.get(f"{bench}/{batch}", 0.0)
+            o2 = ours.get(f"{bench}/{batch}/0", 0.0)
+            o1 = ours.get(f"{bench}/{batch}/1", 0.0)
+            o = max(o1, o2)
             t2 = torch2.get((model, batch), 0.0)
             t1 = torch1.get((model, batch), 0.0)
             t = max(t1, t2)
             ratio = o / t if t else float("nan")
-            ratio2 = o / t2 if t2 else float("nan")
+            ratio2 = o2 / t2 if t2 else float("nan")
             target = 10.0 if batch == 1 else 1.5
-            g = flops.get(f"{bench}/{batch}", 0.0)
-            print(f"| {model} | {batch} | {o:,.0f} | {t2:,.0f} | {t1:,.0f} | **{ratio:.1f}x** | "
-                  f">= {target}x | {'yes' if ratio >= target else 'NO'} | {ratio2:.1f}x | "
-                  f"{g:.1f} | {100 * g / peak2:.0f}% |")
+            g = max(flops.get(f"{bench}/{batch}/0", 0.0), flops.get(f"{bench}/{batch}/1", 0.0))
+            print(f"| {model} | {batch} | {o2:,.0f} | {o1:,.0f} | {t2:,.0f} | {t1:,.0f} | "
+                  f"**{ratio:.1f}x** | >= {target}x | {'yes' if ratio >= target else 'NO'} | "
+                  f"{ratio2:.1f}x | {g:.1f} | {100 * g / peak1:.0f}% |")
 
 
 if __name__ == "__main__":
