@@ -392,7 +392,8 @@ static void GemmDotNT(const GemmArgs& g) {
 
 void GemmPacked(const GemmArgs& g) {
   // Dot products pay one reduction per output, so they need a long k.
-  if (g.trans_b && !g.trans_a && (g.m <= 32 || g.n <= 16) && g.k >= 256) {
+  if (g.trans_b && !g.trans_a &&
+      ((g.m <= 32 && g.k >= 256) || (g.n <= 16 && g.k >= 64))) {
     return GemmDotNT(g);
   }
   // Narrow outputs (10 classes) and short ones: tiles shaped to waste less.
