@@ -1,15 +1,20 @@
-// GEMM: packed, cache-blocked, with a register-tiled microkernel.
+// GEMM: cache-blocked, with a register-tiled microkernel.
 //
-// op(B) is packed into 2-vector-wide panels (32 floats on AVX-512) so the
-// microkernel streams it with aligned loads whatever the transpose; op(A) is
-// read in place (each element is a broadcast load, so its stride does not
-// matter), which saves the packing pass that dominates our small-M shapes.
-// The microkernel keeps an 8 x 2-vector tile of C in 16 registers: 16 independent FMA chains cover the
-// 2 FMA ports x 4-cycle latency, and each k step needs 2 vector loads plus 8
-// broadcasts for 16 FMAs, which the load ports sustain.
+// Paths, chosen per call from the shape (GemmDispatch / GemmPacked):
+// - m == 1: GEMV; k == 1: rank-1 update (batch-1 training).
+// - A * B^T with a small m or n and a long k: dot products (DotTile), since
+//   rows of A and B are both contiguous along k and nothing needs packing.
+// - otherwise the tiled path: op(B) packed into panels 2 vectors wide (32
+//   floats on AVX-512; just in time and L1-resident when m <= 128, up front
+//   otherwise), op(A) read in place (each element is one broadcast load, so
+//   its stride does not matter). The default 8 x 2-vector tile keeps 16
+//   accumulators: 16 independent FMA chains cover 2 FMA ports x 4-cycle
+//   latency, and each k step needs 2 vector loads plus 8 broadcasts for 16
+//   FMAs. 12 x 1 and 5 x 4 tiles serve 10-wide outputs and 10-row outputs.
 //
-// Threads (TBB) split the m x n tile grid; every tile runs the full k loop in
-// a fixed order, so the result does not depend on the thread count.
+// Threads (TBB) split the output into tiles; every output element sums over
+// k in the same fixed order whatever the split, so results do not depend on
+// the thread count.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm.cc"
 #include <algorithm>
