@@ -1,17 +1,99 @@
 // Convolution by im2col + GEMM. The GEMMs carry >95% of the flops and are
 // threaded and deterministic; im2col/col2im are copies, threaded over rows
 // (forward) or input channels (backward, so no two tasks add into the same
-// input element and the sum order is fixed).
-#include "kernels/conv.h"
-
+// input element and the sum order is fixed). Their rows are short (OW = 24
+// or 8 floats here), so the per-target copy/add uses 8-lane vectors where a
+// 16-lane one would not fit.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/conv.cc"
 #include <algorithm>
 #include <cstring>
 
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
 #include "kernels/activation.h"
+#include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "oneapi/tbb/blocked_range.h"
 #include "oneapi/tbb/parallel_for.h"
 
+HWY_BEFORE_NAMESPACE();
+namespace trainbus::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+static HWY_INLINE void CopyRow(float* HWY_RESTRICT dst,
+                               const float* HWY_RESTRICT src, size_t n) {
+  const hn::CappedTag<float, 8> d;
+  const size_t N = hn::Lanes(d);
+  size_t x = 0;
+  for (; x + N <= n; x += N) hn::StoreU(hn::LoadU(d, src + x), d, dst + x);
+  for (; x < n; ++x) dst[x] = src[x];
+}
+
+static HWY_INLINE void AddRow(float* HWY_RESTRICT dst,
+                              const float* HWY_RESTRICT src, size_t n) {
+  const hn::CappedTag<float, 8> d;
+  const size_t N = hn::Lanes(d);
+  size_t x = 0;
+  for (; x + N <= n; x += N) {
+    hn::StoreU(hn::Add(hn::LoadU(d, dst + x), hn::LoadU(d, src + x)), d,
+               dst + x);
+  }
+  for (; x < n; ++x) dst[x] += src[x];
+}
+
+void Im2ColRows(const ConvShape& s, const float* in, float* col, size_t r0,
+                size_t r1) {
+  const size_t oh = s.OutHeight(), ow = s.OutWidth();
+  const size_t k = s.kernel;
+  const size_t cols = s.ColStride();
+  for (size_t row = r0; row < r1; ++row) {
+    const size_t c = row / (k * k);
+    const size_t kh = (row / k) % k;
+    const size_t kw = row % k;
+    float* dst = col + row * cols;
+    for (size_t b = 0; b < s.batch; ++b) {
+      const float* plane =
+          in + (c * s.TotalBatch() + s.batch_begin + b) * s.height * s.width;
+      for (size_t y = 0; y < oh; ++y) {
+        CopyRow(dst, plane + (y + kh) * s.width + kw, ow);
+        dst += ow;
+      }
+    }
+  }
+}
+
+void Col2ImChannels(const ConvShape& s, const float* col, float* din,
+                    size_t c0, size_t c1) {
+  const size_t oh = s.OutHeight(), ow = s.OutWidth();
+  const size_t k = s.kernel;
+  const size_t cols = s.ColStride();
+  const size_t plane_size = s.height * s.width;
+  for (size_t c = c0; c < c1; ++c) {
+    float* chan = din + (c * s.TotalBatch() + s.batch_begin) * plane_size;
+    std::memset(chan, 0, s.batch * plane_size * sizeof(float));
+    for (size_t kh = 0; kh < k; ++kh) {
+      for (size_t kw = 0; kw < k; ++kw) {
+        const float* src = col + ((c * k + kh) * k + kw) * cols;
+        for (size_t b = 0; b < s.batch; ++b) {
+          float* plane = chan + b * plane_size;
+          for (size_t y = 0; y < oh; ++y) {
+            AddRow(plane + (y + kh) * s.width + kw, src, ow);
+            src += ow;
+          }
+        }
+      }
+    }
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace trainbus::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 namespace trainbus::kernels {
 namespace {
 
@@ -28,75 +110,45 @@ void Over(size_t count, size_t unit, const Body& body) {
 
 }  // namespace
 
+HWY_EXPORT(Im2ColRows);
+HWY_EXPORT(Col2ImChannels);
+
 void Im2Col(const ConvShape& s, const float* in, float* col) {
-  const size_t oh = s.OutHeight(), ow = s.OutWidth();
-  const size_t k = s.kernel;
-  const size_t cols = s.ColCols();
-  Over(s.ColRows(), cols, [&](size_t r0, size_t r1) {
-    for (size_t row = r0; row < r1; ++row) {
-      const size_t c = row / (k * k);
-      const size_t kh = (row / k) % k;
-      const size_t kw = row % k;
-      float* dst = col + row * cols;
-      for (size_t b = 0; b < s.batch; ++b) {
-        const float* plane = in + (c * s.batch + b) * s.height * s.width;
-        for (size_t y = 0; y < oh; ++y) {
-          std::memcpy(dst, plane + (y + kh) * s.width + kw, ow * sizeof(float));
-          dst += ow;
-        }
-      }
-    }
+  Over(s.ColRows(), s.ColCols(), [&](size_t r0, size_t r1) {
+    HWY_DYNAMIC_DISPATCH(Im2ColRows)(s, in, col, r0, r1);
   });
 }
 
 void Col2Im(const ConvShape& s, const float* col, float* din) {
-  const size_t oh = s.OutHeight(), ow = s.OutWidth();
   const size_t k = s.kernel;
-  const size_t cols = s.ColCols();
-  const size_t plane_size = s.height * s.width;
-  Over(s.channels, s.batch * plane_size * k * k, [&](size_t c0, size_t c1) {
-    for (size_t c = c0; c < c1; ++c) {
-      float* chan = din + c * s.batch * plane_size;
-      std::memset(chan, 0, s.batch * plane_size * sizeof(float));
-      for (size_t kh = 0; kh < k; ++kh) {
-        for (size_t kw = 0; kw < k; ++kw) {
-          const float* src = col + ((c * k + kh) * k + kw) * cols;
-          for (size_t b = 0; b < s.batch; ++b) {
-            float* plane = chan + b * plane_size;
-            for (size_t y = 0; y < oh; ++y) {
-              float* dst = plane + (y + kh) * s.width + kw;
-              for (size_t x = 0; x < ow; ++x) dst[x] += src[x];
-              src += ow;
-            }
-          }
-        }
-      }
-    }
-  });
+  Over(s.channels, s.batch * s.height * s.width * k * k,
+       [&](size_t c0, size_t c1) {
+         HWY_DYNAMIC_DISPATCH(Col2ImChannels)(s, col, din, c0, c1);
+       });
 }
 
 void Conv2dForward(const ConvShape& s, const float* in, const float* weight,
                    const float* bias, float* out, float* col) {
   Im2Col(s, in, col);
-  const size_t kk = s.ColRows(), cols = s.ColCols();
+  const size_t kk = s.ColRows(), cols = s.ColCols(), ld = s.ColStride();
   // out (OC, cols) = weight (OC, kk) * col (kk, cols)
   Gemm(Transpose::kNo, Transpose::kNo, s.out_channels, cols, kk, 1.0f, weight,
-       kk, col, cols, 0.0f, out, cols);
+       kk, col, ld, 0.0f, out, cols);
   ChannelBiasForward(out, bias, s.out_channels, cols, /*relu=*/false);
 }
 
 void Conv2dBackward(const ConvShape& s, const float* col, const float* weight,
                     const float* dout, float* dweight, float* dbias,
                     float* din, float* dcol) {
-  const size_t kk = s.ColRows(), cols = s.ColCols();
+  const size_t kk = s.ColRows(), cols = s.ColCols(), ld = s.ColStride();
   // dweight (OC, kk) = dout (OC, cols) * col^T (cols, kk)
   Gemm(Transpose::kNo, Transpose::kYes, s.out_channels, kk, cols, 1.0f, dout,
-       cols, col, cols, 0.0f, dweight, kk);
+       cols, col, ld, 0.0f, dweight, kk);
   ChannelBiasBackward(dout, s.out_channels, cols, dbias);
   if (din == nullptr) return;
   // dcol (kk, cols) = weight^T (kk, OC) * dout (OC, cols)
   Gemm(Transpose::kYes, Transpose::kNo, kk, cols, s.out_channels, 1.0f,
-       weight, kk, dout, cols, 0.0f, dcol, cols);
+       weight, kk, dout, cols, 0.0f, dcol, ld);
   Col2Im(s, dcol, din);
 }
 
@@ -158,3 +210,4 @@ void Conv2dBackwardReference(const ConvShape& s, const float* in,
 }
 
 }  // namespace trainbus::kernels
+#endif  // HWY_ONCE

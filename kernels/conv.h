@@ -18,6 +18,12 @@ namespace trainbus::kernels {
 
 struct ConvShape {
   size_t batch, channels, height, width, out_channels, kernel;
+  // Im2Col/Col2Im on a slice of a larger batch: images [batch_begin,
+  // batch_begin + batch) of tensors that hold batch_total images per channel
+  // (0 = batch). Lets a caller keep the im2col matrix cache-sized.
+  size_t batch_begin = 0, batch_total = 0;
+
+  size_t TotalBatch() const { return batch_total == 0 ? batch : batch_total; }
 
   size_t OutHeight() const { return height - kernel + 1; }
   size_t OutWidth() const { return width - kernel + 1; }
@@ -28,15 +34,23 @@ struct ConvShape {
   size_t WeightSize() const {
     return out_channels * channels * kernel * kernel;
   }
-  // im2col matrix (C*K*K, B*OH*OW).
+  // im2col matrix (C*K*K, B*OH*OW), rows ColStride() floats apart.
   size_t ColRows() const { return channels * kernel * kernel; }
   size_t ColCols() const { return batch * OutHeight() * OutWidth(); }
-  size_t ColSize() const { return ColRows() * ColCols(); }
+  // Rows start on a cache line, and the stride is never a multiple of 4 KiB:
+  // GEMM streams many rows of this matrix at once, and 4 KiB-aliased rows
+  // would all compete for the same L1 set.
+  size_t ColStride() const {
+    const size_t padded = (ColCols() + 15) / 16 * 16;
+    return padded % 1024 == 0 ? padded + 16 : padded;
+  }
+  size_t ColSize() const { return ColRows() * ColStride(); }
 };
 
-// in (C, B, H, W) -> col (C*K*K, B*OH*OW).
+// in (C, B, H, W) -> col (C*K*K, B*OH*OW), row stride ColStride().
 void Im2Col(const ConvShape& s, const float* in, float* col);
-// din (C, B, H, W) = the sum of col entries that read each input (overwrites).
+// din (C, B, H, W) = the sum of col entries that read each input (overwrites
+// the slice's planes only).
 void Col2Im(const ConvShape& s, const float* col, float* din);
 
 // out (OC, B, OH, OW) = weight * im2col(in) + bias. col: ColSize() scratch,

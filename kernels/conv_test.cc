@@ -51,6 +51,7 @@ TEST(ConvTest, MatchesDirectReferenceOnEveryTarget) {
     CheckAgainstReference({3, 2, 8, 8, 5, 5}, target);
     CheckAgainstReference({2, 3, 12, 11, 17, 5}, target);
     CheckAgainstReference({4, 1, 28, 28, 8, 5}, target);  // large: threaded
+    CheckAgainstReference({16, 2, 12, 12, 3, 5}, target);  // padded col rows
   });
 }
 

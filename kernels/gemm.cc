@@ -1,14 +1,20 @@
-// GEMM: packed, cache-blocked, with a register-tiled microkernel.
+// GEMM: cache-blocked, with a register-tiled microkernel.
 //
-// Per k-block of kKc, op(A) is packed into kMr-row slivers and op(B) into
-// 2-vector-wide panels (kNr = 32 floats on AVX-512), so the microkernel reads
-// both with unit stride whatever the transposes. The microkernel keeps an
-// 8 x 2-vector tile of C in 16 registers: 16 independent FMA chains cover the
-// 2 FMA ports x 4-cycle latency, and each k step needs 2 vector loads plus 8
-// broadcasts for 16 FMAs, which the load ports sustain.
+// Paths, chosen per call from the shape (GemmDispatch / GemmPacked):
+// - m == 1: GEMV; k == 1: rank-1 update (batch-1 training).
+// - A * B^T with a small m or n and a long k: dot products (DotTile), since
+//   rows of A and B are both contiguous along k and nothing needs packing.
+// - otherwise the tiled path: op(B) packed into panels 2 vectors wide (32
+//   floats on AVX-512; just in time and L1-resident when m <= 128, up front
+//   otherwise), op(A) read in place (each element is one broadcast load, so
+//   its stride does not matter). The default 8 x 2-vector tile keeps 16
+//   accumulators: 16 independent FMA chains cover 2 FMA ports x 4-cycle
+//   latency, and each k step needs 2 vector loads plus 8 broadcasts for 16
+//   FMAs. 12 x 1 and 5 x 4 tiles serve 10-wide outputs and 10-row outputs.
 //
-// Threads (TBB) split the m x n tile grid; every tile runs the full k loop in
-// a fixed order, so the result does not depend on the thread count.
+// Threads (TBB) split the output into tiles; every output element sums over
+// k in the same fixed order whatever the split, so results do not depend on
+// the thread count.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm.cc"
 #include <algorithm>
@@ -41,8 +47,19 @@ struct GemmArgs {
   bool parallel;
 };
 
-constexpr size_t kMr = 8;     // rows of the register tile
+
 constexpr size_t kKc = 256;   // k-block: a packed B panel (256 x 32) is 32 KiB
+
+// Register tile: 8 rows x 2 vectors (8 x 32 floats on AVX-512) = 16
+// accumulators, 2 B loads + 8 broadcasts per 16 FMAs. Measured against 6x4,
+// 12x2 and 14x2 (-DTRAINBUS_GEMM_ROWS/_VECS) on this machine; 8x2 was best
+// or equal on every shape we care about.
+#ifndef TRAINBUS_GEMM_ROWS
+#define TRAINBUS_GEMM_ROWS 8
+#endif
+#ifndef TRAINBUS_GEMM_VECS
+#define TRAINBUS_GEMM_VECS 2
+#endif
 // Below this many multiply-adds the TBB fork/join costs more than it saves.
 constexpr size_t kParallelMacs = size_t{1} << 18;
 constexpr size_t kParallelGemvMacs = size_t{1} << 18;
@@ -56,148 +73,192 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using gemm_internal::GemmArgs;
 using gemm_internal::kKc;
-using gemm_internal::kMr;
 
-// Packs rows [i0, i0 + kMr) of op(A), all k, as dst[p * kMr + r]; rows past m
-// are zero.
-static void PackA(const GemmArgs& g, size_t i0, float* HWY_RESTRICT dst) {
-  const size_t rows = std::min(kMr, g.m - i0);
-  if (g.trans_a) {  // A stored k x m: each p gives kMr contiguous values.
-    for (size_t p = 0; p < g.k; ++p) {
-      const float* src = g.a + p * g.lda + i0;
-      float* out = dst + p * kMr;
-      size_t r = 0;
-      for (; r < rows; ++r) out[r] = src[r];
-      for (; r < kMr; ++r) out[r] = 0.0f;
-    }
-    return;
-  }
-  for (size_t r = 0; r < kMr; ++r) {
-    if (r < rows) {
-      const float* src = g.a + (i0 + r) * g.lda;
-      for (size_t p = 0; p < g.k; ++p) dst[p * kMr + r] = src[p];
-    } else {
-      for (size_t p = 0; p < g.k; ++p) dst[p * kMr + r] = 0.0f;
+
+// Packs op(A) rows [i0, i0 + rows) x k-range [pc, pc + kc) as
+// dst[p * kMr + r], zero-padding rows up to kMr. Only the bottom edge of A is
+// packed: full slivers are read in place by the microkernel.
+static void PackAEdge(const GemmArgs& g, size_t i0, size_t rows, size_t mr,
+                      size_t pc, size_t kc, float* HWY_RESTRICT dst) {
+  for (size_t p = 0; p < kc; ++p) {
+    for (size_t r = 0; r < mr; ++r) {
+      float v = 0.0f;
+      if (r < rows) {
+        v = g.trans_a ? g.a[(pc + p) * g.lda + i0 + r]
+                      : g.a[(i0 + r) * g.lda + pc + p];
+      }
+      dst[p * mr + r] = v;
     }
   }
 }
 
-// Packs columns [j0, j0 + nr) of op(B), all k, as dst[p * nr + c]; columns
-// past n are zero.
-static void PackB(const GemmArgs& g, size_t j0, size_t nr,
-                  float* HWY_RESTRICT dst) {
+// Packs columns [j0, j0 + nr) x k-range [pc, pc + kc) of op(B) as
+// dst[p * nr + c]; columns past n are zero.
+static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
+                  size_t kc, float* HWY_RESTRICT dst) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
   const size_t cols = std::min(nr, g.n - j0);
   if (!g.trans_b) {  // B stored k x n: rows are contiguous.
-    for (size_t p = 0; p < g.k; ++p) {
-      const float* src = g.b + p * g.ldb + j0;
+    if (cols == nr) {
+      for (size_t p = 0; p < kc; ++p) {
+        const float* src = g.b + (pc + p) * g.ldb + j0;
+        for (size_t v = 0; v < nr; v += N) {
+          hn::Store(hn::LoadU(d, src + v), d, dst + p * nr + v);
+        }
+      }
+      return;
+    }
+    for (size_t p = 0; p < kc; ++p) {
+      const float* src = g.b + (pc + p) * g.ldb + j0;
       float* out = dst + p * nr;
-      std::memcpy(out, src, cols * sizeof(float));
+      for (size_t c = 0; c < cols; ++c) out[c] = src[c];
       for (size_t c = cols; c < nr; ++c) out[c] = 0.0f;
     }
     return;
   }
-  for (size_t c = 0; c < nr; ++c) {
-    if (c < cols) {
-      const float* src = g.b + (j0 + c) * g.ldb;
-      for (size_t p = 0; p < g.k; ++p) dst[p * nr + c] = src[p];
-    } else {
-      for (size_t p = 0; p < g.k; ++p) dst[p * nr + c] = 0.0f;
+  // B stored n x k: a transpose. Full panels gather each destination vector
+  // (one column of the panel's source rows, stride ldb) in one instruction.
+  if (cols == nr && g.ldb * nr < (size_t{1} << 31)) {
+    const hn::RebindToSigned<decltype(d)> di;
+    const auto idx =
+        hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(g.ldb)));
+    for (size_t p = 0; p < kc; ++p) {
+      for (size_t v = 0; v < nr; v += N) {
+        const float* base = g.b + (j0 + v) * g.ldb + pc + p;
+        hn::Store(hn::GatherIndex(d, base, idx), d, dst + p * nr + v);
+      }
+    }
+    return;
+  }
+  // Partial panels: blocks of 16 k keep both the 16 source segments and the
+  // 16 destination rows in L1.
+  constexpr size_t kBlock = 16;
+  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
+    const size_t pe = std::min(kc, p0 + kBlock);
+    for (size_t c = 0; c < cols; ++c) {
+      const float* src = g.b + (j0 + c) * g.ldb + pc;
+      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = src[p];
+    }
+    for (size_t c = cols; c < nr; ++c) {
+      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = 0.0f;
     }
   }
 }
 
-// C tile (kMr x 2 vectors) = alpha * Apack * Bpack + beta * C.
-template <class D>
-HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT ap,
-                            const float* HWY_RESTRICT bp, float* c, size_t ldc,
-                            float alpha, float beta) {
+// C tile (kRows x kVecs vectors) = alpha * A * Bpack + beta * C over kc
+// steps. A is read in place: kRowMajorA: A(r, p) = a[r * lda + p] (kRows row
+// streams); else A(r, p) = a[p * lda + r] (transposed A, or a packed edge
+// sliver with lda = kRows). Each A value is one broadcast load. The loops
+// over the tile are fully unrolled so the accumulators live in registers.
+template <size_t kRows, size_t kVecs, bool kRowMajorA, class D>
+HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
+                            size_t lda, const float* HWY_RESTRICT bp,
+                            size_t ldb, float* c, size_t ldc, float alpha,
+                            float beta) {
+  using V = decltype(hn::Zero(d));
   const size_t N = hn::Lanes(d);
-  auto c00 = hn::Zero(d), c01 = hn::Zero(d), c10 = hn::Zero(d),
-       c11 = hn::Zero(d), c20 = hn::Zero(d), c21 = hn::Zero(d),
-       c30 = hn::Zero(d), c31 = hn::Zero(d), c40 = hn::Zero(d),
-       c41 = hn::Zero(d), c50 = hn::Zero(d), c51 = hn::Zero(d),
-       c60 = hn::Zero(d), c61 = hn::Zero(d), c70 = hn::Zero(d),
-       c71 = hn::Zero(d);
-#define TRAINBUS_GEMM_ROW(r)                        \
-  {                                                 \
-    const auto ar = hn::Set(d, ap[r]);              \
-    c##r##0 = hn::MulAdd(ar, b0, c##r##0);          \
-    c##r##1 = hn::MulAdd(ar, b1, c##r##1);          \
+  // The C tile is touched only after the k loop; prefetch it now so its
+  // (often L2/L3) latency hides behind the FMAs.
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1);
+    __builtin_prefetch(c + r * ldc + kVecs * N - 1, 1);
+  }
+  V acc[kRows][kVecs];
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::Zero(d);
   }
   for (size_t p = 0; p < kc; ++p) {
-    const auto b0 = hn::Load(d, bp);
-    const auto b1 = hn::Load(d, bp + N);
-    TRAINBUS_GEMM_ROW(0)
-    TRAINBUS_GEMM_ROW(1)
-    TRAINBUS_GEMM_ROW(2)
-    TRAINBUS_GEMM_ROW(3)
-    TRAINBUS_GEMM_ROW(4)
-    TRAINBUS_GEMM_ROW(5)
-    TRAINBUS_GEMM_ROW(6)
-    TRAINBUS_GEMM_ROW(7)
-    ap += kMr;
-    bp += 2 * N;
+    V b[kVecs];
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) b[v] = hn::LoadU(d, bp + v * N);
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+      const V ar = hn::Set(d, kRowMajorA ? a[r * lda + p] : a[r]);
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::MulAdd(ar, b[v], acc[r][v]);
+    }
+    if (!kRowMajorA) a += lda;
+    bp += ldb;
   }
-#undef TRAINBUS_GEMM_ROW
-  const auto va = hn::Set(d, alpha);
-  if (beta == 0.0f) {
-#define TRAINBUS_GEMM_STORE(r)                                 \
-  hn::StoreU(hn::Mul(va, c##r##0), d, c + r * ldc);            \
-  hn::StoreU(hn::Mul(va, c##r##1), d, c + r * ldc + N);
-    TRAINBUS_GEMM_STORE(0)
-    TRAINBUS_GEMM_STORE(1)
-    TRAINBUS_GEMM_STORE(2)
-    TRAINBUS_GEMM_STORE(3)
-    TRAINBUS_GEMM_STORE(4)
-    TRAINBUS_GEMM_STORE(5)
-    TRAINBUS_GEMM_STORE(6)
-    TRAINBUS_GEMM_STORE(7)
-#undef TRAINBUS_GEMM_STORE
-  } else {
-    const auto vb = hn::Set(d, beta);
-#define TRAINBUS_GEMM_STORE(r)                                          \
-  hn::StoreU(hn::MulAdd(va, c##r##0,                                    \
-                        hn::Mul(vb, hn::LoadU(d, c + r * ldc))),        \
-             d, c + r * ldc);                                           \
-  hn::StoreU(hn::MulAdd(va, c##r##1,                                    \
-                        hn::Mul(vb, hn::LoadU(d, c + r * ldc + N))),    \
-             d, c + r * ldc + N);
-    TRAINBUS_GEMM_STORE(0)
-    TRAINBUS_GEMM_STORE(1)
-    TRAINBUS_GEMM_STORE(2)
-    TRAINBUS_GEMM_STORE(3)
-    TRAINBUS_GEMM_STORE(4)
-    TRAINBUS_GEMM_STORE(5)
-    TRAINBUS_GEMM_STORE(6)
-    TRAINBUS_GEMM_STORE(7)
-#undef TRAINBUS_GEMM_STORE
+  const V va = hn::Set(d, alpha);
+  const V vb = hn::Set(d, beta);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) {
+      float* out = c + r * ldc + v * N;
+      if (beta == 0.0f) {
+        hn::StoreU(hn::Mul(va, acc[r][v]), d, out);
+      } else {
+        hn::StoreU(hn::MulAdd(va, acc[r][v], hn::Mul(vb, hn::LoadU(d, out))),
+                   d, out);
+      }
+    }
   }
 }
 
-// Runs the microkernel over m-blocks [ib0, ib1) x n-panels [jb0, jb1).
-static void ComputeTiles(const GemmArgs& g, const float* apack,
-                         const float* bpack, size_t ib0, size_t ib1,
-                         size_t jb0, size_t jb1) {
+// Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
+// [jb0, jb1); panels are kVecs vectors wide. bpack holds every panel packed
+// for all k, or is null: then each (k-block, panel) is packed just in time
+// into an L1-sized buffer and used by all the m-blocks of this range (or,
+// for tiny m, read in place).
+template <size_t kRows, size_t kVecs>
+static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
+                         size_t ib1, size_t jb0, size_t jb1) {
+  // With at most 2 blocks of A rows a packed panel is reused at most twice,
+  // so a non-transposed B is read in place (callers with huge, 4 KiB-multiple
+  // row strides should pad them; conv's im2col matrix does).
+  const bool b_in_place = bpack == nullptr && !g.trans_b && g.m <= 2 * kRows;
   const hn::ScalableTag<float> d;
-  const size_t nr = 2 * hn::Lanes(d);
-  HWY_ALIGN float tmp[kMr * 2 * (HWY_MAX_BYTES / sizeof(float))];
+  const size_t nr = kVecs * hn::Lanes(d);
+  HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
+  HWY_ALIGN float edge[kRows * kKc];
+  HWY_ALIGN float panel[kKc * kVecs * (HWY_MAX_BYTES / sizeof(float))];
   for (size_t pc = 0; pc < g.k; pc += kKc) {
     const size_t kc = std::min(kKc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
+    bool edge_packed = false;
     for (size_t jb = jb0; jb < jb1; ++jb) {
       const size_t j0 = jb * nr;
       const size_t cols = std::min(nr, g.n - j0);
-      const float* bp = bpack + jb * nr * g.k + pc * nr;
+      const float* bp;
+      size_t ldb = nr;
+      if (bpack != nullptr) {
+        bp = bpack + jb * nr * g.k + pc * nr;
+      } else if (b_in_place && cols == nr) {
+        bp = g.b + pc * g.ldb + j0;
+        ldb = g.ldb;
+      } else {
+        PackB(g, j0, nr, pc, kc, panel);
+        bp = panel;
+      }
       for (size_t ib = ib0; ib < ib1; ++ib) {
-        const size_t i0 = ib * kMr;
-        const size_t rows = std::min(kMr, g.m - i0);
-        const float* ap = apack + ib * kMr * g.k + pc * kMr;
+        const size_t i0 = ib * kRows;
+        const size_t rows = std::min(kRows, g.m - i0);
         float* c = g.c + i0 * g.ldc + j0;
-        if (rows == kMr && cols == nr) {
-          MicroKernel(d, kc, ap, bp, c, g.ldc, g.alpha, beta);
-          continue;
+        const bool full = rows == kRows && cols == nr;
+        float* out = full ? c : tmp;
+        const size_t ldo = full ? g.ldc : nr;
+        const float beta_o = full ? beta : 0.0f;
+        if (rows < kRows) {
+          if (!edge_packed) {
+            PackAEdge(g, i0, rows, kRows, pc, kc, edge);
+            edge_packed = true;
+          }
+          MicroKernel<kRows, kVecs, false>(d, kc, edge, kRows, bp, ldb, out,
+                                           ldo, g.alpha, beta_o);
+        } else if (g.trans_a) {
+          MicroKernel<kRows, kVecs, false>(d, kc, g.a + pc * g.lda + i0, g.lda,
+                                           bp, ldb, out, ldo, g.alpha, beta_o);
+        } else {
+          MicroKernel<kRows, kVecs, true>(d, kc, g.a + i0 * g.lda + pc, g.lda,
+                                          bp, ldb, out, ldo, g.alpha, beta_o);
         }
-        MicroKernel(d, kc, ap, bp, tmp, nr, g.alpha, 0.0f);
+        if (full) continue;
         for (size_t r = 0; r < rows; ++r) {
           float* crow = c + r * g.ldc;
           const float* trow = tmp + r * nr;
@@ -212,38 +273,139 @@ static void ComputeTiles(const GemmArgs& g, const float* apack,
   }
 }
 
-void GemmPacked(const GemmArgs& g) {
+// Up to this many rows, threads split only the panels and pack B just in
+// time (each panel once per k-block, reused from L1 by all m-blocks); above
+// it, B is packed up front and the m x n tile grid is split.
+constexpr size_t kJitPackMaxRows = 128;
+
+template <size_t kRows, size_t kVecs>
+static void GemmTiled(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
-  const size_t nr = 2 * hn::Lanes(d);
-  const size_t mblocks = (g.m + kMr - 1) / kMr;
+  const size_t nr = kVecs * hn::Lanes(d);
+  const size_t mblocks = (g.m + kRows - 1) / kRows;
   const size_t npanels = (g.n + nr - 1) / nr;
-  ScratchBuffer apack(mblocks * kMr * g.k);
-  ScratchBuffer bpack(npanels * nr * g.k);
-  float* ap = apack.data();
-  float* bp = bpack.data();
-  const auto pack = [&](size_t u) {
-    if (u < mblocks) {
-      PackA(g, u * kMr, ap + u * kMr * g.k);
-    } else {
-      const size_t jb = u - mblocks;
-      PackB(g, jb * nr, nr, bp + jb * nr * g.k);
+  if (g.m <= kJitPackMaxRows) {
+    if (!g.parallel) {
+      return ComputeTiles<kRows, kVecs>(g, nullptr, 0, mblocks, 0, npanels);
     }
-  };
-  if (!g.parallel) {
-    for (size_t u = 0; u < mblocks + npanels; ++u) pack(u);
-    ComputeTiles(g, ap, bp, 0, mblocks, 0, npanels);
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, npanels),
+                      [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                        ComputeTiles<kRows, kVecs>(g, nullptr, 0, mblocks,
+                                                   r.begin(), r.end());
+                      });
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, mblocks + npanels),
+  ScratchBuffer bpack(npanels * nr * g.k);
+  float* bp = bpack.data();
+  if (!g.parallel) {
+    for (size_t jb = 0; jb < npanels; ++jb) {
+      PackB(g, jb * nr, nr, 0, g.k, bp + jb * nr * g.k);
+    }
+    return ComputeTiles<kRows, kVecs>(g, bp, 0, mblocks, 0, npanels);
+  }
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, npanels),
                     [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
-                      for (size_t u = r.begin(); u != r.end(); ++u) pack(u);
+                      for (size_t jb = r.begin(); jb != r.end(); ++jb) {
+                        PackB(g, jb * nr, nr, 0, g.k, bp + jb * nr * g.k);
+                      }
                     });
   tbb::parallel_for(
       tbb::blocked_range2d<size_t>(0, mblocks, 0, npanels),
       [&](const tbb::blocked_range2d<size_t>& r) HWY_ATTR {
-        ComputeTiles(g, ap, bp, r.rows().begin(), r.rows().end(),
-                     r.cols().begin(), r.cols().end());
+        ComputeTiles<kRows, kVecs>(g, bp, r.rows().begin(), r.rows().end(),
+                                   r.cols().begin(), r.cols().end());
       });
+}
+
+// C = alpha A B^T + beta C as dot products: rows of A and of B are both
+// contiguous along k, so nothing is packed. A kI x kJ block keeps kI*kJ
+// vector accumulators (16 for 4x4: 8 loads per 16 FMAs) and reduces each
+// once at the end. Used when M or N is small, where packing B would cost
+// more than the multiply (conv weight gradients, 10-class output layers).
+template <size_t kI, size_t kJ>
+static void DotTile(const GemmArgs& g, size_t i0, size_t j0) {
+  const hn::ScalableTag<float> d;
+  using V = decltype(hn::Zero(d));
+  const size_t N = hn::Lanes(d);
+  V acc[kI][kJ];
+#pragma GCC unroll 4
+  for (size_t i = 0; i < kI; ++i) {
+#pragma GCC unroll 4
+    for (size_t j = 0; j < kJ; ++j) acc[i][j] = hn::Zero(d);
+  }
+  const float* arow = g.a + i0 * g.lda;
+  const float* brow = g.b + j0 * g.ldb;
+  size_t p = 0;
+  for (; p + N <= g.k; p += N) {
+    V av[kI];
+#pragma GCC unroll 4
+    for (size_t i = 0; i < kI; ++i) av[i] = hn::LoadU(d, arow + i * g.lda + p);
+#pragma GCC unroll 4
+    for (size_t j = 0; j < kJ; ++j) {
+      const V bv = hn::LoadU(d, brow + j * g.ldb + p);
+#pragma GCC unroll 4
+      for (size_t i = 0; i < kI; ++i) acc[i][j] = hn::MulAdd(av[i], bv, acc[i][j]);
+    }
+  }
+  for (size_t i = 0; i < kI; ++i) {
+    for (size_t j = 0; j < kJ; ++j) {
+      float s = hn::GetLane(hn::SumOfLanes(d, acc[i][j]));
+      for (size_t q = p; q < g.k; ++q) s += arow[i * g.lda + q] * brow[j * g.ldb + q];
+      float* c = g.c + (i0 + i) * g.ldc + j0 + j;
+      *c = g.beta == 0.0f ? g.alpha * s : g.alpha * s + g.beta * *c;
+    }
+  }
+}
+
+template <size_t kI>
+static void DotTileRows(const GemmArgs& g, size_t i0, size_t j0, size_t cols) {
+  switch (cols) {
+    case 1: return DotTile<kI, 1>(g, i0, j0);
+    case 2: return DotTile<kI, 2>(g, i0, j0);
+    case 3: return DotTile<kI, 3>(g, i0, j0);
+    default: return DotTile<kI, 4>(g, i0, j0);
+  }
+}
+
+static void DotTiles(const GemmArgs& g, size_t ib0, size_t ib1, size_t jb0,
+                     size_t jb1) {
+  // B rows outer: the 4 rows of B (long, k floats each) are reused from
+  // cache by every block of A rows; A is the small operand here.
+  for (size_t jb = jb0; jb < jb1; ++jb) {
+    const size_t j0 = jb * 4, cols = std::min<size_t>(4, g.n - j0);
+    for (size_t ib = ib0; ib < ib1; ++ib) {
+      const size_t i0 = ib * 4, rows = std::min<size_t>(4, g.m - i0);
+      switch (rows) {
+        case 1: DotTileRows<1>(g, i0, j0, cols); break;
+        case 2: DotTileRows<2>(g, i0, j0, cols); break;
+        case 3: DotTileRows<3>(g, i0, j0, cols); break;
+        default: DotTileRows<4>(g, i0, j0, cols); break;
+      }
+    }
+  }
+}
+
+static void GemmDotNT(const GemmArgs& g) {
+  const size_t iblocks = (g.m + 3) / 4, jblocks = (g.n + 3) / 4;
+  if (!g.parallel) return DotTiles(g, 0, iblocks, 0, jblocks);
+  tbb::parallel_for(tbb::blocked_range2d<size_t>(0, iblocks, 0, jblocks),
+                    [&](const tbb::blocked_range2d<size_t>& r) HWY_ATTR {
+                      DotTiles(g, r.rows().begin(), r.rows().end(),
+                               r.cols().begin(), r.cols().end());
+                    });
+}
+
+void GemmPacked(const GemmArgs& g) {
+  // Dot products pay one reduction per output, so they need a long k.
+  if (g.trans_b && !g.trans_a &&
+      ((g.m <= 32 && g.k >= 256) || (g.n <= 16 && g.k >= 64))) {
+    return GemmDotNT(g);
+  }
+  // Narrow outputs (10 classes) and short ones: tiles shaped to waste less.
+  const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
+  if (g.n <= lanes) return GemmTiled<12, 1>(g);  // 12 FMA chains, 1 vector
+  if (g.m > 8 && g.m <= 10) return GemmTiled<5, 4>(g);  // 2 exact blocks
+  GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
 }
 
 // y[i] = alpha * dot(A row i, x) + beta * y[i] for rows [r0, r1).

@@ -43,6 +43,32 @@ void SgdImpl(float* HWY_RESTRICT w, const float* HWY_RESTRICT g, size_t n,
   }
 }
 
+void OuterStepImpl(float* HWY_RESTRICT w, size_t r0, size_t r1, size_t cols,
+                   const float* HWY_RESTRICT dout, const float* HWY_RESTRICT x,
+                   float lr) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  for (size_t r = r0; r < r1; ++r) {
+    if (dout[r] == 0.0f) continue;
+    const float coef = -lr * dout[r];
+    const auto vc = hn::Set(d, coef);
+    float* row = w + r * cols;
+    size_t j = 0;
+    for (; j + 2 * N <= cols; j += 2 * N) {
+      hn::StoreU(hn::MulAdd(vc, hn::LoadU(d, x + j), hn::LoadU(d, row + j)), d,
+                 row + j);
+      hn::StoreU(hn::MulAdd(vc, hn::LoadU(d, x + j + N),
+                            hn::LoadU(d, row + j + N)),
+                 d, row + j + N);
+    }
+    for (; j + N <= cols; j += N) {
+      hn::StoreU(hn::MulAdd(vc, hn::LoadU(d, x + j), hn::LoadU(d, row + j)), d,
+                 row + j);
+    }
+    for (; j < cols; ++j) row[j] = std::fma(coef, x[j], row[j]);
+  }
+}
+
 void MomentumImpl(float* HWY_RESTRICT w, const float* HWY_RESTRICT g,
                   float* HWY_RESTRICT vel, size_t n, float lr, float mu,
                   float wd) {
@@ -109,6 +135,7 @@ namespace trainbus::kernels {
 HWY_EXPORT(SgdImpl);
 HWY_EXPORT(MomentumImpl);
 HWY_EXPORT(AdamImpl);
+HWY_EXPORT(OuterStepImpl);
 
 namespace {
 constexpr size_t kParallelFloats = size_t{1} << 16;
@@ -145,6 +172,25 @@ void SgdStep(float* w, const float* g, size_t n, float lr,
   Chunks(n, [&](size_t s, size_t len) {
     HWY_DYNAMIC_DISPATCH(SgdImpl)(w + s, g + s, len, lr, weight_decay);
   });
+}
+
+void SgdOuterProductStep(float* w, size_t rows, size_t cols, const float* dout,
+                         const float* x, float lr) {
+  if (rows * cols < kParallelFloats * 4 || rows < 2) {
+    return HWY_DYNAMIC_DISPATCH(OuterStepImpl)(w, 0, rows, cols, dout, x, lr);
+  }
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, rows, 8),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      HWY_DYNAMIC_DISPATCH(OuterStepImpl)(w, r.begin(), r.end(),
+                                                          cols, dout, x, lr);
+                    });
+}
+
+void SgdOuterProductStepReference(float* w, size_t rows, size_t cols,
+                                  const float* dout, const float* x, float lr) {
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t j = 0; j < cols; ++j) w[r * cols + j] -= lr * dout[r] * x[j];
+  }
 }
 
 void MomentumStep(float* w, const float* g, float* velocity, size_t n,

@@ -31,8 +31,16 @@ struct AdamParams {
 void AdamStep(float* w, const float* g, float* m, float* v, size_t n,
               const AdamParams& p, uint64_t step);
 
+// Plain SGD on a dense layer at batch 1, fused with its weight gradient:
+// w (rows, cols) -= lr * outer(dout (rows), x (cols)), skipping rows whose
+// dout is 0 (ReLU zeros). Saves writing and re-reading the gradient.
+void SgdOuterProductStep(float* w, size_t rows, size_t cols, const float* dout,
+                         const float* x, float lr);
+
 void SgdStepReference(float* w, const float* g, size_t n, float lr,
                       float weight_decay);
+void SgdOuterProductStepReference(float* w, size_t rows, size_t cols,
+                                  const float* dout, const float* x, float lr);
 void MomentumStepReference(float* w, const float* g, float* velocity, size_t n,
                            float lr, float momentum, float weight_decay);
 void AdamStepReference(float* w, const float* g, float* m, float* v, size_t n,

@@ -59,6 +59,28 @@ TEST(OptimTest, StepsMatchReferenceOnEveryTarget) {
   });
 }
 
+TEST(OptimTest, OuterProductStepMatchesReference) {
+  ForEachTarget([](const char* target) {
+    for (size_t rows : {1, 3, 128}) {
+      for (size_t cols : {1, 17, 784}) {
+        const auto w0 = RandomFloats(rows * cols, rows);
+        auto dout = RandomFloats(rows, cols);
+        dout[0] = 0.0f;  // a dead ReLU unit: row left untouched
+        const auto x = RandomFloats(cols, 3);
+        Misaligned w(w0, 1);
+        std::vector<float> ref = w0;
+        SgdOuterProductStep(w.ptr, rows, cols, dout.data(), x.data(), 0.1f);
+        SgdOuterProductStepReference(ref.data(), rows, cols, dout.data(),
+                                     x.data(), 0.1f);
+        for (size_t i = 0; i < ref.size(); ++i) {
+          ASSERT_NEAR(w.ptr[i], ref[i], testing::Tolerance(4, ref[i])) << target;
+        }
+        for (size_t j = 0; j < cols; ++j) ASSERT_EQ(w.ptr[j], w0[j]);
+      }
+    }
+  });
+}
+
 TEST(OptimTest, AdamFirstStepMovesByLearningRate) {
   // With zero state, the bias-corrected first step is lr * sign(g).
   std::vector<float> w = {1.0f, 1.0f}, g = {0.5f, -2.0f}, m(2), v(2);

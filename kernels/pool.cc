@@ -27,14 +27,16 @@ void ForwardPlanes(const float* in, size_t p0, size_t p1, size_t h, size_t w,
       for (size_t x = 0; x < ow; ++x) {
         const float v0 = r0[2 * x], v1 = r0[2 * x + 1];
         const float v2 = r1[2 * x], v3 = r1[2 * x + 1];
-        // Strict '>' keeps the first maximum, like the reference.
-        float best = v0;
-        uint8_t at = 0;
-        if (v1 > best) best = v1, at = 1;
-        if (v2 > best) best = v2, at = 2;
-        if (v3 > best) best = v3, at = 3;
-        o[y * ow + x] = best;
-        a[y * ow + x] = at;
+        // Strict '>' keeps the first maximum, like the reference. Max and
+        // integer arithmetic instead of branches: which input wins is
+        // data-dependent and a branch would mispredict half the time.
+        const int t1 = v1 > v0;
+        const int t3 = v3 > v2;
+        const float m01 = std::max(v0, v1);
+        const float m23 = std::max(v2, v3);
+        const int t = m23 > m01;
+        o[y * ow + x] = std::max(m01, m23);
+        a[y * ow + x] = static_cast<uint8_t>(t1 + t * (2 + t3 - t1));
       }
     }
   }

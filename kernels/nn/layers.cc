@@ -4,6 +4,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/gemm.h"
+#include "kernels/optim.h"
 #include "kernels/pool.h"
 
 namespace trainbus::nn::internal {
@@ -32,9 +33,28 @@ void Dense::Backward(const float* in, const float* out, float* dout,
   kernels::BiasBackward(dout, batch, out_, db_);
 }
 
+bool Dense::BackwardSgd(const float* in, const float* out, float* dout,
+                        float* din, float lr) {
+  if (relu_) kernels::ReluBackward(out, dout, dout, out_);
+  if (din != nullptr) {  // din = W^T dout, with W before the update.
+    kernels::Gemv(Transpose::kYes, out_, in_, 1.0f, w_, in_, dout, 0.0f, din);
+  }
+  kernels::SgdOuterProductStep(w_, out_, in_, dout, in, lr);
+  for (size_t o = 0; o < out_; ++o) b_[o] -= lr * dout[o];
+  return true;
+}
+
+kernels::ConvShape Conv::Chunk(size_t batch, size_t begin) const {
+  kernels::ConvShape s = shape_;
+  s.batch = std::min(chunk_, batch - begin);
+  s.batch_begin = begin;
+  s.batch_total = batch;
+  return s;
+}
+
 void Conv::Reserve(size_t batch) {
   kernels::ConvShape s = shape_;
-  s.batch = batch;
+  s.batch = std::min(batch, chunk_);
   if (col_.size() < s.ColSize()) {
     col_ = kernels::AlignedFloats(s.ColSize());
     dcol_ = kernels::AlignedFloats(s.ColSize());
@@ -42,22 +62,40 @@ void Conv::Reserve(size_t batch) {
 }
 
 void Conv::Forward(const float* in, float* out, size_t batch) {
-  kernels::ConvShape s = shape_;
-  s.batch = batch;
-  kernels::Im2Col(s, in, col_.data());
-  const size_t kk = s.ColRows(), cols = s.ColCols();
-  Gemm(Transpose::kNo, Transpose::kNo, s.out_channels, cols, kk, 1.0f, w_, kk,
-       col_.data(), cols, 0.0f, out, cols);
-  kernels::ChannelBiasForward(out, b_, s.out_channels, cols, /*relu=*/true);
+  const size_t ohw = shape_.OutHeight() * shape_.OutWidth();
+  const size_t ldo = batch * ohw;  // out (OC, B*OH*OW)
+  for (size_t b0 = 0; b0 < batch; b0 += chunk_) {
+    const kernels::ConvShape s = Chunk(batch, b0);
+    kernels::Im2Col(s, in, col_.data());
+    // out[:, chunk] (OC, cols) = weight (OC, kk) * col (kk, cols)
+    Gemm(Transpose::kNo, Transpose::kNo, s.out_channels, s.ColCols(),
+         s.ColRows(), 1.0f, w_, s.ColRows(), col_.data(), s.ColStride(), 0.0f,
+         out + b0 * ohw, ldo);
+  }
+  kernels::ChannelBiasForward(out, b_, shape_.out_channels, ldo,
+                              /*relu=*/true);
 }
 
 void Conv::Backward(const float* in, const float* out, float* dout, float* din,
                     size_t batch) {
-  kernels::ConvShape s = shape_;
-  s.batch = batch;
-  kernels::ReluBackward(out, dout, dout, s.OutSize());
-  kernels::Conv2dBackward(s, col_.data(), w_, dout, dw_, db_, din,
-                          dcol_.data());
+  const size_t ohw = shape_.OutHeight() * shape_.OutWidth();
+  const size_t ldo = batch * ohw;
+  const size_t oc = shape_.out_channels, kk = shape_.ColRows();
+  kernels::ReluBackward(out, dout, dout, oc * ldo);
+  kernels::ChannelBiasBackward(dout, oc, ldo, db_);
+  for (size_t b0 = 0; b0 < batch; b0 += chunk_) {
+    const kernels::ConvShape s = Chunk(batch, b0);
+    const float* dchunk = dout + b0 * ohw;
+    kernels::Im2Col(s, in, col_.data());
+    // dW (OC, kk) (+)= dout[:, chunk] * col^T, chunks summed in order.
+    Gemm(Transpose::kNo, Transpose::kYes, oc, kk, s.ColCols(), 1.0f, dchunk,
+         ldo, col_.data(), s.ColStride(), b0 == 0 ? 0.0f : 1.0f, dw_, kk);
+    if (din == nullptr) continue;
+    // dcol (kk, cols) = W^T (kk, OC) * dout[:, chunk] (OC, cols)
+    Gemm(Transpose::kYes, Transpose::kNo, kk, s.ColCols(), oc, 1.0f, w_, kk,
+         dchunk, ldo, 0.0f, dcol_.data(), s.ColStride());
+    kernels::Col2Im(s, dcol_.data(), din);
+  }
 }
 
 void MaxPool::Reserve(size_t batch) {

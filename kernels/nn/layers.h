@@ -12,6 +12,7 @@
 #define TRAINBUS_KERNELS_NN_LAYERS_H_
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -32,6 +33,13 @@ class Layer {
   virtual void Backward(const float* in, const float* out, float* dout,
                         float* din, size_t batch) = 0;
   virtual bool has_params() const { return false; }
+  // Batch 1, plain SGD: backward fused with the weight update (no gradient
+  // buffer pass). Returns false if the layer has no such path; then the
+  // caller runs Backward and the optimizer as usual.
+  virtual bool BackwardSgd(const float* in, const float* out, float* dout,
+                           float* din, float lr) {
+    return false;
+  }
 };
 
 // out (B, OUT) = in (B, IN) * weight^T (OUT, IN) + bias, optional ReLU.
@@ -44,6 +52,8 @@ class Dense : public Layer {
   void Forward(const float* in, float* out, size_t batch) override;
   void Backward(const float* in, const float* out, float* dout, float* din,
                 size_t batch) override;
+  bool BackwardSgd(const float* in, const float* out, float* dout, float* din,
+                   float lr) override;
   bool has_params() const override { return true; }
 
  private:
@@ -53,11 +63,23 @@ class Dense : public Layer {
 };
 
 // 5x5 (any k) valid conv + bias + ReLU, channel-major in and out.
+//
+// The batch is processed in chunks whose im2col matrix stays under
+// col_floats (default 256 Ki floats = 1 MiB, half of L2): im2col, the GEMMs
+// and col2im then run out of L2 instead of streaming a 3-4 MiB matrix
+// through memory several times. Backward recomputes im2col per chunk
+// rather than keeping it. Chunking depends only on the shapes, so results
+// stay independent of the thread count.
 class Conv : public Layer {
  public:
+  static constexpr size_t kDefaultColFloats = size_t{1} << 18;
   Conv(const kernels::ConvShape& shape, float* w, float* b, float* dw,
-       float* db)
-      : shape_(shape), w_(w), b_(b), dw_(dw), db_(db) {}
+       float* db, size_t col_floats = kDefaultColFloats)
+      : shape_(shape), w_(w), b_(b), dw_(dw), db_(db) {
+    const size_t per_image = shape_.ColRows() * shape_.OutHeight() *
+                             shape_.OutWidth();
+    chunk_ = std::max<size_t>(1, col_floats / std::max<size_t>(per_image, 1));
+  }
   size_t out_size() const override {
     return shape_.out_channels * shape_.OutHeight() * shape_.OutWidth();
   }
@@ -68,8 +90,11 @@ class Conv : public Layer {
   bool has_params() const override { return true; }
 
  private:
+  kernels::ConvShape Chunk(size_t batch, size_t begin) const;
+
   kernels::ConvShape shape_;  // batch is set per call
   float *w_, *b_, *dw_, *db_;
+  size_t chunk_;  // images per im2col chunk
   kernels::AlignedFloats col_, dcol_;
 };
 

@@ -208,8 +208,14 @@ absl::Status Network::Build() {
         break;
     }
     needs_din_.push_back(params_below);
+    if (p.kind == Plan::kDense || p.kind == Plan::kConv) {
+      layer_of_tensor_.resize(tensors_.size());
+      layer_of_tensor_[p.weight] = layers_.size() - 1;
+      layer_of_tensor_[p.bias] = layers_.size() - 1;
+    }
     params_below = params_below || layers_.back()->has_params();
   }
+  fused_.assign(layers_.size(), false);
   EnsureCapacity(s.batch_size);
   return absl::OkStatus();
 }
@@ -289,7 +295,8 @@ absl::StatusOr<float> Network::ForwardLoss(const float* x,
   return loss;
 }
 
-void Network::Backward(const float* x, const int32_t* labels, size_t batch) {
+void Network::Backward(const float* x, const int32_t* labels, size_t batch,
+                       float fused_lr) {
   float* dcur = grad_a_.data();
   float* dnext = grad_b_.data();
   kernels::SoftmaxCrossEntropyBackward(probs_.data(), labels, batch,
@@ -298,7 +305,9 @@ void Network::Backward(const float* x, const int32_t* labels, size_t batch) {
   for (size_t i = layers_.size(); i-- > 0;) {
     const float* in = i == 0 ? x : acts_[i - 1].data();
     float* din = needs_din_[i] ? dnext : nullptr;
-    layers_[i]->Backward(in, acts_[i].data(), dcur, din, batch);
+    fused_[i] = fused_lr > 0.0f &&
+                layers_[i]->BackwardSgd(in, acts_[i].data(), dcur, din, fused_lr);
+    if (!fused_[i]) layers_[i]->Backward(in, acts_[i].data(), dcur, din, batch);
     std::swap(dcur, dnext);
   }
 }
@@ -308,14 +317,18 @@ void Network::Step() {
   const float wd = spec_.weight_decay;
   float* w = params_.data();
   const float* g = grads_.data();
-  if (spec_.optimizer == "sgd" && wd == 0.0f) {
+  bool any_fused = false;
+  for (bool f : fused_) any_fused = any_fused || f;
+  if (spec_.optimizer == "sgd" && wd == 0.0f && !any_fused) {
     kernels::SgdStep(w, g, param_count_, lr, 0.0f);
     return;
   }
   kernels::AdamParams adam;
   adam.lr = lr;
   adam.beta1 = spec_.momentum;
-  for (const TensorInfo& t : tensors_) {
+  for (size_t ti = 0; ti < tensors_.size(); ++ti) {
+    const TensorInfo& t = tensors_[ti];
+    if (fused_[layer_of_tensor_[ti]]) continue;  // updated during Backward
     const float decay = t.decay ? wd : 0.0f;
     const size_t o = t.offset;
     if (spec_.optimizer == "sgd") {
@@ -346,7 +359,10 @@ absl::StatusOr<float> Network::TrainStepWithPredictions(const float* x,
     std::memcpy(probs, probs_.data(),
                 batch * spec_.classes * sizeof(float));
   }
-  Backward(x, labels, batch);
+  // Batch-1 plain SGD takes the fused path (see Dense::BackwardSgd).
+  const bool fuse = batch == 1 && spec_.optimizer == "sgd" &&
+                    spec_.weight_decay == 0.0f;
+  Backward(x, labels, batch, fuse ? spec_.learning_rate : 0.0f);
   Step();
   ++steps_;
   return loss;
@@ -357,7 +373,7 @@ absl::StatusOr<float> Network::ComputeGradients(const float* x,
                                                 size_t batch) {
   absl::StatusOr<float> loss = ForwardLoss(x, labels, batch);
   if (!loss.ok()) return loss;
-  Backward(x, labels, batch);
+  Backward(x, labels, batch, 0.0f);
   return loss;
 }
 

@@ -86,7 +86,10 @@ class Network final : public Model {
                         size_t batch) const;
   // Returns the logits (batch, classes).
   const float* Forward(const float* x, size_t batch) const;
-  void Backward(const float* x, const int32_t* labels, size_t batch);
+  // fused_lr > 0: layers that can fuse backward with plain SGD do so and
+  // are marked in fused_; Step() skips their tensors.
+  void Backward(const float* x, const int32_t* labels, size_t batch,
+                float fused_lr);
   void Step();
   absl::StatusOr<float> ForwardLoss(const float* x, const int32_t* labels,
                                     size_t batch);
@@ -98,6 +101,8 @@ class Network final : public Model {
   std::vector<kernels::AlignedFloats> state_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<bool> needs_din_;
+  std::vector<size_t> layer_of_tensor_;  // tensor index -> layer index
+  std::vector<bool> fused_;              // per layer, this step
   // Scratch, grown by EnsureCapacity (also from const Predict).
   mutable size_t capacity_ = 0;
   mutable std::vector<kernels::AlignedFloats> acts_;

@@ -86,6 +86,39 @@ TEST(NetworkTest, GradientsMatchFiniteDifferences) {
   CheckGradients("cnn:conv=2,input=2x12x12,classes=3", 2);
 }
 
+TEST(NetworkTest, ChunkedConvMatchesWholeBatch) {
+  const kernels::ConvShape shape{0, 2, 10, 9, 3, 5};
+  const size_t batch = 7, in_size = 2 * 10 * 9, out_per = 3 * 6 * 5;
+  const auto w = Uniform(3 * 2 * 25, 1), b = Uniform(3, 2);
+  const auto x = Uniform(batch * in_size, 3);
+  std::vector<float> dw[2], db[2], din[2], out[2];
+  for (int variant = 0; variant < 2; ++variant) {
+    dw[variant].resize(w.size());
+    db[variant].resize(3);
+    din[variant].resize(x.size());
+    out[variant].resize(batch * out_per);
+    // Variant 1: 2 images per chunk (4 chunks); variant 0: one chunk.
+    internal::Conv conv(shape, const_cast<float*>(w.data()),
+                        const_cast<float*>(b.data()), dw[variant].data(),
+                        db[variant].data(), variant == 0 ? 1 << 20 : 3000);
+    conv.Reserve(batch);
+    conv.Forward(x.data(), out[variant].data(), batch);
+    std::vector<float> dout = Uniform(batch * out_per, 4);
+    conv.Backward(x.data(), out[variant].data(), dout.data(),
+                  din[variant].data(), batch);
+  }
+  auto near = [](const std::vector<float>& a, const std::vector<float>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (std::fabs(a[i] - b[i]) > 1e-5f * (1 + std::fabs(a[i]))) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(near(out[0], out[1]));
+  EXPECT_TRUE(near(dw[0], dw[1]));
+  EXPECT_TRUE(near(db[0], db[1]));
+  EXPECT_TRUE(near(din[0], din[1]));
+}
+
 TEST(NetworkTest, ParameterCounts) {
   EXPECT_EQ(Make("softmax")->ParameterCount(), 784u * 10 + 10);
   EXPECT_EQ(Make("mlp:hidden=256")->ParameterCount(),
@@ -174,6 +207,26 @@ TEST(NetworkTest, BitwiseIdenticalWeightsForOneOrTwoThreads) {
       saved[threads - 1] = (*model)->SaveCheckpoint();
     }
     EXPECT_TRUE(saved[0] == saved[1]) << text;
+  }
+}
+
+TEST(NetworkTest, FusedBatchOneSgdMatchesGradientThenStep) {
+  const Synthetic d = MakeData(1, 7);
+  for (const char* text : {"mlp:hidden=32x16,lr=0.1", "softmax:lr=0.1",
+                           "cnn:conv=4x8,hidden=16,lr=0.1"}) {
+    auto fused = Make(text);
+    auto plain = Make(text);
+    ASSERT_TRUE(plain->ComputeGradients(d.x.data(), d.labels.data(), 1).ok());
+    std::vector<float> expect(plain->params(),
+                              plain->params() + plain->ParameterCount());
+    for (size_t i = 0; i < expect.size(); ++i) {
+      expect[i] -= 0.1f * plain->gradients()[i];
+    }
+    ASSERT_TRUE(fused->TrainStep(d.x.data(), d.labels.data(), 1).ok());
+    for (size_t i = 0; i < expect.size(); ++i) {
+      ASSERT_NEAR(fused->params()[i], expect[i], 1e-6f + 1e-5f * std::fabs(expect[i]))
+          << text << " param " << i;
+    }
   }
 }
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Peer comparison in one command: our kernels and models vs OpenBLAS sgemm and
+# PyTorch CPU on this machine, then ratio tables (Markdown) on stdout.
+#
+#   tools/bench/compare.sh            # results also kept in $OUT
+#   OUT=/tmp/bench REPS=5 tools/bench/compare.sh
+#
+# 1. tools/setup.sh --bench   (libopenblas-dev, python3-torch, ...)
+# 2. our benchmarks, -c opt: FMA peak, GEMM (+ OpenBLAS in the same binary,
+#    1 and 2 threads), conv, model training at batch 1 and 64
+# 3. PyTorch: tools/bench/torch_models.py with /usr/bin/python3,
+#    torch.set_num_threads(2) (and 1, see below), OPENBLAS_NUM_THREADS=1,
+#    pinned to CPUs 0,1 with taskset
+# 4. tools/bench/ratio_table.py
+# Every number is the best of $REPS repetitions (the machine is shared).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+OUT=${OUT:-/tmp/trainbus-bench}
+REPS=${REPS:-3}
+CPUS=${CPUS:-0,1}
+mkdir -p "$OUT"
+
+tools/setup.sh --bench
+bazel build -c opt //kernels:peak_benchmark //kernels:gemm_benchmark \
+  //kernels:conv_benchmark //kernels/nn:model_benchmark >&2
+
+run() {  # run <binary> <json> [filter]
+  taskset -c "$CPUS" "bazel-bin/$1" --benchmark_format=json \
+    --benchmark_repetitions="$REPS" --benchmark_min_time="${MIN_TIME:-0.3}" \
+    ${3:+--benchmark_filter="$3"} >"$OUT/$2" 2>"$OUT/$2.log"
+  echo "compare.sh: $1 -> $OUT/$2" >&2
+}
+run kernels/peak_benchmark peak.json
+run kernels/gemm_benchmark gemm.json
+run kernels/conv_benchmark conv.json
+run kernels/nn/model_benchmark models.json BM_Train
+
+# The issue's setting is 2 threads. On a shared machine torch's OpenMP
+# workers spin and stall when a CPU is taken, so we also run 1 thread and
+# compare against whichever torch setting was faster (the honest baseline).
+for threads in 2 1; do
+  OPENBLAS_NUM_THREADS=1 taskset -c "$CPUS" /usr/bin/python3 \
+    tools/bench/torch_models.py --threads "$threads" --repeats "$REPS" \
+    --seconds "${TORCH_SECONDS:-1}" >"$OUT/torch$threads.jsonl"
+  echo "compare.sh: PyTorch ($threads threads) -> $OUT/torch$threads.jsonl" >&2
+done
+
+echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(nproc) CPUs; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "PyTorch: $(head -1 "$OUT/torch2.jsonl")"
+echo
+/usr/bin/python3 tools/bench/ratio_table.py --peak "$OUT/peak.json" \
+  --gemm "$OUT/gemm.json" --conv "$OUT/conv.json" \
+  --models "$OUT/models.json" --torch "$OUT/torch2.jsonl" \
+  --torch1 "$OUT/torch1.jsonl"
