@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "actors/data/shuffle.h"
 #include "bus/atoms.h"
+#include "bus/end_stream.h"
 #include "bus/errors.h"
 #include "bus/message.h"
 #include "caf/all.hpp"
@@ -71,17 +72,10 @@ void Finish(Self* self) {
     }
     self->quit();
   };
-  if (!st.options.end_marker) {
-    done();
-    return;
-  }
-  self->request(st.options.output, caf::infinite, bus::publish_atom::value,
-                bus::Sample::EndOfStream(st.options.source, st.published))
-      .then([=](uint64_t) { done(); },
-            [=](caf::error& err) { self->quit(err); });
+  bus::EndStream(self, st.options.output, st.options.source, st.published,
+                 st.options.end_marker, done);
 }
 
-// Publishes while the window and the rate allow; ends after the last ack.
 void Pump(Self* self) {
   auto& st = self->state;
   const bool unbounded = st.total == 0;

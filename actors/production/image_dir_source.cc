@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "actors/data/image_dir.h"
 #include "bus/atoms.h"
+#include "bus/end_stream.h"
 #include "bus/errors.h"
 #include "bus/message.h"
 #include "caf/all.hpp"
@@ -78,14 +79,8 @@ void Finish(Self* self) {
     }
     self->quit();
   };
-  if (!st.options.end_marker) {
-    done();
-    return;
-  }
-  self->request(st.options.output, caf::infinite, bus::publish_atom::value,
-                bus::Sample::EndOfStream(st.options.source, st.next_seq))
-      .then([=](uint64_t) { done(); },
-            [=](caf::error& err) { self->quit(err); });
+  bus::EndStream(self, st.options.output, st.options.source, st.next_seq,
+                 st.options.end_marker, done);
 }
 
 void Pump(Self* self) {
