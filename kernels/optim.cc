@@ -124,6 +124,21 @@ void AdamImpl(float* HWY_RESTRICT w, const float* HWY_RESTRICT g,
   }
 }
 
+// avg += alpha * (w - avg)
+void AverageImpl(float* HWY_RESTRICT avg, const float* HWY_RESTRICT w,
+                 size_t n, float alpha) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto va = hn::Set(d, alpha);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto av = hn::LoadU(d, avg + i);
+    hn::StoreU(hn::MulAdd(va, hn::Sub(hn::LoadU(d, w + i), av), av), d,
+               avg + i);
+  }
+  for (; i < n; ++i) avg[i] = std::fma(alpha, w[i] - avg[i], avg[i]);
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace trainbus::kernels
@@ -136,6 +151,7 @@ HWY_EXPORT(SgdImpl);
 HWY_EXPORT(MomentumImpl);
 HWY_EXPORT(AdamImpl);
 HWY_EXPORT(OuterStepImpl);
+HWY_EXPORT(AverageImpl);
 
 namespace {
 constexpr size_t kParallelFloats = size_t{1} << 16;
@@ -220,6 +236,16 @@ void AdamStep(float* w, const float* g, float* m, float* v, size_t n,
     HWY_DYNAMIC_DISPATCH(AdamImpl)(w + s, g + s, m + s, v + s, len, step_size,
                                    inv_sqrt_bc2, p);
   });
+}
+
+void AverageStep(float* avg, const float* w, size_t n, float alpha) {
+  Chunks(n, [&](size_t s, size_t len) {
+    HWY_DYNAMIC_DISPATCH(AverageImpl)(avg + s, w + s, len, alpha);
+  });
+}
+
+void AverageStepReference(float* avg, const float* w, size_t n, float alpha) {
+  for (size_t i = 0; i < n; ++i) avg[i] += alpha * (w[i] - avg[i]);
 }
 
 void SgdStepReference(float* w, const float* g, size_t n, float lr,

@@ -37,6 +37,12 @@ void AdamStep(float* w, const float* g, float* m, float* v, size_t n,
 void SgdOuterProductStep(float* w, size_t rows, size_t cols, const float* dout,
                          const float* x, float lr);
 
+// Weight averaging (an exponential moving average of the iterates):
+// avg += alpha * (w - avg), alpha = 1 - decay. Averaged weights generalise
+// better than the last noisy SGD iterate (Polyak-Ruppert averaging).
+void AverageStep(float* avg, const float* w, size_t n, float alpha);
+
+void AverageStepReference(float* avg, const float* w, size_t n, float alpha);
 void SgdStepReference(float* w, const float* g, size_t n, float lr,
                       float weight_decay);
 void SgdOuterProductStepReference(float* w, size_t rows, size_t cols,

@@ -59,6 +59,24 @@ TEST(OptimTest, StepsMatchReferenceOnEveryTarget) {
   });
 }
 
+TEST(OptimTest, AverageStepMatchesReferenceOnEveryTarget) {
+  ForEachTarget([](const char* target) {
+    for (size_t n : {1, 15, 17, 1000, 100001}) {
+      const auto a0 = RandomFloats(n, n + 7);
+      const auto w = RandomFloats(n, n + 8);
+      for (float alpha : {0.001f, 0.5f, 1.0f}) {
+        Misaligned a(a0, 1);
+        std::vector<float> ref = a0;
+        AverageStep(a.ptr, w.data(), n, alpha);
+        AverageStepReference(ref.data(), w.data(), n, alpha);
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_NEAR(a.ptr[i], ref[i], testing::Tolerance(4, ref[i])) << target;
+        }
+      }
+    }
+  });
+}
+
 TEST(OptimTest, OuterProductStepMatchesReference) {
   ForEachTarget([](const char* target) {
     for (size_t rows : {1, 3, 128}) {

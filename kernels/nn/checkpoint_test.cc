@@ -47,7 +47,8 @@ std::string Reseal(std::string body) {
 
 TEST(CheckpointTest, RoundTripsExactlyForEveryArchAndOptimizer) {
   for (const char* text : {"softmax:lr=0.1", "mlp:hidden=32x16,opt=momentum",
-                           "cnn:batch=4,opt=adam,lr=0.001"}) {
+                           "cnn:batch=4,opt=adam,lr=0.001",
+                           "mlp:hidden=16,opt=momentum,avg=0.99"}) {
     auto a = Trained(text, 3);
     const std::string bytes = a->SaveCheckpoint();
     auto b = LoadModel(bytes);

@@ -31,6 +31,11 @@ struct ModelSpec {
   float momentum = 0.9f;             // "momentum"; beta1 for "adam"
   float weight_decay = 0.0f;
   uint32_t batch_size = 1;           // training mini-batch (1 = online SGD)
+  // Weight averaging: 0 = off, else the decay of an exponential moving
+  // average of the weights (e.g. 0.999, about the last 1000 steps). Predict
+  // and checkpoints' served weights use the average; training continues on
+  // the raw iterate. Removes most of SGD's step-to-step noise.
+  float average = 0.0f;
   uint64_t seed = 1;                 // weight initialisation
   uint32_t channels = 1, height = 28, width = 28, classes = 10;
   // cnn: output channels of the 5x5 conv layers (each conv -> ReLU -> 2x2
@@ -42,7 +47,7 @@ struct ModelSpec {
 };
 
 // Parses "arch[:key=value,...]", keys: hidden (e.g. 256 or 256x128), opt, lr,
-// momentum, wd, batch, seed, plus conv (cnn, e.g. 8x16), input (CxHxW, e.g.
+// momentum, wd, batch, seed, avg, plus conv (cnn, e.g. 8x16), input (CxHxW, e.g.
 // 1x28x28) and classes. Unknown keys and bad values are errors that name
 // the key and list the accepted ones. "mlp" without hidden means hidden=256.
 absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view text);
@@ -67,6 +72,7 @@ class Model {
                                           size_t batch) = 0;
 
   // x (batch, InputSize()) -> probs (batch, classes), softmax probabilities.
+  // With spec().average > 0 this scores with the averaged weights.
   virtual absl::Status Predict(const float* x, size_t batch,
                                float* probs) const = 0;
 

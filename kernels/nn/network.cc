@@ -46,6 +46,10 @@ absl::Status Network::Build() {
         "unknown optimizer '", s.optimizer, "' in '", text,
         "'; use sgd, momentum or adam"));
   }
+  if (!(s.average >= 0.0f && s.average < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid avg in '", text, "': need a decay in [0, 1), e.g. 0.999"));
+  }
   if (!(s.learning_rate > 0.0f) || !std::isfinite(s.learning_rate) ||
       !(s.momentum >= 0.0f && s.momentum < 1.0f) || !(s.weight_decay >= 0.0f) ||
       s.batch_size == 0 || s.classes < 2 || s.InputSize() == 0) {
@@ -66,14 +70,7 @@ absl::Status Network::Build() {
   }
 
   // Plan the layers and their tensors, then allocate once, then bind.
-  struct Plan {
-    enum Kind { kDense, kConv, kPool, kTranspose } kind;
-    size_t a = 0, b = 0, c = 0;  // dense: in, out; pool: C, H, W; ...
-    bool flag = false;           // dense: relu; transpose: to channel-major
-    kernels::ConvShape conv{};
-    size_t weight = 0, bias = 0;  // tensor indices
-  };
-  std::vector<Plan> plans;
+  std::vector<Plan>& plans = plans_;
   std::vector<PendingTensor> pending;
   auto add_tensor = [&](std::string name, std::vector<uint32_t> shape,
                         Init init, size_t fan_in, size_t fan_out,
@@ -165,8 +162,7 @@ absl::Status Network::Build() {
 
   params_ = kernels::AlignedFloats(param_count_);
   grads_ = kernels::AlignedFloats(param_count_);
-  const size_t states =
-      s.optimizer == "adam" ? 2 : (s.optimizer == "momentum" ? 1 : 0);
+  const size_t states = optimizer_states() + (s.average > 0.0f ? 1 : 0);
   for (size_t i = 0; i < states; ++i) {
     state_.emplace_back(param_count_);
   }
@@ -187,40 +183,63 @@ absl::Status Network::Build() {
         break;  // AlignedFloats is zeroed
     }
   }
+  layers_ = BindLayers(params_.data(), grads_.data());
   bool params_below = false;
-  for (const Plan& p : plans) {
-    float* w = params_.data() + tensors_[p.weight].offset;
-    float* b = params_.data() + tensors_[p.bias].offset;
-    float* dw = grads_.data() + tensors_[p.weight].offset;
-    float* db = grads_.data() + tensors_[p.bias].offset;
-    switch (p.kind) {
-      case Plan::kDense:
-        layers_.push_back(std::make_unique<Dense>(p.a, p.b, p.flag, w, b, dw, db));
-        break;
-      case Plan::kConv:
-        layers_.push_back(std::make_unique<Conv>(p.conv, w, b, dw, db));
-        break;
-      case Plan::kPool:
-        layers_.push_back(std::make_unique<MaxPool>(p.a, p.b, p.c));
-        break;
-      case Plan::kTranspose:
-        layers_.push_back(std::make_unique<Relayout>(p.a, p.b, p.flag));
-        break;
-    }
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const Plan& p = plans[i];
     needs_din_.push_back(params_below);
     if (p.kind == Plan::kDense || p.kind == Plan::kConv) {
       layer_of_tensor_.resize(tensors_.size());
-      layer_of_tensor_[p.weight] = layers_.size() - 1;
-      layer_of_tensor_[p.bias] = layers_.size() - 1;
+      layer_of_tensor_[p.weight] = i;
+      layer_of_tensor_[p.bias] = i;
     }
-    params_below = params_below || layers_.back()->has_params();
+    params_below = params_below || layers_[i]->has_params();
+  }
+  if (s.average > 0.0f) {
+    float* avg = state_.back().data();
+    std::memcpy(avg, params_.data(), param_count_ * sizeof(float));
+    average_layers_ = BindLayers(avg, nullptr);
   }
   fused_.assign(layers_.size(), false);
   EnsureCapacity(s.batch_size);
   return absl::OkStatus();
 }
 
+std::vector<std::unique_ptr<Layer>> Network::BindLayers(float* params,
+                                                        float* grads) const {
+  std::vector<std::unique_ptr<Layer>> layers;
+  for (const Plan& p : plans_) {
+    const TensorInfo& wt = tensors_[p.weight];
+    const TensorInfo& bt = tensors_[p.bias];
+    float* w = params + wt.offset;
+    float* b = params + bt.offset;
+    float* dw = grads ? grads + wt.offset : nullptr;
+    float* db = grads ? grads + bt.offset : nullptr;
+    switch (p.kind) {
+      case Plan::kDense:
+        layers.push_back(std::make_unique<Dense>(p.a, p.b, p.flag, w, b, dw, db));
+        break;
+      case Plan::kConv:
+        layers.push_back(std::make_unique<Conv>(p.conv, w, b, dw, db));
+        break;
+      case Plan::kPool:
+        layers.push_back(std::make_unique<MaxPool>(p.a, p.b, p.c));
+        break;
+      case Plan::kTranspose:
+        layers.push_back(std::make_unique<Relayout>(p.a, p.b, p.flag));
+        break;
+    }
+  }
+  return layers;
+}
+
+size_t Network::optimizer_states() const {
+  if (spec_.optimizer == "adam") return 2;
+  return spec_.optimizer == "momentum" ? 1 : 0;
+}
+
 const char* Network::state_name(size_t i) const {
+  if (i >= optimizer_states()) return "average";
   if (spec_.optimizer == "momentum") return "momentum";
   return i == 0 ? "adam_m" : "adam_v";
 }
@@ -234,6 +253,7 @@ void Network::EnsureCapacity(size_t batch) const {
     acts_.emplace_back(layer->out_size() * batch);
     widest = std::max(widest, layer->out_size());
   }
+  for (const auto& layer : average_layers_) layer->Reserve(batch);
   grad_a_ = kernels::AlignedFloats(widest * batch);
   grad_b_ = kernels::AlignedFloats(widest * batch);
   probs_ = kernels::AlignedFloats(size_t{spec_.classes} * batch);
@@ -264,10 +284,12 @@ absl::Status Network::Validate(const float* x, const int32_t* labels,
   return absl::OkStatus();
 }
 
-const float* Network::Forward(const float* x, size_t batch) const {
+const float* Network::Forward(
+    const std::vector<std::unique_ptr<Layer>>& layers, const float* x,
+    size_t batch) const {
   const float* in = x;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->Forward(in, acts_[i].data(), batch);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    layers[i]->Forward(in, acts_[i].data(), batch);
     in = acts_[i].data();
   }
   return in;
@@ -283,7 +305,7 @@ absl::StatusOr<float> Network::ForwardLoss(const float* x,
   absl::Status v = Validate(x, labels, batch);
   if (!v.ok()) return v;
   EnsureCapacity(batch);
-  const float* logits = Forward(x, batch);
+  const float* logits = Forward(layers_, x, batch);
   const float loss = kernels::SoftmaxCrossEntropyForward(
       logits, labels, batch, spec_.classes, probs_.data());
   if (!std::isfinite(loss)) {
@@ -344,6 +366,16 @@ void Network::Step() {
   }
 }
 
+void Network::Average() {
+  if (average_layers_.empty()) return;
+  // Early on the average would be dominated by the random init; ramp the
+  // decay up as (1 + t) / (10 + t) until it reaches the configured one.
+  const float t = static_cast<float>(steps_);
+  const float decay = std::min(spec_.average, (1.0f + t) / (10.0f + t));
+  kernels::AverageStep(state_.back().data(), params_.data(), param_count_,
+                       1.0f - decay);
+}
+
 absl::StatusOr<float> Network::TrainStep(const float* x, const int32_t* labels,
                                          size_t batch) {
   return TrainStepWithPredictions(x, labels, batch, nullptr);
@@ -364,6 +396,7 @@ absl::StatusOr<float> Network::TrainStepWithPredictions(const float* x,
                     spec_.weight_decay == 0.0f;
   Backward(x, labels, batch, fuse ? spec_.learning_rate : 0.0f);
   Step();
+  Average();
   ++steps_;
   return loss;
 }
@@ -397,7 +430,8 @@ absl::Status Network::Predict(const float* x, size_t batch,
   const size_t in = spec_.InputSize();
   for (size_t start = 0; start < batch; start += chunk) {
     const size_t n = std::min(chunk, batch - start);
-    const float* logits = Forward(x + start * in, n);
+    const float* logits = Forward(
+        average_layers_.empty() ? layers_ : average_layers_, x + start * in, n);
     kernels::Softmax(logits, n, spec_.classes, probs + start * spec_.classes);
   }
   return absl::OkStatus();

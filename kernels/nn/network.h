@@ -70,8 +70,8 @@ class Network final : public Model {
   float* mutable_params() { return params_.data(); }
   const float* params() const { return params_.data(); }
   const float* gradients() const { return grads_.data(); }
-  // Optimizer state arrays (ParameterCount() floats each): none for sgd,
-  // velocity for momentum, m and v for adam.
+  // State arrays (ParameterCount() floats each): none for sgd, velocity for
+  // momentum, m and v for adam; then the averaged weights if spec().average.
   size_t state_count() const { return state_.size(); }
   float* mutable_state(size_t i) { return state_[i].data(); }
   const float* state(size_t i) const { return state_[i].data(); }
@@ -79,18 +79,34 @@ class Network final : public Model {
   void set_steps(uint64_t steps) { steps_ = steps; }
 
  private:
+  // One layer of the architecture, before it is bound to weights.
+  struct Plan {
+    enum Kind { kDense, kConv, kPool, kTranspose } kind;
+    size_t a = 0, b = 0, c = 0;  // dense: in, out; pool: C, H, W; ...
+    bool flag = false;           // dense: relu; transpose: to channel-major
+    kernels::ConvShape conv{};
+    size_t weight = 0, bias = 0;  // tensor indices
+  };
+
   explicit Network(const ModelSpec& spec) : spec_(spec) {}
   absl::Status Build();
+  // Layers reading weights from `params` (grads may be null: inference only).
+  std::vector<std::unique_ptr<Layer>> BindLayers(float* params,
+                                                 float* grads) const;
+  size_t optimizer_states() const;
   void EnsureCapacity(size_t batch) const;
   absl::Status Validate(const float* x, const int32_t* labels,
                         size_t batch) const;
   // Returns the logits (batch, classes).
-  const float* Forward(const float* x, size_t batch) const;
+  const float* Forward(const std::vector<std::unique_ptr<Layer>>& layers,
+                       const float* x, size_t batch) const;
   // fused_lr > 0: layers that can fuse backward with plain SGD do so and
   // are marked in fused_; Step() skips their tensors.
   void Backward(const float* x, const int32_t* labels, size_t batch,
                 float fused_lr);
   void Step();
+  // Folds the new iterate into the averaged weights (spec().average > 0).
+  void Average();
   absl::StatusOr<float> ForwardLoss(const float* x, const int32_t* labels,
                                     size_t batch);
 
@@ -99,7 +115,10 @@ class Network final : public Model {
   size_t param_count_ = 0;
   kernels::AlignedFloats params_, grads_;
   std::vector<kernels::AlignedFloats> state_;
+  std::vector<Plan> plans_;
   std::vector<std::unique_ptr<Layer>> layers_;
+  // Bound to the averaged weights (the last state array); empty if off.
+  std::vector<std::unique_ptr<Layer>> average_layers_;
   std::vector<bool> needs_din_;
   std::vector<size_t> layer_of_tensor_;  // tensor index -> layer index
   std::vector<bool> fused_;              // per layer, this step

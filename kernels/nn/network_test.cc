@@ -1,5 +1,6 @@
 #include "kernels/nn/network.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -185,6 +186,51 @@ TEST(NetworkTest, TrainsToHighAccuracyOnSeparableData) {
     }
     EXPECT_GE(Accuracy(**model, test), 0.95) << text;
     EXPECT_EQ((*model)->steps(), 2 * (train.labels.size() / b));
+  }
+}
+
+// avg=d keeps an exponential moving average of the weights and predicts
+// with it; the raw iterate trains as it would without averaging.
+TEST(NetworkTest, AveragedWeightsServePredictions) {
+  const Synthetic train = MakeData(200, 5);
+  const Synthetic test = MakeData(100, 6);
+  auto plain = Make("mlp:hidden=32,lr=0.05");
+  auto averaged = Make("mlp:hidden=32,lr=0.05,avg=0.9");
+  ASSERT_EQ(averaged->state_count(), 1u);
+  EXPECT_STREQ(averaged->state_name(0), "average");
+  for (size_t i = 0; i < 200; ++i) {
+    ASSERT_TRUE(plain->TrainStep(train.x.data() + i * 784, &train.labels[i], 1).ok());
+    ASSERT_TRUE(averaged->TrainStep(train.x.data() + i * 784, &train.labels[i], 1).ok());
+  }
+  const size_t n = plain->ParameterCount();
+  // Same iterate...
+  ASSERT_EQ(std::memcmp(plain->params(), averaged->params(), n * sizeof(float)), 0);
+  // ...and the average is the reference recursion over it, which differs.
+  const float* avg = averaged->state(0);
+  EXPECT_NE(std::memcmp(avg, averaged->params(), n * sizeof(float)), 0);
+  // Predict uses the average: identical to a plain network holding it.
+  auto holder = Make("mlp:hidden=32,lr=0.05");
+  std::memcpy(holder->mutable_params(), avg, n * sizeof(float));
+  std::vector<float> p1(100 * 10), p2(100 * 10);
+  ASSERT_TRUE(averaged->Predict(test.x.data(), 100, p1.data()).ok());
+  ASSERT_TRUE(holder->Predict(test.x.data(), 100, p2.data()).ok());
+  EXPECT_EQ(p1, p2);
+  EXPECT_GE(Accuracy(*averaged, test), 0.9);
+}
+
+TEST(NetworkTest, AverageFollowsTheWarmupRecursion) {
+  const Synthetic d = MakeData(3, 8);
+  auto net = Make("softmax:lr=0.1,avg=0.5");
+  std::vector<float> ref(net->params(), net->params() + net->ParameterCount());
+  for (size_t t = 0; t < 3; ++t) {
+    ASSERT_TRUE(net->TrainStep(d.x.data() + t * 784, &d.labels[t], 1).ok());
+    const float decay = std::min(0.5f, (1.0f + t) / (10.0f + t));
+    for (size_t i = 0; i < ref.size(); ++i) {
+      ref[i] += (1.0f - decay) * (net->params()[i] - ref[i]);
+    }
+  }
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_NEAR(net->state(0)[i], ref[i], 1e-6f + 1e-5f * std::fabs(ref[i])) << i;
   }
 }
 

@@ -20,7 +20,7 @@ namespace trainbus::nn {
 namespace {
 
 constexpr char kAcceptedKeys[] =
-    "hidden, opt, lr, momentum, wd, batch, seed, conv, input, classes";
+    "hidden, opt, lr, momentum, wd, batch, seed, avg, conv, input, classes";
 
 absl::Status BadValue(absl::string_view key, absl::string_view value,
                       absl::string_view text, absl::string_view expected) {
@@ -124,6 +124,12 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
             spec.weight_decay < 0.0f) {
           return BadValue(key, value, text, "a number >= 0, e.g. 0.0001");
         }
+      } else if (key == "avg") {
+        if (!ParseFloat(value, &spec.average) || spec.average < 0.0f ||
+            spec.average >= 1.0f) {
+          return BadValue(key, value, text,
+                          "a decay in [0, 1), e.g. 0.999 (0 turns it off)");
+        }
       } else if (key == "batch") {
         if (!absl::SimpleAtoi(value, &spec.batch_size) ||
             spec.batch_size == 0 || spec.batch_size > 65536) {
@@ -178,6 +184,9 @@ std::string FormatModelSpec(const ModelSpec& spec) {
   items.push_back(absl::StrCat("wd=", FloatText(spec.weight_decay)));
   items.push_back(absl::StrCat("batch=", spec.batch_size));
   items.push_back(absl::StrCat("seed=", spec.seed));
+  if (spec.average != 0.0f) {
+    items.push_back(absl::StrCat("avg=", FloatText(spec.average)));
+  }
   if (spec.channels != 1 || spec.height != 28 || spec.width != 28) {
     items.push_back(absl::StrCat("input=", spec.channels, "x", spec.height,
                                  "x", spec.width));

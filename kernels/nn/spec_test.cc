@@ -26,6 +26,7 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
   for (const char* text :
        {"softmax", "mlp", "cnn", "mlp:hidden=100x50,lr=0.05,batch=32",
         "cnn:conv=16x32,hidden=128,opt=momentum,lr=0.02,seed=3",
+        "softmax:avg=0.999",
         "softmax:opt=adam,lr=0.0003,wd=0.01,input=3x32x32,classes=100"}) {
     auto spec = ParseModelSpec(text);
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
@@ -38,6 +39,7 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
     EXPECT_EQ(again->learning_rate, spec->learning_rate);
     EXPECT_EQ(again->InputSize(), spec->InputSize());
     EXPECT_EQ(again->classes, spec->classes);
+    EXPECT_EQ(again->average, spec->average);
   }
   EXPECT_EQ(ParseModelSpec("mlp")->hidden, (std::vector<uint32_t>{256}));
   EXPECT_EQ(ParseModelSpec("cnn")->conv, (std::vector<uint32_t>{8, 16}));
@@ -59,6 +61,8 @@ TEST(ModelSpecTest, ErrorsNameTheKeyAndTheFix) {
       {"mlp:hidden=12xx", "key 'hidden'"},
       {"mlp:opt=rmsprop", "sgd, momentum or adam"},
       {"mlp:batch=0", "key 'batch'"},
+      {"mlp:avg=1", "key 'avg'"},
+      {"mlp:avg=-0.5", "a decay in [0, 1)"},
       {"mlp:momentum=1", "key 'momentum'"},
       {"softmax:hidden=10", "does not apply to arch 'softmax'"},
       {"mlp:conv=8", "only to arch 'cnn'"},
