@@ -8,6 +8,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/activation.h"
+#include "kernels/random.h"
 #include "oneapi/tbb/blocked_range.h"
 #include "oneapi/tbb/parallel_for.h"
 
@@ -106,6 +107,16 @@ void ReluBackwardImpl(const float* y, const float* dy, float* dx, size_t n) {
   for (; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+void MultiplyImpl(const float* a, const float* b, float* out, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(hn::Mul(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+  }
+  for (; i < n; ++i) out[i] = a[i] * b[i];
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace trainbus::kernels
@@ -120,6 +131,7 @@ HWY_EXPORT(ColumnSumImpl);
 HWY_EXPORT(RowSumImpl);
 HWY_EXPORT(ReluForwardImpl);
 HWY_EXPORT(ReluBackwardImpl);
+HWY_EXPORT(MultiplyImpl);
 
 namespace {
 constexpr size_t kParallelFloats = size_t{1} << 16;
@@ -177,6 +189,25 @@ void ReluBackward(const float* y, const float* dy, float* dx, size_t n) {
     const size_t e = std::min(n, b1 * kChunk);
     HWY_DYNAMIC_DISPATCH(ReluBackwardImpl)(y + s, dy + s, dx + s, e - s);
   });
+}
+
+void DropoutMask(float* mask, size_t n, float rate, uint64_t seed) {
+  const float keep = 1.0f / (1.0f - rate);
+  for (size_t i = 0; i < n; ++i) {
+    mask[i] = UnitInterval(Mix64(seed + i)) < rate ? 0.0f : keep;
+  }
+}
+
+void Multiply(const float* a, const float* b, float* out, size_t n) {
+  Split((n + kChunk - 1) / kChunk, kChunk, [&](size_t b0, size_t b1) {
+    const size_t s = b0 * kChunk;
+    const size_t e = std::min(n, b1 * kChunk);
+    HWY_DYNAMIC_DISPATCH(MultiplyImpl)(a + s, b + s, out + s, e - s);
+  });
+}
+
+void MultiplyReference(const float* a, const float* b, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
 }
 
 void BiasForwardReference(float* x, const float* bias, size_t rows, size_t n,

@@ -1,5 +1,5 @@
 // Layer element-wise ops: bias add (per column or per channel) fused with an
-// optional ReLU, ReLU forward/backward, and the bias gradients.
+// optional ReLU, ReLU forward/backward, the bias gradients, and dropout.
 //
 //   // Dense layer output (B, OUT) after the GEMM:
 //   BiasForward(out, bias, B, OUT, /*relu=*/true);
@@ -12,6 +12,7 @@
 #define TRAINBUS_KERNELS_ACTIVATION_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace trainbus::kernels {
 
@@ -31,6 +32,15 @@ void ReluForward(const float* x, float* y, size_t n);
 // dx = dy where y > 0 else 0, y the forward output; dx may alias dy.
 void ReluBackward(const float* y, const float* dy, float* dx, size_t n);
 
+// Inverted dropout: mask[i] = 0 with probability `rate`, else 1 / (1 - rate),
+// drawn from Mix64(seed + i) so the mask depends only on (seed, i), not on
+// threads. rate in [0, 1).
+void DropoutMask(float* mask, size_t n, float rate, uint64_t seed);
+// out[i] = a[i] * b[i]; out may alias a or b. Applies a dropout mask forward
+// (out = x * mask) and backward (dx = dy * mask).
+void Multiply(const float* a, const float* b, float* out, size_t n);
+
+void MultiplyReference(const float* a, const float* b, float* out, size_t n);
 void BiasForwardReference(float* x, const float* bias, size_t rows, size_t n,
                           bool relu);
 void ChannelBiasForwardReference(float* x, const float* bias, size_t channels,

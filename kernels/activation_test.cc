@@ -37,6 +37,42 @@ TEST(ActivationTest, BiasForwardMatchesReference) {
   });
 }
 
+TEST(ActivationTest, MultiplyMatchesReference) {
+  ForEachTarget([](const char* target) {
+    for (size_t n : {1, 15, 17, 1000, 70001}) {
+      const auto a = RandomFloats(n, n);
+      const auto b = RandomFloats(n, n + 1);
+      Misaligned out(std::vector<float>(n), 1 + n % 3);
+      std::vector<float> ref(n);
+      Multiply(a.data(), b.data(), out.ptr, n);
+      MultiplyReference(a.data(), b.data(), ref.data(), n);
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(out.ptr[i], ref[i]) << target;
+    }
+  });
+}
+
+TEST(ActivationTest, DropoutMaskKeepsTheRateAndScales) {
+  const size_t n = 100000;
+  std::vector<float> mask(n), again(n), other(n);
+  DropoutMask(mask.data(), n, 0.25f, 42);
+  DropoutMask(again.data(), n, 0.25f, 42);
+  DropoutMask(other.data(), n, 0.25f, 43);
+  EXPECT_EQ(mask, again);  // a function of (seed, index) only
+  EXPECT_NE(mask, other);
+  size_t zeros = 0;
+  for (float m : mask) {
+    if (m == 0.0f) {
+      ++zeros;
+    } else {
+      ASSERT_FLOAT_EQ(m, 1.0f / 0.75f);
+    }
+  }
+  // 25% dropped, within 5 standard deviations (sd = 137).
+  EXPECT_NEAR(static_cast<double>(zeros), 25000.0, 700.0);
+  DropoutMask(mask.data(), n, 0.0f, 1);
+  for (float m : mask) ASSERT_EQ(m, 1.0f);
+}
+
 TEST(ActivationTest, BiasBackwardMatchesReference) {
   ForEachTarget([](const char* target) {
     for (size_t rows : {1, 7, 64, 300}) {

@@ -146,4 +146,31 @@ void Relayout::Backward(const float* in, const float* out, float* dout,
   }
 }
 
+void Dropout::Reserve(size_t batch) {
+  if (mask_.size() < features_ * batch) {
+    mask_ = kernels::AlignedFloats(features_ * batch);
+  }
+}
+
+void Dropout::Forward(const float* in, float* out, size_t batch) {
+  const size_t n = features_ * batch;
+  if (!training_) {
+    std::memcpy(out, in, n * sizeof(float));
+    return;
+  }
+  kernels::DropoutMask(mask_.data(), n, rate_, seed_);
+  kernels::Multiply(in, mask_.data(), out, n);
+}
+
+void Dropout::Backward(const float* in, const float* out, float* dout,
+                       float* din, size_t batch) {
+  if (din == nullptr) return;
+  const size_t n = features_ * batch;
+  if (!training_) {
+    std::memcpy(din, dout, n * sizeof(float));
+    return;
+  }
+  kernels::Multiply(dout, mask_.data(), din, n);
+}
+
 }  // namespace trainbus::nn::internal

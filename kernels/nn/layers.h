@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/random.h"
 #include "kernels/scratch.h"
 
 namespace trainbus::nn::internal {
@@ -33,6 +34,9 @@ class Layer {
   virtual void Backward(const float* in, const float* out, float* dout,
                         float* din, size_t batch) = 0;
   virtual bool has_params() const { return false; }
+  // Called before each forward pass: training or inference, and a seed
+  // unique to this training step (for layers that draw random numbers).
+  virtual void SetMode(bool training, uint64_t step_seed) {}
   // Batch 1, plain SGD: backward fused with the weight update (no gradient
   // buffer pass). Returns false if the layer has no such path; then the
   // caller runs Backward and the optimizer as usual.
@@ -114,6 +118,35 @@ class MaxPool : public Layer {
  private:
   size_t channels_, height_, width_;
   std::vector<uint8_t> argmax_;
+};
+
+// Inverted dropout on (B, features): in training each value is zeroed with
+// probability `rate` and the rest scaled by 1 / (1 - rate); in inference it
+// is the identity. The mask is a function of (step seed, index), so training
+// is reproducible whatever the thread count.
+class Dropout : public Layer {
+ public:
+  // salt tells the dropout layers of one network apart (their masks must
+  // not be correlated).
+  Dropout(size_t features, float rate, uint64_t salt)
+      : features_(features), rate_(rate), salt_(salt) {}
+  size_t out_size() const override { return features_; }
+  void Reserve(size_t batch) override;
+  void SetMode(bool training, uint64_t step_seed) override {
+    training_ = training;
+    seed_ = kernels::Mix64(step_seed ^ (salt_ * 0x9E3779B97F4A7C15ull));
+  }
+  void Forward(const float* in, float* out, size_t batch) override;
+  void Backward(const float* in, const float* out, float* dout, float* din,
+                size_t batch) override;
+
+ private:
+  size_t features_;
+  float rate_;
+  uint64_t salt_;
+  bool training_ = false;
+  uint64_t seed_ = 0;
+  kernels::AlignedFloats mask_;
 };
 
 // (B, C, P) <-> (C, B, P): to_channel_major converts sample-major input to

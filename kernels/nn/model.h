@@ -36,6 +36,17 @@ struct ModelSpec {
   // and checkpoints' served weights use the average; training continues on
   // the raw iterate. Removes most of SGD's step-to-step noise.
   float average = 0.0f;
+  // Learning-rate schedule: 0 = constant, else the rate halves every
+  // lr_halflife steps, smoothly: lr_t = lr * 2^(-t / lr_halflife). An
+  // exponential schedule needs no total step count, so it suits streams.
+  uint64_t lr_halflife = 0;
+  // Regularisation and augmentation, training only (Predict is unaffected):
+  // inverted dropout with this rate on the input of every dense layer that
+  // reads hidden features (not the raw image); and the probability of
+  // mirroring a training image left-right (for mirror-symmetric classes such
+  // as Fashion-MNIST's clothes, not for digits).
+  float dropout = 0.0f;
+  float hflip = 0.0f;
   uint64_t seed = 1;                 // weight initialisation
   uint32_t channels = 1, height = 28, width = 28, classes = 10;
   // cnn: output channels of the 5x5 conv layers (each conv -> ReLU -> 2x2
@@ -47,7 +58,7 @@ struct ModelSpec {
 };
 
 // Parses "arch[:key=value,...]", keys: hidden (e.g. 256 or 256x128), opt, lr,
-// momentum, wd, batch, seed, avg, plus conv (cnn, e.g. 8x16), input (CxHxW, e.g.
+// momentum, wd, batch, seed, avg, halflife, dropout, hflip, plus conv (cnn, e.g. 8x16), input (CxHxW, e.g.
 // 1x28x28) and classes. Unknown keys and bad values are errors that name
 // the key and list the accepted ones. "mlp" without hidden means hidden=256.
 absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view text);
@@ -62,6 +73,9 @@ class Model {
   virtual size_t ParameterCount() const = 0;
   // Training steps taken so far.
   virtual uint64_t steps() const = 0;
+  // The learning rate the next step uses (spec().learning_rate decayed by
+  // spec().lr_halflife).
+  float CurrentLearningRate() const;
 
   // Forward, backward and one optimizer step on a mini-batch.
   // x (batch, InputSize()), labels (batch) in [0, classes).

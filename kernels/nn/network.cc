@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/optim.h"
+#include "kernels/random.h"
 #include "kernels/softmax_xent.h"
 
 namespace trainbus::nn {
@@ -58,6 +59,12 @@ absl::Status Network::Build() {
         "': need lr > 0, momentum in [0, 1), wd >= 0, batch >= 1, "
         "classes >= 2 and a non-empty input"));
   }
+  if (!(s.dropout >= 0.0f && s.dropout < 1.0f) ||
+      !(s.hflip >= 0.0f && s.hflip <= 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid dropout or hflip in '", text,
+        "': need dropout in [0, 1) and hflip in [0, 1]"));
+  }
   if (s.arch == "softmax" && (!s.hidden.empty() || !s.conv.empty())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "arch 'softmax' takes no hidden or conv layers ('", text, "')"));
@@ -89,6 +96,13 @@ absl::Status Network::Build() {
   };
   auto add_dense = [&](const std::string& name, size_t in, size_t out,
                        bool relu) {
+    if (s.dropout > 0.0f && in != s.InputSize()) {
+      Plan d;
+      d.kind = Plan::kDropout;
+      d.a = in;
+      d.rate = s.dropout;
+      plans.push_back(d);
+    }
     Plan p;
     p.kind = Plan::kDense;
     p.a = in;
@@ -208,7 +222,8 @@ absl::Status Network::Build() {
 std::vector<std::unique_ptr<Layer>> Network::BindLayers(float* params,
                                                         float* grads) const {
   std::vector<std::unique_ptr<Layer>> layers;
-  for (const Plan& p : plans_) {
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    const Plan& p = plans_[i];
     const TensorInfo& wt = tensors_[p.weight];
     const TensorInfo& bt = tensors_[p.bias];
     float* w = params + wt.offset;
@@ -227,6 +242,9 @@ std::vector<std::unique_ptr<Layer>> Network::BindLayers(float* params,
         break;
       case Plan::kTranspose:
         layers.push_back(std::make_unique<Relayout>(p.a, p.b, p.flag));
+        break;
+      case Plan::kDropout:
+        layers.push_back(std::make_unique<Dropout>(p.a, p.rate, i + 1));
         break;
     }
   }
@@ -286,7 +304,10 @@ absl::Status Network::Validate(const float* x, const int32_t* labels,
 
 const float* Network::Forward(
     const std::vector<std::unique_ptr<Layer>>& layers, const float* x,
-    size_t batch) const {
+    size_t batch, bool training) const {
+  const uint64_t step_seed =
+      kernels::Mix64(spec_.seed * 0xD1B54A32D192ED03ull + steps_);
+  for (const auto& layer : layers) layer->SetMode(training, step_seed);
   const float* in = x;
   for (size_t i = 0; i < layers.size(); ++i) {
     layers[i]->Forward(in, acts_[i].data(), batch);
@@ -305,7 +326,7 @@ absl::StatusOr<float> Network::ForwardLoss(const float* x,
   absl::Status v = Validate(x, labels, batch);
   if (!v.ok()) return v;
   EnsureCapacity(batch);
-  const float* logits = Forward(layers_, x, batch);
+  const float* logits = Forward(layers_, x, batch, /*training=*/true);
   const float loss = kernels::SoftmaxCrossEntropyForward(
       logits, labels, batch, spec_.classes, probs_.data());
   if (!std::isfinite(loss)) {
@@ -335,7 +356,7 @@ void Network::Backward(const float* x, const int32_t* labels, size_t batch,
 }
 
 void Network::Step() {
-  const float lr = spec_.learning_rate;
+  const float lr = CurrentLearningRate();
   const float wd = spec_.weight_decay;
   float* w = params_.data();
   const float* g = grads_.data();
@@ -366,6 +387,31 @@ void Network::Step() {
   }
 }
 
+const float* Network::Augment(const float* x, size_t batch) {
+  if (spec_.hflip <= 0.0f || x == nullptr) return x;
+  const size_t in = spec_.InputSize();
+  const size_t rows = size_t{spec_.channels} * spec_.height;
+  const size_t width = spec_.width;
+  if (augmented_.size() < batch * in) {
+    augmented_ = kernels::AlignedFloats(batch * in);
+  }
+  const uint64_t seed =
+      kernels::Mix64(spec_.seed * 0x9E6C63D0676A9A99ull + steps_);
+  for (size_t b = 0; b < batch; ++b) {
+    const float* src = x + b * in;
+    float* dst = augmented_.data() + b * in;
+    if (kernels::UnitInterval(kernels::Mix64(seed + b)) >= spec_.hflip) {
+      std::memcpy(dst, src, in * sizeof(float));
+      continue;
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      std::reverse_copy(src + r * width, src + (r + 1) * width,
+                        dst + r * width);
+    }
+  }
+  return augmented_.data();
+}
+
 void Network::Average() {
   if (average_layers_.empty()) return;
   // Early on the average would be dominated by the random init; ramp the
@@ -385,6 +431,7 @@ absl::StatusOr<float> Network::TrainStepWithPredictions(const float* x,
                                                         const int32_t* labels,
                                                         size_t batch,
                                                         float* probs) {
+  x = Augment(x, batch);
   absl::StatusOr<float> loss = ForwardLoss(x, labels, batch);
   if (!loss.ok()) return loss;
   if (probs != nullptr) {
@@ -394,7 +441,7 @@ absl::StatusOr<float> Network::TrainStepWithPredictions(const float* x,
   // Batch-1 plain SGD takes the fused path (see Dense::BackwardSgd).
   const bool fuse = batch == 1 && spec_.optimizer == "sgd" &&
                     spec_.weight_decay == 0.0f;
-  Backward(x, labels, batch, fuse ? spec_.learning_rate : 0.0f);
+  Backward(x, labels, batch, fuse ? CurrentLearningRate() : 0.0f);
   Step();
   Average();
   ++steps_;
@@ -431,7 +478,8 @@ absl::Status Network::Predict(const float* x, size_t batch,
   for (size_t start = 0; start < batch; start += chunk) {
     const size_t n = std::min(chunk, batch - start);
     const float* logits = Forward(
-        average_layers_.empty() ? layers_ : average_layers_, x + start * in, n);
+        average_layers_.empty() ? layers_ : average_layers_, x + start * in, n,
+        /*training=*/false);
     kernels::Softmax(logits, n, spec_.classes, probs + start * spec_.classes);
   }
   return absl::OkStatus();

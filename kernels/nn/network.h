@@ -81,9 +81,10 @@ class Network final : public Model {
  private:
   // One layer of the architecture, before it is bound to weights.
   struct Plan {
-    enum Kind { kDense, kConv, kPool, kTranspose } kind;
+    enum Kind { kDense, kConv, kPool, kTranspose, kDropout } kind;
     size_t a = 0, b = 0, c = 0;  // dense: in, out; pool: C, H, W; ...
     bool flag = false;           // dense: relu; transpose: to channel-major
+    float rate = 0.0f;           // dropout
     kernels::ConvShape conv{};
     size_t weight = 0, bias = 0;  // tensor indices
   };
@@ -99,7 +100,10 @@ class Network final : public Model {
                         size_t batch) const;
   // Returns the logits (batch, classes).
   const float* Forward(const std::vector<std::unique_ptr<Layer>>& layers,
-                       const float* x, size_t batch) const;
+                       const float* x, size_t batch, bool training) const;
+  // spec().hflip: returns x with a seeded random subset of the batch
+  // mirrored left-right (in augmented_), or x itself.
+  const float* Augment(const float* x, size_t batch);
   // fused_lr > 0: layers that can fuse backward with plain SGD do so and
   // are marked in fused_; Step() skips their tensors.
   void Backward(const float* x, const int32_t* labels, size_t batch,
@@ -126,6 +130,7 @@ class Network final : public Model {
   mutable size_t capacity_ = 0;
   mutable std::vector<kernels::AlignedFloats> acts_;
   mutable kernels::AlignedFloats grad_a_, grad_b_, probs_;
+  kernels::AlignedFloats augmented_;
   uint64_t steps_ = 0;
 };
 

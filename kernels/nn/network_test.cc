@@ -85,6 +85,11 @@ TEST(NetworkTest, GradientsMatchFiniteDifferences) {
   CheckGradients("cnn:conv=3,input=1x12x13,classes=4", 1);
   CheckGradients("cnn:conv=2x3,input=1x16x16,classes=3", 2);
   CheckGradients("cnn:conv=2,input=2x12x12,classes=3", 2);
+  // The step's dropout mask is fixed within a step, so the loss is smooth.
+  CheckGradients("mlp:hidden=7x5,input=1x6x6,classes=4,dropout=0.3", 3);
+  // (Large enough that no sample loses every feature: an all-zero input
+  // puts the next ReLU exactly on its kink.)
+  CheckGradients("cnn:conv=2x3,hidden=6,input=1x20x20,classes=3,dropout=0.4", 2);
 }
 
 TEST(NetworkTest, ChunkedConvMatchesWholeBatch) {
@@ -189,6 +194,38 @@ TEST(NetworkTest, TrainsToHighAccuracyOnSeparableData) {
   }
 }
 
+TEST(NetworkTest, DropoutOnlyInTrainingAndHflipMirrors) {
+  const Synthetic d = MakeData(8, 10);
+  auto plain = Make("mlp:hidden=32");
+  auto dropped = Make("mlp:hidden=32,dropout=0.5");
+  ASSERT_EQ(plain->ParameterCount(), dropped->ParameterCount());
+  // Same init, and Predict is inference: identical outputs.
+  std::vector<float> p1(80), p2(80);
+  ASSERT_TRUE(plain->Predict(d.x.data(), 8, p1.data()).ok());
+  ASSERT_TRUE(dropped->Predict(d.x.data(), 8, p2.data()).ok());
+  EXPECT_EQ(p1, p2);
+  // The training loss differs (half the hidden units are dropped).
+  EXPECT_NE(*plain->Loss(d.x.data(), d.labels.data(), 8),
+            *dropped->Loss(d.x.data(), d.labels.data(), 8));
+
+  // hflip=1 mirrors every image: training on x equals training a plain
+  // model on the mirrored x.
+  Synthetic mirrored = d;
+  for (size_t b = 0; b < 8; ++b) {
+    for (size_t r = 0; r < 28; ++r) {
+      float* row = mirrored.x.data() + b * 784 + r * 28;
+      std::reverse(row, row + 28);
+    }
+  }
+  auto flip = Make("mlp:hidden=32,batch=8,hflip=1");
+  auto ref = Make("mlp:hidden=32,batch=8");
+  ASSERT_TRUE(flip->TrainStep(d.x.data(), d.labels.data(), 8).ok());
+  ASSERT_TRUE(ref->TrainStep(mirrored.x.data(), d.labels.data(), 8).ok());
+  EXPECT_EQ(std::memcmp(flip->params(), ref->params(),
+                        ref->ParameterCount() * sizeof(float)),
+            0);
+}
+
 // avg=d keeps an exponential moving average of the weights and predicts
 // with it; the raw iterate trains as it would without averaging.
 TEST(NetworkTest, AveragedWeightsServePredictions) {
@@ -231,6 +268,27 @@ TEST(NetworkTest, AverageFollowsTheWarmupRecursion) {
   }
   for (size_t i = 0; i < ref.size(); ++i) {
     ASSERT_NEAR(net->state(0)[i], ref[i], 1e-6f + 1e-5f * std::fabs(ref[i])) << i;
+  }
+}
+
+TEST(NetworkTest, HalflifeHalvesTheLearningRate) {
+  const Synthetic d = MakeData(4, 9);
+  auto net = Make("softmax:lr=0.2,halflife=2");
+  EXPECT_FLOAT_EQ(net->CurrentLearningRate(), 0.2f);
+  // Step 3 runs at lr 0.2 * 2^(-2/2) = 0.1: compare with a gradient step.
+  for (size_t t = 0; t < 2; ++t) {
+    ASSERT_TRUE(net->TrainStep(d.x.data() + t * 784, &d.labels[t], 1).ok());
+  }
+  EXPECT_FLOAT_EQ(net->CurrentLearningRate(), 0.1f);
+  auto probe = Make("softmax:lr=0.2,halflife=2");
+  std::memcpy(probe->mutable_params(), net->params(),
+              net->ParameterCount() * sizeof(float));
+  ASSERT_TRUE(probe->ComputeGradients(d.x.data() + 2 * 784, &d.labels[2], 1).ok());
+  std::vector<float> expect(net->params(), net->params() + net->ParameterCount());
+  for (size_t i = 0; i < expect.size(); ++i) expect[i] -= 0.1f * probe->gradients()[i];
+  ASSERT_TRUE(net->TrainStep(d.x.data() + 2 * 784, &d.labels[2], 1).ok());
+  for (size_t i = 0; i < expect.size(); ++i) {
+    ASSERT_NEAR(net->params()[i], expect[i], 1e-6f + 1e-5f * std::fabs(expect[i])) << i;
   }
 }
 

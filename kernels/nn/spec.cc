@@ -20,7 +20,8 @@ namespace trainbus::nn {
 namespace {
 
 constexpr char kAcceptedKeys[] =
-    "hidden, opt, lr, momentum, wd, batch, seed, avg, conv, input, classes";
+    "hidden, opt, lr, momentum, wd, batch, seed, avg, halflife, dropout, "
+    "hflip, conv, input, classes";
 
 absl::Status BadValue(absl::string_view key, absl::string_view value,
                       absl::string_view text, absl::string_view expected) {
@@ -130,6 +131,26 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
           return BadValue(key, value, text,
                           "a decay in [0, 1), e.g. 0.999 (0 turns it off)");
         }
+      } else if (key == "dropout") {
+        if (!ParseFloat(value, &spec.dropout) || spec.dropout < 0.0f ||
+            spec.dropout >= 1.0f) {
+          return BadValue(key, value, text, "a rate in [0, 1), e.g. 0.25");
+        }
+        if (spec.arch == "softmax" && spec.dropout > 0.0f) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "key 'dropout' needs hidden features; arch 'softmax' has none "
+              "(model spec '", text, "')"));
+        }
+      } else if (key == "hflip") {
+        if (!ParseFloat(value, &spec.hflip) || spec.hflip < 0.0f ||
+            spec.hflip > 1.0f) {
+          return BadValue(key, value, text, "a probability in [0, 1], e.g. 0.5");
+        }
+      } else if (key == "halflife") {
+        if (!absl::SimpleAtoi(value, &spec.lr_halflife)) {
+          return BadValue(key, value, text,
+                          "a step count, e.g. 5000 (0 keeps lr constant)");
+        }
       } else if (key == "batch") {
         if (!absl::SimpleAtoi(value, &spec.batch_size) ||
             spec.batch_size == 0 || spec.batch_size > 65536) {
@@ -184,6 +205,15 @@ std::string FormatModelSpec(const ModelSpec& spec) {
   items.push_back(absl::StrCat("wd=", FloatText(spec.weight_decay)));
   items.push_back(absl::StrCat("batch=", spec.batch_size));
   items.push_back(absl::StrCat("seed=", spec.seed));
+  if (spec.lr_halflife != 0) {
+    items.push_back(absl::StrCat("halflife=", spec.lr_halflife));
+  }
+  if (spec.dropout != 0.0f) {
+    items.push_back(absl::StrCat("dropout=", FloatText(spec.dropout)));
+  }
+  if (spec.hflip != 0.0f) {
+    items.push_back(absl::StrCat("hflip=", FloatText(spec.hflip)));
+  }
   if (spec.average != 0.0f) {
     items.push_back(absl::StrCat("avg=", FloatText(spec.average)));
   }
@@ -193,6 +223,14 @@ std::string FormatModelSpec(const ModelSpec& spec) {
   }
   if (spec.classes != 10) items.push_back(absl::StrCat("classes=", spec.classes));
   return absl::StrCat(out, ":", absl::StrJoin(items, ","));
+}
+
+float Model::CurrentLearningRate() const {
+  const ModelSpec& s = spec();
+  if (s.lr_halflife == 0) return s.learning_rate;
+  return static_cast<float>(
+      s.learning_rate *
+      std::exp2(-static_cast<double>(steps()) / static_cast<double>(s.lr_halflife)));
 }
 
 }  // namespace trainbus::nn

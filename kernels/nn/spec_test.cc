@@ -26,7 +26,8 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
   for (const char* text :
        {"softmax", "mlp", "cnn", "mlp:hidden=100x50,lr=0.05,batch=32",
         "cnn:conv=16x32,hidden=128,opt=momentum,lr=0.02,seed=3",
-        "softmax:avg=0.999",
+        "softmax:avg=0.999", "mlp:halflife=5000,avg=0.99",
+        "cnn:conv=32x64,hidden=128,dropout=0.25,hflip=0.5",
         "softmax:opt=adam,lr=0.0003,wd=0.01,input=3x32x32,classes=100"}) {
     auto spec = ParseModelSpec(text);
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
@@ -40,6 +41,9 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
     EXPECT_EQ(again->InputSize(), spec->InputSize());
     EXPECT_EQ(again->classes, spec->classes);
     EXPECT_EQ(again->average, spec->average);
+    EXPECT_EQ(again->lr_halflife, spec->lr_halflife);
+    EXPECT_EQ(again->dropout, spec->dropout);
+    EXPECT_EQ(again->hflip, spec->hflip);
   }
   EXPECT_EQ(ParseModelSpec("mlp")->hidden, (std::vector<uint32_t>{256}));
   EXPECT_EQ(ParseModelSpec("cnn")->conv, (std::vector<uint32_t>{8, 16}));
@@ -62,6 +66,10 @@ TEST(ModelSpecTest, ErrorsNameTheKeyAndTheFix) {
       {"mlp:opt=rmsprop", "sgd, momentum or adam"},
       {"mlp:batch=0", "key 'batch'"},
       {"mlp:avg=1", "key 'avg'"},
+      {"mlp:halflife=-3", "key 'halflife'"},
+      {"mlp:dropout=1", "key 'dropout'"},
+      {"softmax:dropout=0.5", "has none"},
+      {"cnn:hflip=2", "key 'hflip'"},
       {"mlp:avg=-0.5", "a decay in [0, 1)"},
       {"mlp:momentum=1", "key 'momentum'"},
       {"softmax:hidden=10", "does not apply to arch 'softmax'"},
