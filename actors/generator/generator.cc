@@ -10,6 +10,7 @@
 #include "bus/end_stream.h"
 #include "bus/errors.h"
 #include "bus/message.h"
+#include "bus/publish_window.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -17,15 +18,13 @@ namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using Clock = std::chrono::steady_clock;
-constexpr auto kTick = std::chrono::milliseconds(10);
 
 struct GeneratorState {
   GeneratorOptions options;
   std::unique_ptr<data::EpochShuffler> order;
+  std::unique_ptr<bus::PublishWindow> window;
   uint64_t total = 0;        // samples to publish; 0: unbounded
   uint64_t published = 0;
-  uint32_t in_flight = 0;
-  double allowance = 0;      // rate limiting: samples we may still send
   bool finishing = false;
 
   static inline const char* name = "trainbus.generator";
@@ -79,28 +78,13 @@ void Finish(Self* self) {
 void Pump(Self* self) {
   auto& st = self->state;
   const bool unbounded = st.total == 0;
-  while (st.in_flight < st.options.window &&
-         (unbounded || st.published < st.total) &&
-         (st.options.rate <= 0 || st.allowance >= 1)) {
-    if (st.options.rate > 0) st.allowance -= 1;
-    ++st.in_flight;
+  while (st.window->CanSend() && (unbounded || st.published < st.total)) {
     bus::Sample s = Next(self);
     ++st.published;
-    self->request(st.options.output, caf::infinite, bus::publish_atom::value,
-                  std::move(s))
-        .then(
-            [=](uint64_t) {
-              --self->state.in_flight;
-              Pump(self);
-            },
-            [=](caf::error& err) {
-              caf::aout(self) << "generator '" << self->state.options.source
-                              << "' stops: " << bus::ErrorToString(err)
-                              << "\n";
-              self->quit(err);
-            });
+    st.window->Send(self, st.options.output, std::move(s), st.options.source,
+                    [self] { Pump(self); });
   }
-  if (!unbounded && st.published == st.total && st.in_flight == 0) {
+  if (!unbounded && st.published == st.total && st.window->in_flight() == 0) {
     Finish(self);
   }
 }
@@ -110,6 +94,8 @@ caf::behavior Generator(Self* self, GeneratorOptions options) {
   st.options = std::move(options);
   const data::Dataset& d = *st.options.data;
   st.order = std::make_unique<data::EpochShuffler>(d.count, st.options.seed);
+  st.window = std::make_unique<bus::PublishWindow>(st.options.window,
+                                                   st.options.rate);
   if (st.options.epochs > 0) st.total = st.options.epochs * d.count;
   if (st.options.limit > 0) {
     st.total = st.total == 0 ? st.options.limit
@@ -121,12 +107,8 @@ caf::behavior Generator(Self* self, GeneratorOptions options) {
   return {
       [=](tick_atom) {
         auto& s = self->state;
-        if (s.options.rate > 0) {
-          // Never bank more than one tick's worth: no bursts after a stall.
-          const double per_tick =
-              s.options.rate * std::chrono::duration<double>(kTick).count();
-          s.allowance = std::min(s.allowance + per_tick, std::max(per_tick, 1.0));
-          if (!s.finishing) self->delayed_send(self, kTick, tick_atom::value);
+        if (s.window->Tick() && !s.finishing) {
+          self->delayed_send(self, bus::PublishWindow::kTick, tick_atom::value);
         }
         Pump(self);
       },

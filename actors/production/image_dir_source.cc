@@ -12,6 +12,7 @@
 #include "bus/end_stream.h"
 #include "bus/errors.h"
 #include "bus/message.h"
+#include "bus/publish_window.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -19,7 +20,6 @@ namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using Clock = std::chrono::steady_clock;
-constexpr auto kTick = std::chrono::milliseconds(10);
 
 struct ImageSourceState {
   ImageDirSourceOptions options;
@@ -27,8 +27,7 @@ struct ImageSourceState {
   uint64_t next_seq = 0;
   uint64_t published = 0;
   uint64_t dead = 0;
-  uint32_t in_flight = 0;
-  double allowance = 0;
+  std::unique_ptr<bus::PublishWindow> window;
   bool finishing = false;
 
   static inline const char* name = "trainbus.image_dir_source";
@@ -53,18 +52,8 @@ std::string Reason(const absl::Status& status, const std::string& path) {
 void Pump(Self* self);
 
 void Send(Self* self, const caf::actor& to, bus::Sample s) {
-  ++self->state.in_flight;
-  self->request(to, caf::infinite, bus::publish_atom::value, std::move(s))
-      .then(
-          [=](uint64_t) {
-            --self->state.in_flight;
-            Pump(self);
-          },
-          [=](caf::error& err) {
-            caf::aout(self) << "image source '" << self->state.options.source
-                            << "' stops: " << bus::ErrorToString(err) << "\n";
-            self->quit(err);
-          });
+  self->state.window->Send(self, to, std::move(s), self->state.options.source,
+                           [self] { Pump(self); });
 }
 
 void Finish(Self* self) {
@@ -85,9 +74,7 @@ void Finish(Self* self) {
 
 void Pump(Self* self) {
   auto& st = self->state;
-  while (st.in_flight < st.options.window && !st.reader->done() &&
-         (st.options.rate <= 0 || st.allowance >= 1)) {
-    if (st.options.rate > 0) st.allowance -= 1;
+  while (st.window->CanSend() && !st.reader->done()) {
     data::ImageDirEntry e = st.reader->Next();
     bus::Sample s;
     s.seq = st.next_seq++;
@@ -111,14 +98,15 @@ void Pump(Self* self) {
       }
     }
   }
-  if (st.reader->done() && st.in_flight == 0) Finish(self);
+  if (st.reader->done() && st.window->in_flight() == 0) Finish(self);
 }
 
 caf::behavior ImageDirSource(Self* self, ImageDirSourceOptions options,
                              std::shared_ptr<data::ImageDirReader> reader) {
   auto& st = self->state;
   st.options = std::move(options);
-  st.options.window = std::max<uint32_t>(st.options.window, 1);
+  st.window = std::make_unique<bus::PublishWindow>(st.options.window,
+                                                   st.options.rate);
   st.reader = std::make_unique<data::ImageDirReader>(std::move(*reader));
   self->monitor(st.options.output);
   self->set_down_handler([=](const caf::down_msg&) { self->quit(); });
@@ -126,12 +114,8 @@ caf::behavior ImageDirSource(Self* self, ImageDirSourceOptions options,
   return {
       [=](tick_atom) {
         auto& s = self->state;
-        if (s.options.rate > 0) {
-          const double per_tick =
-              s.options.rate * std::chrono::duration<double>(kTick).count();
-          s.allowance =
-              std::min(s.allowance + per_tick, std::max(per_tick, 1.0));
-          if (!s.finishing) self->delayed_send(self, kTick, tick_atom::value);
+        if (s.window->Tick() && !s.finishing) {
+          self->delayed_send(self, bus::PublishWindow::kTick, tick_atom::value);
         }
         Pump(self);
       },
