@@ -41,8 +41,8 @@ struct ModelSpec {
   // exponential schedule needs no total step count, so it suits streams.
   uint64_t lr_halflife = 0;
   // Regularisation and augmentation, training only (Predict is unaffected):
-  // inverted dropout with this rate on the input of every dense layer that
-  // reads hidden features (not the raw image); and the probability of
+  // inverted dropout with this rate on the output of every hidden dense
+  // layer (mlp, or cnn with hidden=...); and the probability of
   // mirroring a training image left-right (for mirror-symmetric classes such
   // as Fashion-MNIST's clothes, not for digits).
   float dropout = 0.0f;

@@ -65,6 +65,11 @@ absl::Status Network::Build() {
         "invalid dropout or hflip in '", text,
         "': need dropout in [0, 1) and hflip in [0, 1]"));
   }
+  if (s.dropout > 0.0f && s.arch != "mlp" && s.hidden.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dropout applies to hidden dense layers and '", text,
+        "' has none; add hidden=N (cnn) or drop the dropout key"));
+  }
   if (s.arch == "softmax" && (!s.hidden.empty() || !s.conv.empty())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "arch 'softmax' takes no hidden or conv layers ('", text, "')"));
@@ -94,9 +99,12 @@ absl::Status Network::Build() {
     pending.push_back({init, fan_in, fan_out});
     return tensors_.size() - 1;
   };
+  // Dropout goes on the output of every hidden dense layer (the classic
+  // place; conv features are left alone).
+  bool after_hidden_dense = false;
   auto add_dense = [&](const std::string& name, size_t in, size_t out,
                        bool relu) {
-    if (s.dropout > 0.0f && in != s.InputSize()) {
+    if (s.dropout > 0.0f && after_hidden_dense) {
       Plan d;
       d.kind = Plan::kDropout;
       d.a = in;
@@ -168,6 +176,7 @@ absl::Status Network::Build() {
   }
   for (size_t i = 0; i < s.hidden.size(); ++i) {
     add_dense(absl::StrCat("fc", i + 1), features, s.hidden[i], true);
+    after_hidden_dense = true;
     features = s.hidden[i];
   }
   add_dense(s.arch == "softmax" ? std::string("fc")
