@@ -47,6 +47,9 @@ struct ModelSpec {
   // as Fashion-MNIST's clothes, not for digits).
   float dropout = 0.0f;
   float hflip = 0.0f;
+  // Translate each training image by a random offset in [-shift, shift]
+  // pixels in both directions (zero fill).
+  uint32_t shift = 0;
   uint64_t seed = 1;                 // weight initialisation
   uint32_t channels = 1, height = 28, width = 28, classes = 10;
   // cnn: output channels of the 5x5 conv layers (each conv -> ReLU -> 2x2
@@ -58,7 +61,7 @@ struct ModelSpec {
 };
 
 // Parses "arch[:key=value,...]", keys: hidden (e.g. 256 or 256x128), opt, lr,
-// momentum, wd, batch, seed, avg, halflife, dropout, hflip, plus conv (cnn, e.g. 8x16), input (CxHxW, e.g.
+// momentum, wd, batch, seed, avg, halflife, dropout, hflip, shift, plus conv (cnn, e.g. 8x16), input (CxHxW, e.g.
 // 1x28x28) and classes. Unknown keys and bad values are errors that name
 // the key and list the accepted ones. "mlp" without hidden means hidden=256.
 absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view text);

@@ -60,10 +60,12 @@ absl::Status Network::Build() {
         "classes >= 2 and a non-empty input"));
   }
   if (!(s.dropout >= 0.0f && s.dropout < 1.0f) ||
-      !(s.hflip >= 0.0f && s.hflip <= 1.0f)) {
+      !(s.hflip >= 0.0f && s.hflip <= 1.0f) ||
+      s.shift >= std::min(s.height, s.width)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid dropout or hflip in '", text,
-        "': need dropout in [0, 1) and hflip in [0, 1]"));
+        "': need dropout in [0, 1), hflip in [0, 1] and shift smaller than "
+        "the image"));
   }
   if (s.dropout > 0.0f && s.arch != "mlp" && s.hidden.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -397,25 +399,45 @@ void Network::Step() {
 }
 
 const float* Network::Augment(const float* x, size_t batch) {
-  if (spec_.hflip <= 0.0f || x == nullptr) return x;
+  if ((spec_.hflip <= 0.0f && spec_.shift == 0) || x == nullptr) return x;
   const size_t in = spec_.InputSize();
-  const size_t rows = size_t{spec_.channels} * spec_.height;
-  const size_t width = spec_.width;
+  const size_t h = spec_.height, w = spec_.width;
   if (augmented_.size() < batch * in) {
     augmented_ = kernels::AlignedFloats(batch * in);
   }
   const uint64_t seed =
       kernels::Mix64(spec_.seed * 0x9E6C63D0676A9A99ull + steps_);
+  const int64_t span = 2 * int64_t{spec_.shift} + 1;
   for (size_t b = 0; b < batch; ++b) {
     const float* src = x + b * in;
     float* dst = augmented_.data() + b * in;
-    if (kernels::UnitInterval(kernels::Mix64(seed + b)) >= spec_.hflip) {
+    const uint64_t r = kernels::Mix64(seed + b);
+    const bool flip = kernels::UnitInterval(r) < spec_.hflip;
+    // Independent bits of r for the two offsets, in [-shift, shift].
+    const int64_t dy = static_cast<int64_t>((r >> 8) % span) - spec_.shift;
+    const int64_t dx = static_cast<int64_t>((r >> 32) % span) - spec_.shift;
+    if (!flip && dx == 0 && dy == 0) {
       std::memcpy(dst, src, in * sizeof(float));
       continue;
     }
-    for (size_t r = 0; r < rows; ++r) {
-      std::reverse_copy(src + r * width, src + (r + 1) * width,
-                        dst + r * width);
+    // dst(y, x) = src(y - dy, x' - dx), x' mirrored if flip; zero outside.
+    for (size_t c = 0; c < spec_.channels; ++c) {
+      const float* plane = src + c * h * w;
+      float* out = dst + c * h * w;
+      for (int64_t y = 0; y < static_cast<int64_t>(h); ++y) {
+        const int64_t sy = y - dy;
+        float* row = out + y * w;
+        if (sy < 0 || sy >= static_cast<int64_t>(h)) {
+          std::fill(row, row + w, 0.0f);
+          continue;
+        }
+        const float* srow = plane + sy * w;
+        for (int64_t xx = 0; xx < static_cast<int64_t>(w); ++xx) {
+          const int64_t sx0 = xx - dx;
+          const int64_t sx = flip ? static_cast<int64_t>(w) - 1 - sx0 : sx0;
+          row[xx] = sx0 < 0 || sx0 >= static_cast<int64_t>(w) ? 0.0f : srow[sx];
+        }
+      }
     }
   }
   return augmented_.data();

@@ -101,8 +101,10 @@ class Network final : public Model {
   // Returns the logits (batch, classes).
   const float* Forward(const std::vector<std::unique_ptr<Layer>>& layers,
                        const float* x, size_t batch, bool training) const;
-  // spec().hflip: returns x with a seeded random subset of the batch
-  // mirrored left-right (in augmented_), or x itself.
+  // spec().hflip / shift: returns the batch with each image mirrored
+  // left-right with probability hflip and translated by a random offset in
+  // [-shift, shift]^2 (zero fill), in augmented_; or x itself. Seeded by
+  // (seed, step, sample).
   const float* Augment(const float* x, size_t batch);
   // fused_lr > 0: layers that can fuse backward with plain SGD do so and
   // are marked in fused_; Step() skips their tensors.

@@ -194,6 +194,38 @@ TEST(NetworkTest, TrainsToHighAccuracyOnSeparableData) {
   }
 }
 
+// shift=S translates each training image by (dy, dx) in [-S, S]^2 with zero
+// fill: the mass of a one-pixel image moves, and never by more than S.
+TEST(NetworkTest, ShiftTranslatesWithinTheRange) {
+  // A 1x9x9 input whose only bright pixel is the centre; softmax's weight
+  // gradient row for the label is -(1 - p) * x, so it reveals where the
+  // pixel went.
+  size_t off_centre = 0;
+  for (uint64_t step = 0; step < 20; ++step) {
+    auto net = Make("softmax:input=1x9x9,classes=2,shift=2,seed=3,lr=0.5");
+    net->set_steps(step);
+    std::vector<float> x(81, 0.0f);
+    x[4 * 9 + 4] = 1.0f;
+    const int32_t label = 0;
+    std::vector<float> before(net->params(), net->params() + 81);
+    ASSERT_TRUE(net->TrainStep(x.data(), &label, 1).ok());
+    size_t moved = 0, where = 0;
+    for (size_t i = 0; i < 81; ++i) {
+      if (net->params()[i] != before[i]) {
+        ++moved;
+        where = i;
+      }
+    }
+    ASSERT_EQ(moved, 1u) << "step " << step;
+    const int64_t dy = static_cast<int64_t>(where / 9) - 4;
+    const int64_t dx = static_cast<int64_t>(where % 9) - 4;
+    EXPECT_LE(std::abs(dy), 2);
+    EXPECT_LE(std::abs(dx), 2);
+    off_centre += (dx != 0 || dy != 0) ? 1 : 0;
+  }
+  EXPECT_GE(off_centre, 10u);  // 24 of 25 offsets move the pixel
+}
+
 TEST(NetworkTest, DropoutOnlyInTrainingAndHflipMirrors) {
   const Synthetic d = MakeData(8, 10);
   auto plain = Make("mlp:hidden=32");

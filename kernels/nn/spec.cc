@@ -21,7 +21,7 @@ namespace {
 
 constexpr char kAcceptedKeys[] =
     "hidden, opt, lr, momentum, wd, batch, seed, avg, halflife, dropout, "
-    "hflip, conv, input, classes";
+    "hflip, shift, conv, input, classes";
 
 absl::Status BadValue(absl::string_view key, absl::string_view value,
                       absl::string_view text, absl::string_view expected) {
@@ -146,6 +146,10 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
             spec.hflip > 1.0f) {
           return BadValue(key, value, text, "a probability in [0, 1], e.g. 0.5");
         }
+      } else if (key == "shift") {
+        if (!absl::SimpleAtoi(value, &spec.shift) || spec.shift > 64) {
+          return BadValue(key, value, text, "pixels in [0, 64], e.g. 2");
+        }
       } else if (key == "halflife") {
         if (!absl::SimpleAtoi(value, &spec.lr_halflife)) {
           return BadValue(key, value, text,
@@ -214,6 +218,7 @@ std::string FormatModelSpec(const ModelSpec& spec) {
   if (spec.hflip != 0.0f) {
     items.push_back(absl::StrCat("hflip=", FloatText(spec.hflip)));
   }
+  if (spec.shift != 0) items.push_back(absl::StrCat("shift=", spec.shift));
   if (spec.average != 0.0f) {
     items.push_back(absl::StrCat("avg=", FloatText(spec.average)));
   }

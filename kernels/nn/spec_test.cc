@@ -27,7 +27,7 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
        {"softmax", "mlp", "cnn", "mlp:hidden=100x50,lr=0.05,batch=32",
         "cnn:conv=16x32,hidden=128,opt=momentum,lr=0.02,seed=3",
         "softmax:avg=0.999", "mlp:halflife=5000,avg=0.99",
-        "cnn:conv=32x64,hidden=128,dropout=0.25,hflip=0.5",
+        "cnn:conv=32x64,hidden=128,dropout=0.25,hflip=0.5,shift=2",
         "softmax:opt=adam,lr=0.0003,wd=0.01,input=3x32x32,classes=100"}) {
     auto spec = ParseModelSpec(text);
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
@@ -44,6 +44,7 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
     EXPECT_EQ(again->lr_halflife, spec->lr_halflife);
     EXPECT_EQ(again->dropout, spec->dropout);
     EXPECT_EQ(again->hflip, spec->hflip);
+    EXPECT_EQ(again->shift, spec->shift);
   }
   EXPECT_EQ(ParseModelSpec("mlp")->hidden, (std::vector<uint32_t>{256}));
   EXPECT_EQ(ParseModelSpec("cnn")->conv, (std::vector<uint32_t>{8, 16}));
@@ -70,6 +71,7 @@ TEST(ModelSpecTest, ErrorsNameTheKeyAndTheFix) {
       {"mlp:dropout=1", "key 'dropout'"},
       {"softmax:dropout=0.5", "has none"},
       {"cnn:hflip=2", "key 'hflip'"},
+      {"cnn:shift=x", "key 'shift'"},
       {"mlp:avg=-0.5", "a decay in [0, 1)"},
       {"mlp:momentum=1", "key 'momentum'"},
       {"softmax:hidden=10", "does not apply to arch 'softmax'"},
