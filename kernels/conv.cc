@@ -43,6 +43,16 @@ static HWY_INLINE void AddRow(float* HWY_RESTRICT dst,
   for (; x < n; ++x) dst[x] += src[x];
 }
 
+// Output columns x in [lo, hi) read input column x + kw - pad inside the
+// plane; the others read padding.
+static HWY_INLINE void ValidColumns(const ConvShape& s, size_t kw, size_t* lo,
+                                    size_t* hi) {
+  const size_t ow = s.OutWidth();
+  *lo = std::min(ow, s.pad > kw ? s.pad - kw : 0);
+  const size_t end = s.width + s.pad > kw ? s.width + s.pad - kw : 0;
+  *hi = std::max(*lo, std::min(ow, end));
+}
+
 void Im2ColRows(const ConvShape& s, const float* in, float* col, size_t r0,
                 size_t r1) {
   const size_t oh = s.OutHeight(), ow = s.OutWidth();
@@ -52,12 +62,24 @@ void Im2ColRows(const ConvShape& s, const float* in, float* col, size_t r0,
     const size_t c = row / (k * k);
     const size_t kh = (row / k) % k;
     const size_t kw = row % k;
+    size_t lo, hi;
+    ValidColumns(s, kw, &lo, &hi);
     float* dst = col + row * cols;
     for (size_t b = 0; b < s.batch; ++b) {
       const float* plane =
           in + (c * s.TotalBatch() + s.batch_begin + b) * s.height * s.width;
       for (size_t y = 0; y < oh; ++y) {
-        CopyRow(dst, plane + (y + kh) * s.width + kw, ow);
+        const size_t iy = y + kh;  // row in the padded plane
+        if (s.pad == 0) {
+          CopyRow(dst, plane + iy * s.width + kw, ow);
+        } else if (iy < s.pad || iy >= s.height + s.pad) {
+          std::fill(dst, dst + ow, 0.0f);
+        } else {
+          std::fill(dst, dst + lo, 0.0f);
+          CopyRow(dst + lo, plane + (iy - s.pad) * s.width + lo + kw - s.pad,
+                  hi - lo);
+          std::fill(dst + hi, dst + ow, 0.0f);
+        }
         dst += ow;
       }
     }
@@ -76,10 +98,18 @@ void Col2ImChannels(const ConvShape& s, const float* col, float* din,
     for (size_t kh = 0; kh < k; ++kh) {
       for (size_t kw = 0; kw < k; ++kw) {
         const float* src = col + ((c * k + kh) * k + kw) * cols;
+        size_t lo, hi;
+        ValidColumns(s, kw, &lo, &hi);
         for (size_t b = 0; b < s.batch; ++b) {
           float* plane = chan + b * plane_size;
           for (size_t y = 0; y < oh; ++y) {
-            AddRow(plane + (y + kh) * s.width + kw, src, ow);
+            const size_t iy = y + kh;
+            if (s.pad == 0) {
+              AddRow(plane + iy * s.width + kw, src, ow);
+            } else if (iy >= s.pad && iy < s.height + s.pad) {
+              AddRow(plane + (iy - s.pad) * s.width + lo + kw - s.pad,
+                     src + lo, hi - lo);
+            }
             src += ow;
           }
         }
@@ -164,9 +194,12 @@ void Conv2dForwardReference(const ConvShape& s, const float* in,
           for (size_t c = 0; c < s.channels; ++c) {
             for (size_t kh = 0; kh < k; ++kh) {
               for (size_t kw = 0; kw < k; ++kw) {
+                // Input (y + kh - pad, x + kw - pad); padding reads zero.
+                if (y + kh < s.pad || x + kw < s.pad) continue;
+                const size_t iy = y + kh - s.pad, ix = x + kw - s.pad;
+                if (iy >= s.height || ix >= s.width) continue;
                 sum += double{weight[((o * s.channels + c) * k + kh) * k + kw]} *
-                       in[((c * s.batch + b) * s.height + y + kh) * s.width +
-                          x + kw];
+                       in[((c * s.batch + b) * s.height + iy) * s.width + ix];
               }
             }
           }
@@ -195,9 +228,11 @@ void Conv2dBackwardReference(const ConvShape& s, const float* in,
           for (size_t c = 0; c < s.channels; ++c) {
             for (size_t kh = 0; kh < k; ++kh) {
               for (size_t kw = 0; kw < k; ++kw) {
+                if (y + kh < s.pad || x + kw < s.pad) continue;
+                const size_t iy = y + kh - s.pad, ix = x + kw - s.pad;
+                if (iy >= s.height || ix >= s.width) continue;
                 const size_t wi = ((o * s.channels + c) * k + kh) * k + kw;
-                const size_t ii =
-                    ((c * s.batch + b) * s.height + y + kh) * s.width + x + kw;
+                const size_t ii = ((c * s.batch + b) * s.height + iy) * s.width + ix;
                 dweight[wi] += g * in[ii];
                 if (din != nullptr) din[ii] += g * weight[wi];
               }

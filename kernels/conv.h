@@ -1,4 +1,5 @@
-// 2-D convolution (valid padding, stride 1), forward and backward, by
+// 2-D convolution (stride 1, zero padding of `pad` pixels on every side:
+// 0 = "valid", (kernel - 1) / 2 = "same"), forward and backward, by
 // im2col + GEMM.
 //
 // Activations are channel-major, (C, B, H, W): then one GEMM covers the whole
@@ -18,6 +19,7 @@ namespace trainbus::kernels {
 
 struct ConvShape {
   size_t batch, channels, height, width, out_channels, kernel;
+  size_t pad = 0;  // zeros around each input plane
   // Im2Col/Col2Im on a slice of a larger batch: images [batch_begin,
   // batch_begin + batch) of tensors that hold batch_total images per channel
   // (0 = batch). Lets a caller keep the im2col matrix cache-sized.
@@ -25,8 +27,8 @@ struct ConvShape {
 
   size_t TotalBatch() const { return batch_total == 0 ? batch : batch_total; }
 
-  size_t OutHeight() const { return height - kernel + 1; }
-  size_t OutWidth() const { return width - kernel + 1; }
+  size_t OutHeight() const { return height + 2 * pad - kernel + 1; }
+  size_t OutWidth() const { return width + 2 * pad - kernel + 1; }
   size_t InSize() const { return channels * batch * height * width; }
   size_t OutSize() const {
     return out_channels * batch * OutHeight() * OutWidth();

@@ -52,11 +52,21 @@ TEST(ConvTest, MatchesDirectReferenceOnEveryTarget) {
     CheckAgainstReference({2, 3, 12, 11, 17, 5}, target);
     CheckAgainstReference({4, 1, 28, 28, 8, 5}, target);  // large: threaded
     CheckAgainstReference({16, 2, 12, 12, 3, 5}, target);  // padded col rows
+    // Zero padding: "same" (pad = (k - 1) / 2), more than that, and planes
+    // smaller than the kernel.
+    CheckAgainstReference({2, 2, 7, 9, 3, 3, 1}, target);
+    CheckAgainstReference({3, 1, 8, 6, 4, 5, 2}, target);
+    CheckAgainstReference({2, 3, 5, 5, 2, 3, 2}, target);
+    CheckAgainstReference({1, 2, 3, 4, 3, 5, 2}, target);
+    CheckAgainstReference({2, 1, 1, 1, 2, 5, 2}, target);  // 1x1 plane
+    CheckAgainstReference({4, 1, 28, 28, 16, 3, 1}, target);  // threaded
   });
 }
 
-TEST(ConvTest, BackwardMatchesFiniteDifferences) {
-  const ConvShape s{2, 2, 6, 5, 3, 3};
+class ConvFiniteDifferences : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(ConvFiniteDifferences, BackwardMatches) {
+  const ConvShape s{2, 2, 6, 5, 3, 3, /*pad=*/GetParam()};
   auto in = RandomFloats(s.InSize(), 1);
   auto weight = RandomFloats(s.WeightSize(), 2);
   auto bias = RandomFloats(s.out_channels, 3);
@@ -90,6 +100,9 @@ TEST(ConvTest, BackwardMatchesFiniteDifferences) {
   check(bias, db, "bias");
   check(in, din, "input");
 }
+
+INSTANTIATE_TEST_SUITE_P(Padding, ConvFiniteDifferences,
+                         ::testing::Values(0, 1, 2));
 
 TEST(ConvTest, BitwiseIdenticalForOneOrTwoThreads) {
   const ConvShape s{16, 4, 12, 12, 8, 5};

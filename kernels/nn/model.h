@@ -56,6 +56,10 @@ struct ModelSpec {
   // max-pool); empty means the default {8, 16}. For cnn, `hidden` lists the
   // fully connected ReLU layers between the last pool and the 10-way output.
   std::vector<uint32_t> conv;
+  // cnn: the conv kernel size (odd), and zero padding: "valid" (none; each
+  // conv shrinks the plane by kernel - 1) or "same" (keeps the plane size).
+  uint32_t kernel = 5;
+  bool same_padding = false;
 
   size_t InputSize() const { return size_t{channels} * height * width; }
 };

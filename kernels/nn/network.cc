@@ -14,7 +14,6 @@ namespace trainbus::nn {
 namespace internal {
 namespace {
 
-constexpr size_t kConvKernel = 5;
 constexpr size_t kMaxPredictChunk = 256;
 
 enum class Init { kHe, kXavier, kZero };
@@ -137,28 +136,31 @@ absl::Status Network::Build() {
       t.flag = true;
       plans.push_back(t);
     }
+    const uint32_t k = s.kernel;
+    const size_t pad = s.same_padding ? (k - 1) / 2 : 0;
     for (size_t i = 0; i < s.conv.size(); ++i) {
-      if (h < kConvKernel + 1 || w < kConvKernel + 1) {
+      // The conv output must hold at least one 2x2 pooling window.
+      if (h + 2 * pad < k + 1 || w + 2 * pad < k + 1) {
         return absl::InvalidArgumentError(absl::StrCat(
             "cnn '", text, "': conv layer ", i + 1, " gets a ", h, "x", w,
-            " input, too small for a 5x5 conv and a 2x2 pool; use fewer conv "
-            "layers or a larger input"));
+            " input, too small for a ", k, "x", k, " conv and a 2x2 pool; use "
+            "fewer conv layers, padding=same, a smaller kernel or a larger "
+            "input"));
       }
       Plan p;
       p.kind = Plan::kConv;
-      p.conv = kernels::ConvShape{0, c, h, w, s.conv[i], kConvKernel};
+      p.conv = kernels::ConvShape{0, c, h, w, s.conv[i], k, pad};
       const uint32_t oc = s.conv[i];
-      const size_t fan_in = c * kConvKernel * kConvKernel;
+      const size_t fan_in = c * k * k;
       const std::string name = absl::StrCat("conv", i + 1);
-      p.weight = add_tensor(
-          name + ".weight",
-          {oc, static_cast<uint32_t>(c), kConvKernel, kConvKernel}, Init::kHe,
-          fan_in, oc * kConvKernel * kConvKernel, true);
+      p.weight = add_tensor(name + ".weight",
+                            {oc, static_cast<uint32_t>(c), k, k}, Init::kHe,
+                            fan_in, oc * k * k, true);
       p.bias = add_tensor(name + ".bias", {oc}, Init::kZero, fan_in, 0, false);
       plans.push_back(p);
       c = oc;
-      h -= kConvKernel - 1;
-      w -= kConvKernel - 1;
+      h = h + 2 * pad - k + 1;
+      w = w + 2 * pad - k + 1;
       Plan pool;
       pool.kind = Plan::kPool;
       pool.a = c;

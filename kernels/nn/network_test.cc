@@ -85,6 +85,8 @@ TEST(NetworkTest, GradientsMatchFiniteDifferences) {
   CheckGradients("cnn:conv=3,input=1x12x13,classes=4", 1);
   CheckGradients("cnn:conv=2x3,input=1x16x16,classes=3", 2);
   CheckGradients("cnn:conv=2,input=2x12x12,classes=3", 2);
+  CheckGradients("cnn:conv=2x3,kernel=3,padding=same,input=1x8x8,classes=3", 2);
+  CheckGradients("cnn:conv=3,kernel=3,input=2x9x7,classes=4", 1);
   // The step's dropout mask is fixed within a step, so the loss is smooth.
   CheckGradients("mlp:hidden=7x5,input=1x6x6,classes=4,dropout=0.3", 3);
   // (Large enough that no sample loses every feature: an all-zero input
@@ -131,6 +133,10 @@ TEST(NetworkTest, ParameterCounts) {
             784u * 256 + 256 + 256 * 10 + 10);
   EXPECT_EQ(Make("cnn")->ParameterCount(),
             8u * 25 + 8 + 16 * 8 * 25 + 16 + 256 * 10 + 10);
+  // 3x3 "same": 28 -> 28 -> 14 -> 14 -> 7, so 64 x 7 x 7 features.
+  EXPECT_EQ(Make("cnn:conv=32x64,kernel=3,padding=same,hidden=256")
+                ->ParameterCount(),
+            32u * 9 + 32 + 64 * 32 * 9 + 64 + 3136 * 256 + 256 + 256 * 10 + 10);
 }
 
 // Ten classes, each a random binary 28x28 pattern; samples flip 10% of the

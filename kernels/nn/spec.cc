@@ -21,7 +21,7 @@ namespace {
 
 constexpr char kAcceptedKeys[] =
     "hidden, opt, lr, momentum, wd, batch, seed, avg, halflife, dropout, "
-    "hflip, shift, conv, input, classes";
+    "hflip, shift, conv, kernel, padding, input, classes";
 
 absl::Status BadValue(absl::string_view key, absl::string_view value,
                       absl::string_view text, absl::string_view expected) {
@@ -104,6 +104,22 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
         if (!ParseDims(value, 1024, &spec.conv)) {
           return BadValue(key, value, text,
                           "channel counts in [1, 1024] joined by 'x', e.g. 8x16");
+        }
+      } else if (key == "kernel" || key == "padding") {
+        if (spec.arch != "cnn") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "key '", key, "' applies only to arch 'cnn' (model spec '", text,
+              "')"));
+        }
+        if (key == "kernel") {
+          if (!absl::SimpleAtoi(value, &spec.kernel) || spec.kernel % 2 == 0 ||
+              spec.kernel > 15) {
+            return BadValue(key, value, text, "an odd size in [1, 15], e.g. 3");
+          }
+        } else if (value == "same" || value == "valid") {
+          spec.same_padding = value == "same";
+        } else {
+          return BadValue(key, value, text, "valid or same");
         }
       } else if (key == "opt") {
         if (value != "sgd" && value != "momentum" && value != "adam") {
@@ -198,6 +214,10 @@ std::string FormatModelSpec(const ModelSpec& spec) {
                                                  : spec.conv,
                                "x")));
   }
+  if (spec.arch == "cnn" && spec.kernel != 5) {
+    items.push_back(absl::StrCat("kernel=", spec.kernel));
+  }
+  if (spec.arch == "cnn" && spec.same_padding) items.push_back("padding=same");
   if (!spec.hidden.empty()) {
     items.push_back(absl::StrCat("hidden=", absl::StrJoin(spec.hidden, "x")));
   } else if (spec.arch == "mlp") {

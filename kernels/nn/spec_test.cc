@@ -28,6 +28,7 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
         "cnn:conv=16x32,hidden=128,opt=momentum,lr=0.02,seed=3",
         "softmax:avg=0.999", "mlp:halflife=5000,avg=0.99",
         "cnn:conv=32x64,hidden=128,dropout=0.25,hflip=0.5,shift=2",
+        "cnn:conv=32x64,kernel=3,padding=same,hidden=256",
         "softmax:opt=adam,lr=0.0003,wd=0.01,input=3x32x32,classes=100"}) {
     auto spec = ParseModelSpec(text);
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
@@ -45,6 +46,8 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
     EXPECT_EQ(again->dropout, spec->dropout);
     EXPECT_EQ(again->hflip, spec->hflip);
     EXPECT_EQ(again->shift, spec->shift);
+    EXPECT_EQ(again->kernel, spec->kernel);
+    EXPECT_EQ(again->same_padding, spec->same_padding);
   }
   EXPECT_EQ(ParseModelSpec("mlp")->hidden, (std::vector<uint32_t>{256}));
   EXPECT_EQ(ParseModelSpec("cnn")->conv, (std::vector<uint32_t>{8, 16}));
@@ -72,6 +75,9 @@ TEST(ModelSpecTest, ErrorsNameTheKeyAndTheFix) {
       {"softmax:dropout=0.5", "has none"},
       {"cnn:hflip=2", "key 'hflip'"},
       {"cnn:shift=x", "key 'shift'"},
+      {"cnn:kernel=4", "an odd size"},
+      {"cnn:padding=full", "valid or same"},
+      {"mlp:kernel=3", "only to arch 'cnn'"},
       {"mlp:avg=-0.5", "a decay in [0, 1)"},
       {"mlp:momentum=1", "key 'momentum'"},
       {"softmax:hidden=10", "does not apply to arch 'softmax'"},
