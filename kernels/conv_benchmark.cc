@@ -14,12 +14,15 @@
 namespace trainbus::kernels {
 namespace {
 
+// Args: B, C, HW, OC, K (kernel), P (zero padding).
 ConvShape Shape(const benchmark::State& state) {
   return ConvShape{static_cast<size_t>(state.range(0)),
                    static_cast<size_t>(state.range(1)),
                    static_cast<size_t>(state.range(2)),
                    static_cast<size_t>(state.range(2)),
-                   static_cast<size_t>(state.range(3)), 5};
+                   static_cast<size_t>(state.range(3)),
+                   static_cast<size_t>(state.range(4)),
+                   static_cast<size_t>(state.range(5))};
 }
 
 double Macs(const ConvShape& s) {
@@ -57,12 +60,15 @@ void BM_ConvBackward(benchmark::State& state) {
 }
 
 void Shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"B", "C", "HW", "OC"});
+  b->ArgNames({"B", "C", "HW", "OC", "K", "P"});
   // The default CNN (conv=8x16): conv1 1x28x28 -> 8, conv2 8x12x12 -> 16.
-  b->Args({64, 1, 28, 8})->Args({64, 8, 12, 16});
-  b->Args({1, 1, 28, 8})->Args({1, 8, 12, 16});
-  // The bigger choice (conv=16x32).
-  b->Args({64, 1, 28, 16})->Args({64, 16, 12, 32});
+  b->Args({64, 1, 28, 8, 5, 0})->Args({64, 8, 12, 16, 5, 0});
+  b->Args({1, 1, 28, 8, 5, 0})->Args({1, 8, 12, 16, 5, 0});
+  // A bigger choice (conv=16x32).
+  b->Args({64, 1, 28, 16, 5, 0})->Args({64, 16, 12, 32, 5, 0});
+  // The accuracy CNN (conv=32x64,kernel=3,padding=same): 1x28x28 -> 32,
+  // then 32x14x14 -> 64.
+  b->Args({64, 1, 28, 32, 3, 1})->Args({64, 32, 14, 64, 3, 1});
   b->UseRealTime();
 }
 
