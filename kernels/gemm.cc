@@ -60,6 +60,12 @@ constexpr size_t kKc = 256;   // k-block: a packed B panel (256 x 32) is 32 KiB
 #ifndef TRAINBUS_GEMM_VECS
 #define TRAINBUS_GEMM_VECS 2
 #endif
+#ifndef TRAINBUS_GEMM_BROWS
+#define TRAINBUS_GEMM_BROWS 14
+#endif
+#ifndef TRAINBUS_GEMM_BVECS
+#define TRAINBUS_GEMM_BVECS 2
+#endif
 // Below this many multiply-adds the TBB fork/join costs more than it saves.
 constexpr size_t kParallelMacs = size_t{1} << 18;
 constexpr size_t kParallelGemvMacs = size_t{1} << 18;
@@ -201,6 +207,63 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
   }
 }
 
+// Microkernel of the blocked path: both operands packed, A as kRows-float
+// steps (one broadcast each), B as kVecs-vector steps; kRows * kVecs
+// accumulators stay in registers. Writes alpha * acc + beta * C to the
+// kRows x kVecs tile at c.
+template <size_t kRows, size_t kVecs, class D>
+HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
+                             const float* HWY_RESTRICT b, float* c,
+                             size_t ldc, float alpha, float beta) {
+  using V = decltype(hn::Zero(d));
+  const size_t N = hn::Lanes(d);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1);
+    __builtin_prefetch(c + r * ldc + kVecs * N - 1, 1);
+  }
+  V acc[kRows * kVecs];
+#pragma GCC unroll 64
+  for (size_t i = 0; i < kRows * kVecs; ++i) acc[i] = hn::Zero(d);
+#pragma GCC unroll 2
+  for (size_t p = 0; p < kc; ++p) {
+    V bv[kVecs];
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::Load(d, b + v * N);
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+      const V ar = hn::Set(d, a[r]);
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) {
+        acc[r * kVecs + v] = hn::MulAdd(ar, bv[v], acc[r * kVecs + v]);
+      }
+    }
+    a += kRows;
+    b += kVecs * N;
+  }
+  const V va = hn::Set(d, alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) {
+        hn::StoreU(hn::Mul(va, acc[r * kVecs + v]), d, c + r * ldc + v * N);
+      }
+    }
+    return;
+  }
+  const V vb = hn::Set(d, beta);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) {
+      float* out = c + r * ldc + v * N;
+      hn::StoreU(hn::MulAdd(va, acc[r * kVecs + v], hn::Mul(vb, hn::LoadU(d, out))),
+                 d, out);
+    }
+  }
+}
+
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
 // [jb0, jb1); panels are kVecs vectors wide. bpack holds every panel packed
 // for all k, or is null: then each (k-block, panel) is packed just in time
@@ -317,6 +380,125 @@ static void GemmTiled(const GemmArgs& g) {
       });
 }
 
+// Packs op(A) rows [i0, i0 + rows) x k-range [pc, pc + kc) into kMr-row
+// slivers dst[p * kMr + r] (rows past `rows` are zero), for the blocked path.
+template <size_t kMr>
+static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
+                        size_t kc, float* HWY_RESTRICT dst) {
+  if (g.trans_a) {  // A stored k x m: each k step is a contiguous run.
+    for (size_t p = 0; p < kc; ++p) {
+      const float* src = g.a + (pc + p) * g.lda + i0;
+      float* out = dst + p * kMr;
+      for (size_t r = 0; r < rows; ++r) out[r] = src[r];
+      for (size_t r = rows; r < kMr; ++r) out[r] = 0.0f;
+    }
+    return;
+  }
+  // A stored m x k: read each row along k (sequential), write with stride kMr
+  // into the L1-resident sliver.
+  for (size_t r = 0; r < rows; ++r) {
+    const float* src = g.a + (i0 + r) * g.lda + pc;
+    for (size_t p = 0; p < kc; ++p) dst[p * kMr + r] = src[p];
+  }
+  for (size_t r = rows; r < kMr; ++r) {
+    for (size_t p = 0; p < kc; ++p) dst[p * kMr + r] = 0.0f;
+  }
+}
+
+// GotoBLAS/BLIS blocking for large products. For each k-block of kBlockKc:
+// op(B) is packed into kVecs-vector panels (kc x nr, contiguous); for each
+// block of kBlockMc rows, op(A) is packed into kRows-row slivers (the block,
+// kBlockMc x kc floats, stays in L2); then panel by panel, the panel (kc x
+// nr, 32 KiB) stays in L1 while every sliver of the block streams past it.
+constexpr size_t kBlockKc = 256;
+constexpr size_t kBlockMc = 192;
+constexpr size_t kBlockNc = 2048;
+
+template <size_t kRows, size_t kVecs>
+static void BlockedRows(const GemmArgs& g, const float* bpack, size_t jc,
+                        size_t nc, size_t pc, size_t kc, size_t ic,
+                        size_t mc) {
+  const hn::ScalableTag<float> d;
+  const size_t nr = kVecs * hn::Lanes(d);
+  const float beta = pc == 0 ? g.beta : 1.0f;
+  const size_t slivers = (mc + kRows - 1) / kRows;
+  ScratchBuffer apack_buf(slivers * kRows * kc);
+  float* apack = apack_buf.data();
+  for (size_t ib = 0; ib < slivers; ++ib) {
+    const size_t i0 = ic + ib * kRows;
+    PackASliver<kRows>(g, i0, std::min(kRows, g.m - i0), pc, kc,
+                       apack + ib * kRows * kc);
+  }
+  HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
+  const size_t panels = (nc + nr - 1) / nr;
+  for (size_t jb = 0; jb < panels; ++jb) {
+    const size_t j0 = jc + jb * nr;
+    const size_t cols = std::min(nr, g.n - j0);
+    const float* bp = bpack + jb * nr * kc;
+    for (size_t ib = 0; ib < slivers; ++ib) {
+      const size_t i0 = ic + ib * kRows;
+      const size_t rows = std::min(kRows, g.m - i0);
+      float* c = g.c + i0 * g.ldc + j0;
+      const bool full = rows == kRows && cols == nr;
+      PackedKernel<kRows, kVecs>(d, kc, apack + ib * kRows * kc, bp,
+                                 full ? c : tmp, full ? g.ldc : nr, g.alpha,
+                                 full ? beta : 0.0f);
+      if (full) continue;
+      for (size_t r = 0; r < rows; ++r) {
+        float* crow = c + r * g.ldc;
+        const float* trow = tmp + r * nr;
+        if (beta == 0.0f) {
+          for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
+        } else {
+          for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
+        }
+      }
+    }
+  }
+}
+
+template <size_t kRows, size_t kVecs>
+static void GemmBlocked(const GemmArgs& g) {
+  const hn::ScalableTag<float> d;
+  const size_t nr = kVecs * hn::Lanes(d);
+  const size_t max_nc = std::min(g.n, kBlockNc);
+  ScratchBuffer bpack_buf(((max_nc + nr - 1) / nr) * nr * std::min(g.k, kBlockKc));
+  float* bpack = bpack_buf.data();
+  const size_t mblocks = (g.m + kBlockMc - 1) / kBlockMc;
+  for (size_t jc = 0; jc < g.n; jc += kBlockNc) {
+    const size_t nc = std::min(kBlockNc, g.n - jc);
+    const size_t panels = (nc + nr - 1) / nr;
+    for (size_t pc = 0; pc < g.k; pc += kBlockKc) {
+      const size_t kc = std::min(kBlockKc, g.k - pc);
+      const auto pack = [&](size_t jb0, size_t jb1) HWY_ATTR {
+        for (size_t jb = jb0; jb < jb1; ++jb) {
+          PackB(g, jc + jb * nr, nr, pc, kc, bpack + jb * nr * kc);
+        }
+      };
+      const auto rows = [&](size_t mb0, size_t mb1) HWY_ATTR {
+        for (size_t mb = mb0; mb < mb1; ++mb) {
+          const size_t ic = mb * kBlockMc;
+          BlockedRows<kRows, kVecs>(g, bpack, jc, nc, pc, kc, ic,
+                                    std::min(kBlockMc, g.m - ic));
+        }
+      };
+      if (!g.parallel) {
+        pack(0, panels);
+        rows(0, mblocks);
+        continue;
+      }
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, panels),
+                        [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                          pack(r.begin(), r.end());
+                        });
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, mblocks),
+                        [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                          rows(r.begin(), r.end());
+                        });
+    }
+  }
+}
+
 // C = alpha A B^T + beta C as dot products: rows of A and of B are both
 // contiguous along k, so nothing is packed. A kI x kJ block keeps kI*kJ
 // vector accumulators (16 for 4x4: 8 loads per 16 FMAs) and reduces each
@@ -405,6 +587,13 @@ void GemmPacked(const GemmArgs& g) {
   const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
   if (g.n <= lanes) return GemmTiled<12, 1>(g);  // 12 FMA chains, 1 vector
   if (g.m > 8 && g.m <= 10) return GemmTiled<5, 4>(g);  // 2 exact blocks
+  if (g.m > kJitPackMaxRows) {
+    // 24 accumulators need the 32 vector registers of AVX-512.
+    if (HWY_TARGET <= HWY_AVX3) {
+      return GemmBlocked<TRAINBUS_GEMM_BROWS, TRAINBUS_GEMM_BVECS>(g);
+    }
+    return GemmBlocked<6, 2>(g);
+  }
   GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
 }
 
