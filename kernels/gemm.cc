@@ -414,7 +414,7 @@ static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
 // kBlockMc x kc floats, stays in L2); then panel by panel, the panel (kc x
 // nr, 32 KiB) stays in L1 while every sliver of the block streams past it.
 constexpr size_t kBlockKc = 256;
-constexpr size_t kBlockMc = 192;
+constexpr size_t kBlockMc = 196;  // 14 slivers of 14 rows
 constexpr size_t kBlockNc = 2048;
 
 template <size_t kRows, size_t kVecs>
@@ -429,7 +429,7 @@ static void BlockedRows(const GemmArgs& g, const float* bpack, size_t jc,
   float* apack = apack_buf.data();
   for (size_t ib = 0; ib < slivers; ++ib) {
     const size_t i0 = ic + ib * kRows;
-    PackASliver<kRows>(g, i0, std::min(kRows, g.m - i0), pc, kc,
+    PackASliver<kRows>(g, i0, std::min(kRows, ic + mc - i0), pc, kc,
                        apack + ib * kRows * kc);
   }
   HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
@@ -440,7 +440,7 @@ static void BlockedRows(const GemmArgs& g, const float* bpack, size_t jc,
     const float* bp = bpack + jb * nr * kc;
     for (size_t ib = 0; ib < slivers; ++ib) {
       const size_t i0 = ic + ib * kRows;
-      const size_t rows = std::min(kRows, g.m - i0);
+      const size_t rows = std::min(kRows, ic + mc - i0);
       float* c = g.c + i0 * g.ldc + j0;
       const bool full = rows == kRows && cols == nr;
       PackedKernel<kRows, kVecs>(d, kc, apack + ib * kRows * kc, bp,
