@@ -413,7 +413,10 @@ static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
 // block of kBlockMc rows, op(A) is packed into kRows-row slivers (the block,
 // kBlockMc x kc floats, stays in L2); then panel by panel, the panel (kc x
 // nr, 32 KiB) stays in L1 while every sliver of the block streams past it.
-constexpr size_t kBlockKc = 256;
+#ifndef TRAINBUS_GEMM_KC
+#define TRAINBUS_GEMM_KC 256
+#endif
+constexpr size_t kBlockKc = TRAINBUS_GEMM_KC;
 constexpr size_t kBlockMc = 196;  // 14 slivers of 14 rows
 constexpr size_t kBlockNc = 2048;
 
