@@ -66,6 +66,9 @@ constexpr size_t kKc = 256;   // k-block: a packed B panel (256 x 32) is 32 KiB
 #ifndef TRAINBUS_GEMM_BVECS
 #define TRAINBUS_GEMM_BVECS 2
 #endif
+#ifndef TRAINBUS_GEMM_REBCAST
+#define TRAINBUS_GEMM_REBCAST 1
+#endif
 #ifndef TRAINBUS_GEMM_NARROW
 #define TRAINBUS_GEMM_NARROW 1
 #endif
@@ -233,6 +236,28 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
     V bv[kVecs];
 #pragma GCC unroll 4
     for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::Load(d, b + v * N);
+#if TRAINBUS_GEMM_REBCAST && HWY_TARGET <= HWY_AVX3
+    // Each FMA broadcasts its own A value from memory. Copies of the pointer
+    // that the compiler cannot see through stop it from sharing one
+    // broadcast register between the kVecs FMAs of a row; single-use
+    // broadcasts fold into the FMA's memory operand (x86: {1to16}), one uop
+    // instead of two, which matters when a hyperthread shares the front end.
+    // (Only AVX-512 has broadcast memory operands.)
+    const float* av[kVecs];
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) {
+      av[v] = a;
+      asm volatile("" : "+r"(av[v]));
+    }
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) {
+        acc[r * kVecs + v] =
+            hn::MulAdd(hn::Set(d, av[v][r]), bv[v], acc[r * kVecs + v]);
+      }
+    }
+#else
 #pragma GCC unroll 16
     for (size_t r = 0; r < kRows; ++r) {
       const V ar = hn::Set(d, a[r]);
@@ -241,6 +266,7 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
         acc[r * kVecs + v] = hn::MulAdd(ar, bv[v], acc[r * kVecs + v]);
       }
     }
+#endif
     a += kRows;
     b += kVecs * N;
   }
