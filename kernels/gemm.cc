@@ -758,7 +758,10 @@ static void DotNarrowRows(const GemmArgs& g, const float* HWY_RESTRICT bp,
     for (size_t r = 0; r < kRows; ++r) a[r] = hn::LoadU(d, a0 + r * lda + p);
 #pragma GCC unroll 16
     for (size_t j = 0; j < kCols; ++j) {
-      const V b = hn::Load(d, bp + j * N);
+      V b = hn::Load(d, bp + j * N);
+      // Keep b in a register for both rows (the compiler would otherwise
+      // fold the load into each FMA: twice the loads).
+      if (kRows > 1) asm("" : "+v"(b.raw));
 #pragma GCC unroll 2
       for (size_t r = 0; r < kRows; ++r) acc[r][j] = hn::MulAdd(a[r], b, acc[r][j]);
     }
@@ -814,11 +817,19 @@ static void GemmDotNarrowCols(const GemmArgs& g) {
                     });
 }
 
+// kCols = n rounded up to even: a padding column costs a full FMA per k
+// chunk, so 10 outputs get exactly 10 accumulators per row.
 static void GemmDotNarrow(const GemmArgs& g) {
-  if (g.n <= 4) return GemmDotNarrowCols<4>(g);
-  if (g.n <= 8) return GemmDotNarrowCols<8>(g);
-  if (g.n <= 12) return GemmDotNarrowCols<12>(g);
-  GemmDotNarrowCols<16>(g);
+  switch ((g.n + 1) / 2) {
+    case 1: return GemmDotNarrowCols<2>(g);
+    case 2: return GemmDotNarrowCols<4>(g);
+    case 3: return GemmDotNarrowCols<6>(g);
+    case 4: return GemmDotNarrowCols<8>(g);
+    case 5: return GemmDotNarrowCols<10>(g);
+    case 6: return GemmDotNarrowCols<12>(g);
+    case 7: return GemmDotNarrowCols<14>(g);
+    default: return GemmDotNarrowCols<16>(g);
+  }
 }
 #endif  // HWY_TARGET <= HWY_AVX3
 
