@@ -415,6 +415,14 @@ template <size_t kMr>
 static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
                         size_t kc, float* HWY_RESTRICT dst) {
   if (g.trans_a) {  // A stored k x m: each k step is a contiguous run.
+    if (rows == kMr) {
+      // Fixed size: inlined as a couple of vector moves, not a memcpy call.
+      for (size_t p = 0; p < kc; ++p) {
+        std::memcpy(dst + p * kMr, g.a + (pc + p) * g.lda + i0,
+                    kMr * sizeof(float));
+      }
+      return;
+    }
     for (size_t p = 0; p < kc; ++p) {
       const float* src = g.a + (pc + p) * g.lda + i0;
       float* out = dst + p * kMr;
