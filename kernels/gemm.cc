@@ -1,20 +1,31 @@
-// GEMM: cache-blocked, with a register-tiled microkernel.
+// GEMM: cache-blocked, with register-tiled microkernels.
 //
 // Paths, chosen per call from the shape (GemmDispatch / GemmPacked):
 // - m == 1: GEMV; k == 1: rank-1 update (batch-1 training).
-// - A * B^T with a small m or n and a long k: dot products (DotTile), since
-//   rows of A and B are both contiguous along k and nothing needs packing.
-// - otherwise the tiled path: op(B) packed into panels 2 vectors wide (32
-//   floats on AVX-512; just in time and L1-resident when m <= 128, up front
-//   otherwise), op(A) read in place (each element is one broadcast load, so
-//   its stride does not matter). The default 8 x 2-vector tile keeps 16
-//   accumulators: 16 independent FMA chains cover 2 FMA ports x 4-cycle
-//   latency, and each k step needs 2 vector loads plus 8 broadcasts for 16
-//   FMAs. 12 x 1 and 5 x 4 tiles serve 10-wide outputs and 10-row outputs.
+// - n <= one vector (10-class outputs):
+//   - A * B^T on AVX-512 (GemmDotNarrow): dot products along k, where rows of
+//     A and B are both contiguous and all 16 lanes do useful work; B is
+//     packed so its kCols chunks sit at fixed offsets, 2 rows x n
+//     accumulators, and one transposing reduction (TransposeSum16) per row
+//     of C instead of a horizontal sum per element.
+//   - otherwise (GemmNarrow): op(B) packed once into k x N (zero-padded), one
+//     vector per row of C, 8-16 rows of A broadcast per k step, masked
+//     stores for the row tail (no temporaries, no edge tiles along n).
+// - A * B^T with small m and long k: dot products (DotTile).
+// - m <= 128 (the MLP's batch-64 products): the tiled path: op(B) packed
+//   just in time into L1-resident panels 2 vectors wide, op(A) read in place
+//   (each element is one broadcast, so its stride does not matter), an 8 x
+//   2-vector tile = 16 FMA chains (2 FMA ports x 4-cycle latency, 2 loads +
+//   8 broadcasts per 16 FMAs). m of 9-10 uses 5 x 4.
+// - m > 128 (GemmBlocked): GotoBLAS/BLIS blocking. Per 256-deep k block, op(B)
+//   is packed into kc x 32 panels (32 KiB: one stays in L1) and, per block of
+//   196 rows, op(A) into 14-row slivers (L2); the 14 x 2-vector microkernel
+//   keeps 28 accumulators in the 32 zmm registers and folds each A broadcast
+//   into its FMA (one uop per FMA).
 //
-// Threads (TBB) split the output into tiles; every output element sums over
-// k in the same fixed order whatever the split, so results do not depend on
-// the thread count.
+// Threads (TBB) split the output into tiles or row blocks; every output
+// element sums over k in the same fixed order whatever the split, so results
+// do not depend on the thread count.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm.cc"
 #include <algorithm>
@@ -68,9 +79,6 @@ constexpr size_t kKc = 256;   // k-block: a packed B panel (256 x 32) is 32 KiB
 #endif
 #ifndef TRAINBUS_GEMM_REBCAST
 #define TRAINBUS_GEMM_REBCAST 1
-#endif
-#ifndef TRAINBUS_GEMM_NARROW
-#define TRAINBUS_GEMM_NARROW 1
 #endif
 // Below this many multiply-adds the TBB fork/join costs more than it saves.
 constexpr size_t kParallelMacs = size_t{1} << 18;
@@ -934,11 +942,10 @@ void GemmPacked(const GemmArgs& g) {
       ((g.m <= 32 && g.k >= 256) || (g.n <= 16 && g.k >= 64))) {
     return GemmDotNT(g);
   }
-  // Narrow outputs (10 classes) and short ones: tiles shaped to waste less.
-  if (g.n <= lanes) return GemmTiled<12, 1>(g);  // 12 FMA chains, 1 vector
+  // Short outputs (10 rows): a tile shaped to waste less.
   if (g.m > 8 && g.m <= 10) return GemmTiled<5, 4>(g);  // 2 exact blocks
   if (g.m > kJitPackMaxRows) {
-    // 24 accumulators need the 32 vector registers of AVX-512.
+    // 28 accumulators need the 32 vector registers of AVX-512.
     if (HWY_TARGET <= HWY_AVX3) {
       return GemmBlocked<TRAINBUS_GEMM_BROWS, TRAINBUS_GEMM_BVECS>(g);
     }
