@@ -132,10 +132,10 @@ TEST(GemmTest, NarrowOutputsMatchReference) {
 }
 
 // m > 128 goes through the blocked path: row blocks of 196 (m = 200), k
-// blocks of 256 (k = 300), column blocks of 2048 (n = 2050), and edges of
+// blocks of 384 (k = 400), column blocks of 2048 (n = 2050), and edges of
 // the 14-row x 32-column register tile on every side.
 TEST(GemmTest, BlockedPathMatchesReference) {
-  const Case cases[] = {{129, 33, 17}, {200, 47, 300}, {141, 2050, 3}};
+  const Case cases[] = {{129, 33, 17}, {200, 47, 400}, {141, 2050, 3}};
   ForEachTarget([&](const char* target) {
     for (const Case& s : cases) {
       for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
