@@ -1,20 +1,31 @@
-// GEMM: cache-blocked, with a register-tiled microkernel.
+// GEMM: cache-blocked, with register-tiled microkernels.
 //
 // Paths, chosen per call from the shape (GemmDispatch / GemmPacked):
 // - m == 1: GEMV; k == 1: rank-1 update (batch-1 training).
-// - A * B^T with a small m or n and a long k: dot products (DotTile), since
-//   rows of A and B are both contiguous along k and nothing needs packing.
-// - otherwise the tiled path: op(B) packed into panels 2 vectors wide (32
-//   floats on AVX-512; just in time and L1-resident when m <= 128, up front
-//   otherwise), op(A) read in place (each element is one broadcast load, so
-//   its stride does not matter). The default 8 x 2-vector tile keeps 16
-//   accumulators: 16 independent FMA chains cover 2 FMA ports x 4-cycle
-//   latency, and each k step needs 2 vector loads plus 8 broadcasts for 16
-//   FMAs. 12 x 1 and 5 x 4 tiles serve 10-wide outputs and 10-row outputs.
+// - n <= one vector (10-class outputs):
+//   - A * B^T on AVX-512 (GemmDotNarrow): dot products along k, where rows of
+//     A and B are both contiguous and all 16 lanes do useful work; B is
+//     packed so its kCols chunks sit at fixed offsets, 2 rows x n
+//     accumulators, and one transposing reduction (TransposeSum16) per row
+//     of C instead of a horizontal sum per element.
+//   - otherwise (GemmNarrow): op(B) packed once into k x N (zero-padded), one
+//     vector per row of C, 8-16 rows of A broadcast per k step, masked
+//     stores for the row tail (no temporaries, no edge tiles along n).
+// - A * B^T with small m and long k: dot products (DotTile).
+// - m <= 128 (the MLP's batch-64 products): the tiled path: op(B) packed
+//   just in time into L1-resident panels 2 vectors wide, op(A) read in place
+//   (each element is one broadcast, so its stride does not matter), an 8 x
+//   2-vector tile = 16 FMA chains (2 FMA ports x 4-cycle latency, 2 loads +
+//   8 broadcasts per 16 FMAs). m of 9-10 uses 5 x 4.
+// - m > 128 (GemmBlocked): GotoBLAS/BLIS blocking. Per 384-deep k block, op(B)
+//   is packed into kc x 32 panels (48 KiB, about L1) and, per block of 196
+//   rows, op(A) into 14-row slivers (L2); the 14 x 2-vector microkernel
+//   keeps 28 accumulators in the 32 zmm registers and folds each A broadcast
+//   into its FMA (one uop per FMA).
 //
-// Threads (TBB) split the output into tiles; every output element sums over
-// k in the same fixed order whatever the split, so results do not depend on
-// the thread count.
+// Threads (TBB) split the output into tiles or row blocks; every output
+// element sums over k in the same fixed order whatever the split, so results
+// do not depend on the thread count.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm.cc"
 #include <algorithm>
@@ -59,6 +70,15 @@ constexpr size_t kKc = 256;   // k-block: a packed B panel (256 x 32) is 32 KiB
 #endif
 #ifndef TRAINBUS_GEMM_VECS
 #define TRAINBUS_GEMM_VECS 2
+#endif
+#ifndef TRAINBUS_GEMM_BROWS
+#define TRAINBUS_GEMM_BROWS 14
+#endif
+#ifndef TRAINBUS_GEMM_BVECS
+#define TRAINBUS_GEMM_BVECS 2
+#endif
+#ifndef TRAINBUS_GEMM_REBCAST
+#define TRAINBUS_GEMM_REBCAST 1
 #endif
 // Below this many multiply-adds the TBB fork/join costs more than it saves.
 constexpr size_t kParallelMacs = size_t{1} << 18;
@@ -201,6 +221,86 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
   }
 }
 
+// Microkernel of the blocked path: both operands packed, A as kRows-float
+// steps (one broadcast each), B as kVecs-vector steps; kRows * kVecs
+// accumulators stay in registers. Writes alpha * acc + beta * C to the
+// kRows x kVecs tile at c.
+template <size_t kRows, size_t kVecs, class D>
+HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
+                             const float* HWY_RESTRICT b, float* c,
+                             size_t ldc, float alpha, float beta) {
+  using V = decltype(hn::Zero(d));
+  const size_t N = hn::Lanes(d);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1);
+    __builtin_prefetch(c + r * ldc + kVecs * N - 1, 1);
+  }
+  V acc[kRows * kVecs];
+#pragma GCC unroll 64
+  for (size_t i = 0; i < kRows * kVecs; ++i) acc[i] = hn::Zero(d);
+#pragma GCC unroll 2
+  for (size_t p = 0; p < kc; ++p) {
+    V bv[kVecs];
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::Load(d, b + v * N);
+#if TRAINBUS_GEMM_REBCAST && HWY_TARGET <= HWY_AVX3
+    // Each FMA broadcasts its own A value from memory. Copies of the pointer
+    // that the compiler cannot see through stop it from sharing one
+    // broadcast register between the kVecs FMAs of a row; single-use
+    // broadcasts fold into the FMA's memory operand (x86: {1to16}), one uop
+    // instead of two, which matters when a hyperthread shares the front end.
+    // (Only AVX-512 has broadcast memory operands.)
+    const float* av[kVecs];
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) {
+      av[v] = a;
+      asm volatile("" : "+r"(av[v]));
+    }
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) {
+        acc[r * kVecs + v] =
+            hn::MulAdd(hn::Set(d, av[v][r]), bv[v], acc[r * kVecs + v]);
+      }
+    }
+#else
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+      const V ar = hn::Set(d, a[r]);
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) {
+        acc[r * kVecs + v] = hn::MulAdd(ar, bv[v], acc[r * kVecs + v]);
+      }
+    }
+#endif
+    a += kRows;
+    b += kVecs * N;
+  }
+  const V va = hn::Set(d, alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) {
+        hn::StoreU(hn::Mul(va, acc[r * kVecs + v]), d, c + r * ldc + v * N);
+      }
+    }
+    return;
+  }
+  const V vb = hn::Set(d, beta);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) {
+      float* out = c + r * ldc + v * N;
+      hn::StoreU(hn::MulAdd(va, acc[r * kVecs + v], hn::Mul(vb, hn::LoadU(d, out))),
+                 d, out);
+    }
+  }
+}
+
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
 // [jb0, jb1); panels are kVecs vectors wide. bpack holds every panel packed
 // for all k, or is null: then each (k-block, panel) is packed just in time
@@ -317,6 +417,444 @@ static void GemmTiled(const GemmArgs& g) {
       });
 }
 
+// Packs op(A) rows [i0, i0 + rows) x k-range [pc, pc + kc) into kMr-row
+// slivers dst[p * kMr + r] (rows past `rows` are zero), for the blocked path.
+template <size_t kMr>
+static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
+                        size_t kc, float* HWY_RESTRICT dst) {
+  if (g.trans_a) {  // A stored k x m: each k step is a contiguous run.
+    if (rows == kMr) {
+      // Fixed size: inlined as a couple of vector moves, not a memcpy call.
+      for (size_t p = 0; p < kc; ++p) {
+        std::memcpy(dst + p * kMr, g.a + (pc + p) * g.lda + i0,
+                    kMr * sizeof(float));
+      }
+      return;
+    }
+    for (size_t p = 0; p < kc; ++p) {
+      const float* src = g.a + (pc + p) * g.lda + i0;
+      float* out = dst + p * kMr;
+      for (size_t r = 0; r < rows; ++r) out[r] = src[r];
+      for (size_t r = rows; r < kMr; ++r) out[r] = 0.0f;
+    }
+    return;
+  }
+  // A stored m x k: read each row along k (sequential), write with stride kMr
+  // into the L1-resident sliver.
+  for (size_t r = 0; r < rows; ++r) {
+    const float* src = g.a + (i0 + r) * g.lda + pc;
+    for (size_t p = 0; p < kc; ++p) dst[p * kMr + r] = src[p];
+  }
+  for (size_t r = rows; r < kMr; ++r) {
+    for (size_t p = 0; p < kc; ++p) dst[p * kMr + r] = 0.0f;
+  }
+}
+
+// GotoBLAS/BLIS blocking for large products. For each k-block of kBlockKc:
+// op(B) is packed into kVecs-vector panels (kc x nr, contiguous); for each
+// block of kBlockMc rows, op(A) is packed into kRows-row slivers (the block,
+// kBlockMc x kc floats, stays in L2); then panel by panel, the panel (kc x
+// nr) is reused by every sliver of the block. kc = 384 (a 48 KiB panel, about
+// the L1 size) beat 256 (32 KiB) and 512 at 1024^3 on this machine (fewer
+// passes over the C tiles; L2 feeds the rest); 98/392-row blocks were no
+// better than 196.
+#ifndef TRAINBUS_GEMM_KC
+#define TRAINBUS_GEMM_KC 384
+#endif
+constexpr size_t kBlockKc = TRAINBUS_GEMM_KC;
+#ifndef TRAINBUS_GEMM_MC
+#define TRAINBUS_GEMM_MC 196  // 14 slivers of 14 rows
+#endif
+constexpr size_t kBlockMc = TRAINBUS_GEMM_MC;
+constexpr size_t kBlockNc = 2048;
+
+template <size_t kRows, size_t kVecs>
+static void BlockedRows(const GemmArgs& g, const float* bpack, size_t jc,
+                        size_t nc, size_t pc, size_t kc, size_t ic,
+                        size_t mc) {
+  const hn::ScalableTag<float> d;
+  const size_t nr = kVecs * hn::Lanes(d);
+  const float beta = pc == 0 ? g.beta : 1.0f;
+  const size_t slivers = (mc + kRows - 1) / kRows;
+  ScratchBuffer apack_buf(slivers * kRows * kc);
+  float* apack = apack_buf.data();
+  for (size_t ib = 0; ib < slivers; ++ib) {
+    const size_t i0 = ic + ib * kRows;
+    PackASliver<kRows>(g, i0, std::min(kRows, ic + mc - i0), pc, kc,
+                       apack + ib * kRows * kc);
+  }
+  HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
+  const size_t panels = (nc + nr - 1) / nr;
+  for (size_t jb = 0; jb < panels; ++jb) {
+    const size_t j0 = jc + jb * nr;
+    const size_t cols = std::min(nr, g.n - j0);
+    const float* bp = bpack + jb * nr * kc;
+    for (size_t ib = 0; ib < slivers; ++ib) {
+      const size_t i0 = ic + ib * kRows;
+      const size_t rows = std::min(kRows, ic + mc - i0);
+      float* c = g.c + i0 * g.ldc + j0;
+      const bool full = rows == kRows && cols == nr;
+      PackedKernel<kRows, kVecs>(d, kc, apack + ib * kRows * kc, bp,
+                                 full ? c : tmp, full ? g.ldc : nr, g.alpha,
+                                 full ? beta : 0.0f);
+      if (full) continue;
+      for (size_t r = 0; r < rows; ++r) {
+        float* crow = c + r * g.ldc;
+        const float* trow = tmp + r * nr;
+        if (beta == 0.0f) {
+          for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
+        } else {
+          for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
+        }
+      }
+    }
+  }
+}
+
+template <size_t kRows, size_t kVecs>
+static void GemmBlocked(const GemmArgs& g) {
+  const hn::ScalableTag<float> d;
+  const size_t nr = kVecs * hn::Lanes(d);
+  const size_t max_nc = std::min(g.n, kBlockNc);
+  ScratchBuffer bpack_buf(((max_nc + nr - 1) / nr) * nr * std::min(g.k, kBlockKc));
+  float* bpack = bpack_buf.data();
+  const size_t mblocks = (g.m + kBlockMc - 1) / kBlockMc;
+  for (size_t jc = 0; jc < g.n; jc += kBlockNc) {
+    const size_t nc = std::min(kBlockNc, g.n - jc);
+    const size_t panels = (nc + nr - 1) / nr;
+    for (size_t pc = 0; pc < g.k; pc += kBlockKc) {
+      const size_t kc = std::min(kBlockKc, g.k - pc);
+      const auto pack = [&](size_t jb0, size_t jb1) HWY_ATTR {
+        for (size_t jb = jb0; jb < jb1; ++jb) {
+          PackB(g, jc + jb * nr, nr, pc, kc, bpack + jb * nr * kc);
+        }
+      };
+      const auto rows = [&](size_t mb0, size_t mb1) HWY_ATTR {
+        for (size_t mb = mb0; mb < mb1; ++mb) {
+          const size_t ic = mb * kBlockMc;
+          BlockedRows<kRows, kVecs>(g, bpack, jc, nc, pc, kc, ic,
+                                    std::min(kBlockMc, g.m - ic));
+        }
+      };
+      if (!g.parallel) {
+        pack(0, panels);
+        rows(0, mblocks);
+        continue;
+      }
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, panels),
+                        [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                          pack(r.begin(), r.end());
+                        });
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, mblocks),
+                        [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                          rows(r.begin(), r.end());
+                        });
+    }
+  }
+}
+
+// Narrow outputs (n <= one vector, e.g. 10 classes): op(B) is packed once
+// per k-block into k x N floats (columns past n zero) and each row of C is
+// one vector. kRows rows of A are broadcast per k step against that vector:
+// kRows independent FMA chains and no edge tiles along n; the row tail uses
+// masked stores, so nothing goes through a temporary.
+constexpr size_t kNarrowKc = 512;  // packed B block: 512 x 16 floats = 32 KiB
+
+// Up to n floats from p (n <= Lanes(d)); the other lanes are zero.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadPartial(D d, const float* p, size_t n) {
+#if HWY_TARGET <= HWY_AVX2
+  // AVX2/AVX-512 masked loads never touch the masked-off lanes.
+  return hn::MaskedLoad(hn::FirstN(d, n), d, p);
+#else
+  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)] = {};
+  for (size_t j = 0; j < n; ++j) buf[j] = p[j];
+  return hn::Load(d, buf);
+#endif
+}
+
+static void PackBNarrow(const GemmArgs& g, size_t pc, size_t kc,
+                        float* HWY_RESTRICT dst) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  if (!g.trans_b) {  // B stored k x n: one partial row per k step.
+    for (size_t p = 0; p < kc; ++p) {
+      hn::Store(LoadPartial(d, g.b + (pc + p) * g.ldb, g.n), d, dst + p * N);
+    }
+    return;
+  }
+  // B stored n x k: one gather per k step; lanes past n re-read row n - 1
+  // (so nothing outside B is touched) and are then zeroed.
+  if (g.ldb * g.n < (size_t{1} << 31)) {
+    const hn::RebindToSigned<decltype(d)> di;
+    const auto rows =
+        hn::Min(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(g.n - 1)));
+    const auto idx = hn::Mul(rows, hn::Set(di, static_cast<int32_t>(g.ldb)));
+    const auto mask = hn::FirstN(d, g.n);
+    for (size_t p = 0; p < kc; ++p) {
+      hn::Store(hn::IfThenElseZero(mask, hn::GatherIndex(d, g.b + pc + p, idx)),
+                d, dst + p * N);
+    }
+    return;
+  }
+  // Otherwise in blocks of 64 k steps (4 KiB of dst, L1-resident),
+  // zero the block, then copy each stored row segment into its column.
+  constexpr size_t kBlock = 64;
+  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
+    const size_t pe = std::min(kc, p0 + kBlock);
+    for (size_t p = p0; p < pe; ++p) hn::Store(hn::Zero(d), d, dst + p * N);
+    for (size_t j = 0; j < g.n; ++j) {
+      const float* src = g.b + j * g.ldb + pc;
+      for (size_t p = p0; p < pe; ++p) dst[p * N + j] = src[p];
+    }
+  }
+}
+
+template <size_t kRows>
+static void NarrowRows(const GemmArgs& g, const float* HWY_RESTRICT bp,
+                       size_t i0, size_t pc, size_t kc, float beta) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const size_t N = hn::Lanes(d);
+  V acc[kRows];
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(d);
+  if (g.trans_a) {  // A stored k x m: the kRows values of a k step are adjacent.
+    const float* a = g.a + pc * g.lda + i0;
+    for (size_t p = 0; p < kc; ++p) {
+      const V b = hn::Load(d, bp + p * N);
+#pragma GCC unroll 16
+      for (size_t r = 0; r < kRows; ++r) {
+        acc[r] = hn::MulAdd(hn::Set(d, a[r]), b, acc[r]);
+      }
+      a += g.lda;
+    }
+  } else {
+    const float* a = g.a + i0 * g.lda + pc;
+    const size_t lda = g.lda;
+#pragma GCC unroll 2
+    for (size_t p = 0; p < kc; ++p) {
+      const V b = hn::Load(d, bp + p * N);
+#pragma GCC unroll 16
+      for (size_t r = 0; r < kRows; ++r) {
+        acc[r] = hn::MulAdd(hn::Set(d, a[r * lda + p]), b, acc[r]);
+      }
+    }
+  }
+  const V va = hn::Set(d, g.alpha);
+  const auto mask = hn::FirstN(d, g.n);
+  const bool full = g.n == N;
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+    float* c = g.c + (i0 + r) * g.ldc;
+    V out = hn::Mul(va, acc[r]);
+    if (beta != 0.0f) {
+      const V old = full ? hn::LoadU(d, c) : LoadPartial(d, c, g.n);
+      out = hn::MulAdd(hn::Set(d, beta), old, out);
+    }
+    if (full) {
+      hn::StoreU(out, d, c);
+    } else {
+      hn::BlendedStore(out, mask, d, c);
+    }
+  }
+}
+
+// Rows [r0, r1) of C for one packed k-block: 16-row blocks, then the tail in
+// 8/4/2/1-row blocks.
+static void NarrowBlock(const GemmArgs& g, const float* bp, size_t r0,
+                        size_t r1, size_t pc, size_t kc) {
+  const float beta = pc == 0 ? g.beta : 1.0f;
+  size_t i = r0;
+  // 16 row streams of a row-major A would need more pointers than there are
+  // general registers; 8 chains still cover 2 FMA ports x 4-cycle latency.
+  if (HWY_TARGET <= HWY_AVX3 && g.trans_a) {
+    for (; i + 16 <= r1; i += 16) NarrowRows<16>(g, bp, i, pc, kc, beta);
+  }
+  for (; i + 8 <= r1; i += 8) NarrowRows<8>(g, bp, i, pc, kc, beta);
+  if (i + 4 <= r1) { NarrowRows<4>(g, bp, i, pc, kc, beta); i += 4; }
+  if (i + 2 <= r1) { NarrowRows<2>(g, bp, i, pc, kc, beta); i += 2; }
+  if (i < r1) NarrowRows<1>(g, bp, i, pc, kc, beta);
+}
+
+static void GemmNarrow(const GemmArgs& g) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  ScratchBuffer bpack(std::min(g.k, kNarrowKc) * N);
+  for (size_t pc = 0; pc < g.k; pc += kNarrowKc) {
+    const size_t kc = std::min(kNarrowKc, g.k - pc);
+    PackBNarrow(g, pc, kc, bpack.data());
+    if (!g.parallel) {
+      NarrowBlock(g, bpack.data(), 0, g.m, pc, kc);
+      continue;
+    }
+    // Chunks of 16 rows: the same row blocking as the serial path.
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, (g.m + 15) / 16),
+                      [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                        NarrowBlock(g, bpack.data(), r.begin() * 16,
+                                    std::min(g.m, r.end() * 16), pc, kc);
+                      });
+  }
+}
+
+#if HWY_TARGET <= HWY_AVX3
+// A * B^T with n <= 16 on AVX-512: dot products along k (rows of A and B are
+// both contiguous, all 16 lanes busy, no packing), kRows x kCols
+// accumulators, then one transposing reduction per row of C instead of a
+// horizontal sum per element.
+
+// Lane j of the result = sum of the lanes of v[j]. 8 + 4 + 2 + 1 shuffle/add
+// rounds (about 3 instructions per sum instead of ~8 for SumOfLanes).
+HWY_INLINE hn::Vec512<float> TransposeSum16(const hn::Vec512<float>* v) {
+  const hn::Full512<float> d;
+  const hn::Repartition<double, decltype(d)> dd;
+  using V = hn::Vec512<float>;
+  // Within each 128-bit block: even lanes hold v[2i], odd lanes v[2i+1].
+  V u[8];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < 8; ++i) {
+    u[i] = hn::Add(hn::InterleaveLower(d, v[2 * i], v[2 * i + 1]),
+                   hn::InterleaveUpper(d, v[2 * i], v[2 * i + 1]));
+  }
+  // Lane l of each block of w[q]: partial sum of v[4q + l].
+  V w[4];
+#pragma GCC unroll 4
+  for (size_t q = 0; q < 4; ++q) {
+    const auto lo = hn::BitCast(dd, u[2 * q]);
+    const auto hi = hn::BitCast(dd, u[2 * q + 1]);
+    w[q] = hn::Add(hn::BitCast(d, hn::InterleaveLower(dd, lo, hi)),
+                   hn::BitCast(d, hn::InterleaveUpper(dd, lo, hi)));
+  }
+  // Blocks [w0 b0+b2, w0 b1+b3, w1 b0+b2, w1 b1+b3].
+  const V x01 = hn::Add(hn::ConcatLowerLower(d, w[1], w[0]),
+                        hn::ConcatUpperUpper(d, w[1], w[0]));
+  const V x23 = hn::Add(hn::ConcatLowerLower(d, w[3], w[2]),
+                        hn::ConcatUpperUpper(d, w[3], w[2]));
+  // Reorder blocks to [0, 2, 1, 3], then add the halves pairwise.
+  alignas(64) static constexpr int32_t kBlocks0213[16] = {
+      0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15};
+  const auto idx = hn::SetTableIndices(d, kBlocks0213);
+  const V p01 = hn::TableLookupLanes(x01, idx);
+  const V p23 = hn::TableLookupLanes(x23, idx);
+  return hn::Add(hn::ConcatLowerLower(d, p23, p01),
+                 hn::ConcatUpperUpper(d, p23, p01));
+}
+
+// B packed as [k / 16][kCols][16]: for each 16-long k chunk, the chunks of
+// all kCols rows side by side (rows past n and the k tail are zero), so the
+// kernel loads them at fixed offsets from one pointer.
+template <size_t kCols>
+static void PackBDotNarrow(const GemmArgs& g, float* HWY_RESTRICT dst) {
+  const hn::Full512<float> d;
+  constexpr size_t N = 16;
+  for (size_t p = 0; p < g.k; p += N) {
+    const auto m = hn::FirstN(d, std::min(N, g.k - p));
+    for (size_t j = 0; j < kCols; ++j) {
+      const auto v = j < g.n ? hn::MaskedLoad(m, d, g.b + j * g.ldb + p)
+                             : hn::Zero(d);
+      hn::Store(v, d, dst + j * N);
+    }
+    dst += kCols * N;
+  }
+}
+
+// Rows [i0, i0 + kRows) of C against the packed B.
+template <size_t kRows, size_t kCols>
+static void DotNarrowRows(const GemmArgs& g, const float* HWY_RESTRICT bp,
+                          size_t i0) {
+  const hn::Full512<float> d;
+  using V = hn::Vec512<float>;
+  constexpr size_t N = 16;
+  const float* a0 = g.a + i0 * g.lda;
+  const size_t lda = g.lda;
+  V acc[kRows][kCols];
+#pragma GCC unroll 2
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 16
+    for (size_t j = 0; j < kCols; ++j) acc[r][j] = hn::Zero(d);
+  }
+  size_t p = 0;
+  for (; p + N <= g.k; p += N) {
+    V a[kRows];
+#pragma GCC unroll 2
+    for (size_t r = 0; r < kRows; ++r) a[r] = hn::LoadU(d, a0 + r * lda + p);
+#pragma GCC unroll 16
+    for (size_t j = 0; j < kCols; ++j) {
+      V b = hn::Load(d, bp + j * N);
+      // Keep b in a register for both rows (the compiler would otherwise
+      // fold the load into each FMA: twice the loads).
+      if (kRows > 1) asm("" : "+v"(b.raw));
+#pragma GCC unroll 2
+      for (size_t r = 0; r < kRows; ++r) acc[r][j] = hn::MulAdd(a[r], b, acc[r][j]);
+    }
+    bp += kCols * N;
+  }
+  if (p < g.k) {  // k tail: the masked load reads nothing past the row.
+    const auto m = hn::FirstN(d, g.k - p);
+    V a[kRows];
+    for (size_t r = 0; r < kRows; ++r) {
+      a[r] = hn::MaskedLoad(m, d, a0 + r * lda + p);
+    }
+#pragma GCC unroll 16
+    for (size_t j = 0; j < kCols; ++j) {
+      const V b = hn::Load(d, bp + j * N);
+      for (size_t r = 0; r < kRows; ++r) acc[r][j] = hn::MulAdd(a[r], b, acc[r][j]);
+    }
+  }
+  const V va = hn::Set(d, g.alpha);
+  const auto mask = hn::FirstN(d, g.n);
+  for (size_t r = 0; r < kRows; ++r) {
+    V v[16];
+#pragma GCC unroll 16
+    for (size_t j = 0; j < 16; ++j) v[j] = j < kCols ? acc[r][j] : hn::Zero(d);
+    V out = hn::Mul(va, TransposeSum16(v));
+    float* c = g.c + (i0 + r) * g.ldc;
+    if (g.beta != 0.0f) {
+      out = hn::MulAdd(hn::Set(d, g.beta), hn::MaskedLoad(mask, d, c), out);
+    }
+    hn::BlendedStore(out, mask, d, c);
+  }
+}
+
+template <size_t kCols>
+static void DotNarrowBlock(const GemmArgs& g, const float* bp, size_t r0,
+                           size_t r1) {
+  // 2 rows share each B load while 2 x kCols accumulators fit in registers.
+  constexpr size_t kRows = kCols <= 12 ? 2 : 1;
+  size_t i = r0;
+  for (; i + kRows <= r1; i += kRows) DotNarrowRows<kRows, kCols>(g, bp, i);
+  for (; i < r1; ++i) DotNarrowRows<1, kCols>(g, bp, i);
+}
+
+template <size_t kCols>
+static void GemmDotNarrowCols(const GemmArgs& g) {
+  ScratchBuffer bpack((g.k + 15) / 16 * kCols * 16);
+  PackBDotNarrow<kCols>(g, bpack.data());
+  const float* bp = bpack.data();
+  if (!g.parallel) return DotNarrowBlock<kCols>(g, bp, 0, g.m);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, (g.m + 15) / 16),
+                    [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
+                      DotNarrowBlock<kCols>(g, bp, r.begin() * 16,
+                                            std::min(g.m, r.end() * 16));
+                    });
+}
+
+// kCols = n rounded up to even: a padding column costs a full FMA per k
+// chunk, so 10 outputs get exactly 10 accumulators per row.
+static void GemmDotNarrow(const GemmArgs& g) {
+  switch ((g.n + 1) / 2) {
+    case 1: return GemmDotNarrowCols<2>(g);
+    case 2: return GemmDotNarrowCols<4>(g);
+    case 3: return GemmDotNarrowCols<6>(g);
+    case 4: return GemmDotNarrowCols<8>(g);
+    case 5: return GemmDotNarrowCols<10>(g);
+    case 6: return GemmDotNarrowCols<12>(g);
+    case 7: return GemmDotNarrowCols<14>(g);
+    default: return GemmDotNarrowCols<16>(g);
+  }
+}
+#endif  // HWY_TARGET <= HWY_AVX3
+
 // C = alpha A B^T + beta C as dot products: rows of A and of B are both
 // contiguous along k, so nothing is packed. A kI x kJ block keeps kI*kJ
 // vector accumulators (16 for 4x4: 8 loads per 16 FMAs) and reduces each
@@ -396,15 +934,29 @@ static void GemmDotNT(const GemmArgs& g) {
 }
 
 void GemmPacked(const GemmArgs& g) {
+  const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
+#if HWY_TARGET <= HWY_AVX3
+  if (g.trans_b && !g.trans_a && g.n <= 16 && g.k >= 32) {
+    return GemmDotNarrow(g);
+  }
+#endif
+  if (g.n <= lanes && !(g.trans_b && !g.trans_a && g.k >= 64)) {
+    return GemmNarrow(g);
+  }
   // Dot products pay one reduction per output, so they need a long k.
   if (g.trans_b && !g.trans_a &&
       ((g.m <= 32 && g.k >= 256) || (g.n <= 16 && g.k >= 64))) {
     return GemmDotNT(g);
   }
-  // Narrow outputs (10 classes) and short ones: tiles shaped to waste less.
-  const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
-  if (g.n <= lanes) return GemmTiled<12, 1>(g);  // 12 FMA chains, 1 vector
+  // Short outputs (10 rows): a tile shaped to waste less.
   if (g.m > 8 && g.m <= 10) return GemmTiled<5, 4>(g);  // 2 exact blocks
+  if (g.m > kJitPackMaxRows) {
+    // 28 accumulators need the 32 vector registers of AVX-512.
+    if (HWY_TARGET <= HWY_AVX3) {
+      return GemmBlocked<TRAINBUS_GEMM_BROWS, TRAINBUS_GEMM_BVECS>(g);
+    }
+    return GemmBlocked<6, 2>(g);
+  }
   GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
 }
 

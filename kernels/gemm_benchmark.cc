@@ -10,6 +10,8 @@
 #include <cblas.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -91,31 +93,49 @@ void BM_OpenBLAS(benchmark::State& state) {
   SetCounters(state, m, k, n);
 }
 
-void Shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"M", "K", "N", "op"});
-  // MLP 784 -> 128 -> 10 at batch 64: forward (NT), input grad (NN),
-  // weight grad (TN).
-  b->Args({64, 784, 128, 1})->Args({64, 128, 784, 0})->Args({128, 64, 784, 2});
-  b->Args({64, 128, 10, 1})->Args({64, 10, 128, 0})->Args({10, 64, 128, 2});
-  // Also the plain NN forms of the shapes, and 1024^3.
-  b->Args({64, 784, 128, 0})->Args({64, 128, 10, 0});
-  b->Args({1024, 1024, 1024, 0})->Args({1024, 1024, 1024, 1})
-      ->Args({1024, 1024, 1024, 2});
-  // MLP 784 -> 256 (the benchmark model) and the CNN's conv2 GEMM at batch 64.
-  b->Args({64, 784, 256, 1})->Args({256, 64, 784, 2});
-  b->Args({16, 200, 4096, 0});
-  // Softmax regression at batch 64: forward and weight gradient.
-  b->Args({64, 784, 10, 1})->Args({10, 64, 784, 2});
-  // Batch 1: GEMV and rank-1 update.
-  b->Args({1, 784, 256, 1})->Args({256, 1, 784, 2});
-}
+// {M, K, N, op}.
+constexpr int64_t kShapes[][4] = {
+    // MLP 784 -> 128 -> 10 at batch 64: forward (NT), input grad (NN),
+    // weight grad (TN).
+    {64, 784, 128, 1}, {64, 128, 784, 0}, {128, 64, 784, 2},
+    {64, 128, 10, 1}, {64, 10, 128, 0}, {10, 64, 128, 2},
+    // Also the plain NN forms of the shapes, and 1024^3.
+    {64, 784, 128, 0}, {64, 128, 10, 0},
+    {1024, 1024, 1024, 0}, {1024, 1024, 1024, 1}, {1024, 1024, 1024, 2},
+    // MLP 784 -> 256 (the benchmark model) and the CNN's conv2 GEMM at
+    // batch 64.
+    {64, 784, 256, 1}, {256, 64, 784, 2}, {16, 200, 4096, 0},
+    // Softmax regression at batch 64: forward and weight gradient.
+    {64, 784, 10, 1}, {10, 64, 784, 2},
+    // Batch 1: GEMV and rank-1 update.
+    {1, 784, 256, 1}, {256, 1, 784, 2},
+};
 
-BENCHMARK(BM_Ours<false>)->Name("BM_GemmOursSerial")->Apply(Shapes);
-BENCHMARK(BM_OpenBLAS<1>)->Name("BM_GemmOpenBLAS1")->Apply(Shapes);
-BENCHMARK(BM_Ours<true>)->Name("BM_GemmOurs2T")->Apply(Shapes)->UseRealTime();
-BENCHMARK(BM_OpenBLAS<2>)->Name("BM_GemmOpenBLAS2")->Apply(Shapes)->UseRealTime();
+// Registered shape by shape, ours next to OpenBLAS, so that a change in the
+// machine's load (it is shared) shifts both sides of a ratio alike.
+void RegisterAll() {
+  for (const auto& s : kShapes) {
+    const std::vector<int64_t> args(s, s + 4);
+    const std::vector<std::string> names = {"M", "K", "N", "op"};
+    benchmark::RegisterBenchmark("BM_GemmOursSerial", BM_Ours<false>)
+        ->Args(args)->ArgNames(names);
+    benchmark::RegisterBenchmark("BM_GemmOpenBLAS1", BM_OpenBLAS<1>)
+        ->Args(args)->ArgNames(names);
+    benchmark::RegisterBenchmark("BM_GemmOurs2T", BM_Ours<true>)
+        ->Args(args)->ArgNames(names)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_GemmOpenBLAS2", BM_OpenBLAS<2>)
+        ->Args(args)->ArgNames(names)->UseRealTime();
+  }
+}
 
 }  // namespace
 }  // namespace trainbus::kernels
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  trainbus::kernels::RegisterAll();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -103,6 +103,87 @@ TEST(GemmTest, LargeParallelMatchesReference) {
   });
 }
 
+// Outputs at most one vector wide (the 10-class layers): every n from 1 to 17
+// against odd m and k, including k tails shorter than a vector, k across the
+// 512-long packing block, and misaligned operands.
+TEST(GemmTest, NarrowOutputsMatchReference) {
+  const size_t ms[] = {1, 2, 3, 7, 17, 33};
+  const size_t ks[] = {2, 15, 16, 33, 130, 515};
+  ForEachTarget([&](const char* target) {
+    for (size_t n = 1; n <= 17; ++n) {
+      for (size_t mi = 0; mi < 6; ++mi) {
+        const size_t m = ms[(mi + n) % 6], k = ks[mi];
+        for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+          for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+            CheckGemm(ta, tb, {m, n, k}, 1.0f, 0.0f, n + mi, true, target);
+            CheckGemm(ta, tb, {m, n, k}, -0.5f, 0.75f, n, true, target);
+          }
+        }
+      }
+    }
+    // Narrow outputs of the MLP's shapes, threaded.
+    for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+      for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+        CheckGemm(ta, tb, {64, 10, 128}, 1.0f, 0.0f, 1, false, target);
+        CheckGemm(ta, tb, {70, 10, 784}, 1.0f, 0.5f, 2, false, target);
+      }
+    }
+  });
+}
+
+// m > 128 goes through the blocked path: row blocks of 196 (m = 200), k
+// blocks of 384 (k = 400), column blocks of 2048 (n = 2050), and edges of
+// the 14-row x 32-column register tile on every side.
+TEST(GemmTest, BlockedPathMatchesReference) {
+  const Case cases[] = {{129, 33, 17}, {200, 47, 400}, {141, 2050, 3}};
+  ForEachTarget([&](const char* target) {
+    for (const Case& s : cases) {
+      for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+        for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+          CheckGemm(ta, tb, s, 1.0f, 0.0f, 5, true, target);
+          CheckGemm(ta, tb, s, 0.5f, -1.0f, 2, false, target);
+        }
+      }
+    }
+  });
+}
+
+// Every path gives the same bits on 1 or 2 threads and in GemmSerial.
+TEST(GemmTest, EveryPathBitwiseIdenticalForOneOrTwoThreads) {
+  const Case cases[] = {{97, 10, 300},  {300, 211, 403}, {64, 128, 784},
+                        {10, 784, 64},  {1, 300, 500},   {300, 200, 1}};
+  for (const Case& s : cases) {
+    for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+      for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+        const size_t lda = ta == Transpose::kYes ? s.m : s.k;
+        const size_t ldb = tb == Transpose::kYes ? s.k : s.n;
+        const auto a = RandomFloats(s.m * s.k, 11);
+        const auto b = RandomFloats(s.k * s.n, 12);
+        std::vector<float> c1(s.m * s.n), c2(s.m * s.n), c3(s.m * s.n);
+        {
+          tbb::global_control one(tbb::global_control::max_allowed_parallelism,
+                                  1);
+          Gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+               c1.data(), s.n);
+        }
+        {
+          tbb::global_control two(tbb::global_control::max_allowed_parallelism,
+                                  2);
+          Gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+               c2.data(), s.n);
+        }
+        GemmSerial(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
+                   0.0f, c3.data(), s.n);
+        const size_t bytes = c1.size() * sizeof(float);
+        EXPECT_EQ(0, std::memcmp(c1.data(), c2.data(), bytes))
+            << s.m << "x" << s.n << "x" << s.k;
+        EXPECT_EQ(0, std::memcmp(c1.data(), c3.data(), bytes))
+            << s.m << "x" << s.n << "x" << s.k;
+      }
+    }
+  }
+}
+
 TEST(GemmTest, ZeroKScalesByBeta) {
   std::vector<float> c = {1, 2, 3, 4};
   Gemm(Transpose::kNo, Transpose::kNo, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2,
