@@ -103,7 +103,9 @@ class Model {
 
   // Test-then-train in one forward pass: probs (batch, classes) receives the
   // predictions made before the update (prequential evaluation), then the
-  // step is taken as in TrainStep. probs may be null.
+  // step is taken as in TrainStep. probs may be null. They come from the
+  // training forward pass: the raw (not averaged) weights, and with dropout
+  // and augmentation applied when the spec asks for them.
   virtual absl::StatusOr<float> TrainStepWithPredictions(const float* x,
                                                          const int32_t* labels,
                                                          size_t batch,
