@@ -333,7 +333,9 @@ int main(int argc, char** argv) {
     trainbus::report::LineChart chart{"test accuracy per epoch", "epoch",
                                       "test accuracy"};
     for (const Run& r : *runs) {
-      trainbus::report::LineChart::Series s{r.arch + " " + r.spec_text, {}};
+      trainbus::report::LineChart::Series s{
+          absl::StrCat(r.arch, " (", r.epochs, r.epochs == 1 ? " epoch)" : " epochs)"),
+          {}};
       for (size_t e = 0; e < r.accuracy.size(); ++e) {
         s.points.emplace_back(static_cast<double>(e + 1), r.accuracy[e]);
       }

@@ -38,6 +38,19 @@ TEST(SvgChartTest, DrawsOneLinePerSeriesWithEscapedNames) {
   EXPECT_EQ(lines, 2u);
 }
 
+TEST(SvgChartTest, MarksPointsSoAOnePointSeriesShows) {
+  LineChart chart{"acc", "epoch", "accuracy", {}};
+  chart.series.push_back({"softmax", {{1, 0.84}}});
+  chart.series.push_back({"mlp", {{1, 0.85}, {2, 0.87}}});
+  const std::string svg = chart.ToSvg();
+  size_t markers = 0;
+  for (size_t at = 0; (at = svg.find("<circle", at)) != std::string::npos;
+       ++at) {
+    ++markers;
+  }
+  EXPECT_EQ(markers, 3u);
+}
+
 TEST(SvgChartTest, EmptyChartIsStillValid) {
   const std::string svg = LineChart{}.ToSvg();
   EXPECT_EQ(svg.rfind("</svg>\n"), svg.size() - 7);

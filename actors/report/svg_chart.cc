@@ -90,6 +90,8 @@ std::string LineChart::ToSvg(int width, int height) const {
       "text-anchor=\"middle\">%s</text>\n",
       left, top, pw, ph, left + pw / 2, top + ph + 38.0, Escape(x_label),
       top + ph / 2, Escape(y_label));
+  size_t most_points = 0;
+  for (const Series& s : series) most_points = std::max(most_points, s.points.size());
   for (size_t i = 0; i < series.size(); ++i) {
     const Series& s = series[i];
     const char* color = kColors[i % (sizeof(kColors) / sizeof(kColors[0]))];
@@ -97,6 +99,16 @@ std::string LineChart::ToSvg(int width, int height) const {
     for (const auto& [x, y] : s.points) {
       absl::StrAppendFormat(&path, "%s%.1f,%.1f ", path.empty() ? "" : "",
                             px(x), py(y));
+    }
+    // Markers when every series has few enough points to tell apart (a
+    // one-point series would otherwise not show at all).
+    if (most_points <= 60) {
+      for (const auto& [x, y] : s.points) {
+        absl::StrAppendFormat(&svg,
+                              "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
+                              "fill=\"%s\"/>\n",
+                              px(x), py(y), color);
+      }
     }
     absl::StrAppendFormat(
         &svg,
