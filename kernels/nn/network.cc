@@ -62,9 +62,14 @@ absl::Status Network::Build() {
       !(s.hflip >= 0.0f && s.hflip <= 1.0f) ||
       s.shift >= std::min(s.height, s.width)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "invalid dropout or hflip in '", text,
+        "invalid dropout, hflip or shift in '", text,
         "': need dropout in [0, 1), hflip in [0, 1] and shift smaller than "
         "the image"));
+  }
+  if (s.arch == "cnn" && (s.kernel % 2 == 0 || s.kernel > 15)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cnn '", text, "': kernel ", s.kernel,
+        " is not an odd size in [1, 15]; use e.g. kernel=3 or kernel=5"));
   }
   if (s.dropout > 0.0f && s.arch != "mlp" && s.hidden.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(

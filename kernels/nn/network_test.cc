@@ -406,6 +406,10 @@ TEST(NetworkTest, BadArgumentsAreStatusErrors) {
   EXPECT_FALSE(MakeModel(spec).ok());  // 8x8 is too small for two convs
   spec.arch = "rnn";
   EXPECT_FALSE(MakeModel(spec).ok());
+  ModelSpec even;
+  even.arch = "cnn";
+  even.kernel = 4;
+  EXPECT_FALSE(MakeModel(even).ok());
   auto no_hidden = MakeModel(*ParseModelSpec("cnn:dropout=0.5"));
   ASSERT_FALSE(no_hidden.ok());
   EXPECT_NE(std::string(no_hidden.status().message()).find("add hidden=N"),
