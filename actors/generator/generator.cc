@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 struct GeneratorState {
   GeneratorOptions options;
   std::unique_ptr<data::EpochShuffler> order;
-  std::unique_ptr<bus::PublishWindow> window;
+  bus::PublishWindow window{1, 0};  // replaced from the options at spawn
   uint64_t total = 0;        // samples to publish; 0: unbounded
   uint64_t published = 0;
   bool finishing = false;
@@ -78,13 +78,13 @@ void Finish(Self* self) {
 void Pump(Self* self) {
   auto& st = self->state;
   const bool unbounded = st.total == 0;
-  while (st.window->CanSend() && (unbounded || st.published < st.total)) {
+  while (st.window.CanSend() && (unbounded || st.published < st.total)) {
     bus::Sample s = Next(self);
     ++st.published;
-    st.window->Send(self, st.options.output, std::move(s), st.options.source,
+    st.window.Send(self, st.options.output, std::move(s), st.options.source,
                     [self] { Pump(self); });
   }
-  if (!unbounded && st.published == st.total && st.window->in_flight() == 0) {
+  if (!unbounded && st.published == st.total && st.window.in_flight() == 0) {
     Finish(self);
   }
 }
@@ -94,8 +94,7 @@ caf::behavior Generator(Self* self, GeneratorOptions options) {
   st.options = std::move(options);
   const data::Dataset& d = *st.options.data;
   st.order = std::make_unique<data::EpochShuffler>(d.count, st.options.seed);
-  st.window = std::make_unique<bus::PublishWindow>(st.options.window,
-                                                   st.options.rate);
+  st.window = bus::PublishWindow(st.options.window, st.options.rate);
   if (st.options.epochs > 0) st.total = st.options.epochs * d.count;
   if (st.options.limit > 0) {
     st.total = st.total == 0 ? st.options.limit
@@ -107,7 +106,7 @@ caf::behavior Generator(Self* self, GeneratorOptions options) {
   return {
       [=](tick_atom) {
         auto& s = self->state;
-        if (s.window->Tick() && !s.finishing) {
+        if (s.window.Tick() && !s.finishing) {
           self->delayed_send(self, bus::PublishWindow::kTick, tick_atom::value);
         }
         Pump(self);

@@ -27,7 +27,7 @@ struct ImageSourceState {
   uint64_t next_seq = 0;
   uint64_t published = 0;
   uint64_t dead = 0;
-  std::unique_ptr<bus::PublishWindow> window;
+  bus::PublishWindow window{1, 0};  // replaced from the options at spawn
   bool finishing = false;
 
   static inline const char* name = "trainbus.image_dir_source";
@@ -52,7 +52,7 @@ std::string Reason(const absl::Status& status, const std::string& path) {
 void Pump(Self* self);
 
 void Send(Self* self, const caf::actor& to, bus::Sample s) {
-  self->state.window->Send(self, to, std::move(s), self->state.options.source,
+  self->state.window.Send(self, to, std::move(s), self->state.options.source,
                            [self] { Pump(self); });
 }
 
@@ -74,7 +74,7 @@ void Finish(Self* self) {
 
 void Pump(Self* self) {
   auto& st = self->state;
-  while (st.window->CanSend() && !st.reader->done()) {
+  while (st.window.CanSend() && !st.reader->done()) {
     data::ImageDirEntry e = st.reader->Next();
     bus::Sample s;
     s.seq = st.next_seq++;
@@ -98,15 +98,14 @@ void Pump(Self* self) {
       }
     }
   }
-  if (st.reader->done() && st.window->in_flight() == 0) Finish(self);
+  if (st.reader->done() && st.window.in_flight() == 0) Finish(self);
 }
 
 caf::behavior ImageDirSource(Self* self, ImageDirSourceOptions options,
                              std::shared_ptr<data::ImageDirReader> reader) {
   auto& st = self->state;
   st.options = std::move(options);
-  st.window = std::make_unique<bus::PublishWindow>(st.options.window,
-                                                   st.options.rate);
+  st.window = bus::PublishWindow(st.options.window, st.options.rate);
   st.reader = std::make_unique<data::ImageDirReader>(std::move(*reader));
   self->monitor(st.options.output);
   self->set_down_handler([=](const caf::down_msg&) { self->quit(); });
@@ -114,7 +113,7 @@ caf::behavior ImageDirSource(Self* self, ImageDirSourceOptions options,
   return {
       [=](tick_atom) {
         auto& s = self->state;
-        if (s.window->Tick() && !s.finishing) {
+        if (s.window.Tick() && !s.finishing) {
           self->delayed_send(self, bus::PublishWindow::kTick, tick_atom::value);
         }
         Pump(self);
