@@ -134,11 +134,13 @@ FloatSplit ToFloats(const trainbus::data::Dataset& d, uint64_t limit) {
   return s;
 }
 
-double Accuracy(const trainbus::nn::Model& model, const FloatSplit& test,
-                std::vector<float>* probs) {
+absl::StatusOr<double> Accuracy(const trainbus::nn::Model& model,
+                                 const FloatSplit& test,
+                                 std::vector<float>* probs) {
   const size_t classes = model.spec().classes;
   probs->resize(test.count * classes);
-  if (!model.Predict(test.x.data(), test.count, probs->data()).ok()) return 0;
+  absl::Status s = model.Predict(test.x.data(), test.count, probs->data());
+  if (!s.ok()) return s;
   return static_cast<double>(trainbus::kernels::CountCorrect(
              probs->data(), test.labels.data(), test.count, classes)) /
          static_cast<double>(test.count);
@@ -218,7 +220,12 @@ void Train(const FloatSplit& train, const FloatSplit& test, uint64_t seed,
     trained += steps * b;
     if (tty) std::fprintf(stderr, "\r%60s\r", "");
     run->loss.push_back(steps ? loss_sum / steps : 0);
-    run->accuracy.push_back(Accuracy(**model, test, &probs));
+    absl::StatusOr<double> accuracy = Accuracy(**model, test, &probs);
+    if (!accuracy.ok()) {
+      run->error = std::string(accuracy.status().message());
+      return;
+    }
+    run->accuracy.push_back(*accuracy);
     std::cout << absl::StrFormat(
                      "%-8s epoch %2d/%d  train_loss %.4f  test_acc %.4f  "
                      "%.0f samples/s  train %.1f s",
