@@ -4,7 +4,7 @@
 // go. Generators and production sources own one each:
 //
 //   // in the actor's state:   bus::PublishWindow win{options.window, options.rate};
-//   // on every tick message:  if (win.Tick()) self->delayed_send(self, bus::PublishWindow::kTick, tick);
+//   // on every tick message:  win.Tick(self, tick, finishing); Pump(self);
 //   void Pump(Self* self) {
 //     auto& w = self->state.win;
 //     while (w.CanSend() && more()) {
@@ -47,17 +47,18 @@ class PublishWindow {
     return in_flight_ < window_ && (rate_ <= 0 || allowance_ >= 1);
   }
   uint32_t in_flight() const { return in_flight_; }
-  bool rate_limited() const { return rate_ > 0; }
 
-  // Adds one tick's allowance. Never banks more than one tick's worth, so a
-  // stall is not followed by a burst. Returns whether ticks are needed at
-  // all (only when rate limited).
-  bool Tick() {
-    if (rate_ <= 0) return false;
+  // Handles the source's tick message: adds one tick's allowance (never
+  // more than one tick's worth is banked, so a stall is not followed by a
+  // burst) and, while rate limited and not finishing, schedules the next
+  // tick to `self`. Without a rate there are no further ticks.
+  template <class Self, class Atom>
+  void Tick(Self* self, Atom tick, bool finishing) {
+    if (rate_ <= 0) return;
     const double per_tick =
         rate_ * std::chrono::duration<double>(kTick).count();
     allowance_ = std::min(allowance_ + per_tick, std::max(per_tick, 1.0));
-    return true;
+    if (!finishing) self->delayed_send(self, kTick, tick);
   }
 
   // Publishes `sample` to `to`; `on_ack` runs when the resource has

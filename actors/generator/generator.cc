@@ -104,11 +104,8 @@ caf::behavior Generator(Self* self, GeneratorOptions options) {
   self->set_down_handler([=](const caf::down_msg&) { self->quit(); });
   self->send(self, tick_atom::value);
   return {
-      [=](tick_atom) {
-        auto& s = self->state;
-        if (s.window.Tick() && !s.finishing) {
-          self->delayed_send(self, bus::PublishWindow::kTick, tick_atom::value);
-        }
+      [=](tick_atom tick) {
+        self->state.window.Tick(self, tick, self->state.finishing);
         Pump(self);
       },
   };

@@ -147,5 +147,39 @@ TEST_F(GeneratorTest, ABlockingResourceHoldsTheWindow) {
   EXPECT_EQ(got->samples.size(), 51u);
 }
 
+// rate=1000/s in 10 ms ticks: each tick lets exactly 10 samples go, and a
+// long wait between ticks does not bank a burst.
+TEST_F(GeneratorTest, RateLimitReleasesOneTicksWorthPerTick) {
+  bus::ResourceOptions r;
+  r.name = "paced";
+  r.max_queue = 1000;
+  auto resource = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+  ASSERT_TRUE(resource);
+  auto got = std::make_shared<Received>();
+  caf::actor collector = t.Spawn(Collector, got);
+  bus::SubscribeOptions sub;
+  sub.initial_credit = 1000;
+  ASSERT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,
+                              collector, sub));
+  GeneratorOptions g;
+  g.data = TinyDataset(35);
+  g.rate = 1000;
+  g.window = 64;
+  g.output = *resource;
+  SpawnGenerator(t.system(), g);
+  t.Run();
+  EXPECT_EQ(got->samples.size(), 10u);  // the first tick
+  t.sched().advance_time(std::chrono::seconds(5));  // fires one tick only
+  t.Run();
+  EXPECT_EQ(got->samples.size(), 20u);
+  ASSERT_TRUE(t.sched().trigger_timeout());
+  t.Run();
+  EXPECT_EQ(got->samples.size(), 30u);
+  ASSERT_TRUE(t.sched().trigger_timeout());
+  t.Run();
+  EXPECT_EQ(got->samples.size(), 36u);  // the last 5 and the end marker
+  EXPECT_TRUE(got->samples.back().end_of_stream());
+}
+
 }  // namespace
 }  // namespace trainbus::actors

@@ -111,11 +111,8 @@ caf::behavior ImageDirSource(Self* self, ImageDirSourceOptions options,
   self->set_down_handler([=](const caf::down_msg&) { self->quit(); });
   self->send(self, tick_atom::value);
   return {
-      [=](tick_atom) {
-        auto& s = self->state;
-        if (s.window.Tick() && !s.finishing) {
-          self->delayed_send(self, bus::PublishWindow::kTick, tick_atom::value);
-        }
+      [=](tick_atom tick) {
+        self->state.window.Tick(self, tick, self->state.finishing);
         Pump(self);
       },
   };
