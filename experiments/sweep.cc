@@ -23,8 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "actors/registry/store.h"
-#include "actors/registry/sweep.h"
+#include "registry/store.h"
+#include "registry/sweep.h"
 #include "actors/topology/train_task.h"
 
 extern char** environ;

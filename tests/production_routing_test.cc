@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "actors/data/idx.h"
+#include "data/idx.h"
 #include "gtest/gtest.h"
 #include "tests/test_topology.h"
 

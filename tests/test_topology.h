@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/data/idx.h"
+#include "data/idx.h"
 #include "actors/model/eval_set.h"
 #include "actors/model/model_actor.h"
 #include "bus/atoms.h"

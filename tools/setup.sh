@@ -2,9 +2,15 @@
 # Installs the Debian packages trainbus needs. Idempotent: prints nothing and
 # touches nothing when every package is already installed.
 #
-#   tools/setup.sh           build, test and run (the README's two commands)
-#   tools/setup.sh --bench   also the peers the benchmark comparisons run
-#                            against (OpenBLAS, PyTorch, RabbitMQ)
+#   tools/setup.sh           everything any target in //... needs to build and
+#                            pass (the README's two commands), including the
+#                            small -dev libraries that benchmarks link
+#   tools/setup.sh --bench   also the peers' runtimes that the comparison
+#                            scripts start (PyTorch, the RabbitMQ broker, perf)
+#
+# tests/setup_packages_test.sh checks that every library third_party/BUILD
+# links, and every header the code includes from /usr/include, belongs to a
+# package in the default list below.
 set -euo pipefail
 
 packages=(
@@ -12,11 +18,12 @@ packages=(
   libcaf-dev libhwy-dev libtbb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsqlite3-dev libpng-dev libjpeg-dev libssl-dev
+  nlohmann-json3-dev
+  libopenblas-dev librabbitmq-dev
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libopenblas-dev python3-torch python3-numpy rabbitmq-server
-             librabbitmq-dev linux-perf)
+  packages+=(python3-torch python3-numpy rabbitmq-server linux-perf)
 elif [[ $# -gt 0 ]]; then
   echo "usage: tools/setup.sh [--bench]" >&2
   exit 2

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/registry/registry_cli.h"
+#include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
 
 namespace {

@@ -7,7 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "actors/report/json.h"
+#include "report/json.h"
 
 namespace trainbus::actors {
 namespace {

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "actors/data/shuffle.h"
+#include "data/shuffle.h"
 #include "bus/atoms.h"
 #include "bus/end_stream.h"
 #include "bus/errors.h"

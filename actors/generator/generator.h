@@ -22,7 +22,7 @@
 #include <memory>
 #include <string>
 
-#include "actors/data/idx.h"
+#include "data/idx.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 

@@ -7,7 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "actors/data/image_dir.h"
+#include "data/image_dir.h"
 #include "bus/atoms.h"
 #include "bus/end_stream.h"
 #include "bus/errors.h"

@@ -1,7 +1,7 @@
 // A production source that turns a directory of images (PNG, JPEG, PGM)
 // into unlabelled 28x28 grayscale samples on a bus resource.
 //
-// Files are taken in name order (actors/data/image_dir.h), one sample per
+// Files are taken in name order (data/image_dir.h), one sample per
 // file, seq = the file's position in that order, meta {"path": file}. A file
 // that cannot be read or decoded becomes a dead letter instead: a Sample
 // without pixels, with meta {"path": file, "error": why}, published to the
@@ -24,7 +24,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "actors/data/mnist28.h"
+#include "data/mnist28.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/data/image.h"
+#include "data/image.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"

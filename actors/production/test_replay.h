@@ -18,7 +18,7 @@
 #include <memory>
 #include <string>
 
-#include "actors/data/idx.h"
+#include "data/idx.h"
 #include "actors/generator/generator.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"

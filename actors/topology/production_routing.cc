@@ -16,7 +16,7 @@
 #include "actors/consumer/console_printer.h"
 #include "actors/consumer/hook_sink.h"
 #include "actors/consumer/jsonl_sink.h"
-#include "actors/data/image.h"
+#include "data/image.h"
 #include "actors/generator/generator.h"
 #include "actors/production/image_dir_source.h"
 #include "actors/production/test_replay.h"

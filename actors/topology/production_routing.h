@@ -35,7 +35,7 @@
 #include "absl/status/statusor.h"
 #include "actors/consumer/aggregator.h"
 #include "actors/consumer/consumer.h"
-#include "actors/data/idx.h"
+#include "data/idx.h"
 #include "actors/model/model_actor.h"
 #include "actors/topology/parallel_models.h"
 #include "bus/metrics.h"

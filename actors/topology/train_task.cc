@@ -7,9 +7,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "actors/registry/metric_logger.h"
-#include "actors/registry/runner_main.h"
-#include "actors/registry/store.h"
+#include "registry/metric_logger.h"
+#include "registry/runner_main.h"
+#include "registry/store.h"
 #include "actors/topology/parallel_models.h"
 
 namespace trainbus::actors {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "actors/registry/records.h"
-#include "actors/registry/runner.h"
+#include "registry/records.h"
+#include "registry/runner.h"
 #include "bus/message.h"
 
 namespace trainbus::actors {

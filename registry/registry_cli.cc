@@ -1,0 +1,615 @@
+#include "registry/registry_cli.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "registry/filter.h"
+#include "registry/store.h"
+
+namespace trainbus::registry {
+namespace {
+
+constexpr char kUsage[] = R"(usage: trainbus registry <command> [flags]
+
+commands:
+  ls [models|datasets|logs|tasks]   list records (default: models)
+  show <name>[:version|@alias]      one model with all its fields
+  show dataset <name>[:version]     one dataset and its files
+  show task <id>                    one task
+  best [--sort KEY [asc|desc]]      the best model (default: test_accuracy desc)
+  tasks                             the task queue: state, attempts, lease, runner
+  unfinished                        how many tasks are pending or running
+  alias <name> <alias> <version>    point an alias (e.g. production) at a version
+  delete [models|logs] --filter F --yes
+                                    delete matching records (never without --yes)
+
+flags:
+  --registry_dir DIR  registry directory (default: $TRAINBUS_REGISTRY_DIR, else
+                      $XDG_DATA_HOME/trainbus/registry, else
+                      ~/.local/share/trainbus/registry)
+  --project P         project for show/alias/best (default: "default"; ls and
+                      best accept project=P in --filter instead)
+  --filter F          e.g. name=mlp,test_accuracy>0.8 (= != < <= > >=)
+  --sort S            e.g. "test_accuracy desc" or "time desc"
+  --limit N           at most N rows
+  --json              JSON instead of a table
+  --yes               confirm a delete
+)";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::string registry_dir;
+  std::string project;
+  std::string filter;
+  std::string sort;
+  int64_t limit = 0;
+  bool json = false;
+  bool yes = false;
+  bool help = false;
+};
+
+std::optional<std::string> ParseArgs(const std::vector<std::string>& raw,
+                                     Args& args) {
+  static const std::set<std::string> kValued = {"registry_dir", "project",
+                                                "filter", "sort", "limit"};
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const std::string& a = raw[i];
+    if (a.size() < 3 || a.compare(0, 2, "--") != 0) {
+      if (a == "-h") {
+        args.help = true;
+      } else {
+        args.positional.push_back(a);
+      }
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    if (name == "json" || name == "yes" || name == "help") {
+      if (has_value) return absl::StrCat("--", name, " takes no value");
+      (name == "json" ? args.json : name == "yes" ? args.yes : args.help) =
+          true;
+      continue;
+    }
+    if (kValued.count(name) == 0) {
+      return absl::StrCat("unknown flag --", name, "; see `help`");
+    }
+    if (!has_value) {
+      if (i + 1 >= raw.size()) return absl::StrCat("--", name, " needs a value");
+      value = raw[++i];
+    }
+    if (name == "registry_dir") args.registry_dir = value;
+    if (name == "project") args.project = value;
+    if (name == "filter") args.filter = value;
+    if (name == "sort") args.sort = value;
+    if (name == "limit" && (!absl::SimpleAtoi(value, &args.limit) ||
+                            args.limit < 0)) {
+      return absl::StrCat("--limit wants a number >= 0, got '", value, "'");
+    }
+  }
+  return std::nullopt;
+}
+
+// ---- Output helpers --------------------------------------------------------
+
+std::string FormatTime(int64_t ns) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixNanos(ns),
+                          absl::UTCTimeZone());
+}
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 15];
+          out += kHex[c & 15];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// A value: a JSON number when it is one, else a string.
+std::string JsonValue(const std::string& v) {
+  return ParseNumber(v) && v.find_first_of("+") == std::string::npos
+             ? FormatNumber(*ParseNumber(v))
+             : JsonString(v);
+}
+
+std::string JsonKv(const KeyValues& kv) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : kv) {
+    parts.push_back(absl::StrCat(JsonString(k), ":", JsonValue(v)));
+  }
+  return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
+}
+
+std::string JsonList(const std::vector<std::string>& items) {
+  std::vector<std::string> parts;
+  for (const std::string& s : items) parts.push_back(JsonString(s));
+  return absl::StrCat("[", absl::StrJoin(parts, ","), "]");
+}
+
+std::string KvSummary(const KeyValues& kv, const std::set<std::string>& skip,
+                      size_t max_width = 60) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : kv) {
+    if (skip.count(k) == 0) parts.push_back(absl::StrCat(k, "=", v));
+  }
+  std::string s = absl::StrJoin(parts, " ");
+  if (s.size() > max_width) s = s.substr(0, max_width - 3) + "...";
+  return s;
+}
+
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header)
+      : rows_({std::move(header)}) {}
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void Print(std::ostream& out) const {
+    std::vector<size_t> width(rows_[0].size(), 0);
+    for (const auto& row : rows_) {
+      for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
+        width[i] = std::max(width[i], row[i].size());
+      }
+    }
+    for (const auto& row : rows_) {
+      std::string line;
+      for (size_t i = 0; i < row.size(); ++i) {
+        line += row[i];
+        if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+      }
+      out << std::string(absl::StripTrailingAsciiWhitespace(line)) << "\n";
+    }
+    if (rows_.size() == 1) out << "(none)\n";
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Keys named by the sort (and not columns) get their own column.
+std::vector<std::string> SortedKvKeys(const std::string& sort,
+                                      const std::set<std::string>& columns) {
+  std::vector<std::string> keys;
+  absl::StatusOr<std::vector<SortKey>> parsed = ParseSort(sort);
+  if (!parsed.ok()) return keys;
+  for (const SortKey& k : *parsed) {
+    if (columns.count(k.key) == 0) keys.push_back(k.key);
+  }
+  return keys;
+}
+
+std::string Get(const KeyValues& kv, const std::string& key) {
+  auto it = kv.find(key);
+  return it == kv.end() ? "-" : it->second;
+}
+
+// ---- Printers --------------------------------------------------------------
+
+std::string ModelJson(const ModelRecord& m) {
+  return absl::StrCat(
+      "{\"project\":", JsonString(m.project), ",\"name\":", JsonString(m.name),
+      ",\"version\":", m.version, ",\"time\":", JsonString(FormatTime(m.time_ns)),
+      ",\"arch\":", JsonString(m.arch), ",\"checkpoint_sha256\":",
+      JsonString(m.checkpoint.sha256), ",\"checkpoint_bytes\":",
+      m.checkpoint.size, ",\"aliases\":", JsonList(m.aliases),
+      ",\"fields\":", JsonKv(m.kv), "}");
+}
+
+void PrintModels(const std::vector<ModelRecord>& models, const Args& args,
+                 std::ostream& out) {
+  if (args.json) {
+    std::vector<std::string> items;
+    for (const ModelRecord& m : models) items.push_back(ModelJson(m));
+    out << "[" << absl::StrJoin(items, ",\n ") << "]\n";
+    return;
+  }
+  std::vector<std::string> extra = SortedKvKeys(
+      args.sort, {"id", "project", "name", "version", "time", "arch"});
+  std::vector<std::string> header = {"PROJECT", "NAME", "VERSION", "CREATED",
+                                     "ARCH"};
+  for (const std::string& k : extra) header.push_back(k);
+  header.push_back("ALIASES");
+  header.push_back("FIELDS");
+  Table table(header);
+  std::set<std::string> skip(extra.begin(), extra.end());
+  for (const ModelRecord& m : models) {
+    std::vector<std::string> row = {m.project, m.name, absl::StrCat(m.version),
+                                    FormatTime(m.time_ns), m.arch};
+    for (const std::string& k : extra) row.push_back(Get(m.kv, k));
+    row.push_back(m.aliases.empty() ? "-" : absl::StrJoin(m.aliases, ","));
+    row.push_back(KvSummary(m.kv, skip));
+    table.Add(row);
+  }
+  table.Print(out);
+}
+
+void PrintModelDetail(const ModelRecord& m, const Args& args,
+                      std::ostream& out) {
+  if (args.json) {
+    out << ModelJson(m) << "\n";
+    return;
+  }
+  out << "model      " << m.project << "/" << m.name << ":" << m.version
+      << "\n";
+  out << "created    " << FormatTime(m.time_ns) << " UTC\n";
+  out << "arch       " << m.arch << "\n";
+  out << "checkpoint " << m.checkpoint.sha256 << " (" << m.checkpoint.size
+      << " bytes)\n";
+  out << "aliases    "
+      << (m.aliases.empty() ? "-" : absl::StrJoin(m.aliases, ", ")) << "\n";
+  Table table({"KEY", "VALUE"});
+  for (const auto& [k, v] : m.kv) table.Add({k, v});
+  table.Print(out);
+}
+
+std::string DatasetJson(const DatasetRecord& d) {
+  std::vector<std::string> files;
+  for (const BlobRef& f : d.files) {
+    files.push_back(absl::StrCat("{\"name\":", JsonString(f.name),
+                                 ",\"sha256\":", JsonString(f.sha256),
+                                 ",\"bytes\":", f.size, "}"));
+  }
+  return absl::StrCat("{\"project\":", JsonString(d.project),
+                      ",\"name\":", JsonString(d.name),
+                      ",\"version\":", d.version,
+                      ",\"time\":", JsonString(FormatTime(d.time_ns)),
+                      ",\"files\":[", absl::StrJoin(files, ","),
+                      "],\"fields\":", JsonKv(d.kv), "}");
+}
+
+void PrintDatasets(const std::vector<DatasetRecord>& sets, const Args& args,
+                   std::ostream& out, bool detail) {
+  if (args.json) {
+    std::vector<std::string> items;
+    for (const DatasetRecord& d : sets) items.push_back(DatasetJson(d));
+    out << "[" << absl::StrJoin(items, ",\n ") << "]\n";
+    return;
+  }
+  Table table({"PROJECT", "NAME", "VERSION", "CREATED", "FILES", "BYTES",
+               "FIELDS"});
+  for (const DatasetRecord& d : sets) {
+    int64_t bytes = 0;
+    for (const BlobRef& f : d.files) bytes += f.size;
+    table.Add({d.project, d.name, absl::StrCat(d.version),
+               FormatTime(d.time_ns), absl::StrCat(d.files.size()),
+               absl::StrCat(bytes), KvSummary(d.kv, {})});
+  }
+  table.Print(out);
+  if (detail) {
+    for (const DatasetRecord& d : sets) {
+      Table files({"FILE", "SHA256", "BYTES"});
+      for (const BlobRef& f : d.files) {
+        files.Add({f.name, f.sha256, absl::StrCat(f.size)});
+      }
+      out << "\n";
+      files.Print(out);
+    }
+  }
+}
+
+void PrintLogs(const std::vector<LogEntry>& logs, const Args& args,
+               std::ostream& out) {
+  if (args.json) {
+    std::vector<std::string> items;
+    for (const LogEntry& e : logs) {
+      items.push_back(absl::StrCat(
+          "{\"id\":", e.id, ",\"project\":", JsonString(e.project),
+          ",\"kind\":", JsonString(LogKindName(e.kind)),
+          ",\"model\":", JsonString(e.model), ",\"version\":", e.model_version,
+          ",\"step\":", e.step, ",\"time\":", JsonString(FormatTime(e.time_ns)),
+          ",\"metrics\":", JsonKv(e.metrics), "}"));
+    }
+    out << "[" << absl::StrJoin(items, ",\n ") << "]\n";
+    return;
+  }
+  Table table({"ID", "KIND", "MODEL", "VERSION", "STEP", "TIME", "METRICS"});
+  for (const LogEntry& e : logs) {
+    table.Add({absl::StrCat(e.id), std::string(LogKindName(e.kind)), e.model,
+               absl::StrCat(e.model_version), absl::StrCat(e.step),
+               FormatTime(e.time_ns), KvSummary(e.metrics, {}, 80)});
+  }
+  table.Print(out);
+}
+
+std::string TaskJson(const Task& t) {
+  return absl::StrCat(
+      "{\"id\":", t.id, ",\"project\":", JsonString(t.project),
+      ",\"name\":", JsonString(t.name), ",\"experiment\":",
+      JsonString(t.experiment), ",\"state\":",
+      JsonString(TaskStateName(t.state)), ",\"attempts\":", t.attempts,
+      ",\"max_attempts\":", t.max_attempts, ",\"runner\":",
+      JsonString(t.runner), ",\"lease_expiry\":",
+      JsonString(t.lease_expiry_ns ? FormatTime(t.lease_expiry_ns) : ""),
+      ",\"created\":", JsonString(FormatTime(t.created_ns)),
+      ",\"error\":", JsonString(t.error), ",\"hyperparameters\":",
+      JsonKv(t.hyperparameters), ",\"results\":", JsonKv(t.results),
+      ",\"model\":",
+      JsonString(t.model_name.empty()
+                     ? ""
+                     : absl::StrCat(t.model_name, ":", t.model_version)),
+      "}");
+}
+
+void PrintTasks(const std::vector<Task>& tasks, int64_t now_ns,
+                const Args& args, std::ostream& out) {
+  if (args.json) {
+    std::vector<std::string> items;
+    for (const Task& t : tasks) items.push_back(TaskJson(t));
+    out << "[" << absl::StrJoin(items, ",\n ") << "]\n";
+    return;
+  }
+  Table table({"ID", "NAME", "STATE", "ATTEMPTS", "LEASE", "RUNNER",
+               "HYPERPARAMETERS", "RESULTS", "MODEL"});
+  for (const Task& t : tasks) {
+    std::string lease = "-";
+    if (t.state == TaskState::kRunning) {
+      int64_t left_ms = (t.lease_expiry_ns - now_ns) / 1'000'000;
+      lease = left_ms > 0 ? absl::StrCat("expires in ",
+                                         FormatNumber((left_ms / 100) / 10.0), "s")
+                          : "expired";
+    }
+    std::string results = KvSummary(t.results, {}, 40);
+    if (t.state == TaskState::kFailed && !t.error.empty()) {
+      results = absl::StrCat("error: ", t.error.substr(0, 50));
+    }
+    table.Add({absl::StrCat(t.id), t.name, std::string(TaskStateName(t.state)),
+               absl::StrCat(t.attempts, "/", t.max_attempts), lease,
+               t.runner.empty() ? "-" : t.runner,
+               KvSummary(t.hyperparameters, {}, 40),
+               results.empty() ? "-" : results,
+               t.model_name.empty()
+                   ? "-"
+                   : absl::StrCat(t.model_name, ":", t.model_version)});
+  }
+  table.Print(out);
+}
+
+// ---- Commands --------------------------------------------------------------
+
+int Fail(std::ostream& err, const absl::Status& s) {
+  err << "trainbus registry: " << s.message() << "\n";
+  return 1;
+}
+
+int Usage(std::ostream& err, absl::string_view message) {
+  err << "trainbus registry: " << message << "\n"
+      << "run `trainbus registry help` for usage\n";
+  return 2;
+}
+
+// "name:3" -> ("name", 3); "name" -> ("name", 0).
+std::optional<std::pair<std::string, int64_t>> SplitVersion(
+    const std::string& ref) {
+  size_t colon = ref.find(':');
+  if (colon == std::string::npos) return std::make_pair(ref, int64_t{0});
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(ref.substr(colon + 1), &v) || v <= 0) {
+    return std::nullopt;
+  }
+  return std::make_pair(ref.substr(0, colon), v);
+}
+
+int Ls(Store& store, const Args& args, std::ostream& out, std::ostream& err) {
+  std::string what =
+      args.positional.size() > 1 ? args.positional[1] : std::string("models");
+  Query query{args.filter, args.sort, args.limit};
+  if (what == "models" || what == "model") {
+    absl::StatusOr<std::vector<ModelRecord>> models = store.FindModels(query);
+    if (!models.ok()) return Fail(err, models.status());
+    PrintModels(*models, args, out);
+  } else if (what == "datasets" || what == "dataset") {
+    absl::StatusOr<std::vector<DatasetRecord>> sets = store.FindDatasets(query);
+    if (!sets.ok()) return Fail(err, sets.status());
+    PrintDatasets(*sets, args, out, false);
+  } else if (what == "logs" || what == "log") {
+    absl::StatusOr<std::vector<LogEntry>> logs = store.QueryLogs(query);
+    if (!logs.ok()) return Fail(err, logs.status());
+    PrintLogs(*logs, args, out);
+  } else if (what == "tasks" || what == "task") {
+    absl::StatusOr<std::vector<Task>> tasks = store.ListTasks(query);
+    if (!tasks.ok()) return Fail(err, tasks.status());
+    PrintTasks(*tasks, store.NowNanos(), args, out);
+  } else {
+    return Usage(err, absl::StrCat("ls: unknown kind '", what,
+                                   "'; use models, datasets, logs or tasks"));
+  }
+  return 0;
+}
+
+int Show(Store& store, const Args& args, std::ostream& out, std::ostream& err) {
+  const std::vector<std::string>& p = args.positional;
+  if (p.size() == 3 && p[1] == "dataset") {
+    std::optional<std::pair<std::string, int64_t>> ref = SplitVersion(p[2]);
+    if (!ref) return Usage(err, "show dataset <name>[:version]");
+    absl::StatusOr<DatasetRecord> d =
+        store.FindDataset(args.project, ref->first, ref->second);
+    if (!d.ok()) return Fail(err, d.status());
+    PrintDatasets({*d}, args, out, true);
+    return 0;
+  }
+  if (p.size() == 3 && p[1] == "task") {
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(p[2], &id)) return Usage(err, "show task <id>");
+    absl::StatusOr<Task> t = store.GetTask(id);
+    if (!t.ok()) return Fail(err, t.status());
+    if (args.json) {
+      out << TaskJson(*t) << "\n";
+    } else {
+      PrintTasks({*t}, store.NowNanos(), args, out);
+      if (!t->error.empty()) out << "error: " << t->error << "\n";
+    }
+    return 0;
+  }
+  if (p.size() != 2) {
+    return Usage(err, "show <name>[:version|@alias] | show dataset <name> | "
+                      "show task <id>");
+  }
+  absl::StatusOr<ModelRecord> m = store.GetModelByRef(args.project, p[1]);
+  if (!m.ok()) return Fail(err, m.status());
+  PrintModelDetail(*m, args, out);
+  return 0;
+}
+
+int Best(Store& store, const Args& args, std::ostream& out, std::ostream& err) {
+  std::string sort = args.sort.empty() ? "test_accuracy" : args.sort;
+  // A bare key ranks from the highest value down.
+  absl::StatusOr<std::vector<SortKey>> keys = ParseSort(sort);
+  if (!keys.ok()) return Fail(err, keys.status());
+  if (keys->size() == 1 && sort.find(' ') == std::string::npos) {
+    sort += " desc";
+  }
+  std::string filter = args.filter;
+  if (!args.project.empty()) {
+    filter = filter.empty() ? absl::StrCat("project=", args.project)
+                            : absl::StrCat(filter, ",project=", args.project);
+  }
+  // Only models that have the key can win.
+  std::string key = (*keys)[0].key;
+  static const std::set<std::string> kColumns = {"id",   "project", "name",
+                                                 "version", "time", "arch"};
+  if (kColumns.count(key) == 0) {
+    std::string has = absl::StrCat(key, ">=-1e308");
+    filter = filter.empty() ? has : absl::StrCat(filter, ",", has);
+  }
+  absl::StatusOr<std::vector<ModelRecord>> models =
+      store.FindModels({filter, sort, args.limit > 0 ? args.limit : 1});
+  if (!models.ok()) return Fail(err, models.status());
+  if (models->empty()) {
+    err << "trainbus registry: no model has a numeric '" << key
+        << "'; list models with `trainbus registry ls models`\n";
+    return 1;
+  }
+  if (models->size() == 1) {
+    PrintModelDetail((*models)[0], args, out);
+  } else {
+    Args a = args;
+    a.sort = sort;
+    PrintModels(*models, a, out);
+  }
+  return 0;
+}
+
+int Alias(Store& store, const Args& args, std::ostream& out,
+          std::ostream& err) {
+  const std::vector<std::string>& p = args.positional;
+  int64_t version = 0;
+  if (p.size() != 4 || !absl::SimpleAtoi(p[3], &version)) {
+    return Usage(err, "alias <name> <alias> <version>");
+  }
+  absl::Status s = store.SetAlias(args.project, p[1], p[2], version);
+  if (!s.ok()) return Fail(err, s);
+  out << p[1] << "@" << p[2] << " -> version " << version << "\n";
+  return 0;
+}
+
+int Delete(Store& store, const Args& args, std::ostream& out,
+           std::ostream& err) {
+  std::string what =
+      args.positional.size() > 1 ? args.positional[1] : std::string("models");
+  if (what != "models" && what != "logs") {
+    return Usage(err, "delete [models|logs] --filter F --yes");
+  }
+  if (args.filter.empty()) {
+    return Usage(err, "delete needs --filter (e.g. --filter name=mlp,version<3)");
+  }
+  if (!args.yes) {
+    size_t count = 0;
+    if (what == "models") {
+      absl::StatusOr<std::vector<ModelRecord>> found =
+          store.FindModels({args.filter, "", 0});
+      if (!found.ok()) return Fail(err, found.status());
+      count = found->size();
+    } else {
+      absl::StatusOr<std::vector<LogEntry>> found =
+          store.QueryLogs({args.filter, "", 0});
+      if (!found.ok()) return Fail(err, found.status());
+      count = found->size();
+    }
+    err << "trainbus registry: would delete " << count << " " << what
+        << "; add --yes to delete them\n";
+    return 1;
+  }
+  absl::StatusOr<int64_t> n = what == "models"
+                                  ? store.DeleteModels(args.filter)
+                                  : store.DeleteLogs(args.filter);
+  if (!n.ok()) return Fail(err, n.status());
+  out << "deleted " << *n << " " << what << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int RunRegistryCli(const std::vector<std::string>& raw, std::ostream& out,
+                   std::ostream& err) {
+  Args args;
+  if (std::optional<std::string> problem = ParseArgs(raw, args)) {
+    return Usage(err, *problem);
+  }
+  if (args.help || args.positional.empty() || args.positional[0] == "help") {
+    out << kUsage;
+    return args.positional.empty() && !args.help ? 2 : 0;
+  }
+  const std::string& command = args.positional[0];
+  static const std::set<std::string> kCommands = {
+      "ls", "show", "best", "tasks", "unfinished", "alias", "delete"};
+  if (kCommands.count(command) == 0) {
+    return Usage(err, absl::StrCat("unknown command '", command, "'"));
+  }
+  StoreOptions options;
+  options.root = args.registry_dir;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  if (!store.ok()) return Fail(err, store.status());
+  if (command == "ls") return Ls(**store, args, out, err);
+  if (command == "show") return Show(**store, args, out, err);
+  if (command == "best") return Best(**store, args, out, err);
+  if (command == "alias") return Alias(**store, args, out, err);
+  if (command == "delete") return Delete(**store, args, out, err);
+  if (command == "tasks") {
+    Args a = args;
+    a.positional = {"ls", "tasks"};
+    return Ls(**store, a, out, err);
+  }
+  // unfinished
+  absl::StatusOr<int64_t> n = (*store)->CheckUnfinished();
+  if (!n.ok()) return Fail(err, n.status());
+  if (args.json) {
+    out << "{\"unfinished\":" << *n << "}\n";
+  } else {
+    out << *n << "\n";
+  }
+  return 0;
+}
+
+}  // namespace trainbus::registry

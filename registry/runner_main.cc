@@ -1,0 +1,128 @@
+#include "registry/runner_main.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "registry/registry_actor.h"
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+
+namespace trainbus::registry {
+namespace {
+
+struct RunnerFlags {
+  std::string registry_dir;
+  std::string registry_node;
+  std::string runner_id;
+  int64_t lease_ms = 30000;
+  int64_t heartbeat_ms = 0;
+  int64_t max_tasks = 0;
+  bool forever = false;
+};
+
+std::string ParseRunnerFlags(const std::vector<std::string>& args,
+                             RunnerFlags& flags) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i], value;
+    if (name.rfind("--", 0) != 0) {
+      return absl::StrCat("unexpected argument '", name, "'");
+    }
+    name = name.substr(2);
+    if (name == "forever") {
+      flags.forever = true;
+      continue;
+    }
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return absl::StrCat("--", name, " needs a value");
+    }
+    int64_t* number = name == "lease_ms"       ? &flags.lease_ms
+                      : name == "heartbeat_ms" ? &flags.heartbeat_ms
+                      : name == "max_tasks"    ? &flags.max_tasks
+                                               : nullptr;
+    if (number != nullptr) {
+      if (!absl::SimpleAtoi(value, number) || *number < 0) {
+        return absl::StrCat("--", name, " wants a number >= 0, got '", value,
+                            "'");
+      }
+    } else if (name == "registry_dir") {
+      flags.registry_dir = value;
+    } else if (name == "registry_node") {
+      flags.registry_node = value;
+    } else if (name == "runner_id") {
+      flags.runner_id = value;
+    } else {
+      return absl::StrCat("unknown flag --", name);
+    }
+  }
+  if (flags.lease_ms == 0) return "--lease_ms must be > 0";
+  return "";
+}
+
+int Report(const absl::StatusOr<RunnerStats>& stats, const std::string& id,
+           std::ostream& out, std::ostream& err) {
+  if (!stats.ok()) {
+    err << "trainbus runner " << id << ": " << stats.status().message() << "\n";
+    return 1;
+  }
+  out << "runner " << id << ": claimed " << stats->claimed << ", finished "
+      << stats->finished << ", failed " << stats->failed << ", lease lost "
+      << stats->lease_lost << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int RunnerMain(const std::vector<std::string>& args, const TaskFn& fn,
+               std::ostream& out, std::ostream& err) {
+  RunnerFlags flags;
+  if (std::string problem = ParseRunnerFlags(args, flags); !problem.empty()) {
+    err << "trainbus runner: " << problem << "\n";
+    return 2;
+  }
+  std::string id = flags.runner_id.empty() ? MakeRunnerId() : flags.runner_id;
+  RunnerOptions options;
+  options.lease = absl::Milliseconds(flags.lease_ms);
+  options.heartbeat_interval = absl::Milliseconds(flags.heartbeat_ms);
+  options.max_tasks = flags.max_tasks;
+  options.forever = flags.forever;
+  if (flags.registry_node.empty()) {
+    StoreOptions store_options;
+    store_options.root = flags.registry_dir;
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(store_options);
+    if (!store.ok()) {
+      err << "trainbus runner: " << store.status().message() << "\n";
+      return 1;
+    }
+    return Report(RunTasks(**store, id, fn, options), id, out, err);
+  }
+  size_t colon = flags.registry_node.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(flags.registry_node.substr(colon + 1), &port) ||
+      port == 0 || port > 65535) {
+    err << "trainbus runner: --registry_node wants host:port, got '"
+        << flags.registry_node << "'\n";
+    return 2;
+  }
+  caf::actor_system_config cfg;
+  AddRegistryMessageTypes(cfg);
+  cfg.load<caf::io::middleman>();
+  caf::actor_system system{cfg};
+  caf::expected<registry_actor> remote =
+      system.middleman().remote_actor<registry_actor>(
+          flags.registry_node.substr(0, colon), static_cast<uint16_t>(port));
+  if (!remote) {
+    err << "trainbus runner: cannot reach registry node "
+        << flags.registry_node << " (" << system.render(remote.error())
+        << "); start it or fix --registry_node\n";
+    return 1;
+  }
+  RemoteTaskQueue queue(system, *remote);
+  return Report(RunTasks(queue, id, fn, options), id, out, err);
+}
+
+}  // namespace trainbus::registry

@@ -1,0 +1,85 @@
+#include "registry/runner_main.h"
+
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "registry/registry_actor.h"
+#include "registry/store.h"
+#include "registry/test_util.h"
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+#include "gtest/gtest.h"
+
+namespace trainbus::registry {
+namespace {
+
+TaskFn Train() {
+  return [](const Task& task,
+            const HeartbeatFn&) -> absl::StatusOr<TaskResult> {
+    TaskResult result;
+    result.results = {{"test_accuracy", "0.8"}};
+    result.model = TaskResult::Model{"", "mlp", "w-" + task.name, {}};
+    return result;
+  };
+}
+
+std::shared_ptr<Store> StoreWithTasks(const std::string& root, int n) {
+  StoreOptions options;
+  options.root = root;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  for (int i = 0; i < n; ++i) {
+    TaskSpec spec;
+    spec.name = absl::StrCat("t", i);
+    spec.experiment = "parallel_models";
+    EXPECT_TRUE((*store)->CreateTask(spec).ok());
+  }
+  return std::shared_ptr<Store>(std::move(*store));
+}
+
+TEST(RunnerMainTest, RunsAgainstARegistryDirectory) {
+  std::string root = testing::NewTempDir("rm");
+  std::shared_ptr<Store> store = StoreWithTasks(root, 3);
+  std::ostringstream out, err;
+  int rc = RunnerMain({"--registry_dir", root, "--runner_id=r1",
+                       "--lease_ms=5000", "--max_tasks=2"},
+                      Train(), out, err);
+  ASSERT_EQ(rc, 0) << err.str();
+  EXPECT_EQ(out.str(),
+            "runner r1: claimed 2, finished 2, failed 0, lease lost 0\n");
+  EXPECT_EQ(*store->CheckUnfinished(), 1);
+}
+
+TEST(RunnerMainTest, RunsAgainstARegistryNode) {
+  std::string root = testing::NewTempDir("rm");
+  std::shared_ptr<Store> store = StoreWithTasks(root, 2);
+  caf::actor_system_config cfg;
+  AddRegistryMessageTypes(cfg);
+  cfg.load<caf::io::middleman>();
+  caf::actor_system system{cfg};
+  registry_actor registry = SpawnRegistryActor(system, store);
+  caf::expected<uint16_t> port =
+      system.middleman().publish(registry, 0, "127.0.0.1");
+  ASSERT_TRUE(port) << system.render(port.error());
+  std::ostringstream out, err;
+  int rc = RunnerMain(
+      {"--registry_node", absl::StrCat("127.0.0.1:", *port), "--runner_id=n1"},
+      Train(), out, err);
+  EXPECT_EQ(rc, 0) << err.str();
+  EXPECT_TRUE(absl::StrContains(out.str(), "finished 2")) << out.str();
+  EXPECT_EQ(*store->LoadModelBlob("", "t1"), "w-t1");
+  (void)system.middleman().unpublish(registry, *port);
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+}
+
+TEST(RunnerMainTest, BadFlags) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunnerMain({"--lease_ms=abc"}, Train(), out, err), 2);
+  EXPECT_EQ(RunnerMain({"--nope=1"}, Train(), out, err), 2);
+  EXPECT_EQ(RunnerMain({"--registry_node", "localhost"}, Train(), out, err), 2);
+  EXPECT_TRUE(absl::StrContains(err.str(), "host:port"));
+}
+
+}  // namespace
+}  // namespace trainbus::registry

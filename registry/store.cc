@@ -1,0 +1,1255 @@
+#include "registry/store.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "registry/filter.h"
+#include "registry/query_sql.h"
+#include "base/status_macros.h"
+
+namespace trainbus::registry {
+namespace {
+
+// "TRBS": marks the database as a trainbus registry.
+constexpr int64_t kApplicationId = 0x54524253;
+
+constexpr absl::string_view kSchema = R"sql(
+CREATE TABLE counters(
+  kind TEXT NOT NULL, project TEXT NOT NULL, name TEXT NOT NULL,
+  last_version INTEGER NOT NULL,
+  PRIMARY KEY (kind, project, name)) WITHOUT ROWID;
+CREATE TABLE records(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,            -- 'dataset' or 'model'
+  project TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+  time_ns INTEGER NOT NULL,
+  arch TEXT NOT NULL DEFAULT '',
+  blob TEXT NOT NULL DEFAULT '', blob_size INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (kind, project, name, version));
+CREATE INDEX records_blob ON records(blob);
+CREATE TABLE record_kv(
+  owner INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+  key TEXT NOT NULL, num_value REAL, text_value TEXT NOT NULL,
+  PRIMARY KEY (owner, key)) WITHOUT ROWID;
+CREATE INDEX record_kv_key ON record_kv(key, num_value);
+CREATE TABLE dataset_files(
+  owner INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL, file_name TEXT NOT NULL, blob TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (owner, idx)) WITHOUT ROWID;
+CREATE INDEX dataset_files_blob ON dataset_files(blob);
+CREATE TABLE aliases(
+  project TEXT NOT NULL, name TEXT NOT NULL, alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (project, name, alias)) WITHOUT ROWID;
+CREATE TABLE logs(
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL, kind TEXT NOT NULL, model TEXT NOT NULL,
+  model_version INTEGER NOT NULL, step INTEGER NOT NULL,
+  time_ns INTEGER NOT NULL);
+CREATE INDEX logs_model ON logs(project, model, model_version, step);
+CREATE TABLE log_kv(
+  owner INTEGER NOT NULL REFERENCES logs(id) ON DELETE CASCADE,
+  key TEXT NOT NULL, num_value REAL, text_value TEXT NOT NULL,
+  PRIMARY KEY (owner, key)) WITHOUT ROWID;
+CREATE TABLE tasks(
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL, name TEXT NOT NULL, experiment TEXT NOT NULL,
+  state TEXT NOT NULL,           -- pending, running, done, failed
+  attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
+  runner TEXT NOT NULL DEFAULT '',
+  lease_ns INTEGER NOT NULL DEFAULT 0,
+  lease_expiry_ns INTEGER NOT NULL DEFAULT 0,
+  created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  result_keys TEXT NOT NULL DEFAULT '',
+  model_name TEXT NOT NULL DEFAULT '', model_version INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX tasks_state ON tasks(state, id);
+CREATE TABLE task_kv(
+  owner INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  section TEXT NOT NULL,         -- 'hp' (hyperparameter) or 'result'
+  key TEXT NOT NULL, num_value REAL, text_value TEXT NOT NULL,
+  PRIMARY KEY (owner, section, key)) WITHOUT ROWID;
+)sql";
+
+std::string ProjectOrDefault(absl::string_view project) {
+  return project.empty() ? std::string(Store::kDefaultProject)
+                         : std::string(project);
+}
+
+absl::Status ValidateName(absl::string_view what, absl::string_view name) {
+  if (name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " name is empty"));
+  }
+  for (char c : name) {
+    if (c == ':' || c == '@' || c == ',' || static_cast<unsigned char>(c) < 32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " name '", name,
+                       "' contains ':', '@', ',' or a control character; "
+                       "choose a plain name such as 'mlp-fashion'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+SqlValue NumOrNull(const std::string& text) {
+  std::optional<double> n = ParseNumber(text);
+  if (n) return *n;
+  return nullptr;
+}
+
+int64_t SqlLimit(int64_t limit) { return limit > 0 ? limit : -1; }
+
+const TableSpec& DatasetSpec() {
+  static const TableSpec* spec = new TableSpec{
+      "datasets",
+      "r",
+      {{"id", {"r.id", true}},
+       {"project", {"r.project", false}},
+       {"name", {"r.name", false}},
+       {"version", {"r.version", true}},
+       {"time", {"r.time_ns", true}}},
+      "record_kv",
+      "r.id"};
+  return *spec;
+}
+
+const TableSpec& ModelSpec() {
+  static const TableSpec* spec = new TableSpec{
+      "models",
+      "r",
+      {{"id", {"r.id", true}},
+       {"project", {"r.project", false}},
+       {"name", {"r.name", false}},
+       {"version", {"r.version", true}},
+       {"time", {"r.time_ns", true}},
+       {"arch", {"r.arch", false}}},
+      "record_kv",
+      "r.id"};
+  return *spec;
+}
+
+const TableSpec& LogSpec() {
+  static const TableSpec* spec = new TableSpec{
+      "logs",
+      "l",
+      {{"id", {"l.id", true}},
+       {"project", {"l.project", false}},
+       {"kind", {"l.kind", false}},
+       {"model", {"l.model", false}},
+       {"name", {"l.model", false}},
+       {"version", {"l.model_version", true}},
+       {"step", {"l.step", true}},
+       {"time", {"l.time_ns", true}}},
+      "log_kv",
+      "l.id"};
+  return *spec;
+}
+
+const TableSpec& TaskTableSpec() {
+  static const TableSpec* spec = new TableSpec{
+      "tasks",
+      "t",
+      {{"id", {"t.id", true}},
+       {"project", {"t.project", false}},
+       {"name", {"t.name", false}},
+       {"experiment", {"t.experiment", false}},
+       {"state", {"t.state", false}},
+       {"attempts", {"t.attempts", true}},
+       {"max_attempts", {"t.max_attempts", true}},
+       {"runner", {"t.runner", false}},
+       {"lease_expiry", {"t.lease_expiry_ns", true}},
+       {"time", {"t.created_ns", true}},
+       {"updated", {"t.updated_ns", true}},
+       {"model", {"t.model_name", false}}},
+      "task_kv",
+      "t.id"};
+  return *spec;
+}
+
+absl::StatusOr<SqlQueryParts> CompileUserQuery(const TableSpec& spec,
+                                               const Query& query,
+                                               bool default_descending = false) {
+  TB_ASSIGN_OR_RETURN(Filter filter, ParseFilter(query.filter));
+  TB_ASSIGN_OR_RETURN(std::vector<SortKey> sort, ParseSort(query.sort));
+  return CompileQuery(spec, filter, sort, default_descending);
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  std::string partial;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || (path[i] == '/' && i > 0)) {
+      partial = path.substr(0, i);
+      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        int err = errno;
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cannot create registry directory '", partial,
+            "': ", std::strerror(err), "; pass a writable --registry_dir"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Parses "name", "name:3" or "name@alias".
+struct ModelRef {
+  std::string name;
+  int64_t version = 0;
+  std::string alias;
+};
+
+absl::StatusOr<ModelRef> ParseModelRef(absl::string_view ref) {
+  ModelRef out;
+  size_t colon = ref.find(':');
+  size_t at = ref.find('@');
+  if (colon != absl::string_view::npos && at != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model reference '", ref, "': use name, name:version or name@alias"));
+  }
+  if (colon != absl::string_view::npos) {
+    out.name = std::string(ref.substr(0, colon));
+    if (!absl::SimpleAtoi(ref.substr(colon + 1), &out.version) ||
+        out.version <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model reference '", ref, "': the version must be a number >= 1"));
+    }
+  } else if (at != absl::string_view::npos) {
+    out.name = std::string(ref.substr(0, at));
+    out.alias = std::string(ref.substr(at + 1));
+    if (out.alias.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model reference '", ref, "': the alias is empty"));
+    }
+  } else {
+    out.name = std::string(ref);
+  }
+  TB_RETURN_IF_ERROR(ValidateName("model", out.name));
+  return out;
+}
+
+}  // namespace
+
+std::string Store::DefaultRoot() {
+  if (const char* dir = std::getenv("TRAINBUS_REGISTRY_DIR"); dir && *dir) {
+    return dir;
+  }
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+    return absl::StrCat(xdg, "/trainbus/registry");
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return absl::StrCat(home, "/.local/share/trainbus/registry");
+  }
+  return "trainbus-registry";
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
+  std::string root = options.root.empty() ? DefaultRoot() : options.root;
+  TB_RETURN_IF_ERROR(MakeDirs(root));
+  std::string db_path = absl::StrCat(root, "/registry.db");
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
+                      SqliteDb::Open(db_path, options.busy_timeout_ms));
+  TB_ASSIGN_OR_RETURN(
+      BlobStore blobs,
+      BlobStore::Open(absl::StrCat(root, "/blobs"),
+                      std::move(options.blob_fault_hook)));
+  const base::Clock* clock =
+      options.clock != nullptr ? options.clock : base::SystemClock::Get();
+  std::unique_ptr<Store> store(new Store(std::move(root), std::move(db_path),
+                                         std::move(db), std::move(blobs),
+                                         clock));
+  absl::MutexLock lock(&store->mu_);
+  TB_RETURN_IF_ERROR(store->InitSchema());
+  return store;
+}
+
+absl::Status Store::InitSchema() {
+  // journal_mode=WAL persists in the file; readers then never block the
+  // writer and a writer never blocks readers.
+  {
+    TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare("PRAGMA journal_mode=WAL"));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row || stmt.Text(0) != "wal") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "registry database '", db_path_,
+          "' cannot use WAL mode (is it on a network file system?); put the "
+          "registry on a local disk"));
+    }
+  }
+  TB_RETURN_IF_ERROR(
+      db_->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  int64_t app_id = 0, user_version = 0, tables = 0;
+  {
+    TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare("PRAGMA application_id"));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) app_id = stmt.Int(0);
+  }
+  {
+    TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare("PRAGMA user_version"));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) user_version = stmt.Int(0);
+  }
+  {
+    TB_ASSIGN_OR_RETURN(SqliteStmt stmt,
+                        db_->Prepare("SELECT count(*) FROM sqlite_master"));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) tables = stmt.Int(0);
+  }
+  if (app_id == 0 && user_version == 0 && tables == 0) {
+    TB_RETURN_IF_ERROR(db_->Exec(kSchema));
+    TB_RETURN_IF_ERROR(db_->Exec(
+        absl::StrCat("PRAGMA application_id=", kApplicationId,
+                     "; PRAGMA user_version=", kSchemaVersion, ";")));
+    return txn.Commit();
+  }
+  if (app_id != kApplicationId) {
+    return absl::DataLossError(absl::StrCat(
+        "registry database '", db_path_,
+        "' is not a trainbus registry (it is another SQLite database): move "
+        "it away or pass another --registry_dir"));
+  }
+  if (user_version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "registry database '", db_path_, "' has schema version ", user_version,
+        ", newer than this build's ", kSchemaVersion,
+        "; use a newer trainbus"));
+  }
+  // Future schema migrations from user_version to kSchemaVersion go here.
+  return txn.Commit();
+}
+
+absl::StatusOr<int64_t> Store::NextVersion(absl::string_view kind,
+                                           absl::string_view project,
+                                           absl::string_view name) {
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT INTO counters(kind, project, name, last_version) "
+                   "VALUES (?1, ?2, ?3, 1) ON CONFLICT (kind, project, name) "
+                   "DO UPDATE SET last_version = last_version + 1 "
+                   "RETURNING last_version"));
+  TB_RETURN_IF_ERROR(stmt.Bind(
+      {std::string(kind), std::string(project), std::string(name)}));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("version counter returned no row");
+  return stmt.Int(0);
+}
+
+absl::Status Store::InsertKv(const std::string& sql, int64_t owner,
+                             const KeyValues& kv) {
+  if (kv.empty()) return absl::OkStatus();
+  TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare(sql));
+  for (const auto& [key, value] : kv) {
+    if (key.empty()) {
+      return absl::InvalidArgumentError("a key/value field has an empty key");
+    }
+    TB_RETURN_IF_ERROR(stmt.Bind({owner, key, NumOrNull(value), value}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyValues> Store::LoadKv(const std::string& sql, int64_t owner) {
+  KeyValues kv;
+  TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare(sql));
+  TB_RETURN_IF_ERROR(stmt.Bind({owner}));
+  while (true) {
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    kv[stmt.Text(0)] = stmt.Text(1);
+  }
+  return kv;
+}
+
+absl::StatusOr<int64_t> Store::LatestVersion(absl::string_view kind,
+                                             absl::string_view project,
+                                             absl::string_view name) {
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("SELECT max(version) FROM records WHERE kind = ?1 AND "
+                   "project = ?2 AND name = ?3"));
+  TB_RETURN_IF_ERROR(stmt.Bind(
+      {std::string(kind), std::string(project), std::string(name)}));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row || stmt.IsNull(0)) {
+    return absl::NotFoundError(absl::StrCat(
+        "no ", kind, " named '", name, "' in project '", project,
+        "'; list them with `trainbus registry ls ", kind, "s`"));
+  }
+  return stmt.Int(0);
+}
+
+absl::StatusOr<std::string> Store::LoadBlob(absl::string_view sha256) const {
+  return blobs_.Get(sha256);
+}
+
+// ---- Datasets --------------------------------------------------------------
+
+absl::StatusOr<int64_t> Store::SaveDataset(absl::string_view project_in,
+                                           absl::string_view name,
+                                           const std::vector<DatasetFile>& files,
+                                           const KeyValues& kv) {
+  std::string project = ProjectOrDefault(project_in);
+  TB_RETURN_IF_ERROR(ValidateName("dataset", name));
+  std::vector<BlobRef> refs;
+  for (const DatasetFile& file : files) {
+    TB_ASSIGN_OR_RETURN(std::string sha, blobs_.Put(file.data));
+    refs.push_back({file.name, sha, static_cast<int64_t>(file.data.size())});
+  }
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  // A concurrent delete may have removed a shared blob before we locked.
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (!blobs_.Contains(refs[i].sha256)) {
+      TB_RETURN_IF_ERROR(blobs_.Put(files[i].data).status());
+    }
+  }
+  TB_ASSIGN_OR_RETURN(int64_t version, NextVersion("dataset", project, name));
+  int64_t id = 0;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("INSERT INTO records(kind, project, name, version, "
+                     "time_ns) VALUES ('dataset', ?1, ?2, ?3, ?4) RETURNING id"));
+    TB_RETURN_IF_ERROR(stmt.Bind(
+        {project, std::string(name), version, clock_->NowNanos()}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return absl::InternalError("dataset insert returned no id");
+    id = stmt.Int(0);
+  }
+  TB_RETURN_IF_ERROR(InsertKv(
+      "INSERT INTO record_kv(owner, key, num_value, text_value) "
+      "VALUES (?1, ?2, ?3, ?4)",
+      id, kv));
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("INSERT INTO dataset_files(owner, idx, file_name, blob, "
+                     "size) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    for (size_t i = 0; i < refs.size(); ++i) {
+      TB_RETURN_IF_ERROR(stmt.Bind({id, static_cast<int64_t>(i), refs[i].name,
+                                    refs[i].sha256, refs[i].size}));
+      TB_RETURN_IF_ERROR(stmt.Run());
+      stmt.Reset();
+    }
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return version;
+}
+
+absl::StatusOr<int64_t> Store::SaveDatasetFromPaths(
+    absl::string_view project, absl::string_view name,
+    const std::vector<std::string>& paths, const KeyValues& kv) {
+  std::vector<DatasetFile> files;
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read dataset file '", path,
+                       "'; check the path (IDX files come from setup.sh)"));
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    size_t slash = path.find_last_of('/');
+    files.push_back(
+        {slash == std::string::npos ? path : path.substr(slash + 1),
+         buffer.str()});
+  }
+  return SaveDataset(project, name, files, kv);
+}
+
+absl::StatusOr<std::vector<DatasetRecord>> Store::SelectDatasets(
+    const std::string& where, const std::string& order_by,
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
+  std::vector<DatasetRecord> out;
+  {
+    std::vector<SqlValue> all = params;
+    all.push_back(SqlLimit(limit));
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare(absl::StrCat(
+            "SELECT r.id, r.project, r.name, r.version, r.time_ns FROM "
+            "records r WHERE r.kind = 'dataset' AND (",
+            where, ") ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
+    TB_RETURN_IF_ERROR(stmt.Bind(all));
+    while (true) {
+      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      DatasetRecord r;
+      r.id = stmt.Int(0);
+      r.project = stmt.Text(1);
+      r.name = stmt.Text(2);
+      r.version = stmt.Int(3);
+      r.time_ns = stmt.Int(4);
+      out.push_back(std::move(r));
+    }
+  }
+  for (DatasetRecord& r : out) {
+    TB_ASSIGN_OR_RETURN(
+        r.kv, LoadKv("SELECT key, text_value FROM record_kv WHERE owner = ?1 "
+                     "ORDER BY key",
+                     r.id));
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT file_name, blob, size FROM dataset_files WHERE "
+                     "owner = ?1 ORDER BY idx"));
+    TB_RETURN_IF_ERROR(stmt.Bind({r.id}));
+    while (true) {
+      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      r.files.push_back({stmt.Text(0), stmt.Text(1), stmt.Int(2)});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<DatasetRecord> Store::FindDataset(absl::string_view project_in,
+                                                 absl::string_view name,
+                                                 int64_t version) {
+  std::string project = ProjectOrDefault(project_in);
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  if (version <= 0) {
+    TB_ASSIGN_OR_RETURN(version, LatestVersion("dataset", project, name));
+  }
+  TB_ASSIGN_OR_RETURN(
+      std::vector<DatasetRecord> found,
+      SelectDatasets("r.project = ? AND r.name = ? AND r.version = ?", "r.id",
+                     {project, std::string(name), version}, 1, false));
+  if (found.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "dataset '", name, "' has no version ", version, " in project '",
+        project, "'; list versions with `trainbus registry ls datasets`"));
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return std::move(found[0]);
+}
+
+absl::StatusOr<std::vector<DatasetRecord>> Store::ListDatasetVersions(
+    absl::string_view project_in, absl::string_view name) {
+  std::string project = ProjectOrDefault(project_in);
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  TB_ASSIGN_OR_RETURN(std::vector<DatasetRecord> found,
+                      SelectDatasets("r.project = ? AND r.name = ?",
+                                     "r.version", {project, std::string(name)},
+                                     0, false));
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return found;
+}
+
+absl::StatusOr<std::vector<DatasetRecord>> Store::FindDatasets(
+    const Query& query) {
+  TB_ASSIGN_OR_RETURN(SqlQueryParts parts,
+                      CompileUserQuery(DatasetSpec(), query));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  TB_ASSIGN_OR_RETURN(
+      std::vector<DatasetRecord> found,
+      SelectDatasets(parts.where, parts.order_by, parts.params, query.limit,
+                     /*user_query=*/true));
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return found;
+}
+
+// ---- Models ----------------------------------------------------------------
+
+absl::StatusOr<int64_t> Store::SaveModel(absl::string_view project_in,
+                                         absl::string_view name,
+                                         absl::string_view arch,
+                                         absl::string_view checkpoint,
+                                         const KeyValues& kv) {
+  std::string project = ProjectOrDefault(project_in);
+  TB_RETURN_IF_ERROR(ValidateName("model", name));
+  // The slow part (hash, write, fsync) runs before taking the write lock.
+  TB_ASSIGN_OR_RETURN(std::string sha, blobs_.Put(checkpoint));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  if (!blobs_.Contains(sha)) {
+    TB_RETURN_IF_ERROR(blobs_.Put(checkpoint).status());
+  }
+  TB_ASSIGN_OR_RETURN(int64_t version, NextVersion("model", project, name));
+  int64_t id = 0;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("INSERT INTO records(kind, project, name, version, "
+                     "time_ns, arch, blob, blob_size) VALUES ('model', ?1, ?2, "
+                     "?3, ?4, ?5, ?6, ?7) RETURNING id"));
+    TB_RETURN_IF_ERROR(stmt.Bind({project, std::string(name), version,
+                                  clock_->NowNanos(), std::string(arch), sha,
+                                  static_cast<int64_t>(checkpoint.size())}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return absl::InternalError("model insert returned no id");
+    id = stmt.Int(0);
+  }
+  TB_RETURN_IF_ERROR(InsertKv(
+      "INSERT INTO record_kv(owner, key, num_value, text_value) "
+      "VALUES (?1, ?2, ?3, ?4)",
+      id, kv));
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return version;
+}
+
+absl::StatusOr<std::vector<ModelRecord>> Store::SelectModels(
+    const std::string& where, const std::string& order_by,
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
+  std::vector<ModelRecord> out;
+  {
+    std::vector<SqlValue> all = params;
+    all.push_back(SqlLimit(limit));
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare(absl::StrCat(
+            "SELECT r.id, r.project, r.name, r.version, r.time_ns, r.arch, "
+            "r.blob, r.blob_size FROM records r WHERE r.kind = 'model' AND (",
+            where, ") ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
+    TB_RETURN_IF_ERROR(stmt.Bind(all));
+    while (true) {
+      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      ModelRecord r;
+      r.id = stmt.Int(0);
+      r.project = stmt.Text(1);
+      r.name = stmt.Text(2);
+      r.version = stmt.Int(3);
+      r.time_ns = stmt.Int(4);
+      r.arch = stmt.Text(5);
+      r.checkpoint = {"checkpoint", stmt.Text(6), stmt.Int(7)};
+      out.push_back(std::move(r));
+    }
+  }
+  for (ModelRecord& r : out) {
+    TB_ASSIGN_OR_RETURN(
+        r.kv, LoadKv("SELECT key, text_value FROM record_kv WHERE owner = ?1 "
+                     "ORDER BY key",
+                     r.id));
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT alias FROM aliases WHERE project = ?1 AND "
+                     "name = ?2 AND version = ?3 ORDER BY alias"));
+    TB_RETURN_IF_ERROR(stmt.Bind({r.project, r.name, r.version}));
+    while (true) {
+      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      r.aliases.push_back(stmt.Text(0));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ModelRecord>> Store::FindModels(const Query& query) {
+  TB_ASSIGN_OR_RETURN(SqlQueryParts parts, CompileUserQuery(ModelSpec(), query));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  TB_ASSIGN_OR_RETURN(
+      std::vector<ModelRecord> found,
+      SelectModels(parts.where, parts.order_by, parts.params, query.limit,
+                   /*user_query=*/true));
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return found;
+}
+
+absl::StatusOr<ModelRecord> Store::GetModel(absl::string_view project_in,
+                                            absl::string_view name,
+                                            int64_t version) {
+  std::string project = ProjectOrDefault(project_in);
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  if (version <= 0) {
+    TB_ASSIGN_OR_RETURN(version, LatestVersion("model", project, name));
+  }
+  TB_ASSIGN_OR_RETURN(
+      std::vector<ModelRecord> found,
+      SelectModels("r.project = ? AND r.name = ? AND r.version = ?", "r.id",
+                   {project, std::string(name), version}, 1, false));
+  if (found.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "model '", name, "' has no version ", version, " in project '",
+        project, "'; list versions with `trainbus registry ls models`"));
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return std::move(found[0]);
+}
+
+absl::StatusOr<ModelRecord> Store::GetModelByRef(absl::string_view project,
+                                                 absl::string_view ref) {
+  TB_ASSIGN_OR_RETURN(ModelRef parsed, ParseModelRef(ref));
+  int64_t version = parsed.version;
+  if (!parsed.alias.empty()) {
+    TB_ASSIGN_OR_RETURN(version,
+                        ResolveAlias(project, parsed.name, parsed.alias));
+  }
+  return GetModel(project, parsed.name, version);
+}
+
+absl::StatusOr<std::string> Store::LoadModelBlob(absl::string_view project,
+                                                 absl::string_view name,
+                                                 int64_t version) {
+  TB_ASSIGN_OR_RETURN(ModelRecord model, GetModel(project, name, version));
+  return blobs_.Get(model.checkpoint.sha256);
+}
+
+absl::Status Store::SetAlias(absl::string_view project_in,
+                             absl::string_view name, absl::string_view alias,
+                             int64_t version) {
+  std::string project = ProjectOrDefault(project_in);
+  TB_RETURN_IF_ERROR(ValidateName("alias", alias));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT 1 FROM records WHERE kind = 'model' AND "
+                     "project = ?1 AND name = ?2 AND version = ?3"));
+    TB_RETURN_IF_ERROR(stmt.Bind({project, std::string(name), version}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) {
+      return absl::NotFoundError(absl::StrCat(
+          "cannot alias '", alias, "' to model '", name, "' version ", version,
+          " in project '", project,
+          "': no such version; list versions with `trainbus registry ls "
+          "models`"));
+    }
+  }
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT INTO aliases(project, name, alias, version) VALUES "
+                   "(?1, ?2, ?3, ?4) ON CONFLICT (project, name, alias) DO "
+                   "UPDATE SET version = excluded.version"));
+  TB_RETURN_IF_ERROR(
+      stmt.Bind({project, std::string(name), std::string(alias), version}));
+  TB_RETURN_IF_ERROR(stmt.Run());
+  return txn.Commit();
+}
+
+absl::StatusOr<int64_t> Store::ResolveAlias(absl::string_view project_in,
+                                            absl::string_view name,
+                                            absl::string_view alias) {
+  std::string project = ProjectOrDefault(project_in);
+  absl::MutexLock lock(&mu_);
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("SELECT version FROM aliases WHERE project = ?1 AND "
+                   "name = ?2 AND alias = ?3"));
+  TB_RETURN_IF_ERROR(
+      stmt.Bind({project, std::string(name), std::string(alias)}));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat(
+        "model '", name, "' in project '", project, "' has no alias '", alias,
+        "'; set one with `trainbus registry alias ", name, " ", alias,
+        " <version>`"));
+  }
+  return stmt.Int(0);
+}
+
+absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
+  TB_ASSIGN_OR_RETURN(Filter filter, ParseFilter(filter_text));
+  if (filter.empty()) {
+    return absl::InvalidArgumentError(
+        "refusing to delete every model; give a filter such as name=mlp");
+  }
+  TB_ASSIGN_OR_RETURN(SqlQueryParts parts,
+                      CompileQuery(ModelSpec(), filter, {}));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  struct Victim {
+    int64_t id;
+    std::string project, name, blob;
+    int64_t version;
+  };
+  std::vector<Victim> victims;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare(absl::StrCat(
+            "SELECT r.id, r.project, r.name, r.version, r.blob FROM records r "
+            "WHERE r.kind = 'model' AND (",
+            parts.where, ")"),
+        /*cache=*/false));
+    TB_RETURN_IF_ERROR(stmt.Bind(parts.params));
+    while (true) {
+      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      victims.push_back({stmt.Int(0), stmt.Text(1), stmt.Text(2),
+                         stmt.Text(4), stmt.Int(3)});
+    }
+  }
+  std::set<std::string> blobs;
+  for (const Victim& v : victims) {
+    {
+      TB_ASSIGN_OR_RETURN(
+          SqliteStmt stmt,
+          db_->Prepare("DELETE FROM aliases WHERE project = ?1 AND name = ?2 "
+                       "AND version = ?3"));
+      TB_RETURN_IF_ERROR(stmt.Bind({v.project, v.name, v.version}));
+      TB_RETURN_IF_ERROR(stmt.Run());
+    }
+    TB_ASSIGN_OR_RETURN(SqliteStmt stmt,
+                        db_->Prepare("DELETE FROM records WHERE id = ?1"));
+    TB_RETURN_IF_ERROR(stmt.Bind({v.id}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+    blobs.insert(v.blob);
+  }
+  // Remove blobs nobody refers to any more. Savers re-check a blob's file
+  // under the write lock, which we hold, so they cannot lose it.
+  for (const std::string& blob : blobs) {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT (SELECT count(*) FROM records WHERE blob = ?1) + "
+                     "(SELECT count(*) FROM dataset_files WHERE blob = ?1)"));
+    TB_RETURN_IF_ERROR(stmt.Bind({blob}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row && stmt.Int(0) == 0 && BlobStore::IsSha256Hex(blob)) {
+      TB_RETURN_IF_ERROR(blobs_.Remove(blob));
+    }
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return static_cast<int64_t>(victims.size());
+}
+
+// ---- Logs ------------------------------------------------------------------
+
+absl::Status Store::AppendLog(const LogEntry& entry) {
+  return AppendLogs({entry});
+}
+
+absl::Status Store::AppendLogs(const std::vector<LogEntry>& entries) {
+  for (const LogEntry& entry : entries) {
+    TB_RETURN_IF_ERROR(ValidateName("model", entry.model));
+    for (const auto& [key, value] : entry.metrics) {
+      if (key.empty()) {
+        return absl::InvalidArgumentError("a log metric has an empty key");
+      }
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  const int64_t now = clock_->NowNanos();
+  // The hot path of metric logging: two cached statements, bound in place.
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt log_stmt,
+      db_->Prepare("INSERT INTO logs(project, kind, model, model_version, "
+                   "step, time_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                   "RETURNING id"));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt kv_stmt,
+      db_->Prepare("INSERT INTO log_kv(owner, key, num_value, text_value) "
+                   "VALUES (?1, ?2, ?3, ?4)"));
+  const std::string default_project(kDefaultProject);
+  for (const LogEntry& entry : entries) {
+    log_stmt.BindText(1, entry.project.empty() ? default_project
+                                               : entry.project);
+    log_stmt.BindText(2, LogKindName(entry.kind));
+    log_stmt.BindText(3, entry.model);
+    log_stmt.BindInt(4, entry.model_version);
+    log_stmt.BindInt(5, entry.step);
+    log_stmt.BindInt(6, entry.time_ns != 0 ? entry.time_ns : now);
+    TB_ASSIGN_OR_RETURN(bool row, log_stmt.Step());
+    if (!row) return absl::InternalError("log insert returned no id");
+    const int64_t id = log_stmt.Int(0);
+    log_stmt.Reset();
+    for (const auto& [key, value] : entry.metrics) {
+      kv_stmt.BindInt(1, id);
+      kv_stmt.BindText(2, key);
+      if (std::optional<double> n = ParseNumber(value)) {
+        kv_stmt.BindDouble(3, *n);
+      } else {
+        kv_stmt.BindNull(3);
+      }
+      kv_stmt.BindText(4, value);
+      TB_RETURN_IF_ERROR(kv_stmt.Run());
+      kv_stmt.Reset();
+    }
+  }
+  return txn.Commit();
+}
+
+absl::StatusOr<std::vector<LogEntry>> Store::QueryLogs(const Query& query) {
+  TB_ASSIGN_OR_RETURN(SqlQueryParts parts, CompileUserQuery(LogSpec(), query));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  std::vector<LogEntry> out;
+  {
+    std::vector<SqlValue> all = parts.params;
+    all.push_back(SqlLimit(query.limit));
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare(absl::StrCat(
+            "SELECT l.id, l.project, l.kind, l.model, l.model_version, l.step, "
+            "l.time_ns FROM logs l WHERE ",
+            parts.where, " ORDER BY ", parts.order_by, " LIMIT ?"),
+        /*cache=*/false));
+    TB_RETURN_IF_ERROR(stmt.Bind(all));
+    while (true) {
+      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      LogEntry e;
+      e.id = stmt.Int(0);
+      e.project = stmt.Text(1);
+      absl::StatusOr<LogKind> kind = ParseLogKind(stmt.Text(2));
+      e.kind = kind.ok() ? *kind : LogKind::kTrain;
+      e.model = stmt.Text(3);
+      e.model_version = stmt.Int(4);
+      e.step = stmt.Int(5);
+      e.time_ns = stmt.Int(6);
+      out.push_back(std::move(e));
+    }
+  }
+  for (LogEntry& e : out) {
+    TB_ASSIGN_OR_RETURN(
+        e.metrics, LoadKv("SELECT key, text_value FROM log_kv WHERE owner = "
+                          "?1 ORDER BY key",
+                          e.id));
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+absl::StatusOr<int64_t> Store::DeleteLogs(absl::string_view filter_text) {
+  TB_ASSIGN_OR_RETURN(Filter filter, ParseFilter(filter_text));
+  if (filter.empty()) {
+    return absl::InvalidArgumentError(
+        "refusing to delete every log; give a filter such as model=mlp");
+  }
+  TB_ASSIGN_OR_RETURN(SqlQueryParts parts, CompileQuery(LogSpec(), filter, {}));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  TB_ASSIGN_OR_RETURN(SqliteStmt stmt,
+                      db_->Prepare(absl::StrCat("DELETE FROM logs AS l WHERE ",
+                                                parts.where),
+                                   /*cache=*/false));
+  TB_RETURN_IF_ERROR(stmt.Bind(parts.params));
+  TB_RETURN_IF_ERROR(stmt.Run());
+  int64_t deleted = db_->Changes();
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return deleted;
+}
+
+// ---- Tasks -----------------------------------------------------------------
+
+absl::StatusOr<int64_t> Store::CreateTask(const TaskSpec& spec) {
+  std::string project = ProjectOrDefault(spec.project);
+  TB_RETURN_IF_ERROR(ValidateName("task", spec.name));
+  if (spec.max_attempts < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task '", spec.name, "': max_attempts must be >= 1, got ",
+        spec.max_attempts));
+  }
+  for (const std::string& key : spec.result_keys) {
+    if (key.empty() || key.find('\n') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "task '", spec.name, "': result keys must be non-empty single lines"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  int64_t now = clock_->NowNanos();
+  int64_t id = 0;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("INSERT INTO tasks(project, name, experiment, state, "
+                     "max_attempts, created_ns, updated_ns, result_keys) "
+                     "VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5, ?6) "
+                     "RETURNING id"));
+    TB_RETURN_IF_ERROR(stmt.Bind({project, spec.name, spec.experiment,
+                                  static_cast<int64_t>(spec.max_attempts), now,
+                                  absl::StrJoin(spec.result_keys, "\n")}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return absl::InternalError("task insert returned no id");
+    id = stmt.Int(0);
+  }
+  TB_RETURN_IF_ERROR(InsertKv(
+      "INSERT INTO task_kv(owner, section, key, num_value, text_value) VALUES "
+      "(?1, 'hp', ?2, ?3, ?4)",
+      id, spec.hyperparameters));
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+absl::Status Store::ReapExpiredLeases(int64_t now_ns) {
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare(
+            "UPDATE tasks SET state = 'failed', updated_ns = ?1, error = "
+            "'lease of runner ' || runner || ' expired on attempt ' || "
+            "attempts || ' of ' || max_attempts || CASE WHEN error = '' THEN "
+            "'' ELSE '; last error: ' || error END WHERE state = 'running' "
+            "AND lease_expiry_ns <= ?1 AND attempts >= max_attempts"));
+    TB_RETURN_IF_ERROR(stmt.Bind({now_ns}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+  }
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("UPDATE tasks SET state = 'pending', updated_ns = ?1 WHERE "
+                   "state = 'running' AND lease_expiry_ns <= ?1"));
+  TB_RETURN_IF_ERROR(stmt.Bind({now_ns}));
+  return stmt.Run();
+}
+
+absl::StatusOr<std::optional<Task>> Store::ClaimTask(absl::string_view runner_id,
+                                                     absl::Duration lease) {
+  if (runner_id.empty()) {
+    return absl::InvalidArgumentError("ClaimTask needs a runner id");
+  }
+  int64_t lease_ns = absl::ToInt64Nanoseconds(lease);
+  if (lease_ns <= 0) {
+    return absl::InvalidArgumentError("ClaimTask needs a positive lease");
+  }
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  int64_t now = clock_->NowNanos();
+  TB_RETURN_IF_ERROR(ReapExpiredLeases(now));
+  int64_t id = 0;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("UPDATE tasks SET state = 'running', runner = ?1, "
+                     "attempts = attempts + 1, lease_ns = ?2, "
+                     "lease_expiry_ns = ?3 + ?2, updated_ns = ?3 WHERE id = "
+                     "(SELECT id FROM tasks WHERE state = 'pending' ORDER BY "
+                     "id LIMIT 1) RETURNING id"));
+    TB_RETURN_IF_ERROR(stmt.Bind({std::string(runner_id), lease_ns, now}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) {
+      stmt.Reset();
+      TB_RETURN_IF_ERROR(txn.Commit());
+      return std::optional<Task>();
+    }
+    id = stmt.Int(0);
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
+                      SelectTasks("t.id = ?", "t.id", {id}, 1, false));
+  TB_RETURN_IF_ERROR(txn.Commit());
+  if (tasks.empty()) return absl::InternalError("claimed task vanished");
+  return std::optional<Task>(std::move(tasks[0]));
+}
+
+absl::Status Store::Heartbeat(int64_t task_id, absl::string_view runner_id) {
+  absl::MutexLock lock(&mu_);
+  int64_t now = clock_->NowNanos();
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("UPDATE tasks SET lease_expiry_ns = ?3 + lease_ns, "
+                   "updated_ns = ?3 WHERE id = ?1 AND runner = ?2 AND state = "
+                   "'running' AND lease_expiry_ns > ?3"));
+  TB_RETURN_IF_ERROR(stmt.Bind({task_id, std::string(runner_id), now}));
+  TB_RETURN_IF_ERROR(stmt.Run());
+  if (db_->Changes() == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task ", task_id, ": runner '", runner_id,
+        "' no longer holds the lease (it expired or another runner claimed "
+        "the task); stop working on it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::FinishTask(int64_t task_id, absl::string_view runner_id,
+                               const KeyValues& results,
+                               absl::string_view model_name,
+                               int64_t model_version) {
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  std::string result_keys;
+  {
+    // A runner whose lease ran out may still finish, as long as nobody else
+    // took the task over in the meantime.
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT result_keys FROM tasks WHERE id = ?1 AND runner "
+                     "= ?2 AND state = 'running'"));
+    TB_RETURN_IF_ERROR(stmt.Bind({task_id, std::string(runner_id)}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot finish task ", task_id, ": runner '", runner_id,
+          "' does not hold it (its lease expired and it was reclaimed, or it "
+          "is not running); its results are dropped"));
+    }
+    result_keys = stmt.Text(0);
+  }
+  KeyValues kept;
+  if (result_keys.empty()) {
+    kept = results;
+  } else {
+    for (absl::string_view key : absl::StrSplit(result_keys, '\n')) {
+      auto it = results.find(std::string(key));
+      if (it != results.end()) kept.insert(*it);
+    }
+  }
+  TB_RETURN_IF_ERROR(InsertKv(
+      "INSERT INTO task_kv(owner, section, key, num_value, text_value) VALUES "
+      "(?1, 'result', ?2, ?3, ?4) ON CONFLICT DO UPDATE SET num_value = "
+      "excluded.num_value, text_value = excluded.text_value",
+      task_id, kept));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("UPDATE tasks SET state = 'done', updated_ns = ?2, "
+                   "model_name = ?3, model_version = ?4 WHERE id = ?1"));
+  TB_RETURN_IF_ERROR(stmt.Bind({task_id, clock_->NowNanos(),
+                                std::string(model_name), model_version}));
+  TB_RETURN_IF_ERROR(stmt.Run());
+  return txn.Commit();
+}
+
+absl::Status Store::FailTask(int64_t task_id, absl::string_view runner_id,
+                             absl::string_view error, bool retry) {
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("UPDATE tasks SET state = CASE WHEN ?4 AND attempts < "
+                   "max_attempts THEN 'pending' ELSE 'failed' END, error = ?3, "
+                   "updated_ns = ?5 WHERE id = ?1 AND runner = ?2 AND state = "
+                   "'running'"));
+  TB_RETURN_IF_ERROR(stmt.Bind({task_id, std::string(runner_id),
+                                std::string(error), int64_t{retry ? 1 : 0},
+                                clock_->NowNanos()}));
+  TB_RETURN_IF_ERROR(stmt.Run());
+  if (db_->Changes() == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot fail task ", task_id, ": runner '", runner_id,
+        "' does not hold it (its lease expired and it was reclaimed, or it "
+        "is not running)"));
+  }
+  return txn.Commit();
+}
+
+absl::StatusOr<int64_t> Store::CheckUnfinished() {
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  TB_RETURN_IF_ERROR(ReapExpiredLeases(clock_->NowNanos()));
+  int64_t count = 0;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT count(*) FROM tasks WHERE state IN ('pending', "
+                     "'running')"));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) count = stmt.Int(0);
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return count;
+}
+
+absl::StatusOr<std::vector<Task>> Store::SelectTasks(
+    const std::string& where, const std::string& order_by,
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
+  std::vector<Task> out;
+  {
+    std::vector<SqlValue> all = params;
+    all.push_back(SqlLimit(limit));
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare(absl::StrCat(
+            "SELECT t.id, t.project, t.name, t.experiment, t.state, "
+            "t.attempts, t.max_attempts, t.runner, t.lease_expiry_ns, "
+            "t.created_ns, t.updated_ns, t.error, t.result_keys, "
+            "t.model_name, t.model_version FROM tasks t WHERE ",
+            where, " ORDER BY ", order_by, " LIMIT ?"),
+        /*cache=*/!user_query));
+    TB_RETURN_IF_ERROR(stmt.Bind(all));
+    while (true) {
+      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      Task t;
+      t.id = stmt.Int(0);
+      t.project = stmt.Text(1);
+      t.name = stmt.Text(2);
+      t.experiment = stmt.Text(3);
+      absl::StatusOr<TaskState> state = ParseTaskState(stmt.Text(4));
+      t.state = state.ok() ? *state : TaskState::kFailed;
+      t.attempts = static_cast<int32_t>(stmt.Int(5));
+      t.max_attempts = static_cast<int32_t>(stmt.Int(6));
+      t.runner = stmt.Text(7);
+      t.lease_expiry_ns = stmt.Int(8);
+      t.created_ns = stmt.Int(9);
+      t.updated_ns = stmt.Int(10);
+      t.error = stmt.Text(11);
+      std::string keys = stmt.Text(12);
+      if (!keys.empty()) t.result_keys = absl::StrSplit(keys, '\n');
+      t.model_name = stmt.Text(13);
+      t.model_version = stmt.Int(14);
+      out.push_back(std::move(t));
+    }
+  }
+  for (Task& t : out) {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT section, key, text_value FROM task_kv WHERE "
+                     "owner = ?1 ORDER BY section, key"));
+    TB_RETURN_IF_ERROR(stmt.Bind({t.id}));
+    while (true) {
+      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      (stmt.Text(0) == "hp" ? t.hyperparameters : t.results)[stmt.Text(1)] =
+          stmt.Text(2);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Task> Store::GetTask(int64_t task_id) {
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
+                      SelectTasks("t.id = ?", "t.id", {task_id}, 1, false));
+  TB_RETURN_IF_ERROR(txn.Commit());
+  if (tasks.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no task with id ", task_id,
+                     "; list tasks with `trainbus registry tasks`"));
+  }
+  return std::move(tasks[0]);
+}
+
+absl::StatusOr<std::vector<Task>> Store::ListTasks(const Query& query) {
+  TB_ASSIGN_OR_RETURN(SqlQueryParts parts,
+                      CompileUserQuery(TaskTableSpec(), query));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  TB_RETURN_IF_ERROR(ReapExpiredLeases(clock_->NowNanos()));
+  TB_ASSIGN_OR_RETURN(
+      std::vector<Task> tasks,
+      SelectTasks(parts.where, parts.order_by, parts.params, query.limit,
+                  /*user_query=*/true));
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return tasks;
+}
+
+}  // namespace trainbus::registry

@@ -1,0 +1,208 @@
+// The trainbus registry: datasets, models, logs and a task queue with
+// leases, in an embedded SQLite database (WAL) plus a content-addressed blob
+// directory. Several processes may open the same registry at once.
+//
+//   StoreOptions options;
+//   options.root = Store::DefaultRoot();  // or a --registry_dir
+//   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+//   absl::StatusOr<int64_t> v = (*store)->SaveModel(
+//       "mnist", "mlp", "mlp:784-128-10", checkpoint, {{"test_accuracy", "0.97"}});
+//   auto best = (*store)->FindModels({"name=mlp", "test_accuracy desc", 1});
+//
+// Layout under the root directory:
+//   registry.db (+ -wal, -shm)   SQLite index, schema version in user_version
+//   blobs/<sha256>               checkpoint and dataset bytes
+//
+// Filters (see filter.h) name a record's columns or its key/values:
+//   datasets, models: id project name version time [arch] + any kv key
+//   logs:             id project kind model version step time + any metric
+//   tasks:            id project name experiment state attempts max_attempts
+//                     runner lease_expiry time + hyperparameter/result keys
+// `time` is nanoseconds since the Unix epoch. Versions count from 1 per
+// (project, name) and are never reused, even after a delete.
+#ifndef TRAINBUS_REGISTRY_STORE_H_
+#define TRAINBUS_REGISTRY_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "registry/blob_store.h"
+#include "base/clock.h"
+#include "registry/records.h"
+#include "registry/sqlite_db.h"
+
+namespace trainbus::registry {
+
+struct StoreOptions {
+  // Registry directory; empty means Store::DefaultRoot().
+  std::string root;
+  // Not owned; nullptr means base::SystemClock::Get().
+  const base::Clock* clock = nullptr;
+  // How long a writer waits for another process's write lock.
+  int busy_timeout_ms = 10000;
+  // Tests only: simulate crashes inside blob writes.
+  BlobStore::FaultHook blob_fault_hook;
+};
+
+class Store {
+ public:
+  static constexpr int kSchemaVersion = 1;
+  static constexpr absl::string_view kDefaultProject = "default";
+
+  // $TRAINBUS_REGISTRY_DIR, else $XDG_DATA_HOME/trainbus/registry, else
+  // $HOME/.local/share/trainbus/registry, else ./trainbus-registry.
+  static std::string DefaultRoot();
+
+  // Creates the directory, database and schema if missing. Fails with
+  // DataLoss naming the file when it is corrupt or not a trainbus registry.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
+
+  const std::string& root() const { return root_; }
+  const std::string& database_path() const { return db_path_; }
+  const BlobStore& blobs() const { return blobs_; }
+  int64_t NowNanos() const { return clock_->NowNanos(); }
+
+  // ---- Datasets ----------------------------------------------------------
+  // An empty project means kDefaultProject (in every call below).
+  absl::StatusOr<int64_t> SaveDataset(absl::string_view project,
+                                      absl::string_view name,
+                                      const std::vector<DatasetFile>& files,
+                                      const KeyValues& kv);
+  // Reads the files (for example IDX files); each is stored under its base
+  // name.
+  absl::StatusOr<int64_t> SaveDatasetFromPaths(
+      absl::string_view project, absl::string_view name,
+      const std::vector<std::string>& paths, const KeyValues& kv);
+  // version 0 means the latest.
+  absl::StatusOr<DatasetRecord> FindDataset(absl::string_view project,
+                                            absl::string_view name,
+                                            int64_t version = 0);
+  absl::StatusOr<std::vector<DatasetRecord>> ListDatasetVersions(
+      absl::string_view project, absl::string_view name);
+  absl::StatusOr<std::vector<DatasetRecord>> FindDatasets(const Query& query);
+  // Any blob by its sha256, verified.
+  absl::StatusOr<std::string> LoadBlob(absl::string_view sha256) const;
+
+  // ---- Models ------------------------------------------------------------
+  absl::StatusOr<int64_t> SaveModel(absl::string_view project,
+                                    absl::string_view name,
+                                    absl::string_view arch,
+                                    absl::string_view checkpoint,
+                                    const KeyValues& kv);
+  absl::StatusOr<std::vector<ModelRecord>> FindModels(const Query& query);
+  // version 0 means the latest.
+  absl::StatusOr<ModelRecord> GetModel(absl::string_view project,
+                                       absl::string_view name,
+                                       int64_t version = 0);
+  // ref is "name", "name:version" or "name@alias".
+  absl::StatusOr<ModelRecord> GetModelByRef(absl::string_view project,
+                                            absl::string_view ref);
+  // The checkpoint bytes, verified against their sha256.
+  absl::StatusOr<std::string> LoadModelBlob(absl::string_view project,
+                                            absl::string_view name,
+                                            int64_t version = 0);
+  // Points `alias` (e.g. "production", "best") at an existing version.
+  absl::Status SetAlias(absl::string_view project, absl::string_view name,
+                        absl::string_view alias, int64_t version);
+  absl::StatusOr<int64_t> ResolveAlias(absl::string_view project,
+                                       absl::string_view name,
+                                       absl::string_view alias);
+  // Deletes the matching models, their aliases and the blobs no other record
+  // uses. An empty filter is refused. Returns how many were deleted.
+  absl::StatusOr<int64_t> DeleteModels(absl::string_view filter);
+
+  // ---- Logs --------------------------------------------------------------
+  absl::Status AppendLog(const LogEntry& entry);
+  // All entries in one transaction.
+  absl::Status AppendLogs(const std::vector<LogEntry>& entries);
+  // Default order: by id (insertion order).
+  absl::StatusOr<std::vector<LogEntry>> QueryLogs(const Query& query);
+  // An empty filter is refused. Returns how many were deleted.
+  absl::StatusOr<int64_t> DeleteLogs(absl::string_view filter);
+
+  // ---- Tasks -------------------------------------------------------------
+  absl::StatusOr<int64_t> CreateTask(const TaskSpec& spec);
+  // Atomically takes the oldest pending task (after returning tasks whose
+  // lease expired to pending, or to failed when out of attempts), marks it
+  // running for `runner_id` until now + lease, and counts the attempt.
+  // nullopt when nothing is pending.
+  absl::StatusOr<std::optional<Task>> ClaimTask(absl::string_view runner_id,
+                                                absl::Duration lease);
+  // Extends the lease by its original duration. FailedPrecondition when the
+  // runner no longer holds the lease (expired or claimed by someone else):
+  // the runner should stop working on the task.
+  absl::Status Heartbeat(int64_t task_id, absl::string_view runner_id);
+  // Marks the task done, keeping only its result keys (all when none were
+  // given), and links the model the task saved, if any.
+  absl::Status FinishTask(int64_t task_id, absl::string_view runner_id,
+                          const KeyValues& results,
+                          absl::string_view model_name = "",
+                          int64_t model_version = 0);
+  // Records `error`; the task returns to pending while attempts remain and
+  // `retry` is true, else it becomes failed.
+  absl::Status FailTask(int64_t task_id, absl::string_view runner_id,
+                        absl::string_view error, bool retry = true);
+  // How many tasks are pending or running (after expiring leases).
+  absl::StatusOr<int64_t> CheckUnfinished();
+  absl::StatusOr<Task> GetTask(int64_t task_id);
+  // Default order: by id.
+  absl::StatusOr<std::vector<Task>> ListTasks(const Query& query);
+
+ private:
+  Store(std::string root, std::string db_path, std::unique_ptr<SqliteDb> db,
+        BlobStore blobs, const base::Clock* clock)
+      : root_(std::move(root)),
+        db_path_(std::move(db_path)),
+        db_(std::move(db)),
+        blobs_(std::move(blobs)),
+        clock_(clock) {}
+
+  absl::Status InitSchema() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> NextVersion(absl::string_view kind,
+                                      absl::string_view project,
+                                      absl::string_view name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertKv(const std::string& sql, int64_t owner,
+                        const KeyValues& kv)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<KeyValues> LoadKv(const std::string& sql, int64_t owner)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<DatasetRecord>> SelectDatasets(
+      const std::string& where, const std::string& order_by,
+      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<ModelRecord>> SelectModels(
+      const std::string& where, const std::string& order_by,
+      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<Task>> SelectTasks(
+      const std::string& where, const std::string& order_by,
+      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> LatestVersion(absl::string_view kind,
+                                        absl::string_view project,
+                                        absl::string_view name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReapExpiredLeases(int64_t now_ns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string root_;
+  const std::string db_path_;
+  absl::Mutex mu_;
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  BlobStore blobs_;
+  const base::Clock* clock_;
+};
+
+}  // namespace trainbus::registry
+
+#endif  // TRAINBUS_REGISTRY_STORE_H_
