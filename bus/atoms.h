@@ -1,19 +1,6 @@
 // The atoms of the bus protocol (CAF 0.17: at most 10 characters each).
-//
-// Resource:   (publish_atom, T) -> uint64_t offset,  T in Sample, SampleBatch,
-//             Prediction, Metric.  Replies once the message is accepted; under
-//             the "block" policy that waits for room (backpressure).
-//             (subscribe_atom, caf::actor target, SubscribeOptions) -> uint64_t
-//             (credit_atom, uint32_t n)   from a subscriber: n more messages.
-//             (unsubscribe_atom, caf::actor target)
-//             (metrics_atom) -> ResourceMetrics
-// Subscriber: (deliver_atom, uint64_t offset, T)
-// Directory:  (declare_atom, ResourceOptions) -> caf::actor
-//             (bind_atom, BindingOptions) -> caf::actor
-//             (lookup_atom, std::string) -> caf::actor
-//             (attach_atom, std::string, caf::actor) -> caf::actor
-//             (describe_atom) -> TopologyDescription
-//             (metrics_atom) -> std::vector<ResourceMetrics>
+// Which actor accepts which message is declared, as typed actor handles, in
+// bus/protocol.h.
 #ifndef TRAINBUS_BUS_ATOMS_H_
 #define TRAINBUS_BUS_ATOMS_H_
 

@@ -3,17 +3,17 @@
 #include <algorithm>
 #include <iostream>
 
-#include "bus/atoms.h"
-#include "bus/errors.h"
+#include "base/status_error.h"
 #include "bus/message.h"
+#include "bus/protocol.h"
 #include "caf/all.hpp"
 
 namespace trainbus::bus {
 namespace {
 
 struct BindingState {
-  caf::actor from;
-  caf::actor to;
+  resource_actor from;
+  resource_actor to;
   BindingOptions options;
   uint32_t unreturned_credit = 0;  // accepted by `to`, not yet granted back
   uint32_t credit_batch = 1;
@@ -23,7 +23,7 @@ struct BindingState {
   static inline const char* name = "trainbus.binding";
 };
 
-using Self = caf::stateful_actor<BindingState>;
+using Self = binding_actor::stateful_base<BindingState>;
 
 // Credit goes back in batches (an eighth of the window) to halve the
 // message count, but never more than a window's worth is held back.
@@ -50,14 +50,15 @@ void Forward(Self* self, const T& x) {
               // keep the stream going; the destination reports the cause.
               if (self->state.failed++ == 0) {
                 std::cerr << "trainbus: binding " << self->state.options.Name()
-                          << ": " << ErrorToString(err) << "\n";
+                          << ": " << base::ErrorToString(err) << "\n";
               }
               Return(self);
             });
 }
 
-caf::behavior BindingActor(Self* self, caf::actor from, caf::actor to,
-                           BindingOptions options) {
+binding_actor::behavior_type BindingActor(Self* self, resource_actor from,
+                                          resource_actor to,
+                                          BindingOptions options) {
   auto& st = self->state;
   st.from = from;
   st.to = to;
@@ -91,8 +92,8 @@ SubscribeOptions BindingSubscription(const BindingOptions& options) {
   return sub;
 }
 
-caf::actor SpawnBinding(caf::actor_system& sys, caf::actor from, caf::actor to,
-                        const BindingOptions& options) {
+binding_actor SpawnBinding(caf::actor_system& sys, resource_actor from,
+                           resource_actor to, const BindingOptions& options) {
   return sys.spawn(BindingActor, std::move(from), std::move(to), options);
 }
 

@@ -7,7 +7,7 @@
 #define TRAINBUS_BUS_BINDING_H_
 
 #include "bus/options.h"
-#include "caf/actor.hpp"
+#include "bus/protocol.h"
 #include "caf/actor_system.hpp"
 
 namespace trainbus::bus {
@@ -15,8 +15,8 @@ namespace trainbus::bus {
 // The binding does not subscribe itself: whoever spawns it subscribes it to
 // `from` with BindingSubscription(options), so that a refusal (say, catch_up
 // on a resource without a log) reaches the one who asked for the binding.
-caf::actor SpawnBinding(caf::actor_system& sys, caf::actor from, caf::actor to,
-                        const BindingOptions& options);
+binding_actor SpawnBinding(caf::actor_system& sys, resource_actor from,
+                           resource_actor to, const BindingOptions& options);
 
 SubscribeOptions BindingSubscription(const BindingOptions& options);
 

@@ -2,10 +2,9 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "bus/atoms.h"
-#include "bus/errors.h"
+#include "base/status_error.h"
 #include "bus/message.h"
+#include "bus/protocol.h"
 #include "caf/all.hpp"
 
 namespace trainbus::bus {
@@ -24,17 +23,15 @@ void AddBusTypes(caf::actor_system_config& cfg) {
       .add_message_type<ResourceMetrics>("trainbus.ResourceMetrics")
       .add_message_type<std::vector<ResourceMetrics>>(
           "trainbus.ResourceMetricsList")
-      .add_message_type<TopologyDescription>("trainbus.TopologyDescription");
-  cfg.add_error_category(
-      kErrorCategory,
-      [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-        return ErrorToString(caf::error(code, kErrorCategory, ctx));
-      });
+      .add_message_type<TopologyDescription>("trainbus.TopologyDescription")
+      .add_message_type<subscriber_actor>("trainbus.subscriber_actor")
+      .add_message_type<resource_actor>("trainbus.resource_actor");
+  base::AddStatusErrors(cfg);
 }
 
 Bus::Bus(caf::actor_system& sys) : Bus(sys, SpawnDirectory(sys)) {}
 
-Bus::Bus(caf::actor_system& sys, caf::actor directory)
+Bus::Bus(caf::actor_system& sys, directory_actor directory)
     : sys_(sys), directory_(std::move(directory)) {}
 
 template <class T, class... Ts>
@@ -43,25 +40,25 @@ absl::StatusOr<T> Bus::Ask(Ts&&... xs) {
   absl::StatusOr<T> result = absl::UnavailableError("no reply");
   self->request(directory_, timeout_, std::forward<Ts>(xs)...)
       .receive([&](T& value) { result = std::move(value); },
-               [&](caf::error& err) { result = ToStatus(err); });
+               [&](caf::error& err) { result = base::ToStatus(err); });
   return result;
 }
 
-absl::StatusOr<caf::actor> Bus::Declare(const ResourceOptions& options) {
-  return Ask<caf::actor>(declare_atom::value, options);
+absl::StatusOr<resource_actor> Bus::Declare(const ResourceOptions& options) {
+  return Ask<resource_actor>(declare_atom::value, options);
 }
 
-absl::StatusOr<caf::actor> Bus::Bind(const BindingOptions& options) {
-  return Ask<caf::actor>(bind_atom::value, options);
+absl::StatusOr<binding_actor> Bus::Bind(const BindingOptions& options) {
+  return Ask<binding_actor>(bind_atom::value, options);
 }
 
-absl::StatusOr<caf::actor> Bus::Lookup(const std::string& name) {
-  return Ask<caf::actor>(lookup_atom::value, name);
+absl::StatusOr<resource_actor> Bus::Lookup(const std::string& name) {
+  return Ask<resource_actor>(lookup_atom::value, name);
 }
 
-absl::StatusOr<caf::actor> Bus::Attach(const std::string& name,
-                                       const caf::actor& resource) {
-  return Ask<caf::actor>(attach_atom::value, name, resource);
+absl::StatusOr<resource_actor> Bus::Attach(const std::string& name,
+                                           const resource_actor& resource) {
+  return Ask<resource_actor>(attach_atom::value, name, resource);
 }
 
 absl::StatusOr<TopologyDescription> Bus::Describe() {

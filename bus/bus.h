@@ -19,13 +19,14 @@
 #include "bus/directory.h"
 #include "bus/metrics.h"
 #include "bus/options.h"
-#include "caf/actor.hpp"
+#include "bus/protocol.h"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 
 namespace trainbus::bus {
 
-// Registers the bus's message types and error category. Call before the
+// Registers the bus's message types (with the handle types of protocol.h)
+// and the status error category. Call before the
 // actor_system is built: remote nodes and the durable log need them.
 void AddBusTypes(caf::actor_system_config& cfg);
 
@@ -34,18 +35,18 @@ class Bus {
   // Uses a new local directory.
   explicit Bus(caf::actor_system& sys);
   // Uses `directory`, which may live on another node.
-  Bus(caf::actor_system& sys, caf::actor directory);
+  Bus(caf::actor_system& sys, directory_actor directory);
 
-  absl::StatusOr<caf::actor> Declare(const ResourceOptions& options);
-  absl::StatusOr<caf::actor> Bind(const BindingOptions& options);
-  absl::StatusOr<caf::actor> Lookup(const std::string& name);
+  absl::StatusOr<resource_actor> Declare(const ResourceOptions& options);
+  absl::StatusOr<binding_actor> Bind(const BindingOptions& options);
+  absl::StatusOr<resource_actor> Lookup(const std::string& name);
   // Makes `resource` (e.g. a remote one) known here under `name`.
-  absl::StatusOr<caf::actor> Attach(const std::string& name,
-                                    const caf::actor& resource);
+  absl::StatusOr<resource_actor> Attach(const std::string& name,
+                                        const resource_actor& resource);
   absl::StatusOr<TopologyDescription> Describe();
   absl::StatusOr<std::vector<ResourceMetrics>> Metrics();
 
-  const caf::actor& directory() const { return directory_; }
+  const directory_actor& directory() const { return directory_; }
   caf::actor_system& system() { return sys_; }
 
  private:
@@ -53,7 +54,7 @@ class Bus {
   absl::StatusOr<T> Ask(Ts&&... xs);
 
   caf::actor_system& sys_;
-  caf::actor directory_;
+  directory_actor directory_;
   std::chrono::milliseconds timeout_{30000};
 };
 

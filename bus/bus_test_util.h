@@ -2,23 +2,40 @@
 // test_coordinator, where nothing runs until the test says so.
 //
 //   BusTestSystem t;
-//   auto reply = t.Ask<caf::actor>(t.directory, declare_atom::value, opts);
+//   auto reply = t.Ask<resource_actor>(t.directory, declare_atom::value, opts);
 #ifndef TRAINBUS_BUS_BUS_TEST_UTIL_H_
 #define TRAINBUS_BUS_BUS_TEST_UTIL_H_
 
+#include <chrono>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
-#include "bus/atoms.h"
 #include "bus/bus.h"
+#include "bus/directory.h"
 #include "bus/message.h"
+#include "bus/protocol.h"
 #include "caf/all.hpp"
+#include "gtest/gtest.h"
 
 namespace trainbus::bus::testing {
 
+namespace internal {
+template <class Handle>
+struct ReplyOf;
+template <class Self, class Output, bool IsBlocking>
+struct ReplyOf<caf::response_handle<Self, Output, IsBlocking>> {
+  using type = Output;
+};
+}  // namespace internal
+
 class BusTestSystem {
  public:
+  // How long Ask waits for a reply that running the system did not produce
+  // (one from a detached actor, which the test coordinator does not run).
+  static constexpr std::chrono::seconds kAskDeadline{20};
+
   BusTestSystem() : sys_(Configure(cfg_)), self_(sys_) {
     sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler());
     directory = SpawnDirectory(sys_);
@@ -35,24 +52,47 @@ class BusTestSystem {
   size_t Run() { return sched_->run(); }
 
   // Sends a request, runs the system, and returns the reply or the error.
-  template <class T, class... Ts>
-  caf::expected<T> Ask(const caf::actor& dest, Ts&&... xs) {
+  // No reply within kAskDeadline is a test failure (and an error), not a
+  // hang. T must be the reply type of the request: a mismatch fails to
+  // compile.
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> Ask(const Handle& dest, Ts&&... xs) {
     caf::expected<T> result{caf::sec::request_timeout};
     auto handle = self_->request(dest, caf::infinite, std::forward<Ts>(xs)...);
+    auto on_value = [&](T& value) { result = std::move(value); };
+    auto on_error = [&](caf::error& err) { result = std::move(err); };
+    caf::detail::type_checker<
+        typename internal::ReplyOf<decltype(handle)>::type,
+        decltype(on_value)>::check();
+    const auto deadline = std::chrono::steady_clock::now() + kAskDeadline;
     Run();
-    handle.receive([&](T& value) { result = std::move(value); },
-                   [&](caf::error& err) { result = std::move(err); });
+    // Under the test coordinator the reply is there now; a detached actor
+    // may still be working, and may need the coordinator's actors to run.
+    while (!self_->has_next_message() &&
+           std::chrono::steady_clock::now() < deadline) {
+      self_->await_data(caf::blocking_actor::timeout_type::clock::now() +
+                        std::chrono::milliseconds(5));
+      Run();
+    }
+    typename caf::blocking_actor::accept_one_cond rc;
+    self_->varargs_receive(
+        rc, handle.id(), on_value, on_error,
+        caf::after(std::chrono::milliseconds(1)) >> [&] {
+          ADD_FAILURE() << "no reply within " << kAskDeadline.count()
+                        << " s: the receiver never answered this request "
+                           "(is it alive, and does it reply?)";
+        });
     return result;
   }
 
   template <class F, class... Ts>
-  caf::actor Spawn(F fun, Ts&&... xs) {
-    caf::actor a = sys_.spawn(fun, std::forward<Ts>(xs)...);
-    spawned_.push_back(a);
+  auto Spawn(F fun, Ts&&... xs) {
+    auto a = sys_.spawn(fun, std::forward<Ts>(xs)...);
+    spawned_.push_back(caf::actor_cast<caf::actor>(a));
     return a;
   }
 
-  caf::actor directory;
+  directory_actor directory;
 
  private:
   static caf::actor_system_config& Configure(caf::actor_system_config& cfg) {
@@ -79,8 +119,8 @@ struct Received {
 
 // A subscriber that records every delivery and grants no credit on its own;
 // tests grant credit with caf::send_as(collector, resource, credit_atom...).
-inline caf::behavior Collector(caf::event_based_actor*,
-                               std::shared_ptr<Received> out) {
+inline subscriber_actor::behavior_type Collector(
+    subscriber_actor::pointer, std::shared_ptr<Received> out) {
   return {
       [=](deliver_atom, uint64_t offset, const Sample& x) {
         out->offsets.push_back(offset);

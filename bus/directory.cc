@@ -7,9 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "bus/atoms.h"
+#include "base/status_error.h"
 #include "bus/binding.h"
-#include "bus/errors.h"
 #include "bus/metrics.h"
 #include "bus/resource.h"
 #include "caf/all.hpp"
@@ -18,13 +17,13 @@ namespace trainbus::bus {
 namespace {
 
 struct ResourceEntry {
-  caf::actor actor;
+  resource_actor actor;
   ResourceOptions options;
   bool remote = false;
 };
 
 struct BindingEntry {
-  caf::actor actor;
+  binding_actor actor;
   BindingOptions options;
 };
 
@@ -35,16 +34,15 @@ struct DirectoryState {
   static inline const char* name = "trainbus.directory";
 };
 
-using Self = caf::stateful_actor<DirectoryState>;
+using Self = directory_actor::stateful_base<DirectoryState>;
 
 caf::error UnknownResource(const std::string& name, const DirectoryState& st) {
   std::vector<std::string> known;
   for (const auto& [n, entry] : st.resources) known.push_back(n);
-  return MakeError(
-      Errc::kUnknownResource,
+  return base::ToCafError(absl::NotFoundError(
       absl::StrCat("resource '", name,
                    "' not declared; declare it first or bind to one of [",
-                   absl::StrJoin(known, ", "), "]"));
+                   absl::StrJoin(known, ", "), "]")));
 }
 
 // Whether `to` already reaches `from` through bindings; adding from->to
@@ -69,31 +67,28 @@ bool SameBinding(const BindingOptions& a, const BindingOptions& b) {
   return a.filter == b.filter && a.policy == b.policy;
 }
 
-caf::result<caf::actor> Declare(Self* self, ResourceOptions options) {
+caf::result<resource_actor> Declare(Self* self, ResourceOptions options) {
   auto& st = self->state;
   auto it = st.resources.find(options.name);
   if (it != st.resources.end()) {
     if (it->second.remote || it->second.options.SameAs(options)) {
       return it->second.actor;
     }
-    return MakeError(
-        Errc::kConflict,
+    return base::ToCafError(absl::AlreadyExistsError(
         absl::StrCat("resource '", options.name,
                      "' was already declared with log_dir '",
                      it->second.options.log_dir, "'; declare it the same way "
-                     "or choose another name"));
+                     "or choose another name")));
   }
-  absl::StatusOr<caf::actor> spawned = SpawnResource(self->system(), options);
-  if (!spawned.ok()) {
-    return MakeError(Errc::kInvalidArgument,
-                     std::string(spawned.status().message()));
-  }
+  absl::StatusOr<resource_actor> spawned =
+      SpawnResource(self->system(), options);
+  if (!spawned.ok()) return base::ToCafError(spawned.status());
   self->link_to(*spawned);  // resources live as long as their directory
   st.resources[options.name] = ResourceEntry{*spawned, options, false};
   return *spawned;
 }
 
-caf::result<caf::actor> Bind(Self* self, BindingOptions options) {
+caf::result<binding_actor> Bind(Self* self, BindingOptions options) {
   auto& st = self->state;
   auto from = st.resources.find(options.from);
   if (from == st.resources.end()) return UnknownResource(options.from, st);
@@ -102,26 +97,24 @@ caf::result<caf::actor> Bind(Self* self, BindingOptions options) {
   const auto key = std::make_pair(options.from, options.to);
   if (auto it = st.bindings.find(key); it != st.bindings.end()) {
     if (SameBinding(it->second.options, options)) return it->second.actor;
-    return MakeError(
-        Errc::kConflict,
+    return base::ToCafError(absl::AlreadyExistsError(
         absl::StrCat("binding ", options.Name(), " exists with filter '",
                      FormatFilter(it->second.options.filter), "' and policy ",
                      PolicyName(it->second.options.policy),
-                     "; bindings are unique per (from, to)"));
+                     "; bindings are unique per (from, to)")));
   }
   if (Reaches(st, options.to, options.from)) {
-    return MakeError(
-        Errc::kBindingCycle,
+    return base::ToCafError(absl::InvalidArgumentError(
         absl::StrCat("binding ", options.Name(),
                      " would close a cycle: '", options.to, "' already feeds '",
-                     options.from, "'"));
+                     options.from, "'")));
   }
-  caf::actor binding = SpawnBinding(self->system(), from->second.actor,
+  binding_actor binding = SpawnBinding(self->system(), from->second.actor,
                                     to->second.actor, options);
   // Reserve the edge now so a concurrent declare sees it; undo on failure.
   st.bindings[key] = BindingEntry{binding, options};
   self->monitor(binding);
-  auto promise = self->make_response_promise<caf::actor>();
+  auto promise = self->make_response_promise<binding_actor>();
   self->request(from->second.actor, caf::infinite, subscribe_atom::value,
                 binding, BindingSubscription(options))
       .then(
@@ -134,7 +127,7 @@ caf::result<caf::actor> Bind(Self* self, BindingOptions options) {
   return promise;
 }
 
-caf::result<caf::actor> Lookup(Self* self, const std::string& name) {
+caf::result<resource_actor> Lookup(Self* self, const std::string& name) {
   auto it = self->state.resources.find(name);
   if (it == self->state.resources.end()) {
     return UnknownResource(name, self->state);
@@ -142,19 +135,18 @@ caf::result<caf::actor> Lookup(Self* self, const std::string& name) {
   return it->second.actor;
 }
 
-caf::result<caf::actor> Attach(Self* self, const std::string& name,
-                               caf::actor actor) {
+caf::result<resource_actor> Attach(Self* self, const std::string& name,
+                                   resource_actor actor) {
   auto& st = self->state;
   if (!actor) {
-    return MakeError(Errc::kUnavailable,
-                     absl::StrCat("cannot attach '", name, "': no actor"));
+    return base::ToCafError(absl::UnavailableError(
+        absl::StrCat("cannot attach '", name, "': no actor")));
   }
   auto it = st.resources.find(name);
   if (it != st.resources.end()) {
     if (it->second.actor == actor) return actor;
-    return MakeError(Errc::kConflict,
-                     absl::StrCat("resource '", name,
-                                  "' is already declared on this node"));
+    return base::ToCafError(absl::AlreadyExistsError(absl::StrCat(
+        "resource '", name, "' is already declared on this node")));
   }
   ResourceOptions options;
   options.name = name;
@@ -205,7 +197,7 @@ caf::result<std::vector<ResourceMetrics>> CollectMetrics(Self* self) {
   return promise;
 }
 
-caf::behavior DirectoryActor(Self* self) {
+directory_actor::behavior_type DirectoryActor(Self* self) {
   // A resource on a dead node is forgotten, and so is a binding that ended
   // (it quits when either of its resources goes away), so the same binding
   // can be made again once the resource is back.
@@ -228,7 +220,7 @@ caf::behavior DirectoryActor(Self* self) {
         return Bind(self, std::move(options));
       },
       [=](lookup_atom, const std::string& name) { return Lookup(self, name); },
-      [=](attach_atom, const std::string& name, caf::actor& actor) {
+      [=](attach_atom, const std::string& name, resource_actor& actor) {
         return Attach(self, name, std::move(actor));
       },
       [=](describe_atom) { return Describe(self); },
@@ -277,7 +269,7 @@ std::string TopologyDescription::ToText() const {
   return out;
 }
 
-caf::actor SpawnDirectory(caf::actor_system& sys) {
+directory_actor SpawnDirectory(caf::actor_system& sys) {
   return sys.spawn(DirectoryActor);
 }
 

@@ -11,16 +11,15 @@
 #include <string>
 #include <utility>
 
-#include "bus/atoms.h"
 #include "bus/message.h"
-#include "caf/actor.hpp"
+#include "bus/protocol.h"
 #include "caf/error.hpp"
 #include "caf/duration.hpp"
 
 namespace trainbus::bus {
 
 template <class Self, class Done>
-void EndStream(Self* self, const caf::actor& output, const std::string& source,
+void EndStream(Self* self, const resource_actor& output, const std::string& source,
                uint64_t seq, bool marker, Done done) {
   if (!marker) {
     done();

@@ -25,9 +25,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "bus/atoms.h"
 #include "bus/bus.h"
 #include "bus/message.h"
+#include "bus/protocol.h"
 #include "bus/resource.h"
 #include "caf/all.hpp"
 
@@ -44,7 +44,7 @@ constexpr uint32_t kPublishWindow = 128;
 
 // Counts deliveries; tells `waiter` once it has seen `goal` of them.
 struct CounterState {
-  caf::actor source;
+  resource_actor source;
   caf::actor waiter;
   uint64_t received = 0;
   uint64_t goal = 0;
@@ -68,7 +68,7 @@ void Count(caf::stateful_actor<CounterState>* self) {
 }
 
 caf::behavior Counter(caf::stateful_actor<CounterState>* self,
-                      caf::actor source, caf::actor waiter) {
+                      resource_actor source, caf::actor waiter) {
   self->state.source = source;
   self->state.waiter = waiter;
   return {
@@ -84,7 +84,8 @@ caf::behavior Counter(caf::stateful_actor<CounterState>* self,
 }
 
 // Publishes copies of one prototype message, at most kPublishWindow
-// unacknowledged.
+// unacknowledged. The target is untyped because the prototype is a prebuilt
+// caf::message (sent as is, without re-wrapping its payload).
 struct PublisherState {
   caf::actor target;
   caf::message prototype;  // (publish_atom, Sample or SampleBatch)
@@ -179,12 +180,13 @@ void RunRounds(benchmark::State& state, caf::actor_system& sys,
 // message goes past it.
 caf::actor SpawnSubscribedCounter(caf::actor_system& sys,
                                   caf::scoped_actor& self,
-                                  const caf::actor& source) {
+                                  const resource_actor& source) {
   caf::actor counter = sys.spawn(Counter, source, caf::actor{self});
   SubscribeOptions sub;
   sub.name = "bench";
   sub.initial_credit = kSubscriberWindow;
-  self->request(source, caf::infinite, subscribe_atom::value, counter, sub)
+  self->request(source, caf::infinite, subscribe_atom::value,
+                AsSubscriber(counter), sub)
       .receive([](uint64_t) {}, [](caf::error&) {});
   return counter;
 }
@@ -203,7 +205,7 @@ void BM_FanOut(benchmark::State& state) {
   caf::scoped_actor self{sys};
   ResourceOptions options;
   options.name = "mnist";
-  absl::StatusOr<caf::actor> resource = SpawnResource(sys, options);
+  absl::StatusOr<resource_actor> resource = SpawnResource(sys, options);
   if (!resource.ok()) {
     state.SkipWithError(std::string(resource.status().message()).c_str());
     return;
@@ -212,10 +214,11 @@ void BM_FanOut(benchmark::State& state) {
   for (size_t i = 0; i < n; ++i) {
     counters.push_back(SpawnSubscribedCounter(sys, self, *resource));
   }
-  caf::actor publisher = sys.spawn(Publisher, *resource, MakePrototype(batch));
+  caf::actor publisher = sys.spawn(
+      Publisher, caf::actor_cast<caf::actor>(*resource), MakePrototype(batch));
   RunRounds(state, sys, self, publisher, counters, batch);
   Stop(sys, counters);
-  Stop(sys, {publisher, *resource});
+  Stop(sys, {publisher, caf::actor_cast<caf::actor>(*resource)});
 }
 
 void BM_FanOutBindings(benchmark::State& state) {
@@ -225,7 +228,7 @@ void BM_FanOutBindings(benchmark::State& state) {
   caf::actor_system sys{Config(cfg)};
   caf::scoped_actor self{sys};
   Bus bus{sys};
-  absl::StatusOr<caf::actor> mnist = bus.Declare({"mnist"});
+  absl::StatusOr<resource_actor> mnist = bus.Declare({"mnist"});
   if (!mnist.ok()) {
     state.SkipWithError(std::string(mnist.status().message()).c_str());
     return;
@@ -233,23 +236,24 @@ void BM_FanOutBindings(benchmark::State& state) {
   std::vector<caf::actor> counters;
   for (size_t i = 0; i < n; ++i) {
     const std::string name = absl::StrCat("model", i + 1);
-    absl::StatusOr<caf::actor> model = bus.Declare({name});
+    absl::StatusOr<resource_actor> model = bus.Declare({name});
     BindingOptions binding;
     binding.from = "mnist";
     binding.to = name;
     binding.filter = Filter::Labelled();
     binding.window = 256;
-    absl::StatusOr<caf::actor> bound = bus.Bind(binding);
+    absl::StatusOr<binding_actor> bound = bus.Bind(binding);
     if (!model.ok() || !bound.ok()) {
       state.SkipWithError("declare/bind failed");
       return;
     }
     counters.push_back(SpawnSubscribedCounter(sys, self, *model));
   }
-  caf::actor publisher = sys.spawn(Publisher, *mnist, MakePrototype(batch));
+  caf::actor publisher = sys.spawn(
+      Publisher, caf::actor_cast<caf::actor>(*mnist), MakePrototype(batch));
   RunRounds(state, sys, self, publisher, counters, batch);
   Stop(sys, counters);
-  Stop(sys, {publisher, bus.directory()});
+  Stop(sys, {publisher, caf::actor_cast<caf::actor>(bus.directory())});
 }
 
 void FanOutArgs(benchmark::internal::Benchmark* b) {

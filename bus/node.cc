@@ -5,8 +5,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "bus/atoms.h"
-#include "bus/errors.h"
+#include "base/status_error.h"
+#include "bus/protocol.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 
@@ -26,7 +26,8 @@ absl::Status NoMiddleman() {
 }  // namespace
 
 absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
-                                   const caf::actor& directory, uint16_t port,
+                                   const directory_actor& directory,
+                                   uint16_t port,
                                    const std::string& host) {
   if (!HasMiddleman(sys)) return NoMiddleman();
   if (!directory) {
@@ -44,10 +45,12 @@ absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
   return *bound;
 }
 
-absl::StatusOr<caf::actor> ConnectNode(caf::actor_system& sys,
-                                       const std::string& host, uint16_t port) {
+absl::StatusOr<directory_actor> ConnectNode(caf::actor_system& sys,
+                                            const std::string& host,
+                                            uint16_t port) {
   if (!HasMiddleman(sys)) return NoMiddleman();
-  caf::expected<caf::actor> remote = sys.middleman().remote_actor(host, port);
+  caf::expected<directory_actor> remote =
+      sys.middleman().remote_actor<directory_actor>(host, port);
   if (!remote) {
     return absl::UnavailableError(absl::StrCat(
         "cannot reach the bus node at ", host, ":", port, ": ",
@@ -75,25 +78,25 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(
   return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(port));
 }
 
-absl::Status ImportResource(Bus& local, const caf::actor& remote_directory,
+absl::Status ImportResource(Bus& local,
+                            const directory_actor& remote_directory,
                             const std::string& name) {
   if (!remote_directory) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot import '", name, "': no remote directory"));
   }
   caf::scoped_actor self{local.system()};
-  absl::StatusOr<caf::actor> found = absl::UnavailableError("no reply");
+  absl::StatusOr<resource_actor> found = absl::UnavailableError("no reply");
   self->request(remote_directory, kRemoteTimeout, lookup_atom::value, name)
       .receive(
-          [&](caf::actor& actor) { found = std::move(actor); },
+          [&](resource_actor& actor) { found = std::move(actor); },
           [&](caf::error& err) {
-            found = absl::UnavailableError(absl::StrCat(
-                "cannot import '", name, "' from the remote node: ",
-                err.category() == kErrorCategory ? ErrorToString(err)
-                                                 : local.system().render(err)));
+            found = absl::UnavailableError(
+                absl::StrCat("cannot import '", name, "' from the remote node: ",
+                             base::ErrorToString(err)));
           });
   if (!found.ok()) return found.status();
-  absl::StatusOr<caf::actor> attached = local.Attach(name, *found);
+  absl::StatusOr<resource_actor> attached = local.Attach(name, *found);
   if (!attached.ok()) {
     return absl::Status(attached.status().code(),
                         absl::StrCat("cannot import '", name,

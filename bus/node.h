@@ -14,7 +14,7 @@
 //       trainbus::bus::ServeNode(sys, bus.directory(), 0);
 //
 //   // node B (same configuration)
-//   absl::StatusOr<caf::actor> a =
+//   absl::StatusOr<trainbus::bus::directory_actor> a =
 //       trainbus::bus::ConnectNode(sys, "127.0.0.1", *port);
 //   trainbus::bus::ImportResource(bus, *a, "mnist");
 //   bus.Declare({"model1"});
@@ -34,7 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "bus/bus.h"
-#include "caf/actor.hpp"
+#include "bus/protocol.h"
 #include "caf/actor_system.hpp"
 
 namespace trainbus::bus {
@@ -42,11 +42,13 @@ namespace trainbus::bus {
 // Publishes `directory` on host:port (port 0: any free port) and returns the
 // port it listens on. The actor system must have loaded caf::io::middleman.
 absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
-                                   const caf::actor& directory, uint16_t port,
+                                   const directory_actor& directory,
+                                   uint16_t port,
                                    const std::string& host = "127.0.0.1");
 
-// Connects to the directory a node serves on host:port.
-absl::StatusOr<caf::actor> ConnectNode(caf::actor_system& sys,
+// Connects to the directory a node serves on host:port. Both ends must run
+// the same bus protocol (CAF compares the typed interfaces on connect).
+absl::StatusOr<directory_actor> ConnectNode(caf::actor_system& sys,
                                        const std::string& host, uint16_t port);
 
 // Parses "host:port" (e.g. "127.0.0.1:4242") for ConnectNode.
@@ -55,7 +57,8 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(
 
 // Looks `name` up in `remote_directory` and attaches it to `local`'s
 // directory under the same name, so local bindings can bind to it.
-absl::Status ImportResource(Bus& local, const caf::actor& remote_directory,
+absl::Status ImportResource(Bus& local,
+                            const directory_actor& remote_directory,
                             const std::string& name);
 
 }  // namespace trainbus::bus

@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "bus/atoms.h"
 #include "bus/bus.h"
 #include "bus/message.h"
+#include "bus/protocol.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 #include "gtest/gtest.h"
@@ -48,7 +48,7 @@ struct Node {
 };
 
 // Subscribes to `source`, forwards every Sample to `out` and returns credit.
-caf::behavior Forwarder(caf::event_based_actor* self, caf::actor source,
+caf::behavior Forwarder(caf::event_based_actor* self, resource_actor source,
                         caf::actor out) {
   return {
       [=](deliver_atom, uint64_t offset, const Sample& s) {
@@ -78,7 +78,8 @@ class NodeTest : public ::testing::Test {
     absl::StatusOr<uint16_t> port = ServeNode(*a.sys, a.bus->directory(), 0);
     ASSERT_TRUE(port.ok()) << port.status();
     ASSERT_NE(*port, 0);
-    absl::StatusOr<caf::actor> remote = ConnectNode(*b.sys, "127.0.0.1", *port);
+    absl::StatusOr<directory_actor> remote =
+        ConnectNode(*b.sys, "127.0.0.1", *port);
     ASSERT_TRUE(remote.ok()) << remote.status();
     a_directory = *remote;
     absl::Status imported = ImportResource(*b.bus, a_directory, "mnist");
@@ -89,22 +90,23 @@ class NodeTest : public ::testing::Test {
     binding.to = "model1";
     binding.filter = Filter::Labelled();
     binding.window = 16;
-    absl::StatusOr<caf::actor> bound = b.bus->Bind(binding);
+    absl::StatusOr<binding_actor> bound = b.bus->Bind(binding);
     ASSERT_TRUE(bound.ok()) << bound.status();
-    binding_actor = *bound;
+    bound_actor = *bound;
   }
 
   // Spawns a Forwarder on B for [model1], subscribed before anything is
   // published.
   caf::actor SubscribeOnB(caf::scoped_actor& self) {
-    absl::StatusOr<caf::actor> model1 = b.bus->Lookup("model1");
+    absl::StatusOr<resource_actor> model1 = b.bus->Lookup("model1");
     EXPECT_TRUE(model1.ok());
     caf::actor forwarder = b.sys->spawn(Forwarder, *model1, caf::actor{self});
     SubscribeOptions sub;
     sub.name = "test";
     sub.initial_credit = 8;
     bool ok = false;
-    self->request(*model1, kTimeout, subscribe_atom::value, forwarder, sub)
+    self->request(*model1, kTimeout, subscribe_atom::value,
+                  AsSubscriber(forwarder), sub)
         .receive([&](uint64_t) { ok = true; },
                  [&](caf::error& err) { ADD_FAILURE() << to_string(err); });
     EXPECT_TRUE(ok);
@@ -113,8 +115,8 @@ class NodeTest : public ::testing::Test {
 
   Node a;
   Node b;
-  caf::actor a_directory;  // A's directory, as seen from B
-  caf::actor binding_actor;
+  directory_actor a_directory;  // A's directory, as seen from B
+  binding_actor bound_actor;
 };
 
 TEST_F(NodeTest, PublishesOnAReachASubscriberOnBWithPixelsIntact) {
@@ -122,13 +124,15 @@ TEST_F(NodeTest, PublishesOnAReachASubscriberOnBWithPixelsIntact) {
   caf::actor forwarder = SubscribeOnB(on_b);
 
   caf::scoped_actor on_a{*a.sys};
-  absl::StatusOr<caf::actor> mnist = a.bus->Lookup("mnist");
+  absl::StatusOr<resource_actor> mnist = a.bus->Lookup("mnist");
   ASSERT_TRUE(mnist.ok());
   constexpr int kCount = 50;
   for (int i = 0; i < kCount; ++i) {
+    bool accepted = false;
     on_a->request(*mnist, kTimeout, publish_atom::value, Numbered(i))
-        .receive([](uint64_t) {},
+        .receive([&](uint64_t) { accepted = true; },
                  [&](caf::error& err) { ADD_FAILURE() << to_string(err); });
+    ASSERT_TRUE(accepted) << "publish " << i << " was not accepted";
   }
   // An unlabelled sample is filtered out on the way to model1.
   Sample unlabelled = Numbered(kCount);
@@ -159,26 +163,29 @@ TEST_F(NodeTest, PublishesOnAReachASubscriberOnBWithPixelsIntact) {
 
 TEST_F(NodeTest, ADeadNodeIsNoticedAndItsResourceForgotten) {
   caf::scoped_actor on_b{*b.sys};
-  absl::StatusOr<caf::actor> mnist = b.bus->Lookup("mnist");
+  absl::StatusOr<resource_actor> mnist = b.bus->Lookup("mnist");
   ASSERT_TRUE(mnist.ok()) << mnist.status();
   on_b->monitor(*mnist);
-  on_b->monitor(binding_actor);
+  on_b->monitor(bound_actor);
 
   a.Shutdown();  // node A goes away: its sockets close
 
+  // One deadline for all the waits of this test, so that it fails with its
+  // own message well inside the test's size limit.
+  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
   int downs = 0;
-  for (int i = 0; i < 2; ++i) {
+  while (downs < 2 && std::chrono::steady_clock::now() < deadline) {
     on_b->receive([&](const caf::down_msg&) { ++downs; },
-                  caf::after(kTimeout) >> [] {});
+                  caf::after(deadline - std::chrono::steady_clock::now()) >>
+                      [] {});
   }
   EXPECT_EQ(downs, 2) << "B did not see the remote resource and its binding "
                          "go down";
 
   // B's directory forgets both; ask until it has processed its own down
   // messages (each ask waits for a reply, nothing sleeps).
-  absl::StatusOr<caf::actor> lookup = b.bus->Lookup("mnist");
+  absl::StatusOr<resource_actor> lookup = b.bus->Lookup("mnist");
   absl::StatusOr<TopologyDescription> topology = b.bus->Describe();
-  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
   while ((lookup.ok() || !topology.ok() || !topology->bindings.empty()) &&
          std::chrono::steady_clock::now() < deadline) {
     lookup = b.bus->Lookup("mnist");
@@ -196,7 +203,7 @@ TEST_F(NodeTest, ADeadNodeIsNoticedAndItsResourceForgotten) {
   BindingOptions again;
   again.from = "mnist";
   again.to = "model1";
-  absl::StatusOr<caf::actor> rebound = b.bus->Bind(again);
+  absl::StatusOr<binding_actor> rebound = b.bus->Bind(again);
   ASSERT_FALSE(rebound.ok());
   EXPECT_NE(rebound.status().message().find("'mnist' not declared"),
             std::string::npos);
@@ -204,7 +211,7 @@ TEST_F(NodeTest, ADeadNodeIsNoticedAndItsResourceForgotten) {
 
 TEST_F(NodeTest, ADeadSubscriberNodeIsDroppedAndNoLongerBlocksPublishers) {
   caf::scoped_actor on_a{*a.sys};
-  absl::StatusOr<caf::actor> mnist = a.bus->Lookup("mnist");
+  absl::StatusOr<resource_actor> mnist = a.bus->Lookup("mnist");
   ASSERT_TRUE(mnist.ok());
   auto subscriptions = [&]() -> size_t {
     absl::StatusOr<std::vector<ResourceMetrics>> all = a.bus->Metrics();
@@ -245,7 +252,8 @@ TEST(NodeErrorsTest, ConnectingToANodeThatIsNotThereSaysWhereAndWhatToCheck) {
   ::close(fd);
 
   Node b;
-  absl::StatusOr<caf::actor> remote = ConnectNode(*b.sys, "127.0.0.1", port);
+  absl::StatusOr<directory_actor> remote =
+      ConnectNode(*b.sys, "127.0.0.1", port);
   ASSERT_FALSE(remote.ok());
   const std::string text(remote.status().message());
   EXPECT_NE(text.find("127.0.0.1:" + std::to_string(port)), std::string::npos)
@@ -259,7 +267,8 @@ TEST(NodeErrorsTest, ImportingAnUnknownResourceNamesIt) {
   Node b;
   absl::StatusOr<uint16_t> port = ServeNode(*a.sys, a.bus->directory(), 0);
   ASSERT_TRUE(port.ok()) << port.status();
-  absl::StatusOr<caf::actor> remote = ConnectNode(*b.sys, "127.0.0.1", *port);
+  absl::StatusOr<directory_actor> remote =
+      ConnectNode(*b.sys, "127.0.0.1", *port);
   ASSERT_TRUE(remote.ok()) << remote.status();
   absl::Status imported = ImportResource(*b.bus, *remote, "nope");
   ASSERT_FALSE(imported.ok());
@@ -284,7 +293,7 @@ TEST(NodeErrorsTest, NoMiddlemanIsAClearError) {
 // error, took the remote resource down.
 TEST(ResourceTest, FireAndForgetPublishesGetNoReply) {
   Node a;
-  absl::StatusOr<caf::actor> metrics = a.bus->Declare({"metrics"});
+  absl::StatusOr<resource_actor> metrics = a.bus->Declare({"metrics"});
   ASSERT_TRUE(metrics.ok());
   caf::scoped_actor self{*a.sys};
   self->send(*metrics, publish_atom::value, Metric{});

@@ -24,10 +24,9 @@
 #include <string>
 #include <utility>
 
-#include "bus/atoms.h"
-#include "bus/errors.h"
+#include "base/status_error.h"
 #include "bus/message.h"
-#include "caf/actor.hpp"
+#include "bus/protocol.h"
 #include "caf/all.hpp"
 
 namespace trainbus::bus {
@@ -64,7 +63,7 @@ class PublishWindow {
   // Publishes `sample` to `to`; `on_ack` runs when the resource has
   // accepted it (usually: pump again). Call only when CanSend().
   template <class Self, class OnAck>
-  void Send(Self* self, const caf::actor& to, Sample sample,
+  void Send(Self* self, const resource_actor& to, Sample sample,
             const std::string& source, OnAck on_ack) {
     if (rate_ > 0) allowance_ -= 1;
     ++in_flight_;
@@ -76,7 +75,7 @@ class PublishWindow {
             },
             [self, source](caf::error& err) {
               caf::aout(self) << "source '" << source
-                              << "' stops: " << ErrorToString(err) << "\n";
+                              << "' stops: " << base::ErrorToString(err) << "\n";
               self->quit(err);
             });
   }

@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "bus/atoms.h"
+#include "base/status_error.h"
+#include "base/status_macros.h"
 #include "bus/codec.h"
-#include "bus/errors.h"
 #include "bus/message.h"
 #include "bus/message_log.h"
 #include "bus/metrics.h"
+#include "bus/protocol.h"
 #include "caf/all.hpp"
 
 namespace trainbus::bus {
@@ -27,7 +28,11 @@ struct Queued {
 };
 
 struct Subscription {
-  caf::actor target;
+  subscriber_actor target;
+  // The same actor untyped: deliveries are prebuilt caf::messages (one per
+  // publish, shared by all subscribers), which only an unchecked send takes.
+  // MakeDelivery checks their type against subscriber_actor instead.
+  caf::actor mailbox;
   SubscribeOptions options;
   uint32_t max_queue = 0;
   uint32_t credit = 0;
@@ -59,7 +64,29 @@ struct ResourceState {
   static inline const char* name = "trainbus.resource";
 };
 
-using Self = caf::stateful_actor<ResourceState>;
+using Self = resource_actor::stateful_base<ResourceState>;
+
+// (deliver_atom, offset, x), checked against what a subscriber accepts.
+template <class T>
+caf::message MakeDelivery(uint64_t offset, T&& x) {
+  using Signature =
+      caf::detail::type_list<deliver_atom, uint64_t, std::decay_t<T>>;
+  static_assert(
+      caf::response_type_unbox<caf::signatures_of_t<subscriber_actor>,
+                               Signature>::valid,
+      "subscriber_actor does not accept this payload type");
+  return caf::make_message(deliver_atom::value, offset, std::forward<T>(x));
+}
+
+caf::error LogFailed(const std::string& resource, const absl::Status& status) {
+  return base::ToCafError(absl::DataLossError(
+      absl::StrCat("resource '", resource, "' could not store a message: ",
+                   status.message())));
+}
+
+caf::error InvalidArgument(std::string text) {
+  return base::ToCafError(absl::InvalidArgumentError(std::move(text)));
+}
 
 // Calls `fn(x)` with the typed payload of a one-element message. Returns
 // false for a payload type the bus does not carry.
@@ -99,18 +126,18 @@ Verdict Judge(const Filter& filter, const SampleBatch& x) {
 
 template <class T>
 caf::message SubsetDelivery(const Filter&, uint64_t offset, const T& x) {
-  return caf::make_message(deliver_atom::value, offset, x);
+  return MakeDelivery(offset, x);
 }
 
 caf::message SubsetDelivery(const Filter& filter, uint64_t offset,
                             const SampleBatch& x) {
-  return caf::make_message(deliver_atom::value, offset, FilterBatch(filter, x));
+  return MakeDelivery(offset, FilterBatch(filter, x));
 }
 
 void Send(Self* self, Subscription& sub, caf::message delivery) {
   --sub.credit;
   ++sub.metrics.delivered;
-  self->send(sub.target, std::move(delivery));
+  caf::unsafe_send_as(self, sub.mailbox, std::move(delivery));
 }
 
 // Hands one accepted message to one subscription: now if it has credit,
@@ -169,18 +196,13 @@ caf::expected<uint64_t> Accept(Self* self, T& x) {
   uint64_t offset;
   if (st.log) {
     absl::StatusOr<uint64_t> appended = st.log->Append(Encode(x));
-    if (!appended.ok()) {
-      return MakeError(Errc::kLogError,
-                       absl::StrCat("resource '", st.options.name,
-                                    "' could not store a message: ",
-                                    appended.status().message()));
-    }
+    if (!appended.ok()) return LogFailed(st.options.name, appended.status());
     offset = *appended;
   } else {
     offset = st.next_offset++;
   }
   ++st.published;
-  caf::message shared = caf::make_message(deliver_atom::value, offset, std::move(x));
+  caf::message shared = MakeDelivery(offset, std::move(x));
   const T& stored = shared.get_as<T>(2);
   for (Subscription& sub : st.subscriptions) {
     Offer(self, sub, offset, shared, stored);
@@ -211,20 +233,24 @@ void ResumeWaiting(Self* self) {
   }
 }
 
+// A message sent without request() gets no reply on success: the reply
+// would arrive at its sender as an unexpected message. Errors still go back
+// (to the sender's error handler).
+caf::result<uint64_t> Reply(Self* self, caf::expected<uint64_t> offset) {
+  if (!offset) return std::move(offset.error());
+  if (!self->current_message_id().is_request()) {
+    return caf::delegated<uint64_t>{};
+  }
+  return *offset;
+}
+
 // The common case (nobody blocks) replies directly; only a publish that has
 // to wait for room needs a response promise.
 template <class T>
 caf::result<uint64_t> OnPublish(Self* self, T& x) {
   auto& st = self->state;
   if (st.waiting.empty() && !MustWait(self, x)) {
-    caf::expected<uint64_t> offset = Accept(self, x);
-    // A fire-and-forget publish (send, not request) gets no reply: a reply
-    // would arrive at its sender as an unexpected message.
-    if (!self->current_message_id().is_request()) {
-      return caf::delegated<uint64_t>{};
-    }
-    if (!offset) return std::move(offset.error());
-    return *offset;
+    return Reply(self, Accept(self, x));
   }
   ++st.blocked;
   st.waiting.push_back(
@@ -288,17 +314,14 @@ Subscription* FindSubscription(Self* self, const caf::actor_addr& who) {
   return nullptr;
 }
 
-caf::result<uint64_t> OnSubscribe(Self* self, caf::actor target,
-                                  SubscribeOptions options) {
+caf::expected<uint64_t> OnSubscribe(Self* self, subscriber_actor target,
+                                    SubscribeOptions options) {
   auto& st = self->state;
-  if (!target) {
-    return MakeError(Errc::kInvalidArgument, "subscribe needs a live actor");
-  }
+  if (!target) return InvalidArgument("subscribe needs a live actor");
   const bool needs_log = options.policy == Policy::kCatchUp ||
                          options.start != StartFrom::kLatest;
   if (needs_log && !st.log) {
-    return MakeError(
-        Errc::kInvalidArgument,
+    return InvalidArgument(
         absl::StrCat("'", options.name, "' wants ",
                      options.policy == Policy::kCatchUp
                          ? "the catch_up policy"
@@ -314,7 +337,8 @@ caf::result<uint64_t> OnSubscribe(Self* self, caf::actor target,
     return st.log ? st.log->next_offset() : st.next_offset;
   }
   Subscription sub;
-  sub.target = target;
+  sub.mailbox = caf::actor_cast<caf::actor>(target);
+  sub.target = std::move(target);
   sub.options = options;
   sub.max_queue = options.max_queue > 0 ? options.max_queue
                                         : st.options.max_queue;
@@ -327,8 +351,7 @@ caf::result<uint64_t> OnSubscribe(Self* self, caf::actor target,
   if (options.start == StartFrom::kEarliest) start = st.log->earliest_offset();
   if (options.start == StartFrom::kOffset) {
     if (options.offset > st.log->next_offset()) {
-      return MakeError(
-          Errc::kInvalidArgument,
+      return InvalidArgument(
           absl::StrCat("offset ", options.offset, " is beyond the end of '",
                        st.options.name, "' (next offset ",
                        st.log->next_offset(), ")"));
@@ -339,7 +362,7 @@ caf::result<uint64_t> OnSubscribe(Self* self, caf::actor target,
     sub.detached = true;
     sub.cursor = start;
   }
-  self->monitor(target);
+  self->monitor(sub.target);
   st.subscriptions.push_back(std::move(sub));
   Drain(self, st.subscriptions.back());
   return start;
@@ -375,7 +398,8 @@ ResourceMetrics Snapshot(Self* self) {
   return m;
 }
 
-caf::behavior ResourceActor(Self* self, ResourceOptions options,
+resource_actor::behavior_type ResourceActor(
+    Self* self, ResourceOptions options,
                             std::shared_ptr<std::unique_ptr<MessageLog>> log) {
   self->state.options = std::move(options);
   self->state.log = std::move(*log);
@@ -386,10 +410,12 @@ caf::behavior ResourceActor(Self* self, ResourceOptions options,
       [=](publish_atom, SampleBatch& x) { return OnPublish(self, x); },
       [=](publish_atom, Prediction& x) { return OnPublish(self, x); },
       [=](publish_atom, Metric& x) { return OnPublish(self, x); },
-      [=](subscribe_atom, caf::actor& target, SubscribeOptions& options) {
-        return OnSubscribe(self, std::move(target), std::move(options));
+      [=](subscribe_atom, subscriber_actor& target,
+          SubscribeOptions& options) {
+        return Reply(self,
+                     OnSubscribe(self, std::move(target), std::move(options)));
       },
-      [=](unsubscribe_atom, const caf::actor& target) {
+      [=](unsubscribe_atom, const subscriber_actor& target) {
         Unsubscribe(self, target.address());
       },
       [=](credit_atom, uint32_t n) {
@@ -424,16 +450,14 @@ absl::StatusOr<Policy> ParsePolicy(absl::string_view text) {
                    "'; use block, drop_oldest or catch_up"));
 }
 
-absl::StatusOr<caf::actor> SpawnResource(caf::actor_system& sys,
-                                         const ResourceOptions& options) {
+absl::StatusOr<resource_actor> SpawnResource(caf::actor_system& sys,
+                                             const ResourceOptions& options) {
   if (options.name.empty()) {
     return absl::InvalidArgumentError("a resource needs a name");
   }
   auto log = std::make_shared<std::unique_ptr<MessageLog>>();
   if (options.durable()) {
-    absl::StatusOr<std::unique_ptr<MessageLog>> opened = OpenMessageLog(options);
-    if (!opened.ok()) return opened.status();
-    *log = std::move(*opened);
+    TB_ASSIGN_OR_RETURN(*log, OpenMessageLog(options));
   }
   return sys.spawn(ResourceActor, options, log);
 }

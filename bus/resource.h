@@ -24,15 +24,15 @@
 
 #include "absl/status/statusor.h"
 #include "bus/options.h"
-#include "caf/actor.hpp"
+#include "bus/protocol.h"
 #include "caf/actor_system.hpp"
 
 namespace trainbus::bus {
 
 // Spawns a resource. A durable one opens (and recovers) its log first; an
 // unusable log directory is an error, not a resource that loses data.
-absl::StatusOr<caf::actor> SpawnResource(caf::actor_system& sys,
-                                         const ResourceOptions& options);
+absl::StatusOr<resource_actor> SpawnResource(caf::actor_system& sys,
+                                             const ResourceOptions& options);
 
 }  // namespace trainbus::bus
 

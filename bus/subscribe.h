@@ -10,24 +10,32 @@
 //   bus::SubscribeNow(model, resource, options);
 //   SpawnGenerator(sys, g);  // every sample finds the model subscribed
 //
-// The resource's reply (the start offset, or an error) arrives at the
-// subscriber as an ordinary message: give it a `[](uint64_t) {}` handler,
-// and an error handler (set_error_handler) that reports and quits.
+// A subscription made this way gets no reply when it succeeds; a refusal
+// arrives at the subscriber as an error: give it an error handler
+// (set_error_handler) that reports and quits.
 #ifndef TRAINBUS_BUS_SUBSCRIBE_H_
 #define TRAINBUS_BUS_SUBSCRIBE_H_
 
-#include "bus/atoms.h"
 #include "bus/options.h"
-#include "caf/actor.hpp"
+#include "bus/protocol.h"
 #include "caf/send.hpp"
 
 namespace trainbus::bus {
 
+// The untyped subscribers of actors/ (see AsSubscriber).
 inline void SubscribeNow(const caf::actor& subscriber,
-                         const caf::actor& resource,
+                         const resource_actor& resource,
                          const SubscribeOptions& options) {
-  caf::send_as(subscriber, resource, subscribe_atom::value, subscriber,
-               options);
+  // Sent as an untyped sender: CAF would otherwise insist that the
+  // subscriber accept the uint64_t reply, which this send never gets.
+  caf::send_as(subscriber, resource, subscribe_atom::value,
+               AsSubscriber(subscriber), options);
+}
+
+inline void SubscribeNow(const subscriber_actor& subscriber,
+                         const resource_actor& resource,
+                         const SubscribeOptions& options) {
+  SubscribeNow(caf::actor_cast<caf::actor>(subscriber), resource, options);
 }
 
 }  // namespace trainbus::bus

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_error.h"
 
 namespace trainbus::registry {
 namespace {
@@ -41,7 +42,7 @@ void Flush(LoggerPointer self, caf::response_promise* promise) {
       .then([](int64_t) {},
             [count](caf::error& e) {
               std::cerr << "metric logger: dropped " << count
-                        << " log entries: " << ToStatus(e) << "\n";
+                        << " log entries: " << base::ToStatus(e) << "\n";
             });
 }
 

@@ -4,11 +4,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_error.h"
 
 namespace trainbus::registry {
 namespace {
 
-constexpr caf::atom_value kCategory = caf::atom("registry");
+using base::ToCafError;
 
 template <class T>
 caf::result<T> Reply(absl::StatusOr<T> value) {
@@ -182,39 +183,23 @@ void AddRegistryMessageTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<ModelBlob>("trainbus.registry.ModelBlob");
   cfg.add_message_type<LogEntry>("trainbus.registry.LogEntry");
   cfg.add_message_type<LogList>("trainbus.registry.LogList");
-  cfg.add_error_category(
-      kCategory,
-      [](uint8_t code, caf::atom_value, const caf::message& context) {
-        std::string text;
-        if (context.match_elements<std::string>()) {
-          text = context.get_as<std::string>(0);
-        }
-        return absl::StrCat(
-            "registry: ",
-            absl::StatusCodeToString(static_cast<absl::StatusCode>(code)),
-            ": ", text);
-      });
+  base::AddStatusErrors(cfg);
 }
 
-caf::error ToCafError(const absl::Status& status) {
-  if (status.ok()) return caf::error{};
-  return caf::error(static_cast<uint8_t>(status.code()), kCategory,
-                    caf::make_message(std::string(status.message())));
+namespace {
+
+// The registry's own errors as they are; CAF's (timeout, node gone) with a
+// hint where to look.
+absl::Status ReplyError(const caf::error& error) {
+  absl::Status status = base::ToStatus(error);
+  if (base::IsStatusError(error)) return status;
+  return absl::Status(
+      status.code(),
+      absl::StrCat("registry actor did not answer (", status.message(),
+                   "); check that the registry node is running and reachable"));
 }
 
-absl::Status ToStatus(const caf::error& error) {
-  if (!error) return absl::OkStatus();
-  if (error.category() == kCategory) {
-    std::string text;
-    if (error.context().match_elements<std::string>()) {
-      text = error.context().get_as<std::string>(0);
-    }
-    return absl::Status(static_cast<absl::StatusCode>(error.code()), text);
-  }
-  return absl::UnavailableError(absl::StrCat(
-      "registry actor did not answer (", caf::to_string(error),
-      "); check that the registry node is running and reachable"));
-}
+}  // namespace
 
 registry_actor SpawnRegistryActor(caf::actor_system& system,
                                   std::shared_ptr<Store> store) {
@@ -231,7 +216,7 @@ absl::StatusOr<Reply> RemoteTaskQueue::Ask(Ts&&... xs) {
       std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout_));
   self->request(registry_, timeout, std::forward<Ts>(xs)...)
       .receive([&](Reply& reply) { out = std::move(reply); },
-               [&](caf::error& error) { out = ToStatus(error); });
+               [&](caf::error& error) { out = ReplyError(error); });
   return out;
 }
 

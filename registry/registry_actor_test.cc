@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "base/status_error.h"
 #include "registry/runner.h"
 #include "registry/test_util.h"
 #include "caf/all.hpp"
@@ -37,7 +38,7 @@ absl::StatusOr<Reply> Ask(caf::scoped_actor& self, const registry_actor& r,
   absl::StatusOr<Reply> out = absl::InternalError("no reply");
   self->request(r, std::chrono::seconds(30), std::forward<Ts>(xs)...)
       .receive([&](Reply& reply) { out = std::move(reply); },
-               [&](caf::error& error) { out = ToStatus(error); });
+               [&](caf::error& error) { out = base::ToStatus(error); });
   return out;
 }
 

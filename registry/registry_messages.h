@@ -9,8 +9,8 @@
 //                 std::string("runner-1"), int64_t{30'000'000'000})
 //       .receive([](const ClaimReply& r) { ... }, [](caf::error& e) { ... });
 //
-// Errors come back as caf::error in category "registry" whose code is the
-// absl::StatusCode and whose context holds the message (see ToStatus).
+// Errors come back as caf::error made by base::ToCafError (code: the
+// absl::StatusCode, context: the message); base::ToStatus turns them back.
 #ifndef TRAINBUS_REGISTRY_REGISTRY_MESSAGES_H_
 #define TRAINBUS_REGISTRY_REGISTRY_MESSAGES_H_
 
@@ -104,14 +104,11 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<append_logs_atom, LogList>::with<int64_t>,
     caf::replies_to<query_logs_atom, Query>::with<LogList>>;
 
-// Registers every message type above (and the error category) with `cfg`.
+// Registers every message type above (and the status error category) with
+// `cfg`.
 // Call it on both sides of a middleman connection before creating the
 // actor_system.
 void AddRegistryMessageTypes(caf::actor_system_config& cfg);
-
-// absl::Status <-> caf::error in the "registry" category.
-caf::error ToCafError(const absl::Status& status);
-absl::Status ToStatus(const caf::error& error);
 
 // ---- inspect() overloads ----------------------------------------------------
 template <class Inspector>

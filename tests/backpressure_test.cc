@@ -17,9 +17,9 @@
 
 #include "actors/generator/generator.h"
 #include "actors/model/model_actor.h"
+#include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
-#include "bus/errors.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
 #include "tests/test_topology.h"
@@ -40,7 +40,7 @@ class Topology {
     data_ = testing::RowsDataset(kSamples);
     mnist_ = Declare("mnist", log_dir, 256);
     for (const char* name : {"fast1", "fast2"}) {
-      caf::actor input = Declare(name, "", 256);
+      bus::resource_actor input = Declare(name, "", 256);
       Bind("mnist", name, bus::Policy::kBlock, 0, 64);
       actors::ModelActorOptions m;
       m.name = name;
@@ -105,15 +105,15 @@ class Topology {
   const testing::SourceDone& done() const { return *done_; }
 
  private:
-  caf::actor Declare(const std::string& name, const std::string& log_dir,
+  bus::resource_actor Declare(const std::string& name, const std::string& log_dir,
                      uint32_t max_queue) {
     bus::ResourceOptions r;
     r.name = name;
     r.log_dir = log_dir;
     r.max_queue = max_queue;
-    auto a = t_.Ask<caf::actor>(t_.directory, bus::declare_atom::value, r);
-    EXPECT_TRUE(a) << bus::ErrorToString(a.error());
-    return a ? *a : caf::actor{};
+    auto a = t_.Ask<bus::resource_actor>(t_.directory, bus::declare_atom::value, r);
+    EXPECT_TRUE(a) << base::ErrorToString(a.error());
+    return a ? *a : bus::resource_actor{};
   }
 
   void Bind(const std::string& from, const std::string& to, bus::Policy policy,
@@ -125,13 +125,14 @@ class Topology {
     b.policy = policy;
     b.max_queue = max_queue;
     b.window = window;
-    auto bound = t_.Ask<caf::actor>(t_.directory, bus::bind_atom::value, b);
-    EXPECT_TRUE(bound) << bus::ErrorToString(bound.error());
+    auto bound = t_.Ask<bus::binding_actor>(t_.directory, bus::bind_atom::value, b);
+    EXPECT_TRUE(bound) << base::ErrorToString(bound.error());
   }
 
   BusTestSystem t_;
   std::shared_ptr<data::Dataset> data_;
-  caf::actor mnist_, slow_, stalled_actor_;
+  bus::resource_actor mnist_, slow_;
+  caf::actor stalled_actor_;
   std::shared_ptr<std::vector<ModelSummary>> summaries_ =
       std::make_shared<std::vector<ModelSummary>>();
   std::shared_ptr<testing::Stalled> stalled_ =

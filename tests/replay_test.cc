@@ -9,9 +9,9 @@
 
 #include "actors/generator/generator.h"
 #include "actors/model/model_actor.h"
+#include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
-#include "bus/errors.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
 #include "tests/test_topology.h"
@@ -24,20 +24,20 @@ using bus::testing::BusTestSystem;
 
 constexpr uint64_t kSamples = 600;
 
-caf::actor Declare(BusTestSystem& t, const std::string& name,
+bus::resource_actor Declare(BusTestSystem& t, const std::string& name,
                    const std::string& log_dir = "") {
   bus::ResourceOptions r;
   r.name = name;
   r.log_dir = log_dir;
-  auto a = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
-  EXPECT_TRUE(a) << bus::ErrorToString(a.error());
-  return a ? *a : caf::actor{};
+  auto a = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
+  EXPECT_TRUE(a) << base::ErrorToString(a.error());
+  return a ? *a : bus::resource_actor{};
 }
 
 // Trains a fresh model on everything `mnist` holds, from offset 0.
 ModelSummary TrainFromTheLog(BusTestSystem& t, const std::string& name,
                              const data::Dataset& eval) {
-  caf::actor input = Declare(t, name);
+  bus::resource_actor input = Declare(t, name);
   auto summaries = std::make_shared<std::vector<ModelSummary>>();
   actors::ModelActorOptions m;
   m.name = name;
@@ -57,8 +57,8 @@ ModelSummary TrainFromTheLog(BusTestSystem& t, const std::string& name,
   b.to = name;
   b.filter = bus::Filter::Labelled();
   b.start = bus::StartFrom::kEarliest;
-  auto bound = t.Ask<caf::actor>(t.directory, bus::bind_atom::value, b);
-  EXPECT_TRUE(bound) << bus::ErrorToString(bound.error());
+  auto bound = t.Ask<bus::binding_actor>(t.directory, bus::bind_atom::value, b);
+  EXPECT_TRUE(bound) << base::ErrorToString(bound.error());
   t.Run();
   EXPECT_EQ(summaries->size(), 1u) << name << " did not reach the end marker";
   return summaries->empty() ? ModelSummary{} : summaries->front();
@@ -88,7 +88,7 @@ TEST(ReplayTest, TrainingFromOffsetZeroIsBitIdenticalEveryTime) {
   ModelSummary first, second, after_restart;
   {
     BusTestSystem t;
-    caf::actor mnist = Declare(t, "mnist", log_dir);
+    bus::resource_actor mnist = Declare(t, "mnist", log_dir);
     auto done = std::make_shared<testing::SourceDone>();
     actors::GeneratorOptions g;
     g.source = "rows";

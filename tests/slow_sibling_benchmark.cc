@@ -36,13 +36,14 @@ enum Variant : int64_t {
 };
 
 // A subscriber that needs `per_message` for each message.
-caf::behavior SlowSubscriber(caf::event_based_actor* self, caf::actor resource,
+caf::behavior SlowSubscriber(caf::event_based_actor* self,
+                             bus::resource_actor resource,
                              std::chrono::microseconds per_message) {
   bus::SubscribeOptions sub;
   sub.name = "slow";
   sub.initial_credit = 4;
   self->request(resource, caf::infinite, bus::subscribe_atom::value,
-                caf::actor_cast<caf::actor>(self), sub)
+                bus::AsSubscriber(caf::actor_cast<caf::actor>(self)), sub)
       .then([](uint64_t) {});
   return {[=](bus::deliver_atom, uint64_t, const bus::Sample&) {
     std::this_thread::sleep_for(per_message);
@@ -69,11 +70,11 @@ void BM_FastSiblings(benchmark::State& state) {
     bus::ResourceOptions r;
     r.name = "mnist";
     r.log_dir = log_dir;
-    caf::actor mnist = *bus.Declare(r);
+    bus::resource_actor mnist = *bus.Declare(r);
     for (const char* name : {"fast1", "fast2"}) {
       r = bus::ResourceOptions{};
       r.name = name;
-      caf::actor input = *bus.Declare(r);
+      bus::resource_actor input = *bus.Declare(r);
       bus::BindingOptions b;
       b.from = "mnist";
       b.to = name;
@@ -92,7 +93,7 @@ void BM_FastSiblings(benchmark::State& state) {
       r = bus::ResourceOptions{};
       r.name = "slow";
       r.max_queue = 16;
-      caf::actor slow = *bus.Declare(r);
+      bus::resource_actor slow = *bus.Declare(r);
       bus::BindingOptions b;
       b.from = "mnist";
       b.to = "slow";

@@ -13,7 +13,7 @@
 #include "data/idx.h"
 #include "actors/model/eval_set.h"
 #include "actors/model/model_actor.h"
-#include "bus/atoms.h"
+#include "bus/protocol.h"
 #include "bus/message.h"
 #include "caf/all.hpp"
 
@@ -54,12 +54,12 @@ struct Stalled {
 // Subscribes to `resource` with no credit and grants none until it gets
 // (resume_atom, n): an application that has stopped reading.
 inline caf::behavior StalledSubscriber(caf::event_based_actor* self,
-                                       caf::actor resource,
+                                       bus::resource_actor resource,
                                        std::shared_ptr<Stalled> out) {
   bus::SubscribeOptions sub;
   sub.name = "stalled";
   self->request(resource, caf::infinite, bus::subscribe_atom::value,
-                caf::actor_cast<caf::actor>(self), sub)
+                bus::AsSubscriber(caf::actor_cast<caf::actor>(self)), sub)
       .then([](uint64_t) {});
   return {
       [=](bus::deliver_atom, uint64_t, const bus::Sample& s) {

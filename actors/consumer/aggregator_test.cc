@@ -86,7 +86,7 @@ TEST(AggregatorActorTest, AnswersReportRequests) {
   bus::testing::BusTestSystem t;
   bus::ResourceOptions r;
   r.name = "predictions";
-  auto resource = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+  auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
   ASSERT_TRUE(resource);
   AggregatorOptions o;
   o.consumer.name = "aggregator";

@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "base/status_error.h"
 #include "bus/atoms.h"
-#include "bus/errors.h"
 #include "bus/subscribe.h"
 #include "caf/all.hpp"
 
@@ -92,7 +92,7 @@ caf::behavior Consumer(Self* self, ConsumerOptions options,
   self->set_error_handler([=](caf::error& err) {
     // A subscription (made by SpawnConsumer) was refused.
     caf::aout(self) << self->state.options.name
-                    << ": cannot subscribe: " << bus::ErrorToString(err)
+                    << ": cannot subscribe: " << base::ErrorToString(err)
                     << "\n";
     self->quit(err);
   });
@@ -154,9 +154,11 @@ caf::actor SpawnConsumer(caf::actor_system& sys, ConsumerOptions options,
   sub.policy = options.policy;
   sub.max_queue = options.max_queue;
   sub.initial_credit = std::max<uint32_t>(options.credit, 1);
-  const std::vector<caf::actor> inputs = options.inputs;
+  const std::vector<bus::resource_actor> inputs = options.inputs;
   caf::actor consumer = sys.spawn(Consumer, std::move(options), holder);
-  for (const caf::actor& input : inputs) bus::SubscribeNow(consumer, input, sub);
+  for (const bus::resource_actor& input : inputs) {
+    bus::SubscribeNow(consumer, input, sub);
+  }
   return consumer;
 }
 

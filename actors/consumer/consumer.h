@@ -36,6 +36,7 @@
 #include "bus/filter.h"
 #include "bus/message.h"
 #include "bus/options.h"
+#include "bus/protocol.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
@@ -110,7 +111,7 @@ class ConsumerLogic {
 
 struct ConsumerOptions {
   std::string name = "consumer";   // subscription name in bus metrics
-  std::vector<caf::actor> inputs;  // resources to subscribe to
+  std::vector<bus::resource_actor> inputs;  // resources to subscribe to
   uint32_t credit = 64;            // in flight per input
   bus::Filter filter;              // which samples (others always pass)
   bus::Policy policy = bus::Policy::kBlock;

@@ -55,16 +55,16 @@ caf::behavior FlushAsker(caf::event_based_actor* self, caf::actor consumer,
 
 class ConsumerTest : public ::testing::Test {
  protected:
-  caf::actor Declare(const std::string& name, uint32_t max_queue = 256) {
+  bus::resource_actor Declare(const std::string& name, uint32_t max_queue = 256) {
     bus::ResourceOptions r;
     r.name = name;
     r.max_queue = max_queue;
-    auto a = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+    auto a = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
     EXPECT_TRUE(a);
-    return a ? *a : caf::actor{};
+    return a ? *a : bus::resource_actor{};
   }
   template <class T>
-  void Publish(const caf::actor& resource, T x) {
+  void Publish(const bus::resource_actor& resource, T x) {
     ASSERT_TRUE(
         t.Ask<uint64_t>(resource, bus::publish_atom::value, std::move(x)));
   }
@@ -78,7 +78,7 @@ class ConsumerTest : public ::testing::Test {
 };
 
 TEST_F(ConsumerTest, ReturnsCreditSoASmallWindowCarriesALongStream) {
-  caf::actor predictions = Declare("predictions", 2);
+  bus::resource_actor predictions = Declare("predictions", 2);
   HookSinkOptions o;
   o.consumer.name = "counter";
   o.consumer.inputs = {predictions};
@@ -97,7 +97,7 @@ TEST_F(ConsumerTest, ReturnsCreditSoASmallWindowCarriesALongStream) {
 }
 
 TEST_F(ConsumerTest, FlushRepliesOnceEnoughHasArrived) {
-  caf::actor predictions = Declare("predictions");
+  bus::resource_actor predictions = Declare("predictions");
   HookSinkOptions o;
   o.consumer.inputs = {predictions};
   caf::actor sink = SpawnHookSink(t.system(), o);
@@ -114,9 +114,9 @@ TEST_F(ConsumerTest, FlushRepliesOnceEnoughHasArrived) {
 }
 
 TEST_F(ConsumerTest, ConsolePrinterPrintsEveryNthPredictionAndAllMetrics) {
-  caf::actor predictions = Declare("predictions");
-  caf::actor metrics = Declare("metrics");
-  caf::actor dead = Declare("dead_letter");
+  bus::resource_actor predictions = Declare("predictions");
+  bus::resource_actor metrics = Declare("metrics");
+  bus::resource_actor dead = Declare("dead_letter");
   auto lines = std::make_shared<std::vector<std::string>>();
   ConsolePrinterOptions o;
   o.consumer.name = "console";
@@ -153,7 +153,7 @@ TEST_F(ConsumerTest, ConsolePrinterPrintsEveryNthPredictionAndAllMetrics) {
 }
 
 TEST_F(ConsumerTest, HookErrorsAreCountedAndTheStreamGoesOn) {
-  caf::actor metrics = Declare("metrics");
+  bus::resource_actor metrics = Declare("metrics");
   auto steps = std::make_shared<std::vector<uint64_t>>();
   HookSinkOptions o;
   o.consumer.name = "registry";
@@ -188,8 +188,8 @@ std::vector<std::string> ReadLines(const std::string& path) {
 }
 
 TEST_F(ConsumerTest, JsonlSinkWritesOneObjectPerLineAndFlushesOnRequest) {
-  caf::actor predictions = Declare("predictions");
-  caf::actor metrics = Declare("metrics");
+  bus::resource_actor predictions = Declare("predictions");
+  bus::resource_actor metrics = Declare("metrics");
   JsonlSinkOptions o;
   o.consumer.name = "jsonl";
   o.consumer.inputs = {predictions, metrics};

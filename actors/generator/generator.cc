@@ -8,7 +8,6 @@
 #include "data/shuffle.h"
 #include "bus/atoms.h"
 #include "bus/end_stream.h"
-#include "bus/errors.h"
 #include "bus/message.h"
 #include "bus/publish_window.h"
 #include "caf/all.hpp"

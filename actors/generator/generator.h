@@ -23,6 +23,7 @@
 #include <string>
 
 #include "data/idx.h"
+#include "bus/protocol.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 
@@ -31,7 +32,7 @@ namespace trainbus::actors {
 struct GeneratorOptions {
   std::string source = "fashion-mnist/train";
   std::shared_ptr<const data::Dataset> data;
-  caf::actor output;
+  bus::resource_actor output;
   uint64_t epochs = 1;       // 0: forever
   uint64_t seed = 1;
   bool shuffle = true;

@@ -50,10 +50,10 @@ class GeneratorTest : public ::testing::Test {
     bus::ResourceOptions r;
     r.name = resource_name;
     r.max_queue = max_queue;
-    auto resource = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+    auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
     EXPECT_TRUE(resource);
     auto got = std::make_shared<Received>();
-    caf::actor collector = t.Spawn(Collector, got);
+    bus::subscriber_actor collector = t.Spawn(Collector, got);
     bus::SubscribeOptions sub;
     sub.initial_credit = 100000;
     EXPECT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,
@@ -123,10 +123,10 @@ TEST_F(GeneratorTest, ABlockingResourceHoldsTheWindow) {
   bus::ResourceOptions r;
   r.name = "narrow";
   r.max_queue = 2;
-  auto resource = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+  auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
   ASSERT_TRUE(resource);
   auto got = std::make_shared<Received>();
-  caf::actor collector = t.Spawn(Collector, got);
+  bus::subscriber_actor collector = t.Spawn(Collector, got);
   bus::SubscribeOptions sub;  // block policy, no credit
   ASSERT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,
                               collector, sub));
@@ -153,10 +153,10 @@ TEST_F(GeneratorTest, RateLimitReleasesOneTicksWorthPerTick) {
   bus::ResourceOptions r;
   r.name = "paced";
   r.max_queue = 1000;
-  auto resource = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+  auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
   ASSERT_TRUE(resource);
   auto got = std::make_shared<Received>();
-  caf::actor collector = t.Spawn(Collector, got);
+  bus::subscriber_actor collector = t.Spawn(Collector, got);
   bus::SubscribeOptions sub;
   sub.initial_credit = 1000;
   ASSERT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,

@@ -7,10 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/message.h"
 #include "bus/options.h"
-#include "bus/errors.h"
 #include "bus/subscribe.h"
 #include "caf/all.hpp"
 
@@ -95,7 +95,7 @@ void ReturnCredit(Self* self, uint32_t n) {
   }
 }
 
-void Publish(Self* self, const caf::actor& to, bus::Metric metric) {
+void Publish(Self* self, const bus::resource_actor& to, bus::Metric metric) {
   if (to) self->send(to, bus::publish_atom::value, std::move(metric));
 }
 
@@ -338,7 +338,7 @@ caf::behavior ModelActor(Self* self, ModelActorOptions options,
   self->set_error_handler([=](caf::error& err) {
     // The subscription (made by SpawnModelActor) was refused.
     caf::aout(self) << self->state.options.name
-                    << ": cannot subscribe: " << bus::ErrorToString(err)
+                    << ": cannot subscribe: " << base::ErrorToString(err)
                     << "\n";
     self->quit(err);
   });
@@ -380,7 +380,7 @@ absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,
   bus::SubscribeOptions sub;
   sub.name = options.name;
   sub.initial_credit = CreditWindow(options, batch);
-  caf::actor input = options.input;
+  bus::resource_actor input = options.input;
   auto holder = std::make_shared<std::unique_ptr<nn::Model>>(std::move(*model));
   caf::actor actor =
       options.detached

@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "actors/model/eval_set.h"
+#include "bus/protocol.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/meta/type_name.hpp"
@@ -47,9 +48,9 @@ struct ModelActorOptions {
   // How many end-of-stream markers end the run: one per source that feeds
   // the model (e.g. 3 for a training stream and two production sources).
   uint32_t end_markers = 1;
-  caf::actor input;                 // the resource it trains on
-  caf::actor metrics;               // where Metric messages go (may be null)
-  caf::actor predictions;           // where Prediction messages go (may be null)
+  bus::resource_actor input;        // the resource it trains on
+  bus::resource_actor metrics;      // where Metric messages go (may be null)
+  bus::resource_actor predictions;  // where Predictions go (may be null)
   caf::actor listener;              // receives the ModelSummary (may be null)
   std::shared_ptr<const EvalSet> eval;  // held-out data (may be null)
   // Start from these weights instead of a fresh initialisation.

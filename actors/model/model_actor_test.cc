@@ -47,15 +47,15 @@ caf::behavior SummaryListener(caf::event_based_actor*,
 
 class ModelActorTest : public ::testing::Test {
  protected:
-  caf::actor Declare(const std::string& name) {
+  bus::resource_actor Declare(const std::string& name) {
     bus::ResourceOptions r;
     r.name = name;
-    auto a = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+    auto a = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
     EXPECT_TRUE(a);
     return *a;
   }
 
-  std::shared_ptr<Received> Watch(const caf::actor& resource) {
+  std::shared_ptr<Received> Watch(const bus::resource_actor& resource) {
     auto got = std::make_shared<Received>();
     bus::SubscribeOptions sub;
     sub.initial_credit = 100000;
@@ -90,7 +90,7 @@ class ModelActorTest : public ::testing::Test {
   }
 
   BusTestSystem t;
-  caf::actor input, metrics_resource, predictions_resource;
+  bus::resource_actor input, metrics_resource, predictions_resource;
   std::shared_ptr<Received> metrics, predictions;
   std::shared_ptr<std::vector<ModelSummary>> summaries =
       std::make_shared<std::vector<ModelSummary>>();

@@ -10,7 +10,6 @@
 #include "data/image_dir.h"
 #include "bus/atoms.h"
 #include "bus/end_stream.h"
-#include "bus/errors.h"
 #include "bus/message.h"
 #include "bus/publish_window.h"
 #include "caf/all.hpp"
@@ -51,7 +50,7 @@ std::string Reason(const absl::Status& status, const std::string& path) {
 
 void Pump(Self* self);
 
-void Send(Self* self, const caf::actor& to, bus::Sample s) {
+void Send(Self* self, const bus::resource_actor& to, bus::Sample s) {
   self->state.window.Send(self, to, std::move(s), self->state.options.source,
                            [self] { Pump(self); });
 }

@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/mnist28.h"
+#include "bus/protocol.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 
@@ -33,8 +34,8 @@ namespace trainbus::actors {
 struct ImageDirSourceOptions {
   std::string dir;
   std::string source = "images";
-  caf::actor output;
-  caf::actor dead_letter;    // may be null: dead letters are then printed
+  bus::resource_actor output;
+  bus::resource_actor dead_letter;    // may be null: dead letters are then printed
   data::MnistOptions mnist;  // how images become 28x28
   double rate = 0;           // files per second; 0: as fast as accepted
   uint32_t window = 16;

@@ -65,7 +65,7 @@ class ImageDirSourceTest : public ::testing::Test {
   std::shared_ptr<Received> Watch(const std::string& name) {
     bus::ResourceOptions r;
     r.name = name;
-    auto resource = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+    auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
     EXPECT_TRUE(resource);
     resources.push_back(*resource);
     auto got = std::make_shared<Received>();
@@ -77,7 +77,7 @@ class ImageDirSourceTest : public ::testing::Test {
   }
 
   BusTestSystem t;
-  std::vector<caf::actor> resources;
+  std::vector<bus::resource_actor> resources;
 };
 
 TEST_F(ImageDirSourceTest, GoodFilesAreSamplesBadOnesDeadLetters) {
@@ -155,7 +155,7 @@ TEST_F(ImageDirSourceTest, AMissingDirectoryIsAnErrorNotAnEmptyStream) {
   ASSERT_FALSE(src.ok());
   EXPECT_NE(src.status().message().find(o.dir), std::string::npos)
       << src.status();
-  o.output = caf::actor{};
+  o.output = bus::resource_actor{};
   EXPECT_FALSE(SpawnImageDirSource(t.system(), o).ok());
 }
 

@@ -20,6 +20,7 @@
 
 #include "data/idx.h"
 #include "actors/generator/generator.h"
+#include "bus/protocol.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 
@@ -28,7 +29,7 @@ namespace trainbus::actors {
 struct TestReplayOptions {
   std::string source = "test-replay";
   std::shared_ptr<const data::Dataset> data;
-  caf::actor output;
+  bus::resource_actor output;
   double rate = 0;     // samples per second; 0: as fast as accepted
   uint64_t limit = 0;  // 0: the whole split once
   uint32_t window = 64;

@@ -26,7 +26,7 @@ TEST(TestReplayTest, ReplaysTheSplitInOrderWithoutLabels) {
   BusTestSystem t;
   bus::ResourceOptions r;
   r.name = "live";
-  auto live = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
+  auto live = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
   ASSERT_TRUE(live);
   auto got = std::make_shared<Received>();
   bus::SubscribeOptions sub;

@@ -22,9 +22,9 @@
 #include "data/idx.h"
 #include "actors/generator/generator.h"
 #include "report/json.h"
+#include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/bus.h"
-#include "bus/errors.h"
 #include "bus/node.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -68,7 +68,7 @@ struct JoinedWorker {
 
 struct CoordinatorState {
   caf::actor waiter;
-  caf::actor metrics;
+  bus::resource_actor metrics;
   size_t expected_workers = 1;
   bool print = true;
   std::shared_ptr<HubReport> report;
@@ -165,7 +165,8 @@ void OnWorkerDown(Coordinator* self, const caf::down_msg& down) {
 }
 
 caf::behavior CoordinatorActor(Coordinator* self, caf::actor waiter,
-                               caf::actor metrics, size_t expected_workers,
+                               bus::resource_actor metrics,
+                               size_t expected_workers,
                                bool print, std::shared_ptr<HubReport> report) {
   auto& st = self->state;
   st.waiter = waiter;
@@ -180,17 +181,15 @@ caf::behavior CoordinatorActor(Coordinator* self, caf::actor waiter,
           const std::string& models) -> caf::result<uint64_t> {
         auto& s = self->state;
         if (s.generated) {
-          return bus::MakeError(
-              bus::Errc::kUnavailable,
-              "the hub's stream has already ended; start a new hub");
+          return base::ToCafError(absl::UnavailableError(
+              "the hub's stream has already ended; start a new hub"));
         }
         for (const JoinedWorker& w : s.workers) {
           if (w.name == worker) {
-            return bus::MakeError(
-                bus::Errc::kConflict,
+            return base::ToCafError(absl::AlreadyExistsError(
                 absl::StrCat("a worker named '", worker,
                              "' already joined; give each worker its own "
-                             "--name"));
+                             "--name")));
           }
         }
         JoinedWorker w;
@@ -240,7 +239,7 @@ class Cleanup {
 
 struct AgentState {
   caf::actor waiter;
-  caf::actor metrics;
+  bus::resource_actor metrics;
   caf::actor coordinator;
   std::string worker;
   std::string hub;
@@ -280,8 +279,9 @@ bus::Metric FinalMetric(const ModelSummary& s) {
   return m;
 }
 
-caf::behavior AgentActor(Agent* self, caf::actor waiter, caf::actor metrics,
-                         caf::actor coordinator, caf::actor mnist,
+caf::behavior AgentActor(Agent* self, caf::actor waiter,
+                         bus::resource_actor metrics, caf::actor coordinator,
+                         bus::resource_actor mnist,
                          std::string name, std::string hub,
                          std::vector<std::string> models,
                          std::shared_ptr<std::vector<ModelSummary>> out) {
@@ -311,7 +311,7 @@ caf::behavior AgentActor(Agent* self, caf::actor waiter, caf::actor metrics,
                   [=](caf::error& err) {
                     AgentFail(self, absl::StrCat("the hub refused worker '",
                                                  self->state.worker, "': ",
-                                                 bus::ErrorToString(err)));
+                                                 base::ErrorToString(err)));
                   });
       },
       [=](ModelSummary& s) {
@@ -337,7 +337,7 @@ caf::behavior AgentActor(Agent* self, caf::actor waiter, caf::actor metrics,
                 [=](caf::error& err) {
                   AgentFail(self, absl::StrCat("the hub did not take a final "
                                                "result: ",
-                                               bus::ErrorToString(err)));
+                                               base::ErrorToString(err)));
                 });
       },
   };
@@ -381,16 +381,16 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
   caf::actor_system sys{cfg};
   bus::Bus bus{sys};
   Cleanup cleanup;
-  cleanup.Add(bus.directory());
+  cleanup.Add(caf::actor_cast<caf::actor>(bus.directory()));
   bus::ResourceOptions mnist_options;
   mnist_options.name = "mnist";
   mnist_options.max_queue = config.max_queue;
-  absl::StatusOr<caf::actor> mnist = bus.Declare(mnist_options);
+  absl::StatusOr<bus::resource_actor> mnist = bus.Declare(mnist_options);
   if (!mnist.ok()) return mnist.status();
   bus::ResourceOptions metrics_options;
   metrics_options.name = "metrics";
   metrics_options.max_queue = kMetricsCredit;
-  absl::StatusOr<caf::actor> metrics = bus.Declare(metrics_options);
+  absl::StatusOr<bus::resource_actor> metrics = bus.Declare(metrics_options);
   if (!metrics.ok()) return metrics.status();
 
   caf::scoped_actor self{sys};
@@ -413,11 +413,14 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
   sub.policy = bus::Policy::kBlock;
   absl::Status subscribed = absl::OkStatus();
   self->request(*metrics, caf::infinite, bus::subscribe_atom::value,
-                coordinator, sub)
+                bus::AsSubscriber(coordinator), sub)
       .receive([](uint64_t) {},
-               [&](caf::error& err) { subscribed = bus::ToStatus(err); });
+               [&](caf::error& err) { subscribed = base::ToStatus(err); });
   if (!subscribed.ok()) return subscribed;
-  if (absl::StatusOr<caf::actor> a = bus.Attach(kCoordinatorName, coordinator);
+  // The hub's directory doubles as its name service: the coordinator is no
+  // resource, but workers find it by name like one (and cast it back).
+  if (absl::StatusOr<bus::resource_actor> a = bus.Attach(
+          kCoordinatorName, caf::actor_cast<bus::resource_actor>(coordinator));
       !a.ok()) {
     return a.status();
   }
@@ -503,17 +506,18 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
   caf::actor_system sys{cfg};
   bus::Bus bus{sys};
   Cleanup cleanup;
-  cleanup.Add(bus.directory());
-  absl::StatusOr<caf::actor> hub_directory =
+  cleanup.Add(caf::actor_cast<caf::actor>(bus.directory()));
+  absl::StatusOr<bus::directory_actor> hub_directory =
       bus::ConnectNode(sys, hub->first, hub->second);
   if (!hub_directory.ok()) return hub_directory.status();
   for (const char* name : {"mnist", "metrics", kCoordinatorName}) {
     absl::Status imported = bus::ImportResource(bus, *hub_directory, name);
     if (!imported.ok()) return imported;
   }
-  absl::StatusOr<caf::actor> mnist = bus.Lookup("mnist");
-  absl::StatusOr<caf::actor> metrics = bus.Lookup("metrics");
-  absl::StatusOr<caf::actor> coordinator = bus.Lookup(kCoordinatorName);
+  absl::StatusOr<bus::resource_actor> mnist = bus.Lookup("mnist");
+  absl::StatusOr<bus::resource_actor> metrics = bus.Lookup("metrics");
+  absl::StatusOr<bus::resource_actor> coordinator =
+      bus.Lookup(kCoordinatorName);
   if (!mnist.ok() || !metrics.ok() || !coordinator.ok()) {
     return absl::UnavailableError(
         absl::StrCat("the hub at ", config.hub, " went away while joining"));
@@ -528,7 +532,7 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
     const std::string& name = config.models[i].name;
     bus::ResourceOptions r;
     r.name = name;
-    absl::StatusOr<caf::actor> resource = bus.Declare(r);
+    absl::StatusOr<bus::resource_actor> resource = bus.Declare(r);
     if (!resource.ok()) return resource.status();
     // The same binding RunParallelModels makes, across the network.
     bus::BindingOptions binding;
@@ -557,7 +561,8 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
     pending.emplace_back(std::move(m), name);
   }
   caf::actor agent =
-      sys.spawn(AgentActor, caf::actor{self}, *metrics, *coordinator, *mnist,
+      sys.spawn(AgentActor, caf::actor{self}, *metrics,
+                caf::actor_cast<caf::actor>(*coordinator), *mnist,
                 config.name, config.hub, model_names, summaries);
   // The agent says hello (and the hub may start streaming) only once every
   // model listens.

@@ -16,7 +16,6 @@
 #include "report/svg_chart.h"
 #include "bus/atoms.h"
 #include "bus/bus.h"
-#include "bus/errors.h"
 #include "bus/subscribe.h"
 #include "caf/all.hpp"
 
@@ -81,7 +80,8 @@ caf::behavior SummaryCollector(
 
 // Hands every Metric published to `metrics` to a callback.
 // Subscribed (SubscribeNow) by its spawner.
-caf::behavior MetricSink(caf::event_based_actor* self, caf::actor metrics,
+caf::behavior MetricSink(caf::event_based_actor* self,
+                         bus::resource_actor metrics,
                          std::function<void(const bus::Metric&)> fn) {
   return {
       [](uint64_t /*start offset*/) {},
@@ -134,9 +134,9 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
     r.max_queue = config.max_queue;
     return bus.Declare(r);
   };
-  absl::StatusOr<caf::actor> mnist = declare("mnist");
+  absl::StatusOr<bus::resource_actor> mnist = declare("mnist");
   if (!mnist.ok()) return mnist.status();
-  absl::StatusOr<caf::actor> metrics = declare("metrics");
+  absl::StatusOr<bus::resource_actor> metrics = declare("metrics");
   if (!metrics.ok()) return metrics.status();
 
   ParallelModelsReport report;
@@ -159,7 +159,7 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
                                    summaries, config.models.size());
   for (size_t i = 0; i < config.models.size(); ++i) {
     const std::string& name = config.models[i].name;
-    absl::StatusOr<caf::actor> resource = declare(name);
+    absl::StatusOr<bus::resource_actor> resource = declare(name);
     if (!resource.ok()) return resource.status();
     bus::BindingOptions binding;
     binding.from = "mnist";

@@ -20,9 +20,9 @@
 #include "actors/generator/generator.h"
 #include "actors/production/image_dir_source.h"
 #include "actors/production/test_replay.h"
+#include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/bus.h"
-#include "bus/errors.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -195,13 +195,13 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
   };
 
-  std::map<std::string, caf::actor> resources;
+  std::map<std::string, bus::resource_actor> resources;
   for (const char* name :
        {"mnist", "live", "metrics", "predictions", "dead_letter"}) {
     bus::ResourceOptions r;
     r.name = name;
     r.max_queue = config.max_queue;
-    absl::StatusOr<caf::actor> a = bus.Declare(r);
+    absl::StatusOr<bus::resource_actor> a = bus.Declare(r);
     if (!a.ok()) return a.status();
     resources[name] = *a;
   }
@@ -278,7 +278,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     bus::ResourceOptions r;
     r.name = name;
     r.max_queue = config.max_queue;
-    absl::StatusOr<caf::actor> input = bus.Declare(r);
+    absl::StatusOr<bus::resource_actor> input = bus.Declare(r);
     if (!input.ok()) return input.status();
     for (const auto& [from, filter, policy] :
          {std::tuple{"mnist", bus::Filter::Labelled(), *train_policy},
@@ -436,7 +436,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
                  [&](caf::error& err) {
                    status = absl::DeadlineExceededError(
                        absl::StrCat("a consumer did not receive everything: ",
-                                    bus::ErrorToString(err)));
+                                    base::ErrorToString(err)));
                  });
     return status;
   };
