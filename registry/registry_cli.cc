@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "registry/filter.h"
 #include "registry/store.h"
+#include "registry/table.h"
 
 namespace trainbus::registry {
 namespace {
@@ -170,33 +171,6 @@ std::string KvSummary(const KeyValues& kv, const std::set<std::string>& skip,
   if (s.size() > max_width) s = s.substr(0, max_width - 3) + "...";
   return s;
 }
-
-class Table {
- public:
-  explicit Table(std::vector<std::string> header)
-      : rows_({std::move(header)}) {}
-  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  void Print(std::ostream& out) const {
-    std::vector<size_t> width(rows_[0].size(), 0);
-    for (const auto& row : rows_) {
-      for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
-        width[i] = std::max(width[i], row[i].size());
-      }
-    }
-    for (const auto& row : rows_) {
-      std::string line;
-      for (size_t i = 0; i < row.size(); ++i) {
-        line += row[i];
-        if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-      }
-      out << std::string(absl::StripTrailingAsciiWhitespace(line)) << "\n";
-    }
-    if (rows_.size() == 1) out << "(none)\n";
-  }
-
- private:
-  std::vector<std::vector<std::string>> rows_;
-};
 
 // Keys named by the sort (and not columns) get their own column.
 std::vector<std::string> SortedKvKeys(const std::string& sort,

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -15,12 +14,12 @@
 
 namespace trainbus::registry::testing {
 
-// A directory path that does not exist yet, unique within the test run.
+// A directory path that does not exist yet, unique within the test run,
+// under the test's temporary directory (TEST_TMPDIR under Bazel).
 inline std::string NewTempDir(const std::string& label) {
   static std::atomic<int> counter{0};
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string root = base != nullptr ? base : "/tmp";
-  return absl::StrCat(root, "/", label, "-", ::getpid(), "-", counter++);
+  return absl::StrCat(::testing::TempDir(), label, "-", ::getpid(), "-",
+                      counter++);
 }
 
 }  // namespace trainbus::registry::testing
@@ -36,5 +35,17 @@ inline std::string NewTempDir(const std::string& label) {
     auto tb_s_ = (expr);                          \
     EXPECT_TRUE(tb_s_.ok()) << tb_s_;             \
   } while (0)
+
+// Fails the test (and returns from it) unless `expr`, a StatusOr, holds a
+// value, which then initialises `lhs`:
+//   TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, Store::Open(o));
+#define TB_ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  TB_ASSERT_OK_AND_ASSIGN_IMPL(TB_TEST_CONCAT(tb_or_, __LINE__), lhs, expr)
+#define TB_TEST_CONCAT_INNER(a, b) a##b
+#define TB_TEST_CONCAT(a, b) TB_TEST_CONCAT_INNER(a, b)
+#define TB_ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  ASSERT_TRUE(tmp.ok()) << tmp.status();             \
+  lhs = std::move(*tmp)
 
 #endif  // TRAINBUS_REGISTRY_TEST_UTIL_H_
