@@ -89,8 +89,8 @@ TEST(RegistryActorTest, EveryRequestInProcess) {
     EXPECT_TRUE(Ask<bool>(self, registry, fail_atom::value, *id2,
                           std::string("r1"), std::string("oom"), true)
                     .ok());
-    EXPECT_EQ(store->GetTask(*id2)->state, TaskState::kPending);
-    EXPECT_EQ(store->GetTask(*id2)->error, "oom");
+    EXPECT_EQ(OrFail(store->GetTask(*id2)).state, TaskState::kPending);
+    EXPECT_EQ(OrFail(store->GetTask(*id2)).error, "oom");
     absl::StatusOr<TaskList> tasks =
         Ask<TaskList>(self, registry, list_tasks_atom::value,
                       Query{"state=done", "", 0});
@@ -198,7 +198,7 @@ TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
   ASSERT_TRUE(done.ok());
   ASSERT_EQ(done->size(), 2u);
   EXPECT_EQ((*done)[0].runner, "remote-runner");
-  EXPECT_EQ(*store->LoadModelBlob("mnist", "remote-2"), "remote-bytes-remote-2");
+  EXPECT_EQ(OrFail(store->LoadModelBlob("mnist", "remote-2")), "remote-bytes-remote-2");
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
 }
 

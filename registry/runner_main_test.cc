@@ -48,7 +48,7 @@ TEST(RunnerMainTest, RunsAgainstARegistryDirectory) {
   ASSERT_EQ(rc, 0) << err.str();
   EXPECT_EQ(out.str(),
             "runner r1: claimed 2, finished 2, failed 0, lease lost 0\n");
-  EXPECT_EQ(*store->CheckUnfinished(), 1);
+  EXPECT_EQ(OrFail(store->CheckUnfinished()), 1);
 }
 
 TEST(RunnerMainTest, RunsAgainstARegistryNode) {
@@ -68,7 +68,7 @@ TEST(RunnerMainTest, RunsAgainstARegistryNode) {
       Train(), out, err);
   EXPECT_EQ(rc, 0) << err.str();
   EXPECT_TRUE(absl::StrContains(out.str(), "finished 2")) << out.str();
-  EXPECT_EQ(*store->LoadModelBlob("", "t1"), "w-t1");
+  EXPECT_EQ(OrFail(store->LoadModelBlob("", "t1")), "w-t1");
   (void)system.middleman().unpublish(registry, *port);
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
 }

@@ -563,7 +563,8 @@ Store::~Store() = default;
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::string root = options.root.empty() ? DefaultRoot() : options.root;
   std::string db_path = absl::StrCat(root, "/registry.db");
-  TB_RETURN_IF_ERROR(CheckRegistryPaths(root, db_path, options.read_only));
+  TB_RETURN_IF_ERROR(CheckRegistryPaths(
+      root, db_path, options.read_only || !options.create_if_missing));
   // Opening the blob directory first creates the registry directory too.
   TB_ASSIGN_OR_RETURN(
       BlobStore blobs,

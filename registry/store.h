@@ -57,6 +57,8 @@ struct StoreOptions {
   // missing registry is NotFound. For commands that only read. Writes then
   // fail, and ListTasks shows expired leases as they are (not reclaimed).
   bool read_only = false;
+  // false: a missing registry is NotFound instead of being created.
+  bool create_if_missing = true;
 };
 
 // A blob that VerifyBlobs found missing, truncated or corrupt, with the

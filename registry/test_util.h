@@ -9,6 +9,7 @@
 #include <atomic>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -23,6 +24,22 @@ inline std::string NewTempDir(const std::string& label) {
 }
 
 }  // namespace trainbus::registry::testing
+
+namespace trainbus::registry {
+
+// The value of `s`, or (after failing the test) a default one, so that a
+// broken call fails the test instead of crashing the binary:
+//   EXPECT_EQ(OrFail(store->CheckUnfinished()), 0);
+template <typename T>
+T OrFail(absl::StatusOr<T> s) {
+  if (!s.ok()) {
+    ADD_FAILURE() << s.status();
+    return T{};
+  }
+  return *std::move(s);
+}
+
+}  // namespace trainbus::registry
 
 #define TB_ASSERT_OK(expr)                        \
   do {                                            \
