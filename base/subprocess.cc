@@ -79,6 +79,9 @@ absl::StatusOr<Subprocess> Subprocess::Spawn(
   }
   if (options.pipe_stdout) {
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    if (options.stderr_to_stdout) {
+      posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
+    }
   }
   std::vector<std::string> args = argv;
   std::vector<char*> c_argv;

@@ -39,6 +39,7 @@ struct ExitStatus {
 struct SubprocessOptions {
   bool pipe_stdin = false;   // stdin_fd() writes to the child's stdin
   bool pipe_stdout = false;  // ReadLine() reads the child's stdout
+  bool stderr_to_stdout = false;  // with pipe_stdout: stderr joins the pipe
 };
 
 class Subprocess {

@@ -79,6 +79,17 @@ TEST(RunnerMainTest, BadFlags) {
   EXPECT_EQ(RunnerMain({"--nope=1"}, Train(), out, err), 2);
   EXPECT_EQ(RunnerMain({"--registry_node", "localhost"}, Train(), out, err), 2);
   EXPECT_TRUE(absl::StrContains(err.str(), "host:port"));
+  EXPECT_TRUE(absl::StrContains(err.str(), "`trainbus runner help`"));
+}
+
+TEST(RunnerMainTest, HelpPrintsUsageInsteadOfAnError) {
+  for (const char* help : {"help", "--help", "-h"}) {
+    std::ostringstream out, err;
+    EXPECT_EQ(RunnerMain({help}, Train(), out, err), 0) << help;
+    EXPECT_TRUE(absl::StartsWith(out.str(), "usage: trainbus runner")) << help;
+    EXPECT_TRUE(absl::StrContains(out.str(), "--registry_dir")) << help;
+    EXPECT_EQ(err.str(), "") << help;
+  }
 }
 
 }  // namespace
