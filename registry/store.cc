@@ -112,32 +112,27 @@ SqlValue NumOrNull(const std::string& text) {
 
 int64_t SqlLimit(int64_t limit) { return limit > 0 ? limit : -1; }
 
+// Datasets and models: the columns of `records` they share, plus `extra`.
+const TableSpec* NewRecordSpec(std::string what,
+                               std::map<std::string, ColumnSpec> extra) {
+  std::map<std::string, ColumnSpec> columns = {{"id", {"r.id", true}},
+                                               {"project", {"r.project", false}},
+                                               {"name", {"r.name", false}},
+                                               {"version", {"r.version", true}},
+                                               {"time", {"r.time_ns", true}}};
+  columns.insert(extra.begin(), extra.end());
+  return new TableSpec{std::move(what), "r", std::move(columns), "record_kv",
+                       "r.id"};
+}
+
 const TableSpec& DatasetSpec() {
-  static const TableSpec* spec = new TableSpec{
-      "datasets",
-      "r",
-      {{"id", {"r.id", true}},
-       {"project", {"r.project", false}},
-       {"name", {"r.name", false}},
-       {"version", {"r.version", true}},
-       {"time", {"r.time_ns", true}}},
-      "record_kv",
-      "r.id"};
+  static const TableSpec* spec = NewRecordSpec("datasets", {});
   return *spec;
 }
 
 const TableSpec& ModelSpec() {
-  static const TableSpec* spec = new TableSpec{
-      "models",
-      "r",
-      {{"id", {"r.id", true}},
-       {"project", {"r.project", false}},
-       {"name", {"r.name", false}},
-       {"version", {"r.version", true}},
-       {"time", {"r.time_ns", true}},
-       {"arch", {"r.arch", false}}},
-      "record_kv",
-      "r.id"};
+  static const TableSpec* spec =
+      NewRecordSpec("models", {{"arch", {"r.arch", false}}});
   return *spec;
 }
 
@@ -300,6 +295,52 @@ absl::StatusOr<int64_t> QueryInt(SqliteDb& db, const std::string& sql) {
   return row ? stmt.Int(0) : 0;
 }
 
+// Calls `fn(stmt)` for every row the statement returns.
+template <typename Fn>
+absl::Status ForEachRow(SqliteStmt& stmt, Fn fn) {
+  while (true) {
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return absl::OkStatus();
+    fn(stmt);
+  }
+}
+
+// `select_from` ("SELECT ... FROM t WHERE <fixed condition>") narrowed by a
+// compiled filter, ordered and limited, with every value bound. Statements
+// shaped by user filters are not cached.
+absl::StatusOr<SqliteStmt> PrepareSelect(SqliteDb& db,
+                                         absl::string_view select_from,
+                                         const std::string& where,
+                                         const std::string& order_by,
+                                         const std::vector<SqlValue>& params,
+                                         int64_t limit, bool user_query) {
+  std::vector<SqlValue> all = params;
+  all.push_back(SqlLimit(limit));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db.Prepare(absl::StrCat(select_from, " AND (", where, ") ORDER BY ",
+                              order_by, " LIMIT ?"),
+                 /*cache=*/!user_query));
+  TB_RETURN_IF_ERROR(stmt.Bind(all));
+  return stmt;
+}
+
+// The columns datasets and models share: r.id, project, name, version,
+// time_ns, in that order.
+constexpr absl::string_view kRecordColumns =
+    "r.id, r.project, r.name, r.version, r.time_ns";
+
+template <typename Record>
+Record ReadRecordColumns(const SqliteStmt& row) {
+  Record r;
+  r.id = row.Int(0);
+  r.project = row.Text(1);
+  r.name = row.Text(2);
+  r.version = row.Int(3);
+  r.time_ns = row.Int(4);
+  return r;
+}
+
 absl::StatusOr<int64_t> NextVersion(SqliteDb& db, absl::string_view kind,
                                            absl::string_view project,
                                            absl::string_view name) {
@@ -331,16 +372,49 @@ absl::Status InsertKv(SqliteDb& db, const std::string& sql, int64_t owner,
   return absl::OkStatus();
 }
 
-absl::StatusOr<KeyValues> LoadKv(SqliteDb& db, const std::string& sql, int64_t owner) {
+absl::StatusOr<KeyValues> LoadKv(SqliteDb& db, const std::string& sql,
+                                 int64_t owner) {
   KeyValues kv;
   TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db.Prepare(sql));
   TB_RETURN_IF_ERROR(stmt.Bind({owner}));
-  while (true) {
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    kv[stmt.Text(0)] = stmt.Text(1);
-  }
+  TB_RETURN_IF_ERROR(ForEachRow(
+      stmt, [&](const SqliteStmt& row) { kv[row.Text(0)] = row.Text(1); }));
   return kv;
+}
+
+absl::StatusOr<KeyValues> LoadRecordKv(SqliteDb& db, int64_t owner) {
+  return LoadKv(db,
+                "SELECT key, text_value FROM record_kv WHERE owner = ?1 ORDER "
+                "BY key",
+                owner);
+}
+
+// Inserts a dataset or model row and its key/values; returns its id.
+absl::StatusOr<int64_t> InsertRecord(SqliteDb& db, absl::string_view kind,
+                                     const std::string& project,
+                                     absl::string_view name, int64_t version,
+                                     int64_t now_ns, absl::string_view arch,
+                                     const std::string& blob,
+                                     int64_t blob_size, const KeyValues& kv) {
+  int64_t id = 0;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare("INSERT INTO records(kind, project, name, version, "
+                   "time_ns, arch, blob, blob_size) VALUES (?1, ?2, ?3, ?4, "
+                   "?5, ?6, ?7, ?8) RETURNING id"));
+    TB_RETURN_IF_ERROR(stmt.Bind({std::string(kind), project, std::string(name),
+                                  version, now_ns, std::string(arch), blob,
+                                  blob_size}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return absl::InternalError(absl::StrCat(kind, " insert returned no id"));
+    id = stmt.Int(0);
+  }
+  TB_RETURN_IF_ERROR(InsertKv(db,
+                              "INSERT INTO record_kv(owner, key, num_value, "
+                              "text_value) VALUES (?1, ?2, ?3, ?4)",
+                              id, kv));
+  return id;
 }
 
 absl::StatusOr<int64_t> LatestVersion(SqliteDb& db, absl::string_view kind,
@@ -361,96 +435,64 @@ absl::StatusOr<int64_t> LatestVersion(SqliteDb& db, absl::string_view kind,
   return stmt.Int(0);
 }
 
-absl::StatusOr<std::vector<DatasetRecord>> SelectDatasets(SqliteDb& db, 
-    const std::string& where, const std::string& order_by,
+absl::StatusOr<std::vector<DatasetRecord>> SelectDatasets(
+    SqliteDb& db, const std::string& where, const std::string& order_by,
     const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<DatasetRecord> out;
   {
-    std::vector<SqlValue> all = params;
-    all.push_back(SqlLimit(limit));
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
-        db.Prepare(absl::StrCat(
-            "SELECT r.id, r.project, r.name, r.version, r.time_ns FROM "
-            "records r WHERE r.kind = 'dataset' AND (",
-            where, ") ORDER BY ", order_by, " LIMIT ?"),
-        /*cache=*/!user_query));
-    TB_RETURN_IF_ERROR(stmt.Bind(all));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      DatasetRecord r;
-      r.id = stmt.Int(0);
-      r.project = stmt.Text(1);
-      r.name = stmt.Text(2);
-      r.version = stmt.Int(3);
-      r.time_ns = stmt.Int(4);
-      out.push_back(std::move(r));
-    }
+        PrepareSelect(db,
+                      absl::StrCat("SELECT ", kRecordColumns,
+                                   " FROM records r WHERE r.kind = 'dataset'"),
+                      where, order_by, params, limit, user_query));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      out.push_back(ReadRecordColumns<DatasetRecord>(row));
+    }));
   }
   for (DatasetRecord& r : out) {
-    TB_ASSIGN_OR_RETURN(
-        r.kv, LoadKv(db, "SELECT key, text_value FROM record_kv WHERE owner = ?1 "
-                     "ORDER BY key",
-                     r.id));
+    TB_ASSIGN_OR_RETURN(r.kv, LoadRecordKv(db, r.id));
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
         db.Prepare("SELECT file_name, blob, size FROM dataset_files WHERE "
-                     "owner = ?1 ORDER BY idx"));
+                   "owner = ?1 ORDER BY idx"));
     TB_RETURN_IF_ERROR(stmt.Bind({r.id}));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      r.files.push_back({stmt.Text(0), stmt.Text(1), stmt.Int(2)});
-    }
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      r.files.push_back({row.Text(0), row.Text(1), row.Int(2)});
+    }));
   }
   return out;
 }
 
-absl::StatusOr<std::vector<ModelRecord>> SelectModels(SqliteDb& db, 
-    const std::string& where, const std::string& order_by,
+absl::StatusOr<std::vector<ModelRecord>> SelectModels(
+    SqliteDb& db, const std::string& where, const std::string& order_by,
     const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<ModelRecord> out;
   {
-    std::vector<SqlValue> all = params;
-    all.push_back(SqlLimit(limit));
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
-        db.Prepare(absl::StrCat(
-            "SELECT r.id, r.project, r.name, r.version, r.time_ns, r.arch, "
-            "r.blob, r.blob_size FROM records r WHERE r.kind = 'model' AND (",
-            where, ") ORDER BY ", order_by, " LIMIT ?"),
-        /*cache=*/!user_query));
-    TB_RETURN_IF_ERROR(stmt.Bind(all));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      ModelRecord r;
-      r.id = stmt.Int(0);
-      r.project = stmt.Text(1);
-      r.name = stmt.Text(2);
-      r.version = stmt.Int(3);
-      r.time_ns = stmt.Int(4);
-      r.arch = stmt.Text(5);
-      r.checkpoint = {"checkpoint", stmt.Text(6), stmt.Int(7)};
+        PrepareSelect(db,
+                      absl::StrCat("SELECT ", kRecordColumns,
+                                   ", r.arch, r.blob, r.blob_size FROM "
+                                   "records r WHERE r.kind = 'model'"),
+                      where, order_by, params, limit, user_query));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      ModelRecord r = ReadRecordColumns<ModelRecord>(row);
+      r.arch = row.Text(5);
+      r.checkpoint = {"checkpoint", row.Text(6), row.Int(7)};
       out.push_back(std::move(r));
-    }
+    }));
   }
   for (ModelRecord& r : out) {
-    TB_ASSIGN_OR_RETURN(
-        r.kv, LoadKv(db, "SELECT key, text_value FROM record_kv WHERE owner = ?1 "
-                     "ORDER BY key",
-                     r.id));
+    TB_ASSIGN_OR_RETURN(r.kv, LoadRecordKv(db, r.id));
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
         db.Prepare("SELECT alias FROM aliases WHERE project = ?1 AND "
-                     "name = ?2 AND version = ?3 ORDER BY alias"));
+                   "name = ?2 AND version = ?3 ORDER BY alias"));
     TB_RETURN_IF_ERROR(stmt.Bind({r.project, r.name, r.version}));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      r.aliases.push_back(stmt.Text(0));
-    }
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      r.aliases.push_back(row.Text(0));
+    }));
   }
   return out;
 }
@@ -476,59 +518,52 @@ absl::Status ReapExpiredLeases(SqliteDb& db, int64_t now_ns) {
   return stmt.Run();
 }
 
-absl::StatusOr<std::vector<Task>> SelectTasks(SqliteDb& db, 
-    const std::string& where, const std::string& order_by,
+absl::StatusOr<std::vector<Task>> SelectTasks(
+    SqliteDb& db, const std::string& where, const std::string& order_by,
     const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
   std::vector<Task> out;
   {
-    std::vector<SqlValue> all = params;
-    all.push_back(SqlLimit(limit));
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
-        db.Prepare(absl::StrCat(
-            "SELECT t.id, t.project, t.name, t.experiment, t.state, "
-            "t.attempts, t.max_attempts, t.runner, t.lease_expiry_ns, "
-            "t.created_ns, t.updated_ns, t.error, t.result_keys, "
-            "t.model_name, t.model_version FROM tasks t WHERE ",
-            where, " ORDER BY ", order_by, " LIMIT ?"),
-        /*cache=*/!user_query));
-    TB_RETURN_IF_ERROR(stmt.Bind(all));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
+        PrepareSelect(db,
+                      "SELECT t.id, t.project, t.name, t.experiment, t.state, "
+                      "t.attempts, t.max_attempts, t.runner, "
+                      "t.lease_expiry_ns, t.created_ns, t.updated_ns, "
+                      "t.error, t.result_keys, t.model_name, t.model_version "
+                      "FROM tasks t WHERE 1",
+                      where, order_by, params, limit, user_query));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
       Task t;
-      t.id = stmt.Int(0);
-      t.project = stmt.Text(1);
-      t.name = stmt.Text(2);
-      t.experiment = stmt.Text(3);
-      absl::StatusOr<TaskState> state = ParseTaskState(stmt.Text(4));
+      t.id = row.Int(0);
+      t.project = row.Text(1);
+      t.name = row.Text(2);
+      t.experiment = row.Text(3);
+      absl::StatusOr<TaskState> state = ParseTaskState(row.Text(4));
       t.state = state.ok() ? *state : TaskState::kFailed;
-      t.attempts = static_cast<int32_t>(stmt.Int(5));
-      t.max_attempts = static_cast<int32_t>(stmt.Int(6));
-      t.runner = stmt.Text(7);
-      t.lease_expiry_ns = stmt.Int(8);
-      t.created_ns = stmt.Int(9);
-      t.updated_ns = stmt.Int(10);
-      t.error = stmt.Text(11);
-      std::string keys = stmt.Text(12);
+      t.attempts = static_cast<int32_t>(row.Int(5));
+      t.max_attempts = static_cast<int32_t>(row.Int(6));
+      t.runner = row.Text(7);
+      t.lease_expiry_ns = row.Int(8);
+      t.created_ns = row.Int(9);
+      t.updated_ns = row.Int(10);
+      t.error = row.Text(11);
+      std::string keys = row.Text(12);
       if (!keys.empty()) t.result_keys = absl::StrSplit(keys, '\n');
-      t.model_name = stmt.Text(13);
-      t.model_version = stmt.Int(14);
+      t.model_name = row.Text(13);
+      t.model_version = row.Int(14);
       out.push_back(std::move(t));
-    }
+    }));
   }
   for (Task& t : out) {
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
         db.Prepare("SELECT section, key, text_value FROM task_kv WHERE "
-                     "owner = ?1 ORDER BY section, key"));
+                   "owner = ?1 ORDER BY section, key"));
     TB_RETURN_IF_ERROR(stmt.Bind({t.id}));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      (stmt.Text(0) == "hp" ? t.hyperparameters : t.results)[stmt.Text(1)] =
-          stmt.Text(2);
-    }
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      (row.Text(0) == "hp" ? t.hyperparameters : t.results)[row.Text(1)] =
+          row.Text(2);
+    }));
   }
   return out;
 }
@@ -559,6 +594,16 @@ Store::Store(std::string root, std::string db_path,
       read_only_(read_only) {}
 
 Store::~Store() = default;
+
+template <typename Fn>
+auto Store::Read(Fn fn) -> decltype(fn()) {
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  auto result = fn();
+  if (result.ok()) TB_RETURN_IF_ERROR(txn.Commit());
+  return result;
+}
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::string root = options.root.empty() ? DefaultRoot() : options.root;
@@ -658,16 +703,14 @@ absl::StatusOr<BlobReport> Store::VerifyBlobs() {
             "records WHERE blob != '' UNION ALL SELECT f.blob, f.size, "
             "r.kind, r.project, r.name, r.version, f.file_name FROM "
             "dataset_files f JOIN records r ON r.id = f.owner ORDER BY 1"));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      Use& use = uses[stmt.Text(0)];
-      use.size = stmt.Int(1);
-      std::string file = stmt.Text(6);
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      Use& use = uses[row.Text(0)];
+      use.size = row.Int(1);
+      std::string file = row.Text(6);
       use.owners.push_back(absl::StrCat(
-          stmt.Text(2), " ", stmt.Text(3), "/", stmt.Text(4), ":", stmt.Int(5),
+          row.Text(2), " ", row.Text(3), "/", row.Text(4), ":", row.Int(5),
           file.empty() ? "" : absl::StrCat(" file ", file)));
-    }
+    }));
     stmt.Reset();
     TB_RETURN_IF_ERROR(txn.Commit());
   }
@@ -706,23 +749,11 @@ absl::StatusOr<int64_t> Store::SaveDataset(absl::string_view project_in,
       TB_RETURN_IF_ERROR(blobs_.Put(files[i].data).status());
     }
   }
-  TB_ASSIGN_OR_RETURN(int64_t version, NextVersion(*db_, "dataset", project, name));
-  int64_t id = 0;
-  {
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare("INSERT INTO records(kind, project, name, version, "
-                     "time_ns) VALUES ('dataset', ?1, ?2, ?3, ?4) RETURNING id"));
-    TB_RETURN_IF_ERROR(stmt.Bind(
-        {project, std::string(name), version, clock_->NowNanos()}));
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return absl::InternalError("dataset insert returned no id");
-    id = stmt.Int(0);
-  }
-  TB_RETURN_IF_ERROR(InsertKv(*db_, 
-      "INSERT INTO record_kv(owner, key, num_value, text_value) "
-      "VALUES (?1, ?2, ?3, ?4)",
-      id, kv));
+  TB_ASSIGN_OR_RETURN(int64_t version,
+                      NextVersion(*db_, "dataset", project, name));
+  TB_ASSIGN_OR_RETURN(int64_t id,
+                      InsertRecord(*db_, "dataset", project, name, version,
+                                   clock_->NowNanos(), "", "", 0, kv));
   {
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
@@ -763,53 +794,43 @@ absl::StatusOr<int64_t> Store::SaveDatasetFromPaths(
 absl::StatusOr<DatasetRecord> Store::FindDataset(absl::string_view project_in,
                                                  absl::string_view name,
                                                  int64_t version) {
-  std::string project = ProjectOrDefault(project_in);
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  if (version <= 0) {
-    TB_ASSIGN_OR_RETURN(version, LatestVersion(*db_, "dataset", project, name));
-  }
-  TB_ASSIGN_OR_RETURN(
-      std::vector<DatasetRecord> found,
-      SelectDatasets(*db_, "r.project = ? AND r.name = ? AND r.version = ?", "r.id",
-                     {project, std::string(name), version}, 1, false));
-  if (found.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "dataset '", name, "' has no version ", version, " in project '",
-        project, "'; list versions with `trainbus registry ls datasets`"));
-  }
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return std::move(found[0]);
+  const std::string project = ProjectOrDefault(project_in);
+  return Read([&]() -> absl::StatusOr<DatasetRecord> {
+    if (version <= 0) {
+      TB_ASSIGN_OR_RETURN(version,
+                          LatestVersion(*db_, "dataset", project, name));
+    }
+    TB_ASSIGN_OR_RETURN(
+        std::vector<DatasetRecord> found,
+        SelectDatasets(*db_, "r.project = ? AND r.name = ? AND r.version = ?",
+                       "r.id", {project, std::string(name), version}, 1,
+                       false));
+    if (found.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "dataset '", name, "' has no version ", version, " in project '",
+          project, "'; list versions with `trainbus registry ls datasets`"));
+    }
+    return std::move(found[0]);
+  });
 }
 
 absl::StatusOr<std::vector<DatasetRecord>> Store::ListDatasetVersions(
     absl::string_view project_in, absl::string_view name) {
-  std::string project = ProjectOrDefault(project_in);
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  TB_ASSIGN_OR_RETURN(std::vector<DatasetRecord> found,
-                      SelectDatasets(*db_, "r.project = ? AND r.name = ?",
-                                     "r.version", {project, std::string(name)},
-                                     0, false));
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return found;
+  const std::string project = ProjectOrDefault(project_in);
+  return Read([&] {
+    return SelectDatasets(*db_, "r.project = ? AND r.name = ?", "r.version",
+                          {project, std::string(name)}, 0, false);
+  });
 }
 
 absl::StatusOr<std::vector<DatasetRecord>> Store::FindDatasets(
     const Query& query) {
   TB_ASSIGN_OR_RETURN(SqlQueryParts parts,
                       CompileUserQuery(DatasetSpec(), query));
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  TB_ASSIGN_OR_RETURN(
-      std::vector<DatasetRecord> found,
-      SelectDatasets(*db_, parts.where, parts.order_by, parts.params, query.limit,
-                     /*user_query=*/true));
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return found;
+  return Read([&] {
+    return SelectDatasets(*db_, parts.where, parts.order_by, parts.params,
+                          query.limit, /*user_query=*/true);
+  });
 }
 
 // ---- Models ----------------------------------------------------------------
@@ -829,63 +850,43 @@ absl::StatusOr<int64_t> Store::SaveModel(absl::string_view project_in,
   if (!blobs_.Contains(sha)) {
     TB_RETURN_IF_ERROR(blobs_.Put(checkpoint).status());
   }
-  TB_ASSIGN_OR_RETURN(int64_t version, NextVersion(*db_, "model", project, name));
-  int64_t id = 0;
-  {
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare("INSERT INTO records(kind, project, name, version, "
-                     "time_ns, arch, blob, blob_size) VALUES ('model', ?1, ?2, "
-                     "?3, ?4, ?5, ?6, ?7) RETURNING id"));
-    TB_RETURN_IF_ERROR(stmt.Bind({project, std::string(name), version,
-                                  clock_->NowNanos(), std::string(arch), sha,
-                                  static_cast<int64_t>(checkpoint.size())}));
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return absl::InternalError("model insert returned no id");
-    id = stmt.Int(0);
-  }
-  TB_RETURN_IF_ERROR(InsertKv(*db_, 
-      "INSERT INTO record_kv(owner, key, num_value, text_value) "
-      "VALUES (?1, ?2, ?3, ?4)",
-      id, kv));
+  TB_ASSIGN_OR_RETURN(int64_t version,
+                      NextVersion(*db_, "model", project, name));
+  TB_RETURN_IF_ERROR(InsertRecord(*db_, "model", project, name, version,
+                                  clock_->NowNanos(), arch, sha,
+                                  static_cast<int64_t>(checkpoint.size()), kv)
+                         .status());
   TB_RETURN_IF_ERROR(txn.Commit());
   return version;
 }
 
 absl::StatusOr<std::vector<ModelRecord>> Store::FindModels(const Query& query) {
   TB_ASSIGN_OR_RETURN(SqlQueryParts parts, CompileUserQuery(ModelSpec(), query));
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  TB_ASSIGN_OR_RETURN(
-      std::vector<ModelRecord> found,
-      SelectModels(*db_, parts.where, parts.order_by, parts.params, query.limit,
-                   /*user_query=*/true));
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return found;
+  return Read([&] {
+    return SelectModels(*db_, parts.where, parts.order_by, parts.params,
+                        query.limit, /*user_query=*/true);
+  });
 }
 
 absl::StatusOr<ModelRecord> Store::GetModel(absl::string_view project_in,
                                             absl::string_view name,
                                             int64_t version) {
-  std::string project = ProjectOrDefault(project_in);
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  if (version <= 0) {
-    TB_ASSIGN_OR_RETURN(version, LatestVersion(*db_, "model", project, name));
-  }
-  TB_ASSIGN_OR_RETURN(
-      std::vector<ModelRecord> found,
-      SelectModels(*db_, "r.project = ? AND r.name = ? AND r.version = ?", "r.id",
-                   {project, std::string(name), version}, 1, false));
-  if (found.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "model '", name, "' has no version ", version, " in project '",
-        project, "'; list versions with `trainbus registry ls models`"));
-  }
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return std::move(found[0]);
+  const std::string project = ProjectOrDefault(project_in);
+  return Read([&]() -> absl::StatusOr<ModelRecord> {
+    if (version <= 0) {
+      TB_ASSIGN_OR_RETURN(version, LatestVersion(*db_, "model", project, name));
+    }
+    TB_ASSIGN_OR_RETURN(
+        std::vector<ModelRecord> found,
+        SelectModels(*db_, "r.project = ? AND r.name = ? AND r.version = ?",
+                     "r.id", {project, std::string(name), version}, 1, false));
+    if (found.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "model '", name, "' has no version ", version, " in project '",
+          project, "'; list versions with `trainbus registry ls models`"));
+    }
+    return std::move(found[0]);
+  });
 }
 
 absl::StatusOr<ModelRecord> Store::GetModelByRef(absl::string_view project,
@@ -987,12 +988,10 @@ absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
             parts.where, ")"),
         /*cache=*/false));
     TB_RETURN_IF_ERROR(stmt.Bind(parts.params));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      victims.push_back({stmt.Int(0), stmt.Text(1), stmt.Text(2),
-                         stmt.Text(4), stmt.Int(3)});
-    }
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      victims.push_back(
+          {row.Int(0), row.Text(1), row.Text(2), row.Text(4), row.Int(3)});
+    }));
   }
   std::set<std::string> blobs;
   for (const Victim& v : victims) {
@@ -1087,44 +1086,39 @@ absl::Status Store::AppendLogs(const std::vector<LogEntry>& entries) {
 
 absl::StatusOr<std::vector<LogEntry>> Store::QueryLogs(const Query& query) {
   TB_ASSIGN_OR_RETURN(SqlQueryParts parts, CompileUserQuery(LogSpec(), query));
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  std::vector<LogEntry> out;
-  {
-    std::vector<SqlValue> all = parts.params;
-    all.push_back(SqlLimit(query.limit));
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare(absl::StrCat(
-            "SELECT l.id, l.project, l.kind, l.model, l.model_version, l.step, "
-            "l.time_ns FROM logs l WHERE ",
-            parts.where, " ORDER BY ", parts.order_by, " LIMIT ?"),
-        /*cache=*/false));
-    TB_RETURN_IF_ERROR(stmt.Bind(all));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      LogEntry e;
-      e.id = stmt.Int(0);
-      e.project = stmt.Text(1);
-      absl::StatusOr<LogKind> kind = ParseLogKind(stmt.Text(2));
-      e.kind = kind.ok() ? *kind : LogKind::kTrain;
-      e.model = stmt.Text(3);
-      e.model_version = stmt.Int(4);
-      e.step = stmt.Int(5);
-      e.time_ns = stmt.Int(6);
-      out.push_back(std::move(e));
+  return Read([&]() -> absl::StatusOr<std::vector<LogEntry>> {
+    std::vector<LogEntry> out;
+    {
+      TB_ASSIGN_OR_RETURN(
+          SqliteStmt stmt,
+          PrepareSelect(*db_,
+                        "SELECT l.id, l.project, l.kind, l.model, "
+                        "l.model_version, l.step, l.time_ns FROM logs l "
+                        "WHERE 1",
+                        parts.where, parts.order_by, parts.params, query.limit,
+                        /*user_query=*/true));
+      TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+        LogEntry e;
+        e.id = row.Int(0);
+        e.project = row.Text(1);
+        absl::StatusOr<LogKind> kind = ParseLogKind(row.Text(2));
+        e.kind = kind.ok() ? *kind : LogKind::kTrain;
+        e.model = row.Text(3);
+        e.model_version = row.Int(4);
+        e.step = row.Int(5);
+        e.time_ns = row.Int(6);
+        out.push_back(std::move(e));
+      }));
     }
-  }
-  for (LogEntry& e : out) {
-    TB_ASSIGN_OR_RETURN(
-        e.metrics, LoadKv(*db_, "SELECT key, text_value FROM log_kv WHERE owner = "
-                          "?1 ORDER BY key",
-                          e.id));
-  }
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return out;
+    for (LogEntry& e : out) {
+      TB_ASSIGN_OR_RETURN(e.metrics,
+                          LoadKv(*db_,
+                                 "SELECT key, text_value FROM log_kv WHERE "
+                                 "owner = ?1 ORDER BY key",
+                                 e.id));
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<int64_t> Store::DeleteLogs(absl::string_view filter_text) {
@@ -1351,18 +1345,17 @@ absl::StatusOr<int64_t> Store::CheckUnfinished() {
 }
 
 absl::StatusOr<Task> Store::GetTask(int64_t task_id) {
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
-                      SelectTasks(*db_, "t.id = ?", "t.id", {task_id}, 1, false));
-  TB_RETURN_IF_ERROR(txn.Commit());
-  if (tasks.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("no task with id ", task_id,
-                     "; list tasks with `trainbus registry tasks`"));
-  }
-  return std::move(tasks[0]);
+  return Read([&]() -> absl::StatusOr<Task> {
+    TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
+                        SelectTasks(*db_, "t.id = ?", "t.id", {task_id}, 1,
+                                    false));
+    if (tasks.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("no task with id ", task_id,
+                       "; list tasks with `trainbus registry tasks`"));
+    }
+    return std::move(tasks[0]);
+  });
 }
 
 absl::StatusOr<std::vector<Task>> Store::ListTasks(const Query& query) {

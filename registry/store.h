@@ -189,6 +189,10 @@ class Store {
   Store(std::string root, std::string db_path, std::unique_ptr<SqliteDb> db,
         BlobStore blobs, const base::Clock* clock, bool read_only);
 
+  // Runs `fn` (which returns a StatusOr) under the lock in a read
+  // transaction, committed when `fn` succeeds.
+  template <typename Fn>
+  auto Read(Fn fn) -> decltype(fn());
   absl::Status InitSchema() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckSchema() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Begins a transaction for reading tasks; a writable store first returns
