@@ -11,24 +11,15 @@
 namespace trainbus::registry {
 namespace {
 
+// nullptr (and a failed test) if the store cannot be opened.
 std::shared_ptr<Store> OpenStore(const base::Clock* clock = nullptr) {
   StoreOptions options;
   options.root = testing::NewTempDir("actor");
   options.clock = clock;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  return std::shared_ptr<Store>(std::move(*store));
+  return std::shared_ptr<Store>(OrFail(Store::Open(options)));
 }
 
-TaskSpec Spec(const std::string& name) {
-  TaskSpec spec;
-  spec.project = "mnist";
-  spec.name = name;
-  spec.experiment = "parallel_models";
-  spec.hyperparameters = {{"lr", "0.1"}};
-  spec.result_keys = {"test_accuracy"};
-  return spec;
-}
+TaskSpec Spec(const std::string& name) { return testing::TestTask(name); }
 
 // Sends a request and returns the reply or the error as a Status.
 template <class Reply, class... Ts>
@@ -46,6 +37,7 @@ TEST(RegistryActorTest, EveryRequestInProcess) {
   AddRegistryMessageTypes(cfg);
   caf::actor_system system{cfg};
   std::shared_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
   registry_actor registry = SpawnRegistryActor(system, store);
   {
     caf::scoped_actor self{system};
@@ -141,6 +133,7 @@ TEST(RegistryActorTest, EveryRequestInProcess) {
 
 TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
   std::shared_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateTask(Spec("remote-1")).ok());
   ASSERT_TRUE(store->CreateTask(Spec("remote-2")).ok());
 

@@ -345,6 +345,14 @@ int Fail(std::ostream& err, const absl::Status& s) {
   return 1;
 }
 
+// Prints the value with `print` (exit code 0), or the error (1).
+template <typename T, typename Print>
+int PrintOrFail(const absl::StatusOr<T>& got, std::ostream& err, Print print) {
+  if (!got.ok()) return Fail(err, got.status());
+  print(*got);
+  return 0;
+}
+
 int Usage(std::ostream& err, absl::string_view message) {
   err << "trainbus registry: " << message << "\n"
       << "run `trainbus registry help` for usage\n";
@@ -368,21 +376,19 @@ int Ls(Store& store, const Args& args, std::ostream& out, std::ostream& err) {
       args.positional.size() > 1 ? args.positional[1] : std::string("models");
   Query query{args.filter, args.sort, args.limit};
   if (what == "models" || what == "model") {
-    absl::StatusOr<std::vector<ModelRecord>> models = store.FindModels(query);
-    if (!models.ok()) return Fail(err, models.status());
-    PrintModels(*models, args, out);
+    return PrintOrFail(store.FindModels(query), err,
+                       [&](const auto& v) { PrintModels(v, args, out); });
   } else if (what == "datasets" || what == "dataset") {
-    absl::StatusOr<std::vector<DatasetRecord>> sets = store.FindDatasets(query);
-    if (!sets.ok()) return Fail(err, sets.status());
-    PrintDatasets(*sets, args, out, false);
+    return PrintOrFail(store.FindDatasets(query), err, [&](const auto& v) {
+      PrintDatasets(v, args, out, false);
+    });
   } else if (what == "logs" || what == "log") {
-    absl::StatusOr<std::vector<LogEntry>> logs = store.QueryLogs(query);
-    if (!logs.ok()) return Fail(err, logs.status());
-    PrintLogs(*logs, args, out);
+    return PrintOrFail(store.QueryLogs(query), err,
+                       [&](const auto& v) { PrintLogs(v, args, out); });
   } else if (what == "tasks" || what == "task") {
-    absl::StatusOr<std::vector<Task>> tasks = store.ListTasks(query);
-    if (!tasks.ok()) return Fail(err, tasks.status());
-    PrintTasks(*tasks, store.NowNanos(), args, out);
+    return PrintOrFail(store.ListTasks(query), err, [&](const auto& v) {
+      PrintTasks(v, store.NowNanos(), args, out);
+    });
   } else {
     return Usage(err, absl::StrCat("ls: unknown kind '", what,
                                    "'; use models, datasets, logs or tasks"));

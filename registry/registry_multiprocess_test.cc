@@ -61,14 +61,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& root) {
   return Store::Open(options);
 }
 
-TaskSpec Spec(const std::string& name) {
-  TaskSpec spec;
-  spec.project = "mnist";
-  spec.name = name;
-  spec.experiment = "parallel_models";
-  spec.max_attempts = 3;
-  return spec;
-}
+TaskSpec Spec(const std::string& name) { return testing::TestTask(name); }
 
 TEST(MultiProcessTest, EachTaskClaimedExactlyOnceAcrossProcesses) {
   std::string root = testing::NewTempDir("mp");

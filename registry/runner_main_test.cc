@@ -24,23 +24,24 @@ TaskFn Train() {
   };
 }
 
+// nullptr (and a failed test) if the store cannot be opened.
 std::shared_ptr<Store> StoreWithTasks(const std::string& root, int n) {
   StoreOptions options;
   options.root = root;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  for (int i = 0; i < n; ++i) {
+  std::shared_ptr<Store> store(OrFail(Store::Open(options)));
+  for (int i = 0; store != nullptr && i < n; ++i) {
     TaskSpec spec;
     spec.name = absl::StrCat("t", i);
     spec.experiment = "parallel_models";
-    EXPECT_TRUE((*store)->CreateTask(spec).ok());
+    EXPECT_TRUE(store->CreateTask(spec).ok());
   }
-  return std::shared_ptr<Store>(std::move(*store));
+  return store;
 }
 
 TEST(RunnerMainTest, RunsAgainstARegistryDirectory) {
   std::string root = testing::NewTempDir("rm");
   std::shared_ptr<Store> store = StoreWithTasks(root, 3);
+  ASSERT_NE(store, nullptr);
   std::ostringstream out, err;
   int rc = RunnerMain({"--registry_dir", root, "--runner_id=r1",
                        "--lease_ms=5000", "--max_tasks=2"},
@@ -54,6 +55,7 @@ TEST(RunnerMainTest, RunsAgainstARegistryDirectory) {
 TEST(RunnerMainTest, RunsAgainstARegistryNode) {
   std::string root = testing::NewTempDir("rm");
   std::shared_ptr<Store> store = StoreWithTasks(root, 2);
+  ASSERT_NE(store, nullptr);
   caf::actor_system_config cfg;
   AddRegistryMessageTypes(cfg);
   cfg.load<caf::io::middleman>();

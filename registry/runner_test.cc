@@ -24,16 +24,8 @@ class RunnerTest : public ::testing::Test {
   }
 
   int64_t Create(const std::string& name, int max_attempts = 3) {
-    TaskSpec spec;
-    spec.project = "mnist";
-    spec.name = name;
-    spec.experiment = "parallel_models";
-    spec.hyperparameters = {{"lr", "0.5"}};
-    spec.result_keys = {"test_accuracy"};
-    spec.max_attempts = max_attempts;
-    absl::StatusOr<int64_t> id = store_->CreateTask(spec);
-    EXPECT_TRUE(id.ok()) << id.status();
-    return *id;
+    return OrFail(store_->CreateTask(
+        testing::TestTask(name, max_attempts, {{"lr", "0.5"}})));
   }
 
   base::FakeClock clock_;

@@ -327,14 +327,8 @@ TEST_F(StoreTest, LogsAppendQueryDelete) {
 }
 
 TaskSpec Spec(const std::string& name, int max_attempts = 3) {
-  TaskSpec spec;
-  spec.project = "mnist";
-  spec.name = name;
-  spec.experiment = "parallel_models";
-  spec.hyperparameters = {{"lr", "0.01"}, {"hidden", "64"}};
-  spec.result_keys = {"test_accuracy"};
-  spec.max_attempts = max_attempts;
-  return spec;
+  return testing::TestTask(name, max_attempts,
+                           {{"lr", "0.01"}, {"hidden", "64"}});
 }
 
 TEST_F(StoreTest, TaskLifecycle) {

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "registry/records.h"
 
 namespace trainbus::registry::testing {
 
@@ -21,6 +22,20 @@ inline std::string NewTempDir(const std::string& label) {
   static std::atomic<int> counter{0};
   return absl::StrCat(::testing::TempDir(), label, "-", ::getpid(), "-",
                       counter++);
+}
+
+// A task as the tests create it: project "mnist", experiment
+// "parallel_models", keeping test_accuracy.
+inline TaskSpec TestTask(const std::string& name, int max_attempts = 3,
+                         KeyValues hyperparameters = {{"lr", "0.1"}}) {
+  TaskSpec spec;
+  spec.project = "mnist";
+  spec.name = name;
+  spec.experiment = "parallel_models";
+  spec.hyperparameters = std::move(hyperparameters);
+  spec.result_keys = {"test_accuracy"};
+  spec.max_attempts = max_attempts;
+  return spec;
 }
 
 }  // namespace trainbus::registry::testing
