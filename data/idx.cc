@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "base/status_macros.h"
 
 namespace trainbus::data {
 namespace {
@@ -74,9 +76,10 @@ struct IdxContents {
 };
 
 // Reads up to `n` bytes; returns the count read, or an error for a corrupt
-// gzip stream. A short count means end of file.
+// gzip stream. A short count means end of file. `file_size`: the compressed
+// size, so an error can say where the damage shows.
 absl::StatusOr<size_t> ReadFully(gzFile f, absl::string_view path, uint8_t* dst,
-                                 size_t n) {
+                                 size_t n, uint64_t file_size) {
   size_t done = 0;
   while (done < n) {
     unsigned want =
@@ -84,15 +87,46 @@ absl::StatusOr<size_t> ReadFully(gzFile f, absl::string_view path, uint8_t* dst,
     int got = gzread(f, dst + done, want);
     if (got < 0) {
       int errnum = 0;
-      const char* msg = gzerror(f, &errnum);
+      // gzerror's text is "<path>: <what>".
+      const std::string msg(absl::StripPrefix(
+          gzerror(f, &errnum), absl::StrCat(path, ": ")));
+      // zlib checks the trailer (CRC-32, then the length mod 2^32) after
+      // the last block; zlib may inflate ahead of our reads, so the error
+      // can arrive early, but it is about the whole stream.
+      const bool crc = msg == "incorrect data check";
+      if (crc || msg == "incorrect length check") {
+        const uint64_t at = file_size - (crc ? 8 : 4);
+        return absl::DataLossError(absl::StrCat(
+            "'", path, "': gzip ", crc ? "CRC-32" : "length",
+            " mismatch: the stream decompresses, but its data does not match "
+            "the ", crc ? "CRC-32" : "length", " in the gzip trailer (bytes ",
+            at, "..", at + 3, " of the ", file_size,
+            "-byte file), so the file is damaged; re-download it or check it "
+            "with `gzip -t`"));
+      }
       return absl::DataLossError(absl::StrCat(
-          "'", path, "': corrupt gzip data after ", done, " bytes (zlib: ", msg,
+          "'", path, "': corrupt gzip data within the first ", gzoffset(f),
+          " of ", file_size, " compressed bytes (zlib: ", msg,
           "); re-download the file or check it with `gzip -t`"));
     }
     if (got == 0) break;
     done += static_cast<size_t>(got);
   }
   return done;
+}
+
+// After the last byte: zlib reports a stream that ends before its 8-byte
+// trailer (CRC-32 and length) only as Z_BUF_ERROR, with a clean EOF.
+absl::Status CheckGzipEnd(gzFile f, absl::string_view path, uint64_t bytes) {
+  int errnum = Z_OK;
+  gzerror(f, &errnum);
+  if (errnum == Z_BUF_ERROR) {
+    return absl::DataLossError(absl::StrCat(
+        "IDX file '", path, "' is truncated: the gzip stream ends after ",
+        bytes, " decompressed bytes without its 8-byte trailer (CRC-32 and "
+        "length), so the data cannot be checked; re-download the file"));
+  }
+  return absl::OkStatus();
 }
 
 // Reads a whole unsigned-byte IDX file whose magic must be `expected_magic`.
@@ -122,12 +156,11 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
 
   IdxContents out;
   uint8_t head[4];
-  absl::StatusOr<size_t> got = ReadFully(f.get(), path, head, 4);
-  if (!got.ok()) return got.status();
+  TB_ASSIGN_OR_RETURN(size_t got, ReadFully(f.get(), path, head, 4, st.st_size));
   out.gzip = gzdirect(f.get()) == 0;
-  if (*got < 4) {
+  if (got < 4) {
     return absl::DataLossError(
-        absl::StrCat("IDX file '", path, "' is too short for a header: ", *got,
+        absl::StrCat("IDX file '", path, "' is too short for a header: ", got,
                      " bytes, need at least 4; re-download or regenerate it"));
   }
   const uint32_t magic = (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16) |
@@ -145,11 +178,12 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
 
   const int ndims = static_cast<int>(magic & 0xff);
   std::vector<uint8_t> dim_bytes(4 * ndims);
-  got = ReadFully(f.get(), path, dim_bytes.data(), dim_bytes.size());
-  if (!got.ok()) return got.status();
-  if (*got < dim_bytes.size()) {
+  TB_ASSIGN_OR_RETURN(
+      got, ReadFully(f.get(), path, dim_bytes.data(), dim_bytes.size(),
+                     st.st_size));
+  if (got < dim_bytes.size()) {
     return absl::DataLossError(absl::StrCat(
-        "IDX file '", path, "' is truncated inside its header: ", 4 + *got,
+        "IDX file '", path, "' is truncated inside its header: ", 4 + got,
         " bytes, the header needs ", 4 + dim_bytes.size(),
         "; re-download or regenerate it"));
   }
@@ -188,10 +222,9 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
   out.data.resize(initial);
   size_t have = 0;
   while (true) {
-    got = ReadFully(f.get(), path, out.data.data() + have,
-                    out.data.size() - have);
-    if (!got.ok()) return got.status();
-    have += *got;
+    TB_ASSIGN_OR_RETURN(got, ReadFully(f.get(), path, out.data.data() + have,
+                                       out.data.size() - have, st.st_size));
+    have += got;
     if (have < out.data.size() || have == expected) break;
     out.data.resize(std::min(expected, out.data.size() * 2));
   }
@@ -209,10 +242,10 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
   uint8_t extra[4096];
   size_t trailing = 0;
   while (true) {
-    got = ReadFully(f.get(), path, extra, sizeof(extra));
-    if (!got.ok()) return got.status();
-    if (*got == 0) break;
-    trailing += *got;
+    TB_ASSIGN_OR_RETURN(
+        got, ReadFully(f.get(), path, extra, sizeof(extra), st.st_size));
+    if (got == 0) break;
+    trailing += got;
   }
   if (trailing > 0) {
     return absl::DataLossError(absl::StrCat(
@@ -220,6 +253,7 @@ absl::StatusOr<IdxContents> ReadIdx(absl::string_view path,
         " data bytes its header declares (", shape,
         "); the header does not match the data, regenerate the file"));
   }
+  if (out.gzip) TB_RETURN_IF_ERROR(CheckGzipEnd(f.get(), path, file_bytes));
   return out;
 }
 
@@ -232,9 +266,9 @@ absl::StatusOr<Dataset> LoadIdxPair(absl::string_view images_path,
     return absl::InvalidArgumentError(absl::StrCat(
         "num_classes is ", num_classes, "; byte labels need 1..256"));
   }
-  absl::StatusOr<IdxContents> images = ReadIdx(images_path, kIdxImagesMagic);
-  if (!images.ok()) return images.status();
-  const std::vector<uint32_t>& d = images->dims;
+  TB_ASSIGN_OR_RETURN(IdxContents images,
+                      ReadIdx(images_path, kIdxImagesMagic));
+  const std::vector<uint32_t>& d = images.dims;
   if (d[1] == 0 || d[2] == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "IDX images file '", images_path, "' declares images of ", d[1], " x ",
@@ -245,19 +279,19 @@ absl::StatusOr<Dataset> LoadIdxPair(absl::string_view images_path,
         absl::StrCat("IDX images file '", images_path,
                      "' holds no images (count 0); use a non-empty split"));
   }
-  absl::StatusOr<IdxContents> labels = ReadIdx(labels_path, kIdxLabelsMagic);
-  if (!labels.ok()) return labels.status();
-  if (labels->dims[0] != d[0]) {
+  TB_ASSIGN_OR_RETURN(IdxContents labels,
+                      ReadIdx(labels_path, kIdxLabelsMagic));
+  if (labels.dims[0] != d[0]) {
     return absl::InvalidArgumentError(absl::StrCat(
         "count mismatch: images file '", images_path, "' has ", d[0],
         " images of ", d[1], " x ", d[2], " but labels file '", labels_path,
-        "' has ", labels->dims[0],
+        "' has ", labels.dims[0],
         " labels; use images and labels from the same split"));
   }
-  for (size_t i = 0; i < labels->data.size(); ++i) {
-    if (labels->data[i] >= num_classes) {
+  for (size_t i = 0; i < labels.data.size(); ++i) {
+    if (labels.data[i] >= num_classes) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "IDX labels file '", labels_path, "': label ", int{labels->data[i]},
+          "IDX labels file '", labels_path, "': label ", int{labels.data[i]},
           " at index ", i, " is outside [0, ", num_classes,
           "); the file is corrupt or has more classes (pass ", "num_classes)"));
     }
@@ -266,8 +300,8 @@ absl::StatusOr<Dataset> LoadIdxPair(absl::string_view images_path,
   out.count = d[0];
   out.rows = d[1];
   out.cols = d[2];
-  out.pixels = std::move(images->data);
-  out.labels = std::move(labels->data);
+  out.pixels = std::move(images.data);
+  out.labels = std::move(labels.data);
   return out;
 }
 
@@ -332,20 +366,18 @@ absl::StatusOr<MnistSplits> LoadMnistDir(absl::string_view dir,
   }
   MnistSplits out;
   out.dir = d;
-  absl::StatusOr<Dataset> train =
-      LoadIdxPair(want[0].path, want[1].path, num_classes);
-  if (!train.ok()) return train.status();
-  absl::StatusOr<Dataset> test =
-      LoadIdxPair(want[2].path, want[3].path, num_classes);
-  if (!test.ok()) return test.status();
-  if (train->rows != test->rows || train->cols != test->cols) {
+  TB_ASSIGN_OR_RETURN(out.train,
+                      LoadIdxPair(want[0].path, want[1].path, num_classes));
+  TB_ASSIGN_OR_RETURN(out.test,
+                      LoadIdxPair(want[2].path, want[3].path, num_classes));
+  const Dataset& train = out.train;
+  const Dataset& test = out.test;
+  if (train.rows != test.rows || train.cols != test.cols) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "dimension mismatch in '", dir, "': train images are ", train->rows,
-        " x ", train->cols, " but test images are ", test->rows, " x ",
-        test->cols, "; both splits must come from the same dataset"));
+        "dimension mismatch in '", dir, "': train images are ", train.rows,
+        " x ", train.cols, " but test images are ", test.rows, " x ",
+        test.cols, "; both splits must come from the same dataset"));
   }
-  out.train = *std::move(train);
-  out.test = *std::move(test);
   return out;
 }
 
@@ -436,8 +468,7 @@ absl::Status WriteIdxPair(absl::string_view images_path,
   }
   const uint32_t n = static_cast<uint32_t>(d.count);
   const uint32_t image_dims[3] = {n, d.rows, d.cols};
-  absl::Status s = WriteIdx(images_path, image_dims, d.pixels, compression);
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(WriteIdx(images_path, image_dims, d.pixels, compression));
   const uint32_t label_dims[1] = {n};
   return WriteIdx(labels_path, label_dims, d.labels, compression);
 }
@@ -446,10 +477,9 @@ absl::Status WriteMnistDir(absl::string_view dir, const Dataset& train,
                            const Dataset& test, IdxCompression compression) {
   const absl::string_view ext =
       compression == IdxCompression::kGzip ? ".gz" : "";
-  absl::Status s = WriteIdxPair(absl::StrCat(dir, "/", kTrainImages, ext),
-                                absl::StrCat(dir, "/", kTrainLabels, ext),
-                                train, compression);
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(WriteIdxPair(absl::StrCat(dir, "/", kTrainImages, ext),
+                                  absl::StrCat(dir, "/", kTrainLabels, ext),
+                                  train, compression));
   return WriteIdxPair(absl::StrCat(dir, "/", kTestImages, ext),
                       absl::StrCat(dir, "/", kTestLabels, ext), test,
                       compression);

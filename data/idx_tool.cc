@@ -26,6 +26,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "data/idx.h"
 #include "data/image.h"
 
@@ -106,17 +107,15 @@ absl::Status Export(const Dataset& d, absl::string_view split,
     Image img(d.cols, d.rows);
     std::copy(d.image(i), d.image(i) + d.image_size(), img.pixels.begin());
     const absl::string_view f = format == "mixed" ? kFormats[i % 3] : format;
-    absl::StatusOr<std::vector<uint8_t>> bytes = f == "png" ? EncodePng(img)
-                                                 : f == "jpeg"
-                                                     ? EncodeJpeg(img, 95)
-                                                     : EncodePgm(img);
-    if (!bytes.ok()) return bytes.status();
-    absl::Status s = WriteFile(
+    TB_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                        f == "png"    ? EncodePng(img)
+                        : f == "jpeg" ? EncodeJpeg(img, 95)
+                                      : EncodePgm(img));
+    TB_RETURN_IF_ERROR(WriteFile(
         absl::StrFormat("%s/%s_%05d_%d_%s.%s", dir, prefix, i, d.labels[i],
                         ClassSlug(d.labels[i], num_classes),
                         f == "jpeg" ? "jpg" : f),
-        *bytes);
-    if (!s.ok()) return s;
+        bytes));
   }
   // Files that must fail to decode, for dead-letter demos: a truncated PNG,
   // a truncated JPEG and a PGM with a bad header, in turn.
@@ -138,9 +137,8 @@ absl::Status Export(const Dataset& d, absl::string_view split,
       bytes.assign(text.begin(), text.end());
       ext = "pgm";
     }
-    absl::Status s =
-        WriteFile(absl::StrFormat("%s/broken_%03d.%s", dir, i, ext), bytes);
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(
+        WriteFile(absl::StrFormat("%s/broken_%03d.%s", dir, i, ext), bytes));
   }
   std::printf(
       "wrote %zu %s files (%s split)%s to %s\n", count,

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace trainbus::data {
 namespace {
@@ -87,9 +88,8 @@ absl::StatusOr<std::vector<uint8_t>> ReadFileBytes(absl::string_view path) {
 
 absl::StatusOr<Image> LoadImageFile28(absl::string_view path,
                                       const MnistOptions& options) {
-  absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path);
-  if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<Image> image = DecodeToMnist28(*bytes, options);
+  TB_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileBytes(path));
+  absl::StatusOr<Image> image = DecodeToMnist28(bytes, options);
   if (!image.ok()) {
     return absl::Status(
         image.status().code(),
@@ -100,9 +100,8 @@ absl::StatusOr<Image> LoadImageFile28(absl::string_view path,
 
 absl::StatusOr<ImageDirReader> ImageDirReader::Open(
     absl::string_view dir, const MnistOptions& options) {
-  absl::StatusOr<std::vector<std::string>> paths = ListImageFiles(dir);
-  if (!paths.ok()) return paths.status();
-  return ImageDirReader(*std::move(paths), options);
+  TB_ASSIGN_OR_RETURN(std::vector<std::string> paths, ListImageFiles(dir));
+  return ImageDirReader(std::move(paths), options);
 }
 
 ImageDirEntry ImageDirReader::Next() {
@@ -117,11 +116,10 @@ ImageDirEntry ImageDirReader::Next() {
 
 absl::StatusOr<std::vector<ImageDirEntry>> LoadImageDir(
     absl::string_view dir, const MnistOptions& options) {
-  absl::StatusOr<ImageDirReader> reader = ImageDirReader::Open(dir, options);
-  if (!reader.ok()) return reader.status();
+  TB_ASSIGN_OR_RETURN(ImageDirReader reader, ImageDirReader::Open(dir, options));
   std::vector<ImageDirEntry> entries;
-  entries.reserve(reader->size());
-  while (!reader->done()) entries.push_back(reader->Next());
+  entries.reserve(reader.size());
+  while (!reader.done()) entries.push_back(reader.Next());
   return entries;
 }
 

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -25,10 +27,10 @@ void Write(const std::string& path, const std::vector<uint8_t>& bytes) {
   out.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
+// A new, empty directory under the test's temporary directory.
 std::string MakeDir(const std::string& name) {
-  const char* root = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(root != nullptr ? root : "/tmp", "/", name);
-  mkdir(dir.c_str(), 0755);
+  std::string dir = absl::StrCat(::testing::TempDir(), name, "-XXXXXX");
+  EXPECT_NE(mkdtemp(dir.data()), nullptr) << dir << ": " << strerror(errno);
   return dir;
 }
 

@@ -127,13 +127,19 @@ std::vector<uint8_t> WritePng(png_image* png, const void* data,
   return out;
 }
 
-TEST(PngTest, PaletteImage) {
+// A libpng "simplified API" image header of one row.
+png_image OneRowPng(uint32_t width, uint32_t format) {
   png_image png;
   std::memset(&png, 0, sizeof(png));
   png.version = PNG_IMAGE_VERSION;
-  png.width = 4;
+  png.width = width;
   png.height = 1;
-  png.format = PNG_FORMAT_RGB_COLORMAP;
+  png.format = format;
+  return png;
+}
+
+TEST(PngTest, PaletteImage) {
+  png_image png = OneRowPng(4, PNG_FORMAT_RGB_COLORMAP);
   png.colormap_entries = 3;
   const uint8_t colormap[] = {0, 0, 0, 255, 255, 255, 0, 0, 255};
   const uint8_t indices[] = {2, 1, 0, 1};
@@ -144,12 +150,8 @@ TEST(PngTest, PaletteImage) {
 }
 
 TEST(PngTest, SixteenBitImage) {
-  png_image png;
-  std::memset(&png, 0, sizeof(png));
-  png.version = PNG_IMAGE_VERSION;
-  png.width = 3;
-  png.height = 1;
-  png.format = PNG_FORMAT_LINEAR_Y;  // 16-bit linear gray, with gAMA 1.0
+  // 16-bit linear gray, with gAMA 1.0.
+  png_image png = OneRowPng(3, PNG_FORMAT_LINEAR_Y);
   const uint16_t linear[] = {0, 65535, 14025};  // 14025/65535 ~ sRGB 128
   absl::StatusOr<Image> got =
       DecodeImage(WritePng(&png, linear, nullptr, false));

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace trainbus::data {
 namespace {
@@ -196,9 +197,8 @@ absl::StatusOr<Image> DecodeToMnist28(absl::Span<const uint8_t> bytes,
                                       const MnistOptions& options) {
   DecodeOptions decode;
   decode.jpeg_min_long_side = options.decode_min_long_side;
-  absl::StatusOr<Image> image = DecodeImage(bytes, decode);
-  if (!image.ok()) return image.status();
-  return ToMnist28(*image, options);
+  TB_ASSIGN_OR_RETURN(Image image, DecodeImage(bytes, decode));
+  return ToMnist28(image, options);
 }
 
 }  // namespace trainbus::data

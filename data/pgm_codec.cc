@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "data/image.h"
 
 namespace trainbus::data {
@@ -79,25 +80,22 @@ absl::StatusOr<Image> DecodePgm(absl::Span<const uint8_t> bytes) {
   const bool plain = bytes[1] == '2';
   Reader r(bytes);
   r.Skip(2);
-  absl::StatusOr<uint32_t> width = r.Number("width");
-  if (!width.ok()) return width.status();
-  absl::StatusOr<uint32_t> height = r.Number("height");
-  if (!height.ok()) return height.status();
-  absl::StatusOr<uint32_t> maxval = r.Number("maxval");
-  if (!maxval.ok()) return maxval.status();
-  const uint64_t n = uint64_t{*width} * *height;
+  TB_ASSIGN_OR_RETURN(const uint32_t width, r.Number("width"));
+  TB_ASSIGN_OR_RETURN(const uint32_t height, r.Number("height"));
+  TB_ASSIGN_OR_RETURN(const uint32_t maxval, r.Number("maxval"));
+  const uint64_t n = uint64_t{width} * height;
   if (n == 0 || n > kMaxImagePixels) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "PGM is ", *width, " x ", *height, " pixels; accepted are 1 to ",
+        "PGM is ", width, " x ", height, " pixels; accepted are 1 to ",
         kMaxImagePixels, " pixels"));
   }
-  if (*maxval == 0 || *maxval > 65535) {
+  if (maxval == 0 || maxval > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("PGM maxval is ", *maxval,
+        absl::StrCat("PGM maxval is ", maxval,
                      "; it must be 1..65535, the file is damaged"));
   }
-  Image out(*width, *height);
-  const uint32_t m = *maxval;
+  Image out(width, height);
+  const uint32_t m = maxval;
   auto scale = [m](uint32_t v) {
     return static_cast<uint8_t>((v * 255u + m / 2) / m);
   };
@@ -128,7 +126,7 @@ absl::StatusOr<Image> DecodePgm(absl::Span<const uint8_t> bytes) {
   const uint64_t need = n * bytes_per_sample;
   if (r.remaining() < need) {
     return absl::DataLossError(
-        absl::StrCat("PGM is truncated: ", *width, " x ", *height, " x ",
+        absl::StrCat("PGM is truncated: ", width, " x ", height, " x ",
                      bytes_per_sample, " bytes of raster needed, ",
                      r.remaining(), " present; re-export the file"));
   }

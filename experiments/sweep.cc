@@ -5,16 +5,10 @@
 // model on the bus, then a leaderboard sorted by test accuracy; the best
 // model gets the alias "best" (`trainbus registry show <name>@best`).
 // Runners on other machines join with `trainbus runner --registry_node=...`.
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <iostream>
-#include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -23,11 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "base/subprocess.h"
 #include "registry/store.h"
 #include "registry/sweep.h"
 #include "actors/topology/train_task.h"
-
-extern char** environ;
 
 ABSL_FLAG(std::string, registry_dir, "",
           "registry directory (default: $TRAINBUS_REGISTRY_DIR or "
@@ -64,21 +57,13 @@ absl::StatusOr<trainbus::registry::ParameterGrid> ParseGrid(
   return grid;
 }
 
-pid_t StartRunner(const std::string& registry_dir, const std::string& data_dir,
-                  int index) {
-  std::vector<std::string> args = {
-      "/proc/self/exe", "runner", "--registry_dir=" + registry_dir,
-      "--data_dir=" + data_dir,
-      absl::StrCat("--runner_id=", "sweep-runner-", index, "-", getpid())};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(),
-                  environ) != 0) {
-    return -1;
-  }
-  return pid;
+// A runner process of this same binary (its `runner` subcommand).
+absl::StatusOr<trainbus::base::Subprocess> StartRunner(
+    const std::string& registry_dir, const std::string& data_dir, int index) {
+  return trainbus::base::Subprocess::Spawn(
+      {"/proc/self/exe", "runner", "--registry_dir=" + registry_dir,
+       "--data_dir=" + data_dir,
+       absl::StrCat("--runner_id=", "sweep-runner-", index, "-", getpid())});
 }
 
 }  // namespace
@@ -141,49 +126,38 @@ int main(int argc, char** argv) {
             << store_options.root << ", " << absl::GetFlag(FLAGS_runners)
             << " runners\n";
 
-  std::vector<pid_t> runners;
+  std::vector<trainbus::base::Subprocess> runners;
   for (int i = 0; i < absl::GetFlag(FLAGS_runners); ++i) {
-    pid_t pid = StartRunner(store_options.root, absl::GetFlag(FLAGS_data_dir), i);
-    if (pid < 0) {
-      std::cerr << "sweep: cannot start a runner process\n";
+    auto runner =
+        StartRunner(store_options.root, absl::GetFlag(FLAGS_data_dir), i);
+    if (!runner.ok()) {
+      std::cerr << "sweep: cannot start a runner process: "
+                << runner.status().message() << "\n";
       break;
     }
-    runners.push_back(pid);
+    runners.push_back(*std::move(runner));
   }
 
-  // Progress while the runners work: one line whenever a count changes.
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::seconds(absl::GetFlag(FLAGS_timeout_s));
-  std::string last;
-  bool done = false;
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    auto tasks = (*store)->ListTasks({absl::StrCat("sweep=", sweep), "", 0});
-    if (!tasks.ok()) {
-      std::cerr << "sweep: " << tasks.status().message() << "\n";
-      break;
+  // Progress while the runners work: one line whenever a count changes. The
+  // runners are reaped as they end (and killed if we give up).
+  trainbus::registry::SweepWaitOptions wait;
+  wait.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
+  wait.runners = &runners;
+  wait.on_progress = [](const std::string& line) {
+    std::cout << "  " << line << "\n" << std::flush;
+  };
+  if (absl::Status s = trainbus::registry::WaitForSweep(**store, sweep, wait);
+      !s.ok()) {
+    std::cerr << "sweep: " << s.message() << "\n";
+    if (s.code() == absl::StatusCode::kDeadlineExceeded) {
+      std::cerr << "sweep: timed out; `trainbus registry tasks` shows what is "
+                   "left, and runners can still finish it\n";
     }
-    std::map<std::string, int> states;
-    for (const auto& t : *tasks) {
-      ++states[std::string(trainbus::registry::TaskStateName(t.state))];
-    }
-    std::string line;
-    for (const auto& [state, n] : states) absl::StrAppend(&line, " ", state, "=", n);
-    if (line != last) {
-      std::cout << "  tasks:" << line << "\n" << std::flush;
-      last = line;
-    }
-    done = states["pending"] == 0 && states["running"] == 0;
-    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  for (pid_t pid : runners) {
-    if (!done) kill(pid, SIGTERM);
-    int status = 0;
-    waitpid(pid, &status, 0);
-  }
-  if (!done) {
-    std::cerr << "sweep: timed out; `trainbus registry tasks` shows what is "
-                 "left, and runners can still finish it\n";
     return 1;
+  }
+  for (trainbus::base::Subprocess& runner : runners) {
+    // Runners stop by themselves once no task is open.
+    if (!runner.Wait(absl::Seconds(30)).ok()) runner.Kill();
   }
   auto board =
       trainbus::registry::Leaderboard(**store, sweep, "test_accuracy");

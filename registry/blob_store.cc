@@ -9,11 +9,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace trainbus::registry {
 namespace {
@@ -53,15 +55,12 @@ absl::Status FsyncDir(const std::string& dir) {
 }
 
 absl::Status MakeDirs(const std::string& path) {
-  if (path.empty()) return absl::OkStatus();
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || (path[i] == '/' && i > 0)) {
-      partial = path.substr(0, i);
-      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return ErrnoError("cannot create directory", partial);
-      }
-    }
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create directory '", path, "': ", ec.message(),
+                     "; pass a writable --registry_dir"));
   }
   return absl::OkStatus();
 }
@@ -94,8 +93,10 @@ bool BlobStore::IsSha256Hex(absl::string_view text) {
 }
 
 absl::StatusOr<BlobStore> BlobStore::Open(std::string dir,
-                                          FaultHook fault_hook) {
-  if (absl::Status s = MakeDirs(dir); !s.ok()) return s;
+                                          FaultHook fault_hook,
+                                          bool read_only) {
+  if (read_only) return BlobStore(std::move(dir), std::move(fault_hook));
+  TB_RETURN_IF_ERROR(MakeDirs(dir));
   BlobStore store(std::move(dir), std::move(fault_hook));
   std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(store.dir_.c_str()),
                                         ::closedir);
@@ -134,7 +135,7 @@ absl::StatusOr<std::string> BlobStore::Put(absl::string_view data) const {
       st.st_size == static_cast<off_t>(data.size())) {
     return sha;
   }
-  if (absl::Status s = WriteNew(sha, data); !s.ok()) return s;
+  TB_RETURN_IF_ERROR(WriteNew(sha, data));
   return sha;
 }
 
@@ -198,7 +199,7 @@ absl::Status BlobStore::WriteNew(absl::string_view sha256,
   return FsyncDir(dir_);
 }
 
-absl::StatusOr<std::string> BlobStore::Get(absl::string_view sha256) const {
+absl::StatusOr<std::string> BlobStore::ReadRaw(absl::string_view sha256) const {
   if (!IsSha256Hex(sha256)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "'", sha256, "' is not a blob name (64 lowercase hex digits)"));
@@ -228,13 +229,38 @@ absl::StatusOr<std::string> BlobStore::Get(absl::string_view sha256) const {
     done += static_cast<size_t>(n);
   }
   data.resize(done);
+  return data;
+}
+
+absl::Status BlobStore::CheckHash(absl::string_view sha256,
+                                  absl::string_view data) const {
   std::string actual = Sha256Hex(data);
   if (actual != sha256) {
     return absl::DataLossError(absl::StrCat(
-        "blob '", path, "' is corrupt: its sha256 is ", actual,
+        "blob '", PathFor(sha256), "' is corrupt: its sha256 is ", actual,
         "; restore it from backup or delete the record that refers to it"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> BlobStore::Get(absl::string_view sha256) const {
+  TB_ASSIGN_OR_RETURN(std::string data, ReadRaw(sha256));
+  TB_RETURN_IF_ERROR(CheckHash(sha256, data));
   return data;
+}
+
+absl::Status BlobStore::Check(absl::string_view sha256,
+                              int64_t expected_size) const {
+  TB_ASSIGN_OR_RETURN(std::string data, ReadRaw(sha256));
+  const int64_t size = static_cast<int64_t>(data.size());
+  if (size != expected_size) {
+    return absl::DataLossError(absl::StrCat(
+        "blob '", PathFor(sha256), "' is ",
+        size < expected_size ? "truncated" : "too long", ": it holds ", size,
+        " bytes, the record says ", expected_size,
+        "; restore it from backup or delete the record that refers to it"));
+  }
+  return CheckHash(sha256, data);
 }
 
 absl::Status BlobStore::Remove(absl::string_view sha256) const {

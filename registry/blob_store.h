@@ -10,6 +10,7 @@
 #ifndef TRAINBUS_REGISTRY_BLOB_STORE_H_
 #define TRAINBUS_REGISTRY_BLOB_STORE_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -29,14 +30,19 @@ class BlobStore {
 
   // Creates `dir` if needed and removes temporary files left by writers that
   // died (a live writer holds a lock on its file, so it is never touched).
+  // `read_only`: touches nothing; the directory need not exist.
   static absl::StatusOr<BlobStore> Open(std::string dir,
-                                        FaultHook fault_hook = nullptr);
+                                        FaultHook fault_hook = nullptr,
+                                        bool read_only = false);
 
   // Stores `data` and returns its sha256 (64 lowercase hex digits). Storing
   // bytes that are already present costs only the hash.
   absl::StatusOr<std::string> Put(absl::string_view data) const;
   // The blob's bytes, after checking that they still hash to `sha256`.
   absl::StatusOr<std::string> Get(absl::string_view sha256) const;
+  // OK when the blob is present, holds `expected_size` bytes and hashes to
+  // `sha256`; else NotFound or DataLoss saying which (truncated, corrupt).
+  absl::Status Check(absl::string_view sha256, int64_t expected_size) const;
   bool Contains(absl::string_view sha256) const;
   absl::Status Remove(absl::string_view sha256) const;
 
@@ -53,6 +59,9 @@ class BlobStore {
   BlobStore(std::string dir, FaultHook hook)
       : dir_(std::move(dir)), fault_hook_(std::move(hook)) {}
   absl::Status WriteNew(absl::string_view sha256, absl::string_view data) const;
+  // The blob's bytes, unverified; NotFound naming the file when missing.
+  absl::StatusOr<std::string> ReadRaw(absl::string_view sha256) const;
+  absl::Status CheckHash(absl::string_view sha256, absl::string_view data) const;
 
   std::string dir_;
   FaultHook fault_hook_;

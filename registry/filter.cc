@@ -42,21 +42,11 @@ void SkipSpaces(absl::string_view text, size_t& pos) {
 }  // namespace
 
 absl::string_view CompareOpText(CompareOp op) {
-  switch (op) {
-    case CompareOp::kEq:
-      return "=";
-    case CompareOp::kNe:
-      return "!=";
-    case CompareOp::kLt:
-      return "<";
-    case CompareOp::kLe:
-      return "<=";
-    case CompareOp::kGt:
-      return ">";
-    case CompareOp::kGe:
-      return ">=";
-  }
-  return "?";
+  // In the order of CompareOp; SQLite understands the same spellings.
+  static constexpr absl::string_view kText[] = {"=", "!=", "<",
+                                                "<=", ">", ">="};
+  const size_t i = static_cast<size_t>(op);
+  return i < sizeof(kText) / sizeof(kText[0]) ? kText[i] : "?";
 }
 
 absl::StatusOr<Filter> ParseFilter(absl::string_view text) {

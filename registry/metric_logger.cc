@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_error.h"
+#include "base/status_macros.h"
 
 namespace trainbus::registry {
 namespace {
@@ -84,14 +85,13 @@ caf::behavior LoggerBehavior(LoggerPointer self, registry_actor registry,
 absl::StatusOr<LogEntry> MetricToLogEntry(const bus::Metric& metric,
                                           const std::string& project,
                                           int64_t model_version) {
-  absl::StatusOr<LogKind> kind = ParseLogKind(metric.split);
-  if (!kind.ok()) return kind.status();
+  TB_ASSIGN_OR_RETURN(const LogKind kind, ParseLogKind(metric.split));
   if (metric.model.empty()) {
     return absl::InvalidArgumentError("metric without a model name");
   }
   LogEntry entry;
   entry.project = project;
-  entry.kind = *kind;
+  entry.kind = kind;
   entry.model = metric.model;
   entry.model_version = model_version;
   entry.step = static_cast<int64_t>(metric.step);

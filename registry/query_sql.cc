@@ -7,24 +7,6 @@
 namespace trainbus::registry {
 namespace {
 
-std::string SqlOp(CompareOp op) {
-  switch (op) {
-    case CompareOp::kEq:
-      return "=";
-    case CompareOp::kNe:
-      return "<>";
-    case CompareOp::kLt:
-      return "<";
-    case CompareOp::kLe:
-      return "<=";
-    case CompareOp::kGt:
-      return ">";
-    case CompareOp::kGe:
-      return ">=";
-  }
-  return "=";
-}
-
 std::string KnownKeys(const TableSpec& spec) {
   std::vector<std::string> keys;
   for (const auto& [key, column] : spec.columns) keys.push_back(key);
@@ -49,11 +31,11 @@ absl::StatusOr<SqlQueryParts> CompileQuery(const TableSpec& spec,
               c.value, "' is not"));
         }
         clauses.push_back(
-            absl::StrCat(column->second.sql, " ", SqlOp(c.op), " ?"));
+            absl::StrCat(column->second.sql, " ", CompareOpText(c.op), " ?"));
         parts.params.push_back(*c.number);
       } else {
         clauses.push_back(
-            absl::StrCat(column->second.sql, " ", SqlOp(c.op), " ?"));
+            absl::StrCat(column->second.sql, " ", CompareOpText(c.op), " ?"));
         parts.params.push_back(c.value);
       }
       continue;
@@ -70,7 +52,7 @@ absl::StatusOr<SqlQueryParts> CompileQuery(const TableSpec& spec,
     std::string exists = absl::StrCat(
         "EXISTS (SELECT 1 FROM ", spec.kv_table, " k WHERE k.owner = ",
         spec.id_column, " AND k.key = ? AND ",
-        numeric ? "k.num_value " : "k.text_value ", SqlOp(op), " ?)");
+        numeric ? "k.num_value " : "k.text_value ", CompareOpText(op), " ?)");
     parts.params.push_back(c.key);
     if (numeric) {
       parts.params.push_back(*c.number);

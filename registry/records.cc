@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace trainbus::registry {
 
@@ -30,48 +31,46 @@ std::optional<double> ParseNumber(absl::string_view text) {
   return v;
 }
 
-absl::string_view LogKindName(LogKind kind) {
-  switch (kind) {
-    case LogKind::kTrain:
-      return "train";
-    case LogKind::kValidation:
-      return "validation";
-    case LogKind::kTest:
-      return "test";
+namespace {
+
+// An enum's names, in the order of its values (0, 1, ...).
+template <typename Enum, size_t N>
+absl::string_view NameOf(const absl::string_view (&names)[N], Enum value) {
+  const size_t i = static_cast<size_t>(value);
+  return i < N ? names[i] : "unknown";
+}
+
+template <typename Enum, size_t N>
+absl::StatusOr<Enum> ParseName(const absl::string_view (&names)[N],
+                               absl::string_view text, absl::string_view what) {
+  for (size_t i = 0; i < N; ++i) {
+    if (text == names[i]) return static_cast<Enum>(i);
   }
-  return "unknown";
+  std::string choices = absl::StrJoin(names, ", ");
+  return absl::InvalidArgumentError(absl::StrCat("unknown ", what, " '", text,
+                                                 "'; use one of ", choices));
+}
+
+constexpr absl::string_view kLogKindNames[] = {"train", "validation", "test"};
+constexpr absl::string_view kTaskStateNames[] = {"pending", "running", "done",
+                                                 "failed"};
+
+}  // namespace
+
+absl::string_view LogKindName(LogKind kind) {
+  return NameOf(kLogKindNames, kind);
 }
 
 absl::StatusOr<LogKind> ParseLogKind(absl::string_view text) {
-  if (text == "train") return LogKind::kTrain;
-  if (text == "validation") return LogKind::kValidation;
-  if (text == "test") return LogKind::kTest;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown log kind '", text, "'; use train, validation or test"));
+  return ParseName<LogKind>(kLogKindNames, text, "log kind");
 }
 
 absl::string_view TaskStateName(TaskState state) {
-  switch (state) {
-    case TaskState::kPending:
-      return "pending";
-    case TaskState::kRunning:
-      return "running";
-    case TaskState::kDone:
-      return "done";
-    case TaskState::kFailed:
-      return "failed";
-  }
-  return "unknown";
+  return NameOf(kTaskStateNames, state);
 }
 
 absl::StatusOr<TaskState> ParseTaskState(absl::string_view text) {
-  if (text == "pending") return TaskState::kPending;
-  if (text == "running") return TaskState::kRunning;
-  if (text == "done") return TaskState::kDone;
-  if (text == "failed") return TaskState::kFailed;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown task state '", text,
-                   "'; use pending, running, done or failed"));
+  return ParseName<TaskState>(kTaskStateNames, text, "task state");
 }
 
 }  // namespace trainbus::registry

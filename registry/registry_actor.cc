@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_error.h"
+#include "base/status_macros.h"
 
 namespace trainbus::registry {
 namespace {
@@ -222,11 +223,11 @@ absl::StatusOr<Reply> RemoteTaskQueue::Ask(Ts&&... xs) {
 
 absl::StatusOr<std::optional<Task>> RemoteTaskQueue::Claim(
     const std::string& runner, absl::Duration lease) {
-  absl::StatusOr<ClaimReply> reply = Ask<ClaimReply>(
-      claim_atom::value, runner, absl::ToInt64Nanoseconds(lease));
-  if (!reply.ok()) return reply.status();
-  if (!reply->has_task) return std::optional<Task>();
-  return std::optional<Task>(std::move(reply->task));
+  TB_ASSIGN_OR_RETURN(ClaimReply reply,
+                      Ask<ClaimReply>(claim_atom::value, runner,
+                                      absl::ToInt64Nanoseconds(lease)));
+  if (!reply.has_task) return std::optional<Task>();
+  return std::optional<Task>(std::move(reply.task));
 }
 
 absl::Status RemoteTaskQueue::Heartbeat(int64_t task_id,

@@ -12,24 +12,15 @@
 namespace trainbus::registry {
 namespace {
 
+// nullptr (and a failed test) if the store cannot be opened.
 std::shared_ptr<Store> OpenStore(const base::Clock* clock = nullptr) {
   StoreOptions options;
   options.root = testing::NewTempDir("actor");
   options.clock = clock;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  return std::shared_ptr<Store>(std::move(*store));
+  return std::shared_ptr<Store>(OrFail(Store::Open(options)));
 }
 
-TaskSpec Spec(const std::string& name) {
-  TaskSpec spec;
-  spec.project = "mnist";
-  spec.name = name;
-  spec.experiment = "parallel_models";
-  spec.hyperparameters = {{"lr", "0.1"}};
-  spec.result_keys = {"test_accuracy"};
-  return spec;
-}
+TaskSpec Spec(const std::string& name) { return testing::TestTask(name); }
 
 // Sends a request and returns the reply or the error as a Status.
 template <class Reply, class... Ts>
@@ -47,6 +38,7 @@ TEST(RegistryActorTest, EveryRequestInProcess) {
   AddRegistryMessageTypes(cfg);
   caf::actor_system system{cfg};
   std::shared_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
   registry_actor registry = SpawnRegistryActor(system, store);
   {
     caf::scoped_actor self{system};
@@ -90,8 +82,8 @@ TEST(RegistryActorTest, EveryRequestInProcess) {
     EXPECT_TRUE(Ask<bool>(self, registry, fail_atom::value, *id2,
                           std::string("r1"), std::string("oom"), true)
                     .ok());
-    EXPECT_EQ(store->GetTask(*id2)->state, TaskState::kPending);
-    EXPECT_EQ(store->GetTask(*id2)->error, "oom");
+    EXPECT_EQ(OrFail(store->GetTask(*id2)).state, TaskState::kPending);
+    EXPECT_EQ(OrFail(store->GetTask(*id2)).error, "oom");
     absl::StatusOr<TaskList> tasks =
         Ask<TaskList>(self, registry, list_tasks_atom::value,
                       Query{"state=done", "", 0});
@@ -142,6 +134,7 @@ TEST(RegistryActorTest, EveryRequestInProcess) {
 
 TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
   std::shared_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateTask(Spec("remote-1")).ok());
   ASSERT_TRUE(store->CreateTask(Spec("remote-2")).ok());
 
@@ -199,7 +192,7 @@ TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
   ASSERT_TRUE(done.ok());
   ASSERT_EQ(done->size(), 2u);
   EXPECT_EQ((*done)[0].runner, "remote-runner");
-  EXPECT_EQ(*store->LoadModelBlob("mnist", "remote-2"), "remote-bytes-remote-2");
+  EXPECT_EQ(OrFail(store->LoadModelBlob("mnist", "remote-2")), "remote-bytes-remote-2");
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
 }
 

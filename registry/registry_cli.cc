@@ -1,6 +1,7 @@
 #include "registry/registry_cli.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -11,8 +12,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "registry/filter.h"
 #include "registry/store.h"
+#include "registry/table.h"
 
 namespace trainbus::registry {
 namespace {
@@ -28,6 +31,8 @@ commands:
   tasks                             the task queue: state, attempts, lease, runner
   unfinished                        how many tasks are pending or running
   alias <name> <alias> <version>    point an alias (e.g. production) at a version
+  verify                            check every blob's size and sha256; lists
+                                    damaged ones and who uses them (exit 1)
   delete [models|logs] --filter F --yes
                                     delete matching records (never without --yes)
 
@@ -109,55 +114,37 @@ std::string FormatTime(int64_t ns) {
                           absl::UTCTimeZone());
 }
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 15];
-          out += kHex[c & 15];
-        } else {
-          out += c;
-        }
-    }
+using Json = nlohmann::json;
+
+// A value: a JSON number when it reads as one (integers stay integers),
+// else a string. "+1" stays a string: it is not how a number is written.
+Json JsonValue(const std::string& v) {
+  std::optional<double> n = ParseNumber(v);
+  if (!n || v.find('+') != std::string::npos || !std::isfinite(*n)) return v;
+  if (std::nearbyint(*n) == *n && std::fabs(*n) < 9.0e15) {
+    return static_cast<int64_t>(*n);
   }
-  return out + "\"";
+  return *n;
 }
 
-// A value: a JSON number when it is one, else a string.
-std::string JsonValue(const std::string& v) {
-  return ParseNumber(v) && v.find_first_of("+") == std::string::npos
-             ? FormatNumber(*ParseNumber(v))
-             : JsonString(v);
+Json JsonKv(const KeyValues& kv) {
+  Json out = Json::object();
+  for (const auto& [k, v] : kv) out[k] = JsonValue(v);
+  return out;
 }
 
-std::string JsonKv(const KeyValues& kv) {
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : kv) {
-    parts.push_back(absl::StrCat(JsonString(k), ":", JsonValue(v)));
-  }
-  return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
+// Pretty-printed; bytes that are not UTF-8 become U+FFFD instead of an
+// exception.
+void PrintJson(const Json& j, std::ostream& out) {
+  out << j.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
 }
 
-std::string JsonList(const std::vector<std::string>& items) {
-  std::vector<std::string> parts;
-  for (const std::string& s : items) parts.push_back(JsonString(s));
-  return absl::StrCat("[", absl::StrJoin(parts, ","), "]");
+template <typename T, typename ToJson>
+void PrintJsonList(const std::vector<T>& items, ToJson to_json,
+                   std::ostream& out) {
+  Json list = Json::array();
+  for (const T& item : items) list.push_back(to_json(item));
+  PrintJson(list, out);
 }
 
 std::string KvSummary(const KeyValues& kv, const std::set<std::string>& skip,
@@ -170,33 +157,6 @@ std::string KvSummary(const KeyValues& kv, const std::set<std::string>& skip,
   if (s.size() > max_width) s = s.substr(0, max_width - 3) + "...";
   return s;
 }
-
-class Table {
- public:
-  explicit Table(std::vector<std::string> header)
-      : rows_({std::move(header)}) {}
-  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  void Print(std::ostream& out) const {
-    std::vector<size_t> width(rows_[0].size(), 0);
-    for (const auto& row : rows_) {
-      for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
-        width[i] = std::max(width[i], row[i].size());
-      }
-    }
-    for (const auto& row : rows_) {
-      std::string line;
-      for (size_t i = 0; i < row.size(); ++i) {
-        line += row[i];
-        if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-      }
-      out << std::string(absl::StripTrailingAsciiWhitespace(line)) << "\n";
-    }
-    if (rows_.size() == 1) out << "(none)\n";
-  }
-
- private:
-  std::vector<std::vector<std::string>> rows_;
-};
 
 // Keys named by the sort (and not columns) get their own column.
 std::vector<std::string> SortedKvKeys(const std::string& sort,
@@ -217,24 +177,21 @@ std::string Get(const KeyValues& kv, const std::string& key) {
 
 // ---- Printers --------------------------------------------------------------
 
-std::string ModelJson(const ModelRecord& m) {
-  return absl::StrCat(
-      "{\"project\":", JsonString(m.project), ",\"name\":", JsonString(m.name),
-      ",\"version\":", m.version, ",\"time\":", JsonString(FormatTime(m.time_ns)),
-      ",\"arch\":", JsonString(m.arch), ",\"checkpoint_sha256\":",
-      JsonString(m.checkpoint.sha256), ",\"checkpoint_bytes\":",
-      m.checkpoint.size, ",\"aliases\":", JsonList(m.aliases),
-      ",\"fields\":", JsonKv(m.kv), "}");
+Json ModelJson(const ModelRecord& m) {
+  return {{"project", m.project},
+          {"name", m.name},
+          {"version", m.version},
+          {"time", FormatTime(m.time_ns)},
+          {"arch", m.arch},
+          {"checkpoint_sha256", m.checkpoint.sha256},
+          {"checkpoint_bytes", m.checkpoint.size},
+          {"aliases", m.aliases},
+          {"fields", JsonKv(m.kv)}};
 }
 
 void PrintModels(const std::vector<ModelRecord>& models, const Args& args,
                  std::ostream& out) {
-  if (args.json) {
-    std::vector<std::string> items;
-    for (const ModelRecord& m : models) items.push_back(ModelJson(m));
-    out << "[" << absl::StrJoin(items, ",\n ") << "]\n";
-    return;
-  }
+  if (args.json) return PrintJsonList(models, ModelJson, out);
   std::vector<std::string> extra = SortedKvKeys(
       args.sort, {"id", "project", "name", "version", "time", "arch"});
   std::vector<std::string> header = {"PROJECT", "NAME", "VERSION", "CREATED",
@@ -257,10 +214,7 @@ void PrintModels(const std::vector<ModelRecord>& models, const Args& args,
 
 void PrintModelDetail(const ModelRecord& m, const Args& args,
                       std::ostream& out) {
-  if (args.json) {
-    out << ModelJson(m) << "\n";
-    return;
-  }
+  if (args.json) return PrintJson(ModelJson(m), out);
   out << "model      " << m.project << "/" << m.name << ":" << m.version
       << "\n";
   out << "created    " << FormatTime(m.time_ns) << " UTC\n";
@@ -274,29 +228,22 @@ void PrintModelDetail(const ModelRecord& m, const Args& args,
   table.Print(out);
 }
 
-std::string DatasetJson(const DatasetRecord& d) {
-  std::vector<std::string> files;
+Json DatasetJson(const DatasetRecord& d) {
+  Json files = Json::array();
   for (const BlobRef& f : d.files) {
-    files.push_back(absl::StrCat("{\"name\":", JsonString(f.name),
-                                 ",\"sha256\":", JsonString(f.sha256),
-                                 ",\"bytes\":", f.size, "}"));
+    files.push_back({{"name", f.name}, {"sha256", f.sha256}, {"bytes", f.size}});
   }
-  return absl::StrCat("{\"project\":", JsonString(d.project),
-                      ",\"name\":", JsonString(d.name),
-                      ",\"version\":", d.version,
-                      ",\"time\":", JsonString(FormatTime(d.time_ns)),
-                      ",\"files\":[", absl::StrJoin(files, ","),
-                      "],\"fields\":", JsonKv(d.kv), "}");
+  return {{"project", d.project},
+          {"name", d.name},
+          {"version", d.version},
+          {"time", FormatTime(d.time_ns)},
+          {"files", std::move(files)},
+          {"fields", JsonKv(d.kv)}};
 }
 
 void PrintDatasets(const std::vector<DatasetRecord>& sets, const Args& args,
                    std::ostream& out, bool detail) {
-  if (args.json) {
-    std::vector<std::string> items;
-    for (const DatasetRecord& d : sets) items.push_back(DatasetJson(d));
-    out << "[" << absl::StrJoin(items, ",\n ") << "]\n";
-    return;
-  }
+  if (args.json) return PrintJsonList(sets, DatasetJson, out);
   Table table({"PROJECT", "NAME", "VERSION", "CREATED", "FILES", "BYTES",
                "FIELDS"});
   for (const DatasetRecord& d : sets) {
@@ -319,21 +266,20 @@ void PrintDatasets(const std::vector<DatasetRecord>& sets, const Args& args,
   }
 }
 
+Json LogJson(const LogEntry& e) {
+  return {{"id", e.id},
+          {"project", e.project},
+          {"kind", std::string(LogKindName(e.kind))},
+          {"model", e.model},
+          {"version", e.model_version},
+          {"step", e.step},
+          {"time", FormatTime(e.time_ns)},
+          {"metrics", JsonKv(e.metrics)}};
+}
+
 void PrintLogs(const std::vector<LogEntry>& logs, const Args& args,
                std::ostream& out) {
-  if (args.json) {
-    std::vector<std::string> items;
-    for (const LogEntry& e : logs) {
-      items.push_back(absl::StrCat(
-          "{\"id\":", e.id, ",\"project\":", JsonString(e.project),
-          ",\"kind\":", JsonString(LogKindName(e.kind)),
-          ",\"model\":", JsonString(e.model), ",\"version\":", e.model_version,
-          ",\"step\":", e.step, ",\"time\":", JsonString(FormatTime(e.time_ns)),
-          ",\"metrics\":", JsonKv(e.metrics), "}"));
-    }
-    out << "[" << absl::StrJoin(items, ",\n ") << "]\n";
-    return;
-  }
+  if (args.json) return PrintJsonList(logs, LogJson, out);
   Table table({"ID", "KIND", "MODEL", "VERSION", "STEP", "TIME", "METRICS"});
   for (const LogEntry& e : logs) {
     table.Add({absl::StrCat(e.id), std::string(LogKindName(e.kind)), e.model,
@@ -343,33 +289,29 @@ void PrintLogs(const std::vector<LogEntry>& logs, const Args& args,
   table.Print(out);
 }
 
-std::string TaskJson(const Task& t) {
-  return absl::StrCat(
-      "{\"id\":", t.id, ",\"project\":", JsonString(t.project),
-      ",\"name\":", JsonString(t.name), ",\"experiment\":",
-      JsonString(t.experiment), ",\"state\":",
-      JsonString(TaskStateName(t.state)), ",\"attempts\":", t.attempts,
-      ",\"max_attempts\":", t.max_attempts, ",\"runner\":",
-      JsonString(t.runner), ",\"lease_expiry\":",
-      JsonString(t.lease_expiry_ns ? FormatTime(t.lease_expiry_ns) : ""),
-      ",\"created\":", JsonString(FormatTime(t.created_ns)),
-      ",\"error\":", JsonString(t.error), ",\"hyperparameters\":",
-      JsonKv(t.hyperparameters), ",\"results\":", JsonKv(t.results),
-      ",\"model\":",
-      JsonString(t.model_name.empty()
-                     ? ""
-                     : absl::StrCat(t.model_name, ":", t.model_version)),
-      "}");
+Json TaskJson(const Task& t) {
+  return {{"id", t.id},
+          {"project", t.project},
+          {"name", t.name},
+          {"experiment", t.experiment},
+          {"state", std::string(TaskStateName(t.state))},
+          {"attempts", t.attempts},
+          {"max_attempts", t.max_attempts},
+          {"runner", t.runner},
+          {"lease_expiry",
+           t.lease_expiry_ns ? FormatTime(t.lease_expiry_ns) : ""},
+          {"created", FormatTime(t.created_ns)},
+          {"error", t.error},
+          {"hyperparameters", JsonKv(t.hyperparameters)},
+          {"results", JsonKv(t.results)},
+          {"model", t.model_name.empty()
+                        ? ""
+                        : absl::StrCat(t.model_name, ":", t.model_version)}};
 }
 
 void PrintTasks(const std::vector<Task>& tasks, int64_t now_ns,
                 const Args& args, std::ostream& out) {
-  if (args.json) {
-    std::vector<std::string> items;
-    for (const Task& t : tasks) items.push_back(TaskJson(t));
-    out << "[" << absl::StrJoin(items, ",\n ") << "]\n";
-    return;
-  }
+  if (args.json) return PrintJsonList(tasks, TaskJson, out);
   Table table({"ID", "NAME", "STATE", "ATTEMPTS", "LEASE", "RUNNER",
                "HYPERPARAMETERS", "RESULTS", "MODEL"});
   for (const Task& t : tasks) {
@@ -403,6 +345,14 @@ int Fail(std::ostream& err, const absl::Status& s) {
   return 1;
 }
 
+// Prints the value with `print` (exit code 0), or the error (1).
+template <typename T, typename Print>
+int PrintOrFail(const absl::StatusOr<T>& got, std::ostream& err, Print print) {
+  if (!got.ok()) return Fail(err, got.status());
+  print(*got);
+  return 0;
+}
+
 int Usage(std::ostream& err, absl::string_view message) {
   err << "trainbus registry: " << message << "\n"
       << "run `trainbus registry help` for usage\n";
@@ -426,21 +376,19 @@ int Ls(Store& store, const Args& args, std::ostream& out, std::ostream& err) {
       args.positional.size() > 1 ? args.positional[1] : std::string("models");
   Query query{args.filter, args.sort, args.limit};
   if (what == "models" || what == "model") {
-    absl::StatusOr<std::vector<ModelRecord>> models = store.FindModels(query);
-    if (!models.ok()) return Fail(err, models.status());
-    PrintModels(*models, args, out);
+    return PrintOrFail(store.FindModels(query), err,
+                       [&](const auto& v) { PrintModels(v, args, out); });
   } else if (what == "datasets" || what == "dataset") {
-    absl::StatusOr<std::vector<DatasetRecord>> sets = store.FindDatasets(query);
-    if (!sets.ok()) return Fail(err, sets.status());
-    PrintDatasets(*sets, args, out, false);
+    return PrintOrFail(store.FindDatasets(query), err, [&](const auto& v) {
+      PrintDatasets(v, args, out, false);
+    });
   } else if (what == "logs" || what == "log") {
-    absl::StatusOr<std::vector<LogEntry>> logs = store.QueryLogs(query);
-    if (!logs.ok()) return Fail(err, logs.status());
-    PrintLogs(*logs, args, out);
+    return PrintOrFail(store.QueryLogs(query), err,
+                       [&](const auto& v) { PrintLogs(v, args, out); });
   } else if (what == "tasks" || what == "task") {
-    absl::StatusOr<std::vector<Task>> tasks = store.ListTasks(query);
-    if (!tasks.ok()) return Fail(err, tasks.status());
-    PrintTasks(*tasks, store.NowNanos(), args, out);
+    return PrintOrFail(store.ListTasks(query), err, [&](const auto& v) {
+      PrintTasks(v, store.NowNanos(), args, out);
+    });
   } else {
     return Usage(err, absl::StrCat("ls: unknown kind '", what,
                                    "'; use models, datasets, logs or tasks"));
@@ -465,7 +413,7 @@ int Show(Store& store, const Args& args, std::ostream& out, std::ostream& err) {
     absl::StatusOr<Task> t = store.GetTask(id);
     if (!t.ok()) return Fail(err, t.status());
     if (args.json) {
-      out << TaskJson(*t) << "\n";
+      PrintJson(TaskJson(*t), out);
     } else {
       PrintTasks({*t}, store.NowNanos(), args, out);
       if (!t->error.empty()) out << "error: " << t->error << "\n";
@@ -569,6 +517,42 @@ int Delete(Store& store, const Args& args, std::ostream& out,
   return 0;
 }
 
+int Verify(Store& store, const Args& args, std::ostream& out,
+           std::ostream& err) {
+  absl::StatusOr<BlobReport> report = store.VerifyBlobs();
+  if (!report.ok()) return Fail(err, report.status());
+  if (args.json) {
+    Json problems = Json::array();
+    for (const BlobProblem& p : report->problems) {
+      problems.push_back({{"sha256", p.sha256},
+                          {"expected_bytes", p.expected_size},
+                          {"problem", p.problem},
+                          {"owners", p.owners}});
+    }
+    PrintJson({{"blobs_checked", report->blobs_checked},
+               {"bytes_checked", report->bytes_checked},
+               {"problems", std::move(problems)}},
+              out);
+  } else {
+    out << "checked " << report->blobs_checked << " blobs ("
+        << report->bytes_checked << " bytes) in " << store.root() << "\n";
+    for (const BlobProblem& p : report->problems) {
+      out << "BAD " << p.sha256 << ", used by " << absl::StrJoin(p.owners, ", ")
+          << ":\n    " << p.problem << "\n";
+    }
+  }
+  if (report->problems.empty()) {
+    if (!args.json) out << "all blobs intact\n";
+    return 0;
+  }
+  err << "trainbus registry: " << report->problems.size() << " of "
+      << report->blobs_checked
+      << " blobs are missing or damaged; restore them from backup, or delete "
+         "the records that use them (`trainbus registry delete --filter "
+         "name=... --yes`)\n";
+  return 1;
+}
+
 }  // namespace
 
 int RunRegistryCli(const std::vector<std::string>& raw, std::ostream& out,
@@ -577,20 +561,30 @@ int RunRegistryCli(const std::vector<std::string>& raw, std::ostream& out,
   if (std::optional<std::string> problem = ParseArgs(raw, args)) {
     return Usage(err, *problem);
   }
-  if (args.help || args.positional.empty() || args.positional[0] == "help") {
+  // `help` anywhere ("ls help", "help ls") asks for usage, like --help.
+  const bool help_word =
+      std::find(args.positional.begin(), args.positional.end(), "help") !=
+      args.positional.end();
+  if (args.help || help_word || args.positional.empty()) {
     out << kUsage;
     return args.positional.empty() && !args.help ? 2 : 0;
   }
   const std::string& command = args.positional[0];
   static const std::set<std::string> kCommands = {
-      "ls", "show", "best", "tasks", "unfinished", "alias", "delete"};
+      "ls",         "show",  "best",   "tasks",
+      "unfinished", "alias", "delete", "verify"};
   if (kCommands.count(command) == 0) {
     return Usage(err, absl::StrCat("unknown command '", command, "'"));
   }
   StoreOptions options;
   options.root = args.registry_dir;
+  // Only alias and a confirmed delete write. Every command needs an
+  // existing registry: a mistyped --registry_dir must not create one.
+  options.read_only = !(command == "alias" || (command == "delete" && args.yes));
+  options.create_if_missing = false;
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
   if (!store.ok()) return Fail(err, store.status());
+  if (command == "verify") return Verify(**store, args, out, err);
   if (command == "ls") return Ls(**store, args, out, err);
   if (command == "show") return Show(**store, args, out, err);
   if (command == "best") return Best(**store, args, out, err);
@@ -605,7 +599,7 @@ int RunRegistryCli(const std::vector<std::string>& raw, std::ostream& out,
   absl::StatusOr<int64_t> n = (*store)->CheckUnfinished();
   if (!n.ok()) return Fail(err, n.status());
   if (args.json) {
-    out << "{\"unfinished\":" << *n << "}\n";
+    PrintJson({{"unfinished", *n}}, out);
   } else {
     out << *n << "\n";
   }

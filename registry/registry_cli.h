@@ -11,7 +11,9 @@
 //   show task <id>                   best [--sort KEY [asc|desc]] [--filter F]
 //   tasks [--filter F]               unfinished
 //   alias <name> <alias> <version>   delete [models|logs] --filter F --yes
-// Common flags: --registry_dir DIR, --project P, --json.
+//   verify                           (every blob's size and sha256)
+// Common flags: --registry_dir DIR, --project P, --json. Every command needs
+// an existing registry (none is created); only alias and delete --yes write.
 #ifndef TRAINBUS_REGISTRY_REGISTRY_CLI_H_
 #define TRAINBUS_REGISTRY_REGISTRY_CLI_H_
 

@@ -3,12 +3,9 @@
 // another runner finishes the task; a writer killed mid-transaction leaves
 // whole batches only; and a runner uses a registry node in another process
 // over loopback. Usage (from BUILD): registry_multiprocess_test <helper>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -18,6 +15,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "base/subprocess.h"
 #include "registry/registry_actor.h"
 #include "registry/runner.h"
 #include "registry/store.h"
@@ -26,108 +25,68 @@
 #include "caf/io/all.hpp"
 #include "gtest/gtest.h"
 
-extern char** environ;
-
 namespace trainbus::registry {
 namespace {
 
 std::string g_helper;  // path of registry_test_helper
 
-struct Child {
-  pid_t pid = -1;
-  int stdin_fd = -1;   // our end of its stdin
-  int stdout_fd = -1;  // our end of its stdout
-};
+// Every wait on a helper has this deadline; the test's own size is larger,
+// so a stuck helper fails with a message instead of a Bazel timeout.
+constexpr absl::Duration kDeadline = absl::Seconds(40);
 
-Child Spawn(const std::vector<std::string>& args) {
-  int in[2], out[2];
-  EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-  EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  std::vector<std::string> all = {g_helper};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  Child child;
-  int rc = posix_spawn(&child.pid, g_helper.c_str(), &actions, nullptr,
-                       argv.data(), environ);
-  EXPECT_EQ(rc, 0) << "cannot spawn " << g_helper;
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in[0]);
-  ::close(out[1]);
-  child.stdin_fd = in[1];
-  child.stdout_fd = out[0];
-  return child;
+// A helper process with pipes to its stdin and stdout; killed and reaped
+// when the test ends on any path.
+absl::StatusOr<base::Subprocess> Spawn(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {g_helper};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return base::Subprocess::Spawn(argv,
+                                 {.pipe_stdin = true, .pipe_stdout = true});
 }
 
-// Reads one line from the child's stdout (blocks; "" at EOF).
-std::string ReadLine(const Child& child) {
-  std::string line;
-  char c;
-  while (::read(child.stdout_fd, &c, 1) == 1) {
-    if (c == '\n') break;
-    line.push_back(c);
-  }
-  return line;
+// The helper's next line, or the reason there is none.
+std::string ReadLine(base::Subprocess& child) {
+  absl::StatusOr<std::string> line = child.ReadLine(kDeadline);
+  return line.ok() ? *line : absl::StrCat("<", line.status().ToString(), ">");
 }
 
-int Wait(Child& child) {
-  int status = 0;
-  ::waitpid(child.pid, &status, 0);
-  if (child.stdin_fd >= 0) ::close(child.stdin_fd);
-  if (child.stdout_fd >= 0) ::close(child.stdout_fd);
-  child.stdin_fd = child.stdout_fd = -1;
-  return status;
+// How the helper ended, or a description of why it did not in time.
+std::string WaitForExit(base::Subprocess& child) {
+  absl::StatusOr<base::ExitStatus> exit = child.Wait(kDeadline);
+  return exit.ok() ? exit->Describe() : exit.status().ToString();
 }
 
-std::unique_ptr<Store> OpenStore(const std::string& root) {
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& root) {
   StoreOptions options;
   options.root = root;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? std::move(*store) : nullptr;
+  return Store::Open(options);
 }
 
-TaskSpec Spec(const std::string& name) {
-  TaskSpec spec;
-  spec.project = "mnist";
-  spec.name = name;
-  spec.experiment = "parallel_models";
-  spec.max_attempts = 3;
-  return spec;
-}
+TaskSpec Spec(const std::string& name) { return testing::TestTask(name); }
 
 TEST(MultiProcessTest, EachTaskClaimedExactlyOnceAcrossProcesses) {
   std::string root = testing::NewTempDir("mp");
   constexpr int kTasks = 60;
   constexpr int kRunners = 4;
   {
-    std::unique_ptr<Store> store = OpenStore(root);
-    ASSERT_NE(store, nullptr);
+    TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenStore(root));
     for (int i = 0; i < kTasks; ++i) {
       ASSERT_TRUE(store->CreateTask(Spec(absl::StrCat("t", i))).ok());
     }
   }
   std::string claims = root + "/claims.txt";
-  std::vector<Child> runners;
+  std::vector<base::Subprocess> runners;
   for (int r = 0; r < kRunners; ++r) {
-    runners.push_back(Spawn({"--mode=run", "--registry_dir=" + root,
-                             absl::StrCat("--runner_id=runner-", r),
-                             "--claims_file=" + claims}));
+    TB_ASSERT_OK_AND_ASSIGN(
+        base::Subprocess runner,
+        Spawn({"--mode=run", "--registry_dir=" + root,
+               absl::StrCat("--runner_id=runner-", r),
+               "--claims_file=" + claims}));
+    runners.push_back(std::move(runner));
   }
-  for (Child& c : runners) {  // go: every runner starts at once
-    ::close(c.stdin_fd);
-    c.stdin_fd = -1;
-  }
-  for (Child& c : runners) {
+  for (base::Subprocess& c : runners) c.CloseStdin();  // go: all at once
+  for (base::Subprocess& c : runners) {
     std::string line = ReadLine(c);
-    int status = Wait(c);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << "runner exited with " << status;
+    ASSERT_EQ(WaitForExit(c), "exited with status 0");
     EXPECT_EQ(line.rfind("finished ", 0), 0u) << line;
   }
   std::ifstream in(claims);
@@ -141,30 +100,33 @@ TEST(MultiProcessTest, EachTaskClaimedExactlyOnceAcrossProcesses) {
   }
   EXPECT_EQ(count.size(), static_cast<size_t>(kTasks));
   for (const auto& [task, n] : count) EXPECT_EQ(n, 1) << "task " << task;
-  std::unique_ptr<Store> store = OpenStore(root);
-  EXPECT_EQ(*store->CheckUnfinished(), 0);
-  EXPECT_EQ(store->ListTasks({"state=done", "", 0})->size(),
-            static_cast<size_t>(kTasks));
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenStore(root));
+  EXPECT_EQ(store->CheckUnfinished().value_or(-1), 0);
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<Task> done,
+                          store->ListTasks({"state=done", "", 0}));
+  EXPECT_EQ(done.size(), static_cast<size_t>(kTasks));
   // Each task ran on its first attempt.
-  EXPECT_TRUE(store->ListTasks({"attempts>1", "", 0})->empty());
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<Task> retried,
+                          store->ListTasks({"attempts>1", "", 0}));
+  EXPECT_TRUE(retried.empty());
 }
 
 TEST(MultiProcessTest, KilledRunnerTaskIsRunAgain) {
   std::string root = testing::NewTempDir("kill");
   int64_t id = 0;
   {
-    std::unique_ptr<Store> store = OpenStore(root);
-    ASSERT_NE(store, nullptr);
-    id = *store->CreateTask(Spec("doomed-task"));
+    TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenStore(root));
+    TB_ASSERT_OK_AND_ASSIGN(id, store->CreateTask(Spec("doomed-task")));
   }
-  Child doomed = Spawn({"--mode=hang", "--registry_dir=" + root,
-                        "--runner_id=doomed", "--lease_ms=200"});
-  EXPECT_EQ(ReadLine(doomed), absl::StrCat("claimed ", id));
-  ASSERT_EQ(::kill(doomed.pid, SIGKILL), 0);
-  int status = Wait(doomed);
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  TB_ASSERT_OK_AND_ASSIGN(
+      base::Subprocess doomed,
+      Spawn({"--mode=hang", "--registry_dir=" + root, "--runner_id=doomed",
+             "--lease_ms=200"}));
+  ASSERT_EQ(ReadLine(doomed), absl::StrCat("claimed ", id));
+  base::ExitStatus killed = doomed.Kill();
+  ASSERT_TRUE(!killed.exited && killed.signal == SIGKILL) << killed.Describe();
   {
-    std::unique_ptr<Store> store = OpenStore(root);
+    TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenStore(root));
     absl::StatusOr<Task> task = store->GetTask(id);
     ASSERT_TRUE(task.ok()) << task.status();
     EXPECT_EQ(task->state, TaskState::kRunning);
@@ -172,14 +134,14 @@ TEST(MultiProcessTest, KilledRunnerTaskIsRunAgain) {
   }
   // A runner whose clock is 1 s ahead sees the 200 ms lease as expired (no
   // sleeping in the test), reclaims the task and finishes it.
-  Child rescuer = Spawn({"--mode=run", "--registry_dir=" + root,
-                         "--runner_id=rescuer", "--clock_offset_ms=1000"});
-  ::close(rescuer.stdin_fd);
-  rescuer.stdin_fd = -1;
+  TB_ASSERT_OK_AND_ASSIGN(
+      base::Subprocess rescuer,
+      Spawn({"--mode=run", "--registry_dir=" + root, "--runner_id=rescuer",
+             "--clock_offset_ms=1000"}));
+  rescuer.CloseStdin();
   EXPECT_EQ(ReadLine(rescuer), "finished 1");
-  status = Wait(rescuer);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  std::unique_ptr<Store> store = OpenStore(root);
+  ASSERT_EQ(WaitForExit(rescuer), "exited with status 0");
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenStore(root));
   absl::StatusOr<Task> task = store->GetTask(id);
   ASSERT_TRUE(task.ok());
   EXPECT_EQ(task->state, TaskState::kDone);
@@ -190,13 +152,12 @@ TEST(MultiProcessTest, KilledRunnerTaskIsRunAgain) {
 
 TEST(MultiProcessTest, WriterKilledMidTransactionLeavesWholeBatches) {
   std::string root = testing::NewTempDir("logs");
-  ASSERT_NE(OpenStore(root), nullptr);
-  Child writer = Spawn({"--mode=logs", "--registry_dir=" + root});
-  EXPECT_EQ(ReadLine(writer), "appending");
-  ASSERT_EQ(::kill(writer.pid, SIGKILL), 0);
-  Wait(writer);
-  std::unique_ptr<Store> store = OpenStore(root);
-  ASSERT_NE(store, nullptr);
+  TB_ASSERT_OK(OpenStore(root).status());
+  TB_ASSERT_OK_AND_ASSIGN(base::Subprocess writer,
+                          Spawn({"--mode=logs", "--registry_dir=" + root}));
+  ASSERT_EQ(ReadLine(writer), "appending");
+  writer.Kill();
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenStore(root));
   absl::StatusOr<std::vector<LogEntry>> logs = store->QueryLogs({"", "", 0});
   ASSERT_TRUE(logs.ok()) << logs.status();
   EXPECT_GE(logs->size(), 100u);
@@ -206,8 +167,9 @@ TEST(MultiProcessTest, WriterKilledMidTransactionLeavesWholeBatches) {
 
 TEST(MultiProcessTest, RunnerUsesRegistryNodeInAnotherProcess) {
   std::string root = testing::NewTempDir("node");
-  ASSERT_NE(OpenStore(root), nullptr);
-  Child node = Spawn({"--mode=serve", "--registry_dir=" + root});
+  TB_ASSERT_OK(OpenStore(root).status());
+  TB_ASSERT_OK_AND_ASSIGN(base::Subprocess node,
+                          Spawn({"--mode=serve", "--registry_dir=" + root}));
   std::string line = ReadLine(node);
   uint32_t port32 = 0;
   ASSERT_EQ(line.rfind("port ", 0), 0u) << line;
@@ -243,14 +205,14 @@ TEST(MultiProcessTest, RunnerUsesRegistryNodeInAnotherProcess) {
     ASSERT_TRUE(stats.ok()) << stats.status();
     EXPECT_EQ(stats->finished, 3);
   }
-  ::close(node.stdin_fd);  // tells the node to stop
-  node.stdin_fd = -1;
-  int status = Wait(node);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  std::unique_ptr<Store> store = OpenStore(root);
-  EXPECT_EQ(store->ListTasks({"state=done,runner=far-runner", "", 0})->size(),
-            3u);
-  EXPECT_EQ(*store->LoadModelBlob("mnist", "n1"), "bytes-n1");
+  node.CloseStdin();  // tells the node to stop
+  EXPECT_EQ(WaitForExit(node), "exited with status 0");
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenStore(root));
+  TB_ASSERT_OK_AND_ASSIGN(
+      std::vector<Task> done,
+      store->ListTasks({"state=done,runner=far-runner", "", 0}));
+  EXPECT_EQ(done.size(), 3u);
+  EXPECT_EQ(store->LoadModelBlob("mnist", "n1").value_or(""), "bytes-n1");
 }
 
 }  // namespace

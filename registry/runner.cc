@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
 
 namespace trainbus::registry {
 namespace {
@@ -101,20 +102,18 @@ absl::StatusOr<RunnerStats> RunTasks(TaskQueue& queue,
                                 : options.lease / 3;
   while (!StopRequested(options)) {
     if (options.max_tasks > 0 && stats.claimed >= options.max_tasks) break;
-    absl::StatusOr<std::optional<Task>> claimed =
-        queue.Claim(runner_id, options.lease);
-    if (!claimed.ok()) return claimed.status();
-    if (!claimed->has_value()) {
+    TB_ASSIGN_OR_RETURN(std::optional<Task> claimed,
+                        queue.Claim(runner_id, options.lease));
+    if (!claimed.has_value()) {
       if (!options.forever) {
-        absl::StatusOr<int64_t> open = queue.CheckUnfinished();
-        if (!open.ok()) return open.status();
-        if (*open == 0) break;
+        TB_ASSIGN_OR_RETURN(int64_t open, queue.CheckUnfinished());
+        if (open == 0) break;
       }
       // Others hold the open tasks; one may crash and its task come back.
       IdleWait(options, options.idle_wait);
       continue;
     }
-    const Task& task = **claimed;
+    const Task& task = *claimed;
     ++stats.claimed;
     absl::StatusOr<TaskResult> result;
     {
@@ -144,10 +143,9 @@ absl::StatusOr<RunnerStats> RunTasks(TaskQueue& queue,
       for (const auto& [k, v] : model.kv) kv[k] = v;
       kv["task_id"] = absl::StrCat(task.id);
       kv["runner"] = runner_id;
-      absl::StatusOr<int64_t> version = queue.SaveModel(
-          task.project, model_name, model.arch, model.checkpoint, kv);
-      if (!version.ok()) return version.status();
-      model_version = *version;
+      TB_ASSIGN_OR_RETURN(model_version,
+                          queue.SaveModel(task.project, model_name, model.arch,
+                                          model.checkpoint, kv));
     }
     absl::Status s = queue.Finish(task.id, runner_id, result->results,
                                   model_name, model_version);

@@ -1,5 +1,7 @@
 #include "registry/runner_main.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "registry/registry_actor.h"
@@ -8,6 +10,28 @@
 
 namespace trainbus::registry {
 namespace {
+
+constexpr char kRunnerUsage[] = R"(usage: trainbus runner [flags]
+
+Claims tasks from a registry's queue (with a lease), runs them and records
+the results, until no task is open.
+
+flags:
+  --registry_dir DIR    open the registry directly (default: as
+                        `trainbus registry`: $TRAINBUS_REGISTRY_DIR, ...)
+  --registry_node H:P   use a registry published by another process instead
+  --runner_id ID        name in the task queue (default: host-pid-random)
+  --lease_ms N          lease per claim, renewed by heartbeats (default 30000)
+  --heartbeat_ms N      how often to renew (default: lease / 3)
+  --max_tasks N         stop after N tasks (default: no limit)
+  --forever             keep waiting for new tasks
+  --data_dir DIR        training tasks: the MNIST-format data directory
+  --verbose             training tasks: print progress
+)";
+
+bool IsHelp(const std::string& arg) {
+  return arg == "help" || arg == "--help" || arg == "-h";
+}
 
 struct RunnerFlags {
   std::string registry_dir;
@@ -78,9 +102,14 @@ int Report(const absl::StatusOr<RunnerStats>& stats, const std::string& id,
 
 int RunnerMain(const std::vector<std::string>& args, const TaskFn& fn,
                std::ostream& out, std::ostream& err) {
+  if (std::find_if(args.begin(), args.end(), IsHelp) != args.end()) {
+    out << kRunnerUsage;
+    return 0;
+  }
   RunnerFlags flags;
   if (std::string problem = ParseRunnerFlags(args, flags); !problem.empty()) {
-    err << "trainbus runner: " << problem << "\n";
+    err << "trainbus runner: " << problem
+        << "; run `trainbus runner help` for usage\n";
     return 2;
   }
   std::string id = flags.runner_id.empty() ? MakeRunnerId() : flags.runner_id;

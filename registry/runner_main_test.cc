@@ -24,23 +24,24 @@ TaskFn Train() {
   };
 }
 
+// nullptr (and a failed test) if the store cannot be opened.
 std::shared_ptr<Store> StoreWithTasks(const std::string& root, int n) {
   StoreOptions options;
   options.root = root;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  for (int i = 0; i < n; ++i) {
+  std::shared_ptr<Store> store(OrFail(Store::Open(options)));
+  for (int i = 0; store != nullptr && i < n; ++i) {
     TaskSpec spec;
     spec.name = absl::StrCat("t", i);
     spec.experiment = "parallel_models";
-    EXPECT_TRUE((*store)->CreateTask(spec).ok());
+    EXPECT_TRUE(store->CreateTask(spec).ok());
   }
-  return std::shared_ptr<Store>(std::move(*store));
+  return store;
 }
 
 TEST(RunnerMainTest, RunsAgainstARegistryDirectory) {
   std::string root = testing::NewTempDir("rm");
   std::shared_ptr<Store> store = StoreWithTasks(root, 3);
+  ASSERT_NE(store, nullptr);
   std::ostringstream out, err;
   int rc = RunnerMain({"--registry_dir", root, "--runner_id=r1",
                        "--lease_ms=5000", "--max_tasks=2"},
@@ -48,12 +49,13 @@ TEST(RunnerMainTest, RunsAgainstARegistryDirectory) {
   ASSERT_EQ(rc, 0) << err.str();
   EXPECT_EQ(out.str(),
             "runner r1: claimed 2, finished 2, failed 0, lease lost 0\n");
-  EXPECT_EQ(*store->CheckUnfinished(), 1);
+  EXPECT_EQ(OrFail(store->CheckUnfinished()), 1);
 }
 
 TEST(RunnerMainTest, RunsAgainstARegistryNode) {
   std::string root = testing::NewTempDir("rm");
   std::shared_ptr<Store> store = StoreWithTasks(root, 2);
+  ASSERT_NE(store, nullptr);
   caf::actor_system_config cfg;
   AddRegistryMessageTypes(cfg);
   cfg.load<caf::io::middleman>();
@@ -68,7 +70,7 @@ TEST(RunnerMainTest, RunsAgainstARegistryNode) {
       Train(), out, err);
   EXPECT_EQ(rc, 0) << err.str();
   EXPECT_TRUE(absl::StrContains(out.str(), "finished 2")) << out.str();
-  EXPECT_EQ(*store->LoadModelBlob("", "t1"), "w-t1");
+  EXPECT_EQ(OrFail(store->LoadModelBlob("", "t1")), "w-t1");
   (void)system.middleman().unpublish(registry, *port);
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
 }
@@ -79,6 +81,17 @@ TEST(RunnerMainTest, BadFlags) {
   EXPECT_EQ(RunnerMain({"--nope=1"}, Train(), out, err), 2);
   EXPECT_EQ(RunnerMain({"--registry_node", "localhost"}, Train(), out, err), 2);
   EXPECT_TRUE(absl::StrContains(err.str(), "host:port"));
+  EXPECT_TRUE(absl::StrContains(err.str(), "`trainbus runner help`"));
+}
+
+TEST(RunnerMainTest, HelpPrintsUsageInsteadOfAnError) {
+  for (const char* help : {"help", "--help", "-h"}) {
+    std::ostringstream out, err;
+    EXPECT_EQ(RunnerMain({help}, Train(), out, err), 0) << help;
+    EXPECT_TRUE(absl::StartsWith(out.str(), "usage: trainbus runner")) << help;
+    EXPECT_TRUE(absl::StrContains(out.str(), "--registry_dir")) << help;
+    EXPECT_EQ(err.str(), "") << help;
+  }
 }
 
 }  // namespace

@@ -24,16 +24,8 @@ class RunnerTest : public ::testing::Test {
   }
 
   int64_t Create(const std::string& name, int max_attempts = 3) {
-    TaskSpec spec;
-    spec.project = "mnist";
-    spec.name = name;
-    spec.experiment = "parallel_models";
-    spec.hyperparameters = {{"lr", "0.5"}};
-    spec.result_keys = {"test_accuracy"};
-    spec.max_attempts = max_attempts;
-    absl::StatusOr<int64_t> id = store_->CreateTask(spec);
-    EXPECT_TRUE(id.ok()) << id.status();
-    return *id;
+    return OrFail(store_->CreateTask(
+        testing::TestTask(name, max_attempts, {{"lr", "0.5"}})));
   }
 
   base::FakeClock clock_;
@@ -59,7 +51,7 @@ TEST_F(RunnerTest, RunsEveryTaskSavesModelsAndLinksThem) {
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->claimed, 2);
   EXPECT_EQ(stats->finished, 2);
-  EXPECT_EQ(store_->GetTask(a)->state, TaskState::kDone);
+  EXPECT_EQ(OrFail(store_->GetTask(a)).state, TaskState::kDone);
   absl::StatusOr<Task> tb = store_->GetTask(b);
   EXPECT_EQ(tb->results, (KeyValues{{"test_accuracy", "0.8"}}));
   EXPECT_EQ(tb->model_name, "mlp");
@@ -70,7 +62,7 @@ TEST_F(RunnerTest, RunsEveryTaskSavesModelsAndLinksThem) {
   EXPECT_EQ(model->kv.at("test_accuracy"), "0.8");
   EXPECT_EQ(model->kv.at("lr"), "0.5");
   EXPECT_EQ(model->kv.at("task_id"), absl::StrCat(b));
-  EXPECT_EQ(*store_->LoadModelBlob("mnist", "mlp"), "ckpt-b");
+  EXPECT_EQ(OrFail(store_->LoadModelBlob("mnist", "mlp")), "ckpt-b");
 }
 
 TEST_F(RunnerTest, ErrorsRetryUntilMaxAttemptsAndInvalidArgumentIsFinal) {
@@ -89,10 +81,10 @@ TEST_F(RunnerTest, ErrorsRetryUntilMaxAttemptsAndInvalidArgumentIsFinal) {
   EXPECT_EQ(calls["flaky"], 3);
   EXPECT_EQ(calls["bad"], 1);
   EXPECT_EQ(stats->failed, 4);
-  EXPECT_EQ(store_->GetTask(flaky)->state, TaskState::kFailed);
-  EXPECT_NE(store_->GetTask(flaky)->error.find("diverged"), std::string::npos);
-  EXPECT_EQ(store_->GetTask(bad)->state, TaskState::kFailed);
-  EXPECT_EQ(store_->GetTask(bad)->attempts, 1);
+  EXPECT_EQ(OrFail(store_->GetTask(flaky)).state, TaskState::kFailed);
+  EXPECT_NE(OrFail(store_->GetTask(flaky)).error.find("diverged"), std::string::npos);
+  EXPECT_EQ(OrFail(store_->GetTask(bad)).state, TaskState::kFailed);
+  EXPECT_EQ(OrFail(store_->GetTask(bad)).attempts, 1);
 }
 
 TEST_F(RunnerTest, LostLeaseDropsTheResult) {
@@ -121,7 +113,7 @@ TEST_F(RunnerTest, LostLeaseDropsTheResult) {
   EXPECT_EQ(stats->lease_lost, 1);
   EXPECT_EQ(stats->finished, 0);
   TB_ASSERT_OK(store_->FinishTask(id, "thief", {{"test_accuracy", "0.9"}}));
-  EXPECT_EQ(store_->GetTask(id)->results.at("test_accuracy"), "0.9");
+  EXPECT_EQ(OrFail(store_->GetTask(id)).results.at("test_accuracy"), "0.9");
 }
 
 TEST_F(RunnerTest, BackgroundThreadRenewsTheLease) {
@@ -138,7 +130,7 @@ TEST_F(RunnerTest, BackgroundThreadRenewsTheLease) {
     absl::Time deadline = absl::Now() + absl::Seconds(20);
     int64_t expiry = first;
     while (absl::Now() < deadline) {
-      expiry = store_->GetTask(id)->lease_expiry_ns;
+      expiry = OrFail(store_->GetTask(id)).lease_expiry_ns;
       if (expiry == want) break;
       absl::SleepFor(absl::Milliseconds(1));
     }

@@ -1,6 +1,7 @@
 #include "registry/sqlite_db.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace trainbus::registry {
 
@@ -44,9 +45,8 @@ absl::StatusOr<bool> SqliteStmt::Step() {
 
 absl::Status SqliteStmt::Run() {
   while (true) {
-    absl::StatusOr<bool> row = Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return absl::OkStatus();
+    TB_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return absl::OkStatus();
   }
 }
 
@@ -63,11 +63,12 @@ std::string SqliteStmt::Text(int col) const {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(
-    const std::string& path, int busy_timeout_ms) {
+    const std::string& path, int busy_timeout_ms, bool read_only) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(
-      path.c_str(), &raw,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int mode = read_only ? SQLITE_OPEN_READONLY
+                             : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, mode | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));
   if (rc != SQLITE_OK) return db->Error(rc, "opening the database");
   sqlite3_extended_result_codes(raw, 1);
@@ -94,6 +95,12 @@ absl::Status SqliteDb::Error(int rc, absl::string_view context) const {
     return absl::UnavailableError(absl::StrCat(
         "registry database '", path_, "' stayed locked by another process (",
         message, ") while ", context, "; retry or raise busy_timeout_ms"));
+  }
+  if (primary == SQLITE_READONLY) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "registry database '", path_, "' is read-only here (", message,
+        ") while ", context,
+        "; this command only reads, or check the file's permissions"));
   }
   if (primary == SQLITE_CONSTRAINT) {
     return absl::AlreadyExistsError(

@@ -81,8 +81,10 @@ class SqliteStmt {
 
 class SqliteDb {
  public:
+  // `read_only`: the file must exist and is never written.
   static absl::StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path,
-                                                        int busy_timeout_ms);
+                                                        int busy_timeout_ms,
+                                                        bool read_only = false);
   ~SqliteDb();
 
   // Runs SQL without parameters (may hold several statements).

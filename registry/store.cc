@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -110,32 +112,27 @@ SqlValue NumOrNull(const std::string& text) {
 
 int64_t SqlLimit(int64_t limit) { return limit > 0 ? limit : -1; }
 
+// Datasets and models: the columns of `records` they share, plus `extra`.
+const TableSpec* NewRecordSpec(std::string what,
+                               std::map<std::string, ColumnSpec> extra) {
+  std::map<std::string, ColumnSpec> columns = {{"id", {"r.id", true}},
+                                               {"project", {"r.project", false}},
+                                               {"name", {"r.name", false}},
+                                               {"version", {"r.version", true}},
+                                               {"time", {"r.time_ns", true}}};
+  columns.insert(extra.begin(), extra.end());
+  return new TableSpec{std::move(what), "r", std::move(columns), "record_kv",
+                       "r.id"};
+}
+
 const TableSpec& DatasetSpec() {
-  static const TableSpec* spec = new TableSpec{
-      "datasets",
-      "r",
-      {{"id", {"r.id", true}},
-       {"project", {"r.project", false}},
-       {"name", {"r.name", false}},
-       {"version", {"r.version", true}},
-       {"time", {"r.time_ns", true}}},
-      "record_kv",
-      "r.id"};
+  static const TableSpec* spec = NewRecordSpec("datasets", {});
   return *spec;
 }
 
 const TableSpec& ModelSpec() {
-  static const TableSpec* spec = new TableSpec{
-      "models",
-      "r",
-      {{"id", {"r.id", true}},
-       {"project", {"r.project", false}},
-       {"name", {"r.name", false}},
-       {"version", {"r.version", true}},
-       {"time", {"r.time_ns", true}},
-       {"arch", {"r.arch", false}}},
-      "record_kv",
-      "r.id"};
+  static const TableSpec* spec =
+      NewRecordSpec("models", {{"arch", {"r.arch", false}}});
   return *spec;
 }
 
@@ -185,18 +182,72 @@ absl::StatusOr<SqlQueryParts> CompileUserQuery(const TableSpec& spec,
   return CompileQuery(spec, filter, sort, default_descending);
 }
 
-absl::Status MakeDirs(const std::string& path) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || (path[i] == '/' && i > 0)) {
-      partial = path.substr(0, i);
-      if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        int err = errno;
-        return absl::FailedPreconditionError(absl::StrCat(
-            "cannot create registry directory '", partial,
-            "': ", std::strerror(err), "; pass a writable --registry_dir"));
-      }
+// "a regular file of 12 bytes", "a directory", ...: what stands at a path.
+std::string DescribeEntry(const std::filesystem::path& path,
+                          std::filesystem::file_status st) {
+  namespace fs = std::filesystem;
+  switch (st.type()) {
+    case fs::file_type::regular: {
+      std::error_code ec;
+      const uintmax_t size = fs::file_size(path, ec);
+      std::ifstream in(path, std::ios::binary);
+      char head[16] = {};
+      in.read(head, sizeof(head));
+      const bool sqlite = in.gcount() == 16 &&
+                          std::memcmp(head, "SQLite format 3", 16) == 0;
+      return absl::StrCat("a regular file of ", ec ? 0 : size, " bytes",
+                          sqlite ? " (an SQLite database; pass the directory "
+                                   "that holds it, not the file)"
+                                 : "");
     }
+    case fs::file_type::directory:
+      return "a directory";
+    case fs::file_type::symlink:
+      return "a symbolic link";
+    case fs::file_type::fifo:
+      return "a named pipe";
+    case fs::file_type::socket:
+      return "a socket";
+    case fs::file_type::block:
+    case fs::file_type::character:
+      return "a device";
+    default:
+      return "not a directory";
+  }
+}
+
+// The registry directory and its database must be a directory and a file.
+// `must_exist`: a missing one is NotFound (read-only opens); else it is
+// created.
+absl::Status CheckRegistryPaths(const std::string& root,
+                                const std::string& db_path, bool must_exist) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status root_st = fs::status(root, ec);
+  if (!fs::exists(root_st)) {
+    if (!must_exist) return absl::OkStatus();
+    return absl::NotFoundError(absl::StrCat(
+        "no registry at '", root,
+        "': the directory does not exist; check --registry_dir (or "
+        "$TRAINBUS_REGISTRY_DIR). A registry is created by the first command "
+        "that saves to it, such as a sweep or `trainbus runner`"));
+  }
+  if (!fs::is_directory(root_st)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "registry directory '", root, "' is ", DescribeEntry(root, root_st),
+        ", not a directory; pass the directory that holds registry.db"));
+  }
+  const fs::file_status db_st = fs::status(db_path, ec);
+  if (!fs::exists(db_st)) {
+    if (!must_exist) return absl::OkStatus();
+    return absl::NotFoundError(absl::StrCat(
+        "no registry at '", root, "': the directory has no registry.db; check "
+        "--registry_dir (a registry directory holds registry.db and blobs/)"));
+  }
+  if (!fs::is_regular_file(db_st)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "registry database '", db_path, "' is ", DescribeEntry(db_path, db_st),
+        ", not a file; move it away or pass another --registry_dir"));
   }
   return absl::OkStatus();
 }
@@ -237,6 +288,286 @@ absl::StatusOr<ModelRef> ParseModelRef(absl::string_view ref) {
   return out;
 }
 
+// The first column of the first row (0 when there is no row).
+absl::StatusOr<int64_t> QueryInt(SqliteDb& db, const std::string& sql) {
+  TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db.Prepare(sql));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Int(0) : 0;
+}
+
+// Calls `fn(stmt)` for every row the statement returns.
+template <typename Fn>
+absl::Status ForEachRow(SqliteStmt& stmt, Fn fn) {
+  while (true) {
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return absl::OkStatus();
+    fn(stmt);
+  }
+}
+
+// `select_from` ("SELECT ... FROM t WHERE <fixed condition>") narrowed by a
+// compiled filter, ordered and limited, with every value bound. Statements
+// shaped by user filters are not cached.
+absl::StatusOr<SqliteStmt> PrepareSelect(SqliteDb& db,
+                                         absl::string_view select_from,
+                                         const std::string& where,
+                                         const std::string& order_by,
+                                         const std::vector<SqlValue>& params,
+                                         int64_t limit, bool user_query) {
+  std::vector<SqlValue> all = params;
+  all.push_back(SqlLimit(limit));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db.Prepare(absl::StrCat(select_from, " AND (", where, ") ORDER BY ",
+                              order_by, " LIMIT ?"),
+                 /*cache=*/!user_query));
+  TB_RETURN_IF_ERROR(stmt.Bind(all));
+  return stmt;
+}
+
+// The columns datasets and models share: r.id, project, name, version,
+// time_ns, in that order.
+constexpr absl::string_view kRecordColumns =
+    "r.id, r.project, r.name, r.version, r.time_ns";
+
+template <typename Record>
+Record ReadRecordColumns(const SqliteStmt& row) {
+  Record r;
+  r.id = row.Int(0);
+  r.project = row.Text(1);
+  r.name = row.Text(2);
+  r.version = row.Int(3);
+  r.time_ns = row.Int(4);
+  return r;
+}
+
+absl::StatusOr<int64_t> NextVersion(SqliteDb& db, absl::string_view kind,
+                                           absl::string_view project,
+                                           absl::string_view name) {
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db.Prepare("INSERT INTO counters(kind, project, name, last_version) "
+                   "VALUES (?1, ?2, ?3, 1) ON CONFLICT (kind, project, name) "
+                   "DO UPDATE SET last_version = last_version + 1 "
+                   "RETURNING last_version"));
+  TB_RETURN_IF_ERROR(stmt.Bind(
+      {std::string(kind), std::string(project), std::string(name)}));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("version counter returned no row");
+  return stmt.Int(0);
+}
+
+absl::Status InsertKv(SqliteDb& db, const std::string& sql, int64_t owner,
+                             const KeyValues& kv) {
+  if (kv.empty()) return absl::OkStatus();
+  TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db.Prepare(sql));
+  for (const auto& [key, value] : kv) {
+    if (key.empty()) {
+      return absl::InvalidArgumentError("a key/value field has an empty key");
+    }
+    TB_RETURN_IF_ERROR(stmt.Bind({owner, key, NumOrNull(value), value}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyValues> LoadKv(SqliteDb& db, const std::string& sql,
+                                 int64_t owner) {
+  KeyValues kv;
+  TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db.Prepare(sql));
+  TB_RETURN_IF_ERROR(stmt.Bind({owner}));
+  TB_RETURN_IF_ERROR(ForEachRow(
+      stmt, [&](const SqliteStmt& row) { kv[row.Text(0)] = row.Text(1); }));
+  return kv;
+}
+
+absl::StatusOr<KeyValues> LoadRecordKv(SqliteDb& db, int64_t owner) {
+  return LoadKv(db,
+                "SELECT key, text_value FROM record_kv WHERE owner = ?1 ORDER "
+                "BY key",
+                owner);
+}
+
+// Inserts a dataset or model row and its key/values; returns its id.
+absl::StatusOr<int64_t> InsertRecord(SqliteDb& db, absl::string_view kind,
+                                     const std::string& project,
+                                     absl::string_view name, int64_t version,
+                                     int64_t now_ns, absl::string_view arch,
+                                     const std::string& blob,
+                                     int64_t blob_size, const KeyValues& kv) {
+  int64_t id = 0;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare("INSERT INTO records(kind, project, name, version, "
+                   "time_ns, arch, blob, blob_size) VALUES (?1, ?2, ?3, ?4, "
+                   "?5, ?6, ?7, ?8) RETURNING id"));
+    TB_RETURN_IF_ERROR(stmt.Bind({std::string(kind), project, std::string(name),
+                                  version, now_ns, std::string(arch), blob,
+                                  blob_size}));
+    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return absl::InternalError(absl::StrCat(kind, " insert returned no id"));
+    id = stmt.Int(0);
+  }
+  TB_RETURN_IF_ERROR(InsertKv(db,
+                              "INSERT INTO record_kv(owner, key, num_value, "
+                              "text_value) VALUES (?1, ?2, ?3, ?4)",
+                              id, kv));
+  return id;
+}
+
+absl::StatusOr<int64_t> LatestVersion(SqliteDb& db, absl::string_view kind,
+                                             absl::string_view project,
+                                             absl::string_view name) {
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db.Prepare("SELECT max(version) FROM records WHERE kind = ?1 AND "
+                   "project = ?2 AND name = ?3"));
+  TB_RETURN_IF_ERROR(stmt.Bind(
+      {std::string(kind), std::string(project), std::string(name)}));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row || stmt.IsNull(0)) {
+    return absl::NotFoundError(absl::StrCat(
+        "no ", kind, " named '", name, "' in project '", project,
+        "'; list them with `trainbus registry ls ", kind, "s`"));
+  }
+  return stmt.Int(0);
+}
+
+absl::StatusOr<std::vector<DatasetRecord>> SelectDatasets(
+    SqliteDb& db, const std::string& where, const std::string& order_by,
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
+  std::vector<DatasetRecord> out;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        PrepareSelect(db,
+                      absl::StrCat("SELECT ", kRecordColumns,
+                                   " FROM records r WHERE r.kind = 'dataset'"),
+                      where, order_by, params, limit, user_query));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      out.push_back(ReadRecordColumns<DatasetRecord>(row));
+    }));
+  }
+  for (DatasetRecord& r : out) {
+    TB_ASSIGN_OR_RETURN(r.kv, LoadRecordKv(db, r.id));
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare("SELECT file_name, blob, size FROM dataset_files WHERE "
+                   "owner = ?1 ORDER BY idx"));
+    TB_RETURN_IF_ERROR(stmt.Bind({r.id}));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      r.files.push_back({row.Text(0), row.Text(1), row.Int(2)});
+    }));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ModelRecord>> SelectModels(
+    SqliteDb& db, const std::string& where, const std::string& order_by,
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
+  std::vector<ModelRecord> out;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        PrepareSelect(db,
+                      absl::StrCat("SELECT ", kRecordColumns,
+                                   ", r.arch, r.blob, r.blob_size FROM "
+                                   "records r WHERE r.kind = 'model'"),
+                      where, order_by, params, limit, user_query));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      ModelRecord r = ReadRecordColumns<ModelRecord>(row);
+      r.arch = row.Text(5);
+      r.checkpoint = {"checkpoint", row.Text(6), row.Int(7)};
+      out.push_back(std::move(r));
+    }));
+  }
+  for (ModelRecord& r : out) {
+    TB_ASSIGN_OR_RETURN(r.kv, LoadRecordKv(db, r.id));
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare("SELECT alias FROM aliases WHERE project = ?1 AND "
+                   "name = ?2 AND version = ?3 ORDER BY alias"));
+    TB_RETURN_IF_ERROR(stmt.Bind({r.project, r.name, r.version}));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      r.aliases.push_back(row.Text(0));
+    }));
+  }
+  return out;
+}
+
+absl::Status ReapExpiredLeases(SqliteDb& db, int64_t now_ns) {
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare(
+            "UPDATE tasks SET state = 'failed', updated_ns = ?1, error = "
+            "'lease of runner ' || runner || ' expired on attempt ' || "
+            "attempts || ' of ' || max_attempts || CASE WHEN error = '' THEN "
+            "'' ELSE '; last error: ' || error END WHERE state = 'running' "
+            "AND lease_expiry_ns <= ?1 AND attempts >= max_attempts"));
+    TB_RETURN_IF_ERROR(stmt.Bind({now_ns}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+  }
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db.Prepare("UPDATE tasks SET state = 'pending', updated_ns = ?1 WHERE "
+                   "state = 'running' AND lease_expiry_ns <= ?1"));
+  TB_RETURN_IF_ERROR(stmt.Bind({now_ns}));
+  return stmt.Run();
+}
+
+absl::StatusOr<std::vector<Task>> SelectTasks(
+    SqliteDb& db, const std::string& where, const std::string& order_by,
+    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
+  std::vector<Task> out;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        PrepareSelect(db,
+                      "SELECT t.id, t.project, t.name, t.experiment, t.state, "
+                      "t.attempts, t.max_attempts, t.runner, "
+                      "t.lease_expiry_ns, t.created_ns, t.updated_ns, "
+                      "t.error, t.result_keys, t.model_name, t.model_version "
+                      "FROM tasks t WHERE 1",
+                      where, order_by, params, limit, user_query));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      Task t;
+      t.id = row.Int(0);
+      t.project = row.Text(1);
+      t.name = row.Text(2);
+      t.experiment = row.Text(3);
+      absl::StatusOr<TaskState> state = ParseTaskState(row.Text(4));
+      t.state = state.ok() ? *state : TaskState::kFailed;
+      t.attempts = static_cast<int32_t>(row.Int(5));
+      t.max_attempts = static_cast<int32_t>(row.Int(6));
+      t.runner = row.Text(7);
+      t.lease_expiry_ns = row.Int(8);
+      t.created_ns = row.Int(9);
+      t.updated_ns = row.Int(10);
+      t.error = row.Text(11);
+      std::string keys = row.Text(12);
+      if (!keys.empty()) t.result_keys = absl::StrSplit(keys, '\n');
+      t.model_name = row.Text(13);
+      t.model_version = row.Int(14);
+      out.push_back(std::move(t));
+    }));
+  }
+  for (Task& t : out) {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare("SELECT section, key, text_value FROM task_kv WHERE "
+                   "owner = ?1 ORDER BY section, key"));
+    TB_RETURN_IF_ERROR(stmt.Bind({t.id}));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      (row.Text(0) == "hp" ? t.hyperparameters : t.results)[row.Text(1)] =
+          row.Text(2);
+    }));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Store::DefaultRoot() {
@@ -252,23 +583,49 @@ std::string Store::DefaultRoot() {
   return "trainbus-registry";
 }
 
+Store::Store(std::string root, std::string db_path,
+             std::unique_ptr<SqliteDb> db, BlobStore blobs,
+             const base::Clock* clock, bool read_only)
+    : root_(std::move(root)),
+      db_path_(std::move(db_path)),
+      db_(std::move(db)),
+      blobs_(std::move(blobs)),
+      clock_(clock),
+      read_only_(read_only) {}
+
+Store::~Store() = default;
+
+template <typename Fn>
+auto Store::Read(Fn fn) -> decltype(fn()) {
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginDeferred());
+  auto result = fn();
+  if (result.ok()) TB_RETURN_IF_ERROR(txn.Commit());
+  return result;
+}
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::string root = options.root.empty() ? DefaultRoot() : options.root;
-  TB_RETURN_IF_ERROR(MakeDirs(root));
   std::string db_path = absl::StrCat(root, "/registry.db");
-  TB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
-                      SqliteDb::Open(db_path, options.busy_timeout_ms));
+  TB_RETURN_IF_ERROR(CheckRegistryPaths(
+      root, db_path, options.read_only || !options.create_if_missing));
+  // Opening the blob directory first creates the registry directory too.
   TB_ASSIGN_OR_RETURN(
       BlobStore blobs,
       BlobStore::Open(absl::StrCat(root, "/blobs"),
-                      std::move(options.blob_fault_hook)));
+                      std::move(options.blob_fault_hook), options.read_only));
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
+                      SqliteDb::Open(db_path, options.busy_timeout_ms,
+                                     options.read_only));
   const base::Clock* clock =
       options.clock != nullptr ? options.clock : base::SystemClock::Get();
   std::unique_ptr<Store> store(new Store(std::move(root), std::move(db_path),
                                          std::move(db), std::move(blobs),
-                                         clock));
+                                         clock, options.read_only));
   absl::MutexLock lock(&store->mu_);
-  TB_RETURN_IF_ERROR(store->InitSchema());
+  TB_RETURN_IF_ERROR(options.read_only ? store->CheckSchema()
+                                       : store->InitSchema());
   return store;
 }
 
@@ -289,23 +646,11 @@ absl::Status Store::InitSchema() {
       db_->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   SqliteTxn txn(*db_);
   TB_RETURN_IF_ERROR(txn.BeginImmediate());
-  int64_t app_id = 0, user_version = 0, tables = 0;
-  {
-    TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare("PRAGMA application_id"));
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (row) app_id = stmt.Int(0);
-  }
-  {
-    TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare("PRAGMA user_version"));
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (row) user_version = stmt.Int(0);
-  }
-  {
-    TB_ASSIGN_OR_RETURN(SqliteStmt stmt,
-                        db_->Prepare("SELECT count(*) FROM sqlite_master"));
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (row) tables = stmt.Int(0);
-  }
+  TB_ASSIGN_OR_RETURN(int64_t tables,
+                      QueryInt(*db_, "SELECT count(*) FROM sqlite_master"));
+  TB_ASSIGN_OR_RETURN(int64_t app_id, QueryInt(*db_, "PRAGMA application_id"));
+  TB_ASSIGN_OR_RETURN(int64_t user_version,
+                      QueryInt(*db_, "PRAGMA user_version"));
   if (app_id == 0 && user_version == 0 && tables == 0) {
     TB_RETURN_IF_ERROR(db_->Exec(kSchema));
     TB_RETURN_IF_ERROR(db_->Exec(
@@ -313,6 +658,15 @@ absl::Status Store::InitSchema() {
                      "; PRAGMA user_version=", kSchemaVersion, ";")));
     return txn.Commit();
   }
+  TB_RETURN_IF_ERROR(CheckSchema());
+  // Future schema migrations from user_version to kSchemaVersion go here.
+  return txn.Commit();
+}
+
+absl::Status Store::CheckSchema() {
+  TB_ASSIGN_OR_RETURN(int64_t app_id, QueryInt(*db_, "PRAGMA application_id"));
+  TB_ASSIGN_OR_RETURN(int64_t user_version,
+                      QueryInt(*db_, "PRAGMA user_version"));
   if (app_id != kApplicationId) {
     return absl::DataLossError(absl::StrCat(
         "registry database '", db_path_,
@@ -325,73 +679,52 @@ absl::Status Store::InitSchema() {
         ", newer than this build's ", kSchemaVersion,
         "; use a newer trainbus"));
   }
-  // Future schema migrations from user_version to kSchemaVersion go here.
-  return txn.Commit();
-}
-
-absl::StatusOr<int64_t> Store::NextVersion(absl::string_view kind,
-                                           absl::string_view project,
-                                           absl::string_view name) {
-  TB_ASSIGN_OR_RETURN(
-      SqliteStmt stmt,
-      db_->Prepare("INSERT INTO counters(kind, project, name, last_version) "
-                   "VALUES (?1, ?2, ?3, 1) ON CONFLICT (kind, project, name) "
-                   "DO UPDATE SET last_version = last_version + 1 "
-                   "RETURNING last_version"));
-  TB_RETURN_IF_ERROR(stmt.Bind(
-      {std::string(kind), std::string(project), std::string(name)}));
-  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::InternalError("version counter returned no row");
-  return stmt.Int(0);
-}
-
-absl::Status Store::InsertKv(const std::string& sql, int64_t owner,
-                             const KeyValues& kv) {
-  if (kv.empty()) return absl::OkStatus();
-  TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare(sql));
-  for (const auto& [key, value] : kv) {
-    if (key.empty()) {
-      return absl::InvalidArgumentError("a key/value field has an empty key");
-    }
-    TB_RETURN_IF_ERROR(stmt.Bind({owner, key, NumOrNull(value), value}));
-    TB_RETURN_IF_ERROR(stmt.Run());
-    stmt.Reset();
-  }
   return absl::OkStatus();
-}
-
-absl::StatusOr<KeyValues> Store::LoadKv(const std::string& sql, int64_t owner) {
-  KeyValues kv;
-  TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db_->Prepare(sql));
-  TB_RETURN_IF_ERROR(stmt.Bind({owner}));
-  while (true) {
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    kv[stmt.Text(0)] = stmt.Text(1);
-  }
-  return kv;
-}
-
-absl::StatusOr<int64_t> Store::LatestVersion(absl::string_view kind,
-                                             absl::string_view project,
-                                             absl::string_view name) {
-  TB_ASSIGN_OR_RETURN(
-      SqliteStmt stmt,
-      db_->Prepare("SELECT max(version) FROM records WHERE kind = ?1 AND "
-                   "project = ?2 AND name = ?3"));
-  TB_RETURN_IF_ERROR(stmt.Bind(
-      {std::string(kind), std::string(project), std::string(name)}));
-  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row || stmt.IsNull(0)) {
-    return absl::NotFoundError(absl::StrCat(
-        "no ", kind, " named '", name, "' in project '", project,
-        "'; list them with `trainbus registry ls ", kind, "s`"));
-  }
-  return stmt.Int(0);
 }
 
 absl::StatusOr<std::string> Store::LoadBlob(absl::string_view sha256) const {
   return blobs_.Get(sha256);
+}
+
+absl::StatusOr<BlobReport> Store::VerifyBlobs() {
+  struct Use {
+    int64_t size = 0;
+    std::vector<std::string> owners;
+  };
+  std::map<std::string, Use> uses;
+  {
+    absl::MutexLock lock(&mu_);
+    SqliteTxn txn(*db_);
+    TB_RETURN_IF_ERROR(txn.BeginDeferred());
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare(
+            "SELECT blob, blob_size, kind, project, name, version, '' FROM "
+            "records WHERE blob != '' UNION ALL SELECT f.blob, f.size, "
+            "r.kind, r.project, r.name, r.version, f.file_name FROM "
+            "dataset_files f JOIN records r ON r.id = f.owner ORDER BY 1"));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      Use& use = uses[row.Text(0)];
+      use.size = row.Int(1);
+      std::string file = row.Text(6);
+      use.owners.push_back(absl::StrCat(
+          row.Text(2), " ", row.Text(3), "/", row.Text(4), ":", row.Int(5),
+          file.empty() ? "" : absl::StrCat(" file ", file)));
+    }));
+    stmt.Reset();
+    TB_RETURN_IF_ERROR(txn.Commit());
+  }
+  // Hashing runs without the lock: blobs are immutable once named.
+  BlobReport report;
+  for (auto& [sha, use] : uses) {
+    ++report.blobs_checked;
+    report.bytes_checked += use.size;
+    if (absl::Status s = blobs_.Check(sha, use.size); !s.ok()) {
+      report.problems.push_back(
+          {sha, use.size, std::string(s.message()), std::move(use.owners)});
+    }
+  }
+  return report;
 }
 
 // ---- Datasets --------------------------------------------------------------
@@ -416,23 +749,11 @@ absl::StatusOr<int64_t> Store::SaveDataset(absl::string_view project_in,
       TB_RETURN_IF_ERROR(blobs_.Put(files[i].data).status());
     }
   }
-  TB_ASSIGN_OR_RETURN(int64_t version, NextVersion("dataset", project, name));
-  int64_t id = 0;
-  {
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare("INSERT INTO records(kind, project, name, version, "
-                     "time_ns) VALUES ('dataset', ?1, ?2, ?3, ?4) RETURNING id"));
-    TB_RETURN_IF_ERROR(stmt.Bind(
-        {project, std::string(name), version, clock_->NowNanos()}));
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return absl::InternalError("dataset insert returned no id");
-    id = stmt.Int(0);
-  }
-  TB_RETURN_IF_ERROR(InsertKv(
-      "INSERT INTO record_kv(owner, key, num_value, text_value) "
-      "VALUES (?1, ?2, ?3, ?4)",
-      id, kv));
+  TB_ASSIGN_OR_RETURN(int64_t version,
+                      NextVersion(*db_, "dataset", project, name));
+  TB_ASSIGN_OR_RETURN(int64_t id,
+                      InsertRecord(*db_, "dataset", project, name, version,
+                                   clock_->NowNanos(), "", "", 0, kv));
   {
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
@@ -470,102 +791,46 @@ absl::StatusOr<int64_t> Store::SaveDatasetFromPaths(
   return SaveDataset(project, name, files, kv);
 }
 
-absl::StatusOr<std::vector<DatasetRecord>> Store::SelectDatasets(
-    const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
-  std::vector<DatasetRecord> out;
-  {
-    std::vector<SqlValue> all = params;
-    all.push_back(SqlLimit(limit));
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare(absl::StrCat(
-            "SELECT r.id, r.project, r.name, r.version, r.time_ns FROM "
-            "records r WHERE r.kind = 'dataset' AND (",
-            where, ") ORDER BY ", order_by, " LIMIT ?"),
-        /*cache=*/!user_query));
-    TB_RETURN_IF_ERROR(stmt.Bind(all));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      DatasetRecord r;
-      r.id = stmt.Int(0);
-      r.project = stmt.Text(1);
-      r.name = stmt.Text(2);
-      r.version = stmt.Int(3);
-      r.time_ns = stmt.Int(4);
-      out.push_back(std::move(r));
-    }
-  }
-  for (DatasetRecord& r : out) {
-    TB_ASSIGN_OR_RETURN(
-        r.kv, LoadKv("SELECT key, text_value FROM record_kv WHERE owner = ?1 "
-                     "ORDER BY key",
-                     r.id));
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare("SELECT file_name, blob, size FROM dataset_files WHERE "
-                     "owner = ?1 ORDER BY idx"));
-    TB_RETURN_IF_ERROR(stmt.Bind({r.id}));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      r.files.push_back({stmt.Text(0), stmt.Text(1), stmt.Int(2)});
-    }
-  }
-  return out;
-}
-
 absl::StatusOr<DatasetRecord> Store::FindDataset(absl::string_view project_in,
                                                  absl::string_view name,
                                                  int64_t version) {
-  std::string project = ProjectOrDefault(project_in);
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  if (version <= 0) {
-    TB_ASSIGN_OR_RETURN(version, LatestVersion("dataset", project, name));
-  }
-  TB_ASSIGN_OR_RETURN(
-      std::vector<DatasetRecord> found,
-      SelectDatasets("r.project = ? AND r.name = ? AND r.version = ?", "r.id",
-                     {project, std::string(name), version}, 1, false));
-  if (found.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "dataset '", name, "' has no version ", version, " in project '",
-        project, "'; list versions with `trainbus registry ls datasets`"));
-  }
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return std::move(found[0]);
+  const std::string project = ProjectOrDefault(project_in);
+  return Read([&]() -> absl::StatusOr<DatasetRecord> {
+    if (version <= 0) {
+      TB_ASSIGN_OR_RETURN(version,
+                          LatestVersion(*db_, "dataset", project, name));
+    }
+    TB_ASSIGN_OR_RETURN(
+        std::vector<DatasetRecord> found,
+        SelectDatasets(*db_, "r.project = ? AND r.name = ? AND r.version = ?",
+                       "r.id", {project, std::string(name), version}, 1,
+                       false));
+    if (found.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "dataset '", name, "' has no version ", version, " in project '",
+          project, "'; list versions with `trainbus registry ls datasets`"));
+    }
+    return std::move(found[0]);
+  });
 }
 
 absl::StatusOr<std::vector<DatasetRecord>> Store::ListDatasetVersions(
     absl::string_view project_in, absl::string_view name) {
-  std::string project = ProjectOrDefault(project_in);
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  TB_ASSIGN_OR_RETURN(std::vector<DatasetRecord> found,
-                      SelectDatasets("r.project = ? AND r.name = ?",
-                                     "r.version", {project, std::string(name)},
-                                     0, false));
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return found;
+  const std::string project = ProjectOrDefault(project_in);
+  return Read([&] {
+    return SelectDatasets(*db_, "r.project = ? AND r.name = ?", "r.version",
+                          {project, std::string(name)}, 0, false);
+  });
 }
 
 absl::StatusOr<std::vector<DatasetRecord>> Store::FindDatasets(
     const Query& query) {
   TB_ASSIGN_OR_RETURN(SqlQueryParts parts,
                       CompileUserQuery(DatasetSpec(), query));
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  TB_ASSIGN_OR_RETURN(
-      std::vector<DatasetRecord> found,
-      SelectDatasets(parts.where, parts.order_by, parts.params, query.limit,
-                     /*user_query=*/true));
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return found;
+  return Read([&] {
+    return SelectDatasets(*db_, parts.where, parts.order_by, parts.params,
+                          query.limit, /*user_query=*/true);
+  });
 }
 
 // ---- Models ----------------------------------------------------------------
@@ -585,111 +850,43 @@ absl::StatusOr<int64_t> Store::SaveModel(absl::string_view project_in,
   if (!blobs_.Contains(sha)) {
     TB_RETURN_IF_ERROR(blobs_.Put(checkpoint).status());
   }
-  TB_ASSIGN_OR_RETURN(int64_t version, NextVersion("model", project, name));
-  int64_t id = 0;
-  {
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare("INSERT INTO records(kind, project, name, version, "
-                     "time_ns, arch, blob, blob_size) VALUES ('model', ?1, ?2, "
-                     "?3, ?4, ?5, ?6, ?7) RETURNING id"));
-    TB_RETURN_IF_ERROR(stmt.Bind({project, std::string(name), version,
-                                  clock_->NowNanos(), std::string(arch), sha,
-                                  static_cast<int64_t>(checkpoint.size())}));
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return absl::InternalError("model insert returned no id");
-    id = stmt.Int(0);
-  }
-  TB_RETURN_IF_ERROR(InsertKv(
-      "INSERT INTO record_kv(owner, key, num_value, text_value) "
-      "VALUES (?1, ?2, ?3, ?4)",
-      id, kv));
+  TB_ASSIGN_OR_RETURN(int64_t version,
+                      NextVersion(*db_, "model", project, name));
+  TB_RETURN_IF_ERROR(InsertRecord(*db_, "model", project, name, version,
+                                  clock_->NowNanos(), arch, sha,
+                                  static_cast<int64_t>(checkpoint.size()), kv)
+                         .status());
   TB_RETURN_IF_ERROR(txn.Commit());
   return version;
 }
 
-absl::StatusOr<std::vector<ModelRecord>> Store::SelectModels(
-    const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
-  std::vector<ModelRecord> out;
-  {
-    std::vector<SqlValue> all = params;
-    all.push_back(SqlLimit(limit));
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare(absl::StrCat(
-            "SELECT r.id, r.project, r.name, r.version, r.time_ns, r.arch, "
-            "r.blob, r.blob_size FROM records r WHERE r.kind = 'model' AND (",
-            where, ") ORDER BY ", order_by, " LIMIT ?"),
-        /*cache=*/!user_query));
-    TB_RETURN_IF_ERROR(stmt.Bind(all));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      ModelRecord r;
-      r.id = stmt.Int(0);
-      r.project = stmt.Text(1);
-      r.name = stmt.Text(2);
-      r.version = stmt.Int(3);
-      r.time_ns = stmt.Int(4);
-      r.arch = stmt.Text(5);
-      r.checkpoint = {"checkpoint", stmt.Text(6), stmt.Int(7)};
-      out.push_back(std::move(r));
-    }
-  }
-  for (ModelRecord& r : out) {
-    TB_ASSIGN_OR_RETURN(
-        r.kv, LoadKv("SELECT key, text_value FROM record_kv WHERE owner = ?1 "
-                     "ORDER BY key",
-                     r.id));
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare("SELECT alias FROM aliases WHERE project = ?1 AND "
-                     "name = ?2 AND version = ?3 ORDER BY alias"));
-    TB_RETURN_IF_ERROR(stmt.Bind({r.project, r.name, r.version}));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      r.aliases.push_back(stmt.Text(0));
-    }
-  }
-  return out;
-}
-
 absl::StatusOr<std::vector<ModelRecord>> Store::FindModels(const Query& query) {
   TB_ASSIGN_OR_RETURN(SqlQueryParts parts, CompileUserQuery(ModelSpec(), query));
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  TB_ASSIGN_OR_RETURN(
-      std::vector<ModelRecord> found,
-      SelectModels(parts.where, parts.order_by, parts.params, query.limit,
-                   /*user_query=*/true));
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return found;
+  return Read([&] {
+    return SelectModels(*db_, parts.where, parts.order_by, parts.params,
+                        query.limit, /*user_query=*/true);
+  });
 }
 
 absl::StatusOr<ModelRecord> Store::GetModel(absl::string_view project_in,
                                             absl::string_view name,
                                             int64_t version) {
-  std::string project = ProjectOrDefault(project_in);
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  if (version <= 0) {
-    TB_ASSIGN_OR_RETURN(version, LatestVersion("model", project, name));
-  }
-  TB_ASSIGN_OR_RETURN(
-      std::vector<ModelRecord> found,
-      SelectModels("r.project = ? AND r.name = ? AND r.version = ?", "r.id",
-                   {project, std::string(name), version}, 1, false));
-  if (found.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "model '", name, "' has no version ", version, " in project '",
-        project, "'; list versions with `trainbus registry ls models`"));
-  }
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return std::move(found[0]);
+  const std::string project = ProjectOrDefault(project_in);
+  return Read([&]() -> absl::StatusOr<ModelRecord> {
+    if (version <= 0) {
+      TB_ASSIGN_OR_RETURN(version, LatestVersion(*db_, "model", project, name));
+    }
+    TB_ASSIGN_OR_RETURN(
+        std::vector<ModelRecord> found,
+        SelectModels(*db_, "r.project = ? AND r.name = ? AND r.version = ?",
+                     "r.id", {project, std::string(name), version}, 1, false));
+    if (found.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "model '", name, "' has no version ", version, " in project '",
+          project, "'; list versions with `trainbus registry ls models`"));
+    }
+    return std::move(found[0]);
+  });
 }
 
 absl::StatusOr<ModelRecord> Store::GetModelByRef(absl::string_view project,
@@ -791,12 +988,10 @@ absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
             parts.where, ")"),
         /*cache=*/false));
     TB_RETURN_IF_ERROR(stmt.Bind(parts.params));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      victims.push_back({stmt.Int(0), stmt.Text(1), stmt.Text(2),
-                         stmt.Text(4), stmt.Int(3)});
-    }
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      victims.push_back(
+          {row.Int(0), row.Text(1), row.Text(2), row.Text(4), row.Int(3)});
+    }));
   }
   std::set<std::string> blobs;
   for (const Victim& v : victims) {
@@ -891,44 +1086,39 @@ absl::Status Store::AppendLogs(const std::vector<LogEntry>& entries) {
 
 absl::StatusOr<std::vector<LogEntry>> Store::QueryLogs(const Query& query) {
   TB_ASSIGN_OR_RETURN(SqlQueryParts parts, CompileUserQuery(LogSpec(), query));
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  std::vector<LogEntry> out;
-  {
-    std::vector<SqlValue> all = parts.params;
-    all.push_back(SqlLimit(query.limit));
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare(absl::StrCat(
-            "SELECT l.id, l.project, l.kind, l.model, l.model_version, l.step, "
-            "l.time_ns FROM logs l WHERE ",
-            parts.where, " ORDER BY ", parts.order_by, " LIMIT ?"),
-        /*cache=*/false));
-    TB_RETURN_IF_ERROR(stmt.Bind(all));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      LogEntry e;
-      e.id = stmt.Int(0);
-      e.project = stmt.Text(1);
-      absl::StatusOr<LogKind> kind = ParseLogKind(stmt.Text(2));
-      e.kind = kind.ok() ? *kind : LogKind::kTrain;
-      e.model = stmt.Text(3);
-      e.model_version = stmt.Int(4);
-      e.step = stmt.Int(5);
-      e.time_ns = stmt.Int(6);
-      out.push_back(std::move(e));
+  return Read([&]() -> absl::StatusOr<std::vector<LogEntry>> {
+    std::vector<LogEntry> out;
+    {
+      TB_ASSIGN_OR_RETURN(
+          SqliteStmt stmt,
+          PrepareSelect(*db_,
+                        "SELECT l.id, l.project, l.kind, l.model, "
+                        "l.model_version, l.step, l.time_ns FROM logs l "
+                        "WHERE 1",
+                        parts.where, parts.order_by, parts.params, query.limit,
+                        /*user_query=*/true));
+      TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+        LogEntry e;
+        e.id = row.Int(0);
+        e.project = row.Text(1);
+        absl::StatusOr<LogKind> kind = ParseLogKind(row.Text(2));
+        e.kind = kind.ok() ? *kind : LogKind::kTrain;
+        e.model = row.Text(3);
+        e.model_version = row.Int(4);
+        e.step = row.Int(5);
+        e.time_ns = row.Int(6);
+        out.push_back(std::move(e));
+      }));
     }
-  }
-  for (LogEntry& e : out) {
-    TB_ASSIGN_OR_RETURN(
-        e.metrics, LoadKv("SELECT key, text_value FROM log_kv WHERE owner = "
-                          "?1 ORDER BY key",
-                          e.id));
-  }
-  TB_RETURN_IF_ERROR(txn.Commit());
-  return out;
+    for (LogEntry& e : out) {
+      TB_ASSIGN_OR_RETURN(e.metrics,
+                          LoadKv(*db_,
+                                 "SELECT key, text_value FROM log_kv WHERE "
+                                 "owner = ?1 ORDER BY key",
+                                 e.id));
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<int64_t> Store::DeleteLogs(absl::string_view filter_text) {
@@ -987,33 +1177,12 @@ absl::StatusOr<int64_t> Store::CreateTask(const TaskSpec& spec) {
     if (!row) return absl::InternalError("task insert returned no id");
     id = stmt.Int(0);
   }
-  TB_RETURN_IF_ERROR(InsertKv(
+  TB_RETURN_IF_ERROR(InsertKv(*db_, 
       "INSERT INTO task_kv(owner, section, key, num_value, text_value) VALUES "
       "(?1, 'hp', ?2, ?3, ?4)",
       id, spec.hyperparameters));
   TB_RETURN_IF_ERROR(txn.Commit());
   return id;
-}
-
-absl::Status Store::ReapExpiredLeases(int64_t now_ns) {
-  {
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare(
-            "UPDATE tasks SET state = 'failed', updated_ns = ?1, error = "
-            "'lease of runner ' || runner || ' expired on attempt ' || "
-            "attempts || ' of ' || max_attempts || CASE WHEN error = '' THEN "
-            "'' ELSE '; last error: ' || error END WHERE state = 'running' "
-            "AND lease_expiry_ns <= ?1 AND attempts >= max_attempts"));
-    TB_RETURN_IF_ERROR(stmt.Bind({now_ns}));
-    TB_RETURN_IF_ERROR(stmt.Run());
-  }
-  TB_ASSIGN_OR_RETURN(
-      SqliteStmt stmt,
-      db_->Prepare("UPDATE tasks SET state = 'pending', updated_ns = ?1 WHERE "
-                   "state = 'running' AND lease_expiry_ns <= ?1"));
-  TB_RETURN_IF_ERROR(stmt.Bind({now_ns}));
-  return stmt.Run();
 }
 
 absl::StatusOr<std::optional<Task>> Store::ClaimTask(absl::string_view runner_id,
@@ -1029,7 +1198,7 @@ absl::StatusOr<std::optional<Task>> Store::ClaimTask(absl::string_view runner_id
   SqliteTxn txn(*db_);
   TB_RETURN_IF_ERROR(txn.BeginImmediate());
   int64_t now = clock_->NowNanos();
-  TB_RETURN_IF_ERROR(ReapExpiredLeases(now));
+  TB_RETURN_IF_ERROR(ReapExpiredLeases(*db_, now));
   int64_t id = 0;
   {
     TB_ASSIGN_OR_RETURN(
@@ -1049,7 +1218,7 @@ absl::StatusOr<std::optional<Task>> Store::ClaimTask(absl::string_view runner_id
     id = stmt.Int(0);
   }
   TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
-                      SelectTasks("t.id = ?", "t.id", {id}, 1, false));
+                      SelectTasks(*db_, "t.id = ?", "t.id", {id}, 1, false));
   TB_RETURN_IF_ERROR(txn.Commit());
   if (tasks.empty()) return absl::InternalError("claimed task vanished");
   return std::optional<Task>(std::move(tasks[0]));
@@ -1108,7 +1277,7 @@ absl::Status Store::FinishTask(int64_t task_id, absl::string_view runner_id,
       if (it != results.end()) kept.insert(*it);
     }
   }
-  TB_RETURN_IF_ERROR(InsertKv(
+  TB_RETURN_IF_ERROR(InsertKv(*db_, 
       "INSERT INTO task_kv(owner, section, key, num_value, text_value) VALUES "
       "(?1, 'result', ?2, ?3, ?4) ON CONFLICT DO UPDATE SET num_value = "
       "excluded.num_value, text_value = excluded.text_value",
@@ -1147,94 +1316,46 @@ absl::Status Store::FailTask(int64_t task_id, absl::string_view runner_id,
   return txn.Commit();
 }
 
+absl::Status Store::BeginReadingTasks(SqliteTxn& txn, int64_t now_ns) {
+  // A read-only store cannot reclaim expired leases; it shows them as they
+  // are.
+  if (read_only_) return txn.BeginDeferred();
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  return ReapExpiredLeases(*db_, now_ns);
+}
+
 absl::StatusOr<int64_t> Store::CheckUnfinished() {
   absl::MutexLock lock(&mu_);
   SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginImmediate());
-  TB_RETURN_IF_ERROR(ReapExpiredLeases(clock_->NowNanos()));
-  int64_t count = 0;
-  {
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare("SELECT count(*) FROM tasks WHERE state IN ('pending', "
-                     "'running')"));
-    TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (row) count = stmt.Int(0);
-  }
+  const int64_t now = clock_->NowNanos();
+  TB_RETURN_IF_ERROR(BeginReadingTasks(txn, now));
+  // A running task whose lease expired is still unfinished while it has
+  // attempts left (the next claim retries it), also before it is reaped.
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("SELECT count(*) FROM tasks WHERE state = 'pending' OR "
+                   "(state = 'running' AND (lease_expiry_ns > ?1 OR attempts "
+                   "< max_attempts))"));
+  TB_RETURN_IF_ERROR(stmt.Bind({now}));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  const int64_t count = row ? stmt.Int(0) : 0;
+  stmt.Reset();
   TB_RETURN_IF_ERROR(txn.Commit());
   return count;
 }
 
-absl::StatusOr<std::vector<Task>> Store::SelectTasks(
-    const std::string& where, const std::string& order_by,
-    const std::vector<SqlValue>& params, int64_t limit, bool user_query) {
-  std::vector<Task> out;
-  {
-    std::vector<SqlValue> all = params;
-    all.push_back(SqlLimit(limit));
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare(absl::StrCat(
-            "SELECT t.id, t.project, t.name, t.experiment, t.state, "
-            "t.attempts, t.max_attempts, t.runner, t.lease_expiry_ns, "
-            "t.created_ns, t.updated_ns, t.error, t.result_keys, "
-            "t.model_name, t.model_version FROM tasks t WHERE ",
-            where, " ORDER BY ", order_by, " LIMIT ?"),
-        /*cache=*/!user_query));
-    TB_RETURN_IF_ERROR(stmt.Bind(all));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      Task t;
-      t.id = stmt.Int(0);
-      t.project = stmt.Text(1);
-      t.name = stmt.Text(2);
-      t.experiment = stmt.Text(3);
-      absl::StatusOr<TaskState> state = ParseTaskState(stmt.Text(4));
-      t.state = state.ok() ? *state : TaskState::kFailed;
-      t.attempts = static_cast<int32_t>(stmt.Int(5));
-      t.max_attempts = static_cast<int32_t>(stmt.Int(6));
-      t.runner = stmt.Text(7);
-      t.lease_expiry_ns = stmt.Int(8);
-      t.created_ns = stmt.Int(9);
-      t.updated_ns = stmt.Int(10);
-      t.error = stmt.Text(11);
-      std::string keys = stmt.Text(12);
-      if (!keys.empty()) t.result_keys = absl::StrSplit(keys, '\n');
-      t.model_name = stmt.Text(13);
-      t.model_version = stmt.Int(14);
-      out.push_back(std::move(t));
-    }
-  }
-  for (Task& t : out) {
-    TB_ASSIGN_OR_RETURN(
-        SqliteStmt stmt,
-        db_->Prepare("SELECT section, key, text_value FROM task_kv WHERE "
-                     "owner = ?1 ORDER BY section, key"));
-    TB_RETURN_IF_ERROR(stmt.Bind({t.id}));
-    while (true) {
-      TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      (stmt.Text(0) == "hp" ? t.hyperparameters : t.results)[stmt.Text(1)] =
-          stmt.Text(2);
-    }
-  }
-  return out;
-}
-
 absl::StatusOr<Task> Store::GetTask(int64_t task_id) {
-  absl::MutexLock lock(&mu_);
-  SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginDeferred());
-  TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
-                      SelectTasks("t.id = ?", "t.id", {task_id}, 1, false));
-  TB_RETURN_IF_ERROR(txn.Commit());
-  if (tasks.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("no task with id ", task_id,
-                     "; list tasks with `trainbus registry tasks`"));
-  }
-  return std::move(tasks[0]);
+  return Read([&]() -> absl::StatusOr<Task> {
+    TB_ASSIGN_OR_RETURN(std::vector<Task> tasks,
+                        SelectTasks(*db_, "t.id = ?", "t.id", {task_id}, 1,
+                                    false));
+    if (tasks.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("no task with id ", task_id,
+                       "; list tasks with `trainbus registry tasks`"));
+    }
+    return std::move(tasks[0]);
+  });
 }
 
 absl::StatusOr<std::vector<Task>> Store::ListTasks(const Query& query) {
@@ -1242,11 +1363,10 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(const Query& query) {
                       CompileUserQuery(TaskTableSpec(), query));
   absl::MutexLock lock(&mu_);
   SqliteTxn txn(*db_);
-  TB_RETURN_IF_ERROR(txn.BeginImmediate());
-  TB_RETURN_IF_ERROR(ReapExpiredLeases(clock_->NowNanos()));
+  TB_RETURN_IF_ERROR(BeginReadingTasks(txn, clock_->NowNanos()));
   TB_ASSIGN_OR_RETURN(
       std::vector<Task> tasks,
-      SelectTasks(parts.where, parts.order_by, parts.params, query.limit,
+      SelectTasks(*db_, parts.where, parts.order_by, parts.params, query.limit,
                   /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return tasks;

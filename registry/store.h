@@ -38,9 +38,11 @@
 #include "registry/blob_store.h"
 #include "base/clock.h"
 #include "registry/records.h"
-#include "registry/sqlite_db.h"
 
 namespace trainbus::registry {
+
+class SqliteDb;  // registry/sqlite_db.h, internal to the store
+class SqliteTxn;
 
 struct StoreOptions {
   // Registry directory; empty means Store::DefaultRoot().
@@ -51,6 +53,27 @@ struct StoreOptions {
   int busy_timeout_ms = 10000;
   // Tests only: simulate crashes inside blob writes.
   BlobStore::FaultHook blob_fault_hook;
+  // Opens an existing registry without creating or changing anything; a
+  // missing registry is NotFound. For commands that only read. Writes then
+  // fail, and ListTasks shows expired leases as they are (not reclaimed).
+  bool read_only = false;
+  // false: a missing registry is NotFound instead of being created.
+  bool create_if_missing = true;
+};
+
+// A blob that VerifyBlobs found missing, truncated or corrupt, with the
+// records that use it.
+struct BlobProblem {
+  std::string sha256;
+  int64_t expected_size = 0;
+  std::string problem;              // what is wrong, in words
+  std::vector<std::string> owners;  // "model mnist/mlp:3", "dataset ... file F"
+};
+
+struct BlobReport {
+  int64_t blobs_checked = 0;
+  int64_t bytes_checked = 0;
+  std::vector<BlobProblem> problems;  // empty when every blob is intact
 };
 
 class Store {
@@ -65,11 +88,13 @@ class Store {
   // Creates the directory, database and schema if missing. Fails with
   // DataLoss naming the file when it is corrupt or not a trainbus registry.
   static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
+  ~Store();
 
   const std::string& root() const { return root_; }
   const std::string& database_path() const { return db_path_; }
   const BlobStore& blobs() const { return blobs_; }
   int64_t NowNanos() const { return clock_->NowNanos(); }
+  bool read_only() const { return read_only_; }
 
   // ---- Datasets ----------------------------------------------------------
   // An empty project means kDefaultProject (in every call below).
@@ -91,6 +116,9 @@ class Store {
   absl::StatusOr<std::vector<DatasetRecord>> FindDatasets(const Query& query);
   // Any blob by its sha256, verified.
   absl::StatusOr<std::string> LoadBlob(absl::string_view sha256) const;
+  // Reads every blob that a model or dataset refers to and checks its size
+  // and sha256. Problems are part of the report, not an error status.
+  absl::StatusOr<BlobReport> VerifyBlobs();
 
   // ---- Models ------------------------------------------------------------
   absl::StatusOr<int64_t> SaveModel(absl::string_view project,
@@ -159,40 +187,17 @@ class Store {
 
  private:
   Store(std::string root, std::string db_path, std::unique_ptr<SqliteDb> db,
-        BlobStore blobs, const base::Clock* clock)
-      : root_(std::move(root)),
-        db_path_(std::move(db_path)),
-        db_(std::move(db)),
-        blobs_(std::move(blobs)),
-        clock_(clock) {}
+        BlobStore blobs, const base::Clock* clock, bool read_only);
 
+  // Runs `fn` (which returns a StatusOr) under the lock in a read
+  // transaction, committed when `fn` succeeds.
+  template <typename Fn>
+  auto Read(Fn fn) -> decltype(fn());
   absl::Status InitSchema() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<int64_t> NextVersion(absl::string_view kind,
-                                      absl::string_view project,
-                                      absl::string_view name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status InsertKv(const std::string& sql, int64_t owner,
-                        const KeyValues& kv)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<KeyValues> LoadKv(const std::string& sql, int64_t owner)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::vector<DatasetRecord>> SelectDatasets(
-      const std::string& where, const std::string& order_by,
-      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::vector<ModelRecord>> SelectModels(
-      const std::string& where, const std::string& order_by,
-      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::vector<Task>> SelectTasks(
-      const std::string& where, const std::string& order_by,
-      const std::vector<SqlValue>& params, int64_t limit, bool user_query)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<int64_t> LatestVersion(absl::string_view kind,
-                                        absl::string_view project,
-                                        absl::string_view name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ReapExpiredLeases(int64_t now_ns)
+  absl::Status CheckSchema() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Begins a transaction for reading tasks; a writable store first returns
+  // expired leases to pending (or failed).
+  absl::Status BeginReadingTasks(SqliteTxn& txn, int64_t now_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string root_;
@@ -201,6 +206,7 @@ class Store {
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
   BlobStore blobs_;
   const base::Clock* clock_;
+  const bool read_only_;
 };
 
 }  // namespace trainbus::registry

@@ -1,10 +1,15 @@
 #include "registry/sweep.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "registry/table.h"
 
 namespace trainbus::registry {
 namespace {
@@ -65,44 +70,84 @@ absl::StatusOr<std::vector<int64_t>> CreateSweepTasks(
     task.hyperparameters["sweep"] = spec.sweep;
     task.result_keys = spec.result_keys;
     task.max_attempts = spec.max_attempts;
-    absl::StatusOr<int64_t> id = store.CreateTask(task);
-    if (!id.ok()) return id.status();
-    ids.push_back(*id);
+    TB_ASSIGN_OR_RETURN(int64_t id, store.CreateTask(task));
+    ids.push_back(id);
   }
   return ids;
 }
 
+namespace {
+
+// "a: exited with status 1; b: killed by signal 9 (Killed)".
+std::string DescribeRunners(const std::vector<base::Subprocess>& runners) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < runners.size(); ++i) {
+    const std::optional<base::ExitStatus>& exit = runners[i].exit_status();
+    parts.push_back(absl::StrCat("runner ", i, " (pid ", runners[i].pid(),
+                                 ") ", exit ? exit->Describe() : "runs"));
+  }
+  return absl::StrJoin(parts, "; ");
+}
+
+}  // namespace
+
 absl::Status WaitForSweep(Store& store, const std::string& sweep,
-                          absl::Duration poll, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+                          const SweepWaitOptions& options) {
+  const absl::Time deadline = absl::Now() + options.timeout;
+  std::string last;
   while (true) {
-    absl::StatusOr<std::vector<Task>> tasks =
-        store.ListTasks({absl::StrCat("sweep=\"", sweep, "\""), "", 0});
-    if (!tasks.ok()) return tasks.status();
-    int64_t open = 0;
-    for (const Task& t : *tasks) {
-      if (t.state == TaskState::kPending || t.state == TaskState::kRunning) {
-        ++open;
+    TB_ASSIGN_OR_RETURN(
+        std::vector<Task> tasks,
+        store.ListTasks({absl::StrCat("sweep=\"", sweep, "\""), "", 0}));
+    std::map<std::string, int> states;
+    for (const Task& t : tasks) ++states[std::string(TaskStateName(t.state))];
+    std::string line = "tasks:";
+    for (const auto& [state, n] : states) absl::StrAppend(&line, " ", state, "=", n);
+    if (line != last && options.on_progress) options.on_progress(line);
+    last = line;
+    const int open = states["pending"] + states["running"];
+    if (open == 0) return absl::OkStatus();
+    if (options.runners != nullptr && !options.runners->empty()) {
+      bool any_running = false;
+      for (size_t i = 0; i < options.runners->size(); ++i) {
+        base::Subprocess& runner = (*options.runners)[i];
+        const bool ended_before = runner.exit_status().has_value();
+        std::optional<base::ExitStatus> exit = runner.Poll();
+        if (!exit) {
+          any_running = true;
+        } else if (!ended_before && options.on_progress) {
+          options.on_progress(absl::StrCat("runner ", i, " (pid ",
+                                           runner.pid(), ") ",
+                                           exit->Describe()));
+        }
+      }
+      if (!any_running) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "sweep '", sweep, "': every runner process has ended (",
+            DescribeRunners(*options.runners), ") with ", open,
+            " tasks still open; see the runners' errors above, then run the "
+            "sweep again or start `trainbus runner` (open tasks: `trainbus "
+            "registry tasks`)"));
       }
     }
-    if (open == 0) return absl::OkStatus();
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "sweep '", sweep, "' still has ", open,
-          " open tasks; are runners running? (trainbus registry tasks)"));
+          " open tasks after ", absl::FormatDuration(options.timeout),
+          "; are runners running? (trainbus registry tasks)"));
     }
-    absl::SleepFor(poll);
+    absl::SleepFor(options.poll);
   }
 }
 
 absl::StatusOr<std::vector<LeaderboardRow>> Leaderboard(
     Store& store, const std::string& sweep, const std::string& metric,
     bool ascending) {
-  absl::StatusOr<std::vector<Task>> tasks =
-      store.ListTasks({absl::StrCat("sweep=\"", sweep, "\""), "", 0});
-  if (!tasks.ok()) return tasks.status();
+  TB_ASSIGN_OR_RETURN(
+      std::vector<Task> tasks,
+      store.ListTasks({absl::StrCat("sweep=\"", sweep, "\""), "", 0}));
   std::vector<LeaderboardRow> rows;
-  for (const Task& t : *tasks) {
+  for (const Task& t : tasks) {
     LeaderboardRow row;
     row.task_id = t.id;
     row.task_name = t.name;
@@ -114,6 +159,7 @@ absl::StatusOr<std::vector<LeaderboardRow>> Leaderboard(
     row.project = t.project;
     row.model_name = t.model_name;
     row.model_version = t.model_version;
+    if (t.state == TaskState::kFailed) row.error = t.error;
     rows.push_back(std::move(row));
   }
   std::stable_sort(rows.begin(), rows.end(),
@@ -130,32 +176,25 @@ absl::StatusOr<std::vector<LeaderboardRow>> Leaderboard(
 
 void PrintLeaderboard(const std::vector<LeaderboardRow>& rows,
                       const std::string& metric, std::ostream& out) {
-  std::vector<std::vector<std::string>> table = {
-      {"RANK", metric, "TASK", "STATE", "MODEL", "HYPERPARAMETERS"}};
+  Table table({"RANK", metric, "TASK", "STATE", "MODEL", "HYPERPARAMETERS"});
   for (size_t i = 0; i < rows.size(); ++i) {
     const LeaderboardRow& r = rows[i];
     std::vector<std::string> hp;
     for (const auto& [k, v] : r.hyperparameters) hp.push_back(k + "=" + v);
-    table.push_back(
+    table.Add(
         {absl::StrCat(i + 1), r.metric.empty() ? "-" : r.metric, r.task_name,
          r.state,
          r.model_name.empty() ? "-"
                               : absl::StrCat(r.model_name, ":", r.model_version),
          absl::StrJoin(hp, " ")});
   }
-  std::vector<size_t> width(table[0].size(), 0);
-  for (const auto& row : table) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      width[i] = std::max(width[i], row[i].size());
+  table.Print(out);
+  // Reasons are long; they go under the table, one line per failed task.
+  for (const LeaderboardRow& r : rows) {
+    if (r.state == "failed") {
+      out << r.task_name << " failed: "
+          << (r.error.empty() ? "(no error recorded)" : r.error) << "\n";
     }
-  }
-  for (const auto& row : table) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    out << line << "\n";
   }
 }
 

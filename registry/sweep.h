@@ -7,7 +7,7 @@
 //   auto ids = CreateSweepTasks(*store, {"mnist", "sweep1", "parallel_models",
 //                                        {"test_accuracy"}, 3}, points);
 //   ... runners run (RunTasks / RunnerMain) ...
-//   WaitForSweep(*store, "sweep1", absl::Milliseconds(200), absl::Hours(1));
+//   WaitForSweep(*store, "sweep1", {.timeout = absl::Hours(1)});
 //   auto board = Leaderboard(*store, "sweep1", "test_accuracy");
 //   PrintLeaderboard(*board, "test_accuracy", std::cout);
 //   AliasBest(*store, *board, "best");
@@ -15,6 +15,7 @@
 #define TRAINBUS_REGISTRY_SWEEP_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
@@ -23,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/subprocess.h"
 #include "registry/records.h"
 #include "registry/store.h"
 
@@ -48,10 +50,24 @@ struct SweepSpec {
 absl::StatusOr<std::vector<int64_t>> CreateSweepTasks(
     Store& store, const SweepSpec& spec, const std::vector<KeyValues>& points);
 
+struct SweepWaitOptions {
+  absl::Duration poll = absl::Milliseconds(250);
+  absl::Duration timeout = absl::Hours(1);
+  // The runner processes started for the sweep on this machine, if any
+  // (not owned). When every one of them has ended while tasks are still
+  // open, nobody local will finish them: the wait ends at once with
+  // FailedPrecondition saying how each runner ended. A runner that ends
+  // early is reported through on_progress.
+  std::vector<base::Subprocess>* runners = nullptr;
+  // Called with a line such as "tasks: done=2 pending=4" whenever the
+  // counts change, and with a line for each runner that ends.
+  std::function<void(const std::string&)> on_progress;
+};
+
 // Polls until no task of the sweep is pending or running. DeadlineExceeded
-// after `timeout`.
+// after `options.timeout`.
 absl::Status WaitForSweep(Store& store, const std::string& sweep,
-                          absl::Duration poll, absl::Duration timeout);
+                          const SweepWaitOptions& options);
 
 struct LeaderboardRow {
   int64_t task_id = 0;
@@ -62,10 +78,12 @@ struct LeaderboardRow {
   std::string project;
   std::string model_name;     // "" if the task saved no model
   int64_t model_version = 0;
+  std::string error;          // why the task failed (its last error)
 };
 
 // The sweep's tasks, best first by numeric `metric` (descending unless
-// `ascending`); tasks without the metric (failed ones) come last.
+// `ascending`); tasks without the metric (failed ones) come last. The
+// printed board gives each failed task's reason.
 absl::StatusOr<std::vector<LeaderboardRow>> Leaderboard(
     Store& store, const std::string& sweep, const std::string& metric,
     bool ascending = false);

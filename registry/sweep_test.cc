@@ -6,10 +6,15 @@
 #include "absl/strings/match.h"
 #include "registry/runner.h"
 #include "registry/test_util.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace trainbus::registry {
 namespace {
+
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::HasSubstr;
 
 TEST(SweepTest, ExpandAndSample) {
   std::vector<KeyValues> grid =
@@ -61,8 +66,9 @@ TEST(SweepTest, SixTasksTwoRunnersLeaderboardAndBestAlias) {
       EXPECT_TRUE(stats.ok()) << stats.status();
     });
   }
-  TB_ASSERT_OK(WaitForSweep(store, "s1", absl::Milliseconds(1),
-                            absl::Seconds(30)));
+  TB_ASSERT_OK(WaitForSweep(
+      store, "s1",
+      {.poll = absl::Milliseconds(1), .timeout = absl::Seconds(30)}));
   for (std::thread& t : runners) t.join();
   absl::StatusOr<std::vector<LeaderboardRow>> board =
       Leaderboard(store, "s1", "test_accuracy");
@@ -75,17 +81,55 @@ TEST(SweepTest, SixTasksTwoRunnersLeaderboardAndBestAlias) {
   std::ostringstream out;
   PrintLeaderboard(*board, "test_accuracy", out);
   EXPECT_TRUE(absl::StartsWith(out.str(), "RANK  test_accuracy")) << out.str();
+  // The failed task says why, not only "failed".
+  EXPECT_EQ((*board)[5].error, "INVALID_ARGUMENT: diverged");
+  EXPECT_THAT(out.str(), HasSubstr(absl::StrCat((*board)[5].task_name,
+                                                " failed: INVALID_ARGUMENT: diverged")));
   TB_ASSERT_OK(AliasBest(store, *board));
   absl::StatusOr<ModelRecord> best = store.GetModelByRef("mnist", "cnn@best");
   ASSERT_TRUE(best.ok()) << best.status();
   EXPECT_EQ(best->kv.at("test_accuracy"), "0.89");
-  EXPECT_EQ(*store.LoadBlob(best->checkpoint.sha256),
+  EXPECT_EQ(store.LoadBlob(best->checkpoint.sha256).value_or(""),
             "weights-" + (*board)[0].task_name);
   // The CLI's "best" sees the same winner.
-  absl::StatusOr<std::vector<ModelRecord>> top =
-      store.FindModels({"", "test_accuracy desc", 1});
-  ASSERT_TRUE(top.ok());
-  EXPECT_EQ((*top)[0].aliases, std::vector<std::string>{"best"});
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<ModelRecord> top,
+                          store.FindModels({"", "test_accuracy desc", 1}));
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].aliases, std::vector<std::string>{"best"});
+}
+
+// Runner processes that all die leave the tasks open for good: the wait
+// must end at once and say how each runner ended, not sit out its timeout.
+TEST(SweepTest, WaitEndsWhenEveryRunnerProcessHasDied) {
+  StoreOptions options;
+  options.root = testing::NewTempDir("dead-runners");
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, Store::Open(options));
+  TB_ASSERT_OK(CreateSweepTasks(*store, {"mnist", "s2", "parallel_models",
+                                         {"test_accuracy"}, 2},
+                                ExpandGrid({{"lr", {"0.1", "0.2"}}}))
+                   .status());
+  std::vector<base::Subprocess> runners;
+  TB_ASSERT_OK_AND_ASSIGN(base::Subprocess fails,
+                          base::Subprocess::Spawn({"/bin/false"}));
+  runners.push_back(std::move(fails));
+  TB_ASSERT_OK_AND_ASSIGN(base::Subprocess killed,
+                          base::Subprocess::Spawn({"/bin/sleep", "600"}));
+  killed.Kill();
+  runners.push_back(std::move(killed));
+  std::vector<std::string> progress;
+  absl::Status s = WaitForSweep(
+      *store, "s2",
+      {.poll = absl::Milliseconds(1),
+       .timeout = absl::Seconds(600),  // the test's own limit fires first
+       .runners = &runners,
+       .on_progress = [&](const std::string& l) { progress.push_back(l); }});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()),
+              AllOf(HasSubstr("every runner process has ended"),
+                    HasSubstr("runner 0"), HasSubstr("exited with status 1"),
+                    HasSubstr("killed by signal 9"),
+                    HasSubstr("2 tasks still open")));
+  EXPECT_THAT(progress, Contains(HasSubstr("pending=2")));
 }
 
 }  // namespace

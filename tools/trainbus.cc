@@ -19,11 +19,12 @@ constexpr char kUsage[] =
     "usage: trainbus <command> [args]\n"
     "commands:\n"
     "  registry ...   datasets, models, logs and tasks in the registry\n"
-    "                 (ls|show|best|tasks|alias|delete; `trainbus registry "
-    "help`)\n"
+    "                 (ls|show|best|tasks|unfinished|alias|delete|verify;\n"
+    "                  `trainbus registry help`)\n"
     "  runner ...     claim training tasks from a registry and run them\n"
     "                 (--registry_dir=DIR | --registry_node=HOST:PORT,\n"
-    "                  --data_dir, --lease_ms, --max_tasks, --forever)\n"
+    "                  --data_dir, --lease_ms, --max_tasks, --forever;\n"
+    "                  `trainbus runner help`)\n"
     "experiments: bazel run //experiments:parallel_models | "
     "production_routing | sweep | cluster\n";
 
@@ -31,7 +32,7 @@ constexpr char kUsage[] =
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "help" ||
-      std::string(argv[1]) == "--help") {
+      std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
   }
