@@ -401,19 +401,36 @@ TEST(NetworkTest, BadArgumentsAreStatusErrors) {
   EXPECT_FALSE(model->TrainStep(nullptr, d.labels.data(), 1).ok());
   EXPECT_FALSE(model->Predict(d.x.data(), 1, nullptr).ok());
   ModelSpec spec;
-  spec.arch = "cnn";
+  spec.arch = Arch::kCnn;
   spec.height = spec.width = 8;
   EXPECT_FALSE(MakeModel(spec).ok());  // 8x8 is too small for two convs
-  spec.arch = "rnn";
+  spec.arch = static_cast<Arch>(42);  // not an architecture
   EXPECT_FALSE(MakeModel(spec).ok());
   ModelSpec even;
-  even.arch = "cnn";
+  even.arch = Arch::kCnn;
   even.kernel = 4;
   EXPECT_FALSE(MakeModel(even).ok());
   auto no_hidden = MakeModel(*ParseModelSpec("cnn:dropout=0.5"));
   ASSERT_FALSE(no_hidden.ok());
   EXPECT_NE(std::string(no_hidden.status().message()).find("add hidden=N"),
             std::string::npos);
+}
+
+TEST(NetworkTest, ASpecAboveTheParameterBudgetIsRefusedWithItsSize) {
+  // 4.3 G parameters: refused before anything is allocated (no bad_alloc).
+  auto huge = MakeModel(*ParseModelSpec("mlp:hidden=65536x65536"));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string msg(huge.status().message());
+  EXPECT_NE(msg.find("4.3 G parameters"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("budget of 50.0 M"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("max_params=4347133962"), std::string::npos) << msg;
+  // Just over a lowered budget, then raised to fit: the budget is the spec's.
+  EXPECT_FALSE(MakeModel(*ParseModelSpec("softmax:max_params=7849")).ok());
+  auto fits = MakeModel(*ParseModelSpec("softmax:max_params=7850"));
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  // A checkpoint of a raised-budget model loads again.
+  EXPECT_TRUE(LoadModel((*fits)->SaveCheckpoint()).ok());
 }
 
 TEST(NetworkTest, LargerBatchThanSpecAndPredictionsBeforeTheStep) {
