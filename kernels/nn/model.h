@@ -110,6 +110,8 @@ struct ModelCost {
   // One line for runners to print at start, e.g. "6.0 k parameters (23 KiB),
   // 0.33 M multiply-adds per sample forward, 0.9 M per training step".
   std::string Summary() const;
+  // Why an over-budget spec is refused, and how to raise the budget.
+  std::string BudgetError() const;
 };
 // Errors are the spec's (e.g. an input too small for its convs), not the
 // budget's: an over-budget spec is described too.

@@ -43,9 +43,8 @@ absl::Status Network::Build() {
   const ModelCost cost = plan.Cost();
   if (cost.over_budget()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "model '", FormatModelSpec(spec_), "' is too large: ", cost.Summary(),
-        ". Use fewer or narrower layers, or raise the budget by adding "
-        "max_params=", cost.parameters, " to the model spec"));
+        "model '", FormatModelSpec(spec_), "' is too large: ",
+        cost.BudgetError()));
   }
   const ModelSpec& s = spec_;
   plans_ = plan.layers();

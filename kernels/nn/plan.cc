@@ -247,6 +247,14 @@ std::string Bytes(double v) {
 
 }  // namespace
 
+std::string ModelCost::BudgetError() const {
+  return absl::StrCat(
+      Count(parameters), " parameters (", Bytes(weight_bytes),
+      " of weights) is above the budget of ", Count(max_params),
+      " parameters; use fewer or narrower layers, or raise the budget by "
+      "adding max_params=", parameters, " to the model spec");
+}
+
 std::string ModelCost::Summary() const {
   std::string out = absl::StrCat(
       Count(parameters), " parameters (", Bytes(weight_bytes),
@@ -255,7 +263,7 @@ std::string ModelCost::Summary() const {
       Count(training_macs), " per training sample");
   if (over_budget()) {
     absl::StrAppend(&out, "; above the budget of ", Count(max_params),
-                    " parameters (max_params=", max_params, ")");
+                    " parameters");
   }
   if (very_costly()) {
     absl::StrAppend(&out,
