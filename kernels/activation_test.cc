@@ -139,5 +139,43 @@ TEST(ActivationTest, ReluBackwardMatchesFiniteDifferences) {
   }
 }
 
+// L = sum r * (x + bias) over (rows, n) or (channels, len): dL/dbias is what
+// BiasBackward / ChannelBiasBackward compute from dout = r.
+TEST(ActivationTest, BiasBackwardsMatchFiniteDifferences) {
+  const size_t rows = 5, n = 19;
+  const auto x = RandomFloats(rows * n, 31);
+  const auto r = RandomFloats(rows * n, 32);
+  struct Case {
+    const char* name;
+    size_t bias_size;
+    void (*forward)(float*, const float*, size_t, size_t, bool);
+    void (*backward)(const float*, size_t, size_t, float*);
+  } cases[] = {{"BiasBackward", n, BiasForward, BiasBackward},
+               {"ChannelBiasBackward", rows, ChannelBiasForward,
+                ChannelBiasBackward}};
+  for (const Case& c : cases) {
+    auto bias = RandomFloats(c.bias_size, 33);
+    std::vector<float> db(c.bias_size);
+    c.backward(r.data(), rows, n, db.data());
+    auto loss = [&]() {
+      std::vector<float> y = x;
+      c.forward(y.data(), bias.data(), rows, n, /*relu=*/false);
+      double l = 0;
+      for (size_t j = 0; j < y.size(); ++j) l += double{r[j]} * y[j];
+      return l;
+    };
+    const float h = 1e-2f;
+    for (size_t i = 0; i < bias.size(); ++i) {
+      const float saved = bias[i];
+      bias[i] = saved + h;
+      const double lp = loss();
+      bias[i] = saved - h;
+      const double lm = loss();
+      bias[i] = saved;
+      EXPECT_NEAR(db[i], (lp - lm) / (2 * h), 1e-3) << c.name << " " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace trainbus::kernels
