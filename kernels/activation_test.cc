@@ -124,19 +124,12 @@ TEST(ActivationTest, ReluBackwardMatchesFiniteDifferences) {
   std::vector<float> y(n), dx(n);
   ReluForward(x.data(), y.data(), n);
   ReluBackward(y.data(), r.data(), dx.data(), n);
-  const float h = 1e-2f;
-  for (size_t i = 0; i < n; ++i) {
-    auto loss = [&](float xi) {
-      std::vector<float> xx = x, yy(n);
-      xx[i] = xi;
-      ReluForward(xx.data(), yy.data(), n);
-      double l = 0;
-      for (size_t j = 0; j < n; ++j) l += double{r[j]} * yy[j];
-      return l;
-    };
-    const double fd = (loss(x[i] + h) - loss(x[i] - h)) / (2 * h);
-    EXPECT_NEAR(dx[i], fd, 1e-3) << i;
-  }
+  auto loss = [&]() {
+    std::vector<float> yy(n);
+    ReluForward(x.data(), yy.data(), n);
+    return testing::WeightedSum(r, yy.data());
+  };
+  testing::ExpectFiniteDifferences(x, dx, loss, 1e-2f, 1e-3, "relu");
 }
 
 // L = sum r * (x + bias) over (rows, n) or (channels, len): dL/dbias is what
@@ -160,20 +153,9 @@ TEST(ActivationTest, BiasBackwardsMatchFiniteDifferences) {
     auto loss = [&]() {
       std::vector<float> y = x;
       c.forward(y.data(), bias.data(), rows, n, /*relu=*/false);
-      double l = 0;
-      for (size_t j = 0; j < y.size(); ++j) l += double{r[j]} * y[j];
-      return l;
+      return testing::WeightedSum(r, y.data());
     };
-    const float h = 1e-2f;
-    for (size_t i = 0; i < bias.size(); ++i) {
-      const float saved = bias[i];
-      bias[i] = saved + h;
-      const double lp = loss();
-      bias[i] = saved - h;
-      const double lm = loss();
-      bias[i] = saved;
-      EXPECT_NEAR(db[i], (lp - lm) / (2 * h), 1e-3) << c.name << " " << i;
-    }
+    testing::ExpectFiniteDifferences(bias, db, loss, 1e-2f, 1e-3, c.name);
   }
 }
 

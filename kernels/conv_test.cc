@@ -1,5 +1,6 @@
 #include "kernels/conv.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -88,33 +89,21 @@ TEST(ConvTest, Col2ImMatchesFiniteDifferencesOfIm2Col) {
   for (size_t pad : {0, 1, 2}) {
     const ConvShape s{2, 2, 5, 6, 1, 3, pad};
     auto x = RandomFloats(s.InSize(), 21);
-    // Only the ColCols() entries of each row are columns; the stride's tail
-    // is padding that neither function reads.
     auto r = RandomFloats(s.ColSize(), 22);
+    // Only the ColCols() entries of each row are columns; the stride's tail
+    // is not part of the matrix.
+    for (size_t row = 0; row < s.ColRows(); ++row) {
+      std::fill(r.begin() + row * s.ColStride() + s.ColCols(),
+                r.begin() + (row + 1) * s.ColStride(), 0.0f);
+    }
     std::vector<float> dx(s.InSize());
     Col2Im(s, r.data(), dx.data());
     auto loss = [&]() {
       std::vector<float> col(s.ColSize(), 0.0f);
       Im2Col(s, x.data(), col.data());
-      double l = 0;
-      for (size_t row = 0; row < s.ColRows(); ++row) {
-        for (size_t c = 0; c < s.ColCols(); ++c) {
-          const size_t at = row * s.ColStride() + c;
-          l += double{r[at]} * col[at];
-        }
-      }
-      return l;
+      return testing::WeightedSum(r, col.data());
     };
-    const float h = 1e-2f;
-    for (size_t i = 0; i < x.size(); ++i) {
-      const float saved = x[i];
-      x[i] = saved + h;
-      const double lp = loss();
-      x[i] = saved - h;
-      const double lm = loss();
-      x[i] = saved;
-      EXPECT_NEAR(dx[i], (lp - lm) / (2 * h), 1e-3) << "pad " << pad << " " << i;
-    }
+    testing::ExpectFiniteDifferences(x, dx, loss, 1e-2f, 1e-3, "Col2Im");
   }
 }
 
@@ -134,26 +123,11 @@ TEST_P(ConvFiniteDifferences, BackwardMatches) {
   auto loss = [&]() {
     std::vector<float> o(s.OutSize()), c(s.ColSize());
     Conv2dForward(s, in.data(), weight.data(), bias.data(), o.data(), c.data());
-    double l = 0;
-    for (size_t j = 0; j < o.size(); ++j) l += double{r[j]} * o[j];
-    return l;
+    return testing::WeightedSum(r, o.data());
   };
-  const float h = 1e-2f;
-  auto check = [&](std::vector<float>& param, const std::vector<float>& grad,
-                   const char* name) {
-    for (size_t i = 0; i < param.size(); ++i) {
-      const float saved = param[i];
-      param[i] = saved + h;
-      const double lp = loss();
-      param[i] = saved - h;
-      const double lm = loss();
-      param[i] = saved;
-      EXPECT_NEAR(grad[i], (lp - lm) / (2 * h), 2e-3) << name << " " << i;
-    }
-  };
-  check(weight, dw, "weight");
-  check(bias, db, "bias");
-  check(in, din, "input");
+  testing::ExpectFiniteDifferences(weight, dw, loss, 1e-2f, 2e-3, "weight");
+  testing::ExpectFiniteDifferences(bias, db, loss, 1e-2f, 2e-3, "bias");
+  testing::ExpectFiniteDifferences(in, din, loss, 1e-2f, 2e-3, "input");
 }
 
 INSTANTIATE_TEST_SUITE_P(Padding, ConvFiniteDifferences,

@@ -97,6 +97,31 @@ inline float Tolerance(float k, float ref) {
          std::fmax(std::fabs(ref), 1.0f);
 }
 
+// Checks grad against central differences of loss() in every element of
+// param (changed and restored in turn): (L(p + h) - L(p - h)) / 2h.
+template <class Loss>
+void ExpectFiniteDifferences(std::vector<float>& param,
+                             const std::vector<float>& grad, const Loss& loss,
+                             float h, double tolerance, const char* what) {
+  ASSERT_EQ(param.size(), grad.size()) << what;
+  for (size_t i = 0; i < param.size(); ++i) {
+    const float saved = param[i];
+    param[i] = saved + h;
+    const double plus = loss();
+    param[i] = saved - h;
+    const double minus = loss();
+    param[i] = saved;
+    EXPECT_NEAR(grad[i], (plus - minus) / (2 * h), tolerance) << what << " " << i;
+  }
+}
+
+// sum r[i] * y[i] in double: the loss whose gradient in y is r.
+inline double WeightedSum(const std::vector<float>& r, const float* y) {
+  double sum = 0;
+  for (size_t i = 0; i < r.size(); ++i) sum += double{r[i]} * y[i];
+  return sum;
+}
+
 // A copy of `v` starting `offset` floats into a fresh buffer, so that the data
 // is misaligned relative to vector boundaries when offset % 16 != 0.
 struct Misaligned {

@@ -1,12 +1,14 @@
 // The architectures: their names and planners (see arch.h).
 //
-// To add an architecture, write its planner below and add its row to
-// kArchitectures (and the enumerator in model.h).
+// To add an architecture, write its planner below (or reuse one with other
+// defaults) and add its row to kArchitectures (and the enumerator in model.h).
 #include "kernels/nn/arch.h"
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -17,30 +19,26 @@ namespace trainbus::nn {
 namespace internal {
 namespace {
 
-// softmax: dense(CHW -> classes).
-class SoftmaxPlanner final : public ArchPlanner {
+// Dense classifiers on the flat input:
+//   softmax  dense(CHW -> classes), no hidden layers;
+//   mlp      dense(CHW -> H1) ReLU [-> H2 ReLU ...] -> dense(-> classes),
+//            hidden=256 when the spec names none.
+class DensePlanner final : public ArchPlanner {
  public:
-  bool takes_hidden() const override { return false; }
-  bool takes_conv() const override { return false; }
-  void ApplyDefaults(ModelSpec*) const override {}
-  absl::Status Plan(const std::string&, NetworkPlan* plan) const override {
-    plan->AddClassifier(plan->spec().InputSize());
-    return absl::OkStatus();
-  }
-};
-
-// mlp: dense(CHW -> H1) ReLU [-> H2 ReLU ...] -> dense(-> classes).
-class MlpPlanner final : public ArchPlanner {
- public:
-  bool takes_hidden() const override { return true; }
+  explicit DensePlanner(std::vector<uint32_t> default_hidden)
+      : default_hidden_(std::move(default_hidden)) {}
+  bool takes_hidden() const override { return !default_hidden_.empty(); }
   bool takes_conv() const override { return false; }
   void ApplyDefaults(ModelSpec* spec) const override {
-    if (spec->hidden.empty()) spec->hidden = {256};
+    if (spec->hidden.empty()) spec->hidden = default_hidden_;
   }
   absl::Status Plan(const std::string&, NetworkPlan* plan) const override {
     plan->AddClassifier(plan->spec().InputSize());
     return absl::OkStatus();
   }
+
+ private:
+  std::vector<uint32_t> default_hidden_;
 };
 
 // cnn: for each c in conv: conv k x k -> ReLU -> maxpool 2x2, then flatten
@@ -92,8 +90,8 @@ struct ArchRow {
 
 // The one name <-> enum <-> planner table.
 const ArchRow kArchitectures[] = {
-    {Arch::kSoftmax, "softmax", new SoftmaxPlanner},
-    {Arch::kMlp, "mlp", new MlpPlanner},
+    {Arch::kSoftmax, "softmax", new DensePlanner({})},
+    {Arch::kMlp, "mlp", new DensePlanner({256})},
     {Arch::kCnn, "cnn", new CnnPlanner},
 };
 
