@@ -95,6 +95,34 @@ using gemm_internal::GemmArgs;
 using gemm_internal::kKc;
 
 
+// count runs of `used` floats, `ld` apart in src, to dst as runs of `width`
+// floats (used <= width), zero-padded: the partial panels and slivers.
+static void CopyPadded(const float* HWY_RESTRICT src, size_t ld, size_t count,
+                       size_t used, size_t width, float* HWY_RESTRICT dst) {
+  for (size_t p = 0; p < count; ++p) {
+    const float* in = src + p * ld;
+    float* out = dst + p * width;
+    for (size_t c = 0; c < used; ++c) out[c] = in[c];
+    for (size_t c = used; c < width; ++c) out[c] = 0.0f;
+  }
+}
+
+// An edge tile computed into tmp (rows x nr) goes to C: its first `cols`
+// columns, plus beta * C unless beta is 0 (C may be uninitialised then).
+static HWY_INLINE void StoreEdgeTile(const float* HWY_RESTRICT tmp, size_t nr,
+                                     size_t rows, size_t cols, float beta,
+                                     float* HWY_RESTRICT c, size_t ldc) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* crow = c + r * ldc;
+    const float* trow = tmp + r * nr;
+    if (beta == 0.0f) {
+      for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
+    } else {
+      for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
+    }
+  }
+}
+
 // Packs op(A) rows [i0, i0 + rows) x k-range [pc, pc + kc) as
 // dst[p * kMr + r], zero-padding rows up to kMr. Only the bottom edge of A is
 // packed: full slivers are read in place by the microkernel.
@@ -129,12 +157,7 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
       }
       return;
     }
-    for (size_t p = 0; p < kc; ++p) {
-      const float* src = g.b + (pc + p) * g.ldb + j0;
-      float* out = dst + p * nr;
-      for (size_t c = 0; c < cols; ++c) out[c] = src[c];
-      for (size_t c = cols; c < nr; ++c) out[c] = 0.0f;
-    }
+    CopyPadded(g.b + pc * g.ldb + j0, g.ldb, kc, cols, nr, dst);
     return;
   }
   // B stored n x k: a transpose. Full panels gather each destination vector
@@ -358,16 +381,7 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
           MicroKernel<kRows, kVecs, true>(d, kc, g.a + i0 * g.lda + pc, g.lda,
                                           bp, ldb, out, ldo, g.alpha, beta_o);
         }
-        if (full) continue;
-        for (size_t r = 0; r < rows; ++r) {
-          float* crow = c + r * g.ldc;
-          const float* trow = tmp + r * nr;
-          if (beta == 0.0f) {
-            for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
-          } else {
-            for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
-          }
-        }
+        if (!full) StoreEdgeTile(tmp, nr, rows, cols, beta, c, g.ldc);
       }
     }
   }
@@ -431,12 +445,7 @@ static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
       }
       return;
     }
-    for (size_t p = 0; p < kc; ++p) {
-      const float* src = g.a + (pc + p) * g.lda + i0;
-      float* out = dst + p * kMr;
-      for (size_t r = 0; r < rows; ++r) out[r] = src[r];
-      for (size_t r = rows; r < kMr; ++r) out[r] = 0.0f;
-    }
+    CopyPadded(g.a + pc * g.lda + i0, g.lda, kc, rows, kMr, dst);
     return;
   }
   // A stored m x k: read each row along k (sequential), write with stride kMr
@@ -497,16 +506,7 @@ static void BlockedRows(const GemmArgs& g, const float* bpack, size_t jc,
       PackedKernel<kRows, kVecs>(d, kc, apack + ib * kRows * kc, bp,
                                  full ? c : tmp, full ? g.ldc : nr, g.alpha,
                                  full ? beta : 0.0f);
-      if (full) continue;
-      for (size_t r = 0; r < rows; ++r) {
-        float* crow = c + r * g.ldc;
-        const float* trow = tmp + r * nr;
-        if (beta == 0.0f) {
-          for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
-        } else {
-          for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
-        }
-      }
+      if (!full) StoreEdgeTile(tmp, nr, rows, cols, beta, c, g.ldc);
     }
   }
 }
