@@ -189,6 +189,47 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
   }
 }
 
+// The C tile is touched only after the k loop; the microkernels prefetch it
+// first so that its (often L2/L3) latency hides behind the FMAs.
+template <size_t kRows, size_t kVecs>
+HWY_INLINE void PrefetchTile(const float* c, size_t ldc, size_t lanes) {
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1);
+    __builtin_prefetch(c + r * ldc + kVecs * lanes - 1, 1);
+  }
+}
+
+// C tile (kRows x kVecs vectors) = alpha * acc + beta * C; acc row-major.
+// beta == 0 never reads C (it may be uninitialised).
+template <size_t kRows, size_t kVecs, class D, class V>
+HWY_INLINE void StoreTile(D d, const V* acc, float* c, size_t ldc, float alpha,
+                          float beta) {
+  const size_t N = hn::Lanes(d);
+  const V va = hn::Set(d, alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) {
+        hn::StoreU(hn::Mul(va, acc[r * kVecs + v]), d, c + r * ldc + v * N);
+      }
+    }
+    return;
+  }
+  const V vb = hn::Set(d, beta);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) {
+      float* out = c + r * ldc + v * N;
+      hn::StoreU(
+          hn::MulAdd(va, acc[r * kVecs + v], hn::Mul(vb, hn::LoadU(d, out))), d,
+          out);
+    }
+  }
+}
+
 // C tile (kRows x kVecs vectors) = alpha * A * Bpack + beta * C over kc
 // steps. A is read in place: kRowMajorA: A(r, p) = a[r * lda + p] (kRows row
 // streams); else A(r, p) = a[p * lda + r] (transposed A, or a packed edge
@@ -201,13 +242,7 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
                             float beta) {
   using V = decltype(hn::Zero(d));
   const size_t N = hn::Lanes(d);
-  // The C tile is touched only after the k loop; prefetch it now so its
-  // (often L2/L3) latency hides behind the FMAs.
-#pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) {
-    __builtin_prefetch(c + r * ldc, 1);
-    __builtin_prefetch(c + r * ldc + kVecs * N - 1, 1);
-  }
+  PrefetchTile<kRows, kVecs>(c, ldc, N);
   V acc[kRows][kVecs];
 #pragma GCC unroll 16
   for (size_t r = 0; r < kRows; ++r) {
@@ -227,21 +262,7 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
     if (!kRowMajorA) a += lda;
     bp += ldb;
   }
-  const V va = hn::Set(d, alpha);
-  const V vb = hn::Set(d, beta);
-#pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
-    for (size_t v = 0; v < kVecs; ++v) {
-      float* out = c + r * ldc + v * N;
-      if (beta == 0.0f) {
-        hn::StoreU(hn::Mul(va, acc[r][v]), d, out);
-      } else {
-        hn::StoreU(hn::MulAdd(va, acc[r][v], hn::Mul(vb, hn::LoadU(d, out))),
-                   d, out);
-      }
-    }
-  }
+  StoreTile<kRows, kVecs>(d, &acc[0][0], c, ldc, alpha, beta);
 }
 
 // Microkernel of the blocked path: both operands packed, A as kRows-float
@@ -254,11 +275,7 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
                              size_t ldc, float alpha, float beta) {
   using V = decltype(hn::Zero(d));
   const size_t N = hn::Lanes(d);
-#pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) {
-    __builtin_prefetch(c + r * ldc, 1);
-    __builtin_prefetch(c + r * ldc + kVecs * N - 1, 1);
-  }
+  PrefetchTile<kRows, kVecs>(c, ldc, N);
   V acc[kRows * kVecs];
 #pragma GCC unroll 64
   for (size_t i = 0; i < kRows * kVecs; ++i) acc[i] = hn::Zero(d);
@@ -301,27 +318,7 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
     a += kRows;
     b += kVecs * N;
   }
-  const V va = hn::Set(d, alpha);
-  if (beta == 0.0f) {
-#pragma GCC unroll 16
-    for (size_t r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
-      for (size_t v = 0; v < kVecs; ++v) {
-        hn::StoreU(hn::Mul(va, acc[r * kVecs + v]), d, c + r * ldc + v * N);
-      }
-    }
-    return;
-  }
-  const V vb = hn::Set(d, beta);
-#pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
-    for (size_t v = 0; v < kVecs; ++v) {
-      float* out = c + r * ldc + v * N;
-      hn::StoreU(hn::MulAdd(va, acc[r * kVecs + v], hn::Mul(vb, hn::LoadU(d, out))),
-                 d, out);
-    }
-  }
+  StoreTile<kRows, kVecs>(d, acc, c, ldc, alpha, beta);
 }
 
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
