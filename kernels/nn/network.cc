@@ -1,5 +1,7 @@
 #include "kernels/nn/network.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -45,6 +47,16 @@ absl::Status Network::Build() {
     return absl::InvalidArgumentError(absl::StrCat(
         "model '", FormatModelSpec(spec_), "' is too large: ",
         cost.BudgetError()));
+  }
+  // Weights fit the budget; activations of a huge input or batch may still
+  // not fit in memory: refuse rather than wait for the OOM killer.
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * page : 0;
+  if (memory != 0 && cost.training_bytes > memory) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "model '", FormatModelSpec(spec_), "' does not fit in this machine's ",
+        memory >> 20, " MiB of memory: ", cost.Summary(),
+        "; use a smaller batch, a smaller input or fewer or narrower layers"));
   }
   const ModelSpec& s = spec_;
   plans_ = plan.layers();

@@ -435,6 +435,16 @@ TEST(NetworkTest, ASpecAboveTheParameterBudgetIsRefusedWithItsSize) {
   ASSERT_TRUE(fits.ok()) << fits.status();
   // A checkpoint of a raised-budget model loads again.
   EXPECT_TRUE(LoadModel((*fits)->SaveCheckpoint()).ok());
+  // Few weights, but activations no machine holds (4 x 4092 x 4092 floats
+  // in the first conv alone, per sample, and 65536 samples): refused too,
+  // before allocating.
+  auto wide = MakeModel(*ParseModelSpec(
+      "cnn:conv=4x4x4x4x4x4,input=1x4096x4096,batch=65536"));
+  ASSERT_FALSE(wide.ok());
+  EXPECT_EQ(wide.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(wide.status().message()).find("MiB of memory"),
+            std::string::npos)
+      << wide.status();
 }
 
 TEST(NetworkTest, LargerBatchThanSpecAndPredictionsBeforeTheStep) {
