@@ -9,14 +9,13 @@
 // epoch, all runs) and report.json to --out_dir.
 //
 // This is the models without the bus: the same nn::Model a model actor
-// trains, fed straight from memory, so the numbers are the models' own.
+// trains, fed straight from memory by training/trainer.h, so the numbers are
+// the models' own. Each run first prints its size and cost.
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -39,11 +38,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "data/idx.h"
-#include "data/shuffle.h"
 #include "report/json.h"
 #include "report/svg_chart.h"
 #include "kernels/nn/model.h"
-#include "kernels/reduce.h"
+#include "training/trainer.h"
 
 // The defaults reach the targets; BENCHMARKS.md records the runs.
 ABSL_FLAG(std::string, runs,
@@ -116,48 +114,19 @@ absl::StatusOr<std::map<std::string, double>> ParseTargets(
   return targets;
 }
 
-// The split as floats in [0, 1], (count, rows * cols).
-struct FloatSplit {
-  size_t count = 0, size = 0;
-  std::vector<float> x;
-  std::vector<int32_t> labels;
-};
-
-FloatSplit ToFloats(const trainbus::data::Dataset& d, uint64_t limit) {
-  FloatSplit s;
-  s.count = limit == 0 ? d.count : std::min<size_t>(d.count, limit);
-  s.size = d.image_size();
-  s.x.resize(s.count * s.size);
-  s.labels.resize(s.count);
-  for (size_t i = 0; i < s.count * s.size; ++i) s.x[i] = d.pixels[i] / 255.0f;
-  for (size_t i = 0; i < s.count; ++i) s.labels[i] = d.labels[i];
-  return s;
-}
-
-absl::StatusOr<double> Accuracy(const trainbus::nn::Model& model,
-                                 const FloatSplit& test,
-                                 std::vector<float>* probs) {
-  const size_t classes = model.spec().classes;
-  probs->resize(test.count * classes);
-  absl::Status s = model.Predict(test.x.data(), test.count, probs->data());
-  if (!s.ok()) return s;
-  return static_cast<double>(trainbus::kernels::CountCorrect(
-             probs->data(), test.labels.data(), test.count, classes)) /
-         static_cast<double>(test.count);
-}
-
 // Trains `run` in place; progress goes to stderr when it is a terminal.
-void Train(const FloatSplit& train, const FloatSplit& test, uint64_t seed,
+void Train(const trainbus::training::FloatSplit& train,
+           const trainbus::training::FloatSplit& test, uint64_t seed,
            Run* run) {
   auto spec = trainbus::nn::ParseModelSpec(run->spec_text);
   if (!spec.ok()) {
     run->error = std::string(spec.status().message());
     return;
   }
-  if (spec->InputSize() != train.size) {
-    run->error = absl::StrCat("spec '", run->spec_text, "' expects ",
-                              spec->InputSize(), " inputs, the data has ",
-                              train.size, " pixels per image; set input=");
+  run->arch = std::string(trainbus::nn::ArchName(spec->arch));
+  absl::Status fits = trainbus::training::CheckFits(*spec, train);
+  if (!fits.ok()) {
+    run->error = std::string(fits.message());
     return;
   }
   auto model = trainbus::nn::MakeModel(*spec);
@@ -165,75 +134,45 @@ void Train(const FloatSplit& train, const FloatSplit& test, uint64_t seed,
     run->error = std::string(model.status().message());
     return;
   }
-  if (spec->batch_size > train.count) {
-    run->error = absl::StrCat("batch ", spec->batch_size, " is larger than the ",
-                              train.count, " training samples; lower batch=");
-    return;
-  }
   run->spec = trainbus::nn::FormatModelSpec((*model)->spec());
-  run->arch = spec->arch;
   run->parameters = (*model)->ParameterCount();
-  const size_t b = spec->batch_size;
-  const size_t in = train.size;
+  absl::StatusOr<trainbus::nn::ModelCost> cost =
+      trainbus::nn::EstimateModelCost((*model)->spec());
+  if (cost.ok()) std::cout << run->arch << ": " << cost->Summary() << std::endl;
+
   const bool tty = isatty(STDERR_FILENO) != 0;
-  std::vector<float> xb(b * in), probs;
-  std::vector<int32_t> yb(b);
-  trainbus::data::EpochShuffler shuffler(train.count, seed);
-  size_t trained = 0;
-  for (uint64_t epoch = 1; epoch <= run->epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    size_t steps = 0;
-    const size_t batches = train.count / b;
-    for (size_t step = 0; step < batches; ++step) {
-      for (size_t j = 0; j < b; ++j) {
-        const size_t i = shuffler.Next().index;
-        std::memcpy(xb.data() + j * in, train.x.data() + i * in,
-                    in * sizeof(float));
-        yb[j] = train.labels[i];
-      }
-      absl::StatusOr<float> loss = (*model)->TrainStep(xb.data(), yb.data(), b);
-      if (!loss.ok()) {
-        run->error = std::string(loss.status().message());
-        return;
-      }
-      loss_sum += *loss;
-      ++steps;
-      if (tty && (step + 1) % std::max<size_t>(1, batches / 20) == 0) {
-        const double s = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
-        std::fprintf(stderr, "\r  %-8s epoch %llu/%llu %3zu%%  %6.0f samples/s",
-                     run->arch.c_str(),
-                     static_cast<unsigned long long>(epoch),
-                     static_cast<unsigned long long>(run->epochs),
-                     (step + 1) * 100 / batches, (step + 1) * b / s);
-      }
-    }
-    // Skip the epoch's remainder (fewer than b samples) so that every epoch
-    // starts a fresh permutation.
-    while (shuffler.position() != 0) shuffler.Next();
-    const double seconds = std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - start)
-                               .count();
-    run->train_seconds += seconds;
-    trained += steps * b;
+  trainbus::training::TrainOptions options;
+  options.epochs = run->epochs;
+  options.shuffle_seed = seed;
+  if (tty) {
+    options.on_progress = [run](const trainbus::training::Progress& p) {
+      std::fprintf(stderr, "\r  %-8s epoch %llu/%llu %3zu%%  %6.0f samples/s",
+                   run->arch.c_str(), static_cast<unsigned long long>(p.epoch),
+                   static_cast<unsigned long long>(run->epochs),
+                   p.steps * 100 / p.steps_per_epoch, p.samples / p.seconds);
+    };
+  }
+  options.on_epoch = [run, tty](const trainbus::training::EpochResult& e) {
+    run->train_seconds += e.seconds;
+    run->loss.push_back(e.loss);
+    run->accuracy.push_back(e.accuracy);
     if (tty) std::fprintf(stderr, "\r%60s\r", "");
-    run->loss.push_back(steps ? loss_sum / steps : 0);
-    absl::StatusOr<double> accuracy = Accuracy(**model, test, &probs);
-    if (!accuracy.ok()) {
-      run->error = std::string(accuracy.status().message());
-      return;
-    }
-    run->accuracy.push_back(*accuracy);
     std::cout << absl::StrFormat(
                      "%-8s epoch %2d/%d  train_loss %.4f  test_acc %.4f  "
                      "%.0f samples/s  train %.1f s",
-                     run->arch, epoch, run->epochs, run->loss.back(),
-                     run->accuracy.back(), steps * b / seconds,
-                     run->train_seconds)
+                     run->arch, e.epoch, run->epochs, e.loss, e.accuracy,
+                     e.samples / e.seconds, run->train_seconds)
               << std::endl;
+  };
+  std::vector<trainbus::training::EpochResult> history;
+  absl::Status s = trainbus::training::TrainAndEvaluate(**model, train, test,
+                                                        options, &history);
+  if (!s.ok()) {
+    run->error = std::string(s.message());
+    return;
   }
+  size_t trained = 0;
+  for (const auto& e : history) trained += e.samples;
   run->samples_per_second =
       run->train_seconds > 0 ? trained / run->train_seconds : 0;
 }
@@ -267,6 +206,33 @@ std::string ReportJson(const std::vector<Run>& runs) {
   return w.str();
 }
 
+// --out_dir must be writable before any training: create it and write a
+// probe file there, so that a bad path fails in a second, not after an hour.
+absl::Status CheckOutDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--out_dir: cannot create ", dir, ": ", ec.message(),
+                     "; pick a writable directory, or --out_dir= for none"));
+  }
+  const std::string probe =
+      absl::StrCat(dir, "/.accuracy_probe_", static_cast<long>(getpid()));
+  {
+    std::ofstream out(probe, std::ios::binary | std::ios::trunc);
+    out << "probe";
+    out.close();
+    if (!out) {
+      std::filesystem::remove(probe, ec);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--out_dir: cannot write to ", dir,
+          "; pick a writable directory, or --out_dir= for none"));
+    }
+  }
+  std::filesystem::remove(probe, ec);
+  return absl::OkStatus();
+}
+
 bool WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -292,14 +258,22 @@ int main(int argc, char** argv) {
     std::cerr << "--targets: " << targets.status().message() << "\n";
     return 2;
   }
+  const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  if (!out_dir.empty()) {
+    if (absl::Status s = CheckOutDir(out_dir); !s.ok()) {
+      std::cerr << s.message() << "\n";
+      return 2;
+    }
+  }
   auto splits = trainbus::data::LoadMnistDir(absl::GetFlag(FLAGS_data_dir));
   if (!splits.ok()) {
     std::cerr << splits.status().message() << "\n";
     return 1;
   }
-  const FloatSplit train =
-      ToFloats(splits->train, absl::GetFlag(FLAGS_train_limit));
-  const FloatSplit test = ToFloats(splits->test, absl::GetFlag(FLAGS_test_limit));
+  const trainbus::training::FloatSplit train = trainbus::training::ToFloatSplit(
+      splits->train, absl::GetFlag(FLAGS_train_limit));
+  const trainbus::training::FloatSplit test = trainbus::training::ToFloatSplit(
+      splits->test, absl::GetFlag(FLAGS_test_limit));
   std::cout << "data " << splits->dir << ": " << train.count << " train, "
             << test.count << " test images\n";
 
@@ -333,10 +307,7 @@ int main(int argc, char** argv) {
         r.samples_per_second, r.spec);
   }
 
-  const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
   if (!out_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
     trainbus::report::LineChart chart{"test accuracy per epoch", "epoch",
                                       "test accuracy"};
     for (const Run& r : *runs) {
@@ -348,11 +319,12 @@ int main(int argc, char** argv) {
       }
       chart.series.push_back(std::move(s));
     }
-    if (!ec && WriteFile(out_dir + "/report.json", ReportJson(*runs)) &&
-        WriteFile(out_dir + "/accuracy.svg", chart.ToSvg())) {
-      std::cout << "open in a browser: " << out_dir << "/accuracy.svg (report: "
-                << out_dir << "/report.json)\n";
+    if (!WriteFile(out_dir + "/report.json", ReportJson(*runs)) ||
+        !WriteFile(out_dir + "/accuracy.svg", chart.ToSvg())) {
+      return 1;  // results that cannot be written are a failed run
     }
+    std::cout << "open in a browser: " << out_dir << "/accuracy.svg (report: "
+              << out_dir << "/report.json)\n";
   }
   return all_met ? 0 : 3;
 }

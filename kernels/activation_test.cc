@@ -124,18 +124,38 @@ TEST(ActivationTest, ReluBackwardMatchesFiniteDifferences) {
   std::vector<float> y(n), dx(n);
   ReluForward(x.data(), y.data(), n);
   ReluBackward(y.data(), r.data(), dx.data(), n);
-  const float h = 1e-2f;
-  for (size_t i = 0; i < n; ++i) {
-    auto loss = [&](float xi) {
-      std::vector<float> xx = x, yy(n);
-      xx[i] = xi;
-      ReluForward(xx.data(), yy.data(), n);
-      double l = 0;
-      for (size_t j = 0; j < n; ++j) l += double{r[j]} * yy[j];
-      return l;
+  auto loss = [&]() {
+    std::vector<float> yy(n);
+    ReluForward(x.data(), yy.data(), n);
+    return testing::WeightedSum(r, yy.data());
+  };
+  testing::ExpectFiniteDifferences(x, dx, loss, 1e-2f, 1e-3, "relu");
+}
+
+// L = sum r * (x + bias) over (rows, n) or (channels, len): dL/dbias is what
+// BiasBackward / ChannelBiasBackward compute from dout = r.
+TEST(ActivationTest, BiasBackwardsMatchFiniteDifferences) {
+  const size_t rows = 5, n = 19;
+  const auto x = RandomFloats(rows * n, 31);
+  const auto r = RandomFloats(rows * n, 32);
+  struct Case {
+    const char* name;
+    size_t bias_size;
+    void (*forward)(float*, const float*, size_t, size_t, bool);
+    void (*backward)(const float*, size_t, size_t, float*);
+  } cases[] = {{"BiasBackward", n, BiasForward, BiasBackward},
+               {"ChannelBiasBackward", rows, ChannelBiasForward,
+                ChannelBiasBackward}};
+  for (const Case& c : cases) {
+    auto bias = RandomFloats(c.bias_size, 33);
+    std::vector<float> db(c.bias_size);
+    c.backward(r.data(), rows, n, db.data());
+    auto loss = [&]() {
+      std::vector<float> y = x;
+      c.forward(y.data(), bias.data(), rows, n, /*relu=*/false);
+      return testing::WeightedSum(r, y.data());
     };
-    const double fd = (loss(x[i] + h) - loss(x[i] - h)) / (2 * h);
-    EXPECT_NEAR(dx[i], fd, 1e-3) << i;
+    testing::ExpectFiniteDifferences(bias, db, loss, 1e-2f, 1e-3, c.name);
   }
 }
 

@@ -8,6 +8,7 @@
 #define HWY_TARGET_INCLUDE "kernels/conv.cc"
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
@@ -182,66 +183,64 @@ void Conv2dBackward(const ConvShape& s, const float* col, const float* weight,
   Col2Im(s, dcol, din);
 }
 
-void Conv2dForwardReference(const ConvShape& s, const float* in,
-                            const float* weight, const float* bias,
-                            float* out) {
+// The direct loops: calls tap(out_index, weight_index, in_index) for every
+// output pixel and every kernel tap that reads inside the input (padding
+// reads zero, so it contributes nothing), outputs in order.
+template <class Tap>
+static void ForEachTap(const ConvShape& s, const Tap& tap) {
   const size_t oh = s.OutHeight(), ow = s.OutWidth(), k = s.kernel;
   for (size_t o = 0; o < s.out_channels; ++o) {
     for (size_t b = 0; b < s.batch; ++b) {
       for (size_t y = 0; y < oh; ++y) {
         for (size_t x = 0; x < ow; ++x) {
-          double sum = bias[o];
+          const size_t oi = ((o * s.batch + b) * oh + y) * ow + x;
           for (size_t c = 0; c < s.channels; ++c) {
             for (size_t kh = 0; kh < k; ++kh) {
               for (size_t kw = 0; kw < k; ++kw) {
-                // Input (y + kh - pad, x + kw - pad); padding reads zero.
+                // Input (y + kh - pad, x + kw - pad).
                 if (y + kh < s.pad || x + kw < s.pad) continue;
                 const size_t iy = y + kh - s.pad, ix = x + kw - s.pad;
                 if (iy >= s.height || ix >= s.width) continue;
-                sum += double{weight[((o * s.channels + c) * k + kh) * k + kw]} *
-                       in[((c * s.batch + b) * s.height + iy) * s.width + ix];
+                tap(oi, ((o * s.channels + c) * k + kh) * k + kw,
+                    ((c * s.batch + b) * s.height + iy) * s.width + ix);
               }
             }
           }
-          out[((o * s.batch + b) * oh + y) * ow + x] = static_cast<float>(sum);
         }
       }
     }
   }
 }
 
+void Conv2dForwardReference(const ConvShape& s, const float* in,
+                            const float* weight, const float* bias,
+                            float* out) {
+  // Double sums, one per output (taps of an output arrive together).
+  std::vector<double> sum(s.OutSize());
+  const size_t plane = s.batch * s.OutHeight() * s.OutWidth();
+  for (size_t i = 0; i < sum.size(); ++i) sum[i] = bias[i / plane];
+  ForEachTap(s, [&](size_t oi, size_t wi, size_t ii) {
+    sum[oi] += double{weight[wi]} * in[ii];
+  });
+  for (size_t i = 0; i < sum.size(); ++i) out[i] = static_cast<float>(sum[i]);
+}
+
 void Conv2dBackwardReference(const ConvShape& s, const float* in,
                              const float* weight, const float* dout,
                              float* dweight, float* dbias, float* din) {
-  const size_t oh = s.OutHeight(), ow = s.OutWidth(), k = s.kernel;
   for (size_t i = 0; i < s.WeightSize(); ++i) dweight[i] = 0.0f;
-  for (size_t o = 0; o < s.out_channels; ++o) dbias[o] = 0.0f;
+  const size_t plane = s.batch * s.OutHeight() * s.OutWidth();
+  for (size_t o = 0; o < s.out_channels; ++o) {
+    dbias[o] = 0.0f;
+    for (size_t i = 0; i < plane; ++i) dbias[o] += dout[o * plane + i];
+  }
   if (din != nullptr) {
     for (size_t i = 0; i < s.InSize(); ++i) din[i] = 0.0f;
   }
-  for (size_t o = 0; o < s.out_channels; ++o) {
-    for (size_t b = 0; b < s.batch; ++b) {
-      for (size_t y = 0; y < oh; ++y) {
-        for (size_t x = 0; x < ow; ++x) {
-          const float g = dout[((o * s.batch + b) * oh + y) * ow + x];
-          dbias[o] += g;
-          for (size_t c = 0; c < s.channels; ++c) {
-            for (size_t kh = 0; kh < k; ++kh) {
-              for (size_t kw = 0; kw < k; ++kw) {
-                if (y + kh < s.pad || x + kw < s.pad) continue;
-                const size_t iy = y + kh - s.pad, ix = x + kw - s.pad;
-                if (iy >= s.height || ix >= s.width) continue;
-                const size_t wi = ((o * s.channels + c) * k + kh) * k + kw;
-                const size_t ii = ((c * s.batch + b) * s.height + iy) * s.width + ix;
-                dweight[wi] += g * in[ii];
-                if (din != nullptr) din[ii] += g * weight[wi];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  ForEachTap(s, [&](size_t oi, size_t wi, size_t ii) {
+    dweight[wi] += dout[oi] * in[ii];
+    if (din != nullptr) din[ii] += dout[oi] * weight[wi];
+  });
 }
 
 }  // namespace trainbus::kernels

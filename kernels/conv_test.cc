@@ -1,66 +1,110 @@
 #include "kernels/conv.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "kernels/test_util.h"
-#include "oneapi/tbb/global_control.h"
 
 namespace trainbus::kernels {
 namespace {
 
 using testing::ForEachTarget;
+using testing::Misaligned;
 using testing::RandomFloats;
 
-void CheckAgainstReference(const ConvShape& s, const char* target) {
-  const auto in = RandomFloats(s.InSize(), s.batch + s.channels);
-  const auto weight = RandomFloats(s.WeightSize(), 2);
-  const auto bias = RandomFloats(s.out_channels, 3);
-  std::vector<float> out(s.OutSize()), ref(s.OutSize()), col(s.ColSize());
-  Conv2dForward(s, in.data(), weight.data(), bias.data(), out.data(), col.data());
-  Conv2dForwardReference(s, in.data(), weight.data(), bias.data(), ref.data());
+// Every buffer starts `offset` floats past a vector boundary (0: aligned).
+void CheckAgainstReference(const ConvShape& s, const char* target,
+                           size_t offset) {
+  const auto in0 = RandomFloats(s.InSize(), s.batch + s.channels);
+  const auto weight0 = RandomFloats(s.WeightSize(), 2);
+  const auto bias0 = RandomFloats(s.out_channels, 3);
+  const auto dout0 = RandomFloats(s.OutSize(), 4);
+  auto zeros = [&](size_t n, size_t extra) {
+    return Misaligned(std::vector<float>(n), offset + extra);
+  };
+  Misaligned in(in0, offset), weight(weight0, offset + 1),
+      bias(bias0, offset + 2), dout(dout0, offset + 3);
+  Misaligned out = zeros(s.OutSize(), 0), col = zeros(s.ColSize(), 1);
+  std::vector<float> ref(s.OutSize());
+  Conv2dForward(s, in.ptr, weight.ptr, bias.ptr, out.ptr, col.ptr);
+  Conv2dForwardReference(s, in0.data(), weight0.data(), bias0.data(),
+                         ref.data());
   const float k = static_cast<float>(s.ColRows()) / 4 + 8;
-  for (size_t i = 0; i < out.size(); ++i) {
-    ASSERT_NEAR(out[i], ref[i], testing::Tolerance(k, s.ColRows() / 3.0f))
-        << target << " i=" << i;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_NEAR(out.ptr[i], ref[i], testing::Tolerance(k, s.ColRows() / 3.0f))
+        << target << " offset " << offset << " i=" << i;
   }
-  const auto dout = RandomFloats(s.OutSize(), 4);
-  std::vector<float> dw(s.WeightSize()), db(s.out_channels), din(s.InSize()),
-      dcol(s.ColSize());
-  std::vector<float> dwr(dw.size()), dbr(db.size()), dinr(din.size());
-  Conv2dBackward(s, col.data(), weight.data(), dout.data(), dw.data(), db.data(),
-                 din.data(), dcol.data());
-  Conv2dBackwardReference(s, in.data(), weight.data(), dout.data(), dwr.data(),
-                          dbr.data(), dinr.data());
+  Misaligned dw = zeros(s.WeightSize(), 2), db = zeros(s.out_channels, 3),
+             din = zeros(s.InSize(), 4), dcol = zeros(s.ColSize(), 5);
+  std::vector<float> dwr(s.WeightSize()), dbr(s.out_channels),
+      dinr(s.InSize());
+  Conv2dBackward(s, col.ptr, weight.ptr, dout.ptr, dw.ptr, db.ptr, din.ptr,
+                 dcol.ptr);
+  Conv2dBackwardReference(s, in0.data(), weight0.data(), dout0.data(),
+                          dwr.data(), dbr.data(), dinr.data());
   const float kb = static_cast<float>(s.ColCols()) / 4 + 8;
-  for (size_t i = 0; i < dw.size(); ++i) {
-    ASSERT_NEAR(dw[i], dwr[i], testing::Tolerance(kb, s.ColCols() / 3.0f)) << target;
+  for (size_t i = 0; i < dwr.size(); ++i) {
+    ASSERT_NEAR(dw.ptr[i], dwr[i], testing::Tolerance(kb, s.ColCols() / 3.0f))
+        << target << " offset " << offset;
   }
-  for (size_t i = 0; i < db.size(); ++i) {
-    ASSERT_NEAR(db[i], dbr[i], testing::Tolerance(kb, s.ColCols() / 3.0f)) << target;
+  for (size_t i = 0; i < dbr.size(); ++i) {
+    ASSERT_NEAR(db.ptr[i], dbr[i], testing::Tolerance(kb, s.ColCols() / 3.0f))
+        << target << " offset " << offset;
   }
-  for (size_t i = 0; i < din.size(); ++i) {
-    ASSERT_NEAR(din[i], dinr[i], testing::Tolerance(64, 25.0f)) << target;
+  for (size_t i = 0; i < dinr.size(); ++i) {
+    ASSERT_NEAR(din.ptr[i], dinr[i], testing::Tolerance(64, 25.0f))
+        << target << " offset " << offset;
   }
 }
 
-TEST(ConvTest, MatchesDirectReferenceOnEveryTarget) {
-  ForEachTarget([](const char* target) {
-    CheckAgainstReference({1, 1, 7, 9, 3, 3}, target);
-    CheckAgainstReference({3, 2, 8, 8, 5, 5}, target);
-    CheckAgainstReference({2, 3, 12, 11, 17, 5}, target);
-    CheckAgainstReference({4, 1, 28, 28, 8, 5}, target);  // large: threaded
-    CheckAgainstReference({16, 2, 12, 12, 3, 5}, target);  // padded col rows
-    // Zero padding: "same" (pad = (k - 1) / 2), more than that, and planes
-    // smaller than the kernel.
-    CheckAgainstReference({2, 2, 7, 9, 3, 3, 1}, target);
-    CheckAgainstReference({3, 1, 8, 6, 4, 5, 2}, target);
-    CheckAgainstReference({2, 3, 5, 5, 2, 3, 2}, target);
-    CheckAgainstReference({1, 2, 3, 4, 3, 5, 2}, target);
-    CheckAgainstReference({2, 1, 1, 1, 2, 5, 2}, target);  // 1x1 plane
-    CheckAgainstReference({4, 1, 28, 28, 16, 3, 1}, target);  // threaded
+TEST(ConvTest, MatchesDirectReferenceOnEveryTargetAlignedOrNot) {
+  const ConvShape shapes[] = {
+      {1, 1, 7, 9, 3, 3},
+      {3, 2, 8, 8, 5, 5},
+      {2, 3, 12, 11, 17, 5},
+      {4, 1, 28, 28, 8, 5},   // large: threaded
+      {16, 2, 12, 12, 3, 5},  // padded col rows
+      // Zero padding: "same" (pad = (k - 1) / 2), more than that, and planes
+      // smaller than the kernel.
+      {2, 2, 7, 9, 3, 3, 1},
+      {3, 1, 8, 6, 4, 5, 2},
+      {2, 3, 5, 5, 2, 3, 2},
+      {1, 2, 3, 4, 3, 5, 2},
+      {2, 1, 1, 1, 2, 5, 2},  // 1x1 plane
+      {4, 1, 28, 28, 16, 3, 1},  // threaded
+  };
+  const auto ran = ForEachTarget([&](const char* target) {
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) {
+      CheckAgainstReference(shapes[i], target, 0);
+      CheckAgainstReference(shapes[i], target, 1 + i % 7);
+    }
   });
+  EXPECT_EQ(ran, testing::ExpectedTargets());
+}
+
+// Col2Im is the adjoint of Im2Col: with L = <r, Im2Col(x)>, dL/dx = Col2Im(r).
+TEST(ConvTest, Col2ImMatchesFiniteDifferencesOfIm2Col) {
+  for (size_t pad : {0, 1, 2}) {
+    const ConvShape s{2, 2, 5, 6, 1, 3, pad};
+    auto x = RandomFloats(s.InSize(), 21);
+    auto r = RandomFloats(s.ColSize(), 22);
+    // Only the ColCols() entries of each row are columns; the stride's tail
+    // is not part of the matrix.
+    for (size_t row = 0; row < s.ColRows(); ++row) {
+      std::fill(r.begin() + row * s.ColStride() + s.ColCols(),
+                r.begin() + (row + 1) * s.ColStride(), 0.0f);
+    }
+    std::vector<float> dx(s.InSize());
+    Col2Im(s, r.data(), dx.data());
+    auto loss = [&]() {
+      std::vector<float> col(s.ColSize(), 0.0f);
+      Im2Col(s, x.data(), col.data());
+      return testing::WeightedSum(r, col.data());
+    };
+    testing::ExpectFiniteDifferences(x, dx, loss, 1e-2f, 1e-3, "Col2Im");
+  }
 }
 
 class ConvFiniteDifferences : public ::testing::TestWithParam<size_t> {};
@@ -79,54 +123,42 @@ TEST_P(ConvFiniteDifferences, BackwardMatches) {
   auto loss = [&]() {
     std::vector<float> o(s.OutSize()), c(s.ColSize());
     Conv2dForward(s, in.data(), weight.data(), bias.data(), o.data(), c.data());
-    double l = 0;
-    for (size_t j = 0; j < o.size(); ++j) l += double{r[j]} * o[j];
-    return l;
+    return testing::WeightedSum(r, o.data());
   };
-  const float h = 1e-2f;
-  auto check = [&](std::vector<float>& param, const std::vector<float>& grad,
-                   const char* name) {
-    for (size_t i = 0; i < param.size(); ++i) {
-      const float saved = param[i];
-      param[i] = saved + h;
-      const double lp = loss();
-      param[i] = saved - h;
-      const double lm = loss();
-      param[i] = saved;
-      EXPECT_NEAR(grad[i], (lp - lm) / (2 * h), 2e-3) << name << " " << i;
-    }
-  };
-  check(weight, dw, "weight");
-  check(bias, db, "bias");
-  check(in, din, "input");
+  testing::ExpectFiniteDifferences(weight, dw, loss, 1e-2f, 2e-3, "weight");
+  testing::ExpectFiniteDifferences(bias, db, loss, 1e-2f, 2e-3, "bias");
+  testing::ExpectFiniteDifferences(in, din, loss, 1e-2f, 2e-3, "input");
 }
 
 INSTANTIATE_TEST_SUITE_P(Padding, ConvFiniteDifferences,
                          ::testing::Values(0, 1, 2));
 
-TEST(ConvTest, BitwiseIdenticalForOneOrTwoThreads) {
+TEST(ConvTest, BitwiseIdenticalForAnyThreadCount) {
   const ConvShape s{16, 4, 12, 12, 8, 5};
   const auto in = RandomFloats(s.InSize(), 1);
   const auto weight = RandomFloats(s.WeightSize(), 2);
   const auto bias = RandomFloats(s.out_channels, 3);
   const auto dout = RandomFloats(s.OutSize(), 4);
-  std::vector<float> results[2];
-  for (int threads : {1, 2}) {
-    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  std::vector<float> first;
+  for (int threads : testing::kThreadCounts) {
     std::vector<float> out(s.OutSize()), col(s.ColSize()), dcol(s.ColSize());
     std::vector<float> dw(s.WeightSize()), db(s.out_channels), din(s.InSize());
-    Conv2dForward(s, in.data(), weight.data(), bias.data(), out.data(), col.data());
-    Conv2dBackward(s, col.data(), weight.data(), dout.data(), dw.data(), db.data(),
-                   din.data(), dcol.data());
-    auto& r = results[threads - 1];
-    r.insert(r.end(), out.begin(), out.end());
-    r.insert(r.end(), dw.begin(), dw.end());
-    r.insert(r.end(), db.begin(), db.end());
-    r.insert(r.end(), din.begin(), din.end());
+    testing::WithThreads(threads, [&] {
+      Conv2dForward(s, in.data(), weight.data(), bias.data(), out.data(),
+                    col.data());
+      Conv2dBackward(s, col.data(), weight.data(), dout.data(), dw.data(),
+                     db.data(), din.data(), dcol.data());
+    });
+    std::vector<float> all = out;
+    all.insert(all.end(), dw.begin(), dw.end());
+    all.insert(all.end(), db.begin(), db.end());
+    all.insert(all.end(), din.begin(), din.end());
+    if (threads == 1) first = all;
+    ASSERT_EQ(all.size(), first.size());
+    EXPECT_EQ(0, std::memcmp(all.data(), first.data(),
+                             all.size() * sizeof(float)))
+        << threads << " threads";
   }
-  ASSERT_EQ(results[0].size(), results[1].size());
-  EXPECT_EQ(0, std::memcmp(results[0].data(), results[1].data(),
-                           results[0].size() * sizeof(float)));
 }
 
 }  // namespace

@@ -95,6 +95,34 @@ using gemm_internal::GemmArgs;
 using gemm_internal::kKc;
 
 
+// count runs of `used` floats, `ld` apart in src, to dst as runs of `width`
+// floats (used <= width), zero-padded: the partial panels and slivers.
+static void CopyPadded(const float* HWY_RESTRICT src, size_t ld, size_t count,
+                       size_t used, size_t width, float* HWY_RESTRICT dst) {
+  for (size_t p = 0; p < count; ++p) {
+    const float* in = src + p * ld;
+    float* out = dst + p * width;
+    for (size_t c = 0; c < used; ++c) out[c] = in[c];
+    for (size_t c = used; c < width; ++c) out[c] = 0.0f;
+  }
+}
+
+// An edge tile computed into tmp (rows x nr) goes to C: its first `cols`
+// columns, plus beta * C unless beta is 0 (C may be uninitialised then).
+static HWY_INLINE void StoreEdgeTile(const float* HWY_RESTRICT tmp, size_t nr,
+                                     size_t rows, size_t cols, float beta,
+                                     float* HWY_RESTRICT c, size_t ldc) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* crow = c + r * ldc;
+    const float* trow = tmp + r * nr;
+    if (beta == 0.0f) {
+      for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
+    } else {
+      for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
+    }
+  }
+}
+
 // Packs op(A) rows [i0, i0 + rows) x k-range [pc, pc + kc) as
 // dst[p * kMr + r], zero-padding rows up to kMr. Only the bottom edge of A is
 // packed: full slivers are read in place by the microkernel.
@@ -129,12 +157,7 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
       }
       return;
     }
-    for (size_t p = 0; p < kc; ++p) {
-      const float* src = g.b + (pc + p) * g.ldb + j0;
-      float* out = dst + p * nr;
-      for (size_t c = 0; c < cols; ++c) out[c] = src[c];
-      for (size_t c = cols; c < nr; ++c) out[c] = 0.0f;
-    }
+    CopyPadded(g.b + pc * g.ldb + j0, g.ldb, kc, cols, nr, dst);
     return;
   }
   // B stored n x k: a transpose. Full panels gather each destination vector
@@ -166,6 +189,47 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
   }
 }
 
+// The C tile is touched only after the k loop; the microkernels prefetch it
+// first so that its (often L2/L3) latency hides behind the FMAs.
+template <size_t kRows, size_t kVecs>
+HWY_INLINE void PrefetchTile(const float* c, size_t ldc, size_t lanes) {
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1);
+    __builtin_prefetch(c + r * ldc + kVecs * lanes - 1, 1);
+  }
+}
+
+// C tile (kRows x kVecs vectors) = alpha * acc + beta * C; acc row-major.
+// beta == 0 never reads C (it may be uninitialised).
+template <size_t kRows, size_t kVecs, class D, class V>
+HWY_INLINE void StoreTile(D d, const V* acc, float* c, size_t ldc, float alpha,
+                          float beta) {
+  const size_t N = hn::Lanes(d);
+  const V va = hn::Set(d, alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+      for (size_t v = 0; v < kVecs; ++v) {
+        hn::StoreU(hn::Mul(va, acc[r * kVecs + v]), d, c + r * ldc + v * N);
+      }
+    }
+    return;
+  }
+  const V vb = hn::Set(d, beta);
+#pragma GCC unroll 16
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (size_t v = 0; v < kVecs; ++v) {
+      float* out = c + r * ldc + v * N;
+      hn::StoreU(
+          hn::MulAdd(va, acc[r * kVecs + v], hn::Mul(vb, hn::LoadU(d, out))), d,
+          out);
+    }
+  }
+}
+
 // C tile (kRows x kVecs vectors) = alpha * A * Bpack + beta * C over kc
 // steps. A is read in place: kRowMajorA: A(r, p) = a[r * lda + p] (kRows row
 // streams); else A(r, p) = a[p * lda + r] (transposed A, or a packed edge
@@ -178,13 +242,7 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
                             float beta) {
   using V = decltype(hn::Zero(d));
   const size_t N = hn::Lanes(d);
-  // The C tile is touched only after the k loop; prefetch it now so its
-  // (often L2/L3) latency hides behind the FMAs.
-#pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) {
-    __builtin_prefetch(c + r * ldc, 1);
-    __builtin_prefetch(c + r * ldc + kVecs * N - 1, 1);
-  }
+  PrefetchTile<kRows, kVecs>(c, ldc, N);
   V acc[kRows][kVecs];
 #pragma GCC unroll 16
   for (size_t r = 0; r < kRows; ++r) {
@@ -204,21 +262,7 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
     if (!kRowMajorA) a += lda;
     bp += ldb;
   }
-  const V va = hn::Set(d, alpha);
-  const V vb = hn::Set(d, beta);
-#pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
-    for (size_t v = 0; v < kVecs; ++v) {
-      float* out = c + r * ldc + v * N;
-      if (beta == 0.0f) {
-        hn::StoreU(hn::Mul(va, acc[r][v]), d, out);
-      } else {
-        hn::StoreU(hn::MulAdd(va, acc[r][v], hn::Mul(vb, hn::LoadU(d, out))),
-                   d, out);
-      }
-    }
-  }
+  StoreTile<kRows, kVecs>(d, &acc[0][0], c, ldc, alpha, beta);
 }
 
 // Microkernel of the blocked path: both operands packed, A as kRows-float
@@ -231,11 +275,7 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
                              size_t ldc, float alpha, float beta) {
   using V = decltype(hn::Zero(d));
   const size_t N = hn::Lanes(d);
-#pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) {
-    __builtin_prefetch(c + r * ldc, 1);
-    __builtin_prefetch(c + r * ldc + kVecs * N - 1, 1);
-  }
+  PrefetchTile<kRows, kVecs>(c, ldc, N);
   V acc[kRows * kVecs];
 #pragma GCC unroll 64
   for (size_t i = 0; i < kRows * kVecs; ++i) acc[i] = hn::Zero(d);
@@ -278,27 +318,7 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
     a += kRows;
     b += kVecs * N;
   }
-  const V va = hn::Set(d, alpha);
-  if (beta == 0.0f) {
-#pragma GCC unroll 16
-    for (size_t r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
-      for (size_t v = 0; v < kVecs; ++v) {
-        hn::StoreU(hn::Mul(va, acc[r * kVecs + v]), d, c + r * ldc + v * N);
-      }
-    }
-    return;
-  }
-  const V vb = hn::Set(d, beta);
-#pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
-    for (size_t v = 0; v < kVecs; ++v) {
-      float* out = c + r * ldc + v * N;
-      hn::StoreU(hn::MulAdd(va, acc[r * kVecs + v], hn::Mul(vb, hn::LoadU(d, out))),
-                 d, out);
-    }
-  }
+  StoreTile<kRows, kVecs>(d, acc, c, ldc, alpha, beta);
 }
 
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
@@ -358,16 +378,7 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
           MicroKernel<kRows, kVecs, true>(d, kc, g.a + i0 * g.lda + pc, g.lda,
                                           bp, ldb, out, ldo, g.alpha, beta_o);
         }
-        if (full) continue;
-        for (size_t r = 0; r < rows; ++r) {
-          float* crow = c + r * g.ldc;
-          const float* trow = tmp + r * nr;
-          if (beta == 0.0f) {
-            for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
-          } else {
-            for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
-          }
-        }
+        if (!full) StoreEdgeTile(tmp, nr, rows, cols, beta, c, g.ldc);
       }
     }
   }
@@ -431,12 +442,7 @@ static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
       }
       return;
     }
-    for (size_t p = 0; p < kc; ++p) {
-      const float* src = g.a + (pc + p) * g.lda + i0;
-      float* out = dst + p * kMr;
-      for (size_t r = 0; r < rows; ++r) out[r] = src[r];
-      for (size_t r = rows; r < kMr; ++r) out[r] = 0.0f;
-    }
+    CopyPadded(g.a + pc * g.lda + i0, g.lda, kc, rows, kMr, dst);
     return;
   }
   // A stored m x k: read each row along k (sequential), write with stride kMr
@@ -497,16 +503,7 @@ static void BlockedRows(const GemmArgs& g, const float* bpack, size_t jc,
       PackedKernel<kRows, kVecs>(d, kc, apack + ib * kRows * kc, bp,
                                  full ? c : tmp, full ? g.ldc : nr, g.alpha,
                                  full ? beta : 0.0f);
-      if (full) continue;
-      for (size_t r = 0; r < rows; ++r) {
-        float* crow = c + r * g.ldc;
-        const float* trow = tmp + r * nr;
-        if (beta == 0.0f) {
-          for (size_t j = 0; j < cols; ++j) crow[j] = trow[j];
-        } else {
-          for (size_t j = 0; j < cols; ++j) crow[j] = trow[j] + beta * crow[j];
-        }
-      }
+      if (!full) StoreEdgeTile(tmp, nr, rows, cols, beta, c, g.ldc);
     }
   }
 }

@@ -21,76 +21,68 @@
 namespace trainbus::kernels {
 namespace {
 
-struct Operands {
-  Operands(size_t m, size_t k, size_t n)
-      : a(m * k, 0.5f), b(k * n, 0.25f), c(m * n) {
+// One benchmarked product: its shape from the arguments (M, K, N, op), its
+// operands, and op(A) and op(B) as stored for the variant.
+struct Problem {
+  explicit Problem(const benchmark::State& state)
+      : m(state.range(0)),
+        k(state.range(1)),
+        n(state.range(2)),
+        ta(state.range(3) == 2 ? Transpose::kYes : Transpose::kNo),
+        tb(state.range(3) == 1 ? Transpose::kYes : Transpose::kNo),
+        lda(ta == Transpose::kYes ? m : k),
+        ldb(tb == Transpose::kYes ? k : n),
+        a(m * k),
+        b(k * n),
+        c(m * n) {
     for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 7) * 0.1f;
     for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i % 5) * 0.1f;
   }
+  size_t m, k, n;
+  Transpose ta, tb;
+  size_t lda, ldb;
   std::vector<float> a, b, c;
 };
 
-void SetCounters(benchmark::State& state, size_t m, size_t k, size_t n) {
-  const double flops = 2.0 * m * k * n;
+void SetCounters(benchmark::State& state, const Problem& p) {
+  const double flops = 2.0 * p.m * p.k * p.n;
   state.counters["GFLOP/s"] = benchmark::Counter(
       flops * state.iterations() / 1e9, benchmark::Counter::kIsRate);
   state.SetItemsProcessed(state.iterations());
 }
 
-// op(A) and op(B) as stored for each variant.
-void Dims(int op, size_t m, size_t k, size_t n, Transpose* ta, Transpose* tb,
-          size_t* lda, size_t* ldb) {
-  *ta = op == 2 ? Transpose::kYes : Transpose::kNo;
-  *tb = op == 1 ? Transpose::kYes : Transpose::kNo;
-  *lda = *ta == Transpose::kYes ? m : k;
-  *ldb = *tb == Transpose::kYes ? k : n;
-}
-
 template <bool kThreaded>
 void BM_Ours(benchmark::State& state) {
-  const size_t m = state.range(0), k = state.range(1), n = state.range(2);
-  const int op = static_cast<int>(state.range(3));
-  Operands o(m, k, n);
-  Transpose ta, tb;
-  size_t lda, ldb;
-  Dims(op, m, k, n, &ta, &tb, &lda, &ldb);
+  Problem p(state);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
                             kThreaded ? 2 : 1);
+  const auto gemm = kThreaded ? Gemm : GemmSerial;
   for (auto _ : state) {
-    if (kThreaded) {
-      Gemm(ta, tb, m, n, k, 1.0f, o.a.data(), lda, o.b.data(), ldb, 0.0f,
-           o.c.data(), n);
-    } else {
-      GemmSerial(ta, tb, m, n, k, 1.0f, o.a.data(), lda, o.b.data(), ldb, 0.0f,
-                 o.c.data(), n);
-    }
-    benchmark::DoNotOptimize(o.c.data());
+    gemm(p.ta, p.tb, p.m, p.n, p.k, 1.0f, p.a.data(), p.lda, p.b.data(), p.ldb,
+         0.0f, p.c.data(), p.n);
+    benchmark::DoNotOptimize(p.c.data());
     benchmark::ClobberMemory();
   }
-  SetCounters(state, m, k, n);
+  SetCounters(state, p);
   state.SetLabel(GemmTargetName());
 }
 
 template <int kThreads>
 void BM_OpenBLAS(benchmark::State& state) {
-  const size_t m = state.range(0), k = state.range(1), n = state.range(2);
-  const int op = static_cast<int>(state.range(3));
-  Operands o(m, k, n);
-  Transpose ta, tb;
-  size_t lda, ldb;
-  Dims(op, m, k, n, &ta, &tb, &lda, &ldb);
+  Problem p(state);
   openblas_set_num_threads(kThreads);
+  const auto op = [](Transpose t) {
+    return t == Transpose::kYes ? CblasTrans : CblasNoTrans;
+  };
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor,
-                ta == Transpose::kYes ? CblasTrans : CblasNoTrans,
-                tb == Transpose::kYes ? CblasTrans : CblasNoTrans,
-                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-                1.0f, o.a.data(), static_cast<int>(lda), o.b.data(),
-                static_cast<int>(ldb), 0.0f, o.c.data(), static_cast<int>(n));
-    benchmark::DoNotOptimize(o.c.data());
+    cblas_sgemm(CblasRowMajor, op(p.ta), op(p.tb), static_cast<int>(p.m),
+                static_cast<int>(p.n), static_cast<int>(p.k), 1.0f, p.a.data(),
+                static_cast<int>(p.lda), p.b.data(), static_cast<int>(p.ldb),
+                0.0f, p.c.data(), static_cast<int>(p.n));
+    benchmark::DoNotOptimize(p.c.data());
     benchmark::ClobberMemory();
   }
-  SetCounters(state, m, k, n);
+  SetCounters(state, p);
 }
 
 // {M, K, N, op}.

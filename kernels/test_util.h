@@ -1,29 +1,78 @@
 // Test helpers shared by the kernel tests: run a check on every Highway target
-// compiled into the binary and supported by this CPU, random data, and the
-// relative tolerance k * eps * max(|ref|, 1).
+// compiled into the binary and supported by this CPU, or under several thread
+// counts; random and misaligned data; the relative tolerance
+// k * eps * max(|ref|, 1).
 //
 //   ForEachTarget([&](const char* target) { ... EXPECT_...() << target; });
+//   for (int threads : kThreadCounts) {
+//     WithThreads(threads, [&] { ... });
+//   }
 #ifndef TRAINBUS_KERNELS_TEST_UTIL_H_
 #define TRAINBUS_KERNELS_TEST_UTIL_H_
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
+#include <string>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "hwy/targets.h"
+#include "oneapi/tbb/global_control.h"
+#include "oneapi/tbb/task_arena.h"
 
 namespace trainbus::kernels::testing {
 
 // Calls fn(target_name) once per compiled and supported target, with dynamic
-// dispatch pinned to that target.
+// dispatch pinned to that target, and returns the names of the targets that
+// ran (also logged, and recorded as the test property "targets"). Fails the
+// test if the pin did not hold or if fn made no dynamically dispatched call,
+// since then the target loop tested nothing.
 template <class Fn>
-void ForEachTarget(const Fn& fn) {
+std::vector<std::string> ForEachTarget(const Fn& fn) {
+  std::vector<std::string> ran;
   for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
+    hwy::SetSupportedTargetsForTest(target);  // also resets the dispatch cache
     fn(hwy::TargetName(target));
+    EXPECT_TRUE(hwy::GetChosenTarget().IsInitialized())
+        << "no HWY_DYNAMIC_DISPATCH call under " << hwy::TargetName(target);
+    EXPECT_EQ(hwy::SupportedTargets() & HWY_TARGETS, target)
+        << "dispatch was not pinned to " << hwy::TargetName(target);
+    ran.push_back(hwy::TargetName(target));
   }
   hwy::SetSupportedTargetsForTest(0);
+  std::string names;
+  for (const std::string& n : ran) names += (names.empty() ? "" : " ") + n;
+  std::printf("[ targets  ] %s\n", names.c_str());
+  ::testing::Test::RecordProperty("targets", names);
+  return ran;
+}
+
+// Every target compiled in and supported here, by name: what ForEachTarget
+// must have run.
+inline std::vector<std::string> ExpectedTargets() {
+  std::vector<std::string> names;
+  for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+    names.push_back(hwy::TargetName(t));
+  }
+  return names;
+}
+
+// Thread counts for determinism tests: more than the 2 cores CI has, so that
+// chunks land on threads in more ways.
+inline constexpr int kThreadCounts[] = {1, 2, 3, 4};
+
+// Runs fn in an arena of exactly `threads` threads.
+template <class Fn>
+void WithThreads(int threads, const Fn& fn) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                            threads);
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    EXPECT_EQ(tbb::this_task_arena::max_concurrency(), threads);
+    fn();
+  });
 }
 
 // Deterministic uniform floats in [lo, hi) (splitmix64).
@@ -48,6 +97,31 @@ inline float Tolerance(float k, float ref) {
          std::fmax(std::fabs(ref), 1.0f);
 }
 
+// Checks grad against central differences of loss() in every element of
+// param (changed and restored in turn): (L(p + h) - L(p - h)) / 2h.
+template <class Loss>
+void ExpectFiniteDifferences(std::vector<float>& param,
+                             const std::vector<float>& grad, const Loss& loss,
+                             float h, double tolerance, const char* what) {
+  ASSERT_EQ(param.size(), grad.size()) << what;
+  for (size_t i = 0; i < param.size(); ++i) {
+    const float saved = param[i];
+    param[i] = saved + h;
+    const double plus = loss();
+    param[i] = saved - h;
+    const double minus = loss();
+    param[i] = saved;
+    EXPECT_NEAR(grad[i], (plus - minus) / (2 * h), tolerance) << what << " " << i;
+  }
+}
+
+// sum r[i] * y[i] in double: the loss whose gradient in y is r.
+inline double WeightedSum(const std::vector<float>& r, const float* y) {
+  double sum = 0;
+  for (size_t i = 0; i < r.size(); ++i) sum += double{r[i]} * y[i];
+  return sum;
+}
+
 // A copy of `v` starting `offset` floats into a fresh buffer, so that the data
 // is misaligned relative to vector boundaries when offset % 16 != 0.
 struct Misaligned {
@@ -55,6 +129,9 @@ struct Misaligned {
       : storage(v.size() + offset + 16), ptr(storage.data() + offset) {
     for (size_t i = 0; i < v.size(); ++i) ptr[i] = v[i];
   }
+  // ptr points into storage: a copy would point into the original.
+  Misaligned(const Misaligned&) = delete;
+  Misaligned& operator=(const Misaligned&) = delete;
   std::vector<float> storage;
   float* ptr;
 };

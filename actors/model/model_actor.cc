@@ -218,7 +218,7 @@ ModelSummary Summarize(Self* self) {
   ModelSummary s;
   s.name = st.options.name;
   s.spec = nn::FormatModelSpec(st.model->spec());
-  s.arch = st.model->spec().arch;
+  s.arch = std::string(nn::ArchName(st.model->spec().arch));
   s.parameters = st.model->ParameterCount();
   s.steps = st.model->steps();
   s.samples = st.samples;

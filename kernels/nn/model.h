@@ -14,17 +14,35 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace trainbus::nn {
 
+// The architectures. To add one, add an enumerator here, then its planner
+// (defaults, accepted keys, layer plan) and a row of kArchitectures in
+// kernels/nn/arch.cc; nothing else compares architectures.
+enum class Arch { kSoftmax, kMlp, kCnn };
+
+// "softmax", "mlp", "cnn": the names specs, reports and checkpoints use.
+absl::string_view ArchName(Arch arch);
+// The inverse of ArchName; nullopt for an unknown name.
+std::optional<Arch> ArchFromName(absl::string_view name);
+// "softmax, mlp or cnn", for error messages.
+std::string ArchNameList();
+
+// Specs whose parameter count exceeds ModelSpec::max_params are refused by
+// MakeModel (before anything is allocated); raise it with max_params=N.
+inline constexpr uint64_t kDefaultMaxParams = 50'000'000;
+
 struct ModelSpec {
-  std::string arch = "softmax";      // "softmax", "mlp" or "cnn"
+  Arch arch = Arch::kSoftmax;
   std::vector<uint32_t> hidden;      // mlp: hidden widths, e.g. {256}
   std::string optimizer = "sgd";     // "sgd", "momentum" or "adam"
   float learning_rate = 0.01f;
@@ -53,24 +71,51 @@ struct ModelSpec {
   uint64_t seed = 1;                 // weight initialisation
   uint32_t channels = 1, height = 28, width = 28, classes = 10;
   // cnn: output channels of the 5x5 conv layers (each conv -> ReLU -> 2x2
-  // max-pool); empty means the default {8, 16}. For cnn, `hidden` lists the
+  // max-pool); empty means the planner's default (arch.cc). `hidden` lists the
   // fully connected ReLU layers between the last pool and the 10-way output.
   std::vector<uint32_t> conv;
   // cnn: the conv kernel size (odd), and zero padding: "valid" (none; each
   // conv shrinks the plane by kernel - 1) or "same" (keeps the plane size).
   uint32_t kernel = 5;
   bool same_padding = false;
+  // The parameter budget (see kDefaultMaxParams).
+  uint64_t max_params = kDefaultMaxParams;
 
   size_t InputSize() const { return size_t{channels} * height * width; }
 };
 
 // Parses "arch[:key=value,...]", keys: hidden (e.g. 256 or 256x128), opt, lr,
-// momentum, wd, batch, seed, avg, halflife, dropout, hflip, shift, plus conv (cnn, e.g. 8x16), input (CxHxW, e.g.
-// 1x28x28) and classes. Unknown keys and bad values are errors that name
-// the key and list the accepted ones. "mlp" without hidden means hidden=256.
+// momentum, wd, batch, seed, avg, halflife, dropout, hflip, shift, plus conv
+// (cnn, e.g. 8x16), kernel, padding, input (CxHxW, e.g. 1x28x28), classes and
+// max_params. Unknown keys and bad values are errors that name the key and
+// list the accepted ones. "mlp" without hidden means hidden=256.
 absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view text);
 // The inverse of ParseModelSpec (round-trips).
 std::string FormatModelSpec(const ModelSpec& spec);
+
+// What a spec costs, from its layer plan (nothing is allocated).
+struct ModelCost {
+  uint64_t parameters = 0;
+  uint64_t weight_bytes = 0;    // the parameters as float32
+  // Weights, gradients, optimizer state and averaged weights, plus the
+  // activations of one training batch.
+  uint64_t training_bytes = 0;
+  uint64_t forward_macs = 0;    // multiply-adds per sample, forward
+  uint64_t training_macs = 0;   // forward and backward, per sample
+  uint64_t max_params = kDefaultMaxParams;
+
+  bool over_budget() const { return parameters > max_params; }
+  // Over 1 G multiply-adds per training sample: a few samples/s per core.
+  bool very_costly() const { return training_macs >= 1'000'000'000; }
+  // One line for runners to print at start, e.g. "6.0 k parameters (23 KiB),
+  // 0.33 M multiply-adds per sample forward, 0.9 M per training step".
+  std::string Summary() const;
+  // Why an over-budget spec is refused, and how to raise the budget.
+  std::string BudgetError() const;
+};
+// Errors are the spec's (e.g. an input too small for its convs), not the
+// budget's: an over-budget spec is described too.
+absl::StatusOr<ModelCost> EstimateModelCost(const ModelSpec& spec);
 
 class Model {
  public:
@@ -118,6 +163,7 @@ class Model {
   }
 };
 
+// Refuses a spec above its parameter budget with its size and how to raise it.
 absl::StatusOr<std::unique_ptr<Model>> MakeModel(const ModelSpec& spec);
 // Corrupt, truncated or mismatched bytes give an error, never a crash.
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint);

@@ -4,7 +4,8 @@
 //
 //   bazel run -c opt //kernels/nn:model_benchmark
 //
-// GFLOP/s counts the multiply-adds of forward + backward (x2 flops each).
+// GFLOP/s counts the multiply-adds of forward + backward (x2 flops each), as
+// EstimateModelCost reports them.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -38,25 +39,15 @@ const Data& GetData() {
   return *data;
 }
 
-// Training flops per sample: forward, weight gradients and the input
-// gradients that are needed (not the first layer's).
-double TrainFlops(const std::string& arch) {
-  if (arch == "softmax") return 2.0 * 784 * 10 * 2;
-  if (arch == "mlp") return 2.0 * (784 * 128 * 2 + 128 * 10 * 3);
-  // cnn 8x16: conv1 24x24x8 from 25 taps, conv2 8x8x16 from 200 taps, fc 256x10.
-  const double conv1 = 24.0 * 24 * 8 * 25, conv2 = 8.0 * 8 * 16 * 200,
-               fc = 256.0 * 10;
-  return 2.0 * (conv1 * 2 + conv2 * 3 + fc * 3);
+// The benchmarked specs, by BM_Predict's first argument.
+constexpr const char* kSpecs[] = {"softmax:lr=0.01", "mlp:hidden=128,lr=0.01",
+                                  "cnn:conv=8x16,lr=0.01"};
+
+std::string Spec(const char* base, int64_t batch) {
+  return std::string(base) + ",batch=" + std::to_string(batch);
 }
 
-std::string Spec(const std::string& arch, int64_t batch) {
-  const std::string b = ",batch=" + std::to_string(batch);
-  if (arch == "softmax") return "softmax:lr=0.01" + b;
-  if (arch == "mlp") return "mlp:hidden=128,lr=0.01" + b;
-  return "cnn:conv=8x16,lr=0.01" + b;
-}
-
-void Train(benchmark::State& state, const std::string& arch) {
+void Train(benchmark::State& state, const char* base) {
   const size_t batch = static_cast<size_t>(state.range(0));
   // Arg 1: TBB threads (0 = all). On a shared machine 1 thread can win.
   std::unique_ptr<tbb::global_control> limit;
@@ -64,8 +55,9 @@ void Train(benchmark::State& state, const std::string& arch) {
     limit = std::make_unique<tbb::global_control>(
         tbb::global_control::max_allowed_parallelism, state.range(1));
   }
-  auto spec = ParseModelSpec(Spec(arch, state.range(0)));
+  auto spec = ParseModelSpec(Spec(base, state.range(0)));
   auto model = MakeModel(*spec);
+  auto cost = EstimateModelCost(*spec);
   if (!model.ok()) {
     state.SkipWithError(std::string(model.status().message()).c_str());
     return;
@@ -86,23 +78,22 @@ void Train(benchmark::State& state, const std::string& arch) {
   const double samples = static_cast<double>(state.iterations()) * batch;
   state.SetItemsProcessed(static_cast<int64_t>(samples));
   state.counters["GFLOP/s"] = benchmark::Counter(
-      samples * TrainFlops(arch) / 1e9, benchmark::Counter::kIsRate);
+      samples * 2.0 * static_cast<double>(cost->training_macs) / 1e9,
+      benchmark::Counter::kIsRate);
   state.SetLabel(FormatModelSpec((*model)->spec()));
 }
 
-void BM_TrainSoftmax(benchmark::State& state) { Train(state, "softmax"); }
-void BM_TrainMlp(benchmark::State& state) { Train(state, "mlp"); }
-void BM_TrainCnn(benchmark::State& state) { Train(state, "cnn"); }
+void BM_TrainSoftmax(benchmark::State& state) { Train(state, kSpecs[0]); }
+void BM_TrainMlp(benchmark::State& state) { Train(state, kSpecs[1]); }
+void BM_TrainCnn(benchmark::State& state) { Train(state, kSpecs[2]); }
 // Args: batch, threads (0 = all = 2 here).
 BENCHMARK(BM_TrainSoftmax)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_TrainMlp)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_TrainCnn)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
 
 void BM_Predict(benchmark::State& state) {
-  const char* archs[] = {"softmax", "mlp", "cnn"};
-  const std::string arch = archs[state.range(0)];
   const size_t batch = static_cast<size_t>(state.range(1));
-  auto model = MakeModel(*ParseModelSpec(Spec(arch, 64)));
+  auto model = MakeModel(*ParseModelSpec(Spec(kSpecs[state.range(0)], 64)));
   std::vector<float> probs(batch * 10);
   const Data& data = GetData();
   for (auto _ : state) {
@@ -110,7 +101,7 @@ void BM_Predict(benchmark::State& state) {
     benchmark::DoNotOptimize(probs.data());
   }
   state.SetItemsProcessed(state.iterations() * batch);
-  state.SetLabel(arch);
+  state.SetLabel(std::string(ArchName((*model)->spec().arch)));
 }
 BENCHMARK(BM_Predict)->ArgsProduct({{0, 1, 2}, {1, 256}})->UseRealTime();
 

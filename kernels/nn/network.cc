@@ -1,11 +1,15 @@
 #include "kernels/nn/network.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "kernels/optim.h"
 #include "kernels/random.h"
 #include "kernels/softmax_xent.h"
@@ -16,185 +20,52 @@ namespace {
 
 constexpr size_t kMaxPredictChunk = 256;
 
-enum class Init { kHe, kXavier, kZero };
-
-struct PendingTensor {
-  Init init;
-  size_t fan_in, fan_out;
-};
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Network>> Network::Create(
     const ModelSpec& spec) {
   auto net = std::unique_ptr<Network>(new Network(spec));
-  absl::Status s = net->Build();
-  if (!s.ok()) return s;
+  // The budget keeps weights bounded; activations of a huge input or batch
+  // can still exceed memory, and that is an error too, not an abort.
+  try {
+    TB_RETURN_IF_ERROR(net->Build());
+  } catch (const std::bad_alloc&) {
+    absl::StatusOr<ModelCost> cost = EstimateModelCost(spec);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "out of memory building model '", FormatModelSpec(spec), "'",
+        cost.ok() ? absl::StrCat(" (", cost->Summary(), ")") : std::string(),
+        "; use a smaller batch, input or fewer/narrower layers"));
+  }
   return net;
 }
 
 absl::Status Network::Build() {
-  ModelSpec& s = spec_;
-  const std::string text = FormatModelSpec(s);
-  if (s.arch != "softmax" && s.arch != "mlp" && s.arch != "cnn") {
+  TB_ASSIGN_OR_RETURN(NetworkPlan plan, PlanNetwork(spec_));
+  spec_ = plan.spec();  // with the architecture's defaults
+  const ModelCost cost = plan.Cost();
+  if (cost.over_budget()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "unknown arch '", s.arch, "'; use softmax, mlp or cnn"));
+        "model '", FormatModelSpec(spec_), "' is too large: ",
+        cost.BudgetError()));
   }
-  if (s.optimizer != "sgd" && s.optimizer != "momentum" &&
-      s.optimizer != "adam") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown optimizer '", s.optimizer, "' in '", text,
-        "'; use sgd, momentum or adam"));
+  // Weights fit the budget; activations of a huge input or batch may still
+  // not fit in memory: refuse rather than wait for the OOM killer.
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * page : 0;
+  if (memory != 0 && cost.training_bytes > memory) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "model '", FormatModelSpec(spec_), "' does not fit in this machine's ",
+        memory >> 20, " MiB of memory: ", cost.Summary(),
+        "; use a smaller batch, a smaller input or fewer or narrower layers"));
   }
-  if (!(s.average >= 0.0f && s.average < 1.0f)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid avg in '", text, "': need a decay in [0, 1), e.g. 0.999"));
-  }
-  if (!(s.learning_rate > 0.0f) || !std::isfinite(s.learning_rate) ||
-      !(s.momentum >= 0.0f && s.momentum < 1.0f) || !(s.weight_decay >= 0.0f) ||
-      s.batch_size == 0 || s.classes < 2 || s.InputSize() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid hyperparameters in '", text,
-        "': need lr > 0, momentum in [0, 1), wd >= 0, batch >= 1, "
-        "classes >= 2 and a non-empty input"));
-  }
-  if (!(s.dropout >= 0.0f && s.dropout < 1.0f) ||
-      !(s.hflip >= 0.0f && s.hflip <= 1.0f) ||
-      s.shift >= std::min(s.height, s.width)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid dropout, hflip or shift in '", text,
-        "': need dropout in [0, 1), hflip in [0, 1] and shift smaller than "
-        "the image"));
-  }
-  if (s.arch == "cnn" && (s.kernel % 2 == 0 || s.kernel > 15)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cnn '", text, "': kernel ", s.kernel,
-        " is not an odd size in [1, 15]; use e.g. kernel=3 or kernel=5"));
-  }
-  if (s.dropout > 0.0f && s.arch != "mlp" && s.hidden.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dropout applies to hidden dense layers and '", text,
-        "' has none; add hidden=N (cnn) or drop the dropout key"));
-  }
-  if (s.arch == "softmax" && (!s.hidden.empty() || !s.conv.empty())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "arch 'softmax' takes no hidden or conv layers ('", text, "')"));
-  }
-  if (s.arch == "mlp" && s.hidden.empty()) s.hidden = {256};
-  if (s.arch == "cnn" && s.conv.empty()) s.conv = {8, 16};
-  if (s.arch != "cnn" && !s.conv.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("conv layers need arch 'cnn' ('", text, "')"));
-  }
-
-  // Plan the layers and their tensors, then allocate once, then bind.
-  std::vector<Plan>& plans = plans_;
-  std::vector<PendingTensor> pending;
-  auto add_tensor = [&](std::string name, std::vector<uint32_t> shape,
-                        Init init, size_t fan_in, size_t fan_out,
-                        bool decay) {
-    TensorInfo t;
-    t.name = std::move(name);
-    t.shape = std::move(shape);
-    t.size = 1;
-    for (uint32_t d : t.shape) t.size *= d;
-    t.offset = param_count_;
-    t.decay = decay;
-    param_count_ += t.size;
-    tensors_.push_back(std::move(t));
-    pending.push_back({init, fan_in, fan_out});
-    return tensors_.size() - 1;
-  };
-  // Dropout goes on the output of every hidden dense layer (the classic
-  // place; conv features are left alone).
-  bool after_hidden_dense = false;
-  auto add_dense = [&](const std::string& name, size_t in, size_t out,
-                       bool relu) {
-    if (s.dropout > 0.0f && after_hidden_dense) {
-      Plan d;
-      d.kind = Plan::kDropout;
-      d.a = in;
-      d.rate = s.dropout;
-      plans.push_back(d);
-    }
-    Plan p;
-    p.kind = Plan::kDense;
-    p.a = in;
-    p.b = out;
-    p.flag = relu;
-    p.weight = add_tensor(name + ".weight",
-                          {static_cast<uint32_t>(out), static_cast<uint32_t>(in)},
-                          relu ? Init::kHe : Init::kXavier, in, out, true);
-    p.bias = add_tensor(name + ".bias", {static_cast<uint32_t>(out)},
-                        Init::kZero, in, out, false);
-    plans.push_back(p);
-  };
-
-  size_t features = s.InputSize();
-  if (s.arch == "cnn") {
-    size_t c = s.channels, h = s.height, w = s.width;
-    if (c > 1) {
-      Plan t;
-      t.kind = Plan::kTranspose;
-      t.a = c;
-      t.b = h * w;
-      t.flag = true;
-      plans.push_back(t);
-    }
-    const uint32_t k = s.kernel;
-    const size_t pad = s.same_padding ? (k - 1) / 2 : 0;
-    for (size_t i = 0; i < s.conv.size(); ++i) {
-      // The conv output must hold at least one 2x2 pooling window.
-      if (h + 2 * pad < k + 1 || w + 2 * pad < k + 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cnn '", text, "': conv layer ", i + 1, " gets a ", h, "x", w,
-            " input, too small for a ", k, "x", k, " conv and a 2x2 pool; use "
-            "fewer conv layers, padding=same, a smaller kernel or a larger "
-            "input"));
-      }
-      Plan p;
-      p.kind = Plan::kConv;
-      p.conv = kernels::ConvShape{0, c, h, w, s.conv[i], k, pad};
-      const uint32_t oc = s.conv[i];
-      const size_t fan_in = c * k * k;
-      const std::string name = absl::StrCat("conv", i + 1);
-      p.weight = add_tensor(name + ".weight",
-                            {oc, static_cast<uint32_t>(c), k, k}, Init::kHe,
-                            fan_in, oc * k * k, true);
-      p.bias = add_tensor(name + ".bias", {oc}, Init::kZero, fan_in, 0, false);
-      plans.push_back(p);
-      c = oc;
-      h = h + 2 * pad - k + 1;
-      w = w + 2 * pad - k + 1;
-      Plan pool;
-      pool.kind = Plan::kPool;
-      pool.a = c;
-      pool.b = h;
-      pool.c = w;
-      plans.push_back(pool);
-      h /= 2;
-      w /= 2;
-    }
-    Plan flat;
-    flat.kind = Plan::kTranspose;
-    flat.a = c;
-    flat.b = h * w;
-    flat.flag = false;
-    plans.push_back(flat);
-    features = c * h * w;
-  }
-  for (size_t i = 0; i < s.hidden.size(); ++i) {
-    add_dense(absl::StrCat("fc", i + 1), features, s.hidden[i], true);
-    after_hidden_dense = true;
-    features = s.hidden[i];
-  }
-  add_dense(s.arch == "softmax" ? std::string("fc")
-                                : absl::StrCat("fc", s.hidden.size() + 1),
-            features, s.classes, false);
+  const ModelSpec& s = spec_;
+  plans_ = plan.layers();
+  tensors_ = plan.tensors();
+  param_count_ = plan.parameter_count();
 
   params_ = kernels::AlignedFloats(param_count_);
   grads_ = kernels::AlignedFloats(param_count_);
-  const size_t states = optimizer_states() + (s.average > 0.0f ? 1 : 0);
+  const size_t states = plan.optimizer_states() + (s.average > 0.0f ? 1 : 0);
   for (size_t i = 0; i < states; ++i) {
     state_.emplace_back(param_count_);
   }
@@ -203,13 +74,12 @@ absl::Status Network::Build() {
     const TensorInfo& t = tensors_[i];
     const uint64_t seed = s.seed * 0x9E3779B97F4A7C15ull + i + 1;
     float* w = params_.data() + t.offset;
-    switch (pending[i].init) {
+    switch (t.init) {
       case Init::kHe:
-        kernels::HeNormalInit(w, t.size, pending[i].fan_in, seed);
+        kernels::HeNormalInit(w, t.size, t.fan_in, seed);
         break;
       case Init::kXavier:
-        kernels::XavierUniformInit(w, t.size, pending[i].fan_in,
-                                   pending[i].fan_out, seed);
+        kernels::XavierUniformInit(w, t.size, t.fan_in, t.fan_out, seed);
         break;
       case Init::kZero:
         break;  // AlignedFloats is zeroed
@@ -217,10 +87,10 @@ absl::Status Network::Build() {
   }
   layers_ = BindLayers(params_.data(), grads_.data());
   bool params_below = false;
-  for (size_t i = 0; i < plans.size(); ++i) {
-    const Plan& p = plans[i];
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    const LayerPlan& p = plans_[i];
     needs_din_.push_back(params_below);
-    if (p.kind == Plan::kDense || p.kind == Plan::kConv) {
+    if (p.kind == LayerPlan::kDense || p.kind == LayerPlan::kConv) {
       layer_of_tensor_.resize(tensors_.size());
       layer_of_tensor_[p.weight] = i;
       layer_of_tensor_[p.bias] = i;
@@ -241,7 +111,7 @@ std::vector<std::unique_ptr<Layer>> Network::BindLayers(float* params,
                                                         float* grads) const {
   std::vector<std::unique_ptr<Layer>> layers;
   for (size_t i = 0; i < plans_.size(); ++i) {
-    const Plan& p = plans_[i];
+    const LayerPlan& p = plans_[i];
     const TensorInfo& wt = tensors_[p.weight];
     const TensorInfo& bt = tensors_[p.bias];
     float* w = params + wt.offset;
@@ -249,19 +119,19 @@ std::vector<std::unique_ptr<Layer>> Network::BindLayers(float* params,
     float* dw = grads ? grads + wt.offset : nullptr;
     float* db = grads ? grads + bt.offset : nullptr;
     switch (p.kind) {
-      case Plan::kDense:
+      case LayerPlan::kDense:
         layers.push_back(std::make_unique<Dense>(p.a, p.b, p.flag, w, b, dw, db));
         break;
-      case Plan::kConv:
+      case LayerPlan::kConv:
         layers.push_back(std::make_unique<Conv>(p.conv, w, b, dw, db));
         break;
-      case Plan::kPool:
+      case LayerPlan::kPool:
         layers.push_back(std::make_unique<MaxPool>(p.a, p.b, p.c));
         break;
-      case Plan::kTranspose:
+      case LayerPlan::kTranspose:
         layers.push_back(std::make_unique<Relayout>(p.a, p.b, p.flag));
         break;
-      case Plan::kDropout:
+      case LayerPlan::kDropout:
         layers.push_back(std::make_unique<Dropout>(p.a, p.rate, i + 1));
         break;
     }
@@ -270,8 +140,7 @@ std::vector<std::unique_ptr<Layer>> Network::BindLayers(float* params,
 }
 
 size_t Network::optimizer_states() const {
-  if (spec_.optimizer == "adam") return 2;
-  return spec_.optimizer == "momentum" ? 1 : 0;
+  return NetworkPlan(spec_).optimizer_states();
 }
 
 const char* Network::state_name(size_t i) const {
@@ -300,18 +169,18 @@ absl::Status Network::Validate(const float* x, const int32_t* labels,
                                size_t batch) const {
   if (batch == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(spec_.arch, ": batch is 0; pass at least one sample"));
+        absl::StrCat(ArchName(spec_.arch), ": batch is 0; pass at least one sample"));
   }
   if (x == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
-        spec_.arch, ": x is null; pass (batch, ", spec_.InputSize(),
+        ArchName(spec_.arch), ": x is null; pass (batch, ", spec_.InputSize(),
         ") floats"));
   }
   if (labels != nullptr) {
     for (size_t i = 0; i < batch; ++i) {
       if (labels[i] < 0 || static_cast<uint32_t>(labels[i]) >= spec_.classes) {
         return absl::InvalidArgumentError(absl::StrCat(
-            spec_.arch, ": label ", labels[i], " of sample ", i,
+            ArchName(spec_.arch), ": label ", labels[i], " of sample ", i,
             " is outside [0, ", spec_.classes,
             "); unlabelled samples must not be trained on"));
       }
@@ -339,7 +208,7 @@ absl::StatusOr<float> Network::ForwardLoss(const float* x,
                                            size_t batch) {
   if (labels == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat(spec_.arch, ": labels are null; training needs labels"));
+        absl::StrCat(ArchName(spec_.arch), ": labels are null; training needs labels"));
   }
   absl::Status v = Validate(x, labels, batch);
   if (!v.ok()) return v;
@@ -349,7 +218,7 @@ absl::StatusOr<float> Network::ForwardLoss(const float* x,
       logits, labels, batch, spec_.classes, probs_.data());
   if (!std::isfinite(loss)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        spec_.arch, " model '", FormatModelSpec(spec_), "': non-finite loss (",
+        ArchName(spec_.arch), " model '", FormatModelSpec(spec_), "': non-finite loss (",
         loss, ") at step ", steps_ + 1,
         "; weights left unchanged. Check the inputs for NaN/inf or lower lr"));
   }
@@ -506,7 +375,7 @@ absl::Status Network::Predict(const float* x, size_t batch,
   if (!v.ok()) return v;
   if (probs == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
-        spec_.arch, ": probs is null; pass room for (batch, ", spec_.classes,
+        ArchName(spec_.arch), ": probs is null; pass room for (batch, ", spec_.classes,
         ") floats"));
   }
   const size_t chunk =

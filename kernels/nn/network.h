@@ -1,18 +1,10 @@
 // The one Model implementation: a stack of layers (layers.h) with parameters,
 // gradients and optimizer state in flat arrays, and every activation buffer
 // allocated up front for the spec's batch size (a larger batch grows them
-// once; no step allocates otherwise).
-//
-// Architectures (inputs C x H x W, here 1 x 28 x 28):
-//   softmax  dense(CHW -> classes)
-//   mlp      dense(CHW -> H1) ReLU [-> H2 ReLU ...] -> dense(-> classes)
-//   cnn      for each c in conv (default 8x16):
-//              conv 5x5 (valid) -> ReLU -> maxpool 2x2
-//            -> flatten -> [dense(-> h) ReLU for h in hidden] -> dense(classes)
-//   With the default cnn (8x16) on 28x28: 28 -> 24 -> 12 -> 8 -> 4, so the
-//   classifier sees 16 x 4 x 4 = 256 features; 6.0 k parameters, about
-//   0.33 M multiply-adds per sample forward. That trains 60 k samples in a
-//   few seconds on 2 cores; conv=16x32,hidden=128 is the bigger choice.
+// once; no step allocates otherwise). The layers come from the
+// architecture's planner (arch.cc); with the default cnn (8x16) on 28x28:
+// 28 -> 24 -> 12 -> 8 -> 4, so the classifier sees 16 x 4 x 4 = 256
+// features; 6.0 k parameters, about 0.33 M multiply-adds per sample forward.
 //
 // Not thread-safe: one model per actor (Predict reuses scratch buffers).
 #ifndef TRAINBUS_KERNELS_NN_NETWORK_H_
@@ -29,17 +21,10 @@
 #include "absl/status/statusor.h"
 #include "kernels/nn/layers.h"
 #include "kernels/nn/model.h"
+#include "kernels/nn/plan.h"
 #include "kernels/scratch.h"
 
 namespace trainbus::nn::internal {
-
-struct TensorInfo {
-  std::string name;             // e.g. "fc1.weight"
-  std::vector<uint32_t> shape;  // e.g. {256, 784}
-  size_t offset = 0;            // into the flat parameter array
-  size_t size = 0;
-  bool decay = false;           // weight decay applies (weights, not biases)
-};
 
 class Network final : public Model {
  public:
@@ -79,16 +64,6 @@ class Network final : public Model {
   void set_steps(uint64_t steps) { steps_ = steps; }
 
  private:
-  // One layer of the architecture, before it is bound to weights.
-  struct Plan {
-    enum Kind { kDense, kConv, kPool, kTranspose, kDropout } kind;
-    size_t a = 0, b = 0, c = 0;  // dense: in, out; pool: C, H, W; ...
-    bool flag = false;           // dense: relu; transpose: to channel-major
-    float rate = 0.0f;           // dropout
-    kernels::ConvShape conv{};
-    size_t weight = 0, bias = 0;  // tensor indices
-  };
-
   explicit Network(const ModelSpec& spec) : spec_(spec) {}
   absl::Status Build();
   // Layers reading weights from `params` (grads may be null: inference only).
@@ -121,7 +96,7 @@ class Network final : public Model {
   size_t param_count_ = 0;
   kernels::AlignedFloats params_, grads_;
   std::vector<kernels::AlignedFloats> state_;
-  std::vector<Plan> plans_;
+  std::vector<LayerPlan> plans_;
   std::vector<std::unique_ptr<Layer>> layers_;
   // Bound to the averaged weights (the last state array); empty if off.
   std::vector<std::unique_ptr<Layer>> average_layers_;

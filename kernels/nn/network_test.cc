@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "kernels/nn/model.h"
 #include "kernels/reduce.h"
-#include "oneapi/tbb/global_control.h"
+#include "kernels/test_util.h"
 
 namespace trainbus::nn {
 namespace {
@@ -330,25 +330,29 @@ TEST(NetworkTest, HalflifeHalvesTheLearningRate) {
   }
 }
 
-TEST(NetworkTest, BitwiseIdenticalWeightsForOneOrTwoThreads) {
+// The same weights on 1 to 4 threads (more threads than cores too).
+TEST(NetworkTest, BitwiseIdenticalWeightsForAnyThreadCount) {
   const Synthetic data = MakeData(128, 3);
   for (const char* text : {"mlp:hidden=256,batch=64,opt=adam,lr=0.001",
                            "cnn:conv=8x16,batch=32,opt=momentum",
                            "mlp:hidden=512,batch=1"}) {
-    std::string saved[2];
-    for (int threads : {1, 2}) {
-      tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
-                                threads);
-      auto model = MakeModel(*ParseModelSpec(text));
-      ASSERT_TRUE(model.ok());
-      const size_t b = (*model)->spec().batch_size;
-      for (size_t i = 0; i + b <= 128; i += b) {
-        ASSERT_TRUE((*model)->TrainStep(data.x.data() + i * 784,
-                                        data.labels.data() + i, b).ok());
-      }
-      saved[threads - 1] = (*model)->SaveCheckpoint();
+    std::string first;
+    for (int threads : kernels::testing::kThreadCounts) {
+      std::string saved;
+      kernels::testing::WithThreads(threads, [&] {
+        auto model = MakeModel(*ParseModelSpec(text));
+        ASSERT_TRUE(model.ok());
+        const size_t b = (*model)->spec().batch_size;
+        for (size_t i = 0; i + b <= 128; i += b) {
+          ASSERT_TRUE((*model)->TrainStep(data.x.data() + i * 784,
+                                          data.labels.data() + i, b).ok());
+        }
+        saved = (*model)->SaveCheckpoint();
+      });
+      if (threads == 1) first = saved;
+      EXPECT_TRUE(saved == first) << text << " differs on " << threads
+                                  << " threads";
     }
-    EXPECT_TRUE(saved[0] == saved[1]) << text;
   }
 }
 
@@ -401,19 +405,46 @@ TEST(NetworkTest, BadArgumentsAreStatusErrors) {
   EXPECT_FALSE(model->TrainStep(nullptr, d.labels.data(), 1).ok());
   EXPECT_FALSE(model->Predict(d.x.data(), 1, nullptr).ok());
   ModelSpec spec;
-  spec.arch = "cnn";
+  spec.arch = Arch::kCnn;
   spec.height = spec.width = 8;
   EXPECT_FALSE(MakeModel(spec).ok());  // 8x8 is too small for two convs
-  spec.arch = "rnn";
+  spec.arch = static_cast<Arch>(42);  // not an architecture
   EXPECT_FALSE(MakeModel(spec).ok());
   ModelSpec even;
-  even.arch = "cnn";
+  even.arch = Arch::kCnn;
   even.kernel = 4;
   EXPECT_FALSE(MakeModel(even).ok());
   auto no_hidden = MakeModel(*ParseModelSpec("cnn:dropout=0.5"));
   ASSERT_FALSE(no_hidden.ok());
   EXPECT_NE(std::string(no_hidden.status().message()).find("add hidden=N"),
             std::string::npos);
+}
+
+TEST(NetworkTest, ASpecAboveTheParameterBudgetIsRefusedWithItsSize) {
+  // 4.3 G parameters: refused before anything is allocated (no bad_alloc).
+  auto huge = MakeModel(*ParseModelSpec("mlp:hidden=65536x65536"));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string msg(huge.status().message());
+  EXPECT_NE(msg.find("4.3 G parameters"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("budget of 50.0 M"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("max_params=4347133962"), std::string::npos) << msg;
+  // Just over a lowered budget, then raised to fit: the budget is the spec's.
+  EXPECT_FALSE(MakeModel(*ParseModelSpec("softmax:max_params=7849")).ok());
+  auto fits = MakeModel(*ParseModelSpec("softmax:max_params=7850"));
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  // A checkpoint of a raised-budget model loads again.
+  EXPECT_TRUE(LoadModel((*fits)->SaveCheckpoint()).ok());
+  // Few weights, but activations no machine holds (4 x 4092 x 4092 floats
+  // in the first conv alone, per sample, and 65536 samples): refused too,
+  // before allocating.
+  auto wide = MakeModel(*ParseModelSpec(
+      "cnn:conv=4x4x4x4x4x4,input=1x4096x4096,batch=65536"));
+  ASSERT_FALSE(wide.ok());
+  EXPECT_EQ(wide.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(wide.status().message()).find("MiB of memory"),
+            std::string::npos)
+      << wide.status();
 }
 
 TEST(NetworkTest, LargerBatchThanSpecAndPredictionsBeforeTheStep) {

@@ -2,6 +2,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "kernels/nn/arch.h"
 #include "kernels/nn/model.h"
 
 namespace trainbus::nn {
@@ -21,7 +23,7 @@ namespace {
 
 constexpr char kAcceptedKeys[] =
     "hidden, opt, lr, momentum, wd, batch, seed, avg, halflife, dropout, "
-    "hflip, shift, conv, kernel, padding, input, classes";
+    "hflip, shift, conv, kernel, padding, input, classes, max_params";
 
 absl::Status BadValue(absl::string_view key, absl::string_view value,
                       absl::string_view text, absl::string_view expected) {
@@ -59,13 +61,16 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
   const absl::string_view text(std_text.data(), std_text.size());
   ModelSpec spec;
   const size_t colon = text.find(':');
-  spec.arch = std::string(text.substr(0, colon));
-  if (spec.arch != "softmax" && spec.arch != "mlp" && spec.arch != "cnn") {
+  const absl::string_view arch_name = text.substr(0, colon);
+  const std::optional<Arch> arch = ArchFromName(arch_name);
+  if (!arch.has_value()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown arch '", spec.arch, "' in model spec '", text,
-                     "'; use softmax, mlp or cnn, e.g. \"mlp:hidden=256\""));
+        absl::StrCat("unknown arch '", arch_name, "' in model spec '", text,
+                     "'; use ", ArchNameList(), ", e.g. \"mlp:hidden=256\""));
   }
-  bool has_hidden = false;
+  spec.arch = *arch;
+  const internal::ArchPlanner& planner = *internal::FindPlanner(*arch);
+  const std::string name(ArchName(*arch));
   std::vector<std::string> seen;
   if (colon != absl::string_view::npos) {
     for (absl::string_view item : absl::StrSplit(text.substr(colon + 1), ',')) {
@@ -85,33 +90,31 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
       }
       seen.emplace_back(key);
       if (key == "hidden") {
-        if (spec.arch == "softmax") {
+        if (!planner.takes_hidden()) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "key 'hidden' does not apply to arch 'softmax' in model spec '",
-              text, "'; use arch 'mlp' for hidden layers"));
+              "key 'hidden' does not apply to arch '", name,
+              "' in model spec '", text, "'; use arch ",
+              internal::ArchNamesWhere(&internal::ArchPlanner::takes_hidden),
+              " for hidden layers"));
         }
         if (!ParseDims(value, 1 << 16, &spec.hidden)) {
           return BadValue(key, value, text,
                           "widths in [1, 65536] joined by 'x', e.g. 256x128");
         }
-        has_hidden = true;
-      } else if (key == "conv") {
-        if (spec.arch != "cnn") {
+      } else if (key == "conv" || key == "kernel" || key == "padding") {
+        if (!planner.takes_conv()) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "key 'conv' applies only to arch 'cnn' (model spec '", text,
-              "')"));
+              "key '", key, "' applies only to arch ",
+              internal::ArchNamesWhere(&internal::ArchPlanner::takes_conv),
+              " (model spec '", text, "')"));
         }
-        if (!ParseDims(value, 1024, &spec.conv)) {
-          return BadValue(key, value, text,
-                          "channel counts in [1, 1024] joined by 'x', e.g. 8x16");
-        }
-      } else if (key == "kernel" || key == "padding") {
-        if (spec.arch != "cnn") {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "key '", key, "' applies only to arch 'cnn' (model spec '", text,
-              "')"));
-        }
-        if (key == "kernel") {
+        if (key == "conv") {
+          if (!ParseDims(value, 1024, &spec.conv)) {
+            return BadValue(
+                key, value, text,
+                "channel counts in [1, 1024] joined by 'x', e.g. 8x16");
+          }
+        } else if (key == "kernel") {
           if (!absl::SimpleAtoi(value, &spec.kernel) || spec.kernel % 2 == 0 ||
               spec.kernel > 15) {
             return BadValue(key, value, text, "an odd size in [1, 15], e.g. 3");
@@ -152,10 +155,10 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
             spec.dropout >= 1.0f) {
           return BadValue(key, value, text, "a rate in [0, 1), e.g. 0.25");
         }
-        if (spec.arch == "softmax" && spec.dropout > 0.0f) {
+        if (!planner.takes_hidden() && spec.dropout > 0.0f) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "key 'dropout' needs hidden features; arch 'softmax' has none "
-              "(model spec '", text, "')"));
+              "key 'dropout' needs hidden features; arch '", name,
+              "' has none (model spec '", text, "')"));
         }
       } else if (key == "hflip") {
         if (!ParseFloat(value, &spec.hflip) || spec.hflip < 0.0f ||
@@ -193,6 +196,12 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
             spec.classes > 65536) {
           return BadValue(key, value, text, "an integer in [2, 65536]");
         }
+      } else if (key == "max_params") {
+        if (!absl::SimpleAtoi(value, &spec.max_params) ||
+            spec.max_params == 0) {
+          return BadValue(key, value, text,
+                          "a positive parameter count, e.g. 200000000");
+        }
       } else {
         return absl::InvalidArgumentError(
             absl::StrCat("unknown key '", key, "' in model spec '", text,
@@ -200,28 +209,24 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
       }
     }
   }
-  if (spec.arch == "mlp" && !has_hidden) spec.hidden = {256};
-  if (spec.arch == "cnn" && spec.conv.empty()) spec.conv = {8, 16};
+  planner.ApplyDefaults(&spec);
   return spec;
 }
 
-std::string FormatModelSpec(const ModelSpec& spec) {
-  std::string out = spec.arch;
+std::string FormatModelSpec(const ModelSpec& given) {
+  // Defaults are written out, so the text means the same to every version.
+  ModelSpec spec = given;
+  const internal::ArchPlanner* planner = internal::FindPlanner(spec.arch);
+  if (planner != nullptr) planner->ApplyDefaults(&spec);
+  const std::string out(ArchName(spec.arch));
   std::vector<std::string> items;
-  if (spec.arch == "cnn") {
-    items.push_back(absl::StrCat(
-        "conv=", absl::StrJoin(spec.conv.empty() ? std::vector<uint32_t>{8, 16}
-                                                 : spec.conv,
-                               "x")));
+  if (planner != nullptr && planner->takes_conv()) {
+    items.push_back(absl::StrCat("conv=", absl::StrJoin(spec.conv, "x")));
+    if (spec.kernel != 5) items.push_back(absl::StrCat("kernel=", spec.kernel));
+    if (spec.same_padding) items.push_back("padding=same");
   }
-  if (spec.arch == "cnn" && spec.kernel != 5) {
-    items.push_back(absl::StrCat("kernel=", spec.kernel));
-  }
-  if (spec.arch == "cnn" && spec.same_padding) items.push_back("padding=same");
   if (!spec.hidden.empty()) {
     items.push_back(absl::StrCat("hidden=", absl::StrJoin(spec.hidden, "x")));
-  } else if (spec.arch == "mlp") {
-    items.push_back("hidden=256");  // what MakeModel uses for an empty list
   }
   items.push_back(absl::StrCat("opt=", spec.optimizer));
   items.push_back(absl::StrCat("lr=", FloatText(spec.learning_rate)));
@@ -247,6 +252,9 @@ std::string FormatModelSpec(const ModelSpec& spec) {
                                  "x", spec.width));
   }
   if (spec.classes != 10) items.push_back(absl::StrCat("classes=", spec.classes));
+  if (spec.max_params != kDefaultMaxParams) {
+    items.push_back(absl::StrCat("max_params=", spec.max_params));
+  }
   return absl::StrCat(out, ":", absl::StrJoin(items, ","));
 }
 

@@ -12,7 +12,7 @@ TEST(ModelSpecTest, ParsesAllKeys) {
       "mlp:hidden=256x128,opt=adam,lr=0.001,momentum=0.8,wd=0.0001,batch=64,"
       "seed=7,input=1x28x28,classes=10");
   ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->arch, "mlp");
+  EXPECT_EQ(spec->arch, Arch::kMlp);
   EXPECT_EQ(spec->hidden, (std::vector<uint32_t>{256, 128}));
   EXPECT_EQ(spec->optimizer, "adam");
   EXPECT_FLOAT_EQ(spec->learning_rate, 0.001f);
@@ -94,6 +94,76 @@ TEST(ModelSpecTest, ErrorsNameTheKeyAndTheFix) {
               std::string::npos)
         << b.text << " -> " << spec.status();
   }
+}
+
+TEST(ModelSpecTest, ArchNamesMapBothWays) {
+  for (Arch a : {Arch::kSoftmax, Arch::kMlp, Arch::kCnn}) {
+    ASSERT_TRUE(ArchFromName(ArchName(a)).has_value()) << ArchName(a);
+    EXPECT_EQ(*ArchFromName(ArchName(a)), a);
+    auto spec = ParseModelSpec(std::string(ArchName(a)));
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(spec->arch, a);
+  }
+  EXPECT_EQ(ArchName(Arch::kCnn), "cnn");
+  EXPECT_FALSE(ArchFromName("rnn").has_value());
+  EXPECT_EQ(ArchName(static_cast<Arch>(42)), "unknown");
+  EXPECT_EQ(ArchNameList(), "softmax, mlp or cnn");
+}
+
+TEST(ModelSpecTest, ParameterBudgetKeyRoundTrips) {
+  auto spec = ParseModelSpec("mlp:hidden=4096x4096,max_params=100000000");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->max_params, 100000000u);
+  const std::string text = FormatModelSpec(*spec);
+  EXPECT_NE(text.find("max_params=100000000"), std::string::npos) << text;
+  EXPECT_EQ(ParseModelSpec(text)->max_params, 100000000u);
+  // The default budget is not written, so existing specs keep their text.
+  EXPECT_EQ(FormatModelSpec(*ParseModelSpec("mlp")).find("max_params"),
+            std::string::npos);
+  EXPECT_FALSE(ParseModelSpec("mlp:max_params=0").ok());
+  EXPECT_FALSE(ParseModelSpec("mlp:max_params=-5").ok());
+}
+
+TEST(ModelCostTest, CountsParametersAndMultiplyAddsFromThePlan) {
+  auto softmax = EstimateModelCost(*ParseModelSpec("softmax"));
+  ASSERT_TRUE(softmax.ok()) << softmax.status();
+  EXPECT_EQ(softmax->parameters, 7850u);
+  EXPECT_EQ(softmax->weight_bytes, 7850u * 4);
+  EXPECT_EQ(softmax->forward_macs, 7840u);
+  EXPECT_EQ(softmax->training_macs, 2 * 7840u);  // no input gradient
+  // The default cnn (8x16 on 28x28): 24x24x8 from 25 taps, 8x8x16 from 200
+  // taps, then 256 -> 10.
+  auto cnn = EstimateModelCost(*ParseModelSpec("cnn"));
+  ASSERT_TRUE(cnn.ok()) << cnn.status();
+  EXPECT_EQ(cnn->parameters, 8u * 25 + 8 + 16 * 200 + 16 + 2560 + 10);
+  const uint64_t conv1 = 24 * 24 * 8 * 25, conv2 = 8 * 8 * 16 * 200,
+                 fc = 2560;
+  EXPECT_EQ(cnn->forward_macs, conv1 + conv2 + fc);
+  EXPECT_EQ(cnn->training_macs, 2 * conv1 + 3 * (conv2 + fc));
+  EXPECT_FALSE(cnn->very_costly());
+  EXPECT_GT(cnn->training_bytes, cnn->weight_bytes * 2);
+  const std::string line = cnn->Summary();
+  EXPECT_NE(line.find("6.0 k parameters"), std::string::npos) << line;
+  EXPECT_NE(line.find("multiply-adds per sample forward"), std::string::npos)
+      << line;
+  EXPECT_EQ(line.find("very costly"), std::string::npos) << line;
+}
+
+TEST(ModelCostTest, AWideCnnIsVeryCostlyAndAHugeMlpIsOverBudget) {
+  auto wide = EstimateModelCost(*ParseModelSpec("cnn:conv=1024x1024"));
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_TRUE(wide->very_costly());
+  EXPECT_FALSE(wide->over_budget());
+  EXPECT_NE(wide->Summary().find("very costly"), std::string::npos)
+      << wide->Summary();
+  // Described without allocating 4.3 G parameters.
+  auto huge = EstimateModelCost(*ParseModelSpec("mlp:hidden=65536x65536"));
+  ASSERT_TRUE(huge.ok()) << huge.status();
+  EXPECT_EQ(huge->parameters, 784ull * 65536 + 65536 + 65536ull * 65536 +
+                                  65536 + 655360 + 10);
+  EXPECT_TRUE(huge->over_budget());
+  EXPECT_NE(huge->Summary().find("4.3 G parameters"), std::string::npos)
+      << huge->Summary();
 }
 
 }  // namespace
