@@ -496,7 +496,7 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
                                  ? data::Slice(splits->test, config.test_limit)
                                  : std::move(splits->test);
   auto eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
-      test.pixels.data(), test.labels.data(), test.count, test.image_size()));
+      test.pixels.data(), test.labels.data(), test.count, {test.rows, test.cols}));
 
   caf::actor_system_config cfg;
   ConfigureNode(cfg);

@@ -106,7 +106,7 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
       config.test_limit > 0 ? data::Slice(splits->test, config.test_limit)
                             : std::move(splits->test);
   auto eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
-      test.pixels.data(), test.labels.data(), test.count, test.image_size()));
+      test.pixels.data(), test.labels.data(), test.count, {test.rows, test.cols}));
   absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(config.policy);
   if (!policy.ok()) return policy.status();
 

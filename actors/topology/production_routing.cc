@@ -134,7 +134,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   const data::Dataset eval_data = data::Slice(splits->test, config.eval_limit);
   auto eval = std::make_shared<EvalSet>(
       EvalSet::FromBytes(eval_data.pixels.data(), eval_data.labels.data(),
-                         eval_data.count, eval_data.image_size()));
+                         eval_data.count, {eval_data.rows, eval_data.cols}));
   auto replay = std::make_shared<data::Dataset>(
       data::SliceRange(splits->test, config.eval_limit, config.replay_limit));
 
