@@ -115,6 +115,10 @@ TEST_F(ImageDirSourceTest, GoodFilesAreSamplesBadOnesDeadLetters) {
   }
   EXPECT_EQ(live->samples[0].meta.at("path"), dir + "/a.png");
   EXPECT_EQ(live->samples[2].meta.at("path"), dir + "/c.jpg");
+  // The origin, which predictions carry on, is the file's own name.
+  EXPECT_EQ(live->samples[0].meta.at(bus::kOriginKey), "a.png");
+  EXPECT_EQ(live->samples[1].meta.at(bus::kOriginKey), "b.pgm");
+  EXPECT_EQ(live->samples[2].meta.at(bus::kOriginKey), "c.jpg");
   EXPECT_TRUE(live->samples[3].end_of_stream());
   EXPECT_EQ(live->samples[3].seq, 5u);  // after five image files
 
@@ -122,6 +126,7 @@ TEST_F(ImageDirSourceTest, GoodFilesAreSamplesBadOnesDeadLetters) {
   EXPECT_EQ(dead->samples[0].seq, 3u);
   EXPECT_EQ(dead->samples[0].meta.at("path"), dir + "/d_truncated.png");
   EXPECT_EQ(dead->samples[1].meta.at("path"), dir + "/f_garbage.jpg");
+  EXPECT_EQ(dead->samples[1].meta.at(bus::kOriginKey), "f_garbage.jpg");
   for (const bus::Sample& s : dead->samples) {
     EXPECT_TRUE(s.pixels.empty());
     EXPECT_FALSE(s.meta.at("error").empty());

@@ -17,6 +17,7 @@ GeneratorOptions ReplayGeneratorOptions(const TestReplayOptions& options) {
   g.limit = options.limit;
   g.end_marker = options.end_marker;
   g.listener = options.listener;
+  g.origin_prefix = "test:";  // predictions name the test sample
   return g;
 }
 

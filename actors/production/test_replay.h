@@ -10,7 +10,8 @@
 //   caf::actor replay = SpawnTestReplay(sys, r);
 //
 // Samples carry seq == index into the split (first epoch), so a consumer
-// that knows the split can look up the hidden label (see TestReplayTruth).
+// that knows the split can look up the hidden label (see TestReplayTruth),
+// and meta {"origin": "test:<index>"}, which predictions carry on.
 #ifndef TRAINBUS_ACTORS_PRODUCTION_TEST_REPLAY_H_
 #define TRAINBUS_ACTORS_PRODUCTION_TEST_REPLAY_H_
 

@@ -1,6 +1,7 @@
 #include "actors/production/test_replay.h"
 
 #include <memory>
+#include <string>
 
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
@@ -49,6 +50,8 @@ TEST(TestReplayTest, ReplaysTheSplitInOrderWithoutLabels) {
     EXPECT_EQ(got->samples[i].source, "test-replay");
     EXPECT_FALSE(got->samples[i].has_label());
     EXPECT_EQ(got->samples[i].pixels.data()[0], i);
+    EXPECT_EQ(got->samples[i].meta.at(bus::kOriginKey),
+              "test:" + std::to_string(i));
     EXPECT_EQ(TestReplayTruth(*d, i), static_cast<int32_t>(9 - i));
   }
   EXPECT_TRUE(got->samples[4].end_of_stream());
