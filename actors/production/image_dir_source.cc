@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "actors/generator/source_loop.h"
+#include "base/status_macros.h"
 #include "bus/atoms.h"
 #include "bus/message.h"
 #include "bus/publish_window.h"
@@ -101,10 +102,9 @@ absl::StatusOr<caf::actor> SpawnImageDirSource(caf::actor_system& sys,
     return absl::InvalidArgumentError(absl::StrCat(
         "image source '", options.source, "' needs an output resource"));
   }
-  absl::StatusOr<data::ImageDirReader> reader =
-      data::ImageDirReader::Open(options.dir, options.mnist);
-  if (!reader.ok()) return reader.status();
-  auto holder = std::make_shared<data::ImageDirReader>(std::move(*reader));
+  TB_ASSIGN_OR_RETURN(data::ImageDirReader reader,
+                      data::ImageDirReader::Open(options.dir, options.mnist));
+  auto holder = std::make_shared<data::ImageDirReader>(std::move(reader));
   return sys.spawn(ImageDirSource, std::move(options), holder);
 }
 
