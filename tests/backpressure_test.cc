@@ -17,6 +17,7 @@
 
 #include "actors/generator/generator.h"
 #include "actors/model/model_actor.h"
+#include "actors/model/model_actor_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "bus/errors.h"
@@ -39,23 +40,16 @@ class Topology {
                     const std::string& log_dir = "") {
     data_ = testing::RowsDataset(kSamples);
     mnist_ = Declare("mnist", log_dir, 256);
-    auto spec = nn::ParseModelSpec("softmax:input=1x4x4,classes=4,lr=0.1");
-    EXPECT_TRUE(spec.ok()) << spec.status();
     for (const char* name : {"fast1", "fast2"}) {
-      if (!spec.ok()) break;
       caf::actor input = Declare(name, "", 256);
       Bind("mnist", name, bus::Policy::kBlock, 0, 64);
-      actors::ModelActorOptions m;
-      m.name = name;
-      m.spec = *spec;
-      m.eval_every = 50;
-      m.eval_subset = 0;
-      m.print = false;
-      m.detached = false;
-      m.input = input;
-      m.listener = t_.Spawn(testing::SummaryListener, summaries_);
-      m.eval = testing::EvalOf(*data_);
-      auto model = actors::SpawnModelActor(t_.system(), m);
+      auto m = actors::testing::TestModelOptions(
+          name, "softmax:input=1x4x4,classes=4,lr=0.1", input,
+          t_.Spawn(testing::SummaryListener, summaries_),
+          testing::EvalOf(*data_), /*eval_every=*/50);
+      EXPECT_TRUE(m.ok()) << m.status();
+      if (!m.ok()) break;
+      auto model = actors::SpawnModelActor(t_.system(), *m);
       EXPECT_TRUE(model.ok()) << name << ": " << model.status();
     }
     if (slow_policy) {

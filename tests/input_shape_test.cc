@@ -102,19 +102,28 @@ void ExpectNamesTheMismatch(const absl::Status& status, const Mismatch& m) {
   }
 }
 
-TEST(InputShapeTest, ParallelModelsRefusesBeforeTraining) {
+// Runs `run(mismatch, data_dir)` on each mismatch's images and expects its
+// error to name the mismatch.
+template <class Run>
+void ExpectEveryMismatchRefused(Run run) {
   for (const Mismatch& m : Mismatches()) {
     SCOPED_TRACE(Describe(m));
+    ExpectNamesTheMismatch(run(m, MnistDir(m.rows, m.cols)), m);
+  }
+}
+
+TEST(InputShapeTest, ParallelModelsRefusesBeforeTraining) {
+  ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
     actors::ParallelModelsConfig config;
-    config.data_dir = MnistDir(m.rows, m.cols);
+    config.data_dir = dir;
     config.models = ModelsOf(m);
     config.print = false;
     int metrics = 0;
     config.on_metric = [&metrics](const bus::Metric&) { ++metrics; };
-    auto report = actors::RunParallelModels(config);
-    ExpectNamesTheMismatch(report.status(), m);
+    absl::Status status = actors::RunParallelModels(config).status();
     EXPECT_EQ(metrics, 0) << "it trained before refusing";
-  }
+    return status;
+  });
 }
 
 TEST(InputShapeTest, ParallelModelsRefusesAMixOfFittingAndMisfitModels) {
@@ -152,10 +161,9 @@ TEST(InputShapeTest, FittingDataStillTrains) {
 }
 
 TEST(InputShapeTest, ProductionRoutingRefusesBeforeTraining) {
-  for (const Mismatch& m : Mismatches()) {
-    SCOPED_TRACE(Describe(m));
+  ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
     actors::ProductionRoutingConfig config;
-    config.data_dir = MnistDir(m.rows, m.cols);
+    config.data_dir = dir;
     config.models = ModelsOf(m);
     config.train_limit = 64;
     config.eval_limit = 24;
@@ -169,16 +177,14 @@ TEST(InputShapeTest, ProductionRoutingRefusesBeforeTraining) {
     config.jsonl_path = out + "/predictions.jsonl";
     config.print = false;
     config.timeout_seconds = 60;
-    auto report = actors::RunProductionRouting(config);
-    ExpectNamesTheMismatch(report.status(), m);
-  }
+    return actors::RunProductionRouting(config).status();
+  });
 }
 
 TEST(InputShapeTest, SweepTrainTaskFailsTheTask) {
-  for (const Mismatch& m : Mismatches()) {
-    SCOPED_TRACE(Describe(m));
+  ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
     actors::TrainTaskDefaults defaults;
-    defaults.data_dir = MnistDir(m.rows, m.cols);
+    defaults.data_dir = dir;
     int metrics = 0;
     defaults.on_metric = [&metrics](const registry::Task&,
                                     const bus::Metric&) { ++metrics; };
@@ -193,27 +199,26 @@ TEST(InputShapeTest, SweepTrainTaskFailsTheTask) {
       const size_t eq = kv.find('=');
       task.hyperparameters[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
-    auto result = actors::MakeTrainTaskFn(defaults)(
-        task, [] { return absl::OkStatus(); });
+    absl::Status status = actors::MakeTrainTaskFn(defaults)(
+                              task, [] { return absl::OkStatus(); })
+                              .status();
     // The task's one model is named after the task.
-    Mismatch named = m;
-    named.expect.push_back("model 't1'");
-    ExpectNamesTheMismatch(result.status(), named);
+    EXPECT_NE(status.message().find("model 't1'"), std::string::npos)
+        << status;
     EXPECT_EQ(metrics, 0);
-  }
+    return status;
+  });
 }
 
 TEST(InputShapeTest, ClusterWorkerRefusesBeforeJoiningTheHub) {
-  for (const Mismatch& m : Mismatches()) {
-    SCOPED_TRACE(Describe(m));
+  ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
     actors::WorkerConfig config;
     config.hub = "127.0.0.1:1";  // nothing listens: the check comes first
-    config.data_dir = MnistDir(m.rows, m.cols);
+    config.data_dir = dir;
     if (!m.models.empty()) config.models = ModelsOf(m);
     config.run_timeout_s = 30;
-    auto summaries = actors::RunWorker(config);
-    ExpectNamesTheMismatch(summaries.status(), m);
-  }
+    return actors::RunWorker(config).status();
+  });
 }
 
 TEST(InputShapeTest, ClusterWorkerBinaryExitsNonZeroWithTheReason) {

@@ -9,6 +9,7 @@
 
 #include "actors/generator/generator.h"
 #include "actors/model/model_actor.h"
+#include "actors/model/model_actor_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "bus/errors.h"
@@ -39,21 +40,14 @@ ModelSummary TrainFromTheLog(BusTestSystem& t, const std::string& name,
                              const data::Dataset& eval) {
   caf::actor input = Declare(t, name);
   auto summaries = std::make_shared<std::vector<ModelSummary>>();
-  actors::ModelActorOptions m;
-  m.name = name;
-  auto spec = nn::ParseModelSpec(
-      "mlp:input=1x4x4,classes=4,hidden=8,opt=momentum,lr=0.05,batch=8,seed=3");
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  if (!spec.ok()) return ModelSummary{};
-  m.spec = *spec;
-  m.eval_every = 10;
-  m.eval_subset = 0;
-  m.print = false;
-  m.detached = false;
-  m.input = input;
-  m.listener = t.Spawn(testing::SummaryListener, summaries);
-  m.eval = testing::EvalOf(eval);
-  auto model = actors::SpawnModelActor(t.system(), m);
+  auto m = actors::testing::TestModelOptions(
+      name,
+      "mlp:input=1x4x4,classes=4,hidden=8,opt=momentum,lr=0.05,batch=8,seed=3",
+      input, t.Spawn(testing::SummaryListener, summaries),
+      testing::EvalOf(eval));
+  EXPECT_TRUE(m.ok()) << m.status();
+  if (!m.ok()) return ModelSummary{};
+  auto model = actors::SpawnModelActor(t.system(), *m);
   EXPECT_TRUE(model.ok()) << name << ": " << model.status();
   if (!model.ok()) return ModelSummary{};
   t.Run();  // subscribed before anything flows

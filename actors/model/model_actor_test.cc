@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/model/model_actor_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -74,19 +75,13 @@ class ModelActorTest : public ::testing::Test {
     predictions_resource = Declare("predictions");
     metrics = Watch(metrics_resource);
     predictions = Watch(predictions_resource);
-    options.name = "model1";
-    auto spec = nn::ParseModelSpec("softmax:input=1x2x2,classes=2,lr=0.5");
-    ASSERT_TRUE(spec.ok()) << spec.status();
-    options.spec = *spec;
-    options.eval_every = 10;
-    options.eval_subset = 0;
-    options.print = false;
-    options.detached = false;
-    options.input = input;
+    auto m = testing::TestModelOptions(
+        "model1", "softmax:input=1x2x2,classes=2,lr=0.5", input,
+        t.Spawn(SummaryListener, summaries), PatternEvalSet());
+    ASSERT_TRUE(m.ok()) << m.status();
+    options = *m;
     options.metrics = metrics_resource;
     options.predictions = predictions_resource;
-    options.listener = t.Spawn(SummaryListener, summaries);
-    options.eval = PatternEvalSet();
   }
 
   void Publish(bus::Sample s) {
