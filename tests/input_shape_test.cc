@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "actors/topology/train_task.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "registry/records.h"
 
 namespace trainbus {
@@ -160,25 +163,62 @@ TEST(InputShapeTest, FittingDataStillTrains) {
   }
 }
 
+// A small production_routing run on `dir`, writing under TEST_TMPDIR.
+actors::ProductionRoutingConfig SmallProductionRouting(const std::string& dir) {
+  actors::ProductionRoutingConfig config;
+  config.data_dir = dir;
+  config.train_limit = 64;
+  config.eval_limit = 24;
+  config.replay_limit = 24;
+  config.replay_rate = 0;
+  config.image_rate = 0;
+  config.export_images = 3;
+  config.export_broken = 1;
+  const std::string out = TempDir("production_routing");
+  config.export_dir = out + "/images";
+  config.jsonl_path = out + "/predictions.jsonl";
+  config.print = false;
+  config.timeout_seconds = 60;
+  return config;
+}
+
 TEST(InputShapeTest, ProductionRoutingRefusesBeforeTraining) {
   ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
-    actors::ProductionRoutingConfig config;
-    config.data_dir = dir;
+    actors::ProductionRoutingConfig config = SmallProductionRouting(dir);
     config.models = ModelsOf(m);
-    config.train_limit = 64;
-    config.eval_limit = 24;
-    config.replay_limit = 24;
-    config.replay_rate = 0;
-    config.image_rate = 0;
-    config.export_images = 3;
-    config.export_broken = 1;
-    const std::string out = TempDir("production_routing");
-    config.export_dir = out + "/images";
-    config.jsonl_path = out + "/predictions.jsonl";
-    config.print = false;
-    config.timeout_seconds = 60;
     return actors::RunProductionRouting(config).status();
   });
+}
+
+// With data that fits, every JSONL prediction names where its sample came
+// from: "test:<index>" for the replay, the file name for the image source.
+TEST(InputShapeTest, ProductionRoutingPredictionsNameTheirOrigin) {
+  actors::ProductionRoutingConfig config =
+      SmallProductionRouting(MnistDir(28, 28));
+  config.models = {{"m1", "softmax"}};
+  auto report = actors::RunProductionRouting(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::ifstream in(config.jsonl_path);
+  ASSERT_TRUE(in) << "no JSONL at " << config.jsonl_path;
+  std::set<std::string> replayed, images;
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    if (j.value("type", "") != "prediction") continue;
+    const std::string origin = j.value("origin", "");
+    if (j.value("source", "") == "test-replay") {
+      // The replay starts after the 24 held-out samples.
+      EXPECT_EQ(origin, absl::StrCat("test:", 24 + j.value("sample_seq", 0)))
+          << line;
+      replayed.insert(origin);
+    } else {
+      EXPECT_TRUE(std::filesystem::exists(config.export_dir + "/" + origin))
+          << line;
+      images.insert(origin);
+    }
+  }
+  EXPECT_EQ(replayed.size(), 24u);
+  EXPECT_EQ(images.size(), 3u);  // the exported images, not the broken one
 }
 
 TEST(InputShapeTest, SweepTrainTaskFailsTheTask) {

@@ -48,7 +48,8 @@ bus::Sample Next(Self* self) {
   s.meta["index"] = std::to_string(draw.index);
   if (!st.options.origin_prefix.empty()) {
     s.meta[bus::kOriginKey] =
-        absl::StrCat(st.options.origin_prefix, draw.index);
+        absl::StrCat(st.options.origin_prefix,
+                     st.options.origin_offset + draw.index);
   }
   s.publish_ns = SteadyNowNs();
   return s;

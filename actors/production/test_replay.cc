@@ -18,6 +18,7 @@ GeneratorOptions ReplayGeneratorOptions(const TestReplayOptions& options) {
   g.end_marker = options.end_marker;
   g.listener = options.listener;
   g.origin_prefix = "test:";  // predictions name the test sample
+  g.origin_offset = options.first_index;
   return g;
 }
 

@@ -39,6 +39,7 @@ TEST(TestReplayTest, ReplaysTheSplitInOrderWithoutLabels) {
   o.output = *live;
   o.limit = 4;
   o.window = 2;
+  o.first_index = 100;  // these six were cut from a split at 100
   GeneratorOptions g = ReplayGeneratorOptions(o);
   EXPECT_FALSE(g.labels);
   EXPECT_FALSE(g.shuffle);
@@ -51,7 +52,7 @@ TEST(TestReplayTest, ReplaysTheSplitInOrderWithoutLabels) {
     EXPECT_FALSE(got->samples[i].has_label());
     EXPECT_EQ(got->samples[i].pixels.data()[0], i);
     EXPECT_EQ(got->samples[i].meta.at(bus::kOriginKey),
-              "test:" + std::to_string(i));
+              "test:" + std::to_string(100 + i));
     EXPECT_EQ(TestReplayTruth(*d, i), static_cast<int32_t>(9 - i));
   }
   EXPECT_TRUE(got->samples[4].end_of_stream());

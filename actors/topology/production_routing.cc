@@ -348,6 +348,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   TestReplayOptions r;
   r.source = kReplaySource;
   r.data = replay;
+  r.first_index = config.eval_limit;  // origins name the test sample
   r.output = resources["live"];
   r.rate = config.replay_rate;
   r.listener = caf::actor{self};
