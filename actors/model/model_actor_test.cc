@@ -88,6 +88,19 @@ class ModelActorTest : public ::testing::Test {
     ASSERT_TRUE(t.Ask<uint64_t>(input, bus::publish_atom::value, std::move(s)));
   }
 
+  // Spawns the model from `options` and lets it subscribe.
+  void Start() {
+    auto actor = SpawnModelActor(t.system(), options);
+    ASSERT_TRUE(actor.ok()) << actor.status();
+    t.Run();
+  }
+
+  // The end-of-stream marker after `seq` samples of `source`, and its effect.
+  void EndStream(uint64_t seq, const std::string& source = "patterns") {
+    Publish(bus::Sample::EndOfStream(source, seq));
+    t.Run();
+  }
+
   BusTestSystem t;
   caf::actor input, metrics_resource, predictions_resource;
   std::shared_ptr<Received> metrics, predictions;
@@ -97,12 +110,9 @@ class ModelActorTest : public ::testing::Test {
 };
 
 TEST_F(ModelActorTest, ReportsEveryNStepsAndSummarisesAtTheEnd) {
-  auto actor = SpawnModelActor(t.system(), options);
-  ASSERT_TRUE(actor.ok()) << actor.status();
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   for (uint64_t i = 0; i < 30; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 30));
-  t.Run();
+  EndStream(30);
   ASSERT_EQ(metrics->metrics.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     const bus::Metric& m = metrics->metrics[i];
@@ -130,11 +140,9 @@ TEST_F(ModelActorTest, ReportsEveryNStepsAndSummarisesAtTheEnd) {
 TEST_F(ModelActorTest, MiniBatchesStepOncePerBatch) {
   options.spec.batch_size = 5;
   options.eval_every = 2;
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   for (uint64_t i = 0; i < 23; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 23));
-  t.Run();
+  EndStream(23);
   ASSERT_EQ(summaries->size(), 1u);
   // 4 full batches, then the partial batch of 3 at the end of the stream.
   EXPECT_EQ(summaries->front().steps, 5u);
@@ -146,8 +154,7 @@ TEST_F(ModelActorTest, MiniBatchesStepOncePerBatch) {
 }
 
 TEST_F(ModelActorTest, UnlabelledSamplesArePredictedAndForwarded) {
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   for (uint64_t i = 0; i < 40; ++i) Publish(Pattern(i, i % 2));
   Publish(Pattern(100, 0, /*labelled=*/false));
   Publish(Pattern(101, 1, /*labelled=*/false));
@@ -162,8 +169,7 @@ TEST_F(ModelActorTest, UnlabelledSamplesArePredictedAndForwarded) {
 }
 
 TEST_F(ModelActorTest, WrongShapesAndLabelsAreCountedNotTrainedOn) {
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   bus::Sample short_pixels = Pattern(0, 0);  // says 2x2, holds 7 bytes
   short_pixels.pixels = bus::Bytes(std::vector<uint8_t>(7, 1));
   Publish(short_pixels);
@@ -183,8 +189,7 @@ TEST_F(ModelActorTest, WrongShapesAndLabelsAreCountedNotTrainedOn) {
   negative.label = -7;
   Publish(negative);
   for (uint64_t i = 6; i < 16; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 16));
-  t.Run();
+  EndStream(16);
   ASSERT_EQ(summaries->size(), 1u);
   const ModelSummary& s = summaries->front();
   EXPECT_EQ(s.samples, 10u);
@@ -201,8 +206,7 @@ TEST_F(ModelActorTest, WrongShapesAndLabelsAreCountedNotTrainedOn) {
 }
 
 TEST_F(ModelActorTest, BatchesOfTheWrongShapeAreCounted) {
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   bus::SampleBatch b;
   b.source = "patterns";
   b.shape = {1, 4};  // 4 bytes a sample, but not 2x2
@@ -211,8 +215,7 @@ TEST_F(ModelActorTest, BatchesOfTheWrongShapeAreCounted) {
   b.labels = {0, 1, 0};
   ASSERT_TRUE(t.Ask<uint64_t>(input, bus::publish_atom::value, b));
   for (uint64_t i = 0; i < 4; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 4));
-  t.Run();
+  EndStream(4);
   ASSERT_EQ(summaries->size(), 1u);
   EXPECT_EQ(summaries->front().rejected_shape, 3u);
   EXPECT_EQ(summaries->front().samples, 4u);
@@ -291,16 +294,14 @@ TEST_F(ModelInputCheckTest, AMalformedEvalSetIsRefused) {
 TEST_F(ModelActorTest, WarnsOnceWhenTrainingStaysAtChance) {
   // Labels that do not depend on the pixels: nothing can beat chance.
   options.eval_every = 0;
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   const uint64_t n = 4 * kChanceBlockSamples;
   for (uint64_t i = 0; i < n; ++i) {
     bus::Sample s = Pattern(i, 0);
     s.label = static_cast<int32_t>((i * 2654435761u >> 7) % 2);
     Publish(std::move(s));
   }
-  Publish(bus::Sample::EndOfStream("patterns", n));
-  t.Run();
+  EndStream(n);
   ASSERT_EQ(summaries->size(), 1u);
   ASSERT_EQ(summaries->front().warnings.size(), 1u);
   EXPECT_NE(summaries->front().warnings[0].find("chance"), std::string::npos);
@@ -317,20 +318,17 @@ TEST_F(ModelActorTest, WarnsOnceWhenTrainingStaysAtChance) {
 
 TEST_F(ModelActorTest, NoWarningWhenTheModelLearns) {
   options.eval_every = 0;
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   const uint64_t n = 3 * kChanceBlockSamples;
   for (uint64_t i = 0; i < n; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", n));
-  t.Run();
+  EndStream(n);
   ASSERT_EQ(summaries->size(), 1u);
   EXPECT_TRUE(summaries->front().warnings.empty());
   for (const bus::Metric& m : metrics->metrics) EXPECT_NE(m.split, "warning");
 }
 
 TEST_F(ModelActorTest, PredictionsNameTheSamplesOrigin) {
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   bus::Sample a = Pattern(100, 0, /*labelled=*/false);
   a.meta[bus::kOriginKey] = "cat.png";
   Publish(a);
@@ -345,15 +343,12 @@ TEST_F(ModelActorTest, PredictionsNameTheSamplesOrigin) {
 TEST_F(ModelActorTest, FinishesAfterTheLastOfSeveralStreams) {
   options.end_markers = 2;
   options.eval_every = 1000;  // no periodic reports
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   for (uint64_t i = 0; i < 7; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("production", 0));
-  t.Run();
+  EndStream(0, "production");
   EXPECT_TRUE(summaries->empty());  // one stream is still open
   for (uint64_t i = 7; i < 10; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 10));
-  t.Run();
+  EndStream(10);
   ASSERT_EQ(summaries->size(), 1u);
   EXPECT_EQ(summaries->front().samples, 10u);
   EXPECT_EQ(summaries->front().steps, 10u);
