@@ -83,7 +83,8 @@ class Topology {
   bus::SubscriptionMetrics MnistSubscription(const std::string& name) {
     auto m = t_.Ask<bus::ResourceMetrics>(mnist_, bus::metrics_atom::value);
     if (!m) {
-      ADD_FAILURE() << "no metrics from mnist: " << bus::ErrorToString(m.error());
+      ADD_FAILURE() << "no metrics from mnist: "
+                    << bus::ErrorToString(m.error());
       return {};
     }
     for (const auto& s : m->subscriptions) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 
+#include "actors/generator/source_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -14,8 +15,9 @@ namespace trainbus::actors {
 namespace {
 
 using bus::testing::BusTestSystem;
-using bus::testing::Collector;
 using bus::testing::Received;
+using testing::Watch;
+using testing::Watched;
 
 std::shared_ptr<const data::Dataset> TinyDataset(size_t n) {
   auto d = std::make_shared<data::Dataset>();
@@ -43,32 +45,11 @@ caf::behavior DoneListener(caf::event_based_actor*, std::shared_ptr<Done> out) {
 
 class GeneratorTest : public ::testing::Test {
  protected:
-  // A fresh resource with one Collector subscribed with `credit`.
-  struct Watched {
-    caf::actor resource, collector;
-    std::shared_ptr<Received> got = std::make_shared<Received>();
-  };
-  Watched Watch(const std::string& name, uint32_t max_queue, uint32_t credit) {
-    Watched w;
-    bus::ResourceOptions r;
-    r.name = name;
-    r.max_queue = max_queue;
-    auto resource = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
-    EXPECT_TRUE(resource) << "cannot declare " << name;
-    if (!resource) return w;
-    w.resource = *resource;
-    w.collector = t.Spawn(Collector, w.got);
-    bus::SubscribeOptions sub;  // block policy
-    sub.initial_credit = credit;
-    EXPECT_TRUE(t.Ask<uint64_t>(w.resource, bus::subscribe_atom::value,
-                                w.collector, sub));
-    return w;
-  }
-
   // Runs a generator into a fresh resource with one generous subscriber.
   std::shared_ptr<Received> Run(GeneratorOptions options,
                                 const std::string& resource_name = "out") {
-    Watched w = Watch(resource_name, 100000, 100000);
+    Watched w =
+        Watch(t, resource_name, /*credit=*/100000, /*max_queue=*/100000);
     options.output = w.resource;
     options.listener = t.Spawn(DoneListener, done);
     SpawnGenerator(t.system(), options);
@@ -147,7 +128,7 @@ TEST_F(GeneratorTest, AnOriginPrefixNamesEachSamplesIndex) {
 }
 
 TEST_F(GeneratorTest, ABlockingResourceHoldsTheWindow) {
-  Watched w = Watch("narrow", /*max_queue=*/2, /*credit=*/0);
+  Watched w = Watch(t, "narrow", /*credit=*/0, /*max_queue=*/2);
   ASSERT_TRUE(w.resource);
   auto& resource = w.resource;
   auto& got = w.got;
@@ -157,7 +138,8 @@ TEST_F(GeneratorTest, ABlockingResourceHoldsTheWindow) {
   g.output = resource;
   SpawnGenerator(t.system(), g);
   t.Run();
-  auto metrics = t.Ask<bus::ResourceMetrics>(resource, bus::metrics_atom::value);
+  auto metrics =
+      t.Ask<bus::ResourceMetrics>(resource, bus::metrics_atom::value);
   ASSERT_TRUE(metrics);
   // Two accepted into the queue; their acks let the generator refill its
   // window, so a full window of 8 publishes waits. Nothing is lost.
@@ -171,7 +153,7 @@ TEST_F(GeneratorTest, ABlockingResourceHoldsTheWindow) {
 // rate=1000/s in 10 ms ticks: each tick lets exactly 10 samples go, and a
 // long wait between ticks does not bank a burst.
 TEST_F(GeneratorTest, RateLimitReleasesOneTicksWorthPerTick) {
-  Watched w = Watch("paced", 1000, 1000);
+  Watched w = Watch(t, "paced", /*credit=*/1000, /*max_queue=*/1000);
   ASSERT_TRUE(w.resource);
   auto& got = w.got;
   GeneratorOptions g;

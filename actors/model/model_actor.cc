@@ -279,7 +279,12 @@ ModelSummary Summarize(Self* self) {
 void Finish(Self* self) {
   auto& st = self->state;
   TrainFilled(self);
-  if (st.options.eval_every > 0 && st.window_scored > 0) Report(self);
+  // A last report for the partial window, and one for a stream that was all
+  // refused, so its rejected_* counts reach the metrics too.
+  const bool refused = st.rejected_shape + st.rejected_label > 0;
+  if (st.options.eval_every > 0 && (st.window_scored > 0 || refused)) {
+    Report(self);
+  }
   ModelSummary summary = Summarize(self);
   if (st.options.print) {
     caf::aout(self) << absl::StrFormat(

@@ -205,6 +205,21 @@ TEST_F(ModelActorTest, WrongShapesAndLabelsAreCountedNotTrainedOn) {
   EXPECT_EQ(metrics->metrics.back().values.at("rejected_label"), 2.0);
 }
 
+TEST_F(ModelActorTest, AStreamThatIsAllRefusedStillReportsTheCounts) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  for (uint64_t i = 0; i < 5; ++i) {
+    bus::Sample s = Pattern(i, 0);
+    s.shape = {4};
+    Publish(s);
+  }
+  EndStream(5);
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_EQ(summaries->front().steps, 0u);
+  EXPECT_EQ(summaries->front().rejected_shape, 5u);
+  ASSERT_EQ(metrics->metrics.size(), 1u);  // the final report
+  EXPECT_EQ(metrics->metrics[0].values.at("rejected_shape"), 5.0);
+}
+
 TEST_F(ModelActorTest, BatchesOfTheWrongShapeAreCounted) {
   ASSERT_NO_FATAL_FAILURE(Start());
   bus::SampleBatch b;

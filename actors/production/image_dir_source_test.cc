@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "actors/generator/source_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -19,7 +20,6 @@ namespace trainbus::actors {
 namespace {
 
 using bus::testing::BusTestSystem;
-using bus::testing::Collector;
 using bus::testing::Received;
 
 struct Done {
@@ -63,17 +63,9 @@ std::string FreshDir(const std::string& name) {
 class ImageDirSourceTest : public ::testing::Test {
  protected:
   std::shared_ptr<Received> Watch(const std::string& name) {
-    bus::ResourceOptions r;
-    r.name = name;
-    auto resource = t.Ask<caf::actor>(t.directory, bus::declare_atom::value, r);
-    EXPECT_TRUE(resource);
-    resources.push_back(*resource);
-    auto got = std::make_shared<Received>();
-    bus::SubscribeOptions sub;
-    sub.initial_credit = 1000;
-    EXPECT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,
-                                t.Spawn(Collector, got), sub));
-    return got;
+    testing::Watched w = testing::Watch(t, name, /*credit=*/1000);
+    resources.push_back(w.resource);
+    return w.got;
   }
 
   BusTestSystem t;
