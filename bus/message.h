@@ -77,6 +77,11 @@ inline constexpr int32_t kNoLabel = -1;
 // every model downstream learns that the stream is over.
 inline constexpr char kEndOfStreamKey[] = "trainbus.eos";
 
+// Where a sample came from within its source, in its meta: the file name for
+// an image directory, "test:<index>" for a test replay. Predictions carry it
+// on (Prediction::origin).
+inline constexpr char kOriginKey[] = "origin";
+
 // One example: an image (or any tensor of bytes) plus metadata.
 struct Sample {
   uint64_t seq = 0;                 // per-source sequence number
@@ -133,6 +138,7 @@ typename Inspector::result_type inspect(Inspector& f, SampleBatch& x) {
 struct Prediction {
   uint64_t sample_seq = 0;
   std::string source;               // the sample's source
+  std::string origin;               // the sample's meta[kOriginKey], if any
   std::string model;                // model name, e.g. "model1"
   uint32_t model_version = 0;
   int32_t label = kNoLabel;         // predicted class
@@ -144,7 +150,7 @@ struct Prediction {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Prediction& x) {
   return f(caf::meta::type_name("trainbus.Prediction"), x.sample_seq,
-           x.source, x.model, x.model_version, x.label, x.scores,
+           x.source, x.origin, x.model, x.model_version, x.label, x.scores,
            x.publish_ns, x.predicted_ns);
 }
 

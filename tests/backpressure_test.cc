@@ -18,6 +18,7 @@
 #include "actors/generator/generator.h"
 #include "actors/model/model_actor.h"
 #include "base/status_error.h"
+#include "actors/model/model_actor_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -42,17 +43,14 @@ class Topology {
     for (const char* name : {"fast1", "fast2"}) {
       bus::resource_actor input = Declare(name, "", 256);
       Bind("mnist", name, bus::Policy::kBlock, 0, 64);
-      actors::ModelActorOptions m;
-      m.name = name;
-      m.spec = *nn::ParseModelSpec("softmax:input=1x4x4,classes=4,lr=0.1");
-      m.eval_every = 50;
-      m.eval_subset = 0;
-      m.print = false;
-      m.detached = false;
-      m.input = input;
-      m.listener = t_.Spawn(testing::SummaryListener, summaries_);
-      m.eval = testing::EvalOf(*data_);
-      EXPECT_TRUE(actors::SpawnModelActor(t_.system(), m).ok());
+      auto m = actors::testing::TestModelOptions(
+          name, "softmax:input=1x4x4,classes=4,lr=0.1", input,
+          t_.Spawn(testing::SummaryListener, summaries_),
+          testing::EvalOf(*data_), /*eval_every=*/50);
+      EXPECT_TRUE(m.ok()) << m.status();
+      if (!m.ok()) break;
+      auto model = actors::SpawnModelActor(t_.system(), *m);
+      EXPECT_TRUE(model.ok()) << name << ": " << model.status();
     }
     if (slow_policy) {
       // Small queues everywhere on this branch, so it fills up quickly.
@@ -84,7 +82,11 @@ class Topology {
 
   bus::SubscriptionMetrics MnistSubscription(const std::string& name) {
     auto m = t_.Ask<bus::ResourceMetrics>(mnist_, bus::metrics_atom::value);
-    EXPECT_TRUE(m);
+    if (!m) {
+      ADD_FAILURE() << "no metrics from mnist: "
+                    << base::ErrorToString(m.error());
+      return {};
+    }
     for (const auto& s : m->subscriptions) {
       if (s.name == name) return s;
     }
@@ -97,6 +99,16 @@ class Topology {
       if (s.name == name) return &s;
     }
     return nullptr;
+  }
+
+  // The model's final weights, or "" (and a failure) if it never finished.
+  std::string Checkpoint(const std::string& name) const {
+    const ModelSummary* s = Summary(name);
+    if (s == nullptr) {
+      ADD_FAILURE() << name << " has no summary";
+      return "";
+    }
+    return s->checkpoint;
   }
 
   const std::vector<bus::Sample>& slow_samples() const {
@@ -148,6 +160,9 @@ void ExpectFastModelsGotEverything(Topology& t) {
     const ModelSummary* s = t.Summary(name);
     ASSERT_NE(s, nullptr) << name << " never saw the end of the stream";
     EXPECT_EQ(s->samples, kSamples) << name;
+    EXPECT_EQ(s->steps, kSamples) << name;  // batch 1: a step per sample
+    EXPECT_EQ(s->rejected_shape + s->rejected_label, 0u) << name;
+    EXPECT_FALSE(s->checkpoint.empty()) << name;
     EXPECT_TRUE(s->error.empty()) << s->error;
     const bus::SubscriptionMetrics m =
         t.MnistSubscription(std::string("mnist->") + name);
@@ -166,8 +181,7 @@ TEST(BackpressureTest, DropOldestSlowSiblingNeverStallsTheFastModels) {
   ExpectFastModelsGotEverything(t);
   // Same stream, same weights: the slow sibling changed nothing for them.
   for (const char* name : {"fast1", "fast2"}) {
-    EXPECT_EQ(t.Summary(name)->checkpoint, baseline.Summary(name)->checkpoint)
-        << name;
+    EXPECT_EQ(t.Checkpoint(name), baseline.Checkpoint(name)) << name;
   }
   EXPECT_TRUE(t.slow_samples().empty());  // it has not read anything yet
   const uint64_t dropped = t.MnistSubscription("mnist->slow").dropped;
@@ -182,6 +196,9 @@ TEST(BackpressureTest, DropOldestSlowSiblingNeverStallsTheFastModels) {
   for (size_t i = 1; i < got.size(); ++i) {
     EXPECT_LT(got[i - 1].seq, got[i].seq);
   }
+  // The oldest were dropped, so the newest sample survived.
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got[got.size() - 2].seq, kSamples - 1);
 }
 
 TEST(BackpressureTest, BlockSlowSiblingHoldsEveryoneBackUntilItReads) {
@@ -206,8 +223,7 @@ TEST(BackpressureTest, CatchUpSlowSiblingDetachesThenReadsAllFromTheLog) {
   t.Stream();
   ExpectFastModelsGotEverything(t);
   for (const char* name : {"fast1", "fast2"}) {
-    EXPECT_EQ(t.Summary(name)->checkpoint, baseline.Summary(name)->checkpoint)
-        << name;
+    EXPECT_EQ(t.Checkpoint(name), baseline.Checkpoint(name)) << name;
   }
   EXPECT_TRUE(t.slow_samples().empty());
   EXPECT_GE(t.MnistSubscription("mnist->slow").detached, 1u);
@@ -215,7 +231,10 @@ TEST(BackpressureTest, CatchUpSlowSiblingDetachesThenReadsAllFromTheLog) {
   t.Resume();
   const auto& got = t.slow_samples();
   ASSERT_EQ(got.size(), kSamples + 1);  // every message, once
-  for (uint64_t i = 0; i < kSamples; ++i) EXPECT_EQ(got[i].seq, i);
+  for (uint64_t i = 0; i < kSamples; ++i) {
+    EXPECT_EQ(got[i].seq, i);
+    EXPECT_EQ(got[i].pixels.size(), 16u) << i;  // the payload, not a stub
+  }
   EXPECT_TRUE(got.back().end_of_stream());
   const bus::SubscriptionMetrics slow = t.MnistSubscription("mnist->slow");
   EXPECT_EQ(slow.dropped, 0u);

@@ -10,6 +10,7 @@
 #include "actors/generator/generator.h"
 #include "actors/model/model_actor.h"
 #include "base/status_error.h"
+#include "actors/model/model_actor_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -39,18 +40,16 @@ ModelSummary TrainFromTheLog(BusTestSystem& t, const std::string& name,
                              const data::Dataset& eval) {
   bus::resource_actor input = Declare(t, name);
   auto summaries = std::make_shared<std::vector<ModelSummary>>();
-  actors::ModelActorOptions m;
-  m.name = name;
-  m.spec = *nn::ParseModelSpec(
-      "mlp:input=1x4x4,classes=4,hidden=8,opt=momentum,lr=0.05,batch=8,seed=3");
-  m.eval_every = 10;
-  m.eval_subset = 0;
-  m.print = false;
-  m.detached = false;
-  m.input = input;
-  m.listener = t.Spawn(testing::SummaryListener, summaries);
-  m.eval = testing::EvalOf(eval);
-  EXPECT_TRUE(actors::SpawnModelActor(t.system(), m).ok());
+  auto m = actors::testing::TestModelOptions(
+      name,
+      "mlp:input=1x4x4,classes=4,hidden=8,opt=momentum,lr=0.05,batch=8,seed=3",
+      input, t.Spawn(testing::SummaryListener, summaries),
+      testing::EvalOf(eval));
+  EXPECT_TRUE(m.ok()) << m.status();
+  if (!m.ok()) return ModelSummary{};
+  auto model = actors::SpawnModelActor(t.system(), *m);
+  EXPECT_TRUE(model.ok()) << name << ": " << model.status();
+  if (!model.ok()) return ModelSummary{};
   t.Run();  // subscribed before anything flows
   bus::BindingOptions b;
   b.from = "mnist";
@@ -61,10 +60,19 @@ ModelSummary TrainFromTheLog(BusTestSystem& t, const std::string& name,
   EXPECT_TRUE(bound) << base::ErrorToString(bound.error());
   t.Run();
   EXPECT_EQ(summaries->size(), 1u) << name << " did not reach the end marker";
+  // Everything the log holds reached the model: each sample and the marker.
+  auto metrics = t.Ask<bus::ResourceMetrics>(input, bus::metrics_atom::value);
+  EXPECT_TRUE(metrics) << name;
+  if (metrics) {
+    EXPECT_EQ(metrics->published, kSamples + 1) << name;
+  }
   return summaries->empty() ? ModelSummary{} : summaries->front();
 }
 
 void ExpectSameRun(const ModelSummary& a, const ModelSummary& b) {
+  SCOPED_TRACE(a.name + " vs " + b.name);
+  EXPECT_EQ(b.rejected_shape + b.rejected_label, 0u);
+  EXPECT_TRUE(b.error.empty()) << b.error;
   EXPECT_EQ(a.steps, b.steps);
   EXPECT_EQ(a.samples, b.samples);
   EXPECT_EQ(a.test_accuracy, b.test_accuracy);
@@ -107,6 +115,8 @@ TEST(ReplayTest, TrainingFromOffsetZeroIsBitIdenticalEveryTime) {
     Declare(t, "mnist", log_dir);
     after_restart = TrainFromTheLog(t, "replay3", *eval);
   }
+  EXPECT_TRUE(first.error.empty()) << first.error;
+  EXPECT_EQ(first.rejected_shape + first.rejected_label, 0u);
   EXPECT_EQ(first.samples, kSamples);
   EXPECT_EQ(first.steps, kSamples / 8);
   EXPECT_GT(first.test_accuracy, 0.9);  // it did learn something

@@ -42,7 +42,7 @@ inline std::shared_ptr<data::Dataset> RowsDataset(size_t n, uint32_t salt = 0) {
 
 inline std::shared_ptr<const actors::EvalSet> EvalOf(const data::Dataset& d) {
   return std::make_shared<actors::EvalSet>(actors::EvalSet::FromBytes(
-      d.pixels.data(), d.labels.data(), d.count, d.image_size()));
+      d.pixels.data(), d.labels.data(), d.count, {d.rows, d.cols}));
 }
 
 using resume_atom = caf::atom_constant<caf::atom("resume")>;

@@ -1,13 +1,13 @@
 #include "actors/consumer/consumer.h"
 
 #include <algorithm>
-#include <map>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/subscribe.h"
+#include "bus/subscriber.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -23,9 +23,7 @@ struct ConsumerState {
   ConsumerOptions options;
   std::unique_ptr<ConsumerLogic> logic;
   ConsumerStats stats;
-  // Credit taken from each input but not yet given back.
-  std::map<caf::actor_addr, uint32_t> unreturned;
-  uint32_t credit_batch = 1;
+  bus::CreditReturner credit;  // to whichever input delivered
   std::vector<FlushWaiter> waiters;
 
   ~ConsumerState() {
@@ -66,17 +64,16 @@ void AnswerWaiters(Self* self) {
   st.waiters.erase(ready, st.waiters.end());
 }
 
-// Gives credit back to the resource that delivered, a batch at a time.
-void Consumed(Self* self) {
+// One delivery: count it, hand it to the logic, give the credit back to the
+// resource that delivered it, and answer the flush requests it satisfies.
+template <class T>
+void Deliver(Self* self, uint64_t ConsumerStats::*counter,
+             absl::Status (ConsumerLogic::*handle)(uint64_t, const T&),
+             uint64_t offset, const T& x) {
   auto& st = self->state;
-  const caf::actor_addr from =
-      caf::actor_cast<caf::actor_addr>(self->current_sender());
-  uint32_t& owed = st.unreturned[from];
-  if (++owed >= st.credit_batch) {
-    self->send(caf::actor_cast<caf::actor>(self->current_sender()),
-               bus::credit_atom::value, owed);
-    owed = 0;
-  }
+  ++(st.stats.*counter);
+  Record(self, (st.logic.get()->*handle)(offset, x));
+  st.credit.Consumed(self, caf::actor_cast<caf::actor>(self->current_sender()));
   AnswerWaiters(self);
 }
 
@@ -88,36 +85,26 @@ caf::behavior Consumer(Self* self, ConsumerOptions options,
   st.logic->set_self(self);
   st.stats.name = st.options.name;
   st.options.credit = std::max<uint32_t>(st.options.credit, 1);
-  st.credit_batch = std::max<uint32_t>(st.options.credit / 4, 1);
-  self->set_error_handler([=](caf::error& err) {
-    // A subscription (made by SpawnConsumer) was refused.
-    caf::aout(self) << self->state.options.name
-                    << ": cannot subscribe: " << base::ErrorToString(err)
-                    << "\n";
-    self->quit(err);
-  });
+  st.credit = bus::CreditReturner(st.options.credit / 4);
+  // The subscriptions made by SpawnConsumer may be refused.
+  bus::QuitOnSubscribeError(self, st.options.name);
+  using Stats = ConsumerStats;
+  using Logic = ConsumerLogic;
   return {
       [](uint64_t /*start offset: a subscription is in place*/) {},
       [=](bus::deliver_atom, uint64_t offset, const bus::Prediction& p) {
-        ++self->state.stats.predictions;
-        Record(self, self->state.logic->OnPrediction(offset, p));
-        Consumed(self);
+        Deliver(self, &Stats::predictions, &Logic::OnPrediction, offset, p);
       },
       [=](bus::deliver_atom, uint64_t offset, const bus::Metric& m) {
-        ++self->state.stats.metrics;
-        Record(self, self->state.logic->OnMetric(offset, m));
-        Consumed(self);
+        Deliver(self, &Stats::metrics, &Logic::OnMetric, offset, m);
       },
       [=](bus::deliver_atom, uint64_t offset, const bus::Sample& s) {
-        ++(s.end_of_stream() ? self->state.stats.end_markers
-                             : self->state.stats.samples);
-        Record(self, self->state.logic->OnSample(offset, s));
-        Consumed(self);
+        Deliver(self,
+                s.end_of_stream() ? &Stats::end_markers : &Stats::samples,
+                &Logic::OnSample, offset, s);
       },
       [=](bus::deliver_atom, uint64_t offset, const bus::SampleBatch& b) {
-        ++self->state.stats.batches;
-        Record(self, self->state.logic->OnBatch(offset, b));
-        Consumed(self);
+        Deliver(self, &Stats::batches, &Logic::OnBatch, offset, b);
       },
       [=](query_atom) { return self->state.stats; },
       [=](bus::flush_atom, uint64_t predictions, uint64_t metrics,

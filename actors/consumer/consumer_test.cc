@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace trainbus::actors {
 namespace {
@@ -180,6 +182,15 @@ std::string TempPath(const std::string& name) {
   return std::string(dir ? dir : "/tmp") + "/" + name;
 }
 
+using Json = nlohmann::json;
+
+// The line as JSON; a line that does not parse fails the test.
+Json Parse(const std::string& line) {
+  Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << line;
+  return j;
+}
+
 std::vector<std::string> ReadLines(const std::string& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
@@ -199,6 +210,7 @@ TEST_F(ConsumerTest, JsonlSinkWritesOneObjectPerLineAndFlushesOnRequest) {
   ASSERT_TRUE(sink.ok()) << sink.status();
   t.Run();
   bus::Prediction p = P(7, 1);
+  p.origin = "live/7.png";
   p.publish_ns = 1000000;
   p.predicted_ns = 3500000;
   Publish(predictions, p);
@@ -210,17 +222,20 @@ TEST_F(ConsumerTest, JsonlSinkWritesOneObjectPerLineAndFlushesOnRequest) {
   EXPECT_EQ(stats->errors, 0u);
   std::vector<std::string> lines = ReadLines(o.path);
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0],
-            "{\"type\":\"prediction\",\"source\":\"live\",\"sample_seq\":7,"
-            "\"model\":\"m1\",\"model_version\":2,\"label\":1,\"scores\":[0.25,"
-            "0.75],\"publish_ns\":1000000,\"predicted_ns\":3500000,"
-            "\"latency_ms\":2.5}");
-  EXPECT_EQ(
-      lines[1],
-      "{\"type\":\"metric\",\"model\":\"m1\",\"split\":\"test\",\"step\":"
-      "3,\"time_ns\":0,\"values\":{\"loss\":1.25,\"test_accuracy\":0.5}}");
-  EXPECT_NE(lines[2].find("\"model\":\"m\\\"2\""), std::string::npos)
-      << lines[2];
+  const Json first = Parse(lines[0]);
+  EXPECT_EQ(first, Json::parse(R"({"type": "prediction", "source": "live",
+      "origin": "live/7.png", "sample_seq": 7, "model": "m1",
+      "model_version": 2, "label": 1, "scores": [0.25, 0.75],
+      "publish_ns": 1000000, "predicted_ns": 3500000, "latency_ms": 2.5})"))
+      << lines[0];
+  EXPECT_EQ(Parse(lines[1]), Json::parse(R"({"type": "metric", "model": "m1",
+      "split": "test", "step": 3, "time_ns": 0,
+      "values": {"loss": 1.25, "test_accuracy": 0.5}})"))
+      << lines[1];
+  const Json third = Parse(lines[2]);
+  EXPECT_EQ(third.value("model", ""), "m\"2");  // quoted, not broken
+  EXPECT_EQ(third.value("origin", "?"), "");
+  EXPECT_EQ(third.count("latency_ms"), 0u);  // no publish time
   caf::anon_send_exit(*sink, caf::exit_reason::kill);
 }
 
@@ -245,13 +260,34 @@ TEST(JsonlSinkTest, SamplesAndDeadLettersKeepTheirMetadata) {
   s.seq = 3;
   s.source = "images";
   s.meta = {{"path", "/x/a.png"}, {"error", "bad CRC"}};
-  EXPECT_EQ(SampleToJson(s),
-            "{\"type\":\"sample\",\"source\":\"images\",\"seq\":3,\"label\":-1,"
-            "\"shape\":[],\"bytes\":0,\"publish_ns\":0,\"meta\":{\"error\":"
-            "\"bad CRC\",\"path\":\"/x/a.png\"}}");
-  EXPECT_NE(SampleToJson(bus::Sample::EndOfStream("images", 4))
-                .find("\"type\":\"end_of_stream\""),
-            std::string::npos);
+  EXPECT_EQ(Parse(SampleToJson(s)), Json::parse(R"({"type": "sample",
+      "source": "images", "seq": 3, "label": -1, "shape": [], "bytes": 0,
+      "publish_ns": 0, "meta": {"error": "bad CRC", "path": "/x/a.png"}})"));
+  const Json eos = Parse(SampleToJson(bus::Sample::EndOfStream("images", 4)));
+  EXPECT_EQ(eos.value("type", ""), "end_of_stream");
+  EXPECT_EQ(eos.value("seq", 0), 4);
+}
+
+TEST(JsonlSinkTest, BatchesAndOddValuesStillParse) {
+  bus::SampleBatch b;
+  b.source = "batches";
+  b.first_seq = 10;
+  b.count = 3;
+  b.labels = {1, -1, 2};
+  EXPECT_EQ(Parse(BatchToJson(b)), Json::parse(R"({"type": "batch",
+      "source": "batches", "first_seq": 10, "count": 3,
+      "labels": [1, -1, 2], "publish_ns": 0})"));
+  bus::Prediction p = P(1, 0);
+  p.scores = {0.1f, std::numeric_limits<float>::quiet_NaN()};
+  p.origin = "caf\xe9.png";  // a Latin-1 file name, not UTF-8
+  const Json j = Parse(PredictionToJson(p));
+  ASSERT_EQ(j["scores"].size(), 2u);
+  EXPECT_EQ(j["scores"][0].get<double>(), 0.1);  // not 0.10000000149...
+  EXPECT_TRUE(j["scores"][1].is_null());
+  EXPECT_EQ(j.value("origin", ""), "caf\xef\xbf\xbd.png");  // U+FFFD
+  bus::Metric m = M(1);
+  m.values["loss"] = std::numeric_limits<double>::infinity();
+  EXPECT_TRUE(Parse(MetricToJson(m))["values"]["loss"].is_null());
 }
 
 }  // namespace

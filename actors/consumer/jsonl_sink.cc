@@ -1,16 +1,42 @@
 #include "actors/consumer/jsonl_sink.h"
 
+#include <charconv>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <system_error>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "report/json.h"
+#include "base/status_macros.h"
+#include "nlohmann/json.hpp"
 
 namespace trainbus::actors {
 namespace {
+
+// Keys stay in the order written, so a line reads type first.
+using Json = nlohmann::ordered_json;
+
+// One line; bytes that are not UTF-8 (a file name, say) become U+FFFD
+// instead of an exception.
+std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// The double whose shortest decimal form is the float's (0.1f -> 0.1), so
+// scores print as "0.1" and not "0.10000000149011612".
+double ShortestDouble(float f) {
+  if (!std::isfinite(f)) return f;  // dumped as null
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), f);
+  if (ec != std::errc()) return f;
+  double d = f;
+  std::from_chars(buf, end, d);
+  return d;
+}
 
 class JsonlSink : public ConsumerLogic {
  public:
@@ -66,73 +92,62 @@ class JsonlSink : public ConsumerLogic {
 }  // namespace
 
 std::string PredictionToJson(const bus::Prediction& p) {
-  report::JsonWriter w;
-  w.BeginObject();
-  w.Key("type").String("prediction");
-  w.Key("source").String(p.source);
-  w.Key("sample_seq").Int(static_cast<int64_t>(p.sample_seq));
-  w.Key("model").String(p.model);
-  w.Key("model_version").Int(p.model_version);
-  w.Key("label").Int(p.label);
-  w.Key("scores").BeginArray();
-  for (float s : p.scores) w.Number(s);
-  w.EndArray();
-  w.Key("publish_ns").Int(p.publish_ns);
-  w.Key("predicted_ns").Int(p.predicted_ns);
+  Json j;
+  j["type"] = "prediction";
+  j["source"] = p.source;
+  j["origin"] = p.origin;
+  j["sample_seq"] = p.sample_seq;
+  j["model"] = p.model;
+  j["model_version"] = p.model_version;
+  j["label"] = p.label;
+  Json scores = Json::array();
+  for (float s : p.scores) scores.push_back(ShortestDouble(s));
+  j["scores"] = std::move(scores);
+  j["publish_ns"] = p.publish_ns;
+  j["predicted_ns"] = p.predicted_ns;
   if (p.publish_ns > 0 && p.predicted_ns >= p.publish_ns) {
-    w.Key("latency_ms").Number((p.predicted_ns - p.publish_ns) / 1e6);
+    j["latency_ms"] = (p.predicted_ns - p.publish_ns) / 1e6;
   }
-  w.EndObject();
-  return w.str();
+  return Dump(j);
 }
 
 std::string MetricToJson(const bus::Metric& m) {
-  report::JsonWriter w;
-  w.BeginObject();
-  w.Key("type").String("metric");
-  w.Key("model").String(m.model);
-  w.Key("split").String(m.split);
-  w.Key("step").Int(static_cast<int64_t>(m.step));
-  w.Key("time_ns").Int(m.time_ns);
-  w.Key("values").BeginObject();
-  for (const auto& [key, value] : m.values) w.Key(key).Number(value);
-  w.EndObject();
-  w.EndObject();
-  return w.str();
+  Json j;
+  j["type"] = "metric";
+  j["model"] = m.model;
+  j["split"] = m.split;
+  j["step"] = m.step;
+  j["time_ns"] = m.time_ns;
+  Json values = Json::object();
+  for (const auto& [key, value] : m.values) values[key] = value;
+  j["values"] = std::move(values);
+  return Dump(j);
 }
 
 std::string SampleToJson(const bus::Sample& s) {
-  report::JsonWriter w;
-  w.BeginObject();
-  w.Key("type").String(s.end_of_stream() ? "end_of_stream" : "sample");
-  w.Key("source").String(s.source);
-  w.Key("seq").Int(static_cast<int64_t>(s.seq));
-  w.Key("label").Int(s.label);
-  w.Key("shape").BeginArray();
-  for (uint32_t d : s.shape) w.Int(d);
-  w.EndArray();
-  w.Key("bytes").Int(static_cast<int64_t>(s.pixels.size()));
-  w.Key("publish_ns").Int(s.publish_ns);
-  w.Key("meta").BeginObject();
-  for (const auto& [key, value] : s.meta) w.Key(key).String(value);
-  w.EndObject();
-  w.EndObject();
-  return w.str();
+  Json j;
+  j["type"] = s.end_of_stream() ? "end_of_stream" : "sample";
+  j["source"] = s.source;
+  j["seq"] = s.seq;
+  j["label"] = s.label;
+  j["shape"] = s.shape;
+  j["bytes"] = s.pixels.size();
+  j["publish_ns"] = s.publish_ns;
+  Json meta = Json::object();
+  for (const auto& [key, value] : s.meta) meta[key] = value;
+  j["meta"] = std::move(meta);
+  return Dump(j);
 }
 
 std::string BatchToJson(const bus::SampleBatch& b) {
-  report::JsonWriter w;
-  w.BeginObject();
-  w.Key("type").String("batch");
-  w.Key("source").String(b.source);
-  w.Key("first_seq").Int(static_cast<int64_t>(b.first_seq));
-  w.Key("count").Int(b.count);
-  w.Key("labels").BeginArray();
-  for (int32_t l : b.labels) w.Int(l);
-  w.EndArray();
-  w.Key("publish_ns").Int(b.publish_ns);
-  w.EndObject();
-  return w.str();
+  Json j;
+  j["type"] = "batch";
+  j["source"] = b.source;
+  j["first_seq"] = b.first_seq;
+  j["count"] = b.count;
+  j["labels"] = b.labels;
+  j["publish_ns"] = b.publish_ns;
+  return Dump(j);
 }
 
 absl::StatusOr<std::unique_ptr<ConsumerLogic>> MakeJsonlSinkLogic(
@@ -154,10 +169,9 @@ absl::StatusOr<std::unique_ptr<ConsumerLogic>> MakeJsonlSinkLogic(
 
 absl::StatusOr<caf::actor> SpawnJsonlSink(caf::actor_system& sys,
                                           const JsonlSinkOptions& options) {
-  absl::StatusOr<std::unique_ptr<ConsumerLogic>> logic =
-      MakeJsonlSinkLogic(options);
-  if (!logic.ok()) return logic.status();
-  return SpawnConsumer(sys, options.consumer, std::move(*logic));
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<ConsumerLogic> logic,
+                      MakeJsonlSinkLogic(options));
+  return SpawnConsumer(sys, options.consumer, std::move(logic));
 }
 
 }  // namespace trainbus::actors

@@ -1,7 +1,8 @@
 // A consumer that appends one JSON object per message to a file (JSON
 // lines), for storage and later analysis:
 //
-//   {"type":"prediction","source":"test-replay","sample_seq":12,"model":"model1",
+//   {"type":"prediction","source":"test-replay","origin":"test:12",
+//    "sample_seq":12,"model":"model1",
 //    "model_version":1,"label":7,"scores":[...],"publish_ns":...,"predicted_ns":...,
 //    "latency_ms":0.41}
 //   {"type":"metric","model":"model1","split":"test","step":200,"time_ns":...,
@@ -9,7 +10,10 @@
 //   {"type":"sample","source":"images","seq":3,"label":-1,"shape":[],"bytes":0,
 //    "meta":{"error":"...","path":"..."}}
 //
+// "origin" names the sample within its source: the file for an image
+// directory, "test:<index>" for a test replay ("" when the source gave none).
 // Pixels are not written (they are in the dataset or the durable log).
+// Written with nlohmann-json, so each line parses as one JSON object.
 //
 //   JsonlSinkOptions o;
 //   o.consumer.inputs = {*bus.Lookup("predictions")};

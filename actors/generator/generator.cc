@@ -1,22 +1,19 @@
 #include "actors/generator/generator.h"
 
 #include <algorithm>
-#include <chrono>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "data/shuffle.h"
+#include "actors/generator/source_loop.h"
 #include "bus/atoms.h"
-#include "bus/end_stream.h"
 #include "bus/message.h"
 #include "bus/publish_window.h"
 #include "caf/all.hpp"
+#include "data/shuffle.h"
 
 namespace trainbus::actors {
 namespace {
-
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using Clock = std::chrono::steady_clock;
 
 struct GeneratorState {
   GeneratorOptions options;
@@ -30,12 +27,6 @@ struct GeneratorState {
 };
 
 using Self = caf::stateful_actor<GeneratorState>;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             Clock::now().time_since_epoch())
-      .count();
-}
 
 bus::Sample Next(Self* self) {
   auto& st = self->state;
@@ -55,23 +46,13 @@ bus::Sample Next(Self* self) {
   s.label = st.options.labels ? d.labels[draw.index] : bus::kNoLabel;
   s.meta["epoch"] = std::to_string(draw.epoch);
   s.meta["index"] = std::to_string(draw.index);
-  s.publish_ns = NowNs();
+  if (!st.options.origin_prefix.empty()) {
+    s.meta[bus::kOriginKey] =
+        absl::StrCat(st.options.origin_prefix,
+                     st.options.origin_offset + draw.index);
+  }
+  s.publish_ns = SteadyNowNs();
   return s;
-}
-
-void Finish(Self* self) {
-  auto& st = self->state;
-  if (st.finishing) return;
-  st.finishing = true;
-  auto done = [=] {
-    if (self->state.options.listener) {
-      self->send(self->state.options.listener, bus::done_atom::value,
-                 self->state.options.source, self->state.published);
-    }
-    self->quit();
-  };
-  bus::EndStream(self, st.options.output, st.options.source, st.published,
-                 st.options.end_marker, done);
 }
 
 void Pump(Self* self) {
@@ -80,11 +61,16 @@ void Pump(Self* self) {
   while (st.window.CanSend() && (unbounded || st.published < st.total)) {
     bus::Sample s = Next(self);
     ++st.published;
-    st.window.Send(self, st.options.output, std::move(s), st.options.source,
-                    [self] { Pump(self); });
+    SendSample(self, st.options.output, std::move(s), Pump);
   }
   if (!unbounded && st.published == st.total && st.window.in_flight() == 0) {
-    Finish(self);
+    FinishSource(self, st.published, [self] {
+      const GeneratorOptions& o = self->state.options;
+      if (o.listener) {
+        self->send(o.listener, bus::done_atom::value, o.source,
+                   self->state.published);
+      }
+    });
   }
 }
 
@@ -99,15 +85,7 @@ caf::behavior Generator(Self* self, GeneratorOptions options) {
     st.total = st.total == 0 ? st.options.limit
                              : std::min(st.total, st.options.limit);
   }
-  self->monitor(st.options.output);
-  self->set_down_handler([=](const caf::down_msg&) { self->quit(); });
-  self->send(self, tick_atom::value);
-  return {
-      [=](tick_atom tick) {
-        self->state.window.Tick(self, tick, self->state.finishing);
-        Pump(self);
-      },
-  };
+  return SourceLoop(self, Pump);
 }
 
 }  // namespace

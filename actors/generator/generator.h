@@ -42,6 +42,11 @@ struct GeneratorOptions {
   uint64_t limit = 0;        // stop after this many samples; 0: no limit
   bool end_marker = true;    // publish an end-of-stream marker when done
   caf::actor listener;       // receives (done_atom, source, published)
+  // Non-empty: each sample's meta[bus::kOriginKey] is this plus
+  // origin_offset + its index in `data` (e.g. "test:" -> "test:17"), carried
+  // on to predictions.
+  std::string origin_prefix;
+  uint64_t origin_offset = 0;
 };
 
 caf::actor SpawnGenerator(caf::actor_system& sys, GeneratorOptions options);

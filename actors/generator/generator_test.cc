@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 
+#include "actors/generator/source_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -14,8 +15,9 @@ namespace trainbus::actors {
 namespace {
 
 using bus::testing::BusTestSystem;
-using bus::testing::Collector;
 using bus::testing::Received;
+using testing::Watch;
+using testing::Watched;
 
 std::shared_ptr<const data::Dataset> TinyDataset(size_t n) {
   auto d = std::make_shared<data::Dataset>();
@@ -45,24 +47,14 @@ class GeneratorTest : public ::testing::Test {
  protected:
   // Runs a generator into a fresh resource with one generous subscriber.
   std::shared_ptr<Received> Run(GeneratorOptions options,
-                                const std::string& resource_name = "out",
-                                uint32_t max_queue = 100000) {
-    bus::ResourceOptions r;
-    r.name = resource_name;
-    r.max_queue = max_queue;
-    auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
-    EXPECT_TRUE(resource);
-    auto got = std::make_shared<Received>();
-    bus::subscriber_actor collector = t.Spawn(Collector, got);
-    bus::SubscribeOptions sub;
-    sub.initial_credit = 100000;
-    EXPECT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,
-                                collector, sub));
-    options.output = *resource;
+                                const std::string& resource_name = "out") {
+    Watched w =
+        Watch(t, resource_name, /*credit=*/100000, /*max_queue=*/100000);
+    options.output = w.resource;
     options.listener = t.Spawn(DoneListener, done);
     SpawnGenerator(t.system(), options);
     t.Run();
-    return got;
+    return w.got;
   }
 
   BusTestSystem t;
@@ -116,33 +108,44 @@ TEST_F(GeneratorTest, UnlabelledReplayAndLimit) {
   g.limit = 25;  // ...stop after 25
   auto got = Run(g);
   ASSERT_EQ(got->samples.size(), 26u);
-  for (size_t i = 0; i < 25; ++i) EXPECT_FALSE(got->samples[i].has_label());
+  for (size_t i = 0; i < 25; ++i) {
+    EXPECT_FALSE(got->samples[i].has_label());
+    EXPECT_EQ(got->samples[i].meta.count(bus::kOriginKey), 0u);  // not asked
+  }
+}
+
+TEST_F(GeneratorTest, AnOriginPrefixNamesEachSamplesIndex) {
+  GeneratorOptions g;
+  g.data = TinyDataset(5);
+  g.shuffle = false;
+  g.origin_prefix = "test:";
+  auto got = Run(g);
+  ASSERT_EQ(got->samples.size(), 6u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(got->samples[i].meta.at(bus::kOriginKey),
+              "test:" + std::to_string(i));
+  }
 }
 
 TEST_F(GeneratorTest, ABlockingResourceHoldsTheWindow) {
-  bus::ResourceOptions r;
-  r.name = "narrow";
-  r.max_queue = 2;
-  auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
-  ASSERT_TRUE(resource);
-  auto got = std::make_shared<Received>();
-  bus::subscriber_actor collector = t.Spawn(Collector, got);
-  bus::SubscribeOptions sub;  // block policy, no credit
-  ASSERT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,
-                              collector, sub));
+  Watched w = Watch(t, "narrow", /*credit=*/0, /*max_queue=*/2);
+  ASSERT_TRUE(w.resource);
+  auto& resource = w.resource;
+  auto& got = w.got;
   GeneratorOptions g;
   g.data = TinyDataset(50);
   g.window = 8;
-  g.output = *resource;
+  g.output = resource;
   SpawnGenerator(t.system(), g);
   t.Run();
-  auto metrics = t.Ask<bus::ResourceMetrics>(*resource, bus::metrics_atom::value);
+  auto metrics =
+      t.Ask<bus::ResourceMetrics>(resource, bus::metrics_atom::value);
   ASSERT_TRUE(metrics);
   // Two accepted into the queue; their acks let the generator refill its
   // window, so a full window of 8 publishes waits. Nothing is lost.
   EXPECT_EQ(metrics->published, 2u);
   EXPECT_EQ(metrics->blocked, 8u);
-  caf::send_as(collector, *resource, bus::credit_atom::value, uint32_t{1000});
+  caf::send_as(w.collector, resource, bus::credit_atom::value, uint32_t{1000});
   t.Run();
   EXPECT_EQ(got->samples.size(), 51u);
 }
@@ -150,22 +153,14 @@ TEST_F(GeneratorTest, ABlockingResourceHoldsTheWindow) {
 // rate=1000/s in 10 ms ticks: each tick lets exactly 10 samples go, and a
 // long wait between ticks does not bank a burst.
 TEST_F(GeneratorTest, RateLimitReleasesOneTicksWorthPerTick) {
-  bus::ResourceOptions r;
-  r.name = "paced";
-  r.max_queue = 1000;
-  auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
-  ASSERT_TRUE(resource);
-  auto got = std::make_shared<Received>();
-  bus::subscriber_actor collector = t.Spawn(Collector, got);
-  bus::SubscribeOptions sub;
-  sub.initial_credit = 1000;
-  ASSERT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,
-                              collector, sub));
+  Watched w = Watch(t, "paced", /*credit=*/1000, /*max_queue=*/1000);
+  ASSERT_TRUE(w.resource);
+  auto& got = w.got;
   GeneratorOptions g;
   g.data = TinyDataset(35);
   g.rate = 1000;
   g.window = 64;
-  g.output = *resource;
+  g.output = w.resource;
   SpawnGenerator(t.system(), g);
   t.Run();
   EXPECT_EQ(got->samples.size(), 10u);  // the first tick

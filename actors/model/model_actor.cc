@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_error.h"
+#include "base/status_macros.h"
 #include "bus/atoms.h"
 #include "bus/message.h"
 #include "bus/options.h"
 #include "bus/subscribe.h"
+#include "bus/subscriber.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -38,15 +40,17 @@ struct ModelState {
   uint64_t window_correct = 0, window_scored = 0;
   uint64_t samples = 0;
   uint64_t predictions = 0;
-  uint64_t rejected = 0;
+  uint64_t rejected_shape = 0, rejected_label = 0, failed_predictions = 0;
+  // The current block of the at-chance check.
+  uint64_t block_correct = 0, block_scored = 0, blocks = 0;
+  std::vector<std::string> warnings;
   double last_loss = 0;
   double train_seconds = 0;
   bool started = false;
   Clock::time_point first_sample, window_start;
   uint64_t window_samples = 0;
 
-  uint32_t unreturned_credit = 0;
-  uint32_t credit_batch = 1;
+  bus::CreditReturner credit;
   std::vector<CurvePoint> curve;
   std::string error;
   uint32_t markers_seen = 0;
@@ -86,17 +90,43 @@ double Evaluate(Self* self, size_t limit) {
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
-void ReturnCredit(Self* self, uint32_t n) {
-  auto& st = self->state;
-  st.unreturned_credit += n;
-  if (st.unreturned_credit >= st.credit_batch) {
-    self->send(st.options.input, bus::credit_atom::value, st.unreturned_credit);
-    st.unreturned_credit = 0;
-  }
+int64_t WallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void Publish(Self* self, const bus::resource_actor& to, bus::Metric metric) {
   if (to) self->send(to, bus::publish_atom::value, std::move(metric));
+}
+
+// Warns once when a block of prequential accuracy, after the warm-up block,
+// is within three standard errors of guessing.
+void CheckChance(Self* self) {
+  auto& st = self->state;
+  if (st.block_scored < kChanceBlockSamples) return;
+  const double n = static_cast<double>(st.block_scored);
+  const double acc = static_cast<double>(st.block_correct) / n;
+  st.block_correct = st.block_scored = 0;
+  if (st.blocks++ == 0 || !st.warnings.empty()) return;  // warm-up, or said
+  const double chance = 1.0 / static_cast<double>(st.classes);
+  if (acc > chance + 3 * std::sqrt(chance * (1 - chance) / n)) return;
+  std::string warning = absl::StrFormat(
+      "training accuracy %.4f after %d samples is no better than chance "
+      "(%.4f for %d classes); the model is not learning: lower the learning "
+      "rate (lr=) or check the labels",
+      acc, st.samples, chance, st.classes);
+  caf::aout(self) << st.options.name << " warning: " << warning << "\n";
+  bus::Metric metric;
+  metric.model = st.options.name;
+  metric.split = "warning";
+  metric.step = st.model->steps();
+  metric.values = {{"prequential_accuracy", acc},
+                   {"chance_accuracy", chance},
+                   {"samples", static_cast<double>(st.samples)}};
+  metric.time_ns = WallNs();
+  Publish(self, st.options.metrics, std::move(metric));
+  st.warnings.push_back(std::move(warning));
 }
 
 void Report(Self* self) {
@@ -127,10 +157,10 @@ void Report(Self* self) {
                    {"prequential_accuracy", preq},
                    {"loss", st.last_loss},
                    {"samples_per_second", rate},
-                   {"samples", static_cast<double>(st.samples)}};
-  metric.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+                   {"samples", static_cast<double>(st.samples)},
+                   {"rejected_shape", static_cast<double>(st.rejected_shape)},
+                   {"rejected_label", static_cast<double>(st.rejected_label)}};
+  metric.time_ns = WallNs();
   Publish(self, st.options.metrics, std::move(metric));
   st.window_correct = st.window_scored = st.window_samples = 0;
   st.window_start = now;
@@ -167,12 +197,15 @@ void TrainFilled(Self* self) {
                      st.y[i];
     st.correct += hit;
     st.window_correct += hit;
+    st.block_correct += hit;
   }
   st.scored += st.filled;
   st.window_scored += st.filled;
+  st.block_scored += st.filled;
   st.samples += st.filled;
   st.window_samples += st.filled;
   st.filled = 0;
+  CheckChance(self);
   if (st.options.eval_every > 0 &&
       st.model->steps() % st.options.eval_every == 0) {
     Report(self);
@@ -183,10 +216,12 @@ void TrainFilled(Self* self) {
 struct SampleView {
   uint64_t seq;
   const std::string& source;
+  const std::vector<uint32_t>& shape;
   int32_t label;
   const uint8_t* pixels;
   size_t size;
   int64_t publish_ns;
+  const std::string* origin;  // meta[kOriginKey], or null
 };
 
 void PredictOne(Self* self, const SampleView& s, const float* x) {
@@ -194,7 +229,7 @@ void PredictOne(Self* self, const SampleView& s, const float* x) {
   std::vector<float> scores(st.classes);
   absl::Status status = st.model->Predict(x, 1, scores.data());
   if (!status.ok()) {
-    ++st.rejected;
+    ++st.failed_predictions;
     return;
   }
   ++st.predictions;
@@ -202,6 +237,7 @@ void PredictOne(Self* self, const SampleView& s, const float* x) {
   bus::Prediction p;
   p.sample_seq = s.seq;
   p.source = s.source;
+  if (s.origin != nullptr) p.origin = *s.origin;
   p.model = st.options.name;
   p.model_version = st.options.version;
   p.label = static_cast<int32_t>(ArgMax(scores.data(), st.classes));
@@ -209,7 +245,7 @@ void PredictOne(Self* self, const SampleView& s, const float* x) {
   p.publish_ns = s.publish_ns;
   p.predicted_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        Clock::now().time_since_epoch())
-                       .count();
+                       .count();  // steady clock, like publish_ns
   self->send(st.options.predictions, bus::publish_atom::value, std::move(p));
 }
 
@@ -235,13 +271,21 @@ ModelSummary Summarize(Self* self) {
   s.error = st.error;
   s.curve = st.curve;
   s.checkpoint = st.model->SaveCheckpoint();
+  s.rejected_shape = st.rejected_shape;
+  s.rejected_label = st.rejected_label;
+  s.warnings = st.warnings;
   return s;
 }
 
 void Finish(Self* self) {
   auto& st = self->state;
   TrainFilled(self);
-  if (st.options.eval_every > 0 && st.window_scored > 0) Report(self);
+  // A last report for the partial window, and one for a stream that was all
+  // refused, so its rejected_* counts reach the metrics too.
+  const bool refused = st.rejected_shape + st.rejected_label > 0;
+  if (st.options.eval_every > 0 && (st.window_scored > 0 || refused)) {
+    Report(self);
+  }
   ModelSummary summary = Summarize(self);
   if (st.options.print) {
     caf::aout(self) << absl::StrFormat(
@@ -255,29 +299,45 @@ void Finish(Self* self) {
   if (st.options.quit_at_end) self->quit();
 }
 
+// Whether the sample may reach the model; a refused one is counted, and the
+// first of each kind is printed.
+bool Admit(Self* self, const SampleView& s) {
+  auto& st = self->state;
+  const nn::ModelSpec& spec = st.model->spec();
+  if (s.size != st.input_size ||
+      !ShapeFits(s.shape, spec.channels, spec.height, spec.width)) {
+    if (st.rejected_shape++ == 0) {
+      caf::aout(self) << absl::StrFormat(
+          "%s: sample %d from '%s' has shape %s (%d bytes) but the model "
+          "takes %dx%dx%d; skipping such samples (counted as "
+          "rejected_shape)\n",
+          st.options.name, s.seq, s.source, FormatShape(s.shape), s.size,
+          spec.channels, spec.height, spec.width);
+    }
+    return false;
+  }
+  if (s.label != bus::kNoLabel &&
+      (s.label < 0 || static_cast<size_t>(s.label) >= st.classes)) {
+    if (st.rejected_label++ == 0) {
+      caf::aout(self) << absl::StrFormat(
+          "%s: sample %d from '%s' has label %d but the model has %d "
+          "classes; skipping such samples (counted as rejected_label)\n",
+          st.options.name, s.seq, s.source, s.label, st.classes);
+    }
+    return false;
+  }
+  return true;
+}
+
 void Consume(Self* self, const SampleView& s) {
   auto& st = self->state;
-  if (s.size != st.input_size) {
-    if (st.rejected++ == 0) {
-      caf::aout(self) << absl::StrFormat(
-          "%s: sample %d from '%s' has %d bytes but the model expects %d "
-          "(%dx%dx%d); skipping such samples\n",
-          st.options.name, s.seq, s.source, s.size, st.input_size,
-          st.model->spec().channels, st.model->spec().height,
-          st.model->spec().width);
-    }
-    return;
-  }
+  if (!Admit(self, s)) return;
   if (!st.started) {
     st.started = true;
     st.first_sample = st.window_start = Clock::now();
   }
   if (s.label != bus::kNoLabel) {
     if (!st.error.empty()) return;
-    if (s.label < 0 || static_cast<size_t>(s.label) >= st.classes) {
-      ++st.rejected;
-      return;
-    }
     BytesToUnitFloats(s.pixels, st.input_size,
                       st.x.data() + st.filled * st.input_size);
     st.y[st.filled++] = s.label;
@@ -296,8 +356,10 @@ void OnSample(Self* self, const bus::Sample& s) {
     }
     return;
   }
-  Consume(self, SampleView{s.seq, s.source, s.label, s.pixels.data(),
-                           s.pixels.size(), s.publish_ns});
+  auto origin = s.meta.find(bus::kOriginKey);
+  Consume(self, SampleView{s.seq, s.source, s.shape, s.label, s.pixels.data(),
+                           s.pixels.size(), s.publish_ns,
+                           origin == s.meta.end() ? nullptr : &origin->second});
 }
 
 void OnBatch(Self* self, const bus::SampleBatch& b) {
@@ -310,8 +372,9 @@ void OnBatch(Self* self, const bus::SampleBatch& b) {
     return;
   }
   for (uint32_t i = 0; i < b.count; ++i) {
-    Consume(self, SampleView{b.first_seq + i, b.source, b.labels[i],
-                             b.pixels.data() + i * size, size, b.publish_ns});
+    Consume(self, SampleView{b.first_seq + i, b.source, b.shape, b.labels[i],
+                             b.pixels.data() + i * size, size, b.publish_ns,
+                             nullptr});
   }
 }
 
@@ -333,29 +396,55 @@ caf::behavior ModelActor(Self* self, ModelActorOptions options,
   st.y.resize(st.batch);
   st.probs.resize(st.batch * st.classes);
   st.eval_probs.resize(kEvalChunk * st.classes);
-  st.credit_batch = std::max<uint32_t>(
-      CreditWindow(st.options, static_cast<uint32_t>(st.batch)) / 4, 1);
-  self->set_error_handler([=](caf::error& err) {
-    // The subscription (made by SpawnModelActor) was refused.
-    caf::aout(self) << self->state.options.name
-                    << ": cannot subscribe: " << base::ErrorToString(err)
-                    << "\n";
-    self->quit(err);
-  });
+  st.credit = bus::CreditReturner(
+      CreditWindow(st.options, static_cast<uint32_t>(st.batch)) / 4);
+  // The subscription made by SpawnModelActor may be refused.
+  bus::QuitOnSubscribeError(self, st.options.name);
   return {
       [=](bus::deliver_atom, uint64_t, const bus::Sample& s) {
         OnSample(self, s);
-        ReturnCredit(self, 1);
+        self->state.credit.Consumed(self, self->state.options.input);
       },
       [=](bus::deliver_atom, uint64_t, const bus::SampleBatch& b) {
         OnBatch(self, b);
-        ReturnCredit(self, 1);
+        self->state.credit.Consumed(self, self->state.options.input);
       },
       [](uint64_t /*start offset: the subscription is in place*/) {},
   };
 }
 
 }  // namespace
+
+absl::Status CheckModelInput(const std::string& name,
+                             const nn::ModelSpec& spec, const EvalSet& eval) {
+  if (!ShapeFits(eval.shape, spec.channels, spec.height, spec.width)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "model '%s' takes %dx%dx%d inputs but the data has %s samples; set "
+        "input= in the model spec to the data's shape (e.g. input=1x%s for "
+        "grayscale images) or use a dataset of %dx%d images",
+        name, spec.channels, spec.height, spec.width, FormatShape(eval.shape),
+        FormatShape(eval.shape), spec.height, spec.width));
+  }
+  if (eval.input_size != ShapeSize(eval.shape) ||
+      eval.x.size() != eval.count * eval.input_size ||
+      eval.labels.size() != eval.count) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "model '%s': the held-out set is malformed (%d samples of %s, but "
+        "%d values and %d labels); build it with EvalSet::FromBytes",
+        name, eval.count, FormatShape(eval.shape), eval.x.size(),
+        eval.labels.size()));
+  }
+  const auto [lo, hi] =
+      std::minmax_element(eval.labels.begin(), eval.labels.end());
+  if (lo != eval.labels.end() &&
+      (*lo < 0 || static_cast<uint32_t>(*hi) >= spec.classes)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "model '%s' has classes=%d but the data has labels from %d to %d; "
+        "set classes=%d in the model spec",
+        name, spec.classes, *lo, *hi, *hi + 1));
+  }
+  return absl::OkStatus();
+}
 
 void AddModelActorTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<CurvePoint>("trainbus.CurvePoint")
@@ -375,6 +464,12 @@ absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,
   if (!model.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model '", options.name, "': ", model.status().message()));
+  }
+  // The one place where a model meets its data: refuse a mismatch here,
+  // before anything trains, rather than read past the held-out buffer.
+  if (options.eval) {
+    TB_RETURN_IF_ERROR(
+        CheckModelInput(options.name, (*model)->spec(), *options.eval));
   }
   const uint32_t batch = std::max<uint32_t>((*model)->spec().batch_size, 1);
   bus::SubscribeOptions sub;

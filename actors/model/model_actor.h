@@ -13,6 +13,18 @@
 // At the end of the stream it evaluates on the whole held-out set and sends a
 // ModelSummary to its listener.
 //
+// What it refuses: SpawnModelActor fails (CheckModelInput) when the held-out
+// set's sample shape does not fit the model's input (see ShapeFits) or holds
+// labels >= classes. At run time a sample whose shape or size does not fit,
+// or whose label is out of range, is counted (rejected_shape,
+// rejected_label, in every Metric and the summary) and never trained on.
+//
+// It warns once (printed, a Metric with split "warning", and
+// ModelSummary::warnings) when prequential accuracy over a block of
+// kChanceBlockSamples labelled samples, after the first such block, is
+// not above chance (1 / classes) by three standard errors: a learning rate
+// that wrecks training without a NaN otherwise ends silently at ~0.1.
+//
 // The training math is not run on CAF's scheduler threads: the actor is
 // spawned detached (its own thread), so N models use N cores' worth of
 // threads while the bus keeps routing.
@@ -25,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "actors/model/eval_set.h"
 #include "bus/protocol.h"
@@ -57,6 +70,16 @@ struct ModelActorOptions {
   std::shared_ptr<const nn::Model> initial;
 };
 
+// Labelled samples per block of the at-chance check; the first block is a
+// warm-up and is not judged.
+inline constexpr uint64_t kChanceBlockSamples = 1000;
+
+// Whether `eval` can be used to evaluate a model of `spec`: its sample shape
+// fits the model's input (ShapeFits), its pixels match that shape, and its
+// labels lie in [0, classes). The error names both sides and what to change.
+absl::Status CheckModelInput(const std::string& name,
+                             const nn::ModelSpec& spec, const EvalSet& eval);
+
 // One point of a model's accuracy curve.
 struct CurvePoint {
   uint64_t step = 0;
@@ -88,6 +111,9 @@ struct ModelSummary {
   std::string error;                // non-empty if training stopped early
   std::vector<CurvePoint> curve;
   std::string checkpoint;           // nn::Model::SaveCheckpoint at the end
+  uint64_t rejected_shape = 0;      // samples whose shape did not fit
+  uint64_t rejected_label = 0;      // samples with a label >= classes
+  std::vector<std::string> warnings;  // e.g. accuracy stuck at chance
 };
 
 template <class Inspector>
@@ -95,7 +121,8 @@ typename Inspector::result_type inspect(Inspector& f, ModelSummary& x) {
   return f(caf::meta::type_name("trainbus.ModelSummary"), x.name, x.spec,
            x.arch, x.parameters, x.steps, x.samples, x.predictions,
            x.test_accuracy, x.prequential_accuracy, x.train_seconds,
-           x.samples_per_second, x.error, x.curve, x.checkpoint);
+           x.samples_per_second, x.error, x.curve, x.checkpoint,
+           x.rejected_shape, x.rejected_label, x.warnings);
 }
 
 absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,

@@ -3,7 +3,11 @@
 #include "actors/model/model_actor.h"
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "actors/model/model_actor_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -32,6 +36,7 @@ std::shared_ptr<const EvalSet> PatternEvalSet() {
   auto set = std::make_shared<EvalSet>();
   set->count = 4;
   set->input_size = 4;
+  set->shape = {2, 2};
   for (int i = 0; i < 4; ++i) {
     bus::Sample s = Pattern(i, i % 2);
     for (size_t p = 0; p < 4; ++p) set->x.push_back(s.pixels.data()[p] / 255.f);
@@ -70,23 +75,30 @@ class ModelActorTest : public ::testing::Test {
     predictions_resource = Declare("predictions");
     metrics = Watch(metrics_resource);
     predictions = Watch(predictions_resource);
-    options.name = "model1";
-    auto spec = nn::ParseModelSpec("softmax:input=1x2x2,classes=2,lr=0.5");
-    ASSERT_TRUE(spec.ok()) << spec.status();
-    options.spec = *spec;
-    options.eval_every = 10;
-    options.eval_subset = 0;
-    options.print = false;
-    options.detached = false;
-    options.input = input;
+    auto m = testing::TestModelOptions(
+        "model1", "softmax:input=1x2x2,classes=2,lr=0.5", input,
+        t.Spawn(SummaryListener, summaries), PatternEvalSet());
+    ASSERT_TRUE(m.ok()) << m.status();
+    options = *m;
     options.metrics = metrics_resource;
     options.predictions = predictions_resource;
-    options.listener = t.Spawn(SummaryListener, summaries);
-    options.eval = PatternEvalSet();
   }
 
   void Publish(bus::Sample s) {
     ASSERT_TRUE(t.Ask<uint64_t>(input, bus::publish_atom::value, std::move(s)));
+  }
+
+  // Spawns the model from `options` and lets it subscribe.
+  void Start() {
+    auto actor = SpawnModelActor(t.system(), options);
+    ASSERT_TRUE(actor.ok()) << actor.status();
+    t.Run();
+  }
+
+  // The end-of-stream marker after `seq` samples of `source`, and its effect.
+  void EndStream(uint64_t seq, const std::string& source = "patterns") {
+    Publish(bus::Sample::EndOfStream(source, seq));
+    t.Run();
   }
 
   BusTestSystem t;
@@ -98,12 +110,9 @@ class ModelActorTest : public ::testing::Test {
 };
 
 TEST_F(ModelActorTest, ReportsEveryNStepsAndSummarisesAtTheEnd) {
-  auto actor = SpawnModelActor(t.system(), options);
-  ASSERT_TRUE(actor.ok()) << actor.status();
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   for (uint64_t i = 0; i < 30; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 30));
-  t.Run();
+  EndStream(30);
   ASSERT_EQ(metrics->metrics.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     const bus::Metric& m = metrics->metrics[i];
@@ -131,11 +140,9 @@ TEST_F(ModelActorTest, ReportsEveryNStepsAndSummarisesAtTheEnd) {
 TEST_F(ModelActorTest, MiniBatchesStepOncePerBatch) {
   options.spec.batch_size = 5;
   options.eval_every = 2;
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   for (uint64_t i = 0; i < 23; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 23));
-  t.Run();
+  EndStream(23);
   ASSERT_EQ(summaries->size(), 1u);
   // 4 full batches, then the partial batch of 3 at the end of the stream.
   EXPECT_EQ(summaries->front().steps, 5u);
@@ -147,8 +154,7 @@ TEST_F(ModelActorTest, MiniBatchesStepOncePerBatch) {
 }
 
 TEST_F(ModelActorTest, UnlabelledSamplesArePredictedAndForwarded) {
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   for (uint64_t i = 0; i < 40; ++i) Publish(Pattern(i, i % 2));
   Publish(Pattern(100, 0, /*labelled=*/false));
   Publish(Pattern(101, 1, /*labelled=*/false));
@@ -162,35 +168,202 @@ TEST_F(ModelActorTest, UnlabelledSamplesArePredictedAndForwarded) {
   EXPECT_EQ(predictions->predictions[1].label, 1);
 }
 
-TEST_F(ModelActorTest, WrongShapesAreSkippedNotFatal) {
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
-  bus::Sample bad = Pattern(0, 0);
-  bad.pixels = bus::Bytes(std::vector<uint8_t>(7, 1));
-  Publish(bad);
-  bus::Sample out_of_range = Pattern(1, 0);
+TEST_F(ModelActorTest, WrongShapesAndLabelsAreCountedNotTrainedOn) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  bus::Sample short_pixels = Pattern(0, 0);  // says 2x2, holds 7 bytes
+  short_pixels.pixels = bus::Bytes(std::vector<uint8_t>(7, 1));
+  Publish(short_pixels);
+  bus::Sample flat = Pattern(1, 0);  // 4 bytes, but a flat {4}
+  flat.shape = {4};
+  Publish(flat);
+  bus::Sample no_shape = Pattern(2, 1);
+  no_shape.shape.clear();
+  Publish(no_shape);
+  bus::Sample unlabelled_flat = Pattern(3, 1, /*labelled=*/false);
+  unlabelled_flat.shape = {4, 1};
+  Publish(unlabelled_flat);
+  bus::Sample out_of_range = Pattern(4, 0);
   out_of_range.label = 9;  // only 2 classes
   Publish(out_of_range);
-  for (uint64_t i = 2; i < 12; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 12));
-  t.Run();
+  bus::Sample negative = Pattern(5, 0);
+  negative.label = -7;
+  Publish(negative);
+  for (uint64_t i = 6; i < 16; ++i) Publish(Pattern(i, i % 2));
+  EndStream(16);
   ASSERT_EQ(summaries->size(), 1u);
-  EXPECT_EQ(summaries->front().samples, 10u);
-  EXPECT_TRUE(summaries->front().error.empty());
+  const ModelSummary& s = summaries->front();
+  EXPECT_EQ(s.samples, 10u);
+  EXPECT_EQ(s.steps, 10u);
+  EXPECT_EQ(s.predictions, 0u);
+  EXPECT_EQ(s.rejected_shape, 4u);
+  EXPECT_EQ(s.rejected_label, 2u);
+  EXPECT_TRUE(s.error.empty());
+  EXPECT_TRUE(predictions->predictions.empty());
+  // The counters are in every metric too, so a dashboard sees them.
+  ASSERT_FALSE(metrics->metrics.empty());
+  EXPECT_EQ(metrics->metrics.back().values.at("rejected_shape"), 4.0);
+  EXPECT_EQ(metrics->metrics.back().values.at("rejected_label"), 2.0);
+}
+
+TEST_F(ModelActorTest, AStreamThatIsAllRefusedStillReportsTheCounts) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  for (uint64_t i = 0; i < 5; ++i) {
+    bus::Sample s = Pattern(i, 0);
+    s.shape = {4};
+    Publish(s);
+  }
+  EndStream(5);
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_EQ(summaries->front().steps, 0u);
+  EXPECT_EQ(summaries->front().rejected_shape, 5u);
+  ASSERT_EQ(metrics->metrics.size(), 1u);  // the final report
+  EXPECT_EQ(metrics->metrics[0].values.at("rejected_shape"), 5.0);
+}
+
+TEST_F(ModelActorTest, BatchesOfTheWrongShapeAreCounted) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  bus::SampleBatch b;
+  b.source = "patterns";
+  b.shape = {1, 4};  // 4 bytes a sample, but not 2x2
+  b.count = 3;
+  b.pixels = bus::Bytes(std::vector<uint8_t>(12, 9));
+  b.labels = {0, 1, 0};
+  ASSERT_TRUE(t.Ask<uint64_t>(input, bus::publish_atom::value, b));
+  for (uint64_t i = 0; i < 4; ++i) Publish(Pattern(i, i % 2));
+  EndStream(4);
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_EQ(summaries->front().rejected_shape, 3u);
+  EXPECT_EQ(summaries->front().samples, 4u);
+}
+
+// Spawning refuses held-out data the model cannot read, naming both shapes.
+class ModelInputCheckTest : public ModelActorTest {
+ protected:
+  absl::Status SpawnWith(const std::string& spec_text,
+                         std::vector<uint32_t> shape, size_t count = 2,
+                         uint8_t label = 1) {
+    auto spec = nn::ParseModelSpec(spec_text);
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    options.spec = *spec;
+    const std::vector<uint8_t> pixels(count * ShapeSize(shape), 7);
+    const std::vector<uint8_t> labels(count, label);
+    options.eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
+        pixels.data(), labels.data(), count, std::move(shape)));
+    return SpawnModelActor(t.system(), options).status();
+  }
+};
+
+TEST_F(ModelInputCheckTest, SmallerLargerAndReshapedDataAreRefused) {
+  struct Case {
+    const char* spec;
+    std::vector<uint32_t> data_shape;
+    const char* model_text;
+    const char* data_text;
+  };
+  const Case cases[] = {
+      {"softmax", {4, 4}, "1x28x28", "4x4"},            // smaller
+      {"mlp:hidden=8", {32, 32}, "1x28x28", "32x32"},   // larger
+      {"softmax:input=3x32x32", {28, 28}, "3x32x32", "28x28"},
+      {"softmax", {784}, "1x28x28", "784"},             // same size, flat
+      {"cnn:conv=2", {4, 14, 14}, "1x28x28", "4x14x14"},  // same size
+  };
+  for (const Case& c : cases) {
+    absl::Status s = SpawnWith(c.spec, c.data_shape);
+    ASSERT_FALSE(s.ok()) << c.spec << " on " << c.data_text;
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find(c.model_text), std::string::npos) << s;
+    EXPECT_NE(s.message().find(std::string(c.data_text) + " samples"),
+              std::string::npos)
+        << s;
+    EXPECT_NE(s.message().find("input="), std::string::npos) << s;
+    EXPECT_NE(s.message().find("model1"), std::string::npos) << s;
+  }
+}
+
+TEST_F(ModelInputCheckTest, FittingShapesAreAccepted) {
+  EXPECT_TRUE(SpawnWith("softmax", {28, 28}).ok());
+  EXPECT_TRUE(SpawnWith("softmax", {1, 28, 28}).ok());
+  EXPECT_TRUE(SpawnWith("softmax:input=1x4x4", {4, 4}).ok());
+  EXPECT_TRUE(SpawnWith("softmax:input=1x1x784", {784}).ok());
+  EXPECT_TRUE(SpawnWith("softmax:input=3x8x8", {3, 8, 8}).ok());
+}
+
+TEST_F(ModelInputCheckTest, LabelsBeyondTheClassesAreRefused) {
+  absl::Status s = SpawnWith("softmax:input=1x2x2,classes=2", {2, 2},
+                             /*count=*/3, /*label=*/9);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("classes=2"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("classes=10"), std::string::npos) << s;
+  EXPECT_TRUE(SpawnWith("softmax:input=1x2x2,classes=10", {2, 2}, 3, 9).ok());
+}
+
+TEST_F(ModelInputCheckTest, AMalformedEvalSetIsRefused) {
+  auto set = std::make_shared<EvalSet>(*PatternEvalSet());
+  set->count = 40;  // claims more than it holds
+  options.eval = set;
+  absl::Status s = SpawnModelActor(t.system(), options).status();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("malformed"), std::string::npos) << s;
+}
+
+TEST_F(ModelActorTest, WarnsOnceWhenTrainingStaysAtChance) {
+  // Labels that do not depend on the pixels: nothing can beat chance.
+  options.eval_every = 0;
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const uint64_t n = 4 * kChanceBlockSamples;
+  for (uint64_t i = 0; i < n; ++i) {
+    bus::Sample s = Pattern(i, 0);
+    s.label = static_cast<int32_t>((i * 2654435761u >> 7) % 2);
+    Publish(std::move(s));
+  }
+  EndStream(n);
+  ASSERT_EQ(summaries->size(), 1u);
+  ASSERT_EQ(summaries->front().warnings.size(), 1u);
+  EXPECT_NE(summaries->front().warnings[0].find("chance"), std::string::npos);
+  EXPECT_NE(summaries->front().warnings[0].find("lr="), std::string::npos);
+  int warnings = 0;
+  for (const bus::Metric& m : metrics->metrics) {
+    if (m.split != "warning") continue;
+    ++warnings;
+    EXPECT_EQ(m.values.at("chance_accuracy"), 0.5);
+    EXPECT_EQ(m.values.at("samples"), 2.0 * kChanceBlockSamples);
+  }
+  EXPECT_EQ(warnings, 1);
+}
+
+TEST_F(ModelActorTest, NoWarningWhenTheModelLearns) {
+  options.eval_every = 0;
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const uint64_t n = 3 * kChanceBlockSamples;
+  for (uint64_t i = 0; i < n; ++i) Publish(Pattern(i, i % 2));
+  EndStream(n);
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_TRUE(summaries->front().warnings.empty());
+  for (const bus::Metric& m : metrics->metrics) EXPECT_NE(m.split, "warning");
+}
+
+TEST_F(ModelActorTest, PredictionsNameTheSamplesOrigin) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  bus::Sample a = Pattern(100, 0, /*labelled=*/false);
+  a.meta[bus::kOriginKey] = "cat.png";
+  Publish(a);
+  Publish(Pattern(101, 1, /*labelled=*/false));  // no origin: left empty
+  t.Run();
+  ASSERT_EQ(predictions->predictions.size(), 2u);
+  EXPECT_EQ(predictions->predictions[0].origin, "cat.png");
+  EXPECT_EQ(predictions->predictions[0].source, "patterns");
+  EXPECT_EQ(predictions->predictions[1].origin, "");
 }
 
 TEST_F(ModelActorTest, FinishesAfterTheLastOfSeveralStreams) {
   options.end_markers = 2;
   options.eval_every = 1000;  // no periodic reports
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
-  t.Run();
+  ASSERT_NO_FATAL_FAILURE(Start());
   for (uint64_t i = 0; i < 7; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("production", 0));
-  t.Run();
+  EndStream(0, "production");
   EXPECT_TRUE(summaries->empty());  // one stream is still open
   for (uint64_t i = 7; i < 10; ++i) Publish(Pattern(i, i % 2));
-  Publish(bus::Sample::EndOfStream("patterns", 10));
-  t.Run();
+  EndStream(10);
   ASSERT_EQ(summaries->size(), 1u);
   EXPECT_EQ(summaries->front().samples, 10u);
   EXPECT_EQ(summaries->front().steps, 10u);
@@ -198,11 +371,41 @@ TEST_F(ModelActorTest, FinishesAfterTheLastOfSeveralStreams) {
 
 TEST_F(ModelActorTest, CreditBoundsWhatIsInFlight) {
   options.credit = 4;
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
+  auto model = SpawnModelActor(t.system(), options);
+  ASSERT_TRUE(model.ok()) << model.status();
   t.Run();
   auto m = t.Ask<bus::ResourceMetrics>(input, bus::metrics_atom::value);
   ASSERT_TRUE(m);
   ASSERT_EQ(m->subscriptions.size(), 1u);
+  EXPECT_EQ(m->subscriptions[0].credit, 4u);
+
+  // Publish 20 while the model is not scheduled: only 4 reach it.
+  for (uint64_t i = 0; i < 20; ++i) {
+    caf::anon_send(input, bus::publish_atom::value, Pattern(i, i % 2));
+  }
+  auto* model_job = dynamic_cast<caf::resumable*>(
+      caf::actor_cast<caf::abstract_actor*>(*model));
+  ASSERT_NE(model_job, nullptr);
+  t.sched().run_jobs_filtered(
+      [&](caf::resumable* job) { return job != model_job; });
+  caf::scoped_actor self{t.system()};
+  auto pending = self->request(input, caf::infinite, bus::metrics_atom::value);
+  t.sched().run_jobs_filtered(
+      [&](caf::resumable* job) { return job != model_job; });
+  bus::ResourceMetrics held;
+  pending.receive([&](bus::ResourceMetrics& r) { held = std::move(r); },
+                  [&](caf::error& err) { FAIL() << caf::to_string(err); });
+  ASSERT_EQ(held.subscriptions.size(), 1u);
+  EXPECT_EQ(held.subscriptions[0].delivered, 4u);
+  EXPECT_EQ(held.subscriptions[0].credit, 0u);
+  EXPECT_EQ(held.subscriptions[0].queue_depth, 16u);
+
+  // Once the model runs, it hands the credit back and all 20 arrive.
+  t.Run();
+  m = t.Ask<bus::ResourceMetrics>(input, bus::metrics_atom::value);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->subscriptions[0].delivered, 20u);
+  EXPECT_EQ(m->subscriptions[0].queue_depth, 0u);
   EXPECT_EQ(m->subscriptions[0].credit, 4u);
 }
 

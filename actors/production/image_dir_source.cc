@@ -1,24 +1,22 @@
 #include "actors/production/image_dir_source.h"
 
-#include <algorithm>
-#include <chrono>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "data/image_dir.h"
+#include "actors/generator/source_loop.h"
+#include "base/status_macros.h"
 #include "bus/atoms.h"
-#include "bus/end_stream.h"
 #include "bus/message.h"
 #include "bus/publish_window.h"
 #include "caf/all.hpp"
+#include "data/image_dir.h"
 
 namespace trainbus::actors {
 namespace {
-
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using Clock = std::chrono::steady_clock;
 
 struct ImageSourceState {
   ImageDirSourceOptions options;
@@ -34,12 +32,6 @@ struct ImageSourceState {
 
 using Self = caf::stateful_actor<ImageSourceState>;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             Clock::now().time_since_epoch())
-      .count();
-}
-
 // The reason without the "'path': " prefix the data library puts in front.
 std::string Reason(const absl::Status& status, const std::string& path) {
   std::string text(status.message());
@@ -48,27 +40,11 @@ std::string Reason(const absl::Status& status, const std::string& path) {
   return text;
 }
 
-void Pump(Self* self);
-
-void Send(Self* self, const bus::resource_actor& to, bus::Sample s) {
-  self->state.window.Send(self, to, std::move(s), self->state.options.source,
-                           [self] { Pump(self); });
-}
-
-void Finish(Self* self) {
-  auto& st = self->state;
-  if (st.finishing) return;
-  st.finishing = true;
-  auto done = [=] {
-    auto& s = self->state;
-    if (s.options.listener) {
-      self->send(s.options.listener, bus::done_atom::value, s.options.source,
-                 s.published, s.dead);
-    }
-    self->quit();
-  };
-  bus::EndStream(self, st.options.output, st.options.source, st.next_seq,
-                 st.options.end_marker, done);
+// The file's name within the directory: what predictions call the sample.
+std::string Origin(const std::string& path, const std::string& dir) {
+  std::filesystem::path relative =
+      std::filesystem::path(path).lexically_relative(dir);
+  return relative.empty() ? path : relative.generic_string();
 }
 
 void Pump(Self* self) {
@@ -79,17 +55,18 @@ void Pump(Self* self) {
     s.seq = st.next_seq++;
     s.source = st.options.source;
     s.meta["path"] = e.path;
-    s.publish_ns = NowNs();
+    s.meta[bus::kOriginKey] = Origin(e.path, st.options.dir);
+    s.publish_ns = SteadyNowNs();
     if (e.image.ok()) {
       s.shape = {e.image->height, e.image->width};
       s.pixels = bus::Bytes(std::move(e.image->pixels));
       ++st.published;
-      Send(self, st.options.output, std::move(s));
+      SendSample(self, st.options.output, std::move(s), Pump);
     } else {
       s.meta["error"] = Reason(e.image.status(), e.path);
       ++st.dead;
       if (st.options.dead_letter) {
-        Send(self, st.options.dead_letter, std::move(s));
+        SendSample(self, st.options.dead_letter, std::move(s), Pump);
       } else {
         caf::aout(self) << "image source '" << st.options.source
                         << "': dead letter " << e.path << ": "
@@ -97,7 +74,15 @@ void Pump(Self* self) {
       }
     }
   }
-  if (st.reader->done() && st.window.in_flight() == 0) Finish(self);
+  if (st.reader->done() && st.window.in_flight() == 0) {
+    FinishSource(self, st.next_seq, [self] {
+      const auto& s = self->state;
+      if (s.options.listener) {
+        self->send(s.options.listener, bus::done_atom::value, s.options.source,
+                   s.published, s.dead);
+      }
+    });
+  }
 }
 
 caf::behavior ImageDirSource(Self* self, ImageDirSourceOptions options,
@@ -106,15 +91,7 @@ caf::behavior ImageDirSource(Self* self, ImageDirSourceOptions options,
   st.options = std::move(options);
   st.window = bus::PublishWindow(st.options.window, st.options.rate);
   st.reader = std::make_unique<data::ImageDirReader>(std::move(*reader));
-  self->monitor(st.options.output);
-  self->set_down_handler([=](const caf::down_msg&) { self->quit(); });
-  self->send(self, tick_atom::value);
-  return {
-      [=](tick_atom tick) {
-        self->state.window.Tick(self, tick, self->state.finishing);
-        Pump(self);
-      },
-  };
+  return SourceLoop(self, Pump);
 }
 
 }  // namespace
@@ -125,10 +102,9 @@ absl::StatusOr<caf::actor> SpawnImageDirSource(caf::actor_system& sys,
     return absl::InvalidArgumentError(absl::StrCat(
         "image source '", options.source, "' needs an output resource"));
   }
-  absl::StatusOr<data::ImageDirReader> reader =
-      data::ImageDirReader::Open(options.dir, options.mnist);
-  if (!reader.ok()) return reader.status();
-  auto holder = std::make_shared<data::ImageDirReader>(std::move(*reader));
+  TB_ASSIGN_OR_RETURN(data::ImageDirReader reader,
+                      data::ImageDirReader::Open(options.dir, options.mnist));
+  auto holder = std::make_shared<data::ImageDirReader>(std::move(reader));
   return sys.spawn(ImageDirSource, std::move(options), holder);
 }
 

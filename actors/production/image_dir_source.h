@@ -2,8 +2,9 @@
 // into unlabelled 28x28 grayscale samples on a bus resource.
 //
 // Files are taken in name order (data/image_dir.h), one sample per
-// file, seq = the file's position in that order, meta {"path": file}. A file
-// that cannot be read or decoded becomes a dead letter instead: a Sample
+// file, seq = the file's position in that order, meta {"path": file,
+// "origin": its name within the directory}; predictions carry the origin. A
+// file that cannot be read or decoded becomes a dead letter instead: a Sample
 // without pixels, with meta {"path": file, "error": why}, published to the
 // dead-letter resource, and the stream goes on. After the last file comes an
 // end-of-stream marker (seq = number of files).

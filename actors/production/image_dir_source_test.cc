@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "actors/generator/source_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -19,7 +20,6 @@ namespace trainbus::actors {
 namespace {
 
 using bus::testing::BusTestSystem;
-using bus::testing::Collector;
 using bus::testing::Received;
 
 struct Done {
@@ -63,17 +63,9 @@ std::string FreshDir(const std::string& name) {
 class ImageDirSourceTest : public ::testing::Test {
  protected:
   std::shared_ptr<Received> Watch(const std::string& name) {
-    bus::ResourceOptions r;
-    r.name = name;
-    auto resource = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
-    EXPECT_TRUE(resource);
-    resources.push_back(*resource);
-    auto got = std::make_shared<Received>();
-    bus::SubscribeOptions sub;
-    sub.initial_credit = 1000;
-    EXPECT_TRUE(t.Ask<uint64_t>(*resource, bus::subscribe_atom::value,
-                                t.Spawn(Collector, got), sub));
-    return got;
+    testing::Watched w = testing::Watch(t, name, /*credit=*/1000);
+    resources.push_back(w.resource);
+    return w.got;
   }
 
   BusTestSystem t;
@@ -115,6 +107,10 @@ TEST_F(ImageDirSourceTest, GoodFilesAreSamplesBadOnesDeadLetters) {
   }
   EXPECT_EQ(live->samples[0].meta.at("path"), dir + "/a.png");
   EXPECT_EQ(live->samples[2].meta.at("path"), dir + "/c.jpg");
+  // The origin, which predictions carry on, is the file's own name.
+  EXPECT_EQ(live->samples[0].meta.at(bus::kOriginKey), "a.png");
+  EXPECT_EQ(live->samples[1].meta.at(bus::kOriginKey), "b.pgm");
+  EXPECT_EQ(live->samples[2].meta.at(bus::kOriginKey), "c.jpg");
   EXPECT_TRUE(live->samples[3].end_of_stream());
   EXPECT_EQ(live->samples[3].seq, 5u);  // after five image files
 
@@ -122,6 +118,7 @@ TEST_F(ImageDirSourceTest, GoodFilesAreSamplesBadOnesDeadLetters) {
   EXPECT_EQ(dead->samples[0].seq, 3u);
   EXPECT_EQ(dead->samples[0].meta.at("path"), dir + "/d_truncated.png");
   EXPECT_EQ(dead->samples[1].meta.at("path"), dir + "/f_garbage.jpg");
+  EXPECT_EQ(dead->samples[1].meta.at(bus::kOriginKey), "f_garbage.jpg");
   for (const bus::Sample& s : dead->samples) {
     EXPECT_TRUE(s.pixels.empty());
     EXPECT_FALSE(s.meta.at("error").empty());

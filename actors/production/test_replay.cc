@@ -17,6 +17,8 @@ GeneratorOptions ReplayGeneratorOptions(const TestReplayOptions& options) {
   g.limit = options.limit;
   g.end_marker = options.end_marker;
   g.listener = options.listener;
+  g.origin_prefix = "test:";  // predictions name the test sample
+  g.origin_offset = options.first_index;
   return g;
 }
 

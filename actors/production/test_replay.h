@@ -10,7 +10,9 @@
 //   caf::actor replay = SpawnTestReplay(sys, r);
 //
 // Samples carry seq == index into the split (first epoch), so a consumer
-// that knows the split can look up the hidden label (see TestReplayTruth).
+// that knows the split can look up the hidden label (see TestReplayTruth),
+// and meta {"origin": "test:<index in the split>"}, which predictions carry
+// on.
 #ifndef TRAINBUS_ACTORS_PRODUCTION_TEST_REPLAY_H_
 #define TRAINBUS_ACTORS_PRODUCTION_TEST_REPLAY_H_
 
@@ -29,6 +31,9 @@ namespace trainbus::actors {
 struct TestReplayOptions {
   std::string source = "test-replay";
   std::shared_ptr<const data::Dataset> data;
+  // Where `data` starts in the test split it was cut from: sample i's origin
+  // is "test:<first_index + i>".
+  uint64_t first_index = 0;
   bus::resource_actor output;
   double rate = 0;     // samples per second; 0: as fast as accepted
   uint64_t limit = 0;  // 0: the whole split once

@@ -1,7 +1,9 @@
 #include "actors/production/test_replay.h"
 
 #include <memory>
+#include <string>
 
+#include "actors/generator/source_testing.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -11,8 +13,6 @@ namespace trainbus::actors {
 namespace {
 
 using bus::testing::BusTestSystem;
-using bus::testing::Collector;
-using bus::testing::Received;
 
 TEST(TestReplayTest, ReplaysTheSplitInOrderWithoutLabels) {
   auto d = std::make_shared<data::Dataset>();
@@ -24,20 +24,15 @@ TEST(TestReplayTest, ReplaysTheSplitInOrderWithoutLabels) {
     d->labels.push_back(static_cast<uint8_t>(9 - i));
   }
   BusTestSystem t;
-  bus::ResourceOptions r;
-  r.name = "live";
-  auto live = t.Ask<bus::resource_actor>(t.directory, bus::declare_atom::value, r);
-  ASSERT_TRUE(live);
-  auto got = std::make_shared<Received>();
-  bus::SubscribeOptions sub;
-  sub.initial_credit = 100;
-  ASSERT_TRUE(t.Ask<uint64_t>(*live, bus::subscribe_atom::value,
-                              t.Spawn(Collector, got), sub));
+  testing::Watched live = testing::Watch(t, "live", /*credit=*/100);
+  ASSERT_TRUE(live.resource);
+  auto& got = live.got;
   TestReplayOptions o;
   o.data = d;
-  o.output = *live;
+  o.output = live.resource;
   o.limit = 4;
   o.window = 2;
+  o.first_index = 100;  // these six were cut from a split at 100
   GeneratorOptions g = ReplayGeneratorOptions(o);
   EXPECT_FALSE(g.labels);
   EXPECT_FALSE(g.shuffle);
@@ -49,6 +44,8 @@ TEST(TestReplayTest, ReplaysTheSplitInOrderWithoutLabels) {
     EXPECT_EQ(got->samples[i].source, "test-replay");
     EXPECT_FALSE(got->samples[i].has_label());
     EXPECT_EQ(got->samples[i].pixels.data()[0], i);
+    EXPECT_EQ(got->samples[i].meta.at(bus::kOriginKey),
+              "test:" + std::to_string(100 + i));
     EXPECT_EQ(TestReplayTruth(*d, i), static_cast<int32_t>(9 - i));
   }
   EXPECT_TRUE(got->samples[4].end_of_stream());

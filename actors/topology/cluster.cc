@@ -499,7 +499,13 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
                                  ? data::Slice(splits->test, config.test_limit)
                                  : std::move(splits->test);
   auto eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
-      test.pixels.data(), test.labels.data(), test.count, test.image_size()));
+      test.pixels.data(), test.labels.data(), test.count,
+      {test.rows, test.cols}));
+  // Refuse data a model cannot read before joining the hub.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    absl::Status fits = CheckModelInput(config.models[i].name, specs[i], *eval);
+    if (!fits.ok()) return fits;
+  }
 
   caf::actor_system_config cfg;
   ConfigureNode(cfg);

@@ -106,7 +106,8 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
       config.test_limit > 0 ? data::Slice(splits->test, config.test_limit)
                             : std::move(splits->test);
   auto eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
-      test.pixels.data(), test.labels.data(), test.count, test.image_size()));
+      test.pixels.data(), test.labels.data(), test.count,
+      {test.rows, test.cols}));
   absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(config.policy);
   if (!policy.ok()) return policy.status();
 
@@ -119,6 +120,11 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
     }
     spec->seed += config.seed - 1;  // --seed shifts every model's init
     specs.push_back(*spec);
+  }
+  // Refuse data a model cannot read before anything is spawned.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    absl::Status fits = CheckModelInput(config.models[i].name, specs[i], *eval);
+    if (!fits.ok()) return fits;
   }
 
   caf::actor_system_config cfg;

@@ -134,7 +134,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   const data::Dataset eval_data = data::Slice(splits->test, config.eval_limit);
   auto eval = std::make_shared<EvalSet>(
       EvalSet::FromBytes(eval_data.pixels.data(), eval_data.labels.data(),
-                         eval_data.count, eval_data.image_size()));
+                         eval_data.count, {eval_data.rows, eval_data.cols}));
   auto replay = std::make_shared<data::Dataset>(
       data::SliceRange(splits->test, config.eval_limit, config.replay_limit));
 
@@ -348,6 +348,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   TestReplayOptions r;
   r.source = kReplaySource;
   r.data = replay;
+  r.first_index = config.eval_limit;  // origins name the test sample
   r.output = resources["live"];
   r.rate = config.replay_rate;
   r.listener = caf::actor{self};

@@ -1,0 +1,54 @@
+// Test helpers for model actors: the options of a model that runs on the
+// test's deterministic scheduler, quietly, evaluating on all held-out data.
+//
+//   absl::StatusOr<ModelActorOptions> m = TestModelOptions(
+//       "model1", "softmax:input=1x4x4,classes=4", input, listener, eval);
+//   ASSERT_TRUE(m.ok()) << m.status();
+//   ASSERT_TRUE(SpawnModelActor(t.system(), *m).ok());
+#ifndef TRAINBUS_ACTORS_MODEL_MODEL_ACTOR_TESTING_H_
+#define TRAINBUS_ACTORS_MODEL_MODEL_ACTOR_TESTING_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "actors/model/eval_set.h"
+#include "actors/model/model_actor.h"
+#include "caf/actor.hpp"
+#include "kernels/nn/model.h"
+
+namespace trainbus::actors::testing {
+
+// A bad spec is an error (with the spec in it), not a crash.
+inline absl::StatusOr<ModelActorOptions> TestModelOptions(
+    std::string name, absl::string_view spec, bus::resource_actor input,
+    caf::actor listener, std::shared_ptr<const EvalSet> eval,
+    uint32_t eval_every = 10) {
+  absl::StatusOr<nn::ModelSpec> parsed =
+      nn::ParseModelSpec(std::string_view(spec.data(), spec.size()));
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("test model spec '", spec,
+                     "': ", parsed.status().message()));
+  }
+  ModelActorOptions m;
+  m.name = std::move(name);
+  m.spec = *parsed;
+  m.eval_every = eval_every;
+  m.eval_subset = 0;
+  m.print = false;
+  m.detached = false;
+  m.input = std::move(input);
+  m.listener = std::move(listener);
+  m.eval = std::move(eval);
+  return m;
+}
+
+}  // namespace trainbus::actors::testing
+
+#endif  // TRAINBUS_ACTORS_MODEL_MODEL_ACTOR_TESTING_H_
