@@ -9,6 +9,7 @@
 
 #include "data/idx.h"
 #include "gtest/gtest.h"
+#include "report/json_text.h"
 #include "tests/test_topology.h"
 
 namespace trainbus {
@@ -55,7 +56,9 @@ TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   config.image_rate = 0;
   config.print = false;
   config.jsonl_path = root + "/out/predictions.jsonl";
-  config.timeout_seconds = 60;
+  // Well inside the test's own limit (medium: 300 s), drain included, so
+  // that this message, not bazel's timeout, says what hung.
+  config.timeout_seconds = 40;
 
   auto report = actors::RunProductionRouting(config);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -90,7 +93,10 @@ TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   std::ifstream in(config.jsonl_path);
   size_t lines = 0, predictions = 0;
   for (std::string line; std::getline(in, line); ++lines) {
-    predictions += line.find("\"type\":\"prediction\"") != std::string::npos;
+    const report::Json doc =
+        report::Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(doc.is_discarded()) << "line " << lines << ": " << line;
+    predictions += doc.value("type", "") == "prediction";
   }
   EXPECT_EQ(predictions, 2 * live);
   EXPECT_GT(lines, predictions);  // and the metrics
@@ -99,9 +105,21 @@ TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   EXPECT_NE(text.find("zz_broken_000.png"), std::string::npos);
 }
 
+TEST(ProductionRoutingTest, AnUnwritableJsonlPathIsRefusedBeforeTheRun) {
+  actors::ProductionRoutingConfig config;
+  // No data there either: the output check has to come first.
+  config.data_dir = "/nonexistent/trainbus-data";
+  config.jsonl_path = "/proc/x/predictions.jsonl";
+  auto report = actors::RunProductionRouting(config);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.status().message().find("/proc/x"), std::string::npos)
+      << report.status();
+}
+
 TEST(ProductionRoutingTest, ABadDataDirIsAClearError) {
   actors::ProductionRoutingConfig config;
   config.data_dir = "/nonexistent/trainbus-data";
+  config.jsonl_path = "";  // nothing written outside the test's directory
   auto report = actors::RunProductionRouting(config);
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.status().message().find("/nonexistent/trainbus-data"),

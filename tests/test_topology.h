@@ -4,6 +4,7 @@
 #define TRAINBUS_TESTS_TEST_TOPOLOGY_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -90,10 +91,19 @@ inline caf::behavior DoneListener(caf::event_based_actor*,
   }};
 }
 
+// A new, empty directory `name`.XXXXXX under $TEST_TMPDIR (bazel test sets
+// it; elsewhere the system's temporary directory): unique per call, so no
+// test removes another's files.
 inline std::string FreshDir(const std::string& name) {
   const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(tmp ? tmp : "/tmp") + "/" + name;
-  std::filesystem::remove_all(dir);
+  std::string dir =
+      (tmp != nullptr ? std::string(tmp)
+                      : std::filesystem::temp_directory_path().string()) +
+      "/" + name + ".XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) {
+    std::fprintf(stderr, "cannot create a directory like %s\n", dir.c_str());
+    std::abort();
+  }
   return dir;
 }
 
