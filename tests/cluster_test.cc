@@ -35,7 +35,7 @@ constexpr char kData[] = "/usr/share/datasets/fashion-mnist";
 // inside the test's size (large: 900 s), so these messages come first.
 constexpr double kDeadlineS = 40;
 // Accuracy that shows a model learned: chance is 0.1 on ten classes.
-constexpr double kLearned = 0.6;
+constexpr double kLearned = 0.65;
 
 struct Proc {
   std::string name;
@@ -215,7 +215,7 @@ TEST_F(ClusterTest, HubAndTwoWorkersTrainAboveChance) {
     ASSERT_EQ(results.count(model), 1u) << model << "\n" << all;
     EXPECT_EQ(results[model]["status"], "done") << all;
     EXPECT_EQ(results[model]["samples"], 2000) << all;
-    // Both models reach about 0.7 on 2000 samples (chance is 0.1): below
+    // Both models reach 0.73-0.77 on 2000 samples (chance is 0.1): below
     // kLearned they did not learn.
     EXPECT_GT(Accuracy(results[model]), kLearned) << model << "\n" << all;
   }

@@ -83,13 +83,13 @@ TEST_F(ParallelModelsTest, FourModelsLearnSideBySide) {
     for (const auto& s : r.subscriptions) EXPECT_EQ(s.delivered, 4001u);
   }
   EXPECT_TRUE(found);
-  const report::Json doc = ParseJson(actors::ReportToJson(*report));
+  report::Json doc = ParseJson(actors::ReportToJson(*report));
   EXPECT_EQ(doc["train_samples"], 4000);
   EXPECT_EQ(doc["test_samples"], 500);
   EXPECT_EQ(doc["epochs"], 1);
   ASSERT_EQ(doc["models"].size(), 4u);
   for (size_t i = 0; i < 4; ++i) {
-    const report::Json& m = doc["models"][i];
+    report::Json& m = doc["models"][i];
     const actors::ModelSummary& s = report->models[i];
     EXPECT_EQ(m["name"], s.name);
     EXPECT_EQ(m["kind"], s.arch);
@@ -97,14 +97,23 @@ TEST_F(ParallelModelsTest, FourModelsLearnSideBySide) {
     EXPECT_EQ(m["steps"], s.steps);
     EXPECT_EQ(m["samples"], 4000);
     EXPECT_DOUBLE_EQ(m["test_accuracy"].get<double>(), s.test_accuracy);
-    EXPECT_TRUE(m["hyperparameters"].contains("learning_rate")) << m.dump();
+    ASSERT_TRUE(m["hyperparameters"].contains("learning_rate")) << m.dump();
     EXPECT_EQ(m["curve"].size(), s.curve.size());
     EXPECT_FALSE(m.contains("error"));
   }
   EXPECT_EQ(doc["models"][2]["hyperparameters"]["hidden"],
             report::Json({256}));
-  ASSERT_FALSE(doc["bus"].empty());
-  EXPECT_EQ(doc["bus"][0]["subscriptions"][0].size(), 5u);
+  EXPECT_EQ(doc["models"][2]["hyperparameters"]["learning_rate"], 0.001);
+  bool mnist_in_json = false;
+  for (report::Json& r : doc["bus"]) {
+    if (r.value("resource", "") != "mnist") continue;
+    mnist_in_json = true;
+    EXPECT_EQ(r["published"], 4001);
+    ASSERT_EQ(r["subscriptions"].size(), 4u);
+    EXPECT_EQ(r["subscriptions"][0]["delivered"], 4001);
+    EXPECT_EQ(r["subscriptions"][0].size(), 5u);
+  }
+  EXPECT_TRUE(mnist_in_json) << doc.dump();
   EXPECT_NE(actors::CurvesToSvg(*report).find("<polyline"), std::string::npos);
   EXPECT_NE(report->topology.ToDot().find("\"mnist\" -> \"model4\""),
             std::string::npos);
@@ -169,7 +178,7 @@ TEST_F(ParallelModelsTest, ReportFilesAreWrittenWhereverTheNameSays) {
   }
   EXPECT_FALSE(std::filesystem::exists("pwned"));
   EXPECT_FALSE(std::filesystem::exists(root + "/pwned"));
-  const report::Json doc = ParseJson(ReadFile(files.report_json));
+  report::Json doc = ParseJson(ReadFile(files.report_json));
   EXPECT_EQ(doc["models"][0]["name"], "solo");
   EXPECT_EQ(doc["models"][0]["samples"], 300);
   EXPECT_EQ(ReadFile(dir + "/report.json"), ReadFile(files.report_json));
@@ -268,7 +277,7 @@ TEST_F(ParallelModelsTest, TheBinaryWritesIntoAnyOutDirWithoutAShell) {
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir + "/curves.svg")) << r.output;
   EXPECT_FALSE(std::filesystem::exists(root + "/pwned")) << r.output;
-  const report::Json doc = ParseJson(ReadFile(root + "/new/r.json"));
+  report::Json doc = ParseJson(ReadFile(root + "/new/r.json"));
   EXPECT_EQ(doc["train_samples"], 200);
 }
 

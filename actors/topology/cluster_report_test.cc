@@ -61,7 +61,7 @@ TEST(ClusterReportTest, TheSummaryHasARowPerModelAndNamesTheLost) {
 
 TEST(ClusterReportTest, TheJsonReportParsesWithEveryField) {
   const std::string text = HubReportToJson(TwoWorkersOneLost());
-  const report::Json doc =
+  report::Json doc =
       report::Json::parse(text, nullptr, /*allow_exceptions=*/false);
   ASSERT_FALSE(doc.is_discarded()) << text;
   EXPECT_EQ(doc["train_samples"], 4000);
@@ -70,7 +70,7 @@ TEST(ClusterReportTest, TheJsonReportParsesWithEveryField) {
   EXPECT_EQ(doc["workers"], report::Json({"worker1", "worker2"}));
   EXPECT_EQ(doc["lost_workers"], report::Json({"worker2"}));
   ASSERT_EQ(doc["models"].size(), 2u);
-  const report::Json& lost = doc["models"][1];
+  report::Json& lost = doc["models"][1];
   EXPECT_EQ(lost["status"], "lost");
   EXPECT_EQ(lost["steps"], 1200);
   EXPECT_DOUBLE_EQ(lost["test_accuracy"].get<double>(), 0.64);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <string>
 #include <memory>
 #include <utility>
 
@@ -187,12 +188,22 @@ std::string FormatSummaryTable(const ParallelModelsReport& report) {
 
 namespace {
 
+// The shortest decimal that reads back as `f` (0.01f is 0.01, not
+// 0.009999999776): what the spec said.
+double ShortestDecimal(float f) {
+  for (int digits = 6; digits < 9; ++digits) {
+    const double d = std::stod(absl::StrFormat("%.*g", digits, f));
+    if (static_cast<float>(d) == f) return d;
+  }
+  return f;
+}
+
 report::Json HyperparametersJson(const std::string& spec_text) {
   report::Json out = report::Json::object();
   if (absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(spec_text);
       spec.ok()) {
     out["optimizer"] = spec->optimizer;
-    out["learning_rate"] = spec->learning_rate;
+    out["learning_rate"] = ShortestDecimal(spec->learning_rate);
     out["batch_size"] = spec->batch_size;
     out["hidden"] = spec->hidden;
   }

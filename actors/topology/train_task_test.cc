@@ -107,7 +107,7 @@ TEST_F(TrainTaskTest, TrainsTheTasksModelAndReturnsItsResults) {
   EXPECT_EQ(result->results.at("steps"), "1000");
   const double accuracy = std::stod(result->results.at("test_accuracy"));
   // Softmax regression reaches about 0.7 after 1000 samples; chance is 0.1.
-  EXPECT_GT(accuracy, 0.6);
+  EXPECT_GT(accuracy, 0.65);
   EXPECT_LE(accuracy, 1.0);
   EXPECT_GT(std::stod(result->results.at("parameters")), 7000);
   ASSERT_TRUE(result->model.has_value());
