@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace trainbus::base {
@@ -31,6 +32,9 @@ absl::Status CheckFileWritable(const std::string& path);
 // Creates the parent directory.
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents);
+
+// The whole file.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 }  // namespace trainbus::base
 

@@ -2,8 +2,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -19,13 +17,6 @@ std::string TestDir(const std::string& name) {
   const std::string dir = std::string(tmp ? tmp : ".") + "/" + name;
   fs::remove_all(dir);
   return dir;
-}
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 TEST(FileTest, CreateDirectoriesMakesParentsAndTakesAnyCharacter) {
@@ -76,7 +67,9 @@ TEST(FileTest, WriteFileAtomicallyReplacesTheWholeFileAndLeavesNoTemp) {
   const std::string path = root + "/sub/report.json";
   ASSERT_TRUE(WriteFileAtomically(path, "first version, longer").ok());
   ASSERT_TRUE(WriteFileAtomically(path, std::string("se\0cond", 7)).ok());
-  EXPECT_EQ(Read(path), std::string("se\0cond", 7));
+  absl::StatusOr<std::string> back = ReadFile(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, std::string("se\0cond", 7));
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(root + "/sub")) {
     ++files;
@@ -84,6 +77,8 @@ TEST(FileTest, WriteFileAtomicallyReplacesTheWholeFileAndLeavesNoTemp) {
   }
   EXPECT_EQ(files, 1u);
   EXPECT_FALSE(WriteFileAtomically("/proc/x/y", "z").ok());
+  EXPECT_EQ(ReadFile(root + "/none").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -13,23 +13,22 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
+#include "tests/test_topology.h"
 
 namespace trainbus {
 namespace {
 
-std::string* g_binary = nullptr;
 constexpr char kData[] = "/usr/share/datasets/fashion-mnist";
 // Per wait; with 5 s more per process to exit, the sum over the tests stays
 // inside the test's size (large: 900 s), so these messages come first.
@@ -47,7 +46,7 @@ struct Proc {
 
 std::unique_ptr<Proc> Start(const std::string& name,
                             std::vector<std::string> args) {
-  args.insert(args.begin(), *g_binary);
+  args.insert(args.begin(), testing::ProgramUnderTest());
   absl::StatusOr<actors::Subprocess> p = actors::Subprocess::Spawn(args);
   EXPECT_TRUE(p.ok()) << p.status();
   if (!p.ok()) return nullptr;
@@ -154,15 +153,13 @@ bool Contains(const Proc& p, absl::string_view text) {
 // The hub's JSON report (--report_json), its models by name.
 std::map<std::string, report::Json> Results(const std::string& report_path,
                                             const std::string& context) {
-  std::ifstream in(report_path);
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = base::ReadFile(report_path).value_or("");
   const report::Json doc =
-      report::Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+      report::Json::parse(text, nullptr, /*allow_exceptions=*/false);
   std::map<std::string, report::Json> out;
   if (doc.is_discarded() || !doc.contains("models")) {
     ADD_FAILURE() << "no JSON report at " << report_path << ":\n"
-                  << text.str() << "\n" << context;
+                  << text << "\n" << context;
     return out;
   }
   for (const report::Json& m : doc["models"]) {
@@ -187,7 +184,8 @@ class ClusterTest : public ::testing::Test {
     // A missing dataset is a broken machine, not a reason to pass.
     ASSERT_EQ(::stat(kData, &st), 0)
         << kData << " is missing: run tools/setup.sh";
-    ASSERT_NE(g_binary, nullptr) << "pass the cluster binary as argv[1]";
+    ASSERT_FALSE(testing::ProgramUnderTest().empty())
+        << "pass the cluster binary as argv[1]";
   }
 };
 
@@ -371,7 +369,5 @@ TEST_F(ClusterTest, TheLocalDemoPassesItsFlagsToItsChildren) {
 }  // namespace trainbus
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc > 1) trainbus::g_binary = new std::string(argv[1]);
-  return RUN_ALL_TESTS();
+  return trainbus::testing::RunTestsWithProgram(argc, argv);
 }

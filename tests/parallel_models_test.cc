@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "actors/topology/cluster.h"  // Subprocess
 #include "actors/topology/parallel_models.h"
+#include "base/file.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
 #include "tests/test_topology.h"
@@ -17,7 +16,6 @@ namespace trainbus {
 namespace {
 
 constexpr char kFashionMnist[] = "/usr/share/datasets/fashion-mnist";
-std::string* g_binary = nullptr;  // //experiments:parallel_models
 
 class ParallelModelsTest : public ::testing::Test {
  protected:
@@ -35,10 +33,9 @@ report::Json ParseJson(const std::string& text) {
 }
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  absl::StatusOr<std::string> text = base::ReadFile(path);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.value_or("");
 }
 
 // A run small enough for the tests that check behaviour, not learning.
@@ -120,13 +117,8 @@ TEST_F(ParallelModelsTest, FourModelsLearnSideBySide) {
 }
 
 TEST_F(ParallelModelsTest, EveryMetricReachesTheSink) {
-  actors::ParallelModelsConfig config;
-  config.data_dir = kFashionMnist;
-  config.models = {{"solo", "softmax:lr=0.01"}};
+  actors::ParallelModelsConfig config = Small();
   config.train_limit = 1000;
-  config.test_limit = 100;
-  config.eval_every = 100;
-  config.print = false;
   std::vector<bus::Metric> seen;  // only the sink's thread appends
   config.on_metric = [&seen](const bus::Metric& m) { seen.push_back(m); };
   auto report = actors::RunParallelModels(config);
@@ -214,11 +206,11 @@ struct Exit {
 // Runs the experiment with `args`; it must end within `timeout_s`.
 Exit RunExperiment(std::vector<std::string> args, double timeout_s = 20) {
   Exit out;
-  if (g_binary == nullptr) {
+  if (testing::ProgramUnderTest().empty()) {
     ADD_FAILURE() << "pass the binary as argv[1]";
     return out;
   }
-  args.insert(args.begin(), *g_binary);
+  args.insert(args.begin(), testing::ProgramUnderTest());
   absl::StatusOr<actors::Subprocess> p = actors::Subprocess::Spawn(args);
   if (!p.ok()) {
     ADD_FAILURE() << p.status();
@@ -285,7 +277,5 @@ TEST_F(ParallelModelsTest, TheBinaryWritesIntoAnyOutDirWithoutAShell) {
 }  // namespace trainbus
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc > 1) trainbus::g_binary = new std::string(argv[1]);
-  return RUN_ALL_TESTS();
+  return trainbus::testing::RunTestsWithProgram(argc, argv);
 }

@@ -15,31 +15,13 @@
 namespace trainbus {
 namespace {
 
-// A 28x28 dataset the default models can take: class c brightens band c.
-data::Dataset Bands(size_t n, uint32_t salt) {
-  data::Dataset d;
-  d.rows = 28;
-  d.cols = 28;
-  d.count = n;
-  uint32_t state = 7 + salt;
-  for (size_t i = 0; i < n; ++i) {
-    const uint8_t label = static_cast<uint8_t>(i % 10);
-    for (uint32_t p = 0; p < 784; ++p) {
-      state = state * 1664525u + 1013904223u;
-      const uint8_t noise = static_cast<uint8_t>((state >> 24) % 40);
-      const bool lit = (p / 28) / 3 == label && (p % 28) > 4 && (p % 28) < 24;
-      d.pixels.push_back(lit ? static_cast<uint8_t>(200 + noise / 2) : noise);
-    }
-    d.labels.push_back(label);
-  }
-  return d;
-}
-
 TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   const std::string root = testing::FreshDir("production_routing");
   std::filesystem::create_directories(root + "/data");
   ASSERT_TRUE(
-      data::WriteMnistDir(root + "/data", Bands(400, 1), Bands(200, 2)).ok());
+      data::WriteMnistDir(root + "/data", testing::BandsDataset(400, 1),
+                          testing::BandsDataset(200, 2))
+          .ok());
   actors::ProductionRoutingConfig config;
   config.data_dir = root + "/data";
   config.models = {{"soft", "softmax:lr=0.01,batch=1"},

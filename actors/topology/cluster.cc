@@ -55,9 +55,10 @@ std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
-void ConfigureNode(caf::actor_system_config& cfg) {
+caf::actor_system_config& ConfigureNode(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
   ConfigureActorSystem(cfg);
+  return cfg;
 }
 
 // ---- hub ------------------------------------------------------------------
@@ -253,6 +254,17 @@ class Cleanup {
   std::vector<caf::actor> actors_;
 };
 
+// A node's actor system, its bus and what to stop at the end. Members go in
+// reverse: the actors are stopped, then the system waits for them.
+struct Node {
+  Node() : sys(ConfigureNode(cfg)), bus(sys) { cleanup.Add(bus.directory()); }
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  bus::Bus bus;
+  Cleanup cleanup;
+};
+
 // ---- worker ---------------------------------------------------------------
 
 struct AgentState {
@@ -396,12 +408,10 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
   auto report = std::make_shared<HubReport>();
   report->train_samples = train->count;
 
-  caf::actor_system_config cfg;
-  ConfigureNode(cfg);
-  caf::actor_system sys{cfg};
-  bus::Bus bus{sys};
-  Cleanup cleanup;
-  cleanup.Add(bus.directory());
+  Node node;
+  caf::actor_system& sys = node.sys;
+  bus::Bus& bus = node.bus;
+  Cleanup& cleanup = node.cleanup;
   bus::ResourceOptions mnist_options;
   mnist_options.name = "mnist";
   mnist_options.max_queue = config.max_queue;
@@ -510,12 +520,10 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
                       LoadStreamData(config.data_dir, 0, config.test_limit));
   std::shared_ptr<const EvalSet> eval = MakeEvalSet(splits.test);
 
-  caf::actor_system_config cfg;
-  ConfigureNode(cfg);
-  caf::actor_system sys{cfg};
-  bus::Bus bus{sys};
-  Cleanup cleanup;
-  cleanup.Add(bus.directory());
+  Node node;
+  caf::actor_system& sys = node.sys;
+  bus::Bus& bus = node.bus;
+  Cleanup& cleanup = node.cleanup;
   absl::StatusOr<caf::actor> hub_directory =
       bus::ConnectNode(sys, hub->first, hub->second);
   if (!hub_directory.ok()) return hub_directory.status();
@@ -544,24 +552,26 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
   caf::actor agent =
       sys.spawn(AgentActor, caf::actor{self}, *metrics, *coordinator, *mnist,
                 config.name, config.hub, model_names, summaries);
+  ModelActorOptions common;  // what every model actor shares
+  common.eval_every = config.eval_every;
+  common.eval_subset = config.eval_subset;
+  common.print = config.print;
+  common.metrics = *metrics;
+  common.listener = agent;
+  common.eval = eval;
+  // On the worker's scheduler threads, not detached: with CAF 0.17 a
+  // detached actor that talked to another node can outlive its node's
+  // actor_system (await_detached_threads never returns), and a worker
+  // process is its models' alone anyway.
+  common.detached = false;
   for (size_t i = 0; i < config.models.size(); ++i) {
     // The same binding RunParallelModels makes, across the network.
     FedModel m;
     m.resource = resource_names[i];
     m.feeds = {LabelledFeed("mnist", policy)};
+    m.actor = common;
     m.actor.name = model_names[i];
     m.actor.spec = specs[i];
-    m.actor.eval_every = config.eval_every;
-    m.actor.eval_subset = config.eval_subset;
-    m.actor.print = config.print;
-    m.actor.metrics = *metrics;
-    m.actor.listener = agent;
-    m.actor.eval = eval;
-    // On the worker's scheduler threads, not detached: with CAF 0.17 a
-    // detached actor that talked to another node can outlive its node's
-    // actor_system (await_detached_threads never returns), and a worker
-    // process is its models' alone anyway.
-    m.actor.detached = false;
     absl::StatusOr<caf::actor> actor = SpawnFedModel(bus, std::move(m));
     if (!actor.ok()) {
       caf::anon_send_exit(agent, caf::exit_reason::kill);
@@ -615,25 +625,24 @@ std::string FormatHubSummary(const HubReport& report) {
 }
 
 std::string HubReportToJson(const HubReport& report) {
-  report::Json doc;
-  doc["train_samples"] = report.train_samples;
-  doc["published"] = report.published;
-  doc["wall_seconds"] = report.wall_seconds;
-  doc["workers"] = report.workers;
-  doc["lost_workers"] = report.lost_workers;
-  doc["models"] = report::Json::array();
+  report::Json models = report::Json::array();
   for (const ClusterModelResult& r : report.models) {
-    report::Json m;
-    m["worker"] = r.worker;
-    m["model"] = r.model;
-    m["status"] = r.status;
-    m["test_accuracy"] = r.test_accuracy;
-    m["prequential_accuracy"] = r.prequential_accuracy;
-    m["steps"] = r.steps;
-    m["samples"] = r.samples;
+    report::Json m = {{"worker", r.worker},
+                      {"model", r.model},
+                      {"status", r.status},
+                      {"test_accuracy", r.test_accuracy},
+                      {"prequential_accuracy", r.prequential_accuracy},
+                      {"steps", r.steps},
+                      {"samples", r.samples}};
     if (!r.error.empty()) m["error"] = r.error;
-    doc["models"].push_back(std::move(m));
+    models.push_back(std::move(m));
   }
+  const report::Json doc = {{"train_samples", report.train_samples},
+                            {"published", report.published},
+                            {"wall_seconds", report.wall_seconds},
+                            {"workers", report.workers},
+                            {"lost_workers", report.lost_workers},
+                            {"models", std::move(models)}};
   return report::ToJsonText(doc) + "\n";
 }
 

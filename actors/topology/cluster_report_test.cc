@@ -10,6 +10,18 @@
 namespace trainbus::actors {
 namespace {
 
+ClusterModelResult Result(const std::string& worker, const std::string& status,
+                          double test_accuracy, uint64_t steps) {
+  ClusterModelResult r;
+  r.worker = worker;
+  r.model = worker + "/model1";
+  r.status = status;
+  r.test_accuracy = test_accuracy;
+  r.steps = steps;
+  r.samples = steps;
+  return r;
+}
+
 HubReport TwoWorkersOneLost() {
   HubReport r;
   r.train_samples = 4000;
@@ -17,24 +29,11 @@ HubReport TwoWorkersOneLost() {
   r.wall_seconds = 2.25;
   r.workers = {"worker1", "worker2"};
   r.lost_workers = {"worker2"};
-  ClusterModelResult done;
-  done.worker = "worker1";
-  done.model = "worker1/model1";
-  done.status = "done";
-  done.test_accuracy = 0.7712;
-  done.prequential_accuracy = 0.701;
-  done.steps = 4000;
-  done.samples = 4000;
-  done.samples_per_second = 1999.6;
-  ClusterModelResult lost;
-  lost.worker = "worker2";
-  lost.model = "worker2/model1";
-  lost.status = "lost";
-  lost.test_accuracy = 0.64;
-  lost.steps = 1200;
-  lost.samples = 1200;
-  lost.error = "worker died before the end of the stream";
-  r.models = {done, lost};
+  r.models = {Result("worker1", "done", 0.7712, 4000),
+              Result("worker2", "lost", 0.64, 1200)};
+  r.models[0].prequential_accuracy = 0.701;
+  r.models[0].samples_per_second = 1999.6;
+  r.models[1].error = "worker died before the end of the stream";
   return r;
 }
 

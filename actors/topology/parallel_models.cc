@@ -112,19 +112,21 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
   auto summaries = std::make_shared<std::map<std::string, ModelSummary>>();
   caf::actor collector = sys.spawn(SummaryCollector, caf::actor{self},
                                    summaries, config.models.size());
+  ModelActorOptions common;  // what every model actor shares
+  common.eval_every = config.eval_every;
+  common.eval_subset = config.eval_subset;
+  common.print = config.print;
+  common.metrics = *metrics;
+  common.listener = collector;
+  common.eval = eval;
   for (size_t i = 0; i < config.models.size(); ++i) {
     FedModel m;
     m.resource = config.models[i].name;
     m.max_queue = config.max_queue;
     m.feeds = {LabelledFeed("mnist", policy)};
+    m.actor = common;
     m.actor.name = config.models[i].name;
     m.actor.spec = specs[i];
-    m.actor.eval_every = config.eval_every;
-    m.actor.eval_subset = config.eval_subset;
-    m.actor.print = config.print;
-    m.actor.metrics = *metrics;
-    m.actor.listener = collector;
-    m.actor.eval = eval;
     TB_RETURN_IF_ERROR(SpawnFedModel(bus, std::move(m)).status());
   }
   if (auto d = bus.Describe(); d.ok()) report.topology = *d;
@@ -211,67 +213,62 @@ report::Json HyperparametersJson(const std::string& spec_text) {
 }
 
 report::Json ModelJson(const ModelSummary& m) {
-  report::Json out;
-  out["name"] = m.name;
-  out["kind"] = m.arch;
-  out["spec"] = m.spec;
-  out["hyperparameters"] = HyperparametersJson(m.spec);
-  out["parameters"] = m.parameters;
-  out["steps"] = m.steps;
-  out["samples"] = m.samples;
-  out["test_accuracy"] = m.test_accuracy;
-  out["prequential_accuracy"] = m.prequential_accuracy;
-  out["train_samples_per_second"] = m.samples_per_second;
-  out["train_seconds"] = m.train_seconds;
+  report::Json out = {
+      {"name", m.name},
+      {"kind", m.arch},
+      {"spec", m.spec},
+      {"hyperparameters", HyperparametersJson(m.spec)},
+      {"parameters", m.parameters},
+      {"steps", m.steps},
+      {"samples", m.samples},
+      {"test_accuracy", m.test_accuracy},
+      {"prequential_accuracy", m.prequential_accuracy},
+      {"train_samples_per_second", m.samples_per_second},
+      {"train_seconds", m.train_seconds},
+  };
   if (!m.error.empty()) out["error"] = m.error;
   out["curve"] = report::Json::array();
   for (const CurvePoint& p : m.curve) {
-    report::Json point;
-    point["step"] = p.step;
-    point["samples"] = p.samples;
-    point["test_accuracy"] = p.test_accuracy;
-    point["prequential_accuracy"] = p.prequential_accuracy;
-    point["loss"] = p.loss;
-    out["curve"].push_back(std::move(point));
+    out["curve"].push_back({{"step", p.step},
+                            {"samples", p.samples},
+                            {"test_accuracy", p.test_accuracy},
+                            {"prequential_accuracy", p.prequential_accuracy},
+                            {"loss", p.loss}});
   }
   return out;
 }
 
 report::Json ResourceJson(const bus::ResourceMetrics& r) {
-  report::Json out;
-  out["resource"] = r.name;
-  out["published"] = r.published;
-  out["blocked"] = r.blocked;
-  out["subscriptions"] = report::Json::array();
+  report::Json subscriptions = report::Json::array();
   for (const bus::SubscriptionMetrics& s : r.subscriptions) {
-    report::Json sub;
-    sub["name"] = s.name;
-    sub["policy"] = s.policy;
-    sub["delivered"] = s.delivered;
-    sub["filtered"] = s.filtered;
-    sub["dropped"] = s.dropped;
-    out["subscriptions"].push_back(std::move(sub));
+    subscriptions.push_back({{"name", s.name},
+                             {"policy", s.policy},
+                             {"delivered", s.delivered},
+                             {"filtered", s.filtered},
+                             {"dropped", s.dropped}});
   }
-  return out;
+  return {{"resource", r.name},
+          {"published", r.published},
+          {"blocked", r.blocked},
+          {"subscriptions", std::move(subscriptions)}};
 }
 
 }  // namespace
 
 std::string ReportToJson(const ParallelModelsReport& report) {
-  report::Json doc;
-  doc["data_dir"] = report.data_dir;
-  doc["train_samples"] = report.train_samples;
-  doc["test_samples"] = report.test_samples;
-  doc["epochs"] = report.epochs;
-  doc["wall_seconds"] = report.wall_seconds;
-  doc["models"] = report::Json::array();
-  for (const ModelSummary& m : report.models) {
-    doc["models"].push_back(ModelJson(m));
-  }
-  doc["bus"] = report::Json::array();
+  report::Json models = report::Json::array();
+  for (const ModelSummary& m : report.models) models.push_back(ModelJson(m));
+  report::Json resources = report::Json::array();
   for (const bus::ResourceMetrics& r : report.bus) {
-    doc["bus"].push_back(ResourceJson(r));
+    resources.push_back(ResourceJson(r));
   }
+  const report::Json doc = {{"data_dir", report.data_dir},
+                            {"train_samples", report.train_samples},
+                            {"test_samples", report.test_samples},
+                            {"epochs", report.epochs},
+                            {"wall_seconds", report.wall_seconds},
+                            {"models", std::move(models)},
+                            {"bus", std::move(resources)}};
   return report::ToJsonText(doc) + "\n";
 }
 

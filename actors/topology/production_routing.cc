@@ -247,6 +247,15 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
 
   // ---- Models, each fed by two bindings.
   caf::scoped_actor self{sys};
+  ModelActorOptions common;  // what every model actor shares
+  common.eval_every = config.eval_every;
+  common.eval_subset = config.eval_subset;
+  common.print = false;     // the console consumer prints the metrics
+  common.end_markers = 3;   // the training stream and two production sources
+  common.metrics = resources["metrics"];
+  common.predictions = resources["predictions"];
+  common.listener = caf::actor{self};
+  common.eval = eval;
   for (size_t i = 0; i < config.models.size(); ++i) {
     FedModel m;
     m.resource = config.models[i].name;
@@ -264,16 +273,9 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
       b.window = window;
       m.feeds.push_back(std::move(b));
     }
+    m.actor = common;
     m.actor.name = config.models[i].name;
     m.actor.spec = specs[i];
-    m.actor.eval_every = config.eval_every;
-    m.actor.eval_subset = config.eval_subset;
-    m.actor.print = false;  // the console consumer prints the metrics
-    m.actor.end_markers = 3;  // the training stream and two production sources
-    m.actor.metrics = resources["metrics"];
-    m.actor.predictions = resources["predictions"];
-    m.actor.listener = caf::actor{self};
-    m.actor.eval = eval;
     absl::StatusOr<caf::actor> actor = SpawnFedModel(bus, std::move(m));
     if (!actor.ok()) {
       stop_all();

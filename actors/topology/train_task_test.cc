@@ -18,14 +18,6 @@ namespace {
 
 constexpr char kFashionMnist[] = "/usr/share/datasets/fashion-mnist";
 
-class TrainTaskTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(kFashionMnist))
-        << kFashionMnist << " is missing: run tools/setup.sh";
-  }
-};
-
 registry::Task MakeTask(registry::KeyValues hp) {
   registry::Task task;
   task.id = 7;
@@ -61,6 +53,27 @@ registry::HeartbeatFn Alive(int* calls) {
   };
 }
 
+class TrainTaskTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists(kFashionMnist))
+        << kFashionMnist << " is missing: run tools/setup.sh";
+    defaults_.data_dir = kFashionMnist;
+  }
+
+  // Runs a task with these hyperparameters through MakeTrainTaskFn.
+  absl::StatusOr<registry::TaskResult> Run(
+      registry::KeyValues hp, double seconds = 60,
+      registry::HeartbeatFn heartbeat = nullptr) {
+    if (!heartbeat) heartbeat = Alive(&heartbeats_);
+    return RunWithDeadline(MakeTrainTaskFn(defaults_), MakeTask(std::move(hp)),
+                           heartbeat, seconds);
+  }
+
+  TrainTaskDefaults defaults_;
+  int heartbeats_ = 0;
+};
+
 TEST(TaskModelSpecTest, JoinsTheSpecKeysAndLeavesTheRunKeysOut) {
   auto spec = TaskModelSpec({{"model", "mlp"},
                              {"hidden", "32"},
@@ -87,26 +100,21 @@ TEST(TaskModelSpecTest, NamesWhatIsMissingOrWrong) {
 }
 
 TEST_F(TrainTaskTest, TrainsTheTasksModelAndReturnsItsResults) {
-  TrainTaskDefaults defaults;
-  defaults.data_dir = kFashionMnist;
   std::vector<std::string> metric_tasks;  // appended by the sink thread only
-  defaults.on_metric = [&metric_tasks](const registry::Task& task,
-                                       const bus::Metric&) {
+  defaults_.on_metric = [&metric_tasks](const registry::Task& task,
+                                        const bus::Metric&) {
     metric_tasks.push_back(task.name);
   };
-  int heartbeats = 0;
-  auto result = RunWithDeadline(
-      MakeTrainTaskFn(defaults),
-      MakeTask({{"model", "softmax"},
-                {"lr", "0.01"},
-                {"train_limit", "1000"},
-                {"test_limit", "300"},
-                {"eval_every", "250"}}),
-      Alive(&heartbeats), 120);
+  auto result = Run({{"model", "softmax"},
+                     {"lr", "0.01"},
+                     {"train_limit", "1000"},
+                     {"test_limit", "300"},
+                     {"eval_every", "250"}},
+                    120);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->results.at("steps"), "1000");
   const double accuracy = std::stod(result->results.at("test_accuracy"));
-  // Softmax regression reaches about 0.7 after 1000 samples; chance is 0.1.
+  // Softmax regression reaches 0.71 after these 1000 samples; chance is 0.1.
   EXPECT_GT(accuracy, 0.65);
   EXPECT_LE(accuracy, 1.0);
   EXPECT_GT(std::stod(result->results.at("parameters")), 7000);
@@ -114,19 +122,14 @@ TEST_F(TrainTaskTest, TrainsTheTasksModelAndReturnsItsResults) {
   EXPECT_EQ(result->model->name, "task7");
   EXPECT_EQ(result->model->arch.rfind("softmax", 0), 0u) << result->model->arch;
   EXPECT_FALSE(result->model->checkpoint.empty());
-  EXPECT_GE(heartbeats, 1);
+  EXPECT_GE(heartbeats_, 1);
   ASSERT_EQ(metric_tasks.size(), 4u);  // every 250 of 1000 steps
   EXPECT_EQ(metric_tasks.front(), "task7");
 }
 
 TEST_F(TrainTaskTest, ZeroEpochsIsRefusedInsteadOfTrainingForever) {
-  TrainTaskDefaults defaults;
-  defaults.data_dir = kFashionMnist;
-  int heartbeats = 0;
-  auto result = RunWithDeadline(
-      MakeTrainTaskFn(defaults),
-      MakeTask({{"model", "softmax"}, {"epochs", "0"}, {"train_limit", "50"}}),
-      Alive(&heartbeats), 60);
+  auto result =
+      Run({{"model", "softmax"}, {"epochs", "0"}, {"train_limit", "50"}});
   ASSERT_FALSE(result.ok());
   // InvalidArgument: the runner fails the task for good, without retries.
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
@@ -135,34 +138,21 @@ TEST_F(TrainTaskTest, ZeroEpochsIsRefusedInsteadOfTrainingForever) {
 }
 
 TEST_F(TrainTaskTest, ABadCountOrALostLeaseFailsTheTask) {
-  TrainTaskDefaults defaults;
-  defaults.data_dir = kFashionMnist;
-  int heartbeats = 0;
-  auto bad = RunWithDeadline(
-      MakeTrainTaskFn(defaults),
-      MakeTask({{"model", "softmax"}, {"train_limit", "lots"}}),
-      Alive(&heartbeats), 60);
+  auto bad = Run({{"model", "softmax"}, {"train_limit", "lots"}});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("train_limit='lots'"),
             std::string::npos)
       << bad.status();
-  auto lost = RunWithDeadline(
-      MakeTrainTaskFn(defaults),
-      MakeTask({{"model", "softmax"}, {"train_limit", "100"},
-                {"test_limit", "50"}}),
-      [] { return absl::FailedPreconditionError("lease taken over"); }, 60);
+  auto lost = Run(
+      {{"model", "softmax"}, {"train_limit", "100"}, {"test_limit", "50"}}, 60,
+      [] { return absl::FailedPreconditionError("lease taken over"); });
   ASSERT_FALSE(lost.ok());
   EXPECT_EQ(lost.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(TrainTaskTest, AMissingDataDirNamesIt) {
-  TrainTaskDefaults defaults;
-  defaults.data_dir = kFashionMnist;
-  int heartbeats = 0;
-  auto result = RunWithDeadline(
-      MakeTrainTaskFn(defaults),
-      MakeTask({{"model", "softmax"}, {"data_dir", "/nonexistent/fmnist"}}),
-      Alive(&heartbeats), 60);
+  auto result =
+      Run({{"model", "softmax"}, {"data_dir", "/nonexistent/fmnist"}});
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.status().message().find("/nonexistent/fmnist"),
             std::string::npos)
