@@ -19,9 +19,8 @@ namespace fs = std::filesystem;
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path,
                         int err) {
-  const std::string text = absl::StrCat(what, " '", path, "': ",
-                                        std::strerror(err),
-                                        "; choose a writable path");
+  const std::string text = absl::StrCat(
+      what, " '", path, "': ", std::strerror(err), "; choose a writable path");
   if (err == EACCES || err == EPERM || err == EROFS) {
     return absl::PermissionDeniedError(text);
   }
@@ -92,8 +91,8 @@ absl::Status CheckFileWritable(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("an empty file name");
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "'", path, "' is a directory; give a file name to write"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", path, "' is a directory; give a file name to write"));
   }
   return CheckDirectoryWritable(ParentOf(path));
 }
@@ -129,10 +128,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
-    return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound
-                                      : absl::StatusCode::kPermissionDenied,
-                        absl::StrCat("cannot read '", path,
-                                     "': ", std::strerror(err)));
+    return absl::Status(
+        err == ENOENT ? absl::StatusCode::kNotFound
+                      : absl::StatusCode::kPermissionDenied,
+        absl::StrCat("cannot read '", path, "': ", std::strerror(err)));
   }
   std::string out;
   char chunk[1 << 16];

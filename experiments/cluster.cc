@@ -54,6 +54,9 @@ namespace {
 
 namespace ta = trainbus::actors;
 
+constexpr char kForeverReport[] =
+    "--report_json needs a run that ends; drop --forever or --report_json";
+
 int RunHubRole() {
   constexpr char kProgram[] = "hub";
   ta::HubConfig config;
@@ -72,6 +75,10 @@ int RunHubRole() {
     std::cout << "LISTENING " << config.host << ":" << port << std::endl;
   };
   const std::string report_path = absl::GetFlag(FLAGS_report_json);
+  if (config.forever && !report_path.empty()) {
+    return ta::ReportFailure(kProgram,
+                             absl::InvalidArgumentError(kForeverReport));
+  }
   if (!report_path.empty()) {
     if (absl::Status s = trainbus::base::CheckFileWritable(report_path);
         !s.ok()) {
@@ -155,6 +162,10 @@ int RunLocalDemoRole() {
       return ta::ReportFailure(
           kProgram, ta::PrefixStatus("--models", models.status()));
     }
+  }
+  if (config.forever && !config.report_json.empty()) {
+    return ta::ReportFailure(kProgram,
+                             absl::InvalidArgumentError(kForeverReport));
   }
   if (!config.report_json.empty()) {
     if (absl::Status s = trainbus::base::CheckFileWritable(config.report_json);

@@ -249,7 +249,7 @@ TEST_F(ParallelModelsTest, TheBinaryRefusesUnwritableOutputsBeforeLoading) {
   EXPECT_NE(r.output.find("--out_dir"), std::string::npos) << r.output;
 }
 
-TEST_F(ParallelModelsTest, TheBinaryRefusesZeroEpochsAndSaysHowToStreamForever) {
+TEST_F(ParallelModelsTest, TheBinaryRefusesZeroEpochsAndNamesForever) {
   Exit r = RunExperiment({"--epochs=0", "--out_dir=", "--train_limit=100"});
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--forever"), std::string::npos) << r.output;

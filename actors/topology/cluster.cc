@@ -446,7 +446,7 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
                 coordinator, sub)
       .receive([](uint64_t) {},
                [&](caf::error& err) { subscribed = bus::ToStatus(err); });
-  if (!subscribed.ok()) return subscribed;
+  TB_RETURN_IF_ERROR(subscribed);
   if (absl::StatusOr<caf::actor> a = bus.Attach(kCoordinatorName, coordinator);
       !a.ok()) {
     return a.status();
@@ -459,7 +459,7 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
   bool started = false;
   self->receive([&](start_atom) { started = true; }, on_down,
                 caf::after(Millis(config.join_timeout_s)) >> [] {});
-  if (!bus_failure.ok()) return bus_failure;
+  TB_RETURN_IF_ERROR(bus_failure);
   if (!started) {
     return absl::DeadlineExceededError(absl::StrFormat(
         "not all %d worker(s) joined within %.0f s; start them with "
@@ -493,7 +493,7 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
     self->receive([&](bus::done_atom) { finished = true; }, on_down,
                   caf::after(Millis(config.run_timeout_s)) >> [] {});
   }
-  if (!bus_failure.ok()) return bus_failure;
+  TB_RETURN_IF_ERROR(bus_failure);
   if (!finished) {
     return absl::DeadlineExceededError(absl::StrFormat(
         "the run did not finish within %.0f s", config.run_timeout_s));
@@ -593,7 +593,7 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
                   result = absl::UnavailableError(why);
                 },
                 caf::after(Millis(config.run_timeout_s)) >> [] {});
-  if (!result.ok()) return result;
+  TB_RETURN_IF_ERROR(result);
   return *summaries;
 }
 
@@ -841,7 +841,8 @@ std::vector<std::vector<std::string>> LocalDemoCommands(
          absl::StrCat("--test_limit=", config.test_limit),
          absl::StrCat("--eval_every=", config.eval_every),
          absl::StrCat("--eval_subset=", config.eval_subset),
-         absl::StrCat("--print_models=", config.print_models ? "true" : "false"),
+         absl::StrCat("--print_models=",
+                      config.print_models ? "true" : "false"),
          data, timeout, seed});
   }
   return commands;
@@ -921,7 +922,8 @@ int RunLocalDemo(const LocalDemoConfig& config, std::ostream& out) {
     absl::StatusOr<int> code = c.process.WaitFor(10);
     failures += !code.ok() || *code != 0;
     out << " " << c.name << " exit "
-        << (code.ok() ? absl::StrCat(*code) : "killed, it hung after its output")
+        << (code.ok() ? absl::StrCat(*code)
+                      : "killed, it hung after its output")
         << (c.open ? " (killed after the timeout)" : "") << ";";
   }
   out << (failures == 0 ? " all nodes finished cleanly" : " some nodes failed")

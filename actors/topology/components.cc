@@ -108,7 +108,8 @@ std::string EpochsText(uint64_t epochs, bool forever) {
 
 absl::Status PrefixStatus(absl::string_view what, const absl::Status& status) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat(what, ": ", status.message()));
 }
 
 bus::BindingOptions LabelledFeed(const std::string& from, bus::Policy policy) {

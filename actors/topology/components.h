@@ -33,8 +33,8 @@
 namespace trainbus::actors {
 
 struct NamedModel {
-  std::string name;   // e.g. "model1"
-  std::string spec;   // nn::ParseModelSpec text, e.g. "mlp:hidden=256,lr=0.05"
+  std::string name;  // e.g. "model1"
+  std::string spec;  // nn::ParseModelSpec text, e.g. "mlp:hidden=256,lr=0.05"
 };
 
 // Parses "model1=softmax:lr=0.05;model2=mlp:hidden=128" or just

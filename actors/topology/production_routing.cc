@@ -53,7 +53,8 @@ absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
                                                   size_t first, size_t n,
                                                   size_t broken,
                                                   const std::string& dir) {
-  TB_RETURN_IF_ERROR(PrefixStatus("image directory", base::CreateDirectories(dir)));
+  TB_RETURN_IF_ERROR(
+      PrefixStatus("image directory", base::CreateDirectories(dir)));
   std::vector<int32_t> labels;
   for (size_t i = first; i < std::min(first + n, d.count); ++i) {
     data::Image img(d.cols, d.rows);
@@ -99,8 +100,8 @@ absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
       bytes.assign(text.begin(), text.end());
       ext = "pgm";
     }
-    TB_RETURN_IF_ERROR(
-        WriteBytes(absl::StrFormat("%s/zz_broken_%03d.%s", dir, i, ext), bytes));
+    TB_RETURN_IF_ERROR(WriteBytes(
+        absl::StrFormat("%s/zz_broken_%03d.%s", dir, i, ext), bytes));
     labels.push_back(bus::kNoLabel);
   }
   return labels;
@@ -427,7 +428,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   if (auto all = bus.Metrics(); all.ok()) report.bus = std::move(*all);
   stop_all();
   for (const absl::Status& s : drained) {
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(s);
   }
   return report;
 }

@@ -143,9 +143,9 @@ TEST_F(TrainTaskTest, ABadCountOrALostLeaseFailsTheTask) {
   EXPECT_NE(bad.status().message().find("train_limit='lots'"),
             std::string::npos)
       << bad.status();
-  auto lost = Run(
-      {{"model", "softmax"}, {"train_limit", "100"}, {"test_limit", "50"}}, 60,
-      [] { return absl::FailedPreconditionError("lease taken over"); });
+  auto lost =
+      Run({{"model", "softmax"}, {"train_limit", "100"}, {"test_limit", "50"}},
+          60, [] { return absl::FailedPreconditionError("lease taken over"); });
   ASSERT_FALSE(lost.ok());
   EXPECT_EQ(lost.status().code(), absl::StatusCode::kFailedPrecondition);
 }
