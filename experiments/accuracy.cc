@@ -38,7 +38,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "data/idx.h"
-#include "report/json.h"
+#include "report/json_text.h"
 #include "report/svg_chart.h"
 #include "kernels/nn/model.h"
 #include "training/trainer.h"
@@ -178,32 +178,30 @@ void Train(const trainbus::training::FloatSplit& train,
 }
 
 std::string ReportJson(const std::vector<Run>& runs) {
-  trainbus::report::JsonWriter w;
-  w.BeginObject().Key("runs").BeginArray();
+  trainbus::report::Json doc;
+  doc["runs"] = trainbus::report::Json::array();
   for (const Run& r : runs) {
-    w.BeginObject().Key("spec").String(r.spec.empty() ? r.spec_text : r.spec);
-    w.Key("arch").String(r.arch).Key("epochs").Int(r.epochs);
-    w.Key("parameters").Int(static_cast<int64_t>(r.parameters));
-    w.Key("test_accuracy").BeginArray();
-    for (double a : r.accuracy) w.Number(a);
-    w.EndArray().Key("train_loss").BeginArray();
-    for (double l : r.loss) w.Number(l);
-    w.EndArray();
+    trainbus::report::Json run;
+    run["spec"] = r.spec.empty() ? r.spec_text : r.spec;
+    run["arch"] = r.arch;
+    run["epochs"] = r.epochs;
+    run["parameters"] = static_cast<int64_t>(r.parameters);
+    run["test_accuracy"] = r.accuracy;
+    run["train_loss"] = r.loss;
     const double best =
         r.accuracy.empty() ? 0 : *std::max_element(r.accuracy.begin(), r.accuracy.end());
-    w.Key("final_test_accuracy").Number(r.accuracy.empty() ? 0 : r.accuracy.back());
-    w.Key("best_test_accuracy").Number(best);
-    w.Key("train_seconds").Number(r.train_seconds);
-    w.Key("samples_per_second").Number(r.samples_per_second);
+    run["final_test_accuracy"] = r.accuracy.empty() ? 0 : r.accuracy.back();
+    run["best_test_accuracy"] = best;
+    run["train_seconds"] = r.train_seconds;
+    run["samples_per_second"] = r.samples_per_second;
     if (r.target > 0) {
-      w.Key("target").Number(r.target);
-      w.Key("met").Bool(!r.accuracy.empty() && r.accuracy.back() >= r.target);
+      run["target"] = r.target;
+      run["met"] = !r.accuracy.empty() && r.accuracy.back() >= r.target;
     }
-    if (!r.error.empty()) w.Key("error").String(r.error);
-    w.EndObject();
+    if (!r.error.empty()) run["error"] = r.error;
+    doc["runs"].push_back(std::move(run));
   }
-  w.EndArray().EndObject();
-  return w.str();
+  return trainbus::report::ToJsonText(doc);
 }
 
 // --out_dir must be writable before any training: create it and write a

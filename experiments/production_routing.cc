@@ -13,12 +13,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "actors/topology/flags.h"
 
-ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist",
-          "directory with MNIST-format IDX files (.gz or raw)");
-ABSL_FLAG(std::string, models, "",
-          "';'-separated model specs (default: the four of parallel_models)");
-ABSL_FLAG(uint64_t, seed, 1, "shuffling and initialisation seed");
 ABSL_FLAG(uint64_t, train_limit, 20000, "training samples (0: all 60000)");
 ABSL_FLAG(uint32_t, eval_every, 200, "training steps between metrics");
 ABSL_FLAG(uint32_t, eval_subset, 500, "held-out samples per periodic metric");
@@ -58,15 +54,12 @@ int main(int argc, char** argv) {
       "store and aggregate the predictions.\n"
       "  bazel run //experiments:production_routing");
   absl::ParseCommandLine(argc, argv);
+  constexpr char kProgram[] = "production_routing";
   trainbus::actors::ProductionRoutingConfig config;
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (!absl::GetFlag(FLAGS_models).empty()) {
-    auto models = trainbus::actors::ParseModelList(absl::GetFlag(FLAGS_models));
-    if (!models.ok()) {
-      std::cerr << "--models: " << models.status().message() << "\n";
-      return 2;
-    }
-    config.models = *models;
+  if (absl::Status s = trainbus::actors::ReadModelsFlag(&config.models);
+      !s.ok()) {
+    return trainbus::actors::ReportFailure(kProgram, s);
   }
   config.seed = absl::GetFlag(FLAGS_seed);
   config.train_limit = absl::GetFlag(FLAGS_train_limit);
@@ -90,8 +83,7 @@ int main(int argc, char** argv) {
 
   auto report = trainbus::actors::RunProductionRouting(config);
   if (!report.ok()) {
-    std::cerr << "production_routing: " << report.status().message() << "\n";
-    return 1;
+    return trainbus::actors::ReportFailure(kProgram, report.status());
   }
   std::cout << trainbus::actors::FormatProductionReport(*report);
   for (const auto& m : report->models) {

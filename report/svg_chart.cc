@@ -8,12 +8,8 @@
 #include "absl/strings/str_format.h"
 
 namespace trainbus::report {
-namespace {
 
-constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                   "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-
-std::string Escape(const std::string& text) {
+std::string XmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
@@ -26,6 +22,11 @@ std::string Escape(const std::string& text) {
   }
   return out;
 }
+
+namespace {
+
+constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                   "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
 // A "nice" tick step (1, 2 or 5 times a power of ten) for about n ticks.
 double TickStep(double span, int n) {
@@ -65,7 +66,7 @@ std::string LineChart::ToSvg(int width, int height) const {
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
       "<text x=\"%f\" y=\"24\" font-size=\"16\" text-anchor=\"middle\">%s"
       "</text>\n",
-      width, height, left + pw / 2, Escape(title));
+      width, height, left + pw / 2, XmlEscape(title));
   for (double y = y0; y <= y1 + ystep / 2; y += ystep) {
     absl::StrAppendFormat(
         &svg,
@@ -88,8 +89,8 @@ std::string LineChart::ToSvg(int width, int height) const {
       "<text x=\"%f\" y=\"%f\" text-anchor=\"middle\">%s</text>\n"
       "<text transform=\"translate(16,%f) rotate(-90)\" "
       "text-anchor=\"middle\">%s</text>\n",
-      left, top, pw, ph, left + pw / 2, top + ph + 38.0, Escape(x_label),
-      top + ph / 2, Escape(y_label));
+      left, top, pw, ph, left + pw / 2, top + ph + 38.0, XmlEscape(x_label),
+      top + ph / 2, XmlEscape(y_label));
   size_t most_points = 0;
   for (const Series& s : series) most_points = std::max(most_points, s.points.size());
   for (size_t i = 0; i < series.size(); ++i) {
@@ -118,7 +119,7 @@ std::string LineChart::ToSvg(int width, int height) const {
         "stroke-width=\"3\"/><text x=\"%f\" y=\"%f\">%s</text>\n",
         color, path, left + pw + 12, top + 10 + 20.0 * i, left + pw + 32,
         top + 10 + 20.0 * i, color, left + pw + 38, top + 14 + 20.0 * i,
-        Escape(s.name));
+        XmlEscape(s.name));
   }
   return svg + "</svg>\n";
 }

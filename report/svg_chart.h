@@ -13,6 +13,9 @@
 
 namespace trainbus::report {
 
+// `text` with <, >, & and " escaped, for SVG text and attributes.
+std::string XmlEscape(const std::string& text);
+
 struct LineChart {
   struct Series {
     std::string name;

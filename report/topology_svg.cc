@@ -5,24 +5,9 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "report/svg_chart.h"  // XmlEscape
 
 namespace trainbus::report {
-namespace {
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string TopologyToSvg(const bus::TopologyDescription& topology) {
   // Column = longest path from a resource nobody binds into. Bindings are
@@ -71,7 +56,7 @@ std::string TopologyToSvg(const bus::TopologyDescription& topology) {
         "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#444\" "
         "text-anchor=\"middle\">%s / %s</text>\n",
         x1, y1, x2, y2, (x1 + x2) / 2, (y1 + y2) / 2 - 4,
-        Escape(bus::FormatFilter(b.filter)), bus::PolicyName(b.policy));
+        XmlEscape(bus::FormatFilter(b.filter)), bus::PolicyName(b.policy));
   }
   for (const auto& r : topology.resources) {
     const auto [x, y] = at[r.name];
@@ -84,7 +69,7 @@ std::string TopologyToSvg(const bus::TopologyDescription& topology) {
     absl::StrAppendFormat(&svg,
                           "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">"
                           "%s</text>\n",
-                          x + kBoxW / 2, y + kBoxH / 2 + 4, Escape(r.name));
+                          x + kBoxW / 2, y + kBoxH / 2 + 4, XmlEscape(r.name));
   }
   return svg + "</svg>\n";
 }

@@ -1,18 +1,56 @@
 // End to end: the parallel_models topology on a slice of Fashion-MNIST. Every
 // model must learn (well above the 10% of chance) and report its progress.
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <string>
 
+#include "actors/topology/cluster.h"  // Subprocess
 #include "actors/topology/parallel_models.h"
+#include "base/file.h"
 #include "gtest/gtest.h"
+#include "report/json_text.h"
+#include "tests/test_topology.h"
 
 namespace trainbus {
 namespace {
 
 constexpr char kFashionMnist[] = "/usr/share/datasets/fashion-mnist";
 
-TEST(ParallelModelsTest, FourModelsLearnSideBySide) {
-  ASSERT_TRUE(std::filesystem::exists(kFashionMnist))
-      << "install dataset-fashion-mnist: tools/setup.sh";
+class ParallelModelsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists(kFashionMnist))
+        << kFashionMnist << " is missing: run tools/setup.sh";
+  }
+};
+
+report::Json ParseJson(const std::string& text) {
+  report::Json doc =
+      report::Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(doc.is_discarded()) << "not JSON: " << text;
+  return doc;
+}
+
+std::string ReadFile(const std::string& path) {
+  absl::StatusOr<std::string> text = base::ReadFile(path);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.value_or("");
+}
+
+// A run small enough for the tests that check behaviour, not learning.
+actors::ParallelModelsConfig Small() {
+  actors::ParallelModelsConfig config;
+  config.data_dir = kFashionMnist;
+  config.models = {{"solo", "softmax:lr=0.01"}};
+  config.train_limit = 300;
+  config.test_limit = 100;
+  config.eval_every = 100;
+  config.print = false;
+  return config;
+}
+
+TEST_F(ParallelModelsTest, FourModelsLearnSideBySide) {
   actors::ParallelModelsConfig config;
   config.data_dir = kFashionMnist;
   config.train_limit = 4000;
@@ -42,21 +80,45 @@ TEST(ParallelModelsTest, FourModelsLearnSideBySide) {
     for (const auto& s : r.subscriptions) EXPECT_EQ(s.delivered, 4001u);
   }
   EXPECT_TRUE(found);
-  const std::string json = actors::ReportToJson(*report);
-  EXPECT_NE(json.find("\"test_accuracy\""), std::string::npos);
+  report::Json doc = ParseJson(actors::ReportToJson(*report));
+  EXPECT_EQ(doc["train_samples"], 4000);
+  EXPECT_EQ(doc["test_samples"], 500);
+  EXPECT_EQ(doc["epochs"], 1);
+  ASSERT_EQ(doc["models"].size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    report::Json& m = doc["models"][i];
+    const actors::ModelSummary& s = report->models[i];
+    EXPECT_EQ(m["name"], s.name);
+    EXPECT_EQ(m["kind"], s.arch);
+    EXPECT_EQ(m["spec"], s.spec);
+    EXPECT_EQ(m["steps"], s.steps);
+    EXPECT_EQ(m["samples"], 4000);
+    EXPECT_DOUBLE_EQ(m["test_accuracy"].get<double>(), s.test_accuracy);
+    ASSERT_TRUE(m["hyperparameters"].contains("learning_rate")) << m.dump();
+    EXPECT_EQ(m["curve"].size(), s.curve.size());
+    EXPECT_FALSE(m.contains("error"));
+  }
+  EXPECT_EQ(doc["models"][2]["hyperparameters"]["hidden"],
+            report::Json({256}));
+  EXPECT_EQ(doc["models"][2]["hyperparameters"]["learning_rate"], 0.001);
+  bool mnist_in_json = false;
+  for (report::Json& r : doc["bus"]) {
+    if (r.value("resource", "") != "mnist") continue;
+    mnist_in_json = true;
+    EXPECT_EQ(r["published"], 4001);
+    ASSERT_EQ(r["subscriptions"].size(), 4u);
+    EXPECT_EQ(r["subscriptions"][0]["delivered"], 4001);
+    EXPECT_EQ(r["subscriptions"][0].size(), 5u);
+  }
+  EXPECT_TRUE(mnist_in_json) << doc.dump();
   EXPECT_NE(actors::CurvesToSvg(*report).find("<polyline"), std::string::npos);
   EXPECT_NE(report->topology.ToDot().find("\"mnist\" -> \"model4\""),
             std::string::npos);
 }
 
-TEST(ParallelModelsTest, EveryMetricReachesTheSink) {
-  actors::ParallelModelsConfig config;
-  config.data_dir = kFashionMnist;
-  config.models = {{"solo", "softmax:lr=0.01"}};
+TEST_F(ParallelModelsTest, EveryMetricReachesTheSink) {
+  actors::ParallelModelsConfig config = Small();
   config.train_limit = 1000;
-  config.test_limit = 100;
-  config.eval_every = 100;
-  config.print = false;
   std::vector<bus::Metric> seen;  // only the sink's thread appends
   config.on_metric = [&seen](const bus::Metric& m) { seen.push_back(m); };
   auto report = actors::RunParallelModels(config);
@@ -69,7 +131,7 @@ TEST(ParallelModelsTest, EveryMetricReachesTheSink) {
   EXPECT_EQ(seen.back().step, 1000u);
 }
 
-TEST(ParallelModelsTest, AMissingDatasetSaysWhatToDo) {
+TEST_F(ParallelModelsTest, AMissingDatasetSaysWhatToDo) {
   actors::ParallelModelsConfig config;
   config.data_dir = "/nonexistent/mnist";
   config.print = false;
@@ -80,14 +142,140 @@ TEST(ParallelModelsTest, AMissingDatasetSaysWhatToDo) {
       << report.status();
 }
 
-TEST(ParallelModelsTest, BadModelSpecsAreRejectedUpFront) {
-  EXPECT_FALSE(actors::ParseModelList("transformer:layers=96").ok());
-  EXPECT_FALSE(actors::ParseModelList("").ok());
-  auto models = actors::ParseModelList("fast=softmax:lr=0.1;mlp:hidden=32");
-  ASSERT_TRUE(models.ok()) << models.status();
-  EXPECT_EQ((*models)[0].name, "fast");
-  EXPECT_EQ((*models)[1].name, "model2");
+TEST_F(ParallelModelsTest, ZeroEpochsIsRefusedNotRunForever) {
+  actors::ParallelModelsConfig config = Small();
+  config.epochs = 0;
+  // Without the check this would stream forever; it must return at once.
+  auto report = actors::RunParallelModels(config);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(report.status().message().find("--forever"), std::string::npos)
+      << report.status();
+}
+
+TEST_F(ParallelModelsTest, ReportFilesAreWrittenWhereverTheNameSays) {
+  // A shell would run the command in this name; the files land in it.
+  const std::string root = testing::FreshDir("report_files");
+  const std::string dir = root + "/out 'x'; touch pwned; '";
+  actors::ReportFiles files;
+  files.out_dir = dir;
+  files.report_json = root + "/nested/deeper/r.json";
+  ASSERT_TRUE(actors::CheckReportFiles(files).ok());
+  auto report = actors::RunParallelModels(Small());
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_TRUE(actors::WriteReportFiles(*report, files).ok());
+  for (const char* name :
+       {"report.json", "curves.svg", "topology.svg", "topology.dot"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + name)) << name;
+  }
+  EXPECT_FALSE(std::filesystem::exists("pwned"));
+  EXPECT_FALSE(std::filesystem::exists(root + "/pwned"));
+  report::Json doc = ParseJson(ReadFile(files.report_json));
+  EXPECT_EQ(doc["models"][0]["name"], "solo");
+  EXPECT_EQ(doc["models"][0]["samples"], 300);
+  EXPECT_EQ(ReadFile(dir + "/report.json"), ReadFile(files.report_json));
+}
+
+TEST_F(ParallelModelsTest, UnwritableOutputsAreRefusedBeforeTheRun) {
+  for (const auto& [json, dir] :
+       {std::pair<std::string, std::string>{"/proc/x/y", ""},
+        {"", "/proc/x/y"},
+        {"/proc/self/r.json", ""}}) {
+    actors::ReportFiles files;
+    files.report_json = json;
+    files.out_dir = dir;
+    absl::Status s = actors::CheckReportFiles(files);
+    EXPECT_FALSE(s.ok()) << json << dir;
+    EXPECT_NE(s.message().find(json.empty() ? "--out_dir" : "--report_json"),
+              std::string::npos)
+        << s;
+    EXPECT_NE(s.message().find("/proc/"), std::string::npos) << s;
+  }
+  const std::string root = testing::FreshDir("unwritable");
+  std::filesystem::create_directories(root + "/a_dir");
+  actors::ReportFiles files;
+  files.report_json = root + "/a_dir";
+  EXPECT_FALSE(actors::CheckReportFiles(files).ok());
+}
+
+struct Exit {
+  int code = -1;
+  std::string output;
+};
+
+// Runs the experiment with `args`; it must end within `timeout_s`.
+Exit RunExperiment(std::vector<std::string> args, double timeout_s = 20) {
+  Exit out;
+  if (testing::ProgramUnderTest().empty()) {
+    ADD_FAILURE() << "pass the binary as argv[1]";
+    return out;
+  }
+  args.insert(args.begin(), testing::ProgramUnderTest());
+  absl::StatusOr<actors::Subprocess> p = actors::Subprocess::Spawn(args);
+  if (!p.ok()) {
+    ADD_FAILURE() << p.status();
+    return out;
+  }
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration<double>(timeout_s);
+  auto left = [&] {
+    return std::chrono::duration<double>(deadline -
+                                         std::chrono::steady_clock::now())
+        .count();
+  };
+  std::string line;
+  while (left() > 0 && p->ReadLine(&line, left())) out.output += line + "\n";
+  absl::StatusOr<int> code = p->WaitFor(std::max(left(), 1.0));
+  if (!code.ok()) {
+    ADD_FAILURE() << code.status() << "\n" << out.output;
+    return out;
+  }
+  out.code = *code;
+  return out;
+}
+
+TEST_F(ParallelModelsTest, TheBinaryRefusesUnwritableOutputsBeforeLoading) {
+  // The data dir does not exist: the output check has to come first to
+  // be the error reported (before, training ran and then failed to write).
+  Exit r = RunExperiment({"--data_dir=/nonexistent/fmnist",
+                          "--report_json=/proc/x/y", "--out_dir="});
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("--report_json"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("/proc/x"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("/nonexistent/fmnist"), std::string::npos)
+      << r.output;
+  r = RunExperiment({"--data_dir=/nonexistent/fmnist", "--out_dir=/proc/x/y"});
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("--out_dir"), std::string::npos) << r.output;
+}
+
+TEST_F(ParallelModelsTest, TheBinaryRefusesZeroEpochsAndNamesForever) {
+  Exit r = RunExperiment({"--epochs=0", "--out_dir=", "--train_limit=100"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--forever"), std::string::npos) << r.output;
+  r = RunExperiment({"--forever", "--report_json=/tmp/never.json"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("needs a run that ends"), std::string::npos)
+      << r.output;
+}
+
+TEST_F(ParallelModelsTest, TheBinaryWritesIntoAnyOutDirWithoutAShell) {
+  const std::string root = testing::FreshDir("binary_out_dir");
+  const std::string dir = root + "/it's'; touch " + root + "/pwned; '";
+  Exit r = RunExperiment({"--models=softmax:lr=0.01", "--train_limit=200",
+                          "--test_limit=100", "--out_dir=" + dir,
+                          "--report_json=" + root + "/new/r.json"},
+                         90);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/curves.svg")) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(root + "/pwned")) << r.output;
+  report::Json doc = ParseJson(ReadFile(root + "/new/r.json"));
+  EXPECT_EQ(doc["train_samples"], 200);
 }
 
 }  // namespace
 }  // namespace trainbus
+
+int main(int argc, char** argv) {
+  return trainbus::testing::RunTestsWithProgram(argc, argv);
+}

@@ -9,36 +9,19 @@
 
 #include "data/idx.h"
 #include "gtest/gtest.h"
+#include "report/json_text.h"
 #include "tests/test_topology.h"
 
 namespace trainbus {
 namespace {
 
-// A 28x28 dataset the default models can take: class c brightens band c.
-data::Dataset Bands(size_t n, uint32_t salt) {
-  data::Dataset d;
-  d.rows = 28;
-  d.cols = 28;
-  d.count = n;
-  uint32_t state = 7 + salt;
-  for (size_t i = 0; i < n; ++i) {
-    const uint8_t label = static_cast<uint8_t>(i % 10);
-    for (uint32_t p = 0; p < 784; ++p) {
-      state = state * 1664525u + 1013904223u;
-      const uint8_t noise = static_cast<uint8_t>((state >> 24) % 40);
-      const bool lit = (p / 28) / 3 == label && (p % 28) > 4 && (p % 28) < 24;
-      d.pixels.push_back(lit ? static_cast<uint8_t>(200 + noise / 2) : noise);
-    }
-    d.labels.push_back(label);
-  }
-  return d;
-}
-
 TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   const std::string root = testing::FreshDir("production_routing");
   std::filesystem::create_directories(root + "/data");
   ASSERT_TRUE(
-      data::WriteMnistDir(root + "/data", Bands(400, 1), Bands(200, 2)).ok());
+      data::WriteMnistDir(root + "/data", testing::BandsDataset(400, 1),
+                          testing::BandsDataset(200, 2))
+          .ok());
   actors::ProductionRoutingConfig config;
   config.data_dir = root + "/data";
   config.models = {{"soft", "softmax:lr=0.01,batch=1"},
@@ -55,7 +38,9 @@ TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   config.image_rate = 0;
   config.print = false;
   config.jsonl_path = root + "/out/predictions.jsonl";
-  config.timeout_seconds = 60;
+  // Well inside the test's own limit (medium: 300 s), drain included, so
+  // that this message, not bazel's timeout, says what hung.
+  config.timeout_seconds = 40;
 
   auto report = actors::RunProductionRouting(config);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -90,7 +75,10 @@ TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   std::ifstream in(config.jsonl_path);
   size_t lines = 0, predictions = 0;
   for (std::string line; std::getline(in, line); ++lines) {
-    predictions += line.find("\"type\":\"prediction\"") != std::string::npos;
+    const report::Json doc =
+        report::Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(doc.is_discarded()) << "line " << lines << ": " << line;
+    predictions += doc.value("type", "") == "prediction";
   }
   EXPECT_EQ(predictions, 2 * live);
   EXPECT_GT(lines, predictions);  // and the metrics
@@ -99,9 +87,21 @@ TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   EXPECT_NE(text.find("zz_broken_000.png"), std::string::npos);
 }
 
+TEST(ProductionRoutingTest, AnUnwritableJsonlPathIsRefusedBeforeTheRun) {
+  actors::ProductionRoutingConfig config;
+  // No data there either: the output check has to come first.
+  config.data_dir = "/nonexistent/trainbus-data";
+  config.jsonl_path = "/proc/x/predictions.jsonl";
+  auto report = actors::RunProductionRouting(config);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.status().message().find("/proc/x"), std::string::npos)
+      << report.status();
+}
+
 TEST(ProductionRoutingTest, ABadDataDirIsAClearError) {
   actors::ProductionRoutingConfig config;
   config.data_dir = "/nonexistent/trainbus-data";
+  config.jsonl_path = "";  // nothing written outside the test's directory
   auto report = actors::RunProductionRouting(config);
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.status().message().find("/nonexistent/trainbus-data"),

@@ -4,6 +4,7 @@
 #define TRAINBUS_TESTS_TEST_TOPOLOGY_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -16,28 +17,51 @@
 #include "bus/protocol.h"
 #include "bus/message.h"
 #include "caf/all.hpp"
+#include "gtest/gtest.h"
 
 namespace trainbus::testing {
 
-// `n` 4x4 images of 4 classes: class c lights row c, plus a deterministic
-// speckle so the models have something to learn beyond one pixel.
-inline std::shared_ptr<data::Dataset> RowsDataset(size_t n, uint32_t salt = 0) {
-  auto d = std::make_shared<data::Dataset>();
-  d->rows = 4;
-  d->cols = 4;
-  d->count = n;
-  uint32_t state = 12345 + salt;
+// `n` images of `rows` x `cols` pixels, label i % classes: the pixels for
+// which lit(row, col, label) holds are bright (lit_base + a share of the
+// noise), the rest carry a deterministic speckle below `noise_mod`, so
+// models have something to learn beyond one pixel.
+template <class Lit>
+data::Dataset Synthetic(size_t n, uint32_t rows, uint32_t cols,
+                        uint32_t classes, uint32_t seed, uint32_t noise_mod,
+                        uint32_t lit_base, uint32_t lit_noise_div, Lit lit) {
+  data::Dataset d;
+  d.rows = rows;
+  d.cols = cols;
+  d.count = n;
+  uint32_t state = seed;
   for (size_t i = 0; i < n; ++i) {
-    const uint8_t label = static_cast<uint8_t>(i % 4);
-    for (uint32_t p = 0; p < 16; ++p) {
+    const uint8_t label = static_cast<uint8_t>(i % classes);
+    for (uint32_t p = 0; p < rows * cols; ++p) {
       state = state * 1664525u + 1013904223u;
-      const uint8_t noise = static_cast<uint8_t>((state >> 24) % 64);
-      d->pixels.push_back(p / 4 == label ? static_cast<uint8_t>(191 + noise)
-                                         : noise);
+      const uint32_t noise = (state >> 24) % noise_mod;
+      d.pixels.push_back(static_cast<uint8_t>(
+          lit(p / cols, p % cols, label) ? lit_base + noise / lit_noise_div
+                                         : noise));
     }
-    d->labels.push_back(label);
+    d.labels.push_back(label);
   }
   return d;
+}
+
+// `n` 4x4 images of 4 classes: class c lights row c.
+inline std::shared_ptr<data::Dataset> RowsDataset(size_t n, uint32_t salt = 0) {
+  return std::make_shared<data::Dataset>(Synthetic(
+      n, 4, 4, 4, 12345 + salt, 64, 191, 1,
+      [](uint32_t row, uint32_t, uint8_t label) { return row == label; }));
+}
+
+// `n` 28x28 images of 10 classes, the size the default models take: class
+// c brightens the band of rows [3c, 3c + 3).
+inline data::Dataset BandsDataset(size_t n, uint32_t salt) {
+  return Synthetic(n, 28, 28, 10, 7 + salt, 40, 200, 2,
+                   [](uint32_t row, uint32_t col, uint8_t label) {
+                     return row / 3 == label && col > 4 && col < 24;
+                   });
 }
 
 inline std::shared_ptr<const actors::EvalSet> EvalOf(const data::Dataset& d) {
@@ -90,11 +114,33 @@ inline caf::behavior DoneListener(caf::event_based_actor*,
   }};
 }
 
+// A new, empty directory `name`.XXXXXX under $TEST_TMPDIR (bazel test sets
+// it; elsewhere the system's temporary directory): unique per call, so no
+// test removes another's files.
 inline std::string FreshDir(const std::string& name) {
   const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(tmp ? tmp : "/tmp") + "/" + name;
-  std::filesystem::remove_all(dir);
+  std::string dir =
+      (tmp != nullptr ? std::string(tmp)
+                      : std::filesystem::temp_directory_path().string()) +
+      "/" + name + ".XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) {
+    std::fprintf(stderr, "cannot create a directory like %s\n", dir.c_str());
+    std::abort();
+  }
   return dir;
+}
+
+// The program a test runs (argv[1]: $(rootpath ...) in the BUILD's args).
+inline std::string& ProgramUnderTest() {
+  static std::string* program = new std::string;
+  return *program;
+}
+
+// A main() for such tests: takes the program's path, then runs the tests.
+inline int RunTestsWithProgram(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc > 1) ProgramUnderTest() = argv[1];
+  return RUN_ALL_TESTS();
 }
 
 }  // namespace trainbus::testing

@@ -4,8 +4,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <chrono>
@@ -15,14 +18,16 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "data/idx.h"
 #include "actors/generator/generator.h"
-#include "report/json.h"
+#include "actors/topology/components.h"
 #include "base/status_error.h"
+#include "base/status_macros.h"
+#include "report/json_text.h"
 #include "bus/atoms.h"
 #include "bus/bus.h"
 #include "bus/node.h"
@@ -50,11 +55,10 @@ std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
-void ConfigureNode(caf::actor_system_config& cfg) {
+caf::actor_system_config& ConfigureNode(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
-  bus::AddBusTypes(cfg);
-  AddModelActorTypes(cfg);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
+  ConfigureActorSystem(cfg);
+  return cfg;
 }
 
 // ---- hub ------------------------------------------------------------------
@@ -74,6 +78,8 @@ struct CoordinatorState {
   std::shared_ptr<HubReport> report;
   std::vector<JoinedWorker> workers;
   std::map<std::string, ClusterModelResult> results;  // by model
+  // The last periodic report of each model: what a lost model's row shows.
+  std::map<std::string, ClusterModelResult> progress;
   bool started = false;
   bool generated = false;
   bool finished = false;
@@ -113,6 +119,14 @@ void OnMetric(Coordinator* self, const bus::Metric& m) {
     return it == m.values.end() ? 0.0 : it->second;
   };
   if (m.split != kFinalSplit) {
+    if (m.split == "test") {
+      ClusterModelResult& last = st.progress[m.model];
+      last.test_accuracy = value("test_accuracy");
+      last.prequential_accuracy = value("prequential_accuracy");
+      last.steps = m.step;
+      last.samples = static_cast<uint64_t>(value("samples"));
+      last.samples_per_second = value("samples_per_second");
+    }
     if (st.print) {
       caf::aout(self) << absl::StrFormat(
           "hub: %s %s step %d test_acc %.4f prequential_acc %.4f loss %.4f "
@@ -152,11 +166,15 @@ void OnWorkerDown(Coordinator* self, const caf::down_msg& down) {
                     << absl::StrJoin(unfinished, ", ")
                     << "; the others carry on\n";
     for (const std::string& m : unfinished) {
-      ClusterModelResult r;
+      // Keeps the figures of its last report: the progress it did make.
+      ClusterModelResult r = st.progress[m];
       r.worker = w.name;
       r.model = m;
       r.status = "lost";
-      r.error = "worker died before the end of the stream";
+      r.error = absl::StrFormat(
+          "worker died before the end of the stream; figures as of its last "
+          "report (step %d)",
+          r.steps);
       st.results[m] = std::move(r);
     }
     MaybeFinish(self);
@@ -233,6 +251,17 @@ class Cleanup {
 
  private:
   std::vector<caf::actor> actors_;
+};
+
+// A node's actor system, its bus and what to stop at the end. Members go in
+// reverse: the actors are stopped, then the system waits for them.
+struct Node {
+  Node() : sys(ConfigureNode(cfg)), bus(sys) { cleanup.Add(caf::actor_cast<caf::actor>(bus.directory())); }
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  bus::Bus bus;
+  Cleanup cleanup;
 };
 
 // ---- worker ---------------------------------------------------------------
@@ -367,21 +396,22 @@ absl::Status WaitForSubscribers(bus::Bus& bus,
 }  // namespace
 
 absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
-  absl::StatusOr<data::MnistSplits> splits =
-      data::LoadMnistDir(config.data_dir);
-  if (!splits.ok()) return splits.status();
-  auto train = std::make_shared<data::Dataset>(
-      config.train_limit > 0 ? data::Slice(splits->train, config.train_limit)
-                             : std::move(splits->train));
+  if (config.workers == 0) {
+    return absl::InvalidArgumentError(
+        "--workers=0: the hub streams once that many workers have joined; "
+        "give --workers=1 or more");
+  }
+  TB_RETURN_IF_ERROR(CheckEpochs(config.epochs, config.forever));
+  TB_ASSIGN_OR_RETURN(StreamData splits,
+                      LoadStreamData(config.data_dir, config.train_limit, 0));
+  std::shared_ptr<data::Dataset> train = splits.train;
   auto report = std::make_shared<HubReport>();
   report->train_samples = train->count;
 
-  caf::actor_system_config cfg;
-  ConfigureNode(cfg);
-  caf::actor_system sys{cfg};
-  bus::Bus bus{sys};
-  Cleanup cleanup;
-  cleanup.Add(caf::actor_cast<caf::actor>(bus.directory()));
+  Node node;
+  caf::actor_system& sys = node.sys;
+  bus::Bus& bus = node.bus;
+  Cleanup& cleanup = node.cleanup;
   bus::ResourceOptions mnist_options;
   mnist_options.name = "mnist";
   mnist_options.max_queue = config.max_queue;
@@ -416,7 +446,7 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
                 bus::AsSubscriber(coordinator), sub)
       .receive([](uint64_t) {},
                [&](caf::error& err) { subscribed = base::ToStatus(err); });
-  if (!subscribed.ok()) return subscribed;
+  TB_RETURN_IF_ERROR(subscribed);
   // The hub's directory doubles as its name service: the coordinator is no
   // resource, but workers find it by name like one (and cast it back).
   if (absl::StatusOr<bus::resource_actor> a = bus.Attach(
@@ -432,7 +462,7 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
   bool started = false;
   self->receive([&](start_atom) { started = true; }, on_down,
                 caf::after(Millis(config.join_timeout_s)) >> [] {});
-  if (!bus_failure.ok()) return bus_failure;
+  TB_RETURN_IF_ERROR(bus_failure);
   if (!started) {
     return absl::DeadlineExceededError(absl::StrFormat(
         "not all %d worker(s) joined within %.0f s; start them with "
@@ -442,8 +472,9 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
   if (config.print) {
     std::cout << absl::StrFormat(
                      "hub: %d worker(s) joined; streaming %d training "
-                     "samples x %d epoch(s)",
-                     config.workers, train->count, config.epochs)
+                     "samples %s",
+                     config.workers, train->count,
+                     EpochsText(config.epochs, config.forever))
               << std::endl;
   }
   const auto start = Clock::now();
@@ -451,16 +482,21 @@ absl::StatusOr<HubReport> RunHub(const HubConfig& config) {
   g.source = "fashion-mnist/train";
   g.data = train;
   g.output = *mnist;
-  g.epochs = config.epochs;
+  g.epochs = GeneratorEpochs(config.epochs, config.forever);
   g.seed = config.seed;
   g.rate = config.rate;
   g.listener = coordinator;
   cleanup.Add(SpawnGenerator(sys, g));
 
   bool finished = false;
-  self->receive([&](bus::done_atom) { finished = true; }, on_down,
-                caf::after(Millis(config.run_timeout_s)) >> [] {});
-  if (!bus_failure.ok()) return bus_failure;
+  if (config.forever) {
+    // Until the process is stopped, or the hub's bus fails.
+    self->receive([&](bus::done_atom) { finished = true; }, on_down);
+  } else {
+    self->receive([&](bus::done_atom) { finished = true; }, on_down,
+                  caf::after(Millis(config.run_timeout_s)) >> [] {});
+  }
+  TB_RETURN_IF_ERROR(bus_failure);
   if (!finished) {
     return absl::DeadlineExceededError(absl::StrFormat(
         "the run did not finish within %.0f s", config.run_timeout_s));
@@ -475,44 +511,26 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
   absl::StatusOr<std::pair<std::string, uint16_t>> hub =
       bus::ParseHostPort(config.hub);
   if (!hub.ok()) return hub.status();
-  absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(config.policy);
-  if (!policy.ok()) return policy.status();
+  TB_ASSIGN_OR_RETURN(bus::Policy policy, bus::ParsePolicy(config.policy));
   if (config.name.empty() || config.name.find('/') != std::string::npos ||
       config.name.find(',') != std::string::npos) {
     return absl::InvalidArgumentError(
         "a worker needs a --name without '/' or ','");
   }
-  std::vector<nn::ModelSpec> specs;
-  for (const NamedModel& m : config.models) {
-    absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(m.spec);
-    if (!spec.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model '", m.name, "': ", spec.status().message()));
-    }
-    spec->seed += config.seed - 1;
-    specs.push_back(*spec);
-  }
-  absl::StatusOr<data::MnistSplits> splits =
-      data::LoadMnistDir(config.data_dir);
-  if (!splits.ok()) return splits.status();
-  const data::Dataset test = config.test_limit > 0
-                                 ? data::Slice(splits->test, config.test_limit)
-                                 : std::move(splits->test);
-  auto eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
-      test.pixels.data(), test.labels.data(), test.count,
-      {test.rows, test.cols}));
+  TB_ASSIGN_OR_RETURN(std::vector<nn::ModelSpec> specs,
+                      ParseModelSpecs(config.models, config.seed));
+  TB_ASSIGN_OR_RETURN(StreamData splits,
+                      LoadStreamData(config.data_dir, 0, config.test_limit));
+  std::shared_ptr<const EvalSet> eval = MakeEvalSet(splits.test);
   // Refuse data a model cannot read before joining the hub.
   for (size_t i = 0; i < specs.size(); ++i) {
-    absl::Status fits = CheckModelInput(config.models[i].name, specs[i], *eval);
-    if (!fits.ok()) return fits;
+    TB_RETURN_IF_ERROR(CheckModelInput(config.models[i].name, specs[i], *eval));
   }
 
-  caf::actor_system_config cfg;
-  ConfigureNode(cfg);
-  caf::actor_system sys{cfg};
-  bus::Bus bus{sys};
-  Cleanup cleanup;
-  cleanup.Add(caf::actor_cast<caf::actor>(bus.directory()));
+  Node node;
+  caf::actor_system& sys = node.sys;
+  bus::Bus& bus = node.bus;
+  Cleanup& cleanup = node.cleanup;
   absl::StatusOr<bus::directory_actor> hub_directory =
       bus::ConnectNode(sys, hub->first, hub->second);
   if (!hub_directory.ok()) return hub_directory.status();
@@ -533,48 +551,37 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
   auto summaries = std::make_shared<std::vector<ModelSummary>>();
   std::vector<std::string> resource_names;
   std::vector<std::string> model_names;
-  std::vector<std::pair<ModelActorOptions, std::string>> pending;
-  for (size_t i = 0; i < config.models.size(); ++i) {
-    const std::string& name = config.models[i].name;
-    bus::ResourceOptions r;
-    r.name = name;
-    absl::StatusOr<bus::resource_actor> resource = bus.Declare(r);
-    if (!resource.ok()) return resource.status();
-    // The same binding RunParallelModels makes, across the network.
-    bus::BindingOptions binding;
-    binding.from = "mnist";
-    binding.to = name;
-    binding.filter = bus::Filter::Labelled();
-    binding.policy = *policy;
-    binding.window = 256;
-    if (auto b = bus.Bind(binding); !b.ok()) return b.status();
-    resource_names.push_back(name);
-    model_names.push_back(absl::StrCat(config.name, "/", name));
-    ModelActorOptions m;
-    m.name = model_names.back();
-    m.spec = specs[i];
-    m.eval_every = config.eval_every;
-    m.eval_subset = config.eval_subset;
-    m.print = config.print;
-    m.input = *resource;
-    m.metrics = *metrics;
-    m.eval = eval;
-    // On the worker's scheduler threads, not detached: with CAF 0.17 a
-    // detached actor that talked to another node can outlive its node's
-    // actor_system (await_detached_threads never returns), and a worker
-    // process is its models' alone anyway.
-    m.detached = false;
-    pending.emplace_back(std::move(m), name);
+  for (const NamedModel& m : config.models) {
+    resource_names.push_back(m.name);
+    model_names.push_back(absl::StrCat(config.name, "/", m.name));
   }
+  // The agent says hello (and the hub may start streaming) only once every
+  // model listens.
   caf::actor agent =
       sys.spawn(AgentActor, caf::actor{self}, *metrics,
                 caf::actor_cast<caf::actor>(*coordinator), *mnist,
                 config.name, config.hub, model_names, summaries);
-  // The agent says hello (and the hub may start streaming) only once every
-  // model listens.
-  for (auto& [options, resource] : pending) {
-    options.listener = agent;
-    absl::StatusOr<caf::actor> actor = SpawnModelActor(sys, options);
+  ModelActorOptions common;  // what every model actor shares
+  common.eval_every = config.eval_every;
+  common.eval_subset = config.eval_subset;
+  common.print = config.print;
+  common.metrics = *metrics;
+  common.listener = agent;
+  common.eval = eval;
+  // On the worker's scheduler threads, not detached: with CAF 0.17 a
+  // detached actor that talked to another node can outlive its node's
+  // actor_system (await_detached_threads never returns), and a worker
+  // process is its models' alone anyway.
+  common.detached = false;
+  for (size_t i = 0; i < config.models.size(); ++i) {
+    // The same binding RunParallelModels makes, across the network.
+    FedModel m;
+    m.resource = resource_names[i];
+    m.feeds = {LabelledFeed("mnist", policy)};
+    m.actor = common;
+    m.actor.name = model_names[i];
+    m.actor.spec = specs[i];
+    absl::StatusOr<caf::actor> actor = SpawnFedModel(bus, std::move(m));
     if (!actor.ok()) {
       caf::anon_send_exit(agent, caf::exit_reason::kill);
       return actor.status();
@@ -595,7 +602,7 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
                   result = absl::UnavailableError(why);
                 },
                 caf::after(Millis(config.run_timeout_s)) >> [] {});
-  if (!result.ok()) return result;
+  TB_RETURN_IF_ERROR(result);
   return *summaries;
 }
 
@@ -627,40 +634,25 @@ std::string FormatHubSummary(const HubReport& report) {
 }
 
 std::string HubReportToJson(const HubReport& report) {
-  report::JsonWriter w;
-  w.BeginObject();
-  w.Key("train_samples").Int(report.train_samples);
-  w.Key("published").Int(report.published);
-  w.Key("wall_seconds").Number(report.wall_seconds);
-  w.Key("workers").BeginArray();
-  for (const std::string& name : report.workers) w.String(name);
-  w.EndArray();
-  w.Key("lost_workers").BeginArray();
-  for (const std::string& name : report.lost_workers) w.String(name);
-  w.EndArray();
-  w.Key("models").BeginArray();
+  report::Json models = report::Json::array();
   for (const ClusterModelResult& r : report.models) {
-    w.BeginObject()
-        .Key("worker")
-        .String(r.worker)
-        .Key("model")
-        .String(r.model)
-        .Key("status")
-        .String(r.status)
-        .Key("test_accuracy")
-        .Number(r.test_accuracy)
-        .Key("prequential_accuracy")
-        .Number(r.prequential_accuracy)
-        .Key("steps")
-        .Int(r.steps)
-        .Key("samples")
-        .Int(r.samples);
-    if (!r.error.empty()) w.Key("error").String(r.error);
-    w.EndObject();
+    report::Json m = {{"worker", r.worker},
+                      {"model", r.model},
+                      {"status", r.status},
+                      {"test_accuracy", r.test_accuracy},
+                      {"prequential_accuracy", r.prequential_accuracy},
+                      {"steps", r.steps},
+                      {"samples", r.samples}};
+    if (!r.error.empty()) m["error"] = r.error;
+    models.push_back(std::move(m));
   }
-  w.EndArray();
-  w.EndObject();
-  return w.str() + "\n";
+  const report::Json doc = {{"train_samples", report.train_samples},
+                            {"published", report.published},
+                            {"wall_seconds", report.wall_seconds},
+                            {"workers", report.workers},
+                            {"lost_workers", report.lost_workers},
+                            {"models", std::move(models)}};
+  return report::ToJsonText(doc) + "\n";
 }
 
 // ---- processes --------------------------------------------------------------
@@ -782,11 +774,170 @@ int Subprocess::Wait() {
   return -1;
 }
 
+absl::StatusOr<int> Subprocess::WaitFor(double timeout_s) {
+  if (pid_ <= 0) return -1;
+  // A pidfd becomes readable when the child exits: a bounded wait without
+  // polling waitpid in a loop.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  bool exited = false;
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    const auto deadline = Clock::now() + Millis(timeout_s);
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - Clock::now());
+      const int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(
+                                          left.count(), 0)));
+      if (ready > 0) {
+        exited = true;
+        break;
+      }
+      if (ready == 0 || (ready < 0 && errno != EINTR)) break;
+    }
+    ::close(pidfd);
+  }
+  if (exited) return Wait();
+  const pid_t pid = pid_;
+  Kill(SIGKILL);
+  Wait();
+  return absl::DeadlineExceededError(absl::StrFormat(
+      "process %d did not exit within %.0f s; killed it", pid, timeout_s));
+}
+
 std::string SelfExecutable() {
   char path[4096];
   const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) return "";
   return std::string(path, static_cast<size_t>(n));
+}
+
+// ---- local demo ------------------------------------------------------------
+
+namespace {
+
+// The demo's models when --models is not given, by worker (in turn).
+constexpr const char* kDemoModels[] = {
+    "model1=softmax:opt=sgd,lr=0.01,batch=1;"
+    "model2=mlp:hidden=64,opt=momentum,lr=0.02,batch=16",
+    "model1=mlp:hidden=128,opt=adam,lr=0.001,batch=32",
+};
+
+}  // namespace
+
+std::vector<std::vector<std::string>> LocalDemoCommands(
+    const LocalDemoConfig& config) {
+  const std::string data = "--data_dir=" + config.data_dir;
+  const std::string timeout = absl::StrCat("--timeout_s=", config.timeout_s);
+  const std::string seed = absl::StrCat("--seed=", config.seed);
+  std::vector<std::vector<std::string>> commands;
+  std::vector<std::string> hub = {
+      config.program, "--role=hub", "--host=127.0.0.1", "--port=0",
+      absl::StrCat("--workers=", config.workers),
+      absl::StrCat("--train_limit=", config.train_limit),
+      absl::StrCat("--epochs=", config.epochs),
+      absl::StrCat("--rate=", config.rate), data, timeout, seed};
+  if (config.forever) hub.push_back("--forever");
+  if (!config.report_json.empty()) {
+    hub.push_back("--report_json=" + config.report_json);
+  }
+  commands.push_back(std::move(hub));
+  for (size_t i = 0; i < config.workers; ++i) {
+    const std::string models =
+        config.models.empty() ? kDemoModels[i % 2] : config.models;
+    commands.push_back(
+        {config.program, "--role=worker",
+         absl::StrCat("--name=worker", i + 1), "--models=" + models,
+         absl::StrCat("--test_limit=", config.test_limit),
+         absl::StrCat("--eval_every=", config.eval_every),
+         absl::StrCat("--eval_subset=", config.eval_subset),
+         absl::StrCat("--print_models=",
+                      config.print_models ? "true" : "false"),
+         data, timeout, seed});
+  }
+  return commands;
+}
+
+int RunLocalDemo(const LocalDemoConfig& config, std::ostream& out) {
+  out << "local_demo: hub + " << config.workers << " workers on 127.0.0.1, "
+      << config.train_limit << " training samples (" << config.program << ")"
+      << std::endl;
+  struct Child {
+    std::string name;
+    Subprocess process;
+    bool open = true;
+  };
+  std::vector<std::vector<std::string>> commands = LocalDemoCommands(config);
+  std::vector<Child> children;
+  absl::StatusOr<Subprocess> hub = Subprocess::Spawn(commands[0]);
+  if (!hub.ok()) {
+    out << "local_demo: " << hub.status().message() << std::endl;
+    return 1;
+  }
+  children.push_back({"hub", *std::move(hub)});
+  const auto deadline = Clock::now() + Millis(config.timeout_s);
+  auto seconds_left = [&] {
+    return std::max(
+        0.0, std::chrono::duration<double>(deadline - Clock::now()).count());
+  };
+  std::string address;
+  std::string line;
+  while (address.empty() &&
+         children[0].process.ReadLine(&line, std::min(120.0, seconds_left()))) {
+    out << "[hub]     " << line << std::endl;
+    if (absl::StartsWith(line, "LISTENING ")) address = line.substr(10);
+  }
+  if (address.empty()) {
+    out << "local_demo: the hub did not start; see its output above"
+        << std::endl;
+    return 1;
+  }
+  for (size_t i = 1; i < commands.size(); ++i) {
+    commands[i].push_back("--hub=" + address);
+    absl::StatusOr<Subprocess> w = Subprocess::Spawn(commands[i]);
+    if (!w.ok()) {
+      out << "local_demo: " << w.status().message() << std::endl;
+      return 1;
+    }
+    children.push_back({absl::StrCat("worker", i), *std::move(w)});
+  }
+
+  // Interleave everyone's output, line by line, until all have ended.
+  size_t open = children.size();
+  while (open > 0 && seconds_left() > 0) {
+    std::vector<pollfd> fds;
+    for (const Child& c : children) {
+      if (c.open) fds.push_back({c.process.stdout_fd(), POLLIN, 0});
+    }
+    ::poll(fds.data(), fds.size(),
+           static_cast<int>(std::min(1.0, seconds_left()) * 1000));
+    for (Child& c : children) {
+      if (!c.open) continue;
+      std::vector<std::string> lines;
+      c.open = c.process.ReadAvailable(&lines);
+      for (const std::string& l : lines) {
+        out << "[" << c.name << "]"
+            << std::string(c.name.size() < 8 ? 8 - c.name.size() : 1, ' ')
+            << l << "\n";
+      }
+      if (!c.open) --open;
+    }
+    out << std::flush;
+  }
+  int failures = 0;
+  out << "\nlocal_demo summary:";
+  for (Child& c : children) {
+    if (c.open) c.process.Kill(SIGKILL);
+    // A child whose output ended gets a few seconds to exit.
+    absl::StatusOr<int> code = c.process.WaitFor(10);
+    failures += !code.ok() || *code != 0;
+    out << " " << c.name << " exit "
+        << (code.ok() ? absl::StrCat(*code)
+                      : "killed, it hung after its output")
+        << (c.open ? " (killed after the timeout)" : "") << ";";
+  }
+  out << (failures == 0 ? " all nodes finished cleanly" : " some nodes failed")
+      << std::endl;
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace trainbus::actors

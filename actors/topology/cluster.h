@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,9 @@ struct HubConfig {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::string host = "127.0.0.1";
   uint16_t port = 0;   // 0: any free port
-  size_t workers = 1;  // stream once this many have joined
-  uint64_t epochs = 1;
+  size_t workers = 1;  // stream once this many have joined (>= 1)
+  uint64_t epochs = 1;  // >= 1 (see CheckEpochs)
+  bool forever = false;  // stream until stopped; no run timeout
   uint64_t seed = 1;
   size_t train_limit = 0;  // 0: the whole training split
   double rate = 0;         // samples/s; 0: as fast as accepted
@@ -61,7 +63,9 @@ struct HubConfig {
 struct ClusterModelResult {
   std::string worker;
   std::string model;   // "<worker>/<name>"
-  std::string status;  // "done" or "lost"
+  // "done", "failed" or "lost"; a lost model keeps the figures of its last
+  // periodic report.
+  std::string status;
   double test_accuracy = 0;
   double prequential_accuracy = 0;
   uint64_t steps = 0;
@@ -128,6 +132,9 @@ class Subprocess {
   void Kill(int signal);
   // Waits for exit; returns the exit code, or 128 + signal.
   int Wait();
+  // Waits at most `timeout_s`; past it, kills (SIGKILL) and reaps the child
+  // and returns DeadlineExceeded.
+  absl::StatusOr<int> WaitFor(double timeout_s);
 
  private:
   Subprocess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
@@ -141,6 +148,38 @@ class Subprocess {
 
 // The path of the running executable (/proc/self/exe).
 std::string SelfExecutable();
+
+// `cluster` in its default role: a hub and `workers` workers on loopback,
+// each a child process of `program` (--role=hub / --role=worker), with the
+// demo's own flags passed on to the children.
+struct LocalDemoConfig {
+  std::string program;  // the cluster binary
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  size_t workers = 2;
+  size_t train_limit = 6000;
+  uint64_t epochs = 1;
+  bool forever = false;
+  double rate = 0;
+  uint64_t seed = 1;
+  // Every worker's models; empty: the demo's two on worker1, one on worker2
+  // (and in turn on any further worker).
+  std::string models;
+  size_t test_limit = 2000;
+  uint32_t eval_every = 100;
+  uint32_t eval_subset = 500;
+  bool print_models = false;
+  std::string report_json;  // the hub writes it
+  double timeout_s = 300;
+};
+
+// The command lines: the hub's first, then one per worker (each worker's
+// --hub is left for the caller to append once the hub listens).
+std::vector<std::vector<std::string>> LocalDemoCommands(
+    const LocalDemoConfig& config);
+
+// Runs the demo, prints everyone's output interleaved and a summary line to
+// `out`; returns 0 when every process exits cleanly.
+int RunLocalDemo(const LocalDemoConfig& config, std::ostream& out);
 
 }  // namespace trainbus::actors
 

@@ -3,17 +3,18 @@
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <string>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
-#include "data/idx.h"
 #include "actors/generator/generator.h"
-#include "report/json.h"
+#include "base/file.h"
+#include "base/status_macros.h"
+#include "report/json_text.h"
 #include "report/svg_chart.h"
+#include "report/topology_svg.h"
 #include "bus/atoms.h"
 #include "bus/bus.h"
 #include "bus/subscribe.h"
@@ -33,35 +34,6 @@ std::vector<NamedModel> DefaultModels() {
       {"model3", "mlp:hidden=256,opt=adam,lr=0.001,batch=64,avg=0.99"},
       {"model4", "cnn:conv=8x16,opt=momentum,lr=0.02,batch=32,avg=0.998"},
   };
-}
-
-absl::StatusOr<std::vector<NamedModel>> ParseModelList(absl::string_view text) {
-  std::vector<NamedModel> models;
-  for (absl::string_view item : absl::StrSplit(text, ';', absl::SkipEmpty())) {
-    item = absl::StripAsciiWhitespace(item);
-    NamedModel m;
-    const size_t eq = item.find('=');
-    const size_t colon = item.find(':');
-    if (eq != absl::string_view::npos &&
-        (colon == absl::string_view::npos || eq < colon)) {
-      m.name = std::string(item.substr(0, eq));
-      m.spec = std::string(item.substr(eq + 1));
-    } else {
-      m.name = absl::StrCat("model", models.size() + 1);
-      m.spec = std::string(item);
-    }
-    absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(m.spec);
-    if (!spec.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model '", m.name, "' (", m.spec, "): ", spec.status().message()));
-    }
-    models.push_back(std::move(m));
-  }
-  if (models.empty()) {
-    return absl::InvalidArgumentError(
-        "no models given; e.g. --models='softmax:lr=0.01;mlp:hidden=128'");
-  }
-  return models;
 }
 
 namespace {
@@ -97,40 +69,21 @@ caf::behavior MetricSink(caf::event_based_actor* self,
 
 absl::StatusOr<ParallelModelsReport> RunParallelModels(
     const ParallelModelsConfig& config) {
-  absl::StatusOr<data::MnistSplits> splits = data::LoadMnistDir(config.data_dir);
-  if (!splits.ok()) return splits.status();
-  auto train = std::make_shared<data::Dataset>(
-      config.train_limit > 0 ? data::Slice(splits->train, config.train_limit)
-                             : std::move(splits->train));
-  const data::Dataset test =
-      config.test_limit > 0 ? data::Slice(splits->test, config.test_limit)
-                            : std::move(splits->test);
-  auto eval = std::make_shared<EvalSet>(EvalSet::FromBytes(
-      test.pixels.data(), test.labels.data(), test.count,
-      {test.rows, test.cols}));
-  absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(config.policy);
-  if (!policy.ok()) return policy.status();
-
-  std::vector<nn::ModelSpec> specs;
-  for (const NamedModel& m : config.models) {
-    absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(m.spec);
-    if (!spec.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model '", m.name, "': ", spec.status().message()));
-    }
-    spec->seed += config.seed - 1;  // --seed shifts every model's init
-    specs.push_back(*spec);
-  }
+  TB_RETURN_IF_ERROR(CheckEpochs(config.epochs, config.forever));
+  TB_ASSIGN_OR_RETURN(
+      StreamData splits,
+      LoadStreamData(config.data_dir, config.train_limit, config.test_limit));
+  std::shared_ptr<const EvalSet> eval = MakeEvalSet(splits.test);
+  TB_ASSIGN_OR_RETURN(bus::Policy policy, bus::ParsePolicy(config.policy));
+  TB_ASSIGN_OR_RETURN(std::vector<nn::ModelSpec> specs,
+                      ParseModelSpecs(config.models, config.seed));
   // Refuse data a model cannot read before anything is spawned.
   for (size_t i = 0; i < specs.size(); ++i) {
-    absl::Status fits = CheckModelInput(config.models[i].name, specs[i], *eval);
-    if (!fits.ok()) return fits;
+    TB_RETURN_IF_ERROR(CheckModelInput(config.models[i].name, specs[i], *eval));
   }
 
   caf::actor_system_config cfg;
-  bus::AddBusTypes(cfg);
-  AddModelActorTypes(cfg);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
+  ConfigureActorSystem(cfg);
   caf::actor_system sys{cfg};
   bus::Bus bus{sys};
 
@@ -147,8 +100,8 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
 
   ParallelModelsReport report;
   report.data_dir = config.data_dir;
-  report.train_samples = train->count;
-  report.test_samples = test.count;
+  report.train_samples = splits.train->count;
+  report.test_samples = splits.test.count;
   report.epochs = config.epochs;
 
   caf::scoped_actor self{sys};
@@ -163,48 +116,42 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
   auto summaries = std::make_shared<std::map<std::string, ModelSummary>>();
   caf::actor collector = sys.spawn(SummaryCollector, caf::actor{self},
                                    summaries, config.models.size());
+  ModelActorOptions common;  // what every model actor shares
+  common.eval_every = config.eval_every;
+  common.eval_subset = config.eval_subset;
+  common.print = config.print;
+  common.metrics = *metrics;
+  common.listener = collector;
+  common.eval = eval;
   for (size_t i = 0; i < config.models.size(); ++i) {
-    const std::string& name = config.models[i].name;
-    absl::StatusOr<bus::resource_actor> resource = declare(name);
-    if (!resource.ok()) return resource.status();
-    bus::BindingOptions binding;
-    binding.from = "mnist";
-    binding.to = name;
-    binding.filter = bus::Filter::Labelled();
-    binding.policy = *policy;
-    binding.window = 256;
-    if (auto b = bus.Bind(binding); !b.ok()) return b.status();
-    ModelActorOptions m;
-    m.name = name;
-    m.spec = specs[i];
-    m.eval_every = config.eval_every;
-    m.eval_subset = config.eval_subset;
-    m.print = config.print;
-    m.input = *resource;
-    m.metrics = *metrics;
-    m.listener = collector;
-    m.eval = eval;
-    absl::StatusOr<caf::actor> actor = SpawnModelActor(sys, std::move(m));
-    if (!actor.ok()) return actor.status();
+    FedModel m;
+    m.resource = config.models[i].name;
+    m.max_queue = config.max_queue;
+    m.feeds = {LabelledFeed("mnist", policy)};
+    m.actor = common;
+    m.actor.name = config.models[i].name;
+    m.actor.spec = specs[i];
+    TB_RETURN_IF_ERROR(SpawnFedModel(bus, std::move(m)).status());
   }
   if (auto d = bus.Describe(); d.ok()) report.topology = *d;
 
   if (config.print) {
     std::cout << absl::StrFormat(
-        "trainbus: %d models on %d training samples x %d epoch(s) from %s, "
+        "trainbus: %d models on %d training samples %s from %s, "
         "evaluating every %d steps on %d held-out samples\n",
-        config.models.size(), train->count, config.epochs, config.data_dir,
+        config.models.size(), splits.train->count,
+        EpochsText(config.epochs, config.forever), config.data_dir,
         config.eval_every,
-        config.eval_subset == 0 ? test.count
+        config.eval_subset == 0 ? splits.test.count
                                 : std::min<size_t>(config.eval_subset,
-                                                   test.count));
+                                                   splits.test.count));
   }
   const auto start = std::chrono::steady_clock::now();
   GeneratorOptions g;
   g.source = "fashion-mnist/train";
-  g.data = train;
+  g.data = splits.train;
   g.output = *mnist;
-  g.epochs = config.epochs;
+  g.epochs = GeneratorEpochs(config.epochs, config.forever);
   g.seed = config.seed;
   SpawnGenerator(sys, g);
   // Every model reports once it has seen the end-of-stream marker.
@@ -245,74 +192,88 @@ std::string FormatSummaryTable(const ParallelModelsReport& report) {
   return out;
 }
 
+namespace {
+
+// The shortest decimal that reads back as `f` (0.01f is 0.01, not
+// 0.009999999776): what the spec said.
+double ShortestDecimal(float f) {
+  for (int digits = 6; digits < 9; ++digits) {
+    const double d = std::stod(absl::StrFormat("%.*g", digits, f));
+    if (static_cast<float>(d) == f) return d;
+  }
+  return f;
+}
+
+report::Json HyperparametersJson(const std::string& spec_text) {
+  report::Json out = report::Json::object();
+  if (absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(spec_text);
+      spec.ok()) {
+    out["optimizer"] = spec->optimizer;
+    out["learning_rate"] = ShortestDecimal(spec->learning_rate);
+    out["batch_size"] = spec->batch_size;
+    out["hidden"] = spec->hidden;
+  }
+  return out;
+}
+
+report::Json ModelJson(const ModelSummary& m) {
+  report::Json out = {
+      {"name", m.name},
+      {"kind", m.arch},
+      {"spec", m.spec},
+      {"hyperparameters", HyperparametersJson(m.spec)},
+      {"parameters", m.parameters},
+      {"steps", m.steps},
+      {"samples", m.samples},
+      {"test_accuracy", m.test_accuracy},
+      {"prequential_accuracy", m.prequential_accuracy},
+      {"train_samples_per_second", m.samples_per_second},
+      {"train_seconds", m.train_seconds},
+  };
+  if (!m.error.empty()) out["error"] = m.error;
+  out["curve"] = report::Json::array();
+  for (const CurvePoint& p : m.curve) {
+    out["curve"].push_back({{"step", p.step},
+                            {"samples", p.samples},
+                            {"test_accuracy", p.test_accuracy},
+                            {"prequential_accuracy", p.prequential_accuracy},
+                            {"loss", p.loss}});
+  }
+  return out;
+}
+
+report::Json ResourceJson(const bus::ResourceMetrics& r) {
+  report::Json subscriptions = report::Json::array();
+  for (const bus::SubscriptionMetrics& s : r.subscriptions) {
+    subscriptions.push_back({{"name", s.name},
+                             {"policy", s.policy},
+                             {"delivered", s.delivered},
+                             {"filtered", s.filtered},
+                             {"dropped", s.dropped}});
+  }
+  return {{"resource", r.name},
+          {"published", r.published},
+          {"blocked", r.blocked},
+          {"subscriptions", std::move(subscriptions)}};
+}
+
+}  // namespace
+
 std::string ReportToJson(const ParallelModelsReport& report) {
-  report::JsonWriter w;
-  w.BeginObject();
-  w.Key("data_dir").String(report.data_dir);
-  w.Key("train_samples").Int(report.train_samples);
-  w.Key("test_samples").Int(report.test_samples);
-  w.Key("epochs").Int(report.epochs);
-  w.Key("wall_seconds").Number(report.wall_seconds);
-  w.Key("models").BeginArray();
-  for (const ModelSummary& m : report.models) {
-    w.BeginObject();
-    w.Key("name").String(m.name);
-    w.Key("kind").String(m.arch);
-    w.Key("spec").String(m.spec);
-    w.Key("hyperparameters").BeginObject();
-    if (absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(m.spec);
-        spec.ok()) {
-      w.Key("optimizer").String(spec->optimizer);
-      w.Key("learning_rate").Number(spec->learning_rate);
-      w.Key("batch_size").Int(spec->batch_size);
-      w.Key("hidden").BeginArray();
-      for (uint32_t h : spec->hidden) w.Int(h);
-      w.EndArray();
-    }
-    w.EndObject();
-    w.Key("parameters").Int(m.parameters);
-    w.Key("steps").Int(m.steps);
-    w.Key("samples").Int(m.samples);
-    w.Key("test_accuracy").Number(m.test_accuracy);
-    w.Key("prequential_accuracy").Number(m.prequential_accuracy);
-    w.Key("train_samples_per_second").Number(m.samples_per_second);
-    w.Key("train_seconds").Number(m.train_seconds);
-    if (!m.error.empty()) w.Key("error").String(m.error);
-    w.Key("curve").BeginArray();
-    for (const CurvePoint& p : m.curve) {
-      w.BeginObject()
-          .Key("step").Int(p.step)
-          .Key("samples").Int(p.samples)
-          .Key("test_accuracy").Number(p.test_accuracy)
-          .Key("prequential_accuracy").Number(p.prequential_accuracy)
-          .Key("loss").Number(p.loss)
-          .EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("bus").BeginArray();
+  report::Json models = report::Json::array();
+  for (const ModelSummary& m : report.models) models.push_back(ModelJson(m));
+  report::Json resources = report::Json::array();
   for (const bus::ResourceMetrics& r : report.bus) {
-    w.BeginObject()
-        .Key("resource").String(r.name)
-        .Key("published").Int(r.published)
-        .Key("blocked").Int(r.blocked);
-    w.Key("subscriptions").BeginArray();
-    for (const bus::SubscriptionMetrics& s : r.subscriptions) {
-      w.BeginObject()
-          .Key("name").String(s.name)
-          .Key("policy").String(s.policy)
-          .Key("delivered").Int(s.delivered)
-          .Key("filtered").Int(s.filtered)
-          .Key("dropped").Int(s.dropped)
-          .EndObject();
-    }
-    w.EndArray().EndObject();
+    resources.push_back(ResourceJson(r));
   }
-  w.EndArray();
-  w.EndObject();
-  return w.str() + "\n";
+  const report::Json doc = {{"data_dir", report.data_dir},
+                            {"train_samples", report.train_samples},
+                            {"test_samples", report.test_samples},
+                            {"epochs", report.epochs},
+                            {"wall_seconds", report.wall_seconds},
+                            {"models", std::move(models)},
+                            {"bus", std::move(resources)}};
+  return report::ToJsonText(doc) + "\n";
 }
 
 std::string CurvesToSvg(const ParallelModelsReport& report) {
@@ -329,6 +290,37 @@ std::string CurvesToSvg(const ParallelModelsReport& report) {
     chart.series.push_back(std::move(s));
   }
   return chart.ToSvg();
+}
+
+absl::Status CheckReportFiles(const ReportFiles& files) {
+  if (!files.report_json.empty()) {
+    absl::Status s = base::CheckFileWritable(files.report_json);
+    if (!s.ok()) return PrefixStatus("--report_json", s);
+  }
+  if (!files.out_dir.empty()) {
+    absl::Status s = base::CheckDirectoryWritable(files.out_dir);
+    if (!s.ok()) return PrefixStatus("--out_dir", s);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteReportFiles(const ParallelModelsReport& report,
+                              const ReportFiles& files) {
+  const std::string json = ReportToJson(report);
+  if (!files.report_json.empty()) {
+    TB_RETURN_IF_ERROR(base::WriteFileAtomically(files.report_json, json));
+  }
+  if (files.out_dir.empty()) return absl::OkStatus();
+  const std::string& dir = files.out_dir;
+  for (const auto& [name, text] :
+       {std::pair<const char*, std::string>{"report.json", json},
+        {"curves.svg", CurvesToSvg(report)},
+        {"topology.svg", report::TopologyToSvg(report.topology)},
+        {"topology.dot", report.topology.ToDot()}}) {
+    TB_RETURN_IF_ERROR(
+        base::WriteFileAtomically(absl::StrCat(dir, "/", name), text));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace trainbus::actors

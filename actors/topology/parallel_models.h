@@ -22,28 +22,23 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "actors/model/model_actor.h"
+#include "actors/topology/components.h"
 #include "bus/directory.h"
 #include "bus/metrics.h"
 
 namespace trainbus::actors {
 
-struct NamedModel {
-  std::string name;   // e.g. "model1"
-  std::string spec;   // nn::ParseModelSpec text, e.g. "mlp:hidden=256,lr=0.05"
-};
-
 // Four models that differ in architecture, optimizer and batch size.
 std::vector<NamedModel> DefaultModels();
-// Parses "model1=softmax:lr=0.05;model2=mlp:hidden=128" or just
-// "softmax:lr=0.05;mlp" (names default to model1, model2, ...).
-absl::StatusOr<std::vector<NamedModel>> ParseModelList(absl::string_view text);
 
 struct ParallelModelsConfig {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::vector<NamedModel> models = DefaultModels();
-  uint64_t epochs = 1;
+  uint64_t epochs = 1;             // >= 1 (see CheckEpochs)
+  bool forever = false;            // stream until the process is stopped
   uint32_t eval_every = 100;
   uint32_t eval_subset = 1000;     // held-out samples per periodic report
   uint64_t seed = 1;
@@ -78,6 +73,19 @@ std::string FormatSummaryTable(const ParallelModelsReport& report);
 std::string ReportToJson(const ParallelModelsReport& report);
 // Test accuracy against samples seen, one line per model.
 std::string CurvesToSvg(const ParallelModelsReport& report);
+
+// Where a run's results go: a JSON report, and a directory that gets
+// report.json, curves.svg, topology.svg and topology.dot. Empty: none.
+struct ReportFiles {
+  std::string report_json;
+  std::string out_dir;
+};
+// Before the run: creates the directories and checks both can be written,
+// so that a run whose results would be lost does not start.
+absl::Status CheckReportFiles(const ReportFiles& files);
+// After the run: writes every file (each atomically).
+absl::Status WriteReportFiles(const ParallelModelsReport& report,
+                              const ReportFiles& files);
 
 }  // namespace trainbus::actors
 

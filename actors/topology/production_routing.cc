@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -23,6 +22,10 @@
 #include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/bus.h"
+#include "base/status_error.h"
+#include "base/file.h"
+#include "base/status_macros.h"
+#include "actors/topology/components.h"
 #include "caf/all.hpp"
 
 namespace trainbus::actors {
@@ -33,15 +36,9 @@ constexpr char kImageSource[] = "images";
 
 absl::Status WriteBytes(const std::string& path,
                         const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write '", path, "'; check the directory"));
-  }
-  return absl::OkStatus();
+  return base::WriteFileAtomically(
+      path, absl::string_view(reinterpret_cast<const char*>(bytes.data()),
+                              bytes.size()));
 }
 
 // Dead letters seen by the dead-letter application, read by the runner
@@ -57,12 +54,8 @@ absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
                                                   size_t first, size_t n,
                                                   size_t broken,
                                                   const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "cannot create image directory '", dir, "': ", ec.message()));
-  }
+  TB_RETURN_IF_ERROR(
+      PrefixStatus("image directory", base::CreateDirectories(dir)));
   std::vector<int32_t> labels;
   for (size_t i = first; i < std::min(first + n, d.count); ++i) {
     data::Image img(d.cols, d.rows);
@@ -84,9 +77,9 @@ absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
         break;
     }
     if (!bytes.ok()) return bytes.status();
-    absl::Status s = WriteBytes(
-        absl::StrFormat("%s/img_%05d_%d.%s", dir, i, d.labels[i], ext), *bytes);
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(WriteBytes(
+        absl::StrFormat("%s/img_%05d_%d.%s", dir, i, d.labels[i], ext),
+        *bytes));
     labels.push_back(d.labels[i]);
   }
   // Named to sort after the images ("z..."): a truncated PNG, then a text
@@ -108,9 +101,8 @@ absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
       bytes.assign(text.begin(), text.end());
       ext = "pgm";
     }
-    absl::Status s =
-        WriteBytes(absl::StrFormat("%s/zz_broken_%03d.%s", dir, i, ext), bytes);
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(WriteBytes(
+        absl::StrFormat("%s/zz_broken_%03d.%s", dir, i, ext), bytes));
     labels.push_back(bus::kNoLabel);
   }
   return labels;
@@ -118,25 +110,26 @@ absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
 
 absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
     const ProductionRoutingConfig& config) {
+  // ---- Outputs, checked before anything runs.
+  if (!config.jsonl_path.empty()) {
+    TB_RETURN_IF_ERROR(PrefixStatus(
+        "the JSON-lines file", base::CheckFileWritable(config.jsonl_path)));
+  }
   // ---- Data.
-  absl::StatusOr<data::MnistSplits> splits =
-      data::LoadMnistDir(config.data_dir);
-  if (!splits.ok()) return splits.status();
-  if (config.eval_limit + config.replay_limit > splits->test.count) {
+  TB_ASSIGN_OR_RETURN(StreamData splits,
+                      LoadStreamData(config.data_dir, config.train_limit, 0));
+  const data::Dataset& test = splits.test;
+  if (config.eval_limit + config.replay_limit > test.count) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "eval_limit (%d) + replay_limit (%d) exceed the %d test samples; "
         "lower one of them",
-        config.eval_limit, config.replay_limit, splits->test.count));
+        config.eval_limit, config.replay_limit, test.count));
   }
-  auto train = std::make_shared<data::Dataset>(
-      config.train_limit > 0 ? data::Slice(splits->train, config.train_limit)
-                             : std::move(splits->train));
-  const data::Dataset eval_data = data::Slice(splits->test, config.eval_limit);
-  auto eval = std::make_shared<EvalSet>(
-      EvalSet::FromBytes(eval_data.pixels.data(), eval_data.labels.data(),
-                         eval_data.count, {eval_data.rows, eval_data.cols}));
+  std::shared_ptr<data::Dataset> train = splits.train;
+  const data::Dataset eval_data = data::Slice(test, config.eval_limit);
+  std::shared_ptr<const EvalSet> eval = MakeEvalSet(eval_data);
   auto replay = std::make_shared<data::Dataset>(
-      data::SliceRange(splits->test, config.eval_limit, config.replay_limit));
+      data::SliceRange(test, config.eval_limit, config.replay_limit));
 
   std::string image_dir = config.image_dir;
   std::vector<int32_t> image_truth;
@@ -153,38 +146,24 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
       }
     }
     const size_t first =
-        splits->test.count - std::min(config.export_images, splits->test.count);
-    absl::StatusOr<std::vector<int32_t>> labels =
-        ExportImages(splits->test, first, config.export_images,
-                     config.export_broken, image_dir);
-    if (!labels.ok()) return labels.status();
-    image_truth = std::move(*labels);
+        test.count - std::min(config.export_images, test.count);
+    TB_ASSIGN_OR_RETURN(image_truth,
+                        ExportImages(test, first, config.export_images,
+                                     config.export_broken, image_dir));
   }
 
-  absl::StatusOr<bus::Policy> train_policy =
-      bus::ParsePolicy(config.train_policy);
-  if (!train_policy.ok()) return train_policy.status();
-  absl::StatusOr<bus::Policy> live_policy =
-      bus::ParsePolicy(config.live_policy);
-  if (!live_policy.ok()) return live_policy.status();
-  std::vector<nn::ModelSpec> specs;
-  for (const NamedModel& m : config.models) {
-    absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(m.spec);
-    if (!spec.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model '", m.name, "': ", spec.status().message()));
-    }
-    spec->seed += config.seed - 1;
-    specs.push_back(*spec);
-  }
+  TB_ASSIGN_OR_RETURN(bus::Policy train_policy,
+                      bus::ParsePolicy(config.train_policy));
+  TB_ASSIGN_OR_RETURN(bus::Policy live_policy,
+                      bus::ParsePolicy(config.live_policy));
+  TB_ASSIGN_OR_RETURN(std::vector<nn::ModelSpec> specs,
+                      ParseModelSpecs(config.models, config.seed));
 
   // ---- Bus.
   caf::actor_system_config cfg;
-  bus::AddBusTypes(cfg);
-  AddModelActorTypes(cfg);
+  ConfigureActorSystem(cfg);
   AddConsumerTypes(cfg);
   AddAggregatorTypes(cfg);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
   bus::Bus bus{sys};
   std::vector<caf::actor> owned;  // stopped at the end
@@ -222,9 +201,6 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   std::string jsonl_path = config.jsonl_path;
   caf::actor jsonl_actor;
   if (!jsonl_path.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(
-        std::filesystem::path(jsonl_path).parent_path(), ec);
     JsonlSinkOptions jsonl;
     jsonl.consumer.name = "jsonl";
     jsonl.consumer.inputs = {resources["predictions"], resources["metrics"]};
@@ -273,42 +249,36 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
 
   // ---- Models, each fed by two bindings.
   caf::scoped_actor self{sys};
+  ModelActorOptions common;  // what every model actor shares
+  common.eval_every = config.eval_every;
+  common.eval_subset = config.eval_subset;
+  common.print = false;     // the console consumer prints the metrics
+  common.end_markers = 3;   // the training stream and two production sources
+  common.metrics = resources["metrics"];
+  common.predictions = resources["predictions"];
+  common.listener = caf::actor{self};
+  common.eval = eval;
   for (size_t i = 0; i < config.models.size(); ++i) {
-    const std::string& name = config.models[i].name;
-    bus::ResourceOptions r;
-    r.name = name;
-    r.max_queue = config.max_queue;
-    absl::StatusOr<bus::resource_actor> input = bus.Declare(r);
-    if (!input.ok()) return input.status();
+    FedModel m;
+    m.resource = config.models[i].name;
+    m.max_queue = config.max_queue;
+    const uint32_t window =
+        std::min<uint32_t>(256, std::max<uint32_t>(config.max_queue, 1));
     for (const auto& [from, filter, policy] :
-         {std::tuple{"mnist", bus::Filter::Labelled(), *train_policy},
-          std::tuple{"live", bus::Filter::Unlabelled(), *live_policy}}) {
+         {std::tuple{"mnist", bus::Filter::Labelled(), train_policy},
+          std::tuple{"live", bus::Filter::Unlabelled(), live_policy}}) {
       bus::BindingOptions b;
       b.from = from;
-      b.to = name;
       b.filter = filter;
       b.policy = policy;
       b.max_queue = config.max_queue;
-      b.window =
-          std::min<uint32_t>(256, std::max<uint32_t>(config.max_queue, 1));
-      if (auto bound = bus.Bind(b); !bound.ok()) {
-        stop_all();
-        return bound.status();
-      }
+      b.window = window;
+      m.feeds.push_back(std::move(b));
     }
-    ModelActorOptions m;
-    m.name = name;
-    m.spec = specs[i];
-    m.eval_every = config.eval_every;
-    m.eval_subset = config.eval_subset;
-    m.print = false;        // the console consumer prints the metrics
-    m.end_markers = 3;  // the training stream and two production sources
-    m.input = *input;
-    m.metrics = resources["metrics"];
-    m.predictions = resources["predictions"];
-    m.listener = caf::actor{self};
-    m.eval = eval;
-    absl::StatusOr<caf::actor> actor = SpawnModelActor(sys, std::move(m));
+    m.actor = common;
+    m.actor.name = config.models[i].name;
+    m.actor.spec = specs[i];
+    absl::StatusOr<caf::actor> actor = SpawnFedModel(bus, std::move(m));
     if (!actor.ok()) {
       stop_all();
       return actor.status();
@@ -460,7 +430,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   if (auto all = bus.Metrics(); all.ok()) report.bus = std::move(*all);
   stop_all();
   for (const absl::Status& s : drained) {
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(s);
   }
   return report;
 }

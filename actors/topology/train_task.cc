@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "registry/metric_logger.h"
 #include "registry/runner_main.h"
 #include "registry/store.h"
@@ -62,14 +63,13 @@ registry::TaskFn MakeTrainTaskFn(TrainTaskDefaults defaults) {
   return [defaults](const registry::Task& task,
                     const registry::HeartbeatFn& heartbeat)
              -> absl::StatusOr<registry::TaskResult> {
-    absl::StatusOr<std::string> spec = TaskModelSpec(task.hyperparameters);
-    if (!spec.ok()) return spec.status();
+    TB_ASSIGN_OR_RETURN(std::string spec, TaskModelSpec(task.hyperparameters));
     ParallelModelsConfig config;
     config.data_dir = defaults.data_dir;
     config.epochs = defaults.epochs;
     config.eval_every = defaults.eval_every;
     config.print = defaults.print;
-    config.models = {{task.name, *spec}};
+    config.models = {{task.name, spec}};
     const auto& hp = task.hyperparameters;
     if (auto it = hp.find("data_dir"); it != hp.end()) {
       config.data_dir = it->second;
@@ -81,7 +81,13 @@ registry::TaskFn MakeTrainTaskFn(TrainTaskDefaults defaults) {
           {"test_limit", &test_limit},
           {"eval_every", &eval_every},
           {"seed", &config.seed}}) {
-      if (absl::Status s = ReadCount(hp, key, out); !s.ok()) return s;
+      TB_RETURN_IF_ERROR(ReadCount(hp, key, out));
+    }
+    if (config.epochs == 0) {
+      // The generator's 0 is "forever": a task would never end.
+      return absl::InvalidArgumentError(
+          "hyperparameter epochs=0 would train forever, and a task must end; "
+          "set epochs to 1 or more");
     }
     config.train_limit = train_limit;
     config.test_limit = test_limit;
@@ -90,11 +96,10 @@ registry::TaskFn MakeTrainTaskFn(TrainTaskDefaults defaults) {
       config.on_metric = [&task, fn = defaults.on_metric](
                              const bus::Metric& m) { fn(task, m); };
     }
-    absl::StatusOr<ParallelModelsReport> report = RunParallelModels(config);
-    if (!report.ok()) return report.status();
+    TB_ASSIGN_OR_RETURN(ParallelModelsReport report, RunParallelModels(config));
     // Give up quietly if another runner took the task over meanwhile.
-    if (absl::Status s = heartbeat(); !s.ok()) return s;
-    const ModelSummary& m = report->models.front();
+    TB_RETURN_IF_ERROR(heartbeat());
+    const ModelSummary& m = report.models.front();
     if (!m.error.empty()) {
       return absl::InternalError(absl::StrCat("training failed: ", m.error));
     }

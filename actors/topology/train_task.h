@@ -4,7 +4,8 @@
 //
 // Hyperparameters: "model" (the architecture, e.g. "mlp"), any model-spec
 // key ("lr", "hidden", "batch", "opt", "momentum", "wd", "conv", ...), and the
-// run settings "epochs", "train_limit", "test_limit", "eval_every", "seed",
+// run settings "epochs" (1 or more: a task must end), "train_limit",
+// "test_limit", "eval_every", "seed",
 // "data_dir". Results: test_accuracy, prequential_accuracy,
 // samples_per_second, steps, train_seconds; the trained model's checkpoint
 // is returned for the runner to store.

@@ -1,0 +1,136 @@
+#include "actors/topology/components.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "base/status_macros.h"
+#include "bus/filter.h"  // Filter::Labelled
+
+namespace trainbus::actors {
+
+absl::StatusOr<std::vector<NamedModel>> ParseModelList(absl::string_view text) {
+  std::vector<NamedModel> models;
+  for (absl::string_view item : absl::StrSplit(text, ';', absl::SkipEmpty())) {
+    item = absl::StripAsciiWhitespace(item);
+    NamedModel m;
+    const size_t eq = item.find('=');
+    const size_t colon = item.find(':');
+    if (eq != absl::string_view::npos &&
+        (colon == absl::string_view::npos || eq < colon)) {
+      m.name = std::string(item.substr(0, eq));
+      m.spec = std::string(item.substr(eq + 1));
+    } else {
+      m.name = absl::StrCat("model", models.size() + 1);
+      m.spec = std::string(item);
+    }
+    absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(m.spec);
+    if (!spec.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model '", m.name, "' (", m.spec, "): ", spec.status().message()));
+    }
+    models.push_back(std::move(m));
+  }
+  if (models.empty()) {
+    return absl::InvalidArgumentError(
+        "no models given; e.g. --models='softmax:lr=0.01;mlp:hidden=128'");
+  }
+  return models;
+}
+
+absl::StatusOr<std::vector<nn::ModelSpec>> ParseModelSpecs(
+    const std::vector<NamedModel>& models, uint64_t seed) {
+  std::vector<nn::ModelSpec> specs;
+  for (const NamedModel& m : models) {
+    absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(m.spec);
+    if (!spec.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", m.name, "': ", spec.status().message()));
+    }
+    spec->seed += seed - 1;
+    specs.push_back(*std::move(spec));
+  }
+  return specs;
+}
+
+absl::StatusOr<StreamData> LoadStreamData(const std::string& dir,
+                                          size_t train_limit,
+                                          size_t test_limit) {
+  TB_ASSIGN_OR_RETURN(data::MnistSplits splits, data::LoadMnistDir(dir));
+  StreamData out;
+  out.train = std::make_shared<data::Dataset>(
+      train_limit > 0 ? data::Slice(splits.train, train_limit)
+                      : std::move(splits.train));
+  out.test = test_limit > 0 ? data::Slice(splits.test, test_limit)
+                            : std::move(splits.test);
+  return out;
+}
+
+std::shared_ptr<const EvalSet> MakeEvalSet(const data::Dataset& d) {
+  return std::make_shared<EvalSet>(EvalSet::FromBytes(
+      d.pixels.data(), d.labels.data(), d.count, {d.rows, d.cols}));
+}
+
+void ConfigureActorSystem(caf::actor_system_config& cfg) {
+  bus::AddBusTypes(cfg);
+  AddModelActorTypes(cfg);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+}
+
+absl::Status CheckEpochs(uint64_t epochs, bool forever) {
+  if (forever) {
+    if (epochs > 1) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--forever streams until stopped; it cannot go with --epochs=%d",
+          epochs));
+    }
+    return absl::OkStatus();
+  }
+  if (epochs == 0) {
+    return absl::InvalidArgumentError(
+        "--epochs=0: a run needs at least one pass over the training split; "
+        "give --epochs=N, or --forever to stream until the process is "
+        "stopped");
+  }
+  return absl::OkStatus();
+}
+
+uint64_t GeneratorEpochs(uint64_t epochs, bool forever) {
+  return forever ? 0 : epochs;
+}
+
+std::string EpochsText(uint64_t epochs, bool forever) {
+  if (forever) return "forever (until stopped)";
+  return absl::StrFormat("x %d epoch(s)", epochs);
+}
+
+absl::Status PrefixStatus(absl::string_view what, const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(what, ": ", status.message()));
+}
+
+bus::BindingOptions LabelledFeed(const std::string& from, bus::Policy policy) {
+  bus::BindingOptions b;
+  b.from = from;
+  b.filter = bus::Filter::Labelled();
+  b.policy = policy;
+  b.window = 256;
+  return b;
+}
+
+absl::StatusOr<caf::actor> SpawnFedModel(bus::Bus& bus, FedModel model) {
+  bus::ResourceOptions r;
+  r.name = model.resource;
+  r.max_queue = model.max_queue;
+  TB_ASSIGN_OR_RETURN(model.actor.input, bus.Declare(r));
+  for (bus::BindingOptions& feed : model.feeds) {
+    feed.to = model.resource;
+    TB_RETURN_IF_ERROR(bus.Bind(feed).status());
+  }
+  return SpawnModelActor(bus.system(), std::move(model.actor));
+}
+
+}  // namespace trainbus::actors
