@@ -198,12 +198,49 @@ TEST_F(ModelActorTest, FinishesAfterTheLastOfSeveralStreams) {
 
 TEST_F(ModelActorTest, CreditBoundsWhatIsInFlight) {
   options.credit = 4;
-  ASSERT_TRUE(SpawnModelActor(t.system(), options).ok());
+  options.quit_at_end = false;  // keep the subscription to look at
+  absl::StatusOr<caf::actor> model = SpawnModelActor(t.system(), options);
+  ASSERT_TRUE(model.ok()) << model.status();
   t.Run();
-  auto m = t.Ask<bus::ResourceMetrics>(input, bus::metrics_atom::value);
-  ASSERT_TRUE(m);
-  ASSERT_EQ(m->subscriptions.size(), 1u);
-  EXPECT_EQ(m->subscriptions[0].credit, 4u);
+  // Metrics as the resource sees them, running only the resource, so the
+  // model takes nothing meanwhile.
+  caf::scoped_actor self{t.system()};
+  auto run_resource_only = [&] {
+    while (t.sched().prioritize(input)) t.sched().run_once();
+  };
+  auto subscription = [&] {
+    bus::SubscriptionMetrics got;
+    auto reply = self->request(input, caf::infinite, bus::metrics_atom::value);
+    run_resource_only();
+    reply.receive(
+        [&](bus::ResourceMetrics& m) {
+          if (m.subscriptions.size() == 1) got = m.subscriptions[0];
+        },
+        [&](caf::error& e) { ADD_FAILURE() << to_string(e); });
+    return got;
+  };
+  EXPECT_EQ(subscription().credit, 4u);
+
+  // 20 publishes while the model is busy: 4 go out, 16 wait for credit.
+  for (uint64_t i = 0; i < 20; ++i) {
+    self->send(input, bus::publish_atom::value, Pattern(i, i % 2));
+  }
+  run_resource_only();
+  bus::SubscriptionMetrics busy = subscription();
+  EXPECT_EQ(busy.delivered, 4u);
+  EXPECT_EQ(busy.queue_depth, 16u);
+  EXPECT_EQ(busy.credit, 0u);
+
+  // The model takes them; each credit it returns lets one more go, and all
+  // of it comes back once it is done.
+  Publish(bus::Sample::EndOfStream("patterns", 20));
+  t.Run();
+  bus::SubscriptionMetrics done = subscription();
+  EXPECT_EQ(done.delivered, 21u);
+  EXPECT_EQ(done.queue_depth, 0u);
+  EXPECT_EQ(done.credit, 4u);
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_EQ(summaries->front().samples, 20u);
 }
 
 }  // namespace

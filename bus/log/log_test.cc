@@ -9,8 +9,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "bus/log/format.h"
 #include "gtest/gtest.h"
 
@@ -299,8 +304,30 @@ TEST(LogTest, ReaderOutlivesItsLog) {
   EXPECT_EQ(ReadAll(**reader, 30).offsets, Range(0, 5));
 }
 
+// Writes records [0, total) as a mix of single appends and batches of 7.
+absl::Status WriteMixed(Log& log, uint64_t total) {
+  std::vector<std::vector<uint8_t>> batch;
+  for (uint64_t o = 0; o < total;) {
+    if (o % 3 == 0) {
+      TB_RETURN_IF_ERROR(log.Append(Payload(o, 300 + o % 500)).status());
+      ++o;
+      continue;
+    }
+    batch.clear();
+    for (uint64_t k = 0; k < 7 && o + k < total; ++k) {
+      batch.push_back(Payload(o + k, 300 + (o + k) % 500));
+    }
+    std::vector<absl::Span<const uint8_t>> spans(batch.begin(), batch.end());
+    TB_RETURN_IF_ERROR(log.AppendBatch(spans).status());
+    o += batch.size();
+  }
+  return absl::OkStatus();
+}
+
 // A reader on another thread tails a writer that rotates segments; it must see
 // every record, in order, intact (no torn reads of records being written).
+// The assertions run on the test's thread; the writer only reports its
+// status, and the reader gives up at a deadline instead of spinning forever.
 TEST(LogTest, ReaderTailsAConcurrentWriter) {
   const std::string dir = TestDir();
   LogOptions options;
@@ -309,30 +336,34 @@ TEST(LogTest, ReaderTailsAConcurrentWriter) {
   constexpr uint64_t kTotal = 3000;
   auto reader = log->OpenReader(StartAt::Earliest());
   ASSERT_TRUE(reader.ok());
-  std::thread writer([&log] {
-    std::vector<std::vector<uint8_t>> batch;
-    for (uint64_t o = 0; o < kTotal;) {
-      if (o % 3 == 0) {
-        ASSERT_TRUE(log->Append(Payload(o, 300 + o % 500)).ok());
-        ++o;
-      } else {
-        batch.clear();
-        for (uint64_t k = 0; k < 7 && o + k < kTotal; ++k) {
-          batch.push_back(Payload(o + k, 300 + (o + k) % 500));
-        }
-        std::vector<absl::Span<const uint8_t>> spans(batch.begin(), batch.end());
-        ASSERT_TRUE(log->AppendBatch(spans).ok());
-        o += batch.size();
-      }
-    }
+  absl::Mutex mu;
+  absl::Status written = absl::UnknownError("still writing");
+  bool writer_done = false;
+  std::thread writer([&] {
+    absl::Status s = WriteMixed(*log, kTotal);
+    absl::MutexLock lock(&mu);
+    written = s;
+    writer_done = true;
   });
+  // Joined on every path, also when an assertion below returns early.
+  absl::Cleanup join_writer = [&writer] { writer.join(); };
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
   uint64_t expected = 0;
   LogRecord record;
   while (expected < kTotal) {
     absl::StatusOr<bool> got = (*reader)->Next(&record);
     ASSERT_TRUE(got.ok()) << got.status();
     if (!*got) {
-      std::this_thread::yield();  // caught up; the writer is still going
+      {
+        absl::MutexLock lock(&mu);
+        ASSERT_TRUE(!writer_done || written.ok())
+            << "the writer failed after " << expected << " records: "
+            << written;
+      }
+      ASSERT_LT(absl::Now(), deadline)
+          << "the reader saw " << expected << " of " << kTotal
+          << " records within 60 s";
+      (*reader)->WaitForData(absl::Milliseconds(100));  // caught up
       continue;
     }
     ASSERT_EQ(record.offset, expected);
@@ -341,7 +372,8 @@ TEST(LogTest, ReaderTailsAConcurrentWriter) {
                            record.payload.end()));
     ++expected;
   }
-  writer.join();
+  std::move(join_writer).Invoke();
+  EXPECT_TRUE(written.ok()) << written;
   EXPECT_GT(log->segment_count(), 3u);
   EXPECT_EQ((*reader)->records_lost(), 0u);
 }
