@@ -9,6 +9,7 @@
 #include "base/status_error.h"
 #include "bus/bus.h"
 #include "bus/bus_test_util.h"
+#include "bus/codec.h"
 #include "bus/message.h"
 #include "bus/protocol.h"
 #include "caf/all.hpp"
@@ -305,17 +306,23 @@ std::string FreshDir(const std::string& name) {
   return dir;
 }
 
+resource_actor DeclareDurableIn(BusTestSystem& sys, const std::string& name,
+                                const std::string& dir,
+                                uint32_t max_queue = 256) {
+  ResourceOptions options;
+  options.name = name;
+  options.log_dir = dir;
+  options.max_queue = max_queue;
+  auto r = sys.Ask<resource_actor>(sys.directory, declare_atom::value, options);
+  EXPECT_TRUE(r) << base::ErrorToString(r.error());
+  return r ? *r : resource_actor{};
+}
+
 class DurableBusTest : public BusTest {
  protected:
   resource_actor DeclareDurable(const std::string& name, const std::string& dir,
-                            uint32_t max_queue = 256) {
-    ResourceOptions options;
-    options.name = name;
-    options.log_dir = dir;
-    options.max_queue = max_queue;
-    auto r = t.Ask<resource_actor>(t.directory, declare_atom::value, options);
-    EXPECT_TRUE(r) << base::ErrorToString(r.error());
-    return r ? *r : resource_actor{};
+                                uint32_t max_queue = 256) {
+    return DeclareDurableIn(t, name, dir, max_queue);
   }
 
   std::shared_ptr<Received> SubscribeFrom(const resource_actor& resource,
@@ -389,14 +396,9 @@ TEST_F(DurableBusTest, ARestartedResourceRecoversItsLog) {
   const std::string dir = FreshDir("restart");
   {
     BusTestSystem first;
-    ResourceOptions options;
-    options.name = "r";
-    options.log_dir = dir;
-    auto r = first.Ask<resource_actor>(first.directory, declare_atom::value,
-                                   options);
-    ASSERT_TRUE(r);
+    resource_actor r = DeclareDurableIn(first, "r", dir);
     for (uint64_t i = 0; i < 5; ++i) {
-      ASSERT_TRUE(first.Ask<uint64_t>(*r, publish_atom::value,
+      ASSERT_TRUE(first.Ask<uint64_t>(r, publish_atom::value,
                                       MakeSample(i, 2, uint8_t(i))));
     }
   }  // the first system and its resource are gone; the log stays
@@ -417,41 +419,16 @@ TEST_F(DurableBusTest, ARestartedResourceRecoversItsLog) {
 // replayed intact (the codec's tags and the log's framing together).
 TEST_F(DurableBusTest, EveryPayloadTypeSurvivesTheLogAndARestart) {
   const std::string dir = FreshDir("payloads");
-  SampleBatch batch;
-  batch.first_seq = 100;
-  batch.source = "mnist";
-  batch.shape = {1, 2};
-  batch.count = 2;
-  batch.pixels = Bytes(std::vector<uint8_t>{1, 2, 3, 4});
-  batch.labels = {5, kNoLabel};
-  batch.publish_ns = 11;
-  Prediction prediction;
-  prediction.sample_seq = 7;
-  prediction.source = "live";
-  prediction.model = "model1";
-  prediction.model_version = 3;
-  prediction.label = 2;
-  prediction.scores = {0.25f, 0.25f, 0.5f};
-  prediction.publish_ns = 1;
-  prediction.predicted_ns = 2;
-  Metric metric;
-  metric.model = "model1";
-  metric.split = "test";
-  metric.step = 1200;
-  metric.values = {{"test_accuracy", 0.81}, {"loss", 0.42}};
-  metric.time_ns = 1700000000;
+  const SampleBatch batch = testing::MakeBatch();
+  const Prediction prediction = testing::MakePrediction();
+  const Metric metric = testing::MakeMetric();
   {
     BusTestSystem first;
-    ResourceOptions options;
-    options.name = "r";
-    options.log_dir = dir;
-    auto r = first.Ask<resource_actor>(first.directory, declare_atom::value,
-                                       options);
-    ASSERT_TRUE(r) << base::ErrorToString(r.error());
-    ASSERT_TRUE(first.Ask<uint64_t>(*r, publish_atom::value, MakeSample(0, 4)));
-    ASSERT_TRUE(first.Ask<uint64_t>(*r, publish_atom::value, batch));
-    ASSERT_TRUE(first.Ask<uint64_t>(*r, publish_atom::value, prediction));
-    ASSERT_TRUE(first.Ask<uint64_t>(*r, publish_atom::value, metric));
+    resource_actor r = DeclareDurableIn(first, "r", dir);
+    ASSERT_TRUE(first.Ask<uint64_t>(r, publish_atom::value, MakeSample(0, 4)));
+    ASSERT_TRUE(first.Ask<uint64_t>(r, publish_atom::value, batch));
+    ASSERT_TRUE(first.Ask<uint64_t>(r, publish_atom::value, prediction));
+    ASSERT_TRUE(first.Ask<uint64_t>(r, publish_atom::value, metric));
   }
   resource_actor r = DeclareDurable("r", dir);
   auto got = SubscribeFrom(r, StartFrom::kEarliest, 0, 100);
@@ -459,29 +436,14 @@ TEST_F(DurableBusTest, EveryPayloadTypeSurvivesTheLogAndARestart) {
   EXPECT_EQ(got->offsets, (std::vector<uint64_t>{0, 1, 2, 3}));
   ASSERT_EQ(got->samples.size(), 1u);
   EXPECT_EQ(got->samples[0].pixels, MakeSample(0, 4).pixels);
+  // Equal encodings: every field came back.
   ASSERT_EQ(got->batches.size(), 1u);
-  EXPECT_EQ(got->batches[0].first_seq, 100u);
-  EXPECT_EQ(got->batches[0].count, 2u);
-  EXPECT_EQ(got->batches[0].shape, batch.shape);
-  EXPECT_EQ(got->batches[0].pixels, batch.pixels);
-  EXPECT_EQ(got->batches[0].labels, batch.labels);
-  EXPECT_EQ(got->batches[0].publish_ns, 11);
+  EXPECT_EQ(Encode(got->batches[0]), Encode(batch));
   ASSERT_EQ(got->predictions.size(), 1u);
-  const Prediction& p = got->predictions[0];
-  EXPECT_EQ(p.sample_seq, 7u);
-  EXPECT_EQ(p.source, "live");
-  EXPECT_EQ(p.model, "model1");
-  EXPECT_EQ(p.model_version, 3u);
-  EXPECT_EQ(p.label, 2);
-  EXPECT_EQ(p.scores, prediction.scores);
-  EXPECT_EQ(p.predicted_ns, 2);
+  EXPECT_EQ(Encode(got->predictions[0]), Encode(prediction));
   ASSERT_EQ(got->metrics.size(), 1u);
-  const Metric& m = got->metrics[0];
-  EXPECT_EQ(m.model, "model1");
-  EXPECT_EQ(m.split, "test");
-  EXPECT_EQ(m.step, 1200u);
-  EXPECT_EQ(m.values, metric.values);
-  EXPECT_EQ(m.time_ns, 1700000000);
+  EXPECT_EQ(Encode(got->metrics[0]), Encode(metric));
+  EXPECT_EQ(got->metrics[0].values, metric.values);
 }
 
 TEST(FilterTest, ParsesAndFormats) {

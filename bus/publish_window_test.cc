@@ -15,9 +15,7 @@ namespace trainbus::bus {
 namespace {
 
 using testing::BusTestSystem;
-using testing::Collector;
 using testing::MakeSample;
-using testing::Received;
 
 using tick_atom = caf::atom_constant<caf::atom("wintick")>;
 using start_atom = caf::atom_constant<caf::atom("winstart")>;
@@ -81,7 +79,7 @@ class PublishWindowTest : public ::testing::Test {
     options.max_queue = max_queue;
     auto r = t.Ask<resource_actor>(t.directory, declare_atom::value, options);
     EXPECT_TRUE(r);
-    collector = t.Spawn(Collector, received);
+    collector = t.Spawn(testing::Collector, received);
     SubscribeOptions sub;
     sub.initial_credit = credit;
     EXPECT_TRUE(t.Ask<uint64_t>(*r, subscribe_atom::value, collector, sub));
@@ -98,7 +96,8 @@ class PublishWindowTest : public ::testing::Test {
   }
 
   BusTestSystem t;
-  std::shared_ptr<Received> received = std::make_shared<Received>();
+  std::shared_ptr<testing::Received> received =
+      std::make_shared<testing::Received>();
   std::shared_ptr<Counts> counts = std::make_shared<Counts>();
   subscriber_actor collector;
 };

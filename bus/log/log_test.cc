@@ -45,6 +45,13 @@ std::vector<uint8_t> Payload(uint64_t offset, size_t size) {
   return p;
 }
 
+// Options whose segments hold `records` records of `payload_bytes` each.
+LogOptions SegmentsOf(uint64_t records, size_t payload_bytes) {
+  LogOptions options;
+  options.segment_bytes = kSeg + records * (kRec + payload_bytes);
+  return options;
+}
+
 std::unique_ptr<Log> OpenOrDie(const std::string& dir, const LogOptions& options) {
   absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(dir, options);
   EXPECT_TRUE(log.ok()) << log.status();
@@ -159,8 +166,7 @@ TEST(LogTest, AppendAndReadRoundTripIncludingEmptyRecords) {
 
 TEST(LogTest, RotatesSegmentsNamedByBaseOffset) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 100);  // 4 records per segment
+  LogOptions options = SegmentsOf(4, 100);  // 4 records per segment
   auto log = OpenOrDie(dir, options);
   AppendN(*log, 0, 10, 100);
   EXPECT_EQ(log->segment_count(), 3u);
@@ -185,14 +191,12 @@ TEST(LogTest, OversizedRecordGetsItsOwnSegment) {
   AppendN(*log, 1, 1, 1000);  // larger than a segment: written alone
   AppendN(*log, 2, 1, 10);
   EXPECT_EQ(log->segment_count(), 3u);
-  ReadResult all = ReadFrom(*log, StartAt::Earliest(), SIZE_MAX);
-  EXPECT_EQ(all.offsets, Range(0, 3));
+  EXPECT_EQ(ReadFrom(*log, StartAt::Earliest(), SIZE_MAX).offsets, Range(0, 3));
 }
 
 TEST(LogTest, BatchAppendSplitsAtSegmentBoundaries) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 5 * (kRec + 64);
+  LogOptions options = SegmentsOf(5, 64);
   auto log = OpenOrDie(dir, options);
   std::vector<std::vector<uint8_t>> data;
   for (uint64_t o = 0; o < 23; ++o) data.push_back(Payload(o, 64));
@@ -208,14 +212,12 @@ TEST(LogTest, BatchAppendSplitsAtSegmentBoundaries) {
   first = log->AppendBatch(absl::MakeConstSpan(spans).subspan(0, 2));
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(*first, 23u);
-  ReadResult all = ReadFrom(*log, StartAt::Earliest(), SIZE_MAX);
-  EXPECT_EQ(all.offsets, Range(0, 25));
+  EXPECT_EQ(ReadFrom(*log, StartAt::Earliest(), SIZE_MAX).offsets, Range(0, 25));
 }
 
 TEST(LogTest, ReopenContinuesOffsets) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 3 * (kRec + 50);
+  LogOptions options = SegmentsOf(3, 50);
   {
     auto log = OpenOrDie(dir, options);
     AppendN(*log, 0, 7, 50);
@@ -271,8 +273,7 @@ TEST(LogTest, RejectsBadOptionsAndOversizedRecords) {
 
 TEST(LogTest, StartAtEarliestLatestAndOffset) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 20);
+  LogOptions options = SegmentsOf(4, 20);
   auto log = OpenOrDie(dir, options);
   AppendN(*log, 0, 10, 20);
   EXPECT_EQ(ReadFrom(*log, StartAt::Earliest(), 20).offsets, Range(0, 10));
@@ -430,8 +431,7 @@ TEST(LogTest, TornTailIsTruncatedOnReopen) {
 
 TEST(LogTest, TornTailWithBadCrcAndTornSegmentHeader) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 3 * (kRec + 10);
+  LogOptions options = SegmentsOf(3, 10);
   {
     auto log = OpenOrDie(dir, options);
     AppendN(*log, 0, 5, 10);  // segments at 0 and 3
@@ -475,8 +475,7 @@ std::string MakeLogWithCorruptRecord(const std::string& dir, LogOptions options,
 
 TEST(LogTest, CorruptRecordInTheMiddleIsSkippedUnderKSkip) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 40);
+  LogOptions options = SegmentsOf(4, 40);
   options.on_corruption = OnCorruption::kSkip;
   const std::string seg = MakeLogWithCorruptRecord(dir, options, 17);
   auto log = OpenOrDie(dir, options);
@@ -502,8 +501,7 @@ TEST(LogTest, CorruptRecordInTheMiddleIsSkippedUnderKSkip) {
 
 TEST(LogTest, CorruptRecordInTheMiddleStopsTheReaderUnderKStop) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 40);
+  LogOptions options = SegmentsOf(4, 40);
   options.on_corruption = OnCorruption::kStop;
   MakeLogWithCorruptRecord(dir, options, 0);
   auto log = OpenOrDie(dir, options);
@@ -524,8 +522,7 @@ TEST(LogTest, CorruptRecordInTheMiddleStopsTheReaderUnderKStop) {
 
 TEST(LogTest, CorruptLengthFieldIsSkippedUnderKSkip) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 40);
+  LogOptions options = SegmentsOf(4, 40);
   options.on_corruption = OnCorruption::kSkip;
   {
     auto log = OpenOrDie(dir, options);
@@ -565,8 +562,7 @@ TEST(LogTest, CorruptionInTheMiddleOfTheLastSegmentIsNotTruncated) {
 
 TEST(LogTest, MissingMiddleSegmentIsAGap) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 10);
+  LogOptions options = SegmentsOf(4, 10);
   {
     auto log = OpenOrDie(dir, options);
     AppendN(*log, 0, 12, 10);
