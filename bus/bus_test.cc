@@ -12,6 +12,7 @@
 #include "bus/codec.h"
 #include "bus/message.h"
 #include "bus/protocol.h"
+#include "bus/subscribe.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
 
@@ -269,6 +270,48 @@ TEST_F(BusTest, CatchUpNeedsADurableResource) {
   ASSERT_FALSE(bound);
   EXPECT_NE(base::ErrorToString(bound.error()).find("durable"), std::string::npos)
       << base::ErrorToString(bound.error());
+}
+
+// What an untyped subscriber heard besides deliveries.
+struct Heard {
+  std::vector<uint64_t> replies;
+  std::vector<std::string> errors;
+  size_t samples = 0;
+};
+
+caf::behavior Listener(caf::event_based_actor* self,
+                       std::shared_ptr<Heard> heard) {
+  self->set_error_handler([=](caf::error& err) {
+    heard->errors.push_back(base::ErrorToString(err));
+  });
+  return {
+      [=](uint64_t offset) { heard->replies.push_back(offset); },
+      [=](deliver_atom, uint64_t, const Sample&) { ++heard->samples; },
+  };
+}
+
+TEST_F(BusTest, SubscribeNowGetsNoReplyButHearsARefusal) {
+  resource_actor r = Declare("r");
+  auto heard = std::make_shared<Heard>();
+  caf::actor listener = t.Spawn(Listener, heard);
+  SubscribeOptions ok;
+  ok.initial_credit = 10;
+  SubscribeNow(listener, r, ok);
+  t.Run();
+  ASSERT_TRUE(Publish(r, MakeSample(0, 1)));
+  t.Run();
+  EXPECT_EQ(heard->samples, 1u);
+  EXPECT_TRUE(heard->replies.empty()) << "a reply arrived as a message";
+  EXPECT_TRUE(heard->errors.empty());
+
+  SubscribeOptions catch_up;
+  catch_up.policy = Policy::kCatchUp;
+  SubscribeNow(listener, r, catch_up);
+  t.Run();
+  ASSERT_EQ(heard->errors.size(), 1u);
+  EXPECT_NE(heard->errors[0].find("durable"), std::string::npos)
+      << heard->errors[0];
+  EXPECT_TRUE(heard->replies.empty());
 }
 
 TEST_F(BusTest, SubscriberThatDiesIsForgottenAndUnblocksPublishers) {
