@@ -115,6 +115,20 @@ struct Received {
   std::vector<SampleBatch> batches;
   std::vector<Prediction> predictions;
   std::vector<Metric> metrics;
+
+  void Keep(uint64_t offset, const Sample& x) { Keep(offset, x, samples); }
+  void Keep(uint64_t offset, const SampleBatch& x) { Keep(offset, x, batches); }
+  void Keep(uint64_t offset, const Prediction& x) {
+    Keep(offset, x, predictions);
+  }
+  void Keep(uint64_t offset, const Metric& x) { Keep(offset, x, metrics); }
+
+ private:
+  template <class T>
+  void Keep(uint64_t offset, const T& x, std::vector<T>& into) {
+    offsets.push_back(offset);
+    into.push_back(x);
+  }
 };
 
 // A subscriber that records every delivery and grants no credit on its own;
@@ -122,22 +136,10 @@ struct Received {
 inline subscriber_actor::behavior_type Collector(
     subscriber_actor::pointer, std::shared_ptr<Received> out) {
   return {
-      [=](deliver_atom, uint64_t offset, const Sample& x) {
-        out->offsets.push_back(offset);
-        out->samples.push_back(x);
-      },
-      [=](deliver_atom, uint64_t offset, const SampleBatch& x) {
-        out->offsets.push_back(offset);
-        out->batches.push_back(x);
-      },
-      [=](deliver_atom, uint64_t offset, const Prediction& x) {
-        out->offsets.push_back(offset);
-        out->predictions.push_back(x);
-      },
-      [=](deliver_atom, uint64_t offset, const Metric& x) {
-        out->offsets.push_back(offset);
-        out->metrics.push_back(x);
-      },
+      [=](deliver_atom, uint64_t o, const Sample& x) { out->Keep(o, x); },
+      [=](deliver_atom, uint64_t o, const SampleBatch& x) { out->Keep(o, x); },
+      [=](deliver_atom, uint64_t o, const Prediction& x) { out->Keep(o, x); },
+      [=](deliver_atom, uint64_t o, const Metric& x) { out->Keep(o, x); },
   };
 }
 
@@ -149,6 +151,19 @@ inline Sample MakeSample(uint64_t seq, int32_t label, uint8_t fill = 0) {
   s.pixels = Bytes(std::vector<uint8_t>(4, fill));
   s.label = label;
   return s;
+}
+
+// One of each other payload type, every field set.
+inline SampleBatch MakeBatch() {
+  return SampleBatch{100, "mnist", {1, 2}, 2, Bytes({1, 2, 3, 4}),
+                     {5, kNoLabel}, 11};
+}
+inline Prediction MakePrediction() {
+  return Prediction{7, "live", "images/a.png", "model1", 3, 2, {0.25f, 0.25f, 0.5f}, 1, 2};
+}
+inline Metric MakeMetric() {
+  return Metric{"model1", "test", 1200,
+                {{"test_accuracy", 0.81}, {"loss", 0.42}}, 1700000000};
 }
 
 }  // namespace trainbus::bus::testing

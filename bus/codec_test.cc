@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "bus/bus_test_util.h"
 #include "bus/message.h"
 #include "gtest/gtest.h"
 
@@ -27,44 +28,10 @@ Sample ASample() {
   return s;
 }
 
-SampleBatch ABatch() {
-  SampleBatch b;
-  b.first_seq = 10;
-  b.source = "mnist";
-  b.shape = {1, 2};
-  b.count = 3;
-  b.pixels = Bytes(std::vector<uint8_t>{9, 8, 7, 6, 5, 4});
-  b.labels = {1, kNoLabel, 3};
-  b.publish_ns = 5;
-  return b;
-}
-
-Prediction APrediction() {
-  Prediction p;
-  p.sample_seq = 3;
-  p.source = "live";
-  p.model = "model1";
-  p.model_version = 2;
-  p.label = 4;
-  p.scores = {0.1f, 0.2f, 0.7f};
-  p.publish_ns = 1;
-  p.predicted_ns = 2;
-  return p;
-}
-
-Metric AMetric() {
-  Metric m;
-  m.model = "model1";
-  m.split = "test";
-  m.step = 1200;
-  m.values = {{"test_acc", 0.81}, {"loss", 0.5}};
-  m.time_ns = 77;
-  return m;
-}
-
 std::vector<std::vector<uint8_t>> AllRecords() {
-  return {Encode(ASample()), Encode(ABatch()), Encode(APrediction()),
-          Encode(AMetric())};
+  return {Encode(ASample()), Encode(testing::MakeBatch()),
+          Encode(testing::MakePrediction()),
+          Encode(testing::MakeMetric())};
 }
 
 TEST(CodecTest, EveryPayloadTypeRoundTrips) {
@@ -77,23 +44,23 @@ TEST(CodecTest, EveryPayloadTypeRoundTrips) {
   EXPECT_EQ(s.pixels, ASample().pixels);
   EXPECT_EQ(s.meta.at("file"), "a.png");
 
-  auto batch = Decode(Encode(ABatch()));
+  auto batch = Decode(Encode(testing::MakeBatch()));
   ASSERT_TRUE(batch.ok()) << batch.status();
   ASSERT_TRUE(batch->match_elements<SampleBatch>());
-  EXPECT_EQ(batch->get_as<SampleBatch>(0).labels, ABatch().labels);
-  EXPECT_EQ(batch->get_as<SampleBatch>(0).pixels, ABatch().pixels);
+  EXPECT_EQ(batch->get_as<SampleBatch>(0).labels, testing::MakeBatch().labels);
+  EXPECT_EQ(batch->get_as<SampleBatch>(0).pixels, testing::MakeBatch().pixels);
 
-  auto prediction = Decode(Encode(APrediction()));
+  auto prediction = Decode(Encode(testing::MakePrediction()));
   ASSERT_TRUE(prediction.ok()) << prediction.status();
   ASSERT_TRUE(prediction->match_elements<Prediction>());
-  EXPECT_EQ(prediction->get_as<Prediction>(0).scores, APrediction().scores);
+  EXPECT_EQ(prediction->get_as<Prediction>(0).scores, testing::MakePrediction().scores);
   EXPECT_EQ(prediction->get_as<Prediction>(0).model, "model1");
 
-  auto metric = Decode(Encode(AMetric()));
+  auto metric = Decode(Encode(testing::MakeMetric()));
   ASSERT_TRUE(metric.ok()) << metric.status();
   ASSERT_TRUE(metric->match_elements<Metric>());
-  EXPECT_EQ(metric->get_as<Metric>(0).values, AMetric().values);
-  EXPECT_EQ(metric->get_as<Metric>(0).step, 1200u);
+  EXPECT_EQ(metric->get_as<Metric>(0).values, testing::MakeMetric().values);
+  EXPECT_EQ(metric->get_as<Metric>(0).step, testing::MakeMetric().step);
 }
 
 TEST(CodecTest, EmptyAndUnknownTagsAreClearErrors) {
@@ -125,7 +92,7 @@ TEST(CodecTest, EveryTruncationIsAnErrorThatNamesTheType) {
 }
 
 TEST(CodecTest, TrailingBytesAreAnError) {
-  std::vector<uint8_t> record = Encode(AMetric());
+  std::vector<uint8_t> record = Encode(testing::MakeMetric());
   record.push_back(0);
   auto got = Decode(record);
   ASSERT_FALSE(got.ok());

@@ -197,44 +197,60 @@ void Stop(caf::actor_system& sys, const std::vector<caf::actor>& actors) {
   }
 }
 
-void BM_FanOut(benchmark::State& state) {
-  const auto n = static_cast<size_t>(state.range(0));
-  const auto batch = static_cast<uint32_t>(state.range(1));
+// One benchmark run: its actor system, its arguments (subscribers, batch)
+// and the counters it spawned.
+struct FanOutRun {
+  explicit FanOutRun(benchmark::State& state)
+      : n(static_cast<size_t>(state.range(0))),
+        batch(static_cast<uint32_t>(state.range(1))),
+        sys(Config(cfg)),
+        self(sys) {}
+
+  void AddCounter(const resource_actor& source) {
+    counters.push_back(SpawnSubscribedCounter(sys, self, source));
+  }
+
+  // Publishes into `source` until the benchmark is done, then stops the
+  // publisher and the counters.
+  void Measure(benchmark::State& state, const resource_actor& source) {
+    caf::actor publisher = sys.spawn(
+        Publisher, caf::actor_cast<caf::actor>(source), MakePrototype(batch));
+    RunRounds(state, sys, self, publisher, counters, batch);
+    Stop(sys, counters);
+    Stop(sys, {publisher});
+  }
+
+  const size_t n;
+  const uint32_t batch;
   caf::actor_system_config cfg;
-  caf::actor_system sys{Config(cfg)};
-  caf::scoped_actor self{sys};
+  caf::actor_system sys;
+  caf::scoped_actor self;
+  std::vector<caf::actor> counters;
+};
+
+void BM_FanOut(benchmark::State& state) {
+  FanOutRun run(state);
   ResourceOptions options;
   options.name = "mnist";
-  absl::StatusOr<resource_actor> resource = SpawnResource(sys, options);
+  absl::StatusOr<resource_actor> resource = SpawnResource(run.sys, options);
   if (!resource.ok()) {
     state.SkipWithError(std::string(resource.status().message()).c_str());
     return;
   }
-  std::vector<caf::actor> counters;
-  for (size_t i = 0; i < n; ++i) {
-    counters.push_back(SpawnSubscribedCounter(sys, self, *resource));
-  }
-  caf::actor publisher = sys.spawn(
-      Publisher, caf::actor_cast<caf::actor>(*resource), MakePrototype(batch));
-  RunRounds(state, sys, self, publisher, counters, batch);
-  Stop(sys, counters);
-  Stop(sys, {publisher, caf::actor_cast<caf::actor>(*resource)});
+  for (size_t i = 0; i < run.n; ++i) run.AddCounter(*resource);
+  run.Measure(state, *resource);
+  caf::anon_send_exit(*resource, caf::exit_reason::user_shutdown);
 }
 
 void BM_FanOutBindings(benchmark::State& state) {
-  const auto n = static_cast<size_t>(state.range(0));
-  const auto batch = static_cast<uint32_t>(state.range(1));
-  caf::actor_system_config cfg;
-  caf::actor_system sys{Config(cfg)};
-  caf::scoped_actor self{sys};
-  Bus bus{sys};
+  FanOutRun run(state);
+  Bus bus{run.sys};
   absl::StatusOr<resource_actor> mnist = bus.Declare({"mnist"});
   if (!mnist.ok()) {
     state.SkipWithError(std::string(mnist.status().message()).c_str());
     return;
   }
-  std::vector<caf::actor> counters;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < run.n; ++i) {
     const std::string name = absl::StrCat("model", i + 1);
     absl::StatusOr<resource_actor> model = bus.Declare({name});
     BindingOptions binding;
@@ -247,13 +263,10 @@ void BM_FanOutBindings(benchmark::State& state) {
       state.SkipWithError("declare/bind failed");
       return;
     }
-    counters.push_back(SpawnSubscribedCounter(sys, self, *model));
+    run.AddCounter(*model);
   }
-  caf::actor publisher = sys.spawn(
-      Publisher, caf::actor_cast<caf::actor>(*mnist), MakePrototype(batch));
-  RunRounds(state, sys, self, publisher, counters, batch);
-  Stop(sys, counters);
-  Stop(sys, {publisher, caf::actor_cast<caf::actor>(bus.directory())});
+  run.Measure(state, *mnist);
+  caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
 }
 
 void FanOutArgs(benchmark::internal::Benchmark* b) {

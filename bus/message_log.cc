@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "bus/log/log.h"
 
 namespace trainbus::bus {
@@ -28,18 +29,13 @@ class SegmentedMessageLog final : public MessageLog {
           fn) override {
     std::unique_ptr<LogReader> reader = TakeReader(offset);
     if (reader == nullptr) {
-      absl::StatusOr<std::unique_ptr<LogReader>> opened =
-          log_->OpenReader(StartAt::Offset(offset));
-      if (!opened.ok()) return opened.status();
-      reader = std::move(*opened);
+      TB_ASSIGN_OR_RETURN(reader, log_->OpenReader(StartAt::Offset(offset)));
     }
     for (size_t n = 0; n < max; ++n) {
       LogRecord record;
-      absl::StatusOr<bool> got = reader->Next(&record);
-      if (!got.ok()) return got.status();
-      if (!*got) break;
-      absl::Status s = fn(record.offset, record.payload);
-      if (!s.ok()) return s;
+      TB_ASSIGN_OR_RETURN(const bool got, reader->Next(&record));
+      if (!got) break;
+      TB_RETURN_IF_ERROR(fn(record.offset, record.payload));
     }
     KeepReader(std::move(reader));
     return absl::OkStatus();

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_error.h"
+#include "base/status_macros.h"
 #include "bus/protocol.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -95,7 +96,7 @@ absl::Status ImportResource(Bus& local,
                 absl::StrCat("cannot import '", name, "' from the remote node: ",
                              base::ErrorToString(err)));
           });
-  if (!found.ok()) return found.status();
+  TB_RETURN_IF_ERROR(found.status());
   absl::StatusOr<resource_actor> attached = local.Attach(name, *found);
   if (!attached.ok()) {
     return absl::Status(attached.status().code(),

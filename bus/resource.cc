@@ -276,9 +276,8 @@ void Replay(Self* self, Subscription& sub) {
         sub.cursor, sub.credit,
         [&](uint64_t offset, absl::Span<const uint8_t> record) -> absl::Status {
           sub.cursor = offset + 1;
-          absl::StatusOr<caf::message> payload = Decode(record);
-          if (!payload.ok()) return payload.status();
-          VisitPayload(*payload, [&](auto& x) {
+          TB_ASSIGN_OR_RETURN(caf::message payload, Decode(record));
+          VisitPayload(payload, [&](auto& x) {
             const Verdict verdict = Judge(sub.options.filter, x);
             if (verdict == Verdict::kReject) {
               ++sub.metrics.filtered;

@@ -371,42 +371,49 @@ TEST_F(ModelActorTest, FinishesAfterTheLastOfSeveralStreams) {
 
 TEST_F(ModelActorTest, CreditBoundsWhatIsInFlight) {
   options.credit = 4;
-  auto model = SpawnModelActor(t.system(), options);
+  options.quit_at_end = false;  // keep the subscription to look at
+  absl::StatusOr<caf::actor> model = SpawnModelActor(t.system(), options);
   ASSERT_TRUE(model.ok()) << model.status();
   t.Run();
-  auto m = t.Ask<bus::ResourceMetrics>(input, bus::metrics_atom::value);
-  ASSERT_TRUE(m);
-  ASSERT_EQ(m->subscriptions.size(), 1u);
-  EXPECT_EQ(m->subscriptions[0].credit, 4u);
-
-  // Publish 20 while the model is not scheduled: only 4 reach it.
-  for (uint64_t i = 0; i < 20; ++i) {
-    caf::anon_send(input, bus::publish_atom::value, Pattern(i, i % 2));
-  }
-  auto* model_job = dynamic_cast<caf::resumable*>(
-      caf::actor_cast<caf::abstract_actor*>(*model));
-  ASSERT_NE(model_job, nullptr);
-  t.sched().run_jobs_filtered(
-      [&](caf::resumable* job) { return job != model_job; });
+  // Metrics as the resource sees them, running only the resource, so the
+  // model takes nothing meanwhile.
   caf::scoped_actor self{t.system()};
-  auto pending = self->request(input, caf::infinite, bus::metrics_atom::value);
-  t.sched().run_jobs_filtered(
-      [&](caf::resumable* job) { return job != model_job; });
-  bus::ResourceMetrics held;
-  pending.receive([&](bus::ResourceMetrics& r) { held = std::move(r); },
-                  [&](caf::error& err) { FAIL() << caf::to_string(err); });
-  ASSERT_EQ(held.subscriptions.size(), 1u);
-  EXPECT_EQ(held.subscriptions[0].delivered, 4u);
-  EXPECT_EQ(held.subscriptions[0].credit, 0u);
-  EXPECT_EQ(held.subscriptions[0].queue_depth, 16u);
+  auto run_resource_only = [&] {
+    while (t.sched().prioritize(input)) t.sched().run_once();
+  };
+  auto subscription = [&] {
+    bus::SubscriptionMetrics got;
+    auto reply = self->request(input, caf::infinite, bus::metrics_atom::value);
+    run_resource_only();
+    reply.receive(
+        [&](bus::ResourceMetrics& m) {
+          if (m.subscriptions.size() == 1) got = m.subscriptions[0];
+        },
+        [&](caf::error& e) { ADD_FAILURE() << to_string(e); });
+    return got;
+  };
+  EXPECT_EQ(subscription().credit, 4u);
 
-  // Once the model runs, it hands the credit back and all 20 arrive.
+  // 20 publishes while the model is busy: 4 go out, 16 wait for credit.
+  for (uint64_t i = 0; i < 20; ++i) {
+    self->send(input, bus::publish_atom::value, Pattern(i, i % 2));
+  }
+  run_resource_only();
+  bus::SubscriptionMetrics busy = subscription();
+  EXPECT_EQ(busy.delivered, 4u);
+  EXPECT_EQ(busy.queue_depth, 16u);
+  EXPECT_EQ(busy.credit, 0u);
+
+  // The model takes them; each credit it returns lets one more go, and all
+  // of it comes back once it is done.
+  Publish(bus::Sample::EndOfStream("patterns", 20));
   t.Run();
-  m = t.Ask<bus::ResourceMetrics>(input, bus::metrics_atom::value);
-  ASSERT_TRUE(m);
-  EXPECT_EQ(m->subscriptions[0].delivered, 20u);
-  EXPECT_EQ(m->subscriptions[0].queue_depth, 0u);
-  EXPECT_EQ(m->subscriptions[0].credit, 4u);
+  bus::SubscriptionMetrics done = subscription();
+  EXPECT_EQ(done.delivered, 21u);
+  EXPECT_EQ(done.queue_depth, 0u);
+  EXPECT_EQ(done.credit, 4u);
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_EQ(summaries->front().samples, 20u);
 }
 
 }  // namespace

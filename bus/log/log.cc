@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "bus/log/format.h"
 
 namespace trainbus::bus {
@@ -106,14 +107,12 @@ class SegmentFile {
                                               const uint8_t** payload) {
     const uint8_t* data = nullptr;
     size_t available = 0;
-    absl::Status s = Fill(pos, fmt::kRecordHeaderBytes, limit, &data, &available);
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(Fill(pos, fmt::kRecordHeaderBytes, limit, &data, &available));
     if (available < fmt::kRecordHeaderBytes) return fmt::ParseStatus::kIncomplete;
     const uint32_t length = fmt::PeekRecordLength(data);
     if (length > max_record_bytes) return fmt::ParseStatus::kCorrupt;
-    s = Fill(pos, fmt::kRecordHeaderBytes + size_t{length}, limit, &data,
-             &available);
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(Fill(pos, fmt::kRecordHeaderBytes + size_t{length},
+                            limit, &data, &available));
     const fmt::ParseStatus parsed =
         fmt::ParseRecord(data, available, max_record_bytes, header);
     if (parsed == fmt::ParseStatus::kOk) *payload = data + fmt::kRecordHeaderBytes;
@@ -134,8 +133,7 @@ class SegmentFile {
     for (uint64_t q = from; q + fmt::kRecordHeaderBytes <= limit; ++q) {
       const uint8_t* data = nullptr;
       size_t available = 0;
-      absl::Status s = Fill(q, fmt::kRecordHeaderBytes, limit, &data, &available);
-      if (!s.ok()) return s;
+      TB_RETURN_IF_ERROR(Fill(q, fmt::kRecordHeaderBytes, limit, &data, &available));
       if (available < fmt::kRecordHeaderBytes) break;
       // Cheap filters first; the CRC decides.
       const uint32_t length = fmt::PeekRecordLength(data);
@@ -147,10 +145,10 @@ class SegmentFile {
       }
       fmt::RecordHeader header;
       const uint8_t* payload = nullptr;
-      absl::StatusOr<fmt::ParseStatus> parsed =
-          ReadRecord(q, limit, max_record_bytes, &header, &payload);
-      if (!parsed.ok()) return parsed.status();
-      if (*parsed == fmt::ParseStatus::kOk) return Found{q, header.offset};
+      TB_ASSIGN_OR_RETURN(
+          const fmt::ParseStatus parsed,
+          ReadRecord(q, limit, max_record_bytes, &header, &payload));
+      if (parsed == fmt::ParseStatus::kOk) return Found{q, header.offset};
     }
     return std::nullopt;
   }
@@ -271,8 +269,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(std::string dir,
         "FsyncPolicy::EveryN(0) syncs never; use EveryN(n >= 1) or Never()");
   }
   std::unique_ptr<Log> log(new Log(std::move(dir), std::move(options)));
-  absl::Status s = log->Recover();
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(log->Recover());
   return log;
 }
 
@@ -327,13 +324,12 @@ absl::Status Log::Recover() {
     }
     meta.size = static_cast<uint64_t>(st.st_size);
     if (meta.size >= fmt::kSegmentHeaderBytes) {
-      absl::StatusOr<std::unique_ptr<SegmentFile>> file = SegmentFile::Open(meta.path);
-      if (!file.ok()) return file.status();
+      TB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentFile> file,
+                          SegmentFile::Open(meta.path));
       const uint8_t* data = nullptr;
       size_t available = 0;
-      absl::Status s = (*file)->Fill(0, fmt::kSegmentHeaderBytes, meta.size,
-                                     &data, &available);
-      if (!s.ok()) return s;
+      TB_RETURN_IF_ERROR(file->Fill(0, fmt::kSegmentHeaderBytes, meta.size,
+                                    &data, &available));
       std::optional<fmt::SegmentHeader> header;
       if (available == fmt::kSegmentHeaderBytes) header = fmt::ParseSegmentHeader(data);
       if (header && header->base_offset == meta.base_offset) {
@@ -369,37 +365,37 @@ absl::Status Log::Recover() {
       shared_->segments = std::move(segments);
       shared_->next_offset = base;
     }
-    absl::Status s = CreateSegment(base);
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(CreateSegment(base));
     return ApplyRetentionLocked();
   }
 
   {
-    absl::StatusOr<std::unique_ptr<SegmentFile>> file = SegmentFile::Open(last.path);
-    if (!file.ok()) return file.status();
+    TB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentFile> file,
+                        SegmentFile::Open(last.path));
     uint64_t pos = fmt::kSegmentHeaderBytes;
     std::optional<uint64_t> last_offset;
     while (pos < last.size) {
       fmt::RecordHeader header;
       const uint8_t* payload = nullptr;
-      absl::StatusOr<fmt::ParseStatus> parsed = (*file)->ReadRecord(
-          pos, last.size, options_.max_record_bytes, &header, &payload);
-      if (!parsed.ok()) return parsed.status();
+      TB_ASSIGN_OR_RETURN(
+          const fmt::ParseStatus parsed,
+          file->ReadRecord(pos, last.size, options_.max_record_bytes, &header,
+                           &payload));
       const uint64_t min_offset = last_offset ? *last_offset + 1 : last.base_offset;
-      if (*parsed == fmt::ParseStatus::kOk && header.offset >= min_offset) {
+      if (parsed == fmt::ParseStatus::kOk && header.offset >= min_offset) {
         last_offset = header.offset;
         pos += fmt::kRecordHeaderBytes + header.length;
         continue;
       }
       // Damage. If a valid record follows, it is in the middle: leave it to
       // the readers. Otherwise it is a torn tail: cut it.
-      absl::StatusOr<std::optional<SegmentFile::Found>> found =
-          (*file)->FindNextRecord(pos + 1, last.size, options_.max_record_bytes,
-                                  min_offset, UINT64_MAX);
-      if (!found.ok()) return found.status();
-      if (found->has_value()) {
+      TB_ASSIGN_OR_RETURN(
+          const std::optional<SegmentFile::Found> found,
+          file->FindNextRecord(pos + 1, last.size, options_.max_record_bytes,
+                               min_offset, UINT64_MAX));
+      if (found.has_value()) {
         ++recovery_.corrupt_regions;
-        pos = (*found)->pos;
+        pos = found->pos;
         continue;
       }
       recovery_.truncated_bytes = last.size - pos;
@@ -422,8 +418,7 @@ absl::Status Log::Recover() {
         "cannot open ", last.path, " for appending: ", log_internal::ErrnoText(errno)));
   }
   if (recovery_.truncated_bytes > 0) {
-    absl::Status s = log_internal::SyncFd(active_fd_, last.path);
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(log_internal::SyncFd(active_fd_, last.path));
   }
   active_path_ = last.path;
   active_size_ = last.size;
@@ -480,8 +475,7 @@ absl::Status Log::RotateIfNeeded(uint64_t bytes) {
     return absl::OkStatus();
   }
   if (options_.fsync.kind != FsyncPolicy::Kind::kNever && unsynced_records_ > 0) {
-    absl::Status s = SyncLocked();
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(SyncLocked());
   }
   ::close(active_fd_);
   active_fd_ = -1;
@@ -524,19 +518,16 @@ absl::StatusOr<uint64_t> Log::Append(absl::Span<const uint8_t> payload) {
         options_.max_record_bytes, "); raise LogOptions::max_record_bytes or split it"));
   }
   absl::MutexLock lock(&write_mu_);
-  if (!broken_.ok()) return broken_;
+  TB_RETURN_IF_ERROR(broken_);
   const uint64_t bytes = fmt::kRecordHeaderBytes + payload.size();
-  absl::Status s = RotateIfNeeded(bytes);
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(RotateIfNeeded(bytes));
   const uint64_t offset = write_next_offset_;
   uint8_t header[fmt::kRecordHeaderBytes];
   fmt::EncodeRecordHeader(offset, absl::ToUnixNanos(Now()), payload, header);
   struct iovec iov[2] = {{header, sizeof(header)},
                          {const_cast<uint8_t*>(payload.data()), payload.size()}};
-  s = WriteRun(iov, payload.empty() ? 1 : 2, bytes, 1);
-  if (!s.ok()) return s;
-  s = AfterAppend();
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(WriteRun(iov, payload.empty() ? 1 : 2, bytes, 1));
+  TB_RETURN_IF_ERROR(AfterAppend());
   return offset;
 }
 
@@ -551,14 +542,13 @@ absl::StatusOr<uint64_t> Log::AppendBatch(
     }
   }
   absl::MutexLock lock(&write_mu_);
-  if (!broken_.ok()) return broken_;
+  TB_RETURN_IF_ERROR(broken_);
   const uint64_t first = write_next_offset_;
   if (payloads.empty()) return first;
   const int64_t time_ns = absl::ToUnixNanos(Now());
   size_t i = 0;
   while (i < payloads.size()) {
-    absl::Status s = RotateIfNeeded(fmt::kRecordHeaderBytes + payloads[i].size());
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(RotateIfNeeded(fmt::kRecordHeaderBytes + payloads[i].size()));
     // One contiguous run of the records that fit in this segment.
     scratch_.clear();
     size_t j = i;
@@ -577,12 +567,10 @@ absl::StatusOr<uint64_t> Log::AppendBatch(
       ++j;
     }
     struct iovec iov = {scratch_.data(), scratch_.size()};
-    s = WriteRun(&iov, 1, scratch_.size(), j - i);
-    if (!s.ok()) return s;
+    TB_RETURN_IF_ERROR(WriteRun(&iov, 1, scratch_.size(), j - i));
     i = j;
   }
-  absl::Status s = AfterAppend();
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(AfterAppend());
   return first;
 }
 
@@ -604,8 +592,7 @@ absl::Status Log::AfterAppend() {
 
 absl::Status Log::SyncLocked() {
   if (unsynced_records_ == 0) return absl::OkStatus();
-  absl::Status s = log_internal::SyncFd(active_fd_, active_path_);
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(log_internal::SyncFd(active_fd_, active_path_));
   unsynced_records_ = 0;
   last_sync_ = Now();
   return absl::OkStatus();
@@ -613,7 +600,7 @@ absl::Status Log::SyncLocked() {
 
 absl::Status Log::Sync() {
   absl::MutexLock lock(&write_mu_);
-  if (!broken_.ok()) return broken_;
+  TB_RETURN_IF_ERROR(broken_);
   return SyncLocked();
 }
 
@@ -716,8 +703,7 @@ absl::StatusOr<std::unique_ptr<LogReader>> Log::OpenReader(StartAt start) const 
       }
     }
   }
-  absl::Status s = reader->OpenSegment(segment.base_offset, segment.path);
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(reader->OpenSegment(segment.base_offset, segment.path));
   if (start.kind == StartAt::Kind::kLatest) {
     reader->pos_ = segment.size;
     reader->next_offset_ = next;
@@ -763,9 +749,8 @@ absl::Status LogReader::OpenSegment(uint64_t base_offset, const std::string& pat
   size_t available = 0;
   // Read exactly the header: bytes past the committed size may be a record the
   // writer is still writing, and must never enter the buffer.
-  absl::Status s = file_->Fill(0, fmt::kSegmentHeaderBytes, fmt::kSegmentHeaderBytes,
-                               &data, &available);
-  if (!s.ok()) return s;
+  TB_RETURN_IF_ERROR(file_->Fill(0, fmt::kSegmentHeaderBytes, fmt::kSegmentHeaderBytes,
+      &data, &available));
   std::optional<fmt::SegmentHeader> header;
   if (available == fmt::kSegmentHeaderBytes) header = fmt::ParseSegmentHeader(data);
   if (header && header->base_offset == base_offset) return absl::OkStatus();
@@ -814,15 +799,15 @@ absl::Status LogReader::Corruption(uint64_t limit, const std::string& reason,
         "records, or restore the segment"));
   }
   const uint64_t max_offset = offset_at_limit > 0 ? offset_at_limit - 1 : 0;
-  absl::StatusOr<std::optional<SegmentFile::Found>> found =
+  TB_ASSIGN_OR_RETURN(
+      const std::optional<SegmentFile::Found> found,
       offset_at_limit > next_offset_
           ? file_->FindNextRecord(pos_ + 1, limit, max_record_bytes_, next_offset_,
                                   max_offset)
-          : absl::StatusOr<std::optional<SegmentFile::Found>>(std::nullopt);
-  if (!found.ok()) return found.status();
-  if (found->has_value()) {
-    Lose(pos_, next_offset_, (*found)->offset - next_offset_, reason);
-    pos_ = (*found)->pos;
+          : absl::StatusOr<std::optional<SegmentFile::Found>>(std::nullopt));
+  if (found.has_value()) {
+    Lose(pos_, next_offset_, found->offset - next_offset_, reason);
+    pos_ = found->pos;
   } else {
     Lose(pos_, next_offset_,
          offset_at_limit > next_offset_ ? offset_at_limit - next_offset_ : 0, reason);
@@ -832,7 +817,7 @@ absl::Status LogReader::Corruption(uint64_t limit, const std::string& reason,
 }
 
 absl::StatusOr<bool> LogReader::Next(LogRecord* record) {
-  if (!sticky_.ok()) return sticky_;
+  TB_RETURN_IF_ERROR(sticky_);
   while (true) {
     uint64_t limit = 0;
     uint64_t offset_at_limit = 0;

@@ -9,8 +9,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "bus/log/format.h"
 #include "gtest/gtest.h"
 
@@ -38,6 +43,13 @@ std::vector<uint8_t> Payload(uint64_t offset, size_t size) {
   std::vector<uint8_t> p(size);
   for (size_t i = 0; i < size; ++i) p[i] = static_cast<uint8_t>(offset * 31 + i * 7);
   return p;
+}
+
+// Options whose segments hold `records` records of `payload_bytes` each.
+LogOptions SegmentsOf(uint64_t records, size_t payload_bytes) {
+  LogOptions options;
+  options.segment_bytes = kSeg + records * (kRec + payload_bytes);
+  return options;
 }
 
 std::unique_ptr<Log> OpenOrDie(const std::string& dir, const LogOptions& options) {
@@ -154,8 +166,7 @@ TEST(LogTest, AppendAndReadRoundTripIncludingEmptyRecords) {
 
 TEST(LogTest, RotatesSegmentsNamedByBaseOffset) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 100);  // 4 records per segment
+  LogOptions options = SegmentsOf(4, 100);  // 4 records per segment
   auto log = OpenOrDie(dir, options);
   AppendN(*log, 0, 10, 100);
   EXPECT_EQ(log->segment_count(), 3u);
@@ -180,14 +191,12 @@ TEST(LogTest, OversizedRecordGetsItsOwnSegment) {
   AppendN(*log, 1, 1, 1000);  // larger than a segment: written alone
   AppendN(*log, 2, 1, 10);
   EXPECT_EQ(log->segment_count(), 3u);
-  ReadResult all = ReadFrom(*log, StartAt::Earliest(), SIZE_MAX);
-  EXPECT_EQ(all.offsets, Range(0, 3));
+  EXPECT_EQ(ReadFrom(*log, StartAt::Earliest(), SIZE_MAX).offsets, Range(0, 3));
 }
 
 TEST(LogTest, BatchAppendSplitsAtSegmentBoundaries) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 5 * (kRec + 64);
+  LogOptions options = SegmentsOf(5, 64);
   auto log = OpenOrDie(dir, options);
   std::vector<std::vector<uint8_t>> data;
   for (uint64_t o = 0; o < 23; ++o) data.push_back(Payload(o, 64));
@@ -203,14 +212,12 @@ TEST(LogTest, BatchAppendSplitsAtSegmentBoundaries) {
   first = log->AppendBatch(absl::MakeConstSpan(spans).subspan(0, 2));
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(*first, 23u);
-  ReadResult all = ReadFrom(*log, StartAt::Earliest(), SIZE_MAX);
-  EXPECT_EQ(all.offsets, Range(0, 25));
+  EXPECT_EQ(ReadFrom(*log, StartAt::Earliest(), SIZE_MAX).offsets, Range(0, 25));
 }
 
 TEST(LogTest, ReopenContinuesOffsets) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 3 * (kRec + 50);
+  LogOptions options = SegmentsOf(3, 50);
   {
     auto log = OpenOrDie(dir, options);
     AppendN(*log, 0, 7, 50);
@@ -266,8 +273,7 @@ TEST(LogTest, RejectsBadOptionsAndOversizedRecords) {
 
 TEST(LogTest, StartAtEarliestLatestAndOffset) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 20);
+  LogOptions options = SegmentsOf(4, 20);
   auto log = OpenOrDie(dir, options);
   AppendN(*log, 0, 10, 20);
   EXPECT_EQ(ReadFrom(*log, StartAt::Earliest(), 20).offsets, Range(0, 10));
@@ -299,8 +305,30 @@ TEST(LogTest, ReaderOutlivesItsLog) {
   EXPECT_EQ(ReadAll(**reader, 30).offsets, Range(0, 5));
 }
 
+// Writes records [0, total) as a mix of single appends and batches of 7.
+absl::Status WriteMixed(Log& log, uint64_t total) {
+  std::vector<std::vector<uint8_t>> batch;
+  for (uint64_t o = 0; o < total;) {
+    if (o % 3 == 0) {
+      TB_RETURN_IF_ERROR(log.Append(Payload(o, 300 + o % 500)).status());
+      ++o;
+      continue;
+    }
+    batch.clear();
+    for (uint64_t k = 0; k < 7 && o + k < total; ++k) {
+      batch.push_back(Payload(o + k, 300 + (o + k) % 500));
+    }
+    std::vector<absl::Span<const uint8_t>> spans(batch.begin(), batch.end());
+    TB_RETURN_IF_ERROR(log.AppendBatch(spans).status());
+    o += batch.size();
+  }
+  return absl::OkStatus();
+}
+
 // A reader on another thread tails a writer that rotates segments; it must see
 // every record, in order, intact (no torn reads of records being written).
+// The assertions run on the test's thread; the writer only reports its
+// status, and the reader gives up at a deadline instead of spinning forever.
 TEST(LogTest, ReaderTailsAConcurrentWriter) {
   const std::string dir = TestDir();
   LogOptions options;
@@ -309,30 +337,34 @@ TEST(LogTest, ReaderTailsAConcurrentWriter) {
   constexpr uint64_t kTotal = 3000;
   auto reader = log->OpenReader(StartAt::Earliest());
   ASSERT_TRUE(reader.ok());
-  std::thread writer([&log] {
-    std::vector<std::vector<uint8_t>> batch;
-    for (uint64_t o = 0; o < kTotal;) {
-      if (o % 3 == 0) {
-        ASSERT_TRUE(log->Append(Payload(o, 300 + o % 500)).ok());
-        ++o;
-      } else {
-        batch.clear();
-        for (uint64_t k = 0; k < 7 && o + k < kTotal; ++k) {
-          batch.push_back(Payload(o + k, 300 + (o + k) % 500));
-        }
-        std::vector<absl::Span<const uint8_t>> spans(batch.begin(), batch.end());
-        ASSERT_TRUE(log->AppendBatch(spans).ok());
-        o += batch.size();
-      }
-    }
+  absl::Mutex mu;
+  absl::Status written = absl::UnknownError("still writing");
+  bool writer_done = false;
+  std::thread writer([&] {
+    absl::Status s = WriteMixed(*log, kTotal);
+    absl::MutexLock lock(&mu);
+    written = s;
+    writer_done = true;
   });
+  // Joined on every path, also when an assertion below returns early.
+  absl::Cleanup join_writer = [&writer] { writer.join(); };
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
   uint64_t expected = 0;
   LogRecord record;
   while (expected < kTotal) {
     absl::StatusOr<bool> got = (*reader)->Next(&record);
     ASSERT_TRUE(got.ok()) << got.status();
     if (!*got) {
-      std::this_thread::yield();  // caught up; the writer is still going
+      {
+        absl::MutexLock lock(&mu);
+        ASSERT_TRUE(!writer_done || written.ok())
+            << "the writer failed after " << expected << " records: "
+            << written;
+      }
+      ASSERT_LT(absl::Now(), deadline)
+          << "the reader saw " << expected << " of " << kTotal
+          << " records within 60 s";
+      (*reader)->WaitForData(absl::Milliseconds(100));  // caught up
       continue;
     }
     ASSERT_EQ(record.offset, expected);
@@ -341,7 +373,8 @@ TEST(LogTest, ReaderTailsAConcurrentWriter) {
                            record.payload.end()));
     ++expected;
   }
-  writer.join();
+  std::move(join_writer).Invoke();
+  EXPECT_TRUE(written.ok()) << written;
   EXPECT_GT(log->segment_count(), 3u);
   EXPECT_EQ((*reader)->records_lost(), 0u);
 }
@@ -398,8 +431,7 @@ TEST(LogTest, TornTailIsTruncatedOnReopen) {
 
 TEST(LogTest, TornTailWithBadCrcAndTornSegmentHeader) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 3 * (kRec + 10);
+  LogOptions options = SegmentsOf(3, 10);
   {
     auto log = OpenOrDie(dir, options);
     AppendN(*log, 0, 5, 10);  // segments at 0 and 3
@@ -443,8 +475,7 @@ std::string MakeLogWithCorruptRecord(const std::string& dir, LogOptions options,
 
 TEST(LogTest, CorruptRecordInTheMiddleIsSkippedUnderKSkip) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 40);
+  LogOptions options = SegmentsOf(4, 40);
   options.on_corruption = OnCorruption::kSkip;
   const std::string seg = MakeLogWithCorruptRecord(dir, options, 17);
   auto log = OpenOrDie(dir, options);
@@ -470,8 +501,7 @@ TEST(LogTest, CorruptRecordInTheMiddleIsSkippedUnderKSkip) {
 
 TEST(LogTest, CorruptRecordInTheMiddleStopsTheReaderUnderKStop) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 40);
+  LogOptions options = SegmentsOf(4, 40);
   options.on_corruption = OnCorruption::kStop;
   MakeLogWithCorruptRecord(dir, options, 0);
   auto log = OpenOrDie(dir, options);
@@ -492,8 +522,7 @@ TEST(LogTest, CorruptRecordInTheMiddleStopsTheReaderUnderKStop) {
 
 TEST(LogTest, CorruptLengthFieldIsSkippedUnderKSkip) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 40);
+  LogOptions options = SegmentsOf(4, 40);
   options.on_corruption = OnCorruption::kSkip;
   {
     auto log = OpenOrDie(dir, options);
@@ -533,8 +562,7 @@ TEST(LogTest, CorruptionInTheMiddleOfTheLastSegmentIsNotTruncated) {
 
 TEST(LogTest, MissingMiddleSegmentIsAGap) {
   const std::string dir = TestDir();
-  LogOptions options;
-  options.segment_bytes = kSeg + 4 * (kRec + 10);
+  LogOptions options = SegmentsOf(4, 10);
   {
     auto log = OpenOrDie(dir, options);
     AppendN(*log, 0, 12, 10);
