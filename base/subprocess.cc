@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 
 extern char** environ;
 
@@ -115,6 +116,8 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
     stdin_fd_ = std::exchange(other.stdin_fd_, -1);
     stdout_fd_ = std::exchange(other.stdout_fd_, -1);
     stdout_buffer_ = std::move(other.stdout_buffer_);
+    partial_line_at_eof_ = std::move(other.partial_line_at_eof_);
+    stdout_ended_ = std::exchange(other.stdout_ended_, false);
   }
   return *this;
 }
@@ -163,6 +166,14 @@ absl::StatusOr<ExitStatus> Subprocess::Wait(absl::Duration timeout) {
   return *exit_;
 }
 
+absl::StatusOr<ExitStatus> Subprocess::WaitOrKill(absl::Duration timeout) {
+  absl::StatusOr<ExitStatus> exit = Wait(timeout);
+  if (!absl::IsDeadlineExceeded(exit.status())) return exit;
+  Kill();
+  return absl::DeadlineExceededError(
+      absl::StrCat(exit.status().message(), "; killed it"));
+}
+
 absl::Status Subprocess::Signal(int signal) {
   if (pid_ <= 0 || exit_) {
     return absl::FailedPreconditionError(
@@ -188,7 +199,7 @@ ExitStatus Subprocess::Kill() {
 void Subprocess::CloseStdin() { CloseFd(stdin_fd_); }
 
 absl::StatusOr<std::string> Subprocess::ReadLine(absl::Duration timeout) {
-  if (stdout_fd_ < 0 && stdout_buffer_.empty()) {
+  if (stdout_fd_ < 0 && stdout_buffer_.empty() && !stdout_ended_) {
     return absl::FailedPreconditionError(
         absl::StrCat("'", program_, "': stdout is not piped"));
   }
@@ -200,9 +211,10 @@ absl::StatusOr<std::string> Subprocess::ReadLine(absl::Duration timeout) {
       return line;
     }
     if (stdout_fd_ < 0) {
+      partial_line_at_eof_ = std::exchange(stdout_buffer_, "");
       return absl::OutOfRangeError(
           absl::StrCat("'", program_, "' closed its stdout; partial line: '",
-                       std::exchange(stdout_buffer_, ""), "'"));
+                       partial_line_at_eof_, "'"));
     }
     pollfd p = {stdout_fd_, POLLIN, 0};
     const int ready = ::poll(&p, 1, PollTimeoutMs(deadline));
@@ -218,10 +230,56 @@ absl::StatusOr<std::string> Subprocess::ReadLine(absl::Duration timeout) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       CloseFd(stdout_fd_);
+      stdout_ended_ = true;
     } else {
       stdout_buffer_.append(buf, static_cast<size_t>(n));
     }
   }
+}
+
+bool Subprocess::ReadAvailable(std::vector<std::string>* lines) {
+  while (true) {
+    absl::StatusOr<std::string> line = ReadLine(absl::ZeroDuration());
+    if (line.ok()) {
+      lines->push_back(*std::move(line));
+      continue;
+    }
+    if (!absl::IsOutOfRange(line.status())) return true;  // nothing more yet
+    const std::string& rest = partial_line_at_eof_;
+    if (!rest.empty()) lines->push_back(rest);
+    return false;
+  }
+}
+
+SubprocessOptions OutputPiped() {
+  SubprocessOptions options;
+  options.pipe_stdout = true;
+  options.stderr_to_stdout = true;
+  return options;
+}
+
+absl::StatusOr<ProgramRun> RunProgram(const std::vector<std::string>& argv,
+                                      absl::Duration timeout) {
+  TB_ASSIGN_OR_RETURN(Subprocess child, Subprocess::Spawn(argv, OutputPiped()));
+  const absl::Time deadline = absl::Now() + timeout;
+  ProgramRun run;
+  while (true) {
+    absl::StatusOr<std::string> line = child.ReadLine(deadline - absl::Now());
+    if (line.ok()) {
+      absl::StrAppend(&run.output, *line, "\n");
+      continue;
+    }
+    if (absl::IsOutOfRange(line.status())) break;  // its output has ended
+    child.Kill();
+    return absl::DeadlineExceededError(absl::StrCat(
+        "'", argv[0], "' did not finish within ", absl::FormatDuration(timeout),
+        "; killed it. Its output so far:\n", run.output));
+  }
+  // The output has ended; a child that hangs in its shutdown is killed.
+  TB_ASSIGN_OR_RETURN(run.exit,
+                      child.WaitOrKill(std::max(deadline - absl::Now(),
+                                                absl::Seconds(5))));
+  return run;
 }
 
 }  // namespace trainbus::base

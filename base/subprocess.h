@@ -34,6 +34,8 @@ struct ExitStatus {
   bool success() const { return exited && code == 0; }
   // "exited with status 3", "killed by signal 9 (Killed)".
   std::string Describe() const;
+  // As a shell reports it: the exit code, or 128 + the signal.
+  int ShellCode() const { return exited ? code : 128 + signal; }
 };
 
 struct SubprocessOptions {
@@ -41,6 +43,9 @@ struct SubprocessOptions {
   bool pipe_stdout = false;  // ReadLine() reads the child's stdout
   bool stderr_to_stdout = false;  // with pipe_stdout: stderr joins the pipe
 };
+
+// stdout and stderr through one pipe, in the order the child wrote them.
+SubprocessOptions OutputPiped();
 
 class Subprocess {
  public:
@@ -66,6 +71,9 @@ class Subprocess {
   // Waits up to `timeout` for the child to end. DeadlineExceeded if it is
   // still running then (it keeps running; the destructor kills it).
   absl::StatusOr<ExitStatus> Wait(absl::Duration timeout);
+  // Waits up to `timeout`; past it kills and reaps the child and returns
+  // DeadlineExceeded (so no caller can leave it running).
+  absl::StatusOr<ExitStatus> WaitOrKill(absl::Duration timeout);
   // Sends `signal` (if the child has not been reaped yet).
   absl::Status Signal(int signal);
   // SIGKILL, then reaps: returns how the child ended.
@@ -78,6 +86,11 @@ class Subprocess {
   // DeadlineExceeded after `timeout`; OutOfRange when the child closed its
   // stdout first (the message holds any partial line).
   absl::StatusOr<std::string> ReadLine(absl::Duration timeout);
+  // Appends the complete lines that are ready now, without blocking. False
+  // once the child closed its stdout (any partial last line is appended).
+  bool ReadAvailable(std::vector<std::string>* lines);
+  // Our end of the stdout pipe (-1 once closed), for poll() over several.
+  int stdout_fd() const { return stdout_fd_; }
 
  private:
   Subprocess() = default;
@@ -89,7 +102,21 @@ class Subprocess {
   int stdin_fd_ = -1;
   int stdout_fd_ = -1;
   std::string stdout_buffer_;  // read, not yet returned by ReadLine
+  std::string partial_line_at_eof_;  // after the last newline, at EOF
+  bool stdout_ended_ = false;        // the child closed its stdout
 };
+
+// A program run to its end: what it printed (stdout and stderr) and how it
+// ended.
+struct ProgramRun {
+  std::string output;
+  ExitStatus exit;
+};
+
+// Runs `argv` to its end, reading its output as it comes. Past `timeout`
+// the child is killed and reaped, and the error holds its output so far.
+absl::StatusOr<ProgramRun> RunProgram(const std::vector<std::string>& argv,
+                                      absl::Duration timeout);
 
 }  // namespace trainbus::base
 

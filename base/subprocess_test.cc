@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -93,6 +95,48 @@ TEST(SubprocessTest, MissingProgramIsAClearError) {
   ASSERT_FALSE(child.ok());
   EXPECT_NE(child.status().message().find("/no/such/program"),
             absl::string_view::npos);
+}
+
+TEST(SubprocessTest, WaitOrKillKillsAndReapsAChildPastItsDeadline) {
+  absl::StatusOr<Subprocess> sleeper = Subprocess::Spawn({"/bin/sleep", "60"});
+  ASSERT_TRUE(sleeper.ok()) << sleeper.status();
+  const pid_t pid = sleeper->pid();
+  absl::StatusOr<ExitStatus> exit = sleeper->WaitOrKill(absl::Milliseconds(200));
+  EXPECT_EQ(exit.status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(sleeper->exit_status().has_value());  // reaped
+  EXPECT_EQ(sleeper->exit_status()->ShellCode(), 128 + SIGKILL);
+  EXPECT_NE(::kill(pid, 0), 0) << "pid " << pid << " still exists";
+}
+
+TEST(SubprocessTest, ReadAvailableNeverBlocksAndKeepsThePartialLastLine) {
+  absl::StatusOr<Subprocess> child = Subprocess::Spawn(
+      {"/bin/sh", "-c", "echo one; echo two >&2; printf three"}, OutputPiped());
+  ASSERT_TRUE(child.ok()) << child.status();
+  ASSERT_TRUE(child->Wait(kDeadline).ok());  // all of it is in the pipe now
+  std::vector<std::string> lines;
+  EXPECT_FALSE(child->ReadAvailable(&lines));  // and then the end
+  EXPECT_EQ(lines, (std::vector<std::string>{"one", "two", "three"}));
+  lines.clear();
+  EXPECT_FALSE(child->ReadAvailable(&lines));  // the end stays the end
+  EXPECT_TRUE(lines.empty());
+  EXPECT_EQ(child->ReadLine(kDeadline).status().code(),
+            absl::StatusCode::kOutOfRange);
+}
+
+TEST(RunProgramTest, CollectsBothStreamsAndTheExitCode) {
+  absl::StatusOr<ProgramRun> run =
+      RunProgram({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, kDeadline);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->output, "out\nerr\n");
+  EXPECT_EQ(run->exit.ShellCode(), 3);
+}
+
+TEST(RunProgramTest, AProgramPastItsDeadlineIsKilledAndItsOutputKept) {
+  absl::StatusOr<ProgramRun> run = RunProgram(
+      {"/bin/sh", "-c", "echo started; exec sleep 60"}, absl::Milliseconds(300));
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(run.status().message().find("started"), absl::string_view::npos)
+      << run.status();
 }
 
 }  // namespace

@@ -2,125 +2,43 @@
 // and checks its exit codes, report and chart. The binary's path comes in as
 // argv[1] ($(rootpath //experiments:accuracy)).
 //
-// Every run has a deadline: a child that outlives it is killed, and the child
-// is reaped on every path (Child's destructor).
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <chrono>
-#include <cstdio>
+// Every run has a deadline: a child that outlives it is killed and reaped
+// (base::RunProgram).
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "base/subprocess.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
-extern char** environ;
-
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 std::string g_binary;
 
 // The whole run of a test case's slice takes a few seconds; 60 s leaves room
 // for a loaded machine and still fires well inside the test's own timeout.
-constexpr std::chrono::seconds kDeadline{60};
+constexpr absl::Duration kDeadline = absl::Seconds(60);
 
 struct Result {
-  int exit_code = -1;   // -1: killed by a signal or not started
-  bool timed_out = false;
+  int exit_code = -1;   // -1: not started, or killed at the deadline
   std::string output;   // stdout and stderr
-};
-
-// A child process with its stdout and stderr on one pipe; killed and reaped
-// when it goes out of scope.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& args) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) !=
-        0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    fd_ = fds[0];
-  }
-  ~Child() {
-    if (fd_ >= 0) close(fd_);
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      int status;
-      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  // Reads until EOF, then reaps; kills the child at `deadline`.
-  Result Wait(Clock::time_point deadline) {
-    Result r;
-    if (pid_ <= 0 || fd_ < 0) {
-      r.output = "could not start " + g_binary;
-      return r;
-    }
-    char buf[4096];
-    while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - Clock::now());
-      if (left.count() <= 0) {
-        r.timed_out = true;
-        break;
-      }
-      pollfd p{fd_, POLLIN, 0};
-      const int ready = poll(&p, 1, static_cast<int>(left.count()));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) continue;  // timeout: the loop head notices
-      const ssize_t n = read(fd_, buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // EOF: the child closed its output
-      r.output.append(buf, static_cast<size_t>(n));
-    }
-    if (r.timed_out) kill(pid_, SIGKILL);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
 };
 
 Result RunBinary(std::vector<std::string> args) {
   args.insert(args.begin(), g_binary);
-  Child child(args);
-  Result r = child.Wait(Clock::now() + kDeadline);
-  EXPECT_FALSE(r.timed_out) << "accuracy did not finish within "
-                            << kDeadline.count() << " s; output so far:\n"
-                            << r.output;
+  Result r;
+  absl::StatusOr<trainbus::base::ProgramRun> run =
+      trainbus::base::RunProgram(args, kDeadline);
+  if (!run.ok()) {
+    ADD_FAILURE() << run.status();
+    return r;
+  }
+  r.output = run->output;
+  r.exit_code = run->exit.exited ? run->exit.code : -1;
   return r;
 }
 

@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
+#include "base/subprocess.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
 #include "tests/test_topology.h"
@@ -38,7 +39,7 @@ constexpr double kLearned = 0.65;
 
 struct Proc {
   std::string name;
-  std::unique_ptr<actors::Subprocess> process;
+  std::unique_ptr<base::Subprocess> process;
   std::vector<std::string> lines;
   bool open = true;
   int code = -1;
@@ -47,12 +48,13 @@ struct Proc {
 std::unique_ptr<Proc> Start(const std::string& name,
                             std::vector<std::string> args) {
   args.insert(args.begin(), testing::ProgramUnderTest());
-  absl::StatusOr<actors::Subprocess> p = actors::Subprocess::Spawn(args);
+  absl::StatusOr<base::Subprocess> p =
+      base::Subprocess::Spawn(args, base::OutputPiped());
   EXPECT_TRUE(p.ok()) << p.status();
   if (!p.ok()) return nullptr;
   auto proc = std::make_unique<Proc>();
   proc->name = name;
-  proc->process = std::make_unique<actors::Subprocess>(std::move(*p));
+  proc->process = std::make_unique<base::Subprocess>(*std::move(p));
   return proc;
 }
 
@@ -64,10 +66,10 @@ std::string StartHub(std::unique_ptr<Proc>& hub,
                "--timeout_s=60"});
   hub = Start("hub", args);
   if (!hub) return "";
-  std::string line;
-  while (hub->process->ReadLine(&line, kDeadlineS)) {
-    hub->lines.push_back(line);
-    if (absl::StartsWith(line, "LISTENING ")) return line.substr(10);
+  absl::StatusOr<std::string> line;
+  while ((line = hub->process->ReadLine(absl::Seconds(kDeadlineS))).ok()) {
+    hub->lines.push_back(*line);
+    if (absl::StartsWith(*line, "LISTENING ")) return line->substr(10);
   }
   ADD_FAILURE() << "the hub did not announce its port";
   return "";
@@ -95,18 +97,19 @@ void RunToEnd(const std::vector<Proc*>& procs,
   while (open > 0 && std::chrono::steady_clock::now() < deadline) {
     for (Proc* p : procs) {
       if (!p->open) continue;
-      std::string line;
       // Short waits per process keep every pipe drained.
-      while (p->process->ReadLine(&line, 0.02)) {
-        p->lines.push_back(line);
-        if (on_line) on_line(*p, line);
+      absl::StatusOr<std::string> line;
+      while ((line = p->process->ReadLine(absl::Milliseconds(20))).ok()) {
+        p->lines.push_back(*line);
+        if (on_line) on_line(*p, *line);
       }
       std::vector<std::string> rest;
-      if (!p->process->ReadAvailable(&rest)) {
-        for (const std::string& l : rest) {
-          p->lines.push_back(l);
-          if (on_line) on_line(*p, l);
-        }
+      const bool still_open = p->process->ReadAvailable(&rest);
+      for (const std::string& l : rest) {
+        p->lines.push_back(l);
+        if (on_line) on_line(*p, l);
+      }
+      if (!still_open) {
         p->open = false;
         --open;
       }
@@ -115,12 +118,13 @@ void RunToEnd(const std::vector<Proc*>& procs,
   for (Proc* p : procs) {
     EXPECT_FALSE(p->open) << p->name << " still running after " << kDeadlineS
                           << " s";
-    if (p->open) p->process->Kill(SIGKILL);
+    if (p->open) p->process->Kill();
     // Its output has ended; it must exit soon after (a hang in shutdown
     // would otherwise hang the test).
-    absl::StatusOr<int> code = p->process->WaitFor(5);
-    EXPECT_TRUE(code.ok()) << p->name << ": " << code.status();
-    p->code = code.ok() ? *code : -1;
+    absl::StatusOr<base::ExitStatus> exit =
+        p->process->WaitOrKill(absl::Seconds(5));
+    EXPECT_TRUE(exit.ok()) << p->name << ": " << exit.status();
+    p->code = exit.ok() ? exit->ShellCode() : -1;
   }
 }
 
@@ -131,7 +135,7 @@ std::function<void(Proc&, const std::string&)> KillWhen(
     bool* killed) {
   return [=](Proc& p, const std::string& line) {
     if (!*killed && &p == watched && absl::StartsWith(line, prefix)) {
-      victim->process->Kill(SIGKILL);
+      victim->process->Kill();
       *killed = true;
     }
   };

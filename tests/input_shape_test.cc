@@ -23,6 +23,7 @@
 #include "actors/topology/parallel_models.h"
 #include "actors/topology/production_routing.h"
 #include "actors/topology/train_task.h"
+#include "base/subprocess.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -265,19 +266,14 @@ TEST(InputShapeTest, ClusterWorkerBinaryExitsNonZeroWithTheReason) {
   ASSERT_FALSE(g_cluster_binary.empty())
       << "pass the path of //experiments:cluster as the first argument";
   const Mismatch& m = Mismatches().front();  // 4x4 images
-  auto child = actors::Subprocess::Spawn(
+  // A hang shows as the deadline; the test's own timeout is longer.
+  absl::StatusOr<base::ProgramRun> run = base::RunProgram(
       {g_cluster_binary, "--role=worker", "--hub=127.0.0.1:1",
-       "--data_dir=" + MnistDir(m.rows, m.cols), "--timeout_s=30"});
-  ASSERT_TRUE(child.ok()) << child.status();
-  std::vector<std::string> lines;
-  std::string line;
-  // 60 s of silence means it hangs; the test's own timeout is longer.
-  while (child->ReadLine(&line, /*timeout_s=*/60)) lines.push_back(line);
-  const std::string output = absl::StrJoin(lines, "\n");
-  child->Kill(SIGKILL);  // no effect once it has exited; ends a hung one
-  const int code = child->Wait();
-  EXPECT_NE(code, 128 + SIGKILL) << "the worker hung instead of exiting";
-  EXPECT_NE(code, 0) << output;
+       "--data_dir=" + MnistDir(m.rows, m.cols), "--timeout_s=30"},
+      absl::Seconds(60));
+  ASSERT_TRUE(run.ok()) << run.status();
+  const std::string& output = run->output;
+  EXPECT_NE(run->exit.ShellCode(), 0) << output;
   EXPECT_NE(output.find("4x4 samples"), std::string::npos) << output;
   EXPECT_NE(output.find("1x28x28"), std::string::npos) << output;
 }

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <string>
 
-#include "actors/topology/cluster.h"  // Subprocess
 #include "actors/topology/parallel_models.h"
 #include "base/file.h"
+#include "base/subprocess.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
 #include "tests/test_topology.h"
@@ -211,26 +211,14 @@ Exit RunExperiment(std::vector<std::string> args, double timeout_s = 20) {
     return out;
   }
   args.insert(args.begin(), testing::ProgramUnderTest());
-  absl::StatusOr<actors::Subprocess> p = actors::Subprocess::Spawn(args);
-  if (!p.ok()) {
-    ADD_FAILURE() << p.status();
+  absl::StatusOr<base::ProgramRun> run =
+      base::RunProgram(args, absl::Seconds(timeout_s));
+  if (!run.ok()) {
+    ADD_FAILURE() << run.status();
     return out;
   }
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::duration<double>(timeout_s);
-  auto left = [&] {
-    return std::chrono::duration<double>(deadline -
-                                         std::chrono::steady_clock::now())
-        .count();
-  };
-  std::string line;
-  while (left() > 0 && p->ReadLine(&line, left())) out.output += line + "\n";
-  absl::StatusOr<int> code = p->WaitFor(std::max(left(), 1.0));
-  if (!code.ok()) {
-    ADD_FAILURE() << code.status() << "\n" << out.output;
-    return out;
-  }
-  out.code = *code;
+  out.output = run->output;
+  out.code = run->exit.ShellCode();
   return out;
 }
 

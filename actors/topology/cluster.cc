@@ -1,11 +1,7 @@
 #include "actors/topology/cluster.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +22,7 @@
 #include "actors/generator/generator.h"
 #include "actors/topology/components.h"
 #include "base/status_error.h"
+#include "base/subprocess.h"
 #include "base/status_macros.h"
 #include "report/json_text.h"
 #include "bus/atoms.h"
@@ -657,153 +654,6 @@ std::string HubReportToJson(const HubReport& report) {
 
 // ---- processes --------------------------------------------------------------
 
-absl::StatusOr<Subprocess> Subprocess::Spawn(
-    const std::vector<std::string>& argv) {
-  if (argv.empty()) return absl::InvalidArgumentError("no program to run");
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<char*> args;
-  for (const std::string& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr,
-                               args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    return absl::InternalError(
-        absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc)));
-  }
-  return Subprocess(pid, fds[0]);
-}
-
-Subprocess::Subprocess(Subprocess&& other) noexcept
-    : pid_(other.pid_),
-      fd_(other.fd_),
-      eof_(other.eof_),
-      buffer_(std::move(other.buffer_)) {
-  other.pid_ = -1;
-  other.fd_ = -1;
-}
-
-Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
-  if (this != &other) {
-    this->~Subprocess();
-    new (this) Subprocess(std::move(other));
-  }
-  return *this;
-}
-
-Subprocess::~Subprocess() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    Wait();
-  }
-  if (fd_ >= 0) ::close(fd_);
-}
-
-bool Subprocess::Fill(double timeout_s) {
-  if (eof_ || fd_ < 0) return false;
-  pollfd p{fd_, POLLIN, 0};
-  const int ready = ::poll(&p, 1, static_cast<int>(timeout_s * 1000));
-  if (ready <= 0) return false;
-  char chunk[4096];
-  const ssize_t n = ::read(fd_, chunk, sizeof(chunk));
-  if (n <= 0) {
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
-    eof_ = true;
-    return false;
-  }
-  buffer_.append(chunk, static_cast<size_t>(n));
-  return true;
-}
-
-bool Subprocess::ReadLine(std::string* line, double timeout_s) {
-  const auto deadline = Clock::now() + Millis(timeout_s);
-  while (true) {
-    const size_t nl = buffer_.find('\n');
-    if (nl != std::string::npos) {
-      *line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
-      return true;
-    }
-    if (eof_) {
-      if (buffer_.empty()) return false;
-      *line = std::move(buffer_);
-      buffer_.clear();
-      return true;
-    }
-    const double left =
-        std::chrono::duration<double>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    Fill(left);
-  }
-}
-
-bool Subprocess::ReadAvailable(std::vector<std::string>* lines) {
-  Fill(0);
-  std::string line;
-  while (buffer_.find('\n') != std::string::npos ||
-         (eof_ && !buffer_.empty())) {
-    ReadLine(&line, 0);
-    lines->push_back(std::move(line));
-  }
-  return !eof_;
-}
-
-void Subprocess::Kill(int signal) {
-  if (pid_ > 0) ::kill(pid_, signal);
-}
-
-int Subprocess::Wait() {
-  if (pid_ <= 0) return -1;
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
-absl::StatusOr<int> Subprocess::WaitFor(double timeout_s) {
-  if (pid_ <= 0) return -1;
-  // A pidfd becomes readable when the child exits: a bounded wait without
-  // polling waitpid in a loop.
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  bool exited = false;
-  if (pidfd >= 0) {
-    pollfd p{pidfd, POLLIN, 0};
-    const auto deadline = Clock::now() + Millis(timeout_s);
-    while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - Clock::now());
-      const int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(
-                                          left.count(), 0)));
-      if (ready > 0) {
-        exited = true;
-        break;
-      }
-      if (ready == 0 || (ready < 0 && errno != EINTR)) break;
-    }
-    ::close(pidfd);
-  }
-  if (exited) return Wait();
-  const pid_t pid = pid_;
-  Kill(SIGKILL);
-  Wait();
-  return absl::DeadlineExceededError(absl::StrFormat(
-      "process %d did not exit within %.0f s; killed it", pid, timeout_s));
-}
-
 std::string SelfExecutable() {
   char path[4096];
   const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -863,12 +713,16 @@ int RunLocalDemo(const LocalDemoConfig& config, std::ostream& out) {
       << std::endl;
   struct Child {
     std::string name;
-    Subprocess process;
+    base::Subprocess process;
     bool open = true;
   };
+  base::SubprocessOptions piped;  // stdout and stderr, interleaved
+  piped.pipe_stdout = true;
+  piped.stderr_to_stdout = true;
   std::vector<std::vector<std::string>> commands = LocalDemoCommands(config);
   std::vector<Child> children;
-  absl::StatusOr<Subprocess> hub = Subprocess::Spawn(commands[0]);
+  absl::StatusOr<base::Subprocess> hub =
+      base::Subprocess::Spawn(commands[0], piped);
   if (!hub.ok()) {
     out << "local_demo: " << hub.status().message() << std::endl;
     return 1;
@@ -880,11 +734,12 @@ int RunLocalDemo(const LocalDemoConfig& config, std::ostream& out) {
         0.0, std::chrono::duration<double>(deadline - Clock::now()).count());
   };
   std::string address;
-  std::string line;
-  while (address.empty() &&
-         children[0].process.ReadLine(&line, std::min(120.0, seconds_left()))) {
-    out << "[hub]     " << line << std::endl;
-    if (absl::StartsWith(line, "LISTENING ")) address = line.substr(10);
+  while (address.empty()) {
+    absl::StatusOr<std::string> line = children[0].process.ReadLine(
+        absl::Seconds(std::min(120.0, seconds_left())));
+    if (!line.ok()) break;
+    out << "[hub]     " << *line << std::endl;
+    if (absl::StartsWith(*line, "LISTENING ")) address = line->substr(10);
   }
   if (address.empty()) {
     out << "local_demo: the hub did not start; see its output above"
@@ -893,7 +748,8 @@ int RunLocalDemo(const LocalDemoConfig& config, std::ostream& out) {
   }
   for (size_t i = 1; i < commands.size(); ++i) {
     commands[i].push_back("--hub=" + address);
-    absl::StatusOr<Subprocess> w = Subprocess::Spawn(commands[i]);
+    absl::StatusOr<base::Subprocess> w =
+        base::Subprocess::Spawn(commands[i], piped);
     if (!w.ok()) {
       out << "local_demo: " << w.status().message() << std::endl;
       return 1;
@@ -926,12 +782,13 @@ int RunLocalDemo(const LocalDemoConfig& config, std::ostream& out) {
   int failures = 0;
   out << "\nlocal_demo summary:";
   for (Child& c : children) {
-    if (c.open) c.process.Kill(SIGKILL);
+    if (c.open) c.process.Kill();
     // A child whose output ended gets a few seconds to exit.
-    absl::StatusOr<int> code = c.process.WaitFor(10);
-    failures += !code.ok() || *code != 0;
+    absl::StatusOr<base::ExitStatus> exit =
+        c.process.WaitOrKill(absl::Seconds(10));
+    failures += !exit.ok() || !exit->success();
     out << " " << c.name << " exit "
-        << (code.ok() ? absl::StrCat(*code)
+        << (exit.ok() ? absl::StrCat(exit->ShellCode())
                       : "killed, it hung after its output")
         << (c.open ? " (killed after the timeout)" : "") << ";";
   }

@@ -108,44 +108,6 @@ std::string FormatResultLine(const ClusterModelResult& r);
 std::string FormatHubSummary(const HubReport& report);
 std::string HubReportToJson(const HubReport& report);
 
-// A child process whose stdout (and stderr) is read through a pipe; used by
-// the local demo and the cluster tests.
-class Subprocess {
- public:
-  // argv[0] is the path of the program.
-  static absl::StatusOr<Subprocess> Spawn(const std::vector<std::string>& argv);
-
-  Subprocess(Subprocess&& other) noexcept;
-  Subprocess& operator=(Subprocess&& other) noexcept;
-  Subprocess(const Subprocess&) = delete;
-  Subprocess& operator=(const Subprocess&) = delete;
-  ~Subprocess();  // kills (SIGKILL) and reaps a child still running
-
-  pid_t pid() const { return pid_; }
-  int stdout_fd() const { return fd_; }
-  // Reads one line (without '\n'); false at end of output or after
-  // `timeout_s` seconds without a complete line.
-  bool ReadLine(std::string* line, double timeout_s);
-  // Whatever complete lines are ready now (non-blocking); false once the
-  // output has ended and nothing is left.
-  bool ReadAvailable(std::vector<std::string>* lines);
-  void Kill(int signal);
-  // Waits for exit; returns the exit code, or 128 + signal.
-  int Wait();
-  // Waits at most `timeout_s`; past it, kills (SIGKILL) and reaps the child
-  // and returns DeadlineExceeded.
-  absl::StatusOr<int> WaitFor(double timeout_s);
-
- private:
-  Subprocess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
-  bool Fill(double timeout_s);
-
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  bool eof_ = false;
-  std::string buffer_;
-};
-
 // The path of the running executable (/proc/self/exe).
 std::string SelfExecutable();
 

@@ -127,22 +127,5 @@ TEST(LocalDemoTest, TheDemosFlagsReachItsChildren) {
   EXPECT_EQ(preset[2][3].find("model2="), std::string::npos) << preset[2][3];
 }
 
-TEST(SubprocessTest, WaitForKillsAndReapsAChildPastItsDeadline) {
-  absl::StatusOr<Subprocess> sleeper = Subprocess::Spawn({"/bin/sleep", "60"});
-  ASSERT_TRUE(sleeper.ok()) << sleeper.status();
-  const pid_t pid = sleeper->pid();
-  absl::StatusOr<int> code = sleeper->WaitFor(0.2);
-  EXPECT_EQ(code.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(sleeper->pid(), -1);  // reaped: nothing left to wait for
-  EXPECT_NE(::kill(pid, 0), 0) << "pid " << pid << " still exists";
-
-  absl::StatusOr<Subprocess> quick =
-      Subprocess::Spawn({"/bin/sh", "-c", "exit 3"});
-  ASSERT_TRUE(quick.ok()) << quick.status();
-  code = quick->WaitFor(30);
-  ASSERT_TRUE(code.ok()) << code.status();
-  EXPECT_EQ(*code, 3);
-}
-
 }  // namespace
 }  // namespace trainbus::actors
