@@ -80,6 +80,8 @@ struct CoordinatorState {
   std::map<std::string, ClusterModelResult> results;  // by model
   // The last periodic report of each model: what a lost model's row shows.
   std::map<std::string, ClusterModelResult> progress;
+  // Its warnings so far (a lost model's too).
+  std::map<std::string, std::vector<std::string>> warnings;
   bool started = false;
   bool generated = false;
   bool finished = false;
@@ -119,6 +121,13 @@ void OnMetric(Coordinator* self, const bus::Metric& m) {
     return it == m.values.end() ? 0.0 : it->second;
   };
   if (m.split != kFinalSplit) {
+    if (m.split == "warning") {
+      st.warnings[m.model].push_back(absl::StrFormat(
+          "training accuracy %.4f after %.0f samples is no better than "
+          "chance (%.4f)",
+          value("prequential_accuracy"), value("samples"),
+          value("chance_accuracy")));
+    }
     if (m.split == "test") {
       ClusterModelResult& last = st.progress[m.model];
       last.test_accuracy = value("test_accuracy");
@@ -126,6 +135,8 @@ void OnMetric(Coordinator* self, const bus::Metric& m) {
       last.steps = m.step;
       last.samples = static_cast<uint64_t>(value("samples"));
       last.samples_per_second = value("samples_per_second");
+      last.rejected_shape = static_cast<uint64_t>(value("rejected_shape"));
+      last.rejected_label = static_cast<uint64_t>(value("rejected_label"));
     }
     if (st.print) {
       caf::aout(self) << absl::StrFormat(
@@ -145,6 +156,9 @@ void OnMetric(Coordinator* self, const bus::Metric& m) {
   r.steps = m.step;
   r.samples = static_cast<uint64_t>(value("samples"));
   r.samples_per_second = value("samples_per_second");
+  r.rejected_shape = static_cast<uint64_t>(value("rejected_shape"));
+  r.rejected_label = static_cast<uint64_t>(value("rejected_label"));
+  r.warnings = st.warnings[m.model];
   if (st.print) caf::aout(self) << "hub: " << FormatResultLine(r) << "\n";
   if (st.results.count(r.model) == 0) st.results[r.model] = std::move(r);
   MaybeFinish(self);
@@ -171,6 +185,7 @@ void OnWorkerDown(Coordinator* self, const caf::down_msg& down) {
       r.worker = w.name;
       r.model = m;
       r.status = "lost";
+      r.warnings = st.warnings[m];
       r.error = absl::StrFormat(
           "worker died before the end of the stream; figures as of its last "
           "report (step %d)",
@@ -301,7 +316,9 @@ bus::Metric FinalMetric(const ModelSummary& s) {
               {"prequential_accuracy", s.prequential_accuracy},
               {"samples", static_cast<double>(s.samples)},
               {"samples_per_second", s.samples_per_second},
-              {"failed", s.error.empty() ? 0.0 : 1.0}};
+              {"failed", s.error.empty() ? 0.0 : 1.0},
+              {"rejected_shape", static_cast<double>(s.rejected_shape)},
+              {"rejected_label", static_cast<double>(s.rejected_label)}};
   m.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
@@ -526,6 +543,10 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
   for (size_t i = 0; i < specs.size(); ++i) {
     TB_RETURN_IF_ERROR(CheckModelInput(config.models[i].name, specs[i], *eval));
   }
+  // Said whether or not the models print their progress: it is what tells
+  // a slow model from a stuck one.
+  std::cout << ModelCostLines(config.models, specs, config.name + "/")
+            << std::flush;
 
   Node node;
   caf::actor_system& sys = node.sys;
@@ -623,6 +644,10 @@ std::string FormatHubSummary(const HubReport& report) {
                           r.worker, r.model, r.status, r.test_accuracy,
                           r.prequential_accuracy, r.steps, r.samples);
   }
+  for (const ClusterModelResult& r : report.models) {
+    out += SummaryNotes(r.model, r.rejected_shape, r.rejected_label,
+                        r.warnings);
+  }
   absl::StrAppendFormat(
       &out, "%d worker(s), %d lost%s; %d samples published in %.1f s\n",
       report.workers.size(), report.lost_workers.size(),
@@ -644,6 +669,10 @@ std::string HubReportToJson(const HubReport& report) {
                       {"steps", r.steps},
                       {"samples", r.samples}};
     if (!r.error.empty()) m["error"] = r.error;
+    // After every older field, so that readers by position keep working.
+    m["rejected_shape"] = r.rejected_shape;
+    m["rejected_label"] = r.rejected_label;
+    m["warnings"] = r.warnings;
     models.push_back(std::move(m));
   }
   const report::Json doc = {{"train_samples", report.train_samples},
