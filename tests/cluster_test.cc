@@ -223,6 +223,40 @@ TEST_F(ClusterTest, HubAndTwoWorkersTrainAboveChance) {
       << all;
   // Metrics travelled back to the hub while training.
   EXPECT_TRUE(Contains(*hub, "hub: worker2/model1 test step")) << all;
+  // Nothing was refused or warned about, and the report says so.
+  for (const char* model : {"worker1/model1", "worker2/model1"}) {
+    EXPECT_EQ(results[model]["rejected_shape"], 0) << all;
+    EXPECT_EQ(results[model]["rejected_label"], 0) << all;
+    EXPECT_EQ(results[model]["warnings"], report::Json::array()) << all;
+  }
+  // Each worker priced its models before training.
+  EXPECT_TRUE(Contains(*w1, "worker1/model1 (softmax): 7.8 k parameters"))
+      << all;
+  EXPECT_TRUE(Contains(*w2, "worker2/model1 (mlp): ")) << all;
+}
+
+TEST_F(ClusterTest, AModelTrainingAtChanceIsAWarningInTheHubsReport) {
+  std::unique_ptr<Proc> hub;
+  const std::string report = ReportPath("at_chance");
+  const std::string address = StartHub(
+      hub, {"--workers=1", "--train_limit=3000", "--report_json=" + report});
+  ASSERT_FALSE(address.empty());
+  // lr=100 wrecks an MLP without a NaN: it ends at about 0.1.
+  std::unique_ptr<Proc> w1 =
+      StartWorker("worker1", address, "model1=mlp:lr=100", "500");
+  ASSERT_TRUE(w1);
+  RunToEnd({hub.get(), w1.get()}, nullptr);
+  const std::string all = Dump(*hub) + Dump(*w1);
+  EXPECT_EQ(hub->code, 0) << all;
+  auto results = Results(report, all);
+  ASSERT_EQ(results.count("worker1/model1"), 1u) << all;
+  const report::Json& warnings = results["worker1/model1"]["warnings"];
+  ASSERT_EQ(warnings.size(), 1u) << all;
+  EXPECT_NE(warnings[0].get<std::string>().find("no better than chance"),
+            std::string::npos)
+      << all;
+  EXPECT_TRUE(Contains(*hub, "worker1/model1 warning: training accuracy"))
+      << all;
 }
 
 TEST_F(ClusterTest, AWorkerKilledMidRunIsLostAndTheOthersFinish) {

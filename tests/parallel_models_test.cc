@@ -160,6 +160,26 @@ TEST_F(ParallelModelsTest, RefusedSamplesAndWarningsAreInTheTableAndJson) {
       << table;
 }
 
+TEST_F(ParallelModelsTest, AModelTrainingAtChanceWarnsInTheReport) {
+  actors::ParallelModelsConfig config = Small();
+  // lr=100 wrecks an MLP without a NaN: it ends at about 0.1.
+  config.models = {{"wrecked", "mlp:lr=100"}, {"fine", "softmax:lr=0.01"}};
+  config.train_limit = 3000;
+  auto report = actors::RunParallelModels(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  report::Json doc = ParseJson(actors::ReportToJson(*report));
+  ASSERT_EQ(doc["models"].size(), 2u);
+  ASSERT_EQ(doc["models"][0]["warnings"].size(), 1u) << doc.dump();
+  EXPECT_NE(doc["models"][0]["warnings"][0].get<std::string>().find(
+                "no better than chance"),
+            std::string::npos)
+      << doc.dump();
+  EXPECT_EQ(doc["models"][1]["warnings"], report::Json::array());
+  const std::string table = actors::FormatSummaryTable(*report);
+  EXPECT_NE(table.find("wrecked warning: "), std::string::npos) << table;
+  EXPECT_EQ(table.find("fine warning"), std::string::npos) << table;
+}
+
 TEST_F(ParallelModelsTest, ARunPastItsDeadlineFailsAndSaysWhatToDo) {
   actors::ParallelModelsConfig config = Small();
   config.train_limit = 20000;  // far more than a millisecond's training
