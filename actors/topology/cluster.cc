@@ -110,6 +110,21 @@ void MaybeFinish(Coordinator* self) {
   self->send(st.waiter, bus::done_atom::value);
 }
 
+// The figures every test and final metric carries.
+void ReadFigures(const bus::Metric& m, ClusterModelResult* r) {
+  auto value = [&](const char* key) {
+    auto it = m.values.find(key);
+    return it == m.values.end() ? 0.0 : it->second;
+  };
+  r->test_accuracy = value("test_accuracy");
+  r->prequential_accuracy = value("prequential_accuracy");
+  r->steps = m.step;
+  r->samples = static_cast<uint64_t>(value("samples"));
+  r->samples_per_second = value("samples_per_second");
+  r->rejected_shape = static_cast<uint64_t>(value("rejected_shape"));
+  r->rejected_label = static_cast<uint64_t>(value("rejected_label"));
+}
+
 void OnMetric(Coordinator* self, const bus::Metric& m) {
   auto& st = self->state;
   if (++st.unreturned >= kMetricsCredit / 8) {
@@ -128,16 +143,7 @@ void OnMetric(Coordinator* self, const bus::Metric& m) {
           value("prequential_accuracy"), value("samples"),
           value("chance_accuracy")));
     }
-    if (m.split == "test") {
-      ClusterModelResult& last = st.progress[m.model];
-      last.test_accuracy = value("test_accuracy");
-      last.prequential_accuracy = value("prequential_accuracy");
-      last.steps = m.step;
-      last.samples = static_cast<uint64_t>(value("samples"));
-      last.samples_per_second = value("samples_per_second");
-      last.rejected_shape = static_cast<uint64_t>(value("rejected_shape"));
-      last.rejected_label = static_cast<uint64_t>(value("rejected_label"));
-    }
+    if (m.split == "test") ReadFigures(m, &st.progress[m.model]);
     if (st.print) {
       caf::aout(self) << absl::StrFormat(
           "hub: %s %s step %d test_acc %.4f prequential_acc %.4f loss %.4f "
@@ -151,13 +157,7 @@ void OnMetric(Coordinator* self, const bus::Metric& m) {
   r.model = m.model;
   r.worker = m.model.substr(0, m.model.find('/'));
   r.status = value("failed") > 0 ? "failed" : "done";
-  r.test_accuracy = value("test_accuracy");
-  r.prequential_accuracy = value("prequential_accuracy");
-  r.steps = m.step;
-  r.samples = static_cast<uint64_t>(value("samples"));
-  r.samples_per_second = value("samples_per_second");
-  r.rejected_shape = static_cast<uint64_t>(value("rejected_shape"));
-  r.rejected_label = static_cast<uint64_t>(value("rejected_label"));
+  ReadFigures(m, &r);
   r.warnings = st.warnings[m.model];
   if (st.print) caf::aout(self) << "hub: " << FormatResultLine(r) << "\n";
   if (st.results.count(r.model) == 0) st.results[r.model] = std::move(r);
