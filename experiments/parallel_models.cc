@@ -25,6 +25,9 @@ ABSL_FLAG(uint64_t, train_limit, 0, "use only the first N training samples");
 ABSL_FLAG(uint64_t, test_limit, 0, "use only the first N test samples");
 ABSL_FLAG(std::string, policy, "block",
           "backpressure of the mnist->model bindings: block, drop_oldest");
+ABSL_FLAG(double, timeout_s, 24 * 3600,
+          "give up (and exit 1) when the models have not all finished after "
+          "this many seconds (0: no limit; --forever has none)");
 ABSL_FLAG(std::string, report_json, "",
           "write the JSON report here (its directory is created; checked "
           "before training starts)");
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
   config.train_limit = absl::GetFlag(FLAGS_train_limit);
   config.test_limit = absl::GetFlag(FLAGS_test_limit);
   config.policy = absl::GetFlag(FLAGS_policy);
+  config.timeout_s = absl::GetFlag(FLAGS_timeout_s);
   ta::ReportFiles files;
   files.report_json = absl::GetFlag(FLAGS_report_json);
   files.out_dir = absl::GetFlag(FLAGS_out_dir);

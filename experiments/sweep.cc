@@ -31,7 +31,9 @@ ABSL_FLAG(std::string, fixed, "batch=16",
           "hyperparameters every task gets, e.g. 'batch=16,hidden=128'");
 ABSL_FLAG(int, runners, 2, "runner processes to start on this machine");
 ABSL_FLAG(uint64_t, train_limit, 20000, "training samples per task (0: all)");
-ABSL_FLAG(uint64_t, epochs, 1, "epochs per task");
+ABSL_FLAG(uint64_t, epochs, 1,
+          "passes over the training data per task (at least 1: a task must "
+          "end)");
 ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist",
           "MNIST-format data directory");
 ABSL_FLAG(std::string, project, "fashion-mnist", "registry project");
@@ -76,6 +78,14 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Runs a hyperparameter sweep through the registry's task queue.");
   absl::ParseCommandLine(argc, argv);
+  // Before the registry is opened or a runner started: every task would
+  // fail on it.
+  if (absl::Status s =
+          trainbus::actors::CheckTaskEpochs(absl::GetFlag(FLAGS_epochs));
+      !s.ok()) {
+    std::cerr << "sweep: --" << s.message() << "\n";
+    return 2;
+  }
 
   trainbus::registry::StoreOptions store_options;
   store_options.root = absl::GetFlag(FLAGS_registry_dir).empty()

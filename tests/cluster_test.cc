@@ -196,23 +196,28 @@ class ClusterTest : public ::testing::Test {
 constexpr char kSoftmax[] = "model1=softmax:opt=sgd,lr=0.01,batch=1";
 constexpr char kMlp[] = "model1=mlp:hidden=32,opt=adam,lr=0.002,batch=8";
 
-TEST_F(ClusterTest, HubAndTwoWorkersTrainAboveChance) {
+TEST_F(ClusterTest, HubAndWorkersTrainAndTheWreckedModelWarns) {
   std::unique_ptr<Proc> hub;
   const std::string report = ReportPath("two_workers");
   const std::string address = StartHub(
-      hub, {"--workers=2", "--train_limit=2000", "--report_json=" + report});
+      hub, {"--workers=3", "--train_limit=2000", "--report_json=" + report});
   ASSERT_FALSE(address.empty());
   std::unique_ptr<Proc> w1 = StartWorker("worker1", address, kSoftmax, "200");
   std::unique_ptr<Proc> w2 = StartWorker("worker2", address, kMlp, "50");
-  ASSERT_TRUE(w1 && w2);
-  RunToEnd({hub.get(), w1.get(), w2.get()}, nullptr);
+  // lr=100 wrecks an MLP without a NaN: it ends at about 0.1, with a warning
+  // once its second block of 1000 samples is no better than chance.
+  std::unique_ptr<Proc> w3 =
+      StartWorker("worker3", address, "model1=mlp:lr=100", "500");
+  ASSERT_TRUE(w1 && w2 && w3);
+  RunToEnd({hub.get(), w1.get(), w2.get(), w3.get()}, nullptr);
 
-  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
+  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2) + Dump(*w3);
   EXPECT_EQ(hub->code, 0) << all;
   EXPECT_EQ(w1->code, 0) << all;
   EXPECT_EQ(w2->code, 0) << all;
+  EXPECT_EQ(w3->code, 0) << all;
   auto results = Results(report, all);
-  ASSERT_EQ(results.size(), 2u) << all;
+  ASSERT_EQ(results.size(), 3u) << all;
   for (const char* model : {"worker1/model1", "worker2/model1"}) {
     ASSERT_EQ(results.count(model), 1u) << model << "\n" << all;
     EXPECT_EQ(results[model]["status"], "done") << all;
@@ -227,6 +232,25 @@ TEST_F(ClusterTest, HubAndTwoWorkersTrainAboveChance) {
       << all;
   // Metrics travelled back to the hub while training.
   EXPECT_TRUE(Contains(*hub, "hub: worker2/model1 test step")) << all;
+  // Nothing was refused; only the wrecked model warned.
+  for (const char* model :
+       {"worker1/model1", "worker2/model1", "worker3/model1"}) {
+    EXPECT_EQ(results[model]["rejected_shape"], 0) << all;
+    EXPECT_EQ(results[model]["rejected_label"], 0) << all;
+  }
+  EXPECT_EQ(results["worker1/model1"]["warnings"], report::Json::array());
+  EXPECT_EQ(results["worker2/model1"]["warnings"], report::Json::array());
+  const report::Json& warnings = results["worker3/model1"]["warnings"];
+  ASSERT_EQ(warnings.size(), 1u) << all;
+  EXPECT_NE(warnings[0].get<std::string>().find("no better than chance"),
+            std::string::npos)
+      << all;
+  EXPECT_TRUE(Contains(*hub, "worker3/model1 warning: training accuracy"))
+      << all;
+  // Each worker priced its models before training.
+  EXPECT_TRUE(Contains(*w1, "worker1/model1 (softmax): 7.8 k parameters"))
+      << all;
+  EXPECT_TRUE(Contains(*w2, "worker2/model1 (mlp): ")) << all;
 }
 
 TEST_F(ClusterTest, AWorkerKilledMidRunIsLostAndTheOthersFinish) {

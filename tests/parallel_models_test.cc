@@ -4,6 +4,8 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "actors/topology/parallel_models.h"
 #include "base/file.h"
@@ -114,6 +116,85 @@ TEST_F(ParallelModelsTest, FourModelsLearnSideBySide) {
   EXPECT_NE(actors::CurvesToSvg(*report).find("<polyline"), std::string::npos);
   EXPECT_NE(report->topology.ToDot().find("\"mnist\" -> \"model4\""),
             std::string::npos);
+}
+
+TEST_F(ParallelModelsTest, RefusedSamplesAndWarningsAreInTheTableAndJson) {
+  // A real run: the new fields are there (and zero), after the old ones.
+  auto run = actors::RunParallelModels(Small());
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->models.size(), 1u);
+  report::Json doc = ParseJson(actors::ReportToJson(*run));
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : doc["models"][0].items()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "name", "kind", "spec", "hyperparameters", "parameters",
+                      "steps", "samples", "test_accuracy",
+                      "prequential_accuracy", "train_samples_per_second",
+                      "train_seconds", "curve", "rejected_shape",
+                      "rejected_label", "warnings"}));
+  EXPECT_EQ(doc["models"][0]["rejected_shape"], 0);
+  EXPECT_EQ(doc["models"][0]["rejected_label"], 0);
+  EXPECT_EQ(doc["models"][0]["warnings"], report::Json::array());
+  const std::string quiet = actors::FormatSummaryTable(*run);
+  EXPECT_EQ(quiet.find("refused"), std::string::npos) << quiet;
+  EXPECT_EQ(quiet.find("warning"), std::string::npos) << quiet;
+
+  // What a model that refused samples and trained at chance reports.
+  actors::ParallelModelsReport report = *run;
+  actors::ModelSummary& m = report.models[0];
+  m.rejected_shape = 12;
+  m.rejected_label = 3;
+  m.warnings = {"training accuracy 0.0950 after 2000 samples is no better "
+                "than chance"};
+  doc = ParseJson(actors::ReportToJson(report));
+  EXPECT_EQ(doc["models"][0]["rejected_shape"], 12);
+  EXPECT_EQ(doc["models"][0]["rejected_label"], 3);
+  EXPECT_EQ(doc["models"][0]["warnings"], report::Json(m.warnings));
+  const std::string table = actors::FormatSummaryTable(report);
+  EXPECT_NE(table.find("solo: refused 12 sample(s) whose shape did not fit "
+                       "its input and 3 with a label >= its classes"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("solo warning: training accuracy 0.0950"),
+            std::string::npos)
+      << table;
+}
+
+TEST_F(ParallelModelsTest, AModelTrainingAtChanceWarnsInTheReport) {
+  actors::ParallelModelsConfig config = Small();
+  // lr=100 wrecks an MLP without a NaN: it ends at about 0.1.
+  config.models = {{"wrecked", "mlp:lr=100"}, {"fine", "softmax:lr=0.01"}};
+  config.train_limit = 3000;
+  auto report = actors::RunParallelModels(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  report::Json doc = ParseJson(actors::ReportToJson(*report));
+  ASSERT_EQ(doc["models"].size(), 2u);
+  ASSERT_EQ(doc["models"][0]["warnings"].size(), 1u) << doc.dump();
+  EXPECT_NE(doc["models"][0]["warnings"][0].get<std::string>().find(
+                "no better than chance"),
+            std::string::npos)
+      << doc.dump();
+  EXPECT_EQ(doc["models"][1]["warnings"], report::Json::array());
+  const std::string table = actors::FormatSummaryTable(*report);
+  EXPECT_NE(table.find("wrecked warning: "), std::string::npos) << table;
+  EXPECT_EQ(table.find("fine warning"), std::string::npos) << table;
+}
+
+TEST_F(ParallelModelsTest, ARunPastItsDeadlineFailsAndSaysWhatToDo) {
+  actors::ParallelModelsConfig config = Small();
+  config.train_limit = 20000;  // far more than a millisecond's training
+  config.timeout_s = 0.001;
+  const auto start = std::chrono::steady_clock::now();
+  auto report = actors::RunParallelModels(config);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(report.status().message().find("--timeout_s"), std::string::npos)
+      << report.status();
+  // It gave up and stopped its actors instead of training to the end.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                          start)
+                .count(),
+            30.0);
 }
 
 TEST_F(ParallelModelsTest, EveryMetricReachesTheSink) {
@@ -245,6 +326,37 @@ TEST_F(ParallelModelsTest, TheBinaryRefusesZeroEpochsAndNamesForever) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("needs a run that ends"), std::string::npos)
       << r.output;
+}
+
+TEST_F(ParallelModelsTest, TheBinaryRefusesModelsThatCannotRunWithAReason) {
+  // Each refused before training, with what is wrong in the first line.
+  for (const auto& [models, expect] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"softmax:input=3x32x32", "3x32x32"},
+           {"softmax:classes=2", "classes=2"},
+           {"mlp:hidden=65536x65536", "parameters"}}) {
+    SCOPED_TRACE(models);
+    Exit r = RunExperiment({"--models=" + models, "--out_dir=",
+                            "--train_limit=100", "--test_limit=100"});
+    EXPECT_NE(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("wall time"), std::string::npos) << r.output;
+  }
+}
+
+TEST_F(ParallelModelsTest, TheBinaryPrintsEachModelsCostBeforeTraining) {
+  Exit r = RunExperiment({"--models=softmax:lr=0.01;mlp:hidden=64",
+                          "--out_dir=", "--train_limit=200",
+                          "--test_limit=100"},
+                         90);
+  EXPECT_EQ(r.code, 0) << r.output;
+  const size_t softmax = r.output.find("model1 (softmax): 7.8 k parameters");
+  const size_t mlp = r.output.find("model2 (mlp): ");
+  const size_t banner = r.output.find("trainbus: 2 models");
+  ASSERT_NE(softmax, std::string::npos) << r.output;
+  ASSERT_NE(mlp, std::string::npos) << r.output;
+  ASSERT_NE(banner, std::string::npos) << r.output;
+  EXPECT_LT(mlp, banner) << r.output;
 }
 
 TEST_F(ParallelModelsTest, TheBinaryWritesIntoAnyOutDirWithoutAShell) {

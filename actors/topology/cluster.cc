@@ -77,6 +77,8 @@ struct CoordinatorState {
   std::map<std::string, ClusterModelResult> results;  // by model
   // The last periodic report of each model: what a lost model's row shows.
   std::map<std::string, ClusterModelResult> progress;
+  // Its warnings so far (a lost model's too).
+  std::map<std::string, std::vector<std::string>> warnings;
   bool started = false;
   bool generated = false;
   bool finished = false;
@@ -105,6 +107,21 @@ void MaybeFinish(Coordinator* self) {
   self->send(st.waiter, bus::done_atom::value);
 }
 
+// The figures every test and final metric carries.
+void ReadFigures(const bus::Metric& m, ClusterModelResult* r) {
+  auto value = [&](const char* key) {
+    auto it = m.values.find(key);
+    return it == m.values.end() ? 0.0 : it->second;
+  };
+  r->test_accuracy = value("test_accuracy");
+  r->prequential_accuracy = value("prequential_accuracy");
+  r->steps = m.step;
+  r->samples = static_cast<uint64_t>(value("samples"));
+  r->samples_per_second = value("samples_per_second");
+  r->rejected_shape = static_cast<uint64_t>(value("rejected_shape"));
+  r->rejected_label = static_cast<uint64_t>(value("rejected_label"));
+}
+
 void OnMetric(Coordinator* self, const bus::Metric& m) {
   auto& st = self->state;
   if (++st.unreturned >= kMetricsCredit / 8) {
@@ -116,14 +133,14 @@ void OnMetric(Coordinator* self, const bus::Metric& m) {
     return it == m.values.end() ? 0.0 : it->second;
   };
   if (m.split != kFinalSplit) {
-    if (m.split == "test") {
-      ClusterModelResult& last = st.progress[m.model];
-      last.test_accuracy = value("test_accuracy");
-      last.prequential_accuracy = value("prequential_accuracy");
-      last.steps = m.step;
-      last.samples = static_cast<uint64_t>(value("samples"));
-      last.samples_per_second = value("samples_per_second");
+    if (m.split == "warning") {
+      st.warnings[m.model].push_back(absl::StrFormat(
+          "training accuracy %.4f after %.0f samples is no better than "
+          "chance (%.4f)",
+          value("prequential_accuracy"), value("samples"),
+          value("chance_accuracy")));
     }
+    if (m.split == "test") ReadFigures(m, &st.progress[m.model]);
     if (st.print) {
       caf::aout(self) << absl::StrFormat(
           "hub: %s %s step %d test_acc %.4f prequential_acc %.4f loss %.4f "
@@ -137,11 +154,8 @@ void OnMetric(Coordinator* self, const bus::Metric& m) {
   r.model = m.model;
   r.worker = m.model.substr(0, m.model.find('/'));
   r.status = value("failed") > 0 ? "failed" : "done";
-  r.test_accuracy = value("test_accuracy");
-  r.prequential_accuracy = value("prequential_accuracy");
-  r.steps = m.step;
-  r.samples = static_cast<uint64_t>(value("samples"));
-  r.samples_per_second = value("samples_per_second");
+  ReadFigures(m, &r);
+  r.warnings = st.warnings[m.model];
   if (st.print) caf::aout(self) << "hub: " << FormatResultLine(r) << "\n";
   if (st.results.count(r.model) == 0) st.results[r.model] = std::move(r);
   MaybeFinish(self);
@@ -168,6 +182,7 @@ void OnWorkerDown(Coordinator* self, const caf::down_msg& down) {
       r.worker = w.name;
       r.model = m;
       r.status = "lost";
+      r.warnings = st.warnings[m];
       r.error = absl::StrFormat(
           "worker died before the end of the stream; figures as of its last "
           "report (step %d)",
@@ -298,7 +313,9 @@ bus::Metric FinalMetric(const ModelSummary& s) {
               {"prequential_accuracy", s.prequential_accuracy},
               {"samples", static_cast<double>(s.samples)},
               {"samples_per_second", s.samples_per_second},
-              {"failed", s.error.empty() ? 0.0 : 1.0}};
+              {"failed", s.error.empty() ? 0.0 : 1.0},
+              {"rejected_shape", static_cast<double>(s.rejected_shape)},
+              {"rejected_label", static_cast<double>(s.rejected_label)}};
   m.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
@@ -523,6 +540,10 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
   for (size_t i = 0; i < specs.size(); ++i) {
     TB_RETURN_IF_ERROR(CheckModelInput(config.models[i].name, specs[i], *eval));
   }
+  // Said whether or not the models print their progress: it is what tells
+  // a slow model from a stuck one.
+  std::cout << ModelCostLines(config.models, specs, config.name + "/")
+            << std::flush;
 
   Node node;
   caf::actor_system& sys = node.sys;
@@ -620,6 +641,10 @@ std::string FormatHubSummary(const HubReport& report) {
                           r.worker, r.model, r.status, r.test_accuracy,
                           r.prequential_accuracy, r.steps, r.samples);
   }
+  for (const ClusterModelResult& r : report.models) {
+    out += SummaryNotes(r.model, r.rejected_shape, r.rejected_label,
+                        r.warnings);
+  }
   absl::StrAppendFormat(
       &out, "%d worker(s), %d lost%s; %d samples published in %.1f s\n",
       report.workers.size(), report.lost_workers.size(),
@@ -641,6 +666,10 @@ std::string HubReportToJson(const HubReport& report) {
                       {"steps", r.steps},
                       {"samples", r.samples}};
     if (!r.error.empty()) m["error"] = r.error;
+    // After every older field, so that readers by position keep working.
+    m["rejected_shape"] = r.rejected_shape;
+    m["rejected_label"] = r.rejected_label;
+    m["warnings"] = r.warnings;
     models.push_back(std::move(m));
   }
   const report::Json doc = {{"train_samples", report.train_samples},

@@ -72,6 +72,9 @@ struct ClusterModelResult {
   uint64_t samples = 0;
   double samples_per_second = 0;
   std::string error;
+  uint64_t rejected_shape = 0;        // samples refused (see ModelSummary)
+  uint64_t rejected_label = 0;
+  std::vector<std::string> warnings;  // e.g. training accuracy at chance
 };
 
 struct HubReport {

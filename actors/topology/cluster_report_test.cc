@@ -80,9 +80,39 @@ TEST(ClusterReportTest, TheJsonReportParsesWithEveryField) {
   // The field order of the text report stays what readers know.
   std::vector<std::string> keys;
   for (const auto& [key, value] : doc["models"][0].items()) keys.push_back(key);
+  // New fields come after the old ones.
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "worker", "model", "status", "test_accuracy",
-                      "prequential_accuracy", "steps", "samples"}));
+                      "prequential_accuracy", "steps", "samples",
+                      "rejected_shape", "rejected_label", "warnings"}));
+  EXPECT_EQ(doc["models"][0]["rejected_shape"], 0);
+  EXPECT_EQ(doc["models"][0]["warnings"], report::Json::array());
+}
+
+TEST(ClusterReportTest, RejectionsAndWarningsAreReportedWhenThereAreAny) {
+  HubReport r = TwoWorkersOneLost();
+  const std::string plain = FormatHubSummary(r);
+  EXPECT_EQ(plain.find("refused"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("warning"), std::string::npos) << plain;
+  r.models[0].rejected_shape = 7;
+  r.models[0].rejected_label = 2;
+  r.models[1].warnings = {"training accuracy 0.1000 at chance"};
+  const std::string text = FormatHubSummary(r);
+  EXPECT_NE(text.find("worker1/model1: refused 7 sample(s) whose shape did "
+                      "not fit its input and 2 with a label >= its classes"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("worker2/model1 warning: training accuracy 0.1000 at "
+                      "chance"),
+            std::string::npos)
+      << text;
+  report::Json doc = report::Json::parse(HubReportToJson(r), nullptr,
+                                         /*allow_exceptions=*/false);
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["models"][0]["rejected_shape"], 7);
+  EXPECT_EQ(doc["models"][0]["rejected_label"], 2);
+  EXPECT_EQ(doc["models"][1]["warnings"],
+            report::Json({"training accuracy 0.1000 at chance"}));
 }
 
 bool Has(const std::vector<std::string>& args, const std::string& arg) {

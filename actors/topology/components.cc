@@ -106,6 +106,37 @@ std::string EpochsText(uint64_t epochs, bool forever) {
   return absl::StrFormat("x %d epoch(s)", epochs);
 }
 
+std::string ModelCostLines(const std::vector<NamedModel>& models,
+                           const std::vector<nn::ModelSpec>& specs,
+                           absl::string_view name_prefix) {
+  std::string out;
+  for (size_t i = 0; i < models.size() && i < specs.size(); ++i) {
+    absl::StatusOr<nn::ModelCost> cost = nn::EstimateModelCost(specs[i]);
+    absl::StrAppend(&out, name_prefix, models[i].name, " (",
+                    nn::ArchName(specs[i].arch), "): ",
+                    cost.ok() ? cost->Summary() : cost.status().message(),
+                    "\n");
+  }
+  return out;
+}
+
+std::string SummaryNotes(const std::string& name, uint64_t rejected_shape,
+                         uint64_t rejected_label,
+                         const std::vector<std::string>& warnings) {
+  std::string out;
+  if (rejected_shape + rejected_label > 0) {
+    absl::StrAppendFormat(
+        &out,
+        "  %s: refused %d sample(s) whose shape did not fit its input and %d "
+        "with a label >= its classes (not trained on)\n",
+        name, rejected_shape, rejected_label);
+  }
+  for (const std::string& w : warnings) {
+    absl::StrAppend(&out, "  ", name, " warning: ", w, "\n");
+  }
+  return out;
+}
+
 absl::Status PrefixStatus(absl::string_view what, const absl::Status& status) {
   if (status.ok()) return status;
   return absl::Status(status.code(),

@@ -72,6 +72,19 @@ uint64_t GeneratorEpochs(uint64_t epochs, bool forever);
 // "x 2 epoch(s)" or "forever (until stopped)", for banners.
 std::string EpochsText(uint64_t epochs, bool forever);
 
+// One line per model, "<prefix><name> (<arch>): <nn::ModelCost::Summary>",
+// each ending in '\n': what every runner prints before training, so that a
+// model that will train at a few samples/s says so up front.
+std::string ModelCostLines(const std::vector<NamedModel>& models,
+                           const std::vector<nn::ModelSpec>& specs,
+                           absl::string_view name_prefix = "");
+
+// What a summary table prints under a model's row when it refused samples
+// or warned (e.g. accuracy at chance); "" when it did neither.
+std::string SummaryNotes(const std::string& name, uint64_t rejected_shape,
+                         uint64_t rejected_label,
+                         const std::vector<std::string>& warnings);
+
 // `status` with "what: " in front of its message (same code).
 absl::Status PrefixStatus(absl::string_view what, const absl::Status& status);
 

@@ -1,8 +1,10 @@
 #include "actors/topology/components.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -48,6 +50,29 @@ TEST(ComponentsTest, ZeroEpochsIsRefusedAndForeverIsSaidOutLoud) {
   EXPECT_EQ(GeneratorEpochs(1, true), 0u);  // the generator's "forever"
   EXPECT_EQ(EpochsText(2, false), "x 2 epoch(s)");
   EXPECT_EQ(EpochsText(1, true), "forever (until stopped)");
+}
+
+TEST(ComponentsTest, EveryModelsCostIsOneLine) {
+  std::vector<NamedModel> models = {{"a", "softmax"},
+                                    {"b", "mlp:hidden=65536x65536"}};
+  absl::StatusOr<std::vector<nn::ModelSpec>> specs =
+      ParseModelSpecs(models, 1);
+  ASSERT_TRUE(specs.ok()) << specs.status();
+  const std::string text = ModelCostLines(models, *specs, "w/");
+  // softmax on 28x28: 784 * 10 weights + 10 biases = 7850.
+  EXPECT_EQ(text.rfind("w/a (softmax): 7.8 k parameters", 0), 0u) << text;
+  EXPECT_NE(text.find("\nw/b (mlp): "), std::string::npos) << text;
+  EXPECT_NE(text.find("G parameters"), std::string::npos) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+}
+
+TEST(ComponentsTest, SummaryNotesOnlyWhenThereIsSomethingToSay) {
+  EXPECT_EQ(SummaryNotes("m", 0, 0, {}), "");
+  EXPECT_EQ(SummaryNotes("m", 3, 0, {}),
+            "  m: refused 3 sample(s) whose shape did not fit its input and 0 "
+            "with a label >= its classes (not trained on)\n");
+  EXPECT_EQ(SummaryNotes("m", 0, 0, {"stuck", "still"}),
+            "  m warning: stuck\n  m warning: still\n");
 }
 
 TEST(ComponentsTest, PrefixStatusKeepsTheCode) {

@@ -56,7 +56,6 @@ caf::behavior MetricSink(caf::event_based_actor* self,
                          bus::resource_actor metrics,
                          std::function<void(const bus::Metric&)> fn) {
   return {
-      [](uint64_t /*start offset*/) {},
       [=](bus::deliver_atom, uint64_t, const bus::Metric& m) {
         fn(m);
         self->send(metrics, bus::credit_atom::value, uint32_t{1});
@@ -123,6 +122,7 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
   common.metrics = *metrics;
   common.listener = collector;
   common.eval = eval;
+  std::vector<caf::actor> spawned;  // stopped if the run times out
   for (size_t i = 0; i < config.models.size(); ++i) {
     FedModel m;
     m.resource = config.models[i].name;
@@ -131,11 +131,13 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
     m.actor = common;
     m.actor.name = config.models[i].name;
     m.actor.spec = specs[i];
-    TB_RETURN_IF_ERROR(SpawnFedModel(bus, std::move(m)).status());
+    TB_ASSIGN_OR_RETURN(caf::actor actor, SpawnFedModel(bus, std::move(m)));
+    spawned.push_back(std::move(actor));
   }
   if (auto d = bus.Describe(); d.ok()) report.topology = *d;
 
   if (config.print) {
+    std::cout << ModelCostLines(config.models, specs);
     std::cout << absl::StrFormat(
         "trainbus: %d models on %d training samples %s from %s, "
         "evaluating every %d steps on %d held-out samples\n",
@@ -153,9 +155,32 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
   g.output = *mnist;
   g.epochs = GeneratorEpochs(config.epochs, config.forever);
   g.seed = config.seed;
-  SpawnGenerator(sys, g);
-  // Every model reports once it has seen the end-of-stream marker.
-  self->receive([](bus::done_atom) {});
+  spawned.push_back(SpawnGenerator(sys, g));
+  // Every model reports once it has seen the end-of-stream marker. Streaming
+  // forever has no end to wait for; anything else gets a deadline.
+  bool finished = false;
+  if (config.forever || config.timeout_s <= 0) {
+    self->receive([&](bus::done_atom) { finished = true; });
+  } else {
+    self->receive(
+        [&](bus::done_atom) { finished = true; },
+        caf::after(std::chrono::milliseconds(
+            static_cast<int64_t>(config.timeout_s * 1000))) >> [] {});
+  }
+  if (!finished) {
+    // The actor system waits for every actor when it goes: stop them all.
+    spawned.push_back(collector);
+    if (sink) spawned.push_back(sink);
+    for (const caf::actor& a : spawned) {
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    }
+    caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
+    return absl::DeadlineExceededError(absl::StrFormat(
+        "the models did not all reach the end of the stream within %.0f s "
+        "(a model actor stopped without reporting, or training is slower "
+        "than that); raise --timeout_s, or use fewer samples (--train_limit)",
+        config.timeout_s));
+  }
   report.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -185,6 +210,10 @@ std::string FormatSummaryTable(const ParallelModelsReport& report) {
                           m.test_accuracy, m.prequential_accuracy,
                           m.samples_per_second, m.train_seconds, m.spec,
                           m.error.empty() ? "" : "  ERROR: " + m.error);
+  }
+  for (const ModelSummary& m : report.models) {
+    out += SummaryNotes(m.name, m.rejected_shape, m.rejected_label,
+                        m.warnings);
   }
   absl::StrAppendFormat(&out, "wall time %.1f s for %d samples x %d epoch(s)\n",
                         report.wall_seconds, report.train_samples,
@@ -239,6 +268,10 @@ report::Json ModelJson(const ModelSummary& m) {
                             {"prequential_accuracy", p.prequential_accuracy},
                             {"loss", p.loss}});
   }
+  // After every older field, so that readers by position keep working.
+  out["rejected_shape"] = m.rejected_shape;
+  out["rejected_label"] = m.rejected_label;
+  out["warnings"] = m.warnings;
   return out;
 }
 

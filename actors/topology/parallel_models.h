@@ -47,6 +47,9 @@ struct ParallelModelsConfig {
   std::string policy = "block";    // bindings mnist -> modelK
   uint32_t max_queue = 1024;
   bool print = true;
+  // How long to wait for every model to report (not with `forever`);
+  // 0: no limit.
+  double timeout_s = 24 * 3600;
   // Called (on a thread of its own) with every Metric a model publishes,
   // e.g. to store train/test logs in the registry.
   std::function<void(const bus::Metric&)> on_metric;
@@ -69,7 +72,8 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
 // A fixed-width table, one row per model.
 std::string FormatSummaryTable(const ParallelModelsReport& report);
 // The report as JSON: per model name, kind, hyperparameters, steps,
-// test_accuracy, samples/s and the accuracy curve.
+// test_accuracy, samples/s, the accuracy curve, then the samples it
+// refused (rejected_shape, rejected_label) and its warnings.
 std::string ReportToJson(const ParallelModelsReport& report);
 // Test accuracy against samples seen, one line per model.
 std::string CurvesToSvg(const ParallelModelsReport& report);

@@ -293,6 +293,7 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
   report.jsonl_path = jsonl_path;
   if (auto d = bus.Describe(); d.ok()) report.topology_text = d->ToText();
   if (config.print) {
+    std::cout << ModelCostLines(config.models, specs);
     std::cout << absl::StrFormat(
         "trainbus production routing: %d models; training on %d samples; "
         "live traffic: %d replayed test samples at %.0f/s and the images in "

@@ -42,7 +42,8 @@ absl::StatusOr<std::string> TaskModelSpec(const registry::KeyValues& hp) {
   auto model = hp.find("model");
   if (model == hp.end()) {
     return absl::InvalidArgumentError(
-        "task has no 'model' hyperparameter; set model=softmax|mlp|cnn");
+        absl::StrCat("task has no 'model' hyperparameter; set model= to ",
+                     nn::ArchNameList()));
   }
   std::string spec = model->second;
   char sep = ':';
@@ -57,6 +58,15 @@ absl::StatusOr<std::string> TaskModelSpec(const registry::KeyValues& hp) {
         absl::StrCat("model spec '", spec, "': ", parsed.status().message()));
   }
   return nn::FormatModelSpec(*parsed);
+}
+
+absl::Status CheckTaskEpochs(uint64_t epochs) {
+  if (epochs > 0) return absl::OkStatus();
+  // The generator's 0 is "forever" (parallel_models' --forever): a task
+  // would never end.
+  return absl::InvalidArgumentError(
+      "epochs=0 would train forever, and a task must end (a sweep has no "
+      "--forever); set epochs to 1 or more");
 }
 
 registry::TaskFn MakeTrainTaskFn(TrainTaskDefaults defaults) {
@@ -83,18 +93,20 @@ registry::TaskFn MakeTrainTaskFn(TrainTaskDefaults defaults) {
           {"seed", &config.seed}}) {
       TB_RETURN_IF_ERROR(ReadCount(hp, key, out));
     }
-    if (config.epochs == 0) {
-      // The generator's 0 is "forever": a task would never end.
-      return absl::InvalidArgumentError(
-          "hyperparameter epochs=0 would train forever, and a task must end; "
-          "set epochs to 1 or more");
-    }
+    TB_RETURN_IF_ERROR(CheckTaskEpochs(config.epochs));
     config.train_limit = train_limit;
     config.test_limit = test_limit;
     config.eval_every = static_cast<uint32_t>(eval_every);
     if (defaults.on_metric) {
       config.on_metric = [&task, fn = defaults.on_metric](
                              const bus::Metric& m) { fn(task, m); };
+    }
+    if (!config.print) {
+      // RunParallelModels prints it only with the progress lines.
+      TB_ASSIGN_OR_RETURN(std::vector<nn::ModelSpec> specs,
+                          ParseModelSpecs(config.models, config.seed));
+      std::cout << ModelCostLines(config.models, specs, "task ")
+                << std::flush;
     }
     TB_ASSIGN_OR_RETURN(ParallelModelsReport report, RunParallelModels(config));
     // Give up quietly if another runner took the task over meanwhile.

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "registry/records.h"
 #include "registry/runner.h"
@@ -37,6 +38,10 @@ struct TrainTaskDefaults {
 // The model spec text for a task: "model" plus the spec keys, e.g.
 // {"model": "mlp", "lr": "0.05", "hidden": "128"} -> "mlp:hidden=128,lr=0.05".
 absl::StatusOr<std::string> TaskModelSpec(const registry::KeyValues& hp);
+
+// The task's "epochs": 1 or more (0 would be the generator's "forever").
+// The sweep checks its --epochs with it before creating any task.
+absl::Status CheckTaskEpochs(uint64_t epochs);
 
 registry::TaskFn MakeTrainTaskFn(TrainTaskDefaults defaults);
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/nn/model.h"
 
 namespace trainbus::actors {
 namespace {
@@ -89,10 +90,25 @@ TEST(TaskModelSpecTest, JoinsTheSpecKeysAndLeavesTheRunKeysOut) {
   EXPECT_EQ(spec->find("sweep"), std::string::npos) << *spec;
 }
 
+TEST(CheckTaskEpochsTest, ZeroIsRefusedBecauseATaskMustEnd) {
+  EXPECT_TRUE(CheckTaskEpochs(1).ok());
+  EXPECT_TRUE(CheckTaskEpochs(5).ok());
+  absl::Status zero = CheckTaskEpochs(0);
+  EXPECT_EQ(zero.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(zero.message().find("epochs=0 would train forever"),
+            std::string::npos)
+      << zero;
+  EXPECT_NE(zero.message().find("--forever"), std::string::npos) << zero;
+}
+
 TEST(TaskModelSpecTest, NamesWhatIsMissingOrWrong) {
   auto none = TaskModelSpec({{"lr", "0.1"}});
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("'model'"), std::string::npos);
+  // The architectures' own list, not a copy of it.
+  EXPECT_NE(none.status().message().find(nn::ArchNameList()),
+            std::string::npos)
+      << none.status();
   auto bad = TaskModelSpec({{"model", "mlp"}, {"hidden", "wide"}});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("hidden"), std::string::npos)
