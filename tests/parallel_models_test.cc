@@ -8,6 +8,7 @@
 #include "actors/topology/cluster.h"  // Subprocess
 #include "actors/topology/parallel_models.h"
 #include "base/file.h"
+#include "base/test_dir.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
 #include "tests/test_topology.h"
@@ -155,7 +156,7 @@ TEST_F(ParallelModelsTest, ZeroEpochsIsRefusedNotRunForever) {
 
 TEST_F(ParallelModelsTest, ReportFilesAreWrittenWhereverTheNameSays) {
   // A shell would run the command in this name; the files land in it.
-  const std::string root = testing::FreshDir("report_files");
+  const std::string root = base::NewTestDir("report_files");
   const std::string dir = root + "/out 'x'; touch pwned; '";
   actors::ReportFiles files;
   files.out_dir = dir;
@@ -191,7 +192,7 @@ TEST_F(ParallelModelsTest, UnwritableOutputsAreRefusedBeforeTheRun) {
         << s;
     EXPECT_NE(s.message().find("/proc/"), std::string::npos) << s;
   }
-  const std::string root = testing::FreshDir("unwritable");
+  const std::string root = base::NewTestDir("unwritable");
   std::filesystem::create_directories(root + "/a_dir");
   actors::ReportFiles files;
   files.report_json = root + "/a_dir";
@@ -260,7 +261,7 @@ TEST_F(ParallelModelsTest, TheBinaryRefusesZeroEpochsAndNamesForever) {
 }
 
 TEST_F(ParallelModelsTest, TheBinaryWritesIntoAnyOutDirWithoutAShell) {
-  const std::string root = testing::FreshDir("binary_out_dir");
+  const std::string root = base::NewTestDir("binary_out_dir");
   const std::string dir = root + "/it's'; touch " + root + "/pwned; '";
   Exit r = RunExperiment({"--models=softmax:lr=0.01", "--train_limit=200",
                           "--test_limit=100", "--out_dir=" + dir,
