@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "base/test_dir.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -131,12 +132,6 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-std::string TmpDir(const char* name) {
-  const char* t = std::getenv("TEST_TMPDIR");
-  EXPECT_NE(t, nullptr) << "run under bazel test (TEST_TMPDIR is unset)";
-  return std::string(t ? t : ".") + "/" + name;
-}
-
 // The runs of report.json; an empty array (and a test failure) if it is
 // missing or not JSON.
 nlohmann::json ReportRuns(const std::string& dir) {
@@ -152,7 +147,7 @@ nlohmann::json ReportRuns(const std::string& dir) {
 }
 
 TEST(AccuracyExperimentTest, TrainsChecksTargetsAndWritesTheReport) {
-  const std::string out = TmpDir("ok");
+  const std::string out = trainbus::base::NewTestDir("ok");
   const Result r = RunBinary(
       {"--train_limit=3000", "--test_limit=1000",
        "--runs=softmax:lr=0.05,avg=0.999@2;mlp:hidden=32,batch=8,"
@@ -180,7 +175,7 @@ TEST(AccuracyExperimentTest, TrainsChecksTargetsAndWritesTheReport) {
 }
 
 TEST(AccuracyExperimentTest, AMissedTargetIsExitCodeThree) {
-  const std::string out = TmpDir("missed");
+  const std::string out = trainbus::base::NewTestDir("missed");
   const Result r = RunBinary({"--train_limit=500", "--test_limit=200",
                               "--runs=softmax@1", "--targets=softmax=0.999",
                               "--out_dir=" + out});
@@ -207,7 +202,7 @@ TEST(AccuracyExperimentTest, BadFlagsSayWhatToWrite) {
 
 TEST(AccuracyExperimentTest, AnUnwritableOutDirFailsBeforeTraining) {
   // A directory cannot be made under a regular file, whoever runs the test.
-  const std::string file = TmpDir("a_file");
+  const std::string file = trainbus::base::NewTestDir("a_file") + "/file";
   std::ofstream(file) << "x";
   const Result r = RunBinary({"--runs=softmax@1", "--out_dir=" + file + "/out"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
