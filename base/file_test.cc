@@ -1,9 +1,9 @@
 #include "base/file.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include "base/test_dir.h"
 #include "gtest/gtest.h"
 
 namespace trainbus::base {
@@ -11,16 +11,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string TestDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  EXPECT_NE(tmp, nullptr) << "run under bazel test (TEST_TMPDIR)";
-  const std::string dir = std::string(tmp ? tmp : ".") + "/" + name;
-  fs::remove_all(dir);
-  return dir;
-}
-
 TEST(FileTest, CreateDirectoriesMakesParentsAndTakesAnyCharacter) {
-  const std::string root = TestDir("create");
+  const std::string root = NewTestDir("create");
   // A shell would run the command in the name; this creates a directory.
   const std::string dir = root + "/a/it's'; touch pwned; '/b";
   ASSERT_TRUE(CreateDirectories(dir).ok());
@@ -31,7 +23,7 @@ TEST(FileTest, CreateDirectoriesMakesParentsAndTakesAnyCharacter) {
 }
 
 TEST(FileTest, CreateDirectoriesRefusesAFileInTheWay) {
-  const std::string root = TestDir("file_in_the_way");
+  const std::string root = NewTestDir("file_in_the_way");
   ASSERT_TRUE(WriteFileAtomically(root + "/plain", "x").ok());
   absl::Status s = CreateDirectories(root + "/plain");
   EXPECT_FALSE(s.ok());
@@ -41,7 +33,7 @@ TEST(FileTest, CreateDirectoriesRefusesAFileInTheWay) {
 }
 
 TEST(FileTest, CheckFileWritableCreatesTheParentAndLeavesNoProbe) {
-  const std::string root = TestDir("check");
+  const std::string root = NewTestDir("check");
   ASSERT_TRUE(CheckFileWritable(root + "/deep/er/report.json").ok());
   EXPECT_TRUE(fs::is_directory(root + "/deep/er"));
   EXPECT_FALSE(fs::exists(root + "/deep/er/report.json"));
@@ -54,7 +46,7 @@ TEST(FileTest, CheckFileWritableRefusesUnwritablePathsWithTheirName) {
     EXPECT_FALSE(s.ok()) << path;
     EXPECT_NE(s.message().find("/proc/"), std::string::npos) << s;
   }
-  const std::string root = TestDir("is_dir");
+  const std::string root = NewTestDir("is_dir");
   ASSERT_TRUE(CreateDirectories(root).ok());
   absl::Status s = CheckFileWritable(root);
   EXPECT_FALSE(s.ok());
@@ -63,7 +55,7 @@ TEST(FileTest, CheckFileWritableRefusesUnwritablePathsWithTheirName) {
 }
 
 TEST(FileTest, WriteFileAtomicallyReplacesTheWholeFileAndLeavesNoTemp) {
-  const std::string root = TestDir("atomic");
+  const std::string root = NewTestDir("atomic");
   const std::string path = root + "/sub/report.json";
   ASSERT_TRUE(WriteFileAtomically(path, "first version, longer").ok());
   ASSERT_TRUE(WriteFileAtomically(path, std::string("se\0cond", 7)).ok());

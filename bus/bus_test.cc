@@ -1,12 +1,11 @@
 // Bus semantics: idempotent declare, filters, fan-out, zero copy, credit,
 // backpressure policies, cycles and unknown resources. Deterministic: every
 // test runs on CAF's test_coordinator.
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <set>
 
 #include "base/status_error.h"
+#include "base/test_dir.h"
 #include "bus/bus.h"
 #include "bus/bus_test_util.h"
 #include "bus/codec.h"
@@ -342,13 +341,6 @@ TEST_F(BusTest, DescribeListsResourcesAndBindings) {
   EXPECT_NE(dot.find("labelled / block"), std::string::npos) << dot;
 }
 
-std::string FreshDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(tmp ? tmp : "/tmp") + "/" + name;
-  std::filesystem::remove_all(dir);
-  return dir;
-}
-
 resource_actor DeclareDurableIn(BusTestSystem& sys, const std::string& name,
                                 const std::string& dir,
                                 uint32_t max_queue = 256) {
@@ -384,7 +376,7 @@ class DurableBusTest : public BusTest {
 };
 
 TEST_F(DurableBusTest, ReplaysFromEarliestOrAnOffsetThenGoesLive) {
-  resource_actor r = DeclareDurable("r", FreshDir("replay"));
+  resource_actor r = DeclareDurable("r", base::NewTestDir("replay"));
   for (uint64_t i = 0; i < 10; ++i) {
     auto offset = Publish(r, MakeSample(i, int32_t(i % 10), uint8_t(i)));
     ASSERT_TRUE(offset);
@@ -411,7 +403,7 @@ TEST_F(DurableBusTest, ReplaysFromEarliestOrAnOffsetThenGoesLive) {
 }
 
 TEST_F(DurableBusTest, CatchUpSubscriberDetachesAndCatchesUpFromTheLog) {
-  resource_actor r = DeclareDurable("r", FreshDir("catchup"));
+  resource_actor r = DeclareDurable("r", base::NewTestDir("catchup"));
   auto fast = Subscribe(r, 1000, Policy::kBlock);
   subscriber_actor slow_actor;
   auto slow = Subscribe(r, 0, Policy::kCatchUp, 4, &slow_actor);
@@ -436,7 +428,7 @@ TEST_F(DurableBusTest, CatchUpSubscriberDetachesAndCatchesUpFromTheLog) {
 }
 
 TEST_F(DurableBusTest, ARestartedResourceRecoversItsLog) {
-  const std::string dir = FreshDir("restart");
+  const std::string dir = base::NewTestDir("restart");
   {
     BusTestSystem first;
     resource_actor r = DeclareDurableIn(first, "r", dir);
@@ -461,7 +453,7 @@ TEST_F(DurableBusTest, ARestartedResourceRecoversItsLog) {
 // Every payload type is stored, read back from disk after a restart and
 // replayed intact (the codec's tags and the log's framing together).
 TEST_F(DurableBusTest, EveryPayloadTypeSurvivesTheLogAndARestart) {
-  const std::string dir = FreshDir("payloads");
+  const std::string dir = base::NewTestDir("payloads");
   const SampleBatch batch = testing::MakeBatch();
   const Prediction prediction = testing::MakePrediction();
   const Metric metric = testing::MakeMetric();

@@ -8,18 +8,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/hash.h"
 
 namespace trainbus::bus {
 namespace {
-
-// SplitMix64 finaliser: a cheap, well-mixed hash of the sequence number, so
-// a ratio filter keeps the same samples on every run and replay.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 constexpr char kGrammar[] =
     "expected a kind (all, labelled, unlabelled) optionally followed by "
@@ -36,8 +28,10 @@ bool Filter::Accepts(int32_t label, uint64_t seq) const {
     return false;
   }
   if (ratio < 1.0) {
-    // Top 53 bits as a uniform double in [0, 1).
-    const double u = static_cast<double>(Mix(seq) >> 11) * 0x1.0p-53;
+    // The top 53 bits of a hash of seq as a uniform double in [0, 1): a
+    // ratio filter keeps the same samples on every run and replay.
+    const double u =
+        static_cast<double>(base::SplitMix64(seq) >> 11) * 0x1.0p-53;
     if (u >= ratio) return false;
   }
   return true;

@@ -3,10 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <string>
@@ -15,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/test_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -23,13 +21,6 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-// A new, empty directory under the test's temporary directory.
-std::string TempDir(const std::string& name) {
-  std::string dir = absl::StrCat(::testing::TempDir(), name, "-XXXXXX");
-  EXPECT_NE(mkdtemp(dir.data()), nullptr) << dir << ": " << strerror(errno);
-  return dir;
-}
 
 // count images of rows x cols; pixel values and labels follow the index so a
 // mix-up between samples shows.
@@ -66,7 +57,7 @@ void WriteAll(const std::string& path, const std::string& bytes) {
 class IdxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TempDir(
+    dir_ = base::NewTestDir(
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     images_ = dir_ + "/images";
     labels_ = dir_ + "/labels";
@@ -355,7 +346,7 @@ TEST(SliceTest, SliceAndHistogram) {
 }
 
 TEST(WriteIdxTest, RejectsSizeMismatch) {
-  absl::Status s = WriteIdx(TempDir("w") + "/x", {2, 2}, {1, 2, 3});
+  absl::Status s = WriteIdx(base::NewTestDir("w") + "/x", {2, 2}, {1, 2, 3});
   EXPECT_THAT(s.message(), HasSubstr("need 4 bytes but data has 3"));
 }
 

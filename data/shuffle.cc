@@ -6,17 +6,10 @@
 #include <random>
 #include <utility>
 
+#include "base/hash.h"
+
 namespace trainbus::data {
 namespace {
-
-// SplitMix64's finaliser: decorrelates nearby (seed, epoch) pairs before they
-// seed the Mersenne Twister.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // Uniform in [0, bound), bound > 0, by Lemire's multiply-and-reject method.
 uint64_t UniformBelow(std::mt19937_64& rng, uint64_t bound) {
@@ -38,7 +31,8 @@ std::vector<size_t> EpochShuffler::Permutation(size_t n, uint64_t seed,
                                                uint64_t epoch) {
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});
-  std::mt19937_64 rng(Mix(seed ^ Mix(epoch)));
+  // Hashed so that nearby (seed, epoch) pairs seed unrelated generators.
+  std::mt19937_64 rng(base::SplitMix64(seed ^ base::SplitMix64(epoch)));
   for (size_t i = n; i > 1; --i) {
     const size_t j = static_cast<size_t>(UniformBelow(rng, i));
     std::swap(order[i - 1], order[j]);

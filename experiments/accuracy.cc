@@ -11,18 +11,13 @@
 // This is the models without the bus: the same nn::Model a model actor
 // trains, fed straight from memory by training/trainer.h, so the numbers are
 // the models' own. Each run first prints its size and cost.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -37,6 +32,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "base/file.h"
 #include "data/idx.h"
 #include "report/json_text.h"
 #include "report/svg_chart.h"
@@ -204,39 +200,19 @@ std::string ReportJson(const std::vector<Run>& runs) {
   return trainbus::report::ToJsonText(doc);
 }
 
-// --out_dir must be writable before any training: create it and write a
-// probe file there, so that a bad path fails in a second, not after an hour.
+// --out_dir must be writable before any training, so that a bad path fails
+// in a second, not after an hour.
 absl::Status CheckOutDir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--out_dir: cannot create ", dir, ": ", ec.message(),
-                     "; pick a writable directory, or --out_dir= for none"));
-  }
-  const std::string probe =
-      absl::StrCat(dir, "/.accuracy_probe_", static_cast<long>(getpid()));
-  {
-    std::ofstream out(probe, std::ios::binary | std::ios::trunc);
-    out << "probe";
-    out.close();
-    if (!out) {
-      std::filesystem::remove(probe, ec);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--out_dir: cannot write to ", dir,
-          "; pick a writable directory, or --out_dir= for none"));
-    }
-  }
-  std::filesystem::remove(probe, ec);
-  return absl::OkStatus();
+  const absl::Status s = trainbus::base::CheckDirectoryWritable(dir);
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat("--out_dir: ", s.message(),
+                                             ", or --out_dir= for none"));
 }
 
 bool WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) std::cerr << "cannot write " << path << "; check --out_dir\n";
-  return static_cast<bool>(out);
+  const absl::Status s = trainbus::base::WriteFileAtomically(path, text);
+  if (!s.ok()) std::cerr << s.message() << "; check --out_dir\n";
+  return s.ok();
 }
 
 }  // namespace

@@ -1,5 +1,10 @@
-"""One kernel, its test and its benchmark: op.h + op.cc, op_test.cc, op_benchmark.cc."""
+"""One kernel, its test and its benchmark: op.h + op.cc, op_test.cc, op_benchmark.cc.
 
+The project's rules (//tools:cc.bzl) with KERNEL_COPTS and the kernels'
+visibility and test helpers.
+"""
+
+load("//tools:cc.bzl", "tb_cc_benchmark", "tb_cc_library", "tb_cc_test")
 load("//tools:copts.bzl", "KERNEL_COPTS")
 
 # Kernels are shared on purpose with the networks built on them and the
@@ -7,10 +12,9 @@ load("//tools:copts.bzl", "KERNEL_COPTS")
 KERNEL_USERS = ["//kernels:__subpackages__", "//training:__pkg__"]
 
 def kernel_library(name, deps = [], header_only = False):
-    native.cc_library(
+    tb_cc_library(
         name = name,
-        srcs = [] if header_only else [name + ".cc"],
-        hdrs = [name + ".h"],
+        header_only = header_only,
         copts = KERNEL_COPTS,
         visibility = KERNEL_USERS,
         deps = deps,
@@ -18,20 +22,16 @@ def kernel_library(name, deps = [], header_only = False):
 
 def kernel_test(name, deps = []):
     """name_test.cc against :name, with the per-target helpers of test_util.h."""
-    native.cc_test(
+    tb_cc_test(
         name = name + "_test",
-        srcs = [name + "_test.cc"],
+        size = "medium",
         copts = KERNEL_COPTS,
-        deps = [":" + name, "//third_party:gtest_main"] +
-               ([] if name == "test_util" else [":test_util"]) + deps,
+        deps = [":" + name] + ([] if name == "test_util" else [":test_util"]) + deps,
     )
 
 def kernel_benchmark(name, deps = []):
-    native.cc_binary(
+    tb_cc_benchmark(
         name = name + "_benchmark",
-        testonly = True,
-        srcs = [name + "_benchmark.cc"],
         copts = KERNEL_COPTS,
-        tags = ["benchmark"],
-        deps = ["//third_party:benchmark"] + deps,
+        deps = deps,
     )

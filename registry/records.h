@@ -39,25 +39,24 @@ struct BlobRef {
   int64_t size = 0;
 };
 
-struct DatasetRecord {
+// What datasets and models share: their row of the records table and its
+// key-values.
+struct RecordHeader {
   int64_t id = 0;
   std::string project;
   std::string name;
   int64_t version = 0;
   int64_t time_ns = 0;
-  KeyValues kv;
+  KeyValues kv;  // for models: metrics, hyperparameters, description
+};
+
+struct DatasetRecord : RecordHeader {
   std::vector<BlobRef> files;
 };
 
-struct ModelRecord {
-  int64_t id = 0;
-  std::string project;
-  std::string name;
-  int64_t version = 0;
-  int64_t time_ns = 0;
+struct ModelRecord : RecordHeader {
   std::string arch;  // nn::FormatModelSpec text
   BlobRef checkpoint;
-  KeyValues kv;  // metrics, hyperparameters, description
   std::vector<std::string> aliases;
 };
 

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "base/status_error.h"
+#include "registry/loopback_registry.h"
 #include "registry/runner.h"
 #include "registry/test_util.h"
 #include "caf/all.hpp"
@@ -138,14 +139,8 @@ TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
   ASSERT_TRUE(store->CreateTask(Spec("remote-1")).ok());
   ASSERT_TRUE(store->CreateTask(Spec("remote-2")).ok());
 
-  caf::actor_system_config server_cfg;
-  AddRegistryMessageTypes(server_cfg);
-  server_cfg.load<caf::io::middleman>();
-  caf::actor_system server{server_cfg};
-  registry_actor registry = SpawnRegistryActor(server, store);
-  caf::expected<uint16_t> port =
-      server.middleman().publish(registry, 0, "127.0.0.1");
-  ASSERT_TRUE(port) << server.render(port.error());
+  testing::LoopbackRegistry node(store);
+  ASSERT_TRUE(node.ok()) << node.error();
 
   {
     caf::actor_system_config client_cfg;
@@ -153,7 +148,7 @@ TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
     client_cfg.load<caf::io::middleman>();
     caf::actor_system client{client_cfg};
     caf::expected<registry_actor> remote =
-        client.middleman().remote_actor<registry_actor>("127.0.0.1", *port);
+        client.middleman().remote_actor<registry_actor>("127.0.0.1", node.port());
     ASSERT_TRUE(remote) << client.render(remote.error());
     RemoteTaskQueue queue(client, *remote);
     TaskFn fn = [](const Task& task,
@@ -193,7 +188,6 @@ TEST(RegistryActorTest, RemoteRunnerClaimsAndFinishesOverLoopback) {
   ASSERT_EQ(done->size(), 2u);
   EXPECT_EQ((*done)[0].runner, "remote-runner");
   EXPECT_EQ(OrFail(store->LoadModelBlob("mnist", "remote-2")), "remote-bytes-remote-2");
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
 }
 
 }  // namespace

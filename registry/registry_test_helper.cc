@@ -16,6 +16,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "registry/loopback_registry.h"
 #include "registry/registry_actor.h"
 #include "registry/runner.h"
 #include "registry/store.h"
@@ -107,24 +108,10 @@ int Logs(reg::Store& store) {
 }
 
 int Serve(std::shared_ptr<reg::Store> store) {
-  caf::actor_system_config cfg;
-  reg::AddRegistryMessageTypes(cfg);
-  cfg.load<caf::io::middleman>();
-  caf::actor_system system{cfg};
-  reg::registry_actor registry = reg::SpawnRegistryActor(system, store);
-  caf::expected<uint16_t> port =
-      system.middleman().publish(registry, 0, "127.0.0.1");
-  if (!port) {
-    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-    return Fail(absl::UnavailableError(system.render(port.error())));
-  }
-  Say(absl::StrCat("port ", *port));
+  reg::testing::LoopbackRegistry node(std::move(store));
+  if (!node.ok()) return Fail(absl::UnavailableError(node.error()));
+  Say(absl::StrCat("port ", node.port()));
   WaitForStdinEof();
-  // Drop the middleman's reference first, or the actor_system waits forever
-  // for the detached actor's thread.
-  (void)system.middleman().unpublish(registry, *port);
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  registry = nullptr;
   return 0;
 }
 

@@ -4,11 +4,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "registry/loopback_registry.h"
 #include "registry/registry_actor.h"
 #include "registry/store.h"
 #include "registry/test_util.h"
-#include "caf/all.hpp"
-#include "caf/io/all.hpp"
 #include "gtest/gtest.h"
 
 namespace trainbus::registry {
@@ -56,23 +55,16 @@ TEST(RunnerMainTest, RunsAgainstARegistryNode) {
   std::string root = testing::NewTempDir("rm");
   std::shared_ptr<Store> store = StoreWithTasks(root, 2);
   ASSERT_NE(store, nullptr);
-  caf::actor_system_config cfg;
-  AddRegistryMessageTypes(cfg);
-  cfg.load<caf::io::middleman>();
-  caf::actor_system system{cfg};
-  registry_actor registry = SpawnRegistryActor(system, store);
-  caf::expected<uint16_t> port =
-      system.middleman().publish(registry, 0, "127.0.0.1");
-  ASSERT_TRUE(port) << system.render(port.error());
+  testing::LoopbackRegistry node(store);
+  ASSERT_TRUE(node.ok()) << node.error();
   std::ostringstream out, err;
-  int rc = RunnerMain(
-      {"--registry_node", absl::StrCat("127.0.0.1:", *port), "--runner_id=n1"},
-      Train(), out, err);
+  int rc = RunnerMain({"--registry_node",
+                       absl::StrCat("127.0.0.1:", node.port()),
+                       "--runner_id=n1"},
+                      Train(), out, err);
   EXPECT_EQ(rc, 0) << err.str();
   EXPECT_TRUE(absl::StrContains(out.str(), "finished 2")) << out.str();
   EXPECT_EQ(OrFail(store->LoadModelBlob("", "t1")), "w-t1");
-  (void)system.middleman().unpublish(registry, *port);
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
 }
 
 TEST(RunnerMainTest, BadFlags) {

@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "base/subprocess.h"
+#include "base/test_dir.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -49,12 +50,6 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-std::string TmpDir(const char* name) {
-  const char* t = std::getenv("TEST_TMPDIR");
-  EXPECT_NE(t, nullptr) << "run under bazel test (TEST_TMPDIR is unset)";
-  return std::string(t ? t : ".") + "/" + name;
-}
-
 // The runs of report.json; an empty array (and a test failure) if it is
 // missing or not JSON.
 nlohmann::json ReportRuns(const std::string& dir) {
@@ -70,7 +65,7 @@ nlohmann::json ReportRuns(const std::string& dir) {
 }
 
 TEST(AccuracyExperimentTest, TrainsChecksTargetsAndWritesTheReport) {
-  const std::string out = TmpDir("ok");
+  const std::string out = trainbus::base::NewTestDir("ok");
   const Result r = RunBinary(
       {"--train_limit=3000", "--test_limit=1000",
        "--runs=softmax:lr=0.05,avg=0.999@2;mlp:hidden=32,batch=8,"
@@ -98,7 +93,7 @@ TEST(AccuracyExperimentTest, TrainsChecksTargetsAndWritesTheReport) {
 }
 
 TEST(AccuracyExperimentTest, AMissedTargetIsExitCodeThree) {
-  const std::string out = TmpDir("missed");
+  const std::string out = trainbus::base::NewTestDir("missed");
   const Result r = RunBinary({"--train_limit=500", "--test_limit=200",
                               "--runs=softmax@1", "--targets=softmax=0.999",
                               "--out_dir=" + out});
@@ -125,12 +120,13 @@ TEST(AccuracyExperimentTest, BadFlagsSayWhatToWrite) {
 
 TEST(AccuracyExperimentTest, AnUnwritableOutDirFailsBeforeTraining) {
   // A directory cannot be made under a regular file, whoever runs the test.
-  const std::string file = TmpDir("a_file");
+  const std::string file = trainbus::base::NewTestDir("a_file") + "/file";
   std::ofstream(file) << "x";
   const Result r = RunBinary({"--runs=softmax@1", "--out_dir=" + file + "/out"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("--out_dir: cannot create " + file + "/out"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("--out_dir: cannot create directory '" + file + "/out'"),
+      std::string::npos)
       << r.output;
   EXPECT_EQ(r.output.find("epoch"), std::string::npos)
       << "trained before checking --out_dir:\n" << r.output;

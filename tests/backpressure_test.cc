@@ -19,6 +19,7 @@
 #include "actors/model/model_actor.h"
 #include "base/status_error.h"
 #include "actors/model/model_actor_testing.h"
+#include "base/test_dir.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -219,7 +220,7 @@ TEST(BackpressureTest, CatchUpSlowSiblingDetachesThenReadsAllFromTheLog) {
   Topology baseline(std::nullopt);
   baseline.Stream();
 
-  Topology t(bus::Policy::kCatchUp, testing::FreshDir("catch_up_log"));
+  Topology t(bus::Policy::kCatchUp, base::NewTestDir("catch_up_log"));
   t.Stream();
   ExpectFastModelsGotEverything(t);
   for (const char* name : {"fast1", "fast2"}) {

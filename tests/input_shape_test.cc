@@ -8,7 +8,6 @@
 // Usage: input_shape_test <path of //experiments:cluster>
 #include <csignal>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -24,6 +23,7 @@
 #include "actors/topology/production_routing.h"
 #include "actors/topology/train_task.h"
 #include "base/subprocess.h"
+#include "base/test_dir.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -33,15 +33,6 @@ namespace trainbus {
 namespace {
 
 std::string g_cluster_binary;  // argv[1]
-
-std::string TempDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  EXPECT_NE(tmp, nullptr) << "run under bazel test (TEST_TMPDIR is unset)";
-  const std::string dir = absl::StrCat(tmp ? tmp : ".", "/", name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 data::Dataset Images(uint32_t rows, uint32_t cols, size_t n) {
   data::Dataset d;
@@ -59,7 +50,8 @@ data::Dataset Images(uint32_t rows, uint32_t cols, size_t n) {
 
 // An MNIST-layout directory of rows x cols images: 64 train, 48 test.
 std::string MnistDir(uint32_t rows, uint32_t cols) {
-  const std::string dir = TempDir(absl::StrCat("mnist_", rows, "x", cols));
+  const std::string dir =
+      base::NewTestDir(absl::StrCat("mnist_", rows, "x", cols));
   absl::Status s = data::WriteMnistDir(dir, Images(rows, cols, 64),
                                        Images(rows, cols, 48));
   EXPECT_TRUE(s.ok()) << s;
@@ -175,7 +167,7 @@ actors::ProductionRoutingConfig SmallProductionRouting(const std::string& dir) {
   config.image_rate = 0;
   config.export_images = 3;
   config.export_broken = 1;
-  const std::string out = TempDir("production_routing");
+  const std::string out = base::NewTestDir("production_routing");
   config.export_dir = out + "/images";
   config.jsonl_path = out + "/predictions.jsonl";
   config.print = false;

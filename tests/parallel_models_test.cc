@@ -10,6 +10,7 @@
 #include "actors/topology/parallel_models.h"
 #include "base/file.h"
 #include "base/subprocess.h"
+#include "base/test_dir.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
 #include "tests/test_topology.h"
@@ -236,7 +237,7 @@ TEST_F(ParallelModelsTest, ZeroEpochsIsRefusedNotRunForever) {
 
 TEST_F(ParallelModelsTest, ReportFilesAreWrittenWhereverTheNameSays) {
   // A shell would run the command in this name; the files land in it.
-  const std::string root = testing::FreshDir("report_files");
+  const std::string root = base::NewTestDir("report_files");
   const std::string dir = root + "/out 'x'; touch pwned; '";
   actors::ReportFiles files;
   files.out_dir = dir;
@@ -272,7 +273,7 @@ TEST_F(ParallelModelsTest, UnwritableOutputsAreRefusedBeforeTheRun) {
         << s;
     EXPECT_NE(s.message().find("/proc/"), std::string::npos) << s;
   }
-  const std::string root = testing::FreshDir("unwritable");
+  const std::string root = base::NewTestDir("unwritable");
   std::filesystem::create_directories(root + "/a_dir");
   actors::ReportFiles files;
   files.report_json = root + "/a_dir";
@@ -360,7 +361,7 @@ TEST_F(ParallelModelsTest, TheBinaryPrintsEachModelsCostBeforeTraining) {
 }
 
 TEST_F(ParallelModelsTest, TheBinaryWritesIntoAnyOutDirWithoutAShell) {
-  const std::string root = testing::FreshDir("binary_out_dir");
+  const std::string root = base::NewTestDir("binary_out_dir");
   const std::string dir = root + "/it's'; touch " + root + "/pwned; '";
   Exit r = RunExperiment({"--models=softmax:lr=0.01", "--train_limit=200",
                           "--test_limit=100", "--out_dir=" + dir,

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "base/test_dir.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
@@ -16,7 +17,7 @@ namespace trainbus {
 namespace {
 
 TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
-  const std::string root = testing::FreshDir("production_routing");
+  const std::string root = base::NewTestDir("production_routing");
   std::filesystem::create_directories(root + "/data");
   ASSERT_TRUE(
       data::WriteMnistDir(root + "/data", testing::BandsDataset(400, 1),

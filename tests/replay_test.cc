@@ -11,6 +11,7 @@
 #include "actors/model/model_actor.h"
 #include "base/status_error.h"
 #include "actors/model/model_actor_testing.h"
+#include "base/test_dir.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -90,7 +91,7 @@ void ExpectSameRun(const ModelSummary& a, const ModelSummary& b) {
 }
 
 TEST(ReplayTest, TrainingFromOffsetZeroIsBitIdenticalEveryTime) {
-  const std::string log_dir = testing::FreshDir("replay_log");
+  const std::string log_dir = base::NewTestDir("replay_log");
   auto data = testing::RowsDataset(kSamples, /*salt=*/7);
   auto eval = testing::RowsDataset(100, /*salt=*/99);
   ModelSummary first, second, after_restart;

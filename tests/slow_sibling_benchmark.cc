@@ -8,7 +8,6 @@
 // sibling; durable for catch_up):
 //   bazel run -c opt //tests:slow_sibling_benchmark
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +15,7 @@
 
 #include "actors/generator/generator.h"
 #include "actors/model/model_actor.h"
+#include "base/test_dir.h"
 #include "benchmark/benchmark.h"
 #include "bus/atoms.h"
 #include "bus/bus.h"
@@ -57,7 +57,7 @@ void BM_FastSiblings(benchmark::State& state) {
   for (auto _ : state) {
     const std::string log_dir =
         (variant == kDurableBaseline || variant == kCatchUp)
-            ? testing::FreshDir("trainbus_slow_sibling_log")
+            ? base::NewTestDir("trainbus_slow_sibling_log")
             : "";
     caf::actor_system_config cfg;
     bus::AddBusTypes(cfg);

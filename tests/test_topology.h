@@ -4,9 +4,6 @@
 #define TRAINBUS_TESTS_TEST_TOPOLOGY_H_
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,22 +109,6 @@ inline caf::behavior DoneListener(caf::event_based_actor*,
     out->published = n;
     ++out->calls;
   }};
-}
-
-// A new, empty directory `name`.XXXXXX under $TEST_TMPDIR (bazel test sets
-// it; elsewhere the system's temporary directory): unique per call, so no
-// test removes another's files.
-inline std::string FreshDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir =
-      (tmp != nullptr ? std::string(tmp)
-                      : std::filesystem::temp_directory_path().string()) +
-      "/" + name + ".XXXXXX";
-  if (::mkdtemp(dir.data()) == nullptr) {
-    std::fprintf(stderr, "cannot create a directory like %s\n", dir.c_str());
-    std::abort();
-  }
-  return dir;
 }
 
 // The program a test runs (argv[1]: $(rootpath ...) in the BUILD's args).

@@ -13,6 +13,7 @@
 #include "actors/consumer/console_printer.h"
 #include "actors/consumer/hook_sink.h"
 #include "actors/consumer/jsonl_sink.h"
+#include "base/test_dir.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -177,11 +178,6 @@ TEST_F(ConsumerTest, HookErrorsAreCountedAndTheStreamGoesOn) {
   caf::anon_send_exit(sink, caf::exit_reason::kill);
 }
 
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/" + name;
-}
-
 using Json = nlohmann::json;
 
 // The line as JSON; a line that does not parse fails the test.
@@ -204,7 +200,7 @@ TEST_F(ConsumerTest, JsonlSinkWritesOneObjectPerLineAndFlushesOnRequest) {
   JsonlSinkOptions o;
   o.consumer.name = "jsonl";
   o.consumer.inputs = {predictions, metrics};
-  o.path = TempPath("out.jsonl");
+  o.path = base::NewTestDir("jsonl") + "/out.jsonl";
   o.flush_every = 0;  // only when asked
   auto sink = SpawnJsonlSink(t.system(), o);
   ASSERT_TRUE(sink.ok()) << sink.status();
@@ -243,7 +239,7 @@ TEST(JsonlSinkTest, AnUnwritablePathIsAClearError) {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   JsonlSinkOptions o;
-  o.path = TempPath("no/such/dir/out.jsonl");
+  o.path = base::NewTestDir("jsonl") + "/no/such/dir/out.jsonl";
   auto sink = SpawnJsonlSink(sys, o);
   ASSERT_FALSE(sink.ok());
   EXPECT_NE(sink.status().message().find(o.path), std::string::npos)

@@ -118,9 +118,7 @@ std::string MetricToJson(const bus::Metric& m) {
   j["split"] = m.split;
   j["step"] = m.step;
   j["time_ns"] = m.time_ns;
-  Json values = Json::object();
-  for (const auto& [key, value] : m.values) values[key] = value;
-  j["values"] = std::move(values);
+  j["values"] = m.values;  // a std::map: a JSON object, {} when empty
   return Dump(j);
 }
 
@@ -133,9 +131,7 @@ std::string SampleToJson(const bus::Sample& s) {
   j["shape"] = s.shape;
   j["bytes"] = s.pixels.size();
   j["publish_ns"] = s.publish_ns;
-  Json meta = Json::object();
-  for (const auto& [key, value] : s.meta) meta[key] = value;
-  j["meta"] = std::move(meta);
+  j["meta"] = s.meta;  // a std::map: a JSON object, {} when empty
   return Dump(j);
 }
 

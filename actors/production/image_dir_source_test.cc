@@ -2,13 +2,12 @@
 // samples, bad ones dead letters, and the stream carries on to its end.
 #include "actors/production/image_dir_source.h"
 
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "base/test_dir.h"
 #include "data/image.h"
 #include "actors/generator/source_testing.h"
 #include "bus/atoms.h"
@@ -52,14 +51,6 @@ data::Image Blob(uint32_t w, uint32_t h) {
   return img;
 }
 
-std::string FreshDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(tmp ? tmp : "/tmp") + "/" + name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 class ImageDirSourceTest : public ::testing::Test {
  protected:
   std::shared_ptr<Received> Watch(const std::string& name) {
@@ -73,7 +64,7 @@ class ImageDirSourceTest : public ::testing::Test {
 };
 
 TEST_F(ImageDirSourceTest, GoodFilesAreSamplesBadOnesDeadLetters) {
-  const std::string dir = FreshDir("images");
+  const std::string dir = base::NewTestDir("images");
   WriteBytes(dir + "/a.png", *data::EncodePng(Blob(28, 28)));
   WriteBytes(dir + "/b.pgm", data::EncodePgm(Blob(56, 40)));
   WriteBytes(dir + "/c.jpg", *data::EncodeJpeg(Blob(64, 64)));
@@ -135,7 +126,7 @@ TEST_F(ImageDirSourceTest, GoodFilesAreSamplesBadOnesDeadLetters) {
 TEST_F(ImageDirSourceTest, AnEmptyDirectoryIsJustAnEndMarker) {
   auto live = Watch("live");
   ImageDirSourceOptions o;
-  o.dir = FreshDir("empty");
+  o.dir = base::NewTestDir("empty");
   o.output = resources[0];
   ASSERT_TRUE(SpawnImageDirSource(t.system(), o).ok());
   t.Run();
