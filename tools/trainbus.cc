@@ -3,6 +3,8 @@
 //   trainbus registry ls models --sort 'test_accuracy desc'
 //   trainbus registry best --sort test_accuracy
 //   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
+//   trainbus validate experiments/parallel_models.yaml
+//   trainbus describe experiments/parallel_models.yaml --format=dot
 //
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
 // `bazel run //experiments:<name>`.
@@ -12,6 +14,7 @@
 
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
+#include "topology/cli.h"
 
 namespace {
 
@@ -25,6 +28,8 @@ constexpr char kUsage[] =
     "                 (--registry_dir=DIR | --registry_node=HOST:PORT,\n"
     "                  --data_dir, --lease_ms, --max_tasks, --forever;\n"
     "                  `trainbus runner help`)\n"
+    "  validate SPEC  check a topology spec; every error with line:column\n"
+    "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
     "experiments: bazel run //experiments:parallel_models | "
     "production_routing | sweep | cluster\n";
 
@@ -43,6 +48,12 @@ int main(int argc, char** argv) {
   }
   if (command == "runner") {
     return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
+  }
+  if (command == "validate") {
+    return trainbus::topology::ValidateMain(args, std::cout, std::cerr);
+  }
+  if (command == "describe") {
+    return trainbus::topology::DescribeMain(args, std::cout, std::cerr);
   }
   std::cerr << "trainbus: unknown command '" << command << "'\n" << kUsage;
   return 2;

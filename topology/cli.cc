@@ -1,0 +1,110 @@
+#include "topology/cli.h"
+
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "topology/describe.h"
+#include "topology/spec.h"
+
+namespace trainbus::topology {
+namespace {
+
+constexpr char kValidateUsage[] =
+    "usage: trainbus validate SPEC\n"
+    "  checks a topology spec (YAML or JSON) and prints a one-line summary,\n"
+    "  or every error as SPEC:LINE:COLUMN: message (exit 2)\n";
+
+constexpr char kDescribeUsage[] =
+    "usage: trainbus describe SPEC [--format=table|dot]\n"
+    "  prints the topology's sources, resources, bindings, models, consumers\n"
+    "  and nodes as tables (default) or as Graphviz DOT\n"
+    "  (trainbus describe SPEC --format=dot | dot -Tsvg > topology.svg)\n";
+
+struct Command {
+  std::string spec_path;
+  std::string format = "table";
+  bool help = false;
+};
+
+// Returns nothing (and prints why) for a bad command line.
+std::optional<Command> ParseArgs(const std::vector<std::string>& args,
+                                 bool with_format, const char* usage,
+                                 std::ostream& err) {
+  Command command;
+  for (const std::string& arg : args) {
+    absl::string_view rest = arg;
+    if (arg == "--help" || arg == "-h" || arg == "help") {
+      command.help = true;
+    } else if (with_format && absl::ConsumePrefix(&rest, "--format=")) {
+      command.format = std::string(rest);
+      if (command.format != "table" && command.format != "dot") {
+        err << "trainbus: --format is '" << command.format
+            << "'; use table or dot\n" << usage;
+        return std::nullopt;
+      }
+    } else if (absl::StartsWith(arg, "-")) {
+      err << "trainbus: unknown flag '" << arg << "'\n" << usage;
+      return std::nullopt;
+    } else if (command.spec_path.empty()) {
+      command.spec_path = arg;
+    } else {
+      err << "trainbus: one SPEC only (got '" << command.spec_path
+          << "' and '" << arg << "')\n" << usage;
+      return std::nullopt;
+    }
+  }
+  if (command.spec_path.empty() && !command.help) {
+    err << "trainbus: missing SPEC\n" << usage;
+    return std::nullopt;
+  }
+  return command;
+}
+
+// The spec, or the exit code after printing why there is none.
+absl::StatusOr<TopologySpec> Load(const std::string& path, std::ostream& err,
+                                  int* code) {
+  absl::StatusOr<TopologySpec> spec = LoadSpecFile(path);
+  if (!spec.ok()) {
+    err << spec.status().message() << "\n";
+    *code = spec.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return spec;
+}
+
+}  // namespace
+
+int ValidateMain(const std::vector<std::string>& args, std::ostream& out,
+                 std::ostream& err) {
+  std::optional<Command> command =
+      ParseArgs(args, /*with_format=*/false, kValidateUsage, err);
+  if (!command.has_value()) return 2;
+  if (command->help) {
+    out << kValidateUsage;
+    return 0;
+  }
+  int code = 0;
+  absl::StatusOr<TopologySpec> spec = Load(command->spec_path, err, &code);
+  if (!spec.ok()) return code;
+  out << command->spec_path << ": valid: " << Summary(*spec) << "\n";
+  return 0;
+}
+
+int DescribeMain(const std::vector<std::string>& args, std::ostream& out,
+                 std::ostream& err) {
+  std::optional<Command> command =
+      ParseArgs(args, /*with_format=*/true, kDescribeUsage, err);
+  if (!command.has_value()) return 2;
+  if (command->help) {
+    out << kDescribeUsage;
+    return 0;
+  }
+  int code = 0;
+  absl::StatusOr<TopologySpec> spec = Load(command->spec_path, err, &code);
+  if (!spec.ok()) return code;
+  out << (command->format == "dot" ? DescribeDot(*spec) : DescribeTable(*spec));
+  return 0;
+}
+
+}  // namespace trainbus::topology

@@ -1,0 +1,756 @@
+#include "topology/spec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/file.h"
+#include "bus/filter.h"
+#include "yaml-cpp/yaml.h"
+
+namespace trainbus::topology {
+namespace {
+
+using Errors = std::vector<SpecError>;
+
+Location At(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+Location At(const YAML::Mark& mark) {
+  if (mark.is_null()) return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+// Names end up in metrics, file names and DOT ids: keep them plain.
+bool ValidName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+           c == '_' || c == '-' || c == '.' || c == '/';
+  });
+}
+
+// One mapping of the spec (the root, a resource, a binding's filter ...):
+// the typed getters record an error, with the value's location, and return
+// the default when a value is missing or wrong.
+class Fields {
+ public:
+  Fields(const YAML::Node& map, std::string what, Errors* errors)
+      : what_(std::move(what)), where_(At(map)), errors_(errors) {
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        Error(it->first, "a key must be a plain string");
+        continue;
+      }
+      const std::string& key = it->first.Scalar();
+      if (!seen.insert(key).second) {
+        Error(it->first, absl::StrCat("key '", key, "' is given twice"));
+        continue;
+      }
+      entries_.push_back({key, it->first, it->second});
+    }
+  }
+
+  // Reports every key not in `accepted`, listing the accepted ones.
+  void Check(const std::vector<std::string>& accepted) {
+    for (const Entry& e : entries_) {
+      if (std::find(accepted.begin(), accepted.end(), e.key) !=
+          accepted.end()) {
+        continue;
+      }
+      Error(e.key_node, absl::StrCat("unknown key '", e.key,
+                                     "'; accepted keys: ",
+                                     absl::StrJoin(accepted, ", ")));
+    }
+  }
+
+  void set_what(std::string what) { what_ = std::move(what); }
+  Location where() const { return where_; }
+
+  const YAML::Node* Find(const std::string& key) const {
+    for (const Entry& e : entries_) {
+      if (e.key == key) return &e.value;
+    }
+    return nullptr;
+  }
+  bool Has(const std::string& key) const { return Find(key) != nullptr; }
+
+  // A value that must be there: nullptr (and an error) when it is not.
+  const YAML::Node* Require(const std::string& key) {
+    const YAML::Node* value = Find(key);
+    if (value == nullptr) {
+      errors_->push_back(
+          {where_, absl::StrCat(what_, ": missing required key '", key, "'")});
+    }
+    return value;
+  }
+
+  std::string String(const std::string& key, bool required,
+                     std::string fallback = "") {
+    const YAML::Node* value = required ? Require(key) : Find(key);
+    if (value == nullptr) return fallback;
+    if (!value->IsScalar()) {
+      Error(*value, absl::StrCat("'", key, "' must be a string"));
+      return fallback;
+    }
+    return value->Scalar();
+  }
+
+  // A name (of this component or one it refers to).
+  std::string Name(const std::string& key, bool required) {
+    const YAML::Node* value = required ? Require(key) : Find(key);
+    if (value == nullptr) return "";
+    std::string name = String(key, false);
+    if (value->IsScalar() && !ValidName(name)) {
+      Error(*value, absl::StrCat("'", key, "' is '", name,
+                                 "'; a name is letters, digits and _-./"));
+      return "";
+    }
+    return name;
+  }
+
+  uint64_t Uint(const std::string& key, uint64_t fallback, uint64_t min,
+                uint64_t max) {
+    const YAML::Node* value = Find(key);
+    if (value == nullptr) return fallback;
+    uint64_t out = 0;
+    if (!value->IsScalar() ||
+        !absl::SimpleAtoi(value->Scalar(), &out) || out < min || out > max) {
+      Error(*value, absl::StrCat("'", key, "' must be an integer in [", min,
+                                 ", ", max, "]", Shown(*value)));
+      return fallback;
+    }
+    return out;
+  }
+
+  double NonNegative(const std::string& key, double fallback) {
+    const YAML::Node* value = Find(key);
+    if (value == nullptr) return fallback;
+    double out = 0;
+    if (!value->IsScalar() || !absl::SimpleAtod(value->Scalar(), &out) ||
+        !std::isfinite(out) || out < 0) {
+      Error(*value, absl::StrCat("'", key,
+                                 "' must be a finite number >= 0",
+                                 Shown(*value)));
+      return fallback;
+    }
+    return out;
+  }
+
+  bool Bool(const std::string& key, bool fallback) {
+    const YAML::Node* value = Find(key);
+    if (value == nullptr) return fallback;
+    const std::string text =
+        value->IsScalar() ? absl::AsciiStrToLower(value->Scalar()) : "";
+    if (text == "true" || text == "yes") return true;
+    if (text == "false" || text == "no") return false;
+    Error(*value, absl::StrCat("'", key, "' must be true or false",
+                               Shown(*value)));
+    return fallback;
+  }
+
+  // A list of names; one name alone is a list of one.
+  std::vector<std::string> Names(const std::string& key) {
+    const YAML::Node* value = Require(key);
+    std::vector<std::string> out;
+    if (value == nullptr) return out;
+    if (value->IsScalar()) return {Name(key, true)};
+    if (!value->IsSequence() || value->size() == 0) {
+      Error(*value, absl::StrCat("'", key, "' must be a name or a non-empty "
+                                 "list of names"));
+      return out;
+    }
+    for (const YAML::Node& item : *value) {
+      if (!item.IsScalar() || !ValidName(item.Scalar())) {
+        Error(item, absl::StrCat("'", key, "' lists something that is not a "
+                                 "name (letters, digits and _-./)"));
+        continue;
+      }
+      out.push_back(item.Scalar());
+    }
+    return out;
+  }
+
+  void Error(const YAML::Node& at, const std::string& message) {
+    errors_->push_back({At(at), absl::StrCat(what_, ": ", message)});
+  }
+
+ private:
+  struct Entry {
+    std::string key;
+    YAML::Node key_node;
+    YAML::Node value;
+  };
+
+  // ", not 'x'" for a scalar; nothing for a list or a map.
+  static std::string Shown(const YAML::Node& value) {
+    if (!value.IsScalar()) return "";
+    std::string text = value.Scalar().substr(0, 40);
+    return absl::StrCat(", not '", text,
+                        value.Scalar().size() > 40 ? "...'" : "'");
+  }
+
+  std::string what_;
+  Location where_;
+  Errors* errors_;
+  std::vector<Entry> entries_;
+};
+
+// A name another component refers to, checked once every section is read.
+struct Ref {
+  std::string name;
+  Location where;
+  std::string what;  // "binding 'a->b': 'to'"
+};
+
+class Parser {
+ public:
+  explicit Parser(Errors* errors) : errors_(errors) {}
+
+  void Parse(const YAML::Node& root, TopologySpec* spec);
+
+ private:
+  // Calls `entry` for every mapping in the list under `key`.
+  void EachEntry(Fields& root, const std::string& key, const char* what,
+                 const std::function<void(Fields&)>& entry);
+
+  void ParseNode(Fields& f, TopologySpec* spec);
+  void ParseResource(Fields& f, TopologySpec* spec);
+  void ParseLog(const YAML::Node& log, Fields& parent,
+                bus::ResourceOptions* options);
+  void ParseBinding(Fields& f, TopologySpec* spec);
+  bus::Filter ParseFilterValue(const YAML::Node& value, Fields& parent);
+  void ParseSource(Fields& f, TopologySpec* spec);
+  void ParseModel(Fields& f, TopologySpec* spec);
+  void ParseConsumer(Fields& f, TopologySpec* spec);
+
+  void Placement(Fields& f, std::string* node);
+  void ResourceRef(Fields& f, const std::string& key, const std::string& what,
+                   std::string* out);
+
+  void CheckNames(const TopologySpec& spec);
+  void CheckRefs(const TopologySpec& spec);
+  void CheckCycles(const TopologySpec& spec);
+
+  Errors* errors_;
+  std::vector<Ref> resource_refs_;
+  std::vector<Ref> node_refs_;
+  std::vector<Location> registry_users_;  // registry loggers
+};
+
+const std::vector<std::string>& RootKeys() {
+  static const auto* keys = new std::vector<std::string>{
+      "name",      "description", "nodes",  "registry", "resources",
+      "bindings",  "sources",     "models", "consumers"};
+  return *keys;
+}
+
+void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
+  if (!root.IsMap()) {
+    errors_->push_back(
+        {At(root), absl::StrCat("the spec must be a mapping with the keys ",
+                                absl::StrJoin(RootKeys(), ", "))});
+    return;
+  }
+  Fields f(root, "spec", errors_);
+  f.Check(RootKeys());
+  spec->name = f.String("name", false);
+  spec->description = f.String("description", false);
+  f.Require("resources");
+  EachEntry(f, "nodes", "node", [&](Fields& e) { ParseNode(e, spec); });
+  if (const YAML::Node* r = f.Find("registry"); r != nullptr) {
+    if (!r->IsMap()) {
+      f.Error(*r, "'registry' must be a mapping with the key dir");
+    } else {
+      Fields rf(*r, "registry", errors_);
+      rf.Check({"dir"});
+      spec->registry = RegistrySpec{rf.String("dir", true), rf.where()};
+    }
+  }
+  EachEntry(f, "resources", "resource",
+            [&](Fields& e) { ParseResource(e, spec); });
+  EachEntry(f, "bindings", "binding", [&](Fields& e) { ParseBinding(e, spec); });
+  EachEntry(f, "sources", "source", [&](Fields& e) { ParseSource(e, spec); });
+  EachEntry(f, "models", "model", [&](Fields& e) { ParseModel(e, spec); });
+  EachEntry(f, "consumers", "consumer",
+            [&](Fields& e) { ParseConsumer(e, spec); });
+  CheckNames(*spec);
+  CheckRefs(*spec);
+  CheckCycles(*spec);
+}
+
+void Parser::EachEntry(Fields& root, const std::string& key, const char* what,
+                       const std::function<void(Fields&)>& entry) {
+  const YAML::Node* list = root.Find(key);
+  if (list == nullptr || list->IsNull()) return;
+  if (!list->IsSequence()) {
+    root.Error(*list, absl::StrCat("'", key, "' must be a list of mappings "
+                                   "(\"- name: ...\")"));
+    return;
+  }
+  size_t index = 0;
+  for (const YAML::Node& item : *list) {
+    ++index;
+    const std::string label = absl::StrCat(what, " ", index);
+    if (!item.IsMap()) {
+      errors_->push_back({At(item), absl::StrCat(label, ": must be a mapping")});
+      continue;
+    }
+    Fields f(item, label, errors_);
+    entry(f);
+  }
+}
+
+void Parser::Placement(Fields& f, std::string* node) {
+  *node = f.Name("node", false);
+  if (!node->empty()) {
+    node_refs_.push_back({*node, At(*f.Find("node")), "'node'"});
+  }
+}
+
+void Parser::ResourceRef(Fields& f, const std::string& key,
+                         const std::string& what, std::string* out) {
+  *out = f.Name(key, true);
+  if (!out->empty()) {
+    resource_refs_.push_back(
+        {*out, At(*f.Find(key)), absl::StrCat(what, ": '", key, "'")});
+  }
+}
+
+// Names the entry once its name is known, so later errors say which one.
+std::string NameEntry(Fields& f, const char* what) {
+  std::string name = f.Name("name", true);
+  if (!name.empty()) f.set_what(absl::StrCat(what, " '", name, "'"));
+  return name;
+}
+
+void Parser::ParseNode(Fields& f, TopologySpec* spec) {
+  f.Check({"name", "address"});
+  NodeSpec n;
+  n.where = f.where();
+  n.name = NameEntry(f, "node");
+  n.address = f.String("address", false);
+  if (!n.address.empty()) {
+    std::pair<std::string, std::string> hp =
+        absl::StrSplit(n.address, absl::MaxSplits(':', 1));
+    uint32_t port = 0;
+    if (hp.first.empty() || !absl::SimpleAtoi(hp.second, &port) ||
+        port == 0 || port > 65535) {
+      f.Error(*f.Find("address"),
+              absl::StrCat("'address' is '", n.address,
+                           "'; expected HOST:PORT with a port in [1, 65535]"));
+    }
+  }
+  spec->nodes.push_back(std::move(n));
+}
+
+void Parser::ParseResource(Fields& f, TopologySpec* spec) {
+  f.Check({"name", "durable", "log", "max_queue", "node"});
+  ResourceSpec r;
+  r.where = f.where();
+  r.options.name = NameEntry(f, "resource");
+  r.options.max_queue =
+      static_cast<uint32_t>(f.Uint("max_queue", r.options.max_queue, 1, 1 << 24));
+  const bool durable = f.Bool("durable", false);
+  const YAML::Node* log = f.Find("log");
+  if (log != nullptr && !durable) {
+    f.Error(*log, "'log' configures a durable resource; add 'durable: true' "
+                  "or remove 'log'");
+  } else if (durable && log == nullptr) {
+    f.Error(*f.Find("durable"),
+            "a durable resource needs 'log: {dir: ...}' (where it appends)");
+  } else if (log != nullptr) {
+    ParseLog(*log, f, &r.options);
+  }
+  Placement(f, &r.node);
+  spec->resources.push_back(std::move(r));
+}
+
+void Parser::ParseLog(const YAML::Node& log, Fields& parent,
+                      bus::ResourceOptions* options) {
+  if (!log.IsMap()) {
+    parent.Error(log, "'log' must be a mapping with the key dir");
+    return;
+  }
+  Fields f(log, absl::StrCat(options->name.empty() ? "resource"
+                                                   : "resource '" +
+                                                         options->name + "'",
+                             " log"),
+           errors_);
+  f.Check({"dir", "segment_bytes", "fsync_every", "retention_bytes"});
+  options->log_dir = f.String("dir", true);
+  if (f.Has("dir") && options->log_dir.empty()) {
+    f.Error(*f.Find("dir"), "'dir' must not be empty");
+  }
+  options->segment_bytes =
+      f.Uint("segment_bytes", options->segment_bytes, 4096, uint64_t{1} << 40);
+  options->fsync_every = static_cast<uint32_t>(
+      f.Uint("fsync_every", options->fsync_every, 0, 1u << 31));
+  options->retention_bytes = f.Uint("retention_bytes",
+                                    options->retention_bytes, 0, UINT64_MAX);
+}
+
+void Parser::ParseBinding(Fields& f, TopologySpec* spec) {
+  f.Check({"from", "to", "filter", "policy", "window", "max_queue"});
+  BindingSpec b;
+  b.where = f.where();
+  bus::BindingOptions& o = b.options;
+  o.from = f.Name("from", true);
+  o.to = f.Name("to", true);
+  if (!o.from.empty() && !o.to.empty()) {
+    f.set_what(absl::StrCat("binding '", o.Name(), "'"));
+  }
+  if (!o.from.empty()) {
+    resource_refs_.push_back({o.from, At(*f.Find("from")),
+                              absl::StrCat("binding '", o.Name(), "': 'from'")});
+  }
+  if (!o.to.empty()) {
+    resource_refs_.push_back({o.to, At(*f.Find("to")),
+                              absl::StrCat("binding '", o.Name(), "': 'to'")});
+  }
+  if (const YAML::Node* filter = f.Find("filter"); filter != nullptr) {
+    o.filter = ParseFilterValue(*filter, f);
+  }
+  if (const YAML::Node* policy = f.Find("policy"); policy != nullptr) {
+    absl::StatusOr<bus::Policy> p = bus::ParsePolicy(f.String("policy", true));
+    if (policy->IsScalar() && !p.ok()) f.Error(*policy, std::string(p.status().message()));
+    if (p.ok()) o.policy = *p;
+  }
+  o.window = static_cast<uint32_t>(f.Uint("window", o.window, 1, 1 << 20));
+  o.max_queue = static_cast<uint32_t>(f.Uint("max_queue", 0, 0, 1 << 24));
+  spec->bindings.push_back(std::move(b));
+}
+
+// "labelled;labels=0,1" or {kind: labelled, labels: [0, 1], ratio: 0.5}:
+// both go through the bus's own ParseFilter, so its rules are the rules.
+bus::Filter Parser::ParseFilterValue(const YAML::Node& value, Fields& parent) {
+  std::string text;
+  if (value.IsScalar()) {
+    text = value.Scalar();
+  } else if (value.IsMap()) {
+    Fields f(value, "filter", errors_);
+    f.Check({"kind", "labels", "ratio"});
+    const size_t before = errors_->size();
+    text = f.String("kind", false, "all");
+    if (const YAML::Node* labels = f.Find("labels"); labels != nullptr) {
+      std::vector<std::string> items;
+      if (labels->IsSequence()) {
+        for (const YAML::Node& l : *labels) {
+          items.push_back(l.IsScalar() ? l.Scalar() : "?");
+        }
+      }
+      if (items.empty()) {
+        f.Error(*labels, "'labels' must be a non-empty list of labels");
+      }
+      absl::StrAppend(&text, ";labels=", absl::StrJoin(items, ","));
+    }
+    if (f.Has("ratio")) {
+      absl::StrAppend(&text, ";ratio=", f.String("ratio", false));
+    }
+    if (errors_->size() != before) return bus::Filter::All();
+  } else {
+    parent.Error(value, "'filter' must be a string (\"labelled;labels=0,1\") "
+                        "or a mapping with kind, labels and ratio");
+    return bus::Filter::All();
+  }
+  absl::StatusOr<bus::Filter> filter = bus::ParseFilter(text);
+  if (!filter.ok()) {
+    parent.Error(value, std::string(filter.status().message()));
+    return bus::Filter::All();
+  }
+  return *filter;
+}
+
+void Parser::ParseSource(Fields& f, TopologySpec* spec) {
+  SourceSpec s;
+  s.where = f.where();
+  s.name = NameEntry(f, "source");
+  const std::string kind = f.String("kind", true);
+  std::vector<std::string> keys = {"name", "kind", "output", "node", "rate"};
+  if (kind == "idx") {
+    s.kind = SourceKind::kIdxGenerator;
+    keys.insert(keys.end(), {"data_dir", "epochs", "seed", "limit", "labels"});
+  } else if (kind == "test_replay") {
+    s.kind = SourceKind::kTestReplay;
+    keys.insert(keys.end(), {"data_dir", "limit"});
+  } else if (kind == "image_dir") {
+    s.kind = SourceKind::kImageDir;
+    keys.push_back("dir");
+  } else if (f.Has("kind")) {
+    f.Error(*f.Find("kind"), absl::StrCat("unknown kind '", kind,
+                                          "'; use idx, test_replay or "
+                                          "image_dir"));
+    return;
+  } else {
+    return;  // the missing kind is reported; its keys cannot be checked
+  }
+  f.Check(keys);
+  ResourceRef(f, "output", absl::StrCat("source '", s.name, "'"), &s.output);
+  if (s.kind == SourceKind::kImageDir) {
+    s.dir = f.String("dir", true);
+  } else {
+    s.data_dir = f.String("data_dir", true);
+  }
+  s.epochs = f.Uint("epochs", s.epochs, 1, 1000000);
+  s.rate = f.NonNegative("rate", s.rate);
+  s.seed = f.Uint("seed", s.seed, 0, UINT64_MAX);
+  s.limit = f.Uint("limit", s.limit, 0, UINT64_MAX);
+  s.labels = f.Bool("labels", s.labels);
+  Placement(f, &s.node);
+  spec->sources.push_back(std::move(s));
+}
+
+void Parser::ParseModel(Fields& f, TopologySpec* spec) {
+  f.Check({"name", "spec", "input", "output", "eval_every", "eval_subset",
+           "node"});
+  ModelEntry m;
+  m.where = f.where();
+  m.name = NameEntry(f, "model");
+  m.spec_text = f.String("spec", true);
+  if (const YAML::Node* text = f.Find("spec"); text && text->IsScalar()) {
+    absl::StatusOr<nn::ModelSpec> parsed = nn::ParseModelSpec(m.spec_text);
+    if (parsed.ok()) {
+      m.spec = *parsed;
+    } else {
+      f.Error(*text, std::string(parsed.status().message()));
+    }
+  }
+  const std::string what = absl::StrCat("model '", m.name, "'");
+  ResourceRef(f, "input", what, &m.input);
+  ResourceRef(f, "output", what, &m.output);
+  m.eval_every =
+      static_cast<uint32_t>(f.Uint("eval_every", m.eval_every, 1, 1u << 30));
+  m.eval_subset =
+      static_cast<uint32_t>(f.Uint("eval_subset", m.eval_subset, 0, 1u << 30));
+  Placement(f, &m.node);
+  spec->models.push_back(std::move(m));
+}
+
+void Parser::ParseConsumer(Fields& f, TopologySpec* spec) {
+  ConsumerSpec c;
+  c.where = f.where();
+  c.name = NameEntry(f, "consumer");
+  const std::string kind = f.String("kind", true);
+  std::vector<std::string> keys = {"name", "kind", "inputs", "node"};
+  if (kind == "console") {
+    c.kind = ConsumerKind::kConsole;
+    keys.push_back("every");
+  } else if (kind == "jsonl") {
+    c.kind = ConsumerKind::kJsonl;
+    keys.push_back("path");
+  } else if (kind == "aggregator") {
+    c.kind = ConsumerKind::kAggregator;
+  } else if (kind == "registry_logger") {
+    c.kind = ConsumerKind::kRegistryLogger;
+    registry_users_.push_back(c.where);
+  } else if (f.Has("kind")) {
+    f.Error(*f.Find("kind"),
+            absl::StrCat("unknown kind '", kind, "'; use console, jsonl, "
+                         "aggregator or registry_logger"));
+    return;
+  } else {
+    return;
+  }
+  f.Check(keys);
+  c.inputs = f.Names("inputs");
+  if (const YAML::Node* inputs = f.Find("inputs"); inputs != nullptr) {
+    for (const std::string& input : c.inputs) {
+      resource_refs_.push_back(
+          {input, At(*inputs), absl::StrCat("consumer '", c.name, "': 'inputs'")});
+    }
+  }
+  if (c.kind == ConsumerKind::kJsonl) c.path = f.String("path", true);
+  c.every = f.Uint("every", c.every, 1, UINT64_MAX);
+  Placement(f, &c.node);
+  spec->consumers.push_back(std::move(c));
+}
+
+// One namespace per section for resources and nodes; sources, models and
+// consumers are all actors and share one (a model may share its resource's
+// name, as "model1" does in parallel_models).
+void Parser::CheckNames(const TopologySpec& spec) {
+  auto check = [&](std::map<std::string, Location>& seen, const char* what,
+                   const std::string& name, Location where) {
+    if (name.empty()) return;
+    auto [it, inserted] = seen.emplace(name, where);
+    if (!inserted) {
+      errors_->push_back(
+          {where, absl::StrCat("duplicate name '", name, "': a ", what,
+                               " with this name is declared at line ",
+                               it->second.line, "; rename one")});
+    }
+  };
+  std::map<std::string, Location> nodes, resources, actors, bindings;
+  for (const NodeSpec& n : spec.nodes) check(nodes, "node", n.name, n.where);
+  for (const ResourceSpec& r : spec.resources) {
+    check(resources, "resource", r.options.name, r.where);
+  }
+  for (const SourceSpec& s : spec.sources) check(actors, "component", s.name, s.where);
+  for (const ModelEntry& m : spec.models) check(actors, "component", m.name, m.where);
+  for (const ConsumerSpec& c : spec.consumers) {
+    check(actors, "component", c.name, c.where);
+  }
+  for (const BindingSpec& b : spec.bindings) {
+    if (b.options.from.empty() || b.options.to.empty()) continue;
+    check(bindings, "binding", b.options.Name(), b.where);
+  }
+}
+
+void Parser::CheckRefs(const TopologySpec& spec) {
+  std::set<std::string> resources, nodes;
+  for (const ResourceSpec& r : spec.resources) resources.insert(r.options.name);
+  for (const NodeSpec& n : spec.nodes) nodes.insert(n.name);
+  for (const Ref& ref : resource_refs_) {
+    if (resources.count(ref.name)) continue;
+    errors_->push_back(
+        {ref.where, absl::StrCat(ref.what, " names resource '", ref.name,
+                                 "', which is not declared; declare it under "
+                                 "'resources' or use a declared one")});
+  }
+  for (const Ref& ref : node_refs_) {
+    if (nodes.count(ref.name)) continue;
+    errors_->push_back(
+        {ref.where, absl::StrCat("'node' is '", ref.name,
+                                 "', which is not listed under 'nodes'; list "
+                                 "it there or remove the placement")});
+  }
+  if (!spec.registry.has_value()) {
+    for (const Location& where : registry_users_) {
+      errors_->push_back({where, "a registry_logger needs a 'registry: {dir: "
+                                 "...}' section to log to"});
+    }
+  }
+}
+
+// Bindings form a graph over resources; a cycle would circulate messages
+// for ever. Each cycle is reported once, at the binding that closes it.
+void Parser::CheckCycles(const TopologySpec& spec) {
+  std::map<std::string, std::vector<const BindingSpec*>> out;
+  for (const BindingSpec& b : spec.bindings) {
+    if (!b.options.from.empty() && !b.options.to.empty()) {
+      out[b.options.from].push_back(&b);
+    }
+  }
+  enum class Mark { kNew, kOnPath, kDone };
+  std::map<std::string, Mark> mark;
+  std::vector<std::string> path;
+  std::function<void(const std::string&)> visit = [&](const std::string& r) {
+    mark[r] = Mark::kOnPath;
+    path.push_back(r);
+    for (const BindingSpec* b : out[r]) {
+      const std::string& to = b->options.to;
+      if (mark[to] == Mark::kOnPath) {
+        auto start = std::find(path.begin(), path.end(), to);
+        std::vector<std::string> cycle(start, path.end());
+        cycle.push_back(to);
+        errors_->push_back(
+            {b->where, absl::StrCat("binding '", b->options.Name(),
+                                    "' closes a cycle: ",
+                                    absl::StrJoin(cycle, " -> "),
+                                    "; remove one of its bindings")});
+      } else if (mark[to] == Mark::kNew) {
+        visit(to);
+      }
+    }
+    path.pop_back();
+    mark[r] = Mark::kDone;
+  };
+  for (const BindingSpec& b : spec.bindings) {
+    if (!b.options.from.empty() && mark[b.options.from] == Mark::kNew) {
+      visit(b.options.from);
+    }
+  }
+}
+
+}  // namespace
+
+const char* SourceKindName(SourceKind kind) {
+  switch (kind) {
+    case SourceKind::kIdxGenerator: return "idx";
+    case SourceKind::kTestReplay: return "test_replay";
+    case SourceKind::kImageDir: return "image_dir";
+  }
+  return "?";
+}
+
+const char* ConsumerKindName(ConsumerKind kind) {
+  switch (kind) {
+    case ConsumerKind::kConsole: return "console";
+    case ConsumerKind::kJsonl: return "jsonl";
+    case ConsumerKind::kAggregator: return "aggregator";
+    case ConsumerKind::kRegistryLogger: return "registry_logger";
+  }
+  return "?";
+}
+
+std::vector<SpecError> ParseAndValidate(absl::string_view text,
+                                        TopologySpec* spec) {
+  Errors errors;
+  TopologySpec parsed;
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
+      errors.push_back({{}, "the spec is empty; it must be a mapping with "
+                            "at least 'resources'"});
+    } else if (docs.size() > 1) {
+      errors.push_back({At(docs[1]), "the file holds more than one YAML "
+                                     "document (---); a spec is one"});
+    } else {
+      Parser(&errors).Parse(docs[0], &parsed);
+    }
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp reports a syntax error (tabs, unclosed brackets ...) this way.
+    errors.push_back({At(e.mark), absl::StrCat("not valid YAML: ", e.msg)});
+  }
+  std::stable_sort(errors.begin(), errors.end(),
+                   [](const SpecError& a, const SpecError& b) {
+                     return std::make_pair(a.where.line, a.where.column) <
+                            std::make_pair(b.where.line, b.where.column);
+                   });
+  if (errors.empty()) *spec = std::move(parsed);
+  return errors;
+}
+
+std::string FormatErrors(absl::string_view origin,
+                         const std::vector<SpecError>& errors) {
+  std::string out;
+  for (const SpecError& e : errors) {
+    if (!out.empty()) out += "\n";
+    if (e.where.line > 0) {
+      absl::StrAppend(&out, origin, ":", e.where.line, ":", e.where.column,
+                      ": ", e.message);
+    } else {
+      absl::StrAppend(&out, origin, ": ", e.message);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<TopologySpec> ParseSpec(absl::string_view text,
+                                       absl::string_view origin) {
+  TopologySpec spec;
+  std::vector<SpecError> errors = ParseAndValidate(text, &spec);
+  if (!errors.empty()) {
+    return absl::InvalidArgumentError(FormatErrors(origin, errors));
+  }
+  return spec;
+}
+
+absl::StatusOr<TopologySpec> LoadSpecFile(const std::string& path) {
+  absl::StatusOr<std::string> text = base::ReadFile(path);
+  if (!text.ok()) return text.status();
+  return ParseSpec(*text, path);
+}
+
+}  // namespace trainbus::topology

@@ -1,0 +1,134 @@
+// A topology as data: the spec file's structs, and the one parser that fills
+// them and checks them.
+//
+//   absl::StatusOr<TopologySpec> spec = LoadSpecFile("experiments/x.yaml");
+//   if (!spec.ok()) { std::cerr << spec.status().message(); return 2; }
+//   for (const BindingSpec& b : spec->bindings) bus.Bind(b.options);
+//
+// The file is YAML (JSON is YAML too). Validation reports every error it
+// finds, each with its line and column, and nothing is returned until the
+// whole spec is valid. Filters and policies are already the bus's own types,
+// model specs are already parsed, so a runner can use the structs directly.
+#ifndef TRAINBUS_TOPOLOGY_SPEC_H_
+#define TRAINBUS_TOPOLOGY_SPEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "bus/options.h"
+#include "kernels/nn/model.h"
+
+namespace trainbus::topology {
+
+// 1-based; 0 when unknown (an error about the file as a whole).
+struct Location {
+  int line = 0;
+  int column = 0;
+};
+
+// A worker a component can be placed on (`node: worker1`).
+struct NodeSpec {
+  std::string name;
+  std::string address;  // HOST:PORT, or empty: given on the command line
+  Location where;
+};
+
+struct ResourceSpec {
+  bus::ResourceOptions options;  // name, max_queue and the log options
+  std::string node;              // empty: the process that runs the spec
+  Location where;
+};
+
+struct BindingSpec {
+  bus::BindingOptions options;  // from, to, filter, policy, window, max_queue
+  Location where;
+};
+
+enum class SourceKind { kIdxGenerator, kTestReplay, kImageDir };
+const char* SourceKindName(SourceKind kind);
+
+struct SourceSpec {
+  std::string name;
+  SourceKind kind = SourceKind::kIdxGenerator;
+  std::string output;    // the resource it publishes to
+  std::string data_dir;  // idx, test_replay: the IDX files' directory
+  std::string dir;       // image_dir: the directory it reads
+  uint64_t epochs = 1;   // idx: passes over the training split
+  double rate = 0;       // samples (files) per second; 0: as fast as accepted
+  uint64_t seed = 1;     // idx: the shuffle's seed
+  uint64_t limit = 0;    // idx, test_replay: first N samples only; 0: all
+  bool labels = true;    // idx: false publishes the samples unlabelled
+  std::string node;
+  Location where;
+};
+
+struct ModelEntry {
+  std::string name;
+  std::string spec_text;   // as written, e.g. "mlp:hidden=128,lr=0.02"
+  nn::ModelSpec spec;      // ParseModelSpec(spec_text)
+  std::string input;       // resource it trains from
+  std::string output;      // resource it publishes its metrics to
+  uint32_t eval_every = 100;
+  uint32_t eval_subset = 1000;  // held-out samples per evaluation; 0: all
+  std::string node;
+  Location where;
+};
+
+enum class ConsumerKind { kConsole, kJsonl, kAggregator, kRegistryLogger };
+const char* ConsumerKindName(ConsumerKind kind);
+
+struct ConsumerSpec {
+  std::string name;
+  ConsumerKind kind = ConsumerKind::kConsole;
+  std::vector<std::string> inputs;  // resources it subscribes to
+  std::string path;                 // jsonl: the file it writes
+  uint64_t every = 1;               // console: print every Nth message
+  std::string node;
+  Location where;
+};
+
+// Where finished models and training logs are saved.
+struct RegistrySpec {
+  std::string dir;
+  Location where;
+};
+
+struct TopologySpec {
+  std::string name;
+  std::string description;
+  std::vector<NodeSpec> nodes;
+  std::optional<RegistrySpec> registry;
+  std::vector<ResourceSpec> resources;
+  std::vector<BindingSpec> bindings;
+  std::vector<SourceSpec> sources;
+  std::vector<ModelEntry> models;
+  std::vector<ConsumerSpec> consumers;
+};
+
+struct SpecError {
+  Location where;
+  std::string message;
+};
+
+// Parses and validates `text`. Returns every error, in file order; fills
+// `*spec` only when there are none.
+std::vector<SpecError> ParseAndValidate(absl::string_view text,
+                                        TopologySpec* spec);
+
+// "ORIGIN:LINE:COLUMN: message" per line (no location: "ORIGIN: message").
+std::string FormatErrors(absl::string_view origin,
+                         const std::vector<SpecError>& errors);
+
+// The spec, or InvalidArgument whose message is FormatErrors(origin, ...).
+absl::StatusOr<TopologySpec> ParseSpec(absl::string_view text,
+                                       absl::string_view origin = "spec");
+// Reads `path` and parses it (errors are prefixed with the path).
+absl::StatusOr<TopologySpec> LoadSpecFile(const std::string& path);
+
+}  // namespace trainbus::topology
+
+#endif  // TRAINBUS_TOPOLOGY_SPEC_H_
