@@ -246,7 +246,7 @@ class Parser {
   Errors* errors_;
   std::vector<Ref> resource_refs_;
   std::vector<Ref> node_refs_;
-  std::vector<Location> registry_users_;  // registry loggers
+  std::vector<Ref> registry_users_;  // registry loggers
 };
 
 const std::vector<std::string>& RootKeys() {
@@ -336,10 +336,10 @@ std::string NameEntry(Fields& f, const char* what) {
 }
 
 void Parser::ParseNode(Fields& f, TopologySpec* spec) {
-  f.Check({"name", "address"});
   NodeSpec n;
   n.where = f.where();
   n.name = NameEntry(f, "node");
+  f.Check({"name", "address"});
   n.address = f.String("address", false);
   if (!n.address.empty()) {
     std::pair<std::string, std::string> hp =
@@ -356,10 +356,10 @@ void Parser::ParseNode(Fields& f, TopologySpec* spec) {
 }
 
 void Parser::ParseResource(Fields& f, TopologySpec* spec) {
-  f.Check({"name", "durable", "log", "max_queue", "node"});
   ResourceSpec r;
   r.where = f.where();
   r.options.name = NameEntry(f, "resource");
+  f.Check({"name", "durable", "log", "max_queue", "node"});
   r.options.max_queue =
       static_cast<uint32_t>(f.Uint("max_queue", r.options.max_queue, 1, 1 << 24));
   const bool durable = f.Bool("durable", false);
@@ -402,7 +402,6 @@ void Parser::ParseLog(const YAML::Node& log, Fields& parent,
 }
 
 void Parser::ParseBinding(Fields& f, TopologySpec* spec) {
-  f.Check({"from", "to", "filter", "policy", "window", "max_queue"});
   BindingSpec b;
   b.where = f.where();
   bus::BindingOptions& o = b.options;
@@ -411,6 +410,7 @@ void Parser::ParseBinding(Fields& f, TopologySpec* spec) {
   if (!o.from.empty() && !o.to.empty()) {
     f.set_what(absl::StrCat("binding '", o.Name(), "'"));
   }
+  f.Check({"from", "to", "filter", "policy", "window", "max_queue"});
   if (!o.from.empty()) {
     resource_refs_.push_back({o.from, At(*f.Find("from")),
                               absl::StrCat("binding '", o.Name(), "': 'from'")});
@@ -512,11 +512,11 @@ void Parser::ParseSource(Fields& f, TopologySpec* spec) {
 }
 
 void Parser::ParseModel(Fields& f, TopologySpec* spec) {
-  f.Check({"name", "spec", "input", "output", "eval_every", "eval_subset",
-           "node"});
   ModelEntry m;
   m.where = f.where();
   m.name = NameEntry(f, "model");
+  f.Check({"name", "spec", "input", "output", "eval_every", "eval_subset",
+           "node"});
   m.spec_text = f.String("spec", true);
   if (const YAML::Node* text = f.Find("spec"); text && text->IsScalar()) {
     absl::StatusOr<nn::ModelSpec> parsed = nn::ParseModelSpec(m.spec_text);
@@ -553,7 +553,8 @@ void Parser::ParseConsumer(Fields& f, TopologySpec* spec) {
     c.kind = ConsumerKind::kAggregator;
   } else if (kind == "registry_logger") {
     c.kind = ConsumerKind::kRegistryLogger;
-    registry_users_.push_back(c.where);
+    registry_users_.push_back(
+        {c.name, c.where, absl::StrCat("consumer '", c.name, "'")});
   } else if (f.Has("kind")) {
     f.Error(*f.Find("kind"),
             absl::StrCat("unknown kind '", kind, "'; use console, jsonl, "
@@ -626,9 +627,11 @@ void Parser::CheckRefs(const TopologySpec& spec) {
                                  "it there or remove the placement")});
   }
   if (!spec.registry.has_value()) {
-    for (const Location& where : registry_users_) {
-      errors_->push_back({where, "a registry_logger needs a 'registry: {dir: "
-                                 "...}' section to log to"});
+    for (const Ref& user : registry_users_) {
+      errors_->push_back(
+          {user.where, absl::StrCat(user.what, ": a registry_logger needs a "
+                                    "'registry: {dir: ...}' section to log "
+                                    "to")});
     }
   }
 }

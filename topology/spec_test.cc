@@ -1,0 +1,513 @@
+#include "topology/spec.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "bus/filter.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace trainbus::topology {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::vector<SpecError> Errors(const std::string& text) {
+  TopologySpec spec;
+  return ParseAndValidate(text, &spec);
+}
+
+// Passes when one of `errors` is at line:column and contains `text`; the
+// failure message lists them all.
+testing::AssertionResult HasError(const std::vector<SpecError>& errors,
+                                  int line, int column,
+                                  const std::string& text) {
+  for (const SpecError& e : errors) {
+    if (e.where.line == line && e.where.column == column &&
+        absl::StrContains(e.message, text)) {
+      return testing::AssertionSuccess();
+    }
+  }
+  return testing::AssertionFailure()
+         << "no error at " << line << ":" << column << " containing '" << text
+         << "'; got:\n" << FormatErrors("spec", errors);
+}
+
+TopologySpec MustParse(const std::string& text) {
+  absl::StatusOr<TopologySpec> spec = ParseSpec(text);
+  EXPECT_TRUE(spec.ok()) << spec.status().message();
+  return spec.ok() ? *spec : TopologySpec{};
+}
+
+// The four default models of actors/topology/parallel_models.cc
+// (DefaultModels()); the example spec must describe exactly these.
+const std::vector<std::pair<std::string, std::string>> kParallelModels = {
+    {"model1", "softmax:opt=sgd,lr=0.05,batch=1,avg=0.9999"},
+    {"model2", "mlp:hidden=128,opt=momentum,lr=0.02,batch=16,avg=0.999"},
+    {"model3", "mlp:hidden=256,opt=adam,lr=0.001,batch=64,avg=0.99"},
+    {"model4", "cnn:conv=8x16,opt=momentum,lr=0.02,batch=32,avg=0.998"},
+};
+
+TEST(ExampleSpec, ParallelModelsIsTodaysTopology) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/parallel_models.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->name, "parallel_models");
+  ASSERT_EQ(spec->sources.size(), 1u);
+  EXPECT_EQ(spec->sources[0].kind, SourceKind::kIdxGenerator);
+  EXPECT_EQ(spec->sources[0].output, "mnist");
+  EXPECT_EQ(spec->sources[0].data_dir, "/usr/share/datasets/fashion-mnist");
+  ASSERT_EQ(spec->resources.size(), 6u);
+  ASSERT_EQ(spec->bindings.size(), 4u);
+  ASSERT_EQ(spec->models.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    const std::string& name = kParallelModels[i].first;
+    EXPECT_EQ(spec->bindings[i].options.from, "mnist");
+    EXPECT_EQ(spec->bindings[i].options.to, name);
+    EXPECT_EQ(spec->bindings[i].options.filter, bus::Filter::Labelled());
+    EXPECT_EQ(spec->bindings[i].options.policy, bus::Policy::kBlock);
+    const ModelEntry& m = spec->models[i];
+    EXPECT_EQ(m.name, name);
+    EXPECT_EQ(m.spec_text, kParallelModels[i].second);
+    EXPECT_EQ(nn::FormatModelSpec(m.spec),
+              nn::FormatModelSpec(*nn::ParseModelSpec(m.spec_text)));
+    EXPECT_EQ(m.input, name);
+    EXPECT_EQ(m.output, "metrics");
+  }
+  ASSERT_EQ(spec->consumers.size(), 1u);
+  EXPECT_EQ(spec->consumers[0].kind, ConsumerKind::kConsole);
+  EXPECT_EQ(spec->consumers[0].inputs, std::vector<std::string>{"metrics"});
+}
+
+constexpr char kEverything[] = R"(name: all
+description: every section and key
+nodes:
+  - {name: hub, address: "127.0.0.1:4000"}
+  - {name: w1}
+registry: {dir: /tmp/reg}
+resources:
+  - name: in
+    durable: true
+    max_queue: 32
+    log: {dir: /tmp/log, segment_bytes: 8192, fsync_every: 4, retention_bytes: 100000}
+    node: hub
+  - {name: out, node: w1}
+  - {name: metrics}
+bindings:
+  - from: in
+    to: out
+    filter: {kind: labelled, labels: [0, 3], ratio: 0.5}
+    policy: drop_oldest
+    window: 8
+    max_queue: 16
+sources:
+  - {name: gen, kind: idx, data_dir: /d, output: in, epochs: 3, rate: 250.5, seed: 7, limit: 100, labels: false, node: hub}
+  - {name: replay, kind: test_replay, data_dir: /d, output: in, limit: 5}
+  - {name: pics, kind: image_dir, dir: /pics, output: in, rate: 2}
+models:
+  - {name: m, spec: "mlp:hidden=64,lr=0.1", input: out, output: metrics, eval_every: 50, eval_subset: 0, node: w1}
+consumers:
+  - {name: con, kind: console, inputs: metrics, every: 10}
+  - {name: file, kind: jsonl, inputs: [metrics, out], path: /tmp/m.jsonl}
+  - {name: agg, kind: aggregator, inputs: [metrics]}
+  - {name: reglog, kind: registry_logger, inputs: [metrics]}
+)";
+
+TEST(ParseSpec, EveryKeyRoundTripsIntoTheStructs) {
+  TopologySpec spec = MustParse(kEverything);
+  EXPECT_EQ(spec.name, "all");
+  EXPECT_EQ(spec.description, "every section and key");
+  ASSERT_EQ(spec.nodes.size(), 2u);
+  EXPECT_EQ(spec.nodes[0].address, "127.0.0.1:4000");
+  EXPECT_EQ(spec.nodes[1].address, "");
+  ASSERT_TRUE(spec.registry.has_value());
+  EXPECT_EQ(spec.registry->dir, "/tmp/reg");
+
+  ASSERT_EQ(spec.resources.size(), 3u);
+  const bus::ResourceOptions& in = spec.resources[0].options;
+  EXPECT_EQ(in.name, "in");
+  EXPECT_TRUE(in.durable());
+  EXPECT_EQ(in.log_dir, "/tmp/log");
+  EXPECT_EQ(in.max_queue, 32u);
+  EXPECT_EQ(in.segment_bytes, 8192u);
+  EXPECT_EQ(in.fsync_every, 4u);
+  EXPECT_EQ(in.retention_bytes, 100000u);
+  EXPECT_EQ(spec.resources[0].node, "hub");
+  EXPECT_EQ(spec.resources[0].where.line, 8);
+  EXPECT_EQ(spec.resources[0].where.column, 5);
+  EXPECT_FALSE(spec.resources[1].options.durable());
+  EXPECT_EQ(spec.resources[1].options.max_queue, 256u);  // the bus's default
+
+  ASSERT_EQ(spec.bindings.size(), 1u);
+  const bus::BindingOptions& b = spec.bindings[0].options;
+  EXPECT_EQ(b.Name(), "in->out");
+  EXPECT_EQ(b.filter, *bus::ParseFilter("labelled;labels=0,3;ratio=0.5"));
+  EXPECT_EQ(b.policy, bus::Policy::kDropOldest);
+  EXPECT_EQ(b.window, 8u);
+  EXPECT_EQ(b.max_queue, 16u);
+
+  ASSERT_EQ(spec.sources.size(), 3u);
+  const SourceSpec& gen = spec.sources[0];
+  EXPECT_EQ(gen.kind, SourceKind::kIdxGenerator);
+  EXPECT_EQ(gen.epochs, 3u);
+  EXPECT_DOUBLE_EQ(gen.rate, 250.5);
+  EXPECT_EQ(gen.seed, 7u);
+  EXPECT_EQ(gen.limit, 100u);
+  EXPECT_FALSE(gen.labels);
+  EXPECT_EQ(gen.node, "hub");
+  EXPECT_EQ(spec.sources[1].kind, SourceKind::kTestReplay);
+  EXPECT_EQ(spec.sources[1].limit, 5u);
+  EXPECT_EQ(spec.sources[2].kind, SourceKind::kImageDir);
+  EXPECT_EQ(spec.sources[2].dir, "/pics");
+
+  ASSERT_EQ(spec.models.size(), 1u);
+  EXPECT_EQ(spec.models[0].spec.hidden, std::vector<uint32_t>{64});
+  EXPECT_FLOAT_EQ(spec.models[0].spec.learning_rate, 0.1f);
+  EXPECT_EQ(spec.models[0].eval_every, 50u);
+  EXPECT_EQ(spec.models[0].eval_subset, 0u);
+  EXPECT_EQ(spec.models[0].node, "w1");
+
+  ASSERT_EQ(spec.consumers.size(), 4u);
+  EXPECT_EQ(spec.consumers[0].inputs, std::vector<std::string>{"metrics"});
+  EXPECT_EQ(spec.consumers[0].every, 10u);
+  EXPECT_EQ(spec.consumers[1].kind, ConsumerKind::kJsonl);
+  EXPECT_EQ(spec.consumers[1].path, "/tmp/m.jsonl");
+  EXPECT_EQ(spec.consumers[1].inputs,
+            (std::vector<std::string>{"metrics", "out"}));
+  EXPECT_EQ(spec.consumers[2].kind, ConsumerKind::kAggregator);
+  EXPECT_EQ(spec.consumers[3].kind, ConsumerKind::kRegistryLogger);
+}
+
+TEST(ParseSpec, FilterStringsUseTheBusGrammarAndDefaultsAreTheBusDefaults) {
+  TopologySpec spec = MustParse(R"(resources: [{name: a}, {name: b}, {name: c}]
+bindings:
+  - {from: a, to: b, filter: "unlabelled;ratio=0.25", policy: catch_up}
+  - {from: a, to: c}
+)");
+  ASSERT_EQ(spec.bindings.size(), 2u);
+  EXPECT_EQ(spec.bindings[0].options.filter,
+            *bus::ParseFilter("unlabelled;ratio=0.25"));
+  EXPECT_EQ(spec.bindings[0].options.policy, bus::Policy::kCatchUp);
+  const bus::BindingOptions defaults;
+  EXPECT_EQ(spec.bindings[1].options.filter, bus::Filter::All());
+  EXPECT_EQ(spec.bindings[1].options.policy, defaults.policy);
+  EXPECT_EQ(spec.bindings[1].options.window, defaults.window);
+}
+
+TEST(ParseSpec, AcceptsJson) {
+  TopologySpec spec = MustParse(R"({
+  "name": "json",
+  "resources": [{"name": "in"}, {"name": "metrics"}],
+  "bindings": [],
+  "models": [{"name": "m", "spec": "softmax:lr=0.5", "input": "in",
+              "output": "metrics", "eval_every": 10}],
+  "consumers": [{"name": "c", "kind": "console", "inputs": ["metrics"]}]
+})");
+  EXPECT_EQ(spec.name, "json");
+  ASSERT_EQ(spec.models.size(), 1u);
+  EXPECT_EQ(spec.models[0].eval_every, 10u);
+  EXPECT_EQ(spec.models[0].spec.arch, nn::Arch::kSoftmax);
+}
+
+TEST(ParseSpec, JsonErrorsAreLocatedToo) {
+  std::vector<SpecError> errors =
+      Errors("{\"resources\": [{\"name\": \"in\", \"sizee\": 3}]}");
+  EXPECT_TRUE(HasError(errors, 1, 31, "unknown key 'sizee'"));
+}
+
+// ---- each error class, with its location --------------------------------
+
+TEST(Validate, UnknownKeyListsTheAcceptedOnes) {
+  std::vector<SpecError> errors = Errors(R"(resources:
+  - name: in
+    durabel: true
+)");
+  ASSERT_EQ(errors.size(), 1u) << FormatErrors("spec", errors);
+  EXPECT_TRUE(HasError(errors, 3, 5, "resource 'in': unknown key 'durabel'"));
+  EXPECT_THAT(errors[0].message,
+              HasSubstr("accepted keys: name, durable, log, max_queue, node"));
+}
+
+TEST(Validate, UnknownRootKeyListsTheSections) {
+  std::vector<SpecError> errors = Errors("resources: []\npopulation: {}\n");
+  EXPECT_TRUE(HasError(errors, 2, 1, "unknown key 'population'"));
+  EXPECT_THAT(errors[0].message, HasSubstr("resources, bindings, sources"));
+}
+
+TEST(Validate, MissingRequiredKeys) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}]
+bindings:
+  - from: a
+models:
+  - name: m
+    input: a
+    output: a
+)");
+  EXPECT_TRUE(HasError(errors, 3, 5, "binding 1: missing required key 'to'"));
+  EXPECT_TRUE(HasError(errors, 5, 5, "model 'm': missing required key 'spec'"));
+  EXPECT_EQ(errors.size(), 2u) << FormatErrors("spec", errors);
+  EXPECT_TRUE(HasError(Errors("name: x\n"), 1, 1,
+                       "missing required key 'resources'"));
+}
+
+TEST(Validate, BindingToAnUnknownResource) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}]
+bindings:
+  - {from: a, to: nowhere}
+)");
+  ASSERT_EQ(errors.size(), 1u) << FormatErrors("spec", errors);
+  EXPECT_TRUE(HasError(errors, 3, 19,
+                       "binding 'a->nowhere': 'to' names resource 'nowhere', "
+                       "which is not declared"));
+}
+
+TEST(Validate, EveryReferenceToAResourceIsChecked) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}]
+sources: [{name: s, kind: idx, data_dir: /d, output: b}]
+models: [{name: m, spec: softmax, input: c, output: a}]
+consumers: [{name: k, kind: console, inputs: [a, d]}]
+)");
+  EXPECT_TRUE(HasError(errors, 2, 54, "source 's': 'output' names resource 'b'"));
+  EXPECT_TRUE(HasError(errors, 3, 42, "model 'm': 'input' names resource 'c'"));
+  EXPECT_TRUE(HasError(errors, 4, 46, "consumer 'k': 'inputs' names resource 'd'"));
+  EXPECT_EQ(errors.size(), 3u) << FormatErrors("spec", errors);
+}
+
+TEST(Validate, BindingCycleNamesThePath) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}, {name: b}, {name: c}]
+bindings:
+  - {from: a, to: b}
+  - {from: b, to: c}
+  - {from: c, to: a}
+)");
+  ASSERT_EQ(errors.size(), 1u) << FormatErrors("spec", errors);
+  EXPECT_TRUE(HasError(errors, 5, 5,
+                       "binding 'c->a' closes a cycle: a -> b -> c -> a"));
+}
+
+TEST(Validate, BindingToItselfIsACycle) {
+  EXPECT_TRUE(HasError(Errors("resources: [{name: a}]\n"
+                              "bindings: [{from: a, to: a}]\n"),
+                       2, 12, "closes a cycle: a -> a"));
+}
+
+TEST(Validate, DiamondIsNotACycle) {
+  MustParse(R"(resources: [{name: a}, {name: b}, {name: c}, {name: d}]
+bindings:
+  - {from: a, to: b}
+  - {from: a, to: c}
+  - {from: b, to: d}
+  - {from: c, to: d}
+)");
+}
+
+TEST(Validate, DuplicateNames) {
+  std::vector<SpecError> errors = Errors(R"(resources:
+  - name: a
+  - name: a
+bindings: [{from: a, to: a2}, {from: a, to: a2}]
+models:
+  - {name: m, spec: softmax, input: a, output: a}
+consumers:
+  - {name: m, kind: console, inputs: a}
+)");
+  EXPECT_TRUE(HasError(errors, 3, 5, "duplicate name 'a': a resource with "
+                                     "this name is declared at line 2"));
+  EXPECT_TRUE(HasError(errors, 8, 5, "duplicate name 'm'"));
+  EXPECT_TRUE(HasError(errors, 4, 31, "duplicate name 'a->a2'"));
+}
+
+TEST(Validate, AModelMayShareItsResourcesName) {
+  MustParse(R"(resources: [{name: m1}, {name: metrics}]
+models: [{name: m1, spec: softmax, input: m1, output: metrics}]
+)");
+}
+
+TEST(Validate, NodeNotListed) {
+  std::vector<SpecError> errors = Errors(R"(nodes: [{name: w1}]
+resources:
+  - {name: a, node: w1}
+  - {name: b, node: w2}
+)");
+  ASSERT_EQ(errors.size(), 1u) << FormatErrors("spec", errors);
+  EXPECT_TRUE(HasError(errors, 4, 21,
+                       "'node' is 'w2', which is not listed under 'nodes'"));
+}
+
+TEST(Validate, BadModelSpecCarriesTheParsersMessage) {
+  const std::string bad = "mlp:hidden=64,lr=fast";
+  absl::StatusOr<nn::ModelSpec> parsed = nn::ParseModelSpec(bad);
+  ASSERT_FALSE(parsed.ok());
+  std::vector<SpecError> errors = Errors(absl::StrCat(
+      "resources: [{name: a}]\nmodels:\n  - name: m\n    spec: ", bad,
+      "\n    input: a\n    output: a\n"));
+  ASSERT_EQ(errors.size(), 1u) << FormatErrors("spec", errors);
+  EXPECT_TRUE(HasError(errors, 4, 11, std::string(parsed.status().message())));
+  EXPECT_THAT(errors[0].message, HasSubstr("model 'm'"));
+}
+
+TEST(Validate, BadFilterAndPolicyCarryTheBussMessages) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}, {name: b}, {name: c}]
+bindings:
+  - {from: a, to: b, filter: sometimes, policy: drop_newest}
+  - {from: a, to: c, filter: {kind: labelled, labels: [x]}}
+  - {from: b, to: c, filter: {kind: unlabelled, ratio: 2}}
+  - {from: a, to: b, filter: [labelled]}
+)");
+  EXPECT_TRUE(HasError(errors, 3, 30, "unknown kind 'sometimes'"));
+  EXPECT_TRUE(HasError(errors, 3, 49, "unknown backpressure policy "
+                                      "'drop_newest'; use block, drop_oldest "
+                                      "or catch_up"));
+  EXPECT_TRUE(HasError(errors, 4, 30, "label 'x' is not a non-negative"));
+  EXPECT_TRUE(HasError(errors, 5, 30, "ratio '2' must be in (0, 1]"));
+  EXPECT_TRUE(HasError(errors, 6, 30, "'filter' must be a string"));
+}
+
+TEST(Validate, ReportsEveryErrorInFileOrder) {
+  std::vector<SpecError> errors = Errors(R"(resources:
+  - {name: a, colour: red}
+bindings:
+  - {from: a, to: b, policy: fast}
+models:
+  - {name: m, spec: "transformer", input: a, output: a}
+consumers:
+  - {name: c, kind: printer, inputs: a}
+)");
+  ASSERT_EQ(errors.size(), 5u) << FormatErrors("spec", errors);
+  EXPECT_TRUE(HasError(errors, 2, 15, "unknown key 'colour'"));
+  EXPECT_TRUE(HasError(errors, 4, 19, "names resource 'b'"));
+  EXPECT_TRUE(HasError(errors, 4, 30, "unknown backpressure policy 'fast'"));
+  EXPECT_TRUE(HasError(errors, 6, 21, "model 'm'"));
+  EXPECT_TRUE(HasError(errors, 8, 21, "unknown kind 'printer'"));
+  for (size_t i = 1; i < errors.size(); ++i) {
+    EXPECT_LE(errors[i - 1].where.line, errors[i].where.line);
+  }
+  absl::StatusOr<TopologySpec> spec = ParseSpec(R"(resources:
+  - {name: a, colour: red}
+bindings: [{from: a, to: b}]
+)", "x.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(spec.status().message(),
+            "x.yaml:2:15: resource 'a': unknown key 'colour'; accepted keys: "
+            "name, durable, log, max_queue, node\n"
+            "x.yaml:3:26: binding 'a->b': 'to' names resource 'b', which is "
+            "not declared; declare it under 'resources' or use a declared one");
+}
+
+TEST(Validate, ComponentRules) {
+  std::vector<SpecError> errors = Errors(R"(nodes: [{name: w, address: "host"}]
+resources:
+  - {name: a, durable: true}
+  - {name: b, log: {dir: /x}}
+  - {name: "has space"}
+sources:
+  - {name: s, kind: image_dir, dir: /d, output: a, epochs: 2}
+consumers:
+  - {name: r, kind: registry_logger, inputs: a}
+  - {name: j, kind: jsonl, inputs: []}
+)");
+  EXPECT_TRUE(HasError(errors, 1, 28, "expected HOST:PORT"));
+  EXPECT_TRUE(HasError(errors, 3, 24, "a durable resource needs 'log"));
+  EXPECT_TRUE(HasError(errors, 4, 20, "add 'durable: true'"));
+  EXPECT_TRUE(HasError(errors, 5, 12, "a name is letters, digits and _-./"));
+  // image_dir has no epochs: its accepted keys depend on the kind.
+  EXPECT_TRUE(HasError(errors, 7, 52, "unknown key 'epochs'"));
+  EXPECT_TRUE(HasError(errors, 9, 5, "a registry_logger needs a 'registry"));
+  EXPECT_TRUE(HasError(errors, 10, 5, "missing required key 'path'"));
+  EXPECT_TRUE(HasError(errors, 10, 36, "non-empty list of names"));
+}
+
+// ---- hostile input: never a crash, always a located, clear error ---------
+
+TEST(Hostile, EmptyAndCommentOnlyFiles) {
+  for (const char* text : {"", "   \n\n", "# only a comment\n", "~\n"}) {
+    std::vector<SpecError> errors = Errors(text);
+    ASSERT_EQ(errors.size(), 1u) << "'" << text << "'";
+    EXPECT_THAT(errors[0].message, HasSubstr("the spec is empty"));
+  }
+}
+
+TEST(Hostile, RootThatIsNotAMapping) {
+  EXPECT_TRUE(HasError(Errors("- a\n- b\n"), 1, 1, "must be a mapping"));
+  EXPECT_TRUE(HasError(Errors("just words"), 1, 1, "must be a mapping"));
+  EXPECT_TRUE(HasError(Errors("resources: 5\n"), 1, 12,
+                       "'resources' must be a list"));
+  EXPECT_TRUE(HasError(Errors("resources: [a, b]\n"), 1, 13,
+                       "resource 1: must be a mapping"));
+}
+
+TEST(Hostile, HugeNegativeAndNonNumbers) {
+  std::vector<SpecError> errors = Errors(R"(resources:
+  - {name: a, max_queue: 99999999999999999999999999}
+  - {name: b, max_queue: -1}
+  - {name: c, max_queue: 0}
+bindings:
+  - {from: a, to: b, window: 1e3}
+sources:
+  - {name: s, kind: idx, data_dir: /d, output: a, rate: 1e999}
+  - {name: t, kind: idx, data_dir: /d, output: a, rate: nan, seed: [1]}
+)");
+  EXPECT_TRUE(HasError(errors, 2, 26, "'max_queue' must be an integer in "
+                                      "[1, 16777216], not '999999"));
+  EXPECT_TRUE(HasError(errors, 3, 26, "not '-1'"));
+  EXPECT_TRUE(HasError(errors, 4, 26, "not '0'"));
+  EXPECT_TRUE(HasError(errors, 6, 30, "'window' must be an integer"));
+  EXPECT_TRUE(HasError(errors, 8, 57, "'rate' must be a finite number"));
+  EXPECT_TRUE(HasError(errors, 9, 57, "'rate' must be a finite number"));
+  EXPECT_TRUE(HasError(errors, 9, 68, "'seed' must be an integer"));
+}
+
+TEST(Hostile, TabsAndBrokenSyntaxAreYamlErrors) {
+  std::vector<SpecError> tabs = Errors("resources:\n\t- name: a\n");
+  ASSERT_EQ(tabs.size(), 1u);
+  EXPECT_THAT(tabs[0].message, HasSubstr("not valid YAML"));
+  EXPECT_EQ(tabs[0].where.line, 2);
+  EXPECT_TRUE(HasError(Errors("resources: [{name: a}\n"), 2, 1,
+                       "not valid YAML"));
+  EXPECT_FALSE(Errors("a: 'unterminated\n").empty());
+  EXPECT_FALSE(Errors("{\"resources\": [}").empty());
+}
+
+TEST(Hostile, DuplicateKeysAndDocuments) {
+  EXPECT_TRUE(HasError(Errors("resources: []\nresources: []\n"), 2, 1,
+                       "key 'resources' is given twice"));
+  EXPECT_TRUE(HasError(Errors("resources: []\n---\nresources: []\n"), 3, 1,
+                       "more than one YAML document"));
+  EXPECT_TRUE(HasError(Errors("resources: []\n[a]: 1\n"), 2, 1,
+                       "a key must be a plain string"));
+}
+
+TEST(Hostile, DeepNestingAndBinaryGarbage) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_FALSE(Errors(deep).empty());
+  EXPECT_FALSE(Errors(absl::StrCat("resources: ", deep)).empty());
+  std::string garbage;
+  for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 131) & 0xff);
+  EXPECT_FALSE(Errors(garbage).empty());
+  EXPECT_FALSE(Errors(std::string("resources:\0[]", 13)).empty());
+}
+
+TEST(Hostile, WrongTypesWhereStringsAndListsBelong) {
+  std::vector<SpecError> errors = Errors(R"(name: [x]
+resources: [{name: {a: 1}}]
+registry: [dir]
+models: [{name: m, spec: [softmax], input: a, output: a}]
+)");
+  EXPECT_TRUE(HasError(errors, 1, 7, "'name' must be a string"));
+  EXPECT_TRUE(HasError(errors, 2, 20, "'name' must be a string"));
+  EXPECT_TRUE(HasError(errors, 3, 11, "'registry' must be a mapping"));
+  EXPECT_TRUE(HasError(errors, 4, 26, "'spec' must be a string"));
+}
+
+TEST(LoadSpecFile, MissingFileIsNotInvalidArgument) {
+  absl::StatusOr<TopologySpec> spec = LoadSpecFile("/nonexistent/x.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace trainbus::topology
