@@ -1,5 +1,6 @@
 #include "topology/cli.h"
 
+#include <functional>
 #include <optional>
 
 #include "absl/status/statusor.h"
@@ -41,7 +42,8 @@ std::optional<Command> ParseArgs(const std::vector<std::string>& args,
       command.format = std::string(rest);
       if (command.format != "table" && command.format != "dot") {
         err << "trainbus: --format is '" << command.format
-            << "'; use table or dot\n" << usage;
+            << "'; use table or dot\n"
+            << usage;
         return std::nullopt;
       }
     } else if (absl::StartsWith(arg, "-")) {
@@ -50,8 +52,9 @@ std::optional<Command> ParseArgs(const std::vector<std::string>& args,
     } else if (command.spec_path.empty()) {
       command.spec_path = arg;
     } else {
-      err << "trainbus: one SPEC only (got '" << command.spec_path
-          << "' and '" << arg << "')\n" << usage;
+      err << "trainbus: one SPEC only (got '" << command.spec_path << "' and '"
+          << arg << "')\n"
+          << usage;
       return std::nullopt;
     }
   }
@@ -62,49 +65,45 @@ std::optional<Command> ParseArgs(const std::vector<std::string>& args,
   return command;
 }
 
-// The spec, or the exit code after printing why there is none.
-absl::StatusOr<TopologySpec> Load(const std::string& path, std::ostream& err,
-                                  int* code) {
-  absl::StatusOr<TopologySpec> spec = LoadSpecFile(path);
+// Parses the command line and loads the spec, then hands both to `print`.
+// Exit codes as in cli.h.
+int WithSpec(
+    const std::vector<std::string>& args, bool with_format, const char* usage,
+    std::ostream& out, std::ostream& err,
+    const std::function<void(const Command&, const TopologySpec&)>& print) {
+  std::optional<Command> command = ParseArgs(args, with_format, usage, err);
+  if (!command.has_value()) return 2;
+  if (command->help) {
+    out << usage;
+    return 0;
+  }
+  absl::StatusOr<TopologySpec> spec = LoadSpecFile(command->spec_path);
   if (!spec.ok()) {
     err << spec.status().message() << "\n";
-    *code = spec.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    return spec.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  return spec;
+  print(*command, *spec);
+  return 0;
 }
 
 }  // namespace
 
 int ValidateMain(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {
-  std::optional<Command> command =
-      ParseArgs(args, /*with_format=*/false, kValidateUsage, err);
-  if (!command.has_value()) return 2;
-  if (command->help) {
-    out << kValidateUsage;
-    return 0;
-  }
-  int code = 0;
-  absl::StatusOr<TopologySpec> spec = Load(command->spec_path, err, &code);
-  if (!spec.ok()) return code;
-  out << command->spec_path << ": valid: " << Summary(*spec) << "\n";
-  return 0;
+  return WithSpec(args, /*with_format=*/false, kValidateUsage, out, err,
+                  [&](const Command& command, const TopologySpec& spec) {
+                    out << command.spec_path << ": valid: " << Summary(spec)
+                        << "\n";
+                  });
 }
 
 int DescribeMain(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {
-  std::optional<Command> command =
-      ParseArgs(args, /*with_format=*/true, kDescribeUsage, err);
-  if (!command.has_value()) return 2;
-  if (command->help) {
-    out << kDescribeUsage;
-    return 0;
-  }
-  int code = 0;
-  absl::StatusOr<TopologySpec> spec = Load(command->spec_path, err, &code);
-  if (!spec.ok()) return code;
-  out << (command->format == "dot" ? DescribeDot(*spec) : DescribeTable(*spec));
-  return 0;
+  return WithSpec(args, /*with_format=*/true, kDescribeUsage, out, err,
+                  [&](const Command& command, const TopologySpec& spec) {
+                    out << (command.format == "dot" ? DescribeDot(spec)
+                                                    : DescribeTable(spec));
+                  });
 }
 
 }  // namespace trainbus::topology

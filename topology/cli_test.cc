@@ -24,22 +24,23 @@ struct Outcome {
   std::string err;
 };
 
-Outcome Validate(const std::vector<std::string>& args) {
+Outcome RunMain(int (*main)(const std::vector<std::string>&, std::ostream&,
+                            std::ostream&),
+                const std::vector<std::string>& args) {
   std::ostringstream out, err;
   Outcome r;
-  r.code = ValidateMain(args, out, err);
+  r.code = main(args, out, err);
   r.out = out.str();
   r.err = err.str();
   return r;
 }
 
+Outcome Validate(const std::vector<std::string>& args) {
+  return RunMain(ValidateMain, args);
+}
+
 Outcome Describe(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  Outcome r;
-  r.code = DescribeMain(args, out, err);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
+  return RunMain(DescribeMain, args);
 }
 
 std::string WriteSpec(const std::string& text) {
@@ -79,9 +80,10 @@ TEST(Validate, UnreadableFileExitsOne) {
 }
 
 TEST(Validate, BadCommandLinesExitTwoWithUsage) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{}, {"--format=dot", kExample},
-        {kExample, "other.yaml"}, {"--bogus"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{},
+                                               {"--format=dot", kExample},
+                                               {kExample, "other.yaml"},
+                                               {"--bogus"}}) {
     Outcome r = Validate(args);
     EXPECT_EQ(r.code, 2) << r.err;
     EXPECT_THAT(r.err, HasSubstr("usage: trainbus validate SPEC"));
@@ -110,7 +112,8 @@ TEST(Describe, RefusesAnInvalidSpecAndABadFormat) {
   Outcome invalid = Describe({WriteSpec("resources: 3\n")});
   EXPECT_EQ(invalid.code, 2);
   EXPECT_EQ(invalid.out, "");
-  EXPECT_THAT(invalid.err, HasSubstr(":1:12: spec: 'resources' must be a list"));
+  EXPECT_THAT(invalid.err,
+              HasSubstr(":1:12: spec: 'resources' must be a list"));
   Outcome format = Describe({kExample, "--format=svg"});
   EXPECT_EQ(format.code, 2);
   EXPECT_THAT(format.err, HasSubstr("--format is 'svg'; use table or dot"));

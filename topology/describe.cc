@@ -15,9 +15,7 @@ std::string Count(size_t n, const char* singular, const char* plural) {
   return absl::StrCat(n, " ", n == 1 ? singular : plural);
 }
 
-std::string Local(const std::string& node) {
-  return node.empty() ? "-" : node;
-}
+std::string Local(const std::string& node) { return node.empty() ? "-" : node; }
 
 // Columns padded to their widest cell, two spaces apart.
 std::string Table(const std::string& title,
@@ -34,7 +32,8 @@ std::string Table(const std::string& title,
     std::string text = " ";
     for (size_t c = 0; c < cells.size(); ++c) {
       absl::StrAppend(&text, " ", cells[c]);
-      if (c + 1 < cells.size()) text.append(width[c] - cells[c].size() + 1, ' ');
+      if (c + 1 < cells.size())
+        text.append(width[c] - cells[c].size() + 1, ' ');
     }
     return text + "\n";
   };
@@ -93,28 +92,27 @@ std::string Id(const char* kind, const std::string& name) {
 }  // namespace
 
 std::string Summary(const TopologySpec& spec) {
-  return absl::StrJoin(
-      {Count(spec.sources.size(), "source", "sources"),
-       Count(spec.resources.size(), "resource", "resources"),
-       Count(spec.bindings.size(), "binding", "bindings"),
-       Count(spec.models.size(), "model", "models"),
-       Count(spec.consumers.size(), "consumer", "consumers"),
-       Count(spec.nodes.size(), "node", "nodes")},
-      ", ");
+  return absl::StrJoin({Count(spec.sources.size(), "source", "sources"),
+                        Count(spec.resources.size(), "resource", "resources"),
+                        Count(spec.bindings.size(), "binding", "bindings"),
+                        Count(spec.models.size(), "model", "models"),
+                        Count(spec.consumers.size(), "consumer", "consumers"),
+                        Count(spec.nodes.size(), "node", "nodes")},
+                       ", ");
 }
 
 std::string DescribeTable(const TopologySpec& spec) {
-  std::string out = absl::StrCat(
-      "topology ", spec.name.empty() ? "(unnamed)" : spec.name, ": ",
-      Summary(spec), "\n");
+  std::string out =
+      absl::StrCat("topology ", spec.name.empty() ? "(unnamed)" : spec.name,
+                   ": ", Summary(spec), "\n");
   if (!spec.description.empty()) absl::StrAppend(&out, spec.description, "\n");
   std::vector<std::vector<std::string>> rows;
   for (const SourceSpec& s : spec.sources) {
     rows.push_back({s.name, SourceKindName(s.kind), s.output, Local(s.node),
                     SourceDetails(s)});
   }
-  out += "\n" + Table("SOURCES", {"name", "kind", "output", "node", "details"},
-                      rows);
+  out += "\n" +
+         Table("SOURCES", {"name", "kind", "output", "node", "details"}, rows);
   rows.clear();
   for (const ResourceSpec& r : spec.resources) {
     rows.push_back({r.options.name, r.options.durable() ? "yes" : "no",
@@ -125,13 +123,12 @@ std::string DescribeTable(const TopologySpec& spec) {
                       {"name", "durable", "max_queue", "node", "log"}, rows);
   rows.clear();
   for (const BindingSpec& b : spec.bindings) {
-    rows.push_back({b.options.from, b.options.to,
-                    bus::FormatFilter(b.options.filter),
-                    bus::PolicyName(b.options.policy),
-                    absl::StrCat(b.options.window)});
+    rows.push_back(
+        {b.options.from, b.options.to, bus::FormatFilter(b.options.filter),
+         bus::PolicyName(b.options.policy), absl::StrCat(b.options.window)});
   }
-  out += "\n" + Table("BINDINGS",
-                      {"from", "to", "filter", "policy", "window"}, rows);
+  out += "\n" +
+         Table("BINDINGS", {"from", "to", "filter", "policy", "window"}, rows);
   rows.clear();
   for (const ModelEntry& m : spec.models) {
     rows.push_back({m.name, m.input, m.output, absl::StrCat(m.eval_every),
@@ -146,8 +143,8 @@ std::string DescribeTable(const TopologySpec& spec) {
                     absl::StrJoin(c.inputs, ","), Local(c.node),
                     c.kind == ConsumerKind::kJsonl ? c.path : "-"});
   }
-  out += "\n" + Table("CONSUMERS", {"name", "kind", "inputs", "node", "path"},
-                      rows);
+  out += "\n" +
+         Table("CONSUMERS", {"name", "kind", "inputs", "node", "path"}, rows);
   rows.clear();
   for (const NodeSpec& n : spec.nodes) {
     rows.push_back({n.name, n.address.empty() ? "(command line)" : n.address});
@@ -176,9 +173,9 @@ std::string DescribeDot(const TopologySpec& spec) {
         "];"));
   }
   for (const ModelEntry& m : spec.models) {
-    placed[m.node].push_back(absl::StrCat(
-        Id("model", m.name), " [shape=box, style=rounded, label=",
-        Quote(absl::StrCat(m.name, "\n", m.spec_text)), "];"));
+    placed[m.node].push_back(
+        absl::StrCat(Id("model", m.name), " [shape=box, style=rounded, label=",
+                     Quote(absl::StrCat(m.name, "\n", m.spec_text)), "];"));
   }
   for (const ConsumerSpec& c : spec.consumers) {
     placed[c.node].push_back(absl::StrCat(
@@ -189,13 +186,15 @@ std::string DescribeDot(const TopologySpec& spec) {
       "digraph ", Quote(spec.name.empty() ? "topology" : spec.name), " {\n",
       "  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
       "  edge [fontname=\"Helvetica\", fontsize=9];\n");
-  for (const std::string& line : placed[""]) absl::StrAppend(&out, "  ", line, "\n");
+  for (const std::string& line : placed[""])
+    absl::StrAppend(&out, "  ", line, "\n");
   size_t cluster = 0;
   for (const NodeSpec& n : spec.nodes) {
-    absl::StrAppend(&out, "  subgraph cluster_", cluster++, " {\n    label=",
-                    Quote(absl::StrCat("node ", n.name,
-                                       n.address.empty() ? "" : " (" + n.address + ")")),
-                    ";\n    style=dashed;\n");
+    absl::StrAppend(
+        &out, "  subgraph cluster_", cluster++, " {\n    label=",
+        Quote(absl::StrCat("node ", n.name,
+                           n.address.empty() ? "" : " (" + n.address + ")")),
+        ";\n    style=dashed;\n");
     for (const std::string& line : placed[n.name]) {
       absl::StrAppend(&out, "    ", line, "\n");
     }

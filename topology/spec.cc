@@ -35,8 +35,8 @@ Location At(const YAML::Mark& mark) {
 // Names end up in metrics, file names and DOT ids: keep them plain.
 bool ValidName(const std::string& name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-           c == '_' || c == '-' || c == '.' || c == '/';
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+           c == '-' || c == '.' || c == '/';
   });
 }
 
@@ -69,9 +69,9 @@ class Fields {
           accepted.end()) {
         continue;
       }
-      Error(e.key_node, absl::StrCat("unknown key '", e.key,
-                                     "'; accepted keys: ",
-                                     absl::StrJoin(accepted, ", ")));
+      Error(e.key_node,
+            absl::StrCat("unknown key '", e.key,
+                         "'; accepted keys: ", absl::StrJoin(accepted, ", ")));
     }
   }
 
@@ -125,8 +125,8 @@ class Fields {
     const YAML::Node* value = Find(key);
     if (value == nullptr) return fallback;
     uint64_t out = 0;
-    if (!value->IsScalar() ||
-        !absl::SimpleAtoi(value->Scalar(), &out) || out < min || out > max) {
+    if (!value->IsScalar() || !absl::SimpleAtoi(value->Scalar(), &out) ||
+        out < min || out > max) {
       Error(*value, absl::StrCat("'", key, "' must be an integer in [", min,
                                  ", ", max, "]", Shown(*value)));
       return fallback;
@@ -140,8 +140,7 @@ class Fields {
     double out = 0;
     if (!value->IsScalar() || !absl::SimpleAtod(value->Scalar(), &out) ||
         !std::isfinite(out) || out < 0) {
-      Error(*value, absl::StrCat("'", key,
-                                 "' must be a finite number >= 0",
+      Error(*value, absl::StrCat("'", key, "' must be a finite number >= 0",
                                  Shown(*value)));
       return fallback;
     }
@@ -155,8 +154,8 @@ class Fields {
         value->IsScalar() ? absl::AsciiStrToLower(value->Scalar()) : "";
     if (text == "true" || text == "yes") return true;
     if (text == "false" || text == "no") return false;
-    Error(*value, absl::StrCat("'", key, "' must be true or false",
-                               Shown(*value)));
+    Error(*value,
+          absl::StrCat("'", key, "' must be true or false", Shown(*value)));
     return fallback;
   }
 
@@ -167,13 +166,15 @@ class Fields {
     if (value == nullptr) return out;
     if (value->IsScalar()) return {Name(key, true)};
     if (!value->IsSequence() || value->size() == 0) {
-      Error(*value, absl::StrCat("'", key, "' must be a name or a non-empty "
+      Error(*value, absl::StrCat("'", key,
+                                 "' must be a name or a non-empty "
                                  "list of names"));
       return out;
     }
     for (const YAML::Node& item : *value) {
       if (!item.IsScalar() || !ValidName(item.Scalar())) {
-        Error(item, absl::StrCat("'", key, "' lists something that is not a "
+        Error(item, absl::StrCat("'", key,
+                                 "' lists something that is not a "
                                  "name (letters, digits and _-./)"));
         continue;
       }
@@ -206,6 +207,68 @@ class Fields {
   Errors* errors_;
   std::vector<Entry> entries_;
 };
+
+// A kind of source or consumer: its name in the spec and the keys it
+// accepts besides the common ones.
+template <class Kind>
+struct KindRow {
+  Kind kind;
+  const char* name;
+  std::vector<std::string> keys;
+};
+
+const std::vector<KindRow<SourceKind>>& SourceKinds() {
+  static const auto* kinds = new std::vector<KindRow<SourceKind>>{
+      {SourceKind::kIdxGenerator,
+       "idx",
+       {"data_dir", "epochs", "seed", "limit", "labels"}},
+      {SourceKind::kTestReplay, "test_replay", {"data_dir", "limit"}},
+      {SourceKind::kImageDir, "image_dir", {"dir"}},
+  };
+  return *kinds;
+}
+
+const std::vector<KindRow<ConsumerKind>>& ConsumerKinds() {
+  static const auto* kinds = new std::vector<KindRow<ConsumerKind>>{
+      {ConsumerKind::kConsole, "console", {"every"}},
+      {ConsumerKind::kJsonl, "jsonl", {"path"}},
+      {ConsumerKind::kAggregator, "aggregator", {}},
+      {ConsumerKind::kRegistryLogger, "registry_logger", {}},
+  };
+  return *kinds;
+}
+
+template <class Kind>
+const char* KindName(const std::vector<KindRow<Kind>>& kinds, Kind kind) {
+  for (const KindRow<Kind>& row : kinds) {
+    if (row.kind == kind) return row.name;
+  }
+  return "?";
+}
+
+// Reads `kind:` and checks the entry's keys against `common` plus the
+// kind's own. nullptr (the error recorded) when the kind is missing or
+// unknown.
+template <class Kind>
+const KindRow<Kind>* ReadKind(Fields& f,
+                              const std::vector<KindRow<Kind>>& kinds,
+                              std::vector<std::string> common) {
+  const std::string name = f.String("kind", true);
+  const YAML::Node* value = f.Find("kind");
+  if (value == nullptr || !value->IsScalar()) return nullptr;
+  std::vector<std::string> names;
+  for (const KindRow<Kind>& row : kinds) {
+    if (name == row.name) {
+      common.insert(common.end(), row.keys.begin(), row.keys.end());
+      f.Check(common);
+      return &row;
+    }
+    names.push_back(row.name);
+  }
+  f.Error(*value, absl::StrCat("unknown kind '", name, "'; use ",
+                               absl::StrJoin(names, ", ")));
+  return nullptr;
+}
 
 // A name another component refers to, checked once every section is read.
 struct Ref {
@@ -251,8 +314,8 @@ class Parser {
 
 const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
-      "name",      "description", "nodes",  "registry", "resources",
-      "bindings",  "sources",     "models", "consumers"};
+      "name",     "description", "nodes",  "registry", "resources",
+      "bindings", "sources",     "models", "consumers"};
   return *keys;
 }
 
@@ -280,7 +343,8 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
   }
   EachEntry(f, "resources", "resource",
             [&](Fields& e) { ParseResource(e, spec); });
-  EachEntry(f, "bindings", "binding", [&](Fields& e) { ParseBinding(e, spec); });
+  EachEntry(f, "bindings", "binding",
+            [&](Fields& e) { ParseBinding(e, spec); });
   EachEntry(f, "sources", "source", [&](Fields& e) { ParseSource(e, spec); });
   EachEntry(f, "models", "model", [&](Fields& e) { ParseModel(e, spec); });
   EachEntry(f, "consumers", "consumer",
@@ -295,7 +359,8 @@ void Parser::EachEntry(Fields& root, const std::string& key, const char* what,
   const YAML::Node* list = root.Find(key);
   if (list == nullptr || list->IsNull()) return;
   if (!list->IsSequence()) {
-    root.Error(*list, absl::StrCat("'", key, "' must be a list of mappings "
+    root.Error(*list, absl::StrCat("'", key,
+                                   "' must be a list of mappings "
                                    "(\"- name: ...\")"));
     return;
   }
@@ -304,7 +369,8 @@ void Parser::EachEntry(Fields& root, const std::string& key, const char* what,
     ++index;
     const std::string label = absl::StrCat(what, " ", index);
     if (!item.IsMap()) {
-      errors_->push_back({At(item), absl::StrCat(label, ": must be a mapping")});
+      errors_->push_back(
+          {At(item), absl::StrCat(label, ": must be a mapping")});
       continue;
     }
     Fields f(item, label, errors_);
@@ -345,8 +411,8 @@ void Parser::ParseNode(Fields& f, TopologySpec* spec) {
     std::pair<std::string, std::string> hp =
         absl::StrSplit(n.address, absl::MaxSplits(':', 1));
     uint32_t port = 0;
-    if (hp.first.empty() || !absl::SimpleAtoi(hp.second, &port) ||
-        port == 0 || port > 65535) {
+    if (hp.first.empty() || !absl::SimpleAtoi(hp.second, &port) || port == 0 ||
+        port > 65535) {
       f.Error(*f.Find("address"),
               absl::StrCat("'address' is '", n.address,
                            "'; expected HOST:PORT with a port in [1, 65535]"));
@@ -360,13 +426,14 @@ void Parser::ParseResource(Fields& f, TopologySpec* spec) {
   r.where = f.where();
   r.options.name = NameEntry(f, "resource");
   f.Check({"name", "durable", "log", "max_queue", "node"});
-  r.options.max_queue =
-      static_cast<uint32_t>(f.Uint("max_queue", r.options.max_queue, 1, 1 << 24));
+  r.options.max_queue = static_cast<uint32_t>(
+      f.Uint("max_queue", r.options.max_queue, 1, 1 << 24));
   const bool durable = f.Bool("durable", false);
   const YAML::Node* log = f.Find("log");
   if (log != nullptr && !durable) {
-    f.Error(*log, "'log' configures a durable resource; add 'durable: true' "
-                  "or remove 'log'");
+    f.Error(*log,
+            "'log' configures a durable resource; add 'durable: true' "
+            "or remove 'log'");
   } else if (durable && log == nullptr) {
     f.Error(*f.Find("durable"),
             "a durable resource needs 'log: {dir: ...}' (where it appends)");
@@ -383,11 +450,12 @@ void Parser::ParseLog(const YAML::Node& log, Fields& parent,
     parent.Error(log, "'log' must be a mapping with the key dir");
     return;
   }
-  Fields f(log, absl::StrCat(options->name.empty() ? "resource"
-                                                   : "resource '" +
-                                                         options->name + "'",
-                             " log"),
-           errors_);
+  Fields f(
+      log,
+      absl::StrCat(options->name.empty() ? "resource"
+                                         : "resource '" + options->name + "'",
+                   " log"),
+      errors_);
   f.Check({"dir", "segment_bytes", "fsync_every", "retention_bytes"});
   options->log_dir = f.String("dir", true);
   if (f.Has("dir") && options->log_dir.empty()) {
@@ -397,8 +465,8 @@ void Parser::ParseLog(const YAML::Node& log, Fields& parent,
       f.Uint("segment_bytes", options->segment_bytes, 4096, uint64_t{1} << 40);
   options->fsync_every = static_cast<uint32_t>(
       f.Uint("fsync_every", options->fsync_every, 0, 1u << 31));
-  options->retention_bytes = f.Uint("retention_bytes",
-                                    options->retention_bytes, 0, UINT64_MAX);
+  options->retention_bytes =
+      f.Uint("retention_bytes", options->retention_bytes, 0, UINT64_MAX);
 }
 
 void Parser::ParseBinding(Fields& f, TopologySpec* spec) {
@@ -412,8 +480,9 @@ void Parser::ParseBinding(Fields& f, TopologySpec* spec) {
   }
   f.Check({"from", "to", "filter", "policy", "window", "max_queue"});
   if (!o.from.empty()) {
-    resource_refs_.push_back({o.from, At(*f.Find("from")),
-                              absl::StrCat("binding '", o.Name(), "': 'from'")});
+    resource_refs_.push_back(
+        {o.from, At(*f.Find("from")),
+         absl::StrCat("binding '", o.Name(), "': 'from'")});
   }
   if (!o.to.empty()) {
     resource_refs_.push_back({o.to, At(*f.Find("to")),
@@ -424,7 +493,8 @@ void Parser::ParseBinding(Fields& f, TopologySpec* spec) {
   }
   if (const YAML::Node* policy = f.Find("policy"); policy != nullptr) {
     absl::StatusOr<bus::Policy> p = bus::ParsePolicy(f.String("policy", true));
-    if (policy->IsScalar() && !p.ok()) f.Error(*policy, std::string(p.status().message()));
+    if (policy->IsScalar() && !p.ok())
+      f.Error(*policy, std::string(p.status().message()));
     if (p.ok()) o.policy = *p;
   }
   o.window = static_cast<uint32_t>(f.Uint("window", o.window, 1, 1 << 20));
@@ -460,8 +530,9 @@ bus::Filter Parser::ParseFilterValue(const YAML::Node& value, Fields& parent) {
     }
     if (errors_->size() != before) return bus::Filter::All();
   } else {
-    parent.Error(value, "'filter' must be a string (\"labelled;labels=0,1\") "
-                        "or a mapping with kind, labels and ratio");
+    parent.Error(value,
+                 "'filter' must be a string (\"labelled;labels=0,1\") "
+                 "or a mapping with kind, labels and ratio");
     return bus::Filter::All();
   }
   absl::StatusOr<bus::Filter> filter = bus::ParseFilter(text);
@@ -476,26 +547,10 @@ void Parser::ParseSource(Fields& f, TopologySpec* spec) {
   SourceSpec s;
   s.where = f.where();
   s.name = NameEntry(f, "source");
-  const std::string kind = f.String("kind", true);
-  std::vector<std::string> keys = {"name", "kind", "output", "node", "rate"};
-  if (kind == "idx") {
-    s.kind = SourceKind::kIdxGenerator;
-    keys.insert(keys.end(), {"data_dir", "epochs", "seed", "limit", "labels"});
-  } else if (kind == "test_replay") {
-    s.kind = SourceKind::kTestReplay;
-    keys.insert(keys.end(), {"data_dir", "limit"});
-  } else if (kind == "image_dir") {
-    s.kind = SourceKind::kImageDir;
-    keys.push_back("dir");
-  } else if (f.Has("kind")) {
-    f.Error(*f.Find("kind"), absl::StrCat("unknown kind '", kind,
-                                          "'; use idx, test_replay or "
-                                          "image_dir"));
-    return;
-  } else {
-    return;  // the missing kind is reported; its keys cannot be checked
-  }
-  f.Check(keys);
+  const KindRow<SourceKind>* kind =
+      ReadKind(f, SourceKinds(), {"name", "kind", "output", "node", "rate"});
+  if (kind == nullptr) return;  // its keys cannot be checked
+  s.kind = kind->kind;
   ResourceRef(f, "output", absl::StrCat("source '", s.name, "'"), &s.output);
   if (s.kind == SourceKind::kImageDir) {
     s.dir = f.String("dir", true);
@@ -515,8 +570,8 @@ void Parser::ParseModel(Fields& f, TopologySpec* spec) {
   ModelEntry m;
   m.where = f.where();
   m.name = NameEntry(f, "model");
-  f.Check({"name", "spec", "input", "output", "eval_every", "eval_subset",
-           "node"});
+  f.Check(
+      {"name", "spec", "input", "output", "eval_every", "eval_subset", "node"});
   m.spec_text = f.String("spec", true);
   if (const YAML::Node* text = f.Find("spec"); text && text->IsScalar()) {
     absl::StatusOr<nn::ModelSpec> parsed = nn::ParseModelSpec(m.spec_text);
@@ -541,34 +596,20 @@ void Parser::ParseConsumer(Fields& f, TopologySpec* spec) {
   ConsumerSpec c;
   c.where = f.where();
   c.name = NameEntry(f, "consumer");
-  const std::string kind = f.String("kind", true);
-  std::vector<std::string> keys = {"name", "kind", "inputs", "node"};
-  if (kind == "console") {
-    c.kind = ConsumerKind::kConsole;
-    keys.push_back("every");
-  } else if (kind == "jsonl") {
-    c.kind = ConsumerKind::kJsonl;
-    keys.push_back("path");
-  } else if (kind == "aggregator") {
-    c.kind = ConsumerKind::kAggregator;
-  } else if (kind == "registry_logger") {
-    c.kind = ConsumerKind::kRegistryLogger;
+  const KindRow<ConsumerKind>* kind =
+      ReadKind(f, ConsumerKinds(), {"name", "kind", "inputs", "node"});
+  if (kind == nullptr) return;
+  c.kind = kind->kind;
+  if (c.kind == ConsumerKind::kRegistryLogger) {
     registry_users_.push_back(
         {c.name, c.where, absl::StrCat("consumer '", c.name, "'")});
-  } else if (f.Has("kind")) {
-    f.Error(*f.Find("kind"),
-            absl::StrCat("unknown kind '", kind, "'; use console, jsonl, "
-                         "aggregator or registry_logger"));
-    return;
-  } else {
-    return;
   }
-  f.Check(keys);
   c.inputs = f.Names("inputs");
   if (const YAML::Node* inputs = f.Find("inputs"); inputs != nullptr) {
     for (const std::string& input : c.inputs) {
       resource_refs_.push_back(
-          {input, At(*inputs), absl::StrCat("consumer '", c.name, "': 'inputs'")});
+          {input, At(*inputs),
+           absl::StrCat("consumer '", c.name, "': 'inputs'")});
     }
   }
   if (c.kind == ConsumerKind::kJsonl) c.path = f.String("path", true);
@@ -597,8 +638,10 @@ void Parser::CheckNames(const TopologySpec& spec) {
   for (const ResourceSpec& r : spec.resources) {
     check(resources, "resource", r.options.name, r.where);
   }
-  for (const SourceSpec& s : spec.sources) check(actors, "component", s.name, s.where);
-  for (const ModelEntry& m : spec.models) check(actors, "component", m.name, m.where);
+  for (const SourceSpec& s : spec.sources)
+    check(actors, "component", s.name, s.where);
+  for (const ModelEntry& m : spec.models)
+    check(actors, "component", m.name, m.where);
   for (const ConsumerSpec& c : spec.consumers) {
     check(actors, "component", c.name, c.where);
   }
@@ -629,7 +672,8 @@ void Parser::CheckRefs(const TopologySpec& spec) {
   if (!spec.registry.has_value()) {
     for (const Ref& user : registry_users_) {
       errors_->push_back(
-          {user.where, absl::StrCat(user.what, ": a registry_logger needs a "
+          {user.where, absl::StrCat(user.what,
+                                    ": a registry_logger needs a "
                                     "'registry: {dir: ...}' section to log "
                                     "to")});
     }
@@ -658,10 +702,10 @@ void Parser::CheckCycles(const TopologySpec& spec) {
         std::vector<std::string> cycle(start, path.end());
         cycle.push_back(to);
         errors_->push_back(
-            {b->where, absl::StrCat("binding '", b->options.Name(),
-                                    "' closes a cycle: ",
-                                    absl::StrJoin(cycle, " -> "),
-                                    "; remove one of its bindings")});
+            {b->where,
+             absl::StrCat("binding '", b->options.Name(),
+                          "' closes a cycle: ", absl::StrJoin(cycle, " -> "),
+                          "; remove one of its bindings")});
       } else if (mark[to] == Mark::kNew) {
         visit(to);
       }
@@ -679,22 +723,11 @@ void Parser::CheckCycles(const TopologySpec& spec) {
 }  // namespace
 
 const char* SourceKindName(SourceKind kind) {
-  switch (kind) {
-    case SourceKind::kIdxGenerator: return "idx";
-    case SourceKind::kTestReplay: return "test_replay";
-    case SourceKind::kImageDir: return "image_dir";
-  }
-  return "?";
+  return KindName(SourceKinds(), kind);
 }
 
 const char* ConsumerKindName(ConsumerKind kind) {
-  switch (kind) {
-    case ConsumerKind::kConsole: return "console";
-    case ConsumerKind::kJsonl: return "jsonl";
-    case ConsumerKind::kAggregator: return "aggregator";
-    case ConsumerKind::kRegistryLogger: return "registry_logger";
-  }
-  return "?";
+  return KindName(ConsumerKinds(), kind);
 }
 
 std::vector<SpecError> ParseAndValidate(absl::string_view text,
@@ -704,11 +737,13 @@ std::vector<SpecError> ParseAndValidate(absl::string_view text,
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
     if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
-      errors.push_back({{}, "the spec is empty; it must be a mapping with "
-                            "at least 'resources'"});
+      errors.push_back({{},
+                        "the spec is empty; it must be a mapping with "
+                        "at least 'resources'"});
     } else if (docs.size() > 1) {
-      errors.push_back({At(docs[1]), "the file holds more than one YAML "
-                                     "document (---); a spec is one"});
+      errors.push_back({At(docs[1]),
+                        "the file holds more than one YAML "
+                        "document (---); a spec is one"});
     } else {
       Parser(&errors).Parse(docs[0], &parsed);
     }

@@ -68,10 +68,10 @@ struct SourceSpec {
 
 struct ModelEntry {
   std::string name;
-  std::string spec_text;   // as written, e.g. "mlp:hidden=128,lr=0.02"
-  nn::ModelSpec spec;      // ParseModelSpec(spec_text)
-  std::string input;       // resource it trains from
-  std::string output;      // resource it publishes its metrics to
+  std::string spec_text;  // as written, e.g. "mlp:hidden=128,lr=0.02"
+  nn::ModelSpec spec;     // ParseModelSpec(spec_text)
+  std::string input;      // resource it trains from
+  std::string output;     // resource it publishes its metrics to
   uint32_t eval_every = 100;
   uint32_t eval_subset = 1000;  // held-out samples per evaluation; 0: all
   std::string node;

@@ -36,6 +36,20 @@ testing::AssertionResult HasError(const std::vector<SpecError>& errors,
          << "'; got:\n" << FormatErrors("spec", errors);
 }
 
+struct Expected {
+  int line;
+  int column;
+  std::string text;
+};
+
+// Every one of `expected` is among `errors`.
+void ExpectErrors(const std::vector<SpecError>& errors,
+                  const std::vector<Expected>& expected) {
+  for (const Expected& e : expected) {
+    EXPECT_TRUE(HasError(errors, e.line, e.column, e.text));
+  }
+}
+
 TopologySpec MustParse(const std::string& text) {
   absl::StatusOr<TopologySpec> spec = ParseSpec(text);
   EXPECT_TRUE(spec.ok()) << spec.status().message();
@@ -246,8 +260,10 @@ models:
     input: a
     output: a
 )");
-  EXPECT_TRUE(HasError(errors, 3, 5, "binding 1: missing required key 'to'"));
-  EXPECT_TRUE(HasError(errors, 5, 5, "model 'm': missing required key 'spec'"));
+  ExpectErrors(errors, {
+      {3, 5, "binding 1: missing required key 'to'"},
+      {5, 5, "model 'm': missing required key 'spec'"},
+  });
   EXPECT_EQ(errors.size(), 2u) << FormatErrors("spec", errors);
   EXPECT_TRUE(HasError(Errors("name: x\n"), 1, 1,
                        "missing required key 'resources'"));
@@ -270,9 +286,11 @@ sources: [{name: s, kind: idx, data_dir: /d, output: b}]
 models: [{name: m, spec: softmax, input: c, output: a}]
 consumers: [{name: k, kind: console, inputs: [a, d]}]
 )");
-  EXPECT_TRUE(HasError(errors, 2, 54, "source 's': 'output' names resource 'b'"));
-  EXPECT_TRUE(HasError(errors, 3, 42, "model 'm': 'input' names resource 'c'"));
-  EXPECT_TRUE(HasError(errors, 4, 46, "consumer 'k': 'inputs' names resource 'd'"));
+  ExpectErrors(errors, {
+      {2, 54, "source 's': 'output' names resource 'b'"},
+      {3, 42, "model 'm': 'input' names resource 'c'"},
+      {4, 46, "consumer 'k': 'inputs' names resource 'd'"},
+  });
   EXPECT_EQ(errors.size(), 3u) << FormatErrors("spec", errors);
 }
 
@@ -314,10 +332,12 @@ models:
 consumers:
   - {name: m, kind: console, inputs: a}
 )");
-  EXPECT_TRUE(HasError(errors, 3, 5, "duplicate name 'a': a resource with "
-                                     "this name is declared at line 2"));
-  EXPECT_TRUE(HasError(errors, 8, 5, "duplicate name 'm'"));
-  EXPECT_TRUE(HasError(errors, 4, 31, "duplicate name 'a->a2'"));
+  ExpectErrors(errors, {
+      {3, 5, "duplicate name 'a': a resource with this name is declared at "
+             "line 2"},
+      {8, 5, "duplicate name 'm'"},
+      {4, 31, "duplicate name 'a->a2'"},
+  });
 }
 
 TEST(Validate, AModelMayShareItsResourcesName) {
@@ -357,13 +377,14 @@ bindings:
   - {from: b, to: c, filter: {kind: unlabelled, ratio: 2}}
   - {from: a, to: b, filter: [labelled]}
 )");
-  EXPECT_TRUE(HasError(errors, 3, 30, "unknown kind 'sometimes'"));
-  EXPECT_TRUE(HasError(errors, 3, 49, "unknown backpressure policy "
-                                      "'drop_newest'; use block, drop_oldest "
-                                      "or catch_up"));
-  EXPECT_TRUE(HasError(errors, 4, 30, "label 'x' is not a non-negative"));
-  EXPECT_TRUE(HasError(errors, 5, 30, "ratio '2' must be in (0, 1]"));
-  EXPECT_TRUE(HasError(errors, 6, 30, "'filter' must be a string"));
+  ExpectErrors(errors, {
+      {3, 30, "unknown kind 'sometimes'"},
+      {3, 49, "unknown backpressure policy 'drop_newest'; use block, "
+              "drop_oldest or catch_up"},
+      {4, 30, "label 'x' is not a non-negative"},
+      {5, 30, "ratio '2' must be in (0, 1]"},
+      {6, 30, "'filter' must be a string"},
+  });
 }
 
 TEST(Validate, ReportsEveryErrorInFileOrder) {
@@ -377,11 +398,13 @@ consumers:
   - {name: c, kind: printer, inputs: a}
 )");
   ASSERT_EQ(errors.size(), 5u) << FormatErrors("spec", errors);
-  EXPECT_TRUE(HasError(errors, 2, 15, "unknown key 'colour'"));
-  EXPECT_TRUE(HasError(errors, 4, 19, "names resource 'b'"));
-  EXPECT_TRUE(HasError(errors, 4, 30, "unknown backpressure policy 'fast'"));
-  EXPECT_TRUE(HasError(errors, 6, 21, "model 'm'"));
-  EXPECT_TRUE(HasError(errors, 8, 21, "unknown kind 'printer'"));
+  ExpectErrors(errors, {
+      {2, 15, "unknown key 'colour'"},
+      {4, 19, "names resource 'b'"},
+      {4, 30, "unknown backpressure policy 'fast'"},
+      {6, 21, "model 'm'"},
+      {8, 21, "unknown kind 'printer'"},
+  });
   for (size_t i = 1; i < errors.size(); ++i) {
     EXPECT_LE(errors[i - 1].where.line, errors[i].where.line);
   }
@@ -410,15 +433,17 @@ consumers:
   - {name: r, kind: registry_logger, inputs: a}
   - {name: j, kind: jsonl, inputs: []}
 )");
-  EXPECT_TRUE(HasError(errors, 1, 28, "expected HOST:PORT"));
-  EXPECT_TRUE(HasError(errors, 3, 24, "a durable resource needs 'log"));
-  EXPECT_TRUE(HasError(errors, 4, 20, "add 'durable: true'"));
-  EXPECT_TRUE(HasError(errors, 5, 12, "a name is letters, digits and _-./"));
-  // image_dir has no epochs: its accepted keys depend on the kind.
-  EXPECT_TRUE(HasError(errors, 7, 52, "unknown key 'epochs'"));
-  EXPECT_TRUE(HasError(errors, 9, 5, "a registry_logger needs a 'registry"));
-  EXPECT_TRUE(HasError(errors, 10, 5, "missing required key 'path'"));
-  EXPECT_TRUE(HasError(errors, 10, 36, "non-empty list of names"));
+  ExpectErrors(errors, {
+      {1, 28, "expected HOST:PORT"},
+      {3, 24, "a durable resource needs 'log"},
+      {4, 20, "add 'durable: true'"},
+      {5, 12, "a name is letters, digits and _-./"},
+    // image_dir has no epochs: its accepted keys depend on the kind.
+      {7, 52, "unknown key 'epochs'"},
+      {9, 5, "a registry_logger needs a 'registry"},
+      {10, 5, "missing required key 'path'"},
+      {10, 36, "non-empty list of names"},
+  });
 }
 
 // ---- hostile input: never a crash, always a located, clear error ---------
@@ -451,14 +476,15 @@ sources:
   - {name: s, kind: idx, data_dir: /d, output: a, rate: 1e999}
   - {name: t, kind: idx, data_dir: /d, output: a, rate: nan, seed: [1]}
 )");
-  EXPECT_TRUE(HasError(errors, 2, 26, "'max_queue' must be an integer in "
-                                      "[1, 16777216], not '999999"));
-  EXPECT_TRUE(HasError(errors, 3, 26, "not '-1'"));
-  EXPECT_TRUE(HasError(errors, 4, 26, "not '0'"));
-  EXPECT_TRUE(HasError(errors, 6, 30, "'window' must be an integer"));
-  EXPECT_TRUE(HasError(errors, 8, 57, "'rate' must be a finite number"));
-  EXPECT_TRUE(HasError(errors, 9, 57, "'rate' must be a finite number"));
-  EXPECT_TRUE(HasError(errors, 9, 68, "'seed' must be an integer"));
+  ExpectErrors(errors, {
+      {2, 26, "'max_queue' must be an integer in [1, 16777216], not '999999"},
+      {3, 26, "not '-1'"},
+      {4, 26, "not '0'"},
+      {6, 30, "'window' must be an integer"},
+      {8, 57, "'rate' must be a finite number"},
+      {9, 57, "'rate' must be a finite number"},
+      {9, 68, "'seed' must be an integer"},
+  });
 }
 
 TEST(Hostile, TabsAndBrokenSyntaxAreYamlErrors) {
@@ -497,10 +523,12 @@ resources: [{name: {a: 1}}]
 registry: [dir]
 models: [{name: m, spec: [softmax], input: a, output: a}]
 )");
-  EXPECT_TRUE(HasError(errors, 1, 7, "'name' must be a string"));
-  EXPECT_TRUE(HasError(errors, 2, 20, "'name' must be a string"));
-  EXPECT_TRUE(HasError(errors, 3, 11, "'registry' must be a mapping"));
-  EXPECT_TRUE(HasError(errors, 4, 26, "'spec' must be a string"));
+  ExpectErrors(errors, {
+      {1, 7, "'name' must be a string"},
+      {2, 20, "'name' must be a string"},
+      {3, 11, "'registry' must be a mapping"},
+      {4, 26, "'spec' must be a string"},
+  });
 }
 
 TEST(LoadSpecFile, MissingFileIsNotInvalidArgument) {
