@@ -294,9 +294,14 @@ class Parser {
                 bus::ResourceOptions* options);
   void ParseBinding(Fields& f, TopologySpec* spec);
   bus::Filter ParseFilterValue(const YAML::Node& value, Fields& parent);
-  void ParseSource(Fields& f, TopologySpec* spec);
-  void ParseModel(Fields& f, TopologySpec* spec);
-  void ParseConsumer(Fields& f, TopologySpec* spec);
+  // Sources, models and consumers are named, located and placed the same
+  // way; `parse` reads the rest, and returns false to drop the entry.
+  template <class T>
+  void EachComponent(Fields& root, const std::string& key, const char* what,
+                     std::vector<T>* out, bool (Parser::*parse)(Fields&, T*));
+  bool ParseSource(Fields& f, SourceSpec* s);
+  bool ParseModel(Fields& f, ModelEntry* m);
+  bool ParseConsumer(Fields& f, ConsumerSpec* c);
 
   void Placement(Fields& f, std::string* node);
   void ResourceRef(Fields& f, const std::string& key, const std::string& what,
@@ -345,10 +350,10 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
             [&](Fields& e) { ParseResource(e, spec); });
   EachEntry(f, "bindings", "binding",
             [&](Fields& e) { ParseBinding(e, spec); });
-  EachEntry(f, "sources", "source", [&](Fields& e) { ParseSource(e, spec); });
-  EachEntry(f, "models", "model", [&](Fields& e) { ParseModel(e, spec); });
-  EachEntry(f, "consumers", "consumer",
-            [&](Fields& e) { ParseConsumer(e, spec); });
+  EachComponent(f, "sources", "source", &spec->sources, &Parser::ParseSource);
+  EachComponent(f, "models", "model", &spec->models, &Parser::ParseModel);
+  EachComponent(f, "consumers", "consumer", &spec->consumers,
+                &Parser::ParseConsumer);
   CheckNames(*spec);
   CheckRefs(*spec);
   CheckCycles(*spec);
@@ -399,6 +404,20 @@ std::string NameEntry(Fields& f, const char* what) {
   std::string name = f.Name("name", true);
   if (!name.empty()) f.set_what(absl::StrCat(what, " '", name, "'"));
   return name;
+}
+
+template <class T>
+void Parser::EachComponent(Fields& root, const std::string& key,
+                           const char* what, std::vector<T>* out,
+                           bool (Parser::*parse)(Fields&, T*)) {
+  EachEntry(root, key, what, [&](Fields& f) {
+    T component;
+    component.where = f.where();
+    component.name = NameEntry(f, what);
+    if (!(this->*parse)(f, &component)) return;
+    Placement(f, &component.node);
+    out->push_back(std::move(component));
+  });
 }
 
 void Parser::ParseNode(Fields& f, TopologySpec* spec) {
@@ -543,13 +562,11 @@ bus::Filter Parser::ParseFilterValue(const YAML::Node& value, Fields& parent) {
   return *filter;
 }
 
-void Parser::ParseSource(Fields& f, TopologySpec* spec) {
-  SourceSpec s;
-  s.where = f.where();
-  s.name = NameEntry(f, "source");
+bool Parser::ParseSource(Fields& f, SourceSpec* out) {
+  SourceSpec& s = *out;
   const KindRow<SourceKind>* kind =
       ReadKind(f, SourceKinds(), {"name", "kind", "output", "node", "rate"});
-  if (kind == nullptr) return;  // its keys cannot be checked
+  if (kind == nullptr) return false;  // its keys cannot be checked
   s.kind = kind->kind;
   ResourceRef(f, "output", absl::StrCat("source '", s.name, "'"), &s.output);
   if (s.kind == SourceKind::kImageDir) {
@@ -562,14 +579,11 @@ void Parser::ParseSource(Fields& f, TopologySpec* spec) {
   s.seed = f.Uint("seed", s.seed, 0, UINT64_MAX);
   s.limit = f.Uint("limit", s.limit, 0, UINT64_MAX);
   s.labels = f.Bool("labels", s.labels);
-  Placement(f, &s.node);
-  spec->sources.push_back(std::move(s));
+  return true;
 }
 
-void Parser::ParseModel(Fields& f, TopologySpec* spec) {
-  ModelEntry m;
-  m.where = f.where();
-  m.name = NameEntry(f, "model");
+bool Parser::ParseModel(Fields& f, ModelEntry* out) {
+  ModelEntry& m = *out;
   f.Check(
       {"name", "spec", "input", "output", "eval_every", "eval_subset", "node"});
   m.spec_text = f.String("spec", true);
@@ -588,17 +602,14 @@ void Parser::ParseModel(Fields& f, TopologySpec* spec) {
       static_cast<uint32_t>(f.Uint("eval_every", m.eval_every, 1, 1u << 30));
   m.eval_subset =
       static_cast<uint32_t>(f.Uint("eval_subset", m.eval_subset, 0, 1u << 30));
-  Placement(f, &m.node);
-  spec->models.push_back(std::move(m));
+  return true;
 }
 
-void Parser::ParseConsumer(Fields& f, TopologySpec* spec) {
-  ConsumerSpec c;
-  c.where = f.where();
-  c.name = NameEntry(f, "consumer");
+bool Parser::ParseConsumer(Fields& f, ConsumerSpec* out) {
+  ConsumerSpec& c = *out;
   const KindRow<ConsumerKind>* kind =
       ReadKind(f, ConsumerKinds(), {"name", "kind", "inputs", "node"});
-  if (kind == nullptr) return;
+  if (kind == nullptr) return false;
   c.kind = kind->kind;
   if (c.kind == ConsumerKind::kRegistryLogger) {
     registry_users_.push_back(
@@ -614,8 +625,7 @@ void Parser::ParseConsumer(Fields& f, TopologySpec* spec) {
   }
   if (c.kind == ConsumerKind::kJsonl) c.path = f.String("path", true);
   c.every = f.Uint("every", c.every, 1, UINT64_MAX);
-  Placement(f, &c.node);
-  spec->consumers.push_back(std::move(c));
+  return true;
 }
 
 // One namespace per section for resources and nodes; sources, models and
