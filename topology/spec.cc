@@ -76,6 +76,7 @@ class Fields {
   }
 
   void set_what(std::string what) { what_ = std::move(what); }
+  const std::string& what() const { return what_; }
   Location where() const { return where_; }
 
   const YAML::Node* Find(const std::string& key) const {
@@ -469,12 +470,7 @@ void Parser::ParseLog(const YAML::Node& log, Fields& parent,
     parent.Error(log, "'log' must be a mapping with the key dir");
     return;
   }
-  Fields f(
-      log,
-      absl::StrCat(options->name.empty() ? "resource"
-                                         : "resource '" + options->name + "'",
-                   " log"),
-      errors_);
+  Fields f(log, absl::StrCat(parent.what(), " log"), errors_);
   f.Check({"dir", "segment_bytes", "fsync_every", "retention_bytes"});
   options->log_dir = f.String("dir", true);
   if (f.Has("dir") && options->log_dir.empty()) {

@@ -539,3 +539,23 @@ TEST(LoadSpecFile, MissingFileIsNotInvalidArgument) {
 
 }  // namespace
 }  // namespace trainbus::topology
+
+namespace trainbus::topology {
+namespace {
+
+TEST(Validate, LogOptionsAreCheckedUnderTheirResourcesName) {
+  std::vector<SpecError> errors = Errors(R"(resources:
+  - name: a
+    durable: true
+    log: {dir: /x, segment_bytes: 10, flush: 1}
+)");
+  ExpectErrors(errors, {
+      {4, 35, "resource 'a' log: 'segment_bytes' must be an integer"},
+      {4, 39, "resource 'a' log: unknown key 'flush'; accepted keys: dir, "
+              "segment_bytes, fsync_every, retention_bytes"},
+  });
+  EXPECT_EQ(errors.size(), 2u) << FormatErrors("spec", errors);
+}
+
+}  // namespace
+}  // namespace trainbus::topology
