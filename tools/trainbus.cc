@@ -3,6 +3,7 @@
 //   trainbus registry ls models --sort 'test_accuracy desc'
 //   trainbus registry best --sort test_accuracy
 //   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
+//   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
 //
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
 // `bazel run //experiments:<name>`.
@@ -12,6 +13,7 @@
 
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
+#include "serving/serve_main.h"
 
 namespace {
 
@@ -43,6 +45,9 @@ int main(int argc, char** argv) {
   }
   if (command == "runner") {
     return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
+  }
+  if (command == "serve") {
+    return trainbus::serving::ServeMain(args, std::cout, std::cerr);
   }
   std::cerr << "trainbus: unknown command '" << command << "'\n" << kUsage;
   return 2;
