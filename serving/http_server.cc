@@ -1,5 +1,7 @@
 #include "serving/http_server.h"
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <utility>
 
@@ -44,6 +46,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->server_ = std::make_unique<httplib::Server>();
   httplib::Server& svr = *server->server_;
   svr.set_payload_max_length(options.max_body_bytes);
+  // httplib's default also sets SO_REUSEPORT, which lets a second server
+  // bind a port in use and silently take half its connections. Keep only
+  // SO_REUSEADDR (restart while old connections sit in TIME_WAIT).
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   auto handle = [api](const httplib::Request& req, httplib::Response& res) {
     HttpRequest request;
     request.method = req.method;

@@ -27,6 +27,9 @@ constexpr char kUsage[] =
     "                 (--registry_dir=DIR | --registry_node=HOST:PORT,\n"
     "                  --data_dir, --lease_ms, --max_tasks, --forever;\n"
     "                  `trainbus runner help`)\n"
+    "  serve ...      serve a registry model over TF Serving's REST API\n"
+    "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
+    "                  `trainbus serve help`)\n"
     "experiments: bazel run //experiments:parallel_models | "
     "production_routing | sweep | cluster\n";
 
