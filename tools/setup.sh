@@ -18,7 +18,7 @@ packages=(
   libcaf-dev libhwy-dev libtbb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsqlite3-dev libpng-dev libjpeg-dev libssl-dev
-  nlohmann-json3-dev libyaml-cpp-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
   libopenblas-dev librabbitmq-dev
   dataset-fashion-mnist
 )

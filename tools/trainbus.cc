@@ -5,6 +5,7 @@
 //   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
+//   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
 //
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
 // `bazel run //experiments:<name>`.
@@ -15,6 +16,7 @@
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
 #include "topology/cli.h"
+#include "serving/serve_main.h"
 
 namespace {
 
@@ -30,6 +32,9 @@ constexpr char kUsage[] =
     "                  `trainbus runner help`)\n"
     "  validate SPEC  check a topology spec; every error with line:column\n"
     "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
+    "  serve ...      serve a registry model over TF Serving's REST API\n"
+    "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
+    "                  `trainbus serve help`)\n"
     "experiments: bazel run //experiments:parallel_models | "
     "production_routing | sweep | cluster\n";
 
@@ -54,6 +59,9 @@ int main(int argc, char** argv) {
   }
   if (command == "describe") {
     return trainbus::topology::DescribeMain(args, std::cout, std::cerr);
+  }
+  if (command == "serve") {
+    return trainbus::serving::ServeMain(args, std::cout, std::cerr);
   }
   std::cerr << "trainbus: unknown command '" << command << "'\n" << kUsage;
   return 2;

@@ -1,0 +1,126 @@
+#include "serving/http_server.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "httplib.h"
+
+namespace trainbus::serving {
+namespace {
+
+constexpr char kAnyPath[] = ".*";
+
+void Reply(const HttpResponse& response, httplib::Response& res) {
+  res.status = response.status;
+  res.set_content(response.body, response.content_type.c_str());
+}
+
+// Messages for the statuses httplib sets itself, before any handler runs.
+std::string LibraryError(const httplib::Request& req, int status,
+                         size_t max_body_bytes) {
+  switch (status) {
+    case 413:
+      return absl::StrCat("the body is larger than ", max_body_bytes,
+                          " bytes (--max_body_bytes)");
+    case 414:
+      return "the request URI is too long";
+    case 400:
+      return "the request is malformed (bad request line, headers or body "
+             "framing)";
+    default:
+      return absl::StrCat("HTTP ", status, " for ", req.method, " ",
+                          req.path);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const RestApi* api, const ServerOptions& options) {
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& svr = *server->server_;
+  svr.set_payload_max_length(options.max_body_bytes);
+  // httplib's default also sets SO_REUSEPORT, which lets a second server
+  // bind a port in use and silently take half its connections. Keep only
+  // SO_REUSEADDR (restart while old connections sit in TIME_WAIT).
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  auto handle = [api](const httplib::Request& req, httplib::Response& res) {
+    HttpRequest request;
+    request.method = req.method;
+    request.path = req.path;
+    request.content_type = req.get_header_value("Content-Type");
+    request.body = req.body;
+    Reply(api->Handle(request), res);
+  };
+  // One handler for every path and method: RestApi does the routing, so an
+  // unknown path or the wrong method gets its message from one place.
+  svr.Get(kAnyPath, handle);
+  svr.Post(kAnyPath, handle);
+  svr.Put(kAnyPath, handle);
+  svr.Patch(kAnyPath, handle);
+  svr.Delete(kAnyPath, handle);
+  svr.Options(kAnyPath, handle);
+  const size_t max_body_bytes = options.max_body_bytes;
+  svr.set_error_handler(httplib::Server::HandlerWithResponse(
+      [max_body_bytes](const httplib::Request& req, httplib::Response& res) {
+    // RestApi's own errors already have their body.
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    Reply(ErrorResponse(res.status,
+                        LibraryError(req, res.status, max_body_bytes)),
+          res);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                               std::exception_ptr) {
+    Reply(ErrorResponse(500, "internal error"), res);
+  });
+
+  const int port = options.port == 0
+                       ? svr.bind_to_any_port(options.host)
+                       : (svr.bind_to_port(options.host, options.port)
+                              ? options.port
+                              : -1);
+  if (port < 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.host, ":", options.port,
+        " (in use, or not an address of this machine); pick another --port "
+        "or --host"));
+  }
+  server->port_ = port;
+  std::atomic<bool>* finished = &server->finished_;
+  server->thread_ = std::thread([&svr, finished] {
+    svr.listen_after_bind();
+    finished->store(true);
+  });
+  // stop() does nothing until the accept loop runs, so Stop could not end a
+  // server that has not started yet: wait for the loop (it starts as soon as
+  // the thread is scheduled, or fails and the thread ends).
+  while (!svr.is_running() && !finished->load()) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  if (finished->load()) {
+    server->thread_.join();
+    return absl::UnavailableError(absl::StrCat(
+        "the HTTP server on ", options.host, ":", port, " stopped at once"));
+  }
+  return server;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+}
+
+}  // namespace trainbus::serving

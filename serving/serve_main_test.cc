@@ -1,0 +1,147 @@
+// `trainbus serve`: its flags in process, and the real binary end to end
+// (start on a free port, answer, stop cleanly on SIGTERM).
+#include "serving/serve_main.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
+#include "base/subprocess.h"
+#include "base/test_dir.h"
+#include "data/image.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "kernels/nn/model.h"
+#include "registry/store.h"
+
+namespace trainbus::serving {
+namespace {
+
+const char* g_trainbus = nullptr;
+
+struct CliRun {
+  int code = 0;
+  std::string out, err;
+};
+
+CliRun Serve(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  CliRun run;
+  run.code = ServeMain(args, out, err);
+  run.out = out.str();
+  run.err = err.str();
+  return run;
+}
+
+// A registry holding model `name` version 1 (an untrained softmax).
+std::string RegistryWithModel(const std::string& name) {
+  registry::StoreOptions options;
+  options.root = base::NewTestDir("serve_main");
+  auto store = registry::Store::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  auto spec = nn::ParseModelSpec("softmax");
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  auto model = nn::MakeModel(*spec);
+  EXPECT_TRUE(model.ok()) << model.status();
+  EXPECT_TRUE((*store)
+                  ->SaveModel("", name, nn::FormatModelSpec(*spec),
+                              (*model)->SaveCheckpoint(), {})
+                  .ok());
+  return options.root;
+}
+
+TEST(ServeMainTest, BadFlagsAreUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {{}, "--model is required"},
+      {{"--model=m", "--colour=red"}, "unknown flag --colour"},
+      {{"--model=m", "--port=70000"}, "--port wants 0..65535, got '70000'"},
+      {{"--model=m", "--port", "http"}, "--port wants 0..65535, got 'http'"},
+      {{"--model=m", "--max_body_bytes=0"}, "--max_body_bytes wants a number > 0"},
+      {{"--model"}, "--model needs a value"},
+      {{"m"}, "unexpected argument 'm'"},
+  };
+  for (const Case& c : cases) {
+    CliRun run = Serve(c.args);
+    EXPECT_EQ(run.code, 2) << c.expect;
+    EXPECT_NE(run.err.find(c.expect), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("usage: trainbus serve"), std::string::npos);
+  }
+  CliRun help = Serve({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("usage: trainbus serve"), std::string::npos);
+}
+
+TEST(ServeMainTest, MissingRegistryOrModelIsAnError) {
+  CliRun no_registry = Serve({"--registry_dir=" + base::NewTestDir("none") + "/x",
+                           "--model=m"});
+  EXPECT_EQ(no_registry.code, 1);
+  EXPECT_NE(no_registry.err.find("trainbus serve: "), std::string::npos);
+  CliRun no_model = Serve({"--registry_dir=" + RegistryWithModel("shirts"),
+                        "--model=trousers"});
+  EXPECT_EQ(no_model.code, 1);
+  EXPECT_NE(no_model.err.find("no model 'trousers'"), std::string::npos)
+      << no_model.err;
+}
+
+TEST(ServeMainTest, TheBinaryServesUntilSigterm) {
+  ASSERT_NE(g_trainbus, nullptr);
+  auto child = base::Subprocess::Spawn(
+      {g_trainbus, "serve", "--registry_dir=" + RegistryWithModel("shirts"),
+       "--model=shirts", "--port=0"},
+      {.pipe_stdout = true});
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<std::string> line = child->ReadLine(absl::Seconds(60));
+  ASSERT_TRUE(line.ok()) << line.status();
+  const std::string marker = "on http://127.0.0.1:";
+  const size_t at = line->find(marker);
+  ASSERT_NE(at, std::string::npos) << *line;
+  EXPECT_NE(line->find("serving default/shirts (versions 1; labels none)"),
+            std::string::npos)
+      << *line;
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(line->substr(at + marker.size()), &port)) << *line;
+
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(30, 0);
+  httplib::Result status = client.Get("/v1/models/shirts");
+  ASSERT_TRUE(status) << httplib::to_string(status.error());
+  EXPECT_EQ(status->status, 200);
+  EXPECT_NE(status->body.find("\"AVAILABLE\""), std::string::npos) << status->body;
+  auto png = data::EncodePng(data::Image(28, 28, 0));
+  ASSERT_TRUE(png.ok()) << png.status();
+  httplib::Result classify = client.Post(
+      "/v1/models/shirts:classify", std::string(png->begin(), png->end()),
+      "image/png");
+  ASSERT_TRUE(classify) << httplib::to_string(classify.error());
+  EXPECT_EQ(classify->status, 200) << classify->body;
+
+  ASSERT_TRUE(child->Signal(SIGTERM).ok());
+  absl::StatusOr<base::ExitStatus> exit = child->WaitOrKill(absl::Seconds(60));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->success()) << exit->Describe();
+  absl::StatusOr<std::string> last = child->ReadLine(absl::Seconds(10));
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, "stopped on signal " + std::to_string(SIGTERM));
+}
+
+}  // namespace
+}  // namespace trainbus::serving
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <path to trainbus>\n", argv[0]);
+    return 2;
+  }
+  trainbus::serving::g_trainbus = argv[1];
+  return RUN_ALL_TESTS();
+}
