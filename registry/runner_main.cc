@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/command_line.h"
 #include "registry/registry_actor.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -45,23 +46,13 @@ struct RunnerFlags {
 
 std::string ParseRunnerFlags(const std::vector<std::string>& args,
                              RunnerFlags& flags) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i], value;
-    if (name.rfind("--", 0) != 0) {
-      return absl::StrCat("unexpected argument '", name, "'");
-    }
-    name = name.substr(2);
+  absl::StatusOr<std::vector<base::LongFlag>> split =
+      base::SplitLongFlags(args, /*switches=*/{"forever"});
+  if (!split.ok()) return std::string(split.status().message());
+  for (const auto& [name, value] : *split) {
     if (name == "forever") {
       flags.forever = true;
       continue;
-    }
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return absl::StrCat("--", name, " needs a value");
     }
     int64_t* number = name == "lease_ms"       ? &flags.lease_ms
                       : name == "heartbeat_ms" ? &flags.heartbeat_ms

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/command_line.h"
 #include "registry/store.h"
 #include "serving/http_server.h"
 #include "serving/model_set.h"
@@ -41,20 +42,10 @@ struct ServeFlags {
 
 std::string ParseServeFlags(const std::vector<std::string>& args,
                             ServeFlags& flags) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i], value;
-    if (name.rfind("--", 0) != 0) {
-      return absl::StrCat("unexpected argument '", name, "'");
-    }
-    name = name.substr(2);
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return absl::StrCat("--", name, " needs a value");
-    }
+  absl::StatusOr<std::vector<base::LongFlag>> split =
+      base::SplitLongFlags(args);
+  if (!split.ok()) return std::string(split.status().message());
+  for (const auto& [name, value] : *split) {
     if (name == "registry_dir") {
       flags.registry_dir = value;
     } else if (name == "model") {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "base/cli_testing.h"
 #include "base/subprocess.h"
 #include "base/test_dir.h"
 #include "data/image.h"
@@ -24,18 +25,10 @@ namespace {
 
 const char* g_trainbus = nullptr;
 
-struct CliRun {
-  int code = 0;
-  std::string out, err;
-};
+using base::CliRun;
 
 CliRun Serve(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  CliRun run;
-  run.code = ServeMain(args, out, err);
-  run.out = out.str();
-  run.err = err.str();
-  return run;
+  return base::RunCli(ServeMain, args);
 }
 
 // A registry holding model `name` version 1 (an untrained softmax).

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "base/cli_testing.h"
 #include "base/file.h"
 #include "base/test_dir.h"
 #include "gmock/gmock.h"
@@ -18,29 +19,14 @@ using ::testing::StartsWith;
 
 constexpr char kExample[] = "experiments/parallel_models.yaml";
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Outcome RunMain(int (*main)(const std::vector<std::string>&, std::ostream&,
-                            std::ostream&),
-                const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  Outcome r;
-  r.code = main(args, out, err);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
+using Outcome = base::CliRun;
 
 Outcome Validate(const std::vector<std::string>& args) {
-  return RunMain(ValidateMain, args);
+  return base::RunCli(ValidateMain, args);
 }
 
 Outcome Describe(const std::vector<std::string>& args) {
-  return RunMain(DescribeMain, args);
+  return base::RunCli(DescribeMain, args);
 }
 
 std::string WriteSpec(const std::string& text) {

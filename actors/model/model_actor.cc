@@ -452,6 +452,20 @@ void AddModelActorTypes(caf::actor_system_config& cfg) {
       .add_message_type<ModelSummary>("trainbus.ModelSummary");
 }
 
+ModelActorOptions SharedModelOptions(uint32_t eval_every, uint32_t eval_subset,
+                                     bool print, bus::resource_actor metrics,
+                                     caf::actor listener,
+                                     std::shared_ptr<const EvalSet> eval) {
+  ModelActorOptions m;
+  m.eval_every = eval_every;
+  m.eval_subset = eval_subset;
+  m.print = print;
+  m.metrics = std::move(metrics);
+  m.listener = std::move(listener);
+  m.eval = std::move(eval);
+  return m;
+}
+
 absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,
                                            ModelActorOptions options) {
   if (!options.input) {

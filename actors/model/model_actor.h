@@ -125,6 +125,13 @@ typename Inspector::result_type inspect(Inspector& f, ModelSummary& x) {
            x.rejected_shape, x.rejected_label, x.warnings);
 }
 
+// What every model actor of a topology (or a test) shares: how it evaluates, whether it
+// prints, where its metrics go and who hears its summary.
+ModelActorOptions SharedModelOptions(uint32_t eval_every, uint32_t eval_subset,
+                                     bool print, bus::resource_actor metrics,
+                                     caf::actor listener,
+                                     std::shared_ptr<const EvalSet> eval);
+
 absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,
                                            ModelActorOptions options);
 

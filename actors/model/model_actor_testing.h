@@ -36,16 +36,13 @@ inline absl::StatusOr<ModelActorOptions> TestModelOptions(
         absl::StrCat("test model spec '", spec,
                      "': ", parsed.status().message()));
   }
-  ModelActorOptions m;
+  ModelActorOptions m =
+      SharedModelOptions(eval_every, /*eval_subset=*/0, /*print=*/false,
+                         /*metrics=*/{}, std::move(listener), std::move(eval));
   m.name = std::move(name);
   m.spec = *parsed;
-  m.eval_every = eval_every;
-  m.eval_subset = 0;
-  m.print = false;
   m.detached = false;
   m.input = std::move(input);
-  m.listener = std::move(listener);
-  m.eval = std::move(eval);
   return m;
 }
 

@@ -579,13 +579,9 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
       sys.spawn(AgentActor, caf::actor{self}, *metrics,
                 caf::actor_cast<caf::actor>(*coordinator), *mnist,
                 config.name, config.hub, model_names, summaries);
-  ModelActorOptions common;  // what every model actor shares
-  common.eval_every = config.eval_every;
-  common.eval_subset = config.eval_subset;
-  common.print = config.print;
-  common.metrics = *metrics;
-  common.listener = agent;
-  common.eval = eval;
+  ModelActorOptions common = SharedModelOptions(
+      config.eval_every, config.eval_subset, config.print, *metrics, agent,
+      eval);
   // On the worker's scheduler threads, not detached: with CAF 0.17 a
   // detached actor that talked to another node can outlive its node's
   // actor_system (await_detached_threads never returns), and a worker

@@ -115,13 +115,9 @@ absl::StatusOr<ParallelModelsReport> RunParallelModels(
   auto summaries = std::make_shared<std::map<std::string, ModelSummary>>();
   caf::actor collector = sys.spawn(SummaryCollector, caf::actor{self},
                                    summaries, config.models.size());
-  ModelActorOptions common;  // what every model actor shares
-  common.eval_every = config.eval_every;
-  common.eval_subset = config.eval_subset;
-  common.print = config.print;
-  common.metrics = *metrics;
-  common.listener = collector;
-  common.eval = eval;
+  ModelActorOptions common = SharedModelOptions(
+      config.eval_every, config.eval_subset, config.print, *metrics, collector,
+      eval);
   std::vector<caf::actor> spawned;  // stopped if the run times out
   for (size_t i = 0; i < config.models.size(); ++i) {
     FedModel m;

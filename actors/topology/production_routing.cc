@@ -249,15 +249,12 @@ absl::StatusOr<ProductionRoutingReport> RunProductionRouting(
 
   // ---- Models, each fed by two bindings.
   caf::scoped_actor self{sys};
-  ModelActorOptions common;  // what every model actor shares
-  common.eval_every = config.eval_every;
-  common.eval_subset = config.eval_subset;
-  common.print = false;     // the console consumer prints the metrics
+  // Not printing: the console consumer prints the metrics.
+  ModelActorOptions common = SharedModelOptions(
+      config.eval_every, config.eval_subset, /*print=*/false,
+      resources["metrics"], caf::actor{self}, eval);
   common.end_markers = 3;   // the training stream and two production sources
-  common.metrics = resources["metrics"];
   common.predictions = resources["predictions"];
-  common.listener = caf::actor{self};
-  common.eval = eval;
   for (size_t i = 0; i < config.models.size(); ++i) {
     FedModel m;
     m.resource = config.models[i].name;
