@@ -7,40 +7,26 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
-#include "base/subprocess.h"
+#include "base/program_testing.h"
 #include "base/test_dir.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
 namespace {
 
-std::string g_binary;
-
 // The whole run of a test case's slice takes a few seconds; 60 s leaves room
 // for a loaded machine and still fires well inside the test's own timeout.
 constexpr absl::Duration kDeadline = absl::Seconds(60);
 
-struct Result {
-  int exit_code = -1;   // -1: not started, or killed at the deadline
-  std::string output;   // stdout and stderr
-};
+using Result = trainbus::base::ProgramExit;
 
 Result RunBinary(std::vector<std::string> args) {
-  args.insert(args.begin(), g_binary);
-  Result r;
-  absl::StatusOr<trainbus::base::ProgramRun> run =
-      trainbus::base::RunProgram(args, kDeadline);
-  if (!run.ok()) {
-    ADD_FAILURE() << run.status();
-    return r;
-  }
-  r.output = run->output;
-  r.exit_code = run->exit.exited ? run->exit.code : -1;
-  return r;
+  return trainbus::base::RunProgramUnderTest(std::move(args), kDeadline);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -71,7 +57,7 @@ TEST(AccuracyExperimentTest, TrainsChecksTargetsAndWritesTheReport) {
        "--runs=softmax:lr=0.05,avg=0.999@2;mlp:hidden=32,batch=8,"
        "dropout=0.1@1",
        "--targets=softmax=0.5,mlp=0.5", "--out_dir=" + out});
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("softmax  epoch  2/2"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("mlp      epoch  1/1"), std::string::npos) << r.output;
   // Each run describes its size and cost before it trains.
@@ -97,7 +83,7 @@ TEST(AccuracyExperimentTest, AMissedTargetIsExitCodeThree) {
   const Result r = RunBinary({"--train_limit=500", "--test_limit=200",
                               "--runs=softmax@1", "--targets=softmax=0.999",
                               "--out_dir=" + out});
-  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_EQ(r.code, 3) << r.output;
   const nlohmann::json runs = ReportRuns(out);
   ASSERT_EQ(runs.size(), 1u);
   ASSERT_TRUE(runs[0].contains("met")) << runs[0].dump();
@@ -107,14 +93,14 @@ TEST(AccuracyExperimentTest, AMissedTargetIsExitCodeThree) {
 
 TEST(AccuracyExperimentTest, BadFlagsSayWhatToWrite) {
   Result r = RunBinary({"--runs=mlp@zero"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("SPEC@EPOCHS"), std::string::npos) << r.output;
   r = RunBinary({"--runs=mlp:hiden=3@1", "--train_limit=100",
                  "--test_limit=100", "--out_dir="});
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("unknown key 'hiden'"), std::string::npos) << r.output;
   r = RunBinary({"--data_dir=/nonexistent", "--runs=mlp@1", "--out_dir="});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("/nonexistent"), std::string::npos) << r.output;
 }
 
@@ -123,7 +109,7 @@ TEST(AccuracyExperimentTest, AnUnwritableOutDirFailsBeforeTraining) {
   const std::string file = trainbus::base::NewTestDir("a_file") + "/file";
   std::ofstream(file) << "x";
   const Result r = RunBinary({"--runs=softmax@1", "--out_dir=" + file + "/out"});
-  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(
       r.output.find("--out_dir: cannot create directory '" + file + "/out'"),
       std::string::npos)
@@ -136,7 +122,7 @@ TEST(AccuracyExperimentTest, AnOversizedModelIsRefusedWithItsSize) {
   const Result r =
       RunBinary({"--runs=mlp:hidden=65536x65536@1", "--train_limit=100",
                  "--test_limit=100", "--out_dir="});
-  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.code, 0) << r.output;
   EXPECT_EQ(r.output.find("bad_alloc"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("4.3 G parameters"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("max_params=4347133962"), std::string::npos)
@@ -146,11 +132,5 @@ TEST(AccuracyExperimentTest, AnOversizedModelIsRefusedWithItsSize) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  testing::InitGoogleTest(&argc, argv);
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: accuracy_test PATH_TO_ACCURACY_BINARY\n");
-    return 2;
-  }
-  g_binary = argv[1];
-  return RUN_ALL_TESTS();
+  return trainbus::base::RunTestsWithProgram(argc, argv);
 }

@@ -280,28 +280,11 @@ TEST_F(ParallelModelsTest, UnwritableOutputsAreRefusedBeforeTheRun) {
   EXPECT_FALSE(actors::CheckReportFiles(files).ok());
 }
 
-struct Exit {
-  int code = -1;
-  std::string output;
-};
+using Exit = base::ProgramExit;
 
 // Runs the experiment with `args`; it must end within `timeout_s`.
 Exit RunExperiment(std::vector<std::string> args, double timeout_s = 20) {
-  Exit out;
-  if (testing::ProgramUnderTest().empty()) {
-    ADD_FAILURE() << "pass the binary as argv[1]";
-    return out;
-  }
-  args.insert(args.begin(), testing::ProgramUnderTest());
-  absl::StatusOr<base::ProgramRun> run =
-      base::RunProgram(args, absl::Seconds(timeout_s));
-  if (!run.ok()) {
-    ADD_FAILURE() << run.status();
-    return out;
-  }
-  out.output = run->output;
-  out.code = run->exit.ShellCode();
-  return out;
+  return base::RunProgramUnderTest(std::move(args), absl::Seconds(timeout_s));
 }
 
 TEST_F(ParallelModelsTest, TheBinaryRefusesUnwritableOutputsBeforeLoading) {

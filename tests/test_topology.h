@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/program_testing.h"
 #include "data/idx.h"
 #include "actors/model/eval_set.h"
 #include "actors/model/model_actor.h"
@@ -111,18 +112,9 @@ inline caf::behavior DoneListener(caf::event_based_actor*,
   }};
 }
 
-// The program a test runs (argv[1]: $(rootpath ...) in the BUILD's args).
-inline std::string& ProgramUnderTest() {
-  static std::string* program = new std::string;
-  return *program;
-}
-
-// A main() for such tests: takes the program's path, then runs the tests.
-inline int RunTestsWithProgram(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc > 1) ProgramUnderTest() = argv[1];
-  return RUN_ALL_TESTS();
-}
+// The program-under-test helpers (argv[1], a main, runs with deadlines).
+using base::ProgramUnderTest;
+using base::RunTestsWithProgram;
 
 }  // namespace trainbus::testing
 
