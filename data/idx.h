@@ -6,10 +6,10 @@
 // the file holds exactly the bytes its header promises, and that every label
 // is a valid class. Each error names the file and the numbers.
 //
-//   absl::StatusOr<trainbus::data::MnistSplits> splits =
-//       trainbus::data::LoadMnistDir("/usr/share/datasets/fashion-mnist");
-//   if (!splits.ok()) return splits.status();
-//   const trainbus::data::Dataset& train = splits->train;  // 60000 x 28x28
+//   TB_ASSIGN_OR_RETURN(
+//       trainbus::data::MnistSplits splits,
+//       trainbus::data::LoadMnistDir("/usr/share/datasets/fashion-mnist"));
+//   const trainbus::data::Dataset& train = splits.train;  // 60000 x 28x28
 //   const uint8_t* first = train.image(0);                // 784 bytes
 //   int label = train.labels[0];
 //

@@ -6,11 +6,10 @@
 // instead of an image, with the path in the message, so a production source
 // can send it to a dead-letter resource and carry on.
 //
-//   absl::StatusOr<trainbus::data::ImageDirReader> reader =
-//       trainbus::data::ImageDirReader::Open("/srv/incoming");
-//   if (!reader.ok()) return reader.status();
-//   while (!reader->done()) {
-//     trainbus::data::ImageDirEntry e = reader->Next();
+//   TB_ASSIGN_OR_RETURN(trainbus::data::ImageDirReader reader,
+//                       trainbus::data::ImageDirReader::Open("/srv/incoming"));
+//   while (!reader.done()) {
+//     trainbus::data::ImageDirEntry e = reader.Next();
 //     if (e.image.ok()) Publish(e.path, e.image->pixels);   // 784 bytes
 //     else DeadLetter(e.path, e.image.status().ToString());
 //   }

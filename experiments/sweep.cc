@@ -147,6 +147,11 @@ int main(int argc, char** argv) {
     }
     runners.push_back(*std::move(runner));
   }
+  if (runners.empty() && absl::GetFlag(FLAGS_runners) > 0) {
+    std::cerr << "sweep: no runner process started; the tasks stay in the "
+                 "registry for `trainbus runner`\n";
+    return 1;
+  }
 
   // Progress while the runners work: one line whenever a count changes. The
   // runners are reaped as they end (and killed if we give up).

@@ -34,7 +34,7 @@ class LeaseKeeper {
   absl::Status BeatNow() {
     {
       absl::MutexLock lock(&mu_);
-      if (!lost_.ok()) return lost_;
+      TB_RETURN_IF_ERROR(lost_);
     }
     absl::Status s = queue_.Heartbeat(task_id_, runner_);
     if (s.code() == absl::StatusCode::kFailedPrecondition) {

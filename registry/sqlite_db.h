@@ -4,7 +4,7 @@
 //
 //   absl::StatusOr<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path, 10000);
 //   SqliteTxn txn(**db);
-//   if (absl::Status s = txn.BeginImmediate(); !s.ok()) return s;
+//   TB_RETURN_IF_ERROR(txn.BeginImmediate());
 //   absl::StatusOr<SqliteStmt> stmt = (*db)->Prepare("SELECT ?1 + 1");
 //   stmt->Bind({int64_t{41}});
 //   absl::StatusOr<bool> row = stmt->Step();  // true: a row is ready
