@@ -91,7 +91,6 @@ caf::behavior Consumer(Self* self, ConsumerOptions options,
   using Stats = ConsumerStats;
   using Logic = ConsumerLogic;
   return {
-      [](uint64_t /*start offset: a subscription is in place*/) {},
       [=](bus::deliver_atom, uint64_t offset, const bus::Prediction& p) {
         Deliver(self, &Stats::predictions, &Logic::OnPrediction, offset, p);
       },

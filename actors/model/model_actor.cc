@@ -409,7 +409,6 @@ caf::behavior ModelActor(Self* self, ModelActorOptions options,
         OnBatch(self, b);
         self->state.credit.Consumed(self, self->state.options.input);
       },
-      [](uint64_t /*start offset: the subscription is in place*/) {},
   };
 }
 
