@@ -7,14 +7,19 @@
 
 namespace trainbus::base {
 
-// One step of SplitMix64 (Steele, Lea, Flood 2014) as a hash: the golden-ratio
-// increment then the finaliser. Nearby inputs (sequence numbers, seeds and
-// epochs) give unrelated outputs.
+// The SplitMix64 finaliser (Steele, Lea, Flood 2014): a bijection with full
+// avalanche.
+inline uint64_t Mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// One step of SplitMix64 as a hash: the golden-ratio increment, then the
+// finaliser. Nearby inputs (sequence numbers, seeds and epochs) give
+// unrelated outputs.
 inline uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
+  return Mix64(x + 0x9e3779b97f4a7c15ULL);
 }
 
 }  // namespace trainbus::base

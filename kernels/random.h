@@ -10,14 +10,11 @@
 
 #include <cstdint>
 
+#include "base/hash.h"
+
 namespace trainbus::kernels {
 
-// The splitmix64 finaliser: a bijection with full avalanche.
-inline uint64_t Mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+using base::Mix64;  // the splitmix64 finaliser
 
 // Uniform in (0, 1) from 53 bits of h; never exactly 0 or 1.
 inline double UnitInterval(uint64_t h) {
