@@ -12,19 +12,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "nlohmann/json.hpp"
+#include "report/json_text.h"
 
 namespace trainbus::actors {
 namespace {
 
-// Keys stay in the order written, so a line reads type first.
-using Json = nlohmann::ordered_json;
-
-// One line; bytes that are not UTF-8 (a file name, say) become U+FFFD
-// instead of an exception.
-std::string Dump(const Json& j) {
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+// Keys stay in the order written, so a line reads type first; bytes that are
+// not UTF-8 (a file name, say) become U+FFFD instead of an exception.
+using Json = report::Json;
 
 // The double whose shortest decimal form is the float's (0.1f -> 0.1), so
 // scores print as "0.1" and not "0.10000000149011612".
@@ -108,7 +103,7 @@ std::string PredictionToJson(const bus::Prediction& p) {
   if (p.publish_ns > 0 && p.predicted_ns >= p.publish_ns) {
     j["latency_ms"] = (p.predicted_ns - p.publish_ns) / 1e6;
   }
-  return Dump(j);
+  return report::ToJsonText(j);
 }
 
 std::string MetricToJson(const bus::Metric& m) {
@@ -119,7 +114,7 @@ std::string MetricToJson(const bus::Metric& m) {
   j["step"] = m.step;
   j["time_ns"] = m.time_ns;
   j["values"] = m.values;  // a std::map: a JSON object, {} when empty
-  return Dump(j);
+  return report::ToJsonText(j);
 }
 
 std::string SampleToJson(const bus::Sample& s) {
@@ -132,7 +127,7 @@ std::string SampleToJson(const bus::Sample& s) {
   j["bytes"] = s.pixels.size();
   j["publish_ns"] = s.publish_ns;
   j["meta"] = s.meta;  // a std::map: a JSON object, {} when empty
-  return Dump(j);
+  return report::ToJsonText(j);
 }
 
 std::string BatchToJson(const bus::SampleBatch& b) {
@@ -143,7 +138,7 @@ std::string BatchToJson(const bus::SampleBatch& b) {
   j["count"] = b.count;
   j["labels"] = b.labels;
   j["publish_ns"] = b.publish_ns;
-  return Dump(j);
+  return report::ToJsonText(j);
 }
 
 absl::StatusOr<std::unique_ptr<ConsumerLogic>> MakeJsonlSinkLogic(
