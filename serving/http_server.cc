@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <utility>
 
@@ -17,6 +18,7 @@ constexpr char kAnyPath[] = ".*";
 
 void Reply(const HttpResponse& response, httplib::Response& res) {
   res.status = response.status;
+  for (const auto& [name, value] : response.headers) res.set_header(name, value);
   res.set_content(response.body, response.content_type.c_str());
 }
 
@@ -46,6 +48,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->server_ = std::make_unique<httplib::Server>();
   httplib::Server& svr = *server->server_;
   svr.set_payload_max_length(options.max_body_bytes);
+  // httplib serves a keep-alive connection on one pool thread until it
+  // closes, so the pool bounds the connections served at once.
+  const int threads = std::max(options.threads, 1);
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // httplib's default also sets SO_REUSEPORT, which lets a second server
   // bind a port in use and silently take half its connections. Keep only
   // SO_REUSEADDR (restart while old connections sit in TIME_WAIT).

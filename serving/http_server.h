@@ -35,6 +35,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = kDefaultPort;  // 0: any free port
   size_t max_body_bytes = kDefaultMaxBodyBytes;
+  // Connections served at once (--http_threads); more wait for a thread.
+  int threads = 64;
 };
 
 class HttpServer {

@@ -11,8 +11,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "report/prometheus.h"
 #include "base/status_macros.h"
 #include "data/mnist28.h"
 #include "nlohmann/json.hpp"
@@ -30,6 +34,11 @@ constexpr absl::string_view kModelsPrefix = "/v1/models/";
 constexpr int kMaxNesting = 4;  // [C][H][W] plus one spare level
 
 enum class Verb { kStatus, kMetadata, kClassify, kPredict };
+// The verbs after ':' (status and metadata are paths).
+constexpr std::pair<absl::string_view, Verb> kVerbs[] = {
+    {"classify", Verb::kClassify},
+    {"predict", Verb::kPredict},
+};
 enum class Selector { kLatest, kVersion, kLabel };
 
 struct Route {
@@ -46,14 +55,16 @@ absl::StatusOr<Route> ParseRoute(absl::string_view path) {
   if (size_t colon = rest.find(':'); colon != absl::string_view::npos) {
     target = rest.substr(0, colon);
     absl::string_view verb = rest.substr(colon + 1);
-    if (verb == "classify") {
-      route.verb = Verb::kClassify;
-    } else if (verb == "predict") {
-      route.verb = Verb::kPredict;
-    } else {
+    auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
+                           [&](const auto& v) { return v.first == verb; });
+    if (it == std::end(kVerbs)) {
       return absl::NotFoundError(absl::StrCat(
-          "unknown method ':", verb, "'; use :classify or :predict"));
+          "unknown method ':", verb, "'; use ",
+          absl::StrJoin(kVerbs, " or ", [](std::string* out, const auto& v) {
+            absl::StrAppend(out, ":", v.first);
+          })));
     }
+    route.verb = it->second;
   } else if (absl::ConsumeSuffix(&target, "/metadata")) {
     route.verb = Verb::kMetadata;
   }
@@ -81,11 +92,27 @@ Json VersionStatus(const ServedVersion& v) {
             {"error_message", std::string(v.status().message())}}}};
 }
 
+// What the metrics need to know of one request.
+struct RequestInfo {
+  bool model_api = false;  // a request to the served model's /v1/models/...
+  std::string version;     // the version that answered, if any
+};
+
 class Handler {
  public:
-  explicit Handler(const ModelSet& models) : models_(models) {}
+  Handler(const ModelSet& models, const RestApiParts& parts,
+          RequestInfo& info)
+      : models_(models), parts_(parts), info_(info) {}
 
   absl::StatusOr<HttpResponse> Handle(const HttpRequest& request) const {
+    if (request.path == "/metrics" && parts_.metrics != nullptr) {
+      TB_RETURN_IF_ERROR(Expect(request, "GET"));
+      HttpResponse response;
+      response.content_type = report::kPrometheusContentType;
+      response.body = parts_.metrics->Render(models_, parts_.batcher,
+                                             parts_.models->swaps());
+      return response;
+    }
     if (request.path == "/v2/health/live") {
       TB_RETURN_IF_ERROR(Expect(request, "GET"));
       return JsonResponse(200, Json{{"live", true}});
@@ -98,7 +125,7 @@ class Handler {
     if (!absl::StartsWith(request.path, kModelsPrefix)) {
       return absl::NotFoundError(absl::StrCat(
           "no route for ", request.path, "; the API is under /v1/models/",
-          models_.name(), " and /v2/health/{live,ready}"));
+          models_.name(), ", /v2/health/{live,ready} and /metrics"));
     }
     TB_ASSIGN_OR_RETURN(Route route, ParseRoute(request.path));
     if (route.model != models_.name()) {
@@ -106,6 +133,7 @@ class Handler {
           absl::StrCat("unknown model '", route.model,
                        "'; this server serves '", models_.name(), "'"));
     }
+    info_.model_api = true;
     switch (route.verb) {
       case Verb::kStatus:
         TB_RETURN_IF_ERROR(Expect(request, "GET"));
@@ -328,12 +356,26 @@ class Handler {
     return &*it;
   }
 
-  static absl::StatusOr<std::vector<float>> Scores(const ServedVersion& v,
-                                                   const std::vector<float>& x,
-                                                   size_t batch) {
+  // Through the batcher when there is one.
+  absl::StatusOr<std::vector<float>> Scores(const ServedVersion& v,
+                                            const std::vector<float>& x,
+                                            size_t batch) const {
     std::vector<float> probs(batch * v.spec().classes);
-    TB_RETURN_IF_ERROR(v.Predict(x.data(), batch, probs.data()));
+    info_.version = absl::StrCat(v.version());
+    TB_RETURN_IF_ERROR(
+        parts_.batcher != nullptr
+            ? parts_.batcher->Predict(&v, x.data(), batch, probs.data())
+            : v.Predict(x.data(), batch, probs.data()));
     return probs;
+  }
+
+  // A 200 answer computed by version `v`.
+  template <typename J>
+  static HttpResponse Answer(const ServedVersion& v, const J& body) {
+    HttpResponse response = JsonResponse(200, body);
+    response.headers.emplace_back(kModelVersionHeader,
+                                  absl::StrCat(v.version()));
+    return response;
   }
 
   absl::StatusOr<HttpResponse> Classify(const ServedVersion& v,
@@ -372,7 +414,7 @@ class Handler {
       }
       result.push_back(std::move(row));
     }
-    return JsonResponse(200, OutJson{{"result", std::move(result)}});
+    return Answer(v, OutJson{{"result", std::move(result)}});
   }
 
   absl::StatusOr<HttpResponse> Predict(const ServedVersion& v,
@@ -402,18 +444,32 @@ class Handler {
       scores.push_back(std::vector<float>(row.begin(), row.end()));
     }
     if (columnar) {
-      return JsonResponse(
-          200, OutJson{{"outputs", {{"label", labels}, {"scores", scores}}}});
+      return Answer(
+          v, OutJson{{"outputs", {{"label", labels}, {"scores", scores}}}});
     }
     OutJson predictions = OutJson::array();
     for (size_t i = 0; i < batch; ++i) {
       predictions.push_back({{"label", labels[i]}, {"scores", scores[i]}});
     }
-    return JsonResponse(200, OutJson{{"predictions", std::move(predictions)}});
+    return Answer(v, OutJson{{"predictions", std::move(predictions)}});
   }
 
   const ModelSet& models_;
+  const RestApiParts& parts_;
+  RequestInfo& info_;
 };
+
+// The whole answer, errors included.
+HttpResponse Respond(const ModelSet& models, const RestApiParts& parts,
+                     const HttpRequest& request, RequestInfo& info) {
+  absl::StatusOr<HttpResponse> response =
+      Handler(models, parts, info).Handle(request);
+  if (response.ok()) return *std::move(response);
+  HttpResponse error = ErrorResponse(HttpStatusFor(response.status().code()),
+                                     response.status().message());
+  if (error.status == 503) error.headers.emplace_back("Retry-After", "1");
+  return error;
+}
 
 }  // namespace
 
@@ -446,10 +502,17 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   // The handlers avoid throwing accessors; this is the boundary that keeps
   // a surprise (say, bad_alloc) a 500 for one request, not a dead server.
   try {
-    absl::StatusOr<HttpResponse> response = Handler(*models_).Handle(request);
-    if (response.ok()) return *std::move(response);
-    return ErrorResponse(HttpStatusFor(response.status().code()),
-                         response.status().message());
+    const absl::Time start = absl::Now();
+    // Held to the end: a swap meanwhile does not touch this request.
+    const std::shared_ptr<const ModelSet> models = parts_.models->Current();
+    RequestInfo info;
+    HttpResponse response = Respond(*models, parts_, request, info);
+    if (info.model_api && parts_.metrics != nullptr) {
+      parts_.metrics->CountRequest(models->name(), info.version,
+                                   response.status,
+                                   absl::ToDoubleSeconds(absl::Now() - start));
+    }
+    return response;
   } catch (const std::exception& e) {
     return ErrorResponse(500, absl::StrCat("internal error: ", e.what()));
   }

@@ -1,0 +1,68 @@
+// One `trainbus serve`: the model watcher (hot swap), the batcher with its
+// replicas, the metrics, the REST API and the HTTP server, started and
+// stopped together.
+//
+//   serving::ServeOptions options;
+//   options.model = "fashion/mlp";
+//   options.http.port = 0;
+//   auto server = serving::Server::Start(store.get(), options);
+//   int port = (*server)->port();
+//   (*server)->watcher().Poll();  // pick up a registry change now
+#ifndef TRAINBUS_SERVING_SERVER_H_
+#define TRAINBUS_SERVING_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "registry/store.h"
+#include "serving/batcher.h"
+#include "serving/http_server.h"
+#include "serving/metrics.h"
+#include "serving/replica.h"
+#include "serving/rest_api.h"
+#include "serving/watcher.h"
+
+namespace trainbus::serving {
+
+struct ServeOptions {
+  std::string model;  // NAME or PROJECT/NAME
+  ServerOptions http;
+  BatchingOptions batching;
+  int replicas = 1;
+  absl::Duration poll_interval = absl::Seconds(1);  // zero: Poll() only
+  ReplicaFactory replica_factory;                   // empty: LocalReplicas()
+  std::function<void(absl::string_view)> log;       // the watcher's lines
+};
+
+class Server {
+ public:
+  // Loads the model, then listens; `store` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(registry::Store* store,
+                                                       ServeOptions options);
+  // Stop(), then the watcher and the batcher (which finishes its queue).
+  ~Server();
+
+  int port() const { return http_->port(); }
+  ModelWatcher& watcher() { return *watcher_; }
+  Batcher& batcher() { return *batcher_; }
+  ServingMetrics& metrics() { return *metrics_; }
+  // Stops accepting and finishes the requests in progress. Idempotent.
+  void Stop() { http_->Stop(); }
+
+ private:
+  Server() = default;
+
+  // Declared in the order they are built; destroyed in reverse.
+  std::unique_ptr<ServingMetrics> metrics_;
+  std::unique_ptr<Batcher> batcher_;
+  std::unique_ptr<ModelWatcher> watcher_;
+  std::unique_ptr<RestApi> api_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+}  // namespace trainbus::serving
+
+#endif  // TRAINBUS_SERVING_SERVER_H_
