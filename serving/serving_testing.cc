@@ -67,6 +67,61 @@ std::unique_ptr<registry::Store> NewStore(const std::string& name) {
   return store.ok() ? *std::move(store) : nullptr;
 }
 
+void Gate::Close() {
+  absl::MutexLock lock(&mu_);
+  open_ = false;
+}
+
+void Gate::Open() {
+  absl::MutexLock lock(&mu_);
+  open_ = true;
+}
+
+void Gate::Pass() {
+  absl::MutexLock lock(&mu_);
+  ++waiting_;
+  mu_.Await(absl::Condition(&open_));
+  --waiting_;
+}
+
+int Gate::waiting() const {
+  absl::MutexLock lock(&mu_);
+  return waiting_;
+}
+
+namespace {
+
+class GatedReplica : public Replica {
+ public:
+  GatedReplica(std::unique_ptr<Replica> inner, Gate* gate, BatchLog* batches)
+      : inner_(std::move(inner)), gate_(gate), batches_(batches) {}
+  absl::Status Predict(const float* x, size_t batch, float* probs) override {
+    gate_->Pass();
+    {
+      absl::MutexLock lock(&batches_->mu);
+      batches_->rows.push_back(batch);
+    }
+    return inner_->Predict(x, batch, probs);
+  }
+  std::string Describe() const override { return "gated " + inner_->Describe(); }
+
+ private:
+  std::unique_ptr<Replica> inner_;
+  Gate* gate_;
+  BatchLog* batches_;
+};
+
+}  // namespace
+
+ReplicaFactory GatedReplicas(Gate* gate, BatchLog* batches) {
+  return [gate, batches](absl::string_view checkpoint, int index)
+             -> absl::StatusOr<std::unique_ptr<Replica>> {
+    auto inner = LocalReplicas()(checkpoint, index);
+    if (!inner.ok()) return inner.status();
+    return std::make_unique<GatedReplica>(*std::move(inner), gate, batches);
+  };
+}
+
 Reply Parse(const httplib::Result& result) {
   Reply reply;
   if (!result) {

@@ -9,11 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "data/image.h"
 #include "httplib.h"
 #include "kernels/nn/model.h"
 #include "nlohmann/json.hpp"
 #include "registry/store.h"
+#include "serving/replica.h"
 
 namespace trainbus::serving::testing {
 
@@ -35,6 +38,35 @@ int64_t SaveTrainedSoftmax(registry::Store& store, const std::string& project,
                            const std::string& name, int steps);
 // A registry in TEST_TMPDIR.
 std::unique_ptr<registry::Store> NewStore(const std::string& name);
+
+// A door replicas wait at, so a test holds a batch in a worker and knows
+// what is queued behind it. Open at first (warm-up passes).
+class Gate {
+ public:
+  void Close();
+  void Open();
+  // Blocks while closed.
+  void Pass();
+  // Callers blocked in Pass now.
+  int waiting() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Local replicas that pass `gate` before each Predict and record each
+// batch's rows in `batches` (both must outlive the replicas).
+struct BatchLog {
+  absl::Mutex mu;
+  std::vector<size_t> rows ABSL_GUARDED_BY(mu);
+  std::vector<size_t> Rows() {
+    absl::MutexLock lock(&mu);
+    return rows;
+  }
+};
+ReplicaFactory GatedReplicas(Gate* gate, BatchLog* batches);
 
 struct Reply {
   int status = 0;
