@@ -2,22 +2,17 @@
 // check metrics` (Debian's prometheus) reading what Render writes.
 #include "report/prometheus.h"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <limits>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/time/time.h"
-#include "base/subprocess.h"
 #include "gtest/gtest.h"
+#include "report/prometheus_testing.h"
 
 namespace trainbus::report {
 namespace {
-
-constexpr char kPromtool[] = "/usr/bin/promtool";
 
 TEST(PrometheusTest, RendersCountersGaugesAndHistograms) {
   MetricRegistry metrics;
@@ -122,37 +117,6 @@ TEST(PrometheusTest, ConcurrentUpdatesAreAllCounted) {
   EXPECT_EQ(s.sum, 20000 * 0.25 + 20000 * 1.0);
 }
 
-// Runs `promtool check metrics` on `text`; returns its output and sets
-// `code` to its exit code.
-std::string Promtool(const std::string& text, int* code) {
-  auto child = base::Subprocess::Spawn(
-      {kPromtool, "check", "metrics"},
-      {.pipe_stdin = true, .pipe_stdout = true, .stderr_to_stdout = true});
-  if (!child.ok()) {
-    ADD_FAILURE() << child.status()
-                  << " (install Debian's prometheus: tools/setup.sh)";
-    return "";
-  }
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n =
-        ::write(child->stdin_fd(), text.data() + written, text.size() - written);
-    if (n <= 0) break;
-    written += n;
-  }
-  child->CloseStdin();
-  std::string output;
-  while (true) {
-    absl::StatusOr<std::string> line = child->ReadLine(absl::Seconds(60));
-    if (!line.ok()) break;  // EOF (or the deadline, caught by WaitOrKill)
-    output += *line + "\n";
-  }
-  absl::StatusOr<base::ExitStatus> exit = child->WaitOrKill(absl::Seconds(60));
-  EXPECT_TRUE(exit.ok()) << exit.status();
-  *code = exit.ok() ? exit->ShellCode() : -1;
-  return output;
-}
-
 TEST(PrometheusTest, PromtoolAcceptsTheOutput) {
   MetricRegistry metrics;
   auto requests = metrics.AddCounter(
@@ -171,12 +135,12 @@ TEST(PrometheusTest, PromtoolAcceptsTheOutput) {
   (*latency)->Labels({"mnist"}).Observe(12);
   (*depth)->Get().Set(3);
   int code = -1;
-  const std::string output = Promtool(metrics.Render(), &code);
+  const std::string output = CheckWithPromtool(metrics.Render(), &code);
   EXPECT_EQ(code, 0) << output << "\n" << metrics.Render();
 
   // And promtool does fail on a broken scrape, so the check means something.
   const std::string broken = "# TYPE x counter\nx{a=\"unterminated} 1\n";
-  Promtool(broken, &code);
+  CheckWithPromtool(broken, &code);
   EXPECT_NE(code, 0);
 }
 

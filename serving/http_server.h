@@ -36,7 +36,7 @@ struct ServerOptions {
   int port = kDefaultPort;  // 0: any free port
   size_t max_body_bytes = kDefaultMaxBodyBytes;
   // Connections served at once (--http_threads); more wait for a thread.
-  int threads = 64;
+  int threads = 128;
 };
 
 class HttpServer {

@@ -29,7 +29,7 @@ flags:
   --host ADDR            address to listen on (default 127.0.0.1)
   --port N               port (default 8501; 0 picks a free one)
   --max_body_bytes N     larger request bodies get 413 (default 8 MiB)
-  --http_threads N       connections served at once (default 64)
+  --http_threads N       connections served at once (default 128)
   --poll_interval_s S    how often the registry is polled for new versions
                          and moved aliases (default 1; 0: never)
   --replicas N           model workers per version (default 1)

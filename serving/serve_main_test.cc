@@ -60,6 +60,13 @@ TEST(ServeMainTest, BadFlagsAreUsageErrors) {
       {{"--model=m", "--port", "http"}, "--port wants 0..65535, got 'http'"},
       {{"--model=m", "--max_body_bytes=0"}, "--max_body_bytes wants a number > 0"},
       {{"--model"}, "--model needs a value"},
+      {{"--model=m", "--replicas=0"}, "--replicas wants 1..256, got '0'"},
+      {{"--model=m", "--max_batch_size=x"}, "--max_batch_size wants 1.."},
+      {{"--model=m", "--num_batch_threads=0"}, "--num_batch_threads wants 1.."},
+      {{"--model=m", "--max_enqueued_batches=-1"}, "--max_enqueued_batches wants 1.."},
+      {{"--model=m", "--batch_timeout_micros=-5"}, "--batch_timeout_micros wants 0.."},
+      {{"--model=m", "--poll_interval_s=-1"}, "--poll_interval_s wants seconds"},
+      {{"--model=m", "--http_threads=0"}, "--http_threads wants 1..4096"},
       {{"m"}, "unexpected argument 'm'"},
   };
   for (const Case& c : cases) {
@@ -89,7 +96,9 @@ TEST(ServeMainTest, TheBinaryServesUntilSigterm) {
   ASSERT_NE(g_trainbus, nullptr);
   auto child = base::Subprocess::Spawn(
       {g_trainbus, "serve", "--registry_dir=" + RegistryWithModel("shirts"),
-       "--model=shirts", "--port=0"},
+       "--model=shirts", "--port=0", "--replicas=2", "--max_batch_size=4",
+       "--batch_timeout_micros=100", "--num_batch_threads=1",
+       "--max_enqueued_batches=8", "--poll_interval_s=0.05"},
       {.pipe_stdout = true});
   ASSERT_TRUE(child.ok()) << child.status();
   absl::StatusOr<std::string> line = child->ReadLine(absl::Seconds(60));
@@ -116,6 +125,13 @@ TEST(ServeMainTest, TheBinaryServesUntilSigterm) {
       "image/png");
   ASSERT_TRUE(classify) << httplib::to_string(classify.error());
   EXPECT_EQ(classify->status, 200) << classify->body;
+
+  httplib::Result metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
+  EXPECT_NE(metrics->body.find("trainbus_serving_requests_total{model=\"shirts\","
+                               "version=\"1\",status=\"200\"} 1\n"),
+            std::string::npos)
+      << metrics->body;
 
   ASSERT_TRUE(child->Signal(SIGTERM).ok());
   absl::StatusOr<base::ExitStatus> exit = child->WaitOrKill(absl::Seconds(60));
