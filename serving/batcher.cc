@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "serving/model_set.h"
 
 namespace trainbus::serving {
 

@@ -6,17 +6,8 @@
 //   absl::Status s = batcher.Predict(version, x, rows, probs);  // blocks
 //   // Unavailable (-> HTTP 503 + Retry-After) when the queue is full.
 //
-// The meanings, as in TF Serving's BasicBatchScheduler:
-//   max_batch_size        rows per batch; a request joins the open batch of
-//                         its version while it fits (a request larger than
-//                         this is a batch of its own, not refused)
-//   batch_timeout_micros  how long a batch that is not full may wait for
-//                         more requests; 0: it goes as soon as a thread is
-//                         free (requests that arrive meanwhile still join it)
-//   num_batch_threads     threads that predict batches, so batches in
-//                         parallel (across versions and replicas)
-//   max_enqueued_batches  batches waiting for a thread; a request that
-//                         needs a new batch beyond it is refused
+// The flags mean what they mean in TF Serving's BasicBatchScheduler (see
+// BatchingOptions).
 #ifndef TRAINBUS_SERVING_BATCHER_H_
 #define TRAINBUS_SERVING_BATCHER_H_
 
@@ -32,14 +23,23 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "report/prometheus.h"
-#include "serving/model_set.h"
 
 namespace trainbus::serving {
 
+class ServedVersion;  // serving/model_set.h
+
 struct BatchingOptions {
+  // Rows per batch. A request joins the open batch of its version while it
+  // fits; a request larger than this is a batch of its own (not refused).
   int max_batch_size = 32;
+  // How long a batch that is not full may wait for more requests; 0: it
+  // goes as soon as a thread is free (requests arriving meanwhile join it).
   int64_t batch_timeout_micros = 0;
+  // Threads predicting batches, so batches run in parallel (across
+  // versions and replicas).
   int num_batch_threads = 2;
+  // Batches waiting for a thread; a request that needs a new batch beyond
+  // them is refused (Unavailable, HTTP 503).
   int max_enqueued_batches = 64;
 };
 

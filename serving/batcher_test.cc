@@ -73,8 +73,19 @@ class BatcherTest : public ::testing::Test {
     }
   }
 
+  // Closes the gate and sends class 0 through it; returns once that batch
+  // is held in the worker. Its answer lands in status_[0] and probs_[0].
+  void HoldOneBatch(Batcher& batcher, std::vector<std::thread>& clients) {
+    gate_.Close();
+    clients.push_back(
+        Client(batcher, version_.get(), 0, &status_[0], &probs_[0]));
+    ASSERT_TRUE(WaitFor([&] { return gate_.waiting() == 1; }, "the held batch"));
+  }
+
   Gate gate_;
   BatchLog batches_;
+  std::vector<absl::Status> status_{4};
+  std::vector<std::vector<float>> probs_{4};
   size_t warm_batches_ = 0;
   std::unique_ptr<nn::Model> reference_;
   std::shared_ptr<const ServedVersion> version_, other_;
@@ -85,14 +96,11 @@ TEST_F(BatcherTest, RequestsQueuedBehindABusyWorkerGoAsOneBatch) {
   auto sizes = metrics.AddHistogram("batch_size", "rows", {"model"}, {1, 2, 4});
   ASSERT_TRUE(sizes.ok());
   Batcher batcher({.max_batch_size = 8, .num_batch_threads = 1}, *sizes);
-  gate_.Close();
-  std::vector<absl::Status> status(4);
-  std::vector<std::vector<float>> probs(4);
   std::vector<std::thread> clients;
-  clients.push_back(Client(batcher, version_.get(), 0, &status[0], &probs[0]));
-  ASSERT_TRUE(WaitFor([&] { return gate_.waiting() == 1; }, "the first batch"));
+  HoldOneBatch(batcher, clients);
   for (int c = 1; c < 4; ++c) {
-    clients.push_back(Client(batcher, version_.get(), c, &status[c], &probs[c]));
+    clients.push_back(
+        Client(batcher, version_.get(), c, &status_[c], &probs_[c]));
   }
   ASSERT_TRUE(WaitFor([&] { return batcher.queued_tasks() == 3; },
                       "three queued requests"));
@@ -101,8 +109,8 @@ TEST_F(BatcherTest, RequestsQueuedBehindABusyWorkerGoAsOneBatch) {
   for (std::thread& t : clients) t.join();
   EXPECT_EQ(Batches(), (std::vector<size_t>{1, 3}));
   for (int c = 0; c < 4; ++c) {
-    ASSERT_TRUE(status[c].ok()) << status[c];
-    ExpectScoresOf(c, probs[c]);
+    ASSERT_TRUE(status_[c].ok()) << status_[c];
+    ExpectScoresOf(c, probs_[c]);
   }
   const report::Histogram::Snapshot s = (*sizes)->Labels({"m"}).Read();
   EXPECT_EQ(s.count, 2u);
@@ -140,14 +148,10 @@ TEST_F(BatcherTest, AFullQueueIsUnavailableAndSaysWhatToDo) {
 
 TEST_F(BatcherTest, VersionsAreNotMixedAndLargeRequestsGoAlone) {
   Batcher batcher({.max_batch_size = 2, .num_batch_threads = 1});
-  gate_.Close();
-  std::vector<absl::Status> status(4);
-  std::vector<std::vector<float>> probs(4);
   std::vector<std::thread> clients;
-  clients.push_back(Client(batcher, version_.get(), 0, &status[0], &probs[0]));
-  ASSERT_TRUE(WaitFor([&] { return gate_.waiting() == 1; }, "the first batch"));
-  clients.push_back(Client(batcher, version_.get(), 1, &status[1], &probs[1]));
-  clients.push_back(Client(batcher, other_.get(), 2, &status[2], &probs[2]));
+  HoldOneBatch(batcher, clients);
+  clients.push_back(Client(batcher, version_.get(), 1, &status_[1], &probs_[1]));
+  clients.push_back(Client(batcher, other_.get(), 2, &status_[2], &probs_[2]));
   ASSERT_TRUE(WaitFor([&] { return batcher.queued_batches() == 2; },
                       "a batch per version"));
   // Three rows, above max_batch_size: a batch of its own.
@@ -166,6 +170,7 @@ TEST_F(BatcherTest, VersionsAreNotMixedAndLargeRequestsGoAlone) {
   gate_.Open();
   for (std::thread& t : clients) t.join();
   EXPECT_EQ(Batches(), (std::vector<size_t>{1, 1, 1, 3}));
+  for (int c = 0; c < 3; ++c) ExpectScoresOf(c, probs_[c]);
   ASSERT_TRUE(big_status.ok()) << big_status;
   for (int i = 0; i < 3; ++i) {
     ExpectScoresOf(4 + i, std::vector<float>(big.begin() + i * kClasses,

@@ -24,22 +24,13 @@
 namespace trainbus::serving {
 namespace {
 
-using testing::BatchLog;
-using testing::ErrorOf;
-using testing::Floats;
-using testing::Gate;
 using testing::Json;
-using testing::Parse;
-using testing::Pattern;
-using testing::Reply;
-using testing::SaveTrainedSoftmax;
-using testing::WaitFor;
 
 constexpr char kModel[] = "digits";
 constexpr char kProduction[] = "/v1/models/digits/labels/production:predict";
 
 std::string PredictBody(int c) {
-  return Json{{"instances", {Floats(Pattern(c))}}}.dump();
+  return Json{{"instances", {testing::Floats(testing::Pattern(c))}}}.dump();
 }
 
 // The version a reply's header names; 0 if none.
@@ -56,7 +47,7 @@ class SwapTest : public ::testing::Test {
   void SetUp() override {
     store_ = testing::NewStore("swap");
     ASSERT_NE(store_, nullptr);
-    ASSERT_EQ(SaveTrainedSoftmax(*store_, "", kModel, 20), 1);
+    ASSERT_EQ(testing::SaveTrainedSoftmax(*store_, "", kModel, 20), 1);
     ASSERT_TRUE(store_->SetAlias("", kModel, "production", 1).ok());
   }
 
@@ -99,7 +90,7 @@ class SwapTest : public ::testing::Test {
 // saw before.
 TEST_F(SwapTest, AliasMovesTenTimesUnderLoadWithoutFailuresOrGoingBack) {
   for (int v = 2; v <= 11; ++v) {
-    ASSERT_EQ(SaveTrainedSoftmax(*store_, "", kModel, 5 + v), v);
+    ASSERT_EQ(testing::SaveTrainedSoftmax(*store_, "", kModel, 5 + v), v);
   }
   ServeOptions options;
   options.poll_interval = absl::ZeroDuration();
@@ -143,7 +134,7 @@ TEST_F(SwapTest, AliasMovesTenTimesUnderLoadWithoutFailuresOrGoingBack) {
     absl::StatusOr<bool> swapped = server_->watcher().Poll();
     ASSERT_TRUE(swapped.ok()) << swapped.status();
     EXPECT_TRUE(*swapped) << "move to " << v;
-    ASSERT_TRUE(WaitFor(
+    ASSERT_TRUE(testing::WaitFor(
         [&] {
           for (int t = 0; t < kClients; ++t) {
             if (last_version[t].load() < v) return false;
@@ -177,7 +168,7 @@ TEST_F(SwapTest, AVersionThatFailsToWarmIsNotSwappedInAndStatusSaysWhy) {
   EXPECT_TRUE(*swapped);  // a new snapshot, with version 2 in state END
 
   httplib::Client client = Client();
-  Reply status = Parse(client.Get("/v1/models/digits/versions/2"));
+  testing::Reply status = testing::Parse(client.Get("/v1/models/digits/versions/2"));
   ASSERT_EQ(status.status, 200) << status.json.dump();
   const Json& v2 = status.json["model_version_status"][0];
   EXPECT_EQ(v2.at("state"), "END");
@@ -195,7 +186,7 @@ TEST_F(SwapTest, AVersionThatFailsToWarmIsNotSwappedInAndStatusSaysWhy) {
   }
   EXPECT_EQ(server_->watcher().Current()->labels().at("production"), 1);
   // A good version after it is followed again.
-  ASSERT_EQ(SaveTrainedSoftmax(*store_, "", kModel, 30), 3);
+  ASSERT_EQ(testing::SaveTrainedSoftmax(*store_, "", kModel, 30), 3);
   ASSERT_TRUE(store_->SetAlias("", kModel, "production", 3).ok());
   ASSERT_TRUE(server_->watcher().Poll().ok());
   EXPECT_EQ(VersionOf(client.Post(kProduction, PredictBody(3), "application/json")), 3);
@@ -205,9 +196,9 @@ TEST_F(SwapTest, ThePollingThreadPicksUpANewVersion) {
   ServeOptions options;
   options.poll_interval = absl::Milliseconds(20);
   StartServer(options);
-  ASSERT_EQ(SaveTrainedSoftmax(*store_, "", kModel, 40), 2);
+  ASSERT_EQ(testing::SaveTrainedSoftmax(*store_, "", kModel, 40), 2);
   httplib::Client client = Client();
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(testing::WaitFor(
       [&] {
         return VersionOf(client.Post("/v1/models/digits:predict", PredictBody(1),
                                      "application/json")) == 2;
@@ -224,8 +215,8 @@ TEST_F(SwapTest, ThePollingThreadPicksUpANewVersion) {
 // Requests that queue behind a held batch go as one batch, and /metrics
 // (valid to promtool) shows it.
 TEST_F(SwapTest, ConcurrentRequestsAreBatchedAndMetricsShowIt) {
-  Gate gate;
-  BatchLog batches;
+  testing::Gate gate;
+  testing::BatchLog batches;
   ServeOptions options;
   options.poll_interval = absl::ZeroDuration();
   options.batching.num_batch_threads = 1;
@@ -241,9 +232,9 @@ TEST_F(SwapTest, ConcurrentRequestsAreBatchedAndMetricsShowIt) {
     });
   };
   send(0);
-  ASSERT_TRUE(WaitFor([&] { return gate.waiting() == 1; }, "the first batch"));
+  ASSERT_TRUE(testing::WaitFor([&] { return gate.waiting() == 1; }, "the first batch"));
   for (int c = 1; c <= 4; ++c) send(c);
-  ASSERT_TRUE(WaitFor([&] { return server_->batcher().queued_tasks() == 4; },
+  ASSERT_TRUE(testing::WaitFor([&] { return server_->batcher().queued_tasks() == 4; },
                       "four queued requests"));
   httplib::Result held = Client().Get("/metrics");
   ASSERT_TRUE(held);
@@ -277,8 +268,8 @@ TEST_F(SwapTest, ConcurrentRequestsAreBatchedAndMetricsShowIt) {
 }
 
 TEST_F(SwapTest, AFullQueueIs503WithRetryAfter) {
-  Gate gate;
-  BatchLog batches;
+  testing::Gate gate;
+  testing::BatchLog batches;
   ServeOptions options;
   options.poll_interval = absl::ZeroDuration();
   options.batching = {.max_batch_size = 1,
@@ -296,13 +287,13 @@ TEST_F(SwapTest, AFullQueueIs503WithRetryAfter) {
     });
   };
   send(0);
-  ASSERT_TRUE(WaitFor([&] { return gate.waiting() == 1; }, "the busy worker"));
+  ASSERT_TRUE(testing::WaitFor([&] { return gate.waiting() == 1; }, "the busy worker"));
   send(1);
-  ASSERT_TRUE(WaitFor([&] { return server_->batcher().queued_batches() == 1; },
+  ASSERT_TRUE(testing::WaitFor([&] { return server_->batcher().queued_batches() == 1; },
                       "the queued batch"));
   httplib::Result refused = Client().Post(kProduction, PredictBody(2), "application/json");
-  Reply reply = Parse(refused);
-  std::string error = ErrorOf(reply, 503);
+  testing::Reply reply = testing::Parse(refused);
+  std::string error = testing::ErrorOf(reply, 503);
   EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
   EXPECT_NE(error.find("batch queue is full"), std::string::npos) << error;
   EXPECT_NE(error.find("retry after"), std::string::npos) << error;
