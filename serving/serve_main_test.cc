@@ -19,6 +19,8 @@
 #include "httplib.h"
 #include "kernels/nn/model.h"
 #include "registry/store.h"
+#include "serving/rest_api.h"
+#include "serving/serving_testing.h"
 
 namespace trainbus::serving {
 namespace {
@@ -94,8 +96,9 @@ TEST(ServeMainTest, MissingRegistryOrModelIsAnError) {
 
 TEST(ServeMainTest, TheBinaryServesUntilSigterm) {
   ASSERT_NE(g_trainbus, nullptr);
+  const std::string registry_dir = RegistryWithModel("shirts");
   auto child = base::Subprocess::Spawn(
-      {g_trainbus, "serve", "--registry_dir=" + RegistryWithModel("shirts"),
+      {g_trainbus, "serve", "--registry_dir=" + registry_dir,
        "--model=shirts", "--port=0", "--replicas=2", "--max_batch_size=4",
        "--batch_timeout_micros=100", "--num_batch_threads=1",
        "--max_enqueued_batches=8", "--poll_interval_s=0.05"},
@@ -132,6 +135,26 @@ TEST(ServeMainTest, TheBinaryServesUntilSigterm) {
                                "version=\"1\",status=\"200\"} 1\n"),
             std::string::npos)
       << metrics->body;
+
+  // Another process (this one) adds a version and moves an alias; the
+  // server, whose registry connection is read-only, picks both up.
+  {
+    registry::StoreOptions options;
+    options.root = registry_dir;
+    auto store = registry::Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_EQ(testing::SaveTrainedSoftmax(**store, "", "shirts", 5), 2);
+    ASSERT_TRUE((*store)->SetAlias("", "shirts", "production", 2).ok());
+  }
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        httplib::Result r = client.Post(
+            "/v1/models/shirts/labels/production:classify",
+            std::string(png->begin(), png->end()), "image/png");
+        return r && r->status == 200 &&
+               r->get_header_value(kModelVersionHeader) == "2";
+      },
+      "the server to serve version 2 as production"));
 
   ASSERT_TRUE(child->Signal(SIGTERM).ok());
   absl::StatusOr<base::ExitStatus> exit = child->WaitOrKill(absl::Seconds(60));
