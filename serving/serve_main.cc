@@ -32,7 +32,10 @@ flags:
   --http_threads N       connections served at once (default 128)
   --poll_interval_s S    how often the registry is polled for new versions
                          and moved aliases (default 1; 0: never)
-  --replicas N           model workers per version (default 1)
+  --replicas N           model workers per version (default 1), each with
+                         its own model copy; a batch goes to the one with
+                         the fewest batches in flight
+  --replica_kind K       local (default) or actor: each replica a CAF actor
 dynamic batching (TF Serving's flags and meanings):
   --max_batch_size N     rows per batch (default 32)
   --batch_timeout_micros N  how long a batch that is not full waits for more
@@ -88,6 +91,12 @@ std::string ParseServeFlags(const std::vector<std::string>& args,
       o.http.max_body_bytes = bytes;
     } else if (name == "http_threads") {
       problem = ParseInt(name, value, 1, 4096, o.http.threads);
+    } else if (name == "replica_kind") {
+      if (value != "local" && value != "actor") {
+        return absl::StrCat("--replica_kind wants local or actor, got '",
+                            value, "'");
+      }
+      o.replica_kind = value;
     } else if (name == "replicas") {
       problem = ParseInt(name, value, 1, 256, o.replicas);
     } else if (name == "max_batch_size") {

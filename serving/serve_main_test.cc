@@ -69,6 +69,7 @@ TEST(ServeMainTest, BadFlagsAreUsageErrors) {
       {{"--model=m", "--batch_timeout_micros=-5"}, "--batch_timeout_micros wants 0.."},
       {{"--model=m", "--poll_interval_s=-1"}, "--poll_interval_s wants seconds"},
       {{"--model=m", "--http_threads=0"}, "--http_threads wants 1..4096"},
+      {{"--model=m", "--replica_kind=gpu"}, "--replica_kind wants local or actor"},
       {{"m"}, "unexpected argument 'm'"},
   };
   for (const Case& c : cases) {

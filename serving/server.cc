@@ -3,20 +3,26 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "base/status_error.h"
 #include "base/status_macros.h"
+#include "serving/actor_replica.h"
 
 namespace trainbus::serving {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
                                                       ServeOptions options) {
   std::unique_ptr<Server> server(new Server());
+  TB_ASSIGN_OR_RETURN(ReplicaFactory factory,
+                      server->ReplicasOf(options.replica_kind));
+  if (options.replica_factory) factory = std::move(options.replica_factory);
   TB_ASSIGN_OR_RETURN(server->metrics_, ServingMetrics::Create());
   server->batcher_ = std::make_unique<Batcher>(
       options.batching, server->metrics_->batch_sizes());
   WatcherOptions watch;
   watch.poll_interval = options.poll_interval;
   watch.load.replicas = options.replicas;
-  watch.load.replica_factory = std::move(options.replica_factory);
+  watch.load.replica_factory = std::move(factory);
   watch.load.warm_batch = std::max(options.batching.max_batch_size, 1);
   watch.log = std::move(options.log);
   TB_ASSIGN_OR_RETURN(server->watcher_,
@@ -26,6 +32,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
   TB_ASSIGN_OR_RETURN(server->http_,
                       HttpServer::Start(server->api_.get(), options.http));
   return server;
+}
+
+absl::StatusOr<ReplicaFactory> Server::ReplicasOf(absl::string_view kind) {
+  if (kind == "local") return LocalReplicas();
+  if (kind == "actor") {
+    actor_config_ = std::make_unique<caf::actor_system_config>();
+    base::AddStatusErrors(*actor_config_);
+    actors_ = std::make_unique<caf::actor_system>(*actor_config_);
+    return ActorReplicas(*actors_);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "replica kind '", kind, "' is unknown; use local or actor"));
 }
 
 Server::~Server() {

@@ -17,6 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
 #include "registry/store.h"
 #include "serving/batcher.h"
 #include "serving/http_server.h"
@@ -32,8 +34,11 @@ struct ServeOptions {
   ServerOptions http;
   BatchingOptions batching;
   int replicas = 1;
+  // "local": an nn::Model copy per replica, called in the batch thread;
+  // "actor": each replica is a CAF actor (serving/actor_replica.h).
+  std::string replica_kind = "local";
   absl::Duration poll_interval = absl::Seconds(1);  // zero: Poll() only
-  ReplicaFactory replica_factory;                   // empty: LocalReplicas()
+  ReplicaFactory replica_factory;  // tests; overrides replica_kind
   std::function<void(absl::string_view)> log;       // the watcher's lines
 };
 
@@ -54,8 +59,14 @@ class Server {
 
  private:
   Server() = default;
+  // The factory for --replica_kind; "actor" starts the actor system.
+  absl::StatusOr<ReplicaFactory> ReplicasOf(absl::string_view kind);
 
-  // Declared in the order they are built; destroyed in reverse.
+  // Declared in the order they are built; destroyed in reverse (the actor
+  // system last: it waits for the replica actors, told to exit when their
+  // versions go).
+  std::unique_ptr<caf::actor_system_config> actor_config_;
+  std::unique_ptr<caf::actor_system> actors_;  // replica_kind "actor" only
   std::unique_ptr<ServingMetrics> metrics_;
   std::unique_ptr<Batcher> batcher_;
   std::unique_ptr<ModelWatcher> watcher_;

@@ -192,6 +192,37 @@ TEST_F(SwapTest, AVersionThatFailsToWarmIsNotSwappedInAndStatusSaysWhy) {
   EXPECT_EQ(VersionOf(client.Post(kProduction, PredictBody(3), "application/json")), 3);
 }
 
+// The same swap with replicas that are CAF actors: old actors are told to
+// exit when their version goes, new ones spawned for the new version.
+TEST_F(SwapTest, ActorReplicasServeAndSwap) {
+  ServeOptions options;
+  options.poll_interval = absl::ZeroDuration();
+  options.replicas = 2;
+  options.replica_kind = "actor";
+  StartServer(options);
+  httplib::Client client = Client();
+  EXPECT_EQ(VersionOf(client.Post(kProduction, PredictBody(2), "application/json")), 1);
+  ASSERT_EQ(testing::SaveTrainedSoftmax(*store_, "", kModel, 30), 2);
+  ASSERT_TRUE(store_->SetAlias("", kModel, "production", 2).ok());
+  ASSERT_TRUE(server_->watcher().Poll().ok());
+  httplib::Result result = client.Post(kProduction, PredictBody(2), "application/json");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(VersionOf(result), 2);
+  Json body = Json::parse(result->body);
+  EXPECT_EQ(body["predictions"][0]["label"], 2);
+}
+
+TEST_F(SwapTest, AnUnknownReplicaKindIsAnError) {
+  ServeOptions options;
+  options.model = kModel;
+  options.replica_kind = "gpu";
+  auto server = Server::Start(store_.get(), options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("use local or actor"),
+            absl::string_view::npos);
+}
+
 TEST_F(SwapTest, ThePollingThreadPicksUpANewVersion) {
   ServeOptions options;
   options.poll_interval = absl::Milliseconds(20);
