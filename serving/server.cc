@@ -9,6 +9,11 @@
 #include "serving/actor_replica.h"
 
 namespace trainbus::serving {
+namespace {
+
+constexpr int kMaxWarmRows = 256;
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
                                                       ServeOptions options) {
@@ -23,7 +28,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
   watch.poll_interval = options.poll_interval;
   watch.load.replicas = options.replicas;
   watch.load.replica_factory = std::move(factory);
-  watch.load.warm_batch = std::max(options.batching.max_batch_size, 1);
+  // A full batch's buffers, up to a size that cannot exhaust memory.
+  watch.load.warm_batch =
+      std::clamp(options.batching.max_batch_size, 1, kMaxWarmRows);
   watch.log = std::move(options.log);
   TB_ASSIGN_OR_RETURN(server->watcher_,
                       ModelWatcher::Start(store, options.model, std::move(watch)));
