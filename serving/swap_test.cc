@@ -156,6 +156,40 @@ TEST_F(SwapTest, AliasMovesTenTimesUnderLoadWithoutFailuresOrGoingBack) {
   EXPECT_EQ(server_->watcher().swaps(), 10);
 }
 
+// A request held inside version 1's replica while the alias moves to 2 and
+// the snapshot is swapped: it is answered by version 1, and the requests
+// after the swap by version 2.
+TEST_F(SwapTest, ARequestInFlightFinishesOnTheVersionItStartedWith) {
+  testing::Gate old_gate, new_gate;  // version 1's replicas, and later ones
+  testing::BatchLog batches;
+  std::atomic<testing::Gate*> gate_for_new_replicas{&old_gate};
+  ServeOptions options;
+  options.poll_interval = absl::ZeroDuration();
+  options.batching.num_batch_threads = 2;
+  options.replica_factory = [&](absl::string_view checkpoint, int index) {
+    return testing::GatedReplicas(gate_for_new_replicas.load(), &batches)(
+        checkpoint, index);
+  };
+  StartServer(options);
+  gate_for_new_replicas = &new_gate;
+  old_gate.Close();
+  int64_t held_version = 0;
+  std::thread held([&] {
+    held_version =
+        VersionOf(Client().Post(kProduction, PredictBody(4), "application/json"));
+  });
+  ASSERT_TRUE(WaitFor([&] { return old_gate.waiting() == 1; },
+                      "the request held in version 1"));
+  ASSERT_EQ(testing::SaveTrainedSoftmax(*store_, "", kModel, 30), 2);
+  ASSERT_TRUE(store_->SetAlias("", kModel, "production", 2).ok());
+  absl::StatusOr<bool> swapped = server_->watcher().Poll();
+  ASSERT_TRUE(swapped.ok() && *swapped) << swapped.status();
+  EXPECT_EQ(VersionOf(Client().Post(kProduction, PredictBody(4), "application/json")), 2);
+  old_gate.Open();
+  held.join();
+  EXPECT_EQ(held_version, 1);
+}
+
 TEST_F(SwapTest, AVersionThatFailsToWarmIsNotSwappedInAndStatusSaysWhy) {
   ServeOptions options;
   options.poll_interval = absl::ZeroDuration();
