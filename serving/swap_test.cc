@@ -178,7 +178,7 @@ TEST_F(SwapTest, ARequestInFlightFinishesOnTheVersionItStartedWith) {
     held_version =
         VersionOf(Client().Post(kProduction, PredictBody(4), "application/json"));
   });
-  ASSERT_TRUE(WaitFor([&] { return old_gate.waiting() == 1; },
+  ASSERT_TRUE(testing::WaitFor([&] { return old_gate.waiting() == 1; },
                       "the request held in version 1"));
   ASSERT_EQ(testing::SaveTrainedSoftmax(*store_, "", kModel, 30), 2);
   ASSERT_TRUE(store_->SetAlias("", kModel, "production", 2).ok());
