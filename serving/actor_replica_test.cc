@@ -30,12 +30,8 @@ class ActorReplicaTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    auto spec = nn::ParseModelSpec("mlp:hidden=16,lr=0.1");
-    ASSERT_TRUE(spec.ok());
-    auto model = nn::MakeModel(*spec);
-    ASSERT_TRUE(model.ok());
-    testing::Train(**model, 10);
-    model_ = *std::move(model);
+    model_ = testing::TrainedModel("mlp:hidden=16,lr=0.1", 10);
+    ASSERT_NE(model_, nullptr);
     auto replica = ActorReplicas(*system_)(model_->SaveCheckpoint(), 0);
     ASSERT_TRUE(replica.ok()) << replica.status();
     replica_ = *std::move(replica);

@@ -28,16 +28,12 @@ using testing::WaitFor;
 class BatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto spec = nn::ParseModelSpec("softmax:lr=0.5");
-    ASSERT_TRUE(spec.ok());
-    auto model = nn::MakeModel(*spec);
-    ASSERT_TRUE(model.ok());
-    testing::Train(**model, 20);
-    reference_ = std::move(*model);
+    reference_ = testing::TrainedModel("softmax:lr=0.5", 20);
+    ASSERT_NE(reference_, nullptr);
     registry::ModelRecord record;
     record.name = "m";
     record.version = 1;
-    record.arch = nn::FormatModelSpec(*spec);
+    record.arch = nn::FormatModelSpec(reference_->spec());
     LoadOptions options;
     options.replica_factory = testing::GatedReplicas(&gate_, &batches_);
     version_ = ServedVersion::Load(record, reference_->SaveCheckpoint(), options);

@@ -45,16 +45,24 @@ void Train(nn::Model& model, int steps) {
   }
 }
 
-int64_t SaveTrainedSoftmax(registry::Store& store, const std::string& project,
-                           const std::string& name, int steps) {
-  auto spec = nn::ParseModelSpec("softmax:lr=0.5");
+std::unique_ptr<nn::Model> TrainedModel(const std::string& arch, int steps) {
+  auto spec = nn::ParseModelSpec(arch);
   EXPECT_TRUE(spec.ok()) << spec.status();
+  if (!spec.ok()) return nullptr;
   auto model = nn::MakeModel(*spec);
   EXPECT_TRUE(model.ok()) << model.status();
-  if (!model.ok()) return 0;
+  if (!model.ok()) return nullptr;
   Train(**model, steps);
-  auto version = store.SaveModel(project, name, nn::FormatModelSpec(*spec),
-                                 (*model)->SaveCheckpoint(), {});
+  return *std::move(model);
+}
+
+int64_t SaveTrainedSoftmax(registry::Store& store, const std::string& project,
+                           const std::string& name, int steps) {
+  std::unique_ptr<nn::Model> model = TrainedModel("softmax:lr=0.5", steps);
+  if (model == nullptr) return 0;
+  auto version = store.SaveModel(project, name,
+                                 nn::FormatModelSpec(model->spec()),
+                                 model->SaveCheckpoint(), {});
   EXPECT_TRUE(version.ok()) << version.status();
   return version.ok() ? *version : 0;
 }

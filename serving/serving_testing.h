@@ -32,6 +32,9 @@ std::string Png(int c);
 std::string B64(const std::string& bytes);
 // `steps` full-batch steps on the ten patterns.
 void Train(nn::Model& model, int steps);
+// A model of `arch` trained `steps` steps (null, and a test failure, for a
+// bad arch).
+std::unique_ptr<nn::Model> TrainedModel(const std::string& arch, int steps);
 // A softmax (lr 0.5) trained `steps` steps, saved as a new version of
 // project/name; returns the version.
 int64_t SaveTrainedSoftmax(registry::Store& store, const std::string& project,
