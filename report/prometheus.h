@@ -11,7 +11,7 @@
 //   std::string text = metrics.Render();  // Content-Type: kPrometheusContentType
 //
 // Every metric is thread-safe; references returned by Labels()/Get() stay
-// valid for the registry's lifetime. Names are checked when a family is
+// valid for the registry's lifetime (unless the family is Clear()ed). Names are checked when a family is
 // added, so a bad name is an error at start, not a scrape Prometheus refuses.
 #ifndef TRAINBUS_REPORT_PROMETHEUS_H_
 #define TRAINBUS_REPORT_PROMETHEUS_H_
@@ -145,6 +145,14 @@ class MetricFamily : public MetricFamilyBase {
   }
   // The metric of a family without labels.
   Metric& Get() { return Labels({}); }
+  // Drops every metric, invalidating the references Labels() returned: only
+  // for a family whose owner alone sets it, such as gauges refreshed at each
+  // scrape (a label value that went away then leaves no stale sample).
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    metrics_.clear();
+    if (label_names_size() == 0) metrics_[{}] = Make();
+  }
 
  protected:
   void RenderSamples(std::string* out) const override {

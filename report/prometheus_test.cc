@@ -95,6 +95,21 @@ TEST(PrometheusTest, WrongLabelCountStillRendersValidText) {
   EXPECT_NE(text.find("c_total{a=\"1\",b=\"2\"} 1\n"), std::string::npos);
 }
 
+TEST(PrometheusTest, ClearDropsSamplesThatWentAway) {
+  MetricRegistry metrics;
+  auto labelled = metrics.AddGauge("version", "x", {"label"});
+  auto lone = metrics.AddGauge("depth", "x");
+  ASSERT_TRUE(labelled.ok() && lone.ok());
+  (*labelled)->Labels({"old"}).Set(1);
+  (*lone)->Get().Set(5);
+  (*labelled)->Clear();
+  (*lone)->Clear();
+  (*labelled)->Labels({"new"}).Set(2);
+  EXPECT_EQ(metrics.Render(),
+            "# HELP version x\n# TYPE version gauge\nversion{label=\"new\"} 2\n"
+            "# HELP depth x\n# TYPE depth gauge\ndepth 0\n");
+}
+
 TEST(PrometheusTest, ConcurrentUpdatesAreAllCounted) {
   MetricRegistry metrics;
   auto counter = metrics.AddCounter("hits_total", "x", {"t"});

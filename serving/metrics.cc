@@ -65,6 +65,8 @@ std::string ServingMetrics::Render(const ModelSet& models,
     queue_depth_->Get().Set(static_cast<double>(batcher->queued_tasks()));
     queued_batches_->Get().Set(static_cast<double>(batcher->queued_batches()));
   }
+  // Only the labels the snapshot has now (an alias may have been removed).
+  loaded_version_->Clear();
   absl::StatusOr<const ServedVersion*> latest = models.Latest();
   loaded_version_->Labels({models.name(), "latest"})
       .Set(latest.ok() ? static_cast<double>((*latest)->version()) : 0);

@@ -16,7 +16,7 @@ absl::StatusOr<std::unique_ptr<ModelWatcher>> ModelWatcher::Start(
                       ModelSet::Load(*store, ref, watcher->options_.load));
   for (const auto& v : models->versions()) {
     if (!v->available()) {
-      watcher->Log(absl::StrCat("version ", v->version(),
+      watcher->Log(absl::StrCat(models->name(), ": version ", v->version(),
                                 " not served: ", v->status().message()));
     }
   }
