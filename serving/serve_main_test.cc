@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "base/cli_testing.h"
+#include "base/file.h"
 #include "base/subprocess.h"
 #include "base/test_dir.h"
 #include "data/image.h"
@@ -136,6 +137,41 @@ TEST(ServeMainTest, TheBinaryServesUntilSigterm) {
                                "version=\"1\",status=\"200\"} 1\n"),
             std::string::npos)
       << metrics->body;
+
+  // Real clients: the README's curl line, and python3-requests with a
+  // base64 example.
+  const std::string png_path = registry_dir + "/blank.png";
+  ASSERT_TRUE(base::WriteFileAtomically(
+                  png_path, std::string(png->begin(), png->end()))
+                  .ok());
+  const std::string base_url = "http://127.0.0.1:" + std::to_string(port);
+  // -w '\n': base::RunProgram keeps only whole lines, and the JSON body
+  // ends without a newline.
+  absl::StatusOr<base::ProgramRun> curl = base::RunProgram(
+      {"/usr/bin/curl", "-sS", "-w", "\\n", "--data-binary", "@" + png_path, "-H",
+       "Content-Type: image/png", base_url + "/v1/models/shirts:classify"},
+      absl::Seconds(60));
+  ASSERT_TRUE(curl.ok()) << curl.status();
+  EXPECT_TRUE(curl->exit.success()) << curl->output;
+  EXPECT_EQ(curl->output.rfind("{\"result\":[[[\"0\",", 0), 0u) << curl->output;
+  absl::StatusOr<base::ProgramRun> python = base::RunProgram(
+      {"/usr/bin/python3", "-c",
+       "import base64, sys, requests\n"
+       "png = open(sys.argv[2], 'rb').read()\n"
+       "r = requests.post(sys.argv[1] + '/v1/models/shirts:classify', json={\n"
+       "    'examples': [{'image': {'b64': base64.b64encode(png).decode()}}]})\n"
+       "assert r.status_code == 200, r.text\n"
+       "assert len(r.json()['result'][0]) == 10, r.text\n"
+       "bad = requests.post(sys.argv[1] + '/v1/models/shirts:predict', data='{')\n"
+       "assert bad.status_code == 400 and 'not valid JSON' in bad.json()['error']\n"
+       "m = requests.get(sys.argv[1] + '/metrics')\n"
+       "assert m.headers['Content-Type'].startswith('text/plain; version=0.0.4')\n"
+       "print('ok')\n",
+       base_url, png_path},
+      absl::Seconds(60));
+  ASSERT_TRUE(python.ok()) << python.status();
+  EXPECT_TRUE(python->exit.success()) << python->output;
+  EXPECT_EQ(python->output, "ok\n");
 
   // Another process (this one) adds a version and moves an alias; the
   // server, whose registry connection is read-only, picks both up.
