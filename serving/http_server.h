@@ -1,5 +1,6 @@
 // A RestApi on a TCP socket (cpp-httplib), with its own accept thread and
-// worker pool.
+// a pool of `threads` connection threads (keep-alive connections stay open
+// until idle; the listen backlog is SOMAXCONN, not httplib's 5).
 //
 //   auto server = serving::HttpServer::Start(&api, {.host = "127.0.0.1",
 //                                                   .port = 0});
