@@ -1,6 +1,6 @@
-#include <algorithm>
 #include "topology/spec.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
