@@ -89,8 +89,25 @@ std::string Banner(const TopologySpec& spec, const RunReport& r,
     eval_every = m.eval_every;
     eval_subset = m.eval_subset;
   }
+  std::string out = actors::ModelCostLines(named, specs);
+  if (r.production) {
+    // What production routing printed: the live sources, then the bus.
+    std::string live;
+    for (const SourceSpec& s : spec.sources) {
+      if (s.kind == SourceKind::kIdxGenerator) continue;
+      absl::StrAppendFormat(&live, "%s%s (%s, %.0f/s)",
+                            live.empty() ? "" : ", ", s.name,
+                            SourceKindName(s.kind), s.rate);
+    }
+    return absl::StrCat(
+        out,
+        absl::StrFormat("trainbus production routing: %d models; training on "
+                        "%d samples; live traffic: %s\n",
+                        spec.models.size(), train_samples, live),
+        r.topology.ToText());
+  }
   return absl::StrCat(
-      actors::ModelCostLines(named, specs),
+      out,
       absl::StrFormat(
           "trainbus: %d models on %d training samples %s from %s, "
           "evaluating every %d steps on %d held-out samples\n",
