@@ -100,8 +100,10 @@ struct RunHooks {
   std::function<void(const bus::Metric&)> on_metric;
   // After every part is built and before any source starts: spawn a
   // controller, subscribe it to `ctx.Resource("metrics")`, keep
-  // `ctx.models()` / `ctx.bindings()` to stop or message them later. An
-  // error aborts the run (everything is stopped).
+  // `ctx.models()` / `ctx.bindings()` to stop or message them later (a
+  // controller actor may send them exit itself: a model actor that goes
+  // down without a summary is listed in RunReport::stopped_models and not
+  // waited for). An error aborts the run (everything is stopped).
   std::function<absl::Status(PartContext& ctx)> after_build;
 };
 
