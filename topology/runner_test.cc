@@ -120,6 +120,25 @@ TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
   EXPECT_EQ(spec->sources[0].seed, 3u);
 }
 
+TEST(ApplyOverrides, TrainAndLivePoliciesPickBindingsByFilter) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/production_routing.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  RunOverrides flags;
+  flags.live_policy = "drop_oldest";
+  ASSERT_TRUE(ApplyOverrides(flags, &*spec).ok());
+  for (const BindingSpec& b : spec->bindings) {
+    EXPECT_EQ(b.options.policy, b.options.from == "live"
+                                    ? bus::Policy::kDropOldest
+                                    : bus::Policy::kBlock)
+        << b.options.Name();
+  }
+  flags = {};
+  flags.train_policy = "often";
+  absl::Status s = ApplyOverrides(flags, &*spec);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--train_policy"));
+}
+
 TEST(ApplyOverrides, BadValuesNameTheirFlag) {
   struct Case {
     RunOverrides flags;
