@@ -4,9 +4,11 @@
 // reasons. Counts are exact whatever the scheduling; nothing here depends on
 // timing.
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "base/program_testing.h"
 #include "base/test_dir.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
@@ -155,5 +157,36 @@ TEST(ProductionRoutingTest, ABadDataDirIsAClearError) {
       << report.status();
 }
 
+TEST(ProductionRoutingTest, TheBazelRunTargetTakesTodaysFlags) {
+  const std::string root = base::NewTestDir("production_routing_binary");
+  std::filesystem::create_directories(root + "/data");
+  ASSERT_TRUE(
+      data::WriteMnistDir(root + "/data", testing::BandsDataset(300, 1),
+                          testing::BandsDataset(100, 2))
+          .ok());
+  base::ProgramExit r = base::RunProgramUnderTest(
+      {"--data_dir=" + root + "/data", "--models=softmax:lr=0.01",
+       "--train_limit=300", "--eval_limit=40", "--replay_limit=50",
+       "--replay_rate=0", "--image_rate=0", "--export_dir=" + root + "/images",
+       "--export_images=5", "--export_broken=1", "--print_every=0",
+       "--jsonl=" + root + "/p.jsonl", "--out_dir=" + root + "/out",
+       "--timeout=60", "--quiet"},
+      absl::Seconds(120));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("live: 50 replayed test samples, 5 images from " +
+                          root + "/images, 1 dead letters"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("== aggregator (live predictions)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(root + "/p.jsonl"));
+  EXPECT_TRUE(std::filesystem::exists(root + "/out/report.json"));
+}
+
 }  // namespace
 }  // namespace trainbus
+
+int main(int argc, char** argv) {
+  return trainbus::base::RunTestsWithProgram(argc, argv);
+}
