@@ -37,13 +37,18 @@ absl::StatusOr<topology::TopologySpec> Spec(const topology::RunOverrides& flags,
   return spec;
 }
 
+// `root`/data: `train` and `test` learnable 28x28 images.
+void WriteData(const std::string& root, size_t train, size_t test) {
+  std::filesystem::create_directories(root + "/data");
+  ASSERT_TRUE(data::WriteMnistDir(root + "/data",
+                                  testing::BandsDataset(train, 1),
+                                  testing::BandsDataset(test, 2))
+                  .ok());
+}
+
 TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   const std::string root = base::NewTestDir("production_routing");
-  std::filesystem::create_directories(root + "/data");
-  ASSERT_TRUE(
-      data::WriteMnistDir(root + "/data", testing::BandsDataset(400, 1),
-                          testing::BandsDataset(200, 2))
-          .ok());
+  WriteData(root, 400, 200);
   topology::RunOverrides flags;
   flags.data_dir = root + "/data";
   flags.models =
@@ -159,11 +164,7 @@ TEST(ProductionRoutingTest, ABadDataDirIsAClearError) {
 
 TEST(ProductionRoutingTest, TheBazelRunTargetTakesTodaysFlags) {
   const std::string root = base::NewTestDir("production_routing_binary");
-  std::filesystem::create_directories(root + "/data");
-  ASSERT_TRUE(
-      data::WriteMnistDir(root + "/data", testing::BandsDataset(300, 1),
-                          testing::BandsDataset(100, 2))
-          .ok());
+  WriteData(root, 300, 100);
   base::ProgramExit r = base::RunProgramUnderTest(
       {"--data_dir=" + root + "/data", "--models=softmax:lr=0.01",
        "--train_limit=300", "--eval_limit=40", "--replay_limit=50",

@@ -134,11 +134,12 @@ std::string ReportToJson(const RunReport& report) {
   }
   doc["consumers"] = report::Json::array();
   for (const actors::ConsumerStats& c : report.consumers) {
-    doc["consumers"].push_back({{"name", c.name},
-                                {"predictions", c.predictions},
-                                {"metrics", c.metrics},
-                                {"samples", c.samples},
-                                {"errors", c.errors}});
+    report::Json& j = doc["consumers"].emplace_back();
+    j["name"] = c.name;
+    j["predictions"] = c.predictions;
+    j["metrics"] = c.metrics;
+    j["samples"] = c.samples;
+    j["errors"] = c.errors;
   }
   doc["dead_letters"] = report::Json::array();
   for (const DeadLetter& d : report.dead_letters) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -91,10 +92,16 @@ RunOptions Quiet() {
   return o;
 }
 
-TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
+// One of the experiments' specs.
+TopologySpec Experiment(const std::string& name) {
   absl::StatusOr<TopologySpec> spec =
-      LoadSpecFile("experiments/parallel_models.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+      LoadSpecFile("experiments/" + name + ".yaml");
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.value_or(TopologySpec{});
+}
+
+TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
+  std::optional<TopologySpec> spec = Experiment("parallel_models");
   RunOverrides flags;
   flags.models = "x=softmax:lr=0.1;mlp:hidden=32";
   flags.seed = 3;
@@ -122,9 +129,7 @@ TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
 }
 
 TEST(ApplyOverrides, TrainAndLivePoliciesPickBindingsByFilter) {
-  absl::StatusOr<TopologySpec> spec =
-      LoadSpecFile("experiments/production_routing.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::optional<TopologySpec> spec = Experiment("production_routing");
   RunOverrides flags;
   flags.live_policy = "drop_oldest";
   ASSERT_TRUE(ApplyOverrides(flags, &*spec).ok());
@@ -163,9 +168,7 @@ TEST(ApplyOverrides, BadValuesNameTheirFlag) {
 }
 
 TEST(EndMarkersFor, OnePerPathFromASource) {
-  absl::StatusOr<TopologySpec> spec =
-      LoadSpecFile("experiments/production_routing.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::optional<TopologySpec> spec = Experiment("production_routing");
   // The training stream, and two production sources through [live].
   for (const ModelEntry& m : spec->models)
     EXPECT_EQ(EndMarkersFor(*spec, m), 3u);
