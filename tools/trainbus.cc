@@ -6,6 +6,8 @@
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
+//   trainbus node --name=worker1 --listen=127.0.0.1:4101
+//   trainbus run experiments/cluster.yaml --nodes=worker1=127.0.0.1:4101,...
 //
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
 // `bazel run //experiments:<name>`.
@@ -15,7 +17,9 @@
 
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
+#include "absl/strings/match.h"
 #include "topology/cli.h"
+#include "topology/node.h"
 #include "serving/serve_main.h"
 
 namespace {
@@ -32,11 +36,23 @@ constexpr char kUsage[] =
     "                  `trainbus runner help`)\n"
     "  validate SPEC  check a topology spec; every error with line:column\n"
     "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
+    "  node ...       a worker node for `run --nodes` (--name=N\n"
+    "                 --listen=HOST:PORT; `trainbus node --help`)\n"
+    "  run SPEC --nodes=n1=HOST:PORT,...\n"
+    "                 run a spec with its `node:` parts on those nodes\n"
     "  serve ...      serve a registry model over TF Serving's REST API\n"
     "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
     "                  `trainbus serve help`)\n"
     "experiments: bazel run //experiments:parallel_models | "
     "production_routing | sweep | cluster\n";
+
+// `run SPEC --nodes=...` places the spec's parts on nodes.
+bool PlacesOnNodes(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--nodes" || absl::StartsWith(a, "--nodes=")) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -59,6 +75,13 @@ int main(int argc, char** argv) {
   }
   if (command == "describe") {
     return trainbus::topology::DescribeMain(args, std::cout, std::cerr);
+  }
+  if (command == "node") {
+    return trainbus::topology::NodeMain(args, std::cout, std::cerr, nullptr);
+  }
+  if (command == "run" && PlacesOnNodes(args)) {
+    return trainbus::topology::PlacedRunMain(args, std::cout, std::cerr,
+                                             nullptr);
   }
   if (command == "serve") {
     return trainbus::serving::ServeMain(args, std::cout, std::cerr);
