@@ -79,8 +79,16 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(
   return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(port));
 }
 
+// Heartbeats: a peer that sends nothing for kConnectionTimeout (frozen,
+// or a port that accepts but never answers) is dropped, so a connect or a
+// monitor ends instead of waiting for ever.
+constexpr std::chrono::seconds kHeartbeat{1};
+constexpr std::chrono::seconds kConnectionTimeout{10};
+
 caf::actor_system_config& Configure(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
+  cfg.set("middleman.heartbeat-interval", caf::timespan{kHeartbeat});
+  cfg.set("middleman.connection-timeout", caf::timespan{kConnectionTimeout});
   ConfigureRunSystem(cfg);
   return cfg;
 }
