@@ -55,10 +55,8 @@ std::chrono::milliseconds Left(Clock::time_point deadline) {
                       deadline - Clock::now()));
 }
 
-// "" for OK: how a status crosses the wire.
-std::string ErrorText(const absl::Status& s) {
-  return s.ok() ? "" : std::string(s.message());
-}
+// How a status crosses the wire: its code (0 for OK) and message.
+int32_t CodeOf(const absl::Status& s) { return static_cast<int32_t>(s.code()); }
 
 std::string PartName(const std::string& part) {
   return part.empty() ? "the hub" : absl::StrCat("node '", part, "'");
@@ -229,6 +227,7 @@ class NodeRun {
                  const NodeAddresses& addresses) {
     if (hub_) {
       self_->send(hub, prepared_atom::value, options_.name,
+                  CodeOf(absl::UnavailableError("")),
                   std::string("this node is already in another hub's run; "
                               "start one more `trainbus node`"));
       return;
@@ -276,7 +275,8 @@ class NodeRun {
 
   template <class Atom>
   void Reply(Atom atom, const absl::Status& s) {
-    self_->send(hub_, atom, options_.name, ErrorText(s));
+    self_->send(hub_, atom, options_.name, CodeOf(s),
+                std::string(s.message()));
     Fail(s);
   }
 
@@ -455,12 +455,15 @@ class HubRun {
     while (!waiting.empty() && status.ok()) {
       bool timed_out = false;
       self_->receive(
-          [&](Atom, const std::string& node, const std::string& error) {
+          [&](Atom, const std::string& node, int32_t code,
+              const std::string& error) {
             waiting.erase(node);
-            if (!error.empty()) {
-              status = absl::FailedPreconditionError(absl::StrCat(
-                  "node '", node, "' could not ", phase, " its part: ",
-                  error));
+            if (code != 0 && status.ok()) {
+              // The node's own code: bad data stays InvalidArgument.
+              status = absl::Status(
+                  static_cast<absl::StatusCode>(code),
+                  absl::StrCat("node '", node, "' could not ", phase,
+                               " its part: ", error));
             }
           },
           [&](caf::down_msg& down) {
