@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "topology/cli.h"
 #include "topology/local_cluster.h"
 #include "topology/node.h"
 
@@ -25,8 +26,9 @@ int main(int argc, char** argv) {
   if (command == "node" || command == "run") {
     args.erase(args.begin());
     return command == "node"
-               ? tt::NodeMain(args, std::cout, std::cerr, nullptr)
-               : tt::PlacedRunMain(args, std::cout, std::cerr, nullptr);
+               ? tt::NodeMain(args, std::cout, std::cerr, tt::ApplyRunFlags)
+               : tt::PlacedRunMain(args, std::cout, std::cerr,
+                                   tt::ApplyRunFlags);
   }
   tt::LocalClusterOptions options;
   options.program = tt::SelfExecutable();

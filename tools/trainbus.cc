@@ -3,6 +3,7 @@
 //   trainbus registry ls models --sort 'test_accuracy desc'
 //   trainbus registry best --sort test_accuracy
 //   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
+//   trainbus run experiments/parallel_models.yaml --epochs=2
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
@@ -34,12 +35,15 @@ constexpr char kUsage[] =
     "                 (--registry_dir=DIR | --registry_node=HOST:PORT,\n"
     "                  --data_dir, --lease_ms, --max_tasks, --forever;\n"
     "                  `trainbus runner help`)\n"
+    "  run SPEC ...   run a topology spec in this process (--epochs,\n"
+    "                 --models, --train_limit, ...; `trainbus run --help`);\n"
+    "                 with --nodes=n1=HOST:PORT,... its `node:` parts run\n"
+    "                 on those nodes\n"
     "  validate SPEC  check a topology spec; every error with line:column\n"
     "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
     "  node ...       a worker node for `run --nodes` (--name=N\n"
     "                 --listen=HOST:PORT; `trainbus node --help`)\n"
-    "  run SPEC --nodes=n1=HOST:PORT,...\n"
-    "                 run a spec with its `node:` parts on those nodes\n"
+
     "  serve ...      serve a registry model over TF Serving's REST API\n"
     "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
     "                  `trainbus serve help`)\n"
@@ -70,6 +74,13 @@ int main(int argc, char** argv) {
   if (command == "runner") {
     return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
   }
+  if (command == "run" && PlacesOnNodes(args)) {
+    return trainbus::topology::PlacedRunMain(
+        args, std::cout, std::cerr, trainbus::topology::ApplyRunFlags);
+  }
+  if (command == "run") {
+    return trainbus::topology::RunMain(args, std::cout, std::cerr);
+  }
   if (command == "validate") {
     return trainbus::topology::ValidateMain(args, std::cout, std::cerr);
   }
@@ -77,11 +88,8 @@ int main(int argc, char** argv) {
     return trainbus::topology::DescribeMain(args, std::cout, std::cerr);
   }
   if (command == "node") {
-    return trainbus::topology::NodeMain(args, std::cout, std::cerr, nullptr);
-  }
-  if (command == "run" && PlacesOnNodes(args)) {
-    return trainbus::topology::PlacedRunMain(args, std::cout, std::cerr,
-                                             nullptr);
+    return trainbus::topology::NodeMain(args, std::cout, std::cerr,
+                                        trainbus::topology::ApplyRunFlags);
   }
   if (command == "serve") {
     return trainbus::serving::ServeMain(args, std::cout, std::cerr);

@@ -258,6 +258,7 @@ class NodeRun {
     }
     process_.ResolveFrom(addresses);
     process_.ctx().listener = caf::actor{self_};
+    process_.ctx().print = !absl::c_linear_search(args, "--quiet");
     return DeclareOwned(spec_, part, process_.bus());
   }
 
@@ -691,6 +692,7 @@ struct PlacedFlags {
   std::string nodes;
   std::string report_json;
   PlacedOptions options;
+  bool help = false;
 };
 
 absl::StatusOr<PlacedFlags> ReadPlacedFlags(
@@ -698,6 +700,15 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
   PlacedFlags f;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      f.help = true;
+      continue;
+    }
+    if (a == "--quiet") {
+      f.options.print = false;
+      f.options.run_args.push_back(a);  // the nodes' model actors too
+      continue;
+    }
     if (!absl::StartsWith(a, "--")) {
       if (!f.spec_path.empty()) {
         return absl::InvalidArgumentError(
@@ -740,7 +751,7 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
                            : f.options.connect_timeout_s) = seconds;
     }
   }
-  if (f.spec_path.empty()) {
+  if (f.spec_path.empty() && !f.help) {
     return absl::InvalidArgumentError("give the spec file: trainbus run SPEC");
   }
   TB_RETURN_IF_ERROR(ParseListen(f.options.listen).status());
@@ -772,6 +783,23 @@ absl::StatusOr<PlacedReport> RunPlacedFromFlags(
 int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err, const ApplyRunArgs& apply_args) {
   absl::StatusOr<PlacedFlags> flags = ReadPlacedFlags(args);
+  if (flags.ok() && flags->help) {
+    out << "usage: trainbus run SPEC --nodes=n1=HOST:PORT,... [flags]\n"
+           "  runs SPEC with each component that has `node: n1` on node n1\n"
+           "  (started with `trainbus node --name=n1 --listen=HOST:PORT`);\n"
+           "  the rest runs here. Flags:\n"
+           "  --nodes=...           every node that has a part, NAME=HOST:PORT\n"
+           "  --listen=HOST:PORT    this hub's directory, for the nodes to\n"
+           "                        import from (default 127.0.0.1:0)\n"
+           "  --report_json=PATH    the models' results, with each final\n"
+           "                        checkpoint's sha256\n"
+           "  --timeout_s=S         for the whole run (default 3600)\n"
+           "  --connect_timeout_s=S for each node to answer each phase (60)\n"
+           "  --quiet               no progress lines\n"
+           "  and the spec flags of `trainbus run --help` (--epochs,\n"
+           "  --train_limit, --models, ...), applied here and on every node.\n";
+    return 0;
+  }
   absl::StatusOr<PlacedReport> report =
       flags.ok() ? RunPlacedFromFlags(*flags, apply_args)
                  : absl::StatusOr<PlacedReport>(flags.status());
