@@ -87,6 +87,23 @@ std::unique_ptr<Proc> StartHub(const std::string& spec,
   return Start("hub", args);
 }
 
+// worker1 and worker2 as nodes, and a hub that runs a spec on them.
+struct Cluster {
+  std::unique_ptr<Proc> w1, w2, hub;
+};
+
+// Starts the nodes, then the hub with `hub_args`; false (and a failure) if
+// a node did not listen.
+bool StartCluster(Cluster* c, const std::string& spec,
+                  std::vector<std::string> hub_args = {}) {
+  const std::string a1 = StartNode(c->w1, "worker1");
+  const std::string a2 = StartNode(c->w2, "worker2");
+  if (a1.empty() || a2.empty()) return false;
+  c->hub = StartHub(spec, absl::StrCat("worker1=", a1, ",worker2=", a2),
+                    std::move(hub_args));
+  return c->hub != nullptr;
+}
+
 // Reads everyone's output until all have ended; `on_line` sees each line
 // as it arrives. Then reaps them.
 void RunToEnd(const std::vector<Proc*>& procs,
@@ -174,7 +191,7 @@ std::map<std::string, report::Json> Results(const std::string& report_path,
     return out;
   }
   for (const report::Json& m : doc["models"]) {
-    out[m.value("model", "")] = m;
+    out[m.value("name", "")] = m;
   }
   return out;
 }
@@ -246,16 +263,13 @@ TEST_F(ClusterTest, ThreeProcessesMatchTheInProcessRunBitForBit) {
   ASSERT_TRUE(local.ok()) << local.status();
   ASSERT_EQ(local->models.size(), 3u);
 
-  std::unique_ptr<Proc> w1, w2;
-  const std::string a1 = StartNode(w1, "worker1");
-  const std::string a2 = StartNode(w2, "worker2");
-  ASSERT_FALSE(a1.empty() || a2.empty());
   const std::string report = TmpPath("bit_for_bit.json");
-  std::unique_ptr<Proc> hub =
-      StartHub(kClusterSpec, absl::StrCat("worker1=", a1, ",worker2=", a2),
-               {"--report_json=" + report});
-  ASSERT_TRUE(hub);
-  RunToEnd({hub.get(), w1.get(), w2.get()}, nullptr);
+  Cluster c;
+  ASSERT_TRUE(StartCluster(&c, kClusterSpec, {"--report_json=" + report}));
+  Proc* hub = c.hub.get();
+  Proc* w1 = c.w1.get();
+  Proc* w2 = c.w2.get();
+  RunToEnd({hub, w1, w2}, nullptr);
   const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
   EXPECT_EQ(hub->code, 0) << all;
   EXPECT_EQ(w1->code, 0) << all;
@@ -289,19 +303,16 @@ TEST_F(ClusterTest, ThreeProcessesMatchTheInProcessRunBitForBit) {
 TEST_F(ClusterTest, ANodeKilledMidRunIsLostAndTheOthersFinish) {
   // A paced stream (about 2 s) so that the kill lands mid-run.
   const std::string spec = PacedSpec("killed", 4000, 2000);
-  std::unique_ptr<Proc> w1, w2;
-  const std::string a1 = StartNode(w1, "worker1");
-  const std::string a2 = StartNode(w2, "worker2");
-  ASSERT_FALSE(a1.empty() || a2.empty());
   const std::string report = TmpPath("killed.json");
-  std::unique_ptr<Proc> hub =
-      StartHub(spec, absl::StrCat("worker1=", a1, ",worker2=", a2),
-               {"--report_json=" + report});
-  ASSERT_TRUE(hub);
+  Cluster c;
+  ASSERT_TRUE(StartCluster(&c, spec, {"--report_json=" + report}));
+  Proc* hub = c.hub.get();
+  Proc* w1 = c.w1.get();
+  Proc* w2 = c.w2.get();
   bool killed = false;
   // worker2 is training (its metrics reach the hub): kill it.
-  RunToEnd({hub.get(), w1.get(), w2.get()},
-           SignalWhen(hub.get(), "metric worker2/model1 test step", w2.get(),
+  RunToEnd({hub, w1, w2},
+           SignalWhen(hub, "metric worker2/model1 test step", w2,
                       SIGKILL, &killed));
   const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
   ASSERT_TRUE(killed) << all;
@@ -338,20 +349,17 @@ TEST_F(ClusterTest, ANodeKilledMidRunIsLostAndTheOthersFinish) {
 
 TEST_F(ClusterTest, AFrozenNodeIsLostAfterTheConnectionTimeoutNotAHang) {
   const std::string spec = PacedSpec("frozen", 8000, 1000);
-  std::unique_ptr<Proc> w1, w2;
-  const std::string a1 = StartNode(w1, "worker1");
-  const std::string a2 = StartNode(w2, "worker2");
-  ASSERT_FALSE(a1.empty() || a2.empty());
   const std::string report = TmpPath("frozen.json");
-  std::unique_ptr<Proc> hub =
-      StartHub(spec, absl::StrCat("worker1=", a1, ",worker2=", a2),
-               {"--report_json=" + report});
-  ASSERT_TRUE(hub);
+  Cluster c;
+  ASSERT_TRUE(StartCluster(&c, spec, {"--report_json=" + report}));
+  Proc* hub = c.hub.get();
+  Proc* w1 = c.w1.get();
+  Proc* w2 = c.w2.get();
   bool stopped = false;
   // SIGSTOP: the node's sockets stay open but it sends nothing, not even a
   // heartbeat.
-  RunToEnd({hub.get(), w1.get()},
-           SignalWhen(hub.get(), "metric worker2/model1 test step", w2.get(),
+  RunToEnd({hub, w1},
+           SignalWhen(hub, "metric worker2/model1 test step", w2,
                       SIGSTOP, &stopped));
   w2->process->Kill();
   const std::string all = Dump(*hub) + Dump(*w1);
@@ -366,16 +374,14 @@ TEST_F(ClusterTest, AFrozenNodeIsLostAfterTheConnectionTimeoutNotAHang) {
 
 TEST_F(ClusterTest, ANodeWhoseHubDiesSaysSoAndExits) {
   const std::string spec = PacedSpec("hub_dies", 20000, 1000);
-  std::unique_ptr<Proc> w1, w2;
-  const std::string a1 = StartNode(w1, "worker1");
-  const std::string a2 = StartNode(w2, "worker2");
-  ASSERT_FALSE(a1.empty() || a2.empty());
-  std::unique_ptr<Proc> hub =
-      StartHub(spec, absl::StrCat("worker1=", a1, ",worker2=", a2));
-  ASSERT_TRUE(hub);
+  Cluster c;
+  ASSERT_TRUE(StartCluster(&c, spec));
+  Proc* hub = c.hub.get();
+  Proc* w1 = c.w1.get();
+  Proc* w2 = c.w2.get();
   bool killed = false;
-  RunToEnd({hub.get(), w1.get(), w2.get()},
-           SignalWhen(hub.get(), "metric worker2/model1 test step", hub.get(),
+  RunToEnd({hub, w1, w2},
+           SignalWhen(hub, "metric worker2/model1 test step", hub,
                       SIGKILL, &killed));
   const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
   ASSERT_TRUE(killed) << all;

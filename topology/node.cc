@@ -27,6 +27,7 @@
 #include "caf/io/all.hpp"
 #include "registry/blob_store.h"
 #include "report/json_text.h"
+#include "topology/run_report.h"
 #include "topology/runner.h"
 
 namespace trainbus::topology {
@@ -62,19 +63,20 @@ std::string PartName(const std::string& part) {
   return part.empty() ? "the hub" : absl::StrCat("node '", part, "'");
 }
 
-// HOST:PORT where the port may be 0 (any free one).
+// HOST:PORT where the port may be 0 (any free one), which
+// bus::ParseHostPort refuses because nobody can connect to it.
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(
     const std::string& text) {
-  const size_t colon = text.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(absl::string_view(text).substr(colon + 1), &port) ||
-      port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen: '", text, "' is not HOST:PORT; e.g. 127.0.0.1:4101 (port "
-                             "0: any free one)"));
+  if (text.size() > 2 && absl::EndsWith(text, ":0")) {
+    return std::make_pair(text.substr(0, text.size() - 2), uint16_t{0});
   }
-  return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(port));
+  absl::StatusOr<std::pair<std::string, uint16_t>> parsed =
+      bus::ParseHostPort(text);
+  if (!parsed.ok()) {
+    return actors::PrefixStatus("--listen (port 0: any free one)",
+                                parsed.status());
+  }
+  return parsed;
 }
 
 // Heartbeats: a peer that sends nothing for kConnectionTimeout (frozen,
@@ -297,39 +299,26 @@ class NodeRun {
 
 // ---- hub -------------------------------------------------------------------
 
-// The figures every test and final metric carries.
-void ReadFigures(const bus::Metric& m, PlacedModelResult* r) {
+// A lost model's figures: those of its last test report.
+void ReadFigures(const bus::Metric& m, ModelSummary* s) {
   auto value = [&](const char* key) {
     auto it = m.values.find(key);
     return it == m.values.end() ? 0.0 : it->second;
   };
-  r->test_accuracy = value("test_accuracy");
-  r->prequential_accuracy = value("prequential_accuracy");
-  r->steps = m.step;
-  r->samples = static_cast<uint64_t>(value("samples"));
-  r->samples_per_second = value("samples_per_second");
-  r->rejected_shape = static_cast<uint64_t>(value("rejected_shape"));
-  r->rejected_label = static_cast<uint64_t>(value("rejected_label"));
+  s->test_accuracy = value("test_accuracy");
+  s->prequential_accuracy = value("prequential_accuracy");
+  s->steps = m.step;
+  s->samples = static_cast<uint64_t>(value("samples"));
+  s->samples_per_second = value("samples_per_second");
+  s->rejected_shape = static_cast<uint64_t>(value("rejected_shape"));
+  s->rejected_label = static_cast<uint64_t>(value("rejected_label"));
 }
 
-PlacedModelResult FromSummary(const std::string& part, ModelSummary s) {
-  PlacedModelResult r;
-  r.part = part;
-  r.model = s.name;
-  r.status = s.error.empty() ? "done" : "failed";
-  r.error = s.error;
-  r.test_accuracy = s.test_accuracy;
-  r.prequential_accuracy = s.prequential_accuracy;
-  r.steps = s.steps;
-  r.samples = s.samples;
-  r.samples_per_second = s.samples_per_second;
-  r.rejected_shape = s.rejected_shape;
-  r.rejected_label = s.rejected_label;
-  r.warnings = std::move(s.warnings);
-  r.checkpoint_sha256 = registry::BlobStore::Sha256Hex(s.checkpoint);
-  r.checkpoint = std::move(s.checkpoint);
-  return r;
-}
+// One model's outcome at the hub.
+struct Outcome {
+  PlacedModel placed;
+  ModelSummary summary;
+};
 
 // The hub's run on its main thread: the nodes' replies, every model's
 // summary and the metrics that a lost model's row falls back on.
@@ -416,11 +405,11 @@ class HubRun {
             OnSummary(part, std::move(s));
           },
           [&](ModelSummary& s) { OnSummary("", std::move(s)); },
-          [&](bus::done_atom, const std::string&, uint64_t published) {
-            published_ += published;
+          [&](bus::done_atom, const std::string& source, uint64_t published) {
+            published_[source] = published;
           },
-          [&](bus::done_atom, const std::string&, uint64_t published,
-              uint64_t) { published_ += published; },
+          [&](bus::done_atom, const std::string& source, uint64_t published,
+              uint64_t) { published_[source] = published; },
           [&](bus::deliver_atom, uint64_t, const bus::Metric& m) {
             OnMetric(m);
           },
@@ -505,18 +494,18 @@ class HubRun {
     credit_.Consumed(self_.ptr(),
                      caf::actor_cast<caf::actor>(self_->current_sender()));
     if (m.split == "test") ReadFigures(m, &progress_[m.model]);
-    if (m.split == "warning") warnings_[m.model] = true;
   }
 
   void OnSummary(const std::string& part, ModelSummary s) {
     if (results_.count(s.name)) return;
-    std::string name = s.name;
-    if (options_.print && !s.error.empty()) {
-      std::cout << "hub: " << name << " failed: " << s.error << std::endl;
-    }
-    results_[name] = FromSummary(part, std::move(s));
+    Outcome& o = results_[s.name];
+    o.placed.part = part;
+    o.placed.status = s.error.empty() ? "done" : "failed";
+    o.placed.checkpoint_sha256 = registry::BlobStore::Sha256Hex(s.checkpoint);
+    o.summary = std::move(s);
     if (options_.print) {
-      std::cout << "hub: " << FormatPlacedResult(results_[name]) << std::endl;
+      std::cout << "hub: " << FormatPlacedResult(o.summary, o.placed)
+                << std::endl;
     }
   }
 
@@ -536,15 +525,15 @@ class HubRun {
               << "; the others carry on" << std::endl;
     for (const std::string& model : unfinished) {
       // Keeps the figures of its last report: the progress it did make.
-      PlacedModelResult r = progress_[model];
-      r.part = node;
-      r.model = model;
-      r.status = "lost";
-      r.error = absl::StrFormat(
+      Outcome& o = results_[model];
+      o.placed.part = node;
+      o.placed.status = "lost";
+      o.summary = progress_[model];
+      o.summary.name = model;
+      o.summary.error = absl::StrFormat(
           "node %s died before the end of the stream; figures as of its "
           "last report (step %d)",
-          node, r.steps);
-      results_[model] = std::move(r);
+          node, o.summary.steps);
     }
   }
 
@@ -557,15 +546,29 @@ class HubRun {
 
   PlacedReport Report() {
     PlacedReport r;
-    r.name = spec_.name;
-    r.published = published_;
-    r.wall_seconds =
+    RunReport& run = r.run;
+    run.name = spec_.name;
+    run.wall_seconds =
         std::chrono::duration<double>(Clock::now() - start_).count();
+    for (const SourceSpec& s : spec_.sources) {
+      run.sources.push_back({s.name, s.kind, published_[s.name], 0});
+      if (s.kind != SourceKind::kIdxGenerator || !run.data_dir.empty()) {
+        continue;
+      }
+      run.data_dir = s.data_dir;
+      run.epochs = s.epochs;
+      run.train_samples = s.epochs > 0 ? published_[s.name] / s.epochs : 0;
+    }
+    for (const ModelEntry& m : spec_.models) {
+      Outcome& o = results_[m.name];
+      // A lost model's summary has only its figures: name what it was.
+      if (o.summary.spec.empty()) o.summary.spec = m.spec_text;
+      if (o.summary.arch.empty()) o.summary.arch = std::string(nn::ArchName(m.spec.arch));
+      run.models.push_back(std::move(o.summary));
+      r.placed.push_back(std::move(o.placed));
+    }
     for (const auto& [name, agent] : agents_) r.nodes.push_back(name);
     r.lost_nodes.assign(lost_.begin(), lost_.end());
-    for (const ModelEntry& m : spec_.models) {
-      r.models.push_back(results_[m.name]);
-    }
     return r;
   }
 
@@ -577,11 +580,10 @@ class HubRun {
   bus::CreditReturner credit_;
   std::map<std::string, caf::actor> agents_;
   std::map<std::string, std::string> part_of_model_;
-  std::map<std::string, PlacedModelResult> results_;
-  std::map<std::string, PlacedModelResult> progress_;
-  std::map<std::string, bool> warnings_;
+  std::map<std::string, Outcome> results_;
+  std::map<std::string, ModelSummary> progress_;  // the last test reports
   std::set<std::string> lost_;
-  uint64_t published_ = 0;
+  std::map<std::string, uint64_t> published_;  // by source
   Clock::time_point start_ = Clock::now();
 };
 
@@ -622,64 +624,55 @@ absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& spec,
   return report;
 }
 
-std::string FormatPlacedResult(const PlacedModelResult& r) {
+std::string FormatPlacedResult(const ModelSummary& m,
+                               const PlacedModel& placed) {
   return absl::StrFormat(
       "RESULT node=%s model=%s status=%s test_accuracy=%.4f "
       "prequential_accuracy=%.4f steps=%d samples=%d samples_per_s=%.0f "
       "checkpoint_sha256=%s",
-      r.part.empty() ? "hub" : r.part, r.model, r.status, r.test_accuracy,
-      r.prequential_accuracy, r.steps, r.samples, r.samples_per_second,
-      r.checkpoint_sha256.empty() ? "-" : r.checkpoint_sha256.substr(0, 16));
+      placed.part.empty() ? "hub" : placed.part, m.name, placed.status,
+      m.test_accuracy, m.prequential_accuracy, m.steps, m.samples,
+      m.samples_per_second,
+      placed.checkpoint_sha256.empty() ? "-"
+                                       : placed.checkpoint_sha256.substr(0, 16));
 }
 
 std::string FormatPlacedReport(const PlacedReport& report) {
-  std::string out =
-      absl::StrFormat("%-10s %-22s %-7s %9s %9s %8s %9s\n", "node", "model",
-                      "status", "test_acc", "preq_acc", "steps", "samples");
-  for (const PlacedModelResult& r : report.models) {
-    absl::StrAppendFormat(&out, "%-10s %-22s %-7s %9.4f %9.4f %8d %9d\n",
-                          r.part.empty() ? "hub" : r.part, r.model, r.status,
-                          r.test_accuracy, r.prequential_accuracy, r.steps,
-                          r.samples);
-  }
-  for (const PlacedModelResult& r : report.models) {
-    out += actors::SummaryNotes(r.model, r.rejected_shape, r.rejected_label,
-                                r.warnings);
+  std::string out = FormatSummaryTable(report.run);
+  uint64_t published = 0;
+  for (const SourceReport& s : report.run.sources) published += s.published;
+  for (const std::string& node : report.nodes) {
+    std::vector<std::string> models;
+    for (size_t i = 0; i < report.placed.size(); ++i) {
+      if (report.placed[i].part != node) continue;
+      models.push_back(absl::StrCat(report.run.models[i].name, " (",
+                                    report.placed[i].status, ")"));
+    }
+    absl::StrAppend(&out, "node ", node, ": ",
+                    models.empty() ? "no models" : absl::StrJoin(models, ", "),
+                    "\n");
   }
   absl::StrAppendFormat(
-      &out, "%d node(s), %d lost%s; %d samples published in %.1f s\n",
+      &out, "%d node(s), %d lost%s; %d samples published\n",
       report.nodes.size(), report.lost_nodes.size(),
       report.lost_nodes.empty()
           ? ""
           : absl::StrCat(" (", absl::StrJoin(report.lost_nodes, ", "), ")"),
-      report.published, report.wall_seconds);
+      published);
   return out;
 }
 
 std::string PlacedReportToJson(const PlacedReport& report) {
-  report::Json models = report::Json::array();
-  for (const PlacedModelResult& r : report.models) {
-    report::Json m = {{"node", r.part},
-                      {"model", r.model},
-                      {"status", r.status},
-                      {"test_accuracy", r.test_accuracy},
-                      {"prequential_accuracy", r.prequential_accuracy},
-                      {"steps", r.steps},
-                      {"samples", r.samples},
-                      {"samples_per_second", r.samples_per_second},
-                      {"rejected_shape", r.rejected_shape},
-                      {"rejected_label", r.rejected_label},
-                      {"warnings", r.warnings},
-                      {"checkpoint_sha256", r.checkpoint_sha256}};
-    if (!r.error.empty()) m["error"] = r.error;
-    models.push_back(std::move(m));
+  report::Json doc =
+      report::Json::parse(ReportToJson(report.run), nullptr, false);
+  for (size_t i = 0; i < report.placed.size(); ++i) {
+    report::Json& m = doc["models"][i];
+    m["node"] = report.placed[i].part;
+    m["status"] = report.placed[i].status;
+    m["checkpoint_sha256"] = report.placed[i].checkpoint_sha256;
   }
-  const report::Json doc = {{"name", report.name},
-                            {"published", report.published},
-                            {"wall_seconds", report.wall_seconds},
-                            {"nodes", report.nodes},
-                            {"lost_nodes", report.lost_nodes},
-                            {"models", std::move(models)}};
+  doc["nodes"] = report.nodes;
+  doc["lost_nodes"] = report.lost_nodes;
   return report::ToJsonText(doc) + "\n";
 }
 
@@ -808,8 +801,9 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
     return report.status().code() == absl::StatusCode::kInvalidArgument ? 2
                                                                         : 1;
   }
-  for (const PlacedModelResult& r : report->models) {
-    out << FormatPlacedResult(r) << "\n";
+  for (size_t i = 0; i < report->placed.size(); ++i) {
+    out << FormatPlacedResult(report->run.models[i], report->placed[i])
+        << "\n";
   }
   out << "\n" << FormatPlacedReport(*report) << std::flush;
   if (!flags->report_json.empty()) {

@@ -35,7 +35,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "actors/model/model_actor.h"
 #include "topology/placement.h"
+#include "topology/runner.h"
 #include "topology/spec.h"
 
 namespace trainbus::topology {
@@ -70,30 +72,23 @@ struct PlacedOptions {
   bool print = true;
 };
 
-struct PlacedModelResult {
+// Where each model ran and how it ended, beside the run's report.
+struct PlacedModel {
   std::string part;    // the node it ran on ("" = the hub)
-  std::string model;   // its spec name
-  std::string status;  // "done", "failed" or "lost"
-  double test_accuracy = 0;
-  double prequential_accuracy = 0;
-  uint64_t steps = 0;
-  uint64_t samples = 0;
-  double samples_per_second = 0;
-  uint64_t rejected_shape = 0;
-  uint64_t rejected_label = 0;
-  std::vector<std::string> warnings;
-  std::string error;
+  // "done", "failed" or "lost"; a lost model's summary holds the figures
+  // of its last test report.
+  std::string status;
   std::string checkpoint_sha256;  // of the final checkpoint; "" when lost
-  std::string checkpoint;         // the bytes (not in the JSON)
 };
 
 struct PlacedReport {
-  std::string name;  // the spec's
-  uint64_t published = 0;  // by every source
-  double wall_seconds = 0;
+  // As an in-process run reports (topology/run_report.h): the models'
+  // summaries (with their final checkpoints) in spec order, each source's
+  // count, the wall time from the sources' start.
+  RunReport run;
+  std::vector<PlacedModel> placed;      // beside run.models
   std::vector<std::string> nodes;       // parts other than the hub
   std::vector<std::string> lost_nodes;
-  std::vector<PlacedModelResult> models;  // in spec order
 };
 
 // Runs `spec` (whose text is `spec_text`) with its parts on the placed
@@ -104,9 +99,13 @@ absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& spec,
                                        const PlacedOptions& options);
 
 // "RESULT node=worker1 model=worker1/model1 status=done test_accuracy=..."
-std::string FormatPlacedResult(const PlacedModelResult& r);
-// A table of the models, their notes and a line on the nodes.
+std::string FormatPlacedResult(const actors::ModelSummary& m,
+                               const PlacedModel& placed);
+// The run's summary table (FormatSummaryTable), then a line per node and
+// one on the lost.
 std::string FormatPlacedReport(const PlacedReport& report);
+// The run's JSON report (ReportToJson) with each model's node, status and
+// checkpoint_sha256, and the nodes and lost_nodes.
 std::string PlacedReportToJson(const PlacedReport& report);
 
 // `trainbus run SPEC --nodes=n1=HOST:PORT,... [--listen=HOST:PORT]

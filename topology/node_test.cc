@@ -13,6 +13,7 @@
 #include "absl/strings/substitute.h"
 #include "base/cli_testing.h"
 #include "base/file.h"
+#include "base/status_macros.h"
 #include "base/test_dir.h"
 #include "data/idx.h"
 #include "gmock/gmock.h"
@@ -31,68 +32,68 @@ constexpr char kData[] = "/usr/share/datasets/fashion-mnist";
 
 PlacedReport TwoNodesOneLost() {
   PlacedReport r;
-  r.name = "t";
-  r.published = 4001;
-  r.wall_seconds = 2.25;
-  r.nodes = {"worker1", "worker2"};
+  r.run.name = "t";
+  r.run.wall_seconds = 2.25;
+  r.run.sources = {{"gen", SourceKind::kIdxGenerator, 4001, 0}};
+  r.nodes = {"worker1", "worker2", "worker3"};
   r.lost_nodes = {"worker2"};
-  PlacedModelResult done;
-  done.part = "worker1";
-  done.model = "worker1/model1";
-  done.status = "done";
+  actors::ModelSummary done;
+  done.name = "worker1/model1";
   done.test_accuracy = 0.7712;
   done.prequential_accuracy = 0.7001;
   done.steps = 4000;
   done.samples = 4000;
   done.samples_per_second = 1234;
-  done.checkpoint_sha256 = std::string(64, 'a');
   done.checkpoint = "weights";
-  PlacedModelResult lost;
-  lost.part = "worker2";
-  lost.model = "worker2/model1";
-  lost.status = "lost";
+  actors::ModelSummary lost;
+  lost.name = "worker2/model1";
   lost.test_accuracy = 0.64;
   lost.steps = 1200;
-  lost.samples = 1200;
   lost.error = "node worker2 died";
   lost.rejected_shape = 7;
-  lost.warnings = {"training accuracy 0.1000 at chance"};
-  r.models = {done, lost};
+  r.run.models = {done, lost};
+  r.placed = {{"worker1", "done", std::string(64, 'a')},
+              {"worker2", "lost", ""}};
   return r;
 }
 
 TEST(PlacedReportTest, AResultLineHasEveryFigure) {
-  EXPECT_EQ(FormatPlacedResult(TwoNodesOneLost().models[0]),
+  const PlacedReport r = TwoNodesOneLost();
+  EXPECT_EQ(FormatPlacedResult(r.run.models[0], r.placed[0]),
             "RESULT node=worker1 model=worker1/model1 status=done "
             "test_accuracy=0.7712 prequential_accuracy=0.7001 steps=4000 "
             "samples=4000 samples_per_s=1234 checkpoint_sha256=aaaaaaaaaaaaaaaa");
-  PlacedModelResult hub;
-  hub.model = "m";
-  EXPECT_THAT(FormatPlacedResult(hub), HasSubstr("node=hub model=m"));
-  EXPECT_THAT(FormatPlacedResult(hub), HasSubstr("checkpoint_sha256=-"));
+  actors::ModelSummary m;
+  m.name = "m";
+  const std::string hub = FormatPlacedResult(m, PlacedModel{"", "done", ""});
+  EXPECT_THAT(hub, HasSubstr("node=hub model=m status=done"));
+  EXPECT_THAT(hub, HasSubstr("checkpoint_sha256=-"));
 }
 
-TEST(PlacedReportTest, TheTableHasARowPerModelItsNotesAndTheLost) {
+TEST(PlacedReportTest, TheTableSaysWhereEachModelRanAndWhoWasLost) {
   const std::string text = FormatPlacedReport(TwoNodesOneLost());
-  EXPECT_THAT(text, HasSubstr("worker2    worker2/model1         lost       "
-                              "0.6400"));
+  EXPECT_THAT(text, HasSubstr("ERROR: node worker2 died"));
   EXPECT_THAT(text, HasSubstr("worker2/model1: refused 7 sample(s)"));
-  EXPECT_THAT(text, HasSubstr("worker2/model1 warning: training accuracy"));
-  EXPECT_THAT(text, HasSubstr("2 node(s), 1 lost (worker2); 4001 samples "
-                              "published in 2.2 s"));
-  EXPECT_THAT(FormatPlacedReport(PlacedReport{}), HasSubstr("0 node(s), 0 "
-                                                            "lost;"));
+  EXPECT_THAT(text, HasSubstr("node worker1: worker1/model1 (done)\n"));
+  EXPECT_THAT(text, HasSubstr("node worker2: worker2/model1 (lost)\n"));
+  EXPECT_THAT(text, HasSubstr("node worker3: no models\n"));
+  EXPECT_THAT(text, HasSubstr("3 node(s), 1 lost (worker2); 4001 samples "
+                              "published"));
+  EXPECT_THAT(FormatPlacedReport(PlacedReport{}),
+              HasSubstr("0 node(s), 0 lost;"));
 }
 
-TEST(PlacedReportTest, TheJsonHasEveryFieldButTheCheckpointBytes) {
+TEST(PlacedReportTest, TheJsonIsTheRunsWithNodesStatusAndCheckpoints) {
   const report::Json doc = report::Json::parse(
       PlacedReportToJson(TwoNodesOneLost()), nullptr, false);
   ASSERT_FALSE(doc.is_discarded());
-  EXPECT_EQ(doc["published"], 4001);
-  EXPECT_EQ(doc["nodes"], report::Json({"worker1", "worker2"}));
+  EXPECT_DOUBLE_EQ(doc["wall_seconds"].get<double>(), 2.25);
+  EXPECT_EQ(doc["nodes"], report::Json({"worker1", "worker2", "worker3"}));
   EXPECT_EQ(doc["lost_nodes"], report::Json({"worker2"}));
   const report::Json& done = doc["models"][0];
+  EXPECT_EQ(done["name"], "worker1/model1");
   EXPECT_EQ(done["node"], "worker1");
+  EXPECT_EQ(done["status"], "done");
   EXPECT_EQ(done["checkpoint_sha256"], std::string(64, 'a'));
   EXPECT_FALSE(done.contains("checkpoint"));
   EXPECT_FALSE(done.contains("error"));
@@ -101,7 +102,7 @@ TEST(PlacedReportTest, TheJsonHasEveryFieldButTheCheckpointBytes) {
   EXPECT_EQ(lost["steps"], 1200);
   EXPECT_EQ(lost["error"], "node worker2 died");
   EXPECT_EQ(lost["rejected_shape"], 7);
-  EXPECT_EQ(lost["warnings"].size(), 1u);
+  EXPECT_EQ(lost["checkpoint_sha256"], "");
 }
 
 TEST(NodeMainTest, AnswersHelpAndRefusesBadFlagsBeforeListening) {
@@ -119,8 +120,9 @@ TEST(NodeMainTest, AnswersHelpAndRefusesBadFlagsBeforeListening) {
     const char* error;
   } kCases[] = {
       {{}, "a node needs --name=N"},
-      {{"--name=w1", "--listen=nowhere"}, "--listen: 'nowhere' is not"},
-      {{"--name=w1", "--listen=h:70000"}, "is not HOST:PORT"},
+      {{"--name=w1", "--listen=nowhere"}, "--listen (port 0: any free one): "
+                                           "'nowhere' is not host:port"},
+      {{"--name=w1", "--listen=h:70000"}, "'h:70000' is not host:port"},
       {{"--name=w1", "--timeout_s=-1"}, "bad flag --timeout_s=-1"},
       {{"--name=w1", "--colour=red"}, "unknown or bad flag --colour=red"},
       {{"--name=w1", "stray"}, "unexpected argument 'stray'"},
@@ -161,7 +163,7 @@ resources: [{name: mnist}, {name: metrics}]
       {{spec, "--nodes=w1=h:1", "--epochs=3"}, 2, "unknown flag(s) --epochs=3"},
       {{spec, "--nodes=w2=h:1"}, 2, "--nodes names node 'w2'"},
       {{spec, "--nodes=w1"}, 2, "'w1' is not NAME=HOST:PORT"},
-      {{spec, "--nodes=w1=h:1", "--listen=x"}, 2, "--listen: 'x'"},
+      {{spec, "--nodes=w1=h:1", "--listen=x"}, 2, "--listen (port 0"},
       {{spec, "--nodes=w1=h:1", "--report_json=/proc/x/y"}, 1,
        "--report_json"},
       {{dir + "/missing.yaml", "--nodes=w1=h:1"}, 1, "missing.yaml"},
@@ -234,41 +236,52 @@ class PlacedRunTest : public ::testing::Test {
   }
 };
 
-TEST_F(PlacedRunTest, ANodeBuildsItsPartWithTheHubsRunFlags) {
-  std::vector<std::string> seen_on_node;
+// Runs OneNodeSpec(eval_dir) with w1 on `node` (in this process).
+absl::StatusOr<PlacedReport> RunOnNode(InProcessNode& node,
+                                       const std::string& eval_dir,
+                                       const PlacedOptions& options) {
+  const std::string address = node.Address();
+  if (address.empty()) return absl::DeadlineExceededError("w1 never listened");
+  const std::string text = OneNodeSpec(eval_dir);
+  TB_ASSIGN_OR_RETURN(TopologySpec spec, ParseSpec(text));
+  TB_ASSIGN_OR_RETURN(Placement placement, Place(spec, {{"w1", address}}));
+  return RunPlaced(spec, text, placement, options);
+}
+
+NodeOptions W1() {
   NodeOptions n;
   n.name = "w1";
   n.timeout_s = 60;
+  return n;
+}
+
+TEST_F(PlacedRunTest, ANodeBuildsItsPartWithTheHubsRunFlags) {
+  std::vector<std::string> seen_on_node;
+  NodeOptions n = W1();
   n.apply_args = [&](const std::vector<std::string>& args, TopologySpec*) {
     seen_on_node = args;
     return absl::OkStatus();
   };
   InProcessNode node(n);
-  const std::string address = node.Address();
-  ASSERT_FALSE(address.empty());
-
-  const std::string text = OneNodeSpec(kData);
-  absl::StatusOr<TopologySpec> spec = ParseSpec(text);
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  absl::StatusOr<Placement> placement = Place(*spec, {{"w1", address}});
-  ASSERT_TRUE(placement.ok()) << placement.status();
   PlacedOptions options;
   options.print = false;
   options.run_args = {"--seed=1"};
   options.timeout_s = 60;
-  absl::StatusOr<PlacedReport> report =
-      RunPlaced(*spec, text, *placement, options);
+  absl::StatusOr<PlacedReport> report = RunOnNode(node, kData, options);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(node.Join().ok());
   EXPECT_EQ(seen_on_node, options.run_args);
-  ASSERT_EQ(report->models.size(), 1u);
-  const PlacedModelResult& m = report->models[0];
-  EXPECT_EQ(m.part, "w1");
-  EXPECT_EQ(m.status, "done") << m.error;
+  ASSERT_EQ(report->run.models.size(), 1u);
+  ASSERT_EQ(report->placed.size(), 1u);
+  const actors::ModelSummary& m = report->run.models[0];
+  EXPECT_EQ(report->placed[0].part, "w1");
+  EXPECT_EQ(report->placed[0].status, "done") << m.error;
   EXPECT_EQ(m.samples, 300u);
-  EXPECT_EQ(m.checkpoint_sha256.size(), 64u);
+  EXPECT_EQ(report->placed[0].checkpoint_sha256.size(), 64u);
   EXPECT_FALSE(m.checkpoint.empty());
-  EXPECT_EQ(report->published, 300u);
+  ASSERT_EQ(report->run.sources.size(), 1u);
+  EXPECT_EQ(report->run.sources[0].published, 300u);
+  EXPECT_EQ(report->run.train_samples, 300u);
   EXPECT_EQ(report->nodes, std::vector<std::string>{"w1"});
   EXPECT_TRUE(report->lost_nodes.empty());
 }
@@ -283,21 +296,10 @@ TEST_F(PlacedRunTest, ANodeRefusesDataItsModelsCannotRead) {
   tiny.pixels.assign(20 * 16, 7);
   for (size_t i = 0; i < 20; ++i) tiny.labels.push_back(i % 10);
   ASSERT_TRUE(data::WriteMnistDir(dir, tiny, tiny).ok());
-  NodeOptions n;
-  n.name = "w1";
-  n.timeout_s = 60;
-  InProcessNode node(n);
-  const std::string address = node.Address();
-  ASSERT_FALSE(address.empty());
-  const std::string text = OneNodeSpec(dir);
-  absl::StatusOr<TopologySpec> spec = ParseSpec(text);
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  absl::StatusOr<Placement> placement = Place(*spec, {{"w1", address}});
-  ASSERT_TRUE(placement.ok()) << placement.status();
+  InProcessNode node(W1());
   PlacedOptions options;
   options.print = false;
-  absl::StatusOr<PlacedReport> report =
-      RunPlaced(*spec, text, *placement, options);
+  absl::StatusOr<PlacedReport> report = RunOnNode(node, dir, options);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(report.status().message(),
