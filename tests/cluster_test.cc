@@ -90,17 +90,24 @@ std::unique_ptr<Proc> StartHub(const std::string& spec,
 // worker1 and worker2 as nodes, and a hub that runs a spec on them.
 struct Cluster {
   std::unique_ptr<Proc> w1, w2, hub;
+  std::string report;  // the hub's --report_json, if any
 };
 
-// Starts the nodes, then the hub with `hub_args`; false (and a failure) if
-// a node did not listen.
+std::string TmpPath(const std::string& name);
+
+// Starts the nodes, then the hub (writing TmpPath(report + ".json") unless
+// `report` is empty); false (and a failure) if a node did not listen.
 bool StartCluster(Cluster* c, const std::string& spec,
-                  std::vector<std::string> hub_args = {}) {
+                  const std::string& report = "") {
   const std::string a1 = StartNode(c->w1, "worker1");
   const std::string a2 = StartNode(c->w2, "worker2");
   if (a1.empty() || a2.empty()) return false;
-  c->hub = StartHub(spec, absl::StrCat("worker1=", a1, ",worker2=", a2),
-                    std::move(hub_args));
+  std::vector<std::string> args;
+  if (!report.empty()) {
+    c->report = TmpPath(report + ".json");
+    args.push_back("--report_json=" + c->report);
+  }
+  c->hub = StartHub(spec, absl::StrCat("worker1=", a1, ",worker2=", a2), args);
   return c->hub != nullptr;
 }
 
@@ -164,6 +171,20 @@ std::string Dump(const Proc& p) {
   std::string out = "--- " + p.name + " output:\n";
   for (const std::string& l : p.lines) absl::StrAppend(&out, l, "\n");
   return out;
+}
+
+// Runs `procs` to their end, sending `signal` to `victim` once the hub
+// prints worker2's first test report (worker2 is training); returns
+// everyone's output.
+std::string SignalMidRun(const Cluster& c, std::vector<Proc*> procs,
+                         Proc* victim, int signal) {
+  bool sent = false;
+  RunToEnd(procs, SignalWhen(c.hub.get(), "metric worker2/model1 test step",
+                             victim, signal, &sent));
+  std::string all;
+  for (const Proc* p : procs) all += Dump(*p);
+  EXPECT_TRUE(sent) << all;
+  return all;
 }
 
 bool Contains(const Proc& p, absl::string_view text) {
@@ -263,12 +284,9 @@ TEST_F(ClusterTest, ThreeProcessesMatchTheInProcessRunBitForBit) {
   ASSERT_TRUE(local.ok()) << local.status();
   ASSERT_EQ(local->models.size(), 3u);
 
-  const std::string report = TmpPath("bit_for_bit.json");
   Cluster c;
-  ASSERT_TRUE(StartCluster(&c, kClusterSpec, {"--report_json=" + report}));
-  Proc* hub = c.hub.get();
-  Proc* w1 = c.w1.get();
-  Proc* w2 = c.w2.get();
+  ASSERT_TRUE(StartCluster(&c, kClusterSpec, "bit_for_bit"));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
   RunToEnd({hub, w1, w2}, nullptr);
   const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
   EXPECT_EQ(hub->code, 0) << all;
@@ -277,7 +295,7 @@ TEST_F(ClusterTest, ThreeProcessesMatchTheInProcessRunBitForBit) {
   EXPECT_TRUE(Contains(*w1, "worker1: built 2 model(s)")) << all;
   EXPECT_TRUE(Contains(*w2, "worker2: built 1 model(s)")) << all;
 
-  auto placed = Results(report, all);
+  auto placed = Results(c.report, all);
   ASSERT_EQ(placed.size(), 3u) << all;
   for (const actors::ModelSummary& m : local->models) {
     SCOPED_TRACE(m.name);
@@ -301,26 +319,16 @@ TEST_F(ClusterTest, ThreeProcessesMatchTheInProcessRunBitForBit) {
 }
 
 TEST_F(ClusterTest, ANodeKilledMidRunIsLostAndTheOthersFinish) {
-  // A paced stream (about 2 s) so that the kill lands mid-run.
-  const std::string spec = PacedSpec("killed", 4000, 2000);
-  const std::string report = TmpPath("killed.json");
   Cluster c;
-  ASSERT_TRUE(StartCluster(&c, spec, {"--report_json=" + report}));
-  Proc* hub = c.hub.get();
-  Proc* w1 = c.w1.get();
-  Proc* w2 = c.w2.get();
-  bool killed = false;
-  // worker2 is training (its metrics reach the hub): kill it.
-  RunToEnd({hub, w1, w2},
-           SignalWhen(hub, "metric worker2/model1 test step", w2,
-                      SIGKILL, &killed));
-  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
-  ASSERT_TRUE(killed) << all;
+  // A paced stream (about 2 s) so that the kill lands mid-run.
+  ASSERT_TRUE(StartCluster(&c, PacedSpec("killed", 4000, 2000), "killed"));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  const std::string all = SignalMidRun(c, {hub, w1, w2}, w2, SIGKILL);
   EXPECT_EQ(w2->code, 128 + SIGKILL) << all;
   EXPECT_EQ(hub->code, 0) << all;
   EXPECT_EQ(w1->code, 0) << all;
   EXPECT_TRUE(Contains(*hub, "lost node worker2")) << all;
-  auto results = Results(report, all);
+  auto results = Results(c.report, all);
   report::Json& lost = results["worker2/model1"];
   EXPECT_EQ(lost["status"], "lost") << all;
   // Its row keeps what it had reported before it died (>= one report of 20
@@ -348,47 +356,32 @@ TEST_F(ClusterTest, ANodeKilledMidRunIsLostAndTheOthersFinish) {
 }
 
 TEST_F(ClusterTest, AFrozenNodeIsLostAfterTheConnectionTimeoutNotAHang) {
-  const std::string spec = PacedSpec("frozen", 8000, 1000);
-  const std::string report = TmpPath("frozen.json");
   Cluster c;
-  ASSERT_TRUE(StartCluster(&c, spec, {"--report_json=" + report}));
-  Proc* hub = c.hub.get();
-  Proc* w1 = c.w1.get();
-  Proc* w2 = c.w2.get();
-  bool stopped = false;
+  ASSERT_TRUE(StartCluster(&c, PacedSpec("frozen", 8000, 1000), "frozen"));
   // SIGSTOP: the node's sockets stay open but it sends nothing, not even a
-  // heartbeat.
-  RunToEnd({hub, w1},
-           SignalWhen(hub, "metric worker2/model1 test step", w2,
-                      SIGSTOP, &stopped));
+  // heartbeat; the hub's connection to it times out.
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  const std::string all = SignalMidRun(c, {hub, w1}, w2, SIGSTOP);
   w2->process->Kill();
-  const std::string all = Dump(*hub) + Dump(*w1);
-  ASSERT_TRUE(stopped) << all;
   EXPECT_EQ(hub->code, 0) << all;
   EXPECT_EQ(w1->code, 0) << all;
   EXPECT_TRUE(Contains(*hub, "lost node worker2")) << all;
-  auto results = Results(report, all);
+  auto results = Results(c.report, all);
   EXPECT_EQ(results["worker2/model1"]["status"], "lost") << all;
   EXPECT_EQ(results["worker1/model1"]["samples"], 8000) << all;
 }
 
 TEST_F(ClusterTest, ANodeWhoseHubDiesSaysSoAndExits) {
-  const std::string spec = PacedSpec("hub_dies", 20000, 1000);
   Cluster c;
-  ASSERT_TRUE(StartCluster(&c, spec));
-  Proc* hub = c.hub.get();
-  Proc* w1 = c.w1.get();
-  Proc* w2 = c.w2.get();
-  bool killed = false;
-  RunToEnd({hub, w1, w2},
-           SignalWhen(hub, "metric worker2/model1 test step", hub,
-                      SIGKILL, &killed));
-  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
-  ASSERT_TRUE(killed) << all;
+  ASSERT_TRUE(StartCluster(&c, PacedSpec("hub_dies", 20000, 1000)));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  const std::string all = SignalMidRun(c, {hub, w1, w2}, hub, SIGKILL);
+  // Both nodes notice, say so and exit non-zero.
+  EXPECT_TRUE(Contains(*w1, "lost the hub at 127.0.0.1:")) << all;
+  EXPECT_TRUE(Contains(*w2, "lost the hub at 127.0.0.1:")) << all;
   EXPECT_EQ(hub->code, 128 + SIGKILL) << all;
   EXPECT_EQ(w1->code, 1) << all;
   EXPECT_EQ(w2->code, 1) << all;
-  EXPECT_TRUE(Contains(*w1, "lost the hub at 127.0.0.1:")) << all;
 }
 
 // Runs the binary with `args` to its end (at most kDeadlineS).

@@ -1,5 +1,6 @@
 #include "topology/placement.h"
 
+#include <map>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -10,9 +11,7 @@ namespace trainbus::topology {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using ::testing::Pair;
-using ::testing::UnorderedElementsAre;
 
 // The hub streams [mnist]; w1 trains m1 from [r1], w2 trains m2 from [r2];
 // metrics and the console stay on the hub.
@@ -55,21 +54,20 @@ TEST(ParseNodesFlagTest, ReadsNamesAndAddresses) {
 }
 
 TEST(ParseNodesFlagTest, RefusesWhatIsNotNameEqualsHostPort) {
-  const struct {
-    const char* flag;
-    const char* error;
-  } kCases[] = {
+  // Each flag, and what its error says.
+  const std::map<std::string, std::string> kErrors = {
       {"w1", "'w1' is not NAME=HOST:PORT"},
       {"=127.0.0.1:1", "is not NAME=HOST:PORT"},
       {"w1=127.0.0.1", "node 'w1': '127.0.0.1' is not host:port"},
       {"w1=h:0", "node 'w1'"},
       {"w1=h:1,w1=h:2", "names node 'w1' twice"},
   };
-  for (const auto& c : kCases) {
-    absl::StatusOr<NodeAddresses> nodes = ParseNodesFlag(c.flag);
-    ASSERT_FALSE(nodes.ok()) << c.flag;
+  for (const auto& [flag, error] : kErrors) {
+    absl::StatusOr<NodeAddresses> nodes = ParseNodesFlag(flag);
+    ASSERT_FALSE(nodes.ok()) << flag;
     EXPECT_EQ(nodes.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(nodes.status().message(), HasSubstr(c.error)) << c.flag;
+    EXPECT_THAT(nodes.status().message(), ::testing::HasSubstr(error))
+        << flag;
   }
 }
 
@@ -102,9 +100,9 @@ TEST(PlaceTest, ComponentsGoToTheirNodesAndBindingsToTheirDestination) {
   // imports nothing (its console reads its own [metrics]).
   EXPECT_TRUE(p->Imports(spec, "").empty());
   EXPECT_THAT(p->Imports(spec, "w1"),
-              ElementsAre(Pair("", UnorderedElementsAre("mnist", "metrics"))));
+              ElementsAre(Pair("", ::testing::UnorderedElementsAre("mnist", "metrics"))));
   EXPECT_THAT(p->Imports(spec, "w2"),
-              ElementsAre(Pair("", UnorderedElementsAre("mnist", "metrics"))));
+              ElementsAre(Pair("", ::testing::UnorderedElementsAre("mnist", "metrics"))));
 }
 
 TEST(PlaceTest, AConsumerOnANodeImportsFromTheOwners) {
@@ -114,7 +112,7 @@ TEST(PlaceTest, AConsumerOnANodeImportsFromTheOwners) {
   absl::StatusOr<Placement> p = Place(spec, {{"w1", "127.0.0.1:4101"}});
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_THAT(p->Imports(spec, "w2"),
-              ElementsAre(Pair("", UnorderedElementsAre("mnist", "metrics")),
+              ElementsAre(Pair("", ::testing::UnorderedElementsAre("mnist", "metrics")),
                           Pair("w1", ElementsAre("r1"))));
 }
 
@@ -124,7 +122,7 @@ TEST(PlaceTest, ANodeNotInTheSpecIsRefusedWithTheListedOnes) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(p.status().message(),
-              HasSubstr("--nodes names node 'w9', which the spec does not "
+              ::testing::HasSubstr("--nodes names node 'w9', which the spec does not "
                         "list under 'nodes' (it lists: idle, w1, w2)"));
 }
 
@@ -133,8 +131,8 @@ TEST(PlaceTest, ANodeWithComponentsButNoAddressIsNamed) {
   absl::StatusOr<Placement> p = Place(Spec(), {{"w2", "h:2"}});
   ASSERT_FALSE(p.ok());
   EXPECT_THAT(p.status().message(),
-              HasSubstr("node 'w1' has components but no address"));
-  EXPECT_THAT(p.status().message(), HasSubstr("trainbus node --name=w1"));
+              ::testing::HasSubstr("node 'w1' has components but no address"));
+  EXPECT_THAT(p.status().message(), ::testing::HasSubstr("trainbus node --name=w1"));
 }
 
 }  // namespace
