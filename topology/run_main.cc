@@ -39,6 +39,9 @@ constexpr char kRunUsage[] =
     "  --max_queue=N        queue bound of every resource and binding\n"
     "  --replay_rate=R --replay_limit=N   test_replay sources\n"
     "  --image_rate=R --image_dir=DIR     image_dir sources (DIR: no export)\n"
+    "  --export_dir=DIR --export_images=N --export_broken=N\n"
+    "                       image_dir sources: export test images there first\n"
+    "  --print_every=N      console consumers: every Nth prediction (0: none)\n"
     "  --jsonl=PATH         jsonl consumers' file ('' drops them)\n"
     "  --report_json=PATH   write the JSON report there too\n"
     "  --out_dir=DIR        report.json, curves.svg, topology.svg/.dot\n"
@@ -82,6 +85,7 @@ absl::Status ApplyFlag(const base::LongFlag& f, RunCommand* c) {
   else if (n == "policy") o.policy = f.value;
   else if (n == "image_dir") o.image_dir = f.value;
   else if (n == "jsonl") o.jsonl = f.value;
+  else if (n == "export_dir") o.export_dir = f.value;
   else if (n == "report_json") c->files.report_json = f.value;
   else if (n == "out_dir") c->out_dir = f.value;
   else if (n == "epochs") return ParseNumber(f, &o.epochs);
@@ -95,6 +99,9 @@ absl::Status ApplyFlag(const base::LongFlag& f, RunCommand* c) {
   else if (n == "replay_rate") return ParseNumber(f, &o.replay_rate);
   else if (n == "replay_limit") return ParseNumber(f, &o.replay_limit);
   else if (n == "image_rate") return ParseNumber(f, &o.image_rate);
+  else if (n == "export_images") return ParseNumber(f, &o.export_images);
+  else if (n == "export_broken") return ParseNumber(f, &o.export_broken);
+  else if (n == "print_every") return ParseNumber(f, &o.print_every);
   else if (n == "timeout_s" || n == "timeout") {
     std::optional<double> t;
     absl::Status s = ParseNumber(f, &t);

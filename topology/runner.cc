@@ -101,12 +101,11 @@ absl::StatusOr<StartFn> PrepareIdx(const SourceSpec& s, PartContext& ctx,
   auto train = std::make_shared<const data::Dataset>(
       s.limit > 0 ? data::Slice(splits->train, s.limit) : splits->train);
   *samples = train->count;
-  TB_ASSIGN_OR_RETURN(bus::resource_actor out, ctx.Resource(s.output));
   actors::GeneratorOptions g;
+  TB_ASSIGN_OR_RETURN(g.output, ctx.Resource(s.output));
   g.source = s.name;
   g.data = train;
-  g.output = out;
-  g.epochs = s.epochs;
+  g.epochs = s.epochs;  // 0: forever
   g.seed = s.seed;
   g.labels = s.labels;
   g.rate = s.rate;

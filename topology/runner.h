@@ -80,7 +80,11 @@ struct RunOverrides {
   std::optional<uint64_t> replay_limit; // test_replay sources
   std::optional<double> image_rate;     // image_dir sources
   std::optional<std::string> image_dir; // image_dir sources (no export)
+  std::optional<std::string> export_dir;      // image_dir: export here
+  std::optional<uint64_t> export_images;      // image_dir: images to export
+  std::optional<uint64_t> export_broken;      // image_dir: broken files
   std::optional<std::string> jsonl;     // jsonl consumers' path
+  std::optional<uint64_t> print_every;  // console consumers' `every`
 };
 
 // Checks the values (epochs >= 1 unless forever, a known policy, model
