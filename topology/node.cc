@@ -98,7 +98,10 @@ caf::actor_system_config& Configure(caf::actor_system_config& cfg) {
 // actors are stopped, the directory unpublished, then the system waits.
 class Process {
  public:
-  Process() : sys_(Configure(cfg_)), bus_(sys_), ctx_(sys_, bus_) {}
+  Process() : sys_(Configure(cfg_)), bus_(sys_), ctx_(sys_, bus_) {
+    // On the scheduler's threads: see PartContext::detached_models.
+    ctx_.detached_models = false;
+  }
   ~Process() {
     ctx_.StopAll();
     if (port_ != 0) sys_.middleman().unpublish(bus_.directory(), port_);
