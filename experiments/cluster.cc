@@ -1,6 +1,7 @@
 // bazel run //experiments:cluster [-- RUN FLAGS]   (local demo)
 // cluster node --name=worker1 --listen=127.0.0.1:4101
 // cluster run experiments/cluster.yaml --nodes=worker1=127.0.0.1:4101,...
+// cluster run experiments/cluster.yaml          (the same spec in-process)
 //
 // experiments/cluster.yaml across processes: the demo starts a `node` child
 // for each of the spec's nodes and a hub child (`run --nodes=...`) on
@@ -25,10 +26,13 @@ int main(int argc, char** argv) {
   const std::string command = args.empty() ? "" : args[0];
   if (command == "node" || command == "run") {
     args.erase(args.begin());
-    return command == "node"
-               ? tt::NodeMain(args, std::cout, std::cerr, tt::ApplyRunFlags)
-               : tt::PlacedRunMain(args, std::cout, std::cerr,
-                                   tt::ApplyRunFlags);
+    if (command == "node") {
+      return tt::NodeMain(args, std::cout, std::cerr, tt::ApplyRunFlags);
+    }
+    return tt::HasNodesFlag(args)
+               ? tt::PlacedRunMain(args, std::cout, std::cerr,
+                                   tt::ApplyRunFlags)
+               : tt::RunMain(args, std::cout, std::cerr);
   }
   tt::LocalClusterOptions options;
   options.program = tt::SelfExecutable();

@@ -18,7 +18,6 @@
 
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
-#include "absl/strings/match.h"
 #include "topology/cli.h"
 #include "topology/node.h"
 #include "serving/serve_main.h"
@@ -50,14 +49,6 @@ constexpr char kUsage[] =
     "experiments: bazel run //experiments:parallel_models | "
     "production_routing | sweep | cluster\n";
 
-// `run SPEC --nodes=...` places the spec's parts on nodes.
-bool PlacesOnNodes(const std::vector<std::string>& args) {
-  for (const std::string& a : args) {
-    if (a == "--nodes" || absl::StartsWith(a, "--nodes=")) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,7 +65,7 @@ int main(int argc, char** argv) {
   if (command == "runner") {
     return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
   }
-  if (command == "run" && PlacesOnNodes(args)) {
+  if (command == "run" && trainbus::topology::HasNodesFlag(args)) {
     return trainbus::topology::PlacedRunMain(
         args, std::cout, std::cerr, trainbus::topology::ApplyRunFlags);
   }

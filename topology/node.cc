@@ -384,8 +384,11 @@ class HubRun {
     for (const auto& [name, agent] : agents_) {
       self_->send(agent, build_atom::value);
     }
+    // Without nodes the hub's part is all of it.
+    const std::string part =
+        placement_.distributed() ? "" : std::string(kEveryNode);
     TB_RETURN_IF_ERROR(actors::PrefixStatus(
-        "the hub", BuildPart(spec_, "", process_.ctx())));
+        "the hub", BuildPart(spec_, part, process_.ctx())));
     TB_RETURN_IF_ERROR(AwaitNodes("build", built_atom::value));
     return WatchMetrics();
   }
@@ -775,6 +778,12 @@ absl::StatusOr<PlacedReport> RunPlacedFromFlags(
 }
 
 }  // namespace
+
+bool HasNodesFlag(const std::vector<std::string>& args) {
+  return absl::c_any_of(args, [](const std::string& a) {
+    return a == "--nodes" || absl::StartsWith(a, "--nodes=");
+  });
+}
 
 int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err, const ApplyRunArgs& apply_args) {

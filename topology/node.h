@@ -108,6 +108,14 @@ std::string FormatPlacedReport(const PlacedReport& report);
 // checkpoint_sha256, and the nodes and lost_nodes.
 std::string PlacedReportToJson(const PlacedReport& report);
 
+// Whether `trainbus run` args ask for placement (a --nodes flag): then
+// PlacedRunMain runs them, else the in-process RunMain (topology/cli.h).
+bool HasNodesFlag(const std::vector<std::string>& args);
+
+// Whether `trainbus run` args ask for placement (a --nodes flag): then
+// PlacedRunMain runs them, else the in-process RunMain (topology/cli.h).
+bool HasNodesFlag(const std::vector<std::string>& args);
+
 // `trainbus run SPEC --nodes=n1=HOST:PORT,... [--listen=HOST:PORT]
 // [--report_json=PATH] [--timeout_s=S] [--connect_timeout_s=S] [run flags]`:
 // the run flags go to `apply_args` here and on every node.

@@ -286,6 +286,27 @@ TEST_F(PlacedRunTest, ANodeBuildsItsPartWithTheHubsRunFlags) {
   EXPECT_TRUE(report->lost_nodes.empty());
 }
 
+TEST_F(PlacedRunTest, WithoutNodesTheHubRunsEveryPart) {
+  const std::string text = OneNodeSpec(kData);
+  absl::StatusOr<TopologySpec> spec = ParseSpec(text);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<Placement> local = Place(*spec, {});
+  ASSERT_TRUE(local.ok()) << local.status();
+  PlacedOptions options;
+  options.print = false;
+  options.timeout_s = 60;
+  absl::StatusOr<PlacedReport> report = RunPlaced(*spec, text, *local, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->placed.size(), 1u);
+  EXPECT_EQ(report->placed[0].part, "");
+  EXPECT_EQ(report->placed[0].status, "done");
+  EXPECT_EQ(report->run.models[0].samples, 300u);
+  EXPECT_TRUE(report->nodes.empty());
+  EXPECT_TRUE(HasNodesFlag({"x.yaml", "--nodes=a=h:1"}));
+  EXPECT_TRUE(HasNodesFlag({"x.yaml", "--nodes", "a=h:1"}));
+  EXPECT_FALSE(HasNodesFlag({"x.yaml", "--nodes_file=y"}));
+}
+
 // A model that cannot read the data is refused on its node before the
 // stream starts; the hub's error names the node and both shapes.
 TEST_F(PlacedRunTest, ANodeRefusesDataItsModelsCannotRead) {
