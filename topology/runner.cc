@@ -70,8 +70,7 @@ std::string DefaultDataDir(const TopologySpec& spec) {
   return "";
 }
 
-absl::Status LoadEvaluation(const TopologySpec& spec,
-                            PartContext::Impl& impl) {
+absl::Status LoadEvaluation(const TopologySpec& spec, PartContext::Impl& impl) {
   std::string dir = DefaultDataDir(spec);
   uint64_t limit = 0;
   if (spec.evaluation) {
@@ -120,16 +119,17 @@ absl::StatusOr<StartFn> PrepareReplay(const SourceSpec& s, PartContext& ctx,
                                       uint64_t* samples) {
   TB_ASSIGN_OR_RETURN(auto splits, Splits(ctx.impl(), s.data_dir));
   const data::Dataset& test = splits->test;
-  const uint64_t n = s.limit > 0 ? s.limit : test.count - std::min<uint64_t>(
-                                                 s.first, test.count);
+  const uint64_t n = s.limit > 0
+                         ? s.limit
+                         : test.count - std::min<uint64_t>(s.first, test.count);
   if (s.first + n > test.count) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "source '%s': first (%d) + limit (%d) exceed the %d test samples in "
         "%s; lower one of them",
         s.name, s.first, n, test.count, s.data_dir));
   }
-  auto replay = std::make_shared<const data::Dataset>(
-      data::SliceRange(test, s.first, n));
+  auto replay =
+      std::make_shared<const data::Dataset>(data::SliceRange(test, s.first, n));
   *samples = replay->count;
   ctx.impl().truth[s.name] = [replay](const std::string&, uint64_t seq) {
     return actors::TestReplayTruth(*replay, seq);
@@ -156,12 +156,14 @@ absl::StatusOr<std::vector<int32_t>> Export(const SourceSpec& s,
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(s.dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (absl::StartsWith(name, "img_") || absl::StartsWith(name, "zz_broken_")) {
+    if (absl::StartsWith(name, "img_") ||
+        absl::StartsWith(name, "zz_broken_")) {
       std::filesystem::remove(entry.path(), ec);
     }
   }
   const data::Dataset& test = splits->test;
-  const size_t first = test.count - std::min<size_t>(s.export_images, test.count);
+  const size_t first =
+      test.count - std::min<size_t>(s.export_images, test.count);
   return actors::ExportImages(test, first, s.export_images, s.export_broken,
                               s.dir);
 }
@@ -169,7 +171,8 @@ absl::StatusOr<std::vector<int32_t>> Export(const SourceSpec& s,
 absl::StatusOr<StartFn> PrepareImages(const SourceSpec& s, PartContext& ctx) {
   if (s.export_images + s.export_broken > 0) {
     TB_ASSIGN_OR_RETURN(std::vector<int32_t> labels, Export(s, ctx));
-    auto truth = std::make_shared<const std::vector<int32_t>>(std::move(labels));
+    auto truth =
+        std::make_shared<const std::vector<int32_t>>(std::move(labels));
     ctx.impl().truth[s.name] = [truth](const std::string&, uint64_t seq) {
       return seq < truth->size() ? (*truth)[seq] : bus::kNoLabel;
     };
@@ -240,6 +243,48 @@ absl::Status OpenRegistry(const TopologySpec& spec, PartContext::Impl& impl) {
   return absl::OkStatus();
 }
 
+// Knows the true label of every production source's samples. The table is
+// complete before any source starts, and never changes.
+actors::TruthFn TruthOf(const PartContext::Impl& impl) {
+  auto truth = std::make_shared<const std::map<std::string, actors::TruthFn>>(
+      impl.truth);
+  return [truth](const std::string& source, uint64_t seq) -> int32_t {
+    auto it = truth->find(source);
+    return it == truth->end() ? bus::kNoLabel : it->second(source, seq);
+  };
+}
+
+// Appends each train/test Metric to the registry as a log entry.
+std::function<absl::Status(const bus::Metric&)> LogToRegistry(
+    const TopologySpec& spec, std::shared_ptr<registry::Store> store) {
+  const std::string project = spec.name.empty() ? "trainbus" : spec.name;
+  return [store, project](const bus::Metric& m) -> absl::Status {
+    absl::StatusOr<registry::LogEntry> entry =
+        registry::MetricToLogEntry(m, project, /*model_version=*/0);
+    if (!entry.ok()) return absl::OkStatus();  // e.g. a warning
+    return store->AppendLog(*entry);
+  };
+}
+
+// Records (and prints) each dead letter for the run's report.
+std::function<absl::Status(const bus::Sample&)> RecordDeadLetters(
+    std::shared_ptr<PartContext::Impl::DeadLetterLog> log, bool print) {
+  return [log, print](const bus::Sample& s) -> absl::Status {
+    if (s.end_of_stream()) return absl::OkStatus();
+    DeadLetter d;
+    d.seq = s.seq;
+    if (auto it = s.meta.find("path"); it != s.meta.end()) d.path = it->second;
+    if (auto it = s.meta.find("error"); it != s.meta.end())
+      d.error = it->second;
+    if (print) {
+      std::cout << "[dead_letters] " << actors::FormatSampleLine(s) << "\n";
+    }
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->letters.push_back(std::move(d));
+    return absl::OkStatus();
+  };
+}
+
 absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
                                            const ConsumerSpec& c,
                                            PartContext& ctx) {
@@ -251,8 +296,7 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
       actors::ConsolePrinterOptions o;
       o.consumer = std::move(inputs);
       o.prediction_every = ctx.print ? c.every : 0;
-      o.metric_every = ctx.print ? 1 : 0;
-      o.sample_every = ctx.print ? 1 : 0;
+      o.metric_every = o.sample_every = ctx.print ? 1 : 0;
       for (absl::string_view name : data::kFashionMnistClassNames) {
         o.class_names.emplace_back(name);
       }
@@ -267,46 +311,20 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
     case ConsumerKind::kAggregator: {
       actors::AggregatorOptions o;
       o.consumer = std::move(inputs);
-      // The table is complete before any source starts, and never changes.
-      auto truth = std::make_shared<const std::map<std::string, actors::TruthFn>>(
-          impl.truth);
-      o.truth = [truth](const std::string& source, uint64_t seq) -> int32_t {
-        auto it = truth->find(source);
-        return it == truth->end() ? bus::kNoLabel : it->second(source, seq);
-      };
+      o.truth = TruthOf(impl);
       return actors::SpawnAggregator(sys, o);
     }
     case ConsumerKind::kRegistryLogger: {
       TB_RETURN_IF_ERROR(OpenRegistry(spec, impl));
       actors::HookSinkOptions o;
       o.consumer = std::move(inputs);
-      std::shared_ptr<registry::Store> store = impl.registry;
-      const std::string project = spec.name.empty() ? "trainbus" : spec.name;
-      o.on_metric = [store, project](const bus::Metric& m) -> absl::Status {
-        absl::StatusOr<registry::LogEntry> entry =
-            registry::MetricToLogEntry(m, project, /*model_version=*/0);
-        if (!entry.ok()) return absl::OkStatus();  // e.g. a warning
-        return store->AppendLog(*entry);
-      };
+      o.on_metric = LogToRegistry(spec, impl.registry);
       return actors::SpawnHookSink(sys, o);
     }
     case ConsumerKind::kDeadLetters: {
       actors::HookSinkOptions o;
       o.consumer = std::move(inputs);
-      const bool print = ctx.print;
-      o.on_sample = [log = impl.dead, print](const bus::Sample& s) -> absl::Status {
-        if (s.end_of_stream()) return absl::OkStatus();
-        DeadLetter d;
-        d.seq = s.seq;
-        if (auto it = s.meta.find("path"); it != s.meta.end()) d.path = it->second;
-        if (auto it = s.meta.find("error"); it != s.meta.end()) {
-          d.error = it->second;
-        }
-        if (print) std::cout << "[dead_letters] " << actors::FormatSampleLine(s) << "\n";
-        std::lock_guard<std::mutex> lock(log->mu);
-        log->letters.push_back(std::move(d));
-        return absl::OkStatus();
-      };
+      o.on_sample = RecordDeadLetters(impl.dead, ctx.print);
       return actors::SpawnHookSink(sys, o);
     }
   }

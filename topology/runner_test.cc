@@ -106,8 +106,10 @@ TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
   EXPECT_EQ(spec->models[1].output, "metrics");
   EXPECT_EQ(spec->models[0].spec.seed, 1u + 2);  // shifted by seed - 1
   std::set<std::string> resources;
-  for (const ResourceSpec& r : spec->resources) resources.insert(r.options.name);
-  EXPECT_EQ(resources, (std::set<std::string>{"mnist", "metrics", "x", "model2"}));
+  for (const ResourceSpec& r : spec->resources)
+    resources.insert(r.options.name);
+  EXPECT_EQ(resources,
+            (std::set<std::string>{"mnist", "metrics", "x", "model2"}));
   std::vector<std::string> bindings;
   for (const BindingSpec& b : spec->bindings) {
     bindings.push_back(b.options.Name());
@@ -116,6 +118,25 @@ TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
   }
   EXPECT_THAT(bindings, ElementsAre("mnist->x", "mnist->model2"));
   EXPECT_EQ(spec->sources[0].seed, 3u);
+}
+
+TEST(ApplyOverrides, TrainAndLivePoliciesPickBindingsByFilter) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/production_routing.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  RunOverrides flags;
+  flags.live_policy = "drop_oldest";
+  ASSERT_TRUE(ApplyOverrides(flags, &*spec).ok());
+  for (const BindingSpec& b : spec->bindings) {
+    EXPECT_EQ(b.options.policy, b.options.from == "live"
+                                    ? bus::Policy::kDropOldest
+                                    : bus::Policy::kBlock)
+        << b.options.Name();
+  }
+  flags = {};
+  flags.train_policy = "often";
+  absl::Status s = ApplyOverrides(flags, &*spec);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--train_policy"));
 }
 
 TEST(ApplyOverrides, BadValuesNameTheirFlag) {
@@ -145,7 +166,8 @@ TEST(EndMarkersFor, OnePerPathFromASource) {
       LoadSpecFile("experiments/production_routing.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
   // The training stream, and two production sources through [live].
-  for (const ModelEntry& m : spec->models) EXPECT_EQ(EndMarkersFor(*spec, m), 3u);
+  for (const ModelEntry& m : spec->models)
+    EXPECT_EQ(EndMarkersFor(*spec, m), 3u);
   const TopologySpec tiny = TinySpec().spec;
   EXPECT_EQ(EndMarkersFor(tiny, tiny.models[0]), 1u);
 }
