@@ -8,11 +8,13 @@
 // loopback, all this same binary, and prints their interleaved output and a
 // summary. `node` and `run` are `trainbus node` and `trainbus run --nodes`.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "topology/cli.h"
 #include "topology/local_cluster.h"
 #include "topology/node.h"
@@ -36,7 +38,8 @@ int main(int argc, char** argv) {
   }
   tt::LocalClusterOptions options;
   options.program = tt::SelfExecutable();
-  options.spec_path = "experiments/cluster.yaml";  // in bazel's runfiles
+  // In bazel's runfiles; absolute, for the children.
+  options.spec_path = std::filesystem::absolute("experiments/cluster.yaml");
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h") {
       std::cout << "usage: cluster [--spec=SPEC] [--timeout_s=S] [RUN FLAGS]"
@@ -44,9 +47,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (absl::StartsWith(a, "--spec=")) {
-      options.spec_path = a.substr(7);
+      options.spec_path = tt::UserPath(a.substr(7));
     } else if (absl::StartsWith(a, "--timeout_s=")) {
-      options.timeout_s = std::stod(a.substr(12));
+      if (!absl::SimpleAtod(a.substr(12), &options.timeout_s) ||
+          options.timeout_s <= 0) {
+        std::cerr << "cluster: " << a << ": give a number of seconds above 0\n";
+        return 2;
+      }
     } else {
       options.run_args.push_back(a);
     }

@@ -456,8 +456,9 @@ TEST_F(ClusterTest, ANodeWithoutAHubGivesUpAtTimeoutS) {
 
 TEST_F(ClusterTest, TheLocalDemoRunsTheSpecOnChildProcesses) {
   const std::string spec = PacedSpec("demo", 400, 0);
-  std::unique_ptr<Proc> demo =
-      RunAlone("local_demo", {"--spec=" + spec, "--timeout_s=60"});
+  // --train_limit reaches the hub and, through it, the nodes.
+  std::unique_ptr<Proc> demo = RunAlone(
+      "local_demo", {"--spec=" + spec, "--timeout_s=60", "--train_limit=200"});
   ASSERT_TRUE(demo);
   const std::string all = Dump(*demo);
   EXPECT_EQ(demo->code, 0) << all;
@@ -466,6 +467,7 @@ TEST_F(ClusterTest, TheLocalDemoRunsTheSpecOnChildProcesses) {
   EXPECT_TRUE(Contains(*demo, "[hub] RESULT node=worker2 model=worker2/model1 "
                               "status=done"))
       << all;
+  EXPECT_TRUE(Contains(*demo, "steps=200 samples=200")) << all;
   EXPECT_TRUE(Contains(*demo, "all processes finished cleanly")) << all;
 }
 

@@ -27,6 +27,7 @@
 #include "caf/io/all.hpp"
 #include "registry/blob_store.h"
 #include "report/json_text.h"
+#include "topology/cli.h"
 #include "topology/run_report.h"
 #include "topology/runner.h"
 
@@ -713,7 +714,7 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
         return absl::InvalidArgumentError(
             absl::StrCat("unexpected argument '", a, "'; give one SPEC"));
       }
-      f.spec_path = a;
+      f.spec_path = UserPath(a);
       continue;
     }
     std::string name = a.substr(2), value;
@@ -741,7 +742,7 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     } else if (name == "listen") {
       f.options.listen = value;
     } else if (name == "report_json") {
-      f.report_json = value;
+      f.report_json = UserPath(value);
     } else if (!absl::SimpleAtod(value, &seconds) || seconds <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--", name, "=", value, ": give a number of seconds above 0"));
