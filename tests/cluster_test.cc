@@ -394,12 +394,13 @@ std::unique_ptr<Proc> RunAlone(const std::string& name,
 
 TEST_F(ClusterTest, AnUnreachableNodeIsNamedWithItsAddress) {
   std::unique_ptr<Proc> hub =
-      RunAlone("hub", {"run", kClusterSpec,
+      RunAlone("hub", {"run", kClusterSpec, "--connect_timeout_s=2",
                        "--nodes=worker1=127.0.0.1:1,worker2=127.0.0.1:1"});
   ASSERT_TRUE(hub);
   EXPECT_EQ(hub->code, 1) << Dump(*hub);
   EXPECT_TRUE(Contains(*hub, "node 'worker1' at 127.0.0.1:1: cannot reach"))
       << Dump(*hub);
+  EXPECT_TRUE(Contains(*hub, "(for 2 s)")) << Dump(*hub);
 }
 
 TEST_F(ClusterTest, AFrozenNodeIsAnErrorAtConnectNotAHang) {
@@ -408,12 +409,14 @@ TEST_F(ClusterTest, AFrozenNodeIsAnErrorAtConnectNotAHang) {
   const std::string a2 = StartNode(w2, "worker2");
   ASSERT_FALSE(a1.empty() || a2.empty());
   ASSERT_TRUE(w2->process->Signal(SIGSTOP).ok());
+  // The connect is retried for --connect_timeout_s, then given up.
   std::unique_ptr<Proc> hub = RunAlone(
-      "hub", {"run", kClusterSpec,
+      "hub", {"run", kClusterSpec, "--connect_timeout_s=3",
               absl::StrCat("--nodes=worker1=", a1, ",worker2=", a2)});
   ASSERT_TRUE(hub);
   EXPECT_EQ(hub->code, 1) << Dump(*hub);
   EXPECT_TRUE(Contains(*hub, "node 'worker2' at " + a2)) << Dump(*hub);
+  EXPECT_TRUE(Contains(*hub, "(for 3 s)")) << Dump(*hub);
   w1->process->Kill();
   w2->process->Kill();
 }

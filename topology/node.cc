@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "absl/algorithm/container.h"
@@ -85,6 +86,7 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(
 // monitor ends instead of waiting for ever.
 constexpr std::chrono::seconds kHeartbeat{1};
 constexpr std::chrono::seconds kConnectionTimeout{10};
+constexpr std::chrono::milliseconds kConnectRetry{200};
 
 caf::actor_system_config& Configure(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
@@ -144,17 +146,32 @@ class Process {
     };
   }
 
+  // Connects to the directory at `address`, trying again until
+  // `connect_timeout_s` has passed: a node may still be starting, and CAF
+  // drops a connection whose handshake has not arrived by its next
+  // heartbeat, which a loaded machine can miss once.
   absl::StatusOr<bus::directory_actor> Connect(const std::string& address) {
     if (auto it = connected_.find(address); it != connected_.end()) {
       return it->second;
     }
     TB_ASSIGN_OR_RETURN(auto host_port, bus::ParseHostPort(address));
-    TB_ASSIGN_OR_RETURN(
-        bus::directory_actor dir,
-        bus::ConnectNode(sys_, host_port.first, host_port.second));
-    connected_[address] = dir;
-    return dir;
+    const auto deadline = Clock::now() + Millis(connect_timeout_s_);
+    while (true) {
+      absl::StatusOr<bus::directory_actor> dir =
+          bus::ConnectNode(sys_, host_port.first, host_port.second);
+      if (dir.ok()) return connected_[address] = *dir;
+      if (Clock::now() >= deadline) {
+        return absl::Status(dir.status().code(),
+                            absl::StrFormat("%s (for %.0f s)",
+                                            dir.status().message(),
+                                            connect_timeout_s_));
+      }
+      std::this_thread::sleep_for(kConnectRetry);
+    }
   }
+
+  void set_connect_timeout_s(double s) { connect_timeout_s_ = s; }
+
 
  private:
   caf::actor_system_config cfg_;
@@ -162,6 +179,7 @@ class Process {
   bus::Bus bus_;
   PartContext ctx_;
   uint16_t port_ = 0;
+  double connect_timeout_s_ = 60;
   std::map<std::string, bus::directory_actor> connected_;
 };
 
@@ -619,6 +637,7 @@ absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& spec,
                                        const Placement& placement,
                                        const PlacedOptions& options) {
   Process process;
+  process.set_connect_timeout_s(options.connect_timeout_s);
   caf::scoped_actor self{process.sys()};
   TB_ASSIGN_OR_RETURN(std::string hub, process.Serve(options.listen));
   HubRun run(spec, placement, options, process, self);
@@ -800,7 +819,9 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
            "  --report_json=PATH    the models' results, with each final\n"
            "                        checkpoint's sha256\n"
            "  --timeout_s=S         for the whole run (default 3600)\n"
-           "  --connect_timeout_s=S for each node to answer each phase (60)\n"
+           "  --connect_timeout_s=S for each node to be reachable (the hub\n"
+           "                        tries again until then) and to answer\n"
+           "                        each phase (default 60)\n"
            "  --quiet               no progress lines\n"
            "  and the spec flags of `trainbus run --help` (--epochs,\n"
            "  --train_limit, --models, ...), applied here and on every node.\n";

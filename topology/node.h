@@ -67,7 +67,9 @@ absl::Status RunNode(const NodeOptions& options);
 struct PlacedOptions {
   std::string listen = "127.0.0.1:0";  // the hub's directory, for the nodes
   std::vector<std::string> run_args;   // passed on to every node
-  double connect_timeout_s = 60;       // per phase, for every node to answer
+  // For every node to be reachable (connects are tried again until then),
+  // and then per phase, for every node to answer.
+  double connect_timeout_s = 60;
   double timeout_s = 3600;             // for the whole run
   bool print = true;
 };
