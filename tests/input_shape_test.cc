@@ -5,7 +5,6 @@
 // (heap-buffer-overflow under --config=asan) and larger ones trained for 0
 // steps and reported accuracy 0.10 with exit 0.
 //
-// Usage: input_shape_test <path of //experiments:cluster>
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
@@ -18,9 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "actors/topology/cluster.h"
 #include "actors/topology/train_task.h"
-#include "base/subprocess.h"
 #include "base/test_dir.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
@@ -31,8 +28,6 @@
 
 namespace trainbus {
 namespace {
-
-std::string g_cluster_binary;  // argv[1]
 
 data::Dataset Images(uint32_t rows, uint32_t cols, size_t n) {
   data::Dataset d;
@@ -80,12 +75,6 @@ const std::vector<Mismatch>& Mismatches() {
       {28, 28, "softmax:classes=2", {"classes=2", "labels from 0 to 9"}},
   };
   return *cases;
-}
-
-std::vector<actors::NamedModel> ModelsOf(const Mismatch& m) {
-  auto models = actors::ParseModelList(m.models);
-  EXPECT_TRUE(models.ok()) << models.status();
-  return models.ok() ? *models : std::vector<actors::NamedModel>{};
 }
 
 // An experiment's spec on `dir` with `models` (empty: the spec's own).
@@ -276,38 +265,13 @@ TEST(InputShapeTest, SweepTrainTaskFailsTheTask) {
   });
 }
 
-TEST(InputShapeTest, ClusterWorkerRefusesBeforeJoiningTheHub) {
-  ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
-    actors::WorkerConfig config;
-    config.hub = "127.0.0.1:1";  // nothing listens: the check comes first
-    config.data_dir = dir;
-    if (!m.models.empty()) config.models = ModelsOf(m);
-    config.run_timeout_s = 30;
-    return actors::RunWorker(config).status();
-  });
-}
-
-TEST(InputShapeTest, ClusterWorkerBinaryExitsNonZeroWithTheReason) {
-  ASSERT_FALSE(g_cluster_binary.empty())
-      << "pass the path of //experiments:cluster as the first argument";
-  const Mismatch& m = Mismatches().front();  // 4x4 images
-  // A hang shows as the deadline; the test's own timeout is longer.
-  absl::StatusOr<base::ProgramRun> run = base::RunProgram(
-      {g_cluster_binary, "--role=worker", "--hub=127.0.0.1:1",
-       "--data_dir=" + MnistDir(m.rows, m.cols), "--timeout_s=30"},
-      absl::Seconds(60));
-  ASSERT_TRUE(run.ok()) << run.status();
-  const std::string& output = run->output;
-  EXPECT_NE(run->exit.ShellCode(), 0) << output;
-  EXPECT_NE(output.find("4x4 samples"), std::string::npos) << output;
-  EXPECT_NE(output.find("1x28x28"), std::string::npos) << output;
-}
+// A placed run's nodes check their models the same way before the stream
+// starts: topology/node_test.cc (ANodeRefusesDataItsModelsCannotRead).
 
 }  // namespace
 }  // namespace trainbus
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc > 1) trainbus::g_cluster_binary = argv[1];
   return RUN_ALL_TESTS();
 }

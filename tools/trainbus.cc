@@ -7,6 +7,8 @@
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
+//   trainbus node --name=worker1 --listen=127.0.0.1:4101
+//   trainbus run experiments/cluster.yaml --nodes=worker1=127.0.0.1:4101,...
 //
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
 // `bazel run //experiments:<name>`.
@@ -17,6 +19,7 @@
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
 #include "topology/cli.h"
+#include "topology/node.h"
 #include "serving/serve_main.h"
 
 namespace {
@@ -32,9 +35,14 @@ constexpr char kUsage[] =
     "                  --data_dir, --lease_ms, --max_tasks, --forever;\n"
     "                  `trainbus runner help`)\n"
     "  run SPEC ...   run a topology spec in this process (--epochs,\n"
-    "                 --models, --train_limit, ...; `trainbus run --help`)\n"
+    "                 --models, --train_limit, ...; `trainbus run --help`);\n"
+    "                 with --nodes=n1=HOST:PORT,... its `node:` parts run\n"
+    "                 on those nodes\n"
     "  validate SPEC  check a topology spec; every error with line:column\n"
     "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
+    "  node ...       a worker node for `run --nodes` (--name=N\n"
+    "                 --listen=HOST:PORT; `trainbus node --help`)\n"
+
     "  serve ...      serve a registry model over TF Serving's REST API\n"
     "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
     "                  `trainbus serve help`)\n"
@@ -57,6 +65,10 @@ int main(int argc, char** argv) {
   if (command == "runner") {
     return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
   }
+  if (command == "run" && trainbus::topology::HasNodesFlag(args)) {
+    return trainbus::topology::PlacedRunMain(
+        args, std::cout, std::cerr, trainbus::topology::ApplyRunFlags);
+  }
   if (command == "run") {
     return trainbus::topology::RunMain(args, std::cout, std::cerr);
   }
@@ -65,6 +77,10 @@ int main(int argc, char** argv) {
   }
   if (command == "describe") {
     return trainbus::topology::DescribeMain(args, std::cout, std::cerr);
+  }
+  if (command == "node") {
+    return trainbus::topology::NodeMain(args, std::cout, std::cerr,
+                                        trainbus::topology::ApplyRunFlags);
   }
   if (command == "serve") {
     return trainbus::serving::ServeMain(args, std::cout, std::cerr);

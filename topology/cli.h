@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "topology/spec.h"
 
 namespace trainbus::topology {
 
@@ -33,6 +35,13 @@ std::string UserPath(const std::string& path);
 // spec in this process, prints the summary, writes the report files.
 int RunMain(const std::vector<std::string>& args, std::ostream& out,
             std::ostream& err);
+
+// The flags of `trainbus run` that change the spec (--epochs, --models,
+// --train_limit, ...) applied to `spec`; the others (--quiet, --report_json,
+// --out_dir, --timeout_s) are ignored. A placed run's hub and nodes all
+// apply the hub's flags with it (topology/node.h).
+absl::Status ApplyRunFlags(const std::vector<std::string>& args,
+                           TopologySpec* spec);
 
 // The same for a spec given as text (an experiment binary that embeds its
 // spec): `origin` names it in errors, `args` are only flags.

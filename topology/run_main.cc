@@ -219,6 +219,12 @@ int Run(TopologySpec spec, RunCommand c, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
+absl::Status ApplyRunFlags(const std::vector<std::string>& args,
+                           TopologySpec* spec) {
+  TB_ASSIGN_OR_RETURN(RunCommand command, ParseRunFlags(args));
+  return ApplyOverrides(command.overrides, spec);
+}
+
 int RunSpecTextMain(absl::string_view origin, absl::string_view text,
                     const std::vector<std::string>& args, std::ostream& out,
                     std::ostream& err) {

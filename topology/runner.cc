@@ -406,6 +406,7 @@ absl::Status SpawnModel(const TopologySpec& spec, const ModelEntry& m,
       metrics, ctx.listener, ctx.impl().eval);
   o.name = m.name;
   o.spec = m.spec;
+  o.detached = ctx.detached_models;
   o.end_markers = EndMarkersFor(spec, m);
   TB_ASSIGN_OR_RETURN(o.input, ctx.Resource(m.input));
   if (!m.predictions.empty()) {

@@ -151,6 +151,10 @@ class PartContext {
   // Whether model actors print their own progress lines (when no console
   // consumer prints their metrics).
   bool print = true;
+  // Whether model actors get a thread of their own. A placed run's parts
+  // say false: with CAF 0.17 a detached actor whose handle crossed to
+  // another node can keep ~actor_system waiting (docs/ARCHITECTURE.md).
+  bool detached_models = true;
   // Resolves a resource declared on another node (`node:` of the
   // ResourceSpec is not this part's). Default: none, so such a resource is
   // an error naming its node. The placement runner sets it.
