@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "bus/options.h"
 #include "kernels/nn/model.h"
+#include "topology/population.h"
 
 namespace trainbus::topology {
 
@@ -97,6 +98,12 @@ struct RegistrySpec {
   Location where;
 };
 
+// `population:` ASHA and/or PBT over the spec's models (population.h).
+struct PopulationSpec {
+  PopulationOptions options;
+  Location where;
+};
+
 struct TopologySpec {
   std::string name;
   std::string description;
@@ -107,6 +114,7 @@ struct TopologySpec {
   std::vector<SourceSpec> sources;
   std::vector<ModelEntry> models;
   std::vector<ConsumerSpec> consumers;
+  std::optional<PopulationSpec> population;
 };
 
 struct SpecError {
