@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -18,7 +19,8 @@ struct ControllerState {
   PopulationControllerOptions options;
   std::optional<topology::Population> population;
   std::map<std::string, size_t> index;  // member name -> position
-  std::map<std::string, ModelSummary> summaries;
+  std::map<caf::actor_addr, std::string> joined;  // actor -> member name
+  size_t gone = 0;
   std::chrono::steady_clock::time_point start;
 
   static inline const char* name = "trainbus.population";
@@ -70,13 +72,20 @@ void Prune(Self* self, const topology::Decision& d, size_t event) {
   const std::string why =
       absl::StrFormat("pruned by ASHA at rung %d (acc %.4f)", d.point,
                       d.accuracy);
-  self->request(self->state.options.directory, caf::infinite,
-                bus::unbind_atom::value, m->feed, m->resource)
-      .then([=](bool) { self->send(actor, stop_atom::value, why); },
-            [=](caf::error& err) {
-              Failed(self, event, err);
-              self->send(actor, stop_atom::value, why);
-            });
+  auto left = std::make_shared<size_t>(m->feeds.size());
+  auto unbound = [=] {
+    if (--*left == 0) self->send(actor, stop_atom::value, why);
+  };
+  if (*left == 0) self->send(actor, stop_atom::value, why);
+  for (const std::string& feed : m->feeds) {
+    self->request(self->state.options.directory, caf::infinite,
+                  bus::unbind_atom::value, feed, m->resource)
+        .then([=](bool) { unbound(); },
+              [=](caf::error& err) {
+                Failed(self, event, err);
+                unbound();
+              });
+  }
 }
 
 void Copy(Self* self, const topology::Decision& d, size_t event) {
@@ -102,6 +111,8 @@ void Copy(Self* self, const topology::Decision& d, size_t event) {
 }
 
 void Carry(Self* self, const std::vector<topology::Decision>& decisions) {
+  if (decisions.empty()) return;
+  self->state.options.result->fates = self->state.population->fates();
   for (const topology::Decision& d : decisions) {
     const size_t event = Log(self, d);
     if (d.kind == topology::Decision::Kind::kPrune) {
@@ -122,19 +133,27 @@ void OnMetric(Self* self, const bus::Metric& m) {
                   acc->second));
 }
 
-void OnSummary(Self* self, ModelSummary& s) {
+// A member's actor went: its stream ended (or it failed, or was pruned).
+void OnGone(Self* self, const caf::down_msg& down) {
   auto& st = self->state;
-  const std::string name = s.name;
-  st.summaries[name] = std::move(s);
+  auto it = st.joined.find(down.source);
+  if (it == st.joined.end()) return;
+  const std::string name = it->second;
+  st.joined.erase(it);
   Carry(self, st.population->Finished(name));
-  if (st.summaries.size() < st.options.members.size()) return;
-  PopulationResult& result = *st.options.result;
-  result.fates = st.population->fates();
-  for (const PopulationMember& m : st.options.members) {
-    result.summaries.push_back(std::move(st.summaries[m.name]));
-  }
-  self->send(st.options.waiter, bus::done_atom::value);
+  if (++st.gone < st.options.members.size()) return;
+  st.options.result->fates = st.population->fates();
+  if (st.options.waiter) self->send(st.options.waiter, bus::done_atom::value);
   self->quit();
+}
+
+void Join(Self* self, const std::string& name, const caf::actor& actor) {
+  auto& st = self->state;
+  auto it = st.index.find(name);
+  if (it == st.index.end() || !actor) return;
+  st.options.members[it->second].actor = actor;
+  st.joined[actor.address()] = name;
+  self->monitor(actor);
 }
 
 caf::behavior Controller(Self* self, PopulationControllerOptions options) {
@@ -148,18 +167,19 @@ caf::behavior Controller(Self* self, PopulationControllerOptions options) {
                         st.options.members[i].spec);
   }
   st.population.emplace(st.options.population, std::move(models));
+  st.options.result->fates = st.population->fates();
+  for (const PopulationMember& m : st.options.members) {
+    if (m.actor) Join(self, m.name, m.actor);
+  }
+  self->set_down_handler([=](const caf::down_msg& down) { OnGone(self, down); });
   return {
       [=](bus::deliver_atom, uint64_t, const bus::Metric& m) {
         OnMetric(self, m);
         self->send(self->state.options.metrics, bus::credit_atom::value,
                    uint32_t{1});
       },
-      [=](ModelSummary& s) { OnSummary(self, s); },
       [=](join_atom, const std::string& name, const caf::actor& actor) {
-        auto it = self->state.index.find(name);
-        if (it != self->state.index.end()) {
-          self->state.options.members[it->second].actor = actor;
-        }
+        Join(self, name, actor);
       },
   };
 }

@@ -3,8 +3,7 @@
 //
 //   caf::actor c = SpawnPopulationController(sys, std::move(options));
 //   bus::SubscribeNow(c, metrics, sub);  // it hears every model's Metric
-//   // Spawn each model with c as its listener (c collects the summaries),
-//   // then tell c which actor is which:
+//   // then tell c which actor is which model:
 //   caf::anon_send(c, join_atom::value, std::string("m1"), m1_actor);
 //
 // Each model's held-out accuracy (its "test" Metric: test_accuracy at
@@ -15,8 +14,9 @@
 // perturbed hyperparameters: three messages, each between two samples of
 // the actor that handles it.
 //
-// When every model has sent its summary, the controller fills `*result`
-// and sends (done_atom) to `waiter`.
+// `*result` is kept up to date as decisions are made. When every member's
+// actor has gone (finished, failed or stopped) the controller sends
+// (done_atom) to `waiter` and quits.
 #ifndef TRAINBUS_ACTORS_POPULATION_CONTROLLER_H_
 #define TRAINBUS_ACTORS_POPULATION_CONTROLLER_H_
 
@@ -40,8 +40,8 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 struct PopulationMember {
   std::string name;      // as in its Metrics and summary
   caf::actor actor;      // or null until (join_atom, name, actor)
-  std::string feed;      // the binding that feeds it: feed -> resource
   std::string resource;  // the resource it trains on
+  std::vector<std::string> feeds;  // the bindings feed -> resource
   nn::ModelSpec spec;
 };
 
@@ -53,9 +53,8 @@ struct PopulationEvent {
 };
 
 struct PopulationResult {
-  std::vector<topology::Fate> fates;     // per member, in member order
+  std::vector<topology::Fate> fates;  // per member, in member order
   std::vector<PopulationEvent> events;
-  std::vector<ModelSummary> summaries;   // in member order
 };
 
 struct PopulationControllerOptions {
@@ -64,7 +63,7 @@ struct PopulationControllerOptions {
   bus::directory_actor directory;  // where the feed bindings live
   bus::resource_actor metrics;     // the models' metrics (credit goes here)
   bool print = true;               // a line per decision
-  caf::actor waiter;               // gets (done_atom) at the end
+  caf::actor waiter;               // gets (done_atom) at the end; may be null
   std::shared_ptr<PopulationResult> result;
 };
 

@@ -30,6 +30,11 @@ caf::behavior DownWatcher(caf::event_based_actor* self, caf::actor watched,
   return {[](int) {}};
 }
 
+caf::behavior SummaryListener(caf::event_based_actor*,
+                              std::shared_ptr<std::vector<ModelSummary>> out) {
+  return {[=](ModelSummary& s) { out->push_back(std::move(s)); }};
+}
+
 caf::behavior DoneFlag(caf::event_based_actor*, std::shared_ptr<bool> done) {
   return {[=](bus::done_atom) { *done = true; }};
 }
@@ -63,12 +68,13 @@ class ControllerTest : public ::testing::Test {
       specs.push_back("softmax:input=1x2x2,classes=2,lr=" + rates[i]);
       PopulationMember m;
       m.name = name;
-      m.feed = "stream";
+      m.feeds = {"stream"};
       m.resource = name;
       m.spec = *nn::ParseModelSpec(specs.back());
       c.members.push_back(m);
     }
     controller = SpawnPopulationController(t.system(), c);
+    caf::actor listener = t.Spawn(SummaryListener, summaries);
     bus::SubscribeOptions sub;
     sub.initial_credit = 64;
     bus::SubscribeNow(controller, metrics, sub);
@@ -80,7 +86,7 @@ class ControllerTest : public ::testing::Test {
       b.filter = bus::Filter::Labelled();
       ASSERT_TRUE(t.Ask<bus::binding_actor>(t.directory, bus::bind_atom::value, b));
       absl::StatusOr<ModelActorOptions> o = testing::TestModelOptions(
-          m.name, nn::FormatModelSpec(m.spec), input, controller,
+          m.name, nn::FormatModelSpec(m.spec), input, listener,
           testing::PatternEvalSet(), /*eval_every=*/8);
       ASSERT_TRUE(o.ok()) << o.status();
       o->metrics = metrics;
@@ -118,6 +124,8 @@ class ControllerTest : public ::testing::Test {
   std::shared_ptr<bool> done = std::make_shared<bool>(false);
   std::shared_ptr<PopulationResult> result =
       std::make_shared<PopulationResult>();
+  std::shared_ptr<std::vector<ModelSummary>> summaries =
+      std::make_shared<std::vector<ModelSummary>>();
 };
 
 TEST_F(ControllerTest, APrunedModelIsUnboundAndStopped) {
@@ -150,8 +158,8 @@ TEST_F(ControllerTest, APrunedModelIsUnboundAndStopped) {
   EXPECT_FALSE(*done);
   Publish(bus::Sample::EndOfStream("patterns", 9));
   ASSERT_TRUE(*done);
-  ASSERT_EQ(result->summaries.size(), 4u);
-  for (const ModelSummary& s : result->summaries) {
+  ASSERT_EQ(summaries->size(), 4u);
+  for (const ModelSummary& s : *summaries) {
     const bool was_pruned =
         std::find(pruned.begin(), pruned.end(), s.name) != pruned.end();
     EXPECT_EQ(s.samples, was_pruned ? 8u : 9u) << s.name;
@@ -195,7 +203,6 @@ TEST_F(ControllerTest, APbtCopyGivesTheReceiverTheDonorsWeightsBitForBit) {
       nn::LoadModel(to->bytes, *nn::ParseModelSpec(specs[donor]));
   ASSERT_TRUE(as_donor.ok()) << as_donor.status();
   EXPECT_EQ((*as_donor)->SaveCheckpoint(), from->bytes);
-  ASSERT_EQ(result->fates.size(), 0u);  // filled at the end
   Publish(bus::Sample::EndOfStream("patterns", 8));
   ASSERT_TRUE(*done);
   ASSERT_EQ(result->fates[receiver].copies.size(), 1u);
