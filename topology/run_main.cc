@@ -1,6 +1,7 @@
 // `trainbus run` (topology/cli.h): flags onto RunOverrides, the run, the
 // summary and the report files.
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "actors/population/run_hook.h"
 #include "base/command_line.h"
 #include "base/file.h"
 #include "topology/cli.h"
@@ -43,6 +45,8 @@ constexpr char kRunUsage[] =
     "  --out_dir=DIR        report.json, curves.svg, topology.svg/.dot\n"
     "                       (default /tmp/trainbus/<spec name>; '' for none)\n"
     "  --timeout_s=S        give up (exit 1) after S seconds (0: no limit)\n"
+    "  --no_population      ignore the spec's population: (train every\n"
+    "                       model to the end, e.g. to compare)\n"
     "  --quiet              no banner or progress lines\n";
 
 struct RunCommand {
@@ -51,6 +55,7 @@ struct RunCommand {
   std::optional<std::string> out_dir;
   RunOptions options;
   bool help = false;
+  bool no_population = false;
 };
 
 template <class T>
@@ -76,6 +81,7 @@ absl::Status ApplyFlag(const base::LongFlag& f, RunCommand* c) {
   if (n == "help") c->help = true;
   else if (n == "forever") o.forever = true;
   else if (n == "quiet") c->options.print = false;
+  else if (n == "no_population") c->no_population = true;
   else if (n == "data_dir") o.data_dir = f.value;
   else if (n == "models") o.models = f.value;
   else if (n == "policy") o.policy = f.value;
@@ -108,7 +114,8 @@ absl::Status ApplyFlag(const base::LongFlag& f, RunCommand* c) {
 
 absl::StatusOr<RunCommand> ParseRunFlags(const std::vector<std::string>& args) {
   absl::StatusOr<std::vector<base::LongFlag>> flags =
-      base::SplitLongFlags(args, /*switches=*/{"forever", "quiet", "help"});
+      base::SplitLongFlags(
+      args, /*switches=*/{"forever", "quiet", "help", "no_population"});
   if (!flags.ok()) return flags.status();
   RunCommand c;
   for (const base::LongFlag& f : *flags) {
@@ -141,8 +148,16 @@ int Run(TopologySpec spec, RunCommand c, std::ostream& out,
   }
   // Results that cannot be written are found out now, not after training.
   if (absl::Status s = CheckReportFiles(c.files); !s.ok()) return Fail(err, s);
+  if (c.no_population) spec.population.reset();
+  auto population = std::make_shared<actors::PopulationResult>();
+  if (spec.population) {
+    c.options.hooks.after_build =
+        actors::PopulationHook(spec, c.options.print, population);
+  }
   absl::StatusOr<RunReport> report = RunSpec(spec, c.options);
   if (!report.ok()) return Fail(err, report.status());
+  // The run's actor system is gone: the controller has finished writing.
+  if (spec.population) report->population = population->fates;
   out << FormatRunReport(*report);
   if (absl::Status s = WriteReportFiles(*report, c.files); !s.ok()) {
     return Fail(err, s);
