@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,10 @@ uint64_t SaturatingMul(uint64_t a, uint64_t b) {
   if (a != 0 && b > kNever / a) return kNever;
   return a * b;
 }
+
+// To 4 significant digits, so that specs stay readable (lr=0.06, not
+// lr=0.060000002) and the next perturbation starts clean.
+float Round4(double x) { return std::stof(absl::StrFormat("%.4g", x)); }
 
 }  // namespace
 
@@ -209,11 +214,15 @@ uint64_t Population::Draw() {
 nn::ModelSpec Population::Perturb(const nn::ModelSpec& spec) {
   auto factor = [&] { return (Draw() & 1) != 0 ? 1.2f : 0.8f; };
   nn::ModelSpec out = spec;
-  out.learning_rate *= factor();
+  out.learning_rate = Round4(double{out.learning_rate} * factor());
+  // Momentum scales its distance from 1 (0.9 -> 0.92 or 0.88): the
+  // averaging horizon 1 / (1 - m) changes by the same factor as lr.
   if (out.optimizer == "momentum") {
-    out.momentum = std::min(0.99f, out.momentum * factor());
+    out.momentum = Round4(1 - (1 - double{out.momentum}) * factor());
   }
-  if (out.weight_decay > 0) out.weight_decay *= factor();
+  if (out.weight_decay > 0) {
+    out.weight_decay = Round4(double{out.weight_decay} * factor());
+  }
   return out;
 }
 

@@ -37,8 +37,8 @@ struct AshaOptions {
 
 // PBT: every `interval` samples, the bottom `quantile` of the models copy a
 // model of the top `quantile` (chosen with `seed`) and perturb its
-// hyperparameters: lr x0.8 or x1.2, and likewise momentum (opt=momentum) and
-// weight decay (when > 0).
+// hyperparameters: lr x0.8 or x1.2, and likewise 1 - momentum (opt=momentum)
+// and weight decay (when > 0), each to 4 significant digits.
 struct PbtOptions {
   uint64_t interval = 0;   // > 0
   double quantile = 0.25;  // (0, 0.5]

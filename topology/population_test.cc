@@ -126,13 +126,14 @@ TEST(PopulationTest, PbtBottomQuantileCopiesTheTopAndPerturbs) {
   EXPECT_EQ(d.donor, "b");
   EXPECT_EQ(d.point, 100u);
   EXPECT_DOUBLE_EQ(d.donor_accuracy, 0.9);
-  // b's spec (lr 0.02, momentum 0.9), each value x0.8 or x1.2.
-  EXPECT_TRUE(d.spec.learning_rate == 0.02f * 0.8f ||
-              d.spec.learning_rate == 0.02f * 1.2f)
+  // b's spec (lr 0.02, momentum 0.9), each value x0.8 or x1.2 (4 digits).
+  EXPECT_TRUE(d.spec.learning_rate == 0.016f ||
+              d.spec.learning_rate == 0.024f)
       << d.spec.learning_rate;
-  EXPECT_TRUE(d.spec.momentum == 0.9f * 0.8f ||
-              d.spec.momentum == std::min(0.99f, 0.9f * 1.2f))
+  EXPECT_TRUE(d.spec.momentum == 0.92f || d.spec.momentum == 0.88f)
       << d.spec.momentum;
+  EXPECT_EQ(nn::FormatModelSpec(d.spec).find("00000"), std::string::npos)
+      << nn::FormatModelSpec(d.spec);
   EXPECT_EQ(pop.spec("d")->learning_rate, d.spec.learning_rate);
   ASSERT_EQ(pop.fates()[3].copies.size(), 1u);
   EXPECT_EQ(pop.fates()[3].copies[0].donor, "b");
