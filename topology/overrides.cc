@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -90,6 +91,9 @@ void ApplyToSources(const RunOverrides& f, TopologySpec* spec) {
         break;
       case SourceKind::kImageDir:
         if (f.image_rate) s.rate = *f.image_rate;
+        if (f.export_dir) s.dir = *f.export_dir;
+        if (f.export_images) s.export_images = *f.export_images;
+        if (f.export_broken) s.export_broken = *f.export_broken;
         if (f.image_dir) {
           s.dir = *f.image_dir;
           s.export_images = s.export_broken = 0;  // read it as it is
@@ -107,6 +111,13 @@ absl::Status ApplyOverrides(const RunOverrides& f, TopologySpec* spec) {
   ApplyToSources(f, spec);
   if (f.data_dir || f.test_limit) {
     if (!spec->evaluation) spec->evaluation = EvaluationSpec{};
+    // A replay that started right after the held-out samples still does.
+    for (SourceSpec& s : spec->sources) {
+      if (f.test_limit && s.kind == SourceKind::kTestReplay &&
+          s.first == spec->evaluation->limit) {
+        s.first = *f.test_limit;
+      }
+    }
     if (f.data_dir) spec->evaluation->data_dir = *f.data_dir;
     if (f.test_limit) spec->evaluation->limit = *f.test_limit;
   }
@@ -115,12 +126,21 @@ absl::Status ApplyOverrides(const RunOverrides& f, TopologySpec* spec) {
     if (f.eval_subset) m.eval_subset = *f.eval_subset;
     if (f.seed) m.spec.seed += *f.seed - 1;
   }
-  if (f.policy) {
-    absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(*f.policy);
-    if (!policy.ok()) return actors::PrefixStatus("--policy", policy.status());
+  using Kind = bus::Filter::Kind;
+  for (const auto& [flag, value, only] :
+       {std::tuple{"--policy", &f.policy, std::optional<Kind>()},
+        std::tuple{"--train_policy", &f.train_policy,
+                   std::optional<Kind>(Kind::kLabelled)},
+        std::tuple{"--live_policy", &f.live_policy,
+                   std::optional<Kind>(Kind::kUnlabelled)}}) {
+    if (!*value) continue;
+    absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(**value);
+    if (!policy.ok()) return actors::PrefixStatus(flag, policy.status());
     const std::set<std::string> inputs = ModelInputs(*spec);
     for (BindingSpec& b : spec->bindings) {
-      if (inputs.count(b.options.to)) b.options.policy = *policy;
+      if (!inputs.count(b.options.to)) continue;
+      if (only && b.options.filter.kind != *only) continue;
+      b.options.policy = *policy;
     }
   }
   if (f.max_queue) {
@@ -133,10 +153,13 @@ absl::Status ApplyOverrides(const RunOverrides& f, TopologySpec* spec) {
       b.options.window = std::min(b.options.window, *f.max_queue);
     }
   }
-  if (f.jsonl) {
+  if (f.jsonl || f.print_every) {
     std::vector<ConsumerSpec> kept;  // --jsonl='' drops the JSON-lines sinks
     for (ConsumerSpec& c : spec->consumers) {
-      if (c.kind == ConsumerKind::kJsonl) {
+      if (c.kind == ConsumerKind::kConsole && f.print_every) {
+        c.every = *f.print_every;
+      }
+      if (c.kind == ConsumerKind::kJsonl && f.jsonl) {
         if (f.jsonl->empty()) continue;
         c.path = *f.jsonl;
       }
