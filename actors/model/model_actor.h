@@ -60,10 +60,6 @@
 
 namespace trainbus::actors {
 
-using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
-using hyper_atom = caf::atom_constant<caf::atom("hyper")>;
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
-
 struct ModelActorOptions {
   std::string name;                 // e.g. "model1"
   nn::ModelSpec spec;
@@ -141,6 +137,11 @@ typename Inspector::result_type inspect(Inspector& f, ModelSummary& x) {
            x.samples_per_second, x.error, x.curve, x.checkpoint,
            x.rejected_shape, x.rejected_label, x.warnings, x.stopped);
 }
+
+// The population controller's messages (see the top of this file).
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
+using hyper_atom = caf::atom_constant<caf::atom("hyper")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
 // A live model's state, as (checkpoint_atom) replies it.
 struct ModelCheckpoint {
