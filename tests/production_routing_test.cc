@@ -112,6 +112,15 @@ TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   }
   EXPECT_EQ(predictions, 2 * live);
   EXPECT_GT(lines, predictions);  // and the metrics
+  const report::Json json = report::Json::parse(
+      topology::ReportToJson(*report), nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded());
+  EXPECT_EQ(json["name"], "production_routing");
+  ASSERT_EQ(json["sources"].size(), 3u);
+  EXPECT_EQ(json["sources"][2]["dead_lettered"], 2);
+  ASSERT_EQ(json["consumers"].size(), 4u);
+  EXPECT_EQ(json["consumers"][2]["predictions"], 2 * live);
+  EXPECT_EQ(json["dead_letters"].size(), 2u);
   const std::string text = topology::FormatRunReport(*report);
   EXPECT_NE(text.find("agreement"), std::string::npos);
   EXPECT_NE(text.find("zz_broken_000.png"), std::string::npos);
