@@ -453,6 +453,15 @@ void Parser::ParsePopulation(const YAML::Node& node, Fields& root,
         "population: needs at least 2 models to choose between; the spec "
         "has ", spec->models.size())});
   }
+  // The controller hears the models' accuracies on one metrics resource.
+  for (const ModelEntry& m : spec->models) {
+    if (m.output == spec->models.front().output) continue;
+    errors_->push_back({m.where, absl::StrCat(
+        "population: model '", m.name, "' publishes to '", m.output,
+        "' but '", spec->models.front().name, "' to '",
+        spec->models.front().output,
+        "'; give every model of a population the same output")});
+  }
   spec->population = std::move(p);
 }
 

@@ -322,6 +322,13 @@ models: [{name: a, spec: softmax, input: in, output: m}]
 population: {pbt: {interval: 100}}
 )");
   EXPECT_TRUE(HasError(errors, 3, 13, "needs at least 2 models"));
+  errors = Errors(R"(resources: [{name: in}, {name: m}, {name: n}]
+models:
+  - {name: a, spec: softmax, input: in, output: m}
+  - {name: b, spec: mlp, input: in, output: n}
+population: {pbt: {interval: 100}}
+)");
+  EXPECT_TRUE(HasError(errors, 4, 5, "model 'b' publishes to 'n' but 'a' to 'm'"));
   errors = Errors(std::string(kTwoModels) + "population: [asha]\n");
   EXPECT_TRUE(HasError(errors, 5, 13, "'population' must be a mapping"));
   errors = Errors(std::string(kTwoModels) + "population: {asha: 3}\n");

@@ -36,16 +36,15 @@ size_t Log(Self* self, const topology::Decision& d) {
                              std::chrono::steady_clock::now() - st.start)
                              .count();
   st.options.result->events.push_back({d, seconds, ""});
-  if (st.options.print) {
+  if (st.options.print && d.kind == topology::Decision::Kind::kPrune) {
     caf::aout(self) << absl::StrFormat(
-        d.kind == topology::Decision::Kind::kPrune
-            ? "population: %s pruned at rung %d (acc %.4f)%s\n"
-            : "population: %s copies %s at %d (acc %.4f), then %s\n",
-        d.model, d.kind == topology::Decision::Kind::kPrune ? "" : d.donor,
-        d.point, d.accuracy,
-        d.kind == topology::Decision::Kind::kPrune
-            ? ""
-            : nn::FormatModelSpec(d.spec));
+        "population: %s pruned at rung %d (acc %.4f)\n", d.model, d.point,
+        d.accuracy);
+  } else if (st.options.print) {
+    caf::aout(self) << absl::StrFormat(
+        "population: %s (acc %.4f) copies %s (acc %.4f) at %d, then %s\n",
+        d.model, d.accuracy, d.donor, d.donor_accuracy, d.point,
+        nn::FormatModelSpec(d.spec));
   }
   return st.options.result->events.size() - 1;
 }
