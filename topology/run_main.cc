@@ -3,6 +3,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "actors/population/run_hook.h"
 #include "base/command_line.h"
 #include "base/file.h"
 #include "base/status_macros.h"
@@ -51,7 +53,9 @@ constexpr char kRunUsage[] =
     "  --out_dir=DIR        report.json, curves.svg, topology.svg/.dot\n"
     "                       (default /tmp/trainbus/<spec name>; '' for none)\n"
     "  --timeout_s=S        give up (exit 1) after S seconds (0: no limit)\n"
-    "  --quiet              no banner or progress lines\n";
+    "  --quiet              no banner or progress lines\n"
+    "  --no_population      ignore the spec's population: (train every\n"
+    "                       model to the end, e.g. to compare)\n";
 
 struct RunCommand {
   RunOverrides overrides;
@@ -59,6 +63,7 @@ struct RunCommand {
   std::optional<std::string> out_dir;
   RunOptions options;
   bool help = false;
+  bool no_population = false;
 };
 
 template <class T>
@@ -134,6 +139,11 @@ const std::map<std::string, FlagFn>& Flags() {
          c->options.print = false;
          return absl::OkStatus();
        }},
+      {"no_population",
+       [](const base::LongFlag&, RunCommand* c) {
+         c->no_population = true;
+         return absl::OkStatus();
+       }},
       {"report_json",
        [](const base::LongFlag& f, RunCommand* c) {
          c->files.report_json = f.value;
@@ -168,7 +178,8 @@ absl::Status ApplyFlag(const base::LongFlag& f, RunCommand* c) {
 
 absl::StatusOr<RunCommand> ParseRunFlags(const std::vector<std::string>& args) {
   absl::StatusOr<std::vector<base::LongFlag>> flags =
-      base::SplitLongFlags(args, /*switches=*/{"forever", "quiet", "help"});
+      base::SplitLongFlags(
+          args, /*switches=*/{"forever", "quiet", "help", "no_population"});
   if (!flags.ok()) return flags.status();
   RunCommand c;
   for (const base::LongFlag& f : *flags) {
@@ -200,8 +211,16 @@ int Run(TopologySpec spec, RunCommand c, std::ostream& out, std::ostream& err) {
   }
   // Results that cannot be written are found out now, not after training.
   if (absl::Status s = CheckReportFiles(c.files); !s.ok()) return Fail(err, s);
+  if (c.no_population) spec.population.reset();
+  auto population = std::make_shared<actors::PopulationResult>();
+  if (spec.population) {
+    c.options.hooks.after_build =
+        actors::PopulationHook(spec, c.options.print, population);
+  }
   absl::StatusOr<RunReport> report = RunSpec(spec, c.options);
   if (!report.ok()) return Fail(err, report.status());
+  // The run's actor system is gone: the controller has finished writing.
+  if (spec.population) report->population = population->fates;
   out << FormatRunReport(*report);
   if (absl::Status s = WriteReportFiles(*report, c.files); !s.ok()) {
     return Fail(err, s);

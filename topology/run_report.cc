@@ -87,6 +87,19 @@ report::Json ModelJson(const actors::ModelSummary& m) {
   out["rejected_shape"] = m.rejected_shape;
   out["rejected_label"] = m.rejected_label;
   out["warnings"] = m.warnings;
+  if (!m.stopped.empty()) out["stopped"] = m.stopped;
+  return out;
+}
+
+report::Json FateJson(const Fate& f) {
+  report::Json copies = report::Json::array();
+  for (const Fate::Copy& c : f.copies) {
+    copies.push_back({{"at", c.point}, {"from", c.donor}, {"spec", c.spec}});
+  }
+  report::Json out = {{"model", f.model}, {"initial_spec", f.initial_spec}};
+  out["pruned_at"] = f.pruned_at == 0 ? report::Json() : report::Json(f.pruned_at);
+  if (f.pruned_at != 0) out["pruned_accuracy"] = f.pruned_accuracy;
+  out["copies"] = std::move(copies);
   return out;
 }
 
@@ -145,6 +158,12 @@ std::string ReportToJson(const RunReport& report) {
   for (const DeadLetter& d : report.dead_letters) {
     doc["dead_letters"].push_back(
         {{"seq", d.seq}, {"path", d.path}, {"error", d.error}});
+  }
+  if (!report.population.empty()) {
+    doc["population"] = report::Json::array();
+    for (const Fate& f : report.population) {
+      doc["population"].push_back(FateJson(f));
+    }
   }
   return report::ToJsonText(doc) + "\n";
 }
@@ -246,7 +265,11 @@ std::string FormatProductionReport(const RunReport& r) {
 
 std::string FormatRunReport(const RunReport& report) {
   if (report.production) return FormatProductionReport(report);
-  return "\n" + FormatSummaryTable(report);
+  std::string out = "\n" + FormatSummaryTable(report);
+  if (!report.population.empty()) {
+    absl::StrAppend(&out, "\npopulation:\n", FormatFates(report.population));
+  }
+  return out;
 }
 
 }  // namespace trainbus::topology

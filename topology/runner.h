@@ -53,6 +53,7 @@
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "data/idx.h"
+#include "topology/population.h"
 #include "topology/spec.h"
 
 namespace trainbus::topology {
@@ -263,6 +264,8 @@ struct RunReport {
   bool production = false;
   std::string jsonl_path;  // the first jsonl consumer's
   std::string image_dir;   // the first image_dir source's
+  // What population training did to each model (empty without one).
+  std::vector<Fate> population;
 };
 
 // Runs the whole spec in this process (BuildPart(spec, kEveryNode, ...)).

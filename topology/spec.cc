@@ -315,6 +315,9 @@ class Parser {
   void ParseEvaluation(const YAML::Node& value, Fields& root,
                        TopologySpec* spec);
 
+  void ParsePopulation(const YAML::Node& node, Fields& root,
+                       TopologySpec* spec);
+
   void CheckNames(const TopologySpec& spec);
   void CheckRefs(const TopologySpec& spec);
   void CheckCycles(const TopologySpec& spec);
@@ -328,8 +331,9 @@ class Parser {
 
 const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
-      "name",     "description", "nodes",  "registry",  "evaluation",
-      "resources", "bindings",   "sources", "models",   "consumers"};
+      "name",      "description", "nodes",   "registry",  "evaluation",
+      "resources", "bindings",    "sources", "models",    "consumers",
+      "population"};
   return *keys;
 }
 
@@ -366,9 +370,99 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
   EachComponent(f, "models", "model", &spec->models, &Parser::ParseModel);
   EachComponent(f, "consumers", "consumer", &spec->consumers,
                 &Parser::ParseConsumer);
+  if (const YAML::Node* p = f.Find("population"); p != nullptr) {
+    ParsePopulation(*p, f, spec);
+  }
   CheckNames(*spec);
   CheckRefs(*spec);
   CheckCycles(*spec);
+}
+
+// A population method: its key under `population:`, its keys, and how it
+// fills the options.
+struct PopulationMethod {
+  const char* name;
+  std::vector<std::string> keys;
+  void (*read)(Fields& f, PopulationOptions* out);
+};
+
+const std::vector<PopulationMethod>& PopulationMethods() {
+  static const auto* methods = new std::vector<PopulationMethod>{
+      {"asha",
+       {"grace", "eta"},
+       [](Fields& f, PopulationOptions* out) {
+         AshaOptions a;
+         f.Require("grace");
+         a.grace = f.Uint("grace", 1, 1, uint64_t{1} << 50);
+         a.eta = static_cast<uint32_t>(f.Uint("eta", a.eta, 2, 1000));
+         out->asha = a;
+       }},
+      {"pbt",
+       {"interval", "quantile", "seed"},
+       [](Fields& f, PopulationOptions* out) {
+         PbtOptions p;
+         f.Require("interval");
+         p.interval = f.Uint("interval", 1, 1, uint64_t{1} << 50);
+         p.quantile = f.NonNegative("quantile", p.quantile);
+         if (p.quantile <= 0 || p.quantile > 0.5) {
+           f.Error(*f.Find("quantile"),
+                   "'quantile' must be in (0, 0.5]: the bottom and top "
+                   "fractions of the models");
+         }
+         p.seed = f.Uint("seed", p.seed, 0, UINT64_MAX);
+         out->pbt = p;
+       }},
+  };
+  return *methods;
+}
+
+void Parser::ParsePopulation(const YAML::Node& node, Fields& root,
+                             TopologySpec* spec) {
+  std::vector<std::string> names;
+  for (const PopulationMethod& m : PopulationMethods()) names.push_back(m.name);
+  if (!node.IsMap()) {
+    root.Error(node, absl::StrCat("'population' must be a mapping with one "
+                                  "or more of the keys ",
+                                  absl::StrJoin(names, ", ")));
+    return;
+  }
+  Fields f(node, "population", errors_);
+  f.Check(names);
+  PopulationSpec p;
+  p.where = f.where();
+  bool any = false;
+  for (const PopulationMethod& m : PopulationMethods()) {
+    const YAML::Node* value = f.Find(m.name);
+    if (value == nullptr) continue;
+    any = true;
+    if (!value->IsMap()) {
+      f.Error(*value, absl::StrCat("'", m.name, "' must be a mapping with "
+                                   "the keys ", absl::StrJoin(m.keys, ", ")));
+      continue;
+    }
+    Fields mf(*value, absl::StrCat("population ", m.name), errors_);
+    mf.Check(m.keys);
+    m.read(mf, &p.options);
+  }
+  if (!any) {
+    errors_->push_back({p.where, absl::StrCat("population: name a method: ",
+                                              absl::StrJoin(names, ", "))});
+  }
+  if (spec->models.size() < 2) {
+    errors_->push_back({p.where, absl::StrCat(
+        "population: needs at least 2 models to choose between; the spec "
+        "has ", spec->models.size())});
+  }
+  // The controller hears the models' accuracies on one metrics resource.
+  for (const ModelEntry& m : spec->models) {
+    if (m.output == spec->models.front().output) continue;
+    errors_->push_back({m.where, absl::StrCat(
+        "population: model '", m.name, "' publishes to '", m.output,
+        "' but '", spec->models.front().name, "' to '",
+        spec->models.front().output,
+        "'; give every model of a population the same output")});
+  }
+  spec->population = std::move(p);
 }
 
 void Parser::EachEntry(Fields& root, const std::string& key, const char* what,

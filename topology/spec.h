@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "bus/options.h"
 #include "kernels/nn/model.h"
+#include "topology/population.h"
 
 namespace trainbus::topology {
 
@@ -115,6 +116,12 @@ struct RegistrySpec {
   Location where;
 };
 
+// `population:` ASHA and/or PBT over the spec's models (population.h).
+struct PopulationSpec {
+  PopulationOptions options;
+  Location where;
+};
+
 // The held-out data every model is evaluated on: the first `limit` samples
 // of the test split in `data_dir`. Without the section: the first idx
 // source's data_dir, the whole test split.
@@ -135,6 +142,7 @@ struct TopologySpec {
   std::vector<SourceSpec> sources;
   std::vector<ModelEntry> models;
   std::vector<ConsumerSpec> consumers;
+  std::optional<PopulationSpec> population;
 };
 
 struct SpecError {

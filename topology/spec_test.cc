@@ -269,9 +269,75 @@ TEST(Validate, UnknownKeyListsTheAcceptedOnes) {
               HasSubstr("accepted keys: name, durable, log, max_queue, node"));
 }
 
+const char kTwoModels[] = R"(resources: [{name: in}, {name: m}]
+models:
+  - {name: a, spec: softmax, input: in, output: m}
+  - {name: b, spec: mlp, input: in, output: m}
+)";
+
+TEST(ParseSpec, PopulationSection) {
+  TopologySpec spec = MustParse(std::string(kTwoModels) + R"(population:
+  asha: {grace: 2000, eta: 4}
+  pbt: {interval: 5000, quantile: 0.5, seed: 9}
+)");
+  ASSERT_TRUE(spec.population.has_value());
+  ASSERT_TRUE(spec.population->options.asha.has_value());
+  EXPECT_EQ(spec.population->options.asha->grace, 2000u);
+  EXPECT_EQ(spec.population->options.asha->eta, 4u);
+  ASSERT_TRUE(spec.population->options.pbt.has_value());
+  EXPECT_EQ(spec.population->options.pbt->interval, 5000u);
+  EXPECT_DOUBLE_EQ(spec.population->options.pbt->quantile, 0.5);
+  EXPECT_EQ(spec.population->options.pbt->seed, 9u);
+  EXPECT_EQ(spec.population->where.line, 6);  // the mapping under the key
+  // Defaults: eta 3; no pbt.
+  spec = MustParse(std::string(kTwoModels) + "population: {asha: {grace: 10}}\n");
+  EXPECT_EQ(spec.population->options.asha->eta, 3u);
+  EXPECT_FALSE(spec.population->options.pbt.has_value());
+  EXPECT_FALSE(MustParse(kTwoModels).population.has_value());
+}
+
+TEST(Validate, PopulationKeysAreChecked) {
+  std::vector<SpecError> errors = Errors(std::string(kTwoModels) + R"(population:
+  asha: {eta: 1, rungs: 3}
+  pbt: {interval: 0, quantile: 0.7}
+  hyperband: {}
+)");
+  ExpectErrors(errors, {
+      {6, 9, "population asha: missing required key 'grace'"},
+      {6, 15, "'eta' must be an integer in [2, 1000], not '1'"},
+      {6, 18, "unknown key 'rungs'; accepted keys: grace, eta"},
+      {7, 19, "'interval' must be an integer in [1, "},
+      {7, 32, "'quantile' must be in (0, 0.5]"},
+      {8, 3, "unknown key 'hyperband'; accepted keys: asha, pbt"},
+  });
+  EXPECT_EQ(errors.size(), 6u) << FormatErrors("spec", errors);
+}
+
+TEST(Validate, PopulationNeedsAMethodAndTwoModels) {
+  std::vector<SpecError> errors =
+      Errors(std::string(kTwoModels) + "population: {}\n");
+  EXPECT_TRUE(HasError(errors, 5, 13, "population: name a method: asha, pbt"));
+  errors = Errors(R"(resources: [{name: in}, {name: m}]
+models: [{name: a, spec: softmax, input: in, output: m}]
+population: {pbt: {interval: 100}}
+)");
+  EXPECT_TRUE(HasError(errors, 3, 13, "needs at least 2 models"));
+  errors = Errors(R"(resources: [{name: in}, {name: m}, {name: n}]
+models:
+  - {name: a, spec: softmax, input: in, output: m}
+  - {name: b, spec: mlp, input: in, output: n}
+population: {pbt: {interval: 100}}
+)");
+  EXPECT_TRUE(HasError(errors, 4, 5, "model 'b' publishes to 'n' but 'a' to 'm'"));
+  errors = Errors(std::string(kTwoModels) + "population: [asha]\n");
+  EXPECT_TRUE(HasError(errors, 5, 13, "'population' must be a mapping"));
+  errors = Errors(std::string(kTwoModels) + "population: {asha: 3}\n");
+  EXPECT_TRUE(HasError(errors, 5, 20, "'asha' must be a mapping with the keys grace, eta"));
+}
+
 TEST(Validate, UnknownRootKeyListsTheSections) {
-  std::vector<SpecError> errors = Errors("resources: []\npopulation: {}\n");
-  EXPECT_TRUE(HasError(errors, 2, 1, "unknown key 'population'"));
+  std::vector<SpecError> errors = Errors("resources: []\nplacement: {}\n");
+  EXPECT_TRUE(HasError(errors, 2, 1, "unknown key 'placement'"));
   EXPECT_THAT(errors[0].message, HasSubstr("resources, bindings, sources"));
 }
 

@@ -129,7 +129,8 @@ std::string Network::SaveCheckpoint() const {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes) {
+absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes,
+                                                     const ModelSpec* respec) {
   constexpr size_t kMinSize = sizeof(kMagic) + 4 + 4 + 8 + 4 + 8;
   if (bytes.size() < sizeof(kMagic) ||
       std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
@@ -162,11 +163,12 @@ absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes) {
       !r.Get(&steps) || !r.Get(&count)) {
     return Corrupt("header runs past the end");
   }
-  const absl::string_view spec_text(spec_bytes.data(), spec_bytes.size());
   absl::StatusOr<ModelSpec> spec = ParseModelSpec(spec_bytes);
   if (!spec.ok()) {
     return Corrupt(absl::StrCat("bad spec: ", spec.status().message()));
   }
+  if (respec != nullptr) spec = *respec;
+  const std::string spec_text = FormatModelSpec(*spec);
   absl::StatusOr<std::unique_ptr<Network>> net = Network::Create(*spec);
   if (!net.ok()) return net.status();
   std::vector<Entry> entries = Entries(net->get(), **net);

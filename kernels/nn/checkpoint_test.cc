@@ -66,6 +66,28 @@ TEST(CheckpointTest, RoundTripsExactlyForEveryArchAndOptimizer) {
   }
 }
 
+TEST(CheckpointTest, LoadsUnderNewHyperparametersButNotOtherTensors) {
+  auto a = Trained("mlp:hidden=16,opt=momentum,lr=0.05", 3);
+  ModelSpec faster = a->spec();
+  faster.learning_rate = 0.1f;
+  faster.momentum = 0.5f;
+  auto b = LoadModel(a->SaveCheckpoint(), faster);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->steps(), 3u);
+  EXPECT_FLOAT_EQ((*b)->spec().learning_rate, 0.1f);
+  // Same weights and velocity: saved back under the old spec, the bytes match.
+  auto back = LoadModel((*b)->SaveCheckpoint(), a->spec());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->SaveCheckpoint(), a->SaveCheckpoint());
+
+  ModelSpec other = a->spec();
+  other.optimizer = "adam";  // two state arrays instead of one
+  auto refused = LoadModel(a->SaveCheckpoint(), other);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("tensors"), std::string::npos)
+      << refused.status();
+}
+
 TEST(CheckpointTest, CorruptOrTruncatedBytesAreErrors) {
   const std::string good = Trained("mlp:hidden=8", 1)->SaveCheckpoint();
   std::string flipped = good;

@@ -167,6 +167,12 @@ class Model {
 absl::StatusOr<std::unique_ptr<Model>> MakeModel(const ModelSpec& spec);
 // Corrupt, truncated or mismatched bytes give an error, never a crash.
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint);
+// The checkpoint's weights, optimizer state and step count under `spec`
+// instead of the spec it was saved with: new hyperparameters (lr, momentum,
+// wd, ...) for a trained model. `spec` must give the same tensors (layers,
+// optimizer and averaging), else it is an error naming the first mismatch.
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint,
+                                                 const ModelSpec& spec);
 
 }  // namespace trainbus::nn
 

@@ -408,4 +408,12 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint) {
   return std::unique_ptr<Model>(std::move(*net));
 }
 
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint,
+                                                 const ModelSpec& spec) {
+  absl::StatusOr<std::unique_ptr<internal::Network>> net =
+      internal::LoadNetwork(checkpoint, &spec);
+  if (!net.ok()) return net.status();
+  return std::unique_ptr<Model>(std::move(*net));
+}
+
 }  // namespace trainbus::nn
