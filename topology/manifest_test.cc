@@ -181,6 +181,16 @@ TEST(CollectEnvironment, WithoutDpkgEveryVersionIsUnknownWithTheReason) {
   EXPECT_THAT(env.source.note, HasSubstr("/nonexistent/git"));
 }
 
+// By default: setup.sh's packages plus those owning the loaded libraries.
+TEST(CollectEnvironment, DefaultPackagesIncludeTheLoadedLibrariesOwners) {
+  Environment env = CollectEnvironment();
+  std::map<std::string, std::string> versions;
+  for (const PackageVersion& p : env.packages) versions[p.name] = p.version;
+  for (const std::string& p : LinkedPackages()) EXPECT_TRUE(versions.count(p)) << p;
+  ASSERT_TRUE(versions.count("libc6")) << "libc.so.6 is loaded by every test";
+  EXPECT_NE(versions["libc6"], kUnknown);
+}
+
 // Runs git in `dir`; fails the test when it fails.
 void Git(const std::string& dir, std::vector<std::string> args) {
   std::vector<std::string> argv = {"/usr/bin/git", "-C", dir, "-c",

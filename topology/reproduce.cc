@@ -294,15 +294,21 @@ int ReproduceMain(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err, const ReplayFn& replay) {
   std::string run_text;
   std::vector<std::string> flag_args;
-  for (const std::string& arg : args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h" || arg == "help") {
       out << kUsage;
       return 0;
     }
     if (!absl::StartsWith(arg, "-") && run_text.empty()) {
       run_text = arg;
-    } else {
-      flag_args.push_back(arg);
+      continue;
+    }
+    flag_args.push_back(arg);
+    // "--name value": the value is not the RUN_ID.
+    if (absl::StartsWith(arg, "--") && arg.find('=') == std::string::npos &&
+        i + 1 < args.size()) {
+      flag_args.push_back(args[++i]);
     }
   }
   absl::StatusOr<std::vector<base::LongFlag>> flags =
