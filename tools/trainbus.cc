@@ -3,6 +3,7 @@
 //   trainbus registry ls models --sort 'test_accuracy desc'
 //   trainbus registry best --sort test_accuracy
 //   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
+//   trainbus run experiments/parallel_models.yaml --epochs=2
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
@@ -30,6 +31,8 @@ constexpr char kUsage[] =
     "                 (--registry_dir=DIR | --registry_node=HOST:PORT,\n"
     "                  --data_dir, --lease_ms, --max_tasks, --forever;\n"
     "                  `trainbus runner help`)\n"
+    "  run SPEC ...   run a topology spec in this process (--epochs,\n"
+    "                 --models, --train_limit, ...; `trainbus run --help`)\n"
     "  validate SPEC  check a topology spec; every error with line:column\n"
     "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
     "  serve ...      serve a registry model over TF Serving's REST API\n"
@@ -53,6 +56,9 @@ int main(int argc, char** argv) {
   }
   if (command == "runner") {
     return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
+  }
+  if (command == "run") {
+    return trainbus::topology::RunMain(args, std::cout, std::cerr);
   }
   if (command == "validate") {
     return trainbus::topology::ValidateMain(args, std::cout, std::cerr);

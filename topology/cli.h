@@ -1,16 +1,20 @@
-// `trainbus validate SPEC` and `trainbus describe SPEC [--format=table|dot]`.
+// `trainbus validate SPEC`, `trainbus describe SPEC [--format=table|dot]`
+// and `trainbus run SPEC [flags]`.
 //
 //   return trainbus::topology::ValidateMain(args, std::cout, std::cerr);
 //
-// Both exit 0 on success, 2 for a bad command line or an invalid spec (every
+// All exit 0 on success, 2 for a bad command line or an invalid spec (every
 // error printed, one per line, as FILE:LINE:COLUMN: message) and 1 when the
-// file cannot be read.
+// file cannot be read. `run` also exits 1 when the run fails (a timeout, a
+// model that stopped with an error, results that could not be written).
 #ifndef TRAINBUS_TOPOLOGY_CLI_H_
 #define TRAINBUS_TOPOLOGY_CLI_H_
 
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace trainbus::topology {
 
@@ -19,6 +23,17 @@ int ValidateMain(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err);
 int DescribeMain(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err);
+
+// `trainbus run SPEC [--epochs=N] [--models=...] ...` (see --help): runs the
+// spec in this process, prints the summary, writes the report files.
+int RunMain(const std::vector<std::string>& args, std::ostream& out,
+            std::ostream& err);
+
+// The same for a spec given as text (an experiment binary that embeds its
+// spec): `origin` names it in errors, `args` are only flags.
+int RunSpecTextMain(absl::string_view origin, absl::string_view text,
+                    const std::vector<std::string>& args, std::ostream& out,
+                    std::ostream& err);
 
 }  // namespace trainbus::topology
 

@@ -223,8 +223,10 @@ const std::vector<KindRow<SourceKind>>& SourceKinds() {
       {SourceKind::kIdxGenerator,
        "idx",
        {"data_dir", "epochs", "seed", "limit", "labels"}},
-      {SourceKind::kTestReplay, "test_replay", {"data_dir", "limit"}},
-      {SourceKind::kImageDir, "image_dir", {"dir"}},
+      {SourceKind::kTestReplay, "test_replay", {"data_dir", "limit", "first"}},
+      {SourceKind::kImageDir,
+       "image_dir",
+       {"dir", "dead_letter", "data_dir", "export_images", "export_broken"}},
   };
   return *kinds;
 }
@@ -235,6 +237,7 @@ const std::vector<KindRow<ConsumerKind>>& ConsumerKinds() {
       {ConsumerKind::kJsonl, "jsonl", {"path"}},
       {ConsumerKind::kAggregator, "aggregator", {}},
       {ConsumerKind::kRegistryLogger, "registry_logger", {}},
+      {ConsumerKind::kDeadLetters, "dead_letters", {}},
   };
   return *kinds;
 }
@@ -306,7 +309,9 @@ class Parser {
 
   void Placement(Fields& f, std::string* node);
   void ResourceRef(Fields& f, const std::string& key, const std::string& what,
-                   std::string* out);
+                   std::string* out, bool required = true);
+  void ParseEvaluation(const YAML::Node& value, Fields& root,
+                       TopologySpec* spec);
 
   void CheckNames(const TopologySpec& spec);
   void CheckRefs(const TopologySpec& spec);
@@ -320,8 +325,8 @@ class Parser {
 
 const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
-      "name",     "description", "nodes",  "registry", "resources",
-      "bindings", "sources",     "models", "consumers"};
+      "name",     "description", "nodes",  "registry",  "evaluation",
+      "resources", "bindings",   "sources", "models",   "consumers"};
   return *keys;
 }
 
@@ -346,6 +351,9 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
       rf.Check({"dir"});
       spec->registry = RegistrySpec{rf.String("dir", true), rf.where()};
     }
+  }
+  if (const YAML::Node* e = f.Find("evaluation"); e != nullptr) {
+    ParseEvaluation(*e, f, spec);
   }
   EachEntry(f, "resources", "resource",
             [&](Fields& e) { ParseResource(e, spec); });
@@ -392,8 +400,9 @@ void Parser::Placement(Fields& f, std::string* node) {
 }
 
 void Parser::ResourceRef(Fields& f, const std::string& key,
-                         const std::string& what, std::string* out) {
-  *out = f.Name(key, true);
+                         const std::string& what, std::string* out,
+                         bool required) {
+  *out = f.Name(key, required);
   if (!out->empty()) {
     resource_refs_.push_back(
         {*out, At(*f.Find(key)), absl::StrCat(what, ": '", key, "'")});
@@ -419,6 +428,22 @@ void Parser::EachComponent(Fields& root, const std::string& key,
     Placement(f, &component.node);
     out->push_back(std::move(component));
   });
+}
+
+void Parser::ParseEvaluation(const YAML::Node& value, Fields& root,
+                             TopologySpec* spec) {
+  if (!value.IsMap()) {
+    root.Error(value,
+               "'evaluation' must be a mapping with the keys data_dir, limit");
+    return;
+  }
+  Fields f(value, "evaluation", errors_);
+  f.Check({"data_dir", "limit"});
+  EvaluationSpec e;
+  e.where = f.where();
+  e.data_dir = f.String("data_dir", true);
+  e.limit = f.Uint("limit", 0, 0, UINT64_MAX);
+  spec->evaluation = std::move(e);
 }
 
 void Parser::ParseNode(Fields& f, TopologySpec* spec) {
@@ -567,6 +592,12 @@ bool Parser::ParseSource(Fields& f, SourceSpec* out) {
   ResourceRef(f, "output", absl::StrCat("source '", s.name, "'"), &s.output);
   if (s.kind == SourceKind::kImageDir) {
     s.dir = f.String("dir", true);
+    ResourceRef(f, "dead_letter", absl::StrCat("source '", s.name, "'"),
+                &s.dead_letter, /*required=*/false);
+    s.export_images = f.Uint("export_images", 0, 0, 1000000);
+    s.export_broken = f.Uint("export_broken", 0, 0, 1000000);
+    // An export reads the test split of data_dir.
+    s.data_dir = f.String("data_dir", s.export_images + s.export_broken > 0);
   } else {
     s.data_dir = f.String("data_dir", true);
   }
@@ -574,14 +605,15 @@ bool Parser::ParseSource(Fields& f, SourceSpec* out) {
   s.rate = f.NonNegative("rate", s.rate);
   s.seed = f.Uint("seed", s.seed, 0, UINT64_MAX);
   s.limit = f.Uint("limit", s.limit, 0, UINT64_MAX);
+  s.first = f.Uint("first", s.first, 0, UINT64_MAX);
   s.labels = f.Bool("labels", s.labels);
   return true;
 }
 
 bool Parser::ParseModel(Fields& f, ModelEntry* out) {
   ModelEntry& m = *out;
-  f.Check(
-      {"name", "spec", "input", "output", "eval_every", "eval_subset", "node"});
+  f.Check({"name", "spec", "input", "output", "predictions", "eval_every",
+           "eval_subset", "node"});
   m.spec_text = f.String("spec", true);
   if (const YAML::Node* text = f.Find("spec"); text && text->IsScalar()) {
     absl::StatusOr<nn::ModelSpec> parsed = nn::ParseModelSpec(m.spec_text);
@@ -594,6 +626,7 @@ bool Parser::ParseModel(Fields& f, ModelEntry* out) {
   const std::string what = absl::StrCat("model '", m.name, "'");
   ResourceRef(f, "input", what, &m.input);
   ResourceRef(f, "output", what, &m.output);
+  ResourceRef(f, "predictions", what, &m.predictions, /*required=*/false);
   m.eval_every =
       static_cast<uint32_t>(f.Uint("eval_every", m.eval_every, 1, 1u << 30));
   m.eval_subset =
@@ -620,7 +653,7 @@ bool Parser::ParseConsumer(Fields& f, ConsumerSpec* out) {
     }
   }
   if (c.kind == ConsumerKind::kJsonl) c.path = f.String("path", true);
-  c.every = f.Uint("every", c.every, 1, UINT64_MAX);
+  c.every = f.Uint("every", c.every, 0, UINT64_MAX);  // 0: no predictions
   return true;
 }
 

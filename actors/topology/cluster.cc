@@ -588,7 +588,7 @@ absl::StatusOr<std::vector<ModelSummary>> RunWorker(
   // process is its models' alone anyway.
   common.detached = false;
   for (size_t i = 0; i < config.models.size(); ++i) {
-    // The same binding RunParallelModels makes, across the network.
+    // The same binding the parallel_models spec makes, across the network.
     FedModel m;
     m.resource = resource_names[i];
     m.feeds = {LabelledFeed("mnist", policy)};

@@ -8,7 +8,7 @@
 //   worker2:                   +--labelled--> [model1] --> ...
 //
 // The worker imports the hub's [mnist] and [metrics] (bus/node.h) and then
-// builds exactly what RunParallelModels builds in one process: a resource
+// builds exactly what experiments/parallel_models.yaml builds in one process: a resource
 // per model bound to [mnist], a model actor on it. The hub serves its
 // directory, waits for `workers` workers to join, streams the training split
 // once, and ends when every joined worker has reported a final result for
@@ -38,7 +38,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "actors/topology/parallel_models.h"
+#include "actors/model/model_actor.h"
+#include "actors/topology/components.h"
 
 namespace trainbus::actors {
 

@@ -1,0 +1,373 @@
+// RunSpec (topology/runner.h): the whole spec in this process, from the
+// checks before anything starts to the drained consumers.
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "actors/topology/components.h"
+#include "base/file.h"
+#include "base/status_error.h"
+#include "base/status_macros.h"
+#include "bus/atoms.h"
+#include "bus/subscribe.h"
+#include "caf/all.hpp"
+#include "registry/records.h"
+#include "registry/store.h"
+#include "topology/runner.h"
+
+namespace trainbus::topology {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Hands every Metric published to a resource to a callback.
+// Subscribed (SubscribeNow) by its spawner.
+caf::behavior MetricSink(caf::event_based_actor* self,
+                         std::function<void(const bus::Metric&)> fn) {
+  return {
+      [=](bus::deliver_atom, uint64_t, const bus::Metric& m) {
+        fn(m);
+        auto from = caf::actor_cast<bus::resource_actor>(self->current_sender());
+        self->send(from, bus::credit_atom::value, uint32_t{1});
+      },
+      [=](bus::done_atom) { self->quit(); },
+  };
+}
+
+// Outputs that must be writable are checked before anything runs.
+absl::Status CheckOutputs(const TopologySpec& spec) {
+  for (const ConsumerSpec& c : spec.consumers) {
+    if (c.kind != ConsumerKind::kJsonl) continue;
+    TB_RETURN_IF_ERROR(actors::PrefixStatus(
+        absl::StrCat("consumer '", c.name, "' (JSON lines)"),
+        base::CheckFileWritable(c.path)));
+  }
+  return absl::OkStatus();
+}
+
+bool Forever(const TopologySpec& spec) {
+  for (const SourceSpec& s : spec.sources) {
+    if (s.kind == SourceKind::kIdxGenerator && s.epochs == 0) return true;
+  }
+  return false;
+}
+
+void FillHeader(const TopologySpec& spec, PartContext& ctx, RunReport* r) {
+  r->name = spec.name;
+  for (const SourceSpec& s : spec.sources) {
+    if (s.kind != SourceKind::kIdxGenerator) r->production = true;
+    if (s.kind == SourceKind::kImageDir && r->image_dir.empty()) {
+      r->image_dir = s.dir;
+    }
+    if (s.kind == SourceKind::kIdxGenerator && r->data_dir.empty()) {
+      r->data_dir = s.data_dir;
+      r->epochs = s.epochs;
+    }
+    r->sources.push_back({s.name, s.kind, 0, 0});
+  }
+  for (const ConsumerSpec& c : spec.consumers) {
+    if (c.kind == ConsumerKind::kJsonl && r->jsonl_path.empty()) {
+      r->jsonl_path = c.path;
+    }
+  }
+  r->test_samples = ctx.eval_samples();
+}
+
+std::string Banner(const TopologySpec& spec, const RunReport& r,
+                   size_t train_samples) {
+  std::vector<actors::NamedModel> named;
+  std::vector<nn::ModelSpec> specs;
+  uint32_t eval_every = 0, eval_subset = 0;
+  for (const ModelEntry& m : spec.models) {
+    named.push_back({m.name, m.spec_text});
+    specs.push_back(m.spec);
+    eval_every = m.eval_every;
+    eval_subset = m.eval_subset;
+  }
+  return absl::StrCat(
+      actors::ModelCostLines(named, specs),
+      absl::StrFormat(
+          "trainbus: %d models on %d training samples %s from %s, "
+          "evaluating every %d steps on %d held-out samples\n",
+          spec.models.size(), train_samples,
+          actors::EpochsText(r.epochs, r.epochs == 0), r.data_dir, eval_every,
+          eval_subset == 0 ? r.test_samples
+                           : std::min<size_t>(eval_subset, r.test_samples)));
+}
+
+// Waits until every model reported (or was stopped) and every source ended.
+// A model actor that goes down without a summary was stopped (e.g. by a
+// population controller); it is not waited for.
+class Waiter {
+ public:
+  Waiter(caf::scoped_actor& self, PartContext& ctx, RunReport* report)
+      : self_(self), report_(report) {
+    for (const auto& [name, m] : ctx.models()) {
+      self_->monitor(m.actor);
+      by_actor_[m.actor.address()] = name;
+    }
+    models_left_ = ctx.models().size();
+    sources_left_ = ctx.sources().size();
+  }
+
+  // False when `deadline` passed first.
+  bool Wait(std::optional<Clock::time_point> deadline) {
+    while (models_left_ > 0 || sources_left_ > 0) {
+      bool timed_out = false;
+      auto handlers = std::make_tuple(
+          [&](actors::ModelSummary& s) {
+            if (summaries_.emplace(s.name, std::move(s)).second) --models_left_;
+          },
+          [&](caf::down_msg& down) {
+            auto it = by_actor_.find(down.source);
+            if (it == by_actor_.end() || summaries_.count(it->second)) return;
+            if (stopped_.insert(it->second).second) --models_left_;
+          },
+          [&](bus::done_atom, const std::string& source, uint64_t n) {
+            Source(source, n, 0);
+          },
+          [&](bus::done_atom, const std::string& source, uint64_t n,
+              uint64_t dead) { Source(source, n, dead); });
+      if (!deadline) {
+        std::apply([&](auto&... h) { self_->receive(h...); }, handlers);
+        continue;
+      }
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - Clock::now());
+      std::apply(
+          [&](auto&... h) {
+            self_->receive(h...,
+                           caf::after(std::max(wait, std::chrono::milliseconds(1))) >>
+                               [&] { timed_out = Clock::now() >= *deadline; });
+          },
+          handlers);
+      if (timed_out) return false;
+    }
+    return true;
+  }
+
+  std::map<std::string, actors::ModelSummary>& summaries() {
+    return summaries_;
+  }
+  const std::set<std::string>& stopped() const { return stopped_; }
+  size_t models_left() const { return models_left_; }
+  size_t sources_left() const { return sources_left_; }
+
+ private:
+  void Source(const std::string& name, uint64_t published, uint64_t dead) {
+    for (SourceReport& s : report_->sources) {
+      if (s.name != name) continue;
+      s.published = published;
+      s.dead_lettered = dead;
+    }
+    if (sources_left_ > 0) --sources_left_;
+  }
+
+  caf::scoped_actor& self_;
+  RunReport* report_;
+  std::map<caf::actor_addr, std::string> by_actor_;
+  std::map<std::string, actors::ModelSummary> summaries_;
+  std::set<std::string> stopped_;
+  size_t models_left_ = 0;
+  size_t sources_left_ = 0;
+};
+
+// What a consumer must have received by now: the predictions and metrics
+// the models it listens to reported, and the dead letters its sources sent.
+struct Expected {
+  uint64_t predictions = 0, metrics = 0, samples = 0;
+};
+
+Expected ExpectedFor(const TopologySpec& spec, const ConsumerSpec& c,
+                     const RunReport& report) {
+  const std::set<std::string> inputs(c.inputs.begin(), c.inputs.end());
+  Expected e;
+  for (size_t i = 0; i < spec.models.size(); ++i) {
+    const ModelEntry& m = spec.models[i];
+    const actors::ModelSummary* s = nullptr;
+    for (const actors::ModelSummary& r : report.models) {
+      if (r.name == m.name) s = &r;
+    }
+    if (s == nullptr) continue;
+    if (inputs.count(m.predictions)) e.predictions += s->predictions;
+    if (inputs.count(m.output)) {
+      e.metrics += s->curve.size() + (s->error.empty() ? 0 : 1);
+    }
+  }
+  for (size_t i = 0; i < spec.sources.size(); ++i) {
+    const SourceSpec& s = spec.sources[i];
+    if (s.kind == SourceKind::kImageDir && inputs.count(s.dead_letter)) {
+      e.samples += report.sources[i].dead_lettered;
+    }
+  }
+  return e;
+}
+
+// Each consumer confirms it has everything that was sent (flush_atom).
+absl::Status Drain(const TopologySpec& spec, PartContext& ctx,
+                   caf::scoped_actor& self, std::chrono::milliseconds timeout,
+                   RunReport* report) {
+  absl::Status status = absl::OkStatus();
+  for (const ConsumerSpec& c : spec.consumers) {
+    auto it = ctx.consumers().find(c.name);
+    if (it == ctx.consumers().end()) continue;
+    const Expected e = ExpectedFor(spec, c, *report);
+    self->request(it->second, timeout, bus::flush_atom::value, e.predictions,
+                  e.metrics, e.samples)
+        .receive(
+            [&](actors::ConsumerStats& s) {
+              report->consumers.push_back(std::move(s));
+            },
+            [&](caf::error& err) {
+              status.Update(absl::DeadlineExceededError(absl::StrCat(
+                  "consumer '", c.name, "' did not receive everything: ",
+                  base::ErrorToString(err))));
+            });
+    if (c.kind == ConsumerKind::kAggregator && !report->aggregate) {
+      self->request(it->second, timeout, actors::report_atom::value)
+          .receive([&](actors::AggregateReport& a) { report->aggregate = a; },
+                   [&](caf::error&) {});
+    }
+  }
+  return status;
+}
+
+// Finished models go to the registry, with their results as key/values.
+absl::Status SaveModels(const TopologySpec& spec, const RunReport& report) {
+  if (!spec.registry) return absl::OkStatus();
+  registry::StoreOptions options;
+  options.root = spec.registry->dir;
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<registry::Store> store,
+                      registry::Store::Open(options));
+  const std::string project = spec.name.empty() ? "trainbus" : spec.name;
+  for (const actors::ModelSummary& m : report.models) {
+    if (!m.error.empty() || m.checkpoint.empty()) continue;
+    registry::KeyValues kv = {
+        {"test_accuracy", registry::FormatNumber(m.test_accuracy)},
+        {"prequential_accuracy", registry::FormatNumber(m.prequential_accuracy)},
+        {"samples", registry::FormatNumber(static_cast<double>(m.samples))},
+        {"steps", registry::FormatNumber(static_cast<double>(m.steps))},
+    };
+    TB_RETURN_IF_ERROR(
+        store->SaveModel(project, m.name, m.spec, m.checkpoint, kv).status());
+  }
+  return absl::OkStatus();
+}
+
+// Subscribes one MetricSink to every resource a model publishes metrics to.
+caf::actor SpawnMetricSink(const TopologySpec& spec, PartContext& ctx,
+                           std::function<void(const bus::Metric&)> fn) {
+  caf::actor sink = ctx.system().spawn<caf::detached>(MetricSink, std::move(fn));
+  std::set<std::string> outputs;
+  for (const ModelEntry& m : spec.models) outputs.insert(m.output);
+  for (const std::string& name : outputs) {
+    absl::StatusOr<bus::resource_actor> r = ctx.Resource(name);
+    if (!r.ok()) continue;
+    bus::SubscribeOptions sub;
+    sub.name = name + "->on_metric";
+    sub.initial_credit = 64;
+    bus::SubscribeNow(sink, *r, sub);
+  }
+  return sink;
+}
+
+}  // namespace
+
+absl::StatusOr<RunReport> RunSpec(const TopologySpec& spec,
+                                  const RunOptions& options) {
+  TB_RETURN_IF_ERROR(CheckOutputs(spec));
+  caf::actor_system_config cfg;
+  ConfigureRunSystem(cfg);
+  caf::actor_system sys{cfg};
+  bus::Bus bus{sys};
+  caf::scoped_actor self{sys};
+  PartContext ctx(sys, bus);
+  ctx.listener = caf::actor{self};
+  ctx.print = options.print;
+  auto fail = [&](const absl::Status& s) {
+    ctx.StopAll();
+    caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
+    return s;
+  };
+  if (absl::Status s = BuildPart(spec, kEveryNode, ctx); !s.ok()) return fail(s);
+  caf::actor sink;
+  if (options.hooks.on_metric) {
+    sink = SpawnMetricSink(spec, ctx, options.hooks.on_metric);
+  }
+  auto stop_sink = [&] {
+    if (sink) caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  };
+  if (options.hooks.after_build) {
+    if (absl::Status s = options.hooks.after_build(ctx); !s.ok()) {
+      stop_sink();
+      return fail(s);
+    }
+  }
+  RunReport report;
+  FillHeader(spec, ctx, &report);
+  size_t train_samples = 0;  // the first idx source's
+  for (const PreparedSource& s : ctx.sources()) {
+    if (s.entry->kind == SourceKind::kIdxGenerator && train_samples == 0) {
+      train_samples = s.samples;
+    }
+  }
+  report.train_samples = train_samples;
+  if (auto d = bus.Describe(); d.ok()) report.topology = *d;
+  if (options.print) std::cout << Banner(spec, report, train_samples);
+
+  const auto start = Clock::now();
+  if (absl::Status s = ctx.StartSources(); !s.ok()) {
+    stop_sink();
+    return fail(s);
+  }
+  Waiter waiter(self, ctx, &report);
+  const bool forever = Forever(spec);
+  std::optional<Clock::time_point> deadline;
+  const auto timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(std::max(options.timeout_s, 0.0) * 1000));
+  if (!forever && options.timeout_s > 0) deadline = start + timeout;
+  if (!waiter.Wait(deadline)) {
+    stop_sink();
+    return fail(absl::DeadlineExceededError(absl::StrFormat(
+        "the run did not finish within %.0f s (%d of %d models and %d of %d "
+        "sources still running; a model actor stopped without reporting, or "
+        "training is slower than that); raise --timeout_s, or use fewer "
+        "samples (--train_limit)",
+        options.timeout_s, waiter.models_left(), ctx.models().size(),
+        waiter.sources_left(), ctx.sources().size())));
+  }
+  for (const ModelEntry& m : spec.models) {
+    auto it = waiter.summaries().find(m.name);
+    if (it != waiter.summaries().end()) {
+      report.models.push_back(std::move(it->second));
+    } else if (waiter.stopped().count(m.name)) {
+      report.stopped_models.push_back(m.name);
+    }
+  }
+  const absl::Status drained = Drain(
+      spec, ctx, self, timeout.count() > 0 ? timeout : std::chrono::hours(24),
+      &report);
+  report.wall_seconds =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  report.dead_letters = ctx.DeadLetters();
+  if (auto all = bus.Metrics(); all.ok()) report.bus = std::move(*all);
+  if (sink) {
+    // Every model published its last metric before its summary, and the
+    // metrics request above went through the resources after them, so the
+    // deliveries are in the sink's mailbox ahead of this.
+    self->monitor(sink);
+    self->send(sink, bus::done_atom::value);
+    self->receive([](const caf::down_msg&) {});
+  }
+  ctx.StopAll();
+  caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
+  TB_RETURN_IF_ERROR(drained);
+  TB_RETURN_IF_ERROR(actors::PrefixStatus("registry", SaveModels(spec, report)));
+  return report;
+}
+
+}  // namespace trainbus::topology
