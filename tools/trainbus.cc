@@ -4,6 +4,7 @@
 //   trainbus registry best --sort test_accuracy
 //   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
 //   trainbus run experiments/parallel_models.yaml --epochs=2
+//   trainbus reproduce 3 --registry_dir=DIR  (re-runs run 3, compares weights)
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
@@ -17,6 +18,7 @@
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
 #include "topology/cli.h"
+#include "topology/reproduce.h"
 #include "serving/serve_main.h"
 
 namespace {
@@ -33,6 +35,9 @@ constexpr char kUsage[] =
     "                  `trainbus runner help`)\n"
     "  run SPEC ...   run a topology spec in this process (--epochs,\n"
     "                 --models, --train_limit, ...; `trainbus run --help`)\n"
+    "  reproduce RUN_ID  re-run a recorded run from its manifest and compare\n"
+    "                 the final checkpoints (--registry_dir; `trainbus\n"
+    "                  reproduce --help`)\n"
     "  validate SPEC  check a topology spec; every error with line:column\n"
     "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
     "  serve ...      serve a registry model over TF Serving's REST API\n"
@@ -56,6 +61,12 @@ int main(int argc, char** argv) {
   }
   if (command == "runner") {
     return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
+  }
+  if (command == "reproduce") {
+    // The replay is `trainbus run` in a child process of this same binary.
+    return trainbus::topology::ReproduceMain(
+        args, std::cout, std::cerr,
+        trainbus::topology::SubprocessReplay("/proc/self/exe"));
   }
   if (command == "run") {
     return trainbus::topology::RunMain(args, std::cout, std::cerr);

@@ -278,13 +278,13 @@ SourceTree ReadSourceTree(const EnvironmentOptions& options) {
 
 // ---- Inputs ----------------------------------------------------------------
 
-absl::Status ListFiles(const SourceSpec& source, const std::string& dir,
+absl::Status ListFiles(const std::string& reader, const std::string& dir,
                        bool recursive, std::vector<std::string>* paths) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat(
-        "source '", source.name, "' reads '", dir,
+        reader, " reads '", dir,
         "', which is not a directory; fix the spec's path (or --data_dir)"));
   }
   std::vector<std::string> found;
@@ -298,8 +298,7 @@ absl::Status ListFiles(const SourceSpec& source, const std::string& dir,
   }
   if (ec) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "cannot list '", dir, "' for source '", source.name,
-        "': ", ec.message()));
+        "cannot list '", dir, "' for ", reader, ": ", ec.message()));
   }
   std::sort(found.begin(), found.end());
   paths->insert(paths->end(), found.begin(), found.end());
@@ -399,18 +398,26 @@ std::map<std::string, uint64_t> SpecSeeds(const TopologySpec& spec) {
 absl::StatusOr<std::vector<InputFile>> HashInputs(const TopologySpec& spec) {
   std::vector<InputFile> inputs;
   std::set<std::string> seen;  // two sources may read one directory
-  for (const SourceSpec& source : spec.sources) {
+  auto add = [&](const std::string& name, const std::string& reader,
+                 const std::string& dir, bool recursive) -> absl::Status {
     std::vector<std::string> paths;
-    if (source.kind == SourceKind::kImageDir) {
-      TB_RETURN_IF_ERROR(ListFiles(source, source.dir, true, &paths));
-    } else {
-      TB_RETURN_IF_ERROR(ListFiles(source, source.data_dir, false, &paths));
-    }
+    TB_RETURN_IF_ERROR(ListFiles(reader, dir, recursive, &paths));
     for (const std::string& path : paths) {
       if (!seen.insert(path).second) continue;
-      TB_ASSIGN_OR_RETURN(InputFile f, HashFile(source.name, path));
+      TB_ASSIGN_OR_RETURN(InputFile f, HashFile(name, path));
       inputs.push_back(std::move(f));
     }
+    return absl::OkStatus();
+  };
+  for (const SourceSpec& source : spec.sources) {
+    const bool images = source.kind == SourceKind::kImageDir;
+    TB_RETURN_IF_ERROR(add(source.name,
+                           absl::StrCat("source '", source.name, "'"),
+                           images ? source.dir : source.data_dir, images));
+  }
+  if (spec.evaluation.has_value() && !spec.evaluation->data_dir.empty()) {
+    TB_RETURN_IF_ERROR(add("evaluation", "the evaluation",
+                           spec.evaluation->data_dir, false));
   }
   return inputs;
 }
@@ -454,6 +461,17 @@ absl::StatusOr<RunRecorder> RunRecorder::Begin(registry::Store& store,
   TB_ASSIGN_OR_RETURN(m.run_id, store.CreateRun(start.project, m.spec_name,
                                                 ManifestToJson(m)));
   return RunRecorder(&store, std::move(m));
+}
+
+absl::StatusOr<RunRecorder> RunRecorder::Open(const std::string& registry_dir,
+                                              RunStart start) {
+  registry::StoreOptions options;
+  options.root = registry_dir;
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<registry::Store> store,
+                      registry::Store::Open(options));
+  TB_ASSIGN_OR_RETURN(RunRecorder recorder, Begin(*store, std::move(start)));
+  recorder.owned_store_ = std::move(store);
+  return recorder;
 }
 
 absl::StatusOr<RunManifest> RunRecorder::Finish(

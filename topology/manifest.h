@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -101,7 +102,8 @@ absl::StatusOr<RunManifest> ParseManifest(absl::string_view json);
 std::map<std::string, uint64_t> SpecSeeds(const TopologySpec& spec);
 // Every file the spec's sources read: the regular files of an IDX source's
 // data_dir, and every regular file under an image directory (recursively),
-// hashed. A missing directory is an error naming the source.
+// then the evaluation's data_dir, hashed. A missing directory is an error
+// naming the source.
 absl::StatusOr<std::vector<InputFile>> HashInputs(const TopologySpec& spec);
 
 // The packages of tools/setup.sh that the trainbus binary builds against.
@@ -138,8 +140,13 @@ class RunRecorder {
  public:
   static absl::StatusOr<RunRecorder> Begin(registry::Store& store,
                                            RunStart start);
+  // Opens (creating if missing) the registry at `registry_dir` (empty:
+  // Store::DefaultRoot()) and begins there; the recorder keeps it open.
+  static absl::StatusOr<RunRecorder> Open(const std::string& registry_dir,
+                                          RunStart start);
 
   int64_t run_id() const { return manifest_.run_id; }
+  const std::string& registry_root() const { return store_->root(); }
   const RunManifest& manifest() const { return manifest_; }
 
   // The run ended well: stores each model's checkpoint (model name, bytes),
@@ -157,6 +164,7 @@ class RunRecorder {
   absl::Status End(registry::RunState state, const std::string& out_dir,
                    const std::vector<registry::DatasetFile>& checkpoints);
 
+  std::unique_ptr<registry::Store> owned_store_;  // set by Open
   registry::Store* store_;
   RunManifest manifest_;
 };

@@ -90,22 +90,26 @@ TEST(HashInputs, HashesIdxDirectoriesAndImageTreesAndNamesMissingOnes) {
   ASSERT_TRUE(base::WriteFileAtomically(dir + "/idx/a-images", "xyz").ok());
   ASSERT_TRUE(base::CreateDirectories(dir + "/idx/not-read").ok());
   ASSERT_TRUE(base::WriteFileAtomically(dir + "/pics/cat/1.png", "abc").ok());
+  ASSERT_TRUE(base::WriteFileAtomically(dir + "/eval/t10k", "e").ok());
   absl::StatusOr<TopologySpec> spec = ParseSpec(absl::StrCat(
       "resources: [{name: in}]\nsources:\n"
       "  - {name: gen, kind: idx, data_dir: ", dir, "/idx, output: in}\n"
       "  - {name: replay, kind: test_replay, data_dir: ", dir,
       "/idx, output: in}\n"
-      "  - {name: pics, kind: image_dir, dir: ", dir, "/pics, output: in}\n"));
+      "  - {name: pics, kind: image_dir, dir: ", dir, "/pics, output: in}\n"
+      "evaluation: {data_dir: ", dir, "/eval}\n"));
   ASSERT_TRUE(spec.ok()) << spec.status();
   absl::StatusOr<std::vector<InputFile>> inputs = HashInputs(*spec);
   ASSERT_TRUE(inputs.ok()) << inputs.status();
-  ASSERT_EQ(inputs->size(), 3u);  // the replay's directory is the generator's
+  ASSERT_EQ(inputs->size(), 4u);  // the replay's directory is the generator's
   EXPECT_EQ((*inputs)[0].path, dir + "/idx/a-images");
   EXPECT_EQ((*inputs)[1].path, dir + "/idx/b-labels");
   EXPECT_EQ((*inputs)[1].sha256, kAbcSha256);
   EXPECT_EQ((*inputs)[1].size, 3);
   EXPECT_EQ((*inputs)[2].path, dir + "/pics/cat/1.png");
   EXPECT_EQ((*inputs)[2].source, "pics");
+  EXPECT_EQ((*inputs)[3].path, dir + "/eval/t10k");
+  EXPECT_EQ((*inputs)[3].source, "evaluation");
 
   spec->sources[2].dir = dir + "/nowhere";
   absl::Status s = HashInputs(*spec).status();
