@@ -50,7 +50,7 @@ TEST(TrainbusTest, EverySubcommandAnswersHelp) {
        {std::vector<std::string>{"help"}, {"--help"}, {"registry", "help"},
         {"registry", "ls", "--help"}, {"runner", "help"},
         {"runner", "--help"}, {"validate", "--help"}, {"describe", "--help"},
-        {"run", "--help"}, {"run", "help"}}) {
+        {"run", "--help"}, {"run", "help"}, {"reproduce", "--help"}}) {
     Result r = RunTrainbus(args);
     EXPECT_EQ(r.exit, "exited with status 0") << args.back() << r.output;
     EXPECT_TRUE(absl::StartsWith(r.output, "usage: trainbus")) << r.output;
