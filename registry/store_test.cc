@@ -793,35 +793,35 @@ TEST_F(StoreTest, UnknownRunIsNotFoundAndNamesTheRegistry) {
 // the first writable open adds the tables and keeps everything else.
 TEST(StoreOpenTest, RegistryWithoutRunTablesGainsThemOnAWritableOpen) {
   const std::string root = NewTempDir("old-registry");
-  {
+  auto open = [&root](bool read_only) {
     StoreOptions options;
     options.root = root;
-    auto store = Store::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->SaveModel("", "m", "softmax", "w", {}).ok());
+    options.read_only = read_only;
+    return OrFail(Store::Open(options));
+  };
+  {
+    std::unique_ptr<Store> fresh = open(false);
+    ASSERT_NE(fresh, nullptr);
+    ASSERT_TRUE(fresh->SaveModel("", "m", "softmax", "w", {}).ok());
   }
+  // As a build from before the runs tables left it.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((root + "/registry.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE run_blobs; DROP TABLE runs;", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
+  const int dropped = sqlite3_exec(db, "DROP TABLE run_blobs; DROP TABLE runs",
+                                   nullptr, nullptr, nullptr);
   sqlite3_close(db);
+  ASSERT_EQ(dropped, SQLITE_OK);
   {
-    StoreOptions options;
-    options.root = root;
-    options.read_only = true;
-    auto store = Store::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    EXPECT_EQ((*store)->GetRun(1).status().code(), absl::StatusCode::kNotFound);
-    EXPECT_TRUE(OrFail((*store)->ListRuns()).empty());
-    EXPECT_TRUE(OrFail((*store)->VerifyBlobs()).problems.empty());
+    std::unique_ptr<Store> reader = open(true);
+    ASSERT_NE(reader, nullptr);
+    EXPECT_EQ(reader->GetRun(1).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_TRUE(OrFail(reader->ListRuns()).empty());
+    EXPECT_TRUE(OrFail(reader->VerifyBlobs()).problems.empty());
   }
-  StoreOptions options;
-  options.root = root;
-  auto store = Store::Open(options);
-  ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(OrFail((*store)->CreateRun("", "spec", "{}")), 1);
-  EXPECT_EQ(OrFail((*store)->GetModel("", "m")).version, 1);
+  std::unique_ptr<Store> writer = open(false);
+  ASSERT_NE(writer, nullptr);
+  EXPECT_EQ(OrFail(writer->CreateRun("", "spec", "{}")), 1);
+  EXPECT_EQ(OrFail(writer->GetModel("", "m")).version, 1);
 }
 
 }  // namespace

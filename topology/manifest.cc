@@ -315,13 +315,9 @@ absl::StatusOr<InputFile> HashFile(const std::string& source,
 }  // namespace
 
 std::string ManifestToJson(const RunManifest& m) {
-  Json j;
-  j["run_id"] = m.run_id;
-  j["reproduces"] = m.reproduces;
-  j["state"] = m.state;
-  j["error"] = m.error;
-  j["started_ns"] = m.started_ns;
-  j["finished_ns"] = m.finished_ns;
+  Json j = {{"run_id", m.run_id},         {"reproduces", m.reproduces},
+            {"state", m.state},           {"error", m.error},
+            {"started_ns", m.started_ns}, {"finished_ns", m.finished_ns}};
   j["spec"] = {{"name", m.spec_name},
                {"origin", m.spec_origin},
                {"text", m.spec_text},

@@ -290,15 +290,25 @@ ReplayFn SubprocessReplay(std::string trainbus) {
   };
 }
 
-int ReproduceMain(const std::vector<std::string>& args, std::ostream& out,
-                  std::ostream& err, const ReplayFn& replay) {
+namespace {
+
+struct ReproduceCommand {
+  bool help = false;
+  int64_t run_id = 0;
+  registry::StoreOptions store;
+  std::string out_dir;
+};
+
+absl::StatusOr<ReproduceCommand> ParseReproduceArgs(
+    const std::vector<std::string>& args) {
+  ReproduceCommand c;
   std::string run_text;
   std::vector<std::string> flag_args;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h" || arg == "help") {
-      out << kUsage;
-      return 0;
+      c.help = true;
+      return c;
     }
     if (!absl::StartsWith(arg, "-") && run_text.empty()) {
       run_text = arg;
@@ -311,49 +321,52 @@ int ReproduceMain(const std::vector<std::string>& args, std::ostream& out,
       flag_args.push_back(args[++i]);
     }
   }
-  absl::StatusOr<std::vector<base::LongFlag>> flags =
-      base::SplitLongFlags(flag_args);
-  if (!flags.ok()) {
-    err << "trainbus reproduce: " << flags.status().message() << "\n" << kUsage;
-    return 2;
-  }
-  registry::StoreOptions options;
-  std::string out_dir;
-  for (const base::LongFlag& f : *flags) {
+  TB_ASSIGN_OR_RETURN(std::vector<base::LongFlag> flags,
+                      base::SplitLongFlags(flag_args));
+  for (const base::LongFlag& f : flags) {
     if (f.name == "registry_dir") {
-      options.root = f.value;
+      c.store.root = f.value;
     } else if (f.name == "out_dir") {
-      out_dir = f.value;
+      c.out_dir = f.value;
     } else {
-      err << "trainbus reproduce: unknown flag --" << f.name << "\n" << kUsage;
-      return 2;
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", f.name));
     }
   }
-  if (run_text.empty()) {
-    err << "trainbus reproduce: missing RUN_ID\n" << kUsage;
+  if (run_text.empty()) return absl::InvalidArgumentError("missing RUN_ID");
+  TB_ASSIGN_OR_RETURN(c.run_id, ParseRunId(run_text));
+  // The registry must exist: a mistyped --registry_dir creates nothing.
+  c.store.create_if_missing = false;
+  return c;
+}
+
+absl::StatusOr<ReproduceReport> OpenAndReproduce(ReproduceCommand c,
+                                                 const ReplayFn& replay) {
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<registry::Store> store,
+                      registry::Store::Open(c.store));
+  if (c.out_dir.empty()) {
+    c.out_dir = absl::StrCat(store->root(), "/replays/run-", c.run_id);
+  }
+  TB_RETURN_IF_ERROR(base::CreateDirectories(c.out_dir));
+  return Reproduce(*store, c.run_id, replay, c.out_dir);
+}
+
+}  // namespace
+
+int ReproduceMain(const std::vector<std::string>& args, std::ostream& out,
+                  std::ostream& err, const ReplayFn& replay) {
+  absl::StatusOr<ReproduceCommand> command = ParseReproduceArgs(args);
+  if (!command.ok()) {
+    err << "trainbus reproduce: " << command.status().message() << "\n"
+        << kUsage;
     return 2;
   }
-  absl::StatusOr<int64_t> run_id = ParseRunId(run_text);
-  if (!run_id.ok()) {
-    err << "trainbus reproduce: " << run_id.status().message() << "\n";
-    return 2;
-  }
-  options.create_if_missing = false;
-  absl::StatusOr<std::unique_ptr<registry::Store>> store =
-      registry::Store::Open(options);
-  if (!store.ok()) {
-    err << "trainbus reproduce: " << store.status().message() << "\n";
-    return 2;
-  }
-  if (out_dir.empty()) {
-    out_dir = absl::StrCat((*store)->root(), "/replays/run-", *run_id);
-  }
-  if (absl::Status s = base::CreateDirectories(out_dir); !s.ok()) {
-    err << "trainbus reproduce: " << s.message() << "\n";
-    return 2;
+  if (command->help) {
+    out << kUsage;
+    return 0;
   }
   absl::StatusOr<ReproduceReport> report =
-      Reproduce(**store, *run_id, replay, out_dir);
+      OpenAndReproduce(*std::move(command), replay);
   if (!report.ok()) {
     err << "trainbus reproduce: " << report.status().message() << "\n";
     return 2;

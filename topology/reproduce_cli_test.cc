@@ -11,9 +11,9 @@
 #include "base/file.h"
 #include "base/program_testing.h"
 #include "base/test_dir.h"
-#include "data/idx.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "topology/tiny_mnist_testing.h"
 
 namespace trainbus::topology {
 namespace {
@@ -23,29 +23,11 @@ using ::testing::HasSubstr;
 // Training on a loaded 2-vCPU machine: generous, and still a deadline.
 constexpr absl::Duration kDeadline = absl::Seconds(240);
 
-data::Dataset Stripes(size_t count) {
-  data::Dataset d;
-  d.rows = d.cols = 28;
-  d.count = count;
-  d.pixels.resize(count * 28 * 28);
-  d.labels.resize(count);
-  for (size_t i = 0; i < count; ++i) {
-    d.labels[i] = static_cast<uint8_t>(i % 10);
-    for (size_t p = 0; p < 28 * 28; ++p) {
-      d.pixels[i * 784 + p] =
-          static_cast<uint8_t>((p / 28 + d.labels[i] * 3 + i) % 7 * 36);
-    }
-  }
-  return d;
-}
-
 class ReproduceCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = base::NewTestDir("reproduce_cli");
-    ASSERT_TRUE(base::CreateDirectories(dir_ + "/data").ok());
-    ASSERT_TRUE(
-        data::WriteMnistDir(dir_ + "/data", Stripes(96), Stripes(20)).ok());
+    ASSERT_TRUE(WriteTinyMnist(dir_ + "/data", 96, 20).ok());
     spec_ = dir_ + "/tiny.yaml";
     ASSERT_TRUE(base::WriteFileAtomically(spec_, absl::StrCat(R"(name: tiny
 sources:

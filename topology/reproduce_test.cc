@@ -1,6 +1,7 @@
 #include "topology/reproduce.h"
 
 #include <fstream>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,23 +19,12 @@
 #include "registry/store.h"
 #include "topology/manifest.h"
 #include "topology/spec.h"
+#include "topology/tiny_mnist_testing.h"
 
 namespace trainbus::topology {
 namespace {
 
 using ::testing::HasSubstr;
-
-data::Dataset Noise(size_t count, uint32_t salt) {
-  data::Dataset d;
-  d.rows = d.cols = 28;
-  d.count = count;
-  d.pixels.resize(count * 28 * 28);
-  d.labels.resize(count);
-  uint32_t x = 12345 + salt;
-  for (uint8_t& p : d.pixels) p = static_cast<uint8_t>((x = x * 1103515245 + 12345) >> 24);
-  for (size_t i = 0; i < count; ++i) d.labels[i] = static_cast<uint8_t>(i % 10);
-  return d;
-}
 
 // Trains every model of `spec` on the first `limit` samples of its first
 // source, in order: a deterministic stand-in for `trainbus run` (what it
@@ -72,9 +62,7 @@ class ReproduceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = base::NewTestDir("reproduce");
-    ASSERT_TRUE(base::CreateDirectories(dir_ + "/data").ok());
-    ASSERT_TRUE(
-        data::WriteMnistDir(dir_ + "/data", Noise(64, 0), Noise(16, 1)).ok());
+    ASSERT_TRUE(WriteTinyMnist(dir_ + "/data", 64, 16).ok());
     spec_text_ = absl::StrCat(
         "name: tiny\n"
         "sources:\n"
@@ -123,11 +111,15 @@ class ReproduceTest : public ::testing::Test {
     };
   }
 
-  // Records `m` as a finished run whose checkpoints are `ckpts`, as if
-  // another machine had run it: faked environment values.
-  int64_t RecordAsIfElsewhere(
-      RunManifest m,
-      const std::vector<std::pair<std::string, std::string>>& ckpts) {
+  // Records a run of the spec as if another machine had run it: `fake`
+  // changes the recorded environment, and the checkpoints are trained
+  // `extra_steps` further. Then reproduces it here.
+  absl::StatusOr<ReproduceReport> ReproduceAsIfElsewhere(
+      const std::function<void(RunManifest&)>& fake, int extra_steps) {
+    TB_ASSIGN_OR_RETURN(RunManifest m, RecordedRun(spec_text_, 0, ""));
+    fake(m);
+    TB_ASSIGN_OR_RETURN(TopologySpec spec, ParseSpec(spec_text_));
+    TB_ASSIGN_OR_RETURN(auto ckpts, Train(spec, extra_steps));
     std::vector<registry::DatasetFile> files;
     m.checkpoints.clear();
     for (const auto& [model, bytes] : ckpts) {
@@ -135,13 +127,12 @@ class ReproduceTest : public ::testing::Test {
       m.checkpoints.push_back({model, registry::BlobStore::Sha256Hex(bytes),
                                static_cast<int64_t>(bytes.size())});
     }
-    absl::StatusOr<int64_t> id = store_->CreateRun("", "tiny", "{}");
-    EXPECT_TRUE(id.ok()) << id.status();
-    EXPECT_TRUE(store_
-                    ->FinishRun(*id, registry::RunState::kFinished,
-                                ManifestToJson(m), files)
-                    .ok());
-    return *id;
+    TB_ASSIGN_OR_RETURN(int64_t id, store_->CreateRun("", "tiny", "{}"));
+    TB_RETURN_IF_ERROR(store_
+                           ->FinishRun(id, registry::RunState::kFinished,
+                                       ManifestToJson(m), files)
+                           .status());
+    return Reproduce(*store_, id, Replay(), dir_ + "/replay");
   }
 
   std::string dir_;
@@ -192,18 +183,9 @@ TEST_F(ReproduceTest, OneChangedInputByteIsNamedAsTheCause) {
 }
 
 TEST_F(ReproduceTest, ADifferentHighwayTargetIsTheLikelyCause) {
-  absl::StatusOr<RunManifest> run = RecordedRun(spec_text_, 0, "");
-  ASSERT_TRUE(run.ok()) << run.status();
-  RunManifest elsewhere = *run;
-  elsewhere.environment.highway_target = "FAKE_TARGET";
-  absl::StatusOr<TopologySpec> spec = ParseSpec(spec_text_);
-  ASSERT_TRUE(spec.ok());
-  auto other_bits = Train(*spec, /*extra_steps=*/1);
-  ASSERT_TRUE(other_bits.ok()) << other_bits.status();
-  const int64_t id = RecordAsIfElsewhere(elsewhere, *other_bits);
-
-  absl::StatusOr<ReproduceReport> report =
-      Reproduce(*store_, id, Replay(), dir_ + "/replay");
+  absl::StatusOr<ReproduceReport> report = ReproduceAsIfElsewhere(
+      [](RunManifest& m) { m.environment.highway_target = "FAKE_TARGET"; },
+      /*extra_steps=*/1);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_FALSE(report->bit_identical);
   ASSERT_FALSE(report->differences.empty());
@@ -219,20 +201,15 @@ TEST_F(ReproduceTest, ADifferentHighwayTargetIsTheLikelyCause) {
 }
 
 TEST_F(ReproduceTest, ADifferentPackageVersionIsTheLikelyCause) {
-  absl::StatusOr<RunManifest> run = RecordedRun(spec_text_, 0, "");
-  ASSERT_TRUE(run.ok()) << run.status();
-  RunManifest elsewhere = *run;
-  ASSERT_EQ(elsewhere.environment.packages[1].name, "libhwy-dev");
-  const std::string installed = elsewhere.environment.packages[1].version;
-  elsewhere.environment.packages[1].version = "0.0.1-fake";
-  absl::StatusOr<TopologySpec> spec = ParseSpec(spec_text_);
-  ASSERT_TRUE(spec.ok());
-  auto other_bits = Train(*spec, /*extra_steps=*/2);
-  ASSERT_TRUE(other_bits.ok()) << other_bits.status();
-  const int64_t id = RecordAsIfElsewhere(elsewhere, *other_bits);
-
-  absl::StatusOr<ReproduceReport> report =
-      Reproduce(*store_, id, Replay(), dir_ + "/replay");
+  std::string installed;
+  absl::StatusOr<ReproduceReport> report = ReproduceAsIfElsewhere(
+      [&installed](RunManifest& m) {
+        PackageVersion& hwy = m.environment.packages[1];
+        EXPECT_EQ(hwy.name, "libhwy-dev");
+        installed = hwy.version;
+        hwy.version = "0.0.1-fake";
+      },
+      /*extra_steps=*/2);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_FALSE(report->bit_identical);
   ASSERT_EQ(report->differences.size(), 1u);
