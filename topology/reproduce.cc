@@ -35,7 +35,7 @@ constexpr absl::Duration kReplayTimeout = absl::Hours(48);
 // Flags of the recorded run that name its outputs: the replay gets its own.
 bool IsOutputFlag(absl::string_view arg) {
   for (absl::string_view name : {"--out_dir", "--report_json",
-                                 "--registry_dir"}) {
+                                 "--registry_dir", "--jsonl"}) {
     if (arg == name || absl::StartsWith(arg, absl::StrCat(name, "="))) {
       return true;
     }
@@ -275,6 +275,9 @@ ReplayFn SubprocessReplay(std::string trainbus) {
       if (!IsOutputFlag(arg)) argv.push_back(arg);
     }
     argv.push_back(absl::StrCat("--out_dir=", request.out_dir));
+    // JSON-lines sinks write into the replay's directory, not over the
+    // recorded run's files.
+    argv.push_back(absl::StrCat("--jsonl=", request.out_dir, "/replay.jsonl"));
     argv.push_back(absl::StrCat("--registry_dir=", request.store->root()));
     TB_ASSIGN_OR_RETURN(base::ProgramRun run,
                         base::RunProgram(argv, kReplayTimeout));

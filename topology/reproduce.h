@@ -43,7 +43,8 @@ using ReplayFn =
 // Replays through a `trainbus run` subprocess: `trainbus` is the binary's
 // path. The spec text goes to out_dir/spec.yaml and the recorded flags are
 // passed again, with --out_dir and --registry_dir pointing at the replay's;
-// the new manifest is read from out_dir/manifest.json.
+// JSON-lines sinks write out_dir/replay.jsonl; the new manifest is read from
+// out_dir/manifest.json.
 ReplayFn SubprocessReplay(std::string trainbus);
 
 struct ModelComparison {
