@@ -107,6 +107,13 @@ absl::Status ApplyOverrides(const RunOverrides& f, TopologySpec* spec) {
   ApplyToSources(f, spec);
   if (f.data_dir || f.test_limit) {
     if (!spec->evaluation) spec->evaluation = EvaluationSpec{};
+    // A replay that started right after the held-out samples still does.
+    for (SourceSpec& s : spec->sources) {
+      if (f.test_limit && s.kind == SourceKind::kTestReplay &&
+          s.first == spec->evaluation->limit) {
+        s.first = *f.test_limit;
+      }
+    }
     if (f.data_dir) spec->evaluation->data_dir = *f.data_dir;
     if (f.test_limit) spec->evaluation->limit = *f.test_limit;
   }

@@ -1,5 +1,6 @@
 #include "topology/spec.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -90,10 +91,33 @@ TEST(ExampleSpec, ParallelModelsIsTodaysTopology) {
               nn::FormatModelSpec(*nn::ParseModelSpec(m.spec_text)));
     EXPECT_EQ(m.input, name);
     EXPECT_EQ(m.output, "metrics");
+    EXPECT_EQ(spec->bindings[i].options.window, 256u);  // LabelledFeed's
   }
-  ASSERT_EQ(spec->consumers.size(), 1u);
-  EXPECT_EQ(spec->consumers[0].kind, ConsumerKind::kConsole);
-  EXPECT_EQ(spec->consumers[0].inputs, std::vector<std::string>{"metrics"});
+  // The model actors print their own progress lines, as the C++ runner did.
+  EXPECT_TRUE(spec->consumers.empty());
+  ASSERT_TRUE(spec->evaluation.has_value());
+  EXPECT_EQ(spec->evaluation->limit, 0u);
+}
+
+TEST(ExampleSpec, ProductionRoutingDeclaresItsProductionSources) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/production_routing.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  ASSERT_EQ(spec->sources.size(), 3u);
+  EXPECT_EQ(spec->sources[1].kind, SourceKind::kTestReplay);
+  EXPECT_EQ(spec->sources[1].first, 2000u);
+  EXPECT_EQ(spec->sources[2].kind, SourceKind::kImageDir);
+  EXPECT_EQ(spec->sources[2].dead_letter, "dead_letter");
+  EXPECT_EQ(spec->sources[2].export_images, 48u);
+  EXPECT_EQ(spec->sources[2].export_broken, 2u);
+  ASSERT_EQ(spec->models.size(), 4u);
+  for (const ModelEntry& m : spec->models) {
+    EXPECT_EQ(m.predictions, "predictions") << m.name;
+  }
+  ASSERT_EQ(spec->consumers.size(), 4u);
+  EXPECT_EQ(spec->consumers[0].every, 500u);
+  EXPECT_EQ(spec->consumers[3].kind, ConsumerKind::kDeadLetters);
+  EXPECT_EQ(spec->evaluation->limit, 2000u);
 }
 
 constexpr char kEverything[] = R"(name: all
@@ -292,6 +316,24 @@ consumers: [{name: k, kind: console, inputs: [a, d]}]
       {4, 46, "consumer 'k': 'inputs' names resource 'd'"},
   });
   EXPECT_EQ(errors.size(), 3u) << FormatErrors("spec", errors);
+}
+
+TEST(Validate, TheRunnersKeysAreCheckedToo) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}]
+evaluation: [x]
+sources: [{name: p, kind: image_dir, dir: /p, output: a, dead_letter: z, export_images: 3}]
+models: [{name: m, spec: softmax, input: a, output: a, predictions: q}]
+)");
+  for (const char* text :
+       {"'evaluation' must be a mapping", "'dead_letter' names resource 'z'",
+        "missing required key 'data_dir'", "'predictions' names resource 'q'"}) {
+    EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
+                            [&](const SpecError& e) {
+                              return absl::StrContains(e.message, text);
+                            }))
+        << text << "\n" << FormatErrors("spec", errors);
+  }
+  EXPECT_EQ(errors.size(), 4u) << FormatErrors("spec", errors);
 }
 
 TEST(Validate, BindingCycleNamesThePath) {
