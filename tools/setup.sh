@@ -14,7 +14,7 @@
 set -euo pipefail
 
 packages=(
-  bazel-bootstrap g++ pkg-config git
+  bazel-bootstrap g++ pkg-config
   libcaf-dev libhwy-dev libtbb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsqlite3-dev libpng-dev libjpeg-dev libssl-dev

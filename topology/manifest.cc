@@ -196,6 +196,8 @@ std::set<std::string> OwningPackages(const std::string& dpkg_query,
     const size_t sep = line.find(": /");
     if (sep == absl::string_view::npos) continue;
     for (absl::string_view owner : absl::StrSplit(line.substr(0, sep), ", ")) {
+      // "diversion by x from: /path" lines name no owner.
+      if (absl::StrContains(owner, ' ')) continue;
       owners.insert(std::string(owner.substr(0, owner.find(':'))));
     }
   }
