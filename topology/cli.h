@@ -24,6 +24,11 @@ int ValidateMain(const std::vector<std::string>& args, std::ostream& out,
 int DescribeMain(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err);
 
+// `path` as the user meant it: under `bazel run` (BUILD_WORKING_DIRECTORY
+// set) a relative path is relative to where bazel was run, not to the
+// runfiles; otherwise `path` itself.
+std::string UserPath(const std::string& path);
+
 // `trainbus run SPEC [--epochs=N] [--models=...] ...` (see --help): runs the
 // spec in this process, prints the summary, writes the report files.
 int RunMain(const std::vector<std::string>& args, std::ostream& out,

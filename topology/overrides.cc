@@ -90,6 +90,9 @@ void ApplyToSources(const RunOverrides& f, TopologySpec* spec) {
         break;
       case SourceKind::kImageDir:
         if (f.image_rate) s.rate = *f.image_rate;
+        if (f.export_dir) s.dir = *f.export_dir;
+        if (f.export_images) s.export_images = *f.export_images;
+        if (f.export_broken) s.export_broken = *f.export_broken;
         if (f.image_dir) {
           s.dir = *f.image_dir;
           s.export_images = s.export_broken = 0;  // read it as it is
@@ -140,10 +143,13 @@ absl::Status ApplyOverrides(const RunOverrides& f, TopologySpec* spec) {
       b.options.window = std::min(b.options.window, *f.max_queue);
     }
   }
-  if (f.jsonl) {
+  if (f.jsonl || f.print_every) {
     std::vector<ConsumerSpec> kept;  // --jsonl='' drops the JSON-lines sinks
     for (ConsumerSpec& c : spec->consumers) {
-      if (c.kind == ConsumerKind::kJsonl) {
+      if (c.kind == ConsumerKind::kConsole && f.print_every) {
+        c.every = *f.print_every;
+      }
+      if (c.kind == ConsumerKind::kJsonl && f.jsonl) {
         if (f.jsonl->empty()) continue;
         c.path = *f.jsonl;
       }

@@ -1,6 +1,7 @@
 #include "topology/reproduce.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -267,18 +268,25 @@ std::string FormatReproduceReport(const ReproduceReport& r) {
 ReplayFn SubprocessReplay(std::string trainbus) {
   return [trainbus](const ReplayRequest& request)
              -> absl::StatusOr<RunManifest> {
-    const std::string spec_path = absl::StrCat(request.out_dir, "/spec.yaml");
+    // Absolute paths: `trainbus run` resolves relative ones against the
+    // directory `bazel run` was started in, which need not be ours.
+    std::error_code ec;
+    const std::string out_dir =
+        std::filesystem::absolute(request.out_dir, ec).string();
+    const std::string registry =
+        std::filesystem::absolute(request.store->root(), ec).string();
+    const std::string spec_path = absl::StrCat(out_dir, "/spec.yaml");
     TB_RETURN_IF_ERROR(
         base::WriteFileAtomically(spec_path, request.original.spec_text));
     std::vector<std::string> argv = {trainbus, "run", spec_path};
     for (const std::string& arg : request.original.args) {
       if (!IsOutputFlag(arg)) argv.push_back(arg);
     }
-    argv.push_back(absl::StrCat("--out_dir=", request.out_dir));
+    argv.push_back(absl::StrCat("--out_dir=", out_dir));
     // JSON-lines sinks write into the replay's directory, not over the
     // recorded run's files.
-    argv.push_back(absl::StrCat("--jsonl=", request.out_dir, "/replay.jsonl"));
-    argv.push_back(absl::StrCat("--registry_dir=", request.store->root()));
+    argv.push_back(absl::StrCat("--jsonl=", out_dir, "/replay.jsonl"));
+    argv.push_back(absl::StrCat("--registry_dir=", registry));
     TB_ASSIGN_OR_RETURN(base::ProgramRun run,
                         base::RunProgram(argv, kReplayTimeout));
     if (!run.exit.success()) {
@@ -288,7 +296,7 @@ ReplayFn SubprocessReplay(std::string trainbus) {
     }
     TB_ASSIGN_OR_RETURN(
         std::string json,
-        base::ReadFile(absl::StrCat(request.out_dir, "/manifest.json")));
+        base::ReadFile(absl::StrCat(out_dir, "/manifest.json")));
     return ParseManifest(json);
   };
 }

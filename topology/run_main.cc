@@ -1,6 +1,8 @@
 // `trainbus run` (topology/cli.h): flags onto RunOverrides, the run, the
 // summary and the report files.
+#include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/command_line.h"
 #include "base/file.h"
+#include "base/status_macros.h"
 #include "topology/cli.h"
 #include "topology/manifest.h"
 #include "topology/run_report.h"
@@ -35,10 +38,14 @@ constexpr char kRunUsage[] =
     "  --eval_every=N       training steps between evaluations\n"
     "  --eval_subset=N      held-out samples per periodic evaluation (0: all)\n"
     "  --seed=N             shuffle seed; shifts model initialisation by N-1\n"
-    "  --policy=P           bindings into models: block, drop_oldest, catch_up\n"
+    "  --policy=P           bindings into models: block, drop_oldest, "
+    "catch_up\n"
     "  --max_queue=N        queue bound of every resource and binding\n"
     "  --replay_rate=R --replay_limit=N   test_replay sources\n"
     "  --image_rate=R --image_dir=DIR     image_dir sources (DIR: no export)\n"
+    "  --export_dir=DIR --export_images=N --export_broken=N\n"
+    "                       image_dir sources: export test images there first\n"
+    "  --print_every=N      console consumers: every Nth prediction (0: none)\n"
     "  --jsonl=PATH         jsonl consumers' file ('' drops them)\n"
     "  --report_json=PATH   write the JSON report there too\n"
     "  --out_dir=DIR        report.json, curves.svg, topology.svg/.dot\n"
@@ -75,41 +82,95 @@ absl::Status ParseNumber(const base::LongFlag& f, std::optional<T>* out) {
   return absl::OkStatus();
 }
 
+// Every flag, by name: what it sets. A table, so that a flag is one line.
+using FlagFn = std::function<absl::Status(const base::LongFlag&, RunCommand*)>;
+
+template <class T>
+FlagFn Number(std::optional<T> RunOverrides::*field) {
+  return [field](const base::LongFlag& f, RunCommand* c) {
+    return ParseNumber(f, &(c->overrides.*field));
+  };
+}
+
+FlagFn Text(std::optional<std::string> RunOverrides::*field) {
+  return [field](const base::LongFlag& f, RunCommand* c) {
+    c->overrides.*field = f.value;
+    return absl::OkStatus();
+  };
+}
+
+const std::map<std::string, FlagFn>& Flags() {
+  static const auto* flags = new std::map<std::string, FlagFn>{
+      {"data_dir", Text(&RunOverrides::data_dir)},
+      {"models", Text(&RunOverrides::models)},
+      {"policy", Text(&RunOverrides::policy)},
+      {"image_dir", Text(&RunOverrides::image_dir)},
+      {"export_dir", Text(&RunOverrides::export_dir)},
+      {"jsonl", Text(&RunOverrides::jsonl)},
+      {"epochs", Number(&RunOverrides::epochs)},
+      {"train_limit", Number(&RunOverrides::train_limit)},
+      {"test_limit", Number(&RunOverrides::test_limit)},
+      {"eval_limit", Number(&RunOverrides::test_limit)},
+      {"eval_every", Number(&RunOverrides::eval_every)},
+      {"eval_subset", Number(&RunOverrides::eval_subset)},
+      {"seed", Number(&RunOverrides::seed)},
+      {"max_queue", Number(&RunOverrides::max_queue)},
+      {"replay_rate", Number(&RunOverrides::replay_rate)},
+      {"replay_limit", Number(&RunOverrides::replay_limit)},
+      {"image_rate", Number(&RunOverrides::image_rate)},
+      {"export_images", Number(&RunOverrides::export_images)},
+      {"export_broken", Number(&RunOverrides::export_broken)},
+      {"print_every", Number(&RunOverrides::print_every)},
+      {"help",
+       [](const base::LongFlag&, RunCommand* c) {
+         c->help = true;
+         return absl::OkStatus();
+       }},
+      {"forever",
+       [](const base::LongFlag&, RunCommand* c) {
+         c->overrides.forever = true;
+         return absl::OkStatus();
+       }},
+      {"quiet",
+       [](const base::LongFlag&, RunCommand* c) {
+         c->options.print = false;
+         return absl::OkStatus();
+       }},
+      {"report_json",
+       [](const base::LongFlag& f, RunCommand* c) {
+         c->files.report_json = f.value;
+         return absl::OkStatus();
+       }},
+      {"out_dir",
+       [](const base::LongFlag& f, RunCommand* c) {
+         c->out_dir = f.value;
+         return absl::OkStatus();
+       }},
+      {"registry_dir",  // where the run's manifest is recorded
+       [](const base::LongFlag& f, RunCommand* c) {
+         c->registry_dir = f.value;
+         return absl::OkStatus();
+       }},
+      {"timeout_s",
+       [](const base::LongFlag& f, RunCommand* c) {
+         std::optional<double> t;
+         TB_RETURN_IF_ERROR(ParseNumber(f, &t));
+         c->options.timeout_s = *t;
+         return absl::OkStatus();
+       }},
+  };
+  return *flags;
+}
+
 absl::Status ApplyFlag(const base::LongFlag& f, RunCommand* c) {
-  RunOverrides& o = c->overrides;
-  const std::string& n = f.name;
-  if (n == "help") c->help = true;
-  else if (n == "forever") o.forever = true;
-  else if (n == "quiet") c->options.print = false;
-  else if (n == "data_dir") o.data_dir = f.value;
-  else if (n == "models") o.models = f.value;
-  else if (n == "policy") o.policy = f.value;
-  else if (n == "image_dir") o.image_dir = f.value;
-  else if (n == "jsonl") o.jsonl = f.value;
-  else if (n == "report_json") c->files.report_json = f.value;
-  else if (n == "out_dir") c->out_dir = f.value;
-  else if (n == "registry_dir") c->registry_dir = f.value;
-  else if (n == "epochs") return ParseNumber(f, &o.epochs);
-  else if (n == "train_limit") return ParseNumber(f, &o.train_limit);
-  else if (n == "test_limit" || n == "eval_limit") {
-    return ParseNumber(f, &o.test_limit);
-  } else if (n == "eval_every") return ParseNumber(f, &o.eval_every);
-  else if (n == "eval_subset") return ParseNumber(f, &o.eval_subset);
-  else if (n == "seed") return ParseNumber(f, &o.seed);
-  else if (n == "max_queue") return ParseNumber(f, &o.max_queue);
-  else if (n == "replay_rate") return ParseNumber(f, &o.replay_rate);
-  else if (n == "replay_limit") return ParseNumber(f, &o.replay_limit);
-  else if (n == "image_rate") return ParseNumber(f, &o.image_rate);
-  else if (n == "timeout_s" || n == "timeout") {
-    std::optional<double> t;
-    absl::Status s = ParseNumber(f, &t);
-    if (t) c->options.timeout_s = *t;
-    return s;
-  } else {
+  // production_routing's name for it.
+  const std::string name = f.name == "timeout" ? "timeout_s" : f.name;
+  auto it = Flags().find(name);
+  if (it == Flags().end()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown flag '--", n, "'; see trainbus run --help"));
+        absl::StrCat("unknown flag '--", f.name, "'; see trainbus run --help"));
   }
-  return absl::OkStatus();
+  return it->second(f, c);
 }
 
 absl::StatusOr<RunCommand> ParseRunFlags(const std::vector<std::string>& args) {
@@ -244,8 +305,8 @@ int RunSpecTextMain(absl::string_view origin, absl::string_view text,
 
 int RunMain(const std::vector<std::string>& args, std::ostream& out,
             std::ostream& err) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" ||
-                        args[0] == "help")) {
+  if (!args.empty() &&
+      (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     out << kRunUsage;
     return 0;
   }
@@ -253,7 +314,7 @@ int RunMain(const std::vector<std::string>& args, std::ostream& out,
     err << "trainbus run: missing SPEC (the first argument)\n" << kRunUsage;
     return 2;
   }
-  absl::StatusOr<std::string> text = base::ReadFile(args[0]);
+  absl::StatusOr<std::string> text = base::ReadFile(UserPath(args[0]));
   if (!text.ok()) {
     err << "trainbus run: " << text.status().message() << "\n";
     return 1;

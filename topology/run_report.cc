@@ -20,15 +20,15 @@ std::string FormatSummaryTable(const RunReport& report) {
       "%-8s %-8s %9s %8s %9s %9s %10s %8s  %s\n", "model", "kind", "params",
       "steps", "test_acc", "preq_acc", "samples/s", "train_s", "spec");
   for (const actors::ModelSummary& m : report.models) {
-    absl::StrAppendFormat(&out, "%-8s %-8s %9d %8d %9.4f %9.4f %10.0f %8.1f  %s%s\n",
-                          m.name, m.arch, m.parameters, m.steps,
-                          m.test_accuracy, m.prequential_accuracy,
-                          m.samples_per_second, m.train_seconds, m.spec,
-                          m.error.empty() ? "" : "  ERROR: " + m.error);
+    absl::StrAppendFormat(
+        &out, "%-8s %-8s %9d %8d %9.4f %9.4f %10.0f %8.1f  %s%s\n", m.name,
+        m.arch, m.parameters, m.steps, m.test_accuracy, m.prequential_accuracy,
+        m.samples_per_second, m.train_seconds, m.spec,
+        m.error.empty() ? "" : "  ERROR: " + m.error);
   }
   for (const actors::ModelSummary& m : report.models) {
     out += actors::SummaryNotes(m.name, m.rejected_shape, m.rejected_label,
-                        m.warnings);
+                                m.warnings);
   }
   absl::StrAppendFormat(&out, "wall time %.1f s for %d samples x %d epoch(s)\n",
                         report.wall_seconds, report.train_samples,
@@ -109,7 +109,8 @@ report::Json ResourceJson(const bus::ResourceMetrics& r) {
 
 std::string ReportToJson(const RunReport& report) {
   report::Json models = report::Json::array();
-  for (const actors::ModelSummary& m : report.models) models.push_back(ModelJson(m));
+  for (const actors::ModelSummary& m : report.models)
+    models.push_back(ModelJson(m));
   report::Json resources = report::Json::array();
   for (const bus::ResourceMetrics& r : report.bus) {
     resources.push_back(ResourceJson(r));
@@ -218,7 +219,6 @@ std::string FormatProductionReport(const RunReport& r) {
   absl::StrAppendFormat(&out, "wall time %.1f s\n", r.wall_seconds);
   return out;
 }
-
 
 std::string FormatRunReport(const RunReport& report) {
   if (report.production) return FormatProductionReport(report);

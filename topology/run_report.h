@@ -44,7 +44,8 @@ struct ReportFiles {
 // so that a run whose results would be lost does not start.
 absl::Status CheckReportFiles(const ReportFiles& files);
 // After the run: writes every file (each atomically).
-absl::Status WriteReportFiles(const RunReport& report, const ReportFiles& files);
+absl::Status WriteReportFiles(const RunReport& report,
+                              const ReportFiles& files);
 
 }  // namespace trainbus::topology
 

@@ -31,7 +31,8 @@ caf::behavior MetricSink(caf::event_based_actor* self,
   return {
       [=](bus::deliver_atom, uint64_t, const bus::Metric& m) {
         fn(m);
-        auto from = caf::actor_cast<bus::resource_actor>(self->current_sender());
+        auto from =
+            caf::actor_cast<bus::resource_actor>(self->current_sender());
         self->send(from, bus::credit_atom::value, uint32_t{1});
       },
       [=](bus::done_atom) { self->quit(); },
@@ -88,8 +89,25 @@ std::string Banner(const TopologySpec& spec, const RunReport& r,
     eval_every = m.eval_every;
     eval_subset = m.eval_subset;
   }
+  std::string out = actors::ModelCostLines(named, specs);
+  if (r.production) {
+    // What production routing printed: the live sources, then the bus.
+    std::string live;
+    for (const SourceSpec& s : spec.sources) {
+      if (s.kind == SourceKind::kIdxGenerator) continue;
+      absl::StrAppendFormat(&live, "%s%s (%s, %.0f/s)",
+                            live.empty() ? "" : ", ", s.name,
+                            SourceKindName(s.kind), s.rate);
+    }
+    return absl::StrCat(
+        out,
+        absl::StrFormat("trainbus production routing: %d models; training on "
+                        "%d samples; live traffic: %s\n",
+                        spec.models.size(), train_samples, live),
+        r.topology.ToText());
+  }
   return absl::StrCat(
-      actors::ModelCostLines(named, specs),
+      out,
       absl::StrFormat(
           "trainbus: %d models on %d training samples %s from %s, "
           "evaluating every %d steps on %d held-out samples\n",
@@ -140,9 +158,10 @@ class Waiter {
           *deadline - Clock::now());
       std::apply(
           [&](auto&... h) {
-            self_->receive(h...,
-                           caf::after(std::max(wait, std::chrono::milliseconds(1))) >>
-                               [&] { timed_out = Clock::now() >= *deadline; });
+            self_->receive(
+                h...,
+                caf::after(std::max(wait, std::chrono::milliseconds(1))) >>
+                    [&] { timed_out = Clock::now() >= *deadline; });
           },
           handlers);
       if (timed_out) return false;
@@ -224,8 +243,8 @@ absl::Status Drain(const TopologySpec& spec, PartContext& ctx,
             },
             [&](caf::error& err) {
               status.Update(absl::DeadlineExceededError(absl::StrCat(
-                  "consumer '", c.name, "' did not receive everything: ",
-                  base::ErrorToString(err))));
+                  "consumer '", c.name,
+                  "' did not receive everything: ", base::ErrorToString(err))));
             });
     if (c.kind == ConsumerKind::kAggregator && !report->aggregate) {
       self->request(it->second, timeout, actors::report_atom::value)
@@ -248,7 +267,8 @@ absl::Status SaveModels(const TopologySpec& spec, const RunReport& report) {
     if (!m.error.empty() || m.checkpoint.empty()) continue;
     registry::KeyValues kv = {
         {"test_accuracy", registry::FormatNumber(m.test_accuracy)},
-        {"prequential_accuracy", registry::FormatNumber(m.prequential_accuracy)},
+        {"prequential_accuracy",
+         registry::FormatNumber(m.prequential_accuracy)},
         {"samples", registry::FormatNumber(static_cast<double>(m.samples))},
         {"steps", registry::FormatNumber(static_cast<double>(m.steps))},
     };
@@ -261,7 +281,8 @@ absl::Status SaveModels(const TopologySpec& spec, const RunReport& report) {
 // Subscribes one MetricSink to every resource a model publishes metrics to.
 caf::actor SpawnMetricSink(const TopologySpec& spec, PartContext& ctx,
                            std::function<void(const bus::Metric&)> fn) {
-  caf::actor sink = ctx.system().spawn<caf::detached>(MetricSink, std::move(fn));
+  caf::actor sink =
+      ctx.system().spawn<caf::detached>(MetricSink, std::move(fn));
   std::set<std::string> outputs;
   for (const ModelEntry& m : spec.models) outputs.insert(m.output);
   for (const std::string& name : outputs) {
@@ -275,99 +296,130 @@ caf::actor SpawnMetricSink(const TopologySpec& spec, PartContext& ctx,
   return sink;
 }
 
+// The actor system's config with every type a run sends.
+struct RunConfig : caf::actor_system_config {
+  RunConfig() { ConfigureRunSystem(*this); }
+};
+
+// One run in this process: its actor system, bus, part and metric sink.
+// Whatever happens, the destructor stops everything it started.
+class LocalRun {
+ public:
+  LocalRun(const TopologySpec& spec, const RunOptions& options)
+      : spec_(spec),
+        options_(options),
+        sys_(cfg_),
+        bus_(sys_),
+        self_(sys_),
+        ctx_(sys_, bus_) {
+    ctx_.listener = caf::actor{self_};
+    ctx_.print = options.print;
+    const double s = std::max(options.timeout_s, 0.0);
+    timeout_ = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+  }
+  ~LocalRun() {
+    if (sink_) caf::anon_send_exit(sink_, caf::exit_reason::user_shutdown);
+    ctx_.StopAll();
+    caf::anon_send_exit(bus_.directory(), caf::exit_reason::user_shutdown);
+  }
+
+  // Everything built, hooks run, nothing streaming yet.
+  absl::Status Build() {
+    TB_RETURN_IF_ERROR(BuildPart(spec_, kEveryNode, ctx_));
+    if (options_.hooks.on_metric) {
+      sink_ = SpawnMetricSink(spec_, ctx_, options_.hooks.on_metric);
+    }
+    if (options_.hooks.after_build) {
+      TB_RETURN_IF_ERROR(options_.hooks.after_build(ctx_));
+    }
+    FillHeader(spec_, ctx_, &report_);
+    for (const PreparedSource& s : ctx_.sources()) {
+      if (s.entry->kind == SourceKind::kIdxGenerator) {
+        report_.train_samples = s.samples;  // the first idx source's
+        break;
+      }
+    }
+    if (auto d = bus_.Describe(); d.ok()) report_.topology = *d;
+    if (options_.print) {
+      std::cout << Banner(spec_, report_, report_.train_samples);
+    }
+    return absl::OkStatus();
+  }
+
+  // Starts the sources and waits for every model and source to finish.
+  absl::Status Stream() {
+    start_ = Clock::now();
+    TB_RETURN_IF_ERROR(ctx_.StartSources());
+    Waiter waiter(self_, ctx_, &report_);
+    std::optional<Clock::time_point> deadline;
+    if (!Forever(spec_) && options_.timeout_s > 0) deadline = start_ + timeout_;
+    if (!waiter.Wait(deadline)) {
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "the run did not finish within %.0f s (%d of %d models and %d of %d "
+          "sources still running; a model actor stopped without reporting, "
+          "or training is slower than that); raise --timeout_s, or use fewer "
+          "samples (--train_limit)",
+          options_.timeout_s, waiter.models_left(), ctx_.models().size(),
+          waiter.sources_left(), ctx_.sources().size()));
+    }
+    for (const ModelEntry& m : spec_.models) {
+      auto it = waiter.summaries().find(m.name);
+      if (it != waiter.summaries().end()) {
+        report_.models.push_back(std::move(it->second));
+      } else if (waiter.stopped().count(m.name)) {
+        report_.stopped_models.push_back(m.name);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Drains the consumers, collects the bus's figures, saves the models.
+  absl::StatusOr<RunReport> Finish() {
+    const absl::Status drained = Drain(
+        spec_, ctx_, self_,
+        timeout_.count() > 0 ? timeout_ : std::chrono::hours(24), &report_);
+    report_.wall_seconds =
+        std::chrono::duration<double>(Clock::now() - start_).count();
+    report_.dead_letters = ctx_.DeadLetters();
+    if (auto all = bus_.Metrics(); all.ok()) report_.bus = std::move(*all);
+    if (sink_) {
+      // Every model published its last metric before its summary, and the
+      // metrics request above went through the resources after them, so the
+      // deliveries are in the sink's mailbox ahead of this.
+      self_->monitor(sink_);
+      self_->send(sink_, bus::done_atom::value);
+      self_->receive([](const caf::down_msg&) {});
+      sink_ = caf::actor();
+    }
+    TB_RETURN_IF_ERROR(drained);
+    TB_RETURN_IF_ERROR(
+        actors::PrefixStatus("registry", SaveModels(spec_, report_)));
+    return std::move(report_);
+  }
+
+ private:
+  const TopologySpec& spec_;
+  const RunOptions& options_;
+  RunConfig cfg_;
+  caf::actor_system sys_;
+  bus::Bus bus_;
+  caf::scoped_actor self_;
+  PartContext ctx_;
+  caf::actor sink_;
+  std::chrono::milliseconds timeout_;
+  Clock::time_point start_ = Clock::now();
+  RunReport report_;
+};
+
 }  // namespace
 
 absl::StatusOr<RunReport> RunSpec(const TopologySpec& spec,
                                   const RunOptions& options) {
   TB_RETURN_IF_ERROR(CheckOutputs(spec));
-  caf::actor_system_config cfg;
-  ConfigureRunSystem(cfg);
-  caf::actor_system sys{cfg};
-  bus::Bus bus{sys};
-  caf::scoped_actor self{sys};
-  PartContext ctx(sys, bus);
-  ctx.listener = caf::actor{self};
-  ctx.print = options.print;
-  auto fail = [&](const absl::Status& s) {
-    ctx.StopAll();
-    caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
-    return s;
-  };
-  if (absl::Status s = BuildPart(spec, kEveryNode, ctx); !s.ok()) return fail(s);
-  caf::actor sink;
-  if (options.hooks.on_metric) {
-    sink = SpawnMetricSink(spec, ctx, options.hooks.on_metric);
-  }
-  auto stop_sink = [&] {
-    if (sink) caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
-  };
-  if (options.hooks.after_build) {
-    if (absl::Status s = options.hooks.after_build(ctx); !s.ok()) {
-      stop_sink();
-      return fail(s);
-    }
-  }
-  RunReport report;
-  FillHeader(spec, ctx, &report);
-  size_t train_samples = 0;  // the first idx source's
-  for (const PreparedSource& s : ctx.sources()) {
-    if (s.entry->kind == SourceKind::kIdxGenerator && train_samples == 0) {
-      train_samples = s.samples;
-    }
-  }
-  report.train_samples = train_samples;
-  if (auto d = bus.Describe(); d.ok()) report.topology = *d;
-  if (options.print) std::cout << Banner(spec, report, train_samples);
-
-  const auto start = Clock::now();
-  if (absl::Status s = ctx.StartSources(); !s.ok()) {
-    stop_sink();
-    return fail(s);
-  }
-  Waiter waiter(self, ctx, &report);
-  const bool forever = Forever(spec);
-  std::optional<Clock::time_point> deadline;
-  const auto timeout = std::chrono::milliseconds(
-      static_cast<int64_t>(std::max(options.timeout_s, 0.0) * 1000));
-  if (!forever && options.timeout_s > 0) deadline = start + timeout;
-  if (!waiter.Wait(deadline)) {
-    stop_sink();
-    return fail(absl::DeadlineExceededError(absl::StrFormat(
-        "the run did not finish within %.0f s (%d of %d models and %d of %d "
-        "sources still running; a model actor stopped without reporting, or "
-        "training is slower than that); raise --timeout_s, or use fewer "
-        "samples (--train_limit)",
-        options.timeout_s, waiter.models_left(), ctx.models().size(),
-        waiter.sources_left(), ctx.sources().size())));
-  }
-  for (const ModelEntry& m : spec.models) {
-    auto it = waiter.summaries().find(m.name);
-    if (it != waiter.summaries().end()) {
-      report.models.push_back(std::move(it->second));
-    } else if (waiter.stopped().count(m.name)) {
-      report.stopped_models.push_back(m.name);
-    }
-  }
-  const absl::Status drained = Drain(
-      spec, ctx, self, timeout.count() > 0 ? timeout : std::chrono::hours(24),
-      &report);
-  report.wall_seconds =
-      std::chrono::duration<double>(Clock::now() - start).count();
-  report.dead_letters = ctx.DeadLetters();
-  if (auto all = bus.Metrics(); all.ok()) report.bus = std::move(*all);
-  if (sink) {
-    // Every model published its last metric before its summary, and the
-    // metrics request above went through the resources after them, so the
-    // deliveries are in the sink's mailbox ahead of this.
-    self->monitor(sink);
-    self->send(sink, bus::done_atom::value);
-    self->receive([](const caf::down_msg&) {});
-  }
-  ctx.StopAll();
-  caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
-  TB_RETURN_IF_ERROR(drained);
-  TB_RETURN_IF_ERROR(actors::PrefixStatus("registry", SaveModels(spec, report)));
-  return report;
+  LocalRun run(spec, options);
+  TB_RETURN_IF_ERROR(run.Build());
+  TB_RETURN_IF_ERROR(run.Stream());
+  return run.Finish();
 }
 
 }  // namespace trainbus::topology

@@ -70,8 +70,7 @@ std::string DefaultDataDir(const TopologySpec& spec) {
   return "";
 }
 
-absl::Status LoadEvaluation(const TopologySpec& spec,
-                            PartContext::Impl& impl) {
+absl::Status LoadEvaluation(const TopologySpec& spec, PartContext::Impl& impl) {
   std::string dir = DefaultDataDir(spec);
   uint64_t limit = 0;
   if (spec.evaluation) {
@@ -101,12 +100,11 @@ absl::StatusOr<StartFn> PrepareIdx(const SourceSpec& s, PartContext& ctx,
   auto train = std::make_shared<const data::Dataset>(
       s.limit > 0 ? data::Slice(splits->train, s.limit) : splits->train);
   *samples = train->count;
-  TB_ASSIGN_OR_RETURN(bus::resource_actor out, ctx.Resource(s.output));
   actors::GeneratorOptions g;
+  TB_ASSIGN_OR_RETURN(g.output, ctx.Resource(s.output));
   g.source = s.name;
   g.data = train;
-  g.output = out;
-  g.epochs = s.epochs;
+  g.epochs = s.epochs;  // 0: forever
   g.seed = s.seed;
   g.labels = s.labels;
   g.rate = s.rate;
@@ -121,16 +119,17 @@ absl::StatusOr<StartFn> PrepareReplay(const SourceSpec& s, PartContext& ctx,
                                       uint64_t* samples) {
   TB_ASSIGN_OR_RETURN(auto splits, Splits(ctx.impl(), s.data_dir));
   const data::Dataset& test = splits->test;
-  const uint64_t n = s.limit > 0 ? s.limit : test.count - std::min<uint64_t>(
-                                                 s.first, test.count);
+  const uint64_t n = s.limit > 0
+                         ? s.limit
+                         : test.count - std::min<uint64_t>(s.first, test.count);
   if (s.first + n > test.count) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "source '%s': first (%d) + limit (%d) exceed the %d test samples in "
         "%s; lower one of them",
         s.name, s.first, n, test.count, s.data_dir));
   }
-  auto replay = std::make_shared<const data::Dataset>(
-      data::SliceRange(test, s.first, n));
+  auto replay =
+      std::make_shared<const data::Dataset>(data::SliceRange(test, s.first, n));
   *samples = replay->count;
   ctx.impl().truth[s.name] = [replay](const std::string&, uint64_t seq) {
     return actors::TestReplayTruth(*replay, seq);
@@ -157,12 +156,14 @@ absl::StatusOr<std::vector<int32_t>> Export(const SourceSpec& s,
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(s.dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (absl::StartsWith(name, "img_") || absl::StartsWith(name, "zz_broken_")) {
+    if (absl::StartsWith(name, "img_") ||
+        absl::StartsWith(name, "zz_broken_")) {
       std::filesystem::remove(entry.path(), ec);
     }
   }
   const data::Dataset& test = splits->test;
-  const size_t first = test.count - std::min<size_t>(s.export_images, test.count);
+  const size_t first =
+      test.count - std::min<size_t>(s.export_images, test.count);
   return actors::ExportImages(test, first, s.export_images, s.export_broken,
                               s.dir);
 }
@@ -170,7 +171,8 @@ absl::StatusOr<std::vector<int32_t>> Export(const SourceSpec& s,
 absl::StatusOr<StartFn> PrepareImages(const SourceSpec& s, PartContext& ctx) {
   if (s.export_images + s.export_broken > 0) {
     TB_ASSIGN_OR_RETURN(std::vector<int32_t> labels, Export(s, ctx));
-    auto truth = std::make_shared<const std::vector<int32_t>>(std::move(labels));
+    auto truth =
+        std::make_shared<const std::vector<int32_t>>(std::move(labels));
     ctx.impl().truth[s.name] = [truth](const std::string&, uint64_t seq) {
       return seq < truth->size() ? (*truth)[seq] : bus::kNoLabel;
     };
@@ -269,8 +271,9 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
       actors::AggregatorOptions o;
       o.consumer = std::move(inputs);
       // The table is complete before any source starts, and never changes.
-      auto truth = std::make_shared<const std::map<std::string, actors::TruthFn>>(
-          impl.truth);
+      auto truth =
+          std::make_shared<const std::map<std::string, actors::TruthFn>>(
+              impl.truth);
       o.truth = [truth](const std::string& source, uint64_t seq) -> int32_t {
         auto it = truth->find(source);
         return it == truth->end() ? bus::kNoLabel : it->second(source, seq);
@@ -295,15 +298,18 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
       actors::HookSinkOptions o;
       o.consumer = std::move(inputs);
       const bool print = ctx.print;
-      o.on_sample = [log = impl.dead, print](const bus::Sample& s) -> absl::Status {
+      o.on_sample = [log = impl.dead,
+                     print](const bus::Sample& s) -> absl::Status {
         if (s.end_of_stream()) return absl::OkStatus();
         DeadLetter d;
         d.seq = s.seq;
-        if (auto it = s.meta.find("path"); it != s.meta.end()) d.path = it->second;
+        if (auto it = s.meta.find("path"); it != s.meta.end())
+          d.path = it->second;
         if (auto it = s.meta.find("error"); it != s.meta.end()) {
           d.error = it->second;
         }
-        if (print) std::cout << "[dead_letters] " << actors::FormatSampleLine(s) << "\n";
+        if (print)
+          std::cout << "[dead_letters] " << actors::FormatSampleLine(s) << "\n";
         std::lock_guard<std::mutex> lock(log->mu);
         log->letters.push_back(std::move(d));
         return absl::OkStatus();

@@ -5,7 +5,8 @@
 // the end of its streams, drains the consumers and returns what happened.
 //
 //   TB_ASSIGN_OR_RETURN(TopologySpec spec, LoadSpecFile("experiments/x.yaml"));
-//   RunOverrides flags;  flags.epochs = 2;       // what `trainbus run` flags say
+//   RunOverrides flags;  // what `trainbus run` flags say
+//   flags.epochs = 2;
 //   TB_RETURN_IF_ERROR(ApplyOverrides(flags, &spec));
 //   RunOptions options;
 //   options.hooks.on_metric = [](const bus::Metric& m) { ... };
@@ -74,13 +75,17 @@ struct RunOverrides {
   // Shuffle seed of idx sources; seed N also shifts every model's
   // initialisation seed by N - 1 (seed 1 keeps the spec's own).
   std::optional<uint64_t> seed;
-  std::optional<std::string> policy;    // bindings into model inputs
-  std::optional<uint32_t> max_queue;    // every resource and binding
-  std::optional<double> replay_rate;    // test_replay sources
-  std::optional<uint64_t> replay_limit; // test_replay sources
-  std::optional<double> image_rate;     // image_dir sources
-  std::optional<std::string> image_dir; // image_dir sources (no export)
-  std::optional<std::string> jsonl;     // jsonl consumers' path
+  std::optional<std::string> policy;      // bindings into model inputs
+  std::optional<uint32_t> max_queue;      // every resource and binding
+  std::optional<double> replay_rate;      // test_replay sources
+  std::optional<uint64_t> replay_limit;   // test_replay sources
+  std::optional<double> image_rate;       // image_dir sources
+  std::optional<std::string> image_dir;   // image_dir sources (no export)
+  std::optional<std::string> export_dir;  // image_dir: export here
+  std::optional<uint64_t> export_images;  // image_dir: images to export
+  std::optional<uint64_t> export_broken;  // image_dir: broken files
+  std::optional<std::string> jsonl;       // jsonl consumers' path
+  std::optional<uint64_t> print_every;    // console consumers' `every`
 };
 
 // Checks the values (epochs >= 1 unless forever, a known policy, model
@@ -104,7 +109,7 @@ struct RunHooks {
 struct SpawnedModel {
   const ModelEntry* entry = nullptr;  // points into the spec given to BuildPart
   caf::actor actor;
-  std::vector<std::string> feeds;     // names ("from->to") of its bindings
+  std::vector<std::string> feeds;  // names ("from->to") of its bindings
 };
 
 // A source the part prepared (and, after StartSources, spawned).
@@ -237,10 +242,10 @@ struct RunReport {
   size_t test_samples = 0;   // held-out samples
   uint64_t epochs = 0;       // the first idx source's
   double wall_seconds = 0;
-  std::vector<actors::ModelSummary> models;  // in spec order
-  std::vector<std::string> stopped_models;   // StopModel'd, no summary
-  std::vector<SourceReport> sources;         // in spec order
-  std::vector<actors::ConsumerStats> consumers;  // in spec order
+  std::vector<actors::ModelSummary> models;          // in spec order
+  std::vector<std::string> stopped_models;           // StopModel'd, no summary
+  std::vector<SourceReport> sources;                 // in spec order
+  std::vector<actors::ConsumerStats> consumers;      // in spec order
   std::optional<actors::AggregateReport> aggregate;  // the first aggregator's
   std::vector<DeadLetter> dead_letters;
   std::vector<bus::ResourceMetrics> bus;  // at the end of the run

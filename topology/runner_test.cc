@@ -3,6 +3,7 @@
 // registry section (models and logs in a real SQLite registry).
 #include "topology/runner.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,15 +23,16 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+// `n` 28x28 images; image i is all grey level 3i, label i % 10.
 data::Dataset Images(size_t n) {
   data::Dataset d;
   d.rows = d.cols = 28;
   d.count = n;
+  d.pixels.resize(n * d.image_size());
   for (size_t i = 0; i < n; ++i) {
     d.labels.push_back(static_cast<uint8_t>(i % 10));
-    for (size_t p = 0; p < d.image_size(); ++p) {
-      d.pixels.push_back(static_cast<uint8_t>((i * 31 + p * 7) % 256));
-    }
+    std::fill_n(d.pixels.begin() + i * d.image_size(), d.image_size(),
+                static_cast<uint8_t>(3 * i));
   }
   return d;
 }
@@ -104,8 +106,10 @@ TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
   EXPECT_EQ(spec->models[1].output, "metrics");
   EXPECT_EQ(spec->models[0].spec.seed, 1u + 2);  // shifted by seed - 1
   std::set<std::string> resources;
-  for (const ResourceSpec& r : spec->resources) resources.insert(r.options.name);
-  EXPECT_EQ(resources, (std::set<std::string>{"mnist", "metrics", "x", "model2"}));
+  for (const ResourceSpec& r : spec->resources)
+    resources.insert(r.options.name);
+  EXPECT_EQ(resources,
+            (std::set<std::string>{"mnist", "metrics", "x", "model2"}));
   std::vector<std::string> bindings;
   for (const BindingSpec& b : spec->bindings) {
     bindings.push_back(b.options.Name());
@@ -143,7 +147,8 @@ TEST(EndMarkersFor, OnePerPathFromASource) {
       LoadSpecFile("experiments/production_routing.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
   // The training stream, and two production sources through [live].
-  for (const ModelEntry& m : spec->models) EXPECT_EQ(EndMarkersFor(*spec, m), 3u);
+  for (const ModelEntry& m : spec->models)
+    EXPECT_EQ(EndMarkersFor(*spec, m), 3u);
   const TopologySpec tiny = TinySpec().spec;
   EXPECT_EQ(EndMarkersFor(tiny, tiny.models[0]), 1u);
 }
