@@ -25,8 +25,9 @@ constexpr char kUsage[] =
     "  recorded one: bit-identical (exit 0), or the largest weight difference\n"
     "  and the likely cause (exit 1): changed input files, another Highway\n"
     "  target, other package versions, another CPU or source tree.\n"
-    "  --registry_dir  the registry holding the run (default: $TRAINBUS_\n"
-    "                  REGISTRY_DIR, else ~/.local/share/trainbus/registry)\n"
+    "  --registry_dir  the registry holding the run (default:\n"
+    "                  $TRAINBUS_REGISTRY_DIR, else\n"
+    "                  ~/.local/share/trainbus/registry)\n"
     "  --out_dir       where the replay writes its report and manifest.json\n"
     "                  (default: REGISTRY/replays/run-RUN_ID)\n";
 
