@@ -67,6 +67,20 @@ TEST(Describe, TableOfTheExampleSpec) {
       "  (none)\n");
 }
 
+TEST(Describe, ProductionRoutingShowsPredictionsAndDeadLetters) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/production_routing.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  const std::string dot = DescribeDot(*spec);
+  EXPECT_THAT(dot,
+              HasSubstr("\"model:model1\" -> \"resource:predictions\";"));
+  EXPECT_THAT(dot, HasSubstr("\"source:images\" -> \"resource:dead_letter\" "
+                             "[style=dashed];"));
+  const std::string table = DescribeTable(*spec);
+  EXPECT_THAT(table, HasSubstr("first=2000 limit=2000"));
+  EXPECT_THAT(table, HasSubstr("dead_letter=dead_letter export=48+2 from"));
+}
+
 TEST(Describe, DotOfTheExampleSpec) {
   EXPECT_EQ(DescribeDot(Example()),
       "digraph \"parallel_models\" {\n"

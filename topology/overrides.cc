@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -125,12 +126,21 @@ absl::Status ApplyOverrides(const RunOverrides& f, TopologySpec* spec) {
     if (f.eval_subset) m.eval_subset = *f.eval_subset;
     if (f.seed) m.spec.seed += *f.seed - 1;
   }
-  if (f.policy) {
-    absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(*f.policy);
-    if (!policy.ok()) return actors::PrefixStatus("--policy", policy.status());
+  using Kind = bus::Filter::Kind;
+  for (const auto& [flag, value, only] :
+       {std::tuple{"--policy", &f.policy, std::optional<Kind>()},
+        std::tuple{"--train_policy", &f.train_policy,
+                   std::optional<Kind>(Kind::kLabelled)},
+        std::tuple{"--live_policy", &f.live_policy,
+                   std::optional<Kind>(Kind::kUnlabelled)}}) {
+    if (!*value) continue;
+    absl::StatusOr<bus::Policy> policy = bus::ParsePolicy(**value);
+    if (!policy.ok()) return actors::PrefixStatus(flag, policy.status());
     const std::set<std::string> inputs = ModelInputs(*spec);
     for (BindingSpec& b : spec->bindings) {
-      if (inputs.count(b.options.to)) b.options.policy = *policy;
+      if (!inputs.count(b.options.to)) continue;
+      if (only && b.options.filter.kind != *only) continue;
+      b.options.policy = *policy;
     }
   }
   if (f.max_queue) {

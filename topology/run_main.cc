@@ -40,6 +40,7 @@ constexpr char kRunUsage[] =
     "  --seed=N             shuffle seed; shifts model initialisation by N-1\n"
     "  --policy=P           bindings into models: block, drop_oldest, "
     "catch_up\n"
+    "  --train_policy=P --live_policy=P   only the labelled / unlabelled ones\n"
     "  --max_queue=N        queue bound of every resource and binding\n"
     "  --replay_rate=R --replay_limit=N   test_replay sources\n"
     "  --image_rate=R --image_dir=DIR     image_dir sources (DIR: no export)\n"
@@ -104,6 +105,8 @@ const std::map<std::string, FlagFn>& Flags() {
       {"data_dir", Text(&RunOverrides::data_dir)},
       {"models", Text(&RunOverrides::models)},
       {"policy", Text(&RunOverrides::policy)},
+      {"train_policy", Text(&RunOverrides::train_policy)},
+      {"live_policy", Text(&RunOverrides::live_policy)},
       {"image_dir", Text(&RunOverrides::image_dir)},
       {"export_dir", Text(&RunOverrides::export_dir)},
       {"jsonl", Text(&RunOverrides::jsonl)},

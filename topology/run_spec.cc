@@ -65,7 +65,8 @@ void FillHeader(const TopologySpec& spec, PartContext& ctx, RunReport* r) {
       r->image_dir = s.dir;
     }
     if (s.kind == SourceKind::kIdxGenerator && r->data_dir.empty()) {
-      r->data_dir = s.data_dir;
+      r->data_dir =
+          s.dataset.empty() ? s.data_dir : "registry dataset " + s.dataset;
       r->epochs = s.epochs;
     }
     r->sources.push_back({s.name, s.kind, 0, 0});

@@ -9,8 +9,10 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "actors/consumer/console_printer.h"
 #include "actors/consumer/hook_sink.h"
 #include "actors/consumer/jsonl_sink.h"
@@ -18,6 +20,7 @@
 #include "actors/production/image_dir_source.h"
 #include "actors/production/test_replay.h"
 #include "actors/topology/components.h"
+#include "base/file.h"
 #include "base/status_macros.h"
 #include "caf/all.hpp"
 #include "registry/metric_logger.h"
@@ -43,6 +46,7 @@ struct PartContext::Impl {
   };
   std::shared_ptr<DeadLetterLog> dead = std::make_shared<DeadLetterLog>();
   std::shared_ptr<registry::Store> registry;
+  std::map<std::string, std::string> checkouts;  // dataset ref -> directory
   bool stopped = false;
 };
 
@@ -62,16 +66,77 @@ absl::StatusOr<std::shared_ptr<const data::MnistSplits>> Splits(
   return shared;
 }
 
-// The first idx source's data_dir, which the evaluation defaults to.
-std::string DefaultDataDir(const TopologySpec& spec) {
-  for (const SourceSpec& s : spec.sources) {
-    if (s.kind == SourceKind::kIdxGenerator) return s.data_dir;
+absl::Status OpenRegistry(const TopologySpec& spec, PartContext::Impl& impl) {
+  if (impl.registry || !spec.registry) return absl::OkStatus();
+  registry::StoreOptions options;
+  options.root = spec.registry->dir;
+  absl::StatusOr<std::unique_ptr<registry::Store>> store =
+      registry::Store::Open(options);
+  if (!store.ok()) return actors::PrefixStatus("registry", store.status());
+  impl.registry = std::move(*store);
+  return absl::OkStatus();
+}
+
+// A registry dataset's files, written out once per run into a directory
+// of their own (under the system's temporary directory).
+absl::StatusOr<std::string> CheckOut(const TopologySpec& spec,
+                                     const std::string& ref,
+                                     PartContext::Impl& impl) {
+  TB_RETURN_IF_ERROR(OpenRegistry(spec, impl));
+  // [project:]name[@version]
+  std::pair<std::string, std::string> pn =
+      absl::StrSplit(ref, absl::MaxSplits(':', 1));
+  if (pn.second.empty()) pn = {"", pn.first};
+  std::pair<std::string, std::string> nv =
+      absl::StrSplit(pn.second, absl::MaxSplits('@', 1));
+  int64_t version = 0;
+  if (!nv.second.empty() && !absl::SimpleAtoi(nv.second, &version)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dataset '", ref, "': the version after '@' must be a number"));
   }
-  return "";
+  TB_ASSIGN_OR_RETURN(registry::DatasetRecord d,
+                      impl.registry->FindDataset(pn.first, nv.first, version));
+  const std::string dir = absl::StrCat(
+      std::filesystem::temp_directory_path().string(), "/trainbus-datasets/",
+      d.project, "/", d.name, "/v", d.version);
+  TB_RETURN_IF_ERROR(base::CreateDirectories(dir));
+  for (const registry::BlobRef& f : d.files) {
+    TB_ASSIGN_OR_RETURN(std::string bytes, impl.registry->LoadBlob(f.sha256));
+    TB_RETURN_IF_ERROR(
+        base::WriteFileAtomically(absl::StrCat(dir, "/", f.name), bytes));
+  }
+  return dir;
+}
+
+// Where a source's IDX files are: its data_dir, or its registry dataset
+// checked out (once per run).
+absl::StatusOr<std::string> DataDirOf(const SourceSpec& s,
+                                      PartContext::Impl& impl) {
+  if (s.dataset.empty()) return s.data_dir;
+  auto it = impl.checkouts.find(s.dataset);
+  if (it != impl.checkouts.end()) return it->second;
+  absl::StatusOr<std::string> dir = CheckOut(*impl.spec, s.dataset, impl);
+  if (!dir.ok()) {
+    return actors::PrefixStatus(absl::StrCat("dataset '", s.dataset, "'"),
+                                dir.status());
+  }
+  impl.checkouts[s.dataset] = *dir;
+  return *dir;
+}
+
+absl::StatusOr<std::shared_ptr<const data::MnistSplits>> SplitsOf(
+    const SourceSpec& s, PartContext::Impl& impl) {
+  TB_ASSIGN_OR_RETURN(std::string dir, DataDirOf(s, impl));
+  return Splits(impl, dir);
 }
 
 absl::Status LoadEvaluation(const TopologySpec& spec, PartContext::Impl& impl) {
-  std::string dir = DefaultDataDir(spec);
+  std::string dir;  // the first idx source's, unless the section says
+  for (const SourceSpec& s : spec.sources) {
+    if (s.kind != SourceKind::kIdxGenerator) continue;
+    TB_ASSIGN_OR_RETURN(dir, DataDirOf(s, impl));
+    break;
+  }
   uint64_t limit = 0;
   if (spec.evaluation) {
     if (!spec.evaluation->data_dir.empty()) dir = spec.evaluation->data_dir;
@@ -96,7 +161,7 @@ using StartFn = std::function<absl::StatusOr<caf::actor>()>;
 
 absl::StatusOr<StartFn> PrepareIdx(const SourceSpec& s, PartContext& ctx,
                                    uint64_t* samples) {
-  TB_ASSIGN_OR_RETURN(auto splits, Splits(ctx.impl(), s.data_dir));
+  TB_ASSIGN_OR_RETURN(auto splits, SplitsOf(s, ctx.impl()));
   auto train = std::make_shared<const data::Dataset>(
       s.limit > 0 ? data::Slice(splits->train, s.limit) : splits->train);
   *samples = train->count;
@@ -117,7 +182,7 @@ absl::StatusOr<StartFn> PrepareIdx(const SourceSpec& s, PartContext& ctx,
 
 absl::StatusOr<StartFn> PrepareReplay(const SourceSpec& s, PartContext& ctx,
                                       uint64_t* samples) {
-  TB_ASSIGN_OR_RETURN(auto splits, Splits(ctx.impl(), s.data_dir));
+  TB_ASSIGN_OR_RETURN(auto splits, SplitsOf(s, ctx.impl()));
   const data::Dataset& test = splits->test;
   const uint64_t n = s.limit > 0
                          ? s.limit
@@ -126,7 +191,8 @@ absl::StatusOr<StartFn> PrepareReplay(const SourceSpec& s, PartContext& ctx,
     return absl::InvalidArgumentError(absl::StrFormat(
         "source '%s': first (%d) + limit (%d) exceed the %d test samples in "
         "%s; lower one of them",
-        s.name, s.first, n, test.count, s.data_dir));
+        s.name, s.first, n, test.count,
+        s.dataset.empty() ? s.data_dir : s.dataset));
   }
   auto replay =
       std::make_shared<const data::Dataset>(data::SliceRange(test, s.first, n));
@@ -152,7 +218,7 @@ absl::StatusOr<StartFn> PrepareReplay(const SourceSpec& s, PartContext& ctx,
 // one of the split's last images; returns their labels in name order.
 absl::StatusOr<std::vector<int32_t>> Export(const SourceSpec& s,
                                             PartContext& ctx) {
-  TB_ASSIGN_OR_RETURN(auto splits, Splits(ctx.impl(), s.data_dir));
+  TB_ASSIGN_OR_RETURN(auto splits, SplitsOf(s, ctx.impl()));
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(s.dir, ec)) {
     const std::string name = entry.path().filename().string();
@@ -232,15 +298,46 @@ absl::StatusOr<actors::ConsumerOptions> ConsumerInputs(const ConsumerSpec& c,
   return o;
 }
 
-absl::Status OpenRegistry(const TopologySpec& spec, PartContext::Impl& impl) {
-  if (impl.registry || !spec.registry) return absl::OkStatus();
-  registry::StoreOptions options;
-  options.root = spec.registry->dir;
-  absl::StatusOr<std::unique_ptr<registry::Store>> store =
-      registry::Store::Open(options);
-  if (!store.ok()) return actors::PrefixStatus("registry", store.status());
-  impl.registry = std::move(*store);
-  return absl::OkStatus();
+// Knows the true label of every production source's samples. The table is
+// complete before any source starts, and never changes.
+actors::TruthFn TruthOf(const PartContext::Impl& impl) {
+  auto truth = std::make_shared<const std::map<std::string, actors::TruthFn>>(
+      impl.truth);
+  return [truth](const std::string& source, uint64_t seq) -> int32_t {
+    auto it = truth->find(source);
+    return it == truth->end() ? bus::kNoLabel : it->second(source, seq);
+  };
+}
+
+// Appends each train/test Metric to the registry as a log entry.
+std::function<absl::Status(const bus::Metric&)> LogToRegistry(
+    const TopologySpec& spec, std::shared_ptr<registry::Store> store) {
+  const std::string project = spec.name.empty() ? "trainbus" : spec.name;
+  return [store, project](const bus::Metric& m) -> absl::Status {
+    absl::StatusOr<registry::LogEntry> entry =
+        registry::MetricToLogEntry(m, project, /*model_version=*/0);
+    if (!entry.ok()) return absl::OkStatus();  // e.g. a warning
+    return store->AppendLog(*entry);
+  };
+}
+
+// Records (and prints) each dead letter for the run's report.
+std::function<absl::Status(const bus::Sample&)> RecordDeadLetters(
+    std::shared_ptr<PartContext::Impl::DeadLetterLog> log, bool print) {
+  return [log, print](const bus::Sample& s) -> absl::Status {
+    if (s.end_of_stream()) return absl::OkStatus();
+    DeadLetter d;
+    d.seq = s.seq;
+    if (auto it = s.meta.find("path"); it != s.meta.end()) d.path = it->second;
+    if (auto it = s.meta.find("error"); it != s.meta.end())
+      d.error = it->second;
+    if (print) {
+      std::cout << "[dead_letters] " << actors::FormatSampleLine(s) << "\n";
+    }
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->letters.push_back(std::move(d));
+    return absl::OkStatus();
+  };
 }
 
 absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
@@ -254,8 +351,7 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
       actors::ConsolePrinterOptions o;
       o.consumer = std::move(inputs);
       o.prediction_every = ctx.print ? c.every : 0;
-      o.metric_every = ctx.print ? 1 : 0;
-      o.sample_every = ctx.print ? 1 : 0;
+      o.metric_every = o.sample_every = ctx.print ? 1 : 0;
       for (absl::string_view name : data::kFashionMnistClassNames) {
         o.class_names.emplace_back(name);
       }
@@ -270,50 +366,20 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
     case ConsumerKind::kAggregator: {
       actors::AggregatorOptions o;
       o.consumer = std::move(inputs);
-      // The table is complete before any source starts, and never changes.
-      auto truth =
-          std::make_shared<const std::map<std::string, actors::TruthFn>>(
-              impl.truth);
-      o.truth = [truth](const std::string& source, uint64_t seq) -> int32_t {
-        auto it = truth->find(source);
-        return it == truth->end() ? bus::kNoLabel : it->second(source, seq);
-      };
+      o.truth = TruthOf(impl);
       return actors::SpawnAggregator(sys, o);
     }
     case ConsumerKind::kRegistryLogger: {
       TB_RETURN_IF_ERROR(OpenRegistry(spec, impl));
       actors::HookSinkOptions o;
       o.consumer = std::move(inputs);
-      std::shared_ptr<registry::Store> store = impl.registry;
-      const std::string project = spec.name.empty() ? "trainbus" : spec.name;
-      o.on_metric = [store, project](const bus::Metric& m) -> absl::Status {
-        absl::StatusOr<registry::LogEntry> entry =
-            registry::MetricToLogEntry(m, project, /*model_version=*/0);
-        if (!entry.ok()) return absl::OkStatus();  // e.g. a warning
-        return store->AppendLog(*entry);
-      };
+      o.on_metric = LogToRegistry(spec, impl.registry);
       return actors::SpawnHookSink(sys, o);
     }
     case ConsumerKind::kDeadLetters: {
       actors::HookSinkOptions o;
       o.consumer = std::move(inputs);
-      const bool print = ctx.print;
-      o.on_sample = [log = impl.dead,
-                     print](const bus::Sample& s) -> absl::Status {
-        if (s.end_of_stream()) return absl::OkStatus();
-        DeadLetter d;
-        d.seq = s.seq;
-        if (auto it = s.meta.find("path"); it != s.meta.end())
-          d.path = it->second;
-        if (auto it = s.meta.find("error"); it != s.meta.end()) {
-          d.error = it->second;
-        }
-        if (print)
-          std::cout << "[dead_letters] " << actors::FormatSampleLine(s) << "\n";
-        std::lock_guard<std::mutex> lock(log->mu);
-        log->letters.push_back(std::move(d));
-        return absl::OkStatus();
-      };
+      o.on_sample = RecordDeadLetters(impl.dead, ctx.print);
       return actors::SpawnHookSink(sys, o);
     }
   }

@@ -75,17 +75,19 @@ struct RunOverrides {
   // Shuffle seed of idx sources; seed N also shifts every model's
   // initialisation seed by N - 1 (seed 1 keeps the spec's own).
   std::optional<uint64_t> seed;
-  std::optional<std::string> policy;      // bindings into model inputs
-  std::optional<uint32_t> max_queue;      // every resource and binding
-  std::optional<double> replay_rate;      // test_replay sources
-  std::optional<uint64_t> replay_limit;   // test_replay sources
-  std::optional<double> image_rate;       // image_dir sources
-  std::optional<std::string> image_dir;   // image_dir sources (no export)
-  std::optional<std::string> export_dir;  // image_dir: export here
-  std::optional<uint64_t> export_images;  // image_dir: images to export
-  std::optional<uint64_t> export_broken;  // image_dir: broken files
-  std::optional<std::string> jsonl;       // jsonl consumers' path
-  std::optional<uint64_t> print_every;    // console consumers' `every`
+  std::optional<std::string> policy;        // bindings into model inputs
+  std::optional<std::string> train_policy;  // ... whose filter is labelled
+  std::optional<std::string> live_policy;   // ... whose filter is unlabelled
+  std::optional<uint32_t> max_queue;        // every resource and binding
+  std::optional<double> replay_rate;        // test_replay sources
+  std::optional<uint64_t> replay_limit;     // test_replay sources
+  std::optional<double> image_rate;         // image_dir sources
+  std::optional<std::string> image_dir;     // image_dir sources (no export)
+  std::optional<std::string> export_dir;    // image_dir: export here
+  std::optional<uint64_t> export_images;    // image_dir: images to export
+  std::optional<uint64_t> export_broken;    // image_dir: broken files
+  std::optional<std::string> jsonl;         // jsonl consumers' path
+  std::optional<uint64_t> print_every;      // console consumers' `every`
 };
 
 // Checks the values (epochs >= 1 unless forever, a known policy, model
@@ -100,8 +102,10 @@ struct RunHooks {
   std::function<void(const bus::Metric&)> on_metric;
   // After every part is built and before any source starts: spawn a
   // controller, subscribe it to `ctx.Resource("metrics")`, keep
-  // `ctx.models()` / `ctx.bindings()` to stop or message them later. An
-  // error aborts the run (everything is stopped).
+  // `ctx.models()` / `ctx.bindings()` to stop or message them later (a
+  // controller actor may send them exit itself: a model actor that goes
+  // down without a summary is listed in RunReport::stopped_models and not
+  // waited for). An error aborts the run (everything is stopped).
   std::function<absl::Status(PartContext& ctx)> after_build;
 };
 

@@ -4,6 +4,7 @@
 #include "topology/runner.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
@@ -120,6 +121,25 @@ TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
   EXPECT_EQ(spec->sources[0].seed, 3u);
 }
 
+TEST(ApplyOverrides, TrainAndLivePoliciesPickBindingsByFilter) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/production_routing.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  RunOverrides flags;
+  flags.live_policy = "drop_oldest";
+  ASSERT_TRUE(ApplyOverrides(flags, &*spec).ok());
+  for (const BindingSpec& b : spec->bindings) {
+    EXPECT_EQ(b.options.policy, b.options.from == "live"
+                                    ? bus::Policy::kDropOldest
+                                    : bus::Policy::kBlock)
+        << b.options.Name();
+  }
+  flags = {};
+  flags.train_policy = "often";
+  absl::Status s = ApplyOverrides(flags, &*spec);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--train_policy"));
+}
+
 TEST(ApplyOverrides, BadValuesNameTheirFlag) {
   struct Case {
     RunOverrides flags;
@@ -189,6 +209,34 @@ TEST(RunSpec, SavesModelsAndLogsInTheRegistry) {
   EXPECT_EQ(report->consumers[1].metrics, report->consumers[0].metrics);
   EXPECT_GE(report->consumers[1].metrics,
             report->models[0].curve.size() + report->models[1].curve.size());
+}
+
+TEST(RunSpec, AnIdxSourceReadsARegistryDataset) {
+  Tiny t = TinySpec();
+  registry::StoreOptions options;
+  options.root = t.registry;
+  {
+    auto store = registry::Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::vector<std::string> paths;
+    for (const auto& e :
+         std::filesystem::directory_iterator(t.spec.sources[0].data_dir)) {
+      paths.push_back(e.path().string());
+    }
+    ASSERT_TRUE((*store)->SaveDatasetFromPaths("data", "tiny", paths, {}).ok());
+  }
+  t.spec.sources[0].data_dir.clear();
+  t.spec.sources[0].dataset = "data:tiny@1";
+  absl::StatusOr<RunReport> report = RunSpec(t.spec, Quiet());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->train_samples, 64u);
+  EXPECT_EQ(report->test_samples, 32u);
+  EXPECT_EQ(report->data_dir, "registry dataset data:tiny@1");
+  t.spec.sources[0].dataset = "data:tiny@7";
+  report = RunSpec(t.spec, Quiet());
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(std::string(report.status().message()),
+              HasSubstr("dataset 'data:tiny@7'"));
 }
 
 TEST(RunSpec, AControllerThatStopsAModelEndsTheRunWithoutIt) {
