@@ -114,6 +114,23 @@ struct Task {
   int64_t model_version = 0;
 };
 
+enum class RunState : int32_t { kRunning = 0, kFinished = 1, kFailed = 2 };
+absl::string_view RunStateName(RunState state);
+absl::StatusOr<RunState> ParseRunState(absl::string_view text);
+
+// One `trainbus run` of a topology spec: its manifest (JSON, written by
+// topology/manifest.h) and the final checkpoints it names, kept as blobs.
+struct RunRecord {
+  int64_t id = 0;
+  std::string project;
+  std::string name;  // the spec's name
+  RunState state = RunState::kRunning;
+  int64_t started_ns = 0;
+  int64_t finished_ns = 0;
+  std::string manifest;         // JSON text
+  std::vector<BlobRef> blobs;   // name: the model's name
+};
+
 // A filter, sort and limit as the user types them:
 //   filter "name=mlp,test_accuracy>0.8", sort "test_accuracy desc", limit 5.
 struct Query {

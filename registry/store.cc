@@ -84,6 +84,22 @@ CREATE TABLE task_kv(
   PRIMARY KEY (owner, section, key)) WITHOUT ROWID;
 )sql";
 
+// Added after schema version 1; additive, so the version stays 1 and every
+// writable open creates the tables when missing.
+constexpr absl::string_view kRunsSchema = R"sql(
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL, name TEXT NOT NULL,
+  state TEXT NOT NULL,           -- running, finished, failed
+  started_ns INTEGER NOT NULL, finished_ns INTEGER NOT NULL DEFAULT 0,
+  manifest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_blobs(
+  owner INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  model TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+  PRIMARY KEY (owner, model)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_blobs_blob ON run_blobs(blob);
+)sql";
+
 std::string ProjectOrDefault(absl::string_view project) {
   return project.empty() ? std::string(Store::kDefaultProject)
                          : std::string(project);
@@ -293,6 +309,15 @@ absl::StatusOr<int64_t> QueryInt(SqliteDb& db, const std::string& sql) {
   TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db.Prepare(sql));
   TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
   return row ? stmt.Int(0) : 0;
+}
+
+// Whether the runs tables exist: a registry made before they were added and
+// opened read-only has none yet.
+absl::StatusOr<bool> HasRunTables(SqliteDb& db) {
+  TB_ASSIGN_OR_RETURN(
+      int64_t n, QueryInt(db, "SELECT count(*) FROM sqlite_master WHERE type "
+                              "= 'table' AND name IN ('runs', 'run_blobs')"));
+  return n == 2;
 }
 
 // Calls `fn(stmt)` for every row the statement returns.
@@ -653,6 +678,7 @@ absl::Status Store::InitSchema() {
                       QueryInt(*db_, "PRAGMA user_version"));
   if (app_id == 0 && user_version == 0 && tables == 0) {
     TB_RETURN_IF_ERROR(db_->Exec(kSchema));
+    TB_RETURN_IF_ERROR(db_->Exec(kRunsSchema));
     TB_RETURN_IF_ERROR(db_->Exec(
         absl::StrCat("PRAGMA application_id=", kApplicationId,
                      "; PRAGMA user_version=", kSchemaVersion, ";")));
@@ -660,6 +686,7 @@ absl::Status Store::InitSchema() {
   }
   TB_RETURN_IF_ERROR(CheckSchema());
   // Future schema migrations from user_version to kSchemaVersion go here.
+  TB_RETURN_IF_ERROR(db_->Exec(kRunsSchema));
   return txn.Commit();
 }
 
@@ -696,17 +723,28 @@ absl::StatusOr<BlobReport> Store::VerifyBlobs() {
     absl::MutexLock lock(&mu_);
     SqliteTxn txn(*db_);
     TB_RETURN_IF_ERROR(txn.BeginDeferred());
+    TB_ASSIGN_OR_RETURN(bool has_runs, HasRunTables(*db_));
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
-        db_->Prepare(
+        db_->Prepare(absl::StrCat(
             "SELECT blob, blob_size, kind, project, name, version, '' FROM "
             "records WHERE blob != '' UNION ALL SELECT f.blob, f.size, "
             "r.kind, r.project, r.name, r.version, f.file_name FROM "
-            "dataset_files f JOIN records r ON r.id = f.owner ORDER BY 1"));
+            "dataset_files f JOIN records r ON r.id = f.owner",
+            has_runs ? " UNION ALL SELECT b.blob, b.size, 'run', r.project, "
+                       "r.name, r.id, b.model FROM run_blobs b JOIN runs r "
+                       "ON r.id = b.owner"
+                     : "",
+            " ORDER BY 1")));
     TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
       Use& use = uses[row.Text(0)];
       use.size = row.Int(1);
       std::string file = row.Text(6);
+      if (row.Text(2) == "run") {
+        use.owners.push_back(absl::StrCat("run ", row.Int(5), " (",
+                                          row.Text(4), ") model ", file));
+        return;
+      }
       use.owners.push_back(absl::StrCat(
           row.Text(2), " ", row.Text(3), "/", row.Text(4), ":", row.Int(5),
           file.empty() ? "" : absl::StrCat(" file ", file)));
@@ -1015,7 +1053,8 @@ absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
         db_->Prepare("SELECT (SELECT count(*) FROM records WHERE blob = ?1) + "
-                     "(SELECT count(*) FROM dataset_files WHERE blob = ?1)"));
+                     "(SELECT count(*) FROM dataset_files WHERE blob = ?1) + "
+                     "(SELECT count(*) FROM run_blobs WHERE blob = ?1)"));
     TB_RETURN_IF_ERROR(stmt.Bind({blob}));
     TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (row && stmt.Int(0) == 0 && BlobStore::IsSha256Hex(blob)) {
@@ -1370,6 +1409,151 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(const Query& query) {
                   /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return tasks;
+}
+
+// ---- Runs ------------------------------------------------------------------
+
+namespace {
+
+absl::Status NoSuchRun(int64_t run_id, const std::string& root) {
+  return absl::NotFoundError(absl::StrCat(
+      "no run ", run_id, " in the registry at '", root,
+      "'; check the id (`trainbus run` prints it and writes it into "
+      "manifest.json) and --registry_dir"));
+}
+
+absl::StatusOr<std::vector<RunRecord>> SelectRuns(SqliteDb& db,
+                                                  absl::string_view where,
+                                                  const std::vector<SqlValue>& params) {
+  std::vector<RunRecord> out;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare(absl::StrCat("SELECT id, project, name, state, started_ns, "
+                                "finished_ns, manifest FROM runs ",
+                                where)));
+    TB_RETURN_IF_ERROR(stmt.Bind(params));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      RunRecord r;
+      r.id = row.Int(0);
+      r.project = row.Text(1);
+      r.name = row.Text(2);
+      absl::StatusOr<RunState> state = ParseRunState(row.Text(3));
+      r.state = state.ok() ? *state : RunState::kFailed;
+      r.started_ns = row.Int(4);
+      r.finished_ns = row.Int(5);
+      r.manifest = row.Text(6);
+      out.push_back(std::move(r));
+    }));
+  }
+  for (RunRecord& r : out) {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare("SELECT model, blob, size FROM run_blobs WHERE owner = ?1 "
+                   "ORDER BY model"));
+    TB_RETURN_IF_ERROR(stmt.Bind({r.id}));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      r.blobs.push_back({row.Text(0), row.Text(1), row.Int(2)});
+    }));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> Store::CreateRun(absl::string_view project,
+                                         absl::string_view name,
+                                         absl::string_view manifest) {
+  TB_RETURN_IF_ERROR(ValidateName("run", name));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT INTO runs(project, name, state, started_ns, "
+                   "manifest) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id"));
+  TB_RETURN_IF_ERROR(stmt.Bind(
+      {ProjectOrDefault(project), std::string(name),
+       std::string(RunStateName(RunState::kRunning)), clock_->NowNanos(),
+       std::string(manifest)}));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("run insert returned no id");
+  const int64_t id = stmt.Int(0);
+  stmt.Reset();
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+absl::StatusOr<std::vector<BlobRef>> Store::FinishRun(
+    int64_t run_id, RunState state, absl::string_view manifest,
+    const std::vector<DatasetFile>& checkpoints) {
+  if (state == RunState::kRunning) {
+    return absl::InvalidArgumentError(
+        "FinishRun needs the state the run ended in: finished or failed");
+  }
+  std::vector<BlobRef> refs;
+  for (const DatasetFile& file : checkpoints) {
+    TB_RETURN_IF_ERROR(ValidateName("model", file.name));
+    TB_ASSIGN_OR_RETURN(std::string sha, blobs_.Put(file.data));
+    refs.push_back({file.name, sha, static_cast<int64_t>(file.data.size())});
+  }
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  // A concurrent delete may have removed a shared blob before we locked.
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (!blobs_.Contains(refs[i].sha256)) {
+      TB_RETURN_IF_ERROR(blobs_.Put(checkpoints[i].data).status());
+    }
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<RunRecord> found,
+                      SelectRuns(*db_, "WHERE id = ?1", {run_id}));
+  if (found.empty()) return NoSuchRun(run_id, root_);
+  if (found[0].state != RunState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run ", run_id, " already ended (", RunStateName(found[0].state),
+        "); a run is finished once"));
+  }
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("UPDATE runs SET state = ?1, finished_ns = ?2, "
+                     "manifest = ?3 WHERE id = ?4"));
+    TB_RETURN_IF_ERROR(stmt.Bind({std::string(RunStateName(state)),
+                                  clock_->NowNanos(), std::string(manifest),
+                                  run_id}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+  }
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT OR REPLACE INTO run_blobs(owner, model, blob, size) "
+                   "VALUES (?1, ?2, ?3, ?4)"));
+  for (const BlobRef& ref : refs) {
+    TB_RETURN_IF_ERROR(stmt.Bind({run_id, ref.name, ref.sha256, ref.size}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return refs;
+}
+
+absl::StatusOr<RunRecord> Store::GetRun(int64_t run_id) {
+  return Read([&]() -> absl::StatusOr<RunRecord> {
+    TB_ASSIGN_OR_RETURN(bool has_runs, HasRunTables(*db_));
+    if (!has_runs) return NoSuchRun(run_id, root_);
+    TB_ASSIGN_OR_RETURN(std::vector<RunRecord> found,
+                        SelectRuns(*db_, "WHERE id = ?1", {run_id}));
+    if (found.empty()) return NoSuchRun(run_id, root_);
+    return std::move(found[0]);
+  });
+}
+
+absl::StatusOr<std::vector<RunRecord>> Store::ListRuns(int64_t limit) {
+  return Read([&]() -> absl::StatusOr<std::vector<RunRecord>> {
+    TB_ASSIGN_OR_RETURN(bool has_runs, HasRunTables(*db_));
+    if (!has_runs) return std::vector<RunRecord>{};
+    return SelectRuns(*db_, "ORDER BY id DESC LIMIT ?1", {SqlLimit(limit)});
+  });
 }
 
 }  // namespace trainbus::registry

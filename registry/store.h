@@ -18,6 +18,7 @@
 //   logs:             id project kind model version step time + any metric
 //   tasks:            id project name experiment state attempts max_attempts
 //                     runner lease_expiry time + hyperparameter/result keys
+// Runs (topology runs and their manifests) are looked up by id.
 // `time` is nanoseconds since the Unix epoch. Versions count from 1 per
 // (project, name) and are never reused, even after a delete.
 #ifndef TRAINBUS_REGISTRY_STORE_H_
@@ -184,6 +185,26 @@ class Store {
   absl::StatusOr<Task> GetTask(int64_t task_id);
   // Default order: by id.
   absl::StatusOr<std::vector<Task>> ListTasks(const Query& query);
+
+  // ---- Runs --------------------------------------------------------------
+  // A topology run and its manifest. The tables were added after schema 1
+  // without changing it: any writable open creates them, so older registry
+  // directories gain them and older builds simply ignore them.
+  //
+  // Records a run as running, started now; returns its id (from 1).
+  absl::StatusOr<int64_t> CreateRun(absl::string_view project,
+                                    absl::string_view name,
+                                    absl::string_view manifest);
+  // Ends a running run: its final manifest and state, and its final
+  // checkpoints stored as blobs, each named by its model (kept while the run
+  // exists, whatever happens to saved models). Returns their references.
+  absl::StatusOr<std::vector<BlobRef>> FinishRun(
+      int64_t run_id, RunState state, absl::string_view manifest,
+      const std::vector<DatasetFile>& checkpoints);
+  // NotFound names the id and the registry.
+  absl::StatusOr<RunRecord> GetRun(int64_t run_id);
+  // Newest first; limit 0: all.
+  absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t limit = 0);
 
  private:
   Store(std::string root, std::string db_path, std::unique_ptr<SqliteDb> db,

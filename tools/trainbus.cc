@@ -4,6 +4,7 @@
 //   trainbus registry best --sort test_accuracy
 //   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
 //   trainbus run experiments/parallel_models.yaml --epochs=2
+//   trainbus reproduce 3 --registry_dir=DIR  (re-runs run 3, compares weights)
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
@@ -20,6 +21,7 @@
 #include "actors/topology/train_task.h"
 #include "topology/cli.h"
 #include "topology/node.h"
+#include "topology/reproduce.h"
 #include "serving/serve_main.h"
 
 namespace {
@@ -38,11 +40,13 @@ constexpr char kUsage[] =
     "                 --models, --train_limit, ...; `trainbus run --help`);\n"
     "                 with --nodes=n1=HOST:PORT,... its `node:` parts run\n"
     "                 on those nodes\n"
+    "  reproduce ID   re-run recorded run ID from its manifest and compare\n"
+    "                 the final checkpoints (--registry_dir, --out_dir;\n"
+    "                  `trainbus reproduce --help`)\n"
     "  validate SPEC  check a topology spec; every error with line:column\n"
     "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
     "  node ...       a worker node for `run --nodes` (--name=N\n"
     "                 --listen=HOST:PORT; `trainbus node --help`)\n"
-
     "  serve ...      serve a registry model over TF Serving's REST API\n"
     "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
     "                  `trainbus serve help`)\n"
@@ -68,6 +72,12 @@ int main(int argc, char** argv) {
   if (command == "run" && trainbus::topology::HasNodesFlag(args)) {
     return trainbus::topology::PlacedRunMain(
         args, std::cout, std::cerr, trainbus::topology::ApplyRunFlags);
+  }
+  if (command == "reproduce") {
+    // The replay is `trainbus run` in a child process of this same binary.
+    return trainbus::topology::ReproduceMain(
+        args, std::cout, std::cerr,
+        trainbus::topology::SubprocessReplay("/proc/self/exe"));
   }
   if (command == "run") {
     return trainbus::topology::RunMain(args, std::cout, std::cerr);

@@ -51,7 +51,8 @@ TEST(TrainbusTest, EverySubcommandAnswersHelp) {
         {"registry", "ls", "--help"}, {"runner", "help"},
         {"runner", "--help"}, {"validate", "--help"}, {"describe", "--help"},
         {"run", "--help"}, {"run", "help"}, {"node", "--help"},
-        {"node", "help"}, {"run", "x.yaml", "--nodes=w1=h:1", "--help"}}) {
+        {"node", "help"}, {"run", "x.yaml", "--nodes=w1=h:1", "--help"},
+        {"reproduce", "--help"}}) {
     Result r = RunTrainbus(args);
     EXPECT_EQ(r.exit, "exited with status 0") << args.back() << r.output;
     EXPECT_TRUE(absl::StartsWith(r.output, "usage: trainbus")) << r.output;

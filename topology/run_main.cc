@@ -16,6 +16,7 @@
 #include "base/file.h"
 #include "base/status_macros.h"
 #include "topology/cli.h"
+#include "topology/manifest.h"
 #include "topology/run_report.h"
 #include "topology/runner.h"
 #include "topology/spec.h"
@@ -53,6 +54,9 @@ constexpr char kRunUsage[] =
     "  --out_dir=DIR        report.json, curves.svg, topology.svg/.dot\n"
     "                       (default /tmp/trainbus/<spec name>; '' for none)\n"
     "  --timeout_s=S        give up (exit 1) after S seconds (0: no limit)\n"
+    "  --registry_dir=DIR   record the run's manifest there (default: the\n"
+    "                       spec's registry dir, else the default registry);\n"
+    "                       `trainbus reproduce RUN_ID` re-runs it\n"
     "  --quiet              no banner or progress lines\n"
     "  --no_population      ignore the spec's population: (train every\n"
     "                       model to the end, e.g. to compare)\n";
@@ -61,6 +65,7 @@ struct RunCommand {
   RunOverrides overrides;
   ReportFiles files;
   std::optional<std::string> out_dir;
+  std::optional<std::string> registry_dir;  // where the manifest goes
   RunOptions options;
   bool help = false;
   bool no_population = false;
@@ -154,6 +159,11 @@ const std::map<std::string, FlagFn>& Flags() {
          c->out_dir = f.value;
          return absl::OkStatus();
        }},
+      {"registry_dir",  // where the run's manifest is recorded
+       [](const base::LongFlag& f, RunCommand* c) {
+         c->registry_dir = f.value;
+         return absl::OkStatus();
+       }},
       {"timeout_s",
        [](const base::LongFlag& f, RunCommand* c) {
          std::optional<double> t;
@@ -195,7 +205,53 @@ int Fail(std::ostream& err, const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-int Run(TopologySpec spec, RunCommand c, std::ostream& out, std::ostream& err) {
+// Begins the run's manifest (topology/manifest.h) in --registry_dir, else
+// the spec's registry, else the default one. Only a registry that was named
+// and cannot be used stops the run; otherwise the run goes on unrecorded.
+absl::StatusOr<std::optional<RunRecorder>> StartManifest(
+    const TopologySpec& spec, const RunCommand& c, RunStart start,
+    std::ostream& err) {
+  const bool named = c.registry_dir.has_value() || spec.registry.has_value();
+  const std::string dir = c.registry_dir.value_or(
+      spec.registry ? spec.registry->dir : std::string());
+  start.spec = &spec;
+  absl::StatusOr<RunRecorder> recorder = RunRecorder::Open(dir, std::move(start));
+  if (recorder.ok()) return std::optional<RunRecorder>(*std::move(recorder));
+  if (named) return recorder.status();
+  err << "trainbus run: warning: no run manifest recorded: "
+      << recorder.status().message() << "; pass --registry_dir\n";
+  return std::optional<RunRecorder>();
+}
+
+// Records how the run ended; a manifest that cannot be saved is a warning.
+// Returns the line that tells how to reproduce the run, or "".
+std::string FinishManifest(std::optional<RunRecorder>& recorder,
+                           const absl::StatusOr<RunReport>& report,
+                           const std::string& out_dir, std::ostream& err) {
+  if (!recorder.has_value()) return "";
+  absl::Status saved;
+  if (!report.ok()) {
+    saved = recorder->Fail(report.status().message(), out_dir);
+  } else {
+    std::vector<std::pair<std::string, std::string>> checkpoints;
+    for (const actors::ModelSummary& m : report->models) {
+      if (!m.checkpoint.empty()) checkpoints.push_back({m.name, m.checkpoint});
+    }
+    saved = recorder->Finish(checkpoints, out_dir).status();
+  }
+  if (!saved.ok()) {
+    err << "trainbus run: warning: the run manifest was not saved: "
+        << saved.message() << "\n";
+    return "";
+  }
+  return absl::StrCat("run ", recorder->run_id(), " recorded in ",
+                      recorder->registry_root(), " (trainbus reproduce ",
+                      recorder->run_id(), " --registry_dir=",
+                      recorder->registry_root(), ")\n");
+}
+
+int Run(TopologySpec spec, RunCommand c, RunStart start, std::ostream& out,
+        std::ostream& err) {
   if (absl::Status s = ApplyOverrides(c.overrides, &spec); !s.ok()) {
     return Fail(err, s);
   }
@@ -217,7 +273,12 @@ int Run(TopologySpec spec, RunCommand c, std::ostream& out, std::ostream& err) {
     c.options.hooks.after_build =
         actors::PopulationHook(spec, c.options.print, population);
   }
+  absl::StatusOr<std::optional<RunRecorder>> recorder =
+      StartManifest(spec, c, std::move(start), err);
+  if (!recorder.ok()) return Fail(err, recorder.status());
   absl::StatusOr<RunReport> report = RunSpec(spec, c.options);
+  const std::string recorded =
+      FinishManifest(*recorder, report, c.files.out_dir, err);
   if (!report.ok()) return Fail(err, report.status());
   // The run's actor system is gone: the controller has finished writing.
   if (spec.population) report->population = population->fates;
@@ -230,6 +291,7 @@ int Run(TopologySpec spec, RunCommand c, std::ostream& out, std::ostream& err) {
     out << "open in a browser: " << dir << "/curves.svg " << dir
         << "/topology.svg (report: " << dir << "/report.json)\n";
   }
+  out << recorded;
   for (const auto& m : report->models) {
     if (!m.error.empty()) return 1;
   }
@@ -261,7 +323,12 @@ int RunSpecTextMain(absl::string_view origin, absl::string_view text,
     err << spec.status().message() << "\n";
     return 2;
   }
-  return Run(*std::move(spec), *std::move(command), out, err);
+  RunStart start;
+  start.spec_text = std::string(text);
+  start.spec_origin = std::string(origin);
+  start.args = args;
+  return Run(*std::move(spec), *std::move(command), std::move(start), out,
+             err);
 }
 
 int RunMain(const std::vector<std::string>& args, std::ostream& out,

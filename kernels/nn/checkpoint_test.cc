@@ -132,5 +132,32 @@ TEST(CheckpointTest, UnsupportedVersionIsNamed) {
   EXPECT_NE(std::string(r.status().message()).find("version 2"), std::string::npos);
 }
 
+TEST(CheckpointTest, CompareFindsTheLargestWeightDifference) {
+  const std::string a = Trained("mlp:hidden=16,opt=momentum", 2)->SaveCheckpoint();
+  auto same = CompareCheckpoints(a, a);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_TRUE(same->identical);
+  EXPECT_EQ(same->max_abs_difference, 0.0);
+
+  const std::string b = Trained("mlp:hidden=16,opt=momentum", 3)->SaveCheckpoint();
+  auto diff = CompareCheckpoints(a, b);
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  EXPECT_FALSE(diff->identical);
+  EXPECT_GT(diff->max_abs_difference, 0.0);
+  EXPECT_FALSE(diff->tensor.empty());
+  EXPECT_EQ(diff->steps_a, 2u);
+  EXPECT_EQ(diff->steps_b, 3u);
+
+  auto other = CompareCheckpoints(a, Trained("softmax", 1)->SaveCheckpoint());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("same architecture"),
+            std::string::npos);
+  EXPECT_FALSE(CompareCheckpoints(a, "not a checkpoint").ok());
+}
+
+TEST(CheckpointTest, KernelTargetIsNamed) {
+  EXPECT_NE(std::string(KernelTargetName()), "");
+}
+
 }  // namespace
 }  // namespace trainbus::nn

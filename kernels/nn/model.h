@@ -174,6 +174,24 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint);
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint,
                                                  const ModelSpec& spec);
 
+// The Highway target the kernels dispatch to on this machine (e.g. "AVX2").
+// Weights trained on different targets may differ in their last bits, so run
+// manifests record it.
+const char* KernelTargetName();
+
+// Where two checkpoints of the same architecture differ the most.
+struct CheckpointDifference {
+  bool identical = false;        // every byte equal
+  double max_abs_difference = 0; // over every tensor, optimizer state too
+  std::string tensor;            // where it is, e.g. "fc1.weight"
+  size_t index = 0;              // element index inside `tensor`
+  uint64_t steps_a = 0, steps_b = 0;
+};
+// Error when either is not a valid checkpoint or their tensors' names and
+// shapes differ (different architectures cannot be compared weight by weight).
+absl::StatusOr<CheckpointDifference> CompareCheckpoints(std::string_view a,
+                                                        std::string_view b);
+
 }  // namespace trainbus::nn
 
 #endif  // TRAINBUS_KERNELS_NN_MODEL_H_
