@@ -228,6 +228,9 @@ struct RunOptions {
   // How long to wait for every model (not with a forever source); 0: no
   // limit. Consumers get as long again to confirm they received everything.
   double timeout_s = 24 * 3600;
+  // Print the bus metrics table every this many seconds while the run goes
+  // (0: only in the report at the end).
+  double metrics_every_s = 0;
   RunHooks hooks;
 };
 
