@@ -4,9 +4,11 @@
 // reasons. Counts are exact whatever the scheduling; nothing here depends on
 // timing.
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "base/program_testing.h"
 #include "base/test_dir.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
@@ -35,13 +37,18 @@ absl::StatusOr<topology::TopologySpec> Spec(const topology::RunOverrides& flags,
   return spec;
 }
 
+// `root`/data: `train` and `test` learnable 28x28 images.
+void WriteData(const std::string& root, size_t train, size_t test) {
+  std::filesystem::create_directories(root + "/data");
+  ASSERT_TRUE(data::WriteMnistDir(root + "/data",
+                                  testing::BandsDataset(train, 1),
+                                  testing::BandsDataset(test, 2))
+                  .ok());
+}
+
 TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   const std::string root = base::NewTestDir("production_routing");
-  std::filesystem::create_directories(root + "/data");
-  ASSERT_TRUE(
-      data::WriteMnistDir(root + "/data", testing::BandsDataset(400, 1),
-                          testing::BandsDataset(200, 2))
-          .ok());
+  WriteData(root, 400, 200);
   topology::RunOverrides flags;
   flags.data_dir = root + "/data";
   flags.models =
@@ -112,6 +119,15 @@ TEST(ProductionRoutingTest, EveryConsumerGetsEveryPredictionAndItEnds) {
   }
   EXPECT_EQ(predictions, 2 * live);
   EXPECT_GT(lines, predictions);  // and the metrics
+  const report::Json json = report::Json::parse(
+      topology::ReportToJson(*report), nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded());
+  EXPECT_EQ(json["name"], "production_routing");
+  ASSERT_EQ(json["sources"].size(), 3u);
+  EXPECT_EQ(json["sources"][2]["dead_lettered"], 2);
+  ASSERT_EQ(json["consumers"].size(), 4u);
+  EXPECT_EQ(json["consumers"][2]["predictions"], 2 * live);
+  EXPECT_EQ(json["dead_letters"].size(), 2u);
   const std::string text = topology::FormatRunReport(*report);
   EXPECT_NE(text.find("agreement"), std::string::npos);
   EXPECT_NE(text.find("zz_broken_000.png"), std::string::npos);
@@ -146,5 +162,32 @@ TEST(ProductionRoutingTest, ABadDataDirIsAClearError) {
       << report.status();
 }
 
+TEST(ProductionRoutingTest, TheBazelRunTargetTakesTodaysFlags) {
+  const std::string root = base::NewTestDir("production_routing_binary");
+  WriteData(root, 300, 100);
+  base::ProgramExit r = base::RunProgramUnderTest(
+      {"--data_dir=" + root + "/data", "--models=softmax:lr=0.01",
+       "--train_limit=300", "--eval_limit=40", "--replay_limit=50",
+       "--replay_rate=0", "--image_rate=0", "--export_dir=" + root + "/images",
+       "--export_images=5", "--export_broken=1", "--print_every=0",
+       "--jsonl=" + root + "/p.jsonl", "--out_dir=" + root + "/out",
+       "--timeout=60", "--quiet"},
+      absl::Seconds(120));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("live: 50 replayed test samples, 5 images from " +
+                          root + "/images, 1 dead letters"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("== aggregator (live predictions)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(root + "/p.jsonl"));
+  EXPECT_TRUE(std::filesystem::exists(root + "/out/report.json"));
+}
+
 }  // namespace
 }  // namespace trainbus
+
+int main(int argc, char** argv) {
+  return trainbus::base::RunTestsWithProgram(argc, argv);
+}

@@ -51,6 +51,7 @@ constexpr char kRunUsage[] =
     "  --out_dir=DIR        report.json, curves.svg, topology.svg/.dot\n"
     "                       (default /tmp/trainbus/<spec name>; '' for none)\n"
     "  --timeout_s=S        give up (exit 1) after S seconds (0: no limit)\n"
+    "  --metrics_every=S    print the bus metrics table every S seconds\n"
     "  --quiet              no banner or progress lines\n";
 
 struct RunCommand {
@@ -85,6 +86,15 @@ template <class T>
 FlagFn Number(std::optional<T> RunOverrides::*field) {
   return [field](const base::LongFlag& f, RunCommand* c) {
     return ParseNumber(f, &(c->overrides.*field));
+  };
+}
+
+FlagFn Seconds(double RunOptions::*field) {
+  return [field](const base::LongFlag& f, RunCommand* c) {
+    std::optional<double> seconds;
+    TB_RETURN_IF_ERROR(ParseNumber(f, &seconds));
+    c->options.*field = *seconds;
+    return absl::OkStatus();
   };
 }
 
@@ -144,13 +154,8 @@ const std::map<std::string, FlagFn>& Flags() {
          c->out_dir = f.value;
          return absl::OkStatus();
        }},
-      {"timeout_s",
-       [](const base::LongFlag& f, RunCommand* c) {
-         std::optional<double> t;
-         TB_RETURN_IF_ERROR(ParseNumber(f, &t));
-         c->options.timeout_s = *t;
-         return absl::OkStatus();
-       }},
+      {"timeout_s", Seconds(&RunOptions::timeout_s)},
+      {"metrics_every", Seconds(&RunOptions::metrics_every_s)},
   };
   return *flags;
 }

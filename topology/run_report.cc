@@ -115,13 +115,37 @@ std::string ReportToJson(const RunReport& report) {
   for (const bus::ResourceMetrics& r : report.bus) {
     resources.push_back(ResourceJson(r));
   }
-  const report::Json doc = {{"data_dir", report.data_dir},
-                            {"train_samples", report.train_samples},
-                            {"test_samples", report.test_samples},
-                            {"epochs", report.epochs},
-                            {"wall_seconds", report.wall_seconds},
-                            {"models", std::move(models)},
-                            {"bus", std::move(resources)}};
+  report::Json doc = {{"data_dir", report.data_dir},
+                      {"train_samples", report.train_samples},
+                      {"test_samples", report.test_samples},
+                      {"epochs", report.epochs},
+                      {"wall_seconds", report.wall_seconds},
+                      {"models", std::move(models)},
+                      {"bus", std::move(resources)}};
+  // After every older field, so that readers by position keep working.
+  doc["name"] = report.name;
+  doc["stopped_models"] = report.stopped_models;
+  doc["sources"] = report::Json::array();
+  for (const SourceReport& src : report.sources) {
+    doc["sources"].push_back({{"name", src.name},
+                              {"kind", SourceKindName(src.kind)},
+                              {"published", src.published},
+                              {"dead_lettered", src.dead_lettered}});
+  }
+  doc["consumers"] = report::Json::array();
+  for (const actors::ConsumerStats& c : report.consumers) {
+    report::Json& j = doc["consumers"].emplace_back();
+    j["name"] = c.name;
+    j["predictions"] = c.predictions;
+    j["metrics"] = c.metrics;
+    j["samples"] = c.samples;
+    j["errors"] = c.errors;
+  }
+  doc["dead_letters"] = report::Json::array();
+  for (const DeadLetter& d : report.dead_letters) {
+    doc["dead_letters"].push_back(
+        {{"seq", d.seq}, {"path", d.path}, {"error", d.error}});
+  }
   return report::ToJsonText(doc) + "\n";
 }
 

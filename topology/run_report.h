@@ -29,7 +29,9 @@ std::string FormatRunReport(const RunReport& report);
 // The report as JSON: data_dir, train_samples, test_samples, epochs,
 // wall_seconds, then per model name, kind, spec, hyperparameters, steps,
 // test_accuracy, samples/s, the accuracy curve, the samples it refused
-// (rejected_shape, rejected_label) and its warnings, then the bus.
+// (rejected_shape, rejected_label) and its warnings, then the bus; after
+// those the spec's name, stopped_models, sources (published, dead
+// lettered), consumers (what each received) and dead_letters.
 std::string ReportToJson(const RunReport& report);
 // Test accuracy against samples seen, one line per model.
 std::string CurvesToSvg(const RunReport& report);

@@ -9,8 +9,10 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "actors/consumer/console_printer.h"
 #include "actors/consumer/hook_sink.h"
 #include "actors/consumer/jsonl_sink.h"
@@ -18,6 +20,7 @@
 #include "actors/production/image_dir_source.h"
 #include "actors/production/test_replay.h"
 #include "actors/topology/components.h"
+#include "base/file.h"
 #include "base/status_macros.h"
 #include "caf/all.hpp"
 #include "registry/metric_logger.h"
@@ -43,6 +46,7 @@ struct PartContext::Impl {
   };
   std::shared_ptr<DeadLetterLog> dead = std::make_shared<DeadLetterLog>();
   std::shared_ptr<registry::Store> registry;
+  std::map<std::string, std::string> checkouts;  // dataset ref -> directory
   bool stopped = false;
 };
 
@@ -62,16 +66,77 @@ absl::StatusOr<std::shared_ptr<const data::MnistSplits>> Splits(
   return shared;
 }
 
-// The first idx source's data_dir, which the evaluation defaults to.
-std::string DefaultDataDir(const TopologySpec& spec) {
-  for (const SourceSpec& s : spec.sources) {
-    if (s.kind == SourceKind::kIdxGenerator) return s.data_dir;
+absl::Status OpenRegistry(const TopologySpec& spec, PartContext::Impl& impl) {
+  if (impl.registry || !spec.registry) return absl::OkStatus();
+  registry::StoreOptions options;
+  options.root = spec.registry->dir;
+  absl::StatusOr<std::unique_ptr<registry::Store>> store =
+      registry::Store::Open(options);
+  if (!store.ok()) return actors::PrefixStatus("registry", store.status());
+  impl.registry = std::move(*store);
+  return absl::OkStatus();
+}
+
+// A registry dataset's files, written out once per run into a directory
+// of their own (under the system's temporary directory).
+absl::StatusOr<std::string> CheckOut(const TopologySpec& spec,
+                                     const std::string& ref,
+                                     PartContext::Impl& impl) {
+  TB_RETURN_IF_ERROR(OpenRegistry(spec, impl));
+  // [project:]name[@version]
+  std::pair<std::string, std::string> pn =
+      absl::StrSplit(ref, absl::MaxSplits(':', 1));
+  if (pn.second.empty()) pn = {"", pn.first};
+  std::pair<std::string, std::string> nv =
+      absl::StrSplit(pn.second, absl::MaxSplits('@', 1));
+  int64_t version = 0;
+  if (!nv.second.empty() && !absl::SimpleAtoi(nv.second, &version)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dataset '", ref, "': the version after '@' must be a number"));
   }
-  return "";
+  TB_ASSIGN_OR_RETURN(registry::DatasetRecord d,
+                      impl.registry->FindDataset(pn.first, nv.first, version));
+  const std::string dir = absl::StrCat(
+      std::filesystem::temp_directory_path().string(), "/trainbus-datasets/",
+      d.project, "/", d.name, "/v", d.version);
+  TB_RETURN_IF_ERROR(base::CreateDirectories(dir));
+  for (const registry::BlobRef& f : d.files) {
+    TB_ASSIGN_OR_RETURN(std::string bytes, impl.registry->LoadBlob(f.sha256));
+    TB_RETURN_IF_ERROR(
+        base::WriteFileAtomically(absl::StrCat(dir, "/", f.name), bytes));
+  }
+  return dir;
+}
+
+// Where a source's IDX files are: its data_dir, or its registry dataset
+// checked out (once per run).
+absl::StatusOr<std::string> DataDirOf(const SourceSpec& s,
+                                      PartContext::Impl& impl) {
+  if (s.dataset.empty()) return s.data_dir;
+  auto it = impl.checkouts.find(s.dataset);
+  if (it != impl.checkouts.end()) return it->second;
+  absl::StatusOr<std::string> dir = CheckOut(*impl.spec, s.dataset, impl);
+  if (!dir.ok()) {
+    return actors::PrefixStatus(absl::StrCat("dataset '", s.dataset, "'"),
+                                dir.status());
+  }
+  impl.checkouts[s.dataset] = *dir;
+  return *dir;
+}
+
+absl::StatusOr<std::shared_ptr<const data::MnistSplits>> SplitsOf(
+    const SourceSpec& s, PartContext::Impl& impl) {
+  TB_ASSIGN_OR_RETURN(std::string dir, DataDirOf(s, impl));
+  return Splits(impl, dir);
 }
 
 absl::Status LoadEvaluation(const TopologySpec& spec, PartContext::Impl& impl) {
-  std::string dir = DefaultDataDir(spec);
+  std::string dir;  // the first idx source's, unless the section says
+  for (const SourceSpec& s : spec.sources) {
+    if (s.kind != SourceKind::kIdxGenerator) continue;
+    TB_ASSIGN_OR_RETURN(dir, DataDirOf(s, impl));
+    break;
+  }
   uint64_t limit = 0;
   if (spec.evaluation) {
     if (!spec.evaluation->data_dir.empty()) dir = spec.evaluation->data_dir;
@@ -96,7 +161,7 @@ using StartFn = std::function<absl::StatusOr<caf::actor>()>;
 
 absl::StatusOr<StartFn> PrepareIdx(const SourceSpec& s, PartContext& ctx,
                                    uint64_t* samples) {
-  TB_ASSIGN_OR_RETURN(auto splits, Splits(ctx.impl(), s.data_dir));
+  TB_ASSIGN_OR_RETURN(auto splits, SplitsOf(s, ctx.impl()));
   auto train = std::make_shared<const data::Dataset>(
       s.limit > 0 ? data::Slice(splits->train, s.limit) : splits->train);
   *samples = train->count;
@@ -117,7 +182,7 @@ absl::StatusOr<StartFn> PrepareIdx(const SourceSpec& s, PartContext& ctx,
 
 absl::StatusOr<StartFn> PrepareReplay(const SourceSpec& s, PartContext& ctx,
                                       uint64_t* samples) {
-  TB_ASSIGN_OR_RETURN(auto splits, Splits(ctx.impl(), s.data_dir));
+  TB_ASSIGN_OR_RETURN(auto splits, SplitsOf(s, ctx.impl()));
   const data::Dataset& test = splits->test;
   const uint64_t n = s.limit > 0
                          ? s.limit
@@ -126,7 +191,8 @@ absl::StatusOr<StartFn> PrepareReplay(const SourceSpec& s, PartContext& ctx,
     return absl::InvalidArgumentError(absl::StrFormat(
         "source '%s': first (%d) + limit (%d) exceed the %d test samples in "
         "%s; lower one of them",
-        s.name, s.first, n, test.count, s.data_dir));
+        s.name, s.first, n, test.count,
+        s.dataset.empty() ? s.data_dir : s.dataset));
   }
   auto replay =
       std::make_shared<const data::Dataset>(data::SliceRange(test, s.first, n));
@@ -152,7 +218,7 @@ absl::StatusOr<StartFn> PrepareReplay(const SourceSpec& s, PartContext& ctx,
 // one of the split's last images; returns their labels in name order.
 absl::StatusOr<std::vector<int32_t>> Export(const SourceSpec& s,
                                             PartContext& ctx) {
-  TB_ASSIGN_OR_RETURN(auto splits, Splits(ctx.impl(), s.data_dir));
+  TB_ASSIGN_OR_RETURN(auto splits, SplitsOf(s, ctx.impl()));
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(s.dir, ec)) {
     const std::string name = entry.path().filename().string();
@@ -230,17 +296,6 @@ absl::StatusOr<actors::ConsumerOptions> ConsumerInputs(const ConsumerSpec& c,
     o.inputs.push_back(std::move(r));
   }
   return o;
-}
-
-absl::Status OpenRegistry(const TopologySpec& spec, PartContext::Impl& impl) {
-  if (impl.registry || !spec.registry) return absl::OkStatus();
-  registry::StoreOptions options;
-  options.root = spec.registry->dir;
-  absl::StatusOr<std::unique_ptr<registry::Store>> store =
-      registry::Store::Open(options);
-  if (!store.ok()) return actors::PrefixStatus("registry", store.status());
-  impl.registry = std::move(*store);
-  return absl::OkStatus();
 }
 
 // Knows the true label of every production source's samples. The table is
@@ -436,6 +491,10 @@ absl::Status PartContext::StopModel(const std::string& name) {
   caf::anon_send_exit(it->second.actor, caf::exit_reason::user_shutdown);
   stopped_.push_back(name);
   return absl::OkStatus();
+}
+
+std::shared_ptr<const actors::EvalSet> PartContext::eval() const {
+  return impl_->eval;
 }
 
 size_t PartContext::eval_samples() const { return impl_->eval_samples; }

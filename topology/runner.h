@@ -177,8 +177,8 @@ class PartContext {
 
   // Spawns the prepared sources, in spec order.
   absl::Status StartSources();
-  // Sends exit to everything the part spawned (sources, models, bindings'
-  // consumers, sinks). Safe to call twice.
+  // Sends exit to everything the part spawned (sources, models, bindings,
+  // consumers). Safe to call twice.
   void StopAll();
   // Stops one model actor and the bindings that feed it (e.g. a pruned
   // population member); the run then no longer waits for its summary.
@@ -186,7 +186,9 @@ class PartContext {
   // Models stopped through StopModel.
   const std::vector<std::string>& stopped_models() const { return stopped_; }
 
-  // The held-out samples every model here evaluates on (after BuildPart).
+  // The held-out set every model here evaluates on, and its size (after
+  // BuildPart; null / 0 when the part has no models).
+  std::shared_ptr<const actors::EvalSet> eval() const;
   size_t eval_samples() const;
 
   // Dead letters recorded by `dead_letters` consumers (copied under a lock).
@@ -232,6 +234,9 @@ struct RunOptions {
   // How long to wait for every model (not with a forever source); 0: no
   // limit. Consumers get as long again to confirm they received everything.
   double timeout_s = 24 * 3600;
+  // Print the bus metrics table every this many seconds while the run goes
+  // (0: only in the report at the end).
+  double metrics_every_s = 0;
   RunHooks hooks;
 };
 

@@ -4,6 +4,8 @@
 #include "topology/runner.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -90,10 +92,16 @@ RunOptions Quiet() {
   return o;
 }
 
-TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
+// One of the experiments' specs.
+TopologySpec Experiment(const std::string& name) {
   absl::StatusOr<TopologySpec> spec =
-      LoadSpecFile("experiments/parallel_models.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+      LoadSpecFile("experiments/" + name + ".yaml");
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.value_or(TopologySpec{});
+}
+
+TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
+  std::optional<TopologySpec> spec = Experiment("parallel_models");
   RunOverrides flags;
   flags.models = "x=softmax:lr=0.1;mlp:hidden=32";
   flags.seed = 3;
@@ -121,9 +129,7 @@ TEST(ApplyOverrides, NewModelsAreFedAndPublishedLikeTheFirst) {
 }
 
 TEST(ApplyOverrides, TrainAndLivePoliciesPickBindingsByFilter) {
-  absl::StatusOr<TopologySpec> spec =
-      LoadSpecFile("experiments/production_routing.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::optional<TopologySpec> spec = Experiment("production_routing");
   RunOverrides flags;
   flags.live_policy = "drop_oldest";
   ASSERT_TRUE(ApplyOverrides(flags, &*spec).ok());
@@ -162,9 +168,7 @@ TEST(ApplyOverrides, BadValuesNameTheirFlag) {
 }
 
 TEST(EndMarkersFor, OnePerPathFromASource) {
-  absl::StatusOr<TopologySpec> spec =
-      LoadSpecFile("experiments/production_routing.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::optional<TopologySpec> spec = Experiment("production_routing");
   // The training stream, and two production sources through [live].
   for (const ModelEntry& m : spec->models)
     EXPECT_EQ(EndMarkersFor(*spec, m), 3u);
@@ -210,6 +214,34 @@ TEST(RunSpec, SavesModelsAndLogsInTheRegistry) {
             report->models[0].curve.size() + report->models[1].curve.size());
 }
 
+TEST(RunSpec, AnIdxSourceReadsARegistryDataset) {
+  Tiny t = TinySpec();
+  registry::StoreOptions options;
+  options.root = t.registry;
+  {
+    auto store = registry::Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::vector<std::string> paths;
+    for (const auto& e :
+         std::filesystem::directory_iterator(t.spec.sources[0].data_dir)) {
+      paths.push_back(e.path().string());
+    }
+    ASSERT_TRUE((*store)->SaveDatasetFromPaths("data", "tiny", paths, {}).ok());
+  }
+  t.spec.sources[0].data_dir.clear();
+  t.spec.sources[0].dataset = "data:tiny@1";
+  absl::StatusOr<RunReport> report = RunSpec(t.spec, Quiet());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->train_samples, 64u);
+  EXPECT_EQ(report->test_samples, 32u);
+  EXPECT_EQ(report->data_dir, "registry dataset data:tiny@1");
+  t.spec.sources[0].dataset = "data:tiny@7";
+  report = RunSpec(t.spec, Quiet());
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(std::string(report.status().message()),
+              HasSubstr("dataset 'data:tiny@7'"));
+}
+
 TEST(RunSpec, AControllerThatStopsAModelEndsTheRunWithoutIt) {
   Tiny t = TinySpec();
   t.spec.registry.reset();
@@ -221,6 +253,8 @@ TEST(RunSpec, AControllerThatStopsAModelEndsTheRunWithoutIt) {
     for (const auto& [name, b] : ctx.bindings()) seen_bindings.push_back(name);
     EXPECT_THAT(ctx.models().at("b").feeds, ElementsAre("mnist->b"));
     EXPECT_TRUE(ctx.Resource("metrics").ok());
+    EXPECT_EQ(ctx.eval_samples(), 32u);
+    EXPECT_NE(ctx.eval(), nullptr);
     return ctx.StopModel("b");
   };
   absl::StatusOr<RunReport> report = RunSpec(t.spec, options);

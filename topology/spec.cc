@@ -222,8 +222,10 @@ const std::vector<KindRow<SourceKind>>& SourceKinds() {
   static const auto* kinds = new std::vector<KindRow<SourceKind>>{
       {SourceKind::kIdxGenerator,
        "idx",
-       {"data_dir", "epochs", "seed", "limit", "labels"}},
-      {SourceKind::kTestReplay, "test_replay", {"data_dir", "limit", "first"}},
+       {"data_dir", "dataset", "epochs", "seed", "limit", "labels"}},
+      {SourceKind::kTestReplay,
+       "test_replay",
+       {"data_dir", "dataset", "limit", "first"}},
       {SourceKind::kImageDir,
        "image_dir",
        {"dir", "dead_letter", "data_dir", "export_images", "export_broken"}},
@@ -320,7 +322,8 @@ class Parser {
   Errors* errors_;
   std::vector<Ref> resource_refs_;
   std::vector<Ref> node_refs_;
-  std::vector<Ref> registry_users_;  // registry loggers
+  // Registry loggers and registry datasets; `what` is the whole message.
+  std::vector<Ref> registry_users_;
 };
 
 const std::vector<std::string>& RootKeys() {
@@ -598,6 +601,17 @@ bool Parser::ParseSource(Fields& f, SourceSpec* out) {
     s.export_broken = f.Uint("export_broken", 0, 0, 1000000);
     // An export reads the test split of data_dir.
     s.data_dir = f.String("data_dir", s.export_images + s.export_broken > 0);
+  } else if (f.Has("dataset")) {
+    s.dataset = f.String("dataset", true);
+    if (f.Has("data_dir")) {
+      f.Error(*f.Find("dataset"),
+              "give 'data_dir' or 'dataset' (a registry dataset), not both");
+    }
+    registry_users_.push_back(
+        {s.name, At(*f.Find("dataset")),
+         absl::StrCat("source '", s.name,
+                      "': 'dataset' is read from the registry; add a "
+                      "'registry: {dir: ...}' section")});
   } else {
     s.data_dir = f.String("data_dir", true);
   }
@@ -642,7 +656,10 @@ bool Parser::ParseConsumer(Fields& f, ConsumerSpec* out) {
   c.kind = kind->kind;
   if (c.kind == ConsumerKind::kRegistryLogger) {
     registry_users_.push_back(
-        {c.name, c.where, absl::StrCat("consumer '", c.name, "'")});
+        {c.name, c.where,
+         absl::StrCat("consumer '", c.name,
+                      "': a registry_logger needs a 'registry: {dir: ...}' "
+                      "section to log to")});
   }
   c.inputs = f.Names("inputs");
   if (const YAML::Node* inputs = f.Find("inputs"); inputs != nullptr) {
@@ -710,11 +727,7 @@ void Parser::CheckRefs(const TopologySpec& spec) {
   }
   if (!spec.registry.has_value()) {
     for (const Ref& user : registry_users_) {
-      errors_->push_back(
-          {user.where, absl::StrCat(user.what,
-                                    ": a registry_logger needs a "
-                                    "'registry: {dir: ...}' section to log "
-                                    "to")});
+      errors_->push_back({user.where, user.what});
     }
   }
 }

@@ -56,6 +56,9 @@ struct SourceSpec {
   SourceKind kind = SourceKind::kIdxGenerator;
   std::string output;    // the resource it publishes to
   std::string data_dir;  // idx, test_replay: the IDX files' directory
+  // idx, test_replay instead of data_dir: a registry dataset of IDX files,
+  // "name" (the latest version) or "name@version", in the spec's project.
+  std::string dataset;
   std::string dir;       // image_dir: the directory it reads
   uint64_t epochs = 1;   // idx: passes over the training split
   double rate = 0;       // samples (files) per second; 0: as fast as accepted

@@ -336,6 +336,26 @@ models: [{name: m, spec: softmax, input: a, output: a, predictions: q}]
   EXPECT_EQ(errors.size(), 4u) << FormatErrors("spec", errors);
 }
 
+TEST(Validate, ARegistryDatasetNeedsTheRegistryAndNoDataDir) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}]
+sources:
+  - {name: s, kind: idx, dataset: "mnist@2", output: a}
+  - {name: t, kind: test_replay, dataset: mnist, data_dir: /d, output: a}
+)");
+  ExpectErrors(errors, {
+      {3, 35, "source 's': 'dataset' is read from the registry"},
+      {4, 43, "give 'data_dir' or 'dataset'"},
+  });
+  EXPECT_EQ(errors.size(), 3u) << FormatErrors("spec", errors);
+  TopologySpec spec;
+  EXPECT_TRUE(ParseAndValidate(R"(registry: {dir: /r}
+resources: [{name: a}]
+sources: [{name: s, kind: idx, dataset: "mnist@2", output: a}]
+)", &spec).empty());
+  EXPECT_EQ(spec.sources[0].dataset, "mnist@2");
+  EXPECT_EQ(spec.sources[0].data_dir, "");
+}
+
 TEST(Validate, BindingCycleNamesThePath) {
   std::vector<SpecError> errors = Errors(R"(resources: [{name: a}, {name: b}, {name: c}]
 bindings:
