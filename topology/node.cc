@@ -463,6 +463,14 @@ class HubRun {
     return Report();
   }
 
+  // The hub's consumers confirm they received everything, and finished
+  // models go to the spec's registry (the hub has every checkpoint).
+  absl::Status Finalize(RunReport* run) {
+    TB_RETURN_IF_ERROR(Drain(spec_, process_.ctx(), self_,
+                             Millis(options_.connect_timeout_s), run));
+    return actors::PrefixStatus("registry", SaveModels(spec_, *run));
+  }
+
   // Tells every live node that the run is over.
   void Finish() {
     for (const auto& [name, agent] : agents_) {
@@ -656,7 +664,9 @@ absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& spec,
   if (status.ok()) status = run.Start();
   absl::StatusOr<PlacedReport> report =
       status.ok() ? run.Wait() : absl::StatusOr<PlacedReport>(status);
+  if (report.ok()) status = run.Finalize(&report->run);
   run.Finish();
+  if (!status.ok()) return status;
   return report;
 }
 

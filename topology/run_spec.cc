@@ -239,6 +239,8 @@ Expected ExpectedFor(const TopologySpec& spec, const ConsumerSpec& c,
   return e;
 }
 
+}  // namespace
+
 // Each consumer confirms it has everything that was sent (flush_atom).
 absl::Status Drain(const TopologySpec& spec, PartContext& ctx,
                    caf::scoped_actor& self, std::chrono::milliseconds timeout,
@@ -290,6 +292,8 @@ absl::Status SaveModels(const TopologySpec& spec, const RunReport& report) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // Subscribes one MetricSink to every resource a model publishes metrics to.
 caf::actor SpawnMetricSink(const TopologySpec& spec, PartContext& ctx,

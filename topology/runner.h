@@ -29,6 +29,7 @@
 #ifndef TRAINBUS_TOPOLOGY_RUNNER_H_
 #define TRAINBUS_TOPOLOGY_RUNNER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -52,6 +53,7 @@
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/scoped_actor.hpp"
 #include "data/idx.h"
 #include "topology/spec.h"
 
@@ -269,6 +271,17 @@ struct RunReport {
   std::string jsonl_path;  // the first jsonl consumer's
   std::string image_dir;   // the first image_dir source's
 };
+
+// The end of a run, for RunSpec and the placement runner (topology/node.h):
+// each of `ctx`'s consumers confirms it received what `report` says was sent
+// to it (fills report->consumers, and report->aggregate from the first
+// aggregator), within `timeout`.
+absl::Status Drain(const TopologySpec& spec, PartContext& ctx,
+                   caf::scoped_actor& self, std::chrono::milliseconds timeout,
+                   RunReport* report);
+// Saves `report`'s finished models in the spec's registry section (none:
+// nothing to do), with their results as key/values.
+absl::Status SaveModels(const TopologySpec& spec, const RunReport& report);
 
 // Runs the whole spec in this process (BuildPart(spec, kEveryNode, ...)).
 // Errors: bad data or models (before anything runs), a timeout (everything
