@@ -84,6 +84,22 @@ CREATE TABLE task_kv(
   PRIMARY KEY (owner, section, key)) WITHOUT ROWID;
 )sql";
 
+// Schema 2: batch inference. One row per input; a batch's rows share their
+// batch id, run, model and time, and are written in one transaction.
+constexpr absl::string_view kPredictionsSchema = R"sql(
+CREATE TABLE predictions(
+  id INTEGER PRIMARY KEY,
+  batch INTEGER NOT NULL, run TEXT NOT NULL,
+  input TEXT NOT NULL,           -- a file path, or idx:<file>:<index>
+  label INTEGER NOT NULL,        -- -1 when error is set
+  scores TEXT NOT NULL,          -- JSON array of class probabilities
+  error TEXT NOT NULL DEFAULT '',
+  project TEXT NOT NULL, model TEXT NOT NULL, model_version INTEGER NOT NULL,
+  time_ns INTEGER NOT NULL);
+CREATE INDEX predictions_batch ON predictions(batch, id);
+CREATE INDEX predictions_run ON predictions(run, batch);
+)sql";
+
 std::string ProjectOrDefault(absl::string_view project) {
   return project.empty() ? std::string(Store::kDefaultProject)
                          : std::string(project);
@@ -568,6 +584,49 @@ absl::StatusOr<std::vector<Task>> SelectTasks(
   return out;
 }
 
+
+// Whether the database has the predictions table: a schema-1 registry
+// opened read-only does not.
+absl::StatusOr<bool> HasPredictionsTable(SqliteDb& db) {
+  TB_ASSIGN_OR_RETURN(
+      int64_t n, QueryInt(db,
+                          "SELECT count(*) FROM sqlite_master WHERE type = "
+                          "'table' AND name = 'predictions'"));
+  return n > 0;
+}
+
+// Batches are rows grouped by batch id; `where` narrows the rows.
+absl::StatusOr<std::vector<PredictionBatch>> SelectPredictionBatches(
+    SqliteDb& db, absl::string_view where, const std::vector<SqlValue>& params,
+    int64_t limit) {
+  std::vector<PredictionBatch> out;
+  TB_ASSIGN_OR_RETURN(bool has_table, HasPredictionsTable(db));
+  if (!has_table) return out;
+  std::vector<SqlValue> all = params;
+  all.push_back(SqlLimit(limit));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db.Prepare(absl::StrCat(
+          "SELECT batch, min(run), min(project), min(model), "
+          "min(model_version), min(time_ns), count(*), sum(error != '') FROM "
+          "predictions WHERE ",
+          where, " GROUP BY batch ORDER BY batch LIMIT ?")));
+  TB_RETURN_IF_ERROR(stmt.Bind(all));
+  TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+    PredictionBatch b;
+    b.id = row.Int(0);
+    b.run = row.Text(1);
+    b.project = row.Text(2);
+    b.model = row.Text(3);
+    b.model_version = row.Int(4);
+    b.time_ns = row.Int(5);
+    b.rows = row.Int(6);
+    b.errors = row.Int(7);
+    out.push_back(std::move(b));
+  }));
+  return out;
+}
+
 }  // namespace
 
 std::string Store::DefaultRoot() {
@@ -623,6 +682,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::unique_ptr<Store> store(new Store(std::move(root), std::move(db_path),
                                          std::move(db), std::move(blobs),
                                          clock, options.read_only));
+  store->prediction_fault_hook_ = std::move(options.prediction_fault_hook);
   absl::MutexLock lock(&store->mu_);
   TB_RETURN_IF_ERROR(options.read_only ? store->CheckSchema()
                                        : store->InitSchema());
@@ -653,13 +713,22 @@ absl::Status Store::InitSchema() {
                       QueryInt(*db_, "PRAGMA user_version"));
   if (app_id == 0 && user_version == 0 && tables == 0) {
     TB_RETURN_IF_ERROR(db_->Exec(kSchema));
+    TB_RETURN_IF_ERROR(db_->Exec(kPredictionsSchema));
     TB_RETURN_IF_ERROR(db_->Exec(
         absl::StrCat("PRAGMA application_id=", kApplicationId,
                      "; PRAGMA user_version=", kSchemaVersion, ";")));
     return txn.Commit();
   }
   TB_RETURN_IF_ERROR(CheckSchema());
-  // Future schema migrations from user_version to kSchemaVersion go here.
+  // Migrations, one step per version, in the same transaction: an older
+  // trainbus still reads the tables it knows.
+  if (user_version < 2) {
+    TB_RETURN_IF_ERROR(db_->Exec(kPredictionsSchema));
+  }
+  if (user_version < kSchemaVersion) {
+    TB_RETURN_IF_ERROR(db_->Exec(
+        absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";")));
+  }
   return txn.Commit();
 }
 
@@ -1140,6 +1209,95 @@ absl::StatusOr<int64_t> Store::DeleteLogs(absl::string_view filter_text) {
   int64_t deleted = db_->Changes();
   TB_RETURN_IF_ERROR(txn.Commit());
   return deleted;
+}
+
+// ---- Predictions -----------------------------------------------------------
+
+absl::StatusOr<int64_t> Store::AppendPredictionBatch(
+    const PredictionBatch& batch, const std::vector<PredictionRow>& rows) {
+  TB_RETURN_IF_ERROR(ValidateName("model", batch.model));
+  if (rows.empty()) {
+    return absl::InvalidArgumentError("a prediction batch needs rows");
+  }
+  const std::string project = ProjectOrDefault(batch.project);
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  // Batch ids come from the version counters, so they are never reused.
+  TB_ASSIGN_OR_RETURN(const int64_t id,
+                      NextVersion(*db_, "prediction_batch", "", ""));
+  const int64_t time_ns = batch.time_ns != 0 ? batch.time_ns
+                                             : clock_->NowNanos();
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT INTO predictions(batch, run, input, label, scores, "
+                   "error, project, model, model_version, time_ns) VALUES "
+                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const PredictionRow& row = rows[i];
+    stmt.BindInt(1, id);
+    stmt.BindText(2, batch.run);
+    stmt.BindText(3, row.input);
+    stmt.BindInt(4, row.label);
+    stmt.BindText(5, row.scores.empty() ? absl::string_view("[]")
+                                        : absl::string_view(row.scores));
+    stmt.BindText(6, row.error);
+    stmt.BindText(7, project);
+    stmt.BindText(8, batch.model);
+    stmt.BindInt(9, batch.model_version);
+    stmt.BindInt(10, time_ns);
+    TB_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+    if (prediction_fault_hook_) prediction_fault_hook_(id, i + 1);
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+absl::StatusOr<std::vector<PredictionBatch>> Store::ListPredictionBatches(
+    absl::string_view run, int64_t limit) {
+  return Read([&]() -> absl::StatusOr<std::vector<PredictionBatch>> {
+    if (run.empty()) return SelectPredictionBatches(*db_, "1", {}, limit);
+    return SelectPredictionBatches(*db_, "run = ?", {std::string(run)}, limit);
+  });
+}
+
+absl::StatusOr<PredictionBatch> Store::GetPredictionBatch(int64_t batch) {
+  TB_ASSIGN_OR_RETURN(std::vector<PredictionBatch> found,
+                      Read([&]() {
+                        return SelectPredictionBatches(*db_, "batch = ?",
+                                                       {batch}, 1);
+                      }));
+  if (found.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "no prediction batch ", batch,
+        "; list them with `trainbus registry predictions`"));
+  }
+  return found[0];
+}
+
+absl::StatusOr<std::vector<PredictionRow>> Store::GetPredictions(
+    int64_t batch) {
+  TB_RETURN_IF_ERROR(GetPredictionBatch(batch).status());
+  return Read([&]() -> absl::StatusOr<std::vector<PredictionRow>> {
+    std::vector<PredictionRow> out;
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT id, batch, input, label, scores, error FROM "
+                     "predictions WHERE batch = ?1 ORDER BY id"));
+    TB_RETURN_IF_ERROR(stmt.Bind({batch}));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      PredictionRow r;
+      r.id = row.Int(0);
+      r.batch = row.Int(1);
+      r.input = row.Text(2);
+      r.label = static_cast<int32_t>(row.Int(3));
+      r.scores = row.Text(4);
+      r.error = row.Text(5);
+      out.push_back(std::move(r));
+    }));
+    return out;
+  });
 }
 
 // ---- Tasks -----------------------------------------------------------------

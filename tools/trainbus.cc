@@ -6,6 +6,7 @@
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
+//   trainbus predict --model=NAME@production --input=DIR|IDX  (into the registry)
 //
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
 // `bazel run //experiments:<name>`.
@@ -16,6 +17,7 @@
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
 #include "topology/cli.h"
+#include "serving/batch_predict.h"
 #include "serving/serve_main.h"
 
 namespace {
@@ -35,6 +37,9 @@ constexpr char kUsage[] =
     "  serve ...      serve a registry model over TF Serving's REST API\n"
     "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
     "                  `trainbus serve help`)\n"
+    "  predict ...    batch inference into the registry's predictions table\n"
+    "                 (--model=NAME@ALIAS --input=DIR|IDX --batch_size=1000;\n"
+    "                  `trainbus predict help`)\n"
     "experiments: bazel run //experiments:parallel_models | "
     "production_routing | sweep | cluster\n";
 
@@ -62,6 +67,9 @@ int main(int argc, char** argv) {
   }
   if (command == "serve") {
     return trainbus::serving::ServeMain(args, std::cout, std::cerr);
+  }
+  if (command == "predict") {
+    return trainbus::serving::PredictMain(args, std::cout, std::cerr);
   }
   std::cerr << "trainbus: unknown command '" << command << "'\n" << kUsage;
   return 2;
