@@ -1,5 +1,6 @@
 #include "serving/batch_predict.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -292,6 +293,10 @@ exits 1 after the whole run; a killed run leaves whole batches.
 struct PredictFlags {
   std::string registry_dir;
   BatchPredictOptions options;
+  // Fault injection for the atomicity test (not in the usage text): the
+  // process kills itself with SIGKILL once it has written this many rows,
+  // inside a batch's open transaction.
+  int64_t crash_after_rows = 0;
 };
 
 std::string ParsePredictFlags(const std::vector<std::string>& args,
@@ -310,6 +315,11 @@ std::string ParsePredictFlags(const std::vector<std::string>& args,
       flags.options.jsonl = value;
     } else if (name == "run") {
       flags.options.run = value;
+    } else if (name == "crash_after_rows") {
+      if (!absl::SimpleAtoi(value, &flags.crash_after_rows)) {
+        return absl::StrCat("--crash_after_rows wants a number, got '", value,
+                            "'");
+      }
     } else if (name == "batch_size") {
       if (!absl::SimpleAtoi(value, &flags.options.batch_size) ||
           flags.options.batch_size == 0) {
@@ -343,6 +353,12 @@ int PredictMain(const std::vector<std::string>& args, std::ostream& out,
   registry::StoreOptions store_options;
   store_options.root = flags.registry_dir;
   store_options.create_if_missing = false;
+  if (flags.crash_after_rows > 0) {
+    store_options.prediction_fault_hook =
+        [left = flags.crash_after_rows](int64_t, size_t) mutable {
+          if (--left == 0) raise(SIGKILL);
+        };
+  }
   absl::StatusOr<std::unique_ptr<registry::Store>> store =
       registry::Store::Open(store_options);
   if (!store.ok()) {
