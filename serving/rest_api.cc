@@ -29,7 +29,7 @@ using OutJson = nlohmann::basic_json<std::map, std::vector, std::string, bool,
 constexpr absl::string_view kModelsPrefix = "/v1/models/";
 constexpr int kMaxNesting = 4;  // [C][H][W] plus one spare level
 
-enum class Verb { kStatus, kMetadata, kClassify, kPredict };
+enum class Verb { kStatus, kMetadata, kClassify, kPredict, kFeedback };
 enum class Selector { kLatest, kVersion, kLabel };
 
 struct Route {
@@ -50,9 +50,11 @@ absl::StatusOr<Route> ParseRoute(absl::string_view path) {
       route.verb = Verb::kClassify;
     } else if (verb == "predict") {
       route.verb = Verb::kPredict;
+    } else if (verb == "feedback") {
+      route.verb = Verb::kFeedback;
     } else {
       return absl::NotFoundError(absl::StrCat(
-          "unknown method ':", verb, "'; use :classify or :predict"));
+          "unknown method ':", verb, "'; use :classify, :predict or :feedback"));
     }
   } else if (absl::ConsumeSuffix(&target, "/metadata")) {
     route.verb = Verb::kMetadata;
@@ -83,7 +85,8 @@ Json VersionStatus(const ServedVersion& v) {
 
 class Handler {
  public:
-  explicit Handler(const ModelSet& models) : models_(models) {}
+  Handler(const ModelSet& models, const Feedback* feedback)
+      : models_(models), feedback_(feedback) {}
 
   absl::StatusOr<HttpResponse> Handle(const HttpRequest& request) const {
     if (request.path == "/v2/health/live") {
@@ -124,6 +127,11 @@ class Handler {
         TB_RETURN_IF_ERROR(Expect(request, "POST"));
         TB_ASSIGN_OR_RETURN(const ServedVersion* v, Select(route));
         return Predict(*v, request);
+      }
+      case Verb::kFeedback: {
+        TB_RETURN_IF_ERROR(Expect(request, "POST"));
+        TB_ASSIGN_OR_RETURN(const ServedVersion* v, Select(route));
+        return TakeFeedback(*v, request);
       }
     }
     return absl::InternalError("unhandled route");
@@ -372,7 +380,9 @@ class Handler {
       }
       result.push_back(std::move(row));
     }
-    return JsonResponse(200, OutJson{{"result", std::move(result)}});
+    OutJson answer{{"result", std::move(result)}};
+    AddPredictionIds(v, x, batch, answer);
+    return JsonResponse(200, answer);
   }
 
   absl::StatusOr<HttpResponse> Predict(const ServedVersion& v,
@@ -401,18 +411,69 @@ class Handler {
           std::max_element(row.begin(), row.end()) - row.begin()));
       scores.push_back(std::vector<float>(row.begin(), row.end()));
     }
+    OutJson answer;
     if (columnar) {
-      return JsonResponse(
-          200, OutJson{{"outputs", {{"label", labels}, {"scores", scores}}}});
+      answer = {{"outputs", {{"label", labels}, {"scores", scores}}}};
+    } else {
+      OutJson predictions = OutJson::array();
+      for (size_t i = 0; i < batch; ++i) {
+        predictions.push_back({{"label", labels[i]}, {"scores", scores[i]}});
+      }
+      answer = {{"predictions", std::move(predictions)}};
     }
-    OutJson predictions = OutJson::array();
-    for (size_t i = 0; i < batch; ++i) {
-      predictions.push_back({{"label", labels[i]}, {"scores", scores[i]}});
+    AddPredictionIds(v, x, batch, answer);
+    return JsonResponse(200, answer);
+  }
+
+  // With feedback on, every prediction gets an id a :feedback can name.
+  void AddPredictionIds(const ServedVersion& v, const std::vector<float>& x,
+                        size_t batch, OutJson& answer) const {
+    if (feedback_ == nullptr) return;
+    answer["prediction_ids"] = feedback_->recent()->Remember(
+        v.version(), x.data(), batch, v.spec().InputSize());
+  }
+
+  // {"image":{"b64":...},"label":L} or {"prediction_id":N,"label":L}.
+  absl::StatusOr<HttpResponse> TakeFeedback(const ServedVersion& v,
+                                            const HttpRequest& request) const {
+    if (feedback_ == nullptr) {
+      return absl::NotFoundError(
+          "this server takes no feedback; start it with --continual");
     }
-    return JsonResponse(200, OutJson{{"predictions", std::move(predictions)}});
+    TB_ASSIGN_OR_RETURN(Json body, ParseBody(request));
+    auto label = body.find("label");
+    if (label == body.end() || !label->is_number_integer()) {
+      return absl::InvalidArgumentError(
+          "the body needs an integer \"label\" (the right class)");
+    }
+    absl::StatusOr<uint64_t> offset;
+    if (auto id = body.find("prediction_id"); id != body.end()) {
+      if (!id->is_number_unsigned()) {
+        return absl::InvalidArgumentError(
+            "\"prediction_id\" must be an id from a :classify or :predict "
+            "answer's \"prediction_ids\"");
+      }
+      offset = feedback_->FromPrediction(id->get<uint64_t>(), v.spec(),
+                                         label->get<int64_t>());
+    } else {
+      auto image = body.find("image");
+      if (image == body.end() || !image->is_object() ||
+          !image->contains("b64")) {
+        return absl::InvalidArgumentError(
+            "the body needs {\"image\":{\"b64\":...}} or "
+            "\"prediction_id\" besides \"label\"");
+      }
+      std::vector<float> x;
+      TB_RETURN_IF_ERROR(
+          AppendBase64Image(*image->find("b64"), v.spec(), "image", x));
+      offset = feedback_->FromPixels(x, v.spec(), label->get<int64_t>());
+    }
+    if (!offset.ok()) return offset.status();
+    return JsonResponse(200, Json{{"offset", *offset}});
   }
 
   const ModelSet& models_;
+  const Feedback* feedback_;
 };
 
 }  // namespace
@@ -446,7 +507,7 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   // The handlers avoid throwing accessors; this is the boundary that keeps
   // a surprise (say, bad_alloc) a 500 for one request, not a dead server.
   try {
-    absl::StatusOr<HttpResponse> response = Handler(*models_).Handle(request);
+    absl::StatusOr<HttpResponse> response = Handler(*models_, feedback_).Handle(request);
     if (response.ok()) return *std::move(response);
     return ErrorResponse(HttpStatusFor(response.status().code()),
                          response.status().message());

@@ -12,6 +12,10 @@
 //        {"instances":[{"b64":"..."} | [784 floats] | [[28 x 28]], ...]}
 //        -> {"predictions":[{"label":1,"scores":[...]}, ...]}; the columnar
 //        {"inputs":[...]} -> {"outputs":{"label":[...],"scores":[[...]]}}
+//   POST /v1/models/{m}:feedback   (only with a Feedback, serving/feedback.h)
+//        {"image":{"b64":"..."},"label":7} | {"prediction_id":N,"label":7}
+//        -> {"offset":K}; :classify and :predict answers then carry
+//        "prediction_ids":[...]
 //
 // Errors are {"error":"..."}: 400 for bad JSON, base64, images or float
 // counts, 404 for unknown models, versions, labels and paths (listing the
@@ -24,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "serving/feedback.h"
 #include "serving/model_set.h"
 
 namespace trainbus::serving {
@@ -49,14 +54,16 @@ int HttpStatusFor(absl::StatusCode code);
 
 class RestApi {
  public:
-  // `models` must outlive the RestApi.
-  explicit RestApi(const ModelSet* models) : models_(models) {}
+  // `models` (and `feedback`, which may be null) must outlive the RestApi.
+  explicit RestApi(const ModelSet* models, const Feedback* feedback = nullptr)
+      : models_(models), feedback_(feedback) {}
 
   // Thread-safe; never throws.
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
   const ModelSet* models_;
+  const Feedback* feedback_;
 };
 
 }  // namespace trainbus::serving

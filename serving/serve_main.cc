@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/command_line.h"
 #include "registry/store.h"
+#include "serving/continual.h"
 #include "serving/http_server.h"
 #include "serving/model_set.h"
 #include "serving/rest_api.h"
@@ -38,12 +39,13 @@ struct ServeFlags {
   std::string registry_dir;
   std::string model;
   ServerOptions server;
+  ContinualOptions continual;
 };
 
 std::string ParseServeFlags(const std::vector<std::string>& args,
                             ServeFlags& flags) {
   absl::StatusOr<std::vector<base::LongFlag>> split =
-      base::SplitLongFlags(args);
+      base::SplitLongFlags(args, {"continual"});
   if (!split.ok()) return std::string(split.status().message());
   for (const auto& [name, value] : *split) {
     if (name == "registry_dir") {
@@ -64,6 +66,9 @@ std::string ParseServeFlags(const std::vector<std::string>& args,
                             value, "'");
       }
       flags.server.max_body_bytes = bytes;
+    } else if (std::string problem;
+               ParseContinualFlag(name, value, flags.continual, problem)) {
+      if (!problem.empty()) return problem;
     } else {
       return absl::StrCat("unknown flag --", name);
     }
@@ -82,7 +87,7 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   for (const std::string& arg : args) {
     if (IsHelp(arg)) {
-      out << kUsage;
+      out << kUsage << kContinualUsage;
       return 0;
     }
   }
@@ -121,7 +126,21 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
   sigaddset(&stop_signals, SIGTERM);
   sigset_t old_mask;
   pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
-  RestApi api(models->get());
+  // After the mask: the continual service's actor threads inherit it.
+  std::unique_ptr<ContinualService> continual;
+  if (flags.continual.enabled) {
+    absl::StatusOr<std::unique_ptr<ContinualService>> started =
+        ContinualService::Start(flags.registry_dir, (*models)->project(),
+                                (*models)->name(), flags.continual, out);
+    if (!started.ok()) {
+      pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+      err << "trainbus serve: --continual: " << started.status().message()
+          << "\n";
+      return 1;
+    }
+    continual = *std::move(started);
+  }
+  RestApi api(models->get(), continual ? continual->feedback() : nullptr);
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start(&api, flags.server);
   if (!server.ok()) {
