@@ -59,9 +59,23 @@ absl::StatusOr<RecentPredictions::Entry> RecentPredictions::Find(
   return slot;
 }
 
+namespace {
+
+absl::Status CheckLabel(const nn::ModelSpec& spec, int64_t label) {
+  if (label >= 0 && label < static_cast<int64_t>(spec.classes)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "\"label\" is ", label, "; the model's classes are 0..",
+      spec.classes - 1));
+}
+
+}  // namespace
+
 absl::StatusOr<uint64_t> Feedback::FromPixels(const std::vector<float>& x,
                                               const nn::ModelSpec& spec,
                                               int64_t label) const {
+  if (absl::Status s = CheckLabel(spec, label); !s.ok()) return s;
   LabelledExample example;
   example.pixels = ToBytes(x.data(), x.size());
   return Publish(std::move(example), spec, label);
@@ -70,6 +84,7 @@ absl::StatusOr<uint64_t> Feedback::FromPixels(const std::vector<float>& x,
 absl::StatusOr<uint64_t> Feedback::FromPrediction(uint64_t id,
                                                   const nn::ModelSpec& spec,
                                                   int64_t label) const {
+  if (absl::Status s = CheckLabel(spec, label); !s.ok()) return s;
   absl::StatusOr<RecentPredictions::Entry> entry = recent_->Find(id);
   if (!entry.ok()) return entry.status();
   LabelledExample example;
@@ -82,11 +97,6 @@ absl::StatusOr<uint64_t> Feedback::FromPrediction(uint64_t id,
 absl::StatusOr<uint64_t> Feedback::Publish(LabelledExample example,
                                            const nn::ModelSpec& spec,
                                            int64_t label) const {
-  if (label < 0 || label >= static_cast<int64_t>(spec.classes)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"label\" is ", label, "; the model's classes are 0..",
-        spec.classes - 1));
-  }
   if (example.pixels.size() != spec.InputSize()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the sample has ", example.pixels.size(), " pixels; the model takes ",
