@@ -60,11 +60,12 @@ struct Args {
   std::string filter;
   std::string sort;
   int64_t limit = 0;
-  int64_t batch = 0;
-  std::string run;
   bool json = false;
   bool yes = false;
   bool help = false;
+  // predictions
+  int64_t batch = 0;
+  std::string run;
 };
 
 std::optional<std::string> ParseArgs(const std::vector<std::string>& raw,

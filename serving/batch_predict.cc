@@ -335,32 +335,40 @@ std::string ParsePredictFlags(const std::vector<std::string>& args,
   return "";
 }
 
-}  // namespace
-
-int PredictMain(const std::vector<std::string>& args, std::ostream& out,
-                std::ostream& err) {
-  for (const std::string& arg : args) {
-    if (arg == "help" || arg == "--help" || arg == "-h") {
-      out << kUsage;
-      return 0;
-    }
-  }
-  PredictFlags flags;
-  if (std::string problem = ParsePredictFlags(args, flags); !problem.empty()) {
-    err << "trainbus predict: " << problem << "\n" << kUsage;
-    return 2;
-  }
-  registry::StoreOptions store_options;
-  store_options.root = flags.registry_dir;
-  store_options.create_if_missing = false;
+// The registry must exist: predicting into a mistyped --registry_dir would
+// create an empty one and then fail to find the model.
+absl::StatusOr<std::unique_ptr<registry::Store>> OpenRegistry(
+    const PredictFlags& flags) {
+  registry::StoreOptions options;
+  options.root = flags.registry_dir;
+  options.create_if_missing = false;
   if (flags.crash_after_rows > 0) {
-    store_options.prediction_fault_hook =
+    options.prediction_fault_hook =
         [left = flags.crash_after_rows](int64_t, size_t) mutable {
           if (--left == 0) raise(SIGKILL);
         };
   }
-  absl::StatusOr<std::unique_ptr<registry::Store>> store =
-      registry::Store::Open(store_options);
+  return registry::Store::Open(std::move(options));
+}
+
+}  // namespace
+
+int PredictMain(const std::vector<std::string>& args, std::ostream& out,
+                std::ostream& err) {
+  const bool help = std::any_of(args.begin(), args.end(), [](const auto& a) {
+    return a == "help" || a == "--help" || a == "-h";
+  });
+  if (help) {
+    out << kUsage;
+    return 0;
+  }
+  PredictFlags flags;
+  if (const std::string problem = ParsePredictFlags(args, flags);
+      !problem.empty()) {
+    err << "trainbus predict: " << problem << "\n" << kUsage;
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<registry::Store>> store = OpenRegistry(flags);
   if (!store.ok()) {
     err << "trainbus predict: " << store.status().message() << "\n";
     return 1;

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -48,9 +49,7 @@ FeedRun Feed(ChampionChallenger& cc, size_t count, int (*relabel)(int),
 class ContinualTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    champion_ = TrainedSoftmax(Blocks(200, 1), 5);
-    root_ = RegistryWith(kProject, kModel, *champion_);
-    store_ = OpenStore(root_);
+    std::tie(champion_, root_, store_) = ChampionRegistry(kProject, kModel);
     options_.enabled = true;
     options_.promote_window = 50;
     options_.promote_margin = 0.3;

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -87,9 +88,7 @@ TEST(RecentPredictionsTest, KeepsTheLastCapacityAndForgetsOlder) {
 class FeedbackServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    champion_ = TrainedSoftmax(Blocks(200, 1), 5);
-    root_ = RegistryWith(kProject, kModel, *champion_);
-    store_ = OpenStore(root_);
+    std::tie(champion_, root_, store_) = ChampionRegistry(kProject, kModel);
     auto models = ModelSet::Load(*store_, absl::StrCat(kProject, "/", kModel));
     ASSERT_TRUE(models.ok()) << models.status();
     models_ = *std::move(models);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/hash.h"
@@ -100,6 +101,17 @@ inline std::unique_ptr<registry::Store> OpenStore(const std::string& root) {
       registry::Store::Open(options);
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? *std::move(store) : nullptr;
+}
+
+// A champion trained on Blocks, in a new registry as version 1 under
+// "production": (model, registry directory, open store).
+inline std::tuple<std::unique_ptr<nn::Model>, std::string,
+                  std::unique_ptr<registry::Store>>
+ChampionRegistry(const std::string& project, const std::string& name) {
+  std::unique_ptr<nn::Model> champion = TrainedSoftmax(Blocks(200, 1), 5);
+  std::string root = RegistryWith(project, name, *champion);
+  std::unique_ptr<registry::Store> store = OpenStore(root);
+  return {std::move(champion), std::move(root), std::move(store)};
 }
 
 }  // namespace trainbus::serving

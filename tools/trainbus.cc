@@ -11,6 +11,7 @@
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
 // `bazel run //experiments:<name>`.
 #include <iostream>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -53,23 +54,19 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
-  if (command == "registry") {
-    return trainbus::registry::RunRegistryCli(args, std::cout, std::cerr);
-  }
-  if (command == "runner") {
-    return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
-  }
-  if (command == "validate") {
-    return trainbus::topology::ValidateMain(args, std::cout, std::cerr);
-  }
-  if (command == "describe") {
-    return trainbus::topology::DescribeMain(args, std::cout, std::cerr);
-  }
-  if (command == "serve") {
-    return trainbus::serving::ServeMain(args, std::cout, std::cerr);
-  }
-  if (command == "predict") {
-    return trainbus::serving::PredictMain(args, std::cout, std::cerr);
+  // Every subcommand's main has one shape: (args, out, err) -> exit code.
+  using Main = int (*)(const std::vector<std::string>&, std::ostream&,
+                       std::ostream&);
+  static constexpr std::pair<const char*, Main> kCommands[] = {
+      {"registry", trainbus::registry::RunRegistryCli},
+      {"runner", trainbus::actors::TrainRunnerMain},
+      {"validate", trainbus::topology::ValidateMain},
+      {"describe", trainbus::topology::DescribeMain},
+      {"serve", trainbus::serving::ServeMain},
+      {"predict", trainbus::serving::PredictMain},
+  };
+  for (const auto& [name, main] : kCommands) {
+    if (command == name) return main(args, std::cout, std::cerr);
   }
   std::cerr << "trainbus: unknown command '" << command << "'\n" << kUsage;
   return 2;
