@@ -63,7 +63,8 @@ void MakeSchemaOne(const std::string& root) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((root + "/registry.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE predictions; PRAGMA user_version=1;",
+                         "DROP TABLE predictions; DROP TABLE prediction_batches; "
+                         "PRAGMA user_version=1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

@@ -84,12 +84,19 @@ CREATE TABLE task_kv(
   PRIMARY KEY (owner, section, key)) WITHOUT ROWID;
 )sql";
 
-// Schema 2: batch inference. One row per input; a batch's rows share their
-// batch id, run, model and time, and are written in one transaction.
+// Schema 2: batch inference. A batch (one transaction) is a row of
+// prediction_batches, so listing batches reads one row per batch; its inputs
+// are rows of predictions, each complete on its own (model, version, time).
 constexpr absl::string_view kPredictionsSchema = R"sql(
+CREATE TABLE prediction_batches(
+  id INTEGER PRIMARY KEY,        -- from counters: never reused
+  run TEXT NOT NULL, project TEXT NOT NULL, model TEXT NOT NULL,
+  model_version INTEGER NOT NULL, time_ns INTEGER NOT NULL,
+  rows INTEGER NOT NULL, errors INTEGER NOT NULL);
+CREATE INDEX prediction_batches_run ON prediction_batches(run, id);
 CREATE TABLE predictions(
   id INTEGER PRIMARY KEY,
-  batch INTEGER NOT NULL, run TEXT NOT NULL,
+  batch INTEGER NOT NULL REFERENCES prediction_batches(id) ON DELETE CASCADE,
   input TEXT NOT NULL,           -- a file path, or idx:<file>:<index>
   label INTEGER NOT NULL,        -- -1 when error is set
   scores TEXT NOT NULL,          -- JSON array of class probabilities
@@ -97,7 +104,6 @@ CREATE TABLE predictions(
   project TEXT NOT NULL, model TEXT NOT NULL, model_version INTEGER NOT NULL,
   time_ns INTEGER NOT NULL);
 CREATE INDEX predictions_batch ON predictions(batch, id);
-CREATE INDEX predictions_run ON predictions(run, batch);
 )sql";
 
 std::string ProjectOrDefault(absl::string_view project) {
@@ -585,17 +591,17 @@ absl::StatusOr<std::vector<Task>> SelectTasks(
 }
 
 
-// Whether the database has the predictions table: a schema-1 registry
+// Whether the database has the predictions tables: a schema-1 registry
 // opened read-only does not.
 absl::StatusOr<bool> HasPredictionsTable(SqliteDb& db) {
   TB_ASSIGN_OR_RETURN(
       int64_t n, QueryInt(db,
                           "SELECT count(*) FROM sqlite_master WHERE type = "
-                          "'table' AND name = 'predictions'"));
+                          "'table' AND name = 'prediction_batches'"));
   return n > 0;
 }
 
-// Batches are rows grouped by batch id; `where` narrows the rows.
+// Batches in id order; `where` narrows them.
 absl::StatusOr<std::vector<PredictionBatch>> SelectPredictionBatches(
     SqliteDb& db, absl::string_view where, const std::vector<SqlValue>& params,
     int64_t limit) {
@@ -607,10 +613,9 @@ absl::StatusOr<std::vector<PredictionBatch>> SelectPredictionBatches(
   TB_ASSIGN_OR_RETURN(
       SqliteStmt stmt,
       db.Prepare(absl::StrCat(
-          "SELECT batch, min(run), min(project), min(model), "
-          "min(model_version), min(time_ns), count(*), sum(error != '') FROM "
-          "predictions WHERE ",
-          where, " GROUP BY batch ORDER BY batch LIMIT ?")));
+          "SELECT id, run, project, model, model_version, time_ns, rows, "
+          "errors FROM prediction_batches WHERE ",
+          where, " ORDER BY id LIMIT ?")));
   TB_RETURN_IF_ERROR(stmt.Bind(all));
   TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
     PredictionBatch b;
@@ -1228,24 +1233,36 @@ absl::StatusOr<int64_t> Store::AppendPredictionBatch(
                       NextVersion(*db_, "prediction_batch", "", ""));
   const int64_t time_ns = batch.time_ns != 0 ? batch.time_ns
                                              : clock_->NowNanos();
+  int64_t errors = 0;
+  for (const PredictionRow& row : rows) errors += row.error.empty() ? 0 : 1;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("INSERT INTO prediction_batches(id, run, project, model, "
+                     "model_version, time_ns, rows, errors) VALUES (?1, ?2, "
+                     "?3, ?4, ?5, ?6, ?7, ?8)"));
+    TB_RETURN_IF_ERROR(stmt.Bind({id, batch.run, project, batch.model,
+                                  batch.model_version, time_ns,
+                                  static_cast<int64_t>(rows.size()), errors}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+  }
   TB_ASSIGN_OR_RETURN(
       SqliteStmt stmt,
-      db_->Prepare("INSERT INTO predictions(batch, run, input, label, scores, "
+      db_->Prepare("INSERT INTO predictions(batch, input, label, scores, "
                    "error, project, model, model_version, time_ns) VALUES "
-                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   for (size_t i = 0; i < rows.size(); ++i) {
     const PredictionRow& row = rows[i];
     stmt.BindInt(1, id);
-    stmt.BindText(2, batch.run);
-    stmt.BindText(3, row.input);
-    stmt.BindInt(4, row.label);
-    stmt.BindText(5, row.scores.empty() ? absl::string_view("[]")
+    stmt.BindText(2, row.input);
+    stmt.BindInt(3, row.label);
+    stmt.BindText(4, row.scores.empty() ? absl::string_view("[]")
                                         : absl::string_view(row.scores));
-    stmt.BindText(6, row.error);
-    stmt.BindText(7, project);
-    stmt.BindText(8, batch.model);
-    stmt.BindInt(9, batch.model_version);
-    stmt.BindInt(10, time_ns);
+    stmt.BindText(5, row.error);
+    stmt.BindText(6, project);
+    stmt.BindText(7, batch.model);
+    stmt.BindInt(8, batch.model_version);
+    stmt.BindInt(9, time_ns);
     TB_RETURN_IF_ERROR(stmt.Run());
     stmt.Reset();
     if (prediction_fault_hook_) prediction_fault_hook_(id, i + 1);
@@ -1258,14 +1275,15 @@ absl::StatusOr<std::vector<PredictionBatch>> Store::ListPredictionBatches(
     absl::string_view run, int64_t limit) {
   return Read([&]() -> absl::StatusOr<std::vector<PredictionBatch>> {
     if (run.empty()) return SelectPredictionBatches(*db_, "1", {}, limit);
-    return SelectPredictionBatches(*db_, "run = ?", {std::string(run)}, limit);
+    return SelectPredictionBatches(*db_, "run = ?", {std::string(run)},
+                                   limit);
   });
 }
 
 absl::StatusOr<PredictionBatch> Store::GetPredictionBatch(int64_t batch) {
   TB_ASSIGN_OR_RETURN(std::vector<PredictionBatch> found,
                       Read([&]() {
-                        return SelectPredictionBatches(*db_, "batch = ?",
+                        return SelectPredictionBatches(*db_, "id = ?",
                                                        {batch}, 1);
                       }));
   if (found.empty()) {
