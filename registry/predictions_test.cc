@@ -62,19 +62,23 @@ int64_t UserVersion(const std::string& root) {
 void MakeSchemaOne(const std::string& root) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((root + "/registry.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE predictions; DROP TABLE prediction_batches; "
-                         "PRAGMA user_version=1;",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "DROP TABLE predictions; DROP TABLE prediction_batches; "
+                   "PRAGMA user_version=1;",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
 }
 
 TEST(PredictionsTest, BatchesAreWrittenWholeAndReadInOrder) {
   std::unique_ptr<Store> store = Open(base::NewTestDir("predictions"));
-  absl::StatusOr<int64_t> a = store->AppendPredictionBatch(Batch("r1"), Rows(3));
-  absl::StatusOr<int64_t> b = store->AppendPredictionBatch(Batch("r2"), Rows(2));
-  absl::StatusOr<int64_t> c = store->AppendPredictionBatch(Batch("r1"), Rows(1));
+  absl::StatusOr<int64_t> a =
+      store->AppendPredictionBatch(Batch("r1"), Rows(3));
+  absl::StatusOr<int64_t> b =
+      store->AppendPredictionBatch(Batch("r2"), Rows(2));
+  absl::StatusOr<int64_t> c =
+      store->AppendPredictionBatch(Batch("r1"), Rows(1));
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_LT(*a, *b);
   EXPECT_LT(*b, *c);
@@ -150,15 +154,15 @@ TEST(PredictionsTest, RegistryCliListsBatchesAndShowsRows) {
   EXPECT_EQ(j["errors"], 1);
   EXPECT_EQ(j["predictions"][0]["scores"][1], 0);
   std::ostringstream missing_out, missing_err;
-  EXPECT_EQ(RunRegistryCli({"predictions", "--registry_dir", root, "--batch",
-                            "77"},
-                           missing_out, missing_err),
-            1);
+  EXPECT_EQ(
+      RunRegistryCli({"predictions", "--registry_dir", root, "--batch", "77"},
+                     missing_out, missing_err),
+      1);
   EXPECT_TRUE(absl::StrContains(missing_err.str(), "no prediction batch 77"));
-  EXPECT_EQ(RunRegistryCli({"predictions", "--registry_dir", root, "--batch",
-                            "x"},
-                           missing_out, missing_err),
-            2);
+  EXPECT_EQ(
+      RunRegistryCli({"predictions", "--registry_dir", root, "--batch", "x"},
+                     missing_out, missing_err),
+      2);
 }
 
 }  // namespace

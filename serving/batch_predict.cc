@@ -29,9 +29,8 @@ namespace trainbus::serving {
 namespace {
 
 // Float scores print as the shortest text that reads back to the same float.
-using FloatJson = nlohmann::basic_json<std::map, std::vector, std::string,
-                                       bool, std::int64_t, std::uint64_t,
-                                       float>;
+using FloatJson = nlohmann::basic_json<std::map, std::vector, std::string, bool,
+                                       std::int64_t, std::uint64_t, float>;
 
 using Clock = std::chrono::steady_clock;
 
@@ -90,13 +89,14 @@ absl::StatusOr<Inputs> OpenInputs(const std::string& input,
                                   const nn::ModelSpec& spec) {
   std::error_code ec;
   Inputs inputs;
-  const std::string model_input = absl::StrCat(
-      spec.channels, "x", spec.height, "x", spec.width);
+  const std::string model_input =
+      absl::StrCat(spec.channels, "x", spec.height, "x", spec.width);
   if (std::filesystem::is_directory(input, ec)) {
     if (spec.channels != 1 || spec.height != data::kMnistSide ||
         spec.width != data::kMnistSide) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "the model takes ", model_input, " inputs; image files become 28x28 "
+          "the model takes ", model_input,
+          " inputs; image files become 28x28 "
           "gray samples, so predict this model from an IDX file of its size"));
     }
     TB_ASSIGN_OR_RETURN(inputs.paths, data::ListImageFiles(input));
@@ -107,16 +107,17 @@ absl::StatusOr<Inputs> OpenInputs(const std::string& input,
     return inputs;
   }
   if (!std::filesystem::exists(input, ec)) {
-    return absl::NotFoundError(absl::StrCat(
-        "--input '", input, "' does not exist; give a directory of images "
-        "or an IDX images file"));
+    return absl::NotFoundError(
+        absl::StrCat("--input '", input,
+                     "' does not exist; give a directory of images "
+                     "or an IDX images file"));
   }
   TB_ASSIGN_OR_RETURN(inputs.idx, data::LoadIdxImages(input));
   inputs.idx_path = input;
   if (spec.channels != 1 || inputs.idx.image_size() != spec.InputSize()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "IDX file '", input, "' holds ", inputs.idx.rows, "x",
-        inputs.idx.cols, " images but the model takes ", model_input,
+        "IDX file '", input, "' holds ", inputs.idx.rows, "x", inputs.idx.cols,
+        " images but the model takes ", model_input,
         " inputs; use a model trained on images of this size"));
   }
   return inputs;
@@ -128,14 +129,14 @@ std::string ScoresText(const float* probs, size_t classes) {
 
 std::string JsonLine(const registry::PredictionBatch& batch,
                      const registry::PredictionRow& row) {
-  nlohmann::json line = {{"batch", batch.id},
-                         {"run", batch.run},
-                         {"input", row.input},
-                         {"label", row.label},
-                         {"model", absl::StrCat(batch.project, "/",
-                                                batch.model)},
-                         {"version", batch.model_version},
-                         {"time_ns", batch.time_ns}};
+  nlohmann::json line = {
+      {"batch", batch.id},
+      {"run", batch.run},
+      {"input", row.input},
+      {"label", row.label},
+      {"model", absl::StrCat(batch.project, "/", batch.model)},
+      {"version", batch.model_version},
+      {"time_ns", batch.time_ns}};
   nlohmann::json scores =
       nlohmann::json::parse(row.scores, nullptr, /*allow_exceptions=*/false);
   line["scores"] = scores.is_discarded() ? nlohmann::json::array() : scores;
@@ -149,8 +150,11 @@ class BatchWriter {
   BatchWriter(registry::Store& store, const nn::Model& model,
               const Inputs& inputs, registry::PredictionBatch header,
               std::ostream* jsonl)
-      : store_(store), model_(model), inputs_(inputs),
-        header_(std::move(header)), jsonl_(jsonl) {}
+      : store_(store),
+        model_(model),
+        inputs_(inputs),
+        header_(std::move(header)),
+        jsonl_(jsonl) {}
 
   absl::StatusOr<int64_t> Write(size_t begin, size_t end,
                                 BatchPredictResult& result) {
@@ -211,10 +215,10 @@ class BatchWriter {
 };
 
 std::string DefaultRunId() {
-  return absl::StrCat("predict-",
-                      absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(),
-                                       absl::UTCTimeZone()),
-                      "-", getpid());
+  return absl::StrCat(
+      "predict-",
+      absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()), "-",
+      getpid());
 }
 
 }  // namespace
@@ -227,9 +231,9 @@ absl::StatusOr<BatchPredictResult> RunBatchPredict(
   const Clock::time_point start = Clock::now();
   TB_ASSIGN_OR_RETURN(registry::ModelRecord record,
                       ResolveModel(store, options.model));
-  TB_ASSIGN_OR_RETURN(std::string checkpoint,
-                      store.LoadModelBlob(record.project, record.name,
-                                          record.version));
+  TB_ASSIGN_OR_RETURN(
+      std::string checkpoint,
+      store.LoadModelBlob(record.project, record.name, record.version));
   TB_ASSIGN_OR_RETURN(std::unique_ptr<nn::Model> model,
                       nn::LoadModel(checkpoint));
   TB_ASSIGN_OR_RETURN(Inputs inputs, OpenInputs(options.input, model->spec()));
@@ -260,8 +264,7 @@ absl::StatusOr<BatchPredictResult> RunBatchPredict(
     TB_ASSIGN_OR_RETURN(int64_t id, writer.Write(begin, end, result));
     if (options.progress != nullptr) {
       *options.progress << "committed batch " << id << ": " << end << "/"
-                        << total << " inputs, " << result.errors
-                        << " errors, "
+                        << total << " inputs, " << result.errors << " errors, "
                         << static_cast<int64_t>(end / SecondsSince(start))
                         << " inputs/s" << std::endl;
     }
@@ -343,10 +346,10 @@ absl::StatusOr<std::unique_ptr<registry::Store>> OpenRegistry(
   options.root = flags.registry_dir;
   options.create_if_missing = false;
   if (flags.crash_after_rows > 0) {
-    options.prediction_fault_hook =
-        [left = flags.crash_after_rows](int64_t, size_t) mutable {
-          if (--left == 0) raise(SIGKILL);
-        };
+    options.prediction_fault_hook = [left = flags.crash_after_rows](
+                                        int64_t, size_t) mutable {
+      if (--left == 0) raise(SIGKILL);
+    };
   }
   return registry::Store::Open(std::move(options));
 }
@@ -381,10 +384,9 @@ int PredictMain(const std::vector<std::string>& args, std::ostream& out,
     return 1;
   }
   out << "run " << result->run << ": " << result->rows << " predictions by "
-      << result->project << "/" << result->model << ":"
-      << result->model_version << " in " << result->batch_ids.size()
-      << " batches (" << result->batch_ids.front() << ".."
-      << result->batch_ids.back() << "), "
+      << result->project << "/" << result->model << ":" << result->model_version
+      << " in " << result->batch_ids.size() << " batches ("
+      << result->batch_ids.front() << ".." << result->batch_ids.back() << "), "
       << static_cast<int64_t>(result->rows / result->seconds)
       << " inputs/s end to end, "
       << static_cast<int64_t>((result->rows - result->errors) /

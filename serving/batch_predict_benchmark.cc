@@ -36,7 +36,8 @@ struct Flags {
 
 int Main(const std::vector<std::string>& args) {
   Flags flags;
-  absl::StatusOr<std::vector<base::LongFlag>> split = base::SplitLongFlags(args);
+  absl::StatusOr<std::vector<base::LongFlag>> split =
+      base::SplitLongFlags(args);
   if (!split.ok()) {
     std::cerr << split.status().message() << "\n";
     return 2;
@@ -79,8 +80,10 @@ int Main(const std::vector<std::string>& args) {
       std::cerr << name << ": " << model.status() << "\n";
       return 1;
     }
-    if (!(*store)->SaveModel("bench", name, nn::FormatModelSpec(*spec),
-                             (*model)->SaveCheckpoint(), {}).ok()) {
+    if (!(*store)
+             ->SaveModel("bench", name, nn::FormatModelSpec(*spec),
+                         (*model)->SaveCheckpoint(), {})
+             .ok()) {
       return 1;
     }
     double best_predict = 0, best_total = 0;
@@ -99,7 +102,8 @@ int Main(const std::vector<std::string>& args) {
       rows = result->rows;
       best_predict = std::max(best_predict, rows / result->predict_seconds);
       best_total = std::max(best_total, rows / result->seconds);
-      runs.push_back(absl::StrCat(static_cast<int64_t>(rows / result->seconds)));
+      runs.push_back(
+          absl::StrCat(static_cast<int64_t>(rows / result->seconds)));
     }
     std::printf(
         "{\"model\": \"%s\", \"batch\": %zu, \"samples\": %lld, "
@@ -116,5 +120,6 @@ int Main(const std::vector<std::string>& args) {
 }  // namespace trainbus::serving
 
 int main(int argc, char** argv) {
-  return trainbus::serving::Main(std::vector<std::string>(argv + 1, argv + argc));
+  return trainbus::serving::Main(
+      std::vector<std::string>(argv + 1, argv + argc));
 }

@@ -25,9 +25,8 @@
 namespace trainbus::serving {
 namespace {
 
-using FloatJson = nlohmann::basic_json<std::map, std::vector, std::string,
-                                       bool, std::int64_t, std::uint64_t,
-                                       float>;
+using FloatJson = nlohmann::basic_json<std::map, std::vector, std::string, bool,
+                                       std::int64_t, std::uint64_t, float>;
 
 constexpr char kProject[] = "shop";
 constexpr char kModel[] = "fashion";
@@ -109,13 +108,16 @@ TEST_F(BatchPredictTest, RowsAreTheModelsOwnPredictBitForBit) {
 }
 
 TEST_F(BatchPredictTest, ModelByAliasVersionOrLatestAndClearErrors) {
-  ASSERT_TRUE(store_->SaveModel(kProject, kModel,
-                                nn::FormatModelSpec(model_->spec()),
-                                model_->SaveCheckpoint(), {})
+  ASSERT_TRUE(store_
+                  ->SaveModel(kProject, kModel,
+                              nn::FormatModelSpec(model_->spec()),
+                              model_->SaveCheckpoint(), {})
                   .ok());
   const std::vector<std::pair<std::string, int64_t>> refs = {
-      {"shop/fashion@production", 1}, {"shop/fashion@2", 2},
-      {"shop/fashion", 2}, {"shop/fashion@1", 1}};
+      {"shop/fashion@production", 1},
+      {"shop/fashion@2", 2},
+      {"shop/fashion", 2},
+      {"shop/fashion@1", 1}};
   for (const auto& [ref, version] : refs) {
     BatchPredictOptions o = Options(100);
     o.model = ref;
@@ -191,12 +193,13 @@ TEST_F(BatchPredictTest, CommandLineAndRegistryView) {
   base::CliRun bad = base::RunCli(PredictMain, {"--model=x"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_TRUE(absl::StrContains(bad.err, "--input is required")) << bad.err;
-  base::CliRun zero = base::RunCli(
-      PredictMain, {"--model=x", "--input=y", "--batch_size=0"});
+  base::CliRun zero =
+      base::RunCli(PredictMain, {"--model=x", "--input=y", "--batch_size=0"});
   EXPECT_EQ(zero.code, 2);
   base::CliRun run = base::RunCli(
-      PredictMain, {"--registry_dir=" + root_, "--model=shop/fashion@production",
-                    "--input=" + idx_, "--batch_size=20", "--run=cli"});
+      PredictMain,
+      {"--registry_dir=" + root_, "--model=shop/fashion@production",
+       "--input=" + idx_, "--batch_size=20", "--run=cli"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_TRUE(absl::StrContains(run.out, "committed batch 1: 20/25 inputs"))
       << run.out;
@@ -229,9 +232,13 @@ class KilledRunTest : public BatchPredictTest {
     idx_ = WriteImagesIdx(big_, base::NewTestDir("big"));
   }
   std::vector<std::string> Args(const std::string& run) const {
-    return {base::ProgramUnderTest(), "predict", "--registry_dir=" + root_,
-            "--model=shop/fashion@production", "--input=" + idx_,
-            "--batch_size=100", "--run=" + run};
+    return {base::ProgramUnderTest(),
+            "predict",
+            "--registry_dir=" + root_,
+            "--model=shop/fashion@production",
+            "--input=" + idx_,
+            "--batch_size=100",
+            "--run=" + run};
   }
   data::Dataset big_;
 };
@@ -241,7 +248,8 @@ TEST_F(KilledRunTest, KilledInsideABatchLeavesTheEarlierBatchesWhole) {
   // process SIGKILLs itself inside its transaction.
   std::vector<std::string> args = Args("crash");
   args.push_back("--crash_after_rows=250");
-  absl::StatusOr<base::ProgramRun> run = base::RunProgram(args, absl::Seconds(60));
+  absl::StatusOr<base::ProgramRun> run =
+      base::RunProgram(args, absl::Seconds(60));
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_FALSE(run->exit.exited) << run->output;
   EXPECT_EQ(run->exit.signal, SIGKILL) << run->exit.Describe();
@@ -251,7 +259,8 @@ TEST_F(KilledRunTest, KilledInsideABatchLeavesTheEarlierBatchesWhole) {
   ASSERT_EQ(batches->size(), 2u) << run->output;
   ExpectWholeBatches(*store, "crash", idx_, 100, 3000);
   // The registry stays usable: a new run writes after the lost batch.
-  absl::StatusOr<BatchPredictResult> again = RunBatchPredict(*store, Options(1000));
+  absl::StatusOr<BatchPredictResult> again =
+      RunBatchPredict(*store, Options(1000));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_GT(again->batch_ids[0], (*batches)[1].id);
 }

@@ -85,8 +85,8 @@ bool ArgMaxIs(const float* probs, size_t classes, int32_t label) {
 }
 
 absl::StatusOr<std::unique_ptr<nn::Model>> LoadVersion(
-    registry::Store& store, const std::string& project,
-    const std::string& name, int64_t version) {
+    registry::Store& store, const std::string& project, const std::string& name,
+    int64_t version) {
   TB_ASSIGN_OR_RETURN(std::string checkpoint,
                       store.LoadModelBlob(project, name, version));
   return nn::LoadModel(checkpoint);
@@ -95,8 +95,8 @@ absl::StatusOr<std::unique_ptr<nn::Model>> LoadVersion(
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChampionChallenger>> ChampionChallenger::Start(
-    registry::Store* store, const std::string& project,
-    const std::string& name, const ContinualOptions& options,
+    registry::Store* store, const std::string& project, const std::string& name,
+    const ContinualOptions& options,
     std::shared_ptr<const data::Dataset> replay) {
   std::unique_ptr<ChampionChallenger> cc(new ChampionChallenger());
   cc->store_ = store;
@@ -113,8 +113,8 @@ absl::StatusOr<std::unique_ptr<ChampionChallenger>> ChampionChallenger::Start(
                         store->GetModel(project, name));
     cc->champion_version_ = latest.version;
   }
-  TB_ASSIGN_OR_RETURN(cc->champion_, LoadVersion(*store, project, name,
-                                                 cc->champion_version_));
+  TB_ASSIGN_OR_RETURN(
+      cc->champion_, LoadVersion(*store, project, name, cc->champion_version_));
   // The challenger starts as an exact copy of the champion.
   TB_ASSIGN_OR_RETURN(cc->challenger_, LoadVersion(*store, project, name,
                                                    cc->champion_version_));
@@ -211,8 +211,9 @@ absl::StatusOr<Decision> ChampionChallenger::Promote(Decision d) {
       {"source", "continual"}};
   TB_ASSIGN_OR_RETURN(
       int64_t version,
-      store_->SaveModel(project_, name_, nn::FormatModelSpec(challenger_->spec()),
-                        checkpoint, kv));
+      store_->SaveModel(project_, name_,
+                        nn::FormatModelSpec(challenger_->spec()), checkpoint,
+                        kv));
   TB_RETURN_IF_ERROR(
       store_->SetAlias(project_, name_, options_.promote_alias, version));
   TB_ASSIGN_OR_RETURN(champion_, nn::LoadModel(checkpoint));
@@ -331,8 +332,8 @@ absl::StatusOr<std::unique_ptr<ContinualService>> ContinualService::Start(
                       ChampionChallenger::Start(service->store_.get(), project,
                                                 name, options, replay));
   log << "continual: challenger of " << project << "/" << name
-      << " starts from champion version " << core->champion_version()
-      << " (@" << options.promote_alias << "); feedback on feedback/" << name
+      << " starts from champion version " << core->champion_version() << " (@"
+      << options.promote_alias << "); feedback on feedback/" << name
       << std::endl;
   service->shared_ = std::make_shared<Shared>();
   service->shared_->log = &log;
@@ -389,9 +390,9 @@ absl::StatusOr<uint64_t> ContinualService::Publish(LabelledExample example) {
                 bus::publish_atom::value, std::move(s))
       .receive([&](uint64_t at) { offset = at; },
                [&](caf::error& err) {
-                 offset = absl::UnavailableError(absl::StrCat(
-                     bus_->source, " did not take the sample (",
-                     base::ErrorToString(err), "); retry later"));
+                 offset = absl::UnavailableError(
+                     absl::StrCat(bus_->source, " did not take the sample (",
+                                  base::ErrorToString(err), "); retry later"));
                });
   return offset;
 }
@@ -410,9 +411,9 @@ absl::Status ContinualService::AwaitSamples(uint64_t samples,
   if (shared_->mu.AwaitWithTimeout(absl::Condition(&enough), timeout)) {
     return absl::OkStatus();
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "the challenger handled ", shared_->handled, " of ", samples,
-      " feedback samples within ", absl::FormatDuration(timeout)));
+  return absl::DeadlineExceededError(
+      absl::StrCat("the challenger handled ", shared_->handled, " of ", samples,
+                   " feedback samples within ", absl::FormatDuration(timeout)));
 }
 
 }  // namespace trainbus::serving

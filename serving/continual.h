@@ -46,14 +46,14 @@
 namespace trainbus::serving {
 
 struct ContinualOptions {
-  bool enabled = false;            // --continual
-  std::string replay_dir;          // an MNIST-layout dir; its train split
-  double replay_ratio = 0;         // replayed samples per feedback sample
-  uint32_t promote_window = 200;   // samples a decision looks back over
-  double promote_margin = 0.05;    // accuracy lead the challenger needs
+  bool enabled = false;           // --continual
+  std::string replay_dir;         // an MNIST-layout dir; its train split
+  double replay_ratio = 0;        // replayed samples per feedback sample
+  uint32_t promote_window = 200;  // samples a decision looks back over
+  double promote_margin = 0.05;   // accuracy lead the challenger needs
   std::string promote_alias = "production";
   size_t recent_predictions = 4096;  // ids a :feedback can refer to
-  uint64_t seed = 1;               // which replay samples are drawn
+  uint64_t seed = 1;                 // which replay samples are drawn
 };
 
 // Takes `--name value` if it is one of the continual flags: true when it
@@ -64,13 +64,13 @@ bool ParseContinualFlag(const std::string& name, const std::string& value,
 extern const char kContinualUsage[];
 
 struct Decision {
-  uint64_t sample = 0;             // feedback samples seen so far
-  int64_t champion_version = 0;    // the champion it was judged against
-  double champion_accuracy = 0;    // over the window
+  uint64_t sample = 0;           // feedback samples seen so far
+  int64_t champion_version = 0;  // the champion it was judged against
+  double champion_accuracy = 0;  // over the window
   double challenger_accuracy = 0;
-  uint32_t window = 0;             // samples in the window
+  uint32_t window = 0;  // samples in the window
   bool promoted = false;
-  int64_t new_version = 0;         // the promoted version
+  int64_t new_version = 0;  // the promoted version
   int64_t time_ns = 0;
   std::string ToString() const;
 };

@@ -29,7 +29,7 @@ struct FeedRun {
 // Feeds `count` samples of a fresh block set, labelled by `relabel`, until
 // the first promotion (when `stop_at_promotion`).
 FeedRun Feed(ChampionChallenger& cc, size_t count, int (*relabel)(int),
-         bool stop_at_promotion = true) {
+             bool stop_at_promotion = true) {
   FeedRun run;
   const data::Dataset feedback = Blocks(count, 42);
   for (size_t i = 0; i < count; ++i) {
@@ -92,7 +92,8 @@ TEST_F(ContinualTest, PermutedFeedbackPromotesTheChallenger) {
       store_->ResolveAlias(kProject, kModel, "production");
   ASSERT_TRUE(aliased.ok()) << aliased.status();
   EXPECT_EQ(*aliased, 2);
-  absl::StatusOr<registry::ModelRecord> v2 = store_->GetModel(kProject, kModel, 2);
+  absl::StatusOr<registry::ModelRecord> v2 =
+      store_->GetModel(kProject, kModel, 2);
   ASSERT_TRUE(v2.ok());
   EXPECT_EQ(v2->kv["promoted_from"], "1");
   EXPECT_EQ(v2->kv["source"], "continual");
@@ -163,9 +164,9 @@ TEST_F(ContinualTest, ReplayIsMixedInAtItsRatio) {
   small.count = 1;
   small.pixels.assign(100, 0);
   small.labels.assign(1, 0);
-  auto refused = ChampionChallenger::Start(
-      store_.get(), kProject, kModel, options_,
-      std::make_shared<const data::Dataset>(small));
+  auto refused =
+      ChampionChallenger::Start(store_.get(), kProject, kModel, options_,
+                                std::make_shared<const data::Dataset>(small));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

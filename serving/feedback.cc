@@ -25,8 +25,7 @@ RecentPredictions::RecentPredictions(size_t capacity)
       ring_(capacity_) {}
 
 std::vector<uint64_t> RecentPredictions::Remember(int64_t version,
-                                                  const float* x,
-                                                  size_t batch,
+                                                  const float* x, size_t batch,
                                                   size_t input_size) {
   std::vector<uint64_t> ids(batch);
   // Convert outside the lock; only the ring update is serialised.
@@ -51,8 +50,7 @@ absl::StatusOr<RecentPredictions::Entry> RecentPredictions::Find(
   const Entry& slot = ring_[id % capacity_];
   if (slot.id != id || id == 0) {
     return absl::NotFoundError(absl::StrCat(
-        "no recent prediction ", id, "; the server keeps the last ",
-        capacity_,
+        "no recent prediction ", id, "; the server keeps the last ", capacity_,
         " (ids come with :classify and :predict answers); post the image "
         "instead: {\"image\":{\"b64\":...},\"label\":...}"));
   }
@@ -65,9 +63,9 @@ absl::Status CheckLabel(const nn::ModelSpec& spec, int64_t label) {
   if (label >= 0 && label < static_cast<int64_t>(spec.classes)) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "\"label\" is ", label, "; the model's classes are 0..",
-      spec.classes - 1));
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"label\" is ", label, "; the model's classes are 0..",
+                   spec.classes - 1));
 }
 
 }  // namespace
@@ -98,15 +96,15 @@ absl::StatusOr<uint64_t> Feedback::Publish(LabelledExample example,
                                            const nn::ModelSpec& spec,
                                            int64_t label) const {
   if (example.pixels.size() != spec.InputSize()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the sample has ", example.pixels.size(), " pixels; the model takes ",
-        spec.InputSize()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the sample has ", example.pixels.size(),
+                     " pixels; the model takes ", spec.InputSize()));
   }
   example.label = static_cast<int32_t>(label);
-  example.shape = spec.channels == 1
-                      ? std::vector<uint32_t>{spec.height, spec.width}
-                      : std::vector<uint32_t>{spec.channels, spec.height,
-                                              spec.width};
+  example.shape =
+      spec.channels == 1
+          ? std::vector<uint32_t>{spec.height, spec.width}
+          : std::vector<uint32_t>{spec.channels, spec.height, spec.width};
   return publish_(std::move(example));
 }
 

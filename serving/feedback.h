@@ -4,8 +4,9 @@
 // on the bus resource feedback/{m}). No CAF here: the REST layer calls it.
 //
 //   RecentPredictions recent(4096);
-//   Feedback feedback(&recent, publish);      // publish: LabelledExample -> offset
-//   RestApi api(models, &feedback);           // :classify/:predict answers
+//   Feedback feedback(&recent, publish);      // publish: LabelledExample ->
+//   offset RestApi api(models, &feedback);           // :classify/:predict
+//   answers
 //                                             // carry "prediction_ids"
 //   feedback.FromPrediction(id, spec, 7);     // what the :feedback route does
 //
@@ -33,10 +34,10 @@ namespace trainbus::serving {
 // form of a bus Sample.
 struct LabelledExample {
   std::vector<uint8_t> pixels;
-  std::vector<uint32_t> shape;   // {height, width}, or {c, h, w} for c > 1
+  std::vector<uint32_t> shape;  // {height, width}, or {c, h, w} for c > 1
   int32_t label = 0;
-  uint64_t prediction_id = 0;    // 0: posted as an image
-  int64_t predicted_by = 0;      // the version that made that prediction
+  uint64_t prediction_id = 0;  // 0: posted as an image
+  int64_t predicted_by = 0;    // the version that made that prediction
 };
 
 // Publishes one example; returns its offset in the feedback resource.
@@ -49,8 +50,8 @@ class RecentPredictions {
 
   // Remembers each input of x (batch, input_size) made by `version`;
   // returns their ids in order.
-  std::vector<uint64_t> Remember(int64_t version, const float* x,
-                                 size_t batch, size_t input_size);
+  std::vector<uint64_t> Remember(int64_t version, const float* x, size_t batch,
+                                 size_t input_size);
 
   struct Entry {
     uint64_t id = 0;

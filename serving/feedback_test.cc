@@ -131,11 +131,11 @@ class FeedbackServerTest : public ::testing::Test {
 
 TEST_F(FeedbackServerTest, FeedbackByPredictionIdAndByImageReachesTheBus) {
   const data::Dataset d = Blocks(4, 3);
-  Reply classified = Post(
-      *client_, "/v1/models/fashion:classify",
-      Json{{"examples", {{{"image", {{"b64", PngB64(d, 0)}}}},
-                         {{"image", {{"b64", PngB64(d, 1)}}}}}}}
-          .dump());
+  Reply classified = Post(*client_, "/v1/models/fashion:classify",
+                          Json{{"examples",
+                                {{{"image", {{"b64", PngB64(d, 0)}}}},
+                                 {{"image", {{"b64", PngB64(d, 1)}}}}}}}
+                              .dump());
   ASSERT_EQ(classified.status, 200) << classified.json.dump();
   ASSERT_TRUE(classified.json["result"].is_array());
   const Json& ids = classified.json["prediction_ids"];
@@ -151,9 +151,9 @@ TEST_F(FeedbackServerTest, FeedbackByPredictionIdAndByImageReachesTheBus) {
                      Json{{"prediction_id", ids[1]}, {"label", 4}}.dump());
   ASSERT_EQ(by_id.status, 200) << Error(by_id);
   EXPECT_EQ(by_id.json["offset"], 0);
-  Reply by_image = Post(
-      *client_, kFeedback,
-      Json{{"image", {{"b64", PngB64(d, 3)}}}, {"label", 3}}.dump());
+  Reply by_image =
+      Post(*client_, kFeedback,
+           Json{{"image", {{"b64", PngB64(d, 3)}}}, {"label", 3}}.dump());
   ASSERT_EQ(by_image.status, 200) << Error(by_image);
   EXPECT_EQ(by_image.json["offset"], 1);
   ASSERT_TRUE(service_->AwaitSamples(2, absl::Seconds(30)).ok());
@@ -170,9 +170,12 @@ TEST_F(FeedbackServerTest, BadFeedbackIs400AndUnknownIs404) {
       {kFeedback, "{", 400, "not valid JSON"},
       {kFeedback, R"({"prediction_id": 5})", 400, "integer \"label\""},
       {kFeedback, R"({"prediction_id": 5, "label": "3"})", 400, "\"label\""},
-      {kFeedback, R"({"prediction_id": 5, "label": 10})", 400, "classes are 0..9"},
-      {kFeedback, R"({"prediction_id": -5, "label": 1})", 400, "prediction_ids"},
-      {kFeedback, R"({"prediction_id": 5, "label": 1})", 404, "no recent prediction 5"},
+      {kFeedback, R"({"prediction_id": 5, "label": 10})", 400,
+       "classes are 0..9"},
+      {kFeedback, R"({"prediction_id": -5, "label": 1})", 400,
+       "prediction_ids"},
+      {kFeedback, R"({"prediction_id": 5, "label": 1})", 404,
+       "no recent prediction 5"},
       {kFeedback, R"({"label": 1})", 400, "\"image\""},
       {kFeedback, R"({"image": {"b64": "***"}, "label": 1})", 400, "base64"},
       {kFeedback,
@@ -199,17 +202,16 @@ TEST_F(FeedbackServerTest, BadFeedbackIs400AndUnknownIs404) {
     Post(*client_, "/v1/models/fashion:predict",
          Json{{"instances", {FloatsOf(d, 0, 1)}}}.dump());
   }
-  Reply old = Post(*client_, kFeedback,
-                   Json{{"prediction_id", first.json["prediction_ids"][0]},
-                        {"label", 1}}
-                       .dump());
+  Reply old = Post(
+      *client_, kFeedback,
+      Json{{"prediction_id", first.json["prediction_ids"][0]}, {"label", 1}}
+          .dump());
   EXPECT_EQ(old.status, 404) << old.json.dump();
 }
 
 TEST_F(FeedbackServerTest, WithoutFeedbackTheRouteSaysHowToTurnItOn) {
   RestApi plain(models_.get());
-  HttpRequest request{"POST", kFeedback, "application/json",
-                      R"({"label": 1})"};
+  HttpRequest request{"POST", kFeedback, "application/json", R"({"label": 1})"};
   HttpResponse response = plain.Handle(request);
   EXPECT_EQ(response.status, 404);
   EXPECT_TRUE(absl::StrContains(response.body, "--continual"));
@@ -238,7 +240,8 @@ TEST_F(FeedbackServerTest, PermutedFeedbackOverHttpPromotesInTheRegistry) {
   std::vector<Decision> decisions = service_->RecentDecisions();
   ASSERT_FALSE(decisions.empty());
   ASSERT_TRUE(decisions.back().promoted)
-      << "no promotion after " << sent << " samples:\n" << log_.str();
+      << "no promotion after " << sent << " samples:\n"
+      << log_.str();
   EXPECT_EQ(decisions.back().new_version, 2);
   absl::StatusOr<int64_t> aliased =
       store_->ResolveAlias(kProject, kModel, "production");

@@ -35,7 +35,8 @@ inline data::Dataset Blocks(size_t count, uint64_t seed) {
     d.labels.push_back(static_cast<uint8_t>(c));
     uint8_t* p = &d.pixels[i * 784];
     for (size_t k = 0; k < 784; ++k) {
-      p[k] = static_cast<uint8_t>(base::SplitMix64(seed * 1000003 + i * 784 + k) % 48);
+      p[k] = static_cast<uint8_t>(
+          base::SplitMix64(seed * 1000003 + i * 784 + k) % 48);
     }
     const int top = 2 + (c / 4) * 9, left = 1 + (c % 4) * 7;
     for (int y = top; y < top + 8; ++y) {
@@ -55,10 +56,9 @@ inline std::vector<float> FloatsOf(const data::Dataset& d, size_t begin,
 }
 
 // A softmax trained for `epochs` passes of mini-batches of 10.
-inline std::unique_ptr<nn::Model> TrainedSoftmax(const data::Dataset& d,
-                                                 int epochs,
-                                                 const char* spec_text =
-                                                     "softmax:lr=0.2,seed=3") {
+inline std::unique_ptr<nn::Model> TrainedSoftmax(
+    const data::Dataset& d, int epochs,
+    const char* spec_text = "softmax:lr=0.2,seed=3") {
   absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(spec_text);
   EXPECT_TRUE(spec.ok()) << spec.status();
   absl::StatusOr<std::unique_ptr<nn::Model>> model = nn::MakeModel(*spec);
@@ -76,17 +76,16 @@ inline std::unique_ptr<nn::Model> TrainedSoftmax(const data::Dataset& d,
 // A new registry holding `model` as project/name version 1, aliased
 // `alias` when one is given. Returns the registry's directory.
 inline std::string RegistryWith(const std::string& project,
-                                const std::string& name,
-                                const nn::Model& model,
+                                const std::string& name, const nn::Model& model,
                                 const std::string& alias = "production") {
   registry::StoreOptions options;
   options.root = base::NewTestDir("registry");
   absl::StatusOr<std::unique_ptr<registry::Store>> store =
       registry::Store::Open(options);
   EXPECT_TRUE(store.ok()) << store.status();
-  absl::StatusOr<int64_t> v = (*store)->SaveModel(
-      project, name, nn::FormatModelSpec(model.spec()),
-      model.SaveCheckpoint(), {});
+  absl::StatusOr<int64_t> v =
+      (*store)->SaveModel(project, name, nn::FormatModelSpec(model.spec()),
+                          model.SaveCheckpoint(), {});
   EXPECT_TRUE(v.ok()) << v.status();
   if (!alias.empty()) {
     EXPECT_TRUE((*store)->SetAlias(project, name, alias, *v).ok());

@@ -507,7 +507,8 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   // The handlers avoid throwing accessors; this is the boundary that keeps
   // a surprise (say, bad_alloc) a 500 for one request, not a dead server.
   try {
-    absl::StatusOr<HttpResponse> response = Handler(*models_, feedback_).Handle(request);
+    absl::StatusOr<HttpResponse> response =
+        Handler(*models_, feedback_).Handle(request);
     if (response.ok()) return *std::move(response);
     return ErrorResponse(HttpStatusFor(response.status().code()),
                          response.status().message());
