@@ -24,10 +24,9 @@
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "serving/continual.h"
-#include "serving/http_server.h"
-#include "serving/model_set.h"
 #include "serving/predict_testing.h"
 #include "serving/rest_api.h"
+#include "serving/server.h"
 
 namespace trainbus::serving {
 namespace {
@@ -89,22 +88,26 @@ class FeedbackServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::tie(champion_, root_, store_) = ChampionRegistry(kProject, kModel);
-    auto models = ModelSet::Load(*store_, absl::StrCat(kProject, "/", kModel));
-    ASSERT_TRUE(models.ok()) << models.status();
-    models_ = *std::move(models);
     ContinualOptions options;
     options.enabled = true;
     options.promote_window = 50;
     options.promote_margin = 0.3;
     options.recent_predictions = 8;
-    auto service =
-        ContinualService::Start(root_, kProject, kModel, options, log_);
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    api_ = std::make_unique<RestApi>(models_.get(), service_->feedback());
-    ServerOptions server;
-    server.port = 0;
-    auto started = HttpServer::Start(api_.get(), server);
+    // The whole server (batcher included) as `trainbus serve --continual`
+    // assembles it; the test polls the watcher itself.
+    ServeOptions serve;
+    serve.model = absl::StrCat(kProject, "/", kModel);
+    serve.http.port = 0;
+    serve.poll_interval = absl::ZeroDuration();
+    serve.feedback =
+        [&](const ModelSet& models) -> absl::StatusOr<const Feedback*> {
+      auto service = ContinualService::Start(root_, models.project(),
+                                             models.name(), options, log_);
+      if (!service.ok()) return service.status();
+      service_ = *std::move(service);
+      return service_->feedback();
+    };
+    auto started = Server::Start(store_.get(), std::move(serve));
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = *std::move(started);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -112,8 +115,7 @@ class FeedbackServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    server_.reset();
-    api_.reset();
+    server_.reset();  // before the service its API publishes to
     service_.reset();
   }
 
@@ -121,11 +123,9 @@ class FeedbackServerTest : public ::testing::Test {
   std::unique_ptr<nn::Model> champion_;
   std::string root_;
   std::unique_ptr<registry::Store> store_;
-  std::unique_ptr<ModelSet> models_;
   std::ostringstream log_;
   std::unique_ptr<ContinualService> service_;
-  std::unique_ptr<RestApi> api_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<Server> server_;
   std::unique_ptr<httplib::Client> client_;
 };
 
@@ -210,7 +210,7 @@ TEST_F(FeedbackServerTest, BadFeedbackIs400AndUnknownIs404) {
 }
 
 TEST_F(FeedbackServerTest, WithoutFeedbackTheRouteSaysHowToTurnItOn) {
-  RestApi plain(models_.get());
+  RestApi plain(RestApiParts{&server_->watcher()});
   HttpRequest request{"POST", kFeedback, "application/json", R"({"label": 1})"};
   HttpResponse response = plain.Handle(request);
   EXPECT_EQ(response.status, 404);
@@ -249,6 +249,7 @@ TEST_F(FeedbackServerTest, PermutedFeedbackOverHttpPromotesInTheRegistry) {
   EXPECT_EQ(*aliased, 2);
   EXPECT_TRUE(absl::StrContains(log_.str(), "promoted as version 2"))
       << log_.str();
+
 }
 
 // The real binary: --continual wires the route, and SIGTERM stops it.

@@ -2,7 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,9 +16,11 @@ namespace trainbus::serving {
 namespace {
 
 constexpr char kAnyPath[] = ".*";
+constexpr size_t kKeepAliveMaxRequests = size_t{1} << 30;
 
 void Reply(const HttpResponse& response, httplib::Response& res) {
   res.status = response.status;
+  for (const auto& [name, value] : response.headers) res.set_header(name, value);
   res.set_content(response.body, response.content_type.c_str());
 }
 
@@ -46,12 +50,23 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->server_ = std::make_unique<httplib::Server>();
   httplib::Server& svr = *server->server_;
   svr.set_payload_max_length(options.max_body_bytes);
+  // httplib serves a keep-alive connection on one pool thread until it
+  // closes, so the pool bounds the connections served at once.
+  const int threads = std::max(options.threads, 1);
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // httplib closes a keep-alive connection after 5 requests by default; a
+  // client that sent its next request meanwhile sees a read error. Keep
+  // connections open until idle instead (like TF Serving's REST server).
+  svr.set_keep_alive_max_count(kKeepAliveMaxRequests);
   // httplib's default also sets SO_REUSEPORT, which lets a second server
   // bind a port in use and silently take half its connections. Keep only
   // SO_REUSEADDR (restart while old connections sit in TIME_WAIT).
-  svr.set_socket_options([](socket_t sock) {
+  // The listening socket is the last one made (httplib tries each address).
+  auto listener = std::make_shared<socket_t>(INVALID_SOCKET);
+  svr.set_socket_options([listener](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *listener = sock;
   });
   auto handle = [api](const httplib::Request& req, httplib::Response& res) {
     HttpRequest request;
@@ -95,6 +110,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         " (in use, or not an address of this machine); pick another --port "
         "or --host"));
   }
+  // Debian's compiled httplib listens with a backlog of 5: 32 clients
+  // connecting at once overflowed it and some saw their connection fail.
+  // Listening again on the bound socket only raises the backlog.
+  if (*listener != INVALID_SOCKET) ::listen(*listener, SOMAXCONN);
   server->port_ = port;
   std::atomic<bool>* finished = &server->finished_;
   server->thread_ = std::thread([&svr, finished] {

@@ -11,8 +11,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "report/prometheus.h"
 #include "base/status_macros.h"
 #include "data/mnist28.h"
 #include "nlohmann/json.hpp"
@@ -30,6 +34,12 @@ constexpr absl::string_view kModelsPrefix = "/v1/models/";
 constexpr int kMaxNesting = 4;  // [C][H][W] plus one spare level
 
 enum class Verb { kStatus, kMetadata, kClassify, kPredict, kFeedback };
+// The verbs after ':' (status and metadata are paths).
+constexpr std::pair<absl::string_view, Verb> kVerbs[] = {
+    {"classify", Verb::kClassify},
+    {"predict", Verb::kPredict},
+    {"feedback", Verb::kFeedback},
+};
 enum class Selector { kLatest, kVersion, kLabel };
 
 struct Route {
@@ -46,16 +56,16 @@ absl::StatusOr<Route> ParseRoute(absl::string_view path) {
   if (size_t colon = rest.find(':'); colon != absl::string_view::npos) {
     target = rest.substr(0, colon);
     absl::string_view verb = rest.substr(colon + 1);
-    if (verb == "classify") {
-      route.verb = Verb::kClassify;
-    } else if (verb == "predict") {
-      route.verb = Verb::kPredict;
-    } else if (verb == "feedback") {
-      route.verb = Verb::kFeedback;
-    } else {
+    auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
+                           [&](const auto& v) { return v.first == verb; });
+    if (it == std::end(kVerbs)) {
       return absl::NotFoundError(absl::StrCat(
-          "unknown method ':", verb, "'; use :classify, :predict or :feedback"));
+          "unknown method ':", verb, "'; use ",
+          absl::StrJoin(kVerbs, " or ", [](std::string* out, const auto& v) {
+            absl::StrAppend(out, ":", v.first);
+          })));
     }
+    route.verb = it->second;
   } else if (absl::ConsumeSuffix(&target, "/metadata")) {
     route.verb = Verb::kMetadata;
   }
@@ -68,7 +78,7 @@ absl::StatusOr<Route> ParseRoute(absl::string_view path) {
     return absl::NotFoundError(absl::StrCat(
         "no route for ", path,
         "; the paths are /v1/models/{model}[/versions/{v}|/labels/{l}] "
-        "followed by nothing, /metadata, :classify or :predict"));
+        "followed by nothing, /metadata, :classify, :predict or :feedback"));
   }
   route.model = std::string(parts[0]);
   if (parts.size() == 3) route.version_or_label = std::string(parts[2]);
@@ -83,12 +93,27 @@ Json VersionStatus(const ServedVersion& v) {
             {"error_message", std::string(v.status().message())}}}};
 }
 
+// What the metrics need to know of one request.
+struct RequestInfo {
+  bool model_api = false;  // a request to the served model's /v1/models/...
+  std::string version;     // the version that answered, if any
+};
+
 class Handler {
  public:
-  Handler(const ModelSet& models, const Feedback* feedback)
-      : models_(models), feedback_(feedback) {}
+  Handler(const ModelSet& models, const RestApiParts& parts,
+          RequestInfo& info)
+      : models_(models), parts_(parts), info_(info) {}
 
   absl::StatusOr<HttpResponse> Handle(const HttpRequest& request) const {
+    if (request.path == "/metrics" && parts_.metrics != nullptr) {
+      TB_RETURN_IF_ERROR(Expect(request, "GET"));
+      HttpResponse response;
+      response.content_type = report::kPrometheusContentType;
+      response.body = parts_.metrics->Render(models_, parts_.batcher,
+                                             parts_.models->swaps());
+      return response;
+    }
     if (request.path == "/v2/health/live") {
       TB_RETURN_IF_ERROR(Expect(request, "GET"));
       return JsonResponse(200, Json{{"live", true}});
@@ -101,7 +126,7 @@ class Handler {
     if (!absl::StartsWith(request.path, kModelsPrefix)) {
       return absl::NotFoundError(absl::StrCat(
           "no route for ", request.path, "; the API is under /v1/models/",
-          models_.name(), " and /v2/health/{live,ready}"));
+          models_.name(), ", /v2/health/{live,ready} and /metrics"));
     }
     TB_ASSIGN_OR_RETURN(Route route, ParseRoute(request.path));
     if (route.model != models_.name()) {
@@ -109,6 +134,7 @@ class Handler {
           absl::StrCat("unknown model '", route.model,
                        "'; this server serves '", models_.name(), "'"));
     }
+    info_.model_api = true;
     switch (route.verb) {
       case Verb::kStatus:
         TB_RETURN_IF_ERROR(Expect(request, "GET"));
@@ -336,12 +362,26 @@ class Handler {
     return &*it;
   }
 
-  static absl::StatusOr<std::vector<float>> Scores(const ServedVersion& v,
-                                                   const std::vector<float>& x,
-                                                   size_t batch) {
+  // Through the batcher when there is one.
+  absl::StatusOr<std::vector<float>> Scores(const ServedVersion& v,
+                                            const std::vector<float>& x,
+                                            size_t batch) const {
     std::vector<float> probs(batch * v.spec().classes);
-    TB_RETURN_IF_ERROR(v.Predict(x.data(), batch, probs.data()));
+    info_.version = absl::StrCat(v.version());
+    TB_RETURN_IF_ERROR(
+        parts_.batcher != nullptr
+            ? parts_.batcher->Predict(&v, x.data(), batch, probs.data())
+            : v.Predict(x.data(), batch, probs.data()));
     return probs;
+  }
+
+  // A 200 answer computed by version `v`.
+  template <typename J>
+  static HttpResponse Answer(const ServedVersion& v, const J& body) {
+    HttpResponse response = JsonResponse(200, body);
+    response.headers.emplace_back(kModelVersionHeader,
+                                  absl::StrCat(v.version()));
+    return response;
   }
 
   absl::StatusOr<HttpResponse> Classify(const ServedVersion& v,
@@ -382,7 +422,7 @@ class Handler {
     }
     OutJson answer{{"result", std::move(result)}};
     AddPredictionIds(v, x, batch, answer);
-    return JsonResponse(200, answer);
+    return Answer(v, answer);
   }
 
   absl::StatusOr<HttpResponse> Predict(const ServedVersion& v,
@@ -422,21 +462,23 @@ class Handler {
       answer = {{"predictions", std::move(predictions)}};
     }
     AddPredictionIds(v, x, batch, answer);
-    return JsonResponse(200, answer);
+    return Answer(v, answer);
   }
 
-  // With feedback on, every prediction gets an id a :feedback can name.
+  // With feedback on, every prediction gets an id a :feedback can name. The
+  // ring keeps the request's own inputs, so an id works the same whether
+  // the batcher or the request thread computed the answer.
   void AddPredictionIds(const ServedVersion& v, const std::vector<float>& x,
                         size_t batch, OutJson& answer) const {
-    if (feedback_ == nullptr) return;
-    answer["prediction_ids"] = feedback_->recent()->Remember(
+    if (parts_.feedback == nullptr) return;
+    answer["prediction_ids"] = parts_.feedback->recent()->Remember(
         v.version(), x.data(), batch, v.spec().InputSize());
   }
 
   // {"image":{"b64":...},"label":L} or {"prediction_id":N,"label":L}.
   absl::StatusOr<HttpResponse> TakeFeedback(const ServedVersion& v,
                                             const HttpRequest& request) const {
-    if (feedback_ == nullptr) {
+    if (parts_.feedback == nullptr) {
       return absl::NotFoundError(
           "this server takes no feedback; start it with --continual");
     }
@@ -453,7 +495,7 @@ class Handler {
             "\"prediction_id\" must be an id from a :classify or :predict "
             "answer's \"prediction_ids\"");
       }
-      offset = feedback_->FromPrediction(id->get<uint64_t>(), v.spec(),
+      offset = parts_.feedback->FromPrediction(id->get<uint64_t>(), v.spec(),
                                          label->get<int64_t>());
     } else {
       auto image = body.find("image");
@@ -466,15 +508,28 @@ class Handler {
       std::vector<float> x;
       TB_RETURN_IF_ERROR(
           AppendBase64Image(*image->find("b64"), v.spec(), "image", x));
-      offset = feedback_->FromPixels(x, v.spec(), label->get<int64_t>());
+      offset = parts_.feedback->FromPixels(x, v.spec(), label->get<int64_t>());
     }
     if (!offset.ok()) return offset.status();
     return JsonResponse(200, Json{{"offset", *offset}});
   }
 
   const ModelSet& models_;
-  const Feedback* feedback_;
+  const RestApiParts& parts_;
+  RequestInfo& info_;
 };
+
+// The whole answer, errors included.
+HttpResponse Respond(const ModelSet& models, const RestApiParts& parts,
+                     const HttpRequest& request, RequestInfo& info) {
+  absl::StatusOr<HttpResponse> response =
+      Handler(models, parts, info).Handle(request);
+  if (response.ok()) return *std::move(response);
+  HttpResponse error = ErrorResponse(HttpStatusFor(response.status().code()),
+                                     response.status().message());
+  if (error.status == 503) error.headers.emplace_back("Retry-After", "1");
+  return error;
+}
 
 }  // namespace
 
@@ -507,11 +562,17 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   // The handlers avoid throwing accessors; this is the boundary that keeps
   // a surprise (say, bad_alloc) a 500 for one request, not a dead server.
   try {
-    absl::StatusOr<HttpResponse> response =
-        Handler(*models_, feedback_).Handle(request);
-    if (response.ok()) return *std::move(response);
-    return ErrorResponse(HttpStatusFor(response.status().code()),
-                         response.status().message());
+    const absl::Time start = absl::Now();
+    // Held to the end: a swap meanwhile does not touch this request.
+    const std::shared_ptr<const ModelSet> models = parts_.models->Current();
+    RequestInfo info;
+    HttpResponse response = Respond(*models, parts_, request, info);
+    if (info.model_api && parts_.metrics != nullptr) {
+      parts_.metrics->CountRequest(models->name(), info.version,
+                                   response.status,
+                                   absl::ToDoubleSeconds(absl::Now() - start));
+    }
+    return response;
   } catch (const std::exception& e) {
     return ErrorResponse(500, absl::StrCat("internal error: ", e.what()));
   }

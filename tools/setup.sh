@@ -20,6 +20,7 @@ packages=(
   zlib1g-dev libsqlite3-dev libpng-dev libjpeg-dev libssl-dev
   nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
   libopenblas-dev librabbitmq-dev
+  prometheus curl python3-requests
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--bench" ]]; then
