@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -250,6 +251,24 @@ TEST_F(FeedbackServerTest, PermutedFeedbackOverHttpPromotesInTheRegistry) {
   EXPECT_TRUE(absl::StrContains(log_.str(), "promoted as version 2"))
       << log_.str();
 
+  // The server side: its watcher swaps the promoted version in, and the
+  // alias's status and answers report it.
+  absl::StatusOr<bool> swapped = server_->watcher().Poll();
+  ASSERT_TRUE(swapped.ok()) << swapped.status();
+  EXPECT_TRUE(*swapped);
+  httplib::Result status = client_->Get("/v1/models/fashion/labels/production");
+  ASSERT_TRUE(status) << httplib::to_string(status.error());
+  Json statuses = Json::parse(status->body, nullptr, false);
+  ASSERT_EQ(status->status, 200) << status->body;
+  EXPECT_EQ(statuses["model_version_status"][0]["version"], "2")
+      << status->body;
+  EXPECT_EQ(statuses["model_version_status"][0]["state"], "AVAILABLE");
+  httplib::Result answer = client_->Post(
+      "/v1/models/fashion/labels/production:predict",
+      Json{{"instances", {FloatsOf(d, 0, 1)}}}.dump(), "application/json");
+  ASSERT_TRUE(answer) << httplib::to_string(answer.error());
+  EXPECT_EQ(answer->status, 200) << answer->body;
+  EXPECT_EQ(answer->get_header_value(kModelVersionHeader), "2");
 }
 
 // The real binary: --continual wires the route, and SIGTERM stops it.
@@ -277,6 +296,83 @@ TEST(ServeContinualTest, TrainbusServeContinualTakesFeedback) {
                  Json{{"image", {{"b64", PngB64(d, 0)}}}, {"label", 2}}.dump());
   EXPECT_EQ(r.status, 200) << r.json.dump();
   EXPECT_EQ(r.json["offset"], 0);
+  ASSERT_TRUE(child->Signal(SIGTERM).ok());
+  absl::StatusOr<base::ExitStatus> exit = child->WaitOrKill(absl::Seconds(30));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->success()) << exit->Describe();
+}
+
+// The next line of `child` containing one of `needles`; fails the test
+// (empty result) when the deadline passes first.
+std::string AwaitLine(base::Subprocess& child,
+                      const std::vector<std::string>& needles,
+                      absl::Time deadline) {
+  while (true) {
+    absl::StatusOr<std::string> line =
+        child.ReadLine(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    if (!line.ok()) {
+      ADD_FAILURE() << "no line with " << needles[0]
+                    << " before the deadline: " << line.status();
+      return "";
+    }
+    for (const std::string& needle : needles) {
+      if (absl::StrContains(*line, needle)) return *line;
+    }
+  }
+}
+
+// The real binary end to end: permuted feedback promotes the challenger,
+// the server's own watcher swaps the new version in, and the alias's status
+// reports it. Driven by the lines the child prints: a decision per window
+// of feedback, then the watcher's line for the moved label.
+TEST(ServeContinualTest, PromotionIsSwappedInAndShownUnderTheAlias) {
+  auto [champion, root, store] = ChampionRegistry(kProject, kModel);
+  store.reset();
+  constexpr int kWindow = 50;
+  absl::StatusOr<base::Subprocess> child = base::Subprocess::Spawn(
+      {base::ProgramUnderTest(), "serve", "--registry_dir=" + root,
+       "--model=shop/fashion", "--port=0", "--poll_interval_s=0.05",
+       "--continual", absl::StrCat("--promote_window=", kWindow),
+       "--promote_margin=0.3"},
+      base::OutputPiped());
+  ASSERT_TRUE(child.ok()) << child.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  const std::string serving = AwaitLine(*child, {"serving "}, deadline);
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(serving.substr(serving.rfind(':') + 1), &port))
+      << serving;
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(30, 0);
+  const data::Dataset d = Blocks(600, 42);
+  // Each full window ends in a decision ("keep" or a promotion); send the
+  // next window only after the last one's decision.
+  std::string decision;
+  for (size_t sent = 0; sent < d.count;) {
+    for (int i = 0; i < kWindow; ++i, ++sent) {
+      Reply r = Post(client, "/v1/models/fashion:feedback",
+                     Json{{"image", {{"b64", PngB64(d, sent)}}},
+                          {"label", (d.labels[sent] + 3) % 10}}
+                         .dump());
+      ASSERT_EQ(r.status, 200) << Error(r);
+    }
+    decision = AwaitLine(*child, {"keep the champion", "promoted as version"},
+                         deadline);
+    ASSERT_FALSE(decision.empty());
+    if (absl::StrContains(decision, "promoted")) break;
+  }
+  ASSERT_TRUE(absl::StrContains(decision, "promoted as version 2"))
+      << "no promotion after " << d.count << " samples: " << decision;
+  // The watcher logs the label's move once it has swapped the snapshot in.
+  ASSERT_FALSE(AwaitLine(*child, {"label production moved from version 1 to 2"},
+                         deadline)
+                   .empty());
+  httplib::Result status = client.Get("/v1/models/fashion/labels/production");
+  ASSERT_TRUE(status) << httplib::to_string(status.error());
+  ASSERT_EQ(status->status, 200) << status->body;
+  Json statuses = Json::parse(status->body, nullptr, false);
+  EXPECT_EQ(statuses["model_version_status"][0]["version"], "2")
+      << status->body;
+  EXPECT_EQ(statuses["model_version_status"][0]["state"], "AVAILABLE");
   ASSERT_TRUE(child->Signal(SIGTERM).ok());
   absl::StatusOr<base::ExitStatus> exit = child->WaitOrKill(absl::Seconds(30));
   ASSERT_TRUE(exit.ok()) << exit.status();

@@ -175,9 +175,9 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
           ContinualService::Start(flags.registry_dir, models.project(),
                                   models.name(), flags.continual, out);
       if (!started.ok()) {
-        return absl::Status(started.status().code(),
-                            absl::StrCat("--continual: ",
-                                         started.status().message()));
+        return absl::Status(
+            started.status().code(),
+            absl::StrCat("--continual: ", started.status().message()));
       }
       continual = *std::move(started);
       return continual->feedback();
@@ -194,8 +194,7 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
     err << "trainbus serve: " << server.status().message() << "\n";
     return 1;
   }
-  const std::shared_ptr<const ModelSet> models =
-      (*server)->watcher().Current();
+  const std::shared_ptr<const ModelSet> models = (*server)->watcher().Current();
   out << "serving " << models->project() << "/" << models->name()
       << " (versions " << models->VersionList() << "; labels "
       << (models->labels().empty() ? "none" : models->LabelList())
@@ -204,7 +203,7 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
   int signal = 0;
   sigwait(&stop_signals, &signal);
   (*server)->Stop();
-  server->reset();  // the watcher and batcher, before the signal mask returns
+  server->reset();    // the watcher and batcher, before the signal mask returns
   continual.reset();  // after the API that publishes to it
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   out << "stopped on signal " << signal << std::endl;

@@ -32,8 +32,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
   watch.load.warm_batch =
       std::clamp(options.batching.max_batch_size, 1, kMaxWarmRows);
   watch.log = std::move(options.log);
-  TB_ASSIGN_OR_RETURN(server->watcher_,
-                      ModelWatcher::Start(store, options.model, std::move(watch)));
+  TB_ASSIGN_OR_RETURN(
+      server->watcher_,
+      ModelWatcher::Start(store, options.model, std::move(watch)));
   RestApiParts parts{server->watcher_.get(), server->batcher_.get(),
                      server->metrics_.get()};
   if (options.feedback) {
