@@ -33,11 +33,12 @@ using OutJson = nlohmann::basic_json<std::map, std::vector, std::string, bool,
 constexpr absl::string_view kModelsPrefix = "/v1/models/";
 constexpr int kMaxNesting = 4;  // [C][H][W] plus one spare level
 
-enum class Verb { kStatus, kMetadata, kClassify, kPredict };
+enum class Verb { kStatus, kMetadata, kClassify, kPredict, kFeedback };
 // The verbs after ':' (status and metadata are paths).
 constexpr std::pair<absl::string_view, Verb> kVerbs[] = {
     {"classify", Verb::kClassify},
     {"predict", Verb::kPredict},
+    {"feedback", Verb::kFeedback},
 };
 enum class Selector { kLatest, kVersion, kLabel };
 
@@ -77,7 +78,7 @@ absl::StatusOr<Route> ParseRoute(absl::string_view path) {
     return absl::NotFoundError(absl::StrCat(
         "no route for ", path,
         "; the paths are /v1/models/{model}[/versions/{v}|/labels/{l}] "
-        "followed by nothing, /metadata, :classify or :predict"));
+        "followed by nothing, /metadata, :classify, :predict or :feedback"));
   }
   route.model = std::string(parts[0]);
   if (parts.size() == 3) route.version_or_label = std::string(parts[2]);
@@ -152,6 +153,11 @@ class Handler {
         TB_RETURN_IF_ERROR(Expect(request, "POST"));
         TB_ASSIGN_OR_RETURN(const ServedVersion* v, Select(route));
         return Predict(*v, request);
+      }
+      case Verb::kFeedback: {
+        TB_RETURN_IF_ERROR(Expect(request, "POST"));
+        TB_ASSIGN_OR_RETURN(const ServedVersion* v, Select(route));
+        return TakeFeedback(*v, request);
       }
     }
     return absl::InternalError("unhandled route");
@@ -414,7 +420,9 @@ class Handler {
       }
       result.push_back(std::move(row));
     }
-    return Answer(v, OutJson{{"result", std::move(result)}});
+    OutJson answer{{"result", std::move(result)}};
+    AddPredictionIds(v, x, batch, answer);
+    return Answer(v, answer);
   }
 
   absl::StatusOr<HttpResponse> Predict(const ServedVersion& v,
@@ -443,15 +451,67 @@ class Handler {
           std::max_element(row.begin(), row.end()) - row.begin()));
       scores.push_back(std::vector<float>(row.begin(), row.end()));
     }
+    OutJson answer;
     if (columnar) {
-      return Answer(
-          v, OutJson{{"outputs", {{"label", labels}, {"scores", scores}}}});
+      answer = {{"outputs", {{"label", labels}, {"scores", scores}}}};
+    } else {
+      OutJson predictions = OutJson::array();
+      for (size_t i = 0; i < batch; ++i) {
+        predictions.push_back({{"label", labels[i]}, {"scores", scores[i]}});
+      }
+      answer = {{"predictions", std::move(predictions)}};
     }
-    OutJson predictions = OutJson::array();
-    for (size_t i = 0; i < batch; ++i) {
-      predictions.push_back({{"label", labels[i]}, {"scores", scores[i]}});
+    AddPredictionIds(v, x, batch, answer);
+    return Answer(v, answer);
+  }
+
+  // With feedback on, every prediction gets an id a :feedback can name. The
+  // ring keeps the request's own inputs, so an id works the same whether
+  // the batcher or the request thread computed the answer.
+  void AddPredictionIds(const ServedVersion& v, const std::vector<float>& x,
+                        size_t batch, OutJson& answer) const {
+    if (parts_.feedback == nullptr) return;
+    answer["prediction_ids"] = parts_.feedback->recent()->Remember(
+        v.version(), x.data(), batch, v.spec().InputSize());
+  }
+
+  // {"image":{"b64":...},"label":L} or {"prediction_id":N,"label":L}.
+  absl::StatusOr<HttpResponse> TakeFeedback(const ServedVersion& v,
+                                            const HttpRequest& request) const {
+    if (parts_.feedback == nullptr) {
+      return absl::NotFoundError(
+          "this server takes no feedback; start it with --continual");
     }
-    return Answer(v, OutJson{{"predictions", std::move(predictions)}});
+    TB_ASSIGN_OR_RETURN(Json body, ParseBody(request));
+    auto label = body.find("label");
+    if (label == body.end() || !label->is_number_integer()) {
+      return absl::InvalidArgumentError(
+          "the body needs an integer \"label\" (the right class)");
+    }
+    absl::StatusOr<uint64_t> offset;
+    if (auto id = body.find("prediction_id"); id != body.end()) {
+      if (!id->is_number_unsigned()) {
+        return absl::InvalidArgumentError(
+            "\"prediction_id\" must be an id from a :classify or :predict "
+            "answer's \"prediction_ids\"");
+      }
+      offset = parts_.feedback->FromPrediction(id->get<uint64_t>(), v.spec(),
+                                         label->get<int64_t>());
+    } else {
+      auto image = body.find("image");
+      if (image == body.end() || !image->is_object() ||
+          !image->contains("b64")) {
+        return absl::InvalidArgumentError(
+            "the body needs {\"image\":{\"b64\":...}} or "
+            "\"prediction_id\" besides \"label\"");
+      }
+      std::vector<float> x;
+      TB_RETURN_IF_ERROR(
+          AppendBase64Image(*image->find("b64"), v.spec(), "image", x));
+      offset = parts_.feedback->FromPixels(x, v.spec(), label->get<int64_t>());
+    }
+    if (!offset.ok()) return offset.status();
+    return JsonResponse(200, Json{{"offset", *offset}});
   }
 
   const ModelSet& models_;
