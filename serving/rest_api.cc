@@ -238,6 +238,7 @@ class Handler {
       return absl::InvalidArgumentError(absl::StrCat(
           what, " is not a readable image: ", image.status().message()));
     }
+    x.reserve(x.size() + image->pixels.size());  // not 11 regrowths
     for (uint8_t p : image->pixels) x.push_back(p / 255.0f);
     return absl::OkStatus();
   }
