@@ -58,8 +58,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   svr.set_payload_max_length(options.max_body_bytes);
   // httplib's default also sets SO_REUSEPORT, which lets a second server
   // bind a port in use and silently take half its connections. Keep only
-  // SO_REUSEADDR (restart while old connections sit in TIME_WAIT).
-  // Only the listening socket passes through here; kept for its backlog.
+  // SO_REUSEADDR (restart while old connections sit in TIME_WAIT). Only the
+  // listening socket passes through here; it is kept for its backlog.
   auto listen_socket = std::make_shared<socket_t>(INVALID_SOCKET);
   svr.set_socket_options([listen_socket](socket_t sock) {
     int yes = 1;
@@ -71,9 +71,6 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   svr.set_tcp_nodelay(true);
   svr.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   svr.set_keep_alive_max_count(kKeepAliveRequests);
-  // httplib writes the headers and the body separately; with Nagle on, the
-  // body waits for the client's delayed ACK (40 ms a request on Linux).
-  svr.set_tcp_nodelay(true);
   auto handle = [api](const httplib::Request& req, httplib::Response& res) {
     HttpRequest request;
     request.method = req.method;
