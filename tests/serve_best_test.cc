@@ -74,6 +74,11 @@ TEST(ServeBestTest, SweepAliasesBestAndServeAnswersCurl) {
   ASSERT_EQ(sweep.exit.ShellCode(), 0) << sweep.output;
   const std::string best = Field(sweep.output, "best model aliased 'best': ");
   ASSERT_FALSE(best.empty()) << sweep.output;
+  // The sweep's own hint names the command below.
+  EXPECT_EQ(Field(sweep.output, "serve it: trainbus serve --registry_dir=" +
+                                    registry_dir + " --model="),
+            absl::StrCat(kProject, "/", best))
+      << sweep.output;
 
   // What the registry says `best` is, and that model's own scores.
   registry::StoreOptions options;
