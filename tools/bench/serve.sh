@@ -5,6 +5,8 @@
 #
 #   tools/bench/serve.sh                      # Markdown ratio table on stdout
 #   OUT=/tmp/sb DURATION=10 CONNS="1 8 32 128" tools/bench/serve.sh
+#   SERVE_BIN=/tmp/old/trainbus tools/bench/serve.sh   # serve with another build
+#   SERVE_FLAGS=--http_threads=256 tools/bench/serve.sh  # extra serve flags
 #
 # 1. tools/setup.sh --bench (wrk, python3-flask, gunicorn, python3-pil, ...)
 # 2. bazel build -c opt; the binaries are copied to $OUT/bin
@@ -78,8 +80,9 @@ SHA=$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["checkpoi
 CHECKPOINT=$REG/blobs/$SHA
 [[ -f "$CHECKPOINT" ]] || fail "no checkpoint blob $CHECKPOINT"
 
-"$BIN/trainbus" serve --registry_dir="$REG" --model="$MODEL" --port=0 \
-  >"$OUT/serve.log" 2>&1 &
+# shellcheck disable=SC2086  # SERVE_FLAGS is a list of flags
+"${SERVE_BIN:-$BIN/trainbus}" serve --registry_dir="$REG" --model="$MODEL" \
+  --port=0 ${SERVE_FLAGS:-} >"$OUT/serve.log" 2>&1 &
 pids+=($!)
 wait_for "$OUT/serve.log" "on http://127.0.0.1:[0-9]+" "trainbus serve"
 PORT=$(sed -n 's/.*on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$OUT/serve.log")
