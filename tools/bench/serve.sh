@@ -17,7 +17,9 @@
 #    for the PNG before anything is timed
 # 5. wrk (1 thread, --latency, serve_wrk.lua) per connection count: our
 #    :classify of labels/best, our GET /v2/health/live, the peer's :classify
-# 6. serve_table.py: req/s, p50, p99 and the ratios against the targets
+# 6. serve_table.py: req/s, p50, p99, the server's CPU time per request
+#    (/proc, less sensitive to the machine's other load than req/s) and the
+#    ratios against the targets
 # Everything started here is stopped on exit, failure included. The machine
 # has 2 vCPUs: wrk, the server under test and (idle) the other server share
 # them, so figures are noisy; the ratios come from one run.
@@ -84,6 +86,7 @@ CHECKPOINT=$REG/blobs/$SHA
 "${SERVE_BIN:-$BIN/trainbus}" serve --registry_dir="$REG" --model="$MODEL" \
   --port=0 ${SERVE_FLAGS:-} >"$OUT/serve.log" 2>&1 &
 pids+=($!)
+OURS_PID=$!
 wait_for "$OUT/serve.log" "on http://127.0.0.1:[0-9]+" "trainbus serve"
 PORT=$(sed -n 's/.*on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$OUT/serve.log")
 OURS=http://127.0.0.1:$PORT
@@ -93,6 +96,7 @@ PEER_PORT=$PEER_PORT TRAINBUS_CHECKPOINT=$CHECKPOINT /usr/bin/gunicorn \
   --chdir "$BENCH_DIR/serve_peer" -c "$BENCH_DIR/serve_peer/gunicorn.conf.py" \
   app:app >"$OUT/peer.log" 2>&1 &
 pids+=($!)
+PEER_PID=$!
 PEER=http://127.0.0.1:$PEER_PORT
 for _ in $(seq 600); do
   curl -sf "$PEER/health" >/dev/null 2>&1 && break
@@ -117,19 +121,32 @@ EOF
 
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
-# bench <name> <url> <connections> [body file]
+CLK_TCK=$(getconf CLK_TCK)
+# CPU time (user + system) used so far by process $1 and its children
+# (gunicorn's workers), in clock ticks.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    read -r -a stat <"/proc/$pid/stat" || continue
+    total=$((total + stat[13] + stat[14]))
+  done
+  echo "$total"
+}
+# bench <name> <url> <connections> <server pid> [body file]
 bench() {
-  local line
-  line=$(BODY_FILE=${4:-} wrk -t1 -c"$3" -d"${DURATION}s" --timeout 10s \
+  local line before after
+  before=$(cpu_ticks "$4")
+  line=$(BODY_FILE=${5:-} wrk -t1 -c"$3" -d"${DURATION}s" --timeout 10s \
     -s "$BENCH_DIR/serve_wrk.lua" "$2" | tail -1)
+  after=$(cpu_ticks "$4")
   [[ "$line" == \{* ]] || fail "wrk printed no result for $1 at $3 connections"
-  echo "{\"target\":\"$1\",\"connections\":$3,${line:1}" >>"$RESULTS"
+  echo "{\"target\":\"$1\",\"connections\":$3,\"server_cpu_s\":$(awk -v t=$((after - before)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }'),${line:1}" >>"$RESULTS"
   echo "serve.sh: $1 c=$3 $line" >&2
 }
 for c in $CONNS; do
-  bench classify "$OURS$CLASSIFY" "$c" "$PNG"
-  bench get "$OURS/v2/health/live" "$c"
-  bench peer "$PEER$CLASSIFY" "$c" "$PNG"
+  bench classify "$OURS$CLASSIFY" "$c" "$OURS_PID" "$PNG"
+  bench get "$OURS/v2/health/live" "$c" "$OURS_PID"
+  bench peer "$PEER$CLASSIFY" "$c" "$PEER_PID" "$PNG"
 done
 
 echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \

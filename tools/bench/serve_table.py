@@ -20,7 +20,8 @@ def main():
           "p99 ms | peer :classify req/s | p50 ms | p99 ms | ours / peer | "
           "classify / GET | failed (ours, GET, peer) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    empty = {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0, "non2xx": 0}
+    empty = {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0, "non2xx": 0,
+             "requests": 0, "server_cpu_s": 0.0}
     for c in conns:
         o, g, p = (runs.get((t, c), empty) for t in ("classify", "get", "peer"))
         vs_peer = o["rps"] / p["rps"] if p["rps"] else float("nan")
@@ -30,6 +31,16 @@ def main():
               f"{g['rps']:,.0f} | {g['p99_ms']:.2f} | {p['rps']:,.0f} | "
               f"{p['p50_ms']:.2f} | {p['p99_ms']:.2f} | **{vs_peer:.1f}x** | "
               f"**{vs_get:.2f}** | {failed} |")
+    def cpu_us(r):
+        return 1e6 * r["server_cpu_s"] / r["requests"] if r["requests"] else float("nan")
+    print("\nServer CPU time per request (user + system of the server process, and "
+          "of gunicorn's master and workers; wrk not counted), microseconds:\n")
+    print("| connections | ours :classify | trivial GET | peer :classify | peer / ours |")
+    print("|---|---|---|---|---|")
+    for c in conns:
+        o, g, p = (runs.get((t, c), empty) for t in ("classify", "get", "peer"))
+        print(f"| {c} | {cpu_us(o):.1f} | {cpu_us(g):.1f} | {cpu_us(p):.0f} | "
+              f"**{cpu_us(p) / cpu_us(o):.0f}x** |")
     o, g, p = (runs.get((t, 32), empty) for t in ("classify", "get", "peer"))
     if o["rps"] and g["rps"] and p["rps"]:
         checks = [
