@@ -7,8 +7,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,7 +31,7 @@ std::string g_sweep, g_trainbus;
 constexpr char kProject[] = "fashion-mnist";  // the sweep's default project
 constexpr size_t kTrain = 400, kTest = 200;
 
-// `what` run to its end within `timeout`; a failure to start or finish
+// `argv` run to its end within `timeout`; a failure to start or finish
 // fails the test with the program's output.
 base::ProgramRun RunOrFail(const std::vector<std::string>& argv,
                            absl::Duration timeout) {
