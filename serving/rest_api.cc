@@ -1,6 +1,8 @@
 #include "serving/rest_api.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -79,6 +81,34 @@ Json VersionStatus(const ServedVersion& v) {
           {"status",
            {{"error_code", absl::StatusCodeToString(v.status().code())},
             {"error_message", std::string(v.status().message())}}}};
+}
+
+// {"result":[[["0",p],["1",p],...],...]}, written directly: building the
+// JSON tree of these small arrays took 3 of the handler's 18 us per PNG
+// (tools/bench/serve.sh). Floats are the shortest text that reads back to
+// the same float, as with OutJson.
+std::string ClassifyResult(const std::vector<float>& probs, size_t batch,
+                           uint32_t classes) {
+  std::string out = "{\"result\":[";
+  out.reserve(16 + batch * classes * 24);
+  char number[32];
+  for (size_t i = 0; i < batch; ++i) {
+    out += i == 0 ? "[" : ",[";
+    for (uint32_t c = 0; c < classes; ++c) {
+      absl::StrAppend(&out, c == 0 ? "[\"" : ",[\"", c, "\",");
+      const float p = probs[i * classes + c];
+      if (std::isfinite(p)) {
+        out.append(number,
+                   std::to_chars(number, number + sizeof(number), p).ptr);
+      } else {
+        out += "null";  // as nlohmann writes NaN; JSON has no NaN
+      }
+      out += ']';
+    }
+    out += ']';
+  }
+  out += "]}";
+  return out;
 }
 
 class Handler {
@@ -364,16 +394,9 @@ class Handler {
       }
     }
     TB_ASSIGN_OR_RETURN(std::vector<float> probs, Scores(v, x, batch));
-    const uint32_t classes = v.spec().classes;
-    OutJson result = OutJson::array();
-    for (size_t i = 0; i < batch; ++i) {
-      OutJson row = OutJson::array();
-      for (uint32_t c = 0; c < classes; ++c) {
-        row.push_back({absl::StrCat(c), probs[i * classes + c]});
-      }
-      result.push_back(std::move(row));
-    }
-    return JsonResponse(200, OutJson{{"result", std::move(result)}});
+    HttpResponse response;
+    response.body = ClassifyResult(probs, batch, v.spec().classes);
+    return response;
   }
 
   absl::StatusOr<HttpResponse> Predict(const ServedVersion& v,
