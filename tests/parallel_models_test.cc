@@ -270,7 +270,10 @@ TEST_F(ParallelModelsTest, ReportFilesAreWrittenWhereverTheNameSays) {
   ASSERT_TRUE(topology::CheckReportFiles(files).ok());
   auto report = RunSpec(Small());
   ASSERT_TRUE(report.ok()) << report.status();
-  ASSERT_TRUE(topology::WriteReportFiles(*report, files).ok());
+  absl::StatusOr<topology::TopologySpec> spec =
+      topology::LoadSpecFile("experiments/parallel_models.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(topology::WriteReportFiles(*spec, *report, files).ok());
   for (const char* name :
        {"report.json", "curves.svg", "topology.svg", "topology.dot"}) {
     EXPECT_TRUE(std::filesystem::exists(dir + "/" + name)) << name;

@@ -21,10 +21,10 @@ constexpr char kValidateUsage[] =
     "  or every error as SPEC:LINE:COLUMN: message (exit 2)\n";
 
 constexpr char kDescribeUsage[] =
-    "usage: trainbus describe SPEC [--format=table|dot]\n"
-    "  prints the topology's sources, resources, bindings, models, consumers\n"
-    "  and nodes as tables (default) or as Graphviz DOT\n"
-    "  (trainbus describe SPEC --format=dot | dot -Tsvg > topology.svg)\n";
+    "usage: trainbus describe SPEC [--format=table|dot|svg]\n"
+    "  prints the topology's sources, resources, bindings, models, consumers,\n"
+    "  population controller and nodes as tables (default), as Graphviz DOT,\n"
+    "  or as an SVG picture (trainbus describe SPEC --format=svg > t.svg)\n";
 
 struct Command {
   std::string spec_path;
@@ -43,9 +43,10 @@ std::optional<Command> ParseArgs(const std::vector<std::string>& args,
       command.help = true;
     } else if (with_format && absl::ConsumePrefix(&rest, "--format=")) {
       command.format = std::string(rest);
-      if (command.format != "table" && command.format != "dot") {
+      if (command.format != "table" && command.format != "dot" &&
+          command.format != "svg") {
         err << "trainbus: --format is '" << command.format
-            << "'; use table or dot\n"
+            << "'; use table, dot or svg\n"
             << usage;
         return std::nullopt;
       }
@@ -118,8 +119,13 @@ int DescribeMain(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {
   return WithSpec(args, /*with_format=*/true, kDescribeUsage, out, err,
                   [&](const Command& command, const TopologySpec& spec) {
-                    out << (command.format == "dot" ? DescribeDot(spec)
-                                                    : DescribeTable(spec));
+                    if (command.format == "dot") {
+                      out << DescribeDot(spec);
+                    } else if (command.format == "svg") {
+                      out << DescribeSvg(spec);
+                    } else {
+                      out << DescribeTable(spec);
+                    }
                   });
 }
 
