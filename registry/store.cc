@@ -84,8 +84,8 @@ CREATE TABLE task_kv(
   PRIMARY KEY (owner, section, key)) WITHOUT ROWID;
 )sql";
 
-// Added after schema version 1; additive, so the version stays 1 and every
-// writable open creates the tables when missing.
+// Additive (IF NOT EXISTS), outside the numbered schema steps: every writable
+// open creates the tables when missing.
 constexpr absl::string_view kRunsSchema = R"sql(
 CREATE TABLE IF NOT EXISTS runs(
   id INTEGER PRIMARY KEY,
@@ -98,6 +98,26 @@ CREATE TABLE IF NOT EXISTS run_blobs(
   model TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
   PRIMARY KEY (owner, model)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS run_blobs_blob ON run_blobs(blob);
+// Schema 2: batch inference. A batch (one transaction) is a row of
+// prediction_batches, so listing batches reads one row per batch; its inputs
+// are rows of predictions, each complete on its own (model, version, time).
+constexpr absl::string_view kPredictionsSchema = R"sql(
+CREATE TABLE prediction_batches(
+  id INTEGER PRIMARY KEY,        -- from counters: never reused
+  run TEXT NOT NULL, project TEXT NOT NULL, model TEXT NOT NULL,
+  model_version INTEGER NOT NULL, time_ns INTEGER NOT NULL,
+  rows INTEGER NOT NULL, errors INTEGER NOT NULL);
+CREATE INDEX prediction_batches_run ON prediction_batches(run, id);
+CREATE TABLE predictions(
+  id INTEGER PRIMARY KEY,
+  batch INTEGER NOT NULL REFERENCES prediction_batches(id) ON DELETE CASCADE,
+  input TEXT NOT NULL,           -- a file path, or idx:<file>:<index>
+  label INTEGER NOT NULL,        -- -1 when error is set
+  scores TEXT NOT NULL,          -- JSON array of class probabilities
+  error TEXT NOT NULL DEFAULT '',
+  project TEXT NOT NULL, model TEXT NOT NULL, model_version INTEGER NOT NULL,
+  time_ns INTEGER NOT NULL);
+CREATE INDEX predictions_batch ON predictions(batch, id);
 )sql";
 
 std::string ProjectOrDefault(absl::string_view project) {
@@ -593,6 +613,48 @@ absl::StatusOr<std::vector<Task>> SelectTasks(
   return out;
 }
 
+
+// Whether the database has the predictions tables: a schema-1 registry
+// opened read-only does not.
+absl::StatusOr<bool> HasPredictionsTable(SqliteDb& db) {
+  TB_ASSIGN_OR_RETURN(
+      int64_t n, QueryInt(db,
+                          "SELECT count(*) FROM sqlite_master WHERE type = "
+                          "'table' AND name = 'prediction_batches'"));
+  return n > 0;
+}
+
+// Batches in id order; `where` narrows them.
+absl::StatusOr<std::vector<PredictionBatch>> SelectPredictionBatches(
+    SqliteDb& db, absl::string_view where, const std::vector<SqlValue>& params,
+    int64_t limit) {
+  std::vector<PredictionBatch> out;
+  TB_ASSIGN_OR_RETURN(bool has_table, HasPredictionsTable(db));
+  if (!has_table) return out;
+  std::vector<SqlValue> all = params;
+  all.push_back(SqlLimit(limit));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db.Prepare(absl::StrCat(
+          "SELECT id, run, project, model, model_version, time_ns, rows, "
+          "errors FROM prediction_batches WHERE ",
+          where, " ORDER BY id LIMIT ?")));
+  TB_RETURN_IF_ERROR(stmt.Bind(all));
+  TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+    PredictionBatch b;
+    b.id = row.Int(0);
+    b.run = row.Text(1);
+    b.project = row.Text(2);
+    b.model = row.Text(3);
+    b.model_version = row.Int(4);
+    b.time_ns = row.Int(5);
+    b.rows = row.Int(6);
+    b.errors = row.Int(7);
+    out.push_back(std::move(b));
+  }));
+  return out;
+}
+
 }  // namespace
 
 std::string Store::DefaultRoot() {
@@ -648,6 +710,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::unique_ptr<Store> store(new Store(std::move(root), std::move(db_path),
                                          std::move(db), std::move(blobs),
                                          clock, options.read_only));
+  store->prediction_fault_hook_ = std::move(options.prediction_fault_hook);
   absl::MutexLock lock(&store->mu_);
   TB_RETURN_IF_ERROR(options.read_only ? store->CheckSchema()
                                        : store->InitSchema());
@@ -679,14 +742,24 @@ absl::Status Store::InitSchema() {
   if (app_id == 0 && user_version == 0 && tables == 0) {
     TB_RETURN_IF_ERROR(db_->Exec(kSchema));
     TB_RETURN_IF_ERROR(db_->Exec(kRunsSchema));
+    TB_RETURN_IF_ERROR(db_->Exec(kPredictionsSchema));
     TB_RETURN_IF_ERROR(db_->Exec(
         absl::StrCat("PRAGMA application_id=", kApplicationId,
                      "; PRAGMA user_version=", kSchemaVersion, ";")));
     return txn.Commit();
   }
   TB_RETURN_IF_ERROR(CheckSchema());
-  // Future schema migrations from user_version to kSchemaVersion go here.
+  // The runs tables are additive (IF NOT EXISTS) and made on every open.
   TB_RETURN_IF_ERROR(db_->Exec(kRunsSchema));
+  // Migrations, one step per version, in the same transaction: an older
+  // trainbus still reads the tables it knows.
+  if (user_version < 2) {
+    TB_RETURN_IF_ERROR(db_->Exec(kPredictionsSchema));
+  }
+  if (user_version < kSchemaVersion) {
+    TB_RETURN_IF_ERROR(db_->Exec(
+        absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";")));
+  }
   return txn.Commit();
 }
 
@@ -1179,6 +1252,108 @@ absl::StatusOr<int64_t> Store::DeleteLogs(absl::string_view filter_text) {
   int64_t deleted = db_->Changes();
   TB_RETURN_IF_ERROR(txn.Commit());
   return deleted;
+}
+
+// ---- Predictions -----------------------------------------------------------
+
+absl::StatusOr<int64_t> Store::AppendPredictionBatch(
+    const PredictionBatch& batch, const std::vector<PredictionRow>& rows) {
+  TB_RETURN_IF_ERROR(ValidateName("model", batch.model));
+  if (rows.empty()) {
+    return absl::InvalidArgumentError("a prediction batch needs rows");
+  }
+  const std::string project = ProjectOrDefault(batch.project);
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  // Batch ids come from the version counters, so they are never reused.
+  TB_ASSIGN_OR_RETURN(const int64_t id,
+                      NextVersion(*db_, "prediction_batch", "", ""));
+  const int64_t time_ns = batch.time_ns != 0 ? batch.time_ns
+                                             : clock_->NowNanos();
+  int64_t errors = 0;
+  for (const PredictionRow& row : rows) errors += row.error.empty() ? 0 : 1;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("INSERT INTO prediction_batches(id, run, project, model, "
+                     "model_version, time_ns, rows, errors) VALUES (?1, ?2, "
+                     "?3, ?4, ?5, ?6, ?7, ?8)"));
+    TB_RETURN_IF_ERROR(stmt.Bind({id, batch.run, project, batch.model,
+                                  batch.model_version, time_ns,
+                                  static_cast<int64_t>(rows.size()), errors}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+  }
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT INTO predictions(batch, input, label, scores, "
+                   "error, project, model, model_version, time_ns) VALUES "
+                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const PredictionRow& row = rows[i];
+    stmt.BindInt(1, id);
+    stmt.BindText(2, row.input);
+    stmt.BindInt(3, row.label);
+    stmt.BindText(4, row.scores.empty() ? absl::string_view("[]")
+                                        : absl::string_view(row.scores));
+    stmt.BindText(5, row.error);
+    stmt.BindText(6, project);
+    stmt.BindText(7, batch.model);
+    stmt.BindInt(8, batch.model_version);
+    stmt.BindInt(9, time_ns);
+    TB_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+    if (prediction_fault_hook_) prediction_fault_hook_(id, i + 1);
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+absl::StatusOr<std::vector<PredictionBatch>> Store::ListPredictionBatches(
+    absl::string_view run, int64_t limit) {
+  return Read([&]() -> absl::StatusOr<std::vector<PredictionBatch>> {
+    if (run.empty()) return SelectPredictionBatches(*db_, "1", {}, limit);
+    return SelectPredictionBatches(*db_, "run = ?", {std::string(run)},
+                                   limit);
+  });
+}
+
+absl::StatusOr<PredictionBatch> Store::GetPredictionBatch(int64_t batch) {
+  TB_ASSIGN_OR_RETURN(std::vector<PredictionBatch> found,
+                      Read([&]() {
+                        return SelectPredictionBatches(*db_, "id = ?",
+                                                       {batch}, 1);
+                      }));
+  if (found.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "no prediction batch ", batch,
+        "; list them with `trainbus registry predictions`"));
+  }
+  return found[0];
+}
+
+absl::StatusOr<std::vector<PredictionRow>> Store::GetPredictions(
+    int64_t batch) {
+  TB_RETURN_IF_ERROR(GetPredictionBatch(batch).status());
+  return Read([&]() -> absl::StatusOr<std::vector<PredictionRow>> {
+    std::vector<PredictionRow> out;
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT id, batch, input, label, scores, error FROM "
+                     "predictions WHERE batch = ?1 ORDER BY id"));
+    TB_RETURN_IF_ERROR(stmt.Bind({batch}));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      PredictionRow r;
+      r.id = row.Int(0);
+      r.batch = row.Int(1);
+      r.input = row.Text(2);
+      r.label = static_cast<int32_t>(row.Int(3));
+      r.scores = row.Text(4);
+      r.error = row.Text(5);
+      out.push_back(std::move(r));
+    }));
+    return out;
+  });
 }
 
 // ---- Tasks -----------------------------------------------------------------

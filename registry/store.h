@@ -19,12 +19,15 @@
 //   tasks:            id project name experiment state attempts max_attempts
 //                     runner lease_expiry time + hyperparameter/result keys
 // Runs (topology runs and their manifests) are looked up by id.
+// Predictions (batch inference) are read by batch: ListPredictionBatches,
+// GetPredictions.
 // `time` is nanoseconds since the Unix epoch. Versions count from 1 per
 // (project, name) and are never reused, even after a delete.
 #ifndef TRAINBUS_REGISTRY_STORE_H_
 #define TRAINBUS_REGISTRY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +63,9 @@ struct StoreOptions {
   bool read_only = false;
   // false: a missing registry is NotFound instead of being created.
   bool create_if_missing = true;
+  // Tests only: called inside AppendPredictionBatch's transaction after each
+  // row is written (batch id, rows written so far), to crash mid-batch.
+  std::function<void(int64_t, size_t)> prediction_fault_hook;
 };
 
 // A blob that VerifyBlobs found missing, truncated or corrupt, with the
@@ -79,7 +85,9 @@ struct BlobReport {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  // 1: records, aliases, logs, tasks. 2: + predictions. Opening an older
+  // registry for writing migrates it; read-only opens read it as it is.
+  static constexpr int kSchemaVersion = 2;
   static constexpr absl::string_view kDefaultProject = "default";
 
   // $TRAINBUS_REGISTRY_DIR, else $XDG_DATA_HOME/trainbus/registry, else
@@ -158,6 +166,20 @@ class Store {
   // An empty filter is refused. Returns how many were deleted.
   absl::StatusOr<int64_t> DeleteLogs(absl::string_view filter);
 
+  // ---- Predictions (batch inference) -------------------------------------
+  // Writes `rows` as one new batch in one transaction: a crash leaves all
+  // of them or none. Returns the batch id. `batch.rows`/`errors` are
+  // ignored (they are counted from `rows`).
+  absl::StatusOr<int64_t> AppendPredictionBatch(
+      const PredictionBatch& batch, const std::vector<PredictionRow>& rows);
+  // Batches by id, oldest first; only those of `run` when it is not empty.
+  // A registry older than predictions (schema 1, read-only) has none.
+  absl::StatusOr<std::vector<PredictionBatch>> ListPredictionBatches(
+      absl::string_view run = "", int64_t limit = 0);
+  absl::StatusOr<PredictionBatch> GetPredictionBatch(int64_t batch);
+  // The rows of a batch in input order; NotFound for an unknown batch.
+  absl::StatusOr<std::vector<PredictionRow>> GetPredictions(int64_t batch);
+
   // ---- Tasks -------------------------------------------------------------
   absl::StatusOr<int64_t> CreateTask(const TaskSpec& spec);
   // Atomically takes the oldest pending task (after returning tasks whose
@@ -228,6 +250,7 @@ class Store {
   BlobStore blobs_;
   const base::Clock* clock_;
   const bool read_only_;
+  std::function<void(int64_t, size_t)> prediction_fault_hook_;
 };
 
 }  // namespace trainbus::registry

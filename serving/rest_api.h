@@ -13,6 +13,11 @@
 //        {"instances":[{"b64":"..."} | [784 floats] | [[28 x 28]], ...]}
 //        -> {"predictions":[{"label":1,"scores":[...]}, ...]}; the columnar
 //        {"inputs":[...]} -> {"outputs":{"label":[...],"scores":[[...]]}}
+//   POST /v1/models/{m}:feedback   (only with RestApiParts::feedback,
+//        serving/feedback.h)
+//        {"image":{"b64":"..."},"label":7} | {"prediction_id":N,"label":7}
+//        -> {"offset":K}; :classify and :predict answers then carry
+//        "prediction_ids":[...]
 //
 // Errors are {"error":"..."}: 400 for bad JSON, base64, images or float
 // counts, 404 for unknown models, versions, labels and paths (listing the
@@ -37,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "serving/batcher.h"
+#include "serving/feedback.h"
 #include "serving/metrics.h"
 #include "serving/model_set.h"
 #include "serving/watcher.h"
@@ -70,6 +76,7 @@ struct RestApiParts {
   const ModelWatcher* models = nullptr;  // required
   Batcher* batcher = nullptr;            // null: predict in the request thread
   ServingMetrics* metrics = nullptr;     // null: no /metrics (404)
+  const Feedback* feedback = nullptr;    // null: :feedback is 404
 };
 
 class RestApi {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/command_line.h"
 #include "registry/store.h"
+#include "serving/continual.h"
 #include "serving/server.h"
 
 namespace trainbus::serving {
@@ -49,6 +50,7 @@ GET /metrics is Prometheus text. Stops on SIGINT or SIGTERM.
 struct ServeFlags {
   std::string registry_dir;
   ServeOptions serve;
+  ContinualOptions continual;
 };
 
 // --name=N for an integer flag in [min, max]; "" or the problem.
@@ -67,7 +69,7 @@ std::string ParseInt(absl::string_view name, const std::string& value,
 std::string ParseServeFlags(const std::vector<std::string>& args,
                             ServeFlags& flags) {
   absl::StatusOr<std::vector<base::LongFlag>> split =
-      base::SplitLongFlags(args);
+      base::SplitLongFlags(args, {"continual"});
   if (!split.ok()) return std::string(split.status().message());
   ServeOptions& o = flags.serve;
   BatchingOptions& b = o.batching;
@@ -115,6 +117,8 @@ std::string ParseServeFlags(const std::vector<std::string>& args,
                             value, "'");
       }
       o.poll_interval = absl::Seconds(seconds);
+    } else if (ParseContinualFlag(name, value, flags.continual, problem)) {
+      // problem is set for a bad value
     } else {
       return absl::StrCat("unknown flag --", name);
     }
@@ -134,7 +138,7 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   for (const std::string& arg : args) {
     if (IsHelp(arg)) {
-      out << kUsage;
+      out << kUsage << kContinualUsage;
       return 0;
     }
   }
@@ -160,6 +164,25 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
   sigaddset(&stop_signals, SIGTERM);
   sigset_t old_mask;
   pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+  // After the mask: the continual service's actor threads inherit it. It
+  // starts once the server knows the model's project and name, and must
+  // outlive the server (the API publishes through its Feedback).
+  std::unique_ptr<ContinualService> continual;
+  if (flags.continual.enabled) {
+    flags.serve.feedback =
+        [&](const ModelSet& models) -> absl::StatusOr<const Feedback*> {
+      absl::StatusOr<std::unique_ptr<ContinualService>> started =
+          ContinualService::Start(flags.registry_dir, models.project(),
+                                  models.name(), flags.continual, out);
+      if (!started.ok()) {
+        return absl::Status(
+            started.status().code(),
+            absl::StrCat("--continual: ", started.status().message()));
+      }
+      continual = *std::move(started);
+      return continual->feedback();
+    };
+  }
   flags.serve.log = [&err](absl::string_view line) {
     // One write per line: lines from the watcher's thread stay whole.
     err << absl::StrCat("trainbus serve: ", line, "\n") << std::flush;
@@ -171,8 +194,7 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
     err << "trainbus serve: " << server.status().message() << "\n";
     return 1;
   }
-  const std::shared_ptr<const ModelSet> models =
-      (*server)->watcher().Current();
+  const std::shared_ptr<const ModelSet> models = (*server)->watcher().Current();
   out << "serving " << models->project() << "/" << models->name()
       << " (versions " << models->VersionList() << "; labels "
       << (models->labels().empty() ? "none" : models->LabelList())
@@ -181,7 +203,8 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
   int signal = 0;
   sigwait(&stop_signals, &signal);
   (*server)->Stop();
-  server->reset();  // the watcher and batcher, before the signal mask returns
+  server->reset();    // the watcher and batcher, before the signal mask returns
+  continual.reset();  // after the API that publishes to it
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   out << "stopped on signal " << signal << std::endl;
   return 0;

@@ -32,10 +32,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
   watch.load.warm_batch =
       std::clamp(options.batching.max_batch_size, 1, kMaxWarmRows);
   watch.log = std::move(options.log);
-  TB_ASSIGN_OR_RETURN(server->watcher_,
-                      ModelWatcher::Start(store, options.model, std::move(watch)));
-  server->api_ = std::make_unique<RestApi>(RestApiParts{
-      server->watcher_.get(), server->batcher_.get(), server->metrics_.get()});
+  TB_ASSIGN_OR_RETURN(
+      server->watcher_,
+      ModelWatcher::Start(store, options.model, std::move(watch)));
+  RestApiParts parts{server->watcher_.get(), server->batcher_.get(),
+                     server->metrics_.get()};
+  if (options.feedback) {
+    TB_ASSIGN_OR_RETURN(parts.feedback,
+                        options.feedback(*server->watcher_->Current()));
+  }
+  server->api_ = std::make_unique<RestApi>(parts);
   TB_ASSIGN_OR_RETURN(server->http_,
                       HttpServer::Start(server->api_.get(), options.http));
   return server;

@@ -8,6 +8,9 @@
 //   auto server = serving::Server::Start(store.get(), options);
 //   int port = (*server)->port();
 //   (*server)->watcher().Poll();  // pick up a registry change now
+//
+// With options.feedback the API also takes :feedback (trainbus serve
+// --continual); its prediction ids cover batched requests like any other.
 #ifndef TRAINBUS_SERVING_SERVER_H_
 #define TRAINBUS_SERVING_SERVER_H_
 
@@ -21,8 +24,10 @@
 #include "caf/actor_system_config.hpp"
 #include "registry/store.h"
 #include "serving/batcher.h"
+#include "serving/feedback.h"
 #include "serving/http_server.h"
 #include "serving/metrics.h"
+#include "serving/model_set.h"
 #include "serving/replica.h"
 #include "serving/rest_api.h"
 #include "serving/watcher.h"
@@ -40,6 +45,12 @@ struct ServeOptions {
   absl::Duration poll_interval = absl::Seconds(1);  // zero: Poll() only
   ReplicaFactory replica_factory;  // tests; overrides replica_kind
   std::function<void(absl::string_view)> log;       // the watcher's lines
+  // Called once the model's first snapshot is loaded, before the API is
+  // built: the Feedback behind :feedback (null: none), e.g. from a
+  // ContinualService started for models.project()/models.name(). What it
+  // returns must outlive the Server.
+  std::function<absl::StatusOr<const Feedback*>(const ModelSet& models)>
+      feedback;
 };
 
 class Server {

@@ -292,7 +292,9 @@ TEST_F(ClusterTest, ThreeProcessesMatchTheInProcessRunBitForBit) {
   EXPECT_EQ(hub->code, 0) << all;
   EXPECT_EQ(w1->code, 0) << all;
   EXPECT_EQ(w2->code, 0) << all;
-  EXPECT_TRUE(Contains(*w1, "worker1: built 2 model(s)")) << all;
+  EXPECT_TRUE(Contains(*w1, "worker1: built 2 model(s), 0 consumer(s), 0 "
+                            "source(s); imported metrics, mnist from the hub"))
+      << all;
   EXPECT_TRUE(Contains(*w2, "worker2: built 1 model(s)")) << all;
 
   auto placed = Results(c.report, all);

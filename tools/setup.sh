@@ -14,7 +14,7 @@
 set -euo pipefail
 
 packages=(
-  bazel-bootstrap g++ pkg-config
+  bazel-bootstrap g++ pkg-config curl
   libcaf-dev libhwy-dev libtbb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsqlite3-dev libpng-dev libjpeg-dev libssl-dev
@@ -25,6 +25,8 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy rabbitmq-server linux-perf)
+  # tools/bench/serve.sh: the load generator and the Flask peer.
+  packages+=(wrk python3-flask gunicorn python3-pil)
 elif [[ $# -gt 0 ]]; then
   echo "usage: tools/setup.sh [--bench]" >&2
   exit 2

@@ -10,10 +10,12 @@
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
 //   trainbus node --name=worker1 --listen=127.0.0.1:4101
 //   trainbus run experiments/cluster.yaml --nodes=worker1=127.0.0.1:4101,...
+//   trainbus predict --model=NAME@production --input=DIR|IDX  (into the registry)
 //
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
 // `bazel run //experiments:<name>`.
 #include <iostream>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "topology/cli.h"
 #include "topology/node.h"
 #include "topology/reproduce.h"
+#include "serving/batch_predict.h"
 #include "serving/serve_main.h"
 
 namespace {
@@ -50,6 +53,9 @@ constexpr char kUsage[] =
     "  serve ...      serve a registry model over TF Serving's REST API\n"
     "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
     "                  `trainbus serve help`)\n"
+    "  predict ...    batch inference into the registry's predictions table\n"
+    "                 (--model=NAME@ALIAS --input=DIR|IDX --batch_size=1000;\n"
+    "                  `trainbus predict help`)\n"
     "experiments: bazel run //experiments:parallel_models | "
     "production_routing | sweep | cluster\n";
 
@@ -63,37 +69,42 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
-  if (command == "registry") {
-    return trainbus::registry::RunRegistryCli(args, std::cout, std::cerr);
-  }
-  if (command == "runner") {
-    return trainbus::actors::TrainRunnerMain(args, std::cout, std::cerr);
-  }
-  if (command == "run" && trainbus::topology::HasNodesFlag(args)) {
-    return trainbus::topology::PlacedRunMain(
-        args, std::cout, std::cerr, trainbus::topology::ApplyRunFlags);
-  }
-  if (command == "reproduce") {
-    // The replay is `trainbus run` in a child process of this same binary.
-    return trainbus::topology::ReproduceMain(
-        args, std::cout, std::cerr,
-        trainbus::topology::SubprocessReplay("/proc/self/exe"));
-  }
-  if (command == "run") {
-    return trainbus::topology::RunMain(args, std::cout, std::cerr);
-  }
-  if (command == "validate") {
-    return trainbus::topology::ValidateMain(args, std::cout, std::cerr);
-  }
-  if (command == "describe") {
-    return trainbus::topology::DescribeMain(args, std::cout, std::cerr);
-  }
-  if (command == "node") {
-    return trainbus::topology::NodeMain(args, std::cout, std::cerr,
-                                        trainbus::topology::ApplyRunFlags);
-  }
-  if (command == "serve") {
-    return trainbus::serving::ServeMain(args, std::cout, std::cerr);
+  // Every subcommand's main has one shape: (args, out, err) -> exit code.
+  using Main = int (*)(const std::vector<std::string>&, std::ostream&,
+                       std::ostream&);
+  static constexpr std::pair<const char*, Main> kCommands[] = {
+      {"registry", trainbus::registry::RunRegistryCli},
+      {"runner", trainbus::actors::TrainRunnerMain},
+      {"run",
+       [](const std::vector<std::string>& args, std::ostream& out,
+          std::ostream& err) {
+         if (trainbus::topology::HasNodesFlag(args)) {
+           return trainbus::topology::PlacedRunMain(
+               args, out, err, trainbus::topology::ApplyRunFlags);
+         }
+         return trainbus::topology::RunMain(args, out, err);
+       }},
+      {"reproduce",
+       [](const std::vector<std::string>& args, std::ostream& out,
+          std::ostream& err) {
+         // The replay is `trainbus run` in a child process of this binary.
+         return trainbus::topology::ReproduceMain(
+             args, out, err,
+             trainbus::topology::SubprocessReplay("/proc/self/exe"));
+       }},
+      {"validate", trainbus::topology::ValidateMain},
+      {"describe", trainbus::topology::DescribeMain},
+      {"node",
+       [](const std::vector<std::string>& args, std::ostream& out,
+          std::ostream& err) {
+         return trainbus::topology::NodeMain(args, out, err,
+                                             trainbus::topology::ApplyRunFlags);
+       }},
+      {"serve", trainbus::serving::ServeMain},
+      {"predict", trainbus::serving::PredictMain},
+  };
+  for (const auto& [name, main] : kCommands) {
+    if (command == name) return main(args, std::cout, std::cerr);
   }
   std::cerr << "trainbus: unknown command '" << command << "'\n" << kUsage;
   return 2;

@@ -280,6 +280,10 @@ class NodeRun {
       }
       TB_RETURN_IF_ERROR(options_.apply_args(args, &spec_));
     }
+    // The same placement as the hub's, to say what this part imports.
+    NodeAddresses nodes = addresses;
+    nodes.erase("");
+    TB_ASSIGN_OR_RETURN(placement_, Place(spec_, nodes));
     process_.ResolveFrom(addresses);
     process_.ctx().listener = caf::actor{self_};
     process_.ctx().print = !absl::c_linear_search(args, "--quiet");
@@ -288,13 +292,18 @@ class NodeRun {
 
   absl::Status Build() {
     absl::Status built = BuildPart(spec_, options_.name, process_.ctx());
-    if (built.ok()) {
-      std::cout << options_.name << ": built "
-                << process_.ctx().models().size() << " model(s), "
-                << process_.ctx().consumers().size() << " consumer(s), "
-                << process_.ctx().sources().size() << " source(s)"
-                << std::endl;
+    if (!built.ok()) return built;
+    std::string imports;
+    for (const auto& [owner, names] :
+         placement_.Imports(spec_, options_.name)) {
+      absl::StrAppend(&imports, "; imported ", absl::StrJoin(names, ", "),
+                      " from ", PartName(owner));
     }
+    std::cout << options_.name << ": built "
+              << process_.ctx().models().size() << " model(s), "
+              << process_.ctx().consumers().size() << " consumer(s), "
+              << process_.ctx().sources().size() << " source(s)" << imports
+              << std::endl;
     return built;
   }
 
@@ -313,6 +322,7 @@ class NodeRun {
   Process& process_;
   caf::scoped_actor& self_;
   TopologySpec spec_;  // outlives the part (Process is destroyed after)
+  Placement placement_;
   caf::actor hub_;
   std::string hub_address_ = "(unknown)";
   bool finished_ = false;
@@ -451,6 +461,14 @@ class HubRun {
       }
     }
     return Report();
+  }
+
+  // The hub's consumers confirm they received everything, and finished
+  // models go to the spec's registry (the hub has every checkpoint).
+  absl::Status Finalize(RunReport* run) {
+    TB_RETURN_IF_ERROR(Drain(spec_, process_.ctx(), self_,
+                             Millis(options_.connect_timeout_s), run));
+    return actors::PrefixStatus("registry", SaveModels(spec_, *run));
   }
 
   // Tells every live node that the run is over.
@@ -646,7 +664,9 @@ absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& spec,
   if (status.ok()) status = run.Start();
   absl::StatusOr<PlacedReport> report =
       status.ok() ? run.Wait() : absl::StatusOr<PlacedReport>(status);
+  if (report.ok()) status = run.Finalize(&report->run);
   run.Finish();
+  if (!status.ok()) return status;
   return report;
 }
 

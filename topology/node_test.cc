@@ -18,6 +18,7 @@
 #include "data/idx.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "registry/store.h"
 #include "report/json_text.h"
 #include "topology/placement.h"
 #include "topology/spec.h"
@@ -212,10 +213,12 @@ class InProcessNode {
 };
 
 // A hub stream of 300 Fashion-MNIST samples and one model on w1, evaluated
-// on `eval_dir`.
-std::string OneNodeSpec(const std::string& eval_dir) {
+// on `eval_dir`; finished models are saved in `registry` unless it is "".
+std::string OneNodeSpec(const std::string& eval_dir,
+                        const std::string& registry = "") {
   return absl::Substitute(R"(
 name: one
+$2
 nodes: [{name: w1}]
 evaluation: {data_dir: $1, limit: 200}
 sources: [{name: gen, kind: idx, data_dir: $0, output: mnist, limit: 300}]
@@ -225,7 +228,10 @@ models:
   - {name: m1, spec: "softmax:lr=0.01", input: m1, output: metrics,
      eval_every: 100, node: w1}
 )",
-                          kData, eval_dir);
+                          kData, eval_dir,
+                          registry.empty()
+                              ? ""
+                              : absl::StrCat("registry: {dir: ", registry, "}"));
 }
 
 class PlacedRunTest : public ::testing::Test {
@@ -239,10 +245,11 @@ class PlacedRunTest : public ::testing::Test {
 // Runs OneNodeSpec(eval_dir) with w1 on `node` (in this process).
 absl::StatusOr<PlacedReport> RunOnNode(InProcessNode& node,
                                        const std::string& eval_dir,
-                                       const PlacedOptions& options) {
+                                       const PlacedOptions& options,
+                                       const std::string& registry = "") {
   const std::string address = node.Address();
   if (address.empty()) return absl::DeadlineExceededError("w1 never listened");
-  const std::string text = OneNodeSpec(eval_dir);
+  const std::string text = OneNodeSpec(eval_dir, registry);
   TB_ASSIGN_OR_RETURN(TopologySpec spec, ParseSpec(text));
   TB_ASSIGN_OR_RETURN(Placement placement, Place(spec, {{"w1", address}}));
   return RunPlaced(spec, text, placement, options);
@@ -267,7 +274,9 @@ TEST_F(PlacedRunTest, ANodeBuildsItsPartWithTheHubsRunFlags) {
   options.print = false;
   options.run_args = {"--seed=1"};
   options.timeout_s = 60;
-  absl::StatusOr<PlacedReport> report = RunOnNode(node, kData, options);
+  const std::string registry = base::NewTestDir("placed_registry");
+  absl::StatusOr<PlacedReport> report =
+      RunOnNode(node, kData, options, registry);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(node.Join().ok());
   EXPECT_EQ(seen_on_node, options.run_args);
@@ -284,6 +293,16 @@ TEST_F(PlacedRunTest, ANodeBuildsItsPartWithTheHubsRunFlags) {
   EXPECT_EQ(report->run.train_samples, 300u);
   EXPECT_EQ(report->nodes, std::vector<std::string>{"w1"});
   EXPECT_TRUE(report->lost_nodes.empty());
+  // The hub saved the node's model, with the checkpoint it was sent.
+  registry::StoreOptions store_options;
+  store_options.root = registry;
+  auto store = registry::Store::Open(store_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto models = (*store)->FindModels({});
+  ASSERT_TRUE(models.ok()) << models.status();
+  ASSERT_EQ(models->size(), 1u);
+  EXPECT_EQ((*models)[0].name, "m1");
+  EXPECT_EQ((*models)[0].project, "one");
 }
 
 TEST_F(PlacedRunTest, WithoutNodesTheHubRunsEveryPart) {

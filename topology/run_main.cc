@@ -57,6 +57,7 @@ constexpr char kRunUsage[] =
     "  --registry_dir=DIR   record the run's manifest there (default: the\n"
     "                       spec's registry dir, else the default registry);\n"
     "                       `trainbus reproduce RUN_ID` re-runs it\n"
+    "  --metrics_every=S    print the bus metrics table every S seconds\n"
     "  --quiet              no banner or progress lines\n"
     "  --no_population      ignore the spec's population: (train every\n"
     "                       model to the end, e.g. to compare)\n";
@@ -95,6 +96,15 @@ template <class T>
 FlagFn Number(std::optional<T> RunOverrides::*field) {
   return [field](const base::LongFlag& f, RunCommand* c) {
     return ParseNumber(f, &(c->overrides.*field));
+  };
+}
+
+FlagFn Seconds(double RunOptions::*field) {
+  return [field](const base::LongFlag& f, RunCommand* c) {
+    std::optional<double> seconds;
+    TB_RETURN_IF_ERROR(ParseNumber(f, &seconds));
+    c->options.*field = *seconds;
+    return absl::OkStatus();
   };
 }
 
@@ -164,13 +174,8 @@ const std::map<std::string, FlagFn>& Flags() {
          c->registry_dir = f.value;
          return absl::OkStatus();
        }},
-      {"timeout_s",
-       [](const base::LongFlag& f, RunCommand* c) {
-         std::optional<double> t;
-         TB_RETURN_IF_ERROR(ParseNumber(f, &t));
-         c->options.timeout_s = *t;
-         return absl::OkStatus();
-       }},
+      {"timeout_s", Seconds(&RunOptions::timeout_s)},
+      {"metrics_every", Seconds(&RunOptions::metrics_every_s)},
   };
   return *flags;
 }

@@ -1,6 +1,7 @@
 // RunSpec (topology/runner.h): the whole spec in this process, from the
 // checks before anything starts to the drained consumers.
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -133,10 +134,14 @@ class Waiter {
     sources_left_ = ctx.sources().size();
   }
 
-  // False when `deadline` passed first.
-  bool Wait(std::optional<Clock::time_point> deadline) {
+  // False when `deadline` passed first. Calls `tick` every `every` (if
+  // set) while it waits.
+  bool Wait(std::optional<Clock::time_point> deadline,
+            std::chrono::milliseconds every = {},
+            const std::function<void()>& tick = nullptr) {
+    std::optional<Clock::time_point> next_tick;
+    if (tick && every.count() > 0) next_tick = Clock::now() + every;
     while (models_left_ > 0 || sources_left_ > 0) {
-      bool timed_out = false;
       auto handlers = std::make_tuple(
           [&](actors::ModelSummary& s) {
             if (summaries_.emplace(s.name, std::move(s)).second) --models_left_;
@@ -151,21 +156,28 @@ class Waiter {
           },
           [&](bus::done_atom, const std::string& source, uint64_t n,
               uint64_t dead) { Source(source, n, dead); });
-      if (!deadline) {
+      std::optional<Clock::time_point> wake = deadline;
+      if (next_tick && (!wake || *next_tick < *wake)) wake = next_tick;
+      if (!wake) {
         std::apply([&](auto&... h) { self_->receive(h...); }, handlers);
         continue;
       }
-      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          *deadline - Clock::now());
+      const auto wait =
+          std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                       *wake - Clock::now()),
+                   std::chrono::milliseconds(1));
       std::apply(
           [&](auto&... h) {
             self_->receive(
-                h...,
-                caf::after(std::max(wait, std::chrono::milliseconds(1))) >>
-                    [&] { timed_out = Clock::now() >= *deadline; });
+                h..., caf::after(wait) >> [] {});
           },
           handlers);
-      if (timed_out) return false;
+      const auto now = Clock::now();
+      if (next_tick && now >= *next_tick) {
+        tick();
+        next_tick = now + every;
+      }
+      if (deadline && now >= *deadline) return false;
     }
     return true;
   }
@@ -227,6 +239,8 @@ Expected ExpectedFor(const TopologySpec& spec, const ConsumerSpec& c,
   return e;
 }
 
+}  // namespace
+
 // Each consumer confirms it has everything that was sent (flush_atom).
 absl::Status Drain(const TopologySpec& spec, PartContext& ctx,
                    caf::scoped_actor& self, std::chrono::milliseconds timeout,
@@ -278,6 +292,8 @@ absl::Status SaveModels(const TopologySpec& spec, const RunReport& report) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // Subscribes one MetricSink to every resource a model publishes metrics to.
 caf::actor SpawnMetricSink(const TopologySpec& spec, PartContext& ctx,
@@ -354,7 +370,14 @@ class LocalRun {
     Waiter waiter(self_, ctx_, &report_);
     std::optional<Clock::time_point> deadline;
     if (!Forever(spec_) && options_.timeout_s > 0) deadline = start_ + timeout_;
-    if (!waiter.Wait(deadline)) {
+    const auto every = std::chrono::milliseconds(
+        static_cast<int64_t>(std::max(options_.metrics_every_s, 0.0) * 1000));
+    auto print_metrics = [this] {
+      if (auto all = bus_.Metrics(); all.ok()) {
+        std::cout << bus::FormatMetricsTable(*all) << std::flush;
+      }
+    };
+    if (!waiter.Wait(deadline, every, print_metrics)) {
       return absl::DeadlineExceededError(absl::StrFormat(
           "the run did not finish within %.0f s (%d of %d models and %d of %d "
           "sources still running; a model actor stopped without reporting, "

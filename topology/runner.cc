@@ -493,6 +493,10 @@ absl::Status PartContext::StopModel(const std::string& name) {
   return absl::OkStatus();
 }
 
+std::shared_ptr<const actors::EvalSet> PartContext::eval() const {
+  return impl_->eval;
+}
+
 size_t PartContext::eval_samples() const { return impl_->eval_samples; }
 
 std::vector<DeadLetter> PartContext::DeadLetters() const {

@@ -29,6 +29,7 @@
 #ifndef TRAINBUS_TOPOLOGY_RUNNER_H_
 #define TRAINBUS_TOPOLOGY_RUNNER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -52,6 +53,7 @@
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/scoped_actor.hpp"
 #include "data/idx.h"
 #include "topology/population.h"
 #include "topology/spec.h"
@@ -178,8 +180,8 @@ class PartContext {
 
   // Spawns the prepared sources, in spec order.
   absl::Status StartSources();
-  // Sends exit to everything the part spawned (sources, models, bindings'
-  // consumers, sinks). Safe to call twice.
+  // Sends exit to everything the part spawned (sources, models, bindings,
+  // consumers). Safe to call twice.
   void StopAll();
   // Stops one model actor and the bindings that feed it (e.g. a pruned
   // population member); the run then no longer waits for its summary.
@@ -187,7 +189,9 @@ class PartContext {
   // Models stopped through StopModel.
   const std::vector<std::string>& stopped_models() const { return stopped_; }
 
-  // The held-out samples every model here evaluates on (after BuildPart).
+  // The held-out set every model here evaluates on, and its size (after
+  // BuildPart; null / 0 when the part has no models).
+  std::shared_ptr<const actors::EvalSet> eval() const;
   size_t eval_samples() const;
 
   // Dead letters recorded by `dead_letters` consumers (copied under a lock).
@@ -233,6 +237,9 @@ struct RunOptions {
   // How long to wait for every model (not with a forever source); 0: no
   // limit. Consumers get as long again to confirm they received everything.
   double timeout_s = 24 * 3600;
+  // Print the bus metrics table every this many seconds while the run goes
+  // (0: only in the report at the end).
+  double metrics_every_s = 0;
   RunHooks hooks;
 };
 
@@ -267,6 +274,17 @@ struct RunReport {
   // What population training did to each model (empty without one).
   std::vector<Fate> population;
 };
+
+// The end of a run, for RunSpec and the placement runner (topology/node.h):
+// each of `ctx`'s consumers confirms it received what `report` says was sent
+// to it (fills report->consumers, and report->aggregate from the first
+// aggregator), within `timeout`.
+absl::Status Drain(const TopologySpec& spec, PartContext& ctx,
+                   caf::scoped_actor& self, std::chrono::milliseconds timeout,
+                   RunReport* report);
+// Saves `report`'s finished models in the spec's registry section (none:
+// nothing to do), with their results as key/values.
+absl::Status SaveModels(const TopologySpec& spec, const RunReport& report);
 
 // Runs the whole spec in this process (BuildPart(spec, kEveryNode, ...)).
 // Errors: bad data or models (before anything runs), a timeout (everything

@@ -253,6 +253,8 @@ TEST(RunSpec, AControllerThatStopsAModelEndsTheRunWithoutIt) {
     for (const auto& [name, b] : ctx.bindings()) seen_bindings.push_back(name);
     EXPECT_THAT(ctx.models().at("b").feeds, ElementsAre("mnist->b"));
     EXPECT_TRUE(ctx.Resource("metrics").ok());
+    EXPECT_EQ(ctx.eval_samples(), 32u);
+    EXPECT_NE(ctx.eval(), nullptr);
     return ctx.StopModel("b");
   };
   absl::StatusOr<RunReport> report = RunSpec(t.spec, options);
