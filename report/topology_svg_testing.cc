@@ -66,11 +66,21 @@ std::string XmlProblems(const std::string& svg) {
   if (absl::Status s = base::WriteFileAtomically(path, svg); !s.ok()) {
     return std::string(s.message());
   }
-  absl::StatusOr<base::ProgramRun> run =
-      base::RunProgram({"xmllint", "--noout", path}, absl::Seconds(30));
-  if (!run.ok()) return absl::StrCat("xmllint: ", run.status().message());
+  // Debian's python3 (not the one on PATH): its expat parser refuses
+  // anything that is not well-formed, with the line and column.
+  absl::StatusOr<base::ProgramRun> run = base::RunProgram(
+      {"/usr/bin/python3", "-c",
+       "import sys, xml.dom.minidom\n"
+       "try:\n"
+       "    xml.dom.minidom.parse(sys.argv[1])\n"
+       "except Exception as e:\n"
+       "    print(e)\n"
+       "    sys.exit(1)\n",
+       path},
+      absl::Seconds(30));
+  if (!run.ok()) return absl::StrCat("python3: ", run.status().message());
   if (!run->exit.success() || !run->output.empty()) {
-    return absl::StrCat("xmllint: ", run->output);
+    return absl::StrCat("not well-formed XML: ", run->output);
   }
   return "";
 }

@@ -1,6 +1,6 @@
 // Reads back what TopologyToSvg drew, for structural tests: every node's and
 // group's box by its title, every edge's ends and label, and whether the
-// file is well-formed XML (xmllint, from libxml2-utils).
+// file is well-formed XML (parsed by /usr/bin/python3's xml.dom.minidom).
 //
 //   DrawnTopology drawn = ReadTopologySvg(svg);
 //   EXPECT_TRUE(drawn.groups["node w1"].Contains(drawn.nodes["model:m"]));
@@ -31,7 +31,7 @@ struct DrawnTopology {
 
 DrawnTopology ReadTopologySvg(const std::string& svg);
 
-// "" when `xmllint --noout` accepts `svg`, else what it said.
+// "" when `svg` parses as XML, else where and why it does not.
 std::string XmlProblems(const std::string& svg);
 
 }  // namespace trainbus::report
