@@ -270,22 +270,28 @@ TEST(Describe, SvgMarksDurableResourcesAndShowsThePopulationRules) {
 }
 
 TEST(Describe, SvgEscapesSpecialCharactersInNames) {
-  absl::StatusOr<TopologySpec> spec = ParseSpec(R"(name: "a&b"
-resources:
-  - {name: "in<1>"}
-  - {name: "out&\"q\""}
-bindings:
-  - {from: "in<1>", to: "out&\"q\"", filter: labelled}
-consumers:
-  - {name: "c<'>", kind: console, inputs: ["out&\"q\""]}
-)");
-  ASSERT_TRUE(spec.ok()) << spec.status().message();
-  const std::string svg = DescribeSvg(*spec);
+  // The parser keeps names plain; a spec built in code, the spec's name and
+  // a node's address need not be.
+  TopologySpec spec;
+  spec.name = "a&b \"<c>\"";
+  spec.nodes = {{"w<1>", "host&<>:1"}};
+  spec.resources.push_back({});
+  spec.resources[0].options.name = "in<1>";
+  spec.resources[0].node = "w<1>";
+  spec.models.push_back({});
+  spec.models[0].name = "m&\"q\"";
+  spec.models[0].spec_text = "x<y&z";
+  spec.models[0].input = "in<1>";
+  spec.population.emplace();
+  const std::string svg = DescribeSvg(spec);
   EXPECT_EQ(report::XmlProblems(svg), "") << svg;
   const report::DrawnTopology d = report::ReadTopologySvg(svg);
   EXPECT_EQ(d.node_count.count("resource:in<1>"), 1u) << svg;
-  EXPECT_EQ(d.node_count.count("resource:out&\"q\""), 1u) << svg;
-  EXPECT_EQ(d.node_count.count("consumer:c<'>"), 1u) << svg;
+  EXPECT_EQ(d.node_count.count("model:m&\"q\""), 1u) << svg;
+  EXPECT_EQ(d.node_count.count("population:a&b \"<c>\""), 1u) << svg;
+  ASSERT_EQ(d.groups.count("node w<1> (host&<>:1)"), 1u) << svg;
+  EXPECT_TRUE(d.groups.at("node w<1> (host&<>:1)")
+                  .Contains(d.nodes.at("resource:in<1>")));
 }
 
 TEST(Describe, DotEscapesQuotesInLabels) {
