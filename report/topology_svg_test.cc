@@ -50,6 +50,8 @@ TEST(TopologySvgTest, DrawsEveryNodeOnceAndEveryEdgeWithItsLabel) {
     EXPECT_EQ(drawn.edges[i].label, g.edges[i].label);
   }
   EXPECT_THAT(svg, HasSubstr(">durable</text>"));
+  // The checker itself refuses what is not XML.
+  EXPECT_THAT(XmlProblems("<svg><g>a & b</svg>"), HasSubstr("not well-formed"));
 }
 
 TEST(TopologySvgTest, ColumnsRunLeftToRightAndBoxesNeverOverlap) {
@@ -62,7 +64,9 @@ TEST(TopologySvgTest, ColumnsRunLeftToRightAndBoxesNeverOverlap) {
   EXPECT_LT(x("resource:metrics"), x("consumer:file"));
   for (const auto& [a, box_a] : d.nodes) {
     for (const auto& [b, box_b] : d.nodes) {
-      if (a < b) EXPECT_FALSE(box_a.Overlaps(box_b)) << a << " and " << b;
+      if (a < b) {
+        EXPECT_FALSE(box_a.Overlaps(box_b)) << a << " and " << b;
+      }
     }
   }
 }

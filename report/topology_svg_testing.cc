@@ -34,15 +34,17 @@ bool DrawnBox::Overlaps(const DrawnBox& b) const {
 
 DrawnTopology ReadTopologySvg(const std::string& svg) {
   DrawnTopology d;
+  // "re" delimiters: the patterns hold )" themselves.
   const std::string box =
-      R"(<rect x="([-0-9.]+)" y="([-0-9.]+)" width="([-0-9.]+)" )"
-      R"(height="([-0-9.]+)")";
-  const std::regex node(R"(<g class="node [a-z]+"><title>([^<]*)</title>)" +
-                        box);
-  const std::regex group(R"(<g class="group"><title>([^<]*)</title>)" + box);
+      R"re(<rect x="([-0-9.]+)" y="([-0-9.]+)" width="([-0-9.]+)" )re"
+      R"re(height="([-0-9.]+)")re";
+  const std::regex node(
+      R"re(<g class="node [a-z]+"><title>([^<]*)</title>)re" + box);
+  const std::regex group(R"re(<g class="group"><title>([^<]*)</title>)re" +
+                         box);
   const std::regex edge(
-      R"(<g class="edge"><title>([^<]*) -&gt; ([^<]*)</title><path [^>]*/>)"
-      R"((?:<rect [^>]*/><text [^>]*>([^<]*)</text>)?</g>)");
+      R"re(<g class="edge"><title>([^<]*) -&gt; ([^<]*)</title>)re"
+      R"re(<path [^>]*/>(?:<rect [^>]*/><text [^>]*>([^<]*)</text>)?</g>)re");
   for (std::sregex_iterator it(svg.begin(), svg.end(), node), end; it != end;
        ++it) {
     const std::string id = Unescape((*it)[1]);

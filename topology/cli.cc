@@ -145,8 +145,12 @@ int DescribeMain(const std::vector<std::string>& args, std::ostream& out,
                       out << text;
                       return absl::OkStatus();
                     }
-                    return base::WriteFileAtomically(
+                    absl::Status written = base::WriteFileAtomically(
                         UserPath(command.out_path), text);
+                    if (written.ok()) return written;
+                    return absl::Status(
+                        written.code(), absl::StrCat("--out=", command.out_path,
+                                                     ": ", written.message()));
                   });
 }
 
