@@ -9,12 +9,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/file.h"
 #include "base/subprocess.h"
 #include "base/test_dir.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
 #include "tests/test_topology.h"
+#include "topology/describe.h"
 #include "topology/run_report.h"
 #include "topology/runner.h"
 #include "topology/spec.h"
@@ -52,13 +54,20 @@ struct SpecRun {
   topology::RunOptions options;
 };
 
-absl::StatusOr<topology::RunReport> RunSpec(const SpecRun& run) {
+// The example spec with the run's flags applied.
+absl::StatusOr<topology::TopologySpec> SpecOf(const SpecRun& run) {
   absl::StatusOr<topology::TopologySpec> spec =
       topology::LoadSpecFile("experiments/parallel_models.yaml");
   if (!spec.ok()) return spec.status();
   if (absl::Status s = topology::ApplyOverrides(run.flags, &*spec); !s.ok()) {
     return s;
   }
+  return spec;
+}
+
+absl::StatusOr<topology::RunReport> RunSpec(const SpecRun& run) {
+  absl::StatusOr<topology::TopologySpec> spec = SpecOf(run);
+  if (!spec.ok()) return spec.status();
   return topology::RunSpec(*spec, run.options);
 }
 
@@ -270,10 +279,21 @@ TEST_F(ParallelModelsTest, ReportFilesAreWrittenWhereverTheNameSays) {
   ASSERT_TRUE(topology::CheckReportFiles(files).ok());
   auto report = RunSpec(Small());
   ASSERT_TRUE(report.ok()) << report.status();
-  ASSERT_TRUE(topology::WriteReportFiles(*report, files).ok());
+  absl::StatusOr<topology::TopologySpec> spec = SpecOf(Small());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(topology::WriteReportFiles(*spec, *report, files).ok());
   for (const char* name :
        {"report.json", "curves.svg", "topology.svg", "topology.dot"}) {
     EXPECT_TRUE(std::filesystem::exists(dir + "/" + name)) << name;
+  }
+  // The run's picture is describe's, of the spec that ran: every component.
+  const std::string svg = ReadFile(dir + "/topology.svg");
+  EXPECT_EQ(svg, topology::DescribeSvg(*spec));
+  for (const char* id : {"source:fashion-mnist/train", "resource:mnist",
+                         "resource:solo", "model:solo", "resource:metrics"}) {
+    EXPECT_NE(svg.find(absl::StrCat("<title>", id, "</title>")),
+              std::string::npos)
+        << id;
   }
   EXPECT_FALSE(std::filesystem::exists("pwned"));
   EXPECT_FALSE(std::filesystem::exists(root + "/pwned"));

@@ -21,14 +21,16 @@ constexpr char kValidateUsage[] =
     "  or every error as SPEC:LINE:COLUMN: message (exit 2)\n";
 
 constexpr char kDescribeUsage[] =
-    "usage: trainbus describe SPEC [--format=table|dot]\n"
-    "  prints the topology's sources, resources, bindings, models, consumers\n"
-    "  and nodes as tables (default) or as Graphviz DOT\n"
-    "  (trainbus describe SPEC --format=dot | dot -Tsvg > topology.svg)\n";
+    "usage: trainbus describe SPEC [--format=table|dot|svg] [--out=FILE]\n"
+    "  prints the topology's sources, resources, bindings, models, consumers,\n"
+    "  population controller and nodes as tables (default), as Graphviz DOT,\n"
+    "  or as an SVG picture (trainbus describe SPEC --format=svg > t.svg);\n"
+    "  --out=FILE writes FILE (atomically) instead of printing\n";
 
 struct Command {
   std::string spec_path;
   std::string format = "table";
+  std::string out_path;  // describe --out; "" = stdout
   bool help = false;
 };
 
@@ -43,9 +45,18 @@ std::optional<Command> ParseArgs(const std::vector<std::string>& args,
       command.help = true;
     } else if (with_format && absl::ConsumePrefix(&rest, "--format=")) {
       command.format = std::string(rest);
-      if (command.format != "table" && command.format != "dot") {
+      if (command.format != "table" && command.format != "dot" &&
+          command.format != "svg") {
         err << "trainbus: --format is '" << command.format
-            << "'; use table or dot\n"
+            << "'; use table, dot or svg\n"
+            << usage;
+        return std::nullopt;
+      }
+    } else if (with_format && absl::ConsumePrefix(&rest, "--out=")) {
+      command.out_path = std::string(rest);
+      if (command.out_path.empty()) {
+        err << "trainbus: --out is empty; give a file name, or leave --out "
+               "out to print\n"
             << usage;
         return std::nullopt;
       }
@@ -69,11 +80,12 @@ std::optional<Command> ParseArgs(const std::vector<std::string>& args,
 }
 
 // Parses the command line and loads the spec, then hands both to `print`.
-// Exit codes as in cli.h.
+// Exit codes as in cli.h (1 also when `print` fails).
 int WithSpec(
     const std::vector<std::string>& args, bool with_format, const char* usage,
     std::ostream& out, std::ostream& err,
-    const std::function<void(const Command&, const TopologySpec&)>& print) {
+    const std::function<absl::Status(const Command&, const TopologySpec&)>&
+        print) {
   std::optional<Command> command = ParseArgs(args, with_format, usage, err);
   if (!command.has_value()) return 2;
   if (command->help) {
@@ -91,8 +103,17 @@ int WithSpec(
     err << spec.status().message() << "\n";
     return spec.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  print(*command, *spec);
+  if (absl::Status s = print(*command, *spec); !s.ok()) {
+    err << "trainbus: " << s.message() << "\n";
+    return 1;
+  }
   return 0;
+}
+
+std::string Describe(const std::string& format, const TopologySpec& spec) {
+  if (format == "dot") return DescribeDot(spec);
+  if (format == "svg") return DescribeSvg(spec);
+  return DescribeTable(spec);
 }
 
 }  // namespace
@@ -111,6 +132,7 @@ int ValidateMain(const std::vector<std::string>& args, std::ostream& out,
                   [&](const Command& command, const TopologySpec& spec) {
                     out << command.spec_path << ": valid: " << Summary(spec)
                         << "\n";
+                    return absl::OkStatus();
                   });
 }
 
@@ -118,8 +140,17 @@ int DescribeMain(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {
   return WithSpec(args, /*with_format=*/true, kDescribeUsage, out, err,
                   [&](const Command& command, const TopologySpec& spec) {
-                    out << (command.format == "dot" ? DescribeDot(spec)
-                                                    : DescribeTable(spec));
+                    const std::string text = Describe(command.format, spec);
+                    if (command.out_path.empty()) {
+                      out << text;
+                      return absl::OkStatus();
+                    }
+                    absl::Status written = base::WriteFileAtomically(
+                        UserPath(command.out_path), text);
+                    if (written.ok()) return written;
+                    return absl::Status(
+                        written.code(), absl::StrCat("--out=", command.out_path,
+                                                     ": ", written.message()));
                   });
 }
 

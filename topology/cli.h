@@ -1,12 +1,13 @@
-// `trainbus validate SPEC`, `trainbus describe SPEC [--format=table|dot]`
-// and `trainbus run SPEC [flags]`.
+// `trainbus validate SPEC`, `trainbus describe SPEC
+// [--format=table|dot|svg] [--out=FILE]` and `trainbus run SPEC [flags]`.
 //
 //   return trainbus::topology::ValidateMain(args, std::cout, std::cerr);
 //
 // All exit 0 on success, 2 for a bad command line or an invalid spec (every
 // error printed, one per line, as FILE:LINE:COLUMN: message) and 1 when the
-// file cannot be read. `run` also exits 1 when the run fails (a timeout, a
-// model that stopped with an error, results that could not be written).
+// file cannot be read (`describe --out` also when FILE cannot be written).
+// `run` also exits 1 when the run fails (a timeout, a model that stopped
+// with an error, results that could not be written).
 #ifndef TRAINBUS_TOPOLOGY_CLI_H_
 #define TRAINBUS_TOPOLOGY_CLI_H_
 

@@ -102,10 +102,31 @@ TEST(Describe, RefusesAnInvalidSpecAndABadFormat) {
   EXPECT_EQ(invalid.out, "");
   EXPECT_THAT(invalid.err,
               HasSubstr(":1:12: spec: 'resources' must be a list"));
-  Outcome format = Describe({kExample, "--format=svg"});
+  Outcome format = Describe({kExample, "--format=png"});
   EXPECT_EQ(format.code, 2);
-  EXPECT_THAT(format.err, HasSubstr("--format is 'svg'; use table or dot"));
+  EXPECT_THAT(format.err, HasSubstr("--format is 'png'; use table, dot or svg"));
+  Outcome empty_out = Describe({kExample, "--out="});
+  EXPECT_EQ(empty_out.code, 2);
+  EXPECT_THAT(empty_out.err, HasSubstr("--out is empty"));
+  Outcome unwritable = Describe({kExample, "--out=/proc/x/topology.svg"});
+  EXPECT_EQ(unwritable.code, 1);
+  EXPECT_THAT(unwritable.err, HasSubstr("--out=/proc/x/topology.svg: cannot"));
+  EXPECT_EQ(Validate({kExample, "--out=/tmp/x"}).code, 2);
   EXPECT_EQ(Describe({"-h"}).code, 0);
+}
+
+TEST(Describe, SvgGoesToStdoutOrToTheOutFile) {
+  Outcome svg = Describe({kExample, "--format=svg"});
+  EXPECT_EQ(svg.code, 0) << svg.err;
+  EXPECT_THAT(svg.out, StartsWith("<?xml version=\"1.0\""));
+  EXPECT_THAT(svg.out, HasSubstr("<title>model:model4</title>"));
+  const std::string path = base::NewTestDir("cli_svg") + "/t.svg";
+  Outcome to_file = Describe({kExample, "--format=svg", "--out=" + path});
+  EXPECT_EQ(to_file.code, 0) << to_file.err;
+  EXPECT_EQ(to_file.out, "");
+  absl::StatusOr<std::string> written = base::ReadFile(path);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, svg.out);
 }
 
 Outcome RunCommand(const std::vector<std::string>& args) {
@@ -142,6 +163,12 @@ TEST(Run, RunsASpecPrintsTheTableAndWritesTheReport) {
   for (const char* name :
        {"report.json", "curves.svg", "topology.svg", "topology.dot"}) {
     EXPECT_TRUE(base::ReadFile(out_dir + "/" + name).ok()) << name;
+  }
+  absl::StatusOr<std::string> svg = base::ReadFile(out_dir + "/topology.svg");
+  ASSERT_TRUE(svg.ok());
+  for (const char* id : {"source:train", "resource:mnist", "resource:m",
+                         "model:m", "resource:metrics"}) {
+    EXPECT_THAT(*svg, HasSubstr(absl::StrCat("<title>", id, "</title>")));
   }
   absl::StatusOr<std::string> json = base::ReadFile(out_dir + "/report.json");
   ASSERT_TRUE(json.ok());

@@ -93,8 +93,41 @@ std::string Quote(const std::string& text) {
   return out + "\"";
 }
 
+std::string Key(const char* kind, const std::string& name) {
+  return absl::StrCat(kind, ":", name);
+}
+
 std::string Id(const char* kind, const std::string& name) {
-  return Quote(absl::StrCat(kind, ":", name));
+  return Quote(Key(kind, name));
+}
+
+// "asha+pbt", "asha" or "pbt".
+std::string PopulationKinds(const PopulationOptions& p) {
+  std::vector<std::string> kinds;
+  if (p.asha) kinds.push_back("asha");
+  if (p.pbt) kinds.push_back("pbt");
+  return absl::StrJoin(kinds, "+");
+}
+
+// "asha grace=6144 eta=3; pbt interval=4096 quantile=0.25 seed=1".
+std::string PopulationRules(const PopulationOptions& p) {
+  std::vector<std::string> rules;
+  if (p.asha) {
+    rules.push_back(
+        absl::StrCat("asha grace=", p.asha->grace, " eta=", p.asha->eta));
+  }
+  if (p.pbt) {
+    rules.push_back(absl::StrCat("pbt interval=", p.pbt->interval,
+                                 " quantile=", p.pbt->quantile,
+                                 " seed=", p.pbt->seed));
+  }
+  return absl::StrJoin(rules, "; ");
+}
+
+std::string BindingLabel(const bus::BindingOptions& b,
+                         const char* separator) {
+  return absl::StrCat(bus::FormatFilter(b.filter), separator,
+                      bus::PolicyName(b.policy));
 }
 
 }  // namespace
@@ -106,7 +139,10 @@ std::string Summary(const TopologySpec& spec) {
                         Count(spec.models.size(), "model", "models"),
                         Count(spec.consumers.size(), "consumer", "consumers"),
                         Count(spec.nodes.size(), "node", "nodes")},
-                       ", ");
+                       ", ") +
+         (spec.population
+              ? ", population " + PopulationKinds(spec.population->options)
+              : "");
 }
 
 std::string DescribeTable(const TopologySpec& spec) {
@@ -158,6 +194,12 @@ std::string DescribeTable(const TopologySpec& spec) {
     rows.push_back({n.name, n.address.empty() ? "(command line)" : n.address});
   }
   out += "\n" + Table("NODES", {"name", "address"}, rows);
+  if (spec.population.has_value()) {
+    // The controller runs in the hub, over every model of the spec.
+    out += "\n" + Table("POPULATION", {"rules", "models"},
+                        {{PopulationRules(spec.population->options),
+                          absl::StrCat(spec.models.size())}});
+  }
   if (spec.registry.has_value()) {
     out += "\n" + Table("REGISTRY", {"dir"}, {{spec.registry->dir}});
   }
@@ -220,8 +262,7 @@ std::string DescribeDot(const TopologySpec& spec) {
     absl::StrAppend(
         &out, "  ", Id("resource", b.options.from), " -> ",
         Id("resource", b.options.to), " [label=",
-        Quote(absl::StrCat(bus::FormatFilter(b.options.filter), "\n",
-                           bus::PolicyName(b.options.policy))),
+        Quote(BindingLabel(b.options, "\n")),
         "];\n");
   }
   for (const ModelEntry& m : spec.models) {
@@ -239,7 +280,77 @@ std::string DescribeDot(const TopologySpec& spec) {
                       Id("consumer", c.name), ";\n");
     }
   }
+  if (spec.population.has_value()) {
+    absl::StrAppend(
+        &out, "  ", Id("population", spec.name), " [shape=hexagon, label=",
+        Quote(absl::StrCat("population\n",
+                           PopulationRules(spec.population->options))),
+        "];\n");
+    for (const ModelEntry& m : spec.models) {
+      absl::StrAppend(&out, "  ", Id("model", m.name), " -> ",
+                      Id("population", spec.name), " [style=dashed];\n");
+    }
+  }
   return out + "}\n";
+}
+
+report::TopologyGraph DescribeGraph(const TopologySpec& spec) {
+  report::TopologyGraph g;
+  for (const NodeSpec& n : spec.nodes) {
+    g.groups.push_back(
+        {n.name, absl::StrCat("node ", n.name,
+                              n.address.empty() ? "" : " (" + n.address + ")")});
+  }
+  for (const SourceSpec& s : spec.sources) {
+    g.nodes.push_back({Key("source", s.name), "source", s.name,
+                       SourceKindName(s.kind), s.node});
+    g.edges.push_back({Key("source", s.name), Key("resource", s.output)});
+    if (!s.dead_letter.empty()) {
+      g.edges.push_back({Key("source", s.name), Key("resource", s.dead_letter),
+                         "dead letters", /*dashed=*/true});
+    }
+  }
+  for (const ResourceSpec& r : spec.resources) {
+    g.nodes.push_back({Key("resource", r.options.name), "resource",
+                       absl::StrCat("[", r.options.name, "]"),
+                       r.options.durable() ? "durable" : "", r.node,
+                       r.options.durable()});
+  }
+  for (const BindingSpec& b : spec.bindings) {
+    g.edges.push_back({Key("resource", b.options.from),
+                       Key("resource", b.options.to),
+                       BindingLabel(b.options, " / ")});
+  }
+  for (const ModelEntry& m : spec.models) {
+    const std::string id = Key("model", m.name);
+    g.nodes.push_back({id, "model", m.name, m.spec_text, m.node});
+    g.edges.push_back({Key("resource", m.input), id});
+    g.edges.push_back({id, Key("resource", m.output)});
+    if (!m.predictions.empty()) {
+      g.edges.push_back({id, Key("resource", m.predictions)});
+    }
+  }
+  for (const ConsumerSpec& c : spec.consumers) {
+    g.nodes.push_back({Key("consumer", c.name), "consumer", c.name,
+                       ConsumerKindName(c.kind), c.node});
+    for (const std::string& input : c.inputs) {
+      g.edges.push_back({Key("resource", input), Key("consumer", c.name)});
+    }
+  }
+  if (spec.population.has_value()) {
+    // It hears every model's evaluations and acts on the model actors.
+    const std::string id = Key("population", spec.name);
+    g.nodes.push_back({id, "controller", "population",
+                       PopulationRules(spec.population->options)});
+    for (const ModelEntry& m : spec.models) {
+      g.edges.push_back({Key("model", m.name), id, "", /*dashed=*/true});
+    }
+  }
+  return g;
+}
+
+std::string DescribeSvg(const TopologySpec& spec) {
+  return report::TopologyToSvg(DescribeGraph(spec));
 }
 
 }  // namespace trainbus::topology

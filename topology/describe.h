@@ -8,15 +8,17 @@
 
 #include <string>
 
+#include "report/topology_svg.h"
 #include "topology/spec.h"
 
 namespace trainbus::topology {
 
-// "1 source, 6 resources, 4 bindings, 4 models, 1 consumer, 0 nodes".
+// "1 source, 6 resources, 4 bindings, 4 models, 1 consumer, 0 nodes", and
+// ", population asha+pbt" when the spec has one.
 std::string Summary(const TopologySpec& spec);
 
 // Sections SOURCES, RESOURCES, BINDINGS, MODELS, CONSUMERS, NODES (and
-// REGISTRY when there is one), each a fixed-width table; empty ones say
+// POPULATION, REGISTRY when there are), each a fixed-width table; empty ones say
 // "(none)".
 std::string DescribeTable(const TopologySpec& spec);
 
@@ -25,6 +27,15 @@ std::string DescribeTable(const TopologySpec& spec);
 // training input and subscriptions. Components with a `node:` sit in a
 // cluster per node.
 std::string DescribeDot(const TopologySpec& spec);
+
+// The same components and edges as a report::TopologyGraph: node ids are
+// "KIND:NAME" (source, resource, model, consumer; "population" for the
+// controller, which has a dashed edge to every model it may prune or
+// overwrite), and each `node:` is a group (unplaced: the hub).
+report::TopologyGraph DescribeGraph(const TopologySpec& spec);
+// TopologyToSvg(DescribeGraph(spec)): what `describe --format=svg` prints
+// and a run writes as topology.svg.
+std::string DescribeSvg(const TopologySpec& spec);
 
 }  // namespace trainbus::topology
 

@@ -1,11 +1,14 @@
 #include "topology/describe.h"
 
+#include <map>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "report/topology_svg_testing.h"
 #include "topology/spec.h"
 
 namespace trainbus::topology {
@@ -172,6 +175,123 @@ TEST(Describe, DotPutsEachPlacedComponentInItsNodesCluster) {
                              "[label=\"labelled;labels=1,2\\ndrop_oldest\"];"));
   EXPECT_THAT(dot, HasSubstr("\"resource:out\" -> \"consumer:file\";"));
   EXPECT_THAT(dot, HasSubstr("label=\"[in]\\ndurable\""));
+}
+
+// Every component the spec names, as the picture's ids ("KIND:NAME"), each
+// with the node (group label) it must be drawn in; "" = the hub's box, or
+// no box at all for a spec without nodes.
+std::map<std::string, std::string> Components(const TopologySpec& spec) {
+  std::map<std::string, std::string> node_label;
+  for (const NodeSpec& n : spec.nodes) {
+    node_label[n.name] = absl::StrCat(
+        "node ", n.name, n.address.empty() ? "" : " (" + n.address + ")");
+  }
+  auto placed = [&](const std::string& node) {
+    return node.empty() ? "" : node_label.at(node);
+  };
+  std::map<std::string, std::string> ids;
+  for (const SourceSpec& s : spec.sources) {
+    ids["source:" + s.name] = placed(s.node);
+  }
+  for (const ResourceSpec& r : spec.resources) {
+    ids["resource:" + r.options.name] = placed(r.node);
+  }
+  for (const ModelEntry& m : spec.models) ids["model:" + m.name] = placed(m.node);
+  for (const ConsumerSpec& c : spec.consumers) {
+    ids["consumer:" + c.name] = placed(c.node);
+  }
+  if (spec.population) ids["population:" + spec.name] = "";
+  return ids;
+}
+
+class DescribeSvgOf : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(DescribeSvgOf, DrawsEveryComponentOnceInItsNodesBox) {
+  absl::StatusOr<TopologySpec> spec = LoadSpecFile(GetParam());
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  const std::string svg = DescribeSvg(*spec);
+  EXPECT_EQ(report::XmlProblems(svg), "");
+  const report::DrawnTopology drawn = report::ReadTopologySvg(svg);
+  const std::map<std::string, std::string> components = Components(*spec);
+  EXPECT_EQ(drawn.nodes.size(), components.size());
+  for (const auto& [id, node] : components) {
+    ASSERT_EQ(drawn.node_count.count(id), 1u) << id;
+    EXPECT_EQ(drawn.node_count.at(id), 1) << id;
+    if (spec->nodes.empty()) continue;
+    const std::string group = node.empty() ? "hub (local process)" : node;
+    ASSERT_EQ(drawn.groups.count(group), 1u) << group;
+    EXPECT_TRUE(drawn.groups.at(group).Contains(drawn.nodes.at(id))) << id;
+  }
+  EXPECT_EQ(drawn.groups.size(),
+            spec->nodes.empty() ? 0u : spec->nodes.size() + 1);
+  // Every binding is an edge labelled with its filter and policy.
+  size_t labelled = 0;
+  for (const report::DrawnTopology::Edge& e : drawn.edges) {
+    labelled += absl::StartsWith(e.from, "resource:") &&
+                absl::StartsWith(e.to, "resource:") && !e.label.empty();
+  }
+  EXPECT_EQ(labelled, spec->bindings.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Experiments, DescribeSvgOf,
+                         ::testing::Values("experiments/parallel_models.yaml",
+                                           "experiments/production_routing.yaml",
+                                           "experiments/cluster.yaml",
+                                           "experiments/population.yaml"));
+
+TEST(Describe, SvgLaysOutSourcesResourcesModelsOutputsLeftToRight) {
+  const report::DrawnTopology d = report::ReadTopologySvg(DescribeSvg(Example()));
+  auto x = [&](const std::string& id) { return d.nodes.at(id).x; };
+  EXPECT_LT(x("source:fashion-mnist/train"), x("resource:mnist"));
+  EXPECT_LT(x("resource:mnist"), x("resource:model1"));
+  EXPECT_LT(x("resource:model1"), x("model:model1"));
+  EXPECT_LT(x("model:model1"), x("resource:metrics"));
+  bool found = false;
+  for (const report::DrawnTopology::Edge& e : d.edges) {
+    if (e.from == "resource:mnist" && e.to == "resource:model2") {
+      EXPECT_EQ(e.label, "labelled / block");
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(Describe, SvgMarksDurableResourcesAndShowsThePopulationRules) {
+  absl::StatusOr<TopologySpec> placed = ParseSpec(kPlaced);
+  ASSERT_TRUE(placed.ok()) << placed.status().message();
+  const std::string svg = DescribeSvg(*placed);
+  EXPECT_THAT(svg, HasSubstr(">[in]</text><text"));
+  EXPECT_THAT(svg, HasSubstr(">durable</text>"));
+  EXPECT_THAT(svg, HasSubstr("<title>node hub (127.0.0.1:4000)</title>"));
+  absl::StatusOr<TopologySpec> population =
+      LoadSpecFile("experiments/population.yaml");
+  ASSERT_TRUE(population.ok()) << population.status().message();
+  EXPECT_THAT(DescribeSvg(*population), HasSubstr(">asha grace=6144 eta=3<"));
+}
+
+TEST(Describe, SvgEscapesSpecialCharactersInNames) {
+  // The parser keeps names plain; a spec built in code, the spec's name and
+  // a node's address need not be.
+  TopologySpec spec;
+  spec.name = "a&b \"<c>\"";
+  spec.nodes = {{"w<1>", "host&<>:1"}};
+  spec.resources.push_back({});
+  spec.resources[0].options.name = "in<1>";
+  spec.resources[0].node = "w<1>";
+  spec.models.push_back({});
+  spec.models[0].name = "m&\"q\"";
+  spec.models[0].spec_text = "x<y&z";
+  spec.models[0].input = "in<1>";
+  spec.population.emplace();
+  const std::string svg = DescribeSvg(spec);
+  EXPECT_EQ(report::XmlProblems(svg), "") << svg;
+  const report::DrawnTopology d = report::ReadTopologySvg(svg);
+  EXPECT_EQ(d.node_count.count("resource:in<1>"), 1u) << svg;
+  EXPECT_EQ(d.node_count.count("model:m&\"q\""), 1u) << svg;
+  EXPECT_EQ(d.node_count.count("population:a&b \"<c>\""), 1u) << svg;
+  ASSERT_EQ(d.groups.count("node w<1> (host&<>:1)"), 1u) << svg;
+  EXPECT_TRUE(d.groups.at("node w<1> (host&<>:1)")
+                  .Contains(d.nodes.at("resource:in<1>")));
 }
 
 TEST(Describe, DotEscapesQuotesInLabels) {

@@ -288,7 +288,7 @@ int Run(TopologySpec spec, RunCommand c, RunStart start, std::ostream& out,
   // The run's actor system is gone: the controller has finished writing.
   if (spec.population) report->population = population->fates;
   out << FormatRunReport(*report);
-  if (absl::Status s = WriteReportFiles(*report, c.files); !s.ok()) {
+  if (absl::Status s = WriteReportFiles(spec, *report, c.files); !s.ok()) {
     return Fail(err, s);
   }
   if (!c.files.out_dir.empty()) {

@@ -11,7 +11,7 @@
 #include "kernels/nn/model.h"
 #include "report/json_text.h"
 #include "report/svg_chart.h"
-#include "report/topology_svg.h"
+#include "topology/describe.h"
 
 namespace trainbus::topology {
 
@@ -196,7 +196,8 @@ absl::Status CheckReportFiles(const ReportFiles& files) {
   return absl::OkStatus();
 }
 
-absl::Status WriteReportFiles(const RunReport& report,
+absl::Status WriteReportFiles(const TopologySpec& spec,
+                              const RunReport& report,
                               const ReportFiles& files) {
   const std::string json = ReportToJson(report);
   if (!files.report_json.empty()) {
@@ -207,7 +208,7 @@ absl::Status WriteReportFiles(const RunReport& report,
   for (const auto& [name, text] :
        {std::pair<const char*, std::string>{"report.json", json},
         {"curves.svg", CurvesToSvg(report)},
-        {"topology.svg", report::TopologyToSvg(report.topology)},
+        {"topology.svg", DescribeSvg(spec)},
         {"topology.dot", report.topology.ToDot()}}) {
     TB_RETURN_IF_ERROR(
         base::WriteFileAtomically(absl::StrCat(dir, "/", name), text));

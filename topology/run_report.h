@@ -5,7 +5,7 @@
 //   TB_RETURN_IF_ERROR(CheckReportFiles(files));   // before the run
 //   TB_ASSIGN_OR_RETURN(RunReport report, RunSpec(spec, options));
 //   std::cout << FormatRunReport(report);
-//   TB_RETURN_IF_ERROR(WriteReportFiles(report, files));
+//   TB_RETURN_IF_ERROR(WriteReportFiles(spec, report, files));
 #ifndef TRAINBUS_TOPOLOGY_RUN_REPORT_H_
 #define TRAINBUS_TOPOLOGY_RUN_REPORT_H_
 
@@ -45,8 +45,11 @@ struct ReportFiles {
 // Before the run: creates the directories and checks both can be written,
 // so that a run whose results would be lost does not start.
 absl::Status CheckReportFiles(const ReportFiles& files);
-// After the run: writes every file (each atomically).
-absl::Status WriteReportFiles(const RunReport& report,
+// After the run: writes every file (each atomically). topology.svg is the
+// spec's picture (DescribeSvg: sources, resources, models, consumers,
+// nodes); topology.dot the bus's resources and bindings as they ended.
+absl::Status WriteReportFiles(const TopologySpec& spec,
+                              const RunReport& report,
                               const ReportFiles& files);
 
 }  // namespace trainbus::topology
