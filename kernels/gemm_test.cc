@@ -12,6 +12,8 @@ namespace trainbus::kernels {
 namespace {
 
 using testing::ForEachTarget;
+using testing::Guard;
+using testing::GuardPages;
 using testing::Misaligned;
 using testing::RandomFloats;
 
@@ -28,13 +30,18 @@ void CheckGemm(Transpose ta, Transpose tb, Case s, float alpha, float beta,
   const size_t ldc = s.n + offset % 5;
   const size_t a_rows = ta == Transpose::kYes ? s.k : s.m;
   const size_t b_rows = tb == Transpose::kYes ? s.n : s.k;
-  Misaligned a(RandomFloats(a_rows * lda, 1 + s.m), offset);
-  Misaligned b(RandomFloats(b_rows * ldb, 2 + s.n), offset + 1);
-  std::vector<float> c0 = RandomFloats(s.m * ldc, 3 + s.k);
+  // Exact extents: the last row of each operand ends at its last used
+  // element, so under GuardPages any read past it faults.
+  const size_t a_size = (a_rows - 1) * lda + (ta == Transpose::kYes ? s.m : s.k);
+  const size_t b_size = (b_rows - 1) * ldb + (tb == Transpose::kYes ? s.k : s.n);
+  const size_t c_size = (s.m - 1) * ldc + s.n;
+  Misaligned a(RandomFloats(a_size, 1 + s.m), offset);
+  Misaligned b(RandomFloats(b_size, 2 + s.n), offset + 1);
+  std::vector<float> c0 = RandomFloats(c_size, 3 + s.k);
   Misaligned c(c0, offset + 2);
   std::vector<float> ref = c0;
   if (beta == 0.0f) {  // beta == 0 must not read C: poison it.
-    for (size_t i = 0; i < s.m * ldc; ++i) c.ptr[i] = std::nanf("");
+    for (size_t i = 0; i < c_size; ++i) c.ptr[i] = std::nanf("");
   }
   GemmReference(ta, tb, s.m, s.n, s.k, alpha, a.ptr, lda, b.ptr, ldb, beta,
                 ref.data(), ldc);
@@ -66,7 +73,7 @@ void CheckGemm(Transpose ta, Transpose tb, Case s, float alpha, float beta,
           << " k=" << s.k << " i=" << i << " j=" << j;
     }
     // Padding between rows is untouched.
-    for (size_t j = s.n; j < ldc; ++j) {
+    for (size_t j = s.n; j < ldc && i * ldc + j < c_size; ++j) {
       if (beta == 0.0f) {
         ASSERT_TRUE(std::isnan(c.ptr[i * ldc + j]));
       } else {
@@ -76,7 +83,7 @@ void CheckGemm(Transpose ta, Transpose tb, Case s, float alpha, float beta,
   }
 }
 
-TEST(GemmTest, MatchesReferenceOnEveryTargetTransposeAndOddShape) {
+void CheckOddShapes() {
   const Case cases[] = {{1, 1, 1},   {1, 17, 33},  {5, 1, 9},   {7, 3, 1},
                         {8, 32, 16}, {9, 33, 17},  {13, 47, 300},
                         {64, 10, 128}, {31, 65, 257}, {100, 70, 5}};
@@ -93,6 +100,10 @@ TEST(GemmTest, MatchesReferenceOnEveryTargetTransposeAndOddShape) {
   });
 }
 
+TEST(GemmTest, MatchesReferenceOnEveryTargetTransposeAndOddShape) {
+  CheckOddShapes();
+}
+
 TEST(GemmTest, LargeParallelMatchesReference) {
   ForEachTarget([&](const char* target) {
     CheckGemm(Transpose::kNo, Transpose::kYes, {67, 130, 600}, 1.0f, 0.0f, 1,
@@ -105,7 +116,7 @@ TEST(GemmTest, LargeParallelMatchesReference) {
 // Outputs at most one vector wide (the 10-class layers): every n from 1 to 17
 // against odd m and k, including k tails shorter than a vector, k across the
 // 512-long packing block, and misaligned operands.
-TEST(GemmTest, NarrowOutputsMatchReference) {
+void CheckNarrowOutputs() {
   const size_t ms[] = {1, 2, 3, 7, 17, 33};
   const size_t ks[] = {2, 15, 16, 33, 130, 515};
   ForEachTarget([&](const char* target) {
@@ -130,10 +141,12 @@ TEST(GemmTest, NarrowOutputsMatchReference) {
   });
 }
 
+TEST(GemmTest, NarrowOutputsMatchReference) { CheckNarrowOutputs(); }
+
 // m > 128 goes through the blocked path: row blocks of 196 (m = 200), k
 // blocks of 384 (k = 400), column blocks of 2048 (n = 2050), and edges of
 // the 14-row x 32-column register tile on every side.
-TEST(GemmTest, BlockedPathMatchesReference) {
+void CheckBlockedPath() {
   const Case cases[] = {{129, 33, 17}, {200, 47, 400}, {141, 2050, 3}};
   ForEachTarget([&](const char* target) {
     for (const Case& s : cases) {
@@ -145,6 +158,20 @@ TEST(GemmTest, BlockedPathMatchesReference) {
       }
     }
   });
+}
+
+TEST(GemmTest, BlockedPathMatchesReference) { CheckBlockedPath(); }
+
+// The same checks with every operand ending right before a PROT_NONE page,
+// then starting right after one: a read of even one float outside A, B or C
+// faults here every time (on the heap it faulted only with some layouts).
+TEST(GemmTest, ReadsNothingOutsideTheOperands) {
+  for (Guard guard : {Guard::kAfter, Guard::kBefore}) {
+    GuardPages pages(guard);
+    CheckOddShapes();
+    CheckNarrowOutputs();
+    CheckBlockedPath();
+  }
 }
 
 // Every path gives the same bits on 1 to 4 threads and in GemmSerial.

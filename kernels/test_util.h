@@ -1,6 +1,7 @@
 // Test helpers shared by the kernel tests: run a check on every Highway target
 // compiled into the binary and supported by this CPU, or under several thread
-// counts; random and misaligned data; the relative tolerance
+// counts; random and misaligned data, optionally against guard pages
+// (GuardPages: out-of-bounds reads fault every time); the relative tolerance
 // k * eps * max(|ref|, 1).
 //
 //   ForEachTarget([&](const char* target) { ... EXPECT_...() << target; });
@@ -10,9 +11,15 @@
 #ifndef TRAINBUS_KERNELS_TEST_UTIL_H_
 #define TRAINBUS_KERNELS_TEST_UTIL_H_
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -122,18 +129,92 @@ inline double WeightedSum(const std::vector<float>& r, const float* y) {
   return sum;
 }
 
-// A copy of `v` starting `offset` floats into a fresh buffer, so that the data
-// is misaligned relative to vector boundaries when offset % 16 != 0.
-struct Misaligned {
-  Misaligned(const std::vector<float>& v, size_t offset)
-      : storage(v.size() + offset + 16), ptr(storage.data() + offset) {
+// Where Misaligned places its buffers: in ordinary heap memory, or against a
+// PROT_NONE guard page so that reading even one float outside the data
+// faults (SIGSEGV) every time instead of depending on the heap layout.
+enum class Guard {
+  kNone,    // heap, `offset` floats into the buffer, slack after the data
+  kAfter,   // the data ends exactly where a guard page starts
+  kBefore,  // the data starts exactly where a guard page ends
+};
+
+inline Guard& GuardMode() {
+  static Guard mode = Guard::kNone;
+  return mode;
+}
+
+// While alive, every Misaligned created (on any thread) is placed as `guard`
+// says; `offset` is then ignored: the guard fixes the data's position.
+//
+//   for (Guard g : {Guard::kAfter, Guard::kBefore}) {
+//     GuardPages guard(g);
+//     CheckSomething(...);  // makes its buffers with Misaligned
+//   }
+class GuardPages {
+ public:
+  explicit GuardPages(Guard guard) : saved_(GuardMode()) { GuardMode() = guard; }
+  ~GuardPages() { GuardMode() = saved_; }
+  GuardPages(const GuardPages&) = delete;
+  GuardPages& operator=(const GuardPages&) = delete;
+
+ private:
+  Guard saved_;
+};
+
+// A copy of `v`: by default starting `offset` floats into a fresh buffer, so
+// that the data is misaligned relative to vector boundaries when
+// offset % 16 != 0; under GuardPages, right against a guard page.
+class Misaligned {
+ public:
+  Misaligned(const std::vector<float>& v, size_t offset) {
+    const Guard guard = GuardMode();
+    if (guard == Guard::kNone) {
+      storage_.resize(v.size() + offset + 16);
+      ptr = storage_.data() + offset;
+    } else {
+      ptr = MapGuarded(v.size(), guard);
+    }
     for (size_t i = 0; i < v.size(); ++i) ptr[i] = v[i];
   }
-  // ptr points into storage: a copy would point into the original.
+  ~Misaligned() {
+    if (map_ != nullptr) munmap(map_, map_bytes_);
+  }
+  // ptr points into this object's memory: a copy would point into the
+  // original.
   Misaligned(const Misaligned&) = delete;
   Misaligned& operator=(const Misaligned&) = delete;
-  std::vector<float> storage;
+
   float* ptr;
+
+ private:
+  // Maps the pages for n floats plus one guard page, makes the guard
+  // PROT_NONE and returns where the data goes.
+  float* MapGuarded(size_t n, Guard guard) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t bytes = n * sizeof(float);
+    const size_t data_pages = (bytes + page - 1) / page;
+    map_bytes_ = (data_pages + 1) * page;
+    void* map = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+      std::fprintf(stderr, "Misaligned: mmap of %zu bytes failed: %s\n",
+                   map_bytes_, std::strerror(errno));
+      std::abort();
+    }
+    map_ = static_cast<char*>(map);
+    char* guard_page = guard == Guard::kAfter ? map_ + data_pages * page : map_;
+    if (mprotect(guard_page, page, PROT_NONE) != 0) {
+      std::fprintf(stderr, "Misaligned: mprotect of the guard page failed: %s\n",
+                   std::strerror(errno));
+      std::abort();
+    }
+    char* data = guard == Guard::kAfter ? guard_page - bytes : map_ + page;
+    return reinterpret_cast<float*>(data);
+  }
+
+  std::vector<float> storage_;
+  char* map_ = nullptr;
+  size_t map_bytes_ = 0;
 };
 
 }  // namespace trainbus::kernels::testing
