@@ -261,6 +261,15 @@ HWY_INLINE void MicroKernel(D d, size_t kc, const float* HWY_RESTRICT a,
     }
     if (!kRowMajorA) a += lda;
     bp += ldb;
+#if HWY_TARGET == HWY_SCALAR
+    // GCC 12 -O2 turns the scalar target's kVecs = 2 B loads (bp[0], bp[1])
+    // into a 4-float vector built from this row AND the next (movq bp;
+    // movhps bp + ldb), then uses only the low half: the last k step reads
+    // one row past op(B), which faults when B is read in place and ends at
+    // a page. Hiding bp's stride from the compiler keeps its loads to this
+    // row. (SIMD targets load whole vectors and are not affected.)
+    asm("" : "+r"(bp));
+#endif
   }
   StoreTile<kRows, kVecs>(d, &acc[0][0], c, ldc, alpha, beta);
 }
