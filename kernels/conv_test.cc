@@ -59,29 +59,41 @@ void CheckAgainstReference(const ConvShape& s, const char* target,
   }
 }
 
+const ConvShape kShapes[] = {
+    {1, 1, 7, 9, 3, 3},
+    {3, 2, 8, 8, 5, 5},
+    {2, 3, 12, 11, 17, 5},
+    {4, 1, 28, 28, 8, 5},   // large: threaded
+    {16, 2, 12, 12, 3, 5},  // padded col rows
+    // Zero padding: "same" (pad = (k - 1) / 2), more than that, and planes
+    // smaller than the kernel.
+    {2, 2, 7, 9, 3, 3, 1},
+    {3, 1, 8, 6, 4, 5, 2},
+    {2, 3, 5, 5, 2, 3, 2},
+    {1, 2, 3, 4, 3, 5, 2},
+    {2, 1, 1, 1, 2, 5, 2},  // 1x1 plane
+    {4, 1, 28, 28, 16, 3, 1},  // threaded
+};
+
 TEST(ConvTest, MatchesDirectReferenceOnEveryTargetAlignedOrNot) {
-  const ConvShape shapes[] = {
-      {1, 1, 7, 9, 3, 3},
-      {3, 2, 8, 8, 5, 5},
-      {2, 3, 12, 11, 17, 5},
-      {4, 1, 28, 28, 8, 5},   // large: threaded
-      {16, 2, 12, 12, 3, 5},  // padded col rows
-      // Zero padding: "same" (pad = (k - 1) / 2), more than that, and planes
-      // smaller than the kernel.
-      {2, 2, 7, 9, 3, 3, 1},
-      {3, 1, 8, 6, 4, 5, 2},
-      {2, 3, 5, 5, 2, 3, 2},
-      {1, 2, 3, 4, 3, 5, 2},
-      {2, 1, 1, 1, 2, 5, 2},  // 1x1 plane
-      {4, 1, 28, 28, 16, 3, 1},  // threaded
-  };
   const auto ran = ForEachTarget([&](const char* target) {
-    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) {
-      CheckAgainstReference(shapes[i], target, 0);
-      CheckAgainstReference(shapes[i], target, 1 + i % 7);
+    for (size_t i = 0; i < sizeof(kShapes) / sizeof(kShapes[0]); ++i) {
+      CheckAgainstReference(kShapes[i], target, 0);
+      CheckAgainstReference(kShapes[i], target, 1 + i % 7);
     }
   });
   EXPECT_EQ(ran, testing::ExpectedTargets());
+}
+
+// Every buffer ends right before a PROT_NONE page, then starts right after
+// one: a read outside any of them faults every time.
+TEST(ConvTest, ReadsNothingOutsideItsBuffers) {
+  for (testing::Guard guard : {testing::Guard::kAfter, testing::Guard::kBefore}) {
+    testing::GuardPages pages(guard);
+    ForEachTarget([&](const char* target) {
+      for (const ConvShape& s : kShapes) CheckAgainstReference(s, target, 0);
+    });
+  }
 }
 
 // Col2Im is the adjoint of Im2Col: with L = <r, Im2Col(x)>, dL/dx = Col2Im(r).

@@ -138,8 +138,18 @@ enum class Guard {
   kBefore,  // the data starts exactly where a guard page ends
 };
 
+// The current placement: GuardPages scopes change it; it starts as the
+// environment variable TRAINBUS_GUARD_PAGES says ("after" or "before"; else
+// kNone), so any kernel test can be rerun with guards without a code change:
+//   TRAINBUS_GUARD_PAGES=after bazel-bin/kernels/conv_test
 inline Guard& GuardMode() {
-  static Guard mode = Guard::kNone;
+  static Guard mode = [] {
+    const char* env = std::getenv("TRAINBUS_GUARD_PAGES");
+    const std::string value = env == nullptr ? "" : env;
+    if (value == "after") return Guard::kAfter;
+    if (value == "before") return Guard::kBefore;
+    return Guard::kNone;
+  }();
   return mode;
 }
 

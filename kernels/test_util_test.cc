@@ -56,5 +56,33 @@ TEST(WithThreadsTest, RunsInAnArenaOfThatSize) {
   }
 }
 
+// Reads one float through a volatile pointer, so the compiler keeps it.
+float ReadAt(const float* p) { return *static_cast<const volatile float*>(p); }
+
+TEST(GuardPagesTest, DataIsCopiedAndTheFloatPastItFaults) {
+  const std::vector<float> v = {1, 2, 3, 4, 5};
+  testing::GuardPages pages(testing::Guard::kAfter);
+  testing::Misaligned m(v, 3);
+  EXPECT_EQ(std::vector<float>(m.ptr, m.ptr + v.size()), v);
+  EXPECT_DEATH(ReadAt(m.ptr + v.size()), "");
+}
+
+TEST(GuardPagesTest, TheFloatBeforeTheDataFaults) {
+  const std::vector<float> v = {1, 2, 3};
+  testing::GuardPages pages(testing::Guard::kBefore);
+  testing::Misaligned m(v, 3);
+  EXPECT_EQ(std::vector<float>(m.ptr, m.ptr + v.size()), v);
+  EXPECT_DEATH(ReadAt(m.ptr - 1), "");
+}
+
+TEST(GuardPagesTest, ScopeRestoresThePlacement) {
+  const testing::Guard outer = testing::GuardMode();
+  {
+    testing::GuardPages pages(testing::Guard::kBefore);
+    EXPECT_EQ(testing::GuardMode(), testing::Guard::kBefore);
+  }
+  EXPECT_EQ(testing::GuardMode(), outer);
+}
+
 }  // namespace
 }  // namespace trainbus::kernels
