@@ -1,0 +1,249 @@
+#include "amqp/inbound.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "actors/generator/source_loop.h"
+#include "amqp/connection.h"
+#include "amqp/message.h"
+#include "base/status_macros.h"
+#include "bus/atoms.h"
+#include "bus/publish_window.h"
+#include "caf/all.hpp"
+
+namespace trainbus::amqp {
+namespace {
+
+using connect_atom = caf::atom_constant<caf::atom("amqpconn")>;
+using poll_atom = caf::atom_constant<caf::atom("amqppoll")>;
+
+// How long an idle bridge blocks in the broker's socket before it looks at
+// its mailbox again (exit, acks).
+constexpr std::chrono::milliseconds kIdleWait{10};
+// Dead letters printed before they are only counted.
+constexpr uint64_t kPrintedDeadLetters = 10;
+
+struct InboundState {
+  InboundOptions options;
+  std::unique_ptr<Connection> conn;
+  uint64_t generation = 0;  // of `conn`; acks of older ones are dropped
+  bus::PublishWindow window{1, 0};
+  bool finishing = false;  // the end marker is on its way
+  bool ending = false;     // end_of_stream received; draining in-flight
+  uint64_t eos_tag = 0;
+  bool poll_scheduled = false;
+  bool lost_before = false;  // a connection was lost: the next is a reconnect
+  std::chrono::milliseconds backoff{0};
+  uint64_t next_seq = 0;
+
+  static inline const char* name = "trainbus.amqp_inbound";
+};
+
+using Self = caf::stateful_actor<InboundState>;
+
+absl::StatusOr<std::unique_ptr<Connection>> Connect(const InboundOptions& o) {
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(o.url));
+  if (o.declare) {
+    TB_RETURN_IF_ERROR(conn->DeclareQueue(o.queue, o.durable));
+  } else {
+    TB_RETURN_IF_ERROR(conn->QueueDepth(o.queue).status());
+  }
+  TB_RETURN_IF_ERROR(conn->DeclareQueue(DeadLetterQueue(o.queue), true));
+  return conn;
+}
+
+void Pump(Self* self);
+
+// The connection is gone: forget it and try again after the backoff.
+void Lost(Self* self, const absl::Status& why) {
+  auto& st = self->state;
+  caf::aout(self) << "amqp in '" << st.options.source << "': " << why.message()
+                  << "; reconnecting\n";
+  st.conn.reset();
+  ++st.generation;
+  st.ending = false;  // an unacked end_of_stream comes back too
+  st.lost_before = true;
+  st.options.counters->connected = false;
+  st.backoff = st.options.reconnect_min;
+  self->delayed_send(self, st.backoff, connect_atom::value);
+}
+
+void TryConnect(Self* self) {
+  auto& st = self->state;
+  absl::StatusOr<std::unique_ptr<Connection>> conn = Connect(st.options);
+  if (conn.ok()) {
+    conn = [&]() -> absl::StatusOr<std::unique_ptr<Connection>> {
+      TB_RETURN_IF_ERROR((*conn)->Consume(st.options.queue, st.options.prefetch));
+      return std::move(*conn);
+    }();
+  }
+  if (!conn.ok()) {
+    ++st.options.counters->connect_failures;
+    st.backoff = std::min(st.backoff * 2, st.options.reconnect_max);
+    caf::aout(self) << "amqp in '" << st.options.source
+                    << "': " << conn.status().message() << "; next try in "
+                    << st.backoff.count() << " ms\n";
+    self->delayed_send(self, st.backoff, connect_atom::value);
+    return;
+  }
+  st.conn = std::move(*conn);
+  st.options.counters->connected = true;
+  if (st.lost_before) {
+    ++st.options.counters->reconnects;
+    caf::aout(self) << "amqp in '" << st.options.source << "': reconnected to "
+                    << st.conn->where() << "\n";
+  }
+  Pump(self);
+}
+
+void Ack(Self* self, uint64_t generation, uint64_t tag) {
+  auto& st = self->state;
+  if (generation != st.generation || !st.conn) return;  // redelivered later
+  if (absl::Status s = st.conn->Ack(tag); !s.ok()) {
+    Lost(self, s);
+    return;
+  }
+  ++st.options.counters->acked;
+}
+
+void DeadLetter(Self* self, const Delivery& d, const absl::Status& why) {
+  auto& st = self->state;
+  const uint64_t n = ++st.options.counters->dead_lettered;
+  if (n <= kPrintedDeadLetters) {
+    caf::aout(self) << "amqp in '" << st.options.source << "': dead letter "
+                    << (d.message_id.empty() ? "(no message id)" : d.message_id)
+                    << ": " << why.message()
+                    << (n == kPrintedDeadLetters ? " (further ones counted)" : "")
+                    << "\n";
+  }
+  absl::StatusOr<uint64_t> sent = st.conn->Publish(
+      "", DeadLetterQueue(st.options.queue),
+      DeadLetterOf(d, std::string(why.message())));
+  if (!sent.ok()) {
+    Lost(self, sent.status());
+    return;
+  }
+  Ack(self, st.generation, d.tag);
+}
+
+void Handle(Self* self, Delivery d) {
+  auto& st = self->state;
+  ++st.options.counters->received;
+  if (d.redelivered) ++st.options.counters->redelivered;
+  if (IsEndOfStream(d)) {
+    st.ending = true;
+    st.eos_tag = d.tag;
+    return;
+  }
+  absl::StatusOr<bus::Sample> sample = ToSample(d, st.options.source, st.next_seq);
+  if (!sample.ok()) {
+    DeadLetter(self, d, sample.status());
+    return;
+  }
+  ++st.next_seq;
+  sample->publish_ns = actors::SteadyNowNs();
+  const uint64_t generation = st.generation, tag = d.tag;
+  st.window.Send(self, st.options.output, *std::move(sample), st.options.source,
+                 [self, generation, tag] {
+                   ++self->state.options.counters->accepted;
+                   Ack(self, generation, tag);
+                   Pump(self);
+                 });
+}
+
+// End of stream: once nothing is in flight, the bus marker, then the ack of
+// the end_of_stream message, the listener, and quit.
+void Finish(Self* self) {
+  auto& st = self->state;
+  if (st.window.in_flight() > 0) return;
+  actors::FinishSource(self, st.next_seq, [self] {
+    auto& s = self->state;
+    Ack(self, s.generation, s.eos_tag);
+    if (s.options.listener) {
+      self->send(s.options.listener, bus::done_atom::value, s.options.source,
+                 s.options.counters->accepted.load(),
+                 s.options.counters->dead_lettered.load());
+    }
+  });
+}
+
+// Takes deliveries while the window has room. Blocks (briefly) in the socket
+// only when nothing is in flight; otherwise the next acceptance pumps again.
+void Pump(Self* self) {
+  auto& st = self->state;
+  if (!st.conn || st.finishing) return;
+  bool idle = false;
+  while (!st.ending && st.conn && st.window.CanSend()) {
+    const bool block = st.window.in_flight() == 0;
+    absl::StatusOr<std::optional<Delivery>> next =
+        st.conn->Next(block ? kIdleWait : std::chrono::milliseconds(0));
+    if (!next.ok()) {
+      Lost(self, next.status());
+      return;
+    }
+    if (!next->has_value()) {
+      idle = block;
+      break;
+    }
+    Handle(self, std::move(**next));
+  }
+  if (st.ending) {
+    Finish(self);
+  } else if (idle && !st.poll_scheduled) {
+    st.poll_scheduled = true;
+    self->send(self, poll_atom::value);
+  }
+}
+
+caf::behavior InboundBridge(Self* self, InboundOptions options) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.window = bus::PublishWindow(st.options.prefetch, st.options.rate);
+  st.backoff = st.options.reconnect_min;
+  self->monitor(st.options.output);
+  self->set_down_handler([self](const caf::down_msg&) { self->quit(); });
+  self->send(self, connect_atom::value);
+  self->send(self, actors::source_tick_atom::value);
+  return {
+      [self](connect_atom) { TryConnect(self); },
+      [self](poll_atom) {
+        self->state.poll_scheduled = false;
+        Pump(self);
+      },
+      [self](actors::source_tick_atom tick) {
+        self->state.window.Tick(self, tick, self->state.finishing);
+        Pump(self);
+      },
+  };
+}
+
+}  // namespace
+
+std::string DeadLetterQueue(const std::string& queue) {
+  return absl::StrCat(queue, ".dead");
+}
+
+absl::Status PrepareInbound(const InboundOptions& options) {
+  if (options.queue.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "amqp inbound '", options.source, "' needs a queue to consume"));
+  }
+  absl::StatusOr<std::unique_ptr<Connection>> conn = Connect(options);
+  if (!conn.ok()) {
+    return absl::Status(conn.status().code(),
+                        absl::StrCat("amqp inbound '", options.source,
+                                     "': ", conn.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+caf::actor SpawnInboundBridge(caf::actor_system& sys, InboundOptions options) {
+  if (!options.counters) options.counters = std::make_shared<BridgeCounters>();
+  options.counters->name = options.source;
+  options.counters->inbound = true;
+  options.prefetch = std::max<uint16_t>(options.prefetch, 1);
+  return sys.spawn<caf::detached>(InboundBridge, std::move(options));
+}
+
+}  // namespace trainbus::amqp
