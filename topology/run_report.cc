@@ -159,6 +159,23 @@ std::string ReportToJson(const RunReport& report) {
     doc["dead_letters"].push_back(
         {{"seq", d.seq}, {"path", d.path}, {"error", d.error}});
   }
+  if (!report.amqp.empty()) {
+    doc["amqp"] = report::Json::array();
+    for (const amqp::BridgeStats& b : report.amqp) {
+      doc["amqp"].push_back({{"name", b.name},
+                             {"direction", b.inbound ? "in" : "out"},
+                             {"received", b.received},
+                             {"accepted", b.accepted},
+                             {"acked", b.acked},
+                             {"redelivered", b.redelivered},
+                             {"dead_lettered", b.dead_lettered},
+                             {"published", b.published},
+                             {"confirmed", b.confirmed},
+                             {"failed", b.failed},
+                             {"reconnects", b.reconnects},
+                             {"connect_failures", b.connect_failures}});
+    }
+  }
   if (!report.population.empty()) {
     doc["population"] = report::Json::array();
     for (const Fate& f : report.population) {
@@ -264,8 +281,13 @@ std::string FormatProductionReport(const RunReport& r) {
 }
 
 std::string FormatRunReport(const RunReport& report) {
-  if (report.production) return FormatProductionReport(report);
-  std::string out = "\n" + FormatSummaryTable(report);
+  std::string amqp;
+  for (const amqp::BridgeStats& b : report.amqp) {
+    absl::StrAppend(&amqp, amqp.empty() ? "\n== amqp\n" : "",
+                    amqp::FormatBridgeStats(b), "\n");
+  }
+  if (report.production) return FormatProductionReport(report) + amqp;
+  std::string out = "\n" + FormatSummaryTable(report) + amqp;
   if (!report.population.empty()) {
     absl::StrAppend(&out, "\npopulation:\n", FormatFates(report.population));
   }

@@ -20,6 +20,8 @@
 #include "actors/production/image_dir_source.h"
 #include "actors/production/test_replay.h"
 #include "actors/topology/components.h"
+#include "amqp/inbound.h"
+#include "amqp/outbound.h"
 #include "base/file.h"
 #include "base/status_macros.h"
 #include "caf/all.hpp"
@@ -256,6 +258,59 @@ absl::StatusOr<StartFn> PrepareImages(const SourceSpec& s, PartContext& ctx) {
   return [sys, o]() { return actors::SpawnImageDirSource(*sys, o); };
 }
 
+// ---- AMQP bridges: the broker is asked once now (URL, login, queues,
+// exchanges), so a mistake stops the run before it starts; after that a
+// broker that goes away is reconnected to.
+
+template <class Options>
+void BackoffOf(const AmqpSpec& a, Options* o) {
+  o->url = a.broker;
+  o->reconnect_min = std::chrono::milliseconds(a.reconnect_min_ms);
+  o->reconnect_max = std::chrono::milliseconds(a.reconnect_max_ms);
+  o->counters = std::make_shared<amqp::BridgeCounters>();
+}
+
+absl::StatusOr<StartFn> PrepareAmqp(const TopologySpec& spec,
+                                    const SourceSpec& s, PartContext& ctx,
+                                    std::shared_ptr<amqp::BridgeCounters>* c) {
+  const AmqpInboundSpec& b = spec.amqp->inbound[s.amqp_bridge];
+  amqp::InboundOptions o;
+  BackoffOf(*spec.amqp, &o);
+  o.source = b.name;
+  o.queue = b.queue;
+  o.declare = b.declare;
+  o.durable = b.durable;
+  o.prefetch = static_cast<uint16_t>(b.prefetch);
+  o.rate = b.rate;
+  TB_ASSIGN_OR_RETURN(o.output, ctx.Resource(b.resource));
+  o.listener = ctx.listener;
+  TB_RETURN_IF_ERROR(amqp::PrepareInbound(o));
+  *c = o.counters;
+  caf::actor_system* sys = &ctx.system();
+  return [sys, o]() -> absl::StatusOr<caf::actor> {
+    return amqp::SpawnInboundBridge(*sys, o);
+  };
+}
+
+absl::StatusOr<caf::actor> SpawnAmqpOutbound(
+    const TopologySpec& spec, const ConsumerSpec& c, PartContext& ctx,
+    std::shared_ptr<amqp::BridgeCounters>* counters) {
+  const AmqpOutboundSpec& b = spec.amqp->outbound[c.amqp_bridge];
+  amqp::OutboundOptions o;
+  BackoffOf(*spec.amqp, &o);
+  o.name = b.name;
+  o.exchange = b.exchange;
+  o.routing_key = b.routing_key;
+  o.declare = b.declare;
+  o.exchange_type = b.exchange_type;
+  o.persistent = b.persistent;
+  o.give_up = std::chrono::milliseconds(spec.amqp->give_up_ms);
+  TB_ASSIGN_OR_RETURN(o.input, ctx.Resource(b.resource));
+  TB_RETURN_IF_ERROR(amqp::PrepareOutbound(o));
+  *counters = o.counters;
+  return amqp::SpawnOutboundBridge(ctx.system(), o);
+}
+
 absl::Status PrepareSources(const TopologySpec& spec, absl::string_view node,
                             PartContext& ctx,
                             std::vector<PreparedSource>* out) {
@@ -274,6 +329,12 @@ absl::Status PrepareSources(const TopologySpec& spec, absl::string_view node,
       case SourceKind::kImageDir:
         start = PrepareImages(s, ctx);
         break;
+      case SourceKind::kAmqp: {
+        std::shared_ptr<amqp::BridgeCounters> counters;
+        start = PrepareAmqp(spec, s, ctx, &counters);
+        if (counters) ctx.AddAmqpCounters(s.name, counters);
+        break;
+      }
     }
     if (!start.ok()) {
       return actors::PrefixStatus(absl::StrCat("source '", s.name, "'"),
@@ -381,6 +442,13 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
       o.consumer = std::move(inputs);
       o.on_sample = RecordDeadLetters(impl.dead, ctx.print);
       return actors::SpawnHookSink(sys, o);
+    }
+    case ConsumerKind::kAmqp: {
+      std::shared_ptr<amqp::BridgeCounters> counters;
+      absl::StatusOr<caf::actor> bridge =
+          SpawnAmqpOutbound(spec, c, ctx, &counters);
+      if (counters) ctx.AddAmqpCounters(c.name, counters);
+      return bridge;
     }
   }
   return absl::InternalError("unknown consumer kind");
@@ -498,6 +566,11 @@ std::shared_ptr<const actors::EvalSet> PartContext::eval() const {
 }
 
 size_t PartContext::eval_samples() const { return impl_->eval_samples; }
+
+void PartContext::AddAmqpCounters(
+    const std::string& name, std::shared_ptr<const amqp::BridgeCounters> c) {
+  amqp_counters_[name] = std::move(c);
+}
 
 std::vector<DeadLetter> PartContext::DeadLetters() const {
   std::lock_guard<std::mutex> lock(impl_->dead->mu);

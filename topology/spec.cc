@@ -317,6 +317,9 @@ class Parser {
 
   void ParsePopulation(const YAML::Node& node, Fields& root,
                        TopologySpec* spec);
+  void ParseAmqp(const YAML::Node& node, Fields& root, TopologySpec* spec);
+  void ParseAmqpInbound(Fields& f, TopologySpec* spec);
+  void ParseAmqpOutbound(Fields& f, TopologySpec* spec);
 
   void CheckNames(const TopologySpec& spec);
   void CheckRefs(const TopologySpec& spec);
@@ -333,7 +336,7 @@ const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
       "name",      "description", "nodes",   "registry",  "evaluation",
       "resources", "bindings",    "sources", "models",    "consumers",
-      "population"};
+      "population", "amqp"};
   return *keys;
 }
 
@@ -372,6 +375,9 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
                 &Parser::ParseConsumer);
   if (const YAML::Node* p = f.Find("population"); p != nullptr) {
     ParsePopulation(*p, f, spec);
+  }
+  if (const YAML::Node* a = f.Find("amqp"); a != nullptr) {
+    ParseAmqp(*a, f, spec);
   }
   CheckNames(*spec);
   CheckRefs(*spec);
@@ -463,6 +469,128 @@ void Parser::ParsePopulation(const YAML::Node& node, Fields& root,
         "'; give every model of a population the same output")});
   }
   spec->population = std::move(p);
+}
+
+std::string NameEntry(Fields& f, const char* what);
+
+// `amqp: {url, inbound: [...], outbound: [...]}`. Each bridge also becomes a
+// source or consumer of kind amqp, so names, references and the runner's
+// waiting treat it like one.
+void Parser::ParseAmqp(const YAML::Node& node, Fields& root,
+                       TopologySpec* spec) {
+  if (!node.IsMap()) {
+    root.Error(node, "'amqp' must be a mapping with the keys url, inbound, "
+                     "outbound");
+    return;
+  }
+  Fields f(node, "amqp", errors_);
+  f.Check({"url", "inbound", "outbound", "reconnect_min_ms",
+           "reconnect_max_ms", "give_up_ms"});
+  spec->amqp.emplace();
+  AmqpSpec& a = *spec->amqp;
+  a.where = f.where();
+  a.url = f.String("url", true);
+  if (const YAML::Node* url = f.Find("url"); url && url->IsScalar()) {
+    absl::StatusOr<amqp::BrokerUrl> broker = amqp::ParseBrokerUrl(a.url);
+    if (broker.ok()) {
+      a.broker = *broker;
+    } else {
+      f.Error(*url, std::string(broker.status().message()));
+    }
+  }
+  const uint32_t hour_ms = 3600 * 1000;
+  a.reconnect_min_ms = static_cast<uint32_t>(
+      f.Uint("reconnect_min_ms", a.reconnect_min_ms, 1, hour_ms));
+  a.reconnect_max_ms = static_cast<uint32_t>(
+      f.Uint("reconnect_max_ms", a.reconnect_max_ms, 1, hour_ms));
+  if (a.reconnect_max_ms < a.reconnect_min_ms) {
+    f.Error(*f.Find("reconnect_max_ms"),
+            "'reconnect_max_ms' must be >= 'reconnect_min_ms' (the backoff "
+            "doubles from the one up to the other)");
+  }
+  a.give_up_ms =
+      static_cast<uint32_t>(f.Uint("give_up_ms", a.give_up_ms, 1, hour_ms));
+  EachEntry(f, "inbound", "amqp inbound",
+            [&](Fields& e) { ParseAmqpInbound(e, spec); });
+  EachEntry(f, "outbound", "amqp outbound",
+            [&](Fields& e) { ParseAmqpOutbound(e, spec); });
+  if (!f.Has("inbound") && !f.Has("outbound")) {
+    errors_->push_back({a.where, "amqp: add 'inbound' or 'outbound' "
+                                 "bridges (or remove the section)"});
+  }
+}
+
+void Parser::ParseAmqpInbound(Fields& f, TopologySpec* spec) {
+  AmqpInboundSpec b;
+  b.where = f.where();
+  b.name = NameEntry(f, "amqp inbound");
+  f.Check({"name", "queue", "resource", "declare", "durable", "prefetch",
+           "rate"});
+  b.queue = f.String("queue", true);
+  if (f.Has("queue") && b.queue.empty()) {
+    f.Error(*f.Find("queue"), "'queue' must not be empty");
+  }
+  ResourceRef(f, "resource", absl::StrCat("amqp inbound '", b.name, "'"),
+              &b.resource);
+  b.declare = f.Bool("declare", b.declare);
+  b.durable = f.Bool("durable", b.durable);
+  if (b.durable && !b.declare) {
+    f.Error(*f.Find("durable"),
+            "'durable' applies to a queue the bridge declares; with "
+            "'declare: false' the queue is used as it was declared");
+  }
+  b.prefetch =
+      static_cast<uint32_t>(f.Uint("prefetch", b.prefetch, 1, 65535));
+  b.rate = f.NonNegative("rate", b.rate);
+  SourceSpec s;
+  s.name = b.name;
+  s.kind = SourceKind::kAmqp;
+  s.output = b.resource;
+  s.rate = b.rate;
+  s.queue = b.queue;
+  s.amqp_bridge = spec->amqp->inbound.size();
+  s.where = b.where;
+  spec->sources.push_back(std::move(s));
+  spec->amqp->inbound.push_back(std::move(b));
+}
+
+void Parser::ParseAmqpOutbound(Fields& f, TopologySpec* spec) {
+  AmqpOutboundSpec b;
+  b.where = f.where();
+  b.name = NameEntry(f, "amqp outbound");
+  f.Check({"name", "resource", "exchange", "routing_key", "declare",
+           "exchange_type", "persistent"});
+  ResourceRef(f, "resource", absl::StrCat("amqp outbound '", b.name, "'"),
+              &b.resource);
+  b.exchange = f.String("exchange", true);
+  b.routing_key = f.String("routing_key", false);
+  if (f.Has("exchange") && b.exchange.empty() && b.routing_key.empty()) {
+    f.Error(*f.Find("exchange"),
+            "the default exchange (\"\") routes by queue name; give "
+            "'routing_key: QUEUE'");
+  }
+  b.declare = f.Bool("declare", b.declare);
+  b.exchange_type = f.String("exchange_type", false, b.exchange_type);
+  static const auto* types =
+      new std::vector<std::string>{"direct", "fanout", "topic", "headers"};
+  if (std::find(types->begin(), types->end(), b.exchange_type) ==
+      types->end()) {
+    f.Error(*f.Find("exchange_type"),
+            absl::StrCat("'exchange_type' is '", b.exchange_type, "'; use ",
+                         absl::StrJoin(*types, ", ")));
+  }
+  if (b.declare && b.exchange.empty()) {
+    f.Error(*f.Find("declare"), "the default exchange cannot be declared");
+  }
+  b.persistent = f.Bool("persistent", b.persistent);
+  ConsumerSpec c;
+  c.name = b.name;
+  c.kind = ConsumerKind::kAmqp;
+  c.inputs = {b.resource};
+  c.amqp_bridge = spec->amqp->outbound.size();
+  c.where = b.where;
+  spec->consumers.push_back(std::move(c));
+  spec->amqp->outbound.push_back(std::move(b));
 }
 
 void Parser::EachEntry(Fields& root, const std::string& key, const char* what,
@@ -869,10 +997,12 @@ void Parser::CheckCycles(const TopologySpec& spec) {
 }  // namespace
 
 const char* SourceKindName(SourceKind kind) {
+  if (kind == SourceKind::kAmqp) return "amqp";  // from the amqp: section
   return KindName(SourceKinds(), kind);
 }
 
 const char* ConsumerKindName(ConsumerKind kind) {
+  if (kind == ConsumerKind::kAmqp) return "amqp";
   return KindName(ConsumerKinds(), kind);
 }
 

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "amqp/url.h"
 #include "bus/options.h"
 #include "kernels/nn/model.h"
 #include "topology/population.h"
@@ -49,7 +50,8 @@ struct BindingSpec {
   Location where;
 };
 
-enum class SourceKind { kIdxGenerator, kTestReplay, kImageDir };
+// kAmqp: an inbound bridge of the `amqp:` section (never under `sources:`).
+enum class SourceKind { kIdxGenerator, kTestReplay, kImageDir, kAmqp };
 const char* SourceKindName(SourceKind kind);
 
 struct SourceSpec {
@@ -74,6 +76,9 @@ struct SourceSpec {
   // files into `dir`, replacing an earlier export; 0 and 0: read `dir` as is.
   uint64_t export_images = 0;
   uint64_t export_broken = 0;
+  // amqp: its bridge, spec.amqp->inbound[amqp_bridge], and that one's queue.
+  size_t amqp_bridge = 0;
+  std::string queue;
   std::string node;
   Location where;
 };
@@ -97,6 +102,7 @@ enum class ConsumerKind {
   kAggregator,
   kRegistryLogger,
   kDeadLetters,  // records (and prints) dead letters for the run's report
+  kAmqp,  // an outbound bridge of the `amqp:` section (never under `consumers:`)
 };
 const char* ConsumerKindName(ConsumerKind kind);
 
@@ -106,6 +112,7 @@ struct ConsumerSpec {
   std::vector<std::string> inputs;  // resources it subscribes to
   std::string path;                 // jsonl: the file it writes
   uint64_t every = 1;               // console: print every Nth prediction
+  size_t amqp_bridge = 0;  // amqp: spec.amqp->outbound[amqp_bridge]
   std::string node;
   Location where;
 };
@@ -131,6 +138,45 @@ struct EvaluationSpec {
   Location where;
 };
 
+// `amqp:` inbound: a RabbitMQ queue consumed into a resource. Each is also a
+// source of kind kAmqp in TopologySpec::sources (named like the bridge), so
+// runs wait for its end of stream like any other source's.
+struct AmqpInboundSpec {
+  std::string name;
+  std::string queue;
+  std::string resource;
+  bool declare = true;   // declare the queue; false: it must exist
+  bool durable = false;  // declared durable (survives a broker restart)
+  uint32_t prefetch = 64;  // unacked deliveries: the bridge's credit window
+  double rate = 0;         // samples/s; 0: as fast as accepted
+  Location where;
+};
+
+// `amqp:` outbound: a resource's predictions published to an exchange. Each
+// is also a consumer of kind kAmqp in TopologySpec::consumers.
+struct AmqpOutboundSpec {
+  std::string name;
+  std::string resource;
+  std::string exchange;  // "": the default exchange (routing_key = a queue)
+  std::string routing_key;
+  bool declare = false;  // declare the exchange (durable)
+  std::string exchange_type = "direct";
+  bool persistent = true;
+  Location where;
+};
+
+// `amqp:` the broker and its bridges.
+struct AmqpSpec {
+  std::string url;          // as written (with its password)
+  amqp::BrokerUrl broker;   // parsed
+  uint32_t reconnect_min_ms = 100;
+  uint32_t reconnect_max_ms = 5000;
+  uint32_t give_up_ms = 30000;  // outbound: per prediction, then it is failed
+  std::vector<AmqpInboundSpec> inbound;
+  std::vector<AmqpOutboundSpec> outbound;
+  Location where;
+};
+
 struct TopologySpec {
   std::string name;
   std::string description;
@@ -143,6 +189,7 @@ struct TopologySpec {
   std::vector<ModelEntry> models;
   std::vector<ConsumerSpec> consumers;
   std::optional<PopulationSpec> population;
+  std::optional<AmqpSpec> amqp;
 };
 
 struct SpecError {
