@@ -58,8 +58,8 @@ void Pump(Self* self);
 // The connection is gone: forget it and try again after the backoff.
 void Lost(Self* self, const absl::Status& why) {
   auto& st = self->state;
-  caf::aout(self) << "amqp in '" << st.options.source << "': " << why.message()
-                  << "; reconnecting\n";
+  caf::aout(self) << "amqp in '" << st.options.source
+                  << "': " << std::string(why.message()) << "; reconnecting\n";
   st.conn.reset();
   ++st.generation;
   st.ending = false;  // an unacked end_of_stream comes back too
@@ -82,8 +82,8 @@ void TryConnect(Self* self) {
     ++st.options.counters->connect_failures;
     st.backoff = std::min(st.backoff * 2, st.options.reconnect_max);
     caf::aout(self) << "amqp in '" << st.options.source
-                    << "': " << conn.status().message() << "; next try in "
-                    << st.backoff.count() << " ms\n";
+                    << "': " << std::string(conn.status().message())
+                    << "; next try in " << st.backoff.count() << " ms\n";
     self->delayed_send(self, st.backoff, connect_atom::value);
     return;
   }
@@ -113,7 +113,7 @@ void DeadLetter(Self* self, const Delivery& d, const absl::Status& why) {
   if (n <= kPrintedDeadLetters) {
     caf::aout(self) << "amqp in '" << st.options.source << "': dead letter "
                     << (d.message_id.empty() ? "(no message id)" : d.message_id)
-                    << ": " << why.message()
+                    << ": " << std::string(why.message())
                     << (n == kPrintedDeadLetters ? " (further ones counted)" : "")
                     << "\n";
   }

@@ -10,7 +10,9 @@
 # resources accepted) while both queues end empty, i.e. every message was
 # acked and none that was acked is missing; the 3 bad messages are in
 # trainbus.train.dead with a reason; a pika consumer gets 200 distinct
-# predictions with predicted_label, model, version and scores headers.
+# predictions with predicted_label, model, version and scores headers. The
+# production images are published after the restart, so the live and the
+# outbound bridge must have reconnected too.
 #
 #   args: TRAINBUS_BINARY SPEC amqp_fashion.py server.sh
 set -euo pipefail
@@ -45,7 +47,6 @@ grep -q "rate: 400" "$T/spec.yaml" || fail "could not pace the training queue in
 
 py declare
 py publish --queue trainbus.train --labelled 2000 --bad 3
-py publish --queue trainbus.live --unlabelled 200 --first 1000
 
 "$trainbus" run "$T/spec.yaml" --out_dir="$T/out" --registry_dir="$T/registry" \
   --timeout_s=500 >"$T/run.out" 2>&1 &
@@ -63,6 +64,9 @@ done
 echo "killing the broker with $left training messages still queued" >&2
 rabbitmq_kill
 rabbitmq_launch || fail "the broker did not start again"
+# Production traffic only now: the live bridge and the outbound bridge must
+# both have reconnected to carry it.
+py publish --queue trainbus.live --unlabelled 200 --first 1000
 
 wait "$run_pid" || fail "trainbus run exited with $?"
 grep -q "reconnected" "$T/run.out" || fail "the bridges never reconnected"
@@ -77,6 +81,8 @@ train = bridges["train-in"]
 assert train["reconnects"] >= 1, "train-in never reconnected"
 assert train["dead_lettered"] >= 3, "train-in dead-lettered %d" % train["dead_lettered"]
 assert train["acked"] >= 2000, "train-in acked only %d" % train["acked"]
+for name in ("live-in", "predictions-out"):
+    assert bridges[name]["reconnects"] >= 1, name + " never reconnected"
 origins = {}
 for line in open(sys.argv[2]):
     j = json.loads(line)

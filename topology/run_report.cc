@@ -250,6 +250,11 @@ std::string FormatProductionReport(const RunReport& r) {
       "samples, %d images from %s, %d dead letters\n",
       r.train_samples, Published(r, SourceKind::kTestReplay),
       Published(r, SourceKind::kImageDir), r.image_dir, r.dead_letters.size());
+  for (const SourceReport& s : r.sources) {
+    if (s.kind != SourceKind::kAmqp) continue;
+    absl::StrAppendFormat(&out, "amqp '%s': %d samples, %d dead letters\n",
+                          s.name, s.published, s.dead_lettered);
+  }
   out += "\n== models\n";
   absl::StrAppendFormat(&out, "%-8s %-8s %8s %8s %11s %9s  %s\n", "model",
                         "kind", "steps", "trained", "predictions", "test_acc",

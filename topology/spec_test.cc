@@ -735,11 +735,11 @@ amqp:
              "outbound, reconnect_min_ms, reconnect_max_ms, give_up_ms"},
       {6, 21, "'reconnect_max_ms' must be >= 'reconnect_min_ms'"},
       {8, 7, "amqp inbound 'in': missing required key 'queue'"},
-      {8, 31, "names resource 'nowhere', which is not declared"},
-      {8, 50, "amqp inbound 'in': 'prefetch' must be an integer in [1, 65535]"},
-      {9, 44, "'durable' applies to a queue the bridge declares"},
-      {11, 43, "the default exchange (\"\") routes by queue name"},
-      {11, 62, "'exchange_type' is 'weird'; use direct, fanout, topic"},
+      {8, 28, "names resource 'nowhere', which is not declared"},
+      {8, 47, "amqp inbound 'in': 'prefetch' must be an integer in [1, 65535]"},
+      {9, 51, "'durable' applies to a queue the bridge declares"},
+      {11, 42, "the default exchange (\"\") routes by queue name"},
+      {11, 61, "'exchange_type' is 'weird'; use direct, fanout, topic"},
   });
   EXPECT_EQ(errors.size(), 9u) << FormatErrors("spec", errors);
 }
