@@ -47,20 +47,31 @@ std::string ServerText(const amqp_rpc_reply_t& reply) {
 // kinds (tables, decimals, timestamps) are left out.
 std::optional<HeaderValue> Decode(const amqp_field_value_t& v) {
   switch (v.kind) {
-    case AMQP_FIELD_KIND_BOOLEAN: return HeaderValue(v.value.boolean != 0);
-    case AMQP_FIELD_KIND_I8: return HeaderValue(int64_t{v.value.i8});
-    case AMQP_FIELD_KIND_U8: return HeaderValue(int64_t{v.value.u8});
-    case AMQP_FIELD_KIND_I16: return HeaderValue(int64_t{v.value.i16});
-    case AMQP_FIELD_KIND_U16: return HeaderValue(int64_t{v.value.u16});
-    case AMQP_FIELD_KIND_I32: return HeaderValue(int64_t{v.value.i32});
-    case AMQP_FIELD_KIND_U32: return HeaderValue(int64_t{v.value.u32});
-    case AMQP_FIELD_KIND_I64: return HeaderValue(int64_t{v.value.i64});
+    case AMQP_FIELD_KIND_BOOLEAN:
+      return HeaderValue(v.value.boolean != 0);
+    case AMQP_FIELD_KIND_I8:
+      return HeaderValue(int64_t{v.value.i8});
+    case AMQP_FIELD_KIND_U8:
+      return HeaderValue(int64_t{v.value.u8});
+    case AMQP_FIELD_KIND_I16:
+      return HeaderValue(int64_t{v.value.i16});
+    case AMQP_FIELD_KIND_U16:
+      return HeaderValue(int64_t{v.value.u16});
+    case AMQP_FIELD_KIND_I32:
+      return HeaderValue(int64_t{v.value.i32});
+    case AMQP_FIELD_KIND_U32:
+      return HeaderValue(int64_t{v.value.u32});
+    case AMQP_FIELD_KIND_I64:
+      return HeaderValue(int64_t{v.value.i64});
     case AMQP_FIELD_KIND_U64:
       return HeaderValue(static_cast<int64_t>(v.value.u64));
-    case AMQP_FIELD_KIND_F32: return HeaderValue(double{v.value.f32});
-    case AMQP_FIELD_KIND_F64: return HeaderValue(v.value.f64);
+    case AMQP_FIELD_KIND_F32:
+      return HeaderValue(double{v.value.f32});
+    case AMQP_FIELD_KIND_F64:
+      return HeaderValue(v.value.f64);
     case AMQP_FIELD_KIND_UTF8:
-    case AMQP_FIELD_KIND_BYTES: return HeaderValue(Text(v.value.bytes));
+    case AMQP_FIELD_KIND_BYTES:
+      return HeaderValue(Text(v.value.bytes));
     case AMQP_FIELD_KIND_ARRAY: {
       std::vector<double> out;
       for (int i = 0; i < v.value.array.num_entries; ++i) {
@@ -75,7 +86,8 @@ std::optional<HeaderValue> Decode(const amqp_field_value_t& v) {
       }
       return HeaderValue(std::move(out));
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -136,8 +148,8 @@ class EncodedTable {
         items.push_back(item);
       }
       f.kind = AMQP_FIELD_KIND_ARRAY;
-      f.value.array = amqp_array_t{static_cast<int>(items.size()),
-                                   items.data()};
+      f.value.array =
+          amqp_array_t{static_cast<int>(items.size()), items.data()};
     }
     return f;
   }
@@ -147,6 +159,11 @@ class EncodedTable {
 };
 
 }  // namespace
+
+absl::Status Prefixed(const std::string& who, const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(who, ": ", status.message()));
+}
 
 Connection::Connection(amqp_connection_state_t conn, std::string where,
                        std::chrono::milliseconds timeout)
@@ -176,17 +193,17 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     return absl::ResourceExhaustedError("cannot create a TCP socket for AMQP");
   }
   timeval tv = ToTimeval(timeout);
-  const int rc = amqp_socket_open_noblock(socket, url.host.c_str(), url.port,
-                                          &tv);
+  const int rc =
+      amqp_socket_open_noblock(socket, url.host.c_str(), url.port, &tv);
   if (rc != AMQP_STATUS_OK) {
     return absl::UnavailableError(absl::StrCat(
         "cannot connect to ", conn->where_, ": ", amqp_error_string2(rc),
         "; is the broker running and listening there?"));
   }
   amqp_set_rpc_timeout(state, &tv);
-  amqp_rpc_reply_t login = amqp_login(
-      state, url.vhost.c_str(), 0, 131072, /*heartbeat=*/0,
-      AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
+  amqp_rpc_reply_t login = amqp_login(state, url.vhost.c_str(), 0, 131072,
+                                      /*heartbeat=*/0, AMQP_SASL_METHOD_PLAIN,
+                                      url.user.c_str(), url.password.c_str());
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
     absl::Status s = conn->Fail("login", login);
     return absl::UnauthenticatedError(absl::StrCat(
@@ -203,12 +220,18 @@ absl::Status Connection::Fail(const std::string& what,
   broken_ = true;
   std::string why;
   switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL: why = "ok"; break;
-    case AMQP_RESPONSE_NONE: why = "no reply"; break;
+    case AMQP_RESPONSE_NORMAL:
+      why = "ok";
+      break;
+    case AMQP_RESPONSE_NONE:
+      why = "no reply";
+      break;
     case AMQP_RESPONSE_LIBRARY_EXCEPTION:
       why = amqp_error_string2(reply.library_error);
       break;
-    case AMQP_RESPONSE_SERVER_EXCEPTION: why = ServerText(reply); break;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+      why = ServerText(reply);
+      break;
   }
   return absl::UnavailableError(
       absl::StrCat("AMQP ", what, " on ", where_, " failed: ", why));
@@ -229,8 +252,7 @@ absl::Status Connection::Rpc(const std::string& what) {
 absl::Status Connection::CheckUsable() const {
   if (!broken_) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      "the AMQP connection to ", where_,
-      " failed earlier; open a new one"));
+      "the AMQP connection to ", where_, " failed earlier; open a new one"));
 }
 
 absl::Status Connection::DeclareQueue(const std::string& queue, bool durable) {
@@ -261,10 +283,10 @@ absl::Status Connection::DeclareExchange(const std::string& exchange,
   amqp_exchange_declare(conn_, kChannel, View(exchange), View(type),
                         /*passive=*/declare ? 0 : 1, durable, 0, 0,
                         amqp_empty_table);
-  return Rpc(declare ? absl::StrCat("exchange.declare '", exchange, "' (",
-                                    type, ")")
-                     : absl::StrCat("exchange '", exchange,
-                                    "' must exist (declare: false)"));
+  return Rpc(
+      declare ? absl::StrCat("exchange.declare '", exchange, "' (", type, ")")
+              : absl::StrCat("exchange '", exchange,
+                             "' must exist (declare: false)"));
 }
 
 absl::Status Connection::Consume(const std::string& queue, uint16_t prefetch) {
@@ -347,9 +369,9 @@ absl::StatusOr<uint64_t> Connection::Publish(const std::string& exchange,
     props._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
     props.content_type = View(m.content_type);
   }
-  const int rc = amqp_basic_publish(conn_, kChannel, View(exchange),
-                                    View(routing_key), 0, 0, &props,
-                                    View(m.body));
+  const int rc =
+      amqp_basic_publish(conn_, kChannel, View(exchange), View(routing_key), 0,
+                         0, &props, View(m.body));
   if (rc != AMQP_STATUS_OK) {
     return Fail(absl::StrCat("basic.publish to '", exchange, "'"), rc);
   }
@@ -365,9 +387,9 @@ absl::Status Connection::WaitConfirmed(uint64_t seq,
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       broken_ = true;  // a late confirm would be misread later
-      return absl::DeadlineExceededError(absl::StrCat(
-          "the broker at ", where_, " did not confirm message ", seq,
-          " within ", timeout.count(), " ms"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("the broker at ", where_, " did not confirm message ",
+                       seq, " within ", timeout.count(), " ms"));
     }
     timeval tv = ToTimeval(left);
     amqp_frame_t frame;

@@ -56,6 +56,9 @@ struct Message {
   bool persistent = true;  // delivery_mode 2: survives a broker restart
 };
 
+// `status` with "WHO: " in front of its message (the code kept); OK stays OK.
+absl::Status Prefixed(const std::string& who, const absl::Status& status);
+
 class Connection {
  public:
   // Connects, logs in and opens channel 1; `timeout` bounds the connect and

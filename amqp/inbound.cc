@@ -1,6 +1,7 @@
 #include "amqp/inbound.h"
 
 #include <algorithm>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -36,20 +37,35 @@ struct InboundState {
   bool lost_before = false;  // a connection was lost: the next is a reconnect
   std::chrono::milliseconds backoff{0};
   uint64_t next_seq = 0;
+  // Deliveries published to the resource, in delivery order, and whether the
+  // resource accepted them; the accepted prefix is acked with one
+  // multiple-ack per batch (a quarter of the window, or when none is left).
+  std::deque<std::pair<uint64_t, bool>> in_flight;
+  uint64_t ackable_tag = 0;
+  uint32_t ackable = 0;
 
   static inline const char* name = "trainbus.amqp_inbound";
 };
 
 using Self = caf::stateful_actor<InboundState>;
 
-absl::StatusOr<std::unique_ptr<Connection>> Connect(const InboundOptions& o) {
-  TB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(o.url));
-  if (o.declare) {
-    TB_RETURN_IF_ERROR(conn->DeclareQueue(o.queue, o.durable));
+// Opens a connection, declares (or checks) the queues and, when asked,
+// starts consuming.
+absl::StatusOr<std::unique_ptr<Connection>> Connect(const InboundOptions& o,
+                                                    bool consume) {
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                      Connection::Open(o.url));
+  if (o.settings.declare) {
+    TB_RETURN_IF_ERROR(
+        conn->DeclareQueue(o.settings.queue, o.settings.durable));
   } else {
-    TB_RETURN_IF_ERROR(conn->QueueDepth(o.queue).status());
+    TB_RETURN_IF_ERROR(conn->QueueDepth(o.settings.queue).status());
   }
-  TB_RETURN_IF_ERROR(conn->DeclareQueue(DeadLetterQueue(o.queue), true));
+  TB_RETURN_IF_ERROR(
+      conn->DeclareQueue(DeadLetterQueue(o.settings.queue), true));
+  if (consume) {
+    TB_RETURN_IF_ERROR(conn->Consume(o.settings.queue, o.settings.prefetch));
+  }
   return conn;
 }
 
@@ -62,25 +78,22 @@ void Lost(Self* self, const absl::Status& why) {
                   << "': " << std::string(why.message()) << "; reconnecting\n";
   st.conn.reset();
   ++st.generation;
+  st.in_flight.clear();  // their tags died with the connection
+  st.ackable = 0;
   st.ending = false;  // an unacked end_of_stream comes back too
   st.lost_before = true;
   st.options.counters->connected = false;
-  st.backoff = st.options.reconnect_min;
+  st.backoff = st.options.backoff.min;
   self->delayed_send(self, st.backoff, connect_atom::value);
 }
 
 void TryConnect(Self* self) {
   auto& st = self->state;
-  absl::StatusOr<std::unique_ptr<Connection>> conn = Connect(st.options);
-  if (conn.ok()) {
-    conn = [&]() -> absl::StatusOr<std::unique_ptr<Connection>> {
-      TB_RETURN_IF_ERROR((*conn)->Consume(st.options.queue, st.options.prefetch));
-      return std::move(*conn);
-    }();
-  }
+  absl::StatusOr<std::unique_ptr<Connection>> conn =
+      Connect(st.options, /*consume=*/true);
   if (!conn.ok()) {
     ++st.options.counters->connect_failures;
-    st.backoff = std::min(st.backoff * 2, st.options.reconnect_max);
+    st.backoff = std::min(st.backoff * 2, st.options.backoff.max);
     caf::aout(self) << "amqp in '" << st.options.source
                     << "': " << std::string(conn.status().message())
                     << "; next try in " << st.backoff.count() << " ms\n";
@@ -107,6 +120,31 @@ void Ack(Self* self, uint64_t generation, uint64_t tag) {
   ++st.options.counters->acked;
 }
 
+// The resource accepted delivery `tag`: ack it, with every accepted one
+// before it, once a batch is complete or nothing else is in flight.
+void Accepted(Self* self, uint64_t generation, uint64_t tag) {
+  auto& st = self->state;
+  if (generation != st.generation || !st.conn) return;  // redelivered later
+  for (auto& [t, accepted] : st.in_flight) {
+    if (t == tag) accepted = true;
+  }
+  while (!st.in_flight.empty() && st.in_flight.front().second) {
+    st.ackable_tag = st.in_flight.front().first;
+    ++st.ackable;
+    st.in_flight.pop_front();
+  }
+  const uint32_t batch =
+      std::max<uint32_t>(st.options.settings.prefetch / 4, 1);
+  if (st.ackable == 0 || (st.ackable < batch && !st.in_flight.empty())) return;
+  if (absl::Status s = st.conn->Ack(st.ackable_tag, /*multiple=*/true);
+      !s.ok()) {
+    Lost(self, s);
+    return;
+  }
+  st.options.counters->acked += st.ackable;
+  st.ackable = 0;
+}
+
 void DeadLetter(Self* self, const Delivery& d, const absl::Status& why) {
   auto& st = self->state;
   const uint64_t n = ++st.options.counters->dead_lettered;
@@ -114,12 +152,13 @@ void DeadLetter(Self* self, const Delivery& d, const absl::Status& why) {
     caf::aout(self) << "amqp in '" << st.options.source << "': dead letter "
                     << (d.message_id.empty() ? "(no message id)" : d.message_id)
                     << ": " << std::string(why.message())
-                    << (n == kPrintedDeadLetters ? " (further ones counted)" : "")
+                    << (n == kPrintedDeadLetters ? " (further ones counted)"
+                                                 : "")
                     << "\n";
   }
-  absl::StatusOr<uint64_t> sent = st.conn->Publish(
-      "", DeadLetterQueue(st.options.queue),
-      DeadLetterOf(d, std::string(why.message())));
+  absl::StatusOr<uint64_t> sent =
+      st.conn->Publish("", DeadLetterQueue(st.options.settings.queue),
+                       DeadLetterOf(d, std::string(why.message())));
   if (!sent.ok()) {
     Lost(self, sent.status());
     return;
@@ -136,7 +175,8 @@ void Handle(Self* self, Delivery d) {
     st.eos_tag = d.tag;
     return;
   }
-  absl::StatusOr<bus::Sample> sample = ToSample(d, st.options.source, st.next_seq);
+  absl::StatusOr<bus::Sample> sample =
+      ToSample(d, st.options.source, st.next_seq);
   if (!sample.ok()) {
     DeadLetter(self, d, sample.status());
     return;
@@ -144,10 +184,11 @@ void Handle(Self* self, Delivery d) {
   ++st.next_seq;
   sample->publish_ns = actors::SteadyNowNs();
   const uint64_t generation = st.generation, tag = d.tag;
+  st.in_flight.emplace_back(tag, false);
   st.window.Send(self, st.options.output, *std::move(sample), st.options.source,
                  [self, generation, tag] {
                    ++self->state.options.counters->accepted;
-                   Ack(self, generation, tag);
+                   Accepted(self, generation, tag);
                    Pump(self);
                  });
 }
@@ -199,8 +240,9 @@ void Pump(Self* self) {
 caf::behavior InboundBridge(Self* self, InboundOptions options) {
   auto& st = self->state;
   st.options = std::move(options);
-  st.window = bus::PublishWindow(st.options.prefetch, st.options.rate);
-  st.backoff = st.options.reconnect_min;
+  st.window = bus::PublishWindow(st.options.settings.prefetch,
+                                 st.options.settings.rate);
+  st.backoff = st.options.backoff.min;
   self->monitor(st.options.output);
   self->set_down_handler([self](const caf::down_msg&) { self->quit(); });
   self->send(self, connect_atom::value);
@@ -225,24 +267,19 @@ std::string DeadLetterQueue(const std::string& queue) {
 }
 
 absl::Status PrepareInbound(const InboundOptions& options) {
-  if (options.queue.empty()) {
+  if (options.settings.queue.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "amqp inbound '", options.source, "' needs a queue to consume"));
   }
-  absl::StatusOr<std::unique_ptr<Connection>> conn = Connect(options);
-  if (!conn.ok()) {
-    return absl::Status(conn.status().code(),
-                        absl::StrCat("amqp inbound '", options.source,
-                                     "': ", conn.status().message()));
-  }
-  return absl::OkStatus();
+  return Prefixed(absl::StrCat("amqp inbound '", options.source, "'"),
+                  Connect(options, /*consume=*/false).status());
 }
 
 caf::actor SpawnInboundBridge(caf::actor_system& sys, InboundOptions options) {
   if (!options.counters) options.counters = std::make_shared<BridgeCounters>();
   options.counters->name = options.source;
   options.counters->inbound = true;
-  options.prefetch = std::max<uint16_t>(options.prefetch, 1);
+  options.settings.prefetch = std::max<uint16_t>(options.settings.prefetch, 1);
   return sys.spawn<caf::detached>(InboundBridge, std::move(options));
 }
 

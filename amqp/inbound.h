@@ -3,23 +3,25 @@
 //   InboundOptions o;
 //   o.source = "train-in";            // the samples' source, the bridge's name
 //   o.url = *ParseBrokerUrl("amqp://guest:guest@127.0.0.1:5672/");
-//   o.queue = "train";
-//   o.durable = true;                 // declared durable (with <queue>.dead)
-//   o.prefetch = 64;                  // unacked deliveries = publish window
+//   o.settings.queue = "train";
+//   o.settings.durable = true;        // declared durable (with <queue>.dead)
+//   o.settings.prefetch = 64;         // unacked deliveries = publish window
 //   o.output = *bus.Lookup("mnist");
 //   o.listener = self;                // (done_atom, source, accepted, dead)
-//   TB_RETURN_IF_ERROR(PrepareInbound(o));   // the broker answers, queues exist
-//   caf::actor bridge = SpawnInboundBridge(sys, o);
+//   TB_RETURN_IF_ERROR(PrepareInbound(o));   // the broker answers, queues
+//   exist caf::actor bridge = SpawnInboundBridge(sys, o);
 //
 // One detached actor owns the connection (librabbitmq blocks and is not
 // thread-safe, so no other thread touches it). Deliveries become Samples
 // (amqp/message.h) published through a PublishWindow of `prefetch`: the
 // broker's unacked window is the bus's credit window. A delivery is acked
 // only when the resource has accepted it, i.e. after the log append for a
-// durable resource, so an acked message is never lost; a bad message is
+// durable resource, so an acked message is never lost (acks go in batches
+// of a quarter of the window, one multiple-ack for an accepted prefix, and
+// at once when nothing else is in flight); a bad message is
 // published to `<queue>.dead` with a `reason` header and then acked. When
 // the broker goes away the bridge reconnects with exponential backoff
-// (reconnect_min doubling to reconnect_max); deliveries of the lost
+// (Backoff: min doubling to max); deliveries of the lost
 // connection that were in flight are not acked (their tags died with it)
 // and come back redelivered: at-least-once. A message with the header
 // `end_of_stream: true` ends the stream (bus end marker, then the listener
@@ -35,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "amqp/counters.h"
+#include "amqp/settings.h"
 #include "amqp/url.h"
 #include "bus/protocol.h"
 #include "caf/actor.hpp"
@@ -45,16 +48,11 @@ namespace trainbus::amqp {
 struct InboundOptions {
   std::string source = "amqp";
   BrokerUrl url;
-  std::string queue;
-  bool declare = true;   // declare the queue; false: it must exist
-  bool durable = false;  // when declaring: survive a broker restart
-  uint16_t prefetch = 64;
-  double rate = 0;  // samples/s; 0: as fast as the resource accepts
+  InboundSettings settings;
   bus::resource_actor output;
   caf::actor listener;  // (done_atom, source, uint64_t accepted, uint64_t dead)
   bool end_marker = true;
-  std::chrono::milliseconds reconnect_min{100};
-  std::chrono::milliseconds reconnect_max{5000};
+  Backoff backoff;
   std::shared_ptr<BridgeCounters> counters;  // made by Spawn when null
 };
 

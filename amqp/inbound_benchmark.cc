@@ -3,8 +3,8 @@
 // with --benchmark_enable_random_interleaving).
 //
 //   tools/bench/amqp_inbound.sh        # starts a private broker, runs this
-//   TRAINBUS_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ \
-//     bazel run -c opt //amqp:inbound_benchmark
+//   export TRAINBUS_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/
+//   bazel run -c opt //amqp:inbound_benchmark
 //
 // Each iteration first fills a (transient) queue with kMessages 784-byte
 // messages, untimed, then times draining it:
@@ -122,8 +122,7 @@ void BM_InboundBridge(benchmark::State& state) {
   actors::ConsumerOptions c;
   c.name = "discard";
   c.inputs = {*resource};
-  caf::actor sink =
-      actors::SpawnConsumer(sys, c, std::make_unique<Discard>());
+  caf::actor sink = actors::SpawnConsumer(sys, c, std::make_unique<Discard>());
   {
     caf::scoped_actor self(sys);
     for (auto _ : state) {
@@ -132,18 +131,16 @@ void BM_InboundBridge(benchmark::State& state) {
       InboundOptions o;
       o.source = "bench";
       o.url = Url();
-      o.queue = kQueue;
-      o.prefetch = static_cast<uint16_t>(state.range(0));
+      o.settings.queue = kQueue;
+      o.settings.prefetch = static_cast<uint16_t>(state.range(0));
       o.output = *resource;
       o.listener = caf::actor(self);
       o.end_marker = false;  // the sink would count it; nothing needs it
       state.ResumeTiming();
       SpawnInboundBridge(sys, o);
       uint64_t accepted = 0;
-      self->receive(
-          [&](bus::done_atom, const std::string&, uint64_t n, uint64_t) {
-            accepted = n;
-          });
+      self->receive([&](bus::done_atom, const std::string&, uint64_t n,
+                        uint64_t) { accepted = n; });
       if (accepted != static_cast<uint64_t>(kMessages)) {
         state.SkipWithError(
             absl::StrCat("the bridge accepted ", accepted).c_str());
@@ -156,10 +153,16 @@ void BM_InboundBridge(benchmark::State& state) {
   caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
 }
 
-BENCHMARK(BM_RabbitMqConsume)->Arg(64)->Arg(256)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
-BENCHMARK(BM_InboundBridge)->Arg(64)->Arg(256)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_RabbitMqConsume)
+    ->Arg(64)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_InboundBridge)
+    ->Arg(64)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace trainbus::amqp

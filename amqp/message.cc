@@ -5,9 +5,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "actors/consumer/jsonl_sink.h"
 #include "data/image.h"
 #include "data/mnist28.h"
-#include "report/json_text.h"
 
 namespace trainbus::amqp {
 namespace {
@@ -102,15 +102,7 @@ Message FromPrediction(const bus::Prediction& p, bool persistent) {
   m.headers["source"] = p.source;
   m.headers["origin"] = p.origin;
   m.headers["sample_seq"] = static_cast<int64_t>(p.sample_seq);
-  report::Json body;
-  body["predicted_label"] = p.label;
-  body["model"] = p.model;
-  body["version"] = p.model_version;
-  body["scores"] = p.scores;
-  body["source"] = p.source;
-  body["origin"] = p.origin;
-  body["sample_seq"] = p.sample_seq;
-  m.body = report::ToJsonText(body);
+  m.body = actors::PredictionToJson(p);  // the JSON-lines sink's record
   m.message_id = absl::StrCat(p.model, "/", p.source, "/", p.sample_seq);
   return m;
 }

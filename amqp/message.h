@@ -40,7 +40,8 @@ absl::StatusOr<bus::Sample> ToSample(const Delivery& d,
                                      const std::string& source, uint64_t seq);
 
 // Headers predicted_label, model, version, scores (an array of doubles),
-// source, origin, sample_seq; the same fields as a JSON body.
+// source, origin, sample_seq; the body is the prediction's JSON line as the
+// jsonl consumer writes it (actors/consumer/jsonl_sink.h).
 Message FromPrediction(const bus::Prediction& p, bool persistent = true);
 
 // The dead letter of `d`: its body and headers plus `reason`.

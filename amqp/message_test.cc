@@ -112,7 +112,7 @@ TEST(FromPrediction, HeadersAndJsonBody) {
   EXPECT_THAT(std::get<std::vector<double>>(m.headers.at("scores")),
               ElementsAre(0.25, 0.75));
   EXPECT_EQ(std::get<std::string>(m.headers.at("origin")), "live-12");
-  EXPECT_THAT(m.body, HasSubstr("\"predicted_label\":4"));
+  EXPECT_THAT(m.body, HasSubstr("\"label\":4"));
   EXPECT_THAT(m.body, HasSubstr("\"scores\":[0.25,0.75]"));
 }
 

@@ -19,10 +19,12 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kConfirmTimeout{10000};
 
 absl::StatusOr<std::unique_ptr<Connection>> Connect(const OutboundOptions& o) {
-  TB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(o.url));
-  if (!o.exchange.empty()) {
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                      Connection::Open(o.url));
+  const OutboundSettings& s = o.settings;
+  if (!s.exchange.empty()) {
     TB_RETURN_IF_ERROR(
-        conn->DeclareExchange(o.exchange, o.exchange_type, true, o.declare));
+        conn->DeclareExchange(s.exchange, s.exchange_type, true, s.declare));
   }
   TB_RETURN_IF_ERROR(conn->EnableConfirms());
   return conn;
@@ -34,21 +36,21 @@ class OutboundLogic : public actors::ConsumerLogic {
       : options_(std::move(options)) {}
 
   absl::Status OnPrediction(uint64_t, const bus::Prediction& p) override {
-    const Message m = FromPrediction(p, options_.persistent);
-    const Clock::time_point deadline = Clock::now() + options_.give_up;
-    std::chrono::milliseconds backoff = options_.reconnect_min;
+    const Message m = FromPrediction(p, options_.settings.persistent);
+    const Clock::time_point deadline = Clock::now() + options_.settings.give_up;
+    std::chrono::milliseconds backoff = options_.backoff.min;
     absl::Status last;
     while (true) {
       last = PublishOnce(m);
       if (last.ok()) return absl::OkStatus();
       if (Clock::now() + backoff >= deadline) break;
       std::this_thread::sleep_for(backoff);  // the broker's restart, capped
-      backoff = std::min(backoff * 2, options_.reconnect_max);
+      backoff = std::min(backoff * 2, options_.backoff.max);
     }
     ++options_.counters->failed;
     return absl::UnavailableError(absl::StrCat(
         "amqp out '", options_.name, "': gave up on a prediction after ",
-        options_.give_up.count(), " ms: ", last.message()));
+        options_.settings.give_up.count(), " ms: ", last.message()));
   }
 
  private:
@@ -68,8 +70,8 @@ class OutboundLogic : public actors::ConsumerLogic {
                   << conn_->where() << "\n";
       }
     }
-    absl::StatusOr<uint64_t> seq =
-        conn_->Publish(options_.exchange, options_.routing_key, m);
+    absl::StatusOr<uint64_t> seq = conn_->Publish(
+        options_.settings.exchange, options_.settings.routing_key, m);
     absl::Status s = seq.status();
     if (s.ok()) {
       ++c.published;
@@ -95,13 +97,8 @@ class OutboundLogic : public actors::ConsumerLogic {
 }  // namespace
 
 absl::Status PrepareOutbound(const OutboundOptions& options) {
-  absl::StatusOr<std::unique_ptr<Connection>> conn = Connect(options);
-  if (!conn.ok()) {
-    return absl::Status(conn.status().code(),
-                        absl::StrCat("amqp outbound '", options.name,
-                                     "': ", conn.status().message()));
-  }
-  return absl::OkStatus();
+  return Prefixed(absl::StrCat("amqp outbound '", options.name, "'"),
+                  Connect(options).status());
 }
 
 caf::actor SpawnOutboundBridge(caf::actor_system& sys,
@@ -114,8 +111,8 @@ caf::actor SpawnOutboundBridge(caf::actor_system& sys,
   c.inputs = {options.input};
   c.credit = options.credit;
   c.detached = true;  // librabbitmq blocks
-  return actors::SpawnConsumer(sys, std::move(c),
-                               std::make_unique<OutboundLogic>(std::move(options)));
+  return actors::SpawnConsumer(
+      sys, std::move(c), std::make_unique<OutboundLogic>(std::move(options)));
 }
 
 }  // namespace trainbus::amqp

@@ -4,11 +4,11 @@
 //   OutboundOptions o;
 //   o.name = "predictions-out";
 //   o.url = *ParseBrokerUrl("amqp://guest:guest@127.0.0.1:5672/");
-//   o.exchange = "trainbus.predictions";
-//   o.routing_key = "predictions";
+//   o.settings.exchange = "trainbus.predictions";
+//   o.settings.routing_key = "predictions";
 //   o.input = *bus.Lookup("predictions");
-//   TB_RETURN_IF_ERROR(PrepareOutbound(o));  // the exchange exists (or is made)
-//   caf::actor bridge = SpawnOutboundBridge(sys, o);
+//   TB_RETURN_IF_ERROR(PrepareOutbound(o));  // the exchange exists (or is
+//   made) caf::actor bridge = SpawnOutboundBridge(sys, o);
 //
 // It is a consumer (actors/consumer: credit, flush and stats like every
 // other) on a thread of its own, because librabbitmq blocks. Each prediction
@@ -17,8 +17,8 @@
 // goes back, so the resource holds what the broker has not taken. When the
 // broker goes away the bridge reconnects with backoff and publishes the
 // message again (a message whose confirm was lost may arrive twice); after
-// `give_up` without success the prediction is counted as failed and the
-// stream goes on.
+// `settings.give_up` without success the prediction is counted as failed and
+// the stream goes on.
 #ifndef TRAINBUS_AMQP_OUTBOUND_H_
 #define TRAINBUS_AMQP_OUTBOUND_H_
 
@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "amqp/counters.h"
+#include "amqp/settings.h"
 #include "amqp/url.h"
 #include "bus/protocol.h"
 #include "caf/actor.hpp"
@@ -38,16 +39,10 @@ namespace trainbus::amqp {
 struct OutboundOptions {
   std::string name = "amqp-out";
   BrokerUrl url;
-  std::string exchange;  // "" is the default exchange: key = queue name
-  std::string routing_key;
-  bool declare = false;  // declare the exchange (durable) of exchange_type
-  std::string exchange_type = "direct";
-  bool persistent = true;
+  OutboundSettings settings;
   bus::resource_actor input;
   uint32_t credit = 64;
-  std::chrono::milliseconds reconnect_min{100};
-  std::chrono::milliseconds reconnect_max{5000};
-  std::chrono::milliseconds give_up{30000};
+  Backoff backoff;
   std::shared_ptr<BridgeCounters> counters;  // made by Spawn when null
 };
 

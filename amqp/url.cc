@@ -29,9 +29,10 @@ absl::StatusOr<BrokerUrl> ParseBrokerUrl(absl::string_view text) {
   const absl::string_view rest = text.substr(7);
   if (rest.empty() || rest[0] == '/' || rest[0] == ':' ||
       absl::StrContains(rest, "@/") || absl::StrContains(rest, "@:")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "broker URL '", text, "' names no host; expected "
-        "amqp://USER:PASS@HOST:PORT/VHOST"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("broker URL '", text,
+                     "' names no host; expected "
+                     "amqp://USER:PASS@HOST:PORT/VHOST"));
   }
   // amqp_parse_url writes into its argument and points into it.
   std::vector<char> buffer(text.begin(), text.end());

@@ -262,11 +262,11 @@ absl::StatusOr<StartFn> PrepareImages(const SourceSpec& s, PartContext& ctx) {
 // exchanges), so a mistake stops the run before it starts; after that a
 // broker that goes away is reconnected to.
 
+// The section's broker and backoff, and counters the part keeps.
 template <class Options>
-void BackoffOf(const AmqpSpec& a, Options* o) {
+void ConnectionOf(const AmqpSpec& a, Options* o) {
   o->url = a.broker;
-  o->reconnect_min = std::chrono::milliseconds(a.reconnect_min_ms);
-  o->reconnect_max = std::chrono::milliseconds(a.reconnect_max_ms);
+  o->backoff = a.backoff;
   o->counters = std::make_shared<amqp::BridgeCounters>();
 }
 
@@ -275,13 +275,9 @@ absl::StatusOr<StartFn> PrepareAmqp(const TopologySpec& spec,
                                     std::shared_ptr<amqp::BridgeCounters>* c) {
   const AmqpInboundSpec& b = spec.amqp->inbound[s.amqp_bridge];
   amqp::InboundOptions o;
-  BackoffOf(*spec.amqp, &o);
+  ConnectionOf(*spec.amqp, &o);
   o.source = b.name;
-  o.queue = b.queue;
-  o.declare = b.declare;
-  o.durable = b.durable;
-  o.prefetch = static_cast<uint16_t>(b.prefetch);
-  o.rate = b.rate;
+  o.settings = b.settings;
   TB_ASSIGN_OR_RETURN(o.output, ctx.Resource(b.resource));
   o.listener = ctx.listener;
   TB_RETURN_IF_ERROR(amqp::PrepareInbound(o));
@@ -297,14 +293,9 @@ absl::StatusOr<caf::actor> SpawnAmqpOutbound(
     std::shared_ptr<amqp::BridgeCounters>* counters) {
   const AmqpOutboundSpec& b = spec.amqp->outbound[c.amqp_bridge];
   amqp::OutboundOptions o;
-  BackoffOf(*spec.amqp, &o);
+  ConnectionOf(*spec.amqp, &o);
   o.name = b.name;
-  o.exchange = b.exchange;
-  o.routing_key = b.routing_key;
-  o.declare = b.declare;
-  o.exchange_type = b.exchange_type;
-  o.persistent = b.persistent;
-  o.give_up = std::chrono::milliseconds(spec.amqp->give_up_ms);
+  o.settings = b.settings;
   TB_ASSIGN_OR_RETURN(o.input, ctx.Resource(b.resource));
   TB_RETURN_IF_ERROR(amqp::PrepareOutbound(o));
   *counters = o.counters;

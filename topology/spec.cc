@@ -1,6 +1,7 @@
 #include "topology/spec.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -208,6 +209,17 @@ class Fields {
   Errors* errors_;
   std::vector<Entry> entries_;
 };
+
+// A value parsed from the scalar at `at`: kept in *out, or its error
+// recorded there.
+template <class T>
+void Keep(Fields& f, const YAML::Node& at, absl::StatusOr<T> parsed, T* out) {
+  if (parsed.ok()) {
+    *out = *std::move(parsed);
+  } else {
+    f.Error(at, std::string(parsed.status().message()));
+  }
+}
 
 // A kind of source or consumer: its name in the spec and the keys it
 // accepts besides the common ones.
@@ -491,29 +503,25 @@ void Parser::ParseAmqp(const YAML::Node& node, Fields& root,
   a.where = f.where();
   a.url = f.String("url", true);
   if (const YAML::Node* url = f.Find("url"); url && url->IsScalar()) {
-    absl::StatusOr<amqp::BrokerUrl> broker = amqp::ParseBrokerUrl(a.url);
-    if (broker.ok()) {
-      a.broker = *broker;
-    } else {
-      f.Error(*url, std::string(broker.status().message()));
-    }
+    Keep(f, *url, amqp::ParseBrokerUrl(a.url), &a.broker);
   }
-  const uint32_t hour_ms = 3600 * 1000;
-  a.reconnect_min_ms = static_cast<uint32_t>(
-      f.Uint("reconnect_min_ms", a.reconnect_min_ms, 1, hour_ms));
-  a.reconnect_max_ms = static_cast<uint32_t>(
-      f.Uint("reconnect_max_ms", a.reconnect_max_ms, 1, hour_ms));
-  if (a.reconnect_max_ms < a.reconnect_min_ms) {
+  using Ms = std::chrono::milliseconds;
+  const uint64_t hour_ms = 3600 * 1000;
+  a.backoff.min = Ms(f.Uint("reconnect_min_ms", a.backoff.min.count(), 1,
+                            hour_ms));
+  a.backoff.max = Ms(f.Uint("reconnect_max_ms", a.backoff.max.count(), 1,
+                            hour_ms));
+  if (a.backoff.max < a.backoff.min) {
     f.Error(*f.Find("reconnect_max_ms"),
             "'reconnect_max_ms' must be >= 'reconnect_min_ms' (the backoff "
             "doubles from the one up to the other)");
   }
-  a.give_up_ms =
-      static_cast<uint32_t>(f.Uint("give_up_ms", a.give_up_ms, 1, hour_ms));
+  const Ms give_up(f.Uint("give_up_ms", 30000, 1, hour_ms));
   EachEntry(f, "inbound", "amqp inbound",
             [&](Fields& e) { ParseAmqpInbound(e, spec); });
   EachEntry(f, "outbound", "amqp outbound",
             [&](Fields& e) { ParseAmqpOutbound(e, spec); });
+  for (AmqpOutboundSpec& b : a.outbound) b.settings.give_up = give_up;
   if (!f.Has("inbound") && !f.Has("outbound")) {
     errors_->push_back({a.where, "amqp: add 'inbound' or 'outbound' "
                                  "bridges (or remove the section)"});
@@ -522,32 +530,33 @@ void Parser::ParseAmqp(const YAML::Node& node, Fields& root,
 
 void Parser::ParseAmqpInbound(Fields& f, TopologySpec* spec) {
   AmqpInboundSpec b;
+  amqp::InboundSettings& in = b.settings;
   b.where = f.where();
   b.name = NameEntry(f, "amqp inbound");
   f.Check({"name", "queue", "resource", "declare", "durable", "prefetch",
            "rate"});
-  b.queue = f.String("queue", true);
-  if (f.Has("queue") && b.queue.empty()) {
+  in.queue = f.String("queue", true);
+  if (f.Has("queue") && in.queue.empty()) {
     f.Error(*f.Find("queue"), "'queue' must not be empty");
   }
   ResourceRef(f, "resource", absl::StrCat("amqp inbound '", b.name, "'"),
               &b.resource);
-  b.declare = f.Bool("declare", b.declare);
-  b.durable = f.Bool("durable", b.durable);
-  if (b.durable && !b.declare) {
+  in.declare = f.Bool("declare", in.declare);
+  in.durable = f.Bool("durable", in.durable);
+  if (in.durable && !in.declare) {
     f.Error(*f.Find("durable"),
             "'durable' applies to a queue the bridge declares; with "
             "'declare: false' the queue is used as it was declared");
   }
-  b.prefetch =
-      static_cast<uint32_t>(f.Uint("prefetch", b.prefetch, 1, 65535));
-  b.rate = f.NonNegative("rate", b.rate);
+  in.prefetch =
+      static_cast<uint16_t>(f.Uint("prefetch", in.prefetch, 1, 65535));
+  in.rate = f.NonNegative("rate", in.rate);
   SourceSpec s;
   s.name = b.name;
   s.kind = SourceKind::kAmqp;
   s.output = b.resource;
-  s.rate = b.rate;
-  s.queue = b.queue;
+  s.rate = in.rate;
+  s.queue = in.queue;
   s.amqp_bridge = spec->amqp->inbound.size();
   s.where = b.where;
   spec->sources.push_back(std::move(s));
@@ -556,33 +565,34 @@ void Parser::ParseAmqpInbound(Fields& f, TopologySpec* spec) {
 
 void Parser::ParseAmqpOutbound(Fields& f, TopologySpec* spec) {
   AmqpOutboundSpec b;
+  amqp::OutboundSettings& out = b.settings;
   b.where = f.where();
   b.name = NameEntry(f, "amqp outbound");
   f.Check({"name", "resource", "exchange", "routing_key", "declare",
            "exchange_type", "persistent"});
   ResourceRef(f, "resource", absl::StrCat("amqp outbound '", b.name, "'"),
               &b.resource);
-  b.exchange = f.String("exchange", true);
-  b.routing_key = f.String("routing_key", false);
-  if (f.Has("exchange") && b.exchange.empty() && b.routing_key.empty()) {
+  out.exchange = f.String("exchange", true);
+  out.routing_key = f.String("routing_key", false);
+  if (f.Has("exchange") && out.exchange.empty() && out.routing_key.empty()) {
     f.Error(*f.Find("exchange"),
             "the default exchange (\"\") routes by queue name; give "
             "'routing_key: QUEUE'");
   }
-  b.declare = f.Bool("declare", b.declare);
-  b.exchange_type = f.String("exchange_type", false, b.exchange_type);
+  out.declare = f.Bool("declare", out.declare);
+  out.exchange_type = f.String("exchange_type", false, out.exchange_type);
   static const auto* types =
       new std::vector<std::string>{"direct", "fanout", "topic", "headers"};
-  if (std::find(types->begin(), types->end(), b.exchange_type) ==
+  if (std::find(types->begin(), types->end(), out.exchange_type) ==
       types->end()) {
     f.Error(*f.Find("exchange_type"),
-            absl::StrCat("'exchange_type' is '", b.exchange_type, "'; use ",
+            absl::StrCat("'exchange_type' is '", out.exchange_type, "'; use ",
                          absl::StrJoin(*types, ", ")));
   }
-  if (b.declare && b.exchange.empty()) {
+  if (out.declare && out.exchange.empty()) {
     f.Error(*f.Find("declare"), "the default exchange cannot be declared");
   }
-  b.persistent = f.Bool("persistent", b.persistent);
+  out.persistent = f.Bool("persistent", out.persistent);
   ConsumerSpec c;
   c.name = b.name;
   c.kind = ConsumerKind::kAmqp;
@@ -852,12 +862,7 @@ bool Parser::ParseModel(Fields& f, ModelEntry* out) {
            "eval_subset", "node"});
   m.spec_text = f.String("spec", true);
   if (const YAML::Node* text = f.Find("spec"); text && text->IsScalar()) {
-    absl::StatusOr<nn::ModelSpec> parsed = nn::ParseModelSpec(m.spec_text);
-    if (parsed.ok()) {
-      m.spec = *parsed;
-    } else {
-      f.Error(*text, std::string(parsed.status().message()));
-    }
+    Keep(f, *text, nn::ParseModelSpec(m.spec_text), &m.spec);
   }
   const std::string what = absl::StrCat("model '", m.name, "'");
   ResourceRef(f, "input", what, &m.input);

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "amqp/settings.h"
 #include "amqp/url.h"
 #include "bus/options.h"
 #include "kernels/nn/model.h"
@@ -143,12 +144,8 @@ struct EvaluationSpec {
 // runs wait for its end of stream like any other source's.
 struct AmqpInboundSpec {
   std::string name;
-  std::string queue;
   std::string resource;
-  bool declare = true;   // declare the queue; false: it must exist
-  bool durable = false;  // declared durable (survives a broker restart)
-  uint32_t prefetch = 64;  // unacked deliveries: the bridge's credit window
-  double rate = 0;         // samples/s; 0: as fast as accepted
+  amqp::InboundSettings settings;  // queue, declare, durable, prefetch, rate
   Location where;
 };
 
@@ -157,11 +154,9 @@ struct AmqpInboundSpec {
 struct AmqpOutboundSpec {
   std::string name;
   std::string resource;
-  std::string exchange;  // "": the default exchange (routing_key = a queue)
-  std::string routing_key;
-  bool declare = false;  // declare the exchange (durable)
-  std::string exchange_type = "direct";
-  bool persistent = true;
+  // exchange, routing_key, declare, exchange_type, persistent; give_up is
+  // the section's give_up_ms.
+  amqp::OutboundSettings settings;
   Location where;
 };
 
@@ -169,9 +164,7 @@ struct AmqpOutboundSpec {
 struct AmqpSpec {
   std::string url;          // as written (with its password)
   amqp::BrokerUrl broker;   // parsed
-  uint32_t reconnect_min_ms = 100;
-  uint32_t reconnect_max_ms = 5000;
-  uint32_t give_up_ms = 30000;  // outbound: per prediction, then it is failed
+  amqp::Backoff backoff;    // reconnect_min_ms, reconnect_max_ms
   std::vector<AmqpInboundSpec> inbound;
   std::vector<AmqpOutboundSpec> outbound;
   Location where;

@@ -699,12 +699,14 @@ TEST(AmqpSection, ExampleSpecHasTwoInboundAndOneOutboundBridge) {
   EXPECT_EQ(spec->amqp->broker.host, "127.0.0.1");
   ASSERT_EQ(spec->amqp->inbound.size(), 2u);
   const AmqpInboundSpec& train = spec->amqp->inbound[0];
-  EXPECT_EQ(train.queue, "trainbus.train");
+  EXPECT_EQ(train.settings.queue, "trainbus.train");
   EXPECT_EQ(train.resource, "mnist");
-  EXPECT_TRUE(train.durable);
-  EXPECT_EQ(train.prefetch, 64u);
+  EXPECT_TRUE(train.settings.durable);
+  EXPECT_EQ(train.settings.prefetch, 64u);
+  EXPECT_EQ(spec->amqp->backoff.max.count(), 5000);
   ASSERT_EQ(spec->amqp->outbound.size(), 1u);
-  EXPECT_EQ(spec->amqp->outbound[0].exchange, "trainbus.predictions");
+  EXPECT_EQ(spec->amqp->outbound[0].settings.exchange, "trainbus.predictions");
+  EXPECT_EQ(spec->amqp->outbound[0].settings.give_up.count(), 30000);
   // The bridges are also the spec's sources and consumers of kind amqp.
   ASSERT_EQ(spec->sources.size(), 2u);
   EXPECT_EQ(spec->sources[1].kind, SourceKind::kAmqp);
