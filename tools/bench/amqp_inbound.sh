@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
   echo "missing rabbitmq-server: tools/setup.sh installs it" >&2; exit 2; }
 
 bazel build -c opt //amqp:inbound_benchmark >&2
-BIN=$PWD/bazel-bin/amqp/inbound_benchmark
+BIN=$(bazel info -c opt bazel-bin 2>/dev/null)/amqp/inbound_benchmark
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/amqp_inbound.XXXXXX")
 
 source tools/bench/rabbitmq/server.sh
