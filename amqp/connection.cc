@@ -43,28 +43,31 @@ std::string ServerText(const amqp_rpc_reply_t& reply) {
   return absl::StrFormat("the broker answered method 0x%08x", reply.reply.id);
 }
 
+// Integers of every width and sign, widened (u64 wraps above INT64_MAX).
+// clang-format off
+std::optional<int64_t> Integer(const amqp_field_value_t& v) {
+  const auto& x = v.value;
+  switch (v.kind) {
+    case AMQP_FIELD_KIND_I8: return x.i8;
+    case AMQP_FIELD_KIND_U8: return x.u8;
+    case AMQP_FIELD_KIND_I16: return x.i16;
+    case AMQP_FIELD_KIND_U16: return x.u16;
+    case AMQP_FIELD_KIND_I32: return x.i32;
+    case AMQP_FIELD_KIND_U32: return x.u32;
+    case AMQP_FIELD_KIND_I64: return x.i64;
+    case AMQP_FIELD_KIND_U64: return static_cast<int64_t>(x.u64);
+    default: return std::nullopt;
+  }
+}
+// clang-format on
+
 // Numbers of every width, strings, booleans and arrays of numbers; other
 // kinds (tables, decimals, timestamps) are left out.
 std::optional<HeaderValue> Decode(const amqp_field_value_t& v) {
+  if (std::optional<int64_t> i = Integer(v)) return HeaderValue(*i);
   switch (v.kind) {
     case AMQP_FIELD_KIND_BOOLEAN:
       return HeaderValue(v.value.boolean != 0);
-    case AMQP_FIELD_KIND_I8:
-      return HeaderValue(int64_t{v.value.i8});
-    case AMQP_FIELD_KIND_U8:
-      return HeaderValue(int64_t{v.value.u8});
-    case AMQP_FIELD_KIND_I16:
-      return HeaderValue(int64_t{v.value.i16});
-    case AMQP_FIELD_KIND_U16:
-      return HeaderValue(int64_t{v.value.u16});
-    case AMQP_FIELD_KIND_I32:
-      return HeaderValue(int64_t{v.value.i32});
-    case AMQP_FIELD_KIND_U32:
-      return HeaderValue(int64_t{v.value.u32});
-    case AMQP_FIELD_KIND_I64:
-      return HeaderValue(int64_t{v.value.i64});
-    case AMQP_FIELD_KIND_U64:
-      return HeaderValue(static_cast<int64_t>(v.value.u64));
     case AMQP_FIELD_KIND_F32:
       return HeaderValue(double{v.value.f32});
     case AMQP_FIELD_KIND_F64:

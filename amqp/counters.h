@@ -4,15 +4,17 @@
 // thread; anyone may read it at any time (relaxed atomics: each figure is
 // exact, a set of figures read together may be a few messages apart).
 // `trainbus run` keeps them by bridge name (PartContext::amqp_counters());
-// a Prometheus exporter reads Snapshot() and prints each field as
-// `trainbus_amqp_<field>{bridge="<name>",direction="in|out"}`: every field
-// but `connected` is a counter (`_total`).
+// a Prometheus exporter reads Snapshot() and prints each of its Counters()
+// as `trainbus_amqp_<name>_total{bridge="<name>",direction="in|out"}`, and
+// `connected` as a gauge.
 #ifndef TRAINBUS_AMQP_COUNTERS_H_
 #define TRAINBUS_AMQP_COUNTERS_H_
 
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace trainbus::amqp {
 
@@ -31,6 +33,21 @@ struct BridgeStats {
   uint64_t reconnects = 0;     // successful connections after a loss
   uint64_t connect_failures = 0;  // failed attempts to (re)connect
   bool connected = false;
+
+  // Every counter above by name (all but `connected`), in this order: what
+  // the report's JSON and a /metrics exporter iterate.
+  std::vector<std::pair<const char*, uint64_t>> Counters() const {
+    return {{"received", received},
+            {"accepted", accepted},
+            {"acked", acked},
+            {"redelivered", redelivered},
+            {"dead_lettered", dead_lettered},
+            {"published", published},
+            {"confirmed", confirmed},
+            {"failed", failed},
+            {"reconnects", reconnects},
+            {"connect_failures", connect_failures}};
+  }
 };
 
 struct BridgeCounters {

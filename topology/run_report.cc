@@ -162,18 +162,10 @@ std::string ReportToJson(const RunReport& report) {
   if (!report.amqp.empty()) {
     doc["amqp"] = report::Json::array();
     for (const amqp::BridgeStats& b : report.amqp) {
-      doc["amqp"].push_back({{"name", b.name},
-                             {"direction", b.inbound ? "in" : "out"},
-                             {"received", b.received},
-                             {"accepted", b.accepted},
-                             {"acked", b.acked},
-                             {"redelivered", b.redelivered},
-                             {"dead_lettered", b.dead_lettered},
-                             {"published", b.published},
-                             {"confirmed", b.confirmed},
-                             {"failed", b.failed},
-                             {"reconnects", b.reconnects},
-                             {"connect_failures", b.connect_failures}});
+      report::Json& j = doc["amqp"].emplace_back();
+      j["name"] = b.name;
+      j["direction"] = b.inbound ? "in" : "out";
+      for (const auto& [counter, value] : b.Counters()) j[counter] = value;
     }
   }
   if (!report.population.empty()) {

@@ -262,43 +262,46 @@ absl::StatusOr<StartFn> PrepareImages(const SourceSpec& s, PartContext& ctx) {
 // exchanges), so a mistake stops the run before it starts; after that a
 // broker that goes away is reconnected to.
 
-// The section's broker and backoff, and counters the part keeps.
-template <class Options>
-void ConnectionOf(const AmqpSpec& a, Options* o) {
-  o->url = a.broker;
-  o->backoff = a.backoff;
-  o->counters = std::make_shared<amqp::BridgeCounters>();
+// A bridge's options from the spec: its name, the section's broker and
+// backoff, its settings and resource, and counters the part keeps.
+template <class Options, class Bridge>
+absl::StatusOr<Options> BridgeOptions(const AmqpSpec& a, const Bridge& b,
+                                      PartContext& ctx,
+                                      std::string Options::*name,
+                                      bus::resource_actor Options::*resource) {
+  Options o;
+  o.*name = b.name;
+  o.url = a.broker;
+  o.backoff = a.backoff;
+  o.settings = b.settings;
+  o.counters = std::make_shared<amqp::BridgeCounters>();
+  TB_ASSIGN_OR_RETURN(o.*resource, ctx.Resource(b.resource));
+  ctx.AddAmqpCounters(b.name, o.counters);
+  return o;
 }
 
 absl::StatusOr<StartFn> PrepareAmqp(const TopologySpec& spec,
-                                    const SourceSpec& s, PartContext& ctx,
-                                    std::shared_ptr<amqp::BridgeCounters>* c) {
-  const AmqpInboundSpec& b = spec.amqp->inbound[s.amqp_bridge];
-  amqp::InboundOptions o;
-  ConnectionOf(*spec.amqp, &o);
-  o.source = b.name;
-  o.settings = b.settings;
-  TB_ASSIGN_OR_RETURN(o.output, ctx.Resource(b.resource));
+                                    const SourceSpec& s, PartContext& ctx) {
+  using Options = amqp::InboundOptions;
+  TB_ASSIGN_OR_RETURN(
+      Options o, BridgeOptions(*spec.amqp, spec.amqp->inbound[s.amqp_bridge],
+                               ctx, &Options::source, &Options::output));
   o.listener = ctx.listener;
   TB_RETURN_IF_ERROR(amqp::PrepareInbound(o));
-  *c = o.counters;
   caf::actor_system* sys = &ctx.system();
   return [sys, o]() -> absl::StatusOr<caf::actor> {
     return amqp::SpawnInboundBridge(*sys, o);
   };
 }
 
-absl::StatusOr<caf::actor> SpawnAmqpOutbound(
-    const TopologySpec& spec, const ConsumerSpec& c, PartContext& ctx,
-    std::shared_ptr<amqp::BridgeCounters>* counters) {
-  const AmqpOutboundSpec& b = spec.amqp->outbound[c.amqp_bridge];
-  amqp::OutboundOptions o;
-  ConnectionOf(*spec.amqp, &o);
-  o.name = b.name;
-  o.settings = b.settings;
-  TB_ASSIGN_OR_RETURN(o.input, ctx.Resource(b.resource));
+absl::StatusOr<caf::actor> SpawnAmqpOutbound(const TopologySpec& spec,
+                                             const ConsumerSpec& c,
+                                             PartContext& ctx) {
+  using Options = amqp::OutboundOptions;
+  TB_ASSIGN_OR_RETURN(
+      Options o, BridgeOptions(*spec.amqp, spec.amqp->outbound[c.amqp_bridge],
+                               ctx, &Options::name, &Options::input));
   TB_RETURN_IF_ERROR(amqp::PrepareOutbound(o));
-  *counters = o.counters;
   return amqp::SpawnOutboundBridge(ctx.system(), o);
 }
 
@@ -320,12 +323,9 @@ absl::Status PrepareSources(const TopologySpec& spec, absl::string_view node,
       case SourceKind::kImageDir:
         start = PrepareImages(s, ctx);
         break;
-      case SourceKind::kAmqp: {
-        std::shared_ptr<amqp::BridgeCounters> counters;
-        start = PrepareAmqp(spec, s, ctx, &counters);
-        if (counters) ctx.AddAmqpCounters(s.name, counters);
+      case SourceKind::kAmqp:
+        start = PrepareAmqp(spec, s, ctx);
         break;
-      }
     }
     if (!start.ok()) {
       return actors::PrefixStatus(absl::StrCat("source '", s.name, "'"),
@@ -434,13 +434,8 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
       o.on_sample = RecordDeadLetters(impl.dead, ctx.print);
       return actors::SpawnHookSink(sys, o);
     }
-    case ConsumerKind::kAmqp: {
-      std::shared_ptr<amqp::BridgeCounters> counters;
-      absl::StatusOr<caf::actor> bridge =
-          SpawnAmqpOutbound(spec, c, ctx, &counters);
-      if (counters) ctx.AddAmqpCounters(c.name, counters);
-      return bridge;
-    }
+    case ConsumerKind::kAmqp:
+      return SpawnAmqpOutbound(spec, c, ctx);
   }
   return absl::InternalError("unknown consumer kind");
 }
