@@ -33,6 +33,7 @@ struct InboundState {
   bool finishing = false;  // the end marker is on its way
   bool ending = false;     // end_of_stream received; draining in-flight
   uint64_t eos_tag = 0;
+  uint64_t eos_generation = 0;
   bool poll_scheduled = false;
   bool lost_before = false;  // a connection was lost: the next is a reconnect
   std::chrono::milliseconds backoff{0};
@@ -173,6 +174,7 @@ void Handle(Self* self, Delivery d) {
   if (IsEndOfStream(d)) {
     st.ending = true;
     st.eos_tag = d.tag;
+    st.eos_generation = st.generation;
     return;
   }
   absl::StatusOr<bus::Sample> sample =
@@ -200,7 +202,7 @@ void Finish(Self* self) {
   if (st.window.in_flight() > 0) return;
   actors::FinishSource(self, st.next_seq, [self] {
     auto& s = self->state;
-    Ack(self, s.generation, s.eos_tag);
+    Ack(self, s.eos_generation, s.eos_tag);
     if (s.options.listener) {
       self->send(s.options.listener, bus::done_atom::value, s.options.source,
                  s.options.counters->accepted.load(),
