@@ -4,9 +4,11 @@
 #
 #   tools/setup.sh           everything any target in //... needs to build and
 #                            pass (the README's two commands), including the
-#                            small -dev libraries that benchmarks link
+#                            small -dev libraries that benchmarks link, and
+#                            the RabbitMQ broker and pika that
+#                            tests/amqp_test starts
 #   tools/setup.sh --bench   also the peers' runtimes that the comparison
-#                            scripts start (PyTorch, the RabbitMQ broker, perf)
+#                            scripts start (PyTorch, perf, wrk, Flask)
 #
 # tests/setup_packages_test.sh checks that every library third_party/BUILD
 # links, and every header the code includes from /usr/include, belongs to a
@@ -22,9 +24,10 @@ packages=(
   libopenblas-dev librabbitmq-dev
   prometheus curl python3-requests
   dataset-fashion-mnist
+  rabbitmq-server python3-pika
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy rabbitmq-server linux-perf)
+  packages+=(python3-torch python3-numpy linux-perf)
   # tools/bench/serve.sh: the load generator and the Flask peer.
   packages+=(wrk python3-flask gunicorn python3-pil)
 elif [[ $# -gt 0 ]]; then

@@ -44,7 +44,9 @@ std::string Table(const std::string& title,
 
 std::string SourceDetails(const SourceSpec& s) {
   std::vector<std::string> parts;
-  if (s.kind == SourceKind::kImageDir) {
+  if (s.kind == SourceKind::kAmqp) {
+    parts.push_back(absl::StrCat("queue=", s.queue));
+  } else if (s.kind == SourceKind::kImageDir) {
     parts.push_back(absl::StrCat("dir=", s.dir));
   } else {
     parts.push_back(absl::StrCat("data_dir=", s.data_dir));

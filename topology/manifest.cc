@@ -408,6 +408,7 @@ absl::StatusOr<std::vector<InputFile>> HashInputs(const TopologySpec& spec) {
     return absl::OkStatus();
   };
   for (const SourceSpec& source : spec.sources) {
+    if (source.kind == SourceKind::kAmqp) continue;  // no files: a broker
     const bool images = source.kind == SourceKind::kImageDir;
     TB_RETURN_IF_ERROR(add(source.name,
                            absl::StrCat("source '", source.name, "'"),

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "actors/topology/components.h"
+#include "amqp/url.h"
 #include "base/status_macros.h"
 #include "topology/runner.h"
 
@@ -89,6 +90,8 @@ void ApplyToSources(const RunOverrides& f, TopologySpec* spec) {
         if (f.replay_rate) s.rate = *f.replay_rate;
         if (f.replay_limit) s.limit = *f.replay_limit;
         break;
+      case SourceKind::kAmqp:  // the broker decides what comes
+        break;
       case SourceKind::kImageDir:
         if (f.image_rate) s.rate = *f.image_rate;
         if (f.export_dir) s.dir = *f.export_dir;
@@ -152,6 +155,16 @@ absl::Status ApplyOverrides(const RunOverrides& f, TopologySpec* spec) {
       b.options.max_queue = *f.max_queue;
       b.options.window = std::min(b.options.window, *f.max_queue);
     }
+  }
+  if (f.amqp_url) {
+    if (!spec->amqp) {
+      return absl::InvalidArgumentError(
+          "--amqp_url: the spec has no 'amqp:' section to point at a broker");
+    }
+    absl::StatusOr<amqp::BrokerUrl> url = amqp::ParseBrokerUrl(*f.amqp_url);
+    if (!url.ok()) return actors::PrefixStatus("--amqp_url", url.status());
+    spec->amqp->url = *f.amqp_url;
+    spec->amqp->broker = *url;
   }
   if (f.jsonl || f.print_every) {
     std::vector<ConsumerSpec> kept;  // --jsonl='' drops the JSON-lines sinks

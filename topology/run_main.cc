@@ -50,6 +50,7 @@ constexpr char kRunUsage[] =
     "                       image_dir sources: export test images there first\n"
     "  --print_every=N      console consumers: every Nth prediction (0: none)\n"
     "  --jsonl=PATH         jsonl consumers' file ('' drops them)\n"
+    "  --amqp_url=URL       the amqp: section's broker (amqp://U:P@HOST:PORT/V)\n"
     "  --report_json=PATH   write the JSON report there too\n"
     "  --out_dir=DIR        report.json, curves.svg, topology.svg/.dot\n"
     "                       (default /tmp/trainbus/<spec name>; '' for none)\n"
@@ -125,6 +126,7 @@ const std::map<std::string, FlagFn>& Flags() {
       {"image_dir", Text(&RunOverrides::image_dir)},
       {"export_dir", Text(&RunOverrides::export_dir)},
       {"jsonl", Text(&RunOverrides::jsonl)},
+      {"amqp_url", Text(&RunOverrides::amqp_url)},
       {"epochs", Number(&RunOverrides::epochs)},
       {"train_limit", Number(&RunOverrides::train_limit)},
       {"test_limit", Number(&RunOverrides::test_limit)},

@@ -159,6 +159,15 @@ std::string ReportToJson(const RunReport& report) {
     doc["dead_letters"].push_back(
         {{"seq", d.seq}, {"path", d.path}, {"error", d.error}});
   }
+  if (!report.amqp.empty()) {
+    doc["amqp"] = report::Json::array();
+    for (const amqp::BridgeStats& b : report.amqp) {
+      report::Json& j = doc["amqp"].emplace_back();
+      j["name"] = b.name;
+      j["direction"] = b.inbound ? "in" : "out";
+      for (const auto& [counter, value] : b.Counters()) j[counter] = value;
+    }
+  }
   if (!report.population.empty()) {
     doc["population"] = report::Json::array();
     for (const Fate& f : report.population) {
@@ -234,6 +243,11 @@ std::string FormatProductionReport(const RunReport& r) {
       "samples, %d images from %s, %d dead letters\n",
       r.train_samples, Published(r, SourceKind::kTestReplay),
       Published(r, SourceKind::kImageDir), r.image_dir, r.dead_letters.size());
+  for (const SourceReport& s : r.sources) {
+    if (s.kind != SourceKind::kAmqp) continue;
+    absl::StrAppendFormat(&out, "amqp '%s': %d samples, %d dead letters\n",
+                          s.name, s.published, s.dead_lettered);
+  }
   out += "\n== models\n";
   absl::StrAppendFormat(&out, "%-8s %-8s %8s %8s %11s %9s  %s\n", "model",
                         "kind", "steps", "trained", "predictions", "test_acc",
@@ -265,8 +279,13 @@ std::string FormatProductionReport(const RunReport& r) {
 }
 
 std::string FormatRunReport(const RunReport& report) {
-  if (report.production) return FormatProductionReport(report);
-  std::string out = "\n" + FormatSummaryTable(report);
+  std::string amqp;
+  for (const amqp::BridgeStats& b : report.amqp) {
+    absl::StrAppend(&amqp, amqp.empty() ? "\n== amqp\n" : "",
+                    amqp::FormatBridgeStats(b), "\n");
+  }
+  if (report.production) return FormatProductionReport(report) + amqp;
+  std::string out = "\n" + FormatSummaryTable(report) + amqp;
   if (!report.population.empty()) {
     absl::StrAppend(&out, "\npopulation:\n", FormatFates(report.population));
   }

@@ -235,6 +235,9 @@ Expected ExpectedFor(const TopologySpec& spec, const ConsumerSpec& c,
     if (s.kind == SourceKind::kImageDir && inputs.count(s.dead_letter)) {
       e.samples += report.sources[i].dead_lettered;
     }
+    if (s.kind == SourceKind::kAmqp && inputs.count(s.output)) {
+      e.samples += report.sources[i].published;  // and what it accepted
+    }
   }
   return e;
 }
@@ -405,6 +408,9 @@ class LocalRun {
     report_.wall_seconds =
         std::chrono::duration<double>(Clock::now() - start_).count();
     report_.dead_letters = ctx_.DeadLetters();
+    for (const auto& [name, counters] : ctx_.amqp_counters()) {
+      report_.amqp.push_back(counters->Snapshot());
+    }
     if (auto all = bus_.Metrics(); all.ok()) report_.bus = std::move(*all);
     if (sink_) {
       // Every model published its last metric before its summary, and the

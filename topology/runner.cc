@@ -20,6 +20,8 @@
 #include "actors/production/image_dir_source.h"
 #include "actors/production/test_replay.h"
 #include "actors/topology/components.h"
+#include "amqp/inbound.h"
+#include "amqp/outbound.h"
 #include "base/file.h"
 #include "base/status_macros.h"
 #include "caf/all.hpp"
@@ -256,6 +258,53 @@ absl::StatusOr<StartFn> PrepareImages(const SourceSpec& s, PartContext& ctx) {
   return [sys, o]() { return actors::SpawnImageDirSource(*sys, o); };
 }
 
+// ---- AMQP bridges: the broker is asked once now (URL, login, queues,
+// exchanges), so a mistake stops the run before it starts; after that a
+// broker that goes away is reconnected to.
+
+// A bridge's options from the spec: its name, the section's broker and
+// backoff, its settings and resource, and counters the part keeps.
+template <class Options, class Bridge>
+absl::StatusOr<Options> BridgeOptions(const AmqpSpec& a, const Bridge& b,
+                                      PartContext& ctx,
+                                      std::string Options::*name,
+                                      bus::resource_actor Options::*resource) {
+  Options o;
+  o.*name = b.name;
+  o.url = a.broker;
+  o.backoff = a.backoff;
+  o.settings = b.settings;
+  o.counters = std::make_shared<amqp::BridgeCounters>();
+  TB_ASSIGN_OR_RETURN(o.*resource, ctx.Resource(b.resource));
+  ctx.AddAmqpCounters(b.name, o.counters);
+  return o;
+}
+
+absl::StatusOr<StartFn> PrepareAmqp(const TopologySpec& spec,
+                                    const SourceSpec& s, PartContext& ctx) {
+  using Options = amqp::InboundOptions;
+  TB_ASSIGN_OR_RETURN(
+      Options o, BridgeOptions(*spec.amqp, spec.amqp->inbound[s.amqp_bridge],
+                               ctx, &Options::source, &Options::output));
+  o.listener = ctx.listener;
+  TB_RETURN_IF_ERROR(amqp::PrepareInbound(o));
+  caf::actor_system* sys = &ctx.system();
+  return [sys, o]() -> absl::StatusOr<caf::actor> {
+    return amqp::SpawnInboundBridge(*sys, o);
+  };
+}
+
+absl::StatusOr<caf::actor> SpawnAmqpOutbound(const TopologySpec& spec,
+                                             const ConsumerSpec& c,
+                                             PartContext& ctx) {
+  using Options = amqp::OutboundOptions;
+  TB_ASSIGN_OR_RETURN(
+      Options o, BridgeOptions(*spec.amqp, spec.amqp->outbound[c.amqp_bridge],
+                               ctx, &Options::name, &Options::input));
+  TB_RETURN_IF_ERROR(amqp::PrepareOutbound(o));
+  return amqp::SpawnOutboundBridge(ctx.system(), o);
+}
+
 absl::Status PrepareSources(const TopologySpec& spec, absl::string_view node,
                             PartContext& ctx,
                             std::vector<PreparedSource>* out) {
@@ -273,6 +322,9 @@ absl::Status PrepareSources(const TopologySpec& spec, absl::string_view node,
         break;
       case SourceKind::kImageDir:
         start = PrepareImages(s, ctx);
+        break;
+      case SourceKind::kAmqp:
+        start = PrepareAmqp(spec, s, ctx);
         break;
     }
     if (!start.ok()) {
@@ -382,6 +434,8 @@ absl::StatusOr<caf::actor> SpawnConsumerOf(const TopologySpec& spec,
       o.on_sample = RecordDeadLetters(impl.dead, ctx.print);
       return actors::SpawnHookSink(sys, o);
     }
+    case ConsumerKind::kAmqp:
+      return SpawnAmqpOutbound(spec, c, ctx);
   }
   return absl::InternalError("unknown consumer kind");
 }
@@ -498,6 +552,11 @@ std::shared_ptr<const actors::EvalSet> PartContext::eval() const {
 }
 
 size_t PartContext::eval_samples() const { return impl_->eval_samples; }
+
+void PartContext::AddAmqpCounters(
+    const std::string& name, std::shared_ptr<const amqp::BridgeCounters> c) {
+  amqp_counters_[name] = std::move(c);
+}
 
 std::vector<DeadLetter> PartContext::DeadLetters() const {
   std::lock_guard<std::mutex> lock(impl_->dead->mu);

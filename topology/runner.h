@@ -45,6 +45,7 @@
 #include "actors/consumer/consumer.h"
 #include "actors/model/eval_set.h"
 #include "actors/model/model_actor.h"
+#include "amqp/counters.h"
 #include "bus/bus.h"
 #include "bus/directory.h"
 #include "bus/message.h"
@@ -91,6 +92,7 @@ struct RunOverrides {
   std::optional<uint64_t> export_broken;    // image_dir: broken files
   std::optional<std::string> jsonl;         // jsonl consumers' path
   std::optional<uint64_t> print_every;      // console consumers' `every`
+  std::optional<std::string> amqp_url;      // the amqp: section's broker
 };
 
 // Checks the values (epochs >= 1 unless forever, a known policy, model
@@ -197,7 +199,16 @@ class PartContext {
   // Dead letters recorded by `dead_letters` consumers (copied under a lock).
   std::vector<DeadLetter> DeadLetters() const;
 
+  // The counters of the part's AMQP bridges, by bridge name (live: read
+  // them at any time, e.g. for /metrics; amqp/counters.h).
+  const std::map<std::string, std::shared_ptr<const amqp::BridgeCounters>>&
+  amqp_counters() const {
+    return amqp_counters_;
+  }
+
   // ---- Used by BuildPart (and the placement runner). ----
+  void AddAmqpCounters(const std::string& name,
+                       std::shared_ptr<const amqp::BridgeCounters> counters);
   struct Impl;
   Impl& impl() { return *impl_; }
 
@@ -211,6 +222,8 @@ class PartContext {
   std::map<std::string, caf::actor> consumers_;
   std::vector<PreparedSource> sources_;
   std::vector<std::string> stopped_;
+  std::map<std::string, std::shared_ptr<const amqp::BridgeCounters>>
+      amqp_counters_;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -273,6 +286,8 @@ struct RunReport {
   std::string image_dir;   // the first image_dir source's
   // What population training did to each model (empty without one).
   std::vector<Fate> population;
+  // The AMQP bridges' counters at the end of the run, in spec order.
+  std::vector<amqp::BridgeStats> amqp;
 };
 
 // The end of a run, for RunSpec and the placement runner (topology/node.h):

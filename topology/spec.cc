@@ -1,6 +1,7 @@
 #include "topology/spec.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -209,6 +210,17 @@ class Fields {
   std::vector<Entry> entries_;
 };
 
+// A value parsed from the scalar at `at`: kept in *out, or its error
+// recorded there.
+template <class T>
+void Keep(Fields& f, const YAML::Node& at, absl::StatusOr<T> parsed, T* out) {
+  if (parsed.ok()) {
+    *out = *std::move(parsed);
+  } else {
+    f.Error(at, std::string(parsed.status().message()));
+  }
+}
+
 // A kind of source or consumer: its name in the spec and the keys it
 // accepts besides the common ones.
 template <class Kind>
@@ -317,6 +329,9 @@ class Parser {
 
   void ParsePopulation(const YAML::Node& node, Fields& root,
                        TopologySpec* spec);
+  void ParseAmqp(const YAML::Node& node, Fields& root, TopologySpec* spec);
+  void ParseAmqpInbound(Fields& f, TopologySpec* spec);
+  void ParseAmqpOutbound(Fields& f, TopologySpec* spec);
 
   void CheckNames(const TopologySpec& spec);
   void CheckRefs(const TopologySpec& spec);
@@ -333,7 +348,7 @@ const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
       "name",      "description", "nodes",   "registry",  "evaluation",
       "resources", "bindings",    "sources", "models",    "consumers",
-      "population"};
+      "population", "amqp"};
   return *keys;
 }
 
@@ -372,6 +387,9 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
                 &Parser::ParseConsumer);
   if (const YAML::Node* p = f.Find("population"); p != nullptr) {
     ParsePopulation(*p, f, spec);
+  }
+  if (const YAML::Node* a = f.Find("amqp"); a != nullptr) {
+    ParseAmqp(*a, f, spec);
   }
   CheckNames(*spec);
   CheckRefs(*spec);
@@ -463,6 +481,126 @@ void Parser::ParsePopulation(const YAML::Node& node, Fields& root,
         "'; give every model of a population the same output")});
   }
   spec->population = std::move(p);
+}
+
+std::string NameEntry(Fields& f, const char* what);
+
+// `amqp: {url, inbound: [...], outbound: [...]}`. Each bridge also becomes a
+// source or consumer of kind amqp, so names, references and the runner's
+// waiting treat it like one.
+void Parser::ParseAmqp(const YAML::Node& node, Fields& root,
+                       TopologySpec* spec) {
+  if (!node.IsMap()) {
+    root.Error(node, "'amqp' must be a mapping with the keys url, inbound, "
+                     "outbound");
+    return;
+  }
+  Fields f(node, "amqp", errors_);
+  f.Check({"url", "inbound", "outbound", "reconnect_min_ms",
+           "reconnect_max_ms", "give_up_ms"});
+  spec->amqp.emplace();
+  AmqpSpec& a = *spec->amqp;
+  a.where = f.where();
+  a.url = f.String("url", true);
+  if (const YAML::Node* url = f.Find("url"); url && url->IsScalar()) {
+    Keep(f, *url, amqp::ParseBrokerUrl(a.url), &a.broker);
+  }
+  using Ms = std::chrono::milliseconds;
+  const uint64_t hour_ms = 3600 * 1000;
+  a.backoff.min = Ms(f.Uint("reconnect_min_ms", a.backoff.min.count(), 1,
+                            hour_ms));
+  a.backoff.max = Ms(f.Uint("reconnect_max_ms", a.backoff.max.count(), 1,
+                            hour_ms));
+  if (a.backoff.max < a.backoff.min) {
+    f.Error(*f.Find("reconnect_max_ms"),
+            "'reconnect_max_ms' must be >= 'reconnect_min_ms' (the backoff "
+            "doubles from the one up to the other)");
+  }
+  const Ms give_up(f.Uint("give_up_ms", 30000, 1, hour_ms));
+  EachEntry(f, "inbound", "amqp inbound",
+            [&](Fields& e) { ParseAmqpInbound(e, spec); });
+  EachEntry(f, "outbound", "amqp outbound",
+            [&](Fields& e) { ParseAmqpOutbound(e, spec); });
+  for (AmqpOutboundSpec& b : a.outbound) b.settings.give_up = give_up;
+  if (!f.Has("inbound") && !f.Has("outbound")) {
+    errors_->push_back({a.where, "amqp: add 'inbound' or 'outbound' "
+                                 "bridges (or remove the section)"});
+  }
+}
+
+void Parser::ParseAmqpInbound(Fields& f, TopologySpec* spec) {
+  AmqpInboundSpec b;
+  amqp::InboundSettings& in = b.settings;
+  b.where = f.where();
+  b.name = NameEntry(f, "amqp inbound");
+  f.Check({"name", "queue", "resource", "declare", "durable", "prefetch",
+           "rate"});
+  in.queue = f.String("queue", true);
+  if (f.Has("queue") && in.queue.empty()) {
+    f.Error(*f.Find("queue"), "'queue' must not be empty");
+  }
+  ResourceRef(f, "resource", absl::StrCat("amqp inbound '", b.name, "'"),
+              &b.resource);
+  in.declare = f.Bool("declare", in.declare);
+  in.durable = f.Bool("durable", in.durable);
+  if (in.durable && !in.declare) {
+    f.Error(*f.Find("durable"),
+            "'durable' applies to a queue the bridge declares; with "
+            "'declare: false' the queue is used as it was declared");
+  }
+  in.prefetch =
+      static_cast<uint16_t>(f.Uint("prefetch", in.prefetch, 1, 65535));
+  in.rate = f.NonNegative("rate", in.rate);
+  SourceSpec s;
+  s.name = b.name;
+  s.kind = SourceKind::kAmqp;
+  s.output = b.resource;
+  s.rate = in.rate;
+  s.queue = in.queue;
+  s.amqp_bridge = spec->amqp->inbound.size();
+  s.where = b.where;
+  spec->sources.push_back(std::move(s));
+  spec->amqp->inbound.push_back(std::move(b));
+}
+
+void Parser::ParseAmqpOutbound(Fields& f, TopologySpec* spec) {
+  AmqpOutboundSpec b;
+  amqp::OutboundSettings& out = b.settings;
+  b.where = f.where();
+  b.name = NameEntry(f, "amqp outbound");
+  f.Check({"name", "resource", "exchange", "routing_key", "declare",
+           "exchange_type", "persistent"});
+  ResourceRef(f, "resource", absl::StrCat("amqp outbound '", b.name, "'"),
+              &b.resource);
+  out.exchange = f.String("exchange", true);
+  out.routing_key = f.String("routing_key", false);
+  if (f.Has("exchange") && out.exchange.empty() && out.routing_key.empty()) {
+    f.Error(*f.Find("exchange"),
+            "the default exchange (\"\") routes by queue name; give "
+            "'routing_key: QUEUE'");
+  }
+  out.declare = f.Bool("declare", out.declare);
+  out.exchange_type = f.String("exchange_type", false, out.exchange_type);
+  static const auto* types =
+      new std::vector<std::string>{"direct", "fanout", "topic", "headers"};
+  if (std::find(types->begin(), types->end(), out.exchange_type) ==
+      types->end()) {
+    f.Error(*f.Find("exchange_type"),
+            absl::StrCat("'exchange_type' is '", out.exchange_type, "'; use ",
+                         absl::StrJoin(*types, ", ")));
+  }
+  if (out.declare && out.exchange.empty()) {
+    f.Error(*f.Find("declare"), "the default exchange cannot be declared");
+  }
+  out.persistent = f.Bool("persistent", out.persistent);
+  ConsumerSpec c;
+  c.name = b.name;
+  c.kind = ConsumerKind::kAmqp;
+  c.inputs = {b.resource};
+  c.amqp_bridge = spec->amqp->outbound.size();
+  c.where = b.where;
+  spec->consumers.push_back(std::move(c));
+  spec->amqp->outbound.push_back(std::move(b));
 }
 
 void Parser::EachEntry(Fields& root, const std::string& key, const char* what,
@@ -724,12 +862,7 @@ bool Parser::ParseModel(Fields& f, ModelEntry* out) {
            "eval_subset", "node"});
   m.spec_text = f.String("spec", true);
   if (const YAML::Node* text = f.Find("spec"); text && text->IsScalar()) {
-    absl::StatusOr<nn::ModelSpec> parsed = nn::ParseModelSpec(m.spec_text);
-    if (parsed.ok()) {
-      m.spec = *parsed;
-    } else {
-      f.Error(*text, std::string(parsed.status().message()));
-    }
+    Keep(f, *text, nn::ParseModelSpec(m.spec_text), &m.spec);
   }
   const std::string what = absl::StrCat("model '", m.name, "'");
   ResourceRef(f, "input", what, &m.input);
@@ -869,10 +1002,12 @@ void Parser::CheckCycles(const TopologySpec& spec) {
 }  // namespace
 
 const char* SourceKindName(SourceKind kind) {
+  if (kind == SourceKind::kAmqp) return "amqp";  // from the amqp: section
   return KindName(SourceKinds(), kind);
 }
 
 const char* ConsumerKindName(ConsumerKind kind) {
+  if (kind == ConsumerKind::kAmqp) return "amqp";
   return KindName(ConsumerKinds(), kind);
 }
 

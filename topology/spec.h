@@ -19,6 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "amqp/settings.h"
+#include "amqp/url.h"
 #include "bus/options.h"
 #include "kernels/nn/model.h"
 #include "topology/population.h"
@@ -49,7 +51,8 @@ struct BindingSpec {
   Location where;
 };
 
-enum class SourceKind { kIdxGenerator, kTestReplay, kImageDir };
+// kAmqp: an inbound bridge of the `amqp:` section (never under `sources:`).
+enum class SourceKind { kIdxGenerator, kTestReplay, kImageDir, kAmqp };
 const char* SourceKindName(SourceKind kind);
 
 struct SourceSpec {
@@ -74,6 +77,9 @@ struct SourceSpec {
   // files into `dir`, replacing an earlier export; 0 and 0: read `dir` as is.
   uint64_t export_images = 0;
   uint64_t export_broken = 0;
+  // amqp: its bridge, spec.amqp->inbound[amqp_bridge], and that one's queue.
+  size_t amqp_bridge = 0;
+  std::string queue;
   std::string node;
   Location where;
 };
@@ -97,6 +103,7 @@ enum class ConsumerKind {
   kAggregator,
   kRegistryLogger,
   kDeadLetters,  // records (and prints) dead letters for the run's report
+  kAmqp,  // an outbound bridge of the `amqp:` section (never under `consumers:`)
 };
 const char* ConsumerKindName(ConsumerKind kind);
 
@@ -106,6 +113,7 @@ struct ConsumerSpec {
   std::vector<std::string> inputs;  // resources it subscribes to
   std::string path;                 // jsonl: the file it writes
   uint64_t every = 1;               // console: print every Nth prediction
+  size_t amqp_bridge = 0;  // amqp: spec.amqp->outbound[amqp_bridge]
   std::string node;
   Location where;
 };
@@ -131,6 +139,37 @@ struct EvaluationSpec {
   Location where;
 };
 
+// `amqp:` inbound: a RabbitMQ queue consumed into a resource. Each is also a
+// source of kind kAmqp in TopologySpec::sources (named like the bridge), so
+// runs wait for its end of stream like any other source's.
+struct AmqpInboundSpec {
+  std::string name;
+  std::string resource;
+  amqp::InboundSettings settings;  // queue, declare, durable, prefetch, rate
+  Location where;
+};
+
+// `amqp:` outbound: a resource's predictions published to an exchange. Each
+// is also a consumer of kind kAmqp in TopologySpec::consumers.
+struct AmqpOutboundSpec {
+  std::string name;
+  std::string resource;
+  // exchange, routing_key, declare, exchange_type, persistent; give_up is
+  // the section's give_up_ms.
+  amqp::OutboundSettings settings;
+  Location where;
+};
+
+// `amqp:` the broker and its bridges.
+struct AmqpSpec {
+  std::string url;          // as written (with its password)
+  amqp::BrokerUrl broker;   // parsed
+  amqp::Backoff backoff;    // reconnect_min_ms, reconnect_max_ms
+  std::vector<AmqpInboundSpec> inbound;
+  std::vector<AmqpOutboundSpec> outbound;
+  Location where;
+};
+
 struct TopologySpec {
   std::string name;
   std::string description;
@@ -143,6 +182,7 @@ struct TopologySpec {
   std::vector<ModelEntry> models;
   std::vector<ConsumerSpec> consumers;
   std::optional<PopulationSpec> population;
+  std::optional<AmqpSpec> amqp;
 };
 
 struct SpecError {

@@ -687,3 +687,80 @@ TEST(Validate, LogOptionsAreCheckedUnderTheirResourcesName) {
 
 }  // namespace
 }  // namespace trainbus::topology
+
+namespace trainbus::topology {
+namespace {
+
+TEST(AmqpSection, ExampleSpecHasTwoInboundAndOneOutboundBridge) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/amqp_routing.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  ASSERT_TRUE(spec->amqp.has_value());
+  EXPECT_EQ(spec->amqp->broker.host, "127.0.0.1");
+  ASSERT_EQ(spec->amqp->inbound.size(), 2u);
+  const AmqpInboundSpec& train = spec->amqp->inbound[0];
+  EXPECT_EQ(train.settings.queue, "trainbus.train");
+  EXPECT_EQ(train.resource, "mnist");
+  EXPECT_TRUE(train.settings.durable);
+  EXPECT_EQ(train.settings.prefetch, 64u);
+  EXPECT_EQ(spec->amqp->backoff.max.count(), 5000);
+  ASSERT_EQ(spec->amqp->outbound.size(), 1u);
+  EXPECT_EQ(spec->amqp->outbound[0].settings.exchange, "trainbus.predictions");
+  EXPECT_EQ(spec->amqp->outbound[0].settings.give_up.count(), 30000);
+  // The bridges are also the spec's sources and consumers of kind amqp.
+  ASSERT_EQ(spec->sources.size(), 2u);
+  EXPECT_EQ(spec->sources[1].kind, SourceKind::kAmqp);
+  EXPECT_EQ(spec->sources[1].output, "live");
+  EXPECT_EQ(spec->sources[1].amqp_bridge, 1u);
+  EXPECT_STREQ(SourceKindName(SourceKind::kAmqp), "amqp");
+  const ConsumerSpec& out = spec->consumers.back();
+  EXPECT_EQ(out.kind, ConsumerKind::kAmqp);
+  EXPECT_EQ(out.inputs, std::vector<std::string>{"predictions"});
+}
+
+TEST(AmqpSection, ErrorsAreLocatedAndSayWhatToDo) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: r}]
+amqp:
+  url: http://broker/
+  retry: 3
+  reconnect_min_ms: 500
+  reconnect_max_ms: 100
+  inbound:
+    - {name: in, resource: nowhere, prefetch: 0}
+    - {name: in2, queue: q, resource: r, durable: true, declare: false}
+  outbound:
+    - {name: out, resource: r, exchange: "", exchange_type: weird}
+)");
+  ExpectErrors(errors, {
+      {3, 8, "amqp: broker URL 'http://broker/' must start with amqp://"},
+      {4, 3, "amqp: unknown key 'retry'; accepted keys: url, inbound, "
+             "outbound, reconnect_min_ms, reconnect_max_ms, give_up_ms"},
+      {6, 21, "'reconnect_max_ms' must be >= 'reconnect_min_ms'"},
+      {8, 7, "amqp inbound 'in': missing required key 'queue'"},
+      {8, 28, "names resource 'nowhere', which is not declared"},
+      {8, 47, "amqp inbound 'in': 'prefetch' must be an integer in [1, 65535]"},
+      {9, 51, "'durable' applies to a queue the bridge declares"},
+      {11, 42, "the default exchange (\"\") routes by queue name"},
+      {11, 61, "'exchange_type' is 'weird'; use direct, fanout, topic"},
+  });
+  EXPECT_EQ(errors.size(), 9u) << FormatErrors("spec", errors);
+}
+
+TEST(AmqpSection, BridgeNamesShareTheComponentNamespace) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: r}]
+consumers:
+  - {name: out, kind: aggregator, inputs: [r]}
+amqp:
+  url: amqp://guest:guest@localhost:5672/
+  outbound:
+    - {name: out, resource: r, exchange: x}
+)");
+  ExpectErrors(errors, {{7, 7, "duplicate name 'out'"}});
+  EXPECT_FALSE(Errors("resources: [{name: r}]\namp: {}\n").empty());
+  EXPECT_TRUE(HasError(Errors("resources: [{name: r}]\namqp: {url: "
+                              "'amqp://h/'}\n"),
+                       2, 7, "add 'inbound' or 'outbound'"));
+}
+
+}  // namespace
+}  // namespace trainbus::topology

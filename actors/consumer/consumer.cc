@@ -141,7 +141,10 @@ caf::actor SpawnConsumer(caf::actor_system& sys, ConsumerOptions options,
   sub.max_queue = options.max_queue;
   sub.initial_credit = std::max<uint32_t>(options.credit, 1);
   const std::vector<bus::resource_actor> inputs = options.inputs;
-  caf::actor consumer = sys.spawn(Consumer, std::move(options), holder);
+  caf::actor consumer =
+      options.detached
+          ? sys.spawn<caf::detached>(Consumer, std::move(options), holder)
+          : sys.spawn(Consumer, std::move(options), holder);
   for (const bus::resource_actor& input : inputs) {
     bus::SubscribeNow(consumer, input, sub);
   }

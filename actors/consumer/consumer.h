@@ -116,6 +116,8 @@ struct ConsumerOptions {
   bus::Filter filter;              // which samples (others always pass)
   bus::Policy policy = bus::Policy::kBlock;
   uint32_t max_queue = 0;  // 0: the resource's default
+  // A thread of its own, for a logic that blocks (e.g. network I/O).
+  bool detached = false;
 };
 
 // Spawns the consumer; it subscribes to every input at once. A refused

@@ -4,7 +4,11 @@
 #   source tools/bench/rabbitmq/server.sh
 #   rabbitmq_start            # sets RMQ_PORT; registers a trap that stops it
 #   ... use amqp://guest:guest@127.0.0.1:$RMQ_PORT ...
+#   rabbitmq_kill             # SIGKILL the node (a crash), keeping its data
+#   rabbitmq_launch           # start it again: same port, queues and messages
 #
+# rabbitmq_start is rabbitmq_setup (directories, ports, config, trap) then
+# rabbitmq_launch (start the node, wait until it has booted).
 # Everything lives in a temp dir: own node name, AMQP/dist/epmd ports, mnesia,
 # logs and Erlang cookie, so it never touches a system RabbitMQ.
 
@@ -28,6 +32,21 @@ rabbitmq_stop() {
 }
 
 rabbitmq_start() {
+  rabbitmq_setup && rabbitmq_launch
+}
+
+# Kills the node at once (SIGKILL to its process group), as a crash would;
+# its mnesia directory (durable queues, persistent messages) stays.
+rabbitmq_kill() {
+  [[ -n "${RMQ_SERVER_PID:-}" ]] || return 0
+  kill -9 -- "-$RMQ_SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$RMQ_SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  wait "$RMQ_SERVER_PID" 2>/dev/null || true
+  rm -f "$RABBITMQ_PID_FILE"
+  RMQ_SERVER_PID=
+}
+
+rabbitmq_setup() {
   RMQ_DIR=$(mktemp -d "${TMPDIR:-/tmp}/trainbus-rabbitmq.XXXXXX")
   trap rabbitmq_stop EXIT
   trap 'exit 130' INT TERM
@@ -58,7 +77,10 @@ vm_memory_high_watermark.relative = 0.4
 disk_free_limit.absolute = 50MB
 CONF
   mkdir -p "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
-  setsid "$RMQ_BIN/rabbitmq-server" >"$RMQ_DIR/server.out" 2>&1 &
+}
+
+rabbitmq_launch() {
+  setsid "$RMQ_BIN/rabbitmq-server" >>"$RMQ_DIR/server.out" 2>&1 &
   RMQ_SERVER_PID=$!
   # `wait` polls until the pid file appears and the rabbit app has booted.
   if ! timeout 150 "$RMQ_BIN/rabbitmqctl" -q wait --timeout 140 "$RABBITMQ_PID_FILE" \
