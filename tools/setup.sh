@@ -7,6 +7,8 @@
 #                            small -dev libraries that benchmarks link
 #   tools/setup.sh --bench   also the peers' runtimes that the comparison
 #                            scripts start (PyTorch, the RabbitMQ broker, perf)
+#   tools/setup.sh --fuzz    also clang and libFuzzer's runtime, for
+#                            --config=fuzz (FUZZING.md); plain builds use gcc
 #
 # tests/setup_packages_test.sh checks that every library third_party/BUILD
 # links, and every header the code includes from /usr/include, belongs to a
@@ -24,8 +26,10 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy rabbitmq-server linux-perf)
+elif [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
 elif [[ $# -gt 0 ]]; then
-  echo "usage: tools/setup.sh [--bench]" >&2
+  echo "usage: tools/setup.sh [--bench | --fuzz]" >&2
   exit 2
 fi
 
