@@ -269,7 +269,10 @@ absl::StatusOr<ProgramRun> RunProgram(const std::vector<std::string>& argv,
       absl::StrAppend(&run.output, *line, "\n");
       continue;
     }
-    if (absl::IsOutOfRange(line.status())) break;  // its output has ended
+    if (absl::IsOutOfRange(line.status())) {  // its output has ended
+      absl::StrAppend(&run.output, child.partial_line_at_eof());
+      break;
+    }
     child.Kill();
     return absl::DeadlineExceededError(absl::StrCat(
         "'", argv[0], "' did not finish within ", absl::FormatDuration(timeout),

@@ -89,6 +89,11 @@ class Subprocess {
   // Appends the complete lines that are ready now, without blocking. False
   // once the child closed its stdout (any partial last line is appended).
   bool ReadAvailable(std::vector<std::string>* lines);
+  // Once ReadLine returned OutOfRange: what the child wrote after its last
+  // newline ("" if nothing).
+  const std::string& partial_line_at_eof() const {
+    return partial_line_at_eof_;
+  }
   // Our end of the stdout pipe (-1 once closed), for poll() over several.
   int stdout_fd() const { return stdout_fd_; }
 

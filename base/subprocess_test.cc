@@ -131,6 +131,13 @@ TEST(RunProgramTest, CollectsBothStreamsAndTheExitCode) {
   EXPECT_EQ(run->exit.ShellCode(), 3);
 }
 
+TEST(RunProgramTest, KeepsALastLineWithoutNewline) {
+  absl::StatusOr<ProgramRun> run =
+      RunProgram({"/bin/sh", "-c", "printf 'one\\n{\"json\":1}'"}, kDeadline);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->output, "one\n{\"json\":1}");
+}
+
 TEST(RunProgramTest, AProgramPastItsDeadlineIsKilledAndItsOutputKept) {
   absl::StatusOr<ProgramRun> run = RunProgram(
       {"/bin/sh", "-c", "echo started; exec sleep 60"}, absl::Milliseconds(300));

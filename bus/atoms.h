@@ -16,6 +16,7 @@ using credit_atom = caf::atom_constant<caf::atom("credit")>;
 using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 using declare_atom = caf::atom_constant<caf::atom("declare")>;
 using bind_atom = caf::atom_constant<caf::atom("bind")>;
+using unbind_atom = caf::atom_constant<caf::atom("unbind")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using describe_atom = caf::atom_constant<caf::atom("describe")>;

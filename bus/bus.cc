@@ -52,6 +52,11 @@ absl::StatusOr<binding_actor> Bus::Bind(const BindingOptions& options) {
   return Ask<binding_actor>(bind_atom::value, options);
 }
 
+absl::StatusOr<bool> Bus::Unbind(const std::string& from,
+                                 const std::string& to) {
+  return Ask<bool>(unbind_atom::value, from, to);
+}
+
 absl::StatusOr<resource_actor> Bus::Lookup(const std::string& name) {
   return Ask<resource_actor>(lookup_atom::value, name);
 }

@@ -39,6 +39,8 @@ class Bus {
 
   absl::StatusOr<resource_actor> Declare(const ResourceOptions& options);
   absl::StatusOr<binding_actor> Bind(const BindingOptions& options);
+  // Whether there was a binding from -> to (it is gone either way).
+  absl::StatusOr<bool> Unbind(const std::string& from, const std::string& to);
   absl::StatusOr<resource_actor> Lookup(const std::string& name);
   // Makes `resource` (e.g. a remote one) known here under `name`.
   absl::StatusOr<resource_actor> Attach(const std::string& name,

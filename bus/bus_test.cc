@@ -328,6 +328,47 @@ TEST_F(BusTest, SubscriberThatDiesIsForgottenAndUnblocksPublishers) {
   EXPECT_TRUE(Metrics(r).subscriptions.empty());
 }
 
+// Sets *down when `watched` terminates.
+caf::behavior DownWatcher(caf::event_based_actor* self, caf::actor watched,
+                          std::shared_ptr<bool> down) {
+  self->monitor(watched);
+  self->set_down_handler([=](const caf::down_msg&) { *down = true; });
+  return {[](int) {}};
+}
+
+TEST_F(BusTest, UnbindRemovesTheBindingAndStopsItsActor) {
+  resource_actor mnist = Declare("mnist");
+  Declare("model1");
+  Declare("model2");
+  auto bound = Bind("mnist", "model1", Filter::All(), Policy::kBlock);
+  ASSERT_TRUE(bound);
+  ASSERT_TRUE(Bind("mnist", "model2", Filter::All(), Policy::kBlock));
+  auto down = std::make_shared<bool>(false);
+  t.Spawn(DownWatcher, caf::actor_cast<caf::actor>(*bound), down);
+  t.Run();
+  auto removed = t.Ask<bool>(t.directory, unbind_atom::value,
+                             std::string("mnist"), std::string("model1"));
+  ASSERT_TRUE(removed);
+  EXPECT_TRUE(*removed);
+  auto d = t.Ask<TopologyDescription>(t.directory, describe_atom::value);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->bindings.size(), 1u);
+  EXPECT_EQ(d->bindings[0].to, "model2");
+  // The binding's actor is gone and the source no longer serves it.
+  EXPECT_TRUE(*down);
+  std::vector<std::string> subscribers;
+  for (const SubscriptionMetrics& s : Metrics(mnist).subscriptions) {
+    subscribers.push_back(s.name);
+  }
+  EXPECT_EQ(subscribers, (std::vector<std::string>{"mnist->model2"}));
+  // Unbinding again is harmless; and the edge can be bound again.
+  removed = t.Ask<bool>(t.directory, unbind_atom::value, std::string("mnist"),
+                        std::string("model1"));
+  ASSERT_TRUE(removed);
+  EXPECT_FALSE(*removed);
+  EXPECT_TRUE(Bind("mnist", "model1", Filter::All(), Policy::kBlock));
+}
+
 TEST_F(BusTest, DescribeListsResourcesAndBindings) {
   Declare("mnist");
   Declare("model1");

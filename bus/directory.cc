@@ -127,6 +127,21 @@ caf::result<binding_actor> Bind(Self* self, BindingOptions options) {
   return promise;
 }
 
+// The binding's subscription goes first, so that `from` stops waiting for
+// it now rather than when the binding's exit is noticed.
+bool Unbind(Self* self, const std::string& from, const std::string& to) {
+  auto& st = self->state;
+  auto it = st.bindings.find(std::make_pair(from, to));
+  if (it == st.bindings.end()) return false;
+  const binding_actor binding = it->second.actor;
+  st.bindings.erase(it);
+  if (auto source = st.resources.find(from); source != st.resources.end()) {
+    self->send(source->second.actor, unsubscribe_atom::value, binding);
+  }
+  self->send_exit(binding, caf::exit_reason::user_shutdown);
+  return true;
+}
+
 caf::result<resource_actor> Lookup(Self* self, const std::string& name) {
   auto it = self->state.resources.find(name);
   if (it == self->state.resources.end()) {
@@ -218,6 +233,9 @@ directory_actor::behavior_type DirectoryActor(Self* self) {
       },
       [=](bind_atom, BindingOptions& options) {
         return Bind(self, std::move(options));
+      },
+      [=](unbind_atom, const std::string& from, const std::string& to) {
+        return Unbind(self, from, to);
       },
       [=](lookup_atom, const std::string& name) { return Lookup(self, name); },
       [=](attach_atom, const std::string& name, resource_actor& actor) {

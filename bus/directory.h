@@ -10,6 +10,9 @@
 // binding with the same filter and policy, returns the existing actor.
 // A binding that would close a cycle is refused (messages would circle
 // forever), and so is a binding that names an undeclared resource.
+// Unbinding (from, to) removes the binding and stops its actor at once, so
+// `from` no longer waits for `to`; unbinding one that is not there (again)
+// is harmless and replies false.
 // Resources on other nodes join a directory through (attach_atom, name, actor)
 // and are then bound to like local ones.
 #ifndef TRAINBUS_BUS_DIRECTORY_H_

@@ -66,10 +66,12 @@ using resource_actor = caf::typed_actor<
 // callers can watch it (monitor) or stop it.
 using binding_actor = subscriber_actor;
 
-// One per actor system (see directory.h).
+// One per actor system (see directory.h). unbind (from, to) replies whether
+// there was such a binding.
 using directory_actor = caf::typed_actor<
     caf::replies_to<declare_atom, ResourceOptions>::with<resource_actor>,
     caf::replies_to<bind_atom, BindingOptions>::with<binding_actor>,
+    caf::replies_to<unbind_atom, std::string, std::string>::with<bool>,
     caf::replies_to<lookup_atom, std::string>::with<resource_actor>,
     caf::replies_to<attach_atom, std::string,
                     resource_actor>::with<resource_actor>,

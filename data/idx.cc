@@ -266,21 +266,11 @@ absl::StatusOr<Dataset> LoadIdxPair(absl::string_view images_path,
     return absl::InvalidArgumentError(absl::StrCat(
         "num_classes is ", num_classes, "; byte labels need 1..256"));
   }
-  TB_ASSIGN_OR_RETURN(IdxContents images,
-                      ReadIdx(images_path, kIdxImagesMagic));
-  const std::vector<uint32_t>& d = images.dims;
-  if (d[1] == 0 || d[2] == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "IDX images file '", images_path, "' declares images of ", d[1], " x ",
-        d[2], " pixels; both must be positive, regenerate the file"));
-  }
-  if (d[0] == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("IDX images file '", images_path,
-                     "' holds no images (count 0); use a non-empty split"));
-  }
+  TB_ASSIGN_OR_RETURN(Dataset images, LoadIdxImages(images_path));
   TB_ASSIGN_OR_RETURN(IdxContents labels,
                       ReadIdx(labels_path, kIdxLabelsMagic));
+  const uint32_t d[3] = {static_cast<uint32_t>(images.count), images.rows,
+                         images.cols};
   if (labels.dims[0] != d[0]) {
     return absl::InvalidArgumentError(absl::StrCat(
         "count mismatch: images file '", images_path, "' has ", d[0],
@@ -296,12 +286,29 @@ absl::StatusOr<Dataset> LoadIdxPair(absl::string_view images_path,
           "); the file is corrupt or has more classes (pass ", "num_classes)"));
     }
   }
+  images.labels = std::move(labels.data);
+  return images;
+}
+
+absl::StatusOr<Dataset> LoadIdxImages(absl::string_view images_path) {
+  TB_ASSIGN_OR_RETURN(IdxContents images,
+                      ReadIdx(images_path, kIdxImagesMagic));
+  const std::vector<uint32_t>& d = images.dims;
+  if (d[1] == 0 || d[2] == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "IDX images file '", images_path, "' declares images of ", d[1], " x ",
+        d[2], " pixels; both must be positive, regenerate the file"));
+  }
+  if (d[0] == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IDX images file '", images_path,
+                     "' holds no images (count 0); use a non-empty split"));
+  }
   Dataset out;
   out.count = d[0];
   out.rows = d[1];
   out.cols = d[2];
   out.pixels = std::move(images.data);
-  out.labels = std::move(labels.data);
   return out;
 }
 

@@ -74,6 +74,9 @@ absl::StatusOr<Dataset> LoadIdxPair(absl::string_view images_path,
                                     absl::string_view labels_path,
                                     int num_classes = 10);
 
+// Reads an images file alone (for inference): `labels` stays empty.
+absl::StatusOr<Dataset> LoadIdxImages(absl::string_view images_path);
+
 // Loads both splits from `dir`. Each file is looked up as NAME, then NAME.gz
 // (and the older "train-images.idx3-ubyte" spelling); whichever exists is
 // read, its compression found from its content.

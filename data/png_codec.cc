@@ -33,10 +33,21 @@ absl::StatusOr<Image> DecodePng(absl::Span<const uint8_t> bytes) {
         "PNG is ", png.width, " x ", png.height, " pixels; accepted are 1 to ",
         kMaxImagePixels, " pixels, scale the image down first"));
   }
-  // RGBA always: one conversion path (ToGray) for every colour type.
-  png.format = PNG_FORMAT_RGBA;
-  std::vector<uint8_t> rgba(PNG_IMAGE_SIZE(png));
-  if (!png_image_finish_read(&png, /*background=*/nullptr, rgba.data(),
+  // Opaque gray files (MNIST-like images, the common case when serving) are
+  // read straight into the result; every other colour type goes through
+  // RGBA and one conversion path (ToGray), which is exact for gray.
+  const bool opaque_gray =
+      (png.format & (PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)) == 0;
+  png.format = opaque_gray ? PNG_FORMAT_GRAY : PNG_FORMAT_RGBA;
+  Image gray;
+  std::vector<uint8_t> rgba;
+  if (opaque_gray) {
+    gray = Image(png.width, png.height);
+  } else {
+    rgba.resize(PNG_IMAGE_SIZE(png));
+  }
+  if (!png_image_finish_read(&png, /*background=*/nullptr,
+                             opaque_gray ? gray.pixels.data() : rgba.data(),
                              /*row_stride=*/0, /*colormap=*/nullptr)) {
     absl::Status s = absl::DataLossError(
         absl::StrCat("PNG data of a ", png.width, " x ", png.height,
@@ -46,6 +57,7 @@ absl::StatusOr<Image> DecodePng(absl::Span<const uint8_t> bytes) {
     return s;
   }
   png_image_free(&png);
+  if (opaque_gray) return gray;
   return ToGray(png.width, png.height, 4, rgba);
 }
 

@@ -190,5 +190,12 @@ int main(int argc, char** argv) {
   std::cout << "\nbest model aliased 'best': " << board->front().model_name
             << " v" << board->front().model_version
             << "  (trainbus registry best --sort 'test_accuracy desc')\n";
+  // What to run next: serve the winner and classify an image with it.
+  const std::string& best = board->front().model_name;
+  std::cout << "serve it: trainbus serve --registry_dir=" << store_options.root
+            << " --model=" << board->front().project << "/" << best
+            << "\n  curl --data-binary @image.png -H 'Content-Type: image/png'"
+            << " http://127.0.0.1:8501/v1/models/" << best
+            << "/labels/best:classify\n";
   return 0;
 }

@@ -5,8 +5,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
@@ -24,6 +28,18 @@ void WriteOrDie(const std::string& path, absl::string_view bytes);
 // Deletes the files in `dir` and `dir` itself (one level, as the targets
 // make them).
 void RemoveFlatDir(const std::string& dir);
+
+// The value, or the error printed and an abort: for a target's setup and
+// make_seeds, where a failure means the harness itself is broken.
+template <typename T>
+T OrDie(absl::StatusOr<T> value) {
+  if (!value.ok()) {
+    std::fprintf(stderr, "fuzz: %s\n",
+                 std::string(value.status().message()).c_str());
+    std::abort();
+  }
+  return *std::move(value);
+}
 
 inline absl::string_view AsText(const uint8_t* data, size_t size) {
   return absl::string_view(reinterpret_cast<const char*>(data), size);

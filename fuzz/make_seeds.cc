@@ -17,6 +17,7 @@
 #include "data/image.h"
 #include "fuzz/fuzz_util.h"
 #include "kernels/nn/model.h"
+#include "topology/manifest.h"
 
 namespace trainbus::fuzz {
 namespace {
@@ -35,21 +36,7 @@ std::string Str(const std::vector<uint8_t>& v) {
 }
 
 std::string ReadOrDie(const std::string& path) {
-  absl::StatusOr<std::string> s = base::ReadFile(path);
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.status().message()).c_str());
-    std::abort();
-  }
-  return *s;
-}
-
-template <typename T>
-T OrDie(absl::StatusOr<T> v) {
-  if (!v.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(v.status().message()).c_str());
-    std::abort();
-  }
-  return *std::move(v);
+  return OrDie(base::ReadFile(path));
 }
 
 data::Image Gradient(uint32_t w, uint32_t h) {
@@ -201,6 +188,37 @@ void TextSeeds() {
   }
 }
 
+// One manifest with every field set, then the ways a stored one goes wrong.
+void ManifestSeeds() {
+  topology::RunManifest m;
+  m.run_id = 12;
+  m.reproduces = 4;
+  m.state = "finished";
+  m.started_ns = 1700000000000000000;
+  m.finished_ns = 1700000000500000000;
+  m.spec_name = "fashion";
+  m.spec_origin = "experiments/fashion.yaml";
+  m.spec_text = "name: fashion\nsources: []\n";
+  m.args = {"--epochs=1", "--seed=9"};
+  m.seeds = {{"model mlp", 9}, {"source train", 18446744073709551615ull}};
+  m.inputs = {{"train", "/d/train-images-idx3-ubyte", std::string(64, 'e'), 47040016}};
+  m.environment.cpu_model = "AMD EPYC";
+  m.environment.highway_target = "AVX3_ZEN4";
+  m.environment.packages = {{"libcaf-dev", "0.17.6-2"}, {"libhwy-dev", "unknown"}};
+  m.environment.packages_note = "not installed according to dpkg: libhwy-dev";
+  m.environment.source = {"/src", std::string(40, 'c'), true, ""};
+  m.checkpoints = {{"mlp", std::string(64, 'f'), 12345}};
+  const std::string json = topology::ManifestToJson(m);
+  Seed("manifest", "full", json);
+  Seed("manifest", "empty-object", "{}");
+  Seed("manifest", "array", "[1, 2]");
+  Seed("manifest", "truncated", json.substr(0, json.size() / 2));
+  std::string typed = json;
+  const size_t at = typed.find("\"run_id\":");
+  if (at != std::string::npos) typed.replace(at, 9, "\"run_id\":\"x\",\"_\":");
+  Seed("manifest", "wrong-type", typed);
+}
+
 void RestSeeds() {
   const std::string png = Str(OrDie(data::EncodePng(Gradient(28, 28))));
   const std::string b64 = absl::Base64Escape(png);
@@ -229,6 +247,15 @@ void RestSeeds() {
       {"bad-b64", "POST /v1/models/m:predict\napplication/json\n"
                   "{\"instances\":[{\"b64\":\"!!!=\"}]}"},
       {"bad-json", "POST /v1/models/m:predict\napplication/json\n{\"instances\":["},
+      {"metrics", "GET /metrics\n\n"},
+      {"label-classify", "POST /v1/models/m/labels/production:classify\n"
+                         "image/png\n" + png},
+      {"feedback-image", "POST /v1/models/m:feedback\napplication/json\n"
+                         "{\"image\":{\"b64\":\"" + b64 + "\"},\"label\":7}"},
+      {"feedback-id", "POST /v1/models/m:feedback\napplication/json\n"
+                      "{\"prediction_id\":1,\"label\":3}"},
+      {"feedback-bad-label", "POST /v1/models/m:feedback\napplication/json\n"
+                             "{\"image\":{\"b64\":\"" + b64 + "\"},\"label\":-1}"},
   };
   for (const auto& [name, request] : requests) Seed("rest_api", name, request);
 }
@@ -248,6 +275,7 @@ int main(int argc, char** argv) {
   trainbus::fuzz::LogSeeds();
   trainbus::fuzz::TextSeeds();
   trainbus::fuzz::RestSeeds();
+  trainbus::fuzz::ManifestSeeds();
   trainbus::fuzz::RemoveFlatDir(trainbus::fuzz::ScratchDir());
   return 0;
 }

@@ -54,6 +54,8 @@ absl::StatusOr<Enum> ParseName(const absl::string_view (&names)[N],
 constexpr absl::string_view kLogKindNames[] = {"train", "validation", "test"};
 constexpr absl::string_view kTaskStateNames[] = {"pending", "running", "done",
                                                  "failed"};
+constexpr absl::string_view kRunStateNames[] = {"running", "finished",
+                                                "failed"};
 
 }  // namespace
 
@@ -71,6 +73,14 @@ absl::string_view TaskStateName(TaskState state) {
 
 absl::StatusOr<TaskState> ParseTaskState(absl::string_view text) {
   return ParseName<TaskState>(kTaskStateNames, text, "task state");
+}
+
+absl::string_view RunStateName(RunState state) {
+  return NameOf(kRunStateNames, state);
+}
+
+absl::StatusOr<RunState> ParseRunState(absl::string_view text) {
+  return ParseName<RunState>(kRunStateNames, text, "run state");
 }
 
 }  // namespace trainbus::registry

@@ -114,6 +114,46 @@ struct Task {
   int64_t model_version = 0;
 };
 
+enum class RunState : int32_t { kRunning = 0, kFinished = 1, kFailed = 2 };
+absl::string_view RunStateName(RunState state);
+absl::StatusOr<RunState> ParseRunState(absl::string_view text);
+
+// One `trainbus run` of a topology spec: its manifest (JSON, written by
+// topology/manifest.h) and the final checkpoints it names, kept as blobs.
+struct RunRecord {
+  int64_t id = 0;
+  std::string project;
+  std::string name;  // the spec's name
+  RunState state = RunState::kRunning;
+  int64_t started_ns = 0;
+  int64_t finished_ns = 0;
+  std::string manifest;         // JSON text
+  std::vector<BlobRef> blobs;   // name: the model's name
+};
+
+// One input of a batch inference run (`trainbus predict`). A batch is the
+// unit the store writes atomically: all of its rows or none.
+struct PredictionRow {
+  int64_t id = 0;       // assigned by the store
+  int64_t batch = 0;    // assigned by the store
+  std::string input;    // a file path, or "idx:<file>:<index>"
+  int32_t label = -1;   // the predicted class; -1 when `error` is set
+  std::string scores;   // JSON array of the class probabilities ("[]" on error)
+  std::string error;    // why this input has no prediction (empty: it has one)
+};
+
+// What every row of a batch shares.
+struct PredictionBatch {
+  int64_t id = 0;           // assigned by the store, increasing
+  std::string run;          // groups the batches of one run
+  std::string project;
+  std::string model;        // model name
+  int64_t model_version = 0;
+  int64_t time_ns = 0;      // 0: the store fills in its clock's time
+  int64_t rows = 0;         // filled in on reads
+  int64_t errors = 0;       // rows with an error, filled in on reads
+};
+
 // A filter, sort and limit as the user types them:
 //   filter "name=mlp,test_accuracy>0.8", sort "test_accuracy desc", limit 5.
 struct Query {

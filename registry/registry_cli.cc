@@ -31,6 +31,8 @@ commands:
   tasks                             the task queue: state, attempts, lease, runner
   unfinished                        how many tasks are pending or running
   alias <name> <alias> <version>    point an alias (e.g. production) at a version
+  predictions [--run R]             batch inference batches (`trainbus predict`)
+  predictions --batch ID            the rows of one batch: input, label, scores
   verify                            check every blob's size and sha256; lists
                                     damaged ones and who uses them (exit 1)
   delete [models|logs] --filter F --yes
@@ -45,6 +47,8 @@ flags:
   --filter F          e.g. name=mlp,test_accuracy>0.8 (= != < <= > >=)
   --sort S            e.g. "test_accuracy desc" or "time desc"
   --limit N           at most N rows
+  --batch ID          predictions: the batch to show
+  --run R             predictions: only the batches of run R
   --json              JSON instead of a table
   --yes               confirm a delete
 )";
@@ -59,12 +63,16 @@ struct Args {
   bool json = false;
   bool yes = false;
   bool help = false;
+  // predictions
+  int64_t batch = 0;
+  std::string run;
 };
 
 std::optional<std::string> ParseArgs(const std::vector<std::string>& raw,
                                      Args& args) {
   static const std::set<std::string> kValued = {"registry_dir", "project",
-                                                "filter", "sort", "limit"};
+                                                "filter", "sort", "limit",
+                                                "batch",        "run"};
   for (size_t i = 0; i < raw.size(); ++i) {
     const std::string& a = raw[i];
     if (a.size() < 3 || a.compare(0, 2, "--") != 0) {
@@ -99,6 +107,11 @@ std::optional<std::string> ParseArgs(const std::vector<std::string>& raw,
     if (name == "project") args.project = value;
     if (name == "filter") args.filter = value;
     if (name == "sort") args.sort = value;
+    if (name == "run") args.run = value;
+    if (name == "batch" &&
+        (!absl::SimpleAtoi(value, &args.batch) || args.batch <= 0)) {
+      return absl::StrCat("--batch wants a batch id >= 1, got '", value, "'");
+    }
     if (name == "limit" && (!absl::SimpleAtoi(value, &args.limit) ||
                             args.limit < 0)) {
       return absl::StrCat("--limit wants a number >= 0, got '", value, "'");
@@ -553,6 +566,83 @@ int Verify(Store& store, const Args& args, std::ostream& out,
   return 1;
 }
 
+// ---- Predictions -----------------------------------------------------------
+
+Json BatchJson(const PredictionBatch& b) {
+  return {{"batch", b.id},
+          {"run", b.run},
+          {"project", b.project},
+          {"model", b.model},
+          {"version", b.model_version},
+          {"time", FormatTime(b.time_ns)},
+          {"rows", b.rows},
+          {"errors", b.errors}};
+}
+
+// The scores as stored (a JSON array); an unreadable one stays text.
+Json ScoresJson(const std::string& scores) {
+  Json parsed = Json::parse(scores, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? Json(scores) : parsed;
+}
+
+int Predictions(Store& store, const Args& args, std::ostream& out,
+                std::ostream& err) {
+  if (args.batch == 0) {
+    return PrintOrFail(
+        store.ListPredictionBatches(args.run, args.limit), err,
+        [&](const std::vector<PredictionBatch>& batches) {
+          if (args.json) return PrintJsonList(batches, BatchJson, out);
+          Table table({"BATCH", "RUN", "MODEL", "VERSION", "TIME", "ROWS",
+                       "ERRORS"});
+          for (const PredictionBatch& b : batches) {
+            table.Add({absl::StrCat(b.id), b.run,
+                       absl::StrCat(b.project, "/", b.model),
+                       absl::StrCat(b.model_version), FormatTime(b.time_ns),
+                       absl::StrCat(b.rows), absl::StrCat(b.errors)});
+          }
+          table.Print(out);
+        });
+  }
+  absl::StatusOr<PredictionBatch> batch = store.GetPredictionBatch(args.batch);
+  if (!batch.ok()) return Fail(err, batch.status());
+  absl::StatusOr<std::vector<PredictionRow>> rows =
+      store.GetPredictions(args.batch);
+  if (!rows.ok()) return Fail(err, rows.status());
+  if (args.json) {
+    Json list = Json::array();
+    for (const PredictionRow& r : *rows) {
+      list.push_back({{"id", r.id},
+                      {"input", r.input},
+                      {"label", r.label},
+                      {"scores", ScoresJson(r.scores)},
+                      {"error", r.error}});
+    }
+    Json j = BatchJson(*batch);
+    j["predictions"] = std::move(list);
+    PrintJson(j, out);
+    return 0;
+  }
+  out << "batch " << batch->id << " of run " << batch->run << ": "
+      << batch->project << "/" << batch->model << ":" << batch->model_version
+      << ", " << batch->rows << " rows (" << batch->errors << " errors), "
+      << FormatTime(batch->time_ns) << " UTC\n";
+  Table table({"ID", "INPUT", "LABEL", "SCORE", "ERROR"});
+  for (const PredictionRow& r : *rows) {
+    std::string score = "-";
+    Json scores = ScoresJson(r.scores);
+    if (r.error.empty() && scores.is_array() && r.label >= 0 &&
+        static_cast<size_t>(r.label) < scores.size() &&
+        scores[r.label].is_number()) {
+      score = FormatNumber(scores[r.label].get<double>());
+    }
+    table.Add({absl::StrCat(r.id), r.input,
+               r.error.empty() ? absl::StrCat(r.label) : "-", score,
+               r.error.empty() ? "-" : r.error});
+  }
+  table.Print(out);
+  return 0;
+}
+
 }  // namespace
 
 int RunRegistryCli(const std::vector<std::string>& raw, std::ostream& out,
@@ -572,7 +662,7 @@ int RunRegistryCli(const std::vector<std::string>& raw, std::ostream& out,
   const std::string& command = args.positional[0];
   static const std::set<std::string> kCommands = {
       "ls",         "show",  "best",   "tasks",
-      "unfinished", "alias", "delete", "verify"};
+      "unfinished", "alias", "delete", "verify", "predictions"};
   if (kCommands.count(command) == 0) {
     return Usage(err, absl::StrCat("unknown command '", command, "'"));
   }
@@ -590,6 +680,7 @@ int RunRegistryCli(const std::vector<std::string>& raw, std::ostream& out,
   if (command == "best") return Best(**store, args, out, err);
   if (command == "alias") return Alias(**store, args, out, err);
   if (command == "delete") return Delete(**store, args, out, err);
+  if (command == "predictions") return Predictions(**store, args, out, err);
   if (command == "tasks") {
     Args a = args;
     a.positional = {"ls", "tasks"};

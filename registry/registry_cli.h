@@ -12,6 +12,7 @@
 //   tasks [--filter F]               unfinished
 //   alias <name> <alias> <version>   delete [models|logs] --filter F --yes
 //   verify                           (every blob's size and sha256)
+//   predictions [--run R]            predictions --batch ID
 // Common flags: --registry_dir DIR, --project P, --json. Every command needs
 // an existing registry (none is created); only alias and delete --yes write.
 #ifndef TRAINBUS_REGISTRY_REGISTRY_CLI_H_

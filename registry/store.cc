@@ -84,6 +84,42 @@ CREATE TABLE task_kv(
   PRIMARY KEY (owner, section, key)) WITHOUT ROWID;
 )sql";
 
+// Additive (IF NOT EXISTS), outside the numbered schema steps: every writable
+// open creates the tables when missing.
+constexpr absl::string_view kRunsSchema = R"sql(
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL, name TEXT NOT NULL,
+  state TEXT NOT NULL,           -- running, finished, failed
+  started_ns INTEGER NOT NULL, finished_ns INTEGER NOT NULL DEFAULT 0,
+  manifest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_blobs(
+  owner INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  model TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+  PRIMARY KEY (owner, model)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_blobs_blob ON run_blobs(blob);
+// Schema 2: batch inference. A batch (one transaction) is a row of
+// prediction_batches, so listing batches reads one row per batch; its inputs
+// are rows of predictions, each complete on its own (model, version, time).
+constexpr absl::string_view kPredictionsSchema = R"sql(
+CREATE TABLE prediction_batches(
+  id INTEGER PRIMARY KEY,        -- from counters: never reused
+  run TEXT NOT NULL, project TEXT NOT NULL, model TEXT NOT NULL,
+  model_version INTEGER NOT NULL, time_ns INTEGER NOT NULL,
+  rows INTEGER NOT NULL, errors INTEGER NOT NULL);
+CREATE INDEX prediction_batches_run ON prediction_batches(run, id);
+CREATE TABLE predictions(
+  id INTEGER PRIMARY KEY,
+  batch INTEGER NOT NULL REFERENCES prediction_batches(id) ON DELETE CASCADE,
+  input TEXT NOT NULL,           -- a file path, or idx:<file>:<index>
+  label INTEGER NOT NULL,        -- -1 when error is set
+  scores TEXT NOT NULL,          -- JSON array of class probabilities
+  error TEXT NOT NULL DEFAULT '',
+  project TEXT NOT NULL, model TEXT NOT NULL, model_version INTEGER NOT NULL,
+  time_ns INTEGER NOT NULL);
+CREATE INDEX predictions_batch ON predictions(batch, id);
+)sql";
+
 std::string ProjectOrDefault(absl::string_view project) {
   return project.empty() ? std::string(Store::kDefaultProject)
                          : std::string(project);
@@ -293,6 +329,15 @@ absl::StatusOr<int64_t> QueryInt(SqliteDb& db, const std::string& sql) {
   TB_ASSIGN_OR_RETURN(SqliteStmt stmt, db.Prepare(sql));
   TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
   return row ? stmt.Int(0) : 0;
+}
+
+// Whether the runs tables exist: a registry made before they were added and
+// opened read-only has none yet.
+absl::StatusOr<bool> HasRunTables(SqliteDb& db) {
+  TB_ASSIGN_OR_RETURN(
+      int64_t n, QueryInt(db, "SELECT count(*) FROM sqlite_master WHERE type "
+                              "= 'table' AND name IN ('runs', 'run_blobs')"));
+  return n == 2;
 }
 
 // Calls `fn(stmt)` for every row the statement returns.
@@ -568,6 +613,48 @@ absl::StatusOr<std::vector<Task>> SelectTasks(
   return out;
 }
 
+
+// Whether the database has the predictions tables: a schema-1 registry
+// opened read-only does not.
+absl::StatusOr<bool> HasPredictionsTable(SqliteDb& db) {
+  TB_ASSIGN_OR_RETURN(
+      int64_t n, QueryInt(db,
+                          "SELECT count(*) FROM sqlite_master WHERE type = "
+                          "'table' AND name = 'prediction_batches'"));
+  return n > 0;
+}
+
+// Batches in id order; `where` narrows them.
+absl::StatusOr<std::vector<PredictionBatch>> SelectPredictionBatches(
+    SqliteDb& db, absl::string_view where, const std::vector<SqlValue>& params,
+    int64_t limit) {
+  std::vector<PredictionBatch> out;
+  TB_ASSIGN_OR_RETURN(bool has_table, HasPredictionsTable(db));
+  if (!has_table) return out;
+  std::vector<SqlValue> all = params;
+  all.push_back(SqlLimit(limit));
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db.Prepare(absl::StrCat(
+          "SELECT id, run, project, model, model_version, time_ns, rows, "
+          "errors FROM prediction_batches WHERE ",
+          where, " ORDER BY id LIMIT ?")));
+  TB_RETURN_IF_ERROR(stmt.Bind(all));
+  TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+    PredictionBatch b;
+    b.id = row.Int(0);
+    b.run = row.Text(1);
+    b.project = row.Text(2);
+    b.model = row.Text(3);
+    b.model_version = row.Int(4);
+    b.time_ns = row.Int(5);
+    b.rows = row.Int(6);
+    b.errors = row.Int(7);
+    out.push_back(std::move(b));
+  }));
+  return out;
+}
+
 }  // namespace
 
 std::string Store::DefaultRoot() {
@@ -623,6 +710,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::unique_ptr<Store> store(new Store(std::move(root), std::move(db_path),
                                          std::move(db), std::move(blobs),
                                          clock, options.read_only));
+  store->prediction_fault_hook_ = std::move(options.prediction_fault_hook);
   absl::MutexLock lock(&store->mu_);
   TB_RETURN_IF_ERROR(options.read_only ? store->CheckSchema()
                                        : store->InitSchema());
@@ -653,13 +741,25 @@ absl::Status Store::InitSchema() {
                       QueryInt(*db_, "PRAGMA user_version"));
   if (app_id == 0 && user_version == 0 && tables == 0) {
     TB_RETURN_IF_ERROR(db_->Exec(kSchema));
+    TB_RETURN_IF_ERROR(db_->Exec(kRunsSchema));
+    TB_RETURN_IF_ERROR(db_->Exec(kPredictionsSchema));
     TB_RETURN_IF_ERROR(db_->Exec(
         absl::StrCat("PRAGMA application_id=", kApplicationId,
                      "; PRAGMA user_version=", kSchemaVersion, ";")));
     return txn.Commit();
   }
   TB_RETURN_IF_ERROR(CheckSchema());
-  // Future schema migrations from user_version to kSchemaVersion go here.
+  // The runs tables are additive (IF NOT EXISTS) and made on every open.
+  TB_RETURN_IF_ERROR(db_->Exec(kRunsSchema));
+  // Migrations, one step per version, in the same transaction: an older
+  // trainbus still reads the tables it knows.
+  if (user_version < 2) {
+    TB_RETURN_IF_ERROR(db_->Exec(kPredictionsSchema));
+  }
+  if (user_version < kSchemaVersion) {
+    TB_RETURN_IF_ERROR(db_->Exec(
+        absl::StrCat("PRAGMA user_version=", kSchemaVersion, ";")));
+  }
   return txn.Commit();
 }
 
@@ -696,17 +796,28 @@ absl::StatusOr<BlobReport> Store::VerifyBlobs() {
     absl::MutexLock lock(&mu_);
     SqliteTxn txn(*db_);
     TB_RETURN_IF_ERROR(txn.BeginDeferred());
+    TB_ASSIGN_OR_RETURN(bool has_runs, HasRunTables(*db_));
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
-        db_->Prepare(
+        db_->Prepare(absl::StrCat(
             "SELECT blob, blob_size, kind, project, name, version, '' FROM "
             "records WHERE blob != '' UNION ALL SELECT f.blob, f.size, "
             "r.kind, r.project, r.name, r.version, f.file_name FROM "
-            "dataset_files f JOIN records r ON r.id = f.owner ORDER BY 1"));
+            "dataset_files f JOIN records r ON r.id = f.owner",
+            has_runs ? " UNION ALL SELECT b.blob, b.size, 'run', r.project, "
+                       "r.name, r.id, b.model FROM run_blobs b JOIN runs r "
+                       "ON r.id = b.owner"
+                     : "",
+            " ORDER BY 1")));
     TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
       Use& use = uses[row.Text(0)];
       use.size = row.Int(1);
       std::string file = row.Text(6);
+      if (row.Text(2) == "run") {
+        use.owners.push_back(absl::StrCat("run ", row.Int(5), " (",
+                                          row.Text(4), ") model ", file));
+        return;
+      }
       use.owners.push_back(absl::StrCat(
           row.Text(2), " ", row.Text(3), "/", row.Text(4), ":", row.Int(5),
           file.empty() ? "" : absl::StrCat(" file ", file)));
@@ -1015,7 +1126,8 @@ absl::StatusOr<int64_t> Store::DeleteModels(absl::string_view filter_text) {
     TB_ASSIGN_OR_RETURN(
         SqliteStmt stmt,
         db_->Prepare("SELECT (SELECT count(*) FROM records WHERE blob = ?1) + "
-                     "(SELECT count(*) FROM dataset_files WHERE blob = ?1)"));
+                     "(SELECT count(*) FROM dataset_files WHERE blob = ?1) + "
+                     "(SELECT count(*) FROM run_blobs WHERE blob = ?1)"));
     TB_RETURN_IF_ERROR(stmt.Bind({blob}));
     TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (row && stmt.Int(0) == 0 && BlobStore::IsSha256Hex(blob)) {
@@ -1140,6 +1252,108 @@ absl::StatusOr<int64_t> Store::DeleteLogs(absl::string_view filter_text) {
   int64_t deleted = db_->Changes();
   TB_RETURN_IF_ERROR(txn.Commit());
   return deleted;
+}
+
+// ---- Predictions -----------------------------------------------------------
+
+absl::StatusOr<int64_t> Store::AppendPredictionBatch(
+    const PredictionBatch& batch, const std::vector<PredictionRow>& rows) {
+  TB_RETURN_IF_ERROR(ValidateName("model", batch.model));
+  if (rows.empty()) {
+    return absl::InvalidArgumentError("a prediction batch needs rows");
+  }
+  const std::string project = ProjectOrDefault(batch.project);
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  // Batch ids come from the version counters, so they are never reused.
+  TB_ASSIGN_OR_RETURN(const int64_t id,
+                      NextVersion(*db_, "prediction_batch", "", ""));
+  const int64_t time_ns = batch.time_ns != 0 ? batch.time_ns
+                                             : clock_->NowNanos();
+  int64_t errors = 0;
+  for (const PredictionRow& row : rows) errors += row.error.empty() ? 0 : 1;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("INSERT INTO prediction_batches(id, run, project, model, "
+                     "model_version, time_ns, rows, errors) VALUES (?1, ?2, "
+                     "?3, ?4, ?5, ?6, ?7, ?8)"));
+    TB_RETURN_IF_ERROR(stmt.Bind({id, batch.run, project, batch.model,
+                                  batch.model_version, time_ns,
+                                  static_cast<int64_t>(rows.size()), errors}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+  }
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT INTO predictions(batch, input, label, scores, "
+                   "error, project, model, model_version, time_ns) VALUES "
+                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const PredictionRow& row = rows[i];
+    stmt.BindInt(1, id);
+    stmt.BindText(2, row.input);
+    stmt.BindInt(3, row.label);
+    stmt.BindText(4, row.scores.empty() ? absl::string_view("[]")
+                                        : absl::string_view(row.scores));
+    stmt.BindText(5, row.error);
+    stmt.BindText(6, project);
+    stmt.BindText(7, batch.model);
+    stmt.BindInt(8, batch.model_version);
+    stmt.BindInt(9, time_ns);
+    TB_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+    if (prediction_fault_hook_) prediction_fault_hook_(id, i + 1);
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+absl::StatusOr<std::vector<PredictionBatch>> Store::ListPredictionBatches(
+    absl::string_view run, int64_t limit) {
+  return Read([&]() -> absl::StatusOr<std::vector<PredictionBatch>> {
+    if (run.empty()) return SelectPredictionBatches(*db_, "1", {}, limit);
+    return SelectPredictionBatches(*db_, "run = ?", {std::string(run)},
+                                   limit);
+  });
+}
+
+absl::StatusOr<PredictionBatch> Store::GetPredictionBatch(int64_t batch) {
+  TB_ASSIGN_OR_RETURN(std::vector<PredictionBatch> found,
+                      Read([&]() {
+                        return SelectPredictionBatches(*db_, "id = ?",
+                                                       {batch}, 1);
+                      }));
+  if (found.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "no prediction batch ", batch,
+        "; list them with `trainbus registry predictions`"));
+  }
+  return found[0];
+}
+
+absl::StatusOr<std::vector<PredictionRow>> Store::GetPredictions(
+    int64_t batch) {
+  TB_RETURN_IF_ERROR(GetPredictionBatch(batch).status());
+  return Read([&]() -> absl::StatusOr<std::vector<PredictionRow>> {
+    std::vector<PredictionRow> out;
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("SELECT id, batch, input, label, scores, error FROM "
+                     "predictions WHERE batch = ?1 ORDER BY id"));
+    TB_RETURN_IF_ERROR(stmt.Bind({batch}));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      PredictionRow r;
+      r.id = row.Int(0);
+      r.batch = row.Int(1);
+      r.input = row.Text(2);
+      r.label = static_cast<int32_t>(row.Int(3));
+      r.scores = row.Text(4);
+      r.error = row.Text(5);
+      out.push_back(std::move(r));
+    }));
+    return out;
+  });
 }
 
 // ---- Tasks -----------------------------------------------------------------
@@ -1370,6 +1584,151 @@ absl::StatusOr<std::vector<Task>> Store::ListTasks(const Query& query) {
                   /*user_query=*/true));
   TB_RETURN_IF_ERROR(txn.Commit());
   return tasks;
+}
+
+// ---- Runs ------------------------------------------------------------------
+
+namespace {
+
+absl::Status NoSuchRun(int64_t run_id, const std::string& root) {
+  return absl::NotFoundError(absl::StrCat(
+      "no run ", run_id, " in the registry at '", root,
+      "'; check the id (`trainbus run` prints it and writes it into "
+      "manifest.json) and --registry_dir"));
+}
+
+absl::StatusOr<std::vector<RunRecord>> SelectRuns(SqliteDb& db,
+                                                  absl::string_view where,
+                                                  const std::vector<SqlValue>& params) {
+  std::vector<RunRecord> out;
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare(absl::StrCat("SELECT id, project, name, state, started_ns, "
+                                "finished_ns, manifest FROM runs ",
+                                where)));
+    TB_RETURN_IF_ERROR(stmt.Bind(params));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      RunRecord r;
+      r.id = row.Int(0);
+      r.project = row.Text(1);
+      r.name = row.Text(2);
+      absl::StatusOr<RunState> state = ParseRunState(row.Text(3));
+      r.state = state.ok() ? *state : RunState::kFailed;
+      r.started_ns = row.Int(4);
+      r.finished_ns = row.Int(5);
+      r.manifest = row.Text(6);
+      out.push_back(std::move(r));
+    }));
+  }
+  for (RunRecord& r : out) {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db.Prepare("SELECT model, blob, size FROM run_blobs WHERE owner = ?1 "
+                   "ORDER BY model"));
+    TB_RETURN_IF_ERROR(stmt.Bind({r.id}));
+    TB_RETURN_IF_ERROR(ForEachRow(stmt, [&](const SqliteStmt& row) {
+      r.blobs.push_back({row.Text(0), row.Text(1), row.Int(2)});
+    }));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> Store::CreateRun(absl::string_view project,
+                                         absl::string_view name,
+                                         absl::string_view manifest) {
+  TB_RETURN_IF_ERROR(ValidateName("run", name));
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT INTO runs(project, name, state, started_ns, "
+                   "manifest) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id"));
+  TB_RETURN_IF_ERROR(stmt.Bind(
+      {ProjectOrDefault(project), std::string(name),
+       std::string(RunStateName(RunState::kRunning)), clock_->NowNanos(),
+       std::string(manifest)}));
+  TB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("run insert returned no id");
+  const int64_t id = stmt.Int(0);
+  stmt.Reset();
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+absl::StatusOr<std::vector<BlobRef>> Store::FinishRun(
+    int64_t run_id, RunState state, absl::string_view manifest,
+    const std::vector<DatasetFile>& checkpoints) {
+  if (state == RunState::kRunning) {
+    return absl::InvalidArgumentError(
+        "FinishRun needs the state the run ended in: finished or failed");
+  }
+  std::vector<BlobRef> refs;
+  for (const DatasetFile& file : checkpoints) {
+    TB_RETURN_IF_ERROR(ValidateName("model", file.name));
+    TB_ASSIGN_OR_RETURN(std::string sha, blobs_.Put(file.data));
+    refs.push_back({file.name, sha, static_cast<int64_t>(file.data.size())});
+  }
+  absl::MutexLock lock(&mu_);
+  SqliteTxn txn(*db_);
+  TB_RETURN_IF_ERROR(txn.BeginImmediate());
+  // A concurrent delete may have removed a shared blob before we locked.
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (!blobs_.Contains(refs[i].sha256)) {
+      TB_RETURN_IF_ERROR(blobs_.Put(checkpoints[i].data).status());
+    }
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<RunRecord> found,
+                      SelectRuns(*db_, "WHERE id = ?1", {run_id}));
+  if (found.empty()) return NoSuchRun(run_id, root_);
+  if (found[0].state != RunState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run ", run_id, " already ended (", RunStateName(found[0].state),
+        "); a run is finished once"));
+  }
+  {
+    TB_ASSIGN_OR_RETURN(
+        SqliteStmt stmt,
+        db_->Prepare("UPDATE runs SET state = ?1, finished_ns = ?2, "
+                     "manifest = ?3 WHERE id = ?4"));
+    TB_RETURN_IF_ERROR(stmt.Bind({std::string(RunStateName(state)),
+                                  clock_->NowNanos(), std::string(manifest),
+                                  run_id}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+  }
+  TB_ASSIGN_OR_RETURN(
+      SqliteStmt stmt,
+      db_->Prepare("INSERT OR REPLACE INTO run_blobs(owner, model, blob, size) "
+                   "VALUES (?1, ?2, ?3, ?4)"));
+  for (const BlobRef& ref : refs) {
+    TB_RETURN_IF_ERROR(stmt.Bind({run_id, ref.name, ref.sha256, ref.size}));
+    TB_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+  }
+  TB_RETURN_IF_ERROR(txn.Commit());
+  return refs;
+}
+
+absl::StatusOr<RunRecord> Store::GetRun(int64_t run_id) {
+  return Read([&]() -> absl::StatusOr<RunRecord> {
+    TB_ASSIGN_OR_RETURN(bool has_runs, HasRunTables(*db_));
+    if (!has_runs) return NoSuchRun(run_id, root_);
+    TB_ASSIGN_OR_RETURN(std::vector<RunRecord> found,
+                        SelectRuns(*db_, "WHERE id = ?1", {run_id}));
+    if (found.empty()) return NoSuchRun(run_id, root_);
+    return std::move(found[0]);
+  });
+}
+
+absl::StatusOr<std::vector<RunRecord>> Store::ListRuns(int64_t limit) {
+  return Read([&]() -> absl::StatusOr<std::vector<RunRecord>> {
+    TB_ASSIGN_OR_RETURN(bool has_runs, HasRunTables(*db_));
+    if (!has_runs) return std::vector<RunRecord>{};
+    return SelectRuns(*db_, "ORDER BY id DESC LIMIT ?1", {SqlLimit(limit)});
+  });
 }
 
 }  // namespace trainbus::registry

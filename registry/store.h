@@ -18,12 +18,16 @@
 //   logs:             id project kind model version step time + any metric
 //   tasks:            id project name experiment state attempts max_attempts
 //                     runner lease_expiry time + hyperparameter/result keys
+// Runs (topology runs and their manifests) are looked up by id.
+// Predictions (batch inference) are read by batch: ListPredictionBatches,
+// GetPredictions.
 // `time` is nanoseconds since the Unix epoch. Versions count from 1 per
 // (project, name) and are never reused, even after a delete.
 #ifndef TRAINBUS_REGISTRY_STORE_H_
 #define TRAINBUS_REGISTRY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +63,9 @@ struct StoreOptions {
   bool read_only = false;
   // false: a missing registry is NotFound instead of being created.
   bool create_if_missing = true;
+  // Tests only: called inside AppendPredictionBatch's transaction after each
+  // row is written (batch id, rows written so far), to crash mid-batch.
+  std::function<void(int64_t, size_t)> prediction_fault_hook;
 };
 
 // A blob that VerifyBlobs found missing, truncated or corrupt, with the
@@ -78,7 +85,9 @@ struct BlobReport {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  // 1: records, aliases, logs, tasks. 2: + predictions. Opening an older
+  // registry for writing migrates it; read-only opens read it as it is.
+  static constexpr int kSchemaVersion = 2;
   static constexpr absl::string_view kDefaultProject = "default";
 
   // $TRAINBUS_REGISTRY_DIR, else $XDG_DATA_HOME/trainbus/registry, else
@@ -157,6 +166,20 @@ class Store {
   // An empty filter is refused. Returns how many were deleted.
   absl::StatusOr<int64_t> DeleteLogs(absl::string_view filter);
 
+  // ---- Predictions (batch inference) -------------------------------------
+  // Writes `rows` as one new batch in one transaction: a crash leaves all
+  // of them or none. Returns the batch id. `batch.rows`/`errors` are
+  // ignored (they are counted from `rows`).
+  absl::StatusOr<int64_t> AppendPredictionBatch(
+      const PredictionBatch& batch, const std::vector<PredictionRow>& rows);
+  // Batches by id, oldest first; only those of `run` when it is not empty.
+  // A registry older than predictions (schema 1, read-only) has none.
+  absl::StatusOr<std::vector<PredictionBatch>> ListPredictionBatches(
+      absl::string_view run = "", int64_t limit = 0);
+  absl::StatusOr<PredictionBatch> GetPredictionBatch(int64_t batch);
+  // The rows of a batch in input order; NotFound for an unknown batch.
+  absl::StatusOr<std::vector<PredictionRow>> GetPredictions(int64_t batch);
+
   // ---- Tasks -------------------------------------------------------------
   absl::StatusOr<int64_t> CreateTask(const TaskSpec& spec);
   // Atomically takes the oldest pending task (after returning tasks whose
@@ -185,6 +208,26 @@ class Store {
   // Default order: by id.
   absl::StatusOr<std::vector<Task>> ListTasks(const Query& query);
 
+  // ---- Runs --------------------------------------------------------------
+  // A topology run and its manifest. The tables were added after schema 1
+  // without changing it: any writable open creates them, so older registry
+  // directories gain them and older builds simply ignore them.
+  //
+  // Records a run as running, started now; returns its id (from 1).
+  absl::StatusOr<int64_t> CreateRun(absl::string_view project,
+                                    absl::string_view name,
+                                    absl::string_view manifest);
+  // Ends a running run: its final manifest and state, and its final
+  // checkpoints stored as blobs, each named by its model (kept while the run
+  // exists, whatever happens to saved models). Returns their references.
+  absl::StatusOr<std::vector<BlobRef>> FinishRun(
+      int64_t run_id, RunState state, absl::string_view manifest,
+      const std::vector<DatasetFile>& checkpoints);
+  // NotFound names the id and the registry.
+  absl::StatusOr<RunRecord> GetRun(int64_t run_id);
+  // Newest first; limit 0: all.
+  absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t limit = 0);
+
  private:
   Store(std::string root, std::string db_path, std::unique_ptr<SqliteDb> db,
         BlobStore blobs, const base::Clock* clock, bool read_only);
@@ -207,6 +250,7 @@ class Store {
   BlobStore blobs_;
   const base::Clock* clock_;
   const bool read_only_;
+  std::function<void(int64_t, size_t)> prediction_fault_hook_;
 };
 
 }  // namespace trainbus::registry

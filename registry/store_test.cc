@@ -741,3 +741,88 @@ TEST_F(StoreTest, VerifyBlobsNamesTheOwnersOfDamagedBlobs) {
 
 }  // namespace
 }  // namespace trainbus::registry
+
+namespace trainbus::registry {
+namespace {
+
+using ::trainbus::registry::testing::NewTempDir;
+
+TEST_F(StoreTest, RunsRecordManifestsAndKeepTheirCheckpointBlobs) {
+  const int64_t id = OrFail(store_->CreateRun("", "tiny", "{\"state\":1}"));
+  EXPECT_EQ(id, 1);
+  RunRecord running = OrFail(store_->GetRun(id));
+  EXPECT_EQ(running.state, RunState::kRunning);
+  EXPECT_EQ(running.project, Store::kDefaultProject);
+  EXPECT_EQ(running.manifest, "{\"state\":1}");
+  EXPECT_TRUE(running.blobs.empty());
+
+  std::vector<BlobRef> refs = OrFail(store_->FinishRun(
+      id, RunState::kFinished, "{\"state\":2}", {{"model1", "weights"}}));
+  ASSERT_EQ(refs.size(), 1u);
+  RunRecord done = OrFail(store_->GetRun(id));
+  EXPECT_EQ(done.state, RunState::kFinished);
+  EXPECT_EQ(done.manifest, "{\"state\":2}");
+  ASSERT_EQ(done.blobs.size(), 1u);
+  EXPECT_EQ(done.blobs[0].name, "model1");
+  EXPECT_EQ(OrFail(store_->LoadBlob(done.blobs[0].sha256)), "weights");
+
+  // A model that shares the bytes is deleted: the run still holds the blob.
+  SaveModel("mlp", 0.5, "weights");
+  EXPECT_EQ(OrFail(store_->DeleteModels("name=mlp")), 1);
+  EXPECT_EQ(OrFail(store_->LoadBlob(done.blobs[0].sha256)), "weights");
+  BlobReport report = OrFail(store_->VerifyBlobs());
+  EXPECT_EQ(report.blobs_checked, 1);
+  EXPECT_TRUE(report.problems.empty());
+
+  absl::Status twice =
+      store_->FinishRun(id, RunState::kFailed, "{}", {}).status();
+  EXPECT_EQ(twice.code(), absl::StatusCode::kFailedPrecondition) << twice;
+  EXPECT_EQ(OrFail(store_->ListRuns()).size(), 1u);
+}
+
+TEST_F(StoreTest, UnknownRunIsNotFoundAndNamesTheRegistry) {
+  absl::Status s = store_->GetRun(42).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("no run 42"), std::string::npos) << s;
+  EXPECT_NE(s.message().find(root_), std::string::npos) << s;
+  EXPECT_EQ(store_->FinishRun(42, RunState::kFinished, "{}", {}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// A registry made before the runs tables existed: read-only it has no runs;
+// the first writable open adds the tables and keeps everything else.
+TEST(StoreOpenTest, RegistryWithoutRunTablesGainsThemOnAWritableOpen) {
+  const std::string root = NewTempDir("old-registry");
+  auto open = [&root](bool read_only) {
+    StoreOptions options;
+    options.root = root;
+    options.read_only = read_only;
+    return OrFail(Store::Open(options));
+  };
+  {
+    std::unique_ptr<Store> fresh = open(false);
+    ASSERT_NE(fresh, nullptr);
+    ASSERT_TRUE(fresh->SaveModel("", "m", "softmax", "w", {}).ok());
+  }
+  // As a build from before the runs tables left it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((root + "/registry.db").c_str(), &db), SQLITE_OK);
+  const int dropped = sqlite3_exec(db, "DROP TABLE run_blobs; DROP TABLE runs",
+                                   nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  ASSERT_EQ(dropped, SQLITE_OK);
+  {
+    std::unique_ptr<Store> reader = open(true);
+    ASSERT_NE(reader, nullptr);
+    EXPECT_EQ(reader->GetRun(1).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_TRUE(OrFail(reader->ListRuns()).empty());
+    EXPECT_TRUE(OrFail(reader->VerifyBlobs()).problems.empty());
+  }
+  std::unique_ptr<Store> writer = open(false);
+  ASSERT_NE(writer, nullptr);
+  EXPECT_EQ(OrFail(writer->CreateRun("", "spec", "{}")), 1);
+  EXPECT_EQ(OrFail(writer->GetModel("", "m")).version, 1);
+}
+
+}  // namespace
+}  // namespace trainbus::registry

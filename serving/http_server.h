@@ -1,5 +1,6 @@
 // A RestApi on a TCP socket (cpp-httplib), with its own accept thread and
-// worker pool.
+// a pool of `threads` connection threads (keep-alive connections stay open
+// until idle; the listen backlog is SOMAXCONN, not httplib's 5).
 //
 //   auto server = serving::HttpServer::Start(&api, {.host = "127.0.0.1",
 //                                                   .port = 0});
@@ -35,6 +36,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = kDefaultPort;  // 0: any free port
   size_t max_body_bytes = kDefaultMaxBodyBytes;
+  // Connections served at once (--http_threads); more wait for a thread.
+  int threads = 128;
 };
 
 class HttpServer {

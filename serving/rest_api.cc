@@ -1,6 +1,8 @@
 #include "serving/rest_api.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -11,8 +13,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "report/prometheus.h"
 #include "base/status_macros.h"
 #include "data/mnist28.h"
 #include "nlohmann/json.hpp"
@@ -29,7 +35,13 @@ using OutJson = nlohmann::basic_json<std::map, std::vector, std::string, bool,
 constexpr absl::string_view kModelsPrefix = "/v1/models/";
 constexpr int kMaxNesting = 4;  // [C][H][W] plus one spare level
 
-enum class Verb { kStatus, kMetadata, kClassify, kPredict };
+enum class Verb { kStatus, kMetadata, kClassify, kPredict, kFeedback };
+// The verbs after ':' (status and metadata are paths).
+constexpr std::pair<absl::string_view, Verb> kVerbs[] = {
+    {"classify", Verb::kClassify},
+    {"predict", Verb::kPredict},
+    {"feedback", Verb::kFeedback},
+};
 enum class Selector { kLatest, kVersion, kLabel };
 
 struct Route {
@@ -46,14 +58,16 @@ absl::StatusOr<Route> ParseRoute(absl::string_view path) {
   if (size_t colon = rest.find(':'); colon != absl::string_view::npos) {
     target = rest.substr(0, colon);
     absl::string_view verb = rest.substr(colon + 1);
-    if (verb == "classify") {
-      route.verb = Verb::kClassify;
-    } else if (verb == "predict") {
-      route.verb = Verb::kPredict;
-    } else {
+    auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
+                           [&](const auto& v) { return v.first == verb; });
+    if (it == std::end(kVerbs)) {
       return absl::NotFoundError(absl::StrCat(
-          "unknown method ':", verb, "'; use :classify or :predict"));
+          "unknown method ':", verb, "'; use ",
+          absl::StrJoin(kVerbs, " or ", [](std::string* out, const auto& v) {
+            absl::StrAppend(out, ":", v.first);
+          })));
     }
+    route.verb = it->second;
   } else if (absl::ConsumeSuffix(&target, "/metadata")) {
     route.verb = Verb::kMetadata;
   }
@@ -66,7 +80,7 @@ absl::StatusOr<Route> ParseRoute(absl::string_view path) {
     return absl::NotFoundError(absl::StrCat(
         "no route for ", path,
         "; the paths are /v1/models/{model}[/versions/{v}|/labels/{l}] "
-        "followed by nothing, /metadata, :classify or :predict"));
+        "followed by nothing, /metadata, :classify, :predict or :feedback"));
   }
   route.model = std::string(parts[0]);
   if (parts.size() == 3) route.version_or_label = std::string(parts[2]);
@@ -81,11 +95,55 @@ Json VersionStatus(const ServedVersion& v) {
             {"error_message", std::string(v.status().message())}}}};
 }
 
+// What the metrics need to know of one request.
+struct RequestInfo {
+  bool model_api = false;  // a request to the served model's /v1/models/...
+  std::string version;     // the version that answered, if any
+};
+
+// {"result":[[["0",p],["1",p],...],...]}, written directly: building the
+// JSON tree of these small arrays took 3 of the handler's 18 us per PNG
+// (tools/bench/serve.sh). Floats are the shortest text that reads back to
+// the same float, as with OutJson.
+std::string ClassifyResult(const std::vector<float>& probs, size_t batch,
+                           uint32_t classes) {
+  std::string out = "{\"result\":[";
+  out.reserve(16 + batch * classes * 24);
+  char number[32];
+  for (size_t i = 0; i < batch; ++i) {
+    out += i == 0 ? "[" : ",[";
+    for (uint32_t c = 0; c < classes; ++c) {
+      absl::StrAppend(&out, c == 0 ? "[\"" : ",[\"", c, "\",");
+      const float p = probs[i * classes + c];
+      if (std::isfinite(p)) {
+        out.append(number,
+                   std::to_chars(number, number + sizeof(number), p).ptr);
+      } else {
+        out += "null";  // as nlohmann writes NaN; JSON has no NaN
+      }
+      out += ']';
+    }
+    out += ']';
+  }
+  out += "]}";
+  return out;
+}
+
 class Handler {
  public:
-  explicit Handler(const ModelSet& models) : models_(models) {}
+  Handler(const ModelSet& models, const RestApiParts& parts,
+          RequestInfo& info)
+      : models_(models), parts_(parts), info_(info) {}
 
   absl::StatusOr<HttpResponse> Handle(const HttpRequest& request) const {
+    if (request.path == "/metrics" && parts_.metrics != nullptr) {
+      TB_RETURN_IF_ERROR(Expect(request, "GET"));
+      HttpResponse response;
+      response.content_type = report::kPrometheusContentType;
+      response.body = parts_.metrics->Render(models_, parts_.batcher,
+                                             parts_.models->swaps());
+      return response;
+    }
     if (request.path == "/v2/health/live") {
       TB_RETURN_IF_ERROR(Expect(request, "GET"));
       return JsonResponse(200, Json{{"live", true}});
@@ -98,7 +156,7 @@ class Handler {
     if (!absl::StartsWith(request.path, kModelsPrefix)) {
       return absl::NotFoundError(absl::StrCat(
           "no route for ", request.path, "; the API is under /v1/models/",
-          models_.name(), " and /v2/health/{live,ready}"));
+          models_.name(), ", /v2/health/{live,ready} and /metrics"));
     }
     TB_ASSIGN_OR_RETURN(Route route, ParseRoute(request.path));
     if (route.model != models_.name()) {
@@ -106,6 +164,7 @@ class Handler {
           absl::StrCat("unknown model '", route.model,
                        "'; this server serves '", models_.name(), "'"));
     }
+    info_.model_api = true;
     switch (route.verb) {
       case Verb::kStatus:
         TB_RETURN_IF_ERROR(Expect(request, "GET"));
@@ -124,6 +183,11 @@ class Handler {
         TB_RETURN_IF_ERROR(Expect(request, "POST"));
         TB_ASSIGN_OR_RETURN(const ServedVersion* v, Select(route));
         return Predict(*v, request);
+      }
+      case Verb::kFeedback: {
+        TB_RETURN_IF_ERROR(Expect(request, "POST"));
+        TB_ASSIGN_OR_RETURN(const ServedVersion* v, Select(route));
+        return TakeFeedback(*v, request);
       }
     }
     return absl::InternalError("unhandled route");
@@ -238,6 +302,7 @@ class Handler {
       return absl::InvalidArgumentError(absl::StrCat(
           what, " is not a readable image: ", image.status().message()));
     }
+    x.reserve(x.size() + image->pixels.size());  // not 11 regrowths
     for (uint8_t p : image->pixels) x.push_back(p / 255.0f);
     return absl::OkStatus();
   }
@@ -328,12 +393,26 @@ class Handler {
     return &*it;
   }
 
-  static absl::StatusOr<std::vector<float>> Scores(const ServedVersion& v,
-                                                   const std::vector<float>& x,
-                                                   size_t batch) {
+  // Through the batcher when there is one.
+  absl::StatusOr<std::vector<float>> Scores(const ServedVersion& v,
+                                            const std::vector<float>& x,
+                                            size_t batch) const {
     std::vector<float> probs(batch * v.spec().classes);
-    TB_RETURN_IF_ERROR(v.Predict(x.data(), batch, probs.data()));
+    info_.version = absl::StrCat(v.version());
+    TB_RETURN_IF_ERROR(
+        parts_.batcher != nullptr
+            ? parts_.batcher->Predict(&v, x.data(), batch, probs.data())
+            : v.Predict(x.data(), batch, probs.data()));
     return probs;
+  }
+
+  // A 200 answer computed by version `v`.
+  template <typename J>
+  static HttpResponse Answer(const ServedVersion& v, const J& body) {
+    HttpResponse response = JsonResponse(200, body);
+    response.headers.emplace_back(kModelVersionHeader,
+                                  absl::StrCat(v.version()));
+    return response;
   }
 
   absl::StatusOr<HttpResponse> Classify(const ServedVersion& v,
@@ -363,16 +442,20 @@ class Handler {
       }
     }
     TB_ASSIGN_OR_RETURN(std::vector<float> probs, Scores(v, x, batch));
-    const uint32_t classes = v.spec().classes;
-    OutJson result = OutJson::array();
-    for (size_t i = 0; i < batch; ++i) {
-      OutJson row = OutJson::array();
-      for (uint32_t c = 0; c < classes; ++c) {
-        row.push_back({absl::StrCat(c), probs[i * classes + c]});
-      }
-      result.push_back(std::move(row));
+    std::string body = ClassifyResult(probs, batch, v.spec().classes);
+    if (parts_.feedback != nullptr) {
+      // With feedback on, every prediction gets an id a :feedback can name.
+      const std::vector<uint64_t> ids = parts_.feedback->recent()->Remember(
+          v.version(), x.data(), batch, v.spec().InputSize());
+      body.pop_back();  // the closing brace
+      absl::StrAppend(&body, ",\"prediction_ids\":[", absl::StrJoin(ids, ","),
+                      "]}");
     }
-    return JsonResponse(200, OutJson{{"result", std::move(result)}});
+    HttpResponse response;
+    response.body = std::move(body);
+    response.headers.emplace_back(kModelVersionHeader,
+                                  absl::StrCat(v.version()));
+    return response;
   }
 
   absl::StatusOr<HttpResponse> Predict(const ServedVersion& v,
@@ -401,19 +484,85 @@ class Handler {
           std::max_element(row.begin(), row.end()) - row.begin()));
       scores.push_back(std::vector<float>(row.begin(), row.end()));
     }
+    OutJson answer;
     if (columnar) {
-      return JsonResponse(
-          200, OutJson{{"outputs", {{"label", labels}, {"scores", scores}}}});
+      answer = {{"outputs", {{"label", labels}, {"scores", scores}}}};
+    } else {
+      OutJson predictions = OutJson::array();
+      for (size_t i = 0; i < batch; ++i) {
+        predictions.push_back({{"label", labels[i]}, {"scores", scores[i]}});
+      }
+      answer = {{"predictions", std::move(predictions)}};
     }
-    OutJson predictions = OutJson::array();
-    for (size_t i = 0; i < batch; ++i) {
-      predictions.push_back({{"label", labels[i]}, {"scores", scores[i]}});
+    AddPredictionIds(v, x, batch, answer);
+    return Answer(v, answer);
+  }
+
+  // With feedback on, every prediction gets an id a :feedback can name. The
+  // ring keeps the request's own inputs, so an id works the same whether
+  // the batcher or the request thread computed the answer.
+  void AddPredictionIds(const ServedVersion& v, const std::vector<float>& x,
+                        size_t batch, OutJson& answer) const {
+    if (parts_.feedback == nullptr) return;
+    answer["prediction_ids"] = parts_.feedback->recent()->Remember(
+        v.version(), x.data(), batch, v.spec().InputSize());
+  }
+
+  // {"image":{"b64":...},"label":L} or {"prediction_id":N,"label":L}.
+  absl::StatusOr<HttpResponse> TakeFeedback(const ServedVersion& v,
+                                            const HttpRequest& request) const {
+    if (parts_.feedback == nullptr) {
+      return absl::NotFoundError(
+          "this server takes no feedback; start it with --continual");
     }
-    return JsonResponse(200, OutJson{{"predictions", std::move(predictions)}});
+    TB_ASSIGN_OR_RETURN(Json body, ParseBody(request));
+    auto label = body.find("label");
+    if (label == body.end() || !label->is_number_integer()) {
+      return absl::InvalidArgumentError(
+          "the body needs an integer \"label\" (the right class)");
+    }
+    absl::StatusOr<uint64_t> offset;
+    if (auto id = body.find("prediction_id"); id != body.end()) {
+      if (!id->is_number_unsigned()) {
+        return absl::InvalidArgumentError(
+            "\"prediction_id\" must be an id from a :classify or :predict "
+            "answer's \"prediction_ids\"");
+      }
+      offset = parts_.feedback->FromPrediction(id->get<uint64_t>(), v.spec(),
+                                         label->get<int64_t>());
+    } else {
+      auto image = body.find("image");
+      if (image == body.end() || !image->is_object() ||
+          !image->contains("b64")) {
+        return absl::InvalidArgumentError(
+            "the body needs {\"image\":{\"b64\":...}} or "
+            "\"prediction_id\" besides \"label\"");
+      }
+      std::vector<float> x;
+      TB_RETURN_IF_ERROR(
+          AppendBase64Image(*image->find("b64"), v.spec(), "image", x));
+      offset = parts_.feedback->FromPixels(x, v.spec(), label->get<int64_t>());
+    }
+    if (!offset.ok()) return offset.status();
+    return JsonResponse(200, Json{{"offset", *offset}});
   }
 
   const ModelSet& models_;
+  const RestApiParts& parts_;
+  RequestInfo& info_;
 };
+
+// The whole answer, errors included.
+HttpResponse Respond(const ModelSet& models, const RestApiParts& parts,
+                     const HttpRequest& request, RequestInfo& info) {
+  absl::StatusOr<HttpResponse> response =
+      Handler(models, parts, info).Handle(request);
+  if (response.ok()) return *std::move(response);
+  HttpResponse error = ErrorResponse(HttpStatusFor(response.status().code()),
+                                     response.status().message());
+  if (error.status == 503) error.headers.emplace_back("Retry-After", "1");
+  return error;
+}
 
 }  // namespace
 
@@ -446,10 +595,17 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   // The handlers avoid throwing accessors; this is the boundary that keeps
   // a surprise (say, bad_alloc) a 500 for one request, not a dead server.
   try {
-    absl::StatusOr<HttpResponse> response = Handler(*models_).Handle(request);
-    if (response.ok()) return *std::move(response);
-    return ErrorResponse(HttpStatusFor(response.status().code()),
-                         response.status().message());
+    const absl::Time start = absl::Now();
+    // Held to the end: a swap meanwhile does not touch this request.
+    const std::shared_ptr<const ModelSet> models = parts_.models->Current();
+    RequestInfo info;
+    HttpResponse response = Respond(*models, parts_, request, info);
+    if (info.model_api && parts_.metrics != nullptr) {
+      parts_.metrics->CountRequest(models->name(), info.version,
+                                   response.status,
+                                   absl::ToDoubleSeconds(absl::Now() - start));
+    }
+    return response;
   } catch (const std::exception& e) {
     return ErrorResponse(500, absl::StrCat("internal error: ", e.what()));
   }

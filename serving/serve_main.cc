@@ -11,9 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/command_line.h"
 #include "registry/store.h"
-#include "serving/http_server.h"
-#include "serving/model_set.h"
-#include "serving/rest_api.h"
+#include "serving/continual.h"
+#include "serving/server.h"
 
 namespace trainbus::serving {
 namespace {
@@ -31,44 +30,101 @@ flags:
   --host ADDR            address to listen on (default 127.0.0.1)
   --port N               port (default 8501; 0 picks a free one)
   --max_body_bytes N     larger request bodies get 413 (default 8 MiB)
-Stops on SIGINT or SIGTERM.
+  --http_threads N       connections served at once (default 128)
+  --poll_interval_s S    how often the registry is polled for new versions
+                         and moved aliases (default 1; 0: never)
+  --replicas N           model workers per version (default 1), each with
+                         its own model copy; a batch goes to the one with
+                         the fewest batches in flight
+  --replica_kind K       local (default) or actor: each replica a CAF actor
+dynamic batching (TF Serving's flags and meanings):
+  --max_batch_size N     rows per batch (default 32)
+  --batch_timeout_micros N  how long a batch that is not full waits for more
+                         requests (default 0: until a thread is free)
+  --num_batch_threads N  threads predicting batches (default 2)
+  --max_enqueued_batches N  batches that may wait; beyond, 503 with
+                         Retry-After (default 64)
+GET /metrics is Prometheus text. Stops on SIGINT or SIGTERM.
 )";
 
 struct ServeFlags {
   std::string registry_dir;
-  std::string model;
-  ServerOptions server;
+  ServeOptions serve;
+  ContinualOptions continual;
 };
+
+// --name=N for an integer flag in [min, max]; "" or the problem.
+template <typename Int>
+std::string ParseInt(absl::string_view name, const std::string& value,
+                     int64_t min, int64_t max, Int& out) {
+  int64_t parsed = 0;
+  if (!absl::SimpleAtoi(value, &parsed) || parsed < min || parsed > max) {
+    return absl::StrCat("--", name, " wants ", min, "..", max, ", got '",
+                        value, "'");
+  }
+  out = static_cast<Int>(parsed);
+  return "";
+}
 
 std::string ParseServeFlags(const std::vector<std::string>& args,
                             ServeFlags& flags) {
   absl::StatusOr<std::vector<base::LongFlag>> split =
-      base::SplitLongFlags(args);
+      base::SplitLongFlags(args, {"continual"});
   if (!split.ok()) return std::string(split.status().message());
+  ServeOptions& o = flags.serve;
+  BatchingOptions& b = o.batching;
+  constexpr int64_t kBig = int64_t{1} << 40;
   for (const auto& [name, value] : *split) {
+    std::string problem;
     if (name == "registry_dir") {
       flags.registry_dir = value;
     } else if (name == "model") {
-      flags.model = value;
+      o.model = value;
     } else if (name == "host") {
-      flags.server.host = value;
+      o.http.host = value;
     } else if (name == "port") {
-      if (!absl::SimpleAtoi(value, &flags.server.port) ||
-          flags.server.port < 0 || flags.server.port > 65535) {
-        return absl::StrCat("--port wants 0..65535, got '", value, "'");
-      }
+      problem = ParseInt(name, value, 0, 65535, o.http.port);
     } else if (name == "max_body_bytes") {
       uint64_t bytes = 0;
       if (!absl::SimpleAtoi(value, &bytes) || bytes == 0) {
         return absl::StrCat("--max_body_bytes wants a number > 0, got '",
                             value, "'");
       }
-      flags.server.max_body_bytes = bytes;
+      o.http.max_body_bytes = bytes;
+    } else if (name == "http_threads") {
+      problem = ParseInt(name, value, 1, 4096, o.http.threads);
+    } else if (name == "replica_kind") {
+      if (value != "local" && value != "actor") {
+        return absl::StrCat("--replica_kind wants local or actor, got '",
+                            value, "'");
+      }
+      o.replica_kind = value;
+    } else if (name == "replicas") {
+      problem = ParseInt(name, value, 1, 256, o.replicas);
+    } else if (name == "max_batch_size") {
+      problem = ParseInt(name, value, 1, 1 << 20, b.max_batch_size);
+    } else if (name == "batch_timeout_micros") {
+      problem = ParseInt(name, value, 0, kBig, b.batch_timeout_micros);
+    } else if (name == "num_batch_threads") {
+      problem = ParseInt(name, value, 1, 1024, b.num_batch_threads);
+    } else if (name == "max_enqueued_batches") {
+      problem = ParseInt(name, value, 1, 1 << 30, b.max_enqueued_batches);
+    } else if (name == "poll_interval_s") {
+      double seconds = 0;
+      if (!absl::SimpleAtod(value, &seconds) || !(seconds >= 0) ||
+          seconds > 86400) {
+        return absl::StrCat("--poll_interval_s wants seconds in 0..86400, got '",
+                            value, "'");
+      }
+      o.poll_interval = absl::Seconds(seconds);
+    } else if (ParseContinualFlag(name, value, flags.continual, problem)) {
+      // problem is set for a bad value
     } else {
       return absl::StrCat("unknown flag --", name);
     }
+    if (!problem.empty()) return problem;
   }
-  if (flags.model.empty()) return "--model is required";
+  if (o.model.empty()) return "--model is required";
   return "";
 }
 
@@ -82,7 +138,7 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
               std::ostream& err) {
   for (const std::string& arg : args) {
     if (IsHelp(arg)) {
-      out << kUsage;
+      out << kUsage << kContinualUsage;
       return 0;
     }
   }
@@ -100,19 +156,6 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
     err << "trainbus serve: " << store.status().message() << "\n";
     return 1;
   }
-  absl::StatusOr<std::unique_ptr<ModelSet>> models =
-      ModelSet::Load(**store, flags.model);
-  if (!models.ok()) {
-    err << "trainbus serve: " << models.status().message() << "\n";
-    return 1;
-  }
-  for (const auto& v : (*models)->versions()) {
-    if (!v->available()) {
-      err << "trainbus serve: version " << v->version() << " of "
-          << (*models)->name() << " not loaded: " << v->status().message()
-          << "\n";
-    }
-  }
   // Block the stop signals before the server's threads exist, so they
   // inherit the mask and only sigwait below sees them.
   sigset_t stop_signals;
@@ -121,22 +164,47 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
   sigaddset(&stop_signals, SIGTERM);
   sigset_t old_mask;
   pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
-  RestApi api(models->get());
-  absl::StatusOr<std::unique_ptr<HttpServer>> server =
-      HttpServer::Start(&api, flags.server);
+  // After the mask: the continual service's actor threads inherit it. It
+  // starts once the server knows the model's project and name, and must
+  // outlive the server (the API publishes through its Feedback).
+  std::unique_ptr<ContinualService> continual;
+  if (flags.continual.enabled) {
+    flags.serve.feedback =
+        [&](const ModelSet& models) -> absl::StatusOr<const Feedback*> {
+      absl::StatusOr<std::unique_ptr<ContinualService>> started =
+          ContinualService::Start(flags.registry_dir, models.project(),
+                                  models.name(), flags.continual, out);
+      if (!started.ok()) {
+        return absl::Status(
+            started.status().code(),
+            absl::StrCat("--continual: ", started.status().message()));
+      }
+      continual = *std::move(started);
+      return continual->feedback();
+    };
+  }
+  flags.serve.log = [&err](absl::string_view line) {
+    // One write per line: lines from the watcher's thread stay whole.
+    err << absl::StrCat("trainbus serve: ", line, "\n") << std::flush;
+  };
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Start(store->get(), flags.serve);
   if (!server.ok()) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     err << "trainbus serve: " << server.status().message() << "\n";
     return 1;
   }
-  out << "serving " << (*models)->project() << "/" << (*models)->name()
-      << " (versions " << (*models)->VersionList() << "; labels "
-      << ((*models)->labels().empty() ? "none" : (*models)->LabelList())
-      << ") on http://" << flags.server.host << ":" << (*server)->port()
+  const std::shared_ptr<const ModelSet> models = (*server)->watcher().Current();
+  out << "serving " << models->project() << "/" << models->name()
+      << " (versions " << models->VersionList() << "; labels "
+      << (models->labels().empty() ? "none" : models->LabelList())
+      << ") on http://" << flags.serve.http.host << ":" << (*server)->port()
       << std::endl;
   int signal = 0;
   sigwait(&stop_signals, &signal);
   (*server)->Stop();
+  server->reset();    // the watcher and batcher, before the signal mask returns
+  continual.reset();  // after the API that publishes to it
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   out << "stopped on signal " << signal << std::endl;
   return 0;

@@ -1,5 +1,6 @@
 // `trainbus serve`: loads a registry model's versions and serves them over
-// TF Serving's REST API until SIGINT or SIGTERM.
+// TF Serving's REST API (serving/server.h: hot swap, batching, replicas,
+// /metrics) until SIGINT or SIGTERM. The watcher's changes go to `err`.
 //
 //   trainbus serve --registry_dir=DIR --model=fashion/mlp --port=8501
 #ifndef TRAINBUS_SERVING_SERVE_MAIN_H_

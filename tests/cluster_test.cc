@@ -1,13 +1,12 @@
-// Multi-process cluster tests: real hub and worker processes of
-// //experiments:cluster on 127.0.0.1, talking over TCP.
+// One spec across processes: real `node` and hub (`run --nodes`) processes
+// of //experiments:cluster on 127.0.0.1, talking over TCP, against the same
+// spec run in this process.
 //
 //   bazel test //tests:cluster_test
 //
 // The binary's path comes in as argv[1] ($(rootpath //experiments:cluster)).
 // Every wait is bounded by a deadline that only matters when something is
 // broken; the tests themselves react to the processes' output lines.
-#include "actors/topology/cluster.h"
-
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -21,19 +20,24 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/substitute.h"
 #include "base/file.h"
 #include "base/subprocess.h"
 #include "gtest/gtest.h"
+#include "registry/blob_store.h"
 #include "report/json_text.h"
 #include "tests/test_topology.h"
+#include "topology/runner.h"
+#include "topology/spec.h"
 
 namespace trainbus {
 namespace {
 
 constexpr char kData[] = "/usr/share/datasets/fashion-mnist";
+constexpr char kClusterSpec[] = "experiments/cluster.yaml";
 // Per wait; with 5 s more per process to exit, the sum over the tests stays
 // inside the test's size (large: 900 s), so these messages come first.
-constexpr double kDeadlineS = 40;
+constexpr double kDeadlineS = 60;
 // Accuracy that shows a model learned: chance is 0.1 on ten classes.
 constexpr double kLearned = 0.65;
 
@@ -58,31 +62,53 @@ std::unique_ptr<Proc> Start(const std::string& name,
   return proc;
 }
 
-// Starts a hub and returns its "host:port" once it listens.
-std::string StartHub(std::unique_ptr<Proc>& hub,
-                     std::vector<std::string> args) {
-  args.insert(args.begin(),
-              {"--role=hub", "--port=0", absl::StrCat("--data_dir=", kData),
-               "--timeout_s=60"});
-  hub = Start("hub", args);
-  if (!hub) return "";
+// Starts `trainbus node --name=<name>` and returns "host:port" once it
+// listens ("" and a failure if it does not).
+std::string StartNode(std::unique_ptr<Proc>& node, const std::string& name,
+                      std::vector<std::string> args = {}) {
+  args.insert(args.begin(), {"node", "--name=" + name, "--listen=127.0.0.1:0",
+                             "--timeout_s=120"});
+  node = Start(name, args);
+  if (!node) return "";
   absl::StatusOr<std::string> line;
-  while ((line = hub->process->ReadLine(absl::Seconds(kDeadlineS))).ok()) {
-    hub->lines.push_back(*line);
+  while ((line = node->process->ReadLine(absl::Seconds(kDeadlineS))).ok()) {
+    node->lines.push_back(*line);
     if (absl::StartsWith(*line, "LISTENING ")) return line->substr(10);
   }
-  ADD_FAILURE() << "the hub did not announce its port";
+  ADD_FAILURE() << name << " did not announce its port";
   return "";
 }
 
-std::unique_ptr<Proc> StartWorker(const std::string& name,
-                                  const std::string& hub,
-                                  const std::string& models,
-                                  const std::string& eval_every) {
-  return Start(name, {"--role=worker", "--name=" + name, "--hub=" + hub,
-                      "--models=" + models, absl::StrCat("--data_dir=", kData),
-                      "--test_limit=1000", "--eval_subset=200",
-                      "--eval_every=" + eval_every, "--timeout_s=60"});
+std::unique_ptr<Proc> StartHub(const std::string& spec,
+                               const std::string& nodes,
+                               std::vector<std::string> args = {}) {
+  args.insert(args.begin(),
+              {"run", spec, "--nodes=" + nodes, "--timeout_s=120"});
+  return Start("hub", args);
+}
+
+// worker1 and worker2 as nodes, and a hub that runs a spec on them.
+struct Cluster {
+  std::unique_ptr<Proc> w1, w2, hub;
+  std::string report;  // the hub's --report_json, if any
+};
+
+std::string TmpPath(const std::string& name);
+
+// Starts the nodes, then the hub (writing TmpPath(report + ".json") unless
+// `report` is empty); false (and a failure) if a node did not listen.
+bool StartCluster(Cluster* c, const std::string& spec,
+                  const std::string& report = "") {
+  const std::string a1 = StartNode(c->w1, "worker1");
+  const std::string a2 = StartNode(c->w2, "worker2");
+  if (a1.empty() || a2.empty()) return false;
+  std::vector<std::string> args;
+  if (!report.empty()) {
+    c->report = TmpPath(report + ".json");
+    args.push_back("--report_json=" + c->report);
+  }
+  c->hub = StartHub(spec, absl::StrCat("worker1=", a1, ",worker2=", a2), args);
+  return c->hub != nullptr;
 }
 
 // Reads everyone's output until all have ended; `on_line` sees each line
@@ -128,15 +154,15 @@ void RunToEnd(const std::vector<Proc*>& procs,
   }
 }
 
-// An on_line callback: when `watched` prints a line starting with
-// `prefix`, kills `victim` (once) and sets *killed.
-std::function<void(Proc&, const std::string&)> KillWhen(
-    const Proc* watched, const std::string& prefix, Proc* victim,
-    bool* killed) {
+// An on_line callback: when `watched` prints a line containing `text`,
+// sends `signal` to `victim` (once) and sets *sent.
+std::function<void(Proc&, const std::string&)> SignalWhen(
+    const Proc* watched, const std::string& text, Proc* victim, int signal,
+    bool* sent) {
   return [=](Proc& p, const std::string& line) {
-    if (!*killed && &p == watched && absl::StartsWith(line, prefix)) {
-      victim->process->Kill();
-      *killed = true;
+    if (!*sent && &p == watched && absl::StrContains(line, text)) {
+      EXPECT_TRUE(victim->process->Signal(signal).ok());
+      *sent = true;
     }
   };
 }
@@ -147,11 +173,30 @@ std::string Dump(const Proc& p) {
   return out;
 }
 
+// Runs `procs` to their end, sending `signal` to `victim` once the hub
+// prints worker2's first test report (worker2 is training); returns
+// everyone's output.
+std::string SignalMidRun(const Cluster& c, std::vector<Proc*> procs,
+                         Proc* victim, int signal) {
+  bool sent = false;
+  RunToEnd(procs, SignalWhen(c.hub.get(), "metric worker2/model1 test step",
+                             victim, signal, &sent));
+  std::string all;
+  for (const Proc* p : procs) all += Dump(*p);
+  EXPECT_TRUE(sent) << all;
+  return all;
+}
+
 bool Contains(const Proc& p, absl::string_view text) {
   for (const std::string& l : p.lines) {
     if (absl::StrContains(l, text)) return true;
   }
   return false;
+}
+
+std::string TmpPath(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return std::string(tmp != nullptr ? tmp : ".") + "/" + name;
 }
 
 // The hub's JSON report (--report_json), its models by name.
@@ -167,7 +212,7 @@ std::map<std::string, report::Json> Results(const std::string& report_path,
     return out;
   }
   for (const report::Json& m : doc["models"]) {
-    out[m.value("model", "")] = m;
+    out[m.value("name", "")] = m;
   }
   return out;
 }
@@ -176,9 +221,42 @@ double Accuracy(const report::Json& result) {
   return result.value("test_accuracy", -1.0);
 }
 
-std::string ReportPath(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return std::string(tmp != nullptr ? tmp : ".") + "/" + name + ".json";
+// A hub stream of `limit` samples at `rate`/s; worker1 trains a softmax
+// (reports every 200 steps) and an MLP wrecked by lr=100, worker2 a softmax
+// (reports every 20 steps). Written to a file; returns its path.
+std::string PacedSpec(const std::string& name, uint64_t limit, double rate) {
+  const std::string text = absl::Substitute(R"(
+name: $0
+nodes: [{name: worker1}, {name: worker2}]
+evaluation: {data_dir: $1, limit: 1000}
+sources:
+  - {name: gen, kind: idx, data_dir: $1, output: mnist, limit: $2, rate: $3}
+resources:
+  - {name: mnist}
+  - {name: metrics, max_queue: 4096}
+  - {name: worker1/model1, node: worker1}
+  - {name: worker1/wrecked, node: worker1}
+  - {name: worker2/model1, node: worker2}
+bindings:
+  - {from: mnist, to: worker1/model1, filter: labelled}
+  - {from: mnist, to: worker1/wrecked, filter: labelled}
+  - {from: mnist, to: worker2/model1, filter: labelled}
+models:
+  - {name: worker1/model1, spec: "softmax:opt=sgd,lr=0.01,batch=1",
+     input: worker1/model1, output: metrics, eval_every: 200,
+     eval_subset: 200, node: worker1}
+  - {name: worker1/wrecked, spec: "mlp:lr=100", input: worker1/wrecked,
+     output: metrics, eval_every: 500, eval_subset: 200, node: worker1}
+  - {name: worker2/model1, spec: "softmax:opt=sgd,lr=0.01,batch=1",
+     input: worker2/model1, output: metrics, eval_every: 20,
+     eval_subset: 200, node: worker2}
+consumers:
+  - {name: console, kind: console, inputs: [metrics]}
+)",
+                                              name, kData, limit, rate);
+  const std::string path = TmpPath(name + ".yaml");
+  EXPECT_TRUE(base::WriteFileAtomically(path, text).ok());
+  return path;
 }
 
 class ClusterTest : public ::testing::Test {
@@ -193,89 +271,66 @@ class ClusterTest : public ::testing::Test {
   }
 };
 
-constexpr char kSoftmax[] = "model1=softmax:opt=sgd,lr=0.01,batch=1";
-constexpr char kMlp[] = "model1=mlp:hidden=32,opt=adam,lr=0.002,batch=8";
+// The acceptance test of placement: the same spec, in this process and on
+// a hub plus two nodes, trains the same models to the same bits.
+TEST_F(ClusterTest, ThreeProcessesMatchTheInProcessRunBitForBit) {
+  absl::StatusOr<topology::TopologySpec> spec =
+      topology::LoadSpecFile(kClusterSpec);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  topology::RunOptions options;
+  options.print = false;
+  options.timeout_s = kDeadlineS;
+  absl::StatusOr<topology::RunReport> local = topology::RunSpec(*spec, options);
+  ASSERT_TRUE(local.ok()) << local.status();
+  ASSERT_EQ(local->models.size(), 3u);
 
-TEST_F(ClusterTest, HubAndWorkersTrainAndTheWreckedModelWarns) {
-  std::unique_ptr<Proc> hub;
-  const std::string report = ReportPath("two_workers");
-  const std::string address = StartHub(
-      hub, {"--workers=3", "--train_limit=2000", "--report_json=" + report});
-  ASSERT_FALSE(address.empty());
-  std::unique_ptr<Proc> w1 = StartWorker("worker1", address, kSoftmax, "200");
-  std::unique_ptr<Proc> w2 = StartWorker("worker2", address, kMlp, "50");
-  // lr=100 wrecks an MLP without a NaN: it ends at about 0.1, with a warning
-  // once its second block of 1000 samples is no better than chance.
-  std::unique_ptr<Proc> w3 =
-      StartWorker("worker3", address, "model1=mlp:lr=100", "500");
-  ASSERT_TRUE(w1 && w2 && w3);
-  RunToEnd({hub.get(), w1.get(), w2.get(), w3.get()}, nullptr);
-
-  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2) + Dump(*w3);
+  Cluster c;
+  ASSERT_TRUE(StartCluster(&c, kClusterSpec, "bit_for_bit"));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  RunToEnd({hub, w1, w2}, nullptr);
+  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
   EXPECT_EQ(hub->code, 0) << all;
   EXPECT_EQ(w1->code, 0) << all;
   EXPECT_EQ(w2->code, 0) << all;
-  EXPECT_EQ(w3->code, 0) << all;
-  auto results = Results(report, all);
-  ASSERT_EQ(results.size(), 3u) << all;
-  for (const char* model : {"worker1/model1", "worker2/model1"}) {
-    ASSERT_EQ(results.count(model), 1u) << model << "\n" << all;
-    EXPECT_EQ(results[model]["status"], "done") << all;
-    EXPECT_EQ(results[model]["samples"], 2000) << all;
-    // Both models reach 0.73-0.77 on 2000 samples (chance is 0.1): below
-    // kLearned they did not learn.
-    EXPECT_GT(Accuracy(results[model]), kLearned) << model << "\n" << all;
+  EXPECT_TRUE(Contains(*w1, "worker1: built 2 model(s), 0 consumer(s), 0 "
+                            "source(s); imported metrics, mnist from the hub"))
+      << all;
+  EXPECT_TRUE(Contains(*w2, "worker2: built 1 model(s)")) << all;
+
+  auto placed = Results(c.report, all);
+  ASSERT_EQ(placed.size(), 3u) << all;
+  for (const actors::ModelSummary& m : local->models) {
+    SCOPED_TRACE(m.name);
+    ASSERT_EQ(placed.count(m.name), 1u) << all;
+    const report::Json& p = placed[m.name];
+    EXPECT_EQ(p["node"], m.name.substr(0, m.name.find('/'))) << all;
+    EXPECT_EQ(p["status"], "done") << all;
+    EXPECT_EQ(p["samples"], m.samples) << all;
+    EXPECT_EQ(p["samples"], 6000) << all;
+    EXPECT_EQ(p["steps"], m.steps) << all;
+    // Bit-identical weights give the very same accuracies.
+    EXPECT_EQ(p.value("test_accuracy", -1.0), m.test_accuracy) << all;
+    EXPECT_EQ(p.value("prequential_accuracy", -1.0), m.prequential_accuracy)
+        << all;
+    EXPECT_GT(m.test_accuracy, kLearned);
+    ASSERT_FALSE(m.checkpoint.empty());
+    EXPECT_EQ(p.value("checkpoint_sha256", ""),
+              registry::BlobStore::Sha256Hex(m.checkpoint))
+        << all;
   }
-  // The machine-readable lines agree with the report.
-  EXPECT_TRUE(Contains(*hub, "RESULT worker=worker1 model=worker1/model1 "
-                             "status=done"))
-      << all;
-  // Metrics travelled back to the hub while training.
-  EXPECT_TRUE(Contains(*hub, "hub: worker2/model1 test step")) << all;
-  // Nothing was refused; only the wrecked model warned.
-  for (const char* model :
-       {"worker1/model1", "worker2/model1", "worker3/model1"}) {
-    EXPECT_EQ(results[model]["rejected_shape"], 0) << all;
-    EXPECT_EQ(results[model]["rejected_label"], 0) << all;
-  }
-  EXPECT_EQ(results["worker1/model1"]["warnings"], report::Json::array());
-  EXPECT_EQ(results["worker2/model1"]["warnings"], report::Json::array());
-  const report::Json& warnings = results["worker3/model1"]["warnings"];
-  ASSERT_EQ(warnings.size(), 1u) << all;
-  EXPECT_NE(warnings[0].get<std::string>().find("no better than chance"),
-            std::string::npos)
-      << all;
-  EXPECT_TRUE(Contains(*hub, "worker3/model1 warning: training accuracy"))
-      << all;
-  // Each worker priced its models before training.
-  EXPECT_TRUE(Contains(*w1, "worker1/model1 (softmax): 7.8 k parameters"))
-      << all;
-  EXPECT_TRUE(Contains(*w2, "worker2/model1 (mlp): ")) << all;
 }
 
-TEST_F(ClusterTest, AWorkerKilledMidRunIsLostAndTheOthersFinish) {
-  std::unique_ptr<Proc> hub;
-  const std::string report = ReportPath("killed_worker");
+TEST_F(ClusterTest, ANodeKilledMidRunIsLostAndTheOthersFinish) {
+  Cluster c;
   // A paced stream (about 2 s) so that the kill lands mid-run.
-  const std::string address =
-      StartHub(hub, {"--workers=2", "--train_limit=4000", "--rate=2000",
-                     "--report_json=" + report});
-  ASSERT_FALSE(address.empty());
-  std::unique_ptr<Proc> w1 = StartWorker("worker1", address, kSoftmax, "200");
-  std::unique_ptr<Proc> w2 = StartWorker("worker2", address, kSoftmax, "20");
-  ASSERT_TRUE(w1 && w2);
-  bool killed = false;
-  // worker2 is training (its metrics reach the hub): kill it.
-  RunToEnd({hub.get(), w1.get(), w2.get()},
-           KillWhen(hub.get(), "hub: worker2/model1 test step", w2.get(),
-                    &killed));
-  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
-  ASSERT_TRUE(killed) << all;
+  ASSERT_TRUE(StartCluster(&c, PacedSpec("killed", 4000, 2000), "killed"));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  const std::string all = SignalMidRun(c, {hub, w1, w2}, w2, SIGKILL);
   EXPECT_EQ(w2->code, 128 + SIGKILL) << all;
   EXPECT_EQ(hub->code, 0) << all;
   EXPECT_EQ(w1->code, 0) << all;
-  EXPECT_TRUE(Contains(*hub, "lost worker worker2")) << all;
-  auto results = Results(report, all);
+  EXPECT_TRUE(Contains(*hub, "lost node worker2")) << all;
+  auto results = Results(c.report, all);
   report::Json& lost = results["worker2/model1"];
   EXPECT_EQ(lost["status"], "lost") << all;
   // Its row keeps what it had reported before it died (>= one report of 20
@@ -285,38 +340,50 @@ TEST_F(ClusterTest, AWorkerKilledMidRunIsLostAndTheOthersFinish) {
   EXPECT_GT(Accuracy(lost), 0) << all;
   EXPECT_NE(lost.value("error", "").find("last report"), std::string::npos)
       << all;
+  EXPECT_EQ(lost.value("checkpoint_sha256", "x"), "") << all;
   EXPECT_EQ(results["worker1/model1"]["status"], "done") << all;
   EXPECT_EQ(results["worker1/model1"]["samples"], 4000) << all;
   EXPECT_GT(Accuracy(results["worker1/model1"]), kLearned) << all;
   EXPECT_TRUE(Contains(*hub, "1 lost (worker2)")) << all;
+  // Nothing was refused; only the wrecked model warned, once.
+  EXPECT_EQ(results["worker1/model1"]["rejected_shape"], 0) << all;
+  EXPECT_EQ(results["worker1/model1"]["warnings"], report::Json::array());
+  const report::Json& warnings = results["worker1/wrecked"]["warnings"];
+  ASSERT_EQ(warnings.size(), 1u) << all;
+  EXPECT_NE(warnings[0].get<std::string>().find("no better than chance"),
+            std::string::npos)
+      << all;
+  EXPECT_TRUE(Contains(*hub, "worker1/wrecked warning: training accuracy"))
+      << all;
 }
 
-TEST_F(ClusterTest, AWorkerWhoseHubDiesSaysSoAndExits) {
-  std::unique_ptr<Proc> hub;
-  const std::string address =
-      StartHub(hub, {"--workers=1", "--train_limit=20000", "--rate=1000"});
-  ASSERT_FALSE(address.empty());
-  std::unique_ptr<Proc> w1 = StartWorker("worker1", address, kSoftmax, "20");
-  ASSERT_TRUE(w1);
-  bool killed = false;
-  RunToEnd({hub.get(), w1.get()},
-           KillWhen(hub.get(), "hub: worker1/model1 test step", hub.get(),
-                    &killed));
-  const std::string all = Dump(*hub) + Dump(*w1);
-  ASSERT_TRUE(killed) << all;
+TEST_F(ClusterTest, AFrozenNodeIsLostAfterTheConnectionTimeoutNotAHang) {
+  Cluster c;
+  ASSERT_TRUE(StartCluster(&c, PacedSpec("frozen", 8000, 1000), "frozen"));
+  // SIGSTOP: the node's sockets stay open but it sends nothing, not even a
+  // heartbeat; the hub's connection to it times out.
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  const std::string all = SignalMidRun(c, {hub, w1}, w2, SIGSTOP);
+  w2->process->Kill();
+  EXPECT_EQ(hub->code, 0) << all;
+  EXPECT_EQ(w1->code, 0) << all;
+  EXPECT_TRUE(Contains(*hub, "lost node worker2")) << all;
+  auto results = Results(c.report, all);
+  EXPECT_EQ(results["worker2/model1"]["status"], "lost") << all;
+  EXPECT_EQ(results["worker1/model1"]["samples"], 8000) << all;
+}
+
+TEST_F(ClusterTest, ANodeWhoseHubDiesSaysSoAndExits) {
+  Cluster c;
+  ASSERT_TRUE(StartCluster(&c, PacedSpec("hub_dies", 20000, 1000)));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  const std::string all = SignalMidRun(c, {hub, w1, w2}, hub, SIGKILL);
+  // Both nodes notice, say so and exit non-zero.
+  EXPECT_TRUE(Contains(*w1, "lost the hub at 127.0.0.1:")) << all;
+  EXPECT_TRUE(Contains(*w2, "lost the hub at 127.0.0.1:")) << all;
   EXPECT_EQ(hub->code, 128 + SIGKILL) << all;
   EXPECT_EQ(w1->code, 1) << all;
-  EXPECT_TRUE(Contains(*w1, "lost the hub at " + address)) << all;
-}
-
-TEST_F(ClusterTest, AWorkerWithoutAHubNamesTheAddress) {
-  std::unique_ptr<Proc> w1 =
-      StartWorker("worker1", "127.0.0.1:1", kSoftmax, "20");
-  ASSERT_TRUE(w1);
-  RunToEnd({w1.get()}, nullptr);
-  EXPECT_EQ(w1->code, 1) << Dump(*w1);
-  EXPECT_TRUE(Contains(*w1, "cannot reach the bus node at 127.0.0.1:1"))
-      << Dump(*w1);
+  EXPECT_EQ(w2->code, 1) << all;
 }
 
 // Runs the binary with `args` to its end (at most kDeadlineS).
@@ -327,70 +394,86 @@ std::unique_ptr<Proc> RunAlone(const std::string& name,
   return p;
 }
 
-TEST_F(ClusterTest, TheHubRefusesZeroWorkersAndZeroEpochs) {
+TEST_F(ClusterTest, AnUnreachableNodeIsNamedWithItsAddress) {
   std::unique_ptr<Proc> hub =
-      RunAlone("hub", {"--role=hub", "--workers=0", "--timeout_s=60"});
+      RunAlone("hub", {"run", kClusterSpec, "--connect_timeout_s=2",
+                       "--nodes=worker1=127.0.0.1:1,worker2=127.0.0.1:1"});
   ASSERT_TRUE(hub);
-  EXPECT_EQ(hub->code, 2) << Dump(*hub);
-  EXPECT_TRUE(Contains(*hub, "--workers=0")) << Dump(*hub);
-  EXPECT_FALSE(Contains(*hub, "LISTENING")) << Dump(*hub);
-  hub = RunAlone("hub", {"--role=hub", "--epochs=0", "--timeout_s=60"});
-  ASSERT_TRUE(hub);
-  EXPECT_EQ(hub->code, 2) << Dump(*hub);
-  EXPECT_TRUE(Contains(*hub, "--forever")) << Dump(*hub);
-  std::unique_ptr<Proc> demo = RunAlone("local_demo", {"--workers=0"});
-  ASSERT_TRUE(demo);
-  EXPECT_EQ(demo->code, 2) << Dump(*demo);
+  EXPECT_EQ(hub->code, 1) << Dump(*hub);
+  EXPECT_TRUE(Contains(*hub, "node 'worker1' at 127.0.0.1:1: cannot reach"))
+      << Dump(*hub);
+  EXPECT_TRUE(Contains(*hub, "(for 2 s)")) << Dump(*hub);
 }
 
-TEST_F(ClusterTest, TheHubsJoinWaitEndsAtTimeoutS) {
-  // Nobody joins; the hub must give up after --timeout_s (3 s), well
-  // before kDeadlineS, instead of its built-in 60 s.
-  std::unique_ptr<Proc> hub =
-      RunAlone("hub", {"--role=hub", "--workers=1", "--timeout_s=3",
-                       absl::StrCat("--data_dir=", kData)});
+TEST_F(ClusterTest, AFrozenNodeIsAnErrorAtConnectNotAHang) {
+  std::unique_ptr<Proc> w1, w2;
+  const std::string a1 = StartNode(w1, "worker1");
+  const std::string a2 = StartNode(w2, "worker2");
+  ASSERT_FALSE(a1.empty() || a2.empty());
+  ASSERT_TRUE(w2->process->Signal(SIGSTOP).ok());
+  // The connect is retried for --connect_timeout_s, then given up.
+  std::unique_ptr<Proc> hub = RunAlone(
+      "hub", {"run", kClusterSpec, "--connect_timeout_s=3",
+              absl::StrCat("--nodes=worker1=", a1, ",worker2=", a2)});
   ASSERT_TRUE(hub);
-  EXPECT_FALSE(hub->open) << Dump(*hub);
   EXPECT_EQ(hub->code, 1) << Dump(*hub);
-  EXPECT_TRUE(Contains(*hub, "not all 1 worker(s) joined within 3 s"))
+  EXPECT_TRUE(Contains(*hub, "node 'worker2' at " + a2)) << Dump(*hub);
+  EXPECT_TRUE(Contains(*hub, "(for 3 s)")) << Dump(*hub);
+  w1->process->Kill();
+  w2->process->Kill();
+}
+
+TEST_F(ClusterTest, ANodeUnderAnotherNameIsTold) {
+  std::unique_ptr<Proc> w;
+  const std::string a = StartNode(w, "worker9");
+  ASSERT_FALSE(a.empty());
+  std::unique_ptr<Proc> hub = RunAlone(
+      "hub", {"run", kClusterSpec,
+              absl::StrCat("--nodes=worker1=", a, ",worker2=", a)});
+  ASSERT_TRUE(hub);
+  EXPECT_EQ(hub->code, 1) << Dump(*hub);
+  EXPECT_TRUE(Contains(*hub, "start it with `trainbus node --name=worker1"))
+      << Dump(*hub);
+  w->process->Kill();
+}
+
+TEST_F(ClusterTest, ANodeTheSpecDoesNotListIsRefusedBeforeConnecting) {
+  std::unique_ptr<Proc> hub = RunAlone(
+      "hub", {"run", kClusterSpec, "--nodes=worker7=127.0.0.1:1"});
+  ASSERT_TRUE(hub);
+  EXPECT_EQ(hub->code, 2) << Dump(*hub);
+  EXPECT_TRUE(Contains(*hub, "--nodes names node 'worker7', which the spec "
+                             "does not list"))
       << Dump(*hub);
 }
 
-TEST_F(ClusterTest, AnUnwritableReportIsRefusedBeforeTheHubListens) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--role=hub", "--report_json=/proc/x/y"},
-        std::vector<std::string>{"--role=local_demo",
-                                 "--report_json=/proc/x/y"}}) {
-    std::unique_ptr<Proc> p = RunAlone("node", args);
-    ASSERT_TRUE(p);
-    EXPECT_NE(p->code, 0) << Dump(*p);
-    EXPECT_TRUE(Contains(*p, "--report_json")) << Dump(*p);
-    EXPECT_TRUE(Contains(*p, "/proc/x")) << Dump(*p);
-    EXPECT_FALSE(Contains(*p, "LISTENING")) << Dump(*p);
-  }
+TEST_F(ClusterTest, ANodeWithoutAHubGivesUpAtTimeoutS) {
+  // Nobody comes; the node must give up after --timeout_s (2 s), well
+  // before kDeadlineS.
+  std::unique_ptr<Proc> node =
+      RunAlone("node", {"node", "--name=worker1", "--timeout_s=2"});
+  ASSERT_TRUE(node);
+  EXPECT_EQ(node->code, 1) << Dump(*node);
+  EXPECT_TRUE(Contains(*node, "LISTENING 127.0.0.1:")) << Dump(*node);
+  EXPECT_TRUE(Contains(*node, "no run came within --timeout_s=2"))
+      << Dump(*node);
 }
 
-TEST_F(ClusterTest, TheLocalDemoPassesItsFlagsToItsChildren) {
-  const std::string report = ReportPath("local_demo/nested/report");
+TEST_F(ClusterTest, TheLocalDemoRunsTheSpecOnChildProcesses) {
+  const std::string spec = PacedSpec("demo", 400, 0);
+  // --train_limit reaches the hub and, through it, the nodes.
   std::unique_ptr<Proc> demo = RunAlone(
-      "local_demo",
-      {"--role=local_demo", absl::StrCat("--data_dir=", kData),
-       "--train_limit=400", "--epochs=2", "--rate=4000", "--test_limit=300",
-       "--models=solo=softmax:opt=sgd,lr=0.02,batch=1", "--eval_every=100",
-       "--report_json=" + report, "--timeout_s=60"});
+      "local_demo", {"--spec=" + spec, "--timeout_s=60", "--train_limit=200"});
   ASSERT_TRUE(demo);
   const std::string all = Dump(*demo);
   EXPECT_EQ(demo->code, 0) << all;
-  EXPECT_TRUE(Contains(*demo, "all nodes finished cleanly")) << all;
-  // --models reached both workers, --epochs the hub (2 x 400 samples).
-  auto results = Results(report, all);
-  ASSERT_EQ(results.size(), 2u) << all;
-  for (const char* model : {"worker1/solo", "worker2/solo"}) {
-    EXPECT_EQ(results[model]["status"], "done") << model << "\n" << all;
-    EXPECT_EQ(results[model]["samples"], 800) << model << "\n" << all;
-  }
-  EXPECT_TRUE(Contains(*demo, "streaming 400 training samples x 2 epoch(s)"))
+  EXPECT_TRUE(Contains(*demo, "[worker1] LISTENING 127.0.0.1:")) << all;
+  EXPECT_TRUE(Contains(*demo, "[worker2] LISTENING 127.0.0.1:")) << all;
+  EXPECT_TRUE(Contains(*demo, "[hub] RESULT node=worker2 model=worker2/model1 "
+                              "status=done"))
       << all;
+  EXPECT_TRUE(Contains(*demo, "steps=200 samples=200")) << all;
+  EXPECT_TRUE(Contains(*demo, "all processes finished cleanly")) << all;
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 // (heap-buffer-overflow under --config=asan) and larger ones trained for 0
 // steps and reported accuracy 0.10 with exit 0.
 //
-// Usage: input_shape_test <path of //experiments:cluster>
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
@@ -18,21 +17,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "actors/topology/cluster.h"
-#include "actors/topology/parallel_models.h"
-#include "actors/topology/production_routing.h"
 #include "actors/topology/train_task.h"
-#include "base/subprocess.h"
 #include "base/test_dir.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "registry/records.h"
+#include "topology/runner.h"
+#include "topology/spec.h"
 
 namespace trainbus {
 namespace {
-
-std::string g_cluster_binary;  // argv[1]
 
 data::Dataset Images(uint32_t rows, uint32_t cols, size_t n) {
   data::Dataset d;
@@ -82,11 +77,27 @@ const std::vector<Mismatch>& Mismatches() {
   return *cases;
 }
 
-std::vector<actors::NamedModel> ModelsOf(const Mismatch& m) {
-  if (m.models.empty()) return actors::DefaultModels();
-  auto models = actors::ParseModelList(m.models);
-  EXPECT_TRUE(models.ok()) << models.status();
-  return models.ok() ? *models : std::vector<actors::NamedModel>{};
+// An experiment's spec on `dir` with `models` (empty: the spec's own).
+absl::StatusOr<topology::TopologySpec> SpecOn(const std::string& experiment,
+                                              const std::string& dir,
+                                              const std::string& models) {
+  absl::StatusOr<topology::TopologySpec> spec =
+      topology::LoadSpecFile("experiments/" + experiment + ".yaml");
+  if (!spec.ok()) return spec.status();
+  topology::RunOverrides flags;
+  flags.data_dir = dir;
+  if (!models.empty()) flags.models = models;
+  if (absl::Status s = topology::ApplyOverrides(flags, &*spec); !s.ok()) {
+    return s;
+  }
+  return spec;
+}
+
+absl::Status RunQuietly(absl::StatusOr<topology::TopologySpec> spec,
+                        topology::RunOptions options = {}) {
+  if (!spec.ok()) return spec.status();
+  options.print = false;
+  return topology::RunSpec(*spec, options).status();
 }
 
 void ExpectNamesTheMismatch(const absl::Status& status, const Mismatch& m) {
@@ -110,27 +121,21 @@ void ExpectEveryMismatchRefused(Run run) {
 
 TEST(InputShapeTest, ParallelModelsRefusesBeforeTraining) {
   ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
-    actors::ParallelModelsConfig config;
-    config.data_dir = dir;
-    config.models = ModelsOf(m);
-    config.print = false;
+    topology::RunOptions options;
     int metrics = 0;
-    config.on_metric = [&metrics](const bus::Metric&) { ++metrics; };
-    absl::Status status = actors::RunParallelModels(config).status();
+    options.hooks.on_metric = [&metrics](const bus::Metric&) { ++metrics; };
+    absl::Status status =
+        RunQuietly(SpecOn("parallel_models", dir, m.models), options);
     EXPECT_EQ(metrics, 0) << "it trained before refusing";
     return status;
   });
 }
 
 TEST(InputShapeTest, ParallelModelsRefusesAMixOfFittingAndMisfitModels) {
-  actors::ParallelModelsConfig config;
-  config.data_dir = MnistDir(28, 28);
-  config.models = {{"good", "softmax"}, {"bad", "softmax:input=1x4x4"}};
-  config.print = false;
-  auto report = actors::RunParallelModels(config);
-  ASSERT_FALSE(report.ok());
-  EXPECT_NE(report.status().message().find("model 'bad'"), std::string::npos)
-      << report.status();
+  absl::Status status = RunQuietly(SpecOn(
+      "parallel_models", MnistDir(28, 28), "good=softmax;bad=softmax:input=1x4x4"));
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("model 'bad'"), std::string::npos) << status;
 }
 
 TEST(InputShapeTest, FittingDataStillTrains) {
@@ -138,14 +143,12 @@ TEST(InputShapeTest, FittingDataStillTrains) {
        std::vector<std::pair<uint32_t, std::string>>{
            {28, "softmax;mlp:hidden=16"}, {4, "softmax:input=1x4x4"}}) {
     SCOPED_TRACE(models);
-    actors::ParallelModelsConfig config;
-    config.data_dir = MnistDir(rows, rows);
-    auto parsed = actors::ParseModelList(models);
-    ASSERT_TRUE(parsed.ok()) << parsed.status();
-    config.models = *parsed;
-    config.eval_every = 16;
-    config.print = false;
-    auto report = actors::RunParallelModels(config);
+    auto spec = SpecOn("parallel_models", MnistDir(rows, rows), models);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    for (topology::ModelEntry& m : spec->models) m.eval_every = 16;
+    topology::RunOptions options;
+    options.print = false;
+    auto report = topology::RunSpec(*spec, options);
     ASSERT_TRUE(report.ok()) << report.status();
     for (const actors::ModelSummary& s : report->models) {
       EXPECT_EQ(s.samples, 64u) << s.name;
@@ -156,43 +159,62 @@ TEST(InputShapeTest, FittingDataStillTrains) {
   }
 }
 
-// A small production_routing run on `dir`, writing under TEST_TMPDIR.
-actors::ProductionRoutingConfig SmallProductionRouting(const std::string& dir) {
-  actors::ProductionRoutingConfig config;
-  config.data_dir = dir;
-  config.train_limit = 64;
-  config.eval_limit = 24;
-  config.replay_limit = 24;
-  config.replay_rate = 0;
-  config.image_rate = 0;
-  config.export_images = 3;
-  config.export_broken = 1;
+// A small production_routing run on `dir`, writing under TEST_TMPDIR; its
+// images go to `*export_dir`, its JSON lines to `*jsonl`.
+absl::StatusOr<topology::TopologySpec> SmallProductionRouting(
+    const std::string& dir, const std::string& models, std::string* export_dir,
+    std::string* jsonl) {
+  absl::StatusOr<topology::TopologySpec> spec =
+      topology::LoadSpecFile("experiments/production_routing.yaml");
+  if (!spec.ok()) return spec.status();
   const std::string out = base::NewTestDir("production_routing");
-  config.export_dir = out + "/images";
-  config.jsonl_path = out + "/predictions.jsonl";
-  config.print = false;
-  config.timeout_seconds = 60;
-  return config;
+  *export_dir = out + "/images";
+  *jsonl = out + "/predictions.jsonl";
+  for (topology::SourceSpec& s : spec->sources) {
+    if (s.kind != topology::SourceKind::kImageDir) continue;
+    s.dir = *export_dir;
+    s.export_images = 3;
+    s.export_broken = 1;
+  }
+  topology::RunOverrides flags;
+  flags.data_dir = dir;
+  if (!models.empty()) flags.models = models;
+  flags.train_limit = 64;
+  flags.test_limit = 24;
+  flags.replay_limit = 24;
+  flags.replay_rate = 0;
+  flags.image_rate = 0;
+  flags.jsonl = *jsonl;
+  if (absl::Status s = topology::ApplyOverrides(flags, &*spec); !s.ok()) {
+    return s;
+  }
+  return spec;
 }
 
 TEST(InputShapeTest, ProductionRoutingRefusesBeforeTraining) {
   ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
-    actors::ProductionRoutingConfig config = SmallProductionRouting(dir);
-    config.models = ModelsOf(m);
-    return actors::RunProductionRouting(config).status();
+    std::string export_dir, jsonl;
+    topology::RunOptions options;
+    options.timeout_s = 60;
+    return RunQuietly(
+        SmallProductionRouting(dir, m.models, &export_dir, &jsonl), options);
   });
 }
 
 // With data that fits, every JSONL prediction names where its sample came
 // from: "test:<index>" for the replay, the file name for the image source.
 TEST(InputShapeTest, ProductionRoutingPredictionsNameTheirOrigin) {
-  actors::ProductionRoutingConfig config =
-      SmallProductionRouting(MnistDir(28, 28));
-  config.models = {{"m1", "softmax"}};
-  auto report = actors::RunProductionRouting(config);
+  std::string export_dir, jsonl;
+  auto spec =
+      SmallProductionRouting(MnistDir(28, 28), "m1=softmax", &export_dir, &jsonl);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  topology::RunOptions options;
+  options.print = false;
+  options.timeout_s = 60;
+  auto report = topology::RunSpec(*spec, options);
   ASSERT_TRUE(report.ok()) << report.status();
-  std::ifstream in(config.jsonl_path);
-  ASSERT_TRUE(in) << "no JSONL at " << config.jsonl_path;
+  std::ifstream in(jsonl);
+  ASSERT_TRUE(in) << "no JSONL at " << jsonl;
   std::set<std::string> replayed, images;
   for (std::string line; std::getline(in, line);) {
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -205,7 +227,7 @@ TEST(InputShapeTest, ProductionRoutingPredictionsNameTheirOrigin) {
           << line;
       replayed.insert(origin);
     } else {
-      EXPECT_TRUE(std::filesystem::exists(config.export_dir + "/" + origin))
+      EXPECT_TRUE(std::filesystem::exists(export_dir + "/" + origin))
           << line;
       images.insert(origin);
     }
@@ -243,38 +265,13 @@ TEST(InputShapeTest, SweepTrainTaskFailsTheTask) {
   });
 }
 
-TEST(InputShapeTest, ClusterWorkerRefusesBeforeJoiningTheHub) {
-  ExpectEveryMismatchRefused([](const Mismatch& m, const std::string& dir) {
-    actors::WorkerConfig config;
-    config.hub = "127.0.0.1:1";  // nothing listens: the check comes first
-    config.data_dir = dir;
-    if (!m.models.empty()) config.models = ModelsOf(m);
-    config.run_timeout_s = 30;
-    return actors::RunWorker(config).status();
-  });
-}
-
-TEST(InputShapeTest, ClusterWorkerBinaryExitsNonZeroWithTheReason) {
-  ASSERT_FALSE(g_cluster_binary.empty())
-      << "pass the path of //experiments:cluster as the first argument";
-  const Mismatch& m = Mismatches().front();  // 4x4 images
-  // A hang shows as the deadline; the test's own timeout is longer.
-  absl::StatusOr<base::ProgramRun> run = base::RunProgram(
-      {g_cluster_binary, "--role=worker", "--hub=127.0.0.1:1",
-       "--data_dir=" + MnistDir(m.rows, m.cols), "--timeout_s=30"},
-      absl::Seconds(60));
-  ASSERT_TRUE(run.ok()) << run.status();
-  const std::string& output = run->output;
-  EXPECT_NE(run->exit.ShellCode(), 0) << output;
-  EXPECT_NE(output.find("4x4 samples"), std::string::npos) << output;
-  EXPECT_NE(output.find("1x28x28"), std::string::npos) << output;
-}
+// A placed run's nodes check their models the same way before the stream
+// starts: topology/node_test.cc (ANodeRefusesDataItsModelsCannotRead).
 
 }  // namespace
 }  // namespace trainbus
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc > 1) trainbus::g_cluster_binary = argv[1];
   return RUN_ALL_TESTS();
 }

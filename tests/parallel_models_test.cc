@@ -1,5 +1,7 @@
-// End to end: the parallel_models topology on a slice of Fashion-MNIST. Every
-// model must learn (well above the 10% of chance) and report its progress.
+// End to end: experiments/parallel_models.yaml run by the generic runner
+// (topology/runner.h) on a slice of Fashion-MNIST, in process and as the
+// `bazel run` binary. Every model must learn (well above the 10% of chance)
+// and report its progress.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -7,13 +9,15 @@
 #include <utility>
 #include <vector>
 
-#include "actors/topology/parallel_models.h"
 #include "base/file.h"
 #include "base/subprocess.h"
 #include "base/test_dir.h"
 #include "gtest/gtest.h"
 #include "report/json_text.h"
 #include "tests/test_topology.h"
+#include "topology/run_report.h"
+#include "topology/runner.h"
+#include "topology/spec.h"
 
 namespace trainbus {
 namespace {
@@ -41,27 +45,47 @@ std::string ReadFile(const std::string& path) {
   return text.value_or("");
 }
 
+// A run of experiments/parallel_models.yaml: the flags, the options and
+// what they gave.
+struct SpecRun {
+  topology::RunOverrides flags;
+  topology::RunOptions options;
+};
+
+absl::StatusOr<topology::RunReport> RunSpec(const SpecRun& run) {
+  absl::StatusOr<topology::TopologySpec> spec =
+      topology::LoadSpecFile("experiments/parallel_models.yaml");
+  if (!spec.ok()) return spec.status();
+  if (absl::Status s = topology::ApplyOverrides(run.flags, &*spec); !s.ok()) {
+    return s;
+  }
+  return topology::RunSpec(*spec, run.options);
+}
+
+SpecRun Quiet() {
+  SpecRun run;
+  run.options.print = false;
+  return run;
+}
+
 // A run small enough for the tests that check behaviour, not learning.
-actors::ParallelModelsConfig Small() {
-  actors::ParallelModelsConfig config;
-  config.data_dir = kFashionMnist;
-  config.models = {{"solo", "softmax:lr=0.01"}};
-  config.train_limit = 300;
-  config.test_limit = 100;
-  config.eval_every = 100;
-  config.print = false;
-  return config;
+SpecRun Small() {
+  SpecRun run = Quiet();
+  run.flags.data_dir = kFashionMnist;
+  run.flags.models = "solo=softmax:lr=0.01";
+  run.flags.train_limit = 300;
+  run.flags.test_limit = 100;
+  run.flags.eval_every = 100;
+  return run;
 }
 
 TEST_F(ParallelModelsTest, FourModelsLearnSideBySide) {
-  actors::ParallelModelsConfig config;
-  config.data_dir = kFashionMnist;
-  config.train_limit = 4000;
-  config.test_limit = 500;
-  config.eval_every = 50;
-  config.eval_subset = 200;
-  config.print = false;
-  auto report = actors::RunParallelModels(config);
+  SpecRun config = Quiet();
+  config.flags.train_limit = 4000;
+  config.flags.test_limit = 500;
+  config.flags.eval_every = 50;
+  config.flags.eval_subset = 200;
+  auto report = RunSpec(config);
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_EQ(report->models.size(), 4u);
   for (const actors::ModelSummary& m : report->models) {
@@ -83,7 +107,7 @@ TEST_F(ParallelModelsTest, FourModelsLearnSideBySide) {
     for (const auto& s : r.subscriptions) EXPECT_EQ(s.delivered, 4001u);
   }
   EXPECT_TRUE(found);
-  report::Json doc = ParseJson(actors::ReportToJson(*report));
+  report::Json doc = ParseJson(topology::ReportToJson(*report));
   EXPECT_EQ(doc["train_samples"], 4000);
   EXPECT_EQ(doc["test_samples"], 500);
   EXPECT_EQ(doc["epochs"], 1);
@@ -114,17 +138,17 @@ TEST_F(ParallelModelsTest, FourModelsLearnSideBySide) {
     EXPECT_EQ(r["subscriptions"][0].size(), 5u);
   }
   EXPECT_TRUE(mnist_in_json) << doc.dump();
-  EXPECT_NE(actors::CurvesToSvg(*report).find("<polyline"), std::string::npos);
+  EXPECT_NE(topology::CurvesToSvg(*report).find("<polyline"), std::string::npos);
   EXPECT_NE(report->topology.ToDot().find("\"mnist\" -> \"model4\""),
             std::string::npos);
 }
 
 TEST_F(ParallelModelsTest, RefusedSamplesAndWarningsAreInTheTableAndJson) {
   // A real run: the new fields are there (and zero), after the old ones.
-  auto run = actors::RunParallelModels(Small());
+  auto run = RunSpec(Small());
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->models.size(), 1u);
-  report::Json doc = ParseJson(actors::ReportToJson(*run));
+  report::Json doc = ParseJson(topology::ReportToJson(*run));
   std::vector<std::string> keys;
   for (const auto& [key, value] : doc["models"][0].items()) keys.push_back(key);
   EXPECT_EQ(keys, (std::vector<std::string>{
@@ -136,22 +160,22 @@ TEST_F(ParallelModelsTest, RefusedSamplesAndWarningsAreInTheTableAndJson) {
   EXPECT_EQ(doc["models"][0]["rejected_shape"], 0);
   EXPECT_EQ(doc["models"][0]["rejected_label"], 0);
   EXPECT_EQ(doc["models"][0]["warnings"], report::Json::array());
-  const std::string quiet = actors::FormatSummaryTable(*run);
+  const std::string quiet = topology::FormatSummaryTable(*run);
   EXPECT_EQ(quiet.find("refused"), std::string::npos) << quiet;
   EXPECT_EQ(quiet.find("warning"), std::string::npos) << quiet;
 
   // What a model that refused samples and trained at chance reports.
-  actors::ParallelModelsReport report = *run;
+  topology::RunReport report = *run;
   actors::ModelSummary& m = report.models[0];
   m.rejected_shape = 12;
   m.rejected_label = 3;
   m.warnings = {"training accuracy 0.0950 after 2000 samples is no better "
                 "than chance"};
-  doc = ParseJson(actors::ReportToJson(report));
+  doc = ParseJson(topology::ReportToJson(report));
   EXPECT_EQ(doc["models"][0]["rejected_shape"], 12);
   EXPECT_EQ(doc["models"][0]["rejected_label"], 3);
   EXPECT_EQ(doc["models"][0]["warnings"], report::Json(m.warnings));
-  const std::string table = actors::FormatSummaryTable(report);
+  const std::string table = topology::FormatSummaryTable(report);
   EXPECT_NE(table.find("solo: refused 12 sample(s) whose shape did not fit "
                        "its input and 3 with a label >= its classes"),
             std::string::npos)
@@ -162,13 +186,13 @@ TEST_F(ParallelModelsTest, RefusedSamplesAndWarningsAreInTheTableAndJson) {
 }
 
 TEST_F(ParallelModelsTest, AModelTrainingAtChanceWarnsInTheReport) {
-  actors::ParallelModelsConfig config = Small();
+  SpecRun config = Small();
   // lr=100 wrecks an MLP without a NaN: it ends at about 0.1.
-  config.models = {{"wrecked", "mlp:lr=100"}, {"fine", "softmax:lr=0.01"}};
-  config.train_limit = 3000;
-  auto report = actors::RunParallelModels(config);
+  config.flags.models = "wrecked=mlp:lr=100;fine=softmax:lr=0.01";
+  config.flags.train_limit = 3000;
+  auto report = RunSpec(config);
   ASSERT_TRUE(report.ok()) << report.status();
-  report::Json doc = ParseJson(actors::ReportToJson(*report));
+  report::Json doc = ParseJson(topology::ReportToJson(*report));
   ASSERT_EQ(doc["models"].size(), 2u);
   ASSERT_EQ(doc["models"][0]["warnings"].size(), 1u) << doc.dump();
   EXPECT_NE(doc["models"][0]["warnings"][0].get<std::string>().find(
@@ -176,17 +200,17 @@ TEST_F(ParallelModelsTest, AModelTrainingAtChanceWarnsInTheReport) {
             std::string::npos)
       << doc.dump();
   EXPECT_EQ(doc["models"][1]["warnings"], report::Json::array());
-  const std::string table = actors::FormatSummaryTable(*report);
+  const std::string table = topology::FormatSummaryTable(*report);
   EXPECT_NE(table.find("wrecked warning: "), std::string::npos) << table;
   EXPECT_EQ(table.find("fine warning"), std::string::npos) << table;
 }
 
 TEST_F(ParallelModelsTest, ARunPastItsDeadlineFailsAndSaysWhatToDo) {
-  actors::ParallelModelsConfig config = Small();
-  config.train_limit = 20000;  // far more than a millisecond's training
-  config.timeout_s = 0.001;
+  SpecRun config = Small();
+  config.flags.train_limit = 20000;  // far more than a millisecond's training
+  config.options.timeout_s = 0.001;
   const auto start = std::chrono::steady_clock::now();
-  auto report = actors::RunParallelModels(config);
+  auto report = RunSpec(config);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_NE(report.status().message().find("--timeout_s"), std::string::npos)
@@ -199,25 +223,26 @@ TEST_F(ParallelModelsTest, ARunPastItsDeadlineFailsAndSaysWhatToDo) {
 }
 
 TEST_F(ParallelModelsTest, EveryMetricReachesTheSink) {
-  actors::ParallelModelsConfig config = Small();
-  config.train_limit = 1000;
+  SpecRun config = Small();
+  config.flags.train_limit = 1000;
   std::vector<bus::Metric> seen;  // only the sink's thread appends
-  config.on_metric = [&seen](const bus::Metric& m) { seen.push_back(m); };
-  auto report = actors::RunParallelModels(config);
+  config.options.hooks.on_metric = [&seen](const bus::Metric& m) {
+    seen.push_back(m);
+  };
+  auto report = RunSpec(config);
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_EQ(report->models.size(), 1u);
   EXPECT_TRUE(report->models[0].error.empty()) << report->models[0].error;
-  // 10 periodic reports, all delivered before RunParallelModels returned.
+  // 10 periodic reports, all delivered before RunSpec returned.
   ASSERT_EQ(seen.size(), 10u);
   EXPECT_EQ(seen.back().model, "solo");
   EXPECT_EQ(seen.back().step, 1000u);
 }
 
 TEST_F(ParallelModelsTest, AMissingDatasetSaysWhatToDo) {
-  actors::ParallelModelsConfig config;
-  config.data_dir = "/nonexistent/mnist";
-  config.print = false;
-  auto report = actors::RunParallelModels(config);
+  SpecRun config = Quiet();
+  config.flags.data_dir = "/nonexistent/mnist";
+  auto report = RunSpec(config);
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.status().message().find("/nonexistent/mnist"),
             std::string::npos)
@@ -225,10 +250,10 @@ TEST_F(ParallelModelsTest, AMissingDatasetSaysWhatToDo) {
 }
 
 TEST_F(ParallelModelsTest, ZeroEpochsIsRefusedNotRunForever) {
-  actors::ParallelModelsConfig config = Small();
-  config.epochs = 0;
+  SpecRun config = Small();
+  config.flags.epochs = 0;
   // Without the check this would stream forever; it must return at once.
-  auto report = actors::RunParallelModels(config);
+  auto report = RunSpec(config);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(report.status().message().find("--forever"), std::string::npos)
@@ -239,13 +264,13 @@ TEST_F(ParallelModelsTest, ReportFilesAreWrittenWhereverTheNameSays) {
   // A shell would run the command in this name; the files land in it.
   const std::string root = base::NewTestDir("report_files");
   const std::string dir = root + "/out 'x'; touch pwned; '";
-  actors::ReportFiles files;
+  topology::ReportFiles files;
   files.out_dir = dir;
   files.report_json = root + "/nested/deeper/r.json";
-  ASSERT_TRUE(actors::CheckReportFiles(files).ok());
-  auto report = actors::RunParallelModels(Small());
+  ASSERT_TRUE(topology::CheckReportFiles(files).ok());
+  auto report = RunSpec(Small());
   ASSERT_TRUE(report.ok()) << report.status();
-  ASSERT_TRUE(actors::WriteReportFiles(*report, files).ok());
+  ASSERT_TRUE(topology::WriteReportFiles(*report, files).ok());
   for (const char* name :
        {"report.json", "curves.svg", "topology.svg", "topology.dot"}) {
     EXPECT_TRUE(std::filesystem::exists(dir + "/" + name)) << name;
@@ -263,10 +288,10 @@ TEST_F(ParallelModelsTest, UnwritableOutputsAreRefusedBeforeTheRun) {
        {std::pair<std::string, std::string>{"/proc/x/y", ""},
         {"", "/proc/x/y"},
         {"/proc/self/r.json", ""}}) {
-    actors::ReportFiles files;
+    topology::ReportFiles files;
     files.report_json = json;
     files.out_dir = dir;
-    absl::Status s = actors::CheckReportFiles(files);
+    absl::Status s = topology::CheckReportFiles(files);
     EXPECT_FALSE(s.ok()) << json << dir;
     EXPECT_NE(s.message().find(json.empty() ? "--out_dir" : "--report_json"),
               std::string::npos)
@@ -275,9 +300,9 @@ TEST_F(ParallelModelsTest, UnwritableOutputsAreRefusedBeforeTheRun) {
   }
   const std::string root = base::NewTestDir("unwritable");
   std::filesystem::create_directories(root + "/a_dir");
-  actors::ReportFiles files;
+  topology::ReportFiles files;
   files.report_json = root + "/a_dir";
-  EXPECT_FALSE(actors::CheckReportFiles(files).ok());
+  EXPECT_FALSE(topology::CheckReportFiles(files).ok());
 }
 
 using Exit = base::ProgramExit;

@@ -37,7 +37,7 @@ def tb_cc_test(name, srcs = None, deps = [], size = "small", runs = None, own_ma
     """
     if runs != None:
         kwargs["args"] = ["$(rootpath %s)" % runs]
-        kwargs["data"] = [runs]
+        kwargs["data"] = kwargs.get("data", []) + [runs]
         own_main = True
     native.cc_test(
         name = name,

@@ -16,16 +16,19 @@
 set -euo pipefail
 
 packages=(
-  bazel-bootstrap g++ pkg-config
+  bazel-bootstrap g++ pkg-config curl
   libcaf-dev libhwy-dev libtbb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsqlite3-dev libpng-dev libjpeg-dev libssl-dev
   nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
   libopenblas-dev librabbitmq-dev
+  prometheus curl python3-requests
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy rabbitmq-server linux-perf)
+  # tools/bench/serve.sh: the load generator and the Flask peer.
+  packages+=(wrk python3-flask gunicorn python3-pil)
 elif [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)
 elif [[ $# -gt 0 ]]; then

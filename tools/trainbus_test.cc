@@ -49,7 +49,10 @@ TEST(TrainbusTest, EverySubcommandAnswersHelp) {
   for (std::vector<std::string> args :
        {std::vector<std::string>{"help"}, {"--help"}, {"registry", "help"},
         {"registry", "ls", "--help"}, {"runner", "help"},
-        {"runner", "--help"}, {"validate", "--help"}, {"describe", "--help"}}) {
+        {"runner", "--help"}, {"validate", "--help"}, {"describe", "--help"},
+        {"run", "--help"}, {"run", "help"}, {"node", "--help"},
+        {"node", "help"}, {"run", "x.yaml", "--nodes=w1=h:1", "--help"},
+        {"reproduce", "--help"}}) {
     Result r = RunTrainbus(args);
     EXPECT_EQ(r.exit, "exited with status 0") << args.back() << r.output;
     EXPECT_TRUE(absl::StartsWith(r.output, "usage: trainbus")) << r.output;

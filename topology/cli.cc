@@ -1,11 +1,14 @@
 #include "topology/cli.h"
 
+#include <cstdlib>
 #include <functional>
 #include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/file.h"
 #include "topology/describe.h"
 #include "topology/spec.h"
 
@@ -77,7 +80,13 @@ int WithSpec(
     out << usage;
     return 0;
   }
-  absl::StatusOr<TopologySpec> spec = LoadSpecFile(command->spec_path);
+  absl::StatusOr<std::string> text =
+      base::ReadFile(UserPath(command->spec_path));
+  if (!text.ok()) {
+    err << text.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<TopologySpec> spec = ParseSpec(*text, command->spec_path);
   if (!spec.ok()) {
     err << spec.status().message() << "\n";
     return spec.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
@@ -87,6 +96,14 @@ int WithSpec(
 }
 
 }  // namespace
+
+std::string UserPath(const std::string& path) {
+  const char* dir = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (dir == nullptr || *dir == '\0' || path.empty() || path[0] == '/') {
+    return path;
+  }
+  return absl::StrCat(dir, "/", path);
+}
 
 int ValidateMain(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {

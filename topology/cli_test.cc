@@ -4,10 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/cli_testing.h"
 #include "base/file.h"
 #include "base/test_dir.h"
+#include "data/idx.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -40,7 +42,7 @@ TEST(Validate, ValidSpecPrintsOneLineAndExitsZero) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "experiments/parallel_models.yaml: valid: 1 source, 6 resources, "
-            "4 bindings, 4 models, 1 consumer, 0 nodes\n");
+            "4 bindings, 4 models, 0 consumers, 0 nodes\n");
   EXPECT_EQ(r.err, "");
 }
 
@@ -104,6 +106,79 @@ TEST(Describe, RefusesAnInvalidSpecAndABadFormat) {
   EXPECT_EQ(format.code, 2);
   EXPECT_THAT(format.err, HasSubstr("--format is 'svg'; use table or dot"));
   EXPECT_EQ(Describe({"-h"}).code, 0);
+}
+
+Outcome RunCommand(const std::vector<std::string>& args) {
+  return base::RunCli(RunMain, args);
+}
+
+// A one-model spec on 40 synthetic training and 20 test images.
+std::string TinyRunSpec() {
+  const std::string dir = base::NewTestDir("cli_data");
+  data::Dataset d;
+  d.rows = d.cols = 28;
+  for (size_t i = 0; i < 40; ++i, ++d.count) {
+    d.labels.push_back(static_cast<uint8_t>(i % 10));
+    d.pixels.resize(d.pixels.size() + d.image_size(), static_cast<uint8_t>(i));
+  }
+  EXPECT_TRUE(data::WriteMnistDir(dir, d, data::Slice(d, 20)).ok());
+  return WriteSpec(absl::StrCat(R"(
+name: tiny_run
+sources: [{name: train, kind: idx, data_dir: )", dir, R"(, output: mnist}]
+resources: [{name: mnist}, {name: m}, {name: metrics}]
+bindings: [{from: mnist, to: m, filter: labelled}]
+models: [{name: m, spec: softmax, input: m, output: metrics, eval_every: 10}]
+)"));
+}
+
+TEST(Run, RunsASpecPrintsTheTableAndWritesTheReport) {
+  const std::string out_dir = base::NewTestDir("cli_run_out");
+  Outcome r = RunCommand({TinyRunSpec(), "--quiet", "--epochs=2",
+                   "--out_dir=" + out_dir});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("model    kind"));
+  EXPECT_THAT(r.out, HasSubstr("wall time"));
+  EXPECT_THAT(r.out, HasSubstr("for 40 samples x 2 epoch(s)"));
+  for (const char* name :
+       {"report.json", "curves.svg", "topology.svg", "topology.dot"}) {
+    EXPECT_TRUE(base::ReadFile(out_dir + "/" + name).ok()) << name;
+  }
+  absl::StatusOr<std::string> json = base::ReadFile(out_dir + "/report.json");
+  ASSERT_TRUE(json.ok());
+  EXPECT_THAT(*json, HasSubstr("\"train_samples\":40"));
+}
+
+TEST(Run, BadCommandLinesSayWhatIsWrong) {
+  for (const auto& [args, expect] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{}, "missing SPEC"},
+           {{"--epochs=2"}, "missing SPEC"},
+           {{kExample, "--epochs=two"}, "--epochs='two' is not"},
+           {{kExample, "--colour=blue"}, "unknown flag '--colour'"},
+           {{kExample, "--epochs=0"}, "--forever"},
+           {{kExample, "--forever", "--report_json=/tmp/x.json"},
+            "needs a run that ends"},
+           {{WriteSpec("resources: 3\n")}, "'resources' must be a list"}}) {
+    Outcome r = RunCommand(args);
+    EXPECT_EQ(r.code, 2) << expect << r.err;
+    EXPECT_THAT(r.err, HasSubstr(expect));
+  }
+  Outcome unwritable =
+      RunCommand({kExample, "--report_json=/proc/x/y", "--out_dir="});
+  EXPECT_EQ(unwritable.code, 1);
+  EXPECT_THAT(unwritable.err, HasSubstr("--report_json"));
+  Outcome missing = RunCommand({"/nonexistent/spec.yaml"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("/nonexistent/spec.yaml"));
+}
+
+TEST(Run, AnswersHelp) {
+  for (const char* help : {"--help", "-h", "help"}) {
+    Outcome r = RunCommand({help});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_THAT(r.out, StartsWith("usage: trainbus run SPEC"));
+  }
+  EXPECT_THAT(RunCommand({kExample, "--help"}).out, StartsWith("usage: trainbus run"));
 }
 
 }  // namespace

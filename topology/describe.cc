@@ -54,7 +54,15 @@ std::string SourceDetails(const SourceSpec& s) {
     parts.push_back(absl::StrCat("seed=", s.seed));
     if (!s.labels) parts.push_back("unlabelled");
   }
+  if (s.first > 0) parts.push_back(absl::StrCat("first=", s.first));
   if (s.limit > 0) parts.push_back(absl::StrCat("limit=", s.limit));
+  if (!s.dead_letter.empty()) {
+    parts.push_back(absl::StrCat("dead_letter=", s.dead_letter));
+  }
+  if (s.export_images + s.export_broken > 0) {
+    parts.push_back(absl::StrCat("export=", s.export_images, "+",
+                                 s.export_broken, " from ", s.data_dir));
+  }
   parts.push_back(s.rate > 0 ? absl::StrCat("rate=", s.rate, "/s")
                              : "rate=max");
   return absl::StrJoin(parts, " ");
@@ -203,6 +211,10 @@ std::string DescribeDot(const TopologySpec& spec) {
   for (const SourceSpec& s : spec.sources) {
     absl::StrAppend(&out, "  ", Id("source", s.name), " -> ",
                     Id("resource", s.output), ";\n");
+    if (!s.dead_letter.empty()) {
+      absl::StrAppend(&out, "  ", Id("source", s.name), " -> ",
+                      Id("resource", s.dead_letter), " [style=dashed];\n");
+    }
   }
   for (const BindingSpec& b : spec.bindings) {
     absl::StrAppend(
@@ -216,6 +228,10 @@ std::string DescribeDot(const TopologySpec& spec) {
     absl::StrAppend(&out, "  ", Id("resource", m.input), " -> ",
                     Id("model", m.name), ";\n  ", Id("model", m.name), " -> ",
                     Id("resource", m.output), ";\n");
+    if (!m.predictions.empty()) {
+      absl::StrAppend(&out, "  ", Id("model", m.name), " -> ",
+                      Id("resource", m.predictions), ";\n");
+    }
   }
   for (const ConsumerSpec& c : spec.consumers) {
     for (const std::string& input : c.inputs) {

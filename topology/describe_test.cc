@@ -22,7 +22,7 @@ TopologySpec Example() {
 
 TEST(Describe, SummaryCountsEverySection) {
   EXPECT_EQ(Summary(Example()),
-            "1 source, 6 resources, 4 bindings, 4 models, 1 consumer, 0 nodes");
+            "1 source, 6 resources, 4 bindings, 4 models, 0 consumers, 0 nodes");
   EXPECT_EQ(Summary(TopologySpec{}),
             "0 sources, 0 resources, 0 bindings, 0 models, 0 consumers, "
             "0 nodes");
@@ -30,7 +30,7 @@ TEST(Describe, SummaryCountsEverySection) {
 
 TEST(Describe, TableOfTheExampleSpec) {
   EXPECT_EQ(DescribeTable(Example()),
-      "topology parallel_models: 1 source, 6 resources, 4 bindings, 4 models, 1 consumer, 0 nodes\n"
+      "topology parallel_models: 1 source, 6 resources, 4 bindings, 4 models, 0 consumers, 0 nodes\n"
       "one Fashion-MNIST training stream fanned out to four models\n"
       "\n"
       "SOURCES\n"
@@ -48,10 +48,10 @@ TEST(Describe, TableOfTheExampleSpec) {
       "\n"
       "BINDINGS\n"
       "  from   to      filter    policy  window\n"
-      "  mnist  model1  labelled  block   64\n"
-      "  mnist  model2  labelled  block   64\n"
-      "  mnist  model3  labelled  block   64\n"
-      "  mnist  model4  labelled  block   64\n"
+      "  mnist  model1  labelled  block   256\n"
+      "  mnist  model2  labelled  block   256\n"
+      "  mnist  model3  labelled  block   256\n"
+      "  mnist  model4  labelled  block   256\n"
       "\n"
       "MODELS\n"
       "  name    input   output   eval_every  node  spec\n"
@@ -61,11 +61,24 @@ TEST(Describe, TableOfTheExampleSpec) {
       "  model4  model4  metrics  100         -     cnn:conv=8x16,opt=momentum,lr=0.02,batch=32,avg=0.998\n"
       "\n"
       "CONSUMERS\n"
-      "  name     kind     inputs   node  path\n"
-      "  console  console  metrics  -     -\n"
+      "  (none)\n"
       "\n"
       "NODES\n"
       "  (none)\n");
+}
+
+TEST(Describe, ProductionRoutingShowsPredictionsAndDeadLetters) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/production_routing.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  const std::string dot = DescribeDot(*spec);
+  EXPECT_THAT(dot,
+              HasSubstr("\"model:model1\" -> \"resource:predictions\";"));
+  EXPECT_THAT(dot, HasSubstr("\"source:images\" -> \"resource:dead_letter\" "
+                             "[style=dashed];"));
+  const std::string table = DescribeTable(*spec);
+  EXPECT_THAT(table, HasSubstr("first=2000 limit=2000"));
+  EXPECT_THAT(table, HasSubstr("dead_letter=dead_letter export=48+2 from"));
 }
 
 TEST(Describe, DotOfTheExampleSpec) {
@@ -85,7 +98,6 @@ TEST(Describe, DotOfTheExampleSpec) {
       "  \"model:model2\" [shape=box, style=rounded, label=\"model2\\nmlp:hidden=128,opt=momentum,lr=0.02,batch=16,avg=0.999\"];\n"
       "  \"model:model3\" [shape=box, style=rounded, label=\"model3\\nmlp:hidden=256,opt=adam,lr=0.001,batch=64,avg=0.99\"];\n"
       "  \"model:model4\" [shape=box, style=rounded, label=\"model4\\ncnn:conv=8x16,opt=momentum,lr=0.02,batch=32,avg=0.998\"];\n"
-      "  \"consumer:console\" [shape=note, label=\"console\\nconsole\"];\n"
       "  \"source:fashion-mnist/train\" -> \"resource:mnist\";\n"
       "  \"resource:mnist\" -> \"resource:model1\" [label=\"labelled\\nblock\"];\n"
       "  \"resource:mnist\" -> \"resource:model2\" [label=\"labelled\\nblock\"];\n"
@@ -99,7 +111,6 @@ TEST(Describe, DotOfTheExampleSpec) {
       "  \"model:model3\" -> \"resource:metrics\";\n"
       "  \"resource:model4\" -> \"model:model4\";\n"
       "  \"model:model4\" -> \"resource:metrics\";\n"
-      "  \"resource:metrics\" -> \"consumer:console\";\n"
       "}\n");
 }
 

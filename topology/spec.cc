@@ -222,9 +222,13 @@ const std::vector<KindRow<SourceKind>>& SourceKinds() {
   static const auto* kinds = new std::vector<KindRow<SourceKind>>{
       {SourceKind::kIdxGenerator,
        "idx",
-       {"data_dir", "epochs", "seed", "limit", "labels"}},
-      {SourceKind::kTestReplay, "test_replay", {"data_dir", "limit"}},
-      {SourceKind::kImageDir, "image_dir", {"dir"}},
+       {"data_dir", "dataset", "epochs", "seed", "limit", "labels"}},
+      {SourceKind::kTestReplay,
+       "test_replay",
+       {"data_dir", "dataset", "limit", "first"}},
+      {SourceKind::kImageDir,
+       "image_dir",
+       {"dir", "dead_letter", "data_dir", "export_images", "export_broken"}},
   };
   return *kinds;
 }
@@ -235,6 +239,7 @@ const std::vector<KindRow<ConsumerKind>>& ConsumerKinds() {
       {ConsumerKind::kJsonl, "jsonl", {"path"}},
       {ConsumerKind::kAggregator, "aggregator", {}},
       {ConsumerKind::kRegistryLogger, "registry_logger", {}},
+      {ConsumerKind::kDeadLetters, "dead_letters", {}},
   };
   return *kinds;
 }
@@ -306,7 +311,12 @@ class Parser {
 
   void Placement(Fields& f, std::string* node);
   void ResourceRef(Fields& f, const std::string& key, const std::string& what,
-                   std::string* out);
+                   std::string* out, bool required = true);
+  void ParseEvaluation(const YAML::Node& value, Fields& root,
+                       TopologySpec* spec);
+
+  void ParsePopulation(const YAML::Node& node, Fields& root,
+                       TopologySpec* spec);
 
   void CheckNames(const TopologySpec& spec);
   void CheckRefs(const TopologySpec& spec);
@@ -315,13 +325,15 @@ class Parser {
   Errors* errors_;
   std::vector<Ref> resource_refs_;
   std::vector<Ref> node_refs_;
-  std::vector<Ref> registry_users_;  // registry loggers
+  // Registry loggers and registry datasets; `what` is the whole message.
+  std::vector<Ref> registry_users_;
 };
 
 const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
-      "name",     "description", "nodes",  "registry", "resources",
-      "bindings", "sources",     "models", "consumers"};
+      "name",      "description", "nodes",   "registry",  "evaluation",
+      "resources", "bindings",    "sources", "models",    "consumers",
+      "population"};
   return *keys;
 }
 
@@ -347,6 +359,9 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
       spec->registry = RegistrySpec{rf.String("dir", true), rf.where()};
     }
   }
+  if (const YAML::Node* e = f.Find("evaluation"); e != nullptr) {
+    ParseEvaluation(*e, f, spec);
+  }
   EachEntry(f, "resources", "resource",
             [&](Fields& e) { ParseResource(e, spec); });
   EachEntry(f, "bindings", "binding",
@@ -355,9 +370,99 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
   EachComponent(f, "models", "model", &spec->models, &Parser::ParseModel);
   EachComponent(f, "consumers", "consumer", &spec->consumers,
                 &Parser::ParseConsumer);
+  if (const YAML::Node* p = f.Find("population"); p != nullptr) {
+    ParsePopulation(*p, f, spec);
+  }
   CheckNames(*spec);
   CheckRefs(*spec);
   CheckCycles(*spec);
+}
+
+// A population method: its key under `population:`, its keys, and how it
+// fills the options.
+struct PopulationMethod {
+  const char* name;
+  std::vector<std::string> keys;
+  void (*read)(Fields& f, PopulationOptions* out);
+};
+
+const std::vector<PopulationMethod>& PopulationMethods() {
+  static const auto* methods = new std::vector<PopulationMethod>{
+      {"asha",
+       {"grace", "eta"},
+       [](Fields& f, PopulationOptions* out) {
+         AshaOptions a;
+         f.Require("grace");
+         a.grace = f.Uint("grace", 1, 1, uint64_t{1} << 50);
+         a.eta = static_cast<uint32_t>(f.Uint("eta", a.eta, 2, 1000));
+         out->asha = a;
+       }},
+      {"pbt",
+       {"interval", "quantile", "seed"},
+       [](Fields& f, PopulationOptions* out) {
+         PbtOptions p;
+         f.Require("interval");
+         p.interval = f.Uint("interval", 1, 1, uint64_t{1} << 50);
+         p.quantile = f.NonNegative("quantile", p.quantile);
+         if (p.quantile <= 0 || p.quantile > 0.5) {
+           f.Error(*f.Find("quantile"),
+                   "'quantile' must be in (0, 0.5]: the bottom and top "
+                   "fractions of the models");
+         }
+         p.seed = f.Uint("seed", p.seed, 0, UINT64_MAX);
+         out->pbt = p;
+       }},
+  };
+  return *methods;
+}
+
+void Parser::ParsePopulation(const YAML::Node& node, Fields& root,
+                             TopologySpec* spec) {
+  std::vector<std::string> names;
+  for (const PopulationMethod& m : PopulationMethods()) names.push_back(m.name);
+  if (!node.IsMap()) {
+    root.Error(node, absl::StrCat("'population' must be a mapping with one "
+                                  "or more of the keys ",
+                                  absl::StrJoin(names, ", ")));
+    return;
+  }
+  Fields f(node, "population", errors_);
+  f.Check(names);
+  PopulationSpec p;
+  p.where = f.where();
+  bool any = false;
+  for (const PopulationMethod& m : PopulationMethods()) {
+    const YAML::Node* value = f.Find(m.name);
+    if (value == nullptr) continue;
+    any = true;
+    if (!value->IsMap()) {
+      f.Error(*value, absl::StrCat("'", m.name, "' must be a mapping with "
+                                   "the keys ", absl::StrJoin(m.keys, ", ")));
+      continue;
+    }
+    Fields mf(*value, absl::StrCat("population ", m.name), errors_);
+    mf.Check(m.keys);
+    m.read(mf, &p.options);
+  }
+  if (!any) {
+    errors_->push_back({p.where, absl::StrCat("population: name a method: ",
+                                              absl::StrJoin(names, ", "))});
+  }
+  if (spec->models.size() < 2) {
+    errors_->push_back({p.where, absl::StrCat(
+        "population: needs at least 2 models to choose between; the spec "
+        "has ", spec->models.size())});
+  }
+  // The controller hears the models' accuracies on one metrics resource.
+  for (const ModelEntry& m : spec->models) {
+    if (m.output == spec->models.front().output) continue;
+    errors_->push_back({m.where, absl::StrCat(
+        "population: model '", m.name, "' publishes to '", m.output,
+        "' but '", spec->models.front().name, "' to '",
+        spec->models.front().output,
+        "'; give every model of a population the same output")});
+  }
+  spec->population = std::move(p);
 }
 
 void Parser::EachEntry(Fields& root, const std::string& key, const char* what,
@@ -392,8 +497,9 @@ void Parser::Placement(Fields& f, std::string* node) {
 }
 
 void Parser::ResourceRef(Fields& f, const std::string& key,
-                         const std::string& what, std::string* out) {
-  *out = f.Name(key, true);
+                         const std::string& what, std::string* out,
+                         bool required) {
+  *out = f.Name(key, required);
   if (!out->empty()) {
     resource_refs_.push_back(
         {*out, At(*f.Find(key)), absl::StrCat(what, ": '", key, "'")});
@@ -419,6 +525,22 @@ void Parser::EachComponent(Fields& root, const std::string& key,
     Placement(f, &component.node);
     out->push_back(std::move(component));
   });
+}
+
+void Parser::ParseEvaluation(const YAML::Node& value, Fields& root,
+                             TopologySpec* spec) {
+  if (!value.IsMap()) {
+    root.Error(value,
+               "'evaluation' must be a mapping with the keys data_dir, limit");
+    return;
+  }
+  Fields f(value, "evaluation", errors_);
+  f.Check({"data_dir", "limit"});
+  EvaluationSpec e;
+  e.where = f.where();
+  e.data_dir = f.String("data_dir", true);
+  e.limit = f.Uint("limit", 0, 0, UINT64_MAX);
+  spec->evaluation = std::move(e);
 }
 
 void Parser::ParseNode(Fields& f, TopologySpec* spec) {
@@ -567,6 +689,23 @@ bool Parser::ParseSource(Fields& f, SourceSpec* out) {
   ResourceRef(f, "output", absl::StrCat("source '", s.name, "'"), &s.output);
   if (s.kind == SourceKind::kImageDir) {
     s.dir = f.String("dir", true);
+    ResourceRef(f, "dead_letter", absl::StrCat("source '", s.name, "'"),
+                &s.dead_letter, /*required=*/false);
+    s.export_images = f.Uint("export_images", 0, 0, 1000000);
+    s.export_broken = f.Uint("export_broken", 0, 0, 1000000);
+    // An export reads the test split of data_dir.
+    s.data_dir = f.String("data_dir", s.export_images + s.export_broken > 0);
+  } else if (f.Has("dataset")) {
+    s.dataset = f.String("dataset", true);
+    if (f.Has("data_dir")) {
+      f.Error(*f.Find("dataset"),
+              "give 'data_dir' or 'dataset' (a registry dataset), not both");
+    }
+    registry_users_.push_back(
+        {s.name, At(*f.Find("dataset")),
+         absl::StrCat("source '", s.name,
+                      "': 'dataset' is read from the registry; add a "
+                      "'registry: {dir: ...}' section")});
   } else {
     s.data_dir = f.String("data_dir", true);
   }
@@ -574,14 +713,15 @@ bool Parser::ParseSource(Fields& f, SourceSpec* out) {
   s.rate = f.NonNegative("rate", s.rate);
   s.seed = f.Uint("seed", s.seed, 0, UINT64_MAX);
   s.limit = f.Uint("limit", s.limit, 0, UINT64_MAX);
+  s.first = f.Uint("first", s.first, 0, UINT64_MAX);
   s.labels = f.Bool("labels", s.labels);
   return true;
 }
 
 bool Parser::ParseModel(Fields& f, ModelEntry* out) {
   ModelEntry& m = *out;
-  f.Check(
-      {"name", "spec", "input", "output", "eval_every", "eval_subset", "node"});
+  f.Check({"name", "spec", "input", "output", "predictions", "eval_every",
+           "eval_subset", "node"});
   m.spec_text = f.String("spec", true);
   if (const YAML::Node* text = f.Find("spec"); text && text->IsScalar()) {
     absl::StatusOr<nn::ModelSpec> parsed = nn::ParseModelSpec(m.spec_text);
@@ -594,6 +734,7 @@ bool Parser::ParseModel(Fields& f, ModelEntry* out) {
   const std::string what = absl::StrCat("model '", m.name, "'");
   ResourceRef(f, "input", what, &m.input);
   ResourceRef(f, "output", what, &m.output);
+  ResourceRef(f, "predictions", what, &m.predictions, /*required=*/false);
   m.eval_every =
       static_cast<uint32_t>(f.Uint("eval_every", m.eval_every, 1, 1u << 30));
   m.eval_subset =
@@ -609,7 +750,10 @@ bool Parser::ParseConsumer(Fields& f, ConsumerSpec* out) {
   c.kind = kind->kind;
   if (c.kind == ConsumerKind::kRegistryLogger) {
     registry_users_.push_back(
-        {c.name, c.where, absl::StrCat("consumer '", c.name, "'")});
+        {c.name, c.where,
+         absl::StrCat("consumer '", c.name,
+                      "': a registry_logger needs a 'registry: {dir: ...}' "
+                      "section to log to")});
   }
   c.inputs = f.Names("inputs");
   if (const YAML::Node* inputs = f.Find("inputs"); inputs != nullptr) {
@@ -620,7 +764,7 @@ bool Parser::ParseConsumer(Fields& f, ConsumerSpec* out) {
     }
   }
   if (c.kind == ConsumerKind::kJsonl) c.path = f.String("path", true);
-  c.every = f.Uint("every", c.every, 1, UINT64_MAX);
+  c.every = f.Uint("every", c.every, 0, UINT64_MAX);  // 0: no predictions
   return true;
 }
 
@@ -677,11 +821,7 @@ void Parser::CheckRefs(const TopologySpec& spec) {
   }
   if (!spec.registry.has_value()) {
     for (const Ref& user : registry_users_) {
-      errors_->push_back(
-          {user.where, absl::StrCat(user.what,
-                                    ": a registry_logger needs a "
-                                    "'registry: {dir: ...}' section to log "
-                                    "to")});
+      errors_->push_back({user.where, user.what});
     }
   }
 }

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "bus/options.h"
 #include "kernels/nn/model.h"
+#include "topology/population.h"
 
 namespace trainbus::topology {
 
@@ -56,12 +57,23 @@ struct SourceSpec {
   SourceKind kind = SourceKind::kIdxGenerator;
   std::string output;    // the resource it publishes to
   std::string data_dir;  // idx, test_replay: the IDX files' directory
+  // idx, test_replay instead of data_dir: a registry dataset of IDX files,
+  // "name" (the latest version) or "name@version", in the spec's project.
+  std::string dataset;
   std::string dir;       // image_dir: the directory it reads
   uint64_t epochs = 1;   // idx: passes over the training split
   double rate = 0;       // samples (files) per second; 0: as fast as accepted
   uint64_t seed = 1;     // idx: the shuffle's seed
   uint64_t limit = 0;    // idx, test_replay: first N samples only; 0: all
+  uint64_t first = 0;    // test_replay: index of its first test sample
   bool labels = true;    // idx: false publishes the samples unlabelled
+  // image_dir: where undecodable files go (empty: printed only).
+  std::string dead_letter;
+  // image_dir: first write this many test images of `data_dir` (the last
+  // ones of the split, PNG/JPEG/PGM in turn) and this many undecodable
+  // files into `dir`, replacing an earlier export; 0 and 0: read `dir` as is.
+  uint64_t export_images = 0;
+  uint64_t export_broken = 0;
   std::string node;
   Location where;
 };
@@ -72,13 +84,20 @@ struct ModelEntry {
   nn::ModelSpec spec;     // ParseModelSpec(spec_text)
   std::string input;      // resource it trains from
   std::string output;     // resource it publishes its metrics to
+  std::string predictions;  // resource for predictions of unlabelled samples
   uint32_t eval_every = 100;
   uint32_t eval_subset = 1000;  // held-out samples per evaluation; 0: all
   std::string node;
   Location where;
 };
 
-enum class ConsumerKind { kConsole, kJsonl, kAggregator, kRegistryLogger };
+enum class ConsumerKind {
+  kConsole,
+  kJsonl,
+  kAggregator,
+  kRegistryLogger,
+  kDeadLetters,  // records (and prints) dead letters for the run's report
+};
 const char* ConsumerKindName(ConsumerKind kind);
 
 struct ConsumerSpec {
@@ -86,7 +105,7 @@ struct ConsumerSpec {
   ConsumerKind kind = ConsumerKind::kConsole;
   std::vector<std::string> inputs;  // resources it subscribes to
   std::string path;                 // jsonl: the file it writes
-  uint64_t every = 1;               // console: print every Nth message
+  uint64_t every = 1;               // console: print every Nth prediction
   std::string node;
   Location where;
 };
@@ -97,16 +116,33 @@ struct RegistrySpec {
   Location where;
 };
 
+// `population:` ASHA and/or PBT over the spec's models (population.h).
+struct PopulationSpec {
+  PopulationOptions options;
+  Location where;
+};
+
+// The held-out data every model is evaluated on: the first `limit` samples
+// of the test split in `data_dir`. Without the section: the first idx
+// source's data_dir, the whole test split.
+struct EvaluationSpec {
+  std::string data_dir;
+  uint64_t limit = 0;  // 0: all
+  Location where;
+};
+
 struct TopologySpec {
   std::string name;
   std::string description;
   std::vector<NodeSpec> nodes;
   std::optional<RegistrySpec> registry;
+  std::optional<EvaluationSpec> evaluation;
   std::vector<ResourceSpec> resources;
   std::vector<BindingSpec> bindings;
   std::vector<SourceSpec> sources;
   std::vector<ModelEntry> models;
   std::vector<ConsumerSpec> consumers;
+  std::optional<PopulationSpec> population;
 };
 
 struct SpecError {

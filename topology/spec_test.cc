@@ -1,5 +1,6 @@
 #include "topology/spec.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -90,10 +91,33 @@ TEST(ExampleSpec, ParallelModelsIsTodaysTopology) {
               nn::FormatModelSpec(*nn::ParseModelSpec(m.spec_text)));
     EXPECT_EQ(m.input, name);
     EXPECT_EQ(m.output, "metrics");
+    EXPECT_EQ(spec->bindings[i].options.window, 256u);  // LabelledFeed's
   }
-  ASSERT_EQ(spec->consumers.size(), 1u);
-  EXPECT_EQ(spec->consumers[0].kind, ConsumerKind::kConsole);
-  EXPECT_EQ(spec->consumers[0].inputs, std::vector<std::string>{"metrics"});
+  // The model actors print their own progress lines, as the C++ runner did.
+  EXPECT_TRUE(spec->consumers.empty());
+  ASSERT_TRUE(spec->evaluation.has_value());
+  EXPECT_EQ(spec->evaluation->limit, 0u);
+}
+
+TEST(ExampleSpec, ProductionRoutingDeclaresItsProductionSources) {
+  absl::StatusOr<TopologySpec> spec =
+      LoadSpecFile("experiments/production_routing.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  ASSERT_EQ(spec->sources.size(), 3u);
+  EXPECT_EQ(spec->sources[1].kind, SourceKind::kTestReplay);
+  EXPECT_EQ(spec->sources[1].first, 2000u);
+  EXPECT_EQ(spec->sources[2].kind, SourceKind::kImageDir);
+  EXPECT_EQ(spec->sources[2].dead_letter, "dead_letter");
+  EXPECT_EQ(spec->sources[2].export_images, 48u);
+  EXPECT_EQ(spec->sources[2].export_broken, 2u);
+  ASSERT_EQ(spec->models.size(), 4u);
+  for (const ModelEntry& m : spec->models) {
+    EXPECT_EQ(m.predictions, "predictions") << m.name;
+  }
+  ASSERT_EQ(spec->consumers.size(), 4u);
+  EXPECT_EQ(spec->consumers[0].every, 500u);
+  EXPECT_EQ(spec->consumers[3].kind, ConsumerKind::kDeadLetters);
+  EXPECT_EQ(spec->evaluation->limit, 2000u);
 }
 
 constexpr char kEverything[] = R"(name: all
@@ -245,9 +269,75 @@ TEST(Validate, UnknownKeyListsTheAcceptedOnes) {
               HasSubstr("accepted keys: name, durable, log, max_queue, node"));
 }
 
+const char kTwoModels[] = R"(resources: [{name: in}, {name: m}]
+models:
+  - {name: a, spec: softmax, input: in, output: m}
+  - {name: b, spec: mlp, input: in, output: m}
+)";
+
+TEST(ParseSpec, PopulationSection) {
+  TopologySpec spec = MustParse(std::string(kTwoModels) + R"(population:
+  asha: {grace: 2000, eta: 4}
+  pbt: {interval: 5000, quantile: 0.5, seed: 9}
+)");
+  ASSERT_TRUE(spec.population.has_value());
+  ASSERT_TRUE(spec.population->options.asha.has_value());
+  EXPECT_EQ(spec.population->options.asha->grace, 2000u);
+  EXPECT_EQ(spec.population->options.asha->eta, 4u);
+  ASSERT_TRUE(spec.population->options.pbt.has_value());
+  EXPECT_EQ(spec.population->options.pbt->interval, 5000u);
+  EXPECT_DOUBLE_EQ(spec.population->options.pbt->quantile, 0.5);
+  EXPECT_EQ(spec.population->options.pbt->seed, 9u);
+  EXPECT_EQ(spec.population->where.line, 6);  // the mapping under the key
+  // Defaults: eta 3; no pbt.
+  spec = MustParse(std::string(kTwoModels) + "population: {asha: {grace: 10}}\n");
+  EXPECT_EQ(spec.population->options.asha->eta, 3u);
+  EXPECT_FALSE(spec.population->options.pbt.has_value());
+  EXPECT_FALSE(MustParse(kTwoModels).population.has_value());
+}
+
+TEST(Validate, PopulationKeysAreChecked) {
+  std::vector<SpecError> errors = Errors(std::string(kTwoModels) + R"(population:
+  asha: {eta: 1, rungs: 3}
+  pbt: {interval: 0, quantile: 0.7}
+  hyperband: {}
+)");
+  ExpectErrors(errors, {
+      {6, 9, "population asha: missing required key 'grace'"},
+      {6, 15, "'eta' must be an integer in [2, 1000], not '1'"},
+      {6, 18, "unknown key 'rungs'; accepted keys: grace, eta"},
+      {7, 19, "'interval' must be an integer in [1, "},
+      {7, 32, "'quantile' must be in (0, 0.5]"},
+      {8, 3, "unknown key 'hyperband'; accepted keys: asha, pbt"},
+  });
+  EXPECT_EQ(errors.size(), 6u) << FormatErrors("spec", errors);
+}
+
+TEST(Validate, PopulationNeedsAMethodAndTwoModels) {
+  std::vector<SpecError> errors =
+      Errors(std::string(kTwoModels) + "population: {}\n");
+  EXPECT_TRUE(HasError(errors, 5, 13, "population: name a method: asha, pbt"));
+  errors = Errors(R"(resources: [{name: in}, {name: m}]
+models: [{name: a, spec: softmax, input: in, output: m}]
+population: {pbt: {interval: 100}}
+)");
+  EXPECT_TRUE(HasError(errors, 3, 13, "needs at least 2 models"));
+  errors = Errors(R"(resources: [{name: in}, {name: m}, {name: n}]
+models:
+  - {name: a, spec: softmax, input: in, output: m}
+  - {name: b, spec: mlp, input: in, output: n}
+population: {pbt: {interval: 100}}
+)");
+  EXPECT_TRUE(HasError(errors, 4, 5, "model 'b' publishes to 'n' but 'a' to 'm'"));
+  errors = Errors(std::string(kTwoModels) + "population: [asha]\n");
+  EXPECT_TRUE(HasError(errors, 5, 13, "'population' must be a mapping"));
+  errors = Errors(std::string(kTwoModels) + "population: {asha: 3}\n");
+  EXPECT_TRUE(HasError(errors, 5, 20, "'asha' must be a mapping with the keys grace, eta"));
+}
+
 TEST(Validate, UnknownRootKeyListsTheSections) {
-  std::vector<SpecError> errors = Errors("resources: []\npopulation: {}\n");
-  EXPECT_TRUE(HasError(errors, 2, 1, "unknown key 'population'"));
+  std::vector<SpecError> errors = Errors("resources: []\nplacement: {}\n");
+  EXPECT_TRUE(HasError(errors, 2, 1, "unknown key 'placement'"));
   EXPECT_THAT(errors[0].message, HasSubstr("resources, bindings, sources"));
 }
 
@@ -292,6 +382,44 @@ consumers: [{name: k, kind: console, inputs: [a, d]}]
       {4, 46, "consumer 'k': 'inputs' names resource 'd'"},
   });
   EXPECT_EQ(errors.size(), 3u) << FormatErrors("spec", errors);
+}
+
+TEST(Validate, TheRunnersKeysAreCheckedToo) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}]
+evaluation: [x]
+sources: [{name: p, kind: image_dir, dir: /p, output: a, dead_letter: z, export_images: 3}]
+models: [{name: m, spec: softmax, input: a, output: a, predictions: q}]
+)");
+  for (const char* text :
+       {"'evaluation' must be a mapping", "'dead_letter' names resource 'z'",
+        "missing required key 'data_dir'", "'predictions' names resource 'q'"}) {
+    EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
+                            [&](const SpecError& e) {
+                              return absl::StrContains(e.message, text);
+                            }))
+        << text << "\n" << FormatErrors("spec", errors);
+  }
+  EXPECT_EQ(errors.size(), 4u) << FormatErrors("spec", errors);
+}
+
+TEST(Validate, ARegistryDatasetNeedsTheRegistryAndNoDataDir) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}]
+sources:
+  - {name: s, kind: idx, dataset: "mnist@2", output: a}
+  - {name: t, kind: test_replay, dataset: mnist, data_dir: /d, output: a}
+)");
+  ExpectErrors(errors, {
+      {3, 35, "source 's': 'dataset' is read from the registry"},
+      {4, 43, "give 'data_dir' or 'dataset'"},
+  });
+  EXPECT_EQ(errors.size(), 3u) << FormatErrors("spec", errors);
+  TopologySpec spec;
+  EXPECT_TRUE(ParseAndValidate(R"(registry: {dir: /r}
+resources: [{name: a}]
+sources: [{name: s, kind: idx, dataset: "mnist@2", output: a}]
+)", &spec).empty());
+  EXPECT_EQ(spec.sources[0].dataset, "mnist@2");
+  EXPECT_EQ(spec.sources[0].data_dir, "");
 }
 
 TEST(Validate, BindingCycleNamesThePath) {

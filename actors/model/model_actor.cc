@@ -277,8 +277,55 @@ ModelSummary Summarize(Self* self) {
   return s;
 }
 
-void Finish(Self* self) {
+// Replaces the model (a PBT copy or new hyperparameters). A mini-batch being
+// filled stays for the new model unless the batch size changes; then the old
+// model trains on it first.
+caf::error Adopt(Self* self, absl::StatusOr<std::unique_ptr<nn::Model>> model) {
   auto& st = self->state;
+  if (!model.ok()) {
+    return base::ToCafError(absl::InvalidArgumentError(absl::StrCat(
+        "model '", st.options.name, "': ", model.status().message())));
+  }
+  const nn::ModelSpec& spec = (*model)->spec();
+  if (spec.InputSize() != st.input_size || spec.classes != st.classes) {
+    return base::ToCafError(absl::InvalidArgumentError(absl::StrFormat(
+        "model '%s' reads %d inputs into %d classes; the new model '%s' "
+        "does not: copy between models of the same input and classes",
+        st.options.name, st.input_size, st.classes, FormatModelSpec(spec))));
+  }
+  const size_t batch = std::max<uint32_t>(spec.batch_size, 1);
+  if (batch != st.batch) {
+    TrainFilled(self);
+    st.batch = batch;
+    st.x.resize(batch * st.input_size);
+    st.y.resize(batch);
+    st.probs.resize(batch * st.classes);
+  }
+  st.model = std::move(*model);
+  return caf::none;
+}
+
+caf::result<uint64_t> SetCheckpoint(Self* self, const std::string& bytes) {
+  if (caf::error err = Adopt(self, nn::LoadModel(bytes))) return err;
+  return self->state.samples;
+}
+
+caf::result<std::string> SetHyperparameters(Self* self,
+                                            const std::string& text) {
+  auto& st = self->state;
+  absl::StatusOr<nn::ModelSpec> spec = nn::ParseModelSpec(text);
+  if (!spec.ok()) return base::ToCafError(spec.status());
+  if (caf::error err =
+          Adopt(self, nn::LoadModel(st.model->SaveCheckpoint(), *spec))) {
+    return err;
+  }
+  return nn::FormatModelSpec(st.model->spec());
+}
+
+// At the end of the stream, or when stopped (`why` then says why).
+void Finish(Self* self, std::string why = "") {
+  auto& st = self->state;
+  const bool stopped = !why.empty();
   TrainFilled(self);
   // A last report for the partial window, and one for a stream that was all
   // refused, so its rejected_* counts reach the metrics too.
@@ -287,6 +334,7 @@ void Finish(Self* self) {
     Report(self);
   }
   ModelSummary summary = Summarize(self);
+  summary.stopped = std::move(why);
   if (st.options.print) {
     caf::aout(self) << absl::StrFormat(
                            "%s done: %d steps, test_acc %.4f, %.0f samples/s\n",
@@ -296,7 +344,7 @@ void Finish(Self* self) {
   if (st.options.listener) {
     self->send(st.options.listener, std::move(summary));
   }
-  if (st.options.quit_at_end) self->quit();
+  if (st.options.quit_at_end || stopped) self->quit();
 }
 
 // Whether the sample may reach the model; a refused one is counted, and the
@@ -409,6 +457,18 @@ caf::behavior ModelActor(Self* self, ModelActorOptions options,
         OnBatch(self, b);
         self->state.credit.Consumed(self, self->state.options.input);
       },
+      [=](checkpoint_atom) {
+        auto& st = self->state;
+        return ModelCheckpoint{st.options.name, st.samples, st.model->steps(),
+                               st.model->SaveCheckpoint()};
+      },
+      [=](checkpoint_atom, const std::string& bytes) {
+        return SetCheckpoint(self, bytes);
+      },
+      [=](hyper_atom, const std::string& spec) {
+        return SetHyperparameters(self, spec);
+      },
+      [=](stop_atom, std::string& why) { Finish(self, std::move(why)); },
   };
 }
 
@@ -448,7 +508,8 @@ absl::Status CheckModelInput(const std::string& name,
 void AddModelActorTypes(caf::actor_system_config& cfg) {
   cfg.add_message_type<CurvePoint>("trainbus.CurvePoint")
       .add_message_type<std::vector<CurvePoint>>("trainbus.Curve")
-      .add_message_type<ModelSummary>("trainbus.ModelSummary");
+      .add_message_type<ModelSummary>("trainbus.ModelSummary")
+      .add_message_type<ModelCheckpoint>("trainbus.ModelCheckpoint");
 }
 
 ModelActorOptions SharedModelOptions(uint32_t eval_every, uint32_t eval_subset,

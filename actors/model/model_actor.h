@@ -25,6 +25,17 @@
 // not above chance (1 / classes) by three standard errors: a learning rate
 // that wrecks training without a NaN otherwise ends silently at ~0.1.
 //
+// Population training (actors/population) steers a live model actor:
+//   (checkpoint_atom)              -> ModelCheckpoint: weights, optimizer
+//                                     state and step count, as of now
+//   (checkpoint_atom, bytes)       -> samples so far: continue from these
+//                                     weights and optimizer state
+//   (hyper_atom, spec)             -> the spec now in force: same layers,
+//                                     new hyperparameters (lr, momentum, ...)
+//   (stop_atom, why)               sends the summary (ModelSummary::stopped
+//                                  says why) and quits, before its stream ends
+// Each is handled between two samples, in mailbox order with the stream.
+//
 // The training math is not run on CAF's scheduler threads: the actor is
 // spawned detached (its own thread), so N models use N cores' worth of
 // threads while the bus keeps routing.
@@ -43,6 +54,7 @@
 #include "bus/protocol.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
+#include "caf/atom.hpp"
 #include "caf/meta/type_name.hpp"
 #include "kernels/nn/model.h"
 
@@ -114,6 +126,7 @@ struct ModelSummary {
   uint64_t rejected_shape = 0;      // samples whose shape did not fit
   uint64_t rejected_label = 0;      // samples with a label >= classes
   std::vector<std::string> warnings;  // e.g. accuracy stuck at chance
+  std::string stopped;  // why it was stopped before its stream ended, or ""
 };
 
 template <class Inspector>
@@ -122,7 +135,26 @@ typename Inspector::result_type inspect(Inspector& f, ModelSummary& x) {
            x.arch, x.parameters, x.steps, x.samples, x.predictions,
            x.test_accuracy, x.prequential_accuracy, x.train_seconds,
            x.samples_per_second, x.error, x.curve, x.checkpoint,
-           x.rejected_shape, x.rejected_label, x.warnings);
+           x.rejected_shape, x.rejected_label, x.warnings, x.stopped);
+}
+
+// The population controller's messages (see the top of this file).
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
+using hyper_atom = caf::atom_constant<caf::atom("hyper")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+// A live model's state, as (checkpoint_atom) replies it.
+struct ModelCheckpoint {
+  std::string model;
+  uint64_t samples = 0;  // labelled samples it had trained on
+  uint64_t steps = 0;
+  std::string bytes;     // nn::Model::SaveCheckpoint
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ModelCheckpoint& x) {
+  return f(caf::meta::type_name("trainbus.ModelCheckpoint"), x.model,
+           x.samples, x.steps, x.bytes);
 }
 
 // What every model actor of a topology (or a test) shares: how it evaluates, whether it

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "actors/model/model_actor_testing.h"
+#include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
 #include "caf/all.hpp"
@@ -20,30 +21,8 @@ using bus::testing::BusTestSystem;
 using bus::testing::Collector;
 using bus::testing::Received;
 
-// Two 2x2 patterns: class 0 lights the left column, class 1 the right one.
-bus::Sample Pattern(uint64_t seq, int32_t cls, bool labelled = true) {
-  bus::Sample s;
-  s.seq = seq;
-  s.source = "patterns";
-  s.shape = {2, 2};
-  s.pixels = bus::Bytes(cls == 0 ? std::vector<uint8_t>{255, 0, 255, 0}
-                                 : std::vector<uint8_t>{0, 255, 0, 255});
-  s.label = labelled ? cls : bus::kNoLabel;
-  return s;
-}
-
-std::shared_ptr<const EvalSet> PatternEvalSet() {
-  auto set = std::make_shared<EvalSet>();
-  set->count = 4;
-  set->input_size = 4;
-  set->shape = {2, 2};
-  for (int i = 0; i < 4; ++i) {
-    bus::Sample s = Pattern(i, i % 2);
-    for (size_t p = 0; p < 4; ++p) set->x.push_back(s.pixels.data()[p] / 255.f);
-    set->labels.push_back(i % 2);
-  }
-  return set;
-}
+using testing::Pattern;
+using testing::PatternEvalSet;
 
 caf::behavior SummaryListener(caf::event_based_actor*,
                               std::shared_ptr<std::vector<ModelSummary>> out) {
@@ -414,6 +393,97 @@ TEST_F(ModelActorTest, CreditBoundsWhatIsInFlight) {
   EXPECT_EQ(done.credit, 4u);
   ASSERT_EQ(summaries->size(), 1u);
   EXPECT_EQ(summaries->front().samples, 20u);
+}
+
+
+// Population control: a second model on its own input, steered by messages.
+class SteeredModelTest : public ModelActorTest {
+ protected:
+  caf::actor Spawn(const std::string& name, bus::resource_actor input) {
+    ModelActorOptions o = options;
+    o.name = name;
+    o.input = std::move(input);
+    absl::StatusOr<caf::actor> actor = SpawnModelActor(t.system(), o);
+    EXPECT_TRUE(actor.ok()) << actor.status();
+    t.Run();
+    return actor.ok() ? *actor : caf::actor{};
+  }
+};
+
+TEST_F(SteeredModelTest, ACopiedCheckpointGivesBitIdenticalWeights) {
+  caf::actor donor = Spawn("donor", input);
+  bus::resource_actor other = Declare("other");
+  caf::actor receiver = Spawn("receiver", other);
+  for (uint64_t i = 0; i < 20; ++i) Publish(Pattern(i, i % 2));
+  ASSERT_TRUE(t.Ask<uint64_t>(other, bus::publish_atom::value, Pattern(0, 0)));
+  t.Run();
+  auto from = t.Ask<ModelCheckpoint>(donor, checkpoint_atom::value);
+  ASSERT_TRUE(from);
+  EXPECT_EQ(from->model, "donor");
+  EXPECT_EQ(from->samples, 20u);
+  EXPECT_EQ(from->steps, 20u);
+  auto before = t.Ask<ModelCheckpoint>(receiver, checkpoint_atom::value);
+  ASSERT_TRUE(before);
+  EXPECT_NE(before->bytes, from->bytes);
+
+  auto set = t.Ask<uint64_t>(receiver, checkpoint_atom::value, from->bytes);
+  ASSERT_TRUE(set);
+  EXPECT_EQ(*set, 1u);  // the receiver's own sample count stays
+  auto after = t.Ask<ModelCheckpoint>(receiver, checkpoint_atom::value);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->bytes, from->bytes);  // weights, optimizer state, steps
+
+  auto bad = t.Ask<uint64_t>(receiver, checkpoint_atom::value,
+                             std::string("not a checkpoint"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(base::ErrorToString(bad.error()).find("receiver"),
+            std::string::npos);
+}
+
+TEST_F(SteeredModelTest, NewHyperparametersKeepTheWeights) {
+  caf::actor model = Spawn("m", input);
+  for (uint64_t i = 0; i < 5; ++i) Publish(Pattern(i, i % 2));
+  auto before = t.Ask<ModelCheckpoint>(model, checkpoint_atom::value);
+  ASSERT_TRUE(before);
+  nn::ModelSpec faster = options.spec;
+  faster.learning_rate = 0.25f;
+  auto spec = t.Ask<std::string>(model, hyper_atom::value,
+                                 nn::FormatModelSpec(faster));
+  ASSERT_TRUE(spec) << base::ErrorToString(spec.error());
+  EXPECT_NE(spec->find("lr=0.25"), std::string::npos) << *spec;
+  auto after = t.Ask<ModelCheckpoint>(model, checkpoint_atom::value);
+  ASSERT_TRUE(after);
+  auto back = nn::LoadModel(after->bytes, options.spec);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->SaveCheckpoint(), before->bytes);
+
+  nn::ModelSpec mlp = options.spec;
+  mlp.arch = nn::Arch::kMlp;
+  mlp.hidden = {4};
+  auto refused =
+      t.Ask<std::string>(model, hyper_atom::value, nn::FormatModelSpec(mlp));
+  EXPECT_FALSE(refused);  // other layers: not a hyperparameter change
+}
+
+TEST_F(SteeredModelTest, StopSendsTheSummaryAndQuits) {
+  caf::actor model = Spawn("m", input);
+  for (uint64_t i = 0; i < 7; ++i) Publish(Pattern(i, i % 2));
+  auto down = std::make_shared<bool>(false);
+  t.Spawn(
+      [](caf::event_based_actor* self, caf::actor watched,
+         std::shared_ptr<bool> out) -> caf::behavior {
+        self->monitor(watched);
+        self->set_down_handler([=](const caf::down_msg&) { *out = true; });
+        return {[](int) {}};
+      },
+      model, down);
+  t.Run();
+  caf::anon_send(model, stop_atom::value, std::string("pruned at 7"));
+  t.Run();
+  EXPECT_TRUE(*down);
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_EQ(summaries->front().stopped, "pruned at 7");
+  EXPECT_EQ(summaries->front().samples, 7u);
 }
 
 }  // namespace

@@ -13,12 +13,14 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "actors/model/eval_set.h"
 #include "actors/model/model_actor.h"
+#include "bus/message.h"
 #include "caf/actor.hpp"
 #include "kernels/nn/model.h"
 
@@ -44,6 +46,31 @@ inline absl::StatusOr<ModelActorOptions> TestModelOptions(
   m.detached = false;
   m.input = std::move(input);
   return m;
+}
+
+// Two 2x2 patterns: class 0 lights the left column, class 1 the right one.
+inline bus::Sample Pattern(uint64_t seq, int32_t cls, bool labelled = true) {
+  bus::Sample s;
+  s.seq = seq;
+  s.source = "patterns";
+  s.shape = {2, 2};
+  s.pixels = bus::Bytes(cls == 0 ? std::vector<uint8_t>{255, 0, 255, 0}
+                                 : std::vector<uint8_t>{0, 255, 0, 255});
+  s.label = labelled ? cls : bus::kNoLabel;
+  return s;
+}
+
+inline std::shared_ptr<const EvalSet> PatternEvalSet() {
+  auto set = std::make_shared<EvalSet>();
+  set->count = 4;
+  set->input_size = 4;
+  set->shape = {2, 2};
+  for (int i = 0; i < 4; ++i) {
+    bus::Sample s = Pattern(i, i % 2);
+    for (size_t p = 0; p < 4; ++p) set->x.push_back(s.pixels.data()[p] / 255.f);
+    set->labels.push_back(i % 2);
+  }
+  return set;
 }
 
 }  // namespace trainbus::actors::testing

@@ -1,15 +1,29 @@
 #include "actors/topology/components.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/file.h"
 #include "base/status_macros.h"
+#include "data/image.h"
 #include "bus/filter.h"  // Filter::Labelled
 
 namespace trainbus::actors {
+namespace {
+
+absl::Status WriteBytes(const std::string& path,
+                        const std::vector<uint8_t>& bytes) {
+  return base::WriteFileAtomically(
+      path, absl::string_view(reinterpret_cast<const char*>(bytes.data()),
+                              bytes.size()));
+}
+
+}  // namespace
+
 
 absl::StatusOr<std::vector<NamedModel>> ParseModelList(absl::string_view text) {
   std::vector<NamedModel> models;
@@ -162,6 +176,64 @@ absl::StatusOr<caf::actor> SpawnFedModel(bus::Bus& bus, FedModel model) {
     TB_RETURN_IF_ERROR(bus.Bind(feed).status());
   }
   return SpawnModelActor(bus.system(), std::move(model.actor));
+}
+
+absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
+                                                  size_t first, size_t n,
+                                                  size_t broken,
+                                                  const std::string& dir) {
+  TB_RETURN_IF_ERROR(
+      PrefixStatus("image directory", base::CreateDirectories(dir)));
+  std::vector<int32_t> labels;
+  for (size_t i = first; i < std::min(first + n, d.count); ++i) {
+    data::Image img(d.cols, d.rows);
+    std::copy(d.image(i), d.image(i) + d.image_size(), img.pixels.begin());
+    absl::StatusOr<std::vector<uint8_t>> bytes;
+    const char* ext;
+    switch (labels.size() % 3) {
+      case 0:
+        bytes = data::EncodePng(img);
+        ext = "png";
+        break;
+      case 1:
+        bytes = data::EncodeJpeg(img, 95);
+        ext = "jpg";
+        break;
+      default:
+        bytes = data::EncodePgm(img);
+        ext = "pgm";
+        break;
+    }
+    if (!bytes.ok()) return bytes.status();
+    TB_RETURN_IF_ERROR(WriteBytes(
+        absl::StrFormat("%s/img_%05d_%d.%s", dir, i, d.labels[i], ext),
+        *bytes));
+    labels.push_back(d.labels[i]);
+  }
+  // Named to sort after the images ("z..."): a truncated PNG, then a text
+  // file posing as a JPEG, then a PGM with a broken header, in turn.
+  for (size_t i = 0; i < broken; ++i) {
+    std::vector<uint8_t> bytes;
+    const char* ext;
+    if (i % 3 == 0) {
+      data::Image img(d.cols, d.rows, 128);
+      bytes = *data::EncodePng(img);
+      bytes.resize(bytes.size() / 2);
+      ext = "png";
+    } else if (i % 3 == 1) {
+      const std::string text = "this is not a JPEG\n";
+      bytes.assign(text.begin(), text.end());
+      ext = "jpg";
+    } else {
+      const std::string text = "P5\n28 x\n255\n";
+      bytes.assign(text.begin(), text.end());
+      ext = "pgm";
+    }
+    TB_RETURN_IF_ERROR(WriteBytes(
+        absl::StrFormat("%s/zz_broken_%03d.%s", dir, i, ext), bytes));
+    labels.push_back(bus::kNoLabel);
+  }
+  return labels;
 }
 
 }  // namespace trainbus::actors

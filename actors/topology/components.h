@@ -103,6 +103,16 @@ struct FedModel {
 // Declares the resource, binds the feeds into it and spawns the actor.
 absl::StatusOr<caf::actor> SpawnFedModel(bus::Bus& bus, FedModel model);
 
+// Writes samples [first, first + n) of `d` into `dir` (created if missing)
+// as img_NNNN_L.{png,jpg,pgm} in turn, then `broken` files that cannot be
+// decoded (a truncated PNG, a text file called .jpg, ...). Returns the true
+// label of each file in name order (kNoLabel for the broken ones), which is
+// the seq the image source gives it.
+absl::StatusOr<std::vector<int32_t>> ExportImages(const data::Dataset& d,
+                                                  size_t first, size_t n,
+                                                  size_t broken,
+                                                  const std::string& dir);
+
 }  // namespace trainbus::actors
 
 #endif  // TRAINBUS_ACTORS_TOPOLOGY_COMPONENTS_H_

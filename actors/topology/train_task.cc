@@ -11,10 +11,28 @@
 #include "registry/metric_logger.h"
 #include "registry/runner_main.h"
 #include "registry/store.h"
-#include "actors/topology/parallel_models.h"
+#include "actors/topology/components.h"
+#include "topology/runner.h"
+#include "topology/spec.h"
 
 namespace trainbus::actors {
 namespace {
+
+// One training stream into the task's one model (ApplyOverrides puts the
+// task's model, data and limits in).
+constexpr char kTaskSpec[] = R"(
+name: train_task
+sources:
+  - {name: fashion-mnist/train, kind: idx, data_dir: data, output: mnist}
+resources:
+  - {name: mnist, max_queue: 1024}
+  - {name: metrics, max_queue: 1024}
+  - {name: model, max_queue: 1024}
+bindings:
+  - {from: mnist, to: model, filter: labelled, policy: block, window: 256}
+models:
+  - {name: model, spec: softmax, input: model, output: metrics}
+)";
 
 // Keys that configure the run rather than the model.
 const std::set<std::string>& RunKeys() {
@@ -74,41 +92,46 @@ registry::TaskFn MakeTrainTaskFn(TrainTaskDefaults defaults) {
                     const registry::HeartbeatFn& heartbeat)
              -> absl::StatusOr<registry::TaskResult> {
     TB_ASSIGN_OR_RETURN(std::string spec, TaskModelSpec(task.hyperparameters));
-    ParallelModelsConfig config;
-    config.data_dir = defaults.data_dir;
-    config.epochs = defaults.epochs;
-    config.eval_every = defaults.eval_every;
-    config.print = defaults.print;
-    config.models = {{task.name, spec}};
+    topology::RunOverrides flags;
+    flags.models = absl::StrCat(task.name, "=", spec);
+    flags.data_dir = defaults.data_dir;
     const auto& hp = task.hyperparameters;
     if (auto it = hp.find("data_dir"); it != hp.end()) {
-      config.data_dir = it->second;
+      flags.data_dir = it->second;
     }
-    uint64_t train_limit = 0, test_limit = 0, eval_every = config.eval_every;
+    uint64_t epochs = defaults.epochs, train_limit = 0, test_limit = 0,
+             eval_every = defaults.eval_every, seed = 1;
     for (auto [key, out] :
-         {std::pair<const char*, uint64_t*>{"epochs", &config.epochs},
+         {std::pair<const char*, uint64_t*>{"epochs", &epochs},
           {"train_limit", &train_limit},
           {"test_limit", &test_limit},
           {"eval_every", &eval_every},
-          {"seed", &config.seed}}) {
+          {"seed", &seed}}) {
       TB_RETURN_IF_ERROR(ReadCount(hp, key, out));
     }
-    TB_RETURN_IF_ERROR(CheckTaskEpochs(config.epochs));
-    config.train_limit = train_limit;
-    config.test_limit = test_limit;
-    config.eval_every = static_cast<uint32_t>(eval_every);
+    TB_RETURN_IF_ERROR(CheckTaskEpochs(epochs));
+    flags.epochs = epochs;
+    flags.train_limit = train_limit;
+    flags.test_limit = test_limit;
+    flags.eval_every = static_cast<uint32_t>(eval_every);
+    flags.seed = seed;
+    TB_ASSIGN_OR_RETURN(topology::TopologySpec run_spec,
+                        topology::ParseSpec(kTaskSpec, "train task"));
+    TB_RETURN_IF_ERROR(topology::ApplyOverrides(flags, &run_spec));
+    topology::RunOptions options;
+    options.print = defaults.print;
     if (defaults.on_metric) {
-      config.on_metric = [&task, fn = defaults.on_metric](
-                             const bus::Metric& m) { fn(task, m); };
+      options.hooks.on_metric = [&task, fn = defaults.on_metric](
+                                    const bus::Metric& m) { fn(task, m); };
     }
-    if (!config.print) {
-      // RunParallelModels prints it only with the progress lines.
-      TB_ASSIGN_OR_RETURN(std::vector<nn::ModelSpec> specs,
-                          ParseModelSpecs(config.models, config.seed));
-      std::cout << ModelCostLines(config.models, specs, "task ")
+    if (!options.print) {
+      // The run prints it only with the progress lines.
+      const topology::ModelEntry& m = run_spec.models.front();
+      std::cout << ModelCostLines({{m.name, m.spec_text}}, {m.spec}, "task ")
                 << std::flush;
     }
-    TB_ASSIGN_OR_RETURN(ParallelModelsReport report, RunParallelModels(config));
+    TB_ASSIGN_OR_RETURN(topology::RunReport report,
+                        topology::RunSpec(run_spec, options));
     // Give up quietly if another runner took the task over meanwhile.
     TB_RETURN_IF_ERROR(heartbeat());
     const ModelSummary& m = report.models.front();

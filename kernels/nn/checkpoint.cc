@@ -13,6 +13,7 @@
 // ("<name>/momentum", or "<name>/adam_m" and "<name>/adam_v"). Loading
 // rebuilds the model from the spec and requires every name and shape to
 // match, so a checkpoint cannot be poured into the wrong architecture.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -129,7 +130,8 @@ std::string Network::SaveCheckpoint() const {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes) {
+absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes,
+                                                     const ModelSpec* respec) {
   constexpr size_t kMinSize = sizeof(kMagic) + 4 + 4 + 8 + 4 + 8;
   if (bytes.size() < sizeof(kMagic) ||
       std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
@@ -162,11 +164,12 @@ absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes) {
       !r.Get(&steps) || !r.Get(&count)) {
     return Corrupt("header runs past the end");
   }
-  const absl::string_view spec_text(spec_bytes.data(), spec_bytes.size());
   absl::StatusOr<ModelSpec> spec = ParseModelSpec(spec_bytes);
   if (!spec.ok()) {
     return Corrupt(absl::StrCat("bad spec: ", spec.status().message()));
   }
+  if (respec != nullptr) spec = *respec;
+  const std::string spec_text = FormatModelSpec(*spec);
   absl::StatusOr<std::unique_ptr<Network>> net = Network::Create(*spec);
   if (!net.ok()) return net.status();
   std::vector<Entry> entries = Entries(net->get(), **net);
@@ -211,3 +214,47 @@ absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes) {
 }
 
 }  // namespace trainbus::nn::internal
+
+namespace trainbus::nn {
+
+absl::StatusOr<CheckpointDifference> CompareCheckpoints(std::string_view a,
+                                                        std::string_view b) {
+  absl::StatusOr<std::unique_ptr<internal::Network>> na =
+      internal::LoadNetwork(a);
+  if (!na.ok()) return na.status();
+  absl::StatusOr<std::unique_ptr<internal::Network>> nb =
+      internal::LoadNetwork(b);
+  if (!nb.ok()) return nb.status();
+  const std::vector<internal::Entry> ea = internal::Entries(nullptr, **na);
+  const std::vector<internal::Entry> eb = internal::Entries(nullptr, **nb);
+  CheckpointDifference diff;
+  diff.identical = a == b;
+  diff.steps_a = (*na)->steps();
+  diff.steps_b = (*nb)->steps();
+  bool same_shapes = ea.size() == eb.size();
+  for (size_t t = 0; same_shapes && t < ea.size(); ++t) {
+    same_shapes = ea[t].name == eb[t].name && ea[t].shape == eb[t].shape;
+  }
+  if (!same_shapes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoints of '", FormatModelSpec((*na)->spec()), "' and '",
+        FormatModelSpec((*nb)->spec()),
+        "' have different tensors; only the same architecture compares "
+        "weight by weight"));
+  }
+  for (size_t t = 0; t < ea.size(); ++t) {
+    for (size_t i = 0; i < ea[t].size; ++i) {
+      // NaN never compares greater, so a NaN on one side counts as infinite.
+      double d = std::fabs(double{ea[t].src[i]} - double{eb[t].src[i]});
+      if (std::isnan(d)) d = HUGE_VAL;
+      if (d > diff.max_abs_difference) {
+        diff.max_abs_difference = d;
+        diff.tensor = ea[t].name;
+        diff.index = i;
+      }
+    }
+  }
+  return diff;
+}
+
+}  // namespace trainbus::nn

@@ -66,6 +66,28 @@ TEST(CheckpointTest, RoundTripsExactlyForEveryArchAndOptimizer) {
   }
 }
 
+TEST(CheckpointTest, LoadsUnderNewHyperparametersButNotOtherTensors) {
+  auto a = Trained("mlp:hidden=16,opt=momentum,lr=0.05", 3);
+  ModelSpec faster = a->spec();
+  faster.learning_rate = 0.1f;
+  faster.momentum = 0.5f;
+  auto b = LoadModel(a->SaveCheckpoint(), faster);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->steps(), 3u);
+  EXPECT_FLOAT_EQ((*b)->spec().learning_rate, 0.1f);
+  // Same weights and velocity: saved back under the old spec, the bytes match.
+  auto back = LoadModel((*b)->SaveCheckpoint(), a->spec());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->SaveCheckpoint(), a->SaveCheckpoint());
+
+  ModelSpec other = a->spec();
+  other.optimizer = "adam";  // two state arrays instead of one
+  auto refused = LoadModel(a->SaveCheckpoint(), other);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("tensors"), std::string::npos)
+      << refused.status();
+}
+
 TEST(CheckpointTest, CorruptOrTruncatedBytesAreErrors) {
   const std::string good = Trained("mlp:hidden=8", 1)->SaveCheckpoint();
   std::string flipped = good;
@@ -108,6 +130,33 @@ TEST(CheckpointTest, UnsupportedVersionIsNamed) {
   auto r = LoadModel(Reseal(body));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(std::string(r.status().message()).find("version 2"), std::string::npos);
+}
+
+TEST(CheckpointTest, CompareFindsTheLargestWeightDifference) {
+  const std::string a = Trained("mlp:hidden=16,opt=momentum", 2)->SaveCheckpoint();
+  auto same = CompareCheckpoints(a, a);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_TRUE(same->identical);
+  EXPECT_EQ(same->max_abs_difference, 0.0);
+
+  const std::string b = Trained("mlp:hidden=16,opt=momentum", 3)->SaveCheckpoint();
+  auto diff = CompareCheckpoints(a, b);
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  EXPECT_FALSE(diff->identical);
+  EXPECT_GT(diff->max_abs_difference, 0.0);
+  EXPECT_FALSE(diff->tensor.empty());
+  EXPECT_EQ(diff->steps_a, 2u);
+  EXPECT_EQ(diff->steps_b, 3u);
+
+  auto other = CompareCheckpoints(a, Trained("softmax", 1)->SaveCheckpoint());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("same architecture"),
+            std::string::npos);
+  EXPECT_FALSE(CompareCheckpoints(a, "not a checkpoint").ok());
+}
+
+TEST(CheckpointTest, KernelTargetIsNamed) {
+  EXPECT_NE(std::string(KernelTargetName()), "");
 }
 
 }  // namespace

@@ -167,6 +167,30 @@ class Model {
 absl::StatusOr<std::unique_ptr<Model>> MakeModel(const ModelSpec& spec);
 // Corrupt, truncated or mismatched bytes give an error, never a crash.
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint);
+// The checkpoint's weights, optimizer state and step count under `spec`
+// instead of the spec it was saved with: new hyperparameters (lr, momentum,
+// wd, ...) for a trained model. `spec` must give the same tensors (layers,
+// optimizer and averaging), else it is an error naming the first mismatch.
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint,
+                                                 const ModelSpec& spec);
+
+// The Highway target the kernels dispatch to on this machine (e.g. "AVX2").
+// Weights trained on different targets may differ in their last bits, so run
+// manifests record it.
+const char* KernelTargetName();
+
+// Where two checkpoints of the same architecture differ the most.
+struct CheckpointDifference {
+  bool identical = false;        // every byte equal
+  double max_abs_difference = 0; // over every tensor, optimizer state too
+  std::string tensor;            // where it is, e.g. "fc1.weight"
+  size_t index = 0;              // element index inside `tensor`
+  uint64_t steps_a = 0, steps_b = 0;
+};
+// Error when either is not a valid checkpoint or their tensors' names and
+// shapes differ (different architectures cannot be compared weight by weight).
+absl::StatusOr<CheckpointDifference> CompareCheckpoints(std::string_view a,
+                                                        std::string_view b);
 
 }  // namespace trainbus::nn
 

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "kernels/gemm.h"
 #include "kernels/optim.h"
 #include "kernels/random.h"
 #include "kernels/softmax_xent.h"
@@ -407,5 +408,16 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint) {
   if (!net.ok()) return net.status();
   return std::unique_ptr<Model>(std::move(*net));
 }
+
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint,
+                                                 const ModelSpec& spec) {
+  absl::StatusOr<std::unique_ptr<internal::Network>> net =
+      internal::LoadNetwork(checkpoint, &spec);
+  if (!net.ok()) return net.status();
+  return std::unique_ptr<Model>(std::move(*net));
+}
+
+// Gemm carries most of the arithmetic, and every kernel dispatches alike.
+const char* KernelTargetName() { return kernels::GemmTargetName(); }
 
 }  // namespace trainbus::nn

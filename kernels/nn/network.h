@@ -111,8 +111,10 @@ class Network final : public Model {
   uint64_t steps_ = 0;
 };
 
-// Parses checkpoint bytes (see checkpoint.cc for the format).
-absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes);
+// Parses checkpoint bytes (see checkpoint.cc for the format); with `respec`,
+// builds the network from it instead of the stored spec.
+absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(
+    std::string_view bytes, const ModelSpec* respec = nullptr);
 
 }  // namespace trainbus::nn::internal
 
