@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes targets one after another, each from a copy of its seed corpus, at
-# the lowest priority and one process at a time (the machine is shared), and
+# nice 10 and one process at a time (the machine is shared; no -jobs, which
+# would fork a worker and move its output to fuzz-0.log), and
 # prints one summary line per target: executions, exec/s, and the outcome.
 #
 #   fuzz/run.sh BIN_DIR WORK_DIR RUNS SECONDS TARGET...
@@ -11,7 +12,7 @@
 #     RUNS      executions per target (libFuzzer -runs)
 #     SECONDS   and at most this long (-max_total_time)
 set -uo pipefail
-[[ $# -ge 5 ]] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[[ $# -ge 5 ]] || { sed -n '2,13p' "$0" >&2; exit 2; }
 bin=$1 work=$2 runs=$3 seconds=$4
 shift 4
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +27,7 @@ for t in "$@"; do
     checkpoint|rest_api|png|jpeg) max_len=65536 ;;
     *) max_len=4096 ;;
   esac
-  (cd "$work/$t" && nice -n 19 "$bin/${t}_fuzzer" -runs="$runs" \
+  (cd "$work/$t" && nice -n 10 "$bin/${t}_fuzzer" -runs="$runs" \
       -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 corpus >log 2>&1)
   rc=$?

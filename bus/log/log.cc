@@ -220,6 +220,7 @@ absl::Status SyncDir(const std::string& dir) {
 
 namespace fmt = ::trainbus::bus::log_format;
 using log_internal::SegmentFile;
+using log_internal::SegmentMeta;
 
 namespace {
 
@@ -233,7 +234,6 @@ absl::Status OffsetsLeft(uint64_t next_offset, uint64_t records) {
 }
 
 }  // namespace
-using log_internal::SegmentMeta;
 
 std::string RecoveryReport::ToString() const {
   std::string out = absl::StrFormat("%d segment(s)", segments);
