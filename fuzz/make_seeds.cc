@@ -188,27 +188,32 @@ void TextSeeds() {
   }
 }
 
-// One manifest with every field set, then the ways a stored one goes wrong.
+// One manifest with every field set (as JSON, put through the parser and the
+// writer so it is what the writer makes now), then the ways a stored one
+// goes wrong.
+constexpr char kManifest[] = R"json({
+  "run_id": 12, "reproduces": 4, "state": "finished", "error": "",
+  "started_ns": 1700000000000000000, "finished_ns": 1700000000500000000,
+  "spec": {"name": "fashion", "origin": "experiments/fashion.yaml",
+           "text": "name: fashion\nsources: []\n",
+           "args": ["--epochs=1", "--seed=9"]},
+  "seeds": {"model mlp": 9, "source train": 18446744073709551615},
+  "inputs": [{"source": "train", "path": "/d/train-images-idx3-ubyte",
+              "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+              "size": 47040016}],
+  "environment": {
+    "cpu_model": "AMD EPYC", "highway_target": "AVX3_ZEN4",
+    "packages": {"libcaf-dev": "0.17.6-2", "libhwy-dev": "unknown"},
+    "packages_note": "not installed according to dpkg: libhwy-dev",
+    "source": {"dir": "/src", "commit": "0123456789abcdef0123456789abcdef01234567",
+               "dirty": true, "note": ""}},
+  "checkpoints": {"mlp": {"sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                          "size": 12345}}
+})json";
+
 void ManifestSeeds() {
-  topology::RunManifest m;
-  m.run_id = 12;
-  m.reproduces = 4;
-  m.state = "finished";
-  m.started_ns = 1700000000000000000;
-  m.finished_ns = 1700000000500000000;
-  m.spec_name = "fashion";
-  m.spec_origin = "experiments/fashion.yaml";
-  m.spec_text = "name: fashion\nsources: []\n";
-  m.args = {"--epochs=1", "--seed=9"};
-  m.seeds = {{"model mlp", 9}, {"source train", 18446744073709551615ull}};
-  m.inputs = {{"train", "/d/train-images-idx3-ubyte", std::string(64, 'e'), 47040016}};
-  m.environment.cpu_model = "AMD EPYC";
-  m.environment.highway_target = "AVX3_ZEN4";
-  m.environment.packages = {{"libcaf-dev", "0.17.6-2"}, {"libhwy-dev", "unknown"}};
-  m.environment.packages_note = "not installed according to dpkg: libhwy-dev";
-  m.environment.source = {"/src", std::string(40, 'c'), true, ""};
-  m.checkpoints = {{"mlp", std::string(64, 'f'), 12345}};
-  const std::string json = topology::ManifestToJson(m);
+  const std::string json =
+      topology::ManifestToJson(OrDie(topology::ParseManifest(kManifest)));
   Seed("manifest", "full", json);
   Seed("manifest", "empty-object", "{}");
   Seed("manifest", "array", "[1, 2]");
