@@ -74,7 +74,8 @@ absl::StatusOr<Image> DecodeImage(absl::Span<const uint8_t> bytes,
   }
   std::string first;
   for (size_t i = 0; i < bytes.size() && i < 8; ++i) {
-    absl::StrAppendFormat(&first, i == 0 ? "%02x" : " %02x", bytes[i]);
+    // One constant format: clang refuses a format chosen at run time.
+    absl::StrAppendFormat(&first, "%s%02x", i == 0 ? "" : " ", bytes[i]);
   }
   const std::string guess = GuessUnsupported(bytes);
   return absl::InvalidArgumentError(absl::StrCat(

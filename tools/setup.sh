@@ -9,6 +9,8 @@
 #                            tests/amqp_test starts
 #   tools/setup.sh --bench   also the peers' runtimes that the comparison
 #                            scripts start (PyTorch, perf, wrk, Flask)
+#   tools/setup.sh --fuzz    also clang and libFuzzer's runtime, for
+#                            --config=fuzz (FUZZING.md); plain builds use gcc
 #
 # tests/setup_packages_test.sh checks that every library third_party/BUILD
 # links, and every header the code includes from /usr/include, belongs to a
@@ -30,8 +32,10 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy linux-perf)
   # tools/bench/serve.sh: the load generator and the Flask peer.
   packages+=(wrk python3-flask gunicorn python3-pil)
+elif [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
 elif [[ $# -gt 0 ]]; then
-  echo "usage: tools/setup.sh [--bench]" >&2
+  echo "usage: tools/setup.sh [--bench | --fuzz]" >&2
   exit 2
 fi
 

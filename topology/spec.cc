@@ -5,7 +5,9 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -15,6 +17,10 @@
 #include "absl/strings/str_split.h"
 #include "base/file.h"
 #include "bus/filter.h"
+#include "yaml-cpp/anchor.h"
+#include "yaml-cpp/emitterstyle.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/parser.h"
 #include "yaml-cpp/yaml.h"
 
 namespace trainbus::topology {
@@ -31,6 +37,81 @@ Location At(const YAML::Node& node) {
 Location At(const YAML::Mark& mark) {
   if (mark.is_null()) return {};
   return {mark.line + 1, mark.column + 1};
+}
+
+// Where the documents of a YAML text start, and their first nodes (the
+// parser's other events are not needed).
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  struct Document {
+    YAML::Mark start;  // of its first token ('---' when there is one)
+    YAML::Mark node;   // of its first node; null when it has none
+  };
+  std::vector<Document> docs;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    docs.push_back({mark, YAML::Mark::null_mark()});
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Node(const YAML::Mark& mark) {
+    if (!docs.empty() && docs.back().node.is_null()) docs.back().node = mark;
+  }
+};
+
+// The one YAML document of `text`, or an error. Not YAML::LoadAll: on a token
+// no node can start with (a ',' outside brackets) yaml-cpp 0.7's parser
+// reports an empty document without consuming the token, so LoadAll loops
+// forever, allocating (yaml-cpp issue 1040, fixed after 0.7; found by
+// //fuzz:topology_spec_fuzzer). So at most three documents are counted, and
+// one that starts where the one before it did is that stuck parser. Throws
+// what yaml-cpp throws for a syntax error.
+std::optional<YAML::Node> LoadOneDocument(const std::string& text,
+                                           Errors* errors) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  const std::vector<DocumentStarts::Document>& docs = starts.docs;
+  while (docs.size() < 3 && parser.HandleNextDocument(starts)) {
+    const size_t n = docs.size();
+    if (n >= 2 && docs[n - 1].start.pos == docs[n - 2].start.pos) {
+      errors->push_back({At(docs[n - 1].start),
+                         "not valid YAML: no value can start here (a ',' "
+                         "outside [] or {}?)"});
+      return std::nullopt;
+    }
+  }
+  if (docs.size() > 1) {
+    const YAML::Mark& at = docs[1].node.is_null() ? docs[1].start : docs[1].node;
+    errors->push_back({At(at),
+                       "the file holds more than one YAML document (---); a "
+                       "spec is one"});
+    return std::nullopt;
+  }
+  YAML::Node doc = YAML::Load(text);
+  if (docs.empty() || doc.IsNull()) {
+    errors->push_back(
+        {{}, "the spec is empty; it must be a mapping with at least 'resources'"});
+    return std::nullopt;
+  }
+  return doc;
 }
 
 // Names end up in metrics, file names and DOT ids: keep them plain.
@@ -1016,17 +1097,9 @@ std::vector<SpecError> ParseAndValidate(absl::string_view text,
   Errors errors;
   TopologySpec parsed;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
-      errors.push_back({{},
-                        "the spec is empty; it must be a mapping with "
-                        "at least 'resources'"});
-    } else if (docs.size() > 1) {
-      errors.push_back({At(docs[1]),
-                        "the file holds more than one YAML "
-                        "document (---); a spec is one"});
-    } else {
-      Parser(&errors).Parse(docs[0], &parsed);
+    if (std::optional<YAML::Node> doc =
+            LoadOneDocument(std::string(text), &errors)) {
+      Parser(&errors).Parse(*doc, &parsed);
     }
   } catch (const YAML::Exception& e) {
     // yaml-cpp reports a syntax error (tabs, unclosed brackets ...) this way.

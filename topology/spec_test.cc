@@ -635,6 +635,17 @@ TEST(Hostile, DuplicateKeysAndDocuments) {
                        "a key must be a plain string"));
 }
 
+// yaml-cpp 0.7's LoadAll never returns on these (found by
+// //fuzz:topology_spec_fuzzer; fuzz/corpus/topology_spec/timeout-stray-comma).
+TEST(Hostile, AStrayCommaIsAnErrorNotAHang) {
+  EXPECT_TRUE(HasError(Errors(","), 1, 1, "no value can start here"));
+  EXPECT_TRUE(HasError(Errors(",a: !!binary |\n R0lGODfro"), 1, 1,
+                       "no value can start here"));
+  // After a whole document ('...' ends it) the comma starts the next one.
+  EXPECT_TRUE(HasError(Errors("resources: []\n...\n,\n"), 3, 1,
+                       "no value can start here"));
+}
+
 TEST(Hostile, DeepNestingAndBinaryGarbage) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_FALSE(Errors(deep).empty());

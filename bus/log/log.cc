@@ -222,6 +222,19 @@ namespace fmt = ::trainbus::bus::log_format;
 using log_internal::SegmentFile;
 using log_internal::SegmentMeta;
 
+namespace {
+
+// Offsets stop below UINT64_MAX, so "the offset after the last record" never
+// wraps to 0 (found by //fuzz:log_fuzzer on a segment named for 2^64-1).
+absl::Status OffsetsLeft(uint64_t next_offset, uint64_t records) {
+  if (next_offset <= UINT64_MAX - records) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the log's offsets are used up (next offset ", next_offset, ", ", records,
+      " records to append); start a new log directory"));
+}
+
+}  // namespace
+
 std::string RecoveryReport::ToString() const {
   std::string out = absl::StrFormat("%d segment(s)", segments);
   if (truncated_bytes > 0) {
@@ -382,7 +395,8 @@ absl::Status Log::Recover() {
           file->ReadRecord(pos, last.size, options_.max_record_bytes, &header,
                            &payload));
       const uint64_t min_offset = last_offset ? *last_offset + 1 : last.base_offset;
-      if (parsed == fmt::ParseStatus::kOk && header.offset >= min_offset) {
+      if (parsed == fmt::ParseStatus::kOk && header.offset >= min_offset &&
+          header.offset < UINT64_MAX) {
         last_offset = header.offset;
         pos += fmt::kRecordHeaderBytes + header.length;
         continue;
@@ -519,6 +533,7 @@ absl::StatusOr<uint64_t> Log::Append(absl::Span<const uint8_t> payload) {
   }
   absl::MutexLock lock(&write_mu_);
   TB_RETURN_IF_ERROR(broken_);
+  TB_RETURN_IF_ERROR(OffsetsLeft(write_next_offset_, 1));
   const uint64_t bytes = fmt::kRecordHeaderBytes + payload.size();
   TB_RETURN_IF_ERROR(RotateIfNeeded(bytes));
   const uint64_t offset = write_next_offset_;
@@ -545,6 +560,7 @@ absl::StatusOr<uint64_t> Log::AppendBatch(
   TB_RETURN_IF_ERROR(broken_);
   const uint64_t first = write_next_offset_;
   if (payloads.empty()) return first;
+  TB_RETURN_IF_ERROR(OffsetsLeft(first, payloads.size()));
   const int64_t time_ns = absl::ToUnixNanos(Now());
   size_t i = 0;
   while (i < payloads.size()) {

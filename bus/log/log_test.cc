@@ -587,6 +587,37 @@ TEST(LogTest, MissingMiddleSegmentIsAGap) {
   EXPECT_EQ((*reader)->records_lost(), 4u);
 }
 
+// A segment named for the last offsets (found by //fuzz:log_fuzzer, whose
+// corpus keeps the input): appends stop before the offset after the last
+// record would wrap to 0, and the records before that are read.
+TEST(LogTest, OffsetsStopBelowTheTopOfTheRange) {
+  const std::string dir = TestDir();
+  fs::create_directories(dir);
+  // Torn at creation (shorter than a header): Open starts it again.
+  std::ofstream(dir + "/" + fmt::SegmentFileName(UINT64_MAX - 1)).put('T');
+  auto log = OpenOrDie(dir, LogOptions());
+  ASSERT_NE(log, nullptr);
+  absl::StatusOr<uint64_t> last = log->Append(Payload(1, 5));
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, UINT64_MAX - 1);
+  const absl::Status full = log->Append(Payload(2, 5)).status();
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+  EXPECT_TRUE(absl::StrContains(full.message(), "offsets are used up")) << full;
+  const std::vector<uint8_t> p = Payload(3, 5);
+  const absl::Span<const uint8_t> batch[] = {p};
+  EXPECT_EQ(log->AppendBatch(batch).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  auto reader = log->OpenReader(StartAt::Earliest());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  LogRecord record;
+  absl::StatusOr<bool> got = (*reader)->Next(&record);
+  ASSERT_TRUE(got.ok() && *got) << got.status();
+  EXPECT_EQ(record.offset, UINT64_MAX - 1);
+  got = (*reader)->Next(&record);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(*got);
+}
+
 TEST(LogTest, RetentionBySizeDeletesOldSegmentsAndReadersSeeWhy) {
   const std::string dir = TestDir();
   LogOptions options;
