@@ -178,23 +178,11 @@ Gateway::Gateway(GatewayOptions options)
   graph_ = Json{{"nodes", Json::array()},
                 {"edges", Json::array()},
                 {"groups", Json::array()}};
-  if (options_.sample_every > absl::ZeroDuration()) {
-    sampler_ = std::thread([this] { SampleLoop(); });
-  }
 }
 
-Gateway::~Gateway() {
-  Close();
-  if (sampler_.joinable()) sampler_.join();
-}
+Gateway::~Gateway() { Close(); }
 
-void Gateway::Close() {
-  {
-    absl::MutexLock lock(&mu_);
-    closed_ = true;
-  }
-  history_.Close();
-}
+void Gateway::Close() { history_.Close(); }
 
 void Gateway::SetRun(Json run) {
   absl::MutexLock lock(&mu_);
@@ -211,17 +199,9 @@ void Gateway::SetTopology(Json graph) {
   graph_ = std::move(graph);
 }
 
-void Gateway::SetBusView(BusView view) {
-  absl::MutexLock view_lock(&view_mu_);  // no call of the old one in flight
+void Gateway::UpdateBus(std::vector<bus::ResourceMetrics> snapshot) {
   absl::MutexLock lock(&mu_);
-  bus_view_ = std::move(view);
-}
-
-void Gateway::SetBusSnapshot(std::vector<bus::ResourceMetrics> snapshot) {
-  absl::MutexLock view_lock(&view_mu_);
-  absl::MutexLock lock(&mu_);
-  bus_view_ = nullptr;
-  previous_ = current_;
+  previous_ = std::move(current_);
   current_ = {absl::Now(), std::move(snapshot)};
 }
 
@@ -251,34 +231,7 @@ void Gateway::AddMetricsCollector(MetricsCollector collector) {
   collectors_.push_back(std::move(collector));
 }
 
-void Gateway::SampleLoop() {
-  absl::MutexLock lock(&mu_);
-  while (!closed_) {
-    mu_.Unlock();
-    Sample();
-    mu_.Lock();
-    mu_.AwaitWithTimeout(absl::Condition(&closed_), options_.sample_every);
-  }
-}
-
-void Gateway::Sample() {
-  absl::MutexLock view_lock(&view_mu_);
-  BusView view;
-  {
-    absl::MutexLock lock(&mu_);
-    view = bus_view_;
-  }
-  if (!view) return;
-  absl::StatusOr<std::vector<bus::ResourceMetrics>> now = view();
-  if (!now.ok()) return;  // the bus is busy or going; keep the last sample
-  absl::MutexLock lock(&mu_);
-  previous_ = std::move(current_);
-  current_ = {absl::Now(), *std::move(now)};
-}
-
-std::pair<Gateway::Snapshot, Gateway::Snapshot> Gateway::Snapshots(
-    bool fresh) const {
-  if (fresh) const_cast<Gateway*>(this)->Sample();
+std::pair<Gateway::Snapshot, Gateway::Snapshot> Gateway::Snapshots() const {
   absl::MutexLock lock(&mu_);
   return {current_, previous_};
 }
@@ -359,7 +312,7 @@ serving::HttpResponse Gateway::Run() const {
 }
 
 serving::HttpResponse Gateway::Topology() const {
-  auto [now, before] = Snapshots(/*fresh=*/false);
+  auto [now, before] = Snapshots();
   Json out;
   {
     absl::MutexLock lock(&mu_);
@@ -584,7 +537,7 @@ serving::HttpResponse Gateway::Feedback(const HttpRequest& request,
 }
 
 absl::StatusOr<std::string> Gateway::RenderMetrics() const {
-  auto [now, before] = Snapshots(/*fresh=*/true);
+  auto [now, before] = Snapshots();
   std::vector<MetricsCollector> collectors;
   NodeCounts nodes;
   {

@@ -6,11 +6,9 @@
 //   gateway::Gateway gw(options);
 //   gw.SetRun({{"name", "parallel_models"}, {"models", ...}});
 //   gw.SetTopology(graph_json);
-//   gw.SetBusView([&bus] { return bus.Metrics(); });
 //   hooks.on_metric = [&](const bus::Metric& m) { gw.history().Append(m); };
 //   auto http = serving::HttpServer::Start(gw.Handler(), {.port = 8080});
-//   ...
-//   gw.SetBusView(nullptr);   // before the bus goes: keep the last snapshot
+//   gw.UpdateBus(snapshot);   // every second or so, from the bus's side
 //
 // The routes (gateway/README.md has the JSON shapes):
 //   GET  /                                 the dashboard (and its .js, .css)
@@ -36,7 +34,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -59,16 +56,12 @@ struct GatewayOptions {
   std::string auth_token;
   // Where Debian's libjs-chart.js keeps chart.min.js.
   std::string chart_js_dir = "/usr/share/javascript/chart.js";
-  // How often the bus view is sampled for rates (0: only when asked).
-  absl::Duration sample_every = absl::Seconds(1);
   // The registry behind /v1/leaderboard, /v1/tasks and its metrics (null:
   // those answer with empty lists). Must outlive the gateway.
   registry::Store* registry = nullptr;
   size_t recent_predictions = 256;
 };
 
-using BusView =
-    std::function<absl::StatusOr<std::vector<bus::ResourceMetrics>>()>;
 // Publishes a user's label for a recent prediction's pixels; returns the
 // offset in the feedback resource.
 using FeedbackView = std::function<absl::StatusOr<uint64_t>(
@@ -77,7 +70,7 @@ using FeedbackView = std::function<absl::StatusOr<uint64_t>(
 class Gateway {
  public:
   explicit Gateway(GatewayOptions options);
-  // Ends the streams and the sampler.
+  // Ends the streams.
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
@@ -91,10 +84,10 @@ class Gateway {
   void SetState(std::string state);
   // /v1/topology's "graph": {nodes, edges, groups} (ids "KIND:NAME").
   void SetTopology(nlohmann::json graph);
-  // The live bus; null keeps the last snapshot (the bus is going away).
-  void SetBusView(BusView view);
-  // Replaces the snapshot (the run's final figures) and drops the view.
-  void SetBusSnapshot(std::vector<bus::ResourceMetrics> snapshot);
+  // The bus's figures now (pushed by whoever samples the bus: the gateway
+  // never calls into it, so it cannot hold the bus up or outlive it). Rates
+  // are the difference from the previous snapshot.
+  void UpdateBus(std::vector<bus::ResourceMetrics> snapshot);
   void SetFeedback(FeedbackView view, std::string resource);
   // /v1/serving's object (trainbus serve); null: no serving.
   void SetServingView(std::function<nlohmann::json()> view);
@@ -113,7 +106,7 @@ class Gateway {
   // The Prometheus text of everything the gateway knows.
   absl::StatusOr<std::string> RenderMetrics() const;
 
-  // Ends every stream (they return within a turn) and stops sampling.
+  // Ends every stream (they return within a turn).
   void Close();
 
  private:
@@ -123,11 +116,8 @@ class Gateway {
   };
   struct Sub;
 
-  void SampleLoop();
-  // Calls the bus view (if any) and moves the snapshots along.
-  void Sample();
-  // The snapshot to report: a fresh one when there is a view.
-  std::pair<Snapshot, Snapshot> Snapshots(bool fresh) const;
+  // The latest snapshot and the one before it.
+  std::pair<Snapshot, Snapshot> Snapshots() const;
 
   serving::HttpResponse Run() const;
   serving::HttpResponse Topology() const;
@@ -151,21 +141,15 @@ class Gateway {
   nlohmann::json run_ ABSL_GUARDED_BY(mu_);
   std::string state_ ABSL_GUARDED_BY(mu_) = "starting";
   nlohmann::json graph_ ABSL_GUARDED_BY(mu_);
-  BusView bus_view_ ABSL_GUARDED_BY(mu_);
-  // The latest sample and the one before it (rates are their difference).
-  mutable Snapshot current_ ABSL_GUARDED_BY(mu_);
-  mutable Snapshot previous_ ABSL_GUARDED_BY(mu_);
+  // The latest snapshot and the one before it (rates are their difference).
+  Snapshot current_ ABSL_GUARDED_BY(mu_);
+  Snapshot previous_ ABSL_GUARDED_BY(mu_);
   FeedbackView feedback_ ABSL_GUARDED_BY(mu_);
   std::string feedback_resource_ ABSL_GUARDED_BY(mu_);
   std::function<nlohmann::json()> serving_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<ResourceAdapter> adapter_ ABSL_GUARDED_BY(mu_);
   NodeCounts nodes_ ABSL_GUARDED_BY(mu_);
   std::vector<MetricsCollector> collectors_ ABSL_GUARDED_BY(mu_);
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-
-  // Serialises calls of the bus view (the sampler and scrapes).
-  mutable absl::Mutex view_mu_;
-  std::thread sampler_;
 };
 
 }  // namespace trainbus::gateway

@@ -143,6 +143,9 @@ struct TopologySpec {
   std::vector<ModelEntry> models;
   std::vector<ConsumerSpec> consumers;
   std::optional<PopulationSpec> population;
+  // `auth: {token: T}`: the gateway (--dashboard) then needs
+  // "Authorization: Bearer T"; --auth_token overrides it.
+  std::string auth_token;
 };
 
 struct SpecError {
