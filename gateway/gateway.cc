@@ -231,6 +231,11 @@ void Gateway::AddMetricsCollector(MetricsCollector collector) {
   collectors_.push_back(std::move(collector));
 }
 
+void Gateway::AddMetricsText(std::function<std::string()> text) {
+  absl::MutexLock lock(&mu_);
+  texts_.push_back(std::move(text));
+}
+
 std::pair<Gateway::Snapshot, Gateway::Snapshot> Gateway::Snapshots() const {
   absl::MutexLock lock(&mu_);
   return {current_, previous_};
@@ -539,23 +544,30 @@ serving::HttpResponse Gateway::Feedback(const HttpRequest& request,
 absl::StatusOr<std::string> Gateway::RenderMetrics() const {
   auto [now, before] = Snapshots();
   std::vector<MetricsCollector> collectors;
+  std::vector<std::function<std::string()>> texts;
   NodeCounts nodes;
   {
     absl::MutexLock lock(&mu_);
     collectors = collectors_;
+    texts = texts_;
     nodes = nodes_;
   }
   report::MetricRegistry registry;
-  TB_RETURN_IF_ERROR(AddBusMetrics(now.resources, &registry));
-  TB_RETURN_IF_ERROR(AddModelMetrics(history_.Latest(), &registry));
-  TB_RETURN_IF_ERROR(AddNodeMetrics(nodes, &registry));
+  // The bus's, the models' and the nodes' families once there is a run.
+  if (now.at != absl::InfinitePast() || history_.size() > 0) {
+    TB_RETURN_IF_ERROR(AddBusMetrics(now.resources, &registry));
+    TB_RETURN_IF_ERROR(AddModelMetrics(history_.Latest(), &registry));
+    TB_RETURN_IF_ERROR(AddNodeMetrics(nodes, &registry));
+  }
   if (options_.registry != nullptr) {
     TB_RETURN_IF_ERROR(AddRegistryMetrics(*options_.registry, &registry));
   }
   for (const MetricsCollector& c : collectors) {
     TB_RETURN_IF_ERROR(c(&registry));
   }
-  return registry.Render();
+  std::string out = registry.Render();
+  for (const auto& text : texts) out += text();
+  return out;
 }
 
 serving::HttpResponse Gateway::Metrics() const {

@@ -96,6 +96,8 @@ class Gateway {
   void SetNodes(NodeCounts nodes);
   // More families for /metrics (e.g. the AMQP bridge's counters).
   void AddMetricsCollector(MetricsCollector collector);
+  // Text appended to /metrics as is (trainbus serve: the serving metrics).
+  void AddMetricsText(std::function<std::string()> text);
 
   // The gateway's routes; nullopt for a path it does not serve. Thread-safe.
   std::optional<serving::HttpResponse> Route(
@@ -150,6 +152,7 @@ class Gateway {
   std::shared_ptr<ResourceAdapter> adapter_ ABSL_GUARDED_BY(mu_);
   NodeCounts nodes_ ABSL_GUARDED_BY(mu_);
   std::vector<MetricsCollector> collectors_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<std::string()>> texts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace trainbus::gateway

@@ -22,6 +22,7 @@ packages=(
   libopenblas-dev librabbitmq-dev
   prometheus curl python3-requests
   dataset-fashion-mnist
+  libjs-chart.js chromium chromium-driver python3-selenium python3-yaml
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy rabbitmq-server linux-perf)
