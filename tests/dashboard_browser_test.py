@@ -35,22 +35,13 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from polling import wait_for  # noqa: E402
+
 TRAINBUS, PARALLEL, PRODUCTION = sys.argv[1:4]
 OUT_DIR = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", tempfile.gettempdir())
 TMP = tempfile.mkdtemp(prefix="dashboard_test_",
                        dir=os.environ.get("TEST_TMPDIR"))
-
-
-def wait_for(what, condition, timeout_s, every_s=0.2):
-    """Returns condition()'s first truthy value; fails after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(every_s)  # a polling interval, not a guess
 
 
 class Run:
@@ -153,6 +144,10 @@ class DashboardTest(unittest.TestCase):
                              "raise --train_limit")
             wait_for("every curve to grow while the run goes on",
                      lambda: all(self.curve_counts()[m] > first[m] for m in models), 120)
+            # The README's picture: mid-run, with live rates on the edges.
+            wait_for("the graph", lambda: "/s" in self.driver.find_element(
+                By.ID, "topology").text, 30)
+            print("screenshot:", screenshot(self.driver, "dashboard_parallel_models.png"))
             expected = spec_components(PARALLEL)
             # Read in one script: the graph is redrawn every second.
             drawn = wait_for(
@@ -165,6 +160,7 @@ class DashboardTest(unittest.TestCase):
             # Live figures on the graph: the edges into the models carry rates.
             wait_for("live rates on the graph", lambda: "/s" in self.driver.find_element(
                 By.ID, "topology").text, 30)
+
             run.wait_finished(600)
             self.assertEqual(run.get("/v1/run")["state"], "finished")
             points = sum(p["split"] == "test" for p in
@@ -172,7 +168,7 @@ class DashboardTest(unittest.TestCase):
             # The page catches up with the last points, then the picture.
             wait_for("the page to have every point",
                      lambda: sum(self.curve_counts().values()) >= points, 30)
-            print("screenshot:", screenshot(self.driver, "dashboard_parallel_models.png"))
+            print("screenshot:", screenshot(self.driver, "dashboard_parallel_models_final.png"))
             self.check_metrics_match_report(run, report_json)
         finally:
             run.stop()
@@ -208,12 +204,15 @@ class DashboardTest(unittest.TestCase):
         images = os.path.join(TMP, "images")
         os.makedirs(images, exist_ok=True)
         run = Run(PRODUCTION, "--train_limit=6000", "--test_limit=500",
-                  "--replay_limit=1000", "--replay_rate=50", "--jsonl=",
+                  "--replay_limit=2000", "--replay_rate=40", "--jsonl=",
                   f"--export_dir={images}")
         try:
             self.driver.get(run.url)
             wait_for("a prediction thumbnail", lambda: self.driver.find_elements(
                 By.CSS_SELECTOR, ".prediction img"), 120)
+            self.assertEqual(run.get("/v1/run")["state"], "running",
+                             "the live traffic ended before the page showed a "
+                             "thumbnail; raise --replay_limit or lower --replay_rate")
             # Clicks the class after the predicted one on the newest card, in
             # one script (cards come and go as predictions arrive).
             other = self.driver.execute_script("""
@@ -223,8 +222,12 @@ class DashboardTest(unittest.TestCase):
                 const other = (predicted + 1) % 10;
                 card.querySelector(`button[data-class='${other}']`).click();
                 return other;""")
-            sent = wait_for("the feedback answer", lambda: self.driver.execute_script(
-                "return window.tbState.feedbackSent;"), 30)
+            try:
+                sent = wait_for("the feedback answer", lambda: self.driver.execute_script(
+                    "return window.tbState.feedbackSent;"), 30)
+            except AssertionError:
+                raise AssertionError("no feedback answer; the page says: " +
+                                     self.driver.find_element(By.ID, "feedback-status").text)
             self.assertEqual(sent[0]["label"], other)
 
             def feedback_published():

@@ -35,6 +35,7 @@ constexpr size_t kPixelsKept = 2048;    // recent unlabelled samples
 constexpr uint32_t kTapQueue = 64;      // drop_oldest: never holds a stream
 constexpr uint32_t kTapCredit = 64;
 constexpr std::chrono::milliseconds kSampleEvery{500};
+constexpr size_t kInboxKept = 4096;  // an HTTP subscriber's backlog
 
 int64_t NowSteadyNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -233,6 +234,9 @@ struct Inbox {
   void Push(Json j) {
     absl::MutexLock lock(&mu);
     items.push_back(std::move(j));
+    // A client that reads slower than the resource publishes loses the
+    // oldest, as its drop_oldest subscription does.
+    while (items.size() > kInboxKept) items.pop_front();
   }
   void End() {
     absl::MutexLock lock(&mu);
