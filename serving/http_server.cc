@@ -21,7 +21,34 @@ constexpr size_t kKeepAliveMaxRequests = size_t{1} << 30;
 void Reply(const HttpResponse& response, httplib::Response& res) {
   res.status = response.status;
   for (const auto& [name, value] : response.headers) res.set_header(name, value);
-  res.set_content(response.body, response.content_type.c_str());
+  if (!response.stream) {
+    res.set_content(response.body, response.content_type.c_str());
+    return;
+  }
+  // httplib calls the provider until it calls done() or the server stops
+  // (checked between calls, hence turns that return quickly). An empty
+  // write would end the body: skip those.
+  StreamTurn turn = response.stream;
+  res.set_chunked_content_provider(
+      response.content_type,
+      [turn](size_t, httplib::DataSink& sink) {
+        const bool more = turn([&sink](absl::string_view chunk) {
+          return chunk.empty() || sink.write(chunk.data(), chunk.size());
+        });
+        if (!more) sink.done();
+        return true;
+      });
+}
+
+HttpRequest ToRequest(const httplib::Request& req) {
+  HttpRequest request;
+  request.method = req.method;
+  request.path = req.path;
+  request.content_type = req.get_header_value("Content-Type");
+  request.authorization = req.get_header_value("Authorization");
+  request.body = req.body;
+  for (const auto& [name, value] : req.params) request.query[name] = value;
+  return request;
 }
 
 // Messages for the statuses httplib sets itself, before any handler runs.
@@ -46,6 +73,12 @@ std::string LibraryError(const httplib::Request& req, int status,
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const RestApi* api, const ServerOptions& options) {
+  return Start([api](const HttpRequest& request) { return api->Handle(request); },
+               options);
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    HttpHandler handler, const ServerOptions& options) {
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->server_ = std::make_unique<httplib::Server>();
   httplib::Server& svr = *server->server_;
@@ -71,16 +104,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   // httplib writes the headers and the body separately; with Nagle on, the
   // body waits for the client's delayed ACK (40 ms a request on Linux).
   svr.set_tcp_nodelay(true);
-  auto handle = [api](const httplib::Request& req, httplib::Response& res) {
-    HttpRequest request;
-    request.method = req.method;
-    request.path = req.path;
-    request.content_type = req.get_header_value("Content-Type");
-    request.body = req.body;
-    Reply(api->Handle(request), res);
+  auto handle = [handler = std::move(handler)](const httplib::Request& req,
+                                               httplib::Response& res) {
+    Reply(handler(ToRequest(req)), res);
   };
-  // One handler for every path and method: RestApi does the routing, so an
-  // unknown path or the wrong method gets its message from one place.
+  // One handler for every path and method: the handler does the routing, so
+  // an unknown path or the wrong method gets its message from one place.
   svr.Get(kAnyPath, handle);
   svr.Post(kAnyPath, handle);
   svr.Put(kAnyPath, handle);

@@ -1,6 +1,8 @@
-// A RestApi on a TCP socket (cpp-httplib), with its own accept thread and
-// a pool of `threads` connection threads (keep-alive connections stay open
-// until idle; the listen backlog is SOMAXCONN, not httplib's 5).
+// An HttpHandler (serving/http_message.h; a RestApi, the gateway) on a TCP
+// socket (cpp-httplib), with its own accept thread and a pool of `threads`
+// connection threads (keep-alive connections stay open until idle; the
+// listen backlog is SOMAXCONN, not httplib's 5). A streamed response holds
+// its connection's thread until it ends.
 //
 //   auto server = serving::HttpServer::Start(&api, {.host = "127.0.0.1",
 //                                                   .port = 0});
@@ -21,6 +23,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "serving/http_message.h"
 #include "serving/rest_api.h"
 
 namespace httplib {
@@ -47,6 +50,9 @@ class HttpServer {
   // bound (in use, or not an address of this machine).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const RestApi* api, const ServerOptions& options);
+  // Any handler; it is called from the connection threads at once.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      HttpHandler handler, const ServerOptions& options);
   ~HttpServer();
 
   int port() const { return port_; }

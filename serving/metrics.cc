@@ -48,6 +48,22 @@ absl::StatusOr<std::unique_ptr<ServingMetrics>> ServingMetrics::Create() {
   return m;
 }
 
+ServingMetrics::Summary ServingMetrics::Summarize(
+    absl::string_view model) const {
+  const report::Histogram::Snapshot h =
+      durations_->Labels({std::string(model)}).Read();
+  Summary s;
+  s.requests = h.count;
+  for (size_t i = 0; i < h.bounds.size() && h.count > 0; ++i) {
+    if (h.cumulative[i] >= 0.99 * static_cast<double>(h.count)) {
+      s.p99_seconds = h.bounds[i];
+      return s;
+    }
+  }
+  if (h.count > 0) s.p99_seconds = h.bounds.empty() ? 0 : h.bounds.back();
+  return s;
+}
+
 void ServingMetrics::CountRequest(absl::string_view model,
                                   absl::string_view version, int http_status,
                                   double seconds) {

@@ -32,6 +32,14 @@ class ServingMetrics {
                     int http_status, double seconds);
   // For the Batcher.
   report::HistogramFamily* batch_sizes() { return batch_sizes_; }
+  // Requests answered for `model` so far and the 99th percentile of their
+  // durations (the upper bound of the histogram bucket it falls in; 0
+  // without requests), for the gateway's /v1/serving.
+  struct Summary {
+    uint64_t requests = 0;
+    double p99_seconds = 0;
+  };
+  Summary Summarize(absl::string_view model) const;
   // The text of a scrape, with the gauges read from `models` and `batcher`
   // (may be null) now.
   std::string Render(const ModelSet& models, const Batcher* batcher,

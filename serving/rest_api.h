@@ -43,25 +43,12 @@
 #include "absl/strings/string_view.h"
 #include "serving/batcher.h"
 #include "serving/feedback.h"
+#include "serving/http_message.h"
 #include "serving/metrics.h"
 #include "serving/model_set.h"
 #include "serving/watcher.h"
 
 namespace trainbus::serving {
-
-struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // without the query string
-  std::string content_type;
-  std::string body;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
 
 inline constexpr char kModelVersionHeader[] = "X-Trainbus-Model-Version";
 

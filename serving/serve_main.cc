@@ -12,6 +12,7 @@
 #include "base/command_line.h"
 #include "registry/store.h"
 #include "serving/continual.h"
+#include "serving/serve_gateway.h"
 #include "serving/server.h"
 
 namespace trainbus::serving {
@@ -44,11 +45,15 @@ dynamic batching (TF Serving's flags and meanings):
   --num_batch_threads N  threads predicting batches (default 2)
   --max_enqueued_batches N  batches that may wait; beyond, 503 with
                          Retry-After (default 64)
-GET /metrics is Prometheus text. Stops on SIGINT or SIGTERM.
+  --auth_token T         every call then needs 'Authorization: Bearer T'
+GET /metrics is Prometheus text; the gateway's endpoints (/v1/serving,
+/v1/leaderboard, /v1/tasks, the dashboard at /; gateway/README.md) share the
+port. Stops on SIGINT or SIGTERM.
 )";
 
 struct ServeFlags {
   std::string registry_dir;
+  std::string auth_token;
   ServeOptions serve;
   ContinualOptions continual;
 };
@@ -80,6 +85,8 @@ std::string ParseServeFlags(const std::vector<std::string>& args,
       flags.registry_dir = value;
     } else if (name == "model") {
       o.model = value;
+    } else if (name == "auth_token") {
+      flags.auth_token = value;
     } else if (name == "host") {
       o.http.host = value;
     } else if (name == "port") {
@@ -187,6 +194,8 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
     // One write per line: lines from the watcher's thread stay whole.
     err << absl::StrCat("trainbus serve: ", line, "\n") << std::flush;
   };
+  ServeGateway gateway(store->get(), flags.auth_token);
+  gateway.Attach(&flags.serve);
   absl::StatusOr<std::unique_ptr<Server>> server =
       Server::Start(store->get(), flags.serve);
   if (!server.ok()) {
@@ -194,6 +203,7 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
     err << "trainbus serve: " << server.status().message() << "\n";
     return 1;
   }
+  gateway.SetServer(server->get());
   const std::shared_ptr<const ModelSet> models = (*server)->watcher().Current();
   out << "serving " << models->project() << "/" << models->name()
       << " (versions " << models->VersionList() << "; labels "
@@ -203,6 +213,7 @@ int ServeMain(const std::vector<std::string>& args, std::ostream& out,
   int signal = 0;
   sigwait(&stop_signals, &signal);
   (*server)->Stop();
+  gateway.SetServer(nullptr);
   server->reset();    // the watcher and batcher, before the signal mask returns
   continual.reset();  // after the API that publishes to it
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);

@@ -42,8 +42,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
                         options.feedback(*server->watcher_->Current()));
   }
   server->api_ = std::make_unique<RestApi>(parts);
+  const RestApi* api = server->api_.get();
+  HttpHandler handler = [api](const HttpRequest& r) { return api->Handle(r); };
+  if (options.wrap) handler = options.wrap(std::move(handler));
   TB_ASSIGN_OR_RETURN(server->http_,
-                      HttpServer::Start(server->api_.get(), options.http));
+                      HttpServer::Start(std::move(handler), options.http));
   return server;
 }
 

@@ -51,6 +51,9 @@ struct ServeOptions {
   // returns must outlive the Server.
   std::function<absl::StatusOr<const Feedback*>(const ModelSet& models)>
       feedback;
+  // Wraps the REST API's handler before it goes on the socket, e.g. with
+  // the gateway's routes and token check (trainbus serve). Null: as is.
+  std::function<HttpHandler(HttpHandler api)> wrap;
 };
 
 class Server {

@@ -27,6 +27,7 @@ packages=(
   prometheus curl python3-requests
   dataset-fashion-mnist
   rabbitmq-server python3-pika
+  libjs-chart.js chromium chromium-driver python3-selenium python3-yaml
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy linux-perf)

@@ -1,5 +1,7 @@
 // `trainbus run` (topology/cli.h): flags onto RunOverrides, the run, the
 // summary and the report files.
+#include <unistd.h>
+
 #include <functional>
 #include <iostream>
 #include <map>
@@ -16,6 +18,7 @@
 #include "base/file.h"
 #include "base/status_macros.h"
 #include "topology/cli.h"
+#include "topology/dashboard.h"
 #include "topology/manifest.h"
 #include "topology/run_report.h"
 #include "topology/runner.h"
@@ -61,7 +64,13 @@ constexpr char kRunUsage[] =
     "  --metrics_every=S    print the bus metrics table every S seconds\n"
     "  --quiet              no banner or progress lines\n"
     "  --no_population      ignore the spec's population: (train every\n"
-    "                       model to the end, e.g. to compare)\n";
+    "                       model to the end, e.g. to compare)\n"
+    "  --dashboard=[HOST]:PORT  serve the dashboard and the gateway's API\n"
+    "                       (gateway/README.md) while the run goes; HOST\n"
+    "                       defaults to 127.0.0.1, PORT 0 picks a free one\n"
+    "  --dashboard_hold     keep serving it after the run until SIGINT/SIGTERM\n"
+    "  --auth_token=T       the gateway then needs 'Authorization: Bearer T'\n"
+    "                       (default: the spec's auth: token)\n";
 
 struct RunCommand {
   RunOverrides overrides;
@@ -71,6 +80,9 @@ struct RunCommand {
   RunOptions options;
   bool help = false;
   bool no_population = false;
+  std::optional<std::string> dashboard;  // --dashboard=[HOST]:PORT
+  bool dashboard_hold = false;
+  std::optional<std::string> auth_token;
 };
 
 template <class T>
@@ -176,6 +188,21 @@ const std::map<std::string, FlagFn>& Flags() {
          c->registry_dir = f.value;
          return absl::OkStatus();
        }},
+      {"dashboard",
+       [](const base::LongFlag& f, RunCommand* c) {
+         c->dashboard = f.value;
+         return absl::OkStatus();
+       }},
+      {"dashboard_hold",
+       [](const base::LongFlag&, RunCommand* c) {
+         c->dashboard_hold = true;
+         return absl::OkStatus();
+       }},
+      {"auth_token",
+       [](const base::LongFlag& f, RunCommand* c) {
+         c->auth_token = f.value;
+         return absl::OkStatus();
+       }},
       {"timeout_s", Seconds(&RunOptions::timeout_s)},
       {"metrics_every", Seconds(&RunOptions::metrics_every_s)},
   };
@@ -196,7 +223,8 @@ absl::Status ApplyFlag(const base::LongFlag& f, RunCommand* c) {
 absl::StatusOr<RunCommand> ParseRunFlags(const std::vector<std::string>& args) {
   absl::StatusOr<std::vector<base::LongFlag>> flags =
       base::SplitLongFlags(
-          args, /*switches=*/{"forever", "quiet", "help", "no_population"});
+          args, /*switches=*/{"forever", "quiet", "help", "no_population",
+                         "dashboard_hold"});
   if (!flags.ok()) return flags.status();
   RunCommand c;
   for (const base::LongFlag& f : *flags) {
@@ -257,6 +285,30 @@ std::string FinishManifest(std::optional<RunRecorder>& recorder,
                       recorder->registry_root(), ")\n");
 }
 
+// --dashboard: the gateway, listening before the run starts, its hooks in
+// c->options. Null without the flag.
+absl::StatusOr<std::unique_ptr<RunDashboard>> StartDashboard(
+    const TopologySpec& spec, RunCommand& c, std::ostream& out) {
+  if (!c.dashboard) return nullptr;
+  DashboardOptions options;
+  options.address = *c.dashboard;
+  options.auth_token = c.auth_token.value_or(spec.auth_token);
+  options.registry_dir = c.registry_dir.value_or(
+      spec.registry ? spec.registry->dir : registry::Store::DefaultRoot());
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<RunDashboard> dashboard,
+                      RunDashboard::Start(spec, options));
+  dashboard->Attach(&c.options.hooks);
+  out << "dashboard: " << dashboard->url() << std::endl;
+  return dashboard;
+}
+
+// --dashboard_hold: the finished run stays on the page until a signal.
+void HoldDashboard(const RunDashboard& dashboard, std::ostream& out) {
+  out << "dashboard: the run is over; still serving " << dashboard.url()
+      << " until SIGINT or SIGTERM" << std::endl;
+  for (;;) pause();  // the signal's default action ends the process
+}
+
 int Run(TopologySpec spec, RunCommand c, RunStart start, std::ostream& out,
         std::ostream& err) {
   if (absl::Status s = ApplyOverrides(c.overrides, &spec); !s.ok()) {
@@ -280,13 +332,21 @@ int Run(TopologySpec spec, RunCommand c, RunStart start, std::ostream& out,
     c.options.hooks.after_build =
         actors::PopulationHook(spec, c.options.print, population);
   }
+  absl::StatusOr<std::unique_ptr<RunDashboard>> dashboard =
+      StartDashboard(spec, c, out);
+  if (!dashboard.ok()) return Fail(err, dashboard.status());
   absl::StatusOr<std::optional<RunRecorder>> recorder =
       StartManifest(spec, c, std::move(start), err);
   if (!recorder.ok()) return Fail(err, recorder.status());
   absl::StatusOr<RunReport> report = RunSpec(spec, c.options);
+  if (*dashboard) (*dashboard)->Finish(report);
   const std::string recorded =
       FinishManifest(*recorder, report, c.files.out_dir, err);
-  if (!report.ok()) return Fail(err, report.status());
+  if (!report.ok()) {
+    const int code = Fail(err, report.status());
+    if (c.dashboard_hold && *dashboard) HoldDashboard(**dashboard, out);
+    return code;
+  }
   // The run's actor system is gone: the controller has finished writing.
   if (spec.population) report->population = population->fates;
   out << FormatRunReport(*report);
@@ -299,6 +359,7 @@ int Run(TopologySpec spec, RunCommand c, RunStart start, std::ostream& out,
         << "/topology.svg (report: " << dir << "/report.json)\n";
   }
   out << recorded;
+  if (c.dashboard_hold && *dashboard) HoldDashboard(**dashboard, out);
   for (const auto& m : report->models) {
     if (!m.error.empty()) return 1;
   }

@@ -338,6 +338,7 @@ class LocalRun {
     timeout_ = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
   }
   ~LocalRun() {
+    if (options_.hooks.before_teardown) options_.hooks.before_teardown();
     if (sink_) caf::anon_send_exit(sink_, caf::exit_reason::user_shutdown);
     ctx_.StopAll();
     caf::anon_send_exit(bus_.directory(), caf::exit_reason::user_shutdown);

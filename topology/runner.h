@@ -112,6 +112,9 @@ struct RunHooks {
   // down without a summary is listed in RunReport::stopped_models and not
   // waited for). An error aborts the run (everything is stopped).
   std::function<absl::Status(PartContext& ctx)> after_build;
+  // Once the run is over (or failed), before anything it built is stopped:
+  // let go of the bus (e.g. the gateway's views of it).
+  std::function<void()> before_teardown;
 };
 
 // A model actor the part spawned, by its spec name.

@@ -429,7 +429,7 @@ const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
       "name",      "description", "nodes",   "registry",  "evaluation",
       "resources", "bindings",    "sources", "models",    "consumers",
-      "population", "amqp"};
+      "population", "amqp", "auth"};
   return *keys;
 }
 
@@ -457,6 +457,15 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
   }
   if (const YAML::Node* e = f.Find("evaluation"); e != nullptr) {
     ParseEvaluation(*e, f, spec);
+  }
+  if (const YAML::Node* a = f.Find("auth"); a != nullptr) {
+    if (!a->IsMap()) {
+      f.Error(*a, "'auth' must be a mapping with the key token");
+    } else {
+      Fields af(*a, "auth", errors_);
+      af.Check({"token"});
+      spec->auth_token = af.String("token", true);
+    }
   }
   EachEntry(f, "resources", "resource",
             [&](Fields& e) { ParseResource(e, spec); });

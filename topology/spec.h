@@ -183,6 +183,9 @@ struct TopologySpec {
   std::vector<ConsumerSpec> consumers;
   std::optional<PopulationSpec> population;
   std::optional<AmqpSpec> amqp;
+  // `auth: {token: T}`: the gateway (--dashboard) then needs
+  // "Authorization: Bearer T"; --auth_token overrides it.
+  std::string auth_token;
 };
 
 struct SpecError {

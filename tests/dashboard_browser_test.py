@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""The dashboard in a real browser (headless Chromium through Selenium).
+
+Part 1 runs experiments/parallel_models.yaml with --dashboard on a free
+loopback port, loads the page and checks that every model's curve has points
+and that they grow while the run goes on, and that the topology graph shows
+every component of the spec. Once the run is over (--dashboard_hold keeps the
+page up) it takes the screenshot the README shows.
+
+Part 2 runs experiments/production_routing.yaml (which has live traffic and
+so predictions), waits for a thumbnail, clicks a class and checks that the
+labelled sample reached the bus resource `feedback`.
+
+Screenshots go to $TEST_UNDECLARED_OUTPUTS_DIR (and to $TB_SCREENSHOT_DIR when
+set, e.g. docs/). Run by /usr/bin/python3 (Debian's selenium):
+  tests/dashboard_browser_test.py TRAINBUS PARALLEL_MODELS.yaml PRODUCTION.yaml
+Every wait polls a condition with a deadline; nothing sleeps and hopes.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+import yaml
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from polling import wait_for  # noqa: E402
+
+TRAINBUS, PARALLEL, PRODUCTION = sys.argv[1:4]
+OUT_DIR = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", tempfile.gettempdir())
+TMP = tempfile.mkdtemp(prefix="dashboard_test_",
+                       dir=os.environ.get("TEST_TMPDIR"))
+
+
+class Run:
+    """A `trainbus run --dashboard=127.0.0.1:0 --dashboard_hold` child."""
+
+    def __init__(self, spec, *flags):
+        self.lines = []
+        self.proc = subprocess.Popen(
+            [TRAINBUS, "run", spec, "--dashboard=127.0.0.1:0", "--dashboard_hold",
+             "--quiet", "--out_dir=", f"--registry_dir={TMP}/registry", *flags],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(os.environ, HOME=TMP))
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        line = wait_for("the dashboard's address", lambda: self._find("dashboard: http"), 60)
+        self.url = re.search(r"(http://\S+)", line).group(1)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def _find(self, text):
+        if self.proc.poll() is not None and not any(text in l for l in self.lines):
+            raise AssertionError("trainbus run ended early:\n" + "".join(self.lines))
+        return next((l for l in self.lines if text in l), None)
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=10) as r:
+            return json.load(r)
+
+    def wait_finished(self, timeout_s):
+        wait_for("the run to finish", lambda: self._find("the run is over"), timeout_s)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=1400,1900",
+                f"--user-data-dir={TMP}/chromium", "--no-first-run"]:
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def screenshot(driver, name):
+    path = os.path.join(OUT_DIR, name)
+    driver.save_screenshot(path)
+    if os.environ.get("TB_SCREENSHOT_DIR"):
+        shutil.copy(path, os.path.join(os.environ["TB_SCREENSHOT_DIR"], name))
+    return path
+
+
+def spec_components(path):
+    with open(path) as f:
+        spec = yaml.safe_load(f)
+    ids = [f"source:{s['name']}" for s in spec.get("sources") or []]
+    ids += [f"resource:{r['name']}" for r in spec.get("resources") or []]
+    ids += [f"model:{m['name']}" for m in spec.get("models") or []]
+    ids += [f"consumer:{c['name']}" for c in spec.get("consumers") or []]
+    return ids
+
+
+class DashboardTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.driver = browser()  # before the runs: Chromium is slow to start
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+
+    def curve_counts(self):
+        return self.driver.execute_script(
+            "const c = (window.tbState || {}).curves || {};"
+            "return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.length]));")
+
+    def test_1_parallel_models_curves_graph_and_screenshot(self):
+        report_json = os.path.join(TMP, "parallel_models.json")
+        run = Run(PARALLEL, "--train_limit=20000", "--test_limit=1000",
+                  f"--report_json={report_json}")
+        try:
+            models = [m["name"] for m in run.get("/v1/run")["models"]]
+            self.assertEqual(len(models), 4)
+            self.driver.get(run.url)
+            first = wait_for(
+                "a point on every model's curve",
+                lambda: (lambda c: c if all(c.get(m, 0) > 0 for m in models) else None)(
+                    self.curve_counts()), 120)
+            self.assertEqual(run.get("/v1/run")["state"], "running",
+                             "the run ended before the page had its first points; "
+                             "raise --train_limit")
+            wait_for("every curve to grow while the run goes on",
+                     lambda: all(self.curve_counts()[m] > first[m] for m in models), 120)
+            # The README's picture: mid-run, with live rates on the edges.
+            wait_for("the graph", lambda: "/s" in self.driver.find_element(
+                By.ID, "topology").text, 30)
+            print("screenshot:", screenshot(self.driver, "dashboard_parallel_models.png"))
+            expected = spec_components(PARALLEL)
+            # Read in one script: the graph is redrawn every second.
+            drawn = wait_for(
+                "every component in the graph",
+                lambda: (lambda ids: ids if set(expected) <= set(ids) else None)(
+                    self.driver.execute_script(
+                        "return [...document.querySelectorAll('#topology g.node')]"
+                        ".map(g => g.getAttribute('data-id'));")), 30)
+            self.assertLessEqual(set(expected), set(drawn))
+            # Live figures on the graph: the edges into the models carry rates.
+            wait_for("live rates on the graph", lambda: "/s" in self.driver.find_element(
+                By.ID, "topology").text, 30)
+
+            run.wait_finished(600)
+            self.assertEqual(run.get("/v1/run")["state"], "finished")
+            points = sum(p["split"] == "test" for p in
+                         run.get("/v1/metrics/history")["points"])
+            # The page catches up with the last points, then the picture.
+            wait_for("the page to have every point",
+                     lambda: sum(self.curve_counts().values()) >= points, 30)
+            print("screenshot:", screenshot(self.driver, "dashboard_parallel_models_final.png"))
+            self.check_metrics_match_report(run, report_json)
+        finally:
+            run.stop()
+
+    def check_metrics_match_report(self, run, report_json):
+        """/metrics after the run: promtool accepts it, and its counters are
+        the bus's own figures in the run's report."""
+        with urllib.request.urlopen(run.url + "metrics", timeout=10) as r:
+            text = r.read().decode()
+        check = subprocess.run(["promtool", "check", "metrics"], input=text,
+                               capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                samples[name] = float(value)
+        with open(report_json) as f:
+            bus = json.load(f)["bus"]
+        self.assertTrue(bus)
+        for r in bus:
+            self.assertEqual(samples[f'trainbus_resource_published_total{{resource="{r["resource"]}"}}'],
+                             r["published"], r["resource"])
+            for sub in r["subscriptions"]:
+                for counter in ["delivered", "filtered", "dropped"]:
+                    key = [k for k in samples if k.startswith(
+                        f'trainbus_subscription_{counter}_total{{resource="{r["resource"]}",'
+                        f'subscription="{sub["name"]}",')]
+                    self.assertEqual(len(key), 1, (counter, r["resource"], sub["name"]))
+                    self.assertEqual(samples[key[0]], sub[counter], key[0])
+
+    def test_2_feedback_click_reaches_the_feedback_resource(self):
+        images = os.path.join(TMP, "images")
+        os.makedirs(images, exist_ok=True)
+        run = Run(PRODUCTION, "--train_limit=6000", "--test_limit=500",
+                  "--replay_limit=2000", "--replay_rate=40", "--jsonl=",
+                  f"--export_dir={images}")
+        try:
+            self.driver.get(run.url)
+            wait_for("a prediction thumbnail", lambda: self.driver.find_elements(
+                By.CSS_SELECTOR, ".prediction img"), 120)
+            self.assertEqual(run.get("/v1/run")["state"], "running",
+                             "the live traffic ended before the page showed a "
+                             "thumbnail; raise --replay_limit or lower --replay_rate")
+            # Clicks the class after the predicted one on the newest card, in
+            # one script (cards come and go as predictions arrive).
+            other = self.driver.execute_script("""
+                const card = document.querySelector('.prediction');
+                const predicted = Number(card.querySelector('button.predicted')
+                                             .getAttribute('data-class'));
+                const other = (predicted + 1) % 10;
+                card.querySelector(`button[data-class='${other}']`).click();
+                return other;""")
+            try:
+                sent = wait_for("the feedback answer", lambda: self.driver.execute_script(
+                    "return window.tbState.feedbackSent;"), 30)
+            except AssertionError:
+                raise AssertionError("no feedback answer; the page says: " +
+                                     self.driver.find_element(By.ID, "feedback-status").text)
+            self.assertEqual(sent[0]["label"], other)
+
+            def feedback_published():
+                for r in run.get("/v1/topology")["resources"]:
+                    if r["name"] == "feedback" and r["published"] >= 1:
+                        return r
+                return None
+            wait_for("the feedback resource to count the sample", feedback_published, 30)
+            screenshot(self.driver, "dashboard_production_routing.png")
+        finally:
+            run.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
