@@ -1,0 +1,446 @@
+// Direct convolution kernels (see conv_direct.h).
+//
+// Forward (and backward data, which is a forward convolution of dout): a
+// register tile of 4 output channels x R row vectors (R = 3: 12
+// accumulators + 3 inputs + 1 broadcast weight = the 16 AVX2 registers)
+// sums over (c, kh, kw); each tap is R unaligned loads, 4 broadcasts and
+// 4R FMAs. Weights are packed per 4-channel block as (tap, 4) so the
+// broadcasts stream through one cache line per 4 taps.
+//
+// Backward weights: a tile of M = 3 output channels x KB = 3 horizontal taps
+// (9 accumulators, 3 dout vectors, 1 input) walks one image's output
+// pixels; the lane partial sums live in scratch between (image, c, kh)
+// steps and are summed across lanes, then across fixed image chunks, in
+// order at the end.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/conv_direct.cc"
+#include <algorithm>
+#include <cstring>
+
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/conv_direct.h"
+#include "kernels/scratch.h"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/parallel_for.h"
+
+// Plain helpers shared by every target (compiled once).
+#ifndef TRAINBUS_KERNELS_CONV_DIRECT_SHARED_
+#define TRAINBUS_KERNELS_CONV_DIRECT_SHARED_
+namespace trainbus::kernels::direct_internal {
+
+constexpr size_t kOcBlock = 4;     // forward tile's output channels
+constexpr size_t kWeightM = 3;     // backward-weights tile's output channels
+constexpr size_t kImageChunk = 16; // backward weights: images per partial sum
+
+inline size_t CeilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// One image's zero-padded planes: `rows` x `width`, the input at (pad, pad).
+// Rows are wide enough for every vector of an output row plus the kernel's
+// reach, so loads never leave the plane.
+struct PadGeometry {
+  size_t rows, width;
+  size_t Plane() const { return rows * width; }
+};
+
+inline PadGeometry PadFor(const ConvShape& s, size_t lanes) {
+  const size_t vectors = CeilDiv(s.OutWidth(), lanes);
+  return {s.height + 2 * s.pad,
+          std::max(s.width + 2 * s.pad, vectors * lanes + s.kernel - 1)};
+}
+
+// Copies `count` planes of h x w floats, `stride` floats apart, into padded
+// planes (zeros around), one after another.
+inline void PadPlanes(const float* src, size_t count, size_t stride, size_t h,
+                      size_t w, size_t pad, const PadGeometry& g, float* dst) {
+  for (size_t i = 0; i < count; ++i) {
+    float* p = dst + i * g.Plane();
+    std::memset(p, 0, g.Plane() * sizeof(float));
+    for (size_t y = 0; y < h; ++y) {
+      std::memcpy(p + (y + pad) * g.width + pad, src + i * stride + y * w,
+                  w * sizeof(float));
+    }
+  }
+}
+
+// Weights as (ceil(out/4), in*K*K, 4), zeros past `out`. flip: the backward-
+// data convolution, out = C and in = OC, w'[c][oc][kh][kw] =
+// w[oc][c][K-1-kh][K-1-kw].
+inline void PackWeights(const float* w, size_t out, size_t in, size_t k,
+                        bool flip, float* dst) {
+  const size_t taps = in * k * k;
+  for (size_t o = 0; o < CeilDiv(out, kOcBlock) * kOcBlock; ++o) {
+    for (size_t i = 0; i < in; ++i) {
+      for (size_t t = 0; t < k * k; ++t) {
+        float v = 0.0f;
+        if (o < out && flip) {
+          v = w[(i * out + o) * k * k + (k * k - 1 - t)];
+        } else if (o < out) {
+          v = w[(o * in + i) * k * k + t];
+        }
+        dst[((o / kOcBlock) * taps + i * k * k + t) * kOcBlock +
+            o % kOcBlock] = v;
+      }
+    }
+  }
+}
+
+// Plane (c, b) of a (C, B, H, W) slice.
+inline size_t PlaneOffset(const ConvShape& s, size_t c, size_t b,
+                          size_t plane) {
+  return (c * s.TotalBatch() + s.batch_begin + b) * plane;
+}
+
+}  // namespace trainbus::kernels::direct_internal
+#endif  // TRAINBUS_KERNELS_CONV_DIRECT_SHARED_
+
+HWY_BEFORE_NAMESPACE();
+namespace trainbus::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+namespace di = direct_internal;
+
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+
+// Where the vectors of a forward tile read and write.
+struct TileSpots {
+  size_t in_off[3];   // in the padded plane
+  float* out[3];      // output channel 0 of the block
+  size_t lanes[3];    // valid lanes (the row's tail is partial)
+};
+
+template <size_t R>
+HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img,
+                            const di::PadGeometry& g, size_t channels,
+                            size_t k, const float* HWY_RESTRICT w,
+                            const TileSpots& at, size_t out_stride,
+                            size_t m_count, const float* bias, bool relu) {
+  const D d;
+  V acc[di::kOcBlock][R];
+#pragma GCC unroll 4
+  for (size_t m = 0; m < di::kOcBlock; ++m) {
+    const float b0 = bias != nullptr && m < m_count ? bias[m] : 0.0f;
+#pragma GCC unroll 3
+    for (size_t r = 0; r < R; ++r) acc[m][r] = hn::Set(d, b0);
+  }
+  for (size_t c = 0; c < channels; ++c) {
+    const float* plane = img + c * g.Plane();
+    for (size_t kh = 0; kh < k; ++kh) {
+      const float* row = plane + kh * g.width;
+      for (size_t kw = 0; kw < k; ++kw, w += di::kOcBlock) {
+        V v[R];
+#pragma GCC unroll 3
+        for (size_t r = 0; r < R; ++r) {
+          v[r] = hn::LoadU(d, row + at.in_off[r] + kw);
+        }
+#pragma GCC unroll 4
+        for (size_t m = 0; m < di::kOcBlock; ++m) {
+          const V wm = hn::Set(d, w[m]);
+#pragma GCC unroll 3
+          for (size_t r = 0; r < R; ++r) acc[m][r] = hn::MulAdd(wm, v[r], acc[m][r]);
+        }
+      }
+    }
+  }
+  const V zero = hn::Zero(d);
+  for (size_t m = 0; m < m_count; ++m) {
+#pragma GCC unroll 3
+    for (size_t r = 0; r < R; ++r) {
+      const V o = relu ? hn::Max(acc[m][r], zero) : acc[m][r];
+      float* p = at.out[r] + m * out_stride;
+      if (at.lanes[r] == hn::Lanes(d)) {
+        hn::StoreU(o, d, p);
+      } else {
+        hn::BlendedStore(o, hn::FirstN(d, at.lanes[r]), d, p);
+      }
+    }
+  }
+}
+
+// One image: every 4-channel block x every run of R row vectors.
+static void ForwardImage(const ConvShape& s, const float* img,
+                         const di::PadGeometry& g, const float* wpack,
+                         const float* bias, bool relu, float* out, size_t b) {
+  const D d;
+  const size_t n = hn::Lanes(d);
+  const size_t oh = s.OutHeight(), ow = s.OutWidth();
+  const size_t per_row = di::CeilDiv(ow, n), count = oh * per_row;
+  const size_t taps = s.channels * s.kernel * s.kernel;
+  const size_t out_stride = s.TotalBatch() * oh * ow;  // next channel
+  for (size_t ob = 0; ob < di::CeilDiv(s.out_channels, di::kOcBlock); ++ob) {
+    const size_t o0 = ob * di::kOcBlock;
+    const size_t m_count = std::min(di::kOcBlock, s.out_channels - o0);
+    float* out0 = out + di::PlaneOffset(s, o0, b, oh * ow);
+    const float* w = wpack + ob * taps * di::kOcBlock;
+    const float* b0 = bias == nullptr ? nullptr : bias + o0;
+    for (size_t p0 = 0; p0 < count; p0 += 3) {
+      TileSpots at;
+      const size_t r_count = std::min<size_t>(3, count - p0);
+      for (size_t r = 0; r < r_count; ++r) {
+        const size_t y = (p0 + r) / per_row, x = (p0 + r) % per_row * n;
+        at.in_off[r] = y * g.width + x;
+        at.out[r] = out0 + y * ow + x;
+        at.lanes[r] = std::min(n, ow - x);
+      }
+      if (r_count == 3) {
+        ForwardTile<3>(img, g, s.channels, s.kernel, w, at, out_stride,
+                       m_count, b0, relu);
+      } else if (r_count == 2) {
+        ForwardTile<2>(img, g, s.channels, s.kernel, w, at, out_stride,
+                       m_count, b0, relu);
+      } else {
+        ForwardTile<1>(img, g, s.channels, s.kernel, w, at, out_stride,
+                       m_count, b0, relu);
+      }
+    }
+  }
+}
+
+// Images [b0, b1) of the slice; wpack from PackWeights.
+void ForwardImages(const ConvShape& s, const float* in, const float* wpack,
+                   const float* bias, bool relu, float* out, size_t b0,
+                   size_t b1) {
+  const di::PadGeometry g = di::PadFor(s, hn::Lanes(D()));
+  ScratchBuffer img(s.channels * g.Plane());
+  const size_t plane = s.height * s.width;
+  for (size_t b = b0; b < b1; ++b) {
+    di::PadPlanes(in + di::PlaneOffset(s, 0, b, plane), s.channels,
+                  s.TotalBatch() * plane, s.height, s.width, s.pad, g,
+                  img.data());
+    ForwardImage(s, img.data(), g, wpack, bias, relu, out, b);
+  }
+}
+
+size_t LanesOfTarget() { return hn::Lanes(D()); }
+
+// acc[m][j] += dout row vectors of M channels x input vectors at kw0 + j.
+// dout rows are `dout_width` floats, a whole number of vectors, zero past
+// the output's width.
+template <size_t M, size_t KB>
+HWY_INLINE void WeightTile(const float* HWY_RESTRICT in, size_t width,
+                           const float* const* dout, size_t oh,
+                           size_t dout_width, float* HWY_RESTRICT acc_mem) {
+  const D d;
+  const size_t n = hn::Lanes(d);
+  V acc[M][KB];
+#pragma GCC unroll 3
+  for (size_t m = 0; m < M; ++m) {
+#pragma GCC unroll 3
+    for (size_t j = 0; j < KB; ++j) {
+      acc[m][j] = hn::Load(d, acc_mem + (m * KB + j) * n);
+    }
+  }
+  for (size_t y = 0; y < oh; ++y) {
+    for (size_t x = 0; x < dout_width; x += n) {
+      V g[M];
+#pragma GCC unroll 3
+      for (size_t m = 0; m < M; ++m) {
+        g[m] = hn::LoadU(d, dout[m] + y * dout_width + x);
+      }
+#pragma GCC unroll 3
+      for (size_t j = 0; j < KB; ++j) {
+        const V v = hn::LoadU(d, in + y * width + x + j);
+#pragma GCC unroll 3
+        for (size_t m = 0; m < M; ++m) {
+          acc[m][j] = hn::MulAdd(g[m], v, acc[m][j]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 3
+  for (size_t m = 0; m < M; ++m) {
+#pragma GCC unroll 3
+    for (size_t j = 0; j < KB; ++j) {
+      hn::Store(acc[m][j], d, acc_mem + (m * KB + j) * n);
+    }
+  }
+}
+
+template <size_t M>
+HWY_INLINE void WeightTileKb(size_t kb, const float* in, size_t width,
+                             const float* const* dout, size_t oh,
+                             size_t dout_width, float* acc_mem) {
+  if (kb == 3) return WeightTile<M, 3>(in, width, dout, oh, dout_width, acc_mem);
+  if (kb == 2) return WeightTile<M, 2>(in, width, dout, oh, dout_width, acc_mem);
+  WeightTile<M, 1>(in, width, dout, oh, dout_width, acc_mem);
+}
+
+// Lane partial sums of dweight for output channels [o0, o0 + m_count) over
+// images [b0, b1): acc (C, kh, kw blocks of 3, m_count x block x lanes),
+// as the tiles store them. padded: the slice's input planes, padded (C, B);
+// dout_padded: dout's planes (OC, B) with rows of dout_width floats.
+void WeightPartials(const ConvShape& s, const float* padded,
+                    const di::PadGeometry& g, const float* dout_padded,
+                    size_t dout_width, size_t o0, size_t m_count, size_t b0,
+                    size_t b1, float* acc) {
+  const size_t n = hn::Lanes(D());
+  const size_t k = s.kernel, oh = s.OutHeight();
+  const size_t per_c = m_count * k * k * n;  // floats of acc per channel
+  std::memset(acc, 0, s.channels * per_c * sizeof(float));
+  for (size_t b = b0; b < b1; ++b) {
+    const float* rows[di::kWeightM];
+    for (size_t m = 0; m < m_count; ++m) {
+      rows[m] = dout_padded + ((o0 + m) * s.batch + b) * oh * dout_width;
+    }
+    for (size_t c = 0; c < s.channels; ++c) {
+      const float* img = padded + (c * s.batch + b) * g.Plane();
+      float* a = acc + c * per_c;
+      for (size_t kh = 0; kh < k; ++kh) {
+        for (size_t kw = 0; kw < k; kw += 3) {
+          const size_t kb = std::min<size_t>(3, k - kw);
+          const float* in = img + kh * g.width + kw;
+          if (m_count == 3) {
+            WeightTileKb<3>(kb, in, g.width, rows, oh, dout_width, a);
+          } else if (m_count == 2) {
+            WeightTileKb<2>(kb, in, g.width, rows, oh, dout_width, a);
+          } else {
+            WeightTileKb<1>(kb, in, g.width, rows, oh, dout_width, a);
+          }
+          a += m_count * kb * n;
+        }
+      }
+    }
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace trainbus::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace trainbus::kernels {
+namespace {
+namespace di = direct_internal;
+
+HWY_EXPORT(ForwardImages);
+HWY_EXPORT(LanesOfTarget);
+HWY_EXPORT(WeightPartials);
+
+// Below this many multiply-adds a call stays on the calling thread.
+constexpr double kParallelMacs = 1 << 18;
+
+template <class Body>
+void Over(size_t count, double macs, const Body& body) {
+  if (macs < kParallelMacs || count < 2) return body(0, count);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, count, 1),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      body(r.begin(), r.end());
+                    });
+}
+
+double Macs(const ConvShape& s) {
+  return static_cast<double>(s.OutSize()) * s.channels * s.kernel * s.kernel;
+}
+
+void Forward(const ConvShape& s, const float* in, const float* weight,
+             bool flip, const float* bias, bool relu, float* out) {
+  const size_t taps = s.channels * s.kernel * s.kernel;
+  ScratchBuffer wpack(di::CeilDiv(s.out_channels, di::kOcBlock) *
+                      di::kOcBlock * taps);
+  di::PackWeights(weight, s.out_channels, s.channels, s.kernel, flip,
+                  wpack.data());
+  Over(s.batch, Macs(s), [&](size_t b0, size_t b1) {
+    HWY_DYNAMIC_DISPATCH(ForwardImages)(s, in, wpack.data(), bias, relu, out,
+                                        b0, b1);
+  });
+}
+
+}  // namespace
+
+void DirectConvForward(const ConvShape& s, const float* in,
+                       const float* weight, const float* bias, bool relu,
+                       float* out) {
+  Forward(s, in, weight, /*flip=*/false, bias, relu, out);
+}
+
+void DirectConvBackwardData(const ConvShape& s, const float* weight,
+                            const float* dout, float* din) {
+  // din = dout (OC, B, OH, OW) convolved with the flipped, transposed
+  // weights under padding K - 1 - pad: an (OC -> C) forward convolution.
+  ConvShape t = s;
+  t.channels = s.out_channels;
+  t.out_channels = s.channels;
+  t.height = s.OutHeight();
+  t.width = s.OutWidth();
+  t.pad = s.kernel - 1 - s.pad;
+  Forward(t, dout, weight, /*flip=*/true, nullptr, false, din);
+}
+
+void DirectConvBackwardWeights(const ConvShape& s, const float* in,
+                               const float* dout, float* dweight) {
+  const size_t n = HWY_DYNAMIC_DISPATCH(LanesOfTarget)();
+  const di::PadGeometry g = di::PadFor(s, n);
+  const size_t plane = s.height * s.width, k = s.kernel;
+  // The slice's input planes, padded, and dout's with whole-vector rows,
+  // both in (channel, image) order.
+  const size_t oh = s.OutHeight(), ow = s.OutWidth();
+  const di::PadGeometry gd{oh, di::CeilDiv(ow, n) * n};
+  ScratchBuffer padded(s.channels * s.batch * g.Plane());
+  ScratchBuffer dout_padded(s.out_channels * s.batch * gd.Plane());
+  const size_t in_planes = s.channels * s.batch;
+  Over(in_planes + s.out_channels * s.batch, Macs(s), [&](size_t p0,
+                                                          size_t p1) {
+    for (size_t p = p0; p < p1; ++p) {
+      if (p < in_planes) {
+        di::PadPlanes(in + di::PlaneOffset(s, p / s.batch, p % s.batch, plane),
+                      1, 0, s.height, s.width, s.pad, g,
+                      padded.data() + p * g.Plane());
+      } else {
+        const size_t q = p - in_planes;
+        di::PadPlanes(dout + di::PlaneOffset(s, q / s.batch, q % s.batch,
+                                             oh * ow),
+                      1, 0, oh, ow, 0, gd, dout_padded.data() + q * gd.Plane());
+      }
+    }
+  });
+  // Tasks: (3-channel block, chunk of images); the chunking depends on the
+  // shape only, so the sums do not depend on the thread count.
+  const size_t blocks = di::CeilDiv(s.out_channels, di::kWeightM);
+  const size_t chunks = di::CeilDiv(s.batch, di::kImageChunk);
+  const size_t per_block = di::kWeightM * s.channels * k * k * n;
+  ScratchBuffer partial(blocks * chunks * per_block);
+  Over(blocks * chunks, Macs(s), [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      const size_t ob = t / chunks, chunk = t % chunks;
+      const size_t o0 = ob * di::kWeightM;
+      const size_t b0 = chunk * di::kImageChunk;
+      HWY_DYNAMIC_DISPATCH(WeightPartials)(
+          s, padded.data(), g, dout_padded.data(), gd.width, o0,
+          std::min(di::kWeightM, s.out_channels - o0), b0,
+          std::min(s.batch, b0 + di::kImageChunk),
+          partial.data() + t * per_block);
+    }
+  });
+  // dweight[o][c][kh][kw]: lanes in order, then chunks in order. A block's
+  // partials run (C, kh, kw-blocks of 3: (m, j, lane)).
+  for (size_t ob = 0; ob < blocks; ++ob) {
+    const size_t o0 = ob * di::kWeightM;
+    const size_t mc = std::min(di::kWeightM, s.out_channels - o0);
+    for (size_t c = 0; c < s.channels; ++c) {
+      for (size_t kh = 0; kh < k; ++kh) {
+        for (size_t kw = 0; kw < k; ++kw) {
+          const size_t kw0 = kw / 3 * 3, kb = std::min<size_t>(3, k - kw0);
+          // Offset of (c, kh, kw-block) inside a block's partials.
+          const size_t base = (c * k * k + kh * k + kw0) * mc * n;
+          for (size_t m = 0; m < mc; ++m) {
+            float sum = 0.0f;
+            for (size_t chunk = 0; chunk < chunks; ++chunk) {
+              const float* p = partial.data() +
+                               (ob * chunks + chunk) * per_block + base +
+                               (m * kb + (kw - kw0)) * n;
+              float part = 0.0f;
+              for (size_t l = 0; l < n; ++l) part += p[l];
+              sum += part;
+            }
+            dweight[((o0 + m) * s.channels + c) * k * k + kh * k + kw] = sum;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace trainbus::kernels
+#endif  // HWY_ONCE
