@@ -8,10 +8,9 @@
 // broadcasts stream through one cache line per 4 taps.
 //
 // Backward weights: a tile of M = 3 output channels x KB = 3 horizontal taps
-// (9 accumulators, 3 dout vectors, 1 input) walks one image's output
-// pixels; the lane partial sums live in scratch between (image, c, kh)
-// steps and are summed across lanes, then across fixed image chunks, in
-// order at the end.
+// (9 accumulators, 3 dout vectors, 1 input) walks every output pixel of an
+// L1-sized chunk of images, then sums its lanes in order; chunks (fixed by
+// the shape) are summed in order at the end.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/conv_direct.cc"
 #include <algorithm>
@@ -31,7 +30,8 @@ namespace trainbus::kernels::direct_internal {
 
 constexpr size_t kOcBlock = 4;     // forward tile's output channels
 constexpr size_t kWeightM = 3;     // backward-weights tile's output channels
-constexpr size_t kImageChunk = 16; // backward weights: images per partial sum
+// Backward weights: floats of dout and input per image chunk (24 KiB, in L1).
+constexpr size_t kChunkFloats = 6 * 1024;
 
 inline size_t CeilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -108,7 +108,17 @@ struct TileSpots {
   size_t in_off[3];   // in the padded plane
   float* out[3];      // output channel 0 of the block
   size_t lanes[3];    // valid lanes (the row's tail is partial)
+  bool whole[3];      // a full-vector store is safe (see ForwardImage)
 };
+
+// The first `lanes` lanes of v to p. (Masked stores are microcoded and slow
+// on AMD; this is only for the plane's last vector.)
+HWY_INLINE void StorePartial(V v, size_t lanes, float* p) {
+  const D d;
+  HWY_ALIGN float tmp[hn::MaxLanes(D())];
+  hn::Store(v, d, tmp);
+  for (size_t i = 0; i < lanes; ++i) p[i] = tmp[i];
+}
 
 template <size_t R>
 HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img,
@@ -149,10 +159,10 @@ HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img,
     for (size_t r = 0; r < R; ++r) {
       const V o = relu ? hn::Max(acc[m][r], zero) : acc[m][r];
       float* p = at.out[r] + m * out_stride;
-      if (at.lanes[r] == hn::Lanes(d)) {
+      if (at.whole[r]) {
         hn::StoreU(o, d, p);
       } else {
-        hn::BlendedStore(o, hn::FirstN(d, at.lanes[r]), d, p);
+        StorePartial(o, at.lanes[r], p);
       }
     }
   }
@@ -182,6 +192,10 @@ static void ForwardImage(const ConvShape& s, const float* img,
         at.in_off[r] = y * g.width + x;
         at.out[r] = out0 + y * ow + x;
         at.lanes[r] = std::min(n, ow - x);
+        // A row's partial tail vector may spill into the following rows,
+        // which this block stores later (positions run in order), but not
+        // past the plane.
+        at.whole[r] = y * ow + x + n <= oh * ow;
       }
       if (r_count == 3) {
         ForwardTile<3>(img, g, s.channels, s.kernel, w, at, out_stride,
@@ -214,90 +228,99 @@ void ForwardImages(const ConvShape& s, const float* in, const float* wpack,
 
 size_t LanesOfTarget() { return hn::Lanes(D()); }
 
-// acc[m][j] += dout row vectors of M channels x input vectors at kw0 + j.
-// dout rows are `dout_width` floats, a whole number of vectors, zero past
-// the output's width.
+// What a backward-weights tile walks: `images` images, each `in_image`
+// floats apart in the padded input (rows of in_width) and `dout_image` apart
+// in the padded dout (oh rows of dout_width, a whole number of vectors,
+// zero past the output's width).
+struct WeightSpan {
+  size_t images, in_image, in_width, dout_image, oh, dout_width;
+};
+
+// sums[m * m_stride + j] = the span's sum of dout (channel m) x the input
+// shifted by j columns: M x KB vector accumulators over every image and
+// output pixel, then the lanes in order.
 template <size_t M, size_t KB>
-HWY_INLINE void WeightTile(const float* HWY_RESTRICT in, size_t width,
-                           const float* const* dout, size_t oh,
-                           size_t dout_width, float* HWY_RESTRICT acc_mem) {
+HWY_INLINE void WeightTile(const float* HWY_RESTRICT in,
+                           const float* const* dout, const WeightSpan& w,
+                           float* HWY_RESTRICT sums, size_t m_stride) {
   const D d;
   const size_t n = hn::Lanes(d);
   V acc[M][KB];
 #pragma GCC unroll 3
   for (size_t m = 0; m < M; ++m) {
 #pragma GCC unroll 3
-    for (size_t j = 0; j < KB; ++j) {
-      acc[m][j] = hn::Load(d, acc_mem + (m * KB + j) * n);
-    }
+    for (size_t j = 0; j < KB; ++j) acc[m][j] = hn::Zero(d);
   }
-  for (size_t y = 0; y < oh; ++y) {
-    for (size_t x = 0; x < dout_width; x += n) {
-      V g[M];
-#pragma GCC unroll 3
-      for (size_t m = 0; m < M; ++m) {
-        g[m] = hn::LoadU(d, dout[m] + y * dout_width + x);
-      }
-#pragma GCC unroll 3
-      for (size_t j = 0; j < KB; ++j) {
-        const V v = hn::LoadU(d, in + y * width + x + j);
+  for (size_t b = 0; b < w.images; ++b) {
+    const float* ib = in + b * w.in_image;
+    const size_t db = b * w.dout_image;
+    for (size_t y = 0; y < w.oh; ++y) {
+      for (size_t x = 0; x < w.dout_width; x += n) {
+        V g[M];
 #pragma GCC unroll 3
         for (size_t m = 0; m < M; ++m) {
-          acc[m][j] = hn::MulAdd(g[m], v, acc[m][j]);
+          g[m] = hn::LoadU(d, dout[m] + db + y * w.dout_width + x);
+        }
+#pragma GCC unroll 3
+        for (size_t j = 0; j < KB; ++j) {
+          const V v = hn::LoadU(d, ib + y * w.in_width + x + j);
+#pragma GCC unroll 3
+          for (size_t m = 0; m < M; ++m) {
+            acc[m][j] = hn::MulAdd(g[m], v, acc[m][j]);
+          }
         }
       }
     }
   }
-#pragma GCC unroll 3
+  HWY_ALIGN float lanes[hn::MaxLanes(D())];
   for (size_t m = 0; m < M; ++m) {
-#pragma GCC unroll 3
     for (size_t j = 0; j < KB; ++j) {
-      hn::Store(acc[m][j], d, acc_mem + (m * KB + j) * n);
+      hn::Store(acc[m][j], d, lanes);
+      float sum = 0.0f;
+      for (size_t l = 0; l < n; ++l) sum += lanes[l];
+      sums[m * m_stride + j] = sum;
     }
   }
 }
 
 template <size_t M>
-HWY_INLINE void WeightTileKb(size_t kb, const float* in, size_t width,
-                             const float* const* dout, size_t oh,
-                             size_t dout_width, float* acc_mem) {
-  if (kb == 3) return WeightTile<M, 3>(in, width, dout, oh, dout_width, acc_mem);
-  if (kb == 2) return WeightTile<M, 2>(in, width, dout, oh, dout_width, acc_mem);
-  WeightTile<M, 1>(in, width, dout, oh, dout_width, acc_mem);
+HWY_INLINE void WeightTileKb(size_t kb, const float* in,
+                             const float* const* dout, const WeightSpan& w,
+                             float* sums, size_t m_stride) {
+  if (kb == 3) return WeightTile<M, 3>(in, dout, w, sums, m_stride);
+  if (kb == 2) return WeightTile<M, 2>(in, dout, w, sums, m_stride);
+  WeightTile<M, 1>(in, dout, w, sums, m_stride);
 }
 
-// Lane partial sums of dweight for output channels [o0, o0 + m_count) over
-// images [b0, b1): acc (C, kh, kw blocks of 3, m_count x block x lanes),
-// as the tiles store them. padded: the slice's input planes, padded (C, B);
-// dout_padded: dout's planes (OC, B) with rows of dout_width floats.
+// dweight of output channels [o0, o0 + m_count) summed over images
+// [b0, b1), as (m_count, C, K, K) in `part`. padded: the slice's input
+// planes, padded (C, B); dout_padded: dout's planes (OC, B) with rows of
+// dout_width floats.
 void WeightPartials(const ConvShape& s, const float* padded,
                     const di::PadGeometry& g, const float* dout_padded,
                     size_t dout_width, size_t o0, size_t m_count, size_t b0,
-                    size_t b1, float* acc) {
-  const size_t n = hn::Lanes(D());
+                    size_t b1, float* part) {
   const size_t k = s.kernel, oh = s.OutHeight();
-  const size_t per_c = m_count * k * k * n;  // floats of acc per channel
-  std::memset(acc, 0, s.channels * per_c * sizeof(float));
-  for (size_t b = b0; b < b1; ++b) {
-    const float* rows[di::kWeightM];
-    for (size_t m = 0; m < m_count; ++m) {
-      rows[m] = dout_padded + ((o0 + m) * s.batch + b) * oh * dout_width;
-    }
-    for (size_t c = 0; c < s.channels; ++c) {
-      const float* img = padded + (c * s.batch + b) * g.Plane();
-      float* a = acc + c * per_c;
-      for (size_t kh = 0; kh < k; ++kh) {
-        for (size_t kw = 0; kw < k; kw += 3) {
-          const size_t kb = std::min<size_t>(3, k - kw);
-          const float* in = img + kh * g.width + kw;
-          if (m_count == 3) {
-            WeightTileKb<3>(kb, in, g.width, rows, oh, dout_width, a);
-          } else if (m_count == 2) {
-            WeightTileKb<2>(kb, in, g.width, rows, oh, dout_width, a);
-          } else {
-            WeightTileKb<1>(kb, in, g.width, rows, oh, dout_width, a);
-          }
-          a += m_count * kb * n;
+  const WeightSpan w{b1 - b0, g.Plane(), g.width, oh * dout_width, oh,
+                     dout_width};
+  const float* rows[di::kWeightM];
+  for (size_t m = 0; m < m_count; ++m) {
+    rows[m] = dout_padded + ((o0 + m) * s.batch + b0) * w.dout_image;
+  }
+  const size_t m_stride = s.channels * k * k;
+  for (size_t c = 0; c < s.channels; ++c) {
+    const float* img = padded + (c * s.batch + b0) * g.Plane();
+    for (size_t kh = 0; kh < k; ++kh) {
+      for (size_t kw = 0; kw < k; kw += 3) {
+        const size_t kb = std::min<size_t>(3, k - kw);
+        const float* in = img + kh * g.width + kw;
+        float* sums = part + c * k * k + kh * k + kw;
+        if (m_count == 3) {
+          WeightTileKb<3>(kb, in, rows, w, sums, m_stride);
+        } else if (m_count == 2) {
+          WeightTileKb<2>(kb, in, rows, w, sums, m_stride);
+        } else {
+          WeightTileKb<1>(kb, in, rows, w, sums, m_stride);
         }
       }
     }
@@ -395,48 +418,38 @@ void DirectConvBackwardWeights(const ConvShape& s, const float* in,
       }
     }
   });
-  // Tasks: (3-channel block, chunk of images); the chunking depends on the
-  // shape only, so the sums do not depend on the thread count.
+  // Tasks: (3-channel block, chunk of images), a chunk's data sized for
+  // L1; the chunking depends on the shape (and vector width) only, so the
+  // sums do not depend on the thread count.
+  const size_t per_image = di::kWeightM * gd.Plane() + g.Plane();
+  const size_t chunk_images =
+      std::max<size_t>(1, di::kChunkFloats / per_image);
   const size_t blocks = di::CeilDiv(s.out_channels, di::kWeightM);
-  const size_t chunks = di::CeilDiv(s.batch, di::kImageChunk);
-  const size_t per_block = di::kWeightM * s.channels * k * k * n;
+  const size_t chunks = di::CeilDiv(s.batch, chunk_images);
+  const size_t per_block = di::kWeightM * s.channels * k * k;
   ScratchBuffer partial(blocks * chunks * per_block);
   Over(blocks * chunks, Macs(s), [&](size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; ++t) {
       const size_t ob = t / chunks, chunk = t % chunks;
       const size_t o0 = ob * di::kWeightM;
-      const size_t b0 = chunk * di::kImageChunk;
+      const size_t b0 = chunk * chunk_images;
       HWY_DYNAMIC_DISPATCH(WeightPartials)(
           s, padded.data(), g, dout_padded.data(), gd.width, o0,
           std::min(di::kWeightM, s.out_channels - o0), b0,
-          std::min(s.batch, b0 + di::kImageChunk),
+          std::min(s.batch, b0 + chunk_images),
           partial.data() + t * per_block);
     }
   });
-  // dweight[o][c][kh][kw]: lanes in order, then chunks in order. A block's
-  // partials run (C, kh, kw-blocks of 3: (m, j, lane)).
-  for (size_t ob = 0; ob < blocks; ++ob) {
-    const size_t o0 = ob * di::kWeightM;
-    const size_t mc = std::min(di::kWeightM, s.out_channels - o0);
-    for (size_t c = 0; c < s.channels; ++c) {
-      for (size_t kh = 0; kh < k; ++kh) {
-        for (size_t kw = 0; kw < k; ++kw) {
-          const size_t kw0 = kw / 3 * 3, kb = std::min<size_t>(3, k - kw0);
-          // Offset of (c, kh, kw-block) inside a block's partials.
-          const size_t base = (c * k * k + kh * k + kw0) * mc * n;
-          for (size_t m = 0; m < mc; ++m) {
-            float sum = 0.0f;
-            for (size_t chunk = 0; chunk < chunks; ++chunk) {
-              const float* p = partial.data() +
-                               (ob * chunks + chunk) * per_block + base +
-                               (m * kb + (kw - kw0)) * n;
-              float part = 0.0f;
-              for (size_t l = 0; l < n; ++l) part += p[l];
-              sum += part;
-            }
-            dweight[((o0 + m) * s.channels + c) * k * k + kh * k + kw] = sum;
-          }
-        }
+  // Chunks summed in order.
+  const size_t per_oc = s.channels * k * k;
+  for (size_t o = 0; o < s.out_channels; ++o) {
+    const size_t ob = o / di::kWeightM, m = o % di::kWeightM;
+    float* dst = dweight + o * per_oc;
+    for (size_t chunk = 0; chunk < chunks; ++chunk) {
+      const float* p =
+          partial.data() + (ob * chunks + chunk) * per_block + m * per_oc;
+      for (size_t i = 0; i < per_oc; ++i) {
+        dst[i] = chunk == 0 ? p[i] : dst[i] + p[i];
       }
     }
   }

@@ -21,6 +21,7 @@ constexpr ConvMethod kMethods[] = {ConvMethod::kIm2col, ConvMethod::kDirect};
 // and wider than a vector, paddings from valid to more than same.
 const ConvShape kShapes[] = {
     {1, 1, 7, 9, 3, 3},
+    {3, 2, 6, 5, 6, 3},     // rows narrower than half a vector
     {3, 2, 8, 8, 5, 5},
     {2, 3, 12, 11, 17, 5},
     {4, 1, 28, 28, 8, 5},   // large: threaded
