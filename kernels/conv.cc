@@ -166,9 +166,22 @@ const char* ConvMethodName(ConvMethod method) {
 }
 
 ConvMethods ChooseConvMethods(const ConvShape& s) {
-  ConvMethods m{ConvMethod::kDirect, ConvMethod::kDirect,
+  ConvMethods m{ConvMethod::kDirect, ConvMethod::kIm2col,
                 ConvMethod::kDirect};
-  if (s.pad >= s.kernel) m.backward_data = ConvMethod::kIm2col;
+  // Backward data is a forward convolution over dout padded by K - 1 - pad:
+  // it multiplies zeros unless the output is about the input's size, and
+  // its 4-channel blocks idle on a 1-3 channel input.
+  const size_t in_pixels = s.height * s.width;
+  const size_t out_pixels = s.OutHeight() * s.OutWidth();
+  if (s.pad < s.kernel && s.channels >= 4 && 4 * in_pixels <= 5 * out_pixels) {
+    m.backward_data = ConvMethod::kDirect;
+  }
+  // With one input channel and output rows that are not whole 8-float
+  // vectors, the direct kernel first copies dout into padded rows: a pass
+  // as long as the K*K multiply-adds per element it then saves.
+  if (s.channels == 1 && s.OutWidth() % 8 != 0) {
+    m.backward_weights = ConvMethod::kIm2col;
+  }
   return m;
 }
 

@@ -32,10 +32,12 @@ const char* ConvMethodName(ConvMethod method);  // "im2col", "direct"
 struct ConvMethods {
   ConvMethod forward, backward_data, backward_weights;
 };
-// The rule (measured on Zen 3 and Sapphire Rapids, see BENCHMARKS.md):
-// direct wherever it applies (backward data needs pad < kernel), except
-// backward weights with many input channels, where im2col's one long GEMM
-// (k = B*OH*OW) wins. Depends on the shape only, so a run is reproducible.
+// The rule, from single-thread interleaved runs of conv_benchmark on AMD EPYC
+// (Zen 3, AVX2; see BENCHMARKS.md): forward always direct (1.6-3.6x
+// im2col); backward data direct only with >= 4 input channels and "same"-
+// like padding (else im2col, 1.1-1.7x faster); backward weights direct
+// (1.3-1.7x) except one input channel with output rows that are not whole
+// vectors. Depends on the shape only, so a run is reproducible.
 ConvMethods ChooseConvMethods(const ConvShape& s);
 
 // The passes on a whole batch (s.batch_begin = 0, s.batch_total = 0 or

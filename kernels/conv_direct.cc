@@ -49,6 +49,12 @@ inline PadGeometry PadFor(const ConvShape& s, size_t lanes) {
           std::max(s.width + 2 * s.pad, vectors * lanes + s.kernel - 1)};
 }
 
+// Valid convolutions whose rows already fit the vectors (28 -> 24 and
+// 12 -> 8 with 8 lanes) read the input where it is.
+inline bool NeedsCopy(const ConvShape& s, const PadGeometry& g) {
+  return s.pad != 0 || g.width != s.width;
+}
+
 // Copies `count` planes of h x w floats, `stride` floats apart, into padded
 // planes (zeros around), one after another.
 inline void PadPlanes(const float* src, size_t count, size_t stride, size_t h,
@@ -84,6 +90,14 @@ inline void PackWeights(const float* w, size_t out, size_t in, size_t k,
     }
   }
 }
+
+// What a backward-weights tile walks: `images` images, each `in_image`
+// floats apart in the padded input (rows of in_width) and `dout_image` apart
+// in the padded dout (oh rows of dout_width, a whole number of vectors,
+// zero past the output's width).
+struct WeightSpan {
+  size_t images, in_image, in_width, dout_image, oh, dout_width;
+};
 
 // Plane (c, b) of a (C, B, H, W) slice.
 inline size_t PlaneOffset(const ConvShape& s, size_t c, size_t b,
@@ -121,7 +135,7 @@ HWY_INLINE void StorePartial(V v, size_t lanes, float* p) {
 }
 
 template <size_t R>
-HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img,
+HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img, size_t channel,
                             const di::PadGeometry& g, size_t channels,
                             size_t k, const float* HWY_RESTRICT w,
                             const TileSpots& at, size_t out_stride,
@@ -135,7 +149,7 @@ HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img,
     for (size_t r = 0; r < R; ++r) acc[m][r] = hn::Set(d, b0);
   }
   for (size_t c = 0; c < channels; ++c) {
-    const float* plane = img + c * g.Plane();
+    const float* plane = img + c * channel;
     for (size_t kh = 0; kh < k; ++kh) {
       const float* row = plane + kh * g.width;
       for (size_t kw = 0; kw < k; ++kw, w += di::kOcBlock) {
@@ -170,7 +184,7 @@ HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img,
 
 // One image: every 4-channel block x every run of R row vectors.
 static void ForwardImage(const ConvShape& s, const float* img,
-                         const di::PadGeometry& g, const float* wpack,
+                         size_t channel, const di::PadGeometry& g, const float* wpack,
                          const float* bias, bool relu, float* out, size_t b) {
   const D d;
   const size_t n = hn::Lanes(d);
@@ -198,13 +212,13 @@ static void ForwardImage(const ConvShape& s, const float* img,
         at.whole[r] = y * ow + x + n <= oh * ow;
       }
       if (r_count == 3) {
-        ForwardTile<3>(img, g, s.channels, s.kernel, w, at, out_stride,
+        ForwardTile<3>(img, channel, g, s.channels, s.kernel, w, at, out_stride,
                        m_count, b0, relu);
       } else if (r_count == 2) {
-        ForwardTile<2>(img, g, s.channels, s.kernel, w, at, out_stride,
+        ForwardTile<2>(img, channel, g, s.channels, s.kernel, w, at, out_stride,
                        m_count, b0, relu);
       } else {
-        ForwardTile<1>(img, g, s.channels, s.kernel, w, at, out_stride,
+        ForwardTile<1>(img, channel, g, s.channels, s.kernel, w, at, out_stride,
                        m_count, b0, relu);
       }
     }
@@ -216,32 +230,31 @@ void ForwardImages(const ConvShape& s, const float* in, const float* wpack,
                    const float* bias, bool relu, float* out, size_t b0,
                    size_t b1) {
   const di::PadGeometry g = di::PadFor(s, hn::Lanes(D()));
-  ScratchBuffer img(s.channels * g.Plane());
+  const bool copy = di::NeedsCopy(s, g);
+  ScratchBuffer img(copy ? s.channels * g.Plane() : 0);
   const size_t plane = s.height * s.width;
   for (size_t b = b0; b < b1; ++b) {
-    di::PadPlanes(in + di::PlaneOffset(s, 0, b, plane), s.channels,
-                  s.TotalBatch() * plane, s.height, s.width, s.pad, g,
-                  img.data());
-    ForwardImage(s, img.data(), g, wpack, bias, relu, out, b);
+    const float* src = in + di::PlaneOffset(s, 0, b, plane);
+    if (!copy) {
+      ForwardImage(s, src, s.TotalBatch() * plane, g, wpack, bias, relu, out,
+                   b);
+      continue;
+    }
+    di::PadPlanes(src, s.channels, s.TotalBatch() * plane, s.height, s.width,
+                  s.pad, g, img.data());
+    ForwardImage(s, img.data(), g.Plane(), g, wpack, bias, relu, out, b);
   }
 }
 
 size_t LanesOfTarget() { return hn::Lanes(D()); }
 
-// What a backward-weights tile walks: `images` images, each `in_image`
-// floats apart in the padded input (rows of in_width) and `dout_image` apart
-// in the padded dout (oh rows of dout_width, a whole number of vectors,
-// zero past the output's width).
-struct WeightSpan {
-  size_t images, in_image, in_width, dout_image, oh, dout_width;
-};
 
 // sums[m * m_stride + j] = the span's sum of dout (channel m) x the input
 // shifted by j columns: M x KB vector accumulators over every image and
 // output pixel, then the lanes in order.
 template <size_t M, size_t KB>
 HWY_INLINE void WeightTile(const float* HWY_RESTRICT in,
-                           const float* const* dout, const WeightSpan& w,
+                           const float* const* dout, const di::WeightSpan& w,
                            float* HWY_RESTRICT sums, size_t m_stride) {
   const D d;
   const size_t n = hn::Lanes(d);
@@ -285,42 +298,37 @@ HWY_INLINE void WeightTile(const float* HWY_RESTRICT in,
 
 template <size_t M>
 HWY_INLINE void WeightTileKb(size_t kb, const float* in,
-                             const float* const* dout, const WeightSpan& w,
+                             const float* const* dout, const di::WeightSpan& w,
                              float* sums, size_t m_stride) {
   if (kb == 3) return WeightTile<M, 3>(in, dout, w, sums, m_stride);
   if (kb == 2) return WeightTile<M, 2>(in, dout, w, sums, m_stride);
   WeightTile<M, 1>(in, dout, w, sums, m_stride);
 }
 
-// dweight of output channels [o0, o0 + m_count) summed over images
-// [b0, b1), as (m_count, C, K, K) in `part`. padded: the slice's input
-// planes, padded (C, B); dout_padded: dout's planes (OC, B) with rows of
-// dout_width floats.
-void WeightPartials(const ConvShape& s, const float* padded,
-                    const di::PadGeometry& g, const float* dout_padded,
-                    size_t dout_width, size_t o0, size_t m_count, size_t b0,
-                    size_t b1, float* part) {
-  const size_t k = s.kernel, oh = s.OutHeight();
-  const WeightSpan w{b1 - b0, g.Plane(), g.width, oh * dout_width, oh,
-                     dout_width};
+// dweight of m_count output channels summed over `images` images, as
+// (m_count, C, K, K) in `part`. in: channel 0 of the first image, padded
+// (rows of w.in_width), channels in_channel floats apart; dout: the first
+// output channel's plane for that image, channels dout_channel apart.
+void WeightPartials(const ConvShape& s, const float* in, size_t in_channel,
+                    const float* dout, size_t dout_channel,
+                    const di::WeightSpan& w, size_t m_count, float* part) {
+  const size_t k = s.kernel;
   const float* rows[di::kWeightM];
-  for (size_t m = 0; m < m_count; ++m) {
-    rows[m] = dout_padded + ((o0 + m) * s.batch + b0) * w.dout_image;
-  }
+  for (size_t m = 0; m < m_count; ++m) rows[m] = dout + m * dout_channel;
   const size_t m_stride = s.channels * k * k;
   for (size_t c = 0; c < s.channels; ++c) {
-    const float* img = padded + (c * s.batch + b0) * g.Plane();
+    const float* img = in + c * in_channel;
     for (size_t kh = 0; kh < k; ++kh) {
       for (size_t kw = 0; kw < k; kw += 3) {
         const size_t kb = std::min<size_t>(3, k - kw);
-        const float* in = img + kh * g.width + kw;
+        const float* tap = img + kh * w.in_width + kw;
         float* sums = part + c * k * k + kh * k + kw;
         if (m_count == 3) {
-          WeightTileKb<3>(kb, in, rows, w, sums, m_stride);
+          WeightTileKb<3>(kb, tap, rows, w, sums, m_stride);
         } else if (m_count == 2) {
-          WeightTileKb<2>(kb, in, rows, w, sums, m_stride);
+          WeightTileKb<2>(kb, tap, rows, w, sums, m_stride);
         } else {
-          WeightTileKb<1>(kb, in, rows, w, sums, m_stride);
+          WeightTileKb<1>(kb, tap, rows, w, sums, m_stride);
         }
       }
     }
@@ -396,15 +404,17 @@ void DirectConvBackwardWeights(const ConvShape& s, const float* in,
   const size_t n = HWY_DYNAMIC_DISPATCH(LanesOfTarget)();
   const di::PadGeometry g = di::PadFor(s, n);
   const size_t plane = s.height * s.width, k = s.kernel;
-  // The slice's input planes, padded, and dout's with whole-vector rows,
-  // both in (channel, image) order.
+  // The input and dout as they are where their rows fit the vectors, else
+  // copies with padded rows, in (channel, image) order.
   const size_t oh = s.OutHeight(), ow = s.OutWidth();
   const di::PadGeometry gd{oh, di::CeilDiv(ow, n) * n};
-  ScratchBuffer padded(s.channels * s.batch * g.Plane());
-  ScratchBuffer dout_padded(s.out_channels * s.batch * gd.Plane());
-  const size_t in_planes = s.channels * s.batch;
-  Over(in_planes + s.out_channels * s.batch, Macs(s), [&](size_t p0,
-                                                          size_t p1) {
+  const bool copy_in = di::NeedsCopy(s, g), copy_dout = gd.width != ow;
+  ScratchBuffer padded(copy_in ? s.channels * s.batch * g.Plane() : 0);
+  ScratchBuffer dout_padded(copy_dout ? s.out_channels * s.batch * gd.Plane()
+                                      : 0);
+  const size_t in_planes = copy_in ? s.channels * s.batch : 0;
+  const size_t planes = in_planes + (copy_dout ? s.out_channels * s.batch : 0);
+  Over(planes, Macs(s), [&](size_t p0, size_t p1) {
     for (size_t p = p0; p < p1; ++p) {
       if (p < in_planes) {
         di::PadPlanes(in + di::PlaneOffset(s, p / s.batch, p % s.batch, plane),
@@ -418,6 +428,19 @@ void DirectConvBackwardWeights(const ConvShape& s, const float* in,
       }
     }
   });
+  // Plane (o, b) of the dout the tiles read, and the channel stride.
+  const size_t dout_channel =
+      copy_dout ? s.batch * gd.Plane() : s.TotalBatch() * oh * ow;
+  auto dout_plane = [&](size_t o, size_t b) {
+    return copy_dout ? dout_padded.data() + (o * s.batch + b) * gd.Plane()
+                     : dout + di::PlaneOffset(s, o, b, oh * ow);
+  };
+  const size_t in_channel =
+      copy_in ? s.batch * g.Plane() : s.TotalBatch() * plane;
+  auto in_plane = [&](size_t b) {
+    return copy_in ? padded.data() + b * g.Plane()
+                   : in + di::PlaneOffset(s, 0, b, plane);
+  };
   // Tasks: (3-channel block, chunk of images), a chunk's data sized for
   // L1; the chunking depends on the shape (and vector width) only, so the
   // sums do not depend on the thread count.
@@ -433,10 +456,12 @@ void DirectConvBackwardWeights(const ConvShape& s, const float* in,
       const size_t ob = t / chunks, chunk = t % chunks;
       const size_t o0 = ob * di::kWeightM;
       const size_t b0 = chunk * chunk_images;
+      const size_t images = std::min(s.batch, b0 + chunk_images) - b0;
+      const di::WeightSpan w{images, g.Plane(), g.width, oh * gd.width, oh,
+                         gd.width};
       HWY_DYNAMIC_DISPATCH(WeightPartials)(
-          s, padded.data(), g, dout_padded.data(), gd.width, o0,
-          std::min(di::kWeightM, s.out_channels - o0), b0,
-          std::min(s.batch, b0 + chunk_images),
+          s, in_plane(b0), in_channel, dout_plane(o0, b0), dout_channel, w,
+          std::min(di::kWeightM, s.out_channels - o0),
           partial.data() + t * per_block);
     }
   });

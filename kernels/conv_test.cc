@@ -212,9 +212,17 @@ TEST(ConvTest, BitwiseIdenticalForAnyThreadCount) {
   }
 }
 
-TEST(ConvTest, RuleFallsBackToIm2colWhereDirectDoesNotApply) {
-  const ConvShape wide_pad{2, 1, 4, 4, 2, 3, /*pad=*/3};
+TEST(ConvTest, RuleFallsBackToIm2colWhereDirectDoesNotApplyOrLoses) {
+  const ConvShape wide_pad{2, 8, 4, 4, 2, 3, /*pad=*/3};
   EXPECT_EQ(ChooseConvMethods(wide_pad).backward_data, ConvMethod::kIm2col);
+  // The CNNs' layers.
+  const ConvShape valid2{64, 8, 12, 12, 16, 5}, same2{64, 32, 14, 14, 64, 3, 1},
+      same1{64, 1, 28, 28, 32, 3, 1}, valid1{64, 1, 28, 28, 8, 5};
+  EXPECT_EQ(ChooseConvMethods(valid2).backward_data, ConvMethod::kIm2col);
+  EXPECT_EQ(ChooseConvMethods(same2).backward_data, ConvMethod::kDirect);
+  EXPECT_EQ(ChooseConvMethods(same1).backward_weights, ConvMethod::kIm2col);
+  EXPECT_EQ(ChooseConvMethods(valid1).backward_weights, ConvMethod::kDirect);
+  EXPECT_EQ(ChooseConvMethods(valid1).forward, ConvMethod::kDirect);
 }
 
 }  // namespace
