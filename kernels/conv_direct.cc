@@ -134,13 +134,16 @@ HWY_INLINE void StorePartial(V v, size_t lanes, float* p) {
   for (size_t i = 0; i < lanes; ++i) p[i] = tmp[i];
 }
 
-template <size_t R>
+// K: the kernel size if fixed at compile time (3, 5: the taps unroll),
+// else 0 and k_any.
+template <size_t R, size_t K>
 HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img, size_t channel,
                             const di::PadGeometry& g, size_t channels,
-                            size_t k, const float* HWY_RESTRICT w,
+                            size_t k_any, const float* HWY_RESTRICT w,
                             const TileSpots& at, size_t out_stride,
                             size_t m_count, const float* bias, bool relu) {
   const D d;
+  const size_t k = K != 0 ? K : k_any;
   V acc[di::kOcBlock][R];
 #pragma GCC unroll 4
   for (size_t m = 0; m < di::kOcBlock; ++m) {
@@ -150,8 +153,10 @@ HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img, size_t channel,
   }
   for (size_t c = 0; c < channels; ++c) {
     const float* plane = img + c * channel;
+#pragma GCC unroll 5
     for (size_t kh = 0; kh < k; ++kh) {
       const float* row = plane + kh * g.width;
+#pragma GCC unroll 5
       for (size_t kw = 0; kw < k; ++kw, w += di::kOcBlock) {
         V v[R];
 #pragma GCC unroll 3
@@ -162,7 +167,9 @@ HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img, size_t channel,
         for (size_t m = 0; m < di::kOcBlock; ++m) {
           const V wm = hn::Set(d, w[m]);
 #pragma GCC unroll 3
-          for (size_t r = 0; r < R; ++r) acc[m][r] = hn::MulAdd(wm, v[r], acc[m][r]);
+          for (size_t r = 0; r < R; ++r) {
+            acc[m][r] = hn::MulAdd(wm, v[r], acc[m][r]);
+          }
         }
       }
     }
@@ -183,9 +190,10 @@ HWY_INLINE void ForwardTile(const float* HWY_RESTRICT img, size_t channel,
 }
 
 // One image: every 4-channel block x every run of R row vectors.
-static void ForwardImage(const ConvShape& s, const float* img,
-                         size_t channel, const di::PadGeometry& g, const float* wpack,
-                         const float* bias, bool relu, float* out, size_t b) {
+template <size_t K>
+void ForwardImage(const ConvShape& s, const float* img, size_t channel,
+                  const di::PadGeometry& g, const float* wpack,
+                  const float* bias, bool relu, float* out, size_t b) {
   const D d;
   const size_t n = hn::Lanes(d);
   const size_t oh = s.OutHeight(), ow = s.OutWidth();
@@ -212,17 +220,29 @@ static void ForwardImage(const ConvShape& s, const float* img,
         at.whole[r] = y * ow + x + n <= oh * ow;
       }
       if (r_count == 3) {
-        ForwardTile<3>(img, channel, g, s.channels, s.kernel, w, at, out_stride,
-                       m_count, b0, relu);
+        ForwardTile<3, K>(img, channel, g, s.channels, s.kernel, w, at,
+                           out_stride, m_count, b0, relu);
       } else if (r_count == 2) {
-        ForwardTile<2>(img, channel, g, s.channels, s.kernel, w, at, out_stride,
-                       m_count, b0, relu);
+        ForwardTile<2, K>(img, channel, g, s.channels, s.kernel, w, at,
+                           out_stride, m_count, b0, relu);
       } else {
-        ForwardTile<1>(img, channel, g, s.channels, s.kernel, w, at, out_stride,
-                       m_count, b0, relu);
+        ForwardTile<1, K>(img, channel, g, s.channels, s.kernel, w, at,
+                           out_stride, m_count, b0, relu);
       }
     }
   }
+}
+
+void ForwardImageAnyK(const ConvShape& s, const float* img, size_t channel,
+                      const di::PadGeometry& g, const float* wpack,
+                      const float* bias, bool relu, float* out, size_t b) {
+  if (s.kernel == 3) {
+    return ForwardImage<3>(s, img, channel, g, wpack, bias, relu, out, b);
+  }
+  if (s.kernel == 5) {
+    return ForwardImage<5>(s, img, channel, g, wpack, bias, relu, out, b);
+  }
+  ForwardImage<0>(s, img, channel, g, wpack, bias, relu, out, b);
 }
 
 // Images [b0, b1) of the slice; wpack from PackWeights.
@@ -236,13 +256,13 @@ void ForwardImages(const ConvShape& s, const float* in, const float* wpack,
   for (size_t b = b0; b < b1; ++b) {
     const float* src = in + di::PlaneOffset(s, 0, b, plane);
     if (!copy) {
-      ForwardImage(s, src, s.TotalBatch() * plane, g, wpack, bias, relu, out,
-                   b);
+      ForwardImageAnyK(s, src, s.TotalBatch() * plane, g, wpack, bias, relu,
+                       out, b);
       continue;
     }
     di::PadPlanes(src, s.channels, s.TotalBatch() * plane, s.height, s.width,
                   s.pad, g, img.data());
-    ForwardImage(s, img.data(), g.Plane(), g, wpack, bias, relu, out, b);
+    ForwardImageAnyK(s, img.data(), g.Plane(), g, wpack, bias, relu, out, b);
   }
 }
 

@@ -7,6 +7,11 @@ files, e.g. a 2-thread and a 1-thread run), as a Markdown table.
 Each row is a (pass, shape); a cell is ours GFLOP/s, oneDNN GFLOP/s and
 ours/oneDNN. With repetitions, a benchmark's figure is the median of its
 repetitions (the pair ran interleaved, so both saw the same load).
+
+--cpu: rates from CPU time instead of wall time. Only meaningful for
+single-threaded runs (taskset -c 0, OMP_NUM_THREADS=1), where all the work is
+on the timed thread; on a machine loaded by other jobs it leaves out the time
+spent waiting for a CPU.
 """
 import argparse
 import json
@@ -14,7 +19,7 @@ import statistics
 import sys
 
 
-def load(path):
+def load(path, cpu):
     """{(pass, shape, impl): [GFLOP/s, ...]} and {(pass, shape): method}."""
     with open(path) as f:
         data = json.load(f)
@@ -27,7 +32,10 @@ def load(path):
         impl = parts[-2] if parts[-1] == "real_time" else parts[-1]
         shape = "/".join(p for p in parts[1:] if ":" in p)
         pas = parts[0].replace("BM_Conv", "")
-        rates.setdefault((pas, shape, impl), []).append(b["GFLOP/s"])
+        rate = b["GFLOP/s"]
+        if cpu:
+            rate *= b["real_time"] / b["cpu_time"]
+        rates.setdefault((pas, shape, impl), []).append(rate)
         if impl == "ours":
             methods[(pas, shape)] = b.get("label", "")
     return rates, methods
@@ -37,11 +45,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", action="append", required=True,
                     help="LABEL=conv_peer.json")
+    ap.add_argument("--cpu", action="store_true",
+                    help="rates from CPU time (single-threaded runs)")
     args = ap.parse_args()
     runs = []
     for r in args.run:
         label, _, path = r.partition("=")
-        runs.append((label, *load(path)))
+        runs.append((label, *load(path, args.cpu)))
     keys = []
     for _, rates, _ in runs:
         for (pas, shape, impl) in rates:
