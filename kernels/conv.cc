@@ -192,12 +192,15 @@ namespace {
 // memory several times. Chunks depend on the shape only.
 constexpr size_t kColFloats = size_t{1} << 18;
 
+size_t ImagesPerChunk(const ConvShape& s) {
+  const size_t per_image = s.ColRows() * s.OutHeight() * s.OutWidth();
+  return std::max<size_t>(1, kColFloats / std::max<size_t>(per_image, 1));
+}
+
 // Calls body(chunk shape, first image, col scratch) for each batch chunk.
 template <class Body>
 void ForEachChunk(const ConvShape& s, const Body& body) {
-  const size_t per_image = s.ColRows() * s.OutHeight() * s.OutWidth();
-  const size_t chunk =
-      std::max<size_t>(1, kColFloats / std::max<size_t>(per_image, 1));
+  const size_t chunk = ImagesPerChunk(s);
   ConvShape c = s;
   c.batch = std::min(chunk, s.batch);
   c.batch_total = s.batch;
@@ -246,6 +249,20 @@ void Im2colBackwardData(const ConvShape& s, const float* weight,
 }
 
 }  // namespace
+
+size_t ConvScratchFloats(const ConvShape& s) {
+  ConvShape chunk = s;
+  chunk.batch = std::min(s.batch, ImagesPerChunk(s));
+  // Direct backward weights: padded copies of the input and dout (rows at
+  // most a vector and the kernel's reach wider) and per-chunk partial sums.
+  const size_t wide = 16 + s.kernel;
+  const size_t padded = s.channels * s.batch * (s.height + 2 * s.pad) *
+                        (s.width + 2 * s.pad + wide);
+  const size_t dout = s.out_channels * s.batch * s.OutHeight() *
+                      (s.OutWidth() + wide);
+  const size_t partials = (s.out_channels + 2) * s.batch * s.ColRows();
+  return std::max(chunk.ColSize(), padded + dout + partials);
+}
 
 void ConvForward(const ConvShape& s, ConvMethod method, const float* in,
                  const float* weight, const float* bias, bool relu,

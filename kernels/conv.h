@@ -56,6 +56,10 @@ void ConvBackwardData(const ConvShape& s, ConvMethod method,
 void ConvBackwardWeights(const ConvShape& s, ConvMethod method,
                          const float* in, const float* dout, float* dweight);
 
+// An upper bound of the scratch floats the passes take from the kernels'
+// pool for shape s (memory estimates).
+size_t ConvScratchFloats(const ConvShape& s);
+
 // Direct loops (double accumulation), for tests.
 void Conv2dForwardReference(const ConvShape& s, const float* in,
                             const float* weight, const float* bias,
