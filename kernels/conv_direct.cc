@@ -7,10 +7,12 @@
 // 4R FMAs. Weights are packed per 4-channel block as (tap, 4) so the
 // broadcasts stream through one cache line per 4 taps.
 //
-// Backward weights: a tile of M = 3 output channels x KB = 3 horizontal taps
-// (9 accumulators, 3 dout vectors, 1 input) walks every output pixel of an
-// L1-sized chunk of images, then sums its lanes in order; chunks (fixed by
-// the shape) are summed in order at the end.
+// Backward weights: a tile of M = 3 output channels x 3 taps (9
+// accumulators) walks every output pixel of an L1-sized chunk of images,
+// then sums its lanes in order; chunks (fixed by the shape) are summed in
+// order at the end. 3x3 kernels take the three tap rows of one column and
+// walk down the columns, reusing two input rows per step; other sizes take
+// 3 horizontal taps.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/conv_direct.cc"
 #include <algorithm>
@@ -206,11 +208,11 @@ void ForwardImage(const ConvShape& s, const float* img, size_t channel,
     float* out0 = out + di::PlaneOffset(s, o0, b, oh * ow);
     const float* w = wpack + ob * taps * di::kOcBlock;
     const float* b0 = bias == nullptr ? nullptr : bias + o0;
+    size_t y = 0, x = 0;  // the next position (counters: no divisions)
     for (size_t p0 = 0; p0 < count; p0 += 3) {
       TileSpots at;
       const size_t r_count = std::min<size_t>(3, count - p0);
       for (size_t r = 0; r < r_count; ++r) {
-        const size_t y = (p0 + r) / per_row, x = (p0 + r) % per_row * n;
         at.in_off[r] = y * g.width + x;
         at.out[r] = out0 + y * ow + x;
         at.lanes[r] = std::min(n, ow - x);
@@ -218,6 +220,11 @@ void ForwardImage(const ConvShape& s, const float* img, size_t channel,
         // which this block stores later (positions run in order), but not
         // past the plane.
         at.whole[r] = y * ow + x + n <= oh * ow;
+        x += n;
+        if (x >= ow) {
+          x = 0;
+          ++y;
+        }
       }
       if (r_count == 3) {
         ForwardTile<3, K>(img, channel, g, s.channels, s.kernel, w, at,
@@ -316,6 +323,53 @@ HWY_INLINE void WeightTile(const float* HWY_RESTRICT in,
   }
 }
 
+// 3x3 kernels: sums[m * m_stride + 3 * kh] for the three tap rows kh at
+// one column. Walking down a column, two of the three input rows a pixel
+// needs were loaded for the pixel above, so each step is M dout loads and
+// one input load for 3M FMAs (against M + 3 loads across a row).
+template <size_t M>
+HWY_INLINE void WeightTileRows3(const float* HWY_RESTRICT in,
+                                const float* const* dout,
+                                const di::WeightSpan& w,
+                                float* HWY_RESTRICT sums, size_t m_stride) {
+  const D d;
+  const size_t n = hn::Lanes(d);
+  V acc[M][3];
+#pragma GCC unroll 3
+  for (size_t m = 0; m < M; ++m) {
+    acc[m][0] = acc[m][1] = acc[m][2] = hn::Zero(d);
+  }
+  for (size_t b = 0; b < w.images; ++b) {
+    const float* ib = in + b * w.in_image;
+    const size_t db = b * w.dout_image;
+    for (size_t x = 0; x < w.dout_width; x += n) {
+      V r0 = hn::LoadU(d, ib + x);
+      V r1 = hn::LoadU(d, ib + w.in_width + x);
+      for (size_t y = 0; y < w.oh; ++y) {
+        const V r2 = hn::LoadU(d, ib + (y + 2) * w.in_width + x);
+#pragma GCC unroll 3
+        for (size_t m = 0; m < M; ++m) {
+          const V g = hn::LoadU(d, dout[m] + db + y * w.dout_width + x);
+          acc[m][0] = hn::MulAdd(g, r0, acc[m][0]);
+          acc[m][1] = hn::MulAdd(g, r1, acc[m][1]);
+          acc[m][2] = hn::MulAdd(g, r2, acc[m][2]);
+        }
+        r0 = r1;
+        r1 = r2;
+      }
+    }
+  }
+  HWY_ALIGN float lanes[hn::MaxLanes(D())];
+  for (size_t m = 0; m < M; ++m) {
+    for (size_t kh = 0; kh < 3; ++kh) {
+      hn::Store(acc[m][kh], d, lanes);
+      float sum = 0.0f;
+      for (size_t l = 0; l < n; ++l) sum += lanes[l];
+      sums[m * m_stride + 3 * kh] = sum;
+    }
+  }
+}
+
 template <size_t M>
 HWY_INLINE void WeightTileKb(size_t kb, const float* in,
                              const float* const* dout, const di::WeightSpan& w,
@@ -338,6 +392,19 @@ void WeightPartials(const ConvShape& s, const float* in, size_t in_channel,
   const size_t m_stride = s.channels * k * k;
   for (size_t c = 0; c < s.channels; ++c) {
     const float* img = in + c * in_channel;
+    if (k == 3) {
+      for (size_t kw = 0; kw < 3; ++kw) {
+        float* sums = part + c * 9 + kw;
+        if (m_count == 3) {
+          WeightTileRows3<3>(img + kw, rows, w, sums, m_stride);
+        } else if (m_count == 2) {
+          WeightTileRows3<2>(img + kw, rows, w, sums, m_stride);
+        } else {
+          WeightTileRows3<1>(img + kw, rows, w, sums, m_stride);
+        }
+      }
+      continue;
+    }
     for (size_t kh = 0; kh < k; ++kh) {
       for (size_t kw = 0; kw < k; kw += 3) {
         const size_t kb = std::min<size_t>(3, k - kw);
