@@ -422,19 +422,18 @@ void WeightPartials(const ConvShape& s, const float* in, size_t in_channel,
   }
 }
 
-// NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace trainbus::kernels
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace trainbus::kernels {
-namespace {
-namespace di = direct_internal;
-
 HWY_EXPORT(ForwardImages);
 HWY_EXPORT(LanesOfTarget);
 HWY_EXPORT(WeightPartials);
+
+namespace {
+namespace di = direct_internal;
 
 // Below this many multiply-adds a call stays on the calling thread.
 constexpr double kParallelMacs = 1 << 18;

@@ -32,15 +32,9 @@ namespace {
 enum class Pass { kForward, kBackwardData, kBackwardWeights };
 
 const char* PassName(Pass p) {
-  switch (p) {
-    case Pass::kForward:
-      return "Forward";
-    case Pass::kBackwardData:
-      return "BackwardData";
-    case Pass::kBackwardWeights:
-      return "BackwardWeights";
-  }
-  return "?";
+  constexpr const char* kNames[] = {"Forward", "BackwardData",
+                                    "BackwardWeights"};
+  return kNames[static_cast<int>(p)];
 }
 
 double Flops(const ConvShape& s) {
@@ -120,24 +114,26 @@ void OneDnn(benchmark::State& state, ConvShape s, Pass pass) {
               {DNNL_ARG_BIAS, Filled(fwd.bias_desc(), eng, 0.1f)},
               {DNNL_ARG_DST, Filled(fwd.dst_desc(), eng, 0.0f)}};
     } else if (pass == Pass::kBackwardData) {
-      const dnnl::convolution_backward_data::primitive_desc bwd(
-          {dnnl::algorithm::convolution_auto, src, wei, dst, stride, pad,
-           pad},
-          eng, fwd);
-      prim = dnnl::convolution_backward_data(bwd);
-      args = {{DNNL_ARG_DIFF_DST, Filled(bwd.diff_dst_desc(), eng, 0.01f)},
-              {DNNL_ARG_WEIGHTS, Filled(bwd.weights_desc(), eng, 0.01f)},
-              {DNNL_ARG_DIFF_SRC, Filled(bwd.diff_src_desc(), eng, 0.0f)}};
+      // The backward descriptors take the forward one as a hint.
+      const dnnl::convolution_backward_data::desc desc(
+          dnnl::algorithm::convolution_auto, src, wei, dst, stride, pad, pad);
+      const dnnl::convolution_backward_data::primitive_desc data(desc, eng,
+                                                                 fwd);
+      prim = dnnl::convolution_backward_data(data);
+      args = {{DNNL_ARG_DIFF_DST, Filled(data.diff_dst_desc(), eng, 0.01f)},
+              {DNNL_ARG_WEIGHTS, Filled(data.weights_desc(), eng, 0.01f)},
+              {DNNL_ARG_DIFF_SRC, Filled(data.diff_src_desc(), eng, 0.0f)}};
     } else {
-      const dnnl::convolution_backward_weights::primitive_desc bwd(
+      const dnnl::convolution_backward_weights::primitive_desc weights(
           {dnnl::algorithm::convolution_auto, src, wei, dst, stride, pad,
            pad},
           eng, fwd);
-      prim = dnnl::convolution_backward_weights(bwd);
-      args = {{DNNL_ARG_SRC, Filled(bwd.src_desc(), eng, 0.5f)},
-              {DNNL_ARG_DIFF_DST, Filled(bwd.diff_dst_desc(), eng, 0.01f)},
-              {DNNL_ARG_DIFF_WEIGHTS,
-               Filled(bwd.diff_weights_desc(), eng, 0.0f)}};
+      prim = dnnl::convolution_backward_weights(weights);
+      args = {
+          {DNNL_ARG_SRC, Filled(weights.src_desc(), eng, 0.5f)},
+          {DNNL_ARG_DIFF_DST, Filled(weights.diff_dst_desc(), eng, 0.01f)},
+          {DNNL_ARG_DIFF_WEIGHTS,
+           Filled(weights.diff_weights_desc(), eng, 0.0f)}};
     }
     for (auto _ : state) {
       prim.execute(strm, args);
@@ -166,7 +162,8 @@ std::string ShapeName(const ConvShape& s) {
          "/P:" + std::to_string(s.pad);
 }
 
-void RegisterAll() {
+// Registered before main: the rows are built from kShapes at run time.
+const bool kRegistered = [] {
   for (const ConvShape& s : kShapes) {
     for (Pass p : {Pass::kForward, Pass::kBackwardData,
                    Pass::kBackwardWeights}) {
@@ -178,16 +175,10 @@ void RegisterAll() {
           ->UseRealTime();
     }
   }
-}
+  return true;
+}();
 
 }  // namespace
 }  // namespace trainbus::kernels
 
-int main(int argc, char** argv) {
-  trainbus::kernels::RegisterAll();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+BENCHMARK_MAIN();
