@@ -285,6 +285,10 @@ void ConvBackwardData(const ConvShape& s, ConvMethod method,
 
 void ConvBackwardWeights(const ConvShape& s, ConvMethod method,
                          const float* in, const float* dout, float* dweight) {
+  if (s.batch == 0) {  // no images: no chunk would write the sum
+    std::fill(dweight, dweight + s.WeightSize(), 0.0f);
+    return;
+  }
   if (method == ConvMethod::kDirect) {
     return DirectConvBackwardWeights(s, in, dout, dweight);
   }

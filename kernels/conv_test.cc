@@ -212,6 +212,16 @@ TEST(ConvTest, BitwiseIdenticalForAnyThreadCount) {
   }
 }
 
+TEST(ConvTest, EmptyBatchGivesZeroWeightGradient) {
+  const ConvShape s{0, 2, 5, 5, 3, 3, 1};
+  for (ConvMethod method : kMethods) {
+    std::vector<float> dw(s.WeightSize(), 7.0f);
+    ConvBackwardWeights(s, method, nullptr, nullptr, dw.data());
+    EXPECT_EQ(dw, std::vector<float>(s.WeightSize(), 0.0f))
+        << ConvMethodName(method);
+  }
+}
+
 TEST(ConvTest, RuleFallsBackToIm2colWhereDirectDoesNotApplyOrLoses) {
   const ConvShape wide_pad{2, 8, 4, 4, 2, 3, /*pad=*/3};
   EXPECT_EQ(ChooseConvMethods(wide_pad).backward_data, ConvMethod::kIm2col);
