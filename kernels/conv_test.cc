@@ -35,6 +35,11 @@ const ConvShape kShapes[] = {
     {4, 1, 28, 28, 16, 3, 1},   // threaded
     {3, 6, 14, 14, 10, 3, 1},   // the accuracy CNN's second layer, smaller
     {2, 3, 6, 33, 5, 1, 0},     // 1x1 kernel
+    // Output-channel tiles (rows not whole vectors, 2N output channels):
+    // forward, and backward data (16 input channels).
+    {2, 8, 9, 11, 16, 3, 1},
+    {3, 16, 7, 6, 8, 3, 1},
+    {2, 4, 10, 13, 32, 5, 1},
 };
 
 // Every buffer starts `offset` floats past a vector boundary (0: aligned).
