@@ -26,6 +26,7 @@ const ConvShape kShapes[] = {
     {2, 3, 12, 11, 17, 5},
     {4, 1, 28, 28, 8, 5},   // large: threaded
     {16, 2, 12, 12, 3, 5},  // padded col rows
+    {12, 16, 12, 12, 3, 5}, // two im2col chunks (10 images each)
     {2, 5, 9, 19, 7, 3, 1},
     {2, 2, 7, 9, 3, 3, 1},
     {3, 1, 8, 6, 4, 5, 2},
