@@ -1,5 +1,6 @@
-// Convolution by im2col + GEMM. The GEMMs carry >95% of the flops and are
-// threaded and deterministic; im2col/col2im are copies, threaded over rows
+// Convolution: the method rule, the passes by either method, and im2col +
+// GEMM. With im2col the GEMMs carry >95% of the flops and are threaded and
+// deterministic; im2col/col2im are copies, threaded over rows
 // (forward) or input channels (backward, so no two tasks add into the same
 // input element and the sum order is fixed). Their rows are short (OW = 24
 // or 8 floats here), so the per-target copy/add uses 8-lane vectors where a
@@ -14,7 +15,9 @@
 #include "hwy/highway.h"
 #include "kernels/activation.h"
 #include "kernels/conv.h"
+#include "kernels/conv_direct.h"
 #include "kernels/gemm.h"
+#include "kernels/scratch.h"
 #include "oneapi/tbb/blocked_range.h"
 #include "oneapi/tbb/parallel_for.h"
 
@@ -158,29 +161,138 @@ void Col2Im(const ConvShape& s, const float* col, float* din) {
        });
 }
 
-void Conv2dForward(const ConvShape& s, const float* in, const float* weight,
-                   const float* bias, float* out, float* col) {
-  Im2Col(s, in, col);
-  const size_t kk = s.ColRows(), cols = s.ColCols(), ld = s.ColStride();
-  // out (OC, cols) = weight (OC, kk) * col (kk, cols)
-  Gemm(Transpose::kNo, Transpose::kNo, s.out_channels, cols, kk, 1.0f, weight,
-       kk, col, ld, 0.0f, out, cols);
-  ChannelBiasForward(out, bias, s.out_channels, cols, /*relu=*/false);
+const char* ConvMethodName(ConvMethod method) {
+  return method == ConvMethod::kDirect ? "direct" : "im2col";
 }
 
-void Conv2dBackward(const ConvShape& s, const float* col, const float* weight,
-                    const float* dout, float* dweight, float* dbias,
-                    float* din, float* dcol) {
-  const size_t kk = s.ColRows(), cols = s.ColCols(), ld = s.ColStride();
-  // dweight (OC, kk) = dout (OC, cols) * col^T (cols, kk)
-  Gemm(Transpose::kNo, Transpose::kYes, s.out_channels, kk, cols, 1.0f, dout,
-       cols, col, ld, 0.0f, dweight, kk);
-  ChannelBiasBackward(dout, s.out_channels, cols, dbias);
-  if (din == nullptr) return;
-  // dcol (kk, cols) = weight^T (kk, OC) * dout (OC, cols)
-  Gemm(Transpose::kYes, Transpose::kNo, kk, cols, s.out_channels, 1.0f,
-       weight, kk, dout, cols, 0.0f, dcol, ld);
-  Col2Im(s, dcol, din);
+ConvMethods ChooseConvMethods(const ConvShape& s) {
+  ConvMethods m{ConvMethod::kDirect, ConvMethod::kIm2col,
+                ConvMethod::kDirect};
+  // Backward data is a forward convolution over dout padded by K - 1 - pad:
+  // it multiplies zeros unless the output is about the input's size, and
+  // its 4-channel blocks idle on a 1-3 channel input.
+  const size_t in_pixels = s.height * s.width;
+  const size_t out_pixels = s.OutHeight() * s.OutWidth();
+  if (s.pad < s.kernel && s.channels >= 4 && 4 * in_pixels <= 5 * out_pixels) {
+    m.backward_data = ConvMethod::kDirect;
+  }
+  // With one input channel and output rows that are not whole 8-float
+  // vectors, the direct kernel first copies dout into padded rows: a pass
+  // as long as the K*K multiply-adds per element it then saves.
+  if (s.channels == 1 && s.OutWidth() % 8 != 0) {
+    m.backward_weights = ConvMethod::kIm2col;
+  }
+  return m;
+}
+
+namespace {
+
+// im2col matrices stay under 1 MiB (half of L2): im2col, the GEMMs and
+// col2im then run out of L2 instead of streaming a 3-4 MiB matrix through
+// memory several times. Chunks depend on the shape only.
+constexpr size_t kColFloats = size_t{1} << 18;
+
+size_t ImagesPerChunk(const ConvShape& s) {
+  const size_t per_image = s.ColRows() * s.OutHeight() * s.OutWidth();
+  return std::max<size_t>(1, kColFloats / std::max<size_t>(per_image, 1));
+}
+
+// Calls body(chunk shape, first image, col scratch) for each batch chunk.
+template <class Body>
+void ForEachChunk(const ConvShape& s, const Body& body) {
+  const size_t chunk = ImagesPerChunk(s);
+  ConvShape c = s;
+  c.batch = std::min(chunk, s.batch);
+  c.batch_total = s.batch;
+  ScratchBuffer col(c.ColSize());
+  for (size_t b0 = 0; b0 < s.batch; b0 += chunk) {
+    c.batch = std::min(chunk, s.batch - b0);
+    c.batch_begin = b0;
+    body(c, b0, col.data());
+  }
+}
+
+void Im2colForward(const ConvShape& s, const float* in, const float* weight,
+                   float* out) {
+  const size_t ohw = s.OutHeight() * s.OutWidth(), ldo = s.batch * ohw;
+  ForEachChunk(s, [&](const ConvShape& c, size_t b0, float* col) {
+    Im2Col(c, in, col);
+    // out[:, chunk] (OC, cols) = weight (OC, kk) * col (kk, cols)
+    Gemm(Transpose::kNo, Transpose::kNo, c.out_channels, c.ColCols(),
+         c.ColRows(), 1.0f, weight, c.ColRows(), col, c.ColStride(), 0.0f,
+         out + b0 * ohw, ldo);
+  });
+}
+
+void Im2colBackwardWeights(const ConvShape& s, const float* in,
+                           const float* dout, float* dweight) {
+  const size_t ohw = s.OutHeight() * s.OutWidth(), ldo = s.batch * ohw;
+  ForEachChunk(s, [&](const ConvShape& c, size_t b0, float* col) {
+    Im2Col(c, in, col);
+    // dW (OC, kk) (+)= dout[:, chunk] * col^T, chunks summed in order.
+    Gemm(Transpose::kNo, Transpose::kYes, c.out_channels, c.ColRows(),
+         c.ColCols(), 1.0f, dout + b0 * ohw, ldo, col, c.ColStride(),
+         b0 == 0 ? 0.0f : 1.0f, dweight, c.ColRows());
+  });
+}
+
+void Im2colBackwardData(const ConvShape& s, const float* weight,
+                        const float* dout, float* din) {
+  const size_t ohw = s.OutHeight() * s.OutWidth(), ldo = s.batch * ohw;
+  ForEachChunk(s, [&](const ConvShape& c, size_t b0, float* dcol) {
+    // dcol (kk, cols) = W^T (kk, OC) * dout[:, chunk] (OC, cols)
+    Gemm(Transpose::kYes, Transpose::kNo, c.ColRows(), c.ColCols(),
+         c.out_channels, 1.0f, weight, c.ColRows(), dout + b0 * ohw, ldo,
+         0.0f, dcol, c.ColStride());
+    Col2Im(c, dcol, din);
+  });
+}
+
+}  // namespace
+
+size_t ConvScratchFloats(const ConvShape& s) {
+  ConvShape chunk = s;
+  chunk.batch = std::min(s.batch, ImagesPerChunk(s));
+  // Direct backward weights: padded copies of the input and dout (rows at
+  // most a vector and the kernel's reach wider) and per-chunk partial sums.
+  const size_t wide = 16 + s.kernel;
+  const size_t padded = s.channels * s.batch * (s.height + 2 * s.pad) *
+                        (s.width + 2 * s.pad + wide);
+  const size_t dout = s.out_channels * s.batch * s.OutHeight() *
+                      (s.OutWidth() + wide);
+  const size_t partials = (s.out_channels + 2) * s.batch * s.ColRows();
+  return std::max(chunk.ColSize(), padded + dout + partials);
+}
+
+void ConvForward(const ConvShape& s, ConvMethod method, const float* in,
+                 const float* weight, const float* bias, bool relu,
+                 float* out) {
+  if (method == ConvMethod::kDirect) {
+    return DirectConvForward(s, in, weight, bias, relu, out);
+  }
+  Im2colForward(s, in, weight, out);
+  ChannelBiasForward(out, bias, s.out_channels, s.batch * s.OutHeight() *
+                     s.OutWidth(), relu);
+}
+
+void ConvBackwardData(const ConvShape& s, ConvMethod method,
+                      const float* weight, const float* dout, float* din) {
+  if (method == ConvMethod::kDirect && s.pad < s.kernel) {
+    return DirectConvBackwardData(s, weight, dout, din);
+  }
+  Im2colBackwardData(s, weight, dout, din);
+}
+
+void ConvBackwardWeights(const ConvShape& s, ConvMethod method,
+                         const float* in, const float* dout, float* dweight) {
+  if (s.batch == 0) {  // no images: no chunk would write the sum
+    std::fill(dweight, dweight + s.WeightSize(), 0.0f);
+    return;
+  }
+  if (method == ConvMethod::kDirect) {
+    return DirectConvBackwardWeights(s, in, dout, dweight);
+  }
+  Im2colBackwardWeights(s, in, dout, dweight);
 }
 
 // The direct loops: calls tap(out_index, weight_index, in_index) for every

@@ -44,57 +44,28 @@ bool Dense::BackwardSgd(const float* in, const float* out, float* dout,
   return true;
 }
 
-kernels::ConvShape Conv::Chunk(size_t batch, size_t begin) const {
+kernels::ConvShape Conv::Batch(size_t batch) const {
   kernels::ConvShape s = shape_;
-  s.batch = std::min(chunk_, batch - begin);
-  s.batch_begin = begin;
-  s.batch_total = batch;
+  s.batch = batch;
   return s;
 }
 
-void Conv::Reserve(size_t batch) {
-  kernels::ConvShape s = shape_;
-  s.batch = std::min(batch, chunk_);
-  if (col_.size() < s.ColSize()) {
-    col_ = kernels::AlignedFloats(s.ColSize());
-    dcol_ = kernels::AlignedFloats(s.ColSize());
-  }
-}
-
 void Conv::Forward(const float* in, float* out, size_t batch) {
-  const size_t ohw = shape_.OutHeight() * shape_.OutWidth();
-  const size_t ldo = batch * ohw;  // out (OC, B*OH*OW)
-  for (size_t b0 = 0; b0 < batch; b0 += chunk_) {
-    const kernels::ConvShape s = Chunk(batch, b0);
-    kernels::Im2Col(s, in, col_.data());
-    // out[:, chunk] (OC, cols) = weight (OC, kk) * col (kk, cols)
-    Gemm(Transpose::kNo, Transpose::kNo, s.out_channels, s.ColCols(),
-         s.ColRows(), 1.0f, w_, s.ColRows(), col_.data(), s.ColStride(), 0.0f,
-         out + b0 * ohw, ldo);
-  }
-  kernels::ChannelBiasForward(out, b_, shape_.out_channels, ldo,
-                              /*relu=*/true);
+  const kernels::ConvShape s = Batch(batch);
+  kernels::ConvForward(s, kernels::ChooseConvMethods(s).forward, in, w_, b_,
+                       /*relu=*/true, out);
 }
 
 void Conv::Backward(const float* in, const float* out, float* dout, float* din,
                     size_t batch) {
-  const size_t ohw = shape_.OutHeight() * shape_.OutWidth();
-  const size_t ldo = batch * ohw;
-  const size_t oc = shape_.out_channels, kk = shape_.ColRows();
-  kernels::ReluBackward(out, dout, dout, oc * ldo);
-  kernels::ChannelBiasBackward(dout, oc, ldo, db_);
-  for (size_t b0 = 0; b0 < batch; b0 += chunk_) {
-    const kernels::ConvShape s = Chunk(batch, b0);
-    const float* dchunk = dout + b0 * ohw;
-    kernels::Im2Col(s, in, col_.data());
-    // dW (OC, kk) (+)= dout[:, chunk] * col^T, chunks summed in order.
-    Gemm(Transpose::kNo, Transpose::kYes, oc, kk, s.ColCols(), 1.0f, dchunk,
-         ldo, col_.data(), s.ColStride(), b0 == 0 ? 0.0f : 1.0f, dw_, kk);
-    if (din == nullptr) continue;
-    // dcol (kk, cols) = W^T (kk, OC) * dout[:, chunk] (OC, cols)
-    Gemm(Transpose::kYes, Transpose::kNo, kk, s.ColCols(), oc, 1.0f, w_, kk,
-         dchunk, ldo, 0.0f, dcol_.data(), s.ColStride());
-    kernels::Col2Im(s, dcol_.data(), din);
+  const kernels::ConvShape s = Batch(batch);
+  const kernels::ConvMethods m = kernels::ChooseConvMethods(s);
+  const size_t n = s.out_channels * batch * s.OutHeight() * s.OutWidth();
+  kernels::ReluBackward(out, dout, dout, n);
+  kernels::ChannelBiasBackward(dout, s.out_channels, n / s.out_channels, db_);
+  kernels::ConvBackwardWeights(s, m.backward_weights, in, dout, dw_);
+  if (din != nullptr) {
+    kernels::ConvBackwardData(s, m.backward_data, w_, dout, din);
   }
 }
 

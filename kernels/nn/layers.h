@@ -2,8 +2,8 @@
 //
 // A layer maps a batch of inputs to outputs and back. Parameters and their
 // gradients live in the network's flat arrays; a layer holds pointers into
-// them. Scratch (im2col matrices, pool argmax) is sized by Reserve() so that
-// no step allocates. Backward overwrites (does not accumulate) gradients and
+// them. Scratch (pool argmax, dropout masks) is sized by Reserve() so that
+// no step allocates (conv scratch comes from the kernels' pool). Backward overwrites (does not accumulate) gradients and
 // may modify dout in place.
 //
 // Layouts: dense layers use (B, features); conv and pool layers use
@@ -66,40 +66,28 @@ class Dense : public Layer {
   float *w_, *b_, *dw_, *db_;
 };
 
-// 5x5 (any k) valid conv + bias + ReLU, channel-major in and out.
-//
-// The batch is processed in chunks whose im2col matrix stays under
-// col_floats (default 256 Ki floats = 1 MiB, half of L2): im2col, the GEMMs
-// and col2im then run out of L2 instead of streaming a 3-4 MiB matrix
-// through memory several times. Backward recomputes im2col per chunk
-// rather than keeping it. Chunking depends only on the shapes, so results
-// stay independent of the thread count.
+// k x k conv (valid or same) + bias + ReLU, channel-major in and out. Each
+// pass uses the method kernels::ChooseConvMethods picks for the shape
+// (direct or im2col + GEMM); the choice depends only on the shape, so results
+// are independent of the thread count and reproducible.
 class Conv : public Layer {
  public:
-  static constexpr size_t kDefaultColFloats = size_t{1} << 18;
   Conv(const kernels::ConvShape& shape, float* w, float* b, float* dw,
-       float* db, size_t col_floats = kDefaultColFloats)
-      : shape_(shape), w_(w), b_(b), dw_(dw), db_(db) {
-    const size_t per_image = shape_.ColRows() * shape_.OutHeight() *
-                             shape_.OutWidth();
-    chunk_ = std::max<size_t>(1, col_floats / std::max<size_t>(per_image, 1));
-  }
+       float* db)
+      : shape_(shape), w_(w), b_(b), dw_(dw), db_(db) {}
   size_t out_size() const override {
     return shape_.out_channels * shape_.OutHeight() * shape_.OutWidth();
   }
-  void Reserve(size_t batch) override;
   void Forward(const float* in, float* out, size_t batch) override;
   void Backward(const float* in, const float* out, float* dout, float* din,
                 size_t batch) override;
   bool has_params() const override { return true; }
 
  private:
-  kernels::ConvShape Chunk(size_t batch, size_t begin) const;
+  kernels::ConvShape Batch(size_t batch) const;
 
   kernels::ConvShape shape_;  // batch is set per call
   float *w_, *b_, *dw_, *db_;
-  size_t chunk_;  // images per im2col chunk
-  kernels::AlignedFloats col_, dcol_;
 };
 
 // 2x2 max-pool over channel-major planes.

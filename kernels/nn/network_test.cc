@@ -94,37 +94,44 @@ TEST(NetworkTest, GradientsMatchFiniteDifferences) {
   CheckGradients("cnn:conv=2x3,hidden=6,input=1x20x20,classes=3,dropout=0.4", 2);
 }
 
-TEST(NetworkTest, ChunkedConvMatchesWholeBatch) {
-  const kernels::ConvShape shape{0, 2, 10, 9, 3, 5};
-  const size_t batch = 7, in_size = 2 * 10 * 9, out_per = 3 * 6 * 5;
-  const auto w = Uniform(3 * 2 * 25, 1), b = Uniform(3, 2);
-  const auto x = Uniform(batch * in_size, 3);
-  std::vector<float> dw[2], db[2], din[2], out[2];
-  for (int variant = 0; variant < 2; ++variant) {
-    dw[variant].resize(w.size());
-    db[variant].resize(3);
-    din[variant].resize(x.size());
-    out[variant].resize(batch * out_per);
-    // Variant 1: 2 images per chunk (4 chunks); variant 0: one chunk.
-    internal::Conv conv(shape, const_cast<float*>(w.data()),
-                        const_cast<float*>(b.data()), dw[variant].data(),
-                        db[variant].data(), variant == 0 ? 1 << 20 : 3000);
-    conv.Reserve(batch);
-    conv.Forward(x.data(), out[variant].data(), batch);
-    std::vector<float> dout = Uniform(batch * out_per, 4);
-    conv.Backward(x.data(), out[variant].data(), dout.data(),
-                  din[variant].data(), batch);
-  }
-  auto near = [](const std::vector<float>& a, const std::vector<float>& b) {
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (std::fabs(a[i] - b[i]) > 1e-5f * (1 + std::fabs(a[i]))) return false;
+// The layer (ReLU, bias, the rule's method for each pass) against the
+// kernels' direct loops, valid and padded.
+TEST(NetworkTest, ConvLayerMatchesDirectLoops) {
+  for (size_t pad : {0, 1}) {
+    kernels::ConvShape s{7, 2, 10, 9, 3, 5, pad};
+    const size_t out_size = s.OutSize();
+    const auto w = Uniform(s.WeightSize(), 1), b = Uniform(3, 2);
+    const auto x = Uniform(s.InSize(), 3), r = Uniform(out_size, 4);
+    std::vector<float> dw(w.size()), db(3), din(x.size()), out(out_size);
+    internal::Conv conv({0, 2, 10, 9, 3, 5, pad}, const_cast<float*>(w.data()),
+                        const_cast<float*>(b.data()), dw.data(), db.data());
+    conv.Forward(x.data(), out.data(), s.batch);
+    std::vector<float> dout = r;
+    conv.Backward(x.data(), out.data(), dout.data(), din.data(), s.batch);
+
+    std::vector<float> want(out_size), masked(out_size), dwr(w.size()),
+        dbr(3), dinr(x.size());
+    kernels::Conv2dForwardReference(s, x.data(), w.data(), b.data(),
+                                    want.data());
+    for (size_t i = 0; i < out_size; ++i) {
+      want[i] = std::max(want[i], 0.0f);
+      masked[i] = want[i] > 0.0f ? r[i] : 0.0f;
     }
-    return true;
-  };
-  EXPECT_TRUE(near(out[0], out[1]));
-  EXPECT_TRUE(near(dw[0], dw[1]));
-  EXPECT_TRUE(near(db[0], db[1]));
-  EXPECT_TRUE(near(din[0], din[1]));
+    kernels::Conv2dBackwardReference(s, x.data(), w.data(), masked.data(),
+                                     dwr.data(), dbr.data(), dinr.data());
+    auto near = [](const std::vector<float>& a, const std::vector<float>& b) {
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (std::fabs(a[i] - b[i]) > 1e-4f * (1 + std::fabs(b[i]))) {
+          return false;
+        }
+      }
+      return true;
+    };
+    EXPECT_TRUE(near(out, want)) << "pad " << pad;
+    EXPECT_TRUE(near(dw, dwr)) << "pad " << pad;
+    EXPECT_TRUE(near(db, dbr)) << "pad " << pad;
+    EXPECT_TRUE(near(din, dinr)) << "pad " << pad;
+  }
 }
 
 TEST(NetworkTest, ParameterCounts) {

@@ -134,9 +134,9 @@ ModelCost NetworkPlan::Cost() const {
       const uint64_t per_image =
           p.conv.ColRows() * p.conv.OutHeight() * p.conv.OutWidth();
       macs = per_image * p.conv.out_channels;
-      const uint64_t chunk =
-          std::max<uint64_t>(1, Conv::kDefaultColFloats / per_image);
-      scratch = std::max(scratch, 2 * per_image * std::min(batch, chunk));
+      kernels::ConvShape shape = p.conv;
+      shape.batch = batch;
+      scratch = std::max<uint64_t>(scratch, kernels::ConvScratchFloats(shape));
     }
     if (p.kind == LayerPlan::kPool || p.kind == LayerPlan::kDropout) {
       scratch += p.out_size * batch;  // argmax bytes, dropout mask

@@ -11,7 +11,9 @@
 # 3. PyTorch: tools/bench/torch_models.py with /usr/bin/python3,
 #    torch.set_num_threads(2) (and 1, see below), OPENBLAS_NUM_THREADS=1,
 #    pinned to CPUs 0,1 with taskset
-# 4. tools/bench/ratio_table.py
+# 4. tools/bench/ratio_table.py, then the convolution peer table
+#    (tools/bench/conv_peer_table.py: ours vs oneDNN, see "Convolution vs
+#    oneDNN" below)
 # Every number is the best of $REPS repetitions (the machine is shared).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +25,8 @@ mkdir -p "$OUT"
 
 tools/setup.sh --bench
 bazel build -c opt //kernels:peak_benchmark //kernels:gemm_benchmark \
-  //kernels:conv_benchmark //kernels/nn:model_benchmark >&2
+  //kernels:conv_benchmark //kernels/nn:model_benchmark \
+  //kernels:conv_peer_benchmark >&2
 
 run() {  # run <binary> <json> [filter]
   taskset -c "$CPUS" "bazel-bin/$1" --benchmark_format=json \
@@ -35,6 +38,15 @@ run kernels/peak_benchmark peak.json
 run kernels/gemm_benchmark gemm.json
 run kernels/conv_benchmark conv.json
 run kernels/nn/model_benchmark models.json BM_Train
+
+# Convolution vs oneDNN (issue 14): ours and oneDNN's forward, backward data
+# and backward weights, interleaved in one binary. 2 threads as the issue
+# asks; OMP_WAIT_POLICY=passive because oneDNN's spinning OpenMP workers
+# stall for a whole time slice on a shared machine (see BENCHMARKS.md). Then
+# 1 thread, ranked by CPU time: the kernels' own efficiency, which a loaded
+# machine distorts least.
+OMP_WAIT_POLICY=passive run kernels/conv_peer_benchmark conv_peer2.json B:64
+OMP_NUM_THREADS=1 CPUS=0 run kernels/conv_peer_benchmark conv_peer1.json B:64
 
 # The issue's setting is 2 threads. On a shared machine torch's OpenMP
 # workers spin and stall when a CPU is taken, so we also run 1 thread and
@@ -54,3 +66,11 @@ echo
   --gemm "$OUT/gemm.json" --conv "$OUT/conv.json" \
   --models "$OUT/models.json" --torch "$OUT/torch2.jsonl" \
   --torch1 "$OUT/torch1.jsonl"
+echo
+echo "### Convolution vs oneDNN (2 threads: wall time; 1 thread: CPU time)"
+echo
+/usr/bin/python3 tools/bench/conv_peer_table.py \
+  --run "2 threads=$OUT/conv_peer2.json"
+echo
+/usr/bin/python3 tools/bench/conv_peer_table.py --cpu \
+  --run "1 thread=$OUT/conv_peer1.json"

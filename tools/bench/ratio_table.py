@@ -68,7 +68,7 @@ def main():
     print("\n".join(rows) + "\n")
 
     conv = best(args.conv, "GFLOP/s")
-    print("### Convolution (im2col + GEMM, 2 threads)\n")
+    print("### Convolution by method (M:0 im2col + GEMM, M:1 direct; 2 threads)\n")
     print("| benchmark | GFLOP/s |\n|---|---|")
     for name, v in conv.items():
         print(f"| {name} | {v:.1f} |")
