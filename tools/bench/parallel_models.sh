@@ -48,4 +48,9 @@ for m in together["models"]:
 print()
 print(f"all four together: {together['wall_seconds']:.1f} s wall for "
       f"{together['train_samples']} samples x {together['epochs']} epoch(s)")
+walls = {m["name"]: json.load(open(os.path.join(work, f"alone_{m['name']}.json")))["wall_seconds"]
+         for m in together["models"]}
+slowest = max(walls, key=walls.get)
+print(f"slowest alone: {slowest}, {walls[slowest]:.1f} s wall; together / slowest alone: "
+      f"{together['wall_seconds'] / walls[slowest]:.2f}x (target <= 1.1x)")
 PY
