@@ -18,14 +18,23 @@ MIN_TIME=${MIN_TIME:-0.2}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bus_path_bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-bazel build -c opt //bus:fanout_benchmark //actors/model:model_actor_benchmark >&2
+# BIN_DIR=DIR: use DIR/fanout_benchmark and DIR/model_actor_benchmark as
+# they are (no build), e.g. binaries copied aside while bazel is busy.
+if [[ -n "${BIN_DIR:-}" ]]; then
+  FANOUT=$BIN_DIR/fanout_benchmark MODEL=$BIN_DIR/model_actor_benchmark
+else
+  bazel build -c opt //bus:fanout_benchmark //actors/model:model_actor_benchmark >&2
+  FANOUT=bazel-bin/bus/fanout_benchmark
+  MODEL=bazel-bin/actors/model/model_actor_benchmark
+fi
 FLAGS=(--benchmark_repetitions="$REPS" --benchmark_enable_random_interleaving=true
-       --benchmark_min_time="$MIN_TIME" --benchmark_format=json)
+       --benchmark_min_time="$MIN_TIME" --benchmark_out_format=json)
 echo "== fan-out (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-bazel-bin/bus/fanout_benchmark "${FLAGS[@]}" \
-  --benchmark_filter='BM_(FanOut|RawFanOut|RawMailbox)/.*batch:1/' >"$WORK/fanout.json"
+"$FANOUT" "${FLAGS[@]}" \
+  --benchmark_filter='BM_(FanOut|RawFanOut|RawMailbox)/.*batch:1/' \
+  --benchmark_out="$WORK/fanout.json" >&2
 echo "== whole path (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-bazel-bin/actors/model/model_actor_benchmark "${FLAGS[@]}" >"$WORK/model.json"
+"$MODEL" "${FLAGS[@]}" --benchmark_out="$WORK/model.json" >&2
 
 /usr/bin/python3 - "$WORK" <<'PY'
 import collections, json, os, statistics, sys
@@ -62,13 +71,15 @@ for n in (1, 4, 16):
 print()
 names = ["softmax batch 1", "MLP 784-128-10 batch 64", "CNN batch 64"]
 targets = [0.7, 0.9, 0.9]
-print("| model | plain loop samples/s | bus, 1 sample/message | bus, 64 samples/message "
-      "| bus(1) / plain | bus(64) / plain | target |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
+print("| model | TBB threads | plain loop samples/s | bus, 1 sample/message "
+      "| bus, 64 samples/message | bus(1) / plain | bus(64) / plain | target |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for m, (name, target) in enumerate(zip(names, targets)):
-    plain = mod[f"BM_PlainLoop/model:{m}"]
-    one = mod[f"BM_ThroughBus/model:{m}/message:1"]
-    many = mod[f"BM_ThroughBus/model:{m}/message:64"]
-    print(f"| {name} | {plain:,.0f} | {one:,.0f} | {many:,.0f} | {one / plain:.2f} "
-          f"| {many / plain:.2f} | >= {target}: {'yes' if many / plain >= target else 'no'} |")
+    for t in (0, 1):
+        plain = mod[f"BM_PlainLoop/model:{m}/threads:{t}"]
+        one = mod[f"BM_ThroughBus/model:{m}/message:1/threads:{t}"]
+        many = mod[f"BM_ThroughBus/model:{m}/message:64/threads:{t}"]
+        print(f"| {name} | {t or 'all'} | {plain:,.0f} | {one:,.0f} | {many:,.0f} "
+              f"| {one / plain:.2f} | {many / plain:.2f} "
+              f"| >= {target}: {'yes' if many / plain >= target else 'no'} |")
 PY
