@@ -14,8 +14,12 @@ cd "$(dirname "$0")/../.."
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/parallel_models_bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-bazel build -c opt //experiments:parallel_models >&2
-BIN=bazel-bin/experiments/parallel_models
+# PARALLEL_MODELS_BIN=FILE: run that binary as it is (no build).
+BIN=${PARALLEL_MODELS_BIN:-}
+if [[ -z "$BIN" ]]; then
+  bazel build -c opt //experiments:parallel_models >&2
+  BIN=bazel-bin/experiments/parallel_models
+fi
 
 echo "== all four together" >&2
 "$BIN" --out_dir= --report_json="$WORK/together.json" "$@" >"$WORK/together.log"
