@@ -356,7 +356,8 @@ void Finish(Self* self, std::string why = "") {
 bool Fits(Self* self, const std::vector<uint32_t>& shape, size_t size) {
   auto& st = self->state;
   if (size != st.input_size) return false;
-  if (shape == st.fitting_shape) return true;
+  // fitting_shape is empty until a shape fit (and an empty shape never fits).
+  if (!shape.empty() && shape == st.fitting_shape) return true;
   const nn::ModelSpec& spec = st.model->spec();
   if (!ShapeFits(shape, spec.channels, spec.height, spec.width)) return false;
   st.fitting_shape = shape;
