@@ -5,7 +5,8 @@
 //   bazel run -c opt //bus:fanout_benchmark -- --benchmark_filter='BM_FanOut/'
 //
 // Everything is a real CAF actor on the default (work-stealing) scheduler:
-// a publisher actor keeps a window of in-flight publish requests; each
+// a publisher actor keeps a window of in-flight publishes (PublishWindow,
+// as the generator does); each
 // subscriber counts deliveries and returns credit in batches of a quarter of
 // its window. 784-byte samples travel as Sample (batch:1) or as a
 // SampleBatch of 64 (batch:64).
@@ -28,6 +29,7 @@
 #include "bus/bus.h"
 #include "bus/message.h"
 #include "bus/protocol.h"
+#include "bus/publish_window.h"
 #include "bus/resource.h"
 #include "caf/all.hpp"
 
@@ -83,32 +85,36 @@ caf::behavior Counter(caf::stateful_actor<CounterState>* self,
   };
 }
 
-// Publishes copies of one prototype message, at most kPublishWindow
-// unacknowledged. The target is untyped because the prototype is a prebuilt
-// caf::message (sent as is, without re-wrapping its payload).
+// Publishes copies of one prototype payload through a PublishWindow of
+// kPublishWindow, as the bus's sources do (a fresh payload per publish,
+// acks for every quarter window).
 struct PublisherState {
-  caf::actor target;
+  resource_actor target;
   caf::message prototype;  // (publish_atom, Sample or SampleBatch)
   uint64_t remaining = 0;
-  uint32_t in_flight = 0;
+  PublishWindow window{kPublishWindow, 0};
 
   static inline const char* name = "bench.publisher";
 };
 
 void Pump(caf::stateful_actor<PublisherState>* self) {
   auto& st = self->state;
-  while (st.remaining > 0 && st.in_flight < kPublishWindow) {
+  while (st.remaining > 0 && st.window.CanSend()) {
     --st.remaining;
-    ++st.in_flight;
-    self->request(st.target, caf::infinite, st.prototype).then([=](uint64_t) {
-      --self->state.in_flight;
-      Pump(self);
-    });
+    const bool more = st.remaining > 0;
+    auto again = [self] { Pump(self); };
+    if (st.prototype.match_element<Sample>(1)) {
+      st.window.Send(self, st.target, st.prototype.get_as<Sample>(1), "bench",
+                     more, again);
+    } else {
+      st.window.Send(self, st.target, st.prototype.get_as<SampleBatch>(1),
+                     "bench", more, again);
+    }
   }
 }
 
 caf::behavior Publisher(caf::stateful_actor<PublisherState>* self,
-                        caf::actor target, caf::message prototype) {
+                        resource_actor target, caf::message prototype) {
   self->state.target = std::move(target);
   self->state.prototype = std::move(prototype);
   return {
@@ -213,8 +219,7 @@ struct FanOutRun {
   // Publishes into `source` until the benchmark is done, then stops the
   // publisher and the counters.
   void Measure(benchmark::State& state, const resource_actor& source) {
-    caf::actor publisher = sys.spawn(
-        Publisher, caf::actor_cast<caf::actor>(source), MakePrototype(batch));
+    caf::actor publisher = sys.spawn(Publisher, source, MakePrototype(batch));
     RunRounds(state, sys, self, publisher, counters, batch);
     Stop(sys, counters);
     Stop(sys, {publisher});
@@ -279,6 +284,124 @@ void FanOutArgs(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_FanOut)->Apply(FanOutArgs);
 BENCHMARK(BM_FanOutBindings)->Apply(FanOutArgs);
+
+// ---- The peers: raw CAF messaging, no bus, in the same binary and run.
+//
+// BM_RawFanOut:  one sender actor sends one prebuilt, shared
+//                (deliver_atom, offset, Sample) message to each of N
+//                receivers (CAF's own 1->N fan-out by reference).
+// BM_RawMailbox: N sender actors send it to one receiver (N:1 mailbox).
+// Neither has flow control: a round's messages are all sent at once, so
+// mailboxes hold up to a round. items/s and msgs/s are deliveries, as above.
+
+struct RawSenderState {
+  std::vector<caf::actor> receivers;
+  caf::message delivery;
+
+  static inline const char* name = "bench.raw_sender";
+};
+
+caf::behavior RawSender(caf::stateful_actor<RawSenderState>* self,
+                        std::vector<caf::actor> receivers) {
+  self->state.receivers = std::move(receivers);
+  Sample s = MakePrototype(1).get_as<Sample>(1);
+  self->state.delivery =
+      caf::make_message(deliver_atom::value, uint64_t{0}, std::move(s));
+  return {
+      [=](go_atom, uint64_t n) {
+        auto& st = self->state;
+        for (uint64_t i = 0; i < n; ++i) {
+          for (const caf::actor& r : st.receivers) {
+            caf::unsafe_send_as(self, r, st.delivery);
+          }
+        }
+      },
+  };
+}
+
+// Counts deliveries like Counter, without returning credit.
+caf::behavior RawCounter(caf::stateful_actor<CounterState>* self,
+                         caf::actor waiter) {
+  self->state.waiter = waiter;
+  auto count = [=] {
+    auto& st = self->state;
+    if (++st.received >= st.goal && !st.reported) {
+      st.reported = true;
+      self->send(st.waiter, reached_atom::value);
+    }
+  };
+  return {
+      [=](deliver_atom, uint64_t, const Sample&) { count(); },
+      [=](goal_atom, uint64_t goal) {
+        auto& st = self->state;
+        st.goal = goal;
+        st.reported = st.received >= goal;
+        if (st.reported) self->send(st.waiter, reached_atom::value);
+      },
+  };
+}
+
+// Runs rounds of 4096 deliveries per receiver (the round of BM_FanOut at
+// batch 1), split evenly over the senders.
+void RunRawRounds(benchmark::State& state, FanOutRun& run,
+                  const std::vector<caf::actor>& senders) {
+  constexpr uint64_t kRound = 4096;
+  const uint64_t per_sender = kRound / senders.size();
+  const uint64_t round = per_sender * senders.size();
+  uint64_t goal = 0;
+  for (auto _ : state) {
+    goal += round;
+    for (const caf::actor& c : run.counters) {
+      run.self->send(c, goal_atom::value, goal);
+    }
+    for (const caf::actor& s : senders) {
+      run.self->send(s, go_atom::value, per_sender);
+    }
+    for (size_t i = 0; i < run.counters.size(); ++i) {
+      run.self->receive([](reached_atom) {});
+    }
+  }
+  const double messages =
+      static_cast<double>(goal) * static_cast<double>(run.counters.size());
+  state.SetItemsProcessed(static_cast<int64_t>(messages));
+  state.counters["msgs/s"] =
+      benchmark::Counter(messages, benchmark::Counter::kIsRate);
+  state.counters["subscribers"] = static_cast<double>(run.counters.size());
+  state.counters["senders"] = static_cast<double>(senders.size());
+}
+
+void BM_RawFanOut(benchmark::State& state) {
+  FanOutRun run(state);
+  for (size_t i = 0; i < run.n; ++i) {
+    run.counters.push_back(run.sys.spawn(RawCounter, caf::actor{run.self}));
+  }
+  std::vector<caf::actor> senders{run.sys.spawn(RawSender, run.counters)};
+  RunRawRounds(state, run, senders);
+  Stop(run.sys, run.counters);
+  Stop(run.sys, senders);
+}
+
+void BM_RawMailbox(benchmark::State& state) {
+  FanOutRun run(state);
+  run.counters.push_back(run.sys.spawn(RawCounter, caf::actor{run.self}));
+  std::vector<caf::actor> senders;
+  for (size_t i = 0; i < run.n; ++i) {
+    senders.push_back(run.sys.spawn(RawSender, run.counters));
+  }
+  RunRawRounds(state, run, senders);
+  Stop(run.sys, run.counters);
+  Stop(run.sys, senders);
+}
+
+// Args: receivers (fan-out) or senders (mailbox), and batch 1 only.
+void RawArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n", "batch"});
+  for (int64_t n : {1, 4, 16}) b->Args({n, 1});
+  b->UseRealTime();
+}
+
+BENCHMARK(BM_RawFanOut)->Apply(RawArgs);
+BENCHMARK(BM_RawMailbox)->Apply(RawArgs);
 
 }  // namespace
 }  // namespace trainbus::bus

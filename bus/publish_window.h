@@ -8,7 +8,8 @@
 //   void Pump(Self* self) {
 //     auto& w = self->state.win;
 //     while (w.CanSend() && more()) {
-//       w.Send(self, output, NextSample(), [=] { Pump(self); });
+//       w.Send(self, output, NextSample(), name, /*more=*/more(),
+//              [=] { Pump(self); });
 //     }
 //     if (!more() && w.in_flight() == 0) Finish(self);
 //   }
@@ -38,8 +39,11 @@ class PublishWindow {
 
   // window: publishes in flight (at least 1); rate: samples/s, <= 0 for as
   // fast as the window allows.
+  // Acks come back for every quarter window (see Send).
   PublishWindow(uint32_t window, double rate)
-      : window_(std::max<uint32_t>(window, 1)), rate_(rate) {}
+      : window_(std::max<uint32_t>(window, 1)),
+        ack_every_(std::max<uint32_t>(window_ / 4, 1)),
+        rate_(rate) {}
 
   // Whether one more sample may be published now.
   bool CanSend() const {
@@ -60,30 +64,55 @@ class PublishWindow {
     if (!finishing) self->delayed_send(self, kTick, tick);
   }
 
-  // Publishes `sample` to `to`; `on_ack` runs when the resource has
-  // accepted it (usually: pump again). Call only when CanSend().
-  template <class Self, class OnAck>
-  void Send(Self* self, const resource_actor& to, Sample sample,
-            const std::string& source, OnAck on_ack) {
+  // Publishes `payload` (a Sample, or a SampleBatch when not rate limited)
+  // to `to`; `on_ack` runs when the resource has accepted it (usually: pump
+  // again). Call only when CanSend(). One publish is one unit of the window
+  // however many samples it carries.
+  //
+  // more: the caller will publish to `to` again right after this one. Then,
+  // while the window has room, the publish goes without a reply of its own
+  // (no response message, no response handler), and the next request's
+  // reply acknowledges it too: a resource accepts one sender's publishes in
+  // the order sent, waiting ones included. Every ack_every-th publish, the
+  // one that fills the window and the last of a run are requests, so acks
+  // come back in batches and never stall. A caller that cannot tell (its
+  // next publish may go to another resource) passes false.
+  template <class Self, class Payload, class OnAck>
+  void Send(Self* self, const resource_actor& to, Payload payload,
+            const std::string& source, bool more, OnAck on_ack) {
     if (rate_ > 0) allowance_ -= 1;
     ++in_flight_;
-    self->request(to, caf::infinite, publish_atom::value, std::move(sample))
+    if (++unacked_ < ack_every_ && more && CanSend()) {
+      self->send(to, publish_atom::value, std::move(payload));
+      return;
+    }
+    const uint32_t covered = unacked_;
+    unacked_ = 0;
+    self->request(to, caf::infinite, publish_atom::value, std::move(payload))
         .then(
-            [this, on_ack](uint64_t) mutable {
-              --in_flight_;
+            [this, covered, on_ack](uint64_t) mutable {
+              in_flight_ -= covered;
               on_ack();
             },
-            [self, source](caf::error& err) {
-              caf::aout(self) << "source '" << source
-                              << "' stops: " << base::ErrorToString(err) << "\n";
-              self->quit(err);
-            });
+            [self, source](caf::error& err) { Stop(self, source, err); });
+  }
+
+  // How a source ends when a publish is refused: the error, printed under
+  // its name, is the reason it quits. A publish sent without a reply reports
+  // a refusal to the sender's error handler: sources install this there.
+  template <class Self>
+  static void Stop(Self* self, const std::string& source, caf::error& err) {
+    caf::aout(self) << "source '" << source
+                    << "' stops: " << base::ErrorToString(err) << "\n";
+    self->quit(err);
   }
 
  private:
   uint32_t window_;
+  uint32_t ack_every_;
   double rate_;
   uint32_t in_flight_ = 0;
+  uint32_t unacked_ = 0;  // publishes since the last request, sent or not
   double allowance_ = 0;  // samples we may still send this tick
 };
 

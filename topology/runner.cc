@@ -175,6 +175,7 @@ absl::StatusOr<StartFn> PrepareIdx(const SourceSpec& s, PartContext& ctx,
   g.seed = s.seed;
   g.labels = s.labels;
   g.rate = s.rate;
+  g.batch = s.batch;
   g.listener = ctx.listener;
   caf::actor_system* sys = &ctx.system();
   return [sys, g]() -> absl::StatusOr<caf::actor> {

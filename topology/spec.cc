@@ -315,7 +315,7 @@ const std::vector<KindRow<SourceKind>>& SourceKinds() {
   static const auto* kinds = new std::vector<KindRow<SourceKind>>{
       {SourceKind::kIdxGenerator,
        "idx",
-       {"data_dir", "dataset", "epochs", "seed", "limit", "labels"}},
+       {"data_dir", "dataset", "epochs", "seed", "limit", "labels", "batch"}},
       {SourceKind::kTestReplay,
        "test_replay",
        {"data_dir", "dataset", "limit", "first"}},
@@ -943,6 +943,7 @@ bool Parser::ParseSource(Fields& f, SourceSpec* out) {
   s.limit = f.Uint("limit", s.limit, 0, UINT64_MAX);
   s.first = f.Uint("first", s.first, 0, UINT64_MAX);
   s.labels = f.Bool("labels", s.labels);
+  s.batch = static_cast<uint32_t>(f.Uint("batch", s.batch, 1, 4096));
   return true;
 }
 

@@ -70,6 +70,10 @@ struct SourceSpec {
   uint64_t limit = 0;    // idx, test_replay: first N samples only; 0: all
   uint64_t first = 0;    // test_replay: index of its first test sample
   bool labels = true;    // idx: false publishes the samples unlabelled
+  // idx: samples per message (SampleBatches; 1: one Sample each). Bindings
+  // pass a batch on whole and models train from it without re-batching, so
+  // the bus costs a few messages per batch instead of per sample.
+  uint32_t batch = 64;
   // image_dir: where undecodable files go (empty: printed only).
   std::string dead_letter;
   // image_dir: first write this many test images of `data_dir` (the last

@@ -142,7 +142,7 @@ bindings:
     window: 8
     max_queue: 16
 sources:
-  - {name: gen, kind: idx, data_dir: /d, output: in, epochs: 3, rate: 250.5, seed: 7, limit: 100, labels: false, node: hub}
+  - {name: gen, kind: idx, data_dir: /d, output: in, epochs: 3, rate: 250.5, seed: 7, limit: 100, labels: false, batch: 16, node: hub}
   - {name: replay, kind: test_replay, data_dir: /d, output: in, limit: 5}
   - {name: pics, kind: image_dir, dir: /pics, output: in, rate: 2}
 models:
@@ -195,7 +195,9 @@ TEST(ParseSpec, EveryKeyRoundTripsIntoTheStructs) {
   EXPECT_EQ(gen.seed, 7u);
   EXPECT_EQ(gen.limit, 100u);
   EXPECT_FALSE(gen.labels);
+  EXPECT_EQ(gen.batch, 16u);
   EXPECT_EQ(gen.node, "hub");
+  EXPECT_EQ(spec.sources[1].batch, 64u);  // the default
   EXPECT_EQ(spec.sources[1].kind, SourceKind::kTestReplay);
   EXPECT_EQ(spec.sources[1].limit, 5u);
   EXPECT_EQ(spec.sources[2].kind, SourceKind::kImageDir);

@@ -1,8 +1,10 @@
 #include "actors/generator/generator.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "actors/generator/source_loop.h"
@@ -28,40 +30,75 @@ struct GeneratorState {
 
 using Self = caf::stateful_actor<GeneratorState>;
 
+// The dataset index of the next sample, in the seeded (or plain) order.
+size_t NextIndex(Self* self) {
+  auto& st = self->state;
+  if (st.options.shuffle) return st.order->Next().index;
+  return st.published % st.options.data->count;
+}
+
 bus::Sample Next(Self* self) {
   auto& st = self->state;
   const data::Dataset& d = *st.options.data;
-  data::EpochShuffler::Draw draw;
-  if (st.options.shuffle) {
-    draw = st.order->Next();
-  } else {
-    draw.epoch = st.published / d.count;
-    draw.index = st.published % d.count;
-  }
+  const size_t index = NextIndex(self);
   bus::Sample s;
   s.seq = st.published;
   s.source = st.options.source;
   s.shape = {d.rows, d.cols};
-  s.pixels = bus::Bytes::Copy(d.image(draw.index), d.image_size());
-  s.label = st.options.labels ? d.labels[draw.index] : bus::kNoLabel;
-  s.meta["epoch"] = std::to_string(draw.epoch);
-  s.meta["index"] = std::to_string(draw.index);
+  s.pixels = bus::Bytes::Copy(d.image(index), d.image_size());
+  s.label = st.options.labels ? d.labels[index] : bus::kNoLabel;
   if (!st.options.origin_prefix.empty()) {
-    s.meta[bus::kOriginKey] =
-        absl::StrCat(st.options.origin_prefix,
-                     st.options.origin_offset + draw.index);
+    s.meta[bus::kOriginKey] = absl::StrCat(st.options.origin_prefix,
+                                           st.options.origin_offset + index);
   }
   s.publish_ns = SteadyNowNs();
+  ++st.published;
   return s;
+}
+
+// The next `n` samples as one batch: one pixel buffer, one message.
+bus::SampleBatch NextBatch(Self* self, uint32_t n) {
+  auto& st = self->state;
+  const data::Dataset& d = *st.options.data;
+  const size_t size = d.image_size();
+  bus::SampleBatch b;
+  b.first_seq = st.published;
+  b.source = st.options.source;
+  b.shape = {d.rows, d.cols};
+  b.count = n;
+  std::vector<uint8_t> pixels(size_t{n} * size);
+  b.labels.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const size_t index = NextIndex(self);
+    std::memcpy(pixels.data() + i * size, d.image(index), size);
+    b.labels[i] = st.options.labels ? d.labels[index] : bus::kNoLabel;
+    ++st.published;
+  }
+  b.pixels = bus::Bytes(std::move(pixels));
+  b.publish_ns = SteadyNowNs();
+  return b;
+}
+
+// Samples per message: batches only where every sample is alike (no
+// per-sample origin) and the window is not a sample rate.
+uint32_t MessageSize(const GeneratorOptions& o) {
+  if (!o.origin_prefix.empty() || o.rate > 0) return 1;
+  return std::max<uint32_t>(o.batch, 1);
 }
 
 void Pump(Self* self) {
   auto& st = self->state;
   const bool unbounded = st.total == 0;
+  const uint32_t batch = MessageSize(st.options);
   while (st.window.CanSend() && (unbounded || st.published < st.total)) {
-    bus::Sample s = Next(self);
-    ++st.published;
-    SendSample(self, st.options.output, std::move(s), Pump);
+    const uint64_t left = unbounded ? batch : st.total - st.published;
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(batch, left));
+    const bool more = unbounded || st.published + n < st.total;
+    if (batch == 1) {
+      SendSample(self, st.options.output, Next(self), more, Pump);
+    } else {
+      SendSample(self, st.options.output, NextBatch(self, n), more, Pump);
+    }
   }
   if (!unbounded && st.published == st.total && st.window.in_flight() == 0) {
     FinishSource(self, st.published, [self] {

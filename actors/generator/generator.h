@@ -1,5 +1,6 @@
 // The training-data generator: publishes a dataset to a bus resource, one
-// Sample per image with its label, in a seeded order that is a new
+// Sample per image with its label (or SampleBatches of `batch` of them), in
+// a seeded order that is a new
 // permutation every epoch, for N epochs or forever. With labels off it
 // replays the same images as unlabelled production data, optionally at a
 // fixed rate.
@@ -37,7 +38,12 @@ struct GeneratorOptions {
   uint64_t seed = 1;
   bool shuffle = true;
   bool labels = true;        // false: publish unlabelled (production replay)
-  uint32_t window = 256;     // publishes in flight
+  uint32_t window = 256;     // publishes (messages) in flight
+  // Samples per message: > 1 publishes SampleBatches of this many (the last
+  // one may be short), which bindings and filters pass on whole and model
+  // actors train from without re-batching. Per-sample Samples are published
+  // anyway when origins are asked for or the rate is limited.
+  uint32_t batch = 1;
   double rate = 0;           // samples per second; 0: as fast as accepted
   uint64_t limit = 0;        // stop after this many samples; 0: no limit
   bool end_marker = true;    // publish an end-of-stream marker when done

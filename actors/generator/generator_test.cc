@@ -1,6 +1,7 @@
 // The generator, driven deterministically on CAF's test_coordinator.
 #include "actors/generator/generator.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -125,6 +126,52 @@ TEST_F(GeneratorTest, AnOriginPrefixNamesEachSamplesIndex) {
     EXPECT_EQ(got->samples[i].meta.at(bus::kOriginKey),
               "test:" + std::to_string(i));
   }
+}
+
+// batch=N publishes the very stream of batch=1 in SampleBatches of N (the
+// last one short), then the end marker as a Sample.
+TEST_F(GeneratorTest, BatchesCarryTheSameStream) {
+  GeneratorOptions g;
+  g.data = TinyDataset(20);
+  g.epochs = 2;
+  g.seed = 5;
+  g.window = 3;
+  auto single = Run(g, "single");
+  g.batch = 16;
+  auto batched = Run(g, "batched");
+  ASSERT_EQ(single->samples.size(), 41u);
+  ASSERT_EQ(batched->batches.size(), 3u);  // 16 + 16 + 8
+  ASSERT_EQ(batched->samples.size(), 1u);
+  EXPECT_TRUE(batched->samples[0].end_of_stream());
+  EXPECT_EQ(batched->samples[0].seq, 40u);
+  size_t seq = 0;
+  for (const bus::SampleBatch& b : batched->batches) {
+    EXPECT_EQ(b.first_seq, seq);
+    EXPECT_EQ(b.shape, (std::vector<uint32_t>{2, 3}));
+    ASSERT_EQ(b.labels.size(), b.count);
+    ASSERT_EQ(b.pixels.size(), b.count * 6u);
+    for (uint32_t i = 0; i < b.count; ++i, ++seq) {
+      const bus::Sample& s = single->samples[seq];
+      EXPECT_EQ(b.labels[i], s.label);
+      EXPECT_TRUE(std::equal(s.pixels.data(), s.pixels.data() + 6,
+                             b.pixels.data() + i * 6));
+    }
+  }
+  EXPECT_EQ(seq, 40u);
+  EXPECT_EQ(batched->batches.back().count, 8u);
+  EXPECT_EQ(done->published, 40u);
+}
+
+// Origins name single samples: asking for them publishes Samples whatever
+// the batch (so does a rate, which counts samples).
+TEST_F(GeneratorTest, OriginsPublishSamples) {
+  GeneratorOptions g;
+  g.data = TinyDataset(5);
+  g.batch = 4;
+  g.origin_prefix = "test:";
+  auto got = Run(g);
+  EXPECT_EQ(got->batches.size(), 0u);
+  EXPECT_EQ(got->samples.size(), 6u);
 }
 
 TEST_F(GeneratorTest, ABlockingResourceHoldsTheWindow) {

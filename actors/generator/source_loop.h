@@ -9,7 +9,7 @@
 //     return SourceLoop(self, self->state.options.output, Pump);
 //   }
 //   void Pump(Self* self) {
-//     while (st.window.CanSend() && more) SendSample(self, output, next, Pump);
+//     while (st.window.CanSend() && more) SendSample(self, output, next, more_after, Pump);
 //     if (!more && st.window.in_flight() == 0) FinishSource(self, ..., notify);
 //   }
 #ifndef TRAINBUS_ACTORS_GENERATOR_SOURCE_LOOP_H_
@@ -36,13 +36,14 @@ inline int64_t SteadyNowNs() {
       .count();
 }
 
-// Publishes `s` through the source's window; `pump` runs again once the
-// resource has accepted it.
-template <class Self>
-void SendSample(Self* self, const bus::resource_actor& to, bus::Sample s,
-                void (*pump)(Self*)) {
+// Publishes `s` (a Sample or a SampleBatch) through the source's window;
+// `pump` runs again once the resource has accepted it. `more`: the source
+// publishes to `to` again right after this (see PublishWindow::Send).
+template <class Self, class Payload>
+void SendSample(Self* self, const bus::resource_actor& to, Payload s,
+                bool more, void (*pump)(Self*)) {
   self->state.window.Send(self, to, std::move(s), self->state.options.source,
-                          [self, pump] { pump(self); });
+                          more, [self, pump] { pump(self); });
 }
 
 // Ends the stream once: the marker (if wanted) with sequence number `seq`,
@@ -59,12 +60,15 @@ void FinishSource(Self* self, uint64_t seq, Notify notify) {
                  });
 }
 
-// The source's behaviour: stop when the output resource goes away, and on
-// every tick refill the rate allowance and pump.
+// The source's behaviour: stop when the output resource goes away or refuses
+// a publish, and on every tick refill the rate allowance and pump.
 template <class Self>
 caf::behavior SourceLoop(Self* self, void (*pump)(Self*)) {
   self->monitor(self->state.options.output);
   self->set_down_handler([self](const caf::down_msg&) { self->quit(); });
+  self->set_error_handler([self](caf::error& err) {
+    bus::PublishWindow::Stop(self, self->state.options.source, err);
+  });
   self->send(self, source_tick_atom::value);
   return {
       [self, pump](source_tick_atom tick) {

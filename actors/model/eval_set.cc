@@ -15,9 +15,20 @@ std::vector<uint32_t> WithoutLeadingOnes(const std::vector<uint32_t>& shape) {
 
 }  // namespace
 
-void BytesToUnitFloats(const uint8_t* in, size_t n, float* out) {
+// Blocks of 16 with a fixed trip count and no aliasing, so that -O2's
+// vectorizer (the "very cheap" cost model) turns each block into a few
+// vector instructions; a model actor converts every training sample here.
+void BytesToUnitFloats(const uint8_t* __restrict in, size_t n,
+                       float* __restrict out) {
   constexpr float kScale = 1.0f / 255.0f;
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(in[i]) * kScale;
+  constexpr size_t kBlock = 16;
+  size_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    for (size_t j = 0; j < kBlock; ++j) {
+      out[i + j] = static_cast<float>(in[i + j]) * kScale;
+    }
+  }
+  for (; i < n; ++i) out[i] = static_cast<float>(in[i]) * kScale;
 }
 
 size_t ShapeSize(const std::vector<uint32_t>& shape) {

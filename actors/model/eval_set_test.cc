@@ -47,5 +47,23 @@ TEST(EvalSetTest, FromBytesKeepsTheShapeAndScalesPixels) {
   EXPECT_EQ(FormatShape({}), "(none)");
 }
 
+// The blocked conversion equals the plain one, x * (1/255), for every
+// length around the block size and any start offset.
+TEST(BytesToUnitFloatsTest, MatchesThePlainLoopAtOddLengthsAndOffsets) {
+  std::vector<uint8_t> in(100);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<uint8_t>(i * 37);
+  for (size_t offset : {0u, 1u, 3u}) {
+    for (size_t n : {0u, 1u, 15u, 16u, 17u, 33u, 63u, 97u}) {
+      std::vector<float> out(n + 1, -1.0f);
+      BytesToUnitFloats(in.data() + offset, n, out.data());
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(out[i], static_cast<float>(in[offset + i]) * (1.0f / 255.0f))
+            << "n " << n << " offset " << offset << " at " << i;
+      }
+      EXPECT_EQ(out[n], -1.0f);  // nothing written past n
+    }
+  }
+}
+
 }  // namespace
 }  // namespace trainbus::actors

@@ -27,6 +27,9 @@ struct ModelState {
   size_t input_size = 0;
   size_t classes = 0;
   size_t batch = 1;
+  // The last sample shape that fit the model: the same shape again needs no
+  // ShapeFits (which builds vectors) on every sample.
+  std::vector<uint32_t> fitting_shape;
 
   // The mini-batch being filled.
   std::vector<float> x;
@@ -34,6 +37,7 @@ struct ModelState {
   size_t filled = 0;
   std::vector<float> probs;       // (batch, classes), reused
   std::vector<float> eval_probs;  // (kEvalChunk, classes), reused
+  std::vector<float> predict_x;   // one unlabelled sample, reused
 
   // Prequential accuracy: whole stream and since the last report.
   uint64_t correct = 0, scored = 0;
@@ -302,6 +306,7 @@ caf::error Adopt(Self* self, absl::StatusOr<std::unique_ptr<nn::Model>> model) {
     st.probs.resize(batch * st.classes);
   }
   st.model = std::move(*model);
+  st.fitting_shape.clear();
   return caf::none;
 }
 
@@ -347,13 +352,24 @@ void Finish(Self* self, std::string why = "") {
   if (st.options.quit_at_end || stopped) self->quit();
 }
 
+// Whether samples of `shape` and `size` bytes fit the model's input.
+bool Fits(Self* self, const std::vector<uint32_t>& shape, size_t size) {
+  auto& st = self->state;
+  if (size != st.input_size) return false;
+  // fitting_shape is empty until a shape fit (and an empty shape never fits).
+  if (!shape.empty() && shape == st.fitting_shape) return true;
+  const nn::ModelSpec& spec = st.model->spec();
+  if (!ShapeFits(shape, spec.channels, spec.height, spec.width)) return false;
+  st.fitting_shape = shape;
+  return true;
+}
+
 // Whether the sample may reach the model; a refused one is counted, and the
 // first of each kind is printed.
 bool Admit(Self* self, const SampleView& s) {
   auto& st = self->state;
   const nn::ModelSpec& spec = st.model->spec();
-  if (s.size != st.input_size ||
-      !ShapeFits(s.shape, spec.channels, spec.height, spec.width)) {
+  if (!Fits(self, s.shape, s.size)) {
     if (st.rejected_shape++ == 0) {
       caf::aout(self) << absl::StrFormat(
           "%s: sample %d from '%s' has shape %s (%d bytes) but the model "
@@ -391,9 +407,9 @@ void Consume(Self* self, const SampleView& s) {
     st.y[st.filled++] = s.label;
     if (st.filled == st.batch) TrainFilled(self);
   } else {
-    std::vector<float> x(st.input_size);
-    BytesToUnitFloats(s.pixels, st.input_size, x.data());
-    PredictOne(self, s, x.data());
+    st.predict_x.resize(st.input_size);
+    BytesToUnitFloats(s.pixels, st.input_size, st.predict_x.data());
+    PredictOne(self, s, st.predict_x.data());
   }
 }
 

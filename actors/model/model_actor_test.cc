@@ -2,6 +2,7 @@
 // metrics, predictions and summary come out.
 #include "actors/model/model_actor.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -213,6 +214,47 @@ TEST_F(ModelActorTest, BatchesOfTheWrongShapeAreCounted) {
   ASSERT_EQ(summaries->size(), 1u);
   EXPECT_EQ(summaries->front().rejected_shape, 3u);
   EXPECT_EQ(summaries->front().samples, 4u);
+}
+
+// A SampleBatch trains exactly as its samples would one by one, whatever
+// its size against the model's mini-batch: same steps, same weights.
+TEST_F(ModelActorTest, BatchesTrainAsTheirSamplesWould) {
+  options.spec.batch_size = 5;
+  ASSERT_NO_FATAL_FAILURE(Start());
+  bus::resource_actor batched = Declare("batched");
+  ModelActorOptions o = options;
+  o.name = "model2";
+  o.input = batched;
+  ASSERT_TRUE(SpawnModelActor(t.system(), o).ok());
+  t.Run();
+  for (uint64_t i = 0; i < 23; ++i) Publish(Pattern(i, i % 2));
+  EndStream(23);
+  // The same 23 samples in messages of 7, 7, 7 and 2.
+  for (uint64_t first = 0; first < 23; first += 7) {
+    bus::SampleBatch b;
+    b.first_seq = first;
+    b.source = "patterns";
+    b.shape = {2, 2};
+    b.count = static_cast<uint32_t>(std::min<uint64_t>(7, 23 - first));
+    std::vector<uint8_t> pixels;
+    for (uint64_t i = first; i < first + b.count; ++i) {
+      bus::Sample s = Pattern(i, i % 2);
+      pixels.insert(pixels.end(), s.pixels.data(), s.pixels.data() + 4);
+      b.labels.push_back(s.label);
+    }
+    b.pixels = bus::Bytes(std::move(pixels));
+    ASSERT_TRUE(t.Ask<uint64_t>(batched, bus::publish_atom::value, b));
+  }
+  ASSERT_TRUE(t.Ask<uint64_t>(batched, bus::publish_atom::value,
+                              bus::Sample::EndOfStream("patterns", 23)));
+  t.Run();
+  ASSERT_EQ(summaries->size(), 2u);
+  const ModelSummary& one = (*summaries)[0];
+  const ModelSummary& batch = (*summaries)[1];
+  EXPECT_EQ(batch.steps, 5u);
+  EXPECT_EQ(batch.samples, one.samples);
+  EXPECT_EQ(batch.prequential_accuracy, one.prequential_accuracy);
+  EXPECT_EQ(batch.checkpoint, one.checkpoint);  // bit-identical weights
 }
 
 // Spawning refuses held-out data the model cannot read, naming both shapes.

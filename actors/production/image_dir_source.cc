@@ -61,12 +61,15 @@ void Pump(Self* self) {
       s.shape = {e.image->height, e.image->width};
       s.pixels = bus::Bytes(std::move(e.image->pixels));
       ++st.published;
-      SendSample(self, st.options.output, std::move(s), Pump);
+      // The next file may be a dead letter (another resource): every
+      // publish gets its own ack.
+      SendSample(self, st.options.output, std::move(s), /*more=*/false, Pump);
     } else {
       s.meta["error"] = Reason(e.image.status(), e.path);
       ++st.dead;
       if (st.options.dead_letter) {
-        SendSample(self, st.options.dead_letter, std::move(s), Pump);
+        SendSample(self, st.options.dead_letter, std::move(s), /*more=*/false,
+                   Pump);
       } else {
         caf::aout(self) << "image source '" << st.options.source
                         << "': dead letter " << e.path << ": "

@@ -14,8 +14,12 @@ cd "$(dirname "$0")/../.."
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/parallel_models_bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-bazel build -c opt //experiments:parallel_models >&2
-BIN=bazel-bin/experiments/parallel_models
+# PARALLEL_MODELS_BIN=FILE: run that binary as it is (no build).
+BIN=${PARALLEL_MODELS_BIN:-}
+if [[ -z "$BIN" ]]; then
+  bazel build -c opt //experiments:parallel_models >&2
+  BIN=bazel-bin/experiments/parallel_models
+fi
 
 echo "== all four together" >&2
 "$BIN" --out_dir= --report_json="$WORK/together.json" "$@" >"$WORK/together.log"
@@ -48,4 +52,9 @@ for m in together["models"]:
 print()
 print(f"all four together: {together['wall_seconds']:.1f} s wall for "
       f"{together['train_samples']} samples x {together['epochs']} epoch(s)")
+walls = {m["name"]: json.load(open(os.path.join(work, f"alone_{m['name']}.json")))["wall_seconds"]
+         for m in together["models"]}
+slowest = max(walls, key=walls.get)
+print(f"slowest alone: {slowest}, {walls[slowest]:.1f} s wall; together / slowest alone: "
+      f"{together['wall_seconds'] / walls[slowest]:.2f}x (target <= 1.1x)")
 PY
