@@ -55,6 +55,7 @@ struct ModelState {
   std::vector<CurvePoint> curve;
   std::string error;
   uint32_t markers_seen = 0;
+  bool finishing = false;  // the summary carries the last checkpoint
 
   static inline const char* name = "trainbus.model";
 };
@@ -185,13 +186,17 @@ void Fail(Self* self, std::string why) {
 void MaybeCheckpoint(Self* self, uint64_t before) {
   auto& st = self->state;
   const uint64_t every = st.options.checkpoint_every;
-  if (every == 0 || !st.options.listener || before / every == st.samples / every) {
+  // At the end the summary holds the final weights; a checkpoint then
+  // would also hold the end marker's offset, and a model resumed from it
+  // would wait for a marker that is never replayed.
+  if (every == 0 || !st.options.listener || st.finishing ||
+      before / every == st.samples / every) {
     return;
   }
   self->send(st.options.listener,
              ModelCheckpoint{st.options.name, st.samples, st.model->steps(),
                              st.model->SaveCheckpoint(), st.seen.last(),
-                             st.correct, st.scored});
+                             st.correct, st.scored, st.markers_seen});
 }
 
 // Test-then-train on the filled mini-batch.
@@ -346,6 +351,7 @@ caf::result<std::string> SetHyperparameters(Self* self,
 void Finish(Self* self, std::string why = "") {
   auto& st = self->state;
   const bool stopped = !why.empty();
+  st.finishing = true;
   TrainFilled(self);
   // A last report for the partial window, and one for a stream that was all
   // refused, so its rejected_* counts reach the metrics too.
@@ -473,6 +479,7 @@ caf::behavior ModelActor(Self* self, ModelActorOptions options,
     st.correct = resume->correct;
     st.scored = resume->scored;
     st.seen = bus::DuplicateFilter(resume->offsets);
+    st.markers_seen = resume->markers_seen;
   }
   // The subscription made by SpawnModelActor may be refused.
   bus::QuitOnSubscribeError(self, st.options.name);

@@ -168,12 +168,14 @@ struct ModelCheckpoint {
   bus::Offsets offsets;
   uint64_t correct = 0;
   uint64_t scored = 0;
+  uint32_t markers_seen = 0;  // end markers already past those offsets
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ModelCheckpoint& x) {
   return f(caf::meta::type_name("trainbus.ModelCheckpoint"), x.model,
-           x.samples, x.steps, x.bytes, x.offsets, x.correct, x.scored);
+           x.samples, x.steps, x.bytes, x.offsets, x.correct, x.scored,
+           x.markers_seen);
 }
 
 // What every model actor of a topology (or a test) shares: how it evaluates, whether it
