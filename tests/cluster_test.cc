@@ -234,8 +234,8 @@ std::string PacedSpec(const std::string& name, uint64_t limit, double rate,
   const std::string durable =
       delivery.empty()
           ? ""
-          : absl::StrCat(", durable: true, log: {dir: ", TmpPath(name + "_log"),
-                         "}");
+          : absl::StrCat(", durable: true, log: {dir: ",
+                         TmpPath(name + "_log"), "}");
   const std::string text = absl::Substitute(R"(
 name: $0
 nodes: [{name: worker1}, {name: worker2}]

@@ -770,9 +770,11 @@ std::string FormatPlacedReport(const PlacedReport& report) {
   for (const std::string& node : report.nodes) {
     std::vector<std::string> models;
     for (size_t i = 0; i < report.placed.size(); ++i) {
-      if (report.placed[i].part != node) continue;
-      models.push_back(absl::StrCat(report.run.models[i].name, " (",
-                                    report.placed[i].status, ")"));
+      const PlacedModel& p = report.placed[i];
+      if (p.part != node && p.moved_from != node) continue;
+      models.push_back(absl::StrCat(
+          report.run.models[i].name, " (",
+          p.part == node ? p.status : "moved to the hub", ")"));
     }
     absl::StrAppend(&out, "node ", node, ": ",
                     models.empty() ? "no models" : absl::StrJoin(models, ", "),

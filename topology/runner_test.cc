@@ -281,13 +281,20 @@ TEST(RunSpec, AHookErrorStopsTheRunWithIt) {
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(RunSpec, PlacedOnANodeWithoutNodesIsAnErrorNamingIt) {
+// The tiny spec with [a] and model a on node worker1, no registry and no
+// consumers.
+Tiny ModelAOnWorker1() {
   Tiny t = TinySpec();
   t.spec.registry.reset();
   t.spec.consumers.clear();
   t.spec.nodes.push_back({"worker1", "", {}});
   t.spec.resources[1].node = "worker1";  // [a]
   t.spec.models[0].node = "worker1";
+  return t;
+}
+
+TEST(RunSpec, PlacedOnANodeWithoutNodesIsAnErrorNamingIt) {
+  Tiny t = ModelAOnWorker1();
   caf::actor_system_config cfg;
   ConfigureRunSystem(cfg);
   caf::actor_system sys{cfg};
@@ -332,12 +339,7 @@ TEST(RunSpec, ATestReplayPastTheSplitIsRefusedWithItsNumbers) {
 TEST(ResumeModel, NeedsADurableSourceThenTrainsOnTheReplay) {
   for (bool durable : {false, true}) {
     SCOPED_TRACE(durable ? "durable" : "not durable");
-    Tiny t = TinySpec();
-    t.spec.registry.reset();
-    t.spec.consumers.clear();
-    t.spec.nodes.push_back({"worker1", "", {}});
-    t.spec.resources[1].node = "worker1";  // [a]
-    t.spec.models[0].node = "worker1";
+    Tiny t = ModelAOnWorker1();
     if (durable) {
       t.spec.resources[0].options.log_dir = base::NewTestDir("resume_log");
     }
