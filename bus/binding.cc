@@ -6,6 +6,7 @@
 #include "base/status_error.h"
 #include "bus/message.h"
 #include "bus/protocol.h"
+#include "bus/sequence.h"
 #include "caf/all.hpp"
 
 namespace trainbus::bus {
@@ -19,6 +20,12 @@ struct BindingState {
   uint32_t credit_batch = 1;
   uint64_t forwarded = 0;
   uint64_t failed = 0;
+  // Deliveries come in offset order; one at or below the last is a
+  // redelivery (a resubscription from an earlier offset) and is dropped.
+  bool delivered_any = false;
+  uint64_t last_offset = 0;
+  uint64_t duplicates = 0;
+  std::string offset_key;  // bus::OffsetKey(from), when sequenced
 
   static inline const char* name = "trainbus.binding";
 };
@@ -39,7 +46,7 @@ void Return(Self* self) {
 // it by const reference copies the payload once, into the publish, instead
 // of copy-on-write detaching the whole delivery first.
 template <class T>
-void Forward(Self* self, const T& x) {
+void Publish(Self* self, const T& x) {
   self->request(self->state.to, caf::infinite, publish_atom::value, x)
       .then([=](uint64_t) {
               ++self->state.forwarded;
@@ -56,6 +63,37 @@ void Forward(Self* self, const T& x) {
             });
 }
 
+// Whether the delivery at `offset` is new; a duplicate still frees its
+// credit at the source.
+bool IsNew(Self* self, uint64_t offset) {
+  auto& st = self->state;
+  if (st.delivered_any && offset <= st.last_offset) {
+    ++st.duplicates;
+    Return(self);
+    return false;
+  }
+  st.delivered_any = true;
+  st.last_offset = offset;
+  return true;
+}
+
+template <class T>
+void Forward(Self* self, uint64_t offset, const T& x) {
+  if (IsNew(self, offset)) Publish(self, x);
+}
+
+// A sequenced binding stamps the source offset into the copy it publishes.
+void Forward(Self* self, uint64_t offset, const Sample& x) {
+  if (!IsNew(self, offset)) return;
+  if (self->state.offset_key.empty()) {
+    Publish(self, x);
+    return;
+  }
+  Sample stamped = x;
+  StampOffset(self->state.offset_key, offset, &stamped);
+  Publish(self, stamped);
+}
+
 binding_actor::behavior_type BindingActor(Self* self, resource_actor from,
                                           resource_actor to,
                                           BindingOptions options) {
@@ -65,6 +103,7 @@ binding_actor::behavior_type BindingActor(Self* self, resource_actor from,
   st.options = options;
   st.options.window = std::max<uint32_t>(options.window, 1);
   st.credit_batch = std::max<uint32_t>(st.options.window / 8, 1);
+  if (options.sequenced) st.offset_key = OffsetKey(options.from);
   // Either end going away ends the binding.
   self->monitor(from);
   self->monitor(to);
@@ -72,10 +111,18 @@ binding_actor::behavior_type BindingActor(Self* self, resource_actor from,
     self->quit(down.reason);
   });
   return {
-      [=](deliver_atom, uint64_t, const Sample& x) { Forward(self, x); },
-      [=](deliver_atom, uint64_t, const SampleBatch& x) { Forward(self, x); },
-      [=](deliver_atom, uint64_t, const Prediction& x) { Forward(self, x); },
-      [=](deliver_atom, uint64_t, const Metric& x) { Forward(self, x); },
+      [=](deliver_atom, uint64_t offset, const Sample& x) {
+        Forward(self, offset, x);
+      },
+      [=](deliver_atom, uint64_t offset, const SampleBatch& x) {
+        Forward(self, offset, x);
+      },
+      [=](deliver_atom, uint64_t offset, const Prediction& x) {
+        Forward(self, offset, x);
+      },
+      [=](deliver_atom, uint64_t offset, const Metric& x) {
+        Forward(self, offset, x);
+      },
   };
 }
 
@@ -88,6 +135,7 @@ SubscribeOptions BindingSubscription(const BindingOptions& options) {
   sub.policy = options.policy;
   sub.max_queue = options.max_queue;
   sub.start = options.start;
+  sub.offset = options.offset;
   sub.initial_credit = std::max<uint32_t>(options.window, 1);
   return sub;
 }

@@ -11,6 +11,7 @@
 #include "bus/codec.h"
 #include "bus/message.h"
 #include "bus/protocol.h"
+#include "bus/sequence.h"
 #include "bus/subscribe.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
@@ -441,6 +442,37 @@ TEST_F(DurableBusTest, ReplaysFromEarliestOrAnOffsetThenGoesLive) {
   EXPECT_EQ(tail->samples.size(), 4u);
   EXPECT_EQ(live->samples.size(), 1u);
   EXPECT_EQ(Metrics(r).subscriptions[0].replayed, 10u);
+}
+
+// A sequenced binding (every binding of a placed run) stamps the source
+// offset into what it forwards, and drops a redelivery of an offset it has
+// already forwarded; a replay from an offset starts exactly there.
+TEST_F(DurableBusTest, ASequencedBindingStampsOffsetsAndDropsRedeliveries) {
+  resource_actor src = DeclareDurable("src", base::NewTestDir("seq"));
+  resource_actor dst = Declare("dst");
+  for (uint64_t i = 0; i < 5; ++i) ASSERT_TRUE(Publish(src, MakeSample(i, 1)));
+  auto received = Subscribe(dst, 100);
+  BindingOptions options;
+  options.from = "src";
+  options.to = "dst";
+  options.start = StartFrom::kOffset;
+  options.offset = 2;
+  options.sequenced = true;
+  auto binding = t.Ask<binding_actor>(t.directory, bind_atom::value, options);
+  ASSERT_TRUE(binding) << base::ErrorToString(binding.error());
+  t.Run();
+  // A link that came back delivers 3 and 4 again, then something new.
+  for (uint64_t offset : {3, 4, 5}) {
+    caf::anon_send(*binding, deliver_atom::value, offset,
+                   MakeSample(offset, 1));
+  }
+  t.Run();
+  ASSERT_EQ(received->samples.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(received->samples[i].seq, i + 2);
+    EXPECT_EQ(StampedOffsets(received->samples[i]),
+              (Offsets{{"src", i + 2}}));
+  }
 }
 
 TEST_F(DurableBusTest, CatchUpSubscriberDetachesAndCatchesUpFromTheLog) {

@@ -77,6 +77,10 @@ struct BindingOptions {
   uint32_t max_queue = 0;       // 0: the source resource's default
   uint32_t window = 64;         // messages in flight towards `to`
   StartFrom start = StartFrom::kLatest;
+  uint64_t offset = 0;          // with StartFrom::kOffset
+  // Stamp each forwarded Sample with its offset in `from` (bus/sequence.h),
+  // so that whoever trains on it can drop a replayed duplicate.
+  bool sequenced = false;
 
   std::string Name() const { return from + "->" + to; }
 };
@@ -84,7 +88,8 @@ struct BindingOptions {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, BindingOptions& x) {
   return f(caf::meta::type_name("trainbus.BindingOptions"), x.from, x.to,
-           x.filter, x.policy, x.max_queue, x.window, x.start);
+           x.filter, x.policy, x.max_queue, x.window, x.start, x.offset,
+           x.sequenced);
 }
 
 }  // namespace trainbus::bus

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/substitute.h"
 #include "base/file.h"
@@ -26,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "registry/blob_store.h"
 #include "report/json_text.h"
+#include "tests/tcp_proxy.h"
 #include "tests/test_topology.h"
 #include "topology/runner.h"
 #include "topology/spec.h"
@@ -224,15 +226,25 @@ double Accuracy(const report::Json& result) {
 // A hub stream of `limit` samples at `rate`/s; worker1 trains a softmax
 // (reports every 200 steps) and an MLP wrecked by lr=100, worker2 a softmax
 // (reports every 20 steps). Written to a file; returns its path.
-std::string PacedSpec(const std::string& name, uint64_t limit, double rate) {
+//
+// With `delivery` (the spec's delivery: section, e.g. "{checkpoint_every:
+// 200}") [mnist] is durable, in a log of its own.
+std::string PacedSpec(const std::string& name, uint64_t limit, double rate,
+                      const std::string& delivery = "") {
+  const std::string durable =
+      delivery.empty()
+          ? ""
+          : absl::StrCat(", durable: true, log: {dir: ",
+                         TmpPath(name + "_log"), "}");
   const std::string text = absl::Substitute(R"(
 name: $0
 nodes: [{name: worker1}, {name: worker2}]
 evaluation: {data_dir: $1, limit: 1000}
+$4
 sources:
   - {name: gen, kind: idx, data_dir: $1, output: mnist, limit: $2, rate: $3}
 resources:
-  - {name: mnist}
+  - {name: mnist$5}
   - {name: metrics, max_queue: 4096}
   - {name: worker1/model1, node: worker1}
   - {name: worker1/wrecked, node: worker1}
@@ -253,7 +265,8 @@ models:
 consumers:
   - {name: console, kind: console, inputs: [metrics]}
 )",
-                                              name, kData, limit, rate);
+      name, kData, limit, rate,
+      delivery.empty() ? "" : "delivery: " + delivery, durable);
   const std::string path = TmpPath(name + ".yaml");
   EXPECT_TRUE(base::WriteFileAtomically(path, text).ok());
   return path;
@@ -474,6 +487,173 @@ TEST_F(ClusterTest, TheLocalDemoRunsTheSpecOnChildProcesses) {
       << all;
   EXPECT_TRUE(Contains(*demo, "steps=200 samples=200")) << all;
   EXPECT_TRUE(Contains(*demo, "all processes finished cleanly")) << all;
+}
+
+
+// ---- Issue 15: at-least-once across nodes, recovery from a dead node ------
+
+// A frozen node is noticed within 5 s (a loaded machine can delay a
+// heartbeat by a second or two, which must not kill a live node), and
+// every model on a node checkpoints to the hub every 200 samples.
+constexpr char kRecovery[] =
+    "{heartbeat_s: 0.5, connection_timeout_s: 5, checkpoint_every: 200}";
+constexpr double kConnectionTimeoutS = 5;
+constexpr uint64_t kStream = 4000;
+// The hub prints worker2/model1's report at this step: it has checkpointed
+// at least once (at 200, 400, 600).
+constexpr char kMidStream[] = "metric worker2/model1 test step 600";
+
+// The sha256 of worker2/model1's final checkpoint when the recovery spec
+// runs in this process, nobody killed: what a recovered model must match.
+std::string UninterruptedSha(const std::string& name) {
+  absl::StatusOr<topology::TopologySpec> spec =
+      topology::LoadSpecFile(PacedSpec(name, kStream, 0, kRecovery));
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  if (!spec.ok()) return "";
+  topology::RunOptions options;
+  options.print = false;
+  options.timeout_s = kDeadlineS;
+  absl::StatusOr<topology::RunReport> run = topology::RunSpec(*spec, options);
+  EXPECT_TRUE(run.ok()) << run.status();
+  if (!run.ok()) return "";
+  for (const actors::ModelSummary& m : run->models) {
+    if (m.name == "worker2/model1") {
+      return registry::BlobStore::Sha256Hex(m.checkpoint);
+    }
+  }
+  ADD_FAILURE() << "no worker2/model1 in the reference run";
+  return "";
+}
+
+report::Json ReportDoc(const std::string& path) {
+  return report::Json::parse(base::ReadFile(path).value_or(""), nullptr,
+                             /*allow_exceptions=*/false);
+}
+
+// What every recovery test expects of the hub's report: worker2/model1
+// moved to the hub, resumed from a checkpoint, and ended having trained on
+// every published sample once, to the same bits as the uninterrupted run.
+void ExpectRecovered(const std::string& report_path,
+                     const std::string& reference, const std::string& all) {
+  auto results = Results(report_path, all);
+  const report::Json& moved = results["worker2/model1"];
+  EXPECT_EQ(moved["status"], "done") << all;
+  EXPECT_EQ(moved["node"], "") << all;
+  EXPECT_EQ(moved["moved_from"], "worker2") << all;
+  const uint64_t resumed_at = moved.value("resumed_at", uint64_t{0});
+  EXPECT_GE(resumed_at, 200u) << all;
+  EXPECT_EQ(resumed_at % 200, 0u) << all;
+  EXPECT_EQ(moved["samples"], kStream) << all;
+  EXPECT_EQ(moved["steps"], kStream) << all;
+  EXPECT_EQ(moved["duplicates"], 0) << all;
+  EXPECT_EQ(moved.value("checkpoint_sha256", ""), reference) << all;
+  EXPECT_EQ(results["worker1/model1"]["status"], "done") << all;
+  EXPECT_EQ(results["worker1/model1"]["samples"], kStream) << all;
+  const report::Json doc = ReportDoc(report_path);
+  ASSERT_TRUE(doc.contains("recovery")) << all;
+  const report::Json& r = doc["recovery"];
+  EXPECT_EQ(r["nodes_lost"], 1) << all;
+  EXPECT_EQ(r["models_moved"], report::Json::array({"worker2/model1"}))
+      << all;
+  EXPECT_EQ(r["samples_replayed"], kStream - resumed_at) << all;
+  EXPECT_GE(r.value("checkpoints_received", 0), 1) << all;
+  EXPECT_EQ(doc["lost_nodes"], report::Json::array({"worker2"})) << all;
+}
+
+TEST_F(ClusterTest, AKilledNodesModelResumesOnTheHubAndMissesNoSample) {
+  const std::string reference = UninterruptedSha("kill9_reference");
+  Cluster c;
+  ASSERT_TRUE(
+      StartCluster(&c, PacedSpec("kill9", kStream, 2000, kRecovery), "kill9"));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  bool sent = false;
+  RunToEnd({hub, w1, w2}, SignalWhen(hub, kMidStream, w2, SIGKILL, &sent));
+  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
+  ASSERT_TRUE(sent) << all;
+  EXPECT_EQ(w2->code, 128 + SIGKILL) << all;
+  EXPECT_EQ(hub->code, 0) << all;
+  EXPECT_EQ(w1->code, 0) << all;
+  EXPECT_TRUE(Contains(*hub, "lost node worker2")) << all;
+  EXPECT_TRUE(Contains(*hub, "hub: moved worker2/model1 off node worker2 to "
+                             "the hub: resumes from its checkpoint at "))
+      << all;
+  EXPECT_TRUE(Contains(*hub, "moved worker2/model1 off worker2: resumed at "))
+      << all;
+  ExpectRecovered(c.report, reference, all);
+}
+
+TEST_F(ClusterTest, AFrozenNodeIsDeclaredDeadWithinTheConnectionTimeout) {
+  Cluster c;
+  ASSERT_TRUE(StartCluster(&c, PacedSpec("sigstop", kStream, 2000, kRecovery),
+                           "sigstop"));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point stopped, lost;
+  bool sent = false, declared = false;
+  RunToEnd({hub, w1}, [&](Proc& p, const std::string& line) {
+    if (&p != hub) return;
+    if (!sent && absl::StrContains(line, kMidStream)) {
+      EXPECT_TRUE(w2->process->Signal(SIGSTOP).ok());
+      stopped = Clock::now();
+      sent = true;
+    } else if (sent && !declared &&
+               absl::StrContains(line, "lost node worker2")) {
+      lost = Clock::now();
+      declared = true;
+    }
+  });
+  w2->process->Kill();
+  const std::string all = Dump(*hub) + Dump(*w1);
+  ASSERT_TRUE(sent && declared) << all;
+  const double after_s = std::chrono::duration<double>(lost - stopped).count();
+  // Not before a heartbeat could have been missed, and within the timeout
+  // plus a heartbeat (and slack for a loaded machine).
+  EXPECT_GE(after_s, kConnectionTimeoutS - 1) << all;
+  EXPECT_LE(after_s, kConnectionTimeoutS + 3) << all;
+  EXPECT_EQ(hub->code, 0) << all;
+  EXPECT_EQ(w1->code, 0) << all;
+  auto results = Results(c.report, all);
+  EXPECT_EQ(results["worker2/model1"]["moved_from"], "worker2") << all;
+  EXPECT_EQ(results["worker2/model1"]["samples"], kStream) << all;
+}
+
+// The hub reaches worker2 through a relay, which cuts the link mid-stream:
+// both processes live on, CAF 0.17 does not reconnect, the hub declares
+// the node dead and the model resumes on the hub from its checkpoint.
+TEST_F(ClusterTest, ADroppedLinkMovesTheModelAndNoDuplicateReachesIt) {
+  const std::string reference = UninterruptedSha("link_reference");
+  Cluster c;
+  const std::string a1 = StartNode(c.w1, "worker1");
+  const std::string a2 = StartNode(c.w2, "worker2");
+  ASSERT_FALSE(a1.empty() || a2.empty());
+  uint32_t port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(a2.substr(a2.rfind(':') + 1), &port)) << a2;
+  auto relay = testing::TcpProxy::Start(static_cast<uint16_t>(port));
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  c.report = TmpPath("link.json");
+  c.hub = StartHub(PacedSpec("link", kStream, 2000, kRecovery),
+                   absl::StrCat("worker1=", a1, ",worker2=127.0.0.1:",
+                                (*relay)->port()),
+                   {"--report_json=" + c.report});
+  ASSERT_TRUE(c.hub);
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  bool dropped = false;
+  RunToEnd({hub, w1, w2}, [&](Proc& p, const std::string& line) {
+    if (!dropped && &p == hub && absl::StrContains(line, kMidStream)) {
+      (*relay)->DropAll();
+      dropped = true;
+    }
+  });
+  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
+  ASSERT_TRUE(dropped) << all;
+  EXPECT_GE((*relay)->accepted(), 1) << all;
+  EXPECT_EQ(hub->code, 0) << all;
+  EXPECT_EQ(w1->code, 0) << all;
+  // worker2 lived on and said it lost the hub.
+  EXPECT_EQ(w2->code, 1) << all;
+  EXPECT_TRUE(Contains(*w2, "lost the hub at 127.0.0.1:")) << all;
+  EXPECT_TRUE(Contains(*hub, "lost node worker2")) << all;
+  ExpectRecovered(c.report, reference, all);
 }
 
 }  // namespace

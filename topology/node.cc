@@ -81,17 +81,22 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(
   return parsed;
 }
 
-// Heartbeats: a peer that sends nothing for kConnectionTimeout (frozen,
-// or a port that accepts but never answers) is dropped, so a connect or a
-// monitor ends instead of waiting for ever.
-constexpr std::chrono::seconds kHeartbeat{1};
-constexpr std::chrono::seconds kConnectionTimeout{10};
 constexpr std::chrono::milliseconds kConnectRetry{200};
 
-caf::actor_system_config& Configure(caf::actor_system_config& cfg) {
+caf::timespan Span(double seconds) {
+  return std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double>(seconds));
+}
+
+// Heartbeats: a peer that sends nothing for connection_timeout_s (frozen,
+// its link gone, or a port that accepts but never answers) is dropped, so
+// a connect or a monitor ends instead of waiting for ever.
+caf::actor_system_config& Configure(caf::actor_system_config& cfg,
+                                    const Heartbeat& heartbeat) {
   cfg.load<caf::io::middleman>();
-  cfg.set("middleman.heartbeat-interval", caf::timespan{kHeartbeat});
-  cfg.set("middleman.connection-timeout", caf::timespan{kConnectionTimeout});
+  cfg.set("middleman.heartbeat-interval", Span(heartbeat.heartbeat_s));
+  cfg.set("middleman.connection-timeout",
+          Span(heartbeat.connection_timeout_s));
   ConfigureRunSystem(cfg);
   return cfg;
 }
@@ -101,9 +106,11 @@ caf::actor_system_config& Configure(caf::actor_system_config& cfg) {
 // actors are stopped, the directory unpublished, then the system waits.
 class Process {
  public:
-  Process() : sys_(Configure(cfg_)), bus_(sys_), ctx_(sys_, bus_) {
+  explicit Process(const Heartbeat& heartbeat)
+      : sys_(Configure(cfg_, heartbeat)), bus_(sys_), ctx_(sys_, bus_) {
     // On the scheduler's threads: see PartContext::detached_models.
     ctx_.detached_models = false;
+    ctx_.sequenced_bindings = true;
   }
   ~Process() {
     ctx_.StopAll();
@@ -194,6 +201,13 @@ absl::Status DeclareOwned(const TopologySpec& spec, const std::string& part,
   return absl::OkStatus();
 }
 
+DeliverySpec DeliveryOf(const Heartbeat& h) {
+  DeliverySpec d;
+  d.heartbeat_s = h.heartbeat_s;
+  d.connection_timeout_s = h.connection_timeout_s;
+  return d;
+}
+
 // ---- node ------------------------------------------------------------------
 
 // A node's run, driven by the hub's messages on the node's main thread.
@@ -210,7 +224,8 @@ class NodeRun {
       self_->receive(
           [&](prepare_atom, caf::actor& hub, const std::string& text,
               const std::vector<std::string>& args, const std::string& part,
-              const NodeAddresses& addresses) {
+              const NodeAddresses& addresses, uint64_t checkpoint_every) {
+            process_.ctx().checkpoint_every = checkpoint_every;
             OnPrepare(std::move(hub), text, args, part, addresses);
           },
           [&](build_atom) { Reply(built_atom::value, Build()); },
@@ -218,6 +233,7 @@ class NodeRun {
           [&](ModelSummary& s) {
             self_->send(hub_, summary_atom::value, options_.name, std::move(s));
           },
+          [&](actors::ModelCheckpoint& c) { self_->send(hub_, std::move(c)); },
           [&](bus::done_atom, std::string& source, uint64_t published) {
             self_->send(hub_, bus::done_atom::value, std::move(source),
                         published);
@@ -403,7 +419,8 @@ class HubRun {
     addresses[""] = hub;
     for (const auto& [name, agent] : agents_) {
       self_->send(agent, prepare_atom::value, caf::actor{self_}, spec_text,
-                  options_.run_args, name, addresses);
+                  options_.run_args, name, addresses,
+                  spec_.delivery.checkpoint_every);
     }
     TB_RETURN_IF_ERROR(DeclareOwned(spec_, "", process_.bus()));
     TB_RETURN_IF_ERROR(AwaitNodes("prepare", prepared_atom::value));
@@ -447,6 +464,12 @@ class HubRun {
               uint64_t) { published_[source] = published; },
           [&](bus::deliver_atom, uint64_t, const bus::Metric& m) {
             OnMetric(m);
+          },
+          [&](actors::ModelCheckpoint& c) {
+            ++checkpoints_received_;
+            const std::string model = c.model;
+            checkpoints_[model] =
+                std::make_shared<const actors::ModelCheckpoint>(std::move(c));
           },
           [&](caf::down_msg& down) { OnDown(down); },
           caf::after(Left(deadline)) >> [&] { timed_out = true; });
@@ -542,6 +565,9 @@ class HubRun {
   void OnSummary(const std::string& part, ModelSummary s) {
     if (results_.count(s.name)) return;
     Outcome& o = results_[s.name];
+    if (auto moved = moves_.find(s.name); moved != moves_.end()) {
+      o.placed = moved->second;
+    }
     o.placed.part = part;
     o.placed.status = s.error.empty() ? "done" : "failed";
     o.placed.checkpoint_sha256 = registry::BlobStore::Sha256Hex(s.checkpoint);
@@ -567,6 +593,7 @@ class HubRun {
               << " unfinished model(s): " << absl::StrJoin(unfinished, ", ")
               << "; the others carry on" << std::endl;
     for (const std::string& model : unfinished) {
+      if (spec_.delivery.checkpoint_every > 0 && Move(node, model)) continue;
       // Keeps the figures of its last report: the progress it did make.
       Outcome& o = results_[model];
       o.placed.part = node;
@@ -578,6 +605,45 @@ class HubRun {
           "last report (step %d)",
           node, o.summary.steps);
     }
+  }
+
+  // Resumes `model` of the dead `node` on the hub from its last checkpoint;
+  // false (said why) when it cannot.
+  bool Move(const std::string& node, const std::string& model) {
+    std::shared_ptr<const actors::ModelCheckpoint> checkpoint;
+    if (auto it = checkpoints_.find(model); it != checkpoints_.end()) {
+      checkpoint = it->second;
+    }
+    absl::Status moved =
+        ResumeModel(spec_, model, checkpoint, process_.ctx());
+    if (!moved.ok()) {
+      std::cout << "hub: cannot move " << model << " off node " << node
+                << ": " << moved.message() << "; it is lost" << std::endl;
+      return false;
+    }
+    PlacedModel& placed = moves_[model];
+    placed.moved_from = node;
+    placed.resumed_at = checkpoint ? checkpoint->samples : 0;
+    const uint64_t reported = progress_[model].samples;
+    placed.retrained =
+        reported > placed.resumed_at ? reported - placed.resumed_at : 0;
+    part_of_model_[model] = "";
+    std::string from = "from scratch (no checkpoint yet)";
+    if (checkpoint) {
+      std::vector<std::string> offsets;
+      for (const auto& [resource, offset] : checkpoint->offsets) {
+        offsets.push_back(absl::StrCat(resource, " after offset ", offset));
+      }
+      from = absl::StrCat("from its checkpoint at ", checkpoint->samples,
+                          " samples, replaying ",
+                          absl::StrJoin(offsets, ", "));
+    }
+    std::cout << "hub: moved " << model << " off node " << node
+              << " to the hub: resumes " << from << " (" << placed.retrained
+              << " samples it had trained past the checkpoint are trained "
+                 "again)"
+              << std::endl;
+    return true;
   }
 
   std::string NodeOf(const caf::actor_addr& source) const {
@@ -612,6 +678,7 @@ class HubRun {
     }
     for (const auto& [name, agent] : agents_) r.nodes.push_back(name);
     r.lost_nodes.assign(lost_.begin(), lost_.end());
+    r.checkpoints = checkpoints_received_;
     return r;
   }
 
@@ -627,6 +694,11 @@ class HubRun {
   std::map<std::string, ModelSummary> progress_;  // the last test reports
   std::set<std::string> lost_;
   std::map<std::string, uint64_t> published_;  // by source
+  // The last checkpoint of each model on a node, and how many came.
+  std::map<std::string, std::shared_ptr<const actors::ModelCheckpoint>>
+      checkpoints_;
+  uint64_t checkpoints_received_ = 0;
+  std::map<std::string, PlacedModel> moves_;  // models moved off dead nodes
   Clock::time_point start_ = Clock::now();
 };
 
@@ -637,7 +709,8 @@ absl::Status RunNode(const NodeOptions& options) {
     return absl::InvalidArgumentError(
         "a node needs --name=N, the name the spec's `nodes:` gives it");
   }
-  Process process;
+  TB_RETURN_IF_ERROR(CheckDelivery(DeliveryOf(options.heartbeat)));
+  Process process(options.heartbeat);
   caf::scoped_actor self{process.sys()};
   // The hub finds this thread by name in the directory the node serves.
   TB_RETURN_IF_ERROR(
@@ -650,11 +723,18 @@ absl::Status RunNode(const NodeOptions& options) {
   return NodeRun(options, process, self).Serve();
 }
 
-absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& spec,
+absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& given,
                                        const std::string& spec_text,
                                        const Placement& placement,
                                        const PlacedOptions& options) {
-  Process process;
+  TopologySpec spec = given;
+  DeliverySpec& d = spec.delivery;
+  d.heartbeat_s = options.heartbeat_s.value_or(d.heartbeat_s);
+  d.connection_timeout_s =
+      options.connection_timeout_s.value_or(d.connection_timeout_s);
+  d.checkpoint_every = options.checkpoint_every.value_or(d.checkpoint_every);
+  TB_RETURN_IF_ERROR(CheckDelivery(d));
+  Process process(Heartbeat{d.heartbeat_s, d.connection_timeout_s});
   process.set_connect_timeout_s(options.connect_timeout_s);
   caf::scoped_actor self{process.sys()};
   TB_ASSIGN_OR_RETURN(std::string hub, process.Serve(options.listen));
@@ -690,13 +770,26 @@ std::string FormatPlacedReport(const PlacedReport& report) {
   for (const std::string& node : report.nodes) {
     std::vector<std::string> models;
     for (size_t i = 0; i < report.placed.size(); ++i) {
-      if (report.placed[i].part != node) continue;
-      models.push_back(absl::StrCat(report.run.models[i].name, " (",
-                                    report.placed[i].status, ")"));
+      const PlacedModel& p = report.placed[i];
+      if (p.part != node && p.moved_from != node) continue;
+      models.push_back(absl::StrCat(
+          report.run.models[i].name, " (",
+          p.part == node ? p.status : "moved to the hub", ")"));
     }
     absl::StrAppend(&out, "node ", node, ": ",
                     models.empty() ? "no models" : absl::StrJoin(models, ", "),
                     "\n");
+  }
+  for (size_t i = 0; i < report.placed.size(); ++i) {
+    const PlacedModel& p = report.placed[i];
+    if (p.moved_from.empty()) continue;
+    const actors::ModelSummary& m = report.run.models[i];
+    absl::StrAppendFormat(
+        &out,
+        "moved %s off %s: resumed at %d samples, %d replayed from the log, "
+        "%d trained again, %d duplicates dropped\n",
+        m.name, p.moved_from, p.resumed_at, m.samples - p.resumed_at,
+        p.retrained, m.duplicates);
   }
   absl::StrAppendFormat(
       &out, "%d node(s), %d lost%s; %d samples published\n",
@@ -716,9 +809,32 @@ std::string PlacedReportToJson(const PlacedReport& report) {
     m["node"] = report.placed[i].part;
     m["status"] = report.placed[i].status;
     m["checkpoint_sha256"] = report.placed[i].checkpoint_sha256;
+    m["duplicates"] = report.run.models[i].duplicates;
+    if (report.placed[i].moved_from.empty()) continue;
+    m["moved_from"] = report.placed[i].moved_from;
+    m["resumed_at"] = report.placed[i].resumed_at;
+    m["retrained"] = report.placed[i].retrained;
   }
   doc["nodes"] = report.nodes;
   doc["lost_nodes"] = report.lost_nodes;
+  // What recovery did, in one place: the counters of the run.
+  report::Json moved = report::Json::array();
+  uint64_t replayed = 0, retrained = 0, duplicates = 0;
+  for (size_t i = 0; i < report.placed.size(); ++i) {
+    const PlacedModel& p = report.placed[i];
+    const actors::ModelSummary& m = report.run.models[i];
+    duplicates += m.duplicates;
+    if (p.moved_from.empty()) continue;
+    moved.push_back(m.name);
+    replayed += m.samples - p.resumed_at;
+    retrained += p.retrained;
+  }
+  doc["recovery"] = {{"nodes_lost", report.lost_nodes.size()},
+                     {"models_moved", moved},
+                     {"samples_replayed", replayed},
+                     {"samples_retrained", retrained},
+                     {"duplicates_dropped", duplicates},
+                     {"checkpoints_received", report.checkpoints}};
   return report::ToJsonText(doc) + "\n";
 }
 
@@ -760,7 +876,9 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     const size_t eq = name.find('=');
     const bool mine = absl::c_linear_search(
         std::vector<std::string>{"nodes", "listen", "report_json",
-                                 "timeout_s", "connect_timeout_s"},
+                                 "timeout_s", "connect_timeout_s",
+                                 "heartbeat_s", "connection_timeout_s",
+                                 "checkpoint_every"},
         name.substr(0, eq));
     if (!mine) {
       f.options.run_args.push_back(a);
@@ -776,8 +894,15 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
                                                      " needs a value"));
     }
     double seconds = 0;
+    uint64_t count = 0;
     if (name == "nodes") {
       f.nodes = value;
+    } else if (name == "checkpoint_every") {
+      if (!absl::SimpleAtoi(value, &count)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--checkpoint_every=", value, ": give a number of samples (0: none)"));
+      }
+      f.options.checkpoint_every = count;
     } else if (name == "listen") {
       f.options.listen = value;
     } else if (name == "report_json") {
@@ -785,6 +910,10 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     } else if (!absl::SimpleAtod(value, &seconds) || seconds <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--", name, "=", value, ": give a number of seconds above 0"));
+    } else if (name == "heartbeat_s") {
+      f.options.heartbeat_s = seconds;
+    } else if (name == "connection_timeout_s") {
+      f.options.connection_timeout_s = seconds;
     } else {
       (name == "timeout_s" ? f.options.timeout_s
                            : f.options.connect_timeout_s) = seconds;
@@ -842,6 +971,13 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
            "  --connect_timeout_s=S for each node to be reachable (the hub\n"
            "                        tries again until then) and to answer\n"
            "                        each phase (default 60)\n"
+           "  --heartbeat_s=S       the middleman's heartbeat (default: the\n"
+           "                        spec's delivery.heartbeat_s, else 1)\n"
+           "  --connection_timeout_s=S  a node silent this long is dead\n"
+           "                        (delivery.connection_timeout_s, else 10)\n"
+           "  --checkpoint_every=N  node models checkpoint to the hub every N\n"
+           "                        samples; a dead node's models resume on\n"
+           "                        the hub (delivery.checkpoint_every, else 0)\n"
            "  --quiet               no progress lines\n"
            "  and the spec flags of `trainbus run --help` (--epochs,\n"
            "  --train_limit, --models, ...), applied here and on every node.\n";
@@ -875,11 +1011,14 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err, const ApplyRunArgs& apply_args) {
   constexpr char kUsage[] =
       "usage: trainbus node --name=N [--listen=HOST:PORT] [--timeout_s=S]\n"
+      "                     [--heartbeat_s=S] [--connection_timeout_s=S]\n"
       "  Starts a worker node: it serves its bus directory on --listen\n"
       "  (default 127.0.0.1:0, any free port), prints LISTENING host:port,\n"
       "  builds its share of the spec a hub sends (`trainbus run SPEC\n"
       "  --nodes=N=HOST:PORT,...`), runs it and exits when the run ends.\n"
-      "  --timeout_s (default 3600): for a hub to come and the run to end.\n";
+      "  --timeout_s (default 3600): for a hub to come and the run to end.\n"
+      "  --heartbeat_s (1), --connection_timeout_s (10): a hub silent that\n"
+      "  long is lost.\n";
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h" || a == "help") {
       out << kUsage;
@@ -902,6 +1041,11 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
     } else if (f.name == "timeout_s" &&
                absl::SimpleAtod(f.value, &options.timeout_s) &&
                options.timeout_s > 0) {
+    } else if (f.name == "heartbeat_s" &&
+               absl::SimpleAtod(f.value, &options.heartbeat.heartbeat_s)) {
+    } else if (f.name == "connection_timeout_s" &&
+               absl::SimpleAtod(f.value,
+                                &options.heartbeat.connection_timeout_s)) {
     } else {
       err << "trainbus node: unknown or bad flag --" << f.name << "=" << f.value
           << "\n" << kUsage;

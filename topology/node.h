@@ -21,14 +21,21 @@
 //   hub -> node  start      starts the node's sources
 //   node -> hub  summary(part, ModelSummary) as each model ends
 //   hub -> node  finish     once every model has ended: the node stops
-// Each side monitors the other: a node that dies, or never answers within
-// the deadline, is an error naming it; its unfinished models are "lost" with
-// the figures of their last test report, and the others finish.
+//   node -> hub  ModelCheckpoint every `delivery.checkpoint_every` samples
+//                of each model (weights and the source offsets trained to)
+// Each side monitors the other, with the middleman's heartbeat on: a node
+// that dies, freezes or loses its link, or never answers within the
+// deadline, is declared dead naming it. With checkpoints on, each of its
+// unfinished models moves to the hub and resumes from its last checkpoint
+// (topology/runner.h ResumeModel: its durable sources replayed after the
+// checkpoint's offsets, the rest dropped as duplicates); without, they are
+// "lost" with the figures of their last test report. The others finish.
 #ifndef TRAINBUS_TOPOLOGY_NODE_H_
 #define TRAINBUS_TOPOLOGY_NODE_H_
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -50,9 +57,19 @@ inline constexpr char kNodeAgentName[] = "trainbus.node";
 using ApplyRunArgs = std::function<absl::Status(
     const std::vector<std::string>& args, TopologySpec* spec)>;
 
+// The middleman's heartbeat (topology/spec.h DeliverySpec): every process
+// of a placed run sends one every heartbeat_s and drops a peer silent for
+// connection_timeout_s, whose actors then go down (CAF 0.17 has no node
+// monitor; this is how a frozen node is declared dead).
+struct Heartbeat {
+  double heartbeat_s = 1;
+  double connection_timeout_s = 10;
+};
+
 struct NodeOptions {
   std::string name;                     // as the spec's `nodes:` lists it
   std::string listen = "127.0.0.1:0";   // port 0: any free one
+  Heartbeat heartbeat;                  // --heartbeat_s, --connection_timeout_s
   double timeout_s = 3600;  // for a hub to come, and for the run
   ApplyRunArgs apply_args;  // null: the args must be empty
   // Called with "host:port" once the node listens.
@@ -66,6 +83,10 @@ absl::Status RunNode(const NodeOptions& options);
 
 struct PlacedOptions {
   std::string listen = "127.0.0.1:0";  // the hub's directory, for the nodes
+  // Override the spec's `delivery:` (--heartbeat_s, --connection_timeout_s,
+  // --checkpoint_every); the checkpoint interval goes to every node.
+  std::optional<double> heartbeat_s, connection_timeout_s;
+  std::optional<uint64_t> checkpoint_every;
   std::vector<std::string> run_args;   // passed on to every node
   // For every node to be reachable (connects are tried again until then),
   // and then per phase, for every node to answer.
@@ -81,6 +102,12 @@ struct PlacedModel {
   // of its last test report.
   std::string status;
   std::string checkpoint_sha256;  // of the final checkpoint; "" when lost
+  // A model moved off a dead node: the node, the samples in the checkpoint
+  // it resumed from (0: none, it started again), and the samples that node
+  // had reported past that checkpoint, trained again from the replay.
+  std::string moved_from;
+  uint64_t resumed_at = 0;
+  uint64_t retrained = 0;
 };
 
 struct PlacedReport {
@@ -91,6 +118,7 @@ struct PlacedReport {
   std::vector<PlacedModel> placed;      // beside run.models
   std::vector<std::string> nodes;       // parts other than the hub
   std::vector<std::string> lost_nodes;
+  uint64_t checkpoints = 0;             // received from the nodes' models
 };
 
 // Runs `spec` (whose text is `spec_text`) with its parts on the placed

@@ -453,8 +453,10 @@ bool ConsolePrints(const TopologySpec& spec, const ModelEntry& m) {
   return false;
 }
 
-absl::Status SpawnModel(const TopologySpec& spec, const ModelEntry& m,
-                        PartContext& ctx, SpawnedModel* out) {
+absl::Status SpawnModel(
+    const TopologySpec& spec, const ModelEntry& m, PartContext& ctx,
+    SpawnedModel* out,
+    std::shared_ptr<const actors::ModelCheckpoint> resume = nullptr) {
   TB_ASSIGN_OR_RETURN(bus::resource_actor metrics, ctx.Resource(m.output));
   actors::ModelActorOptions o = actors::SharedModelOptions(
       m.eval_every, m.eval_subset, ctx.print && !ConsolePrints(spec, m),
@@ -463,6 +465,8 @@ absl::Status SpawnModel(const TopologySpec& spec, const ModelEntry& m,
   o.spec = m.spec;
   o.detached = ctx.detached_models;
   o.end_markers = EndMarkersFor(spec, m);
+  o.checkpoint_every = ctx.checkpoint_every;
+  o.resume = std::move(resume);
   TB_ASSIGN_OR_RETURN(o.input, ctx.Resource(m.input));
   if (!m.predictions.empty()) {
     TB_ASSIGN_OR_RETURN(o.predictions, ctx.Resource(m.predictions));
@@ -607,8 +611,10 @@ absl::Status BuildPart(const TopologySpec& spec, absl::string_view node,
   for (const BindingSpec& b : spec.bindings) {
     if (!Here(node, placed[b.options.to]->node)) continue;
     TB_RETURN_IF_ERROR(ctx.Resource(b.options.from).status());  // attached
+    bus::BindingOptions options = b.options;
+    options.sequenced = ctx.sequenced_bindings;
     TB_ASSIGN_OR_RETURN(ctx.bindings_[b.options.Name()],
-                        ctx.bus().Bind(b.options));
+                        ctx.bus().Bind(options));
   }
   for (const ConsumerSpec& c : spec.consumers) {
     if (!Here(node, c.node)) continue;
@@ -629,6 +635,78 @@ absl::Status BuildPart(const TopologySpec& spec, absl::string_view node,
     }
     ctx.models_[m.name] = std::move(spawned);
   }
+  return absl::OkStatus();
+}
+
+namespace {
+
+const ResourceSpec* FindResource(const TopologySpec& spec,
+                                 const std::string& name) {
+  for (const ResourceSpec& r : spec.resources) {
+    if (r.options.name == name) return &r;
+  }
+  return nullptr;
+}
+
+// The binding `b` again, resuming after `checkpoint`'s offset of its source.
+absl::StatusOr<bus::BindingOptions> Rebinding(
+    const TopologySpec& spec, const BindingSpec& b,
+    const actors::ModelCheckpoint* checkpoint) {
+  const ResourceSpec* from = FindResource(spec, b.options.from);
+  if (from == nullptr || !from->options.durable()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "binding '", b.options.Name(), "' cannot be replayed: its source '",
+        b.options.from,
+        "' is not durable; give it `log: {dir: ...}` so that a dead node's "
+        "models can resume from their checkpoints"));
+  }
+  bus::BindingOptions o = b.options;
+  o.sequenced = true;
+  o.start = bus::StartFrom::kEarliest;
+  if (checkpoint != nullptr) {
+    if (auto it = checkpoint->offsets.find(o.from);
+        it != checkpoint->offsets.end()) {
+      o.start = bus::StartFrom::kOffset;
+      o.offset = it->second + 1;
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+absl::Status ResumeModel(
+    const TopologySpec& spec, const std::string& name,
+    std::shared_ptr<const actors::ModelCheckpoint> checkpoint,
+    PartContext& ctx) {
+  PartContext::Impl& impl = ctx.impl();
+  const ModelEntry* m = nullptr;
+  for (const ModelEntry& e : spec.models) {
+    if (e.name == name) m = &e;
+  }
+  const ResourceSpec* input = m ? FindResource(spec, m->input) : nullptr;
+  if (input == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no model '", name, "' with a declared input"));
+  }
+  if (!impl.eval) TB_RETURN_IF_ERROR(LoadEvaluation(spec, impl));
+  TB_ASSIGN_OR_RETURN(impl.resources[m->input],
+                      ctx.bus().Declare(input->options));
+  SpawnedModel spawned;
+  std::vector<bus::BindingOptions> feeds;
+  for (const BindingSpec& b : spec.bindings) {
+    if (b.options.to != m->input) continue;
+    TB_ASSIGN_OR_RETURN(feeds.emplace_back(),
+                        Rebinding(spec, b, checkpoint.get()));
+    TB_RETURN_IF_ERROR(ctx.Resource(b.options.from).status());
+  }
+  // The model subscribes first, so nothing replayed waits in its input.
+  TB_RETURN_IF_ERROR(SpawnModel(spec, *m, ctx, &spawned, checkpoint));
+  for (const bus::BindingOptions& o : feeds) {
+    TB_ASSIGN_OR_RETURN(ctx.bindings_[o.Name()], ctx.bus().Bind(o));
+    spawned.feeds.push_back(o.Name());
+  }
+  ctx.models_[name] = std::move(spawned);
   return absl::OkStatus();
 }
 

@@ -168,6 +168,11 @@ class PartContext {
   // an error naming its node. The placement runner sets it.
   std::function<absl::StatusOr<bus::resource_actor>(const ResourceSpec&)>
       resolve_remote;
+  // A placed run's parts: bindings stamp the source offsets into what they
+  // forward (bus/sequence.h), and model actors send the listener a
+  // ModelCheckpoint every this many samples (0: never).
+  bool sequenced_bindings = false;
+  uint64_t checkpoint_every = 0;
 
   // A resource of the spec by name: declared here, or resolved remotely
   // (and then remembered).
@@ -218,6 +223,9 @@ class PartContext {
  private:
   friend absl::Status BuildPart(const TopologySpec&, absl::string_view,
                                 PartContext&);
+  friend absl::Status ResumeModel(
+      const TopologySpec&, const std::string&,
+      std::shared_ptr<const actors::ModelCheckpoint>, PartContext&);
   caf::actor_system& sys_;
   bus::Bus& bus_;
   std::map<std::string, SpawnedModel> models_;
@@ -239,6 +247,16 @@ class PartContext {
 // outlive `ctx`.
 absl::Status BuildPart(const TopologySpec& spec, absl::string_view node,
                        PartContext& ctx);
+
+// Builds model `name` of `spec` here, whatever its `node:` says (its node
+// died): declares its input resource, binds the bindings into it from
+// their sources again (sequenced; each resumes after `checkpoint`'s offset
+// for its source, else from the earliest, so every source must be durable)
+// and spawns the model from `checkpoint` (null: from scratch), which drops
+// whatever the replay repeats. `spec` must be the one BuildPart was given.
+absl::Status ResumeModel(const TopologySpec& spec, const std::string& name,
+                         std::shared_ptr<const actors::ModelCheckpoint> checkpoint,
+                         PartContext& ctx);
 
 // How many end-of-stream markers reach the model's input: one per path
 // from a source through bindings (a marker passes every filter).

@@ -4,6 +4,8 @@
 #include "topology/runner.h"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -279,13 +281,20 @@ TEST(RunSpec, AHookErrorStopsTheRunWithIt) {
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(RunSpec, PlacedOnANodeWithoutNodesIsAnErrorNamingIt) {
+// The tiny spec with [a] and model a on node worker1, no registry and no
+// consumers.
+Tiny ModelAOnWorker1() {
   Tiny t = TinySpec();
   t.spec.registry.reset();
   t.spec.consumers.clear();
   t.spec.nodes.push_back({"worker1", "", {}});
   t.spec.resources[1].node = "worker1";  // [a]
   t.spec.models[0].node = "worker1";
+  return t;
+}
+
+TEST(RunSpec, PlacedOnANodeWithoutNodesIsAnErrorNamingIt) {
+  Tiny t = ModelAOnWorker1();
   caf::actor_system_config cfg;
   ConfigureRunSystem(cfg);
   caf::actor_system sys{cfg};
@@ -322,6 +331,49 @@ TEST(RunSpec, ATestReplayPastTheSplitIsRefusedWithItsNumbers) {
   ASSERT_FALSE(report.ok());
   EXPECT_THAT(std::string(report.status().message()),
               HasSubstr("first (30) + limit (10) exceed the 32 test samples"));
+}
+
+
+// A dead node's model, built again here: it needs a durable source, and
+// then trains on the whole stream (no checkpoint: from the earliest offset).
+TEST(ResumeModel, NeedsADurableSourceThenTrainsOnTheReplay) {
+  for (bool durable : {false, true}) {
+    SCOPED_TRACE(durable ? "durable" : "not durable");
+    Tiny t = ModelAOnWorker1();
+    if (durable) {
+      t.spec.resources[0].options.log_dir = base::NewTestDir("resume_log");
+    }
+    caf::actor_system_config cfg;
+    ConfigureRunSystem(cfg);
+    caf::actor_system sys{cfg};
+    bus::Bus bus{sys};
+    caf::scoped_actor self{sys};
+    PartContext ctx(sys, bus);
+    ctx.print = false;
+    ctx.listener = caf::actor{self};
+    ASSERT_TRUE(BuildPart(t.spec, "", ctx).ok());
+    const absl::Status resumed = ResumeModel(t.spec, "a", nullptr, ctx);
+    if (!durable) {
+      EXPECT_EQ(resumed.code(), absl::StatusCode::kFailedPrecondition);
+      EXPECT_THAT(std::string(resumed.message()),
+                  HasSubstr("source 'mnist' is not durable; give it `log: "));
+    } else {
+      ASSERT_TRUE(resumed.ok()) << resumed;
+      EXPECT_EQ(ctx.bindings().count("mnist->a"), 1u);
+      ASSERT_TRUE(ctx.StartSources().ok());
+      std::map<std::string, uint64_t> samples;
+      bool timed_out = false;
+      while (samples.size() < 2 && !timed_out) {
+        self->receive(
+            [&](actors::ModelSummary& m) { samples[m.name] = m.samples; },
+            [&](bus::done_atom, const std::string&, uint64_t) {},
+            caf::after(std::chrono::seconds(60)) >> [&] { timed_out = true; });
+      }
+      EXPECT_EQ(samples, (std::map<std::string, uint64_t>{{"a", 64}, {"b", 64}}));
+    }
+    ctx.StopAll();
+    caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);
+  }
 }
 
 }  // namespace

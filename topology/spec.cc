@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/file.h"
@@ -405,6 +406,8 @@ class Parser {
   void Placement(Fields& f, std::string* node);
   void ResourceRef(Fields& f, const std::string& key, const std::string& what,
                    std::string* out, bool required = true);
+  void ParseDelivery(const YAML::Node& value, Fields& root,
+                     TopologySpec* spec);
   void ParseEvaluation(const YAML::Node& value, Fields& root,
                        TopologySpec* spec);
 
@@ -429,7 +432,7 @@ const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
       "name",      "description", "nodes",   "registry",  "evaluation",
       "resources", "bindings",    "sources", "models",    "consumers",
-      "population", "amqp", "auth"};
+      "population", "amqp", "auth", "delivery"};
   return *keys;
 }
 
@@ -480,6 +483,9 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
   }
   if (const YAML::Node* a = f.Find("amqp"); a != nullptr) {
     ParseAmqp(*a, f, spec);
+  }
+  if (const YAML::Node* d = f.Find("delivery"); d != nullptr) {
+    ParseDelivery(*d, f, spec);
   }
   CheckNames(*spec);
   CheckRefs(*spec);
@@ -769,6 +775,27 @@ void Parser::ParseEvaluation(const YAML::Node& value, Fields& root,
   e.data_dir = f.String("data_dir", true);
   e.limit = f.Uint("limit", 0, 0, UINT64_MAX);
   spec->evaluation = std::move(e);
+}
+
+void Parser::ParseDelivery(const YAML::Node& value, Fields& root,
+                           TopologySpec* spec) {
+  if (!value.IsMap()) {
+    root.Error(value,
+               "'delivery' must be a mapping with the keys heartbeat_s, "
+               "connection_timeout_s, checkpoint_every");
+    return;
+  }
+  Fields f(value, "delivery", errors_);
+  f.Check({"heartbeat_s", "connection_timeout_s", "checkpoint_every"});
+  DeliverySpec& d = spec->delivery;
+  d.where = f.where();
+  d.heartbeat_s = f.NonNegative("heartbeat_s", d.heartbeat_s);
+  d.connection_timeout_s =
+      f.NonNegative("connection_timeout_s", d.connection_timeout_s);
+  d.checkpoint_every = f.Uint("checkpoint_every", 0, 0, uint64_t{1} << 40);
+  if (absl::Status s = CheckDelivery(d); !s.ok()) {
+    f.Error(value, std::string(s.message()));
+  }
 }
 
 void Parser::ParseNode(Fields& f, TopologySpec* spec) {
@@ -1137,6 +1164,16 @@ std::string FormatErrors(absl::string_view origin,
     }
   }
   return out;
+}
+
+absl::Status CheckDelivery(const DeliverySpec& d) {
+  if (d.heartbeat_s <= 0 || d.connection_timeout_s < 2 * d.heartbeat_s) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "heartbeat_s (%g) must be above 0 and connection_timeout_s (%g) at "
+        "least twice it, so that one late heartbeat does not drop a node",
+        d.heartbeat_s, d.connection_timeout_s));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TopologySpec> ParseSpec(absl::string_view text,

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "amqp/settings.h"
@@ -174,6 +175,24 @@ struct AmqpSpec {
   Location where;
 };
 
+// `delivery:` how a placed run (--nodes) finds a dead node and recovers its
+// models. CAF's middleman heartbeat: a peer silent for connection_timeout_s
+// (frozen, or its link gone) is dropped and its actors go down. Every
+// checkpoint_every samples each model on a worker node sends its checkpoint
+// and input offsets to the hub; a dead node's models resume on the hub from
+// there, replaying their durable sources (0: no checkpoints; a dead node's
+// models are lost).
+struct DeliverySpec {
+  double heartbeat_s = 1;
+  double connection_timeout_s = 10;
+  uint64_t checkpoint_every = 0;
+  Location where;
+};
+
+// Heartbeats above 0 and the timeout at least twice the heartbeat (one
+// late heartbeat must not drop a peer); the message names the keys.
+absl::Status CheckDelivery(const DeliverySpec& delivery);
+
 struct TopologySpec {
   std::string name;
   std::string description;
@@ -190,6 +209,7 @@ struct TopologySpec {
   // `auth: {token: T}`: the gateway (--dashboard) then needs
   // "Authorization: Bearer T"; --auth_token overrides it.
   std::string auth_token;
+  DeliverySpec delivery;
 };
 
 struct SpecError {

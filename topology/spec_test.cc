@@ -698,6 +698,31 @@ TEST(Validate, LogOptionsAreCheckedUnderTheirResourcesName) {
   EXPECT_EQ(errors.size(), 2u) << FormatErrors("spec", errors);
 }
 
+
+TEST(Delivery, DefaultsAndTheSection) {
+  TopologySpec plain = MustParse("resources: [{name: a}]\n");
+  EXPECT_EQ(plain.delivery.heartbeat_s, 1);
+  EXPECT_EQ(plain.delivery.connection_timeout_s, 10);
+  EXPECT_EQ(plain.delivery.checkpoint_every, 0u);
+  TopologySpec set = MustParse(R"(resources: [{name: a}]
+delivery: {heartbeat_s: 0.5, connection_timeout_s: 3, checkpoint_every: 200}
+)");
+  EXPECT_EQ(set.delivery.heartbeat_s, 0.5);
+  EXPECT_EQ(set.delivery.connection_timeout_s, 3);
+  EXPECT_EQ(set.delivery.checkpoint_every, 200u);
+}
+
+TEST(Delivery, ATimeoutUnderTwoHeartbeatsAndUnknownKeysAreRefused) {
+  std::vector<SpecError> errors = Errors(R"(resources: [{name: a}]
+delivery: {heartbeat_s: 2, connection_timeout_s: 3, every: 1}
+)");
+  ExpectErrors(errors, {
+      {2, 11, "connection_timeout_s (3) at least twice it"},
+      {2, 53, "delivery: unknown key 'every'"},
+  });
+  EXPECT_EQ(errors.size(), 2u) << FormatErrors("spec", errors);
+}
+
 }  // namespace
 }  // namespace trainbus::topology
 

@@ -55,9 +55,11 @@ struct ModelState {
   uint64_t window_samples = 0;
 
   bus::CreditReturner credit;
+  bus::DuplicateFilter seen;  // stamped offsets taken so far
   std::vector<CurvePoint> curve;
   std::string error;
   uint32_t markers_seen = 0;
+  bool finishing = false;  // the summary carries the last checkpoint
 
   static inline const char* name = "trainbus.model";
 };
@@ -182,6 +184,25 @@ void Fail(Self* self, std::string why) {
   Publish(self, st.options.metrics, std::move(metric));
 }
 
+// Sends the listener a checkpoint when the samples trained just passed a
+// multiple of checkpoint_every. Called with the mini-batch trained, so the
+// offsets admitted are the offsets trained.
+void MaybeCheckpoint(Self* self, uint64_t before) {
+  auto& st = self->state;
+  const uint64_t every = st.options.checkpoint_every;
+  // At the end the summary holds the final weights; a checkpoint then
+  // would also hold the end marker's offset, and a model resumed from it
+  // would wait for a marker that is never replayed.
+  if (every == 0 || !st.options.listener || st.finishing ||
+      before / every == st.samples / every) {
+    return;
+  }
+  self->send(st.options.listener,
+             ModelCheckpoint{st.options.name, st.samples, st.model->steps(),
+                             st.model->SaveCheckpoint(), st.seen.last(),
+                             st.correct, st.scored, st.markers_seen});
+}
+
 // Test-then-train on the filled mini-batch.
 void TrainFilled(Self* self) {
   auto& st = self->state;
@@ -206,9 +227,11 @@ void TrainFilled(Self* self) {
   st.scored += st.filled;
   st.window_scored += st.filled;
   st.block_scored += st.filled;
+  const uint64_t before = st.samples;
   st.samples += st.filled;
   st.window_samples += st.filled;
   st.filled = 0;
+  MaybeCheckpoint(self, before);
   CheckChance(self);
   if (st.options.eval_every > 0 &&
       st.model->steps() % st.options.eval_every == 0) {
@@ -278,6 +301,8 @@ ModelSummary Summarize(Self* self) {
   s.rejected_shape = st.rejected_shape;
   s.rejected_label = st.rejected_label;
   s.warnings = st.warnings;
+  s.duplicates = st.seen.duplicates();
+  s.resumed_at = st.options.resume ? st.options.resume->samples : 0;
   return s;
 }
 
@@ -331,6 +356,7 @@ caf::result<std::string> SetHyperparameters(Self* self,
 void Finish(Self* self, std::string why = "") {
   auto& st = self->state;
   const bool stopped = !why.empty();
+  st.finishing = true;
   TrainFilled(self);
   // A last report for the partial window, and one for a stream that was all
   // refused, so its rejected_* counts reach the metrics too.
@@ -414,6 +440,8 @@ void Consume(Self* self, const SampleView& s) {
 }
 
 void OnSample(Self* self, const bus::Sample& s) {
+  // A replayed duplicate (its end marker too) is never seen twice.
+  if (!self->state.seen.Admit(s)) return;
   if (s.end_of_stream()) {
     if (++self->state.markers_seen == self->state.options.end_markers) {
       Finish(self);
@@ -462,6 +490,13 @@ caf::behavior ModelActor(Self* self, ModelActorOptions options,
   st.eval_probs.resize(kEvalChunk * st.classes);
   st.credit = bus::CreditReturner(
       CreditWindow(st.options, static_cast<uint32_t>(st.batch)) / 4);
+  if (const ModelCheckpoint* resume = st.options.resume.get()) {
+    st.samples = resume->samples;
+    st.correct = resume->correct;
+    st.scored = resume->scored;
+    st.seen = bus::DuplicateFilter(resume->offsets);
+    st.markers_seen = resume->markers_seen;
+  }
   // The subscription made by SpawnModelActor may be refused.
   bus::QuitOnSubscribeError(self, st.options.name);
   return {
@@ -549,8 +584,9 @@ absl::StatusOr<caf::actor> SpawnModelActor(caf::actor_system& sys,
         absl::StrCat("model '", options.name, "' needs an input resource"));
   }
   absl::StatusOr<std::unique_ptr<nn::Model>> model =
-      options.initial ? nn::LoadModel(options.initial->SaveCheckpoint())
-                      : nn::MakeModel(options.spec);
+      options.resume    ? nn::LoadModel(options.resume->bytes)
+      : options.initial ? nn::LoadModel(options.initial->SaveCheckpoint())
+                        : nn::MakeModel(options.spec);
   if (!model.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model '", options.name, "': ", model.status().message()));

@@ -52,6 +52,7 @@
 #include "absl/status/statusor.h"
 #include "actors/model/eval_set.h"
 #include "bus/protocol.h"
+#include "bus/sequence.h"
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/atom.hpp"
@@ -59,6 +60,8 @@
 #include "kernels/nn/model.h"
 
 namespace trainbus::actors {
+
+struct ModelCheckpoint;
 
 struct ModelActorOptions {
   std::string name;                 // e.g. "model1"
@@ -80,6 +83,13 @@ struct ModelActorOptions {
   std::shared_ptr<const EvalSet> eval;  // held-out data (may be null)
   // Start from these weights instead of a fresh initialisation.
   std::shared_ptr<const nn::Model> initial;
+  // Every this many labelled samples (at the end of a mini-batch), send the
+  // listener a ModelCheckpoint with the offsets trained up to: where the
+  // model resumes if its node dies. 0: never.
+  uint64_t checkpoint_every = 0;
+  // Resume from this checkpoint (weights, optimizer state, counters): a
+  // replayed sample at or below its offsets is a duplicate and is dropped.
+  std::shared_ptr<const ModelCheckpoint> resume;
 };
 
 // Labelled samples per block of the at-chance check; the first block is a
@@ -127,6 +137,8 @@ struct ModelSummary {
   uint64_t rejected_label = 0;      // samples with a label >= classes
   std::vector<std::string> warnings;  // e.g. accuracy stuck at chance
   std::string stopped;  // why it was stopped before its stream ended, or ""
+  uint64_t duplicates = 0;    // replayed samples dropped (bus/sequence.h)
+  uint64_t resumed_at = 0;    // samples in the checkpoint it resumed from
 };
 
 template <class Inspector>
@@ -135,7 +147,8 @@ typename Inspector::result_type inspect(Inspector& f, ModelSummary& x) {
            x.arch, x.parameters, x.steps, x.samples, x.predictions,
            x.test_accuracy, x.prequential_accuracy, x.train_seconds,
            x.samples_per_second, x.error, x.curve, x.checkpoint,
-           x.rejected_shape, x.rejected_label, x.warnings, x.stopped);
+           x.rejected_shape, x.rejected_label, x.warnings, x.stopped,
+           x.duplicates, x.resumed_at);
 }
 
 // The population controller's messages (see the top of this file).
@@ -143,18 +156,26 @@ using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 using hyper_atom = caf::atom_constant<caf::atom("hyper")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
-// A live model's state, as (checkpoint_atom) replies it.
+// A live model's state, as (checkpoint_atom) replies it and as the periodic
+// checkpoints (ModelActorOptions::checkpoint_every) report it.
 struct ModelCheckpoint {
   std::string model;
   uint64_t samples = 0;  // labelled samples it had trained on
   uint64_t steps = 0;
   std::string bytes;     // nn::Model::SaveCheckpoint
+  // The last offset trained on, per stamped source resource, and the
+  // prequential counts so far (periodic checkpoints only).
+  bus::Offsets offsets;
+  uint64_t correct = 0;
+  uint64_t scored = 0;
+  uint32_t markers_seen = 0;  // end markers already past those offsets
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ModelCheckpoint& x) {
   return f(caf::meta::type_name("trainbus.ModelCheckpoint"), x.model,
-           x.samples, x.steps, x.bytes);
+           x.samples, x.steps, x.bytes, x.offsets, x.correct, x.scored,
+           x.markers_seen);
 }
 
 // What every model actor of a topology (or a test) shares: how it evaluates, whether it

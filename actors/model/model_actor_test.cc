@@ -12,6 +12,7 @@
 #include "base/status_error.h"
 #include "bus/atoms.h"
 #include "bus/bus_test_util.h"
+#include "bus/sequence.h"
 #include "caf/all.hpp"
 #include "gtest/gtest.h"
 
@@ -526,6 +527,96 @@ TEST_F(SteeredModelTest, StopSendsTheSummaryAndQuits) {
   ASSERT_EQ(summaries->size(), 1u);
   EXPECT_EQ(summaries->front().stopped, "pruned at 7");
   EXPECT_EQ(summaries->front().samples, 7u);
+}
+
+
+// Recovery from a dead node: periodic checkpoints carry the offsets trained
+// up to, and a model resumed from one drops the replayed prefix.
+struct Heard {
+  std::vector<ModelSummary> summaries;
+  std::vector<ModelCheckpoint> checkpoints;
+};
+
+caf::behavior CheckpointListener(caf::event_based_actor*,
+                                 std::shared_ptr<Heard> out) {
+  return {[=](ModelSummary& s) { out->summaries.push_back(std::move(s)); },
+          [=](ModelCheckpoint& c) { out->checkpoints.push_back(std::move(c)); }};
+}
+
+// Pattern `offset` as a sequenced binding from [mnist] forwards it.
+bus::Sample FromMnist(uint64_t offset) {
+  bus::Sample s = Pattern(offset, offset % 2);
+  bus::StampOffset(bus::OffsetKey("mnist"), offset, &s);
+  return s;
+}
+
+class RecoveredModelTest : public SteeredModelTest {
+ protected:
+  // A model on a fresh input resource that reports to `heard`; it trains on
+  // FromMnist(first .. last-1) and the end marker.
+  void Train(const std::string& name, ModelActorOptions o, uint64_t first,
+             uint64_t last, std::shared_ptr<Heard> heard) {
+    o.name = name;
+    o.input = Declare(name);
+    o.listener = t.Spawn(CheckpointListener, heard);
+    ASSERT_TRUE(SpawnModelActor(t.system(), o).ok());
+    t.Run();
+    for (uint64_t i = first; i < last; ++i) {
+      ASSERT_TRUE(t.Ask<uint64_t>(o.input, bus::publish_atom::value,
+                                  FromMnist(i)));
+    }
+    bus::Sample end = bus::Sample::EndOfStream("patterns", last);
+    bus::StampOffset(bus::OffsetKey("mnist"), last, &end);
+    ASSERT_TRUE(t.Ask<uint64_t>(o.input, bus::publish_atom::value, end));
+    t.Run();
+  }
+};
+
+TEST_F(RecoveredModelTest, CheckpointsEveryNSamplesAtTheEndOfAMiniBatch) {
+  options.spec.batch_size = 4;
+  options.checkpoint_every = 10;
+  auto heard = std::make_shared<Heard>();
+  ASSERT_NO_FATAL_FAILURE(Train("m", options, 0, 30, heard));
+  // Batches end at 4, 8, 12, ...: the first past 10 is 12, then 20. At the
+  // end (30) the summary is the checkpoint.
+  ASSERT_EQ(heard->checkpoints.size(), 2u);
+  const uint64_t samples[] = {12, 20};
+  for (size_t i = 0; i < 2; ++i) {
+    const ModelCheckpoint& c = heard->checkpoints[i];
+    EXPECT_EQ(c.model, "m");
+    EXPECT_EQ(c.samples, samples[i]);
+    EXPECT_EQ(c.steps, (samples[i] + 3) / 4);
+    EXPECT_EQ(c.offsets, (bus::Offsets{{"mnist", samples[i] - 1}}));
+    EXPECT_EQ(c.scored, samples[i]);
+    EXPECT_TRUE(nn::LoadModel(c.bytes).ok());
+  }
+}
+
+TEST_F(RecoveredModelTest, AResumedModelSkipsTheReplayAndEndsBitIdentical) {
+  options.checkpoint_every = 10;
+  auto straight = std::make_shared<Heard>();
+  ASSERT_NO_FATAL_FAILURE(Train("straight", options, 0, 30, straight));
+  // The node died after 17 samples; its last checkpoint is at 10.
+  auto died = std::make_shared<Heard>();
+  ASSERT_NO_FATAL_FAILURE(Train("died", options, 0, 17, died));
+  ASSERT_FALSE(died->checkpoints.empty());
+  const ModelCheckpoint& last = died->checkpoints.front();
+  ASSERT_EQ(last.samples, 10u);
+  // Resumed elsewhere and fed the whole durable log again.
+  ModelActorOptions resumed = options;
+  resumed.resume = std::make_shared<const ModelCheckpoint>(last);
+  auto heard = std::make_shared<Heard>();
+  ASSERT_NO_FATAL_FAILURE(Train("resumed", resumed, 0, 30, heard));
+  ASSERT_EQ(heard->summaries.size(), 1u);
+  ASSERT_EQ(straight->summaries.size(), 1u);
+  const ModelSummary& s = heard->summaries.front();
+  EXPECT_EQ(s.duplicates, 10u);
+  EXPECT_EQ(s.resumed_at, 10u);
+  EXPECT_EQ(s.samples, 30u);
+  EXPECT_EQ(s.steps, 30u);
+  EXPECT_EQ(s.checkpoint, straight->summaries.front().checkpoint);
+  EXPECT_EQ(s.prequential_accuracy,
+            straight->summaries.front().prequential_accuracy);
 }
 
 }  // namespace
