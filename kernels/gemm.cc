@@ -29,12 +29,17 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm.cc"
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <string>
 #include <cstring>
 
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "absl/strings/str_cat.h"
 #include "hwy/highway.h"
+#include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_config.h"
 #include "kernels/scratch.h"
 #include "oneapi/tbb/blocked_range.h"
 #include "oneapi/tbb/blocked_range2d.h"
@@ -56,33 +61,17 @@ struct GemmArgs {
   float* c;
   size_t ldc;
   bool parallel;
+  const GemmConfig* cfg;  // tiles and blocking (gemm_config.h)
 };
 
+// Bound on any configured k-block: sizes the on-stack panels.
+constexpr size_t kMaxKc = 512;
 
-constexpr size_t kKc = 256;   // k-block: a packed B panel (256 x 32) is 32 KiB
-
-// Register tile: 8 rows x 2 vectors (8 x 32 floats on AVX-512) = 16
-// accumulators, 2 B loads + 8 broadcasts per 16 FMAs. Measured against 6x4,
-// 12x2 and 14x2 (-DTRAINBUS_GEMM_ROWS/_VECS) on this machine; 8x2 was best
-// or equal on every shape we care about.
-#ifndef TRAINBUS_GEMM_ROWS
-#define TRAINBUS_GEMM_ROWS 8
-#endif
-#ifndef TRAINBUS_GEMM_VECS
-#define TRAINBUS_GEMM_VECS 2
-#endif
-#ifndef TRAINBUS_GEMM_BROWS
-#define TRAINBUS_GEMM_BROWS 14
-#endif
-#ifndef TRAINBUS_GEMM_BVECS
-#define TRAINBUS_GEMM_BVECS 2
-#endif
-#ifndef TRAINBUS_GEMM_REBCAST
-#define TRAINBUS_GEMM_REBCAST 1
-#endif
 // Below this many multiply-adds the TBB fork/join costs more than it saves.
-constexpr size_t kParallelMacs = size_t{1} << 18;
 constexpr size_t kParallelGemvMacs = size_t{1} << 18;
+
+// Set by ScopedGemmConfig (tests, tuning benchmarks); null: the target's own.
+extern std::atomic<const GemmConfig*> g_config_override;
 
 }  // namespace trainbus::kernels::gemm_internal
 #endif  // TRAINBUS_KERNELS_GEMM_ONCE_
@@ -92,7 +81,7 @@ namespace trainbus::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using gemm_internal::GemmArgs;
-using gemm_internal::kKc;
+using gemm_internal::kMaxKc;
 
 
 // count runs of `used` floats, `ld` apart in src, to dst as runs of `width`
@@ -140,6 +129,80 @@ static void PackAEdge(const GemmArgs& g, size_t i0, size_t rows, size_t mr,
   }
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// dst[q * ld_dst + r] = src[r * ld_src + q] for an 8 x 8 block: 8 loads, 24
+// shuffles, 8 stores. (A gather per destination vector, as before, is split
+// into one load per lane on Zen 3/4 and made the A * B^T products 0.6x
+// OpenBLAS.)
+static HWY_INLINE void Transpose8x8(const float* HWY_RESTRICT src,
+                                    size_t ld_src, float* HWY_RESTRICT dst,
+                                    size_t ld_dst) {
+  const hn::Full256<float> d;
+  const hn::Repartition<double, decltype(d)> dd;
+  using V = hn::Vec256<float>;
+  V r[8], t[8], s[8];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < 8; ++i) r[i] = hn::LoadU(d, src + i * ld_src);
+  // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved (k 0,1,4,5 / 2,3,6,7).
+#pragma GCC unroll 4
+  for (size_t i = 0; i < 4; ++i) {
+    t[2 * i] = hn::InterleaveLower(d, r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = hn::InterleaveUpper(d, r[2 * i], r[2 * i + 1]);
+  }
+  // s[q] (rows 0-3) and s[q + 4] (rows 4-7): k = q in the lower 128-bit
+  // block, k = q + 4 in the upper.
+#pragma GCC unroll 2
+  for (size_t h = 0; h < 2; ++h) {
+    const auto a = hn::BitCast(dd, t[4 * h]), b = hn::BitCast(dd, t[4 * h + 2]);
+    const auto c = hn::BitCast(dd, t[4 * h + 1]),
+               e = hn::BitCast(dd, t[4 * h + 3]);
+    s[4 * h + 0] = hn::BitCast(d, hn::InterleaveLower(dd, a, b));
+    s[4 * h + 1] = hn::BitCast(d, hn::InterleaveUpper(dd, a, b));
+    s[4 * h + 2] = hn::BitCast(d, hn::InterleaveLower(dd, c, e));
+    s[4 * h + 3] = hn::BitCast(d, hn::InterleaveUpper(dd, c, e));
+  }
+#pragma GCC unroll 4
+  for (size_t q = 0; q < 4; ++q) {
+    hn::StoreU(hn::ConcatLowerLower(d, s[q + 4], s[q]), d, dst + q * ld_dst);
+    hn::StoreU(hn::ConcatUpperUpper(d, s[q + 4], s[q]), d,
+               dst + (q + 4) * ld_dst);
+  }
+}
+#endif
+
+// B stored n x k: columns [j0, j0 + cols) of op(B) are rows of B. Packs them
+// transposed as dst[p * nr + c], zero past `cols`: 8 x 8 register
+// transposes where the target has 256-bit vectors, else scalar copies in
+// blocks of 16 k (the 16 source segments and destination rows stay in L1).
+static void PackBTransposed(const GemmArgs& g, size_t j0, size_t nr,
+                            size_t cols, size_t pc, size_t kc,
+                            float* HWY_RESTRICT dst) {
+  size_t c0 = 0;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  const size_t kc8 = kc / 8 * 8;
+  for (; c0 + 8 <= cols; c0 += 8) {
+    const float* src = g.b + (j0 + c0) * g.ldb + pc;
+    for (size_t p = 0; p < kc8; p += 8) {
+      Transpose8x8(src + p, g.ldb, dst + p * nr + c0, nr);
+    }
+    for (size_t p = kc8; p < kc; ++p) {
+      for (size_t c = 0; c < 8; ++c) dst[p * nr + c0 + c] = src[c * g.ldb + p];
+    }
+  }
+#endif
+  constexpr size_t kBlock = 16;
+  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
+    const size_t pe = std::min(kc, p0 + kBlock);
+    for (size_t c = c0; c < cols; ++c) {
+      const float* src = g.b + (j0 + c) * g.ldb + pc;
+      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = src[p];
+    }
+    for (size_t c = cols; c < nr; ++c) {
+      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = 0.0f;
+    }
+  }
+}
+
 // Packs columns [j0, j0 + nr) x k-range [pc, pc + kc) of op(B) as
 // dst[p * nr + c]; columns past n are zero.
 static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
@@ -160,33 +223,7 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
     CopyPadded(g.b + pc * g.ldb + j0, g.ldb, kc, cols, nr, dst);
     return;
   }
-  // B stored n x k: a transpose. Full panels gather each destination vector
-  // (one column of the panel's source rows, stride ldb) in one instruction.
-  if (cols == nr && g.ldb * nr < (size_t{1} << 31)) {
-    const hn::RebindToSigned<decltype(d)> di;
-    const auto idx =
-        hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(g.ldb)));
-    for (size_t p = 0; p < kc; ++p) {
-      for (size_t v = 0; v < nr; v += N) {
-        const float* base = g.b + (j0 + v) * g.ldb + pc + p;
-        hn::Store(hn::GatherIndex(d, base, idx), d, dst + p * nr + v);
-      }
-    }
-    return;
-  }
-  // Partial panels: blocks of 16 k keep both the 16 source segments and the
-  // 16 destination rows in L1.
-  constexpr size_t kBlock = 16;
-  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
-    const size_t pe = std::min(kc, p0 + kBlock);
-    for (size_t c = 0; c < cols; ++c) {
-      const float* src = g.b + (j0 + c) * g.ldb + pc;
-      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = src[p];
-    }
-    for (size_t c = cols; c < nr; ++c) {
-      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = 0.0f;
-    }
-  }
+  PackBTransposed(g, j0, nr, cols, pc, kc, dst);
 }
 
 // The C tile is touched only after the k loop; the microkernels prefetch it
@@ -284,7 +321,7 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
     V bv[kVecs];
 #pragma GCC unroll 4
     for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::Load(d, b + v * N);
-#if TRAINBUS_GEMM_REBCAST && HWY_TARGET <= HWY_AVX3
+#if HWY_TARGET <= HWY_AVX3
     // Each FMA broadcasts its own A value from memory. Copies of the pointer
     // that the compiler cannot see through stop it from sharing one
     // broadcast register between the kVecs FMAs of a row; single-use
@@ -336,10 +373,11 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
   HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
-  HWY_ALIGN float edge[kRows * kKc];
-  HWY_ALIGN float panel[kKc * kVecs * (HWY_MAX_BYTES / sizeof(float))];
-  for (size_t pc = 0; pc < g.k; pc += kKc) {
-    const size_t kc = std::min(kKc, g.k - pc);
+  const size_t block_kc = std::min(g.cfg->tiled_kc, kMaxKc);
+  HWY_ALIGN float edge[kRows * kMaxKc];
+  HWY_ALIGN float panel[kMaxKc * kVecs * (HWY_MAX_BYTES / sizeof(float))];
+  for (size_t pc = 0; pc < g.k; pc += block_kc) {
+    const size_t kc = std::min(block_kc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
     bool edge_packed = false;
     for (size_t jb = jb0; jb < jb1; ++jb) {
@@ -384,18 +422,16 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
   }
 }
 
-// Up to this many rows, threads split only the panels and pack B just in
-// time (each panel once per k-block, reused from L1 by all m-blocks); above
-// it, B is packed up front and the m x n tile grid is split.
-constexpr size_t kJitPackMaxRows = 128;
-
 template <size_t kRows, size_t kVecs>
 static void GemmTiled(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
   const size_t mblocks = (g.m + kRows - 1) / kRows;
   const size_t npanels = (g.n + nr - 1) / nr;
-  if (g.m <= kJitPackMaxRows) {
+  // Up to jit_max_rows rows, threads split only the panels and pack B just
+  // in time (each panel once per k-block, reused from L1 by all m-blocks);
+  // above it, B is packed up front and the m x n tile grid is split.
+  if (g.m <= g.cfg->jit_max_rows) {
     if (!g.parallel) {
       return ComputeTiles<kRows, kVecs>(g, nullptr, 0, mblocks, 0, npanels);
     }
@@ -456,23 +492,12 @@ static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
   }
 }
 
-// GotoBLAS/BLIS blocking for large products. For each k-block of kBlockKc:
+// GotoBLAS/BLIS blocking for large products. For each k-block of kc:
 // op(B) is packed into kVecs-vector panels (kc x nr, contiguous); for each
-// block of kBlockMc rows, op(A) is packed into kRows-row slivers (the block,
-// kBlockMc x kc floats, stays in L2); then panel by panel, the panel (kc x
-// nr) is reused by every sliver of the block. kc = 384 (a 48 KiB panel, about
-// the L1 size) beat 256 (32 KiB) and 512 at 1024^3 on this machine (fewer
-// passes over the C tiles; L2 feeds the rest); 98/392-row blocks were no
-// better than 196.
-#ifndef TRAINBUS_GEMM_KC
-#define TRAINBUS_GEMM_KC 384
-#endif
-constexpr size_t kBlockKc = TRAINBUS_GEMM_KC;
-#ifndef TRAINBUS_GEMM_MC
-#define TRAINBUS_GEMM_MC 196  // 14 slivers of 14 rows
-#endif
-constexpr size_t kBlockMc = TRAINBUS_GEMM_MC;
-constexpr size_t kBlockNc = 2048;
+// block of mc rows, op(A) is packed into kRows-row slivers (the block,
+// mc x kc floats, stays in L2); then panel by panel, the panel (kc x nr) is
+// reused by every sliver of the block. kc, mc and nc come from the config
+// (cache sizes or a measured entry), rounded to whole slivers and panels.
 
 template <size_t kRows, size_t kVecs>
 static void BlockedRows(const GemmArgs& g, const float* bpack, size_t jc,
@@ -512,6 +537,9 @@ template <size_t kRows, size_t kVecs>
 static void GemmBlocked(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
+  const size_t kBlockKc = std::max<size_t>(1, g.cfg->kc);
+  const size_t kBlockMc = std::max(kRows, g.cfg->mc / kRows * kRows);
+  const size_t kBlockNc = std::max(nr, g.cfg->nc / nr * nr);
   const size_t max_nc = std::min(g.n, kBlockNc);
   ScratchBuffer bpack_buf(((max_nc + nr - 1) / nr) * nr * std::min(g.k, kBlockKc));
   float* bpack = bpack_buf.data();
@@ -930,7 +958,53 @@ static void GemmDotNT(const GemmArgs& g) {
                     });
 }
 
-void GemmPacked(const GemmArgs& g) {
+// Vector registers of this target: the tiles that fit (gemm_config.h).
+constexpr size_t kVectorRegisters =
+    (HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3) || HWY_TARGET == HWY_SCALAR ? 16
+                                                                        : 32;
+
+static VectorUnit ThisVectorUnit() {
+  return {hn::Lanes(hn::ScalableTag<float>()), kVectorRegisters};
+}
+
+// This target's configuration for this CPU, chosen once.
+static const GemmConfig& TargetConfig() {
+  static const GemmConfig* config =
+      new GemmConfig(ChooseGemmConfig(HostCpu(), ThisVectorUnit()));
+  return *config;
+}
+
+static const GemmConfig& ActiveConfig() {
+  const GemmConfig* o =
+      gemm_internal::g_config_override.load(std::memory_order_acquire);
+  return o != nullptr ? *o : TargetConfig();
+}
+
+// The configured tile, if this target has it (TilesFor); else 6 x 2.
+template <template <size_t, size_t> class Path>
+static void WithTile(GemmTile t, const GemmArgs& g) {
+#if HWY_TARGET <= HWY_AVX3 || !HWY_ARCH_X86
+  if (t == GemmTile{8, 2}) return Path<8, 2>::Run(g);
+  if (t == GemmTile{14, 2}) return Path<14, 2>::Run(g);
+  if (t == GemmTile{6, 4}) return Path<6, 4>::Run(g);
+#endif
+  if (t == GemmTile{4, 3}) return Path<4, 3>::Run(g);
+  Path<6, 2>::Run(g);
+}
+
+template <size_t kRows, size_t kVecs>
+struct TiledPath {
+  static void Run(const GemmArgs& g) { GemmTiled<kRows, kVecs>(g); }
+};
+template <size_t kRows, size_t kVecs>
+struct BlockedPath {
+  static void Run(const GemmArgs& g) { GemmBlocked<kRows, kVecs>(g); }
+};
+
+void GemmPacked(GemmArgs g) {
+  const GemmConfig& cfg = ActiveConfig();
+  g.cfg = &cfg;
+  g.parallel = g.parallel && g.m * g.n * g.k >= cfg.parallel_macs;
   const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
 #if HWY_TARGET <= HWY_AVX3
   if (g.trans_b && !g.trans_a && g.n <= 16 && g.k >= 32) {
@@ -945,16 +1019,17 @@ void GemmPacked(const GemmArgs& g) {
       ((g.m <= 32 && g.k >= 256) || (g.n <= 16 && g.k >= 64))) {
     return GemmDotNT(g);
   }
-  // Short outputs (10 rows): a tile shaped to waste less.
-  if (g.m > 8 && g.m <= 10) return GemmTiled<5, 4>(g);  // 2 exact blocks
-  if (g.m > kJitPackMaxRows) {
-    // 28 accumulators need the 32 vector registers of AVX-512.
-    if (HWY_TARGET <= HWY_AVX3) {
-      return GemmBlocked<TRAINBUS_GEMM_BROWS, TRAINBUS_GEMM_BVECS>(g);
-    }
-    return GemmBlocked<6, 2>(g);
+  // Short outputs (10 rows): a tile shaped to waste less (2 exact blocks).
+  if (g.m > 8 && g.m <= 10) {
+    if (kVectorRegisters >= 32) return GemmTiled<5, 4>(g);
+    return GemmTiled<5, 2>(g);
   }
-  GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
+  if (g.m > cfg.jit_max_rows) return WithTile<BlockedPath>(cfg.blocked_tile, g);
+  WithTile<TiledPath>(cfg.tile, g);
+}
+
+std::string ConfigDescriptionImpl() {
+  return DescribeGemmConfig(TargetConfig());
 }
 
 // y[i] = alpha * dot(A row i, x) + beta * y[i] for rows [r0, r1).
@@ -1154,6 +1229,11 @@ HWY_EXPORT(GemmPacked);
 HWY_EXPORT(GemvImpl);
 HWY_EXPORT(GerImpl);
 HWY_EXPORT(TargetNameImpl);
+HWY_EXPORT(ConfigDescriptionImpl);
+
+namespace gemm_internal {
+std::atomic<const GemmConfig*> g_config_override{nullptr};
+}  // namespace gemm_internal
 
 namespace {
 
@@ -1217,9 +1297,8 @@ void GemmDispatch(Transpose trans_a, Transpose trans_b, size_t m, size_t n,
     HWY_DYNAMIC_DISPATCH(GerImpl)(m, n, alpha, u, v, beta, c, ldc, parallel);
     return;
   }
-  const GemmArgs args{ta,  tb, m,    n,   k,   alpha,
-                      a,   lda, b,  ldb, beta, c,
-                      ldc, allow_parallel && macs >= gemm_internal::kParallelMacs};
+  const GemmArgs args{ta,   tb, m,   n,     k, alpha, a, lda, b, ldb,
+                      beta, c,  ldc, allow_parallel, nullptr};
   HWY_DYNAMIC_DISPATCH(GemmPacked)(args);
 }
 
@@ -1288,6 +1367,20 @@ void GemvReference(Transpose trans, size_t m, size_t n, float alpha,
 
 const char* GemmTargetName() {
   return HWY_DYNAMIC_DISPATCH(TargetNameImpl)();
+}
+
+std::string GemmConfigDescription() {
+  return absl::StrCat(GemmTargetName(), ": ",
+                      HWY_DYNAMIC_DISPATCH(ConfigDescriptionImpl)(), "; ",
+                      CpuDescription(HostCpu()));
+}
+
+ScopedGemmConfig::ScopedGemmConfig(const GemmConfig& config)
+    : config_(config),
+      previous_(gemm_internal::g_config_override.exchange(&config_)) {}
+
+ScopedGemmConfig::~ScopedGemmConfig() {
+  gemm_internal::g_config_override.store(previous_);
 }
 
 }  // namespace trainbus::kernels

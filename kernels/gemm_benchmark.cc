@@ -1,13 +1,21 @@
 // GEMM GFLOP/s at the workload's shapes and at 1024^3, ours (single-threaded
-// and TBB) next to OpenBLAS sgemm (single-threaded and 2 threads).
+// and TBB) next to OpenBLAS sgemm and oneDNN's dnnl_sgemm (1 and 2 threads)
+// and libxsmm's JIT kernel (1 thread), shape by shape in one binary.
 //
 //   bazel run -c opt //kernels:gemm_benchmark
+//   ... -- --benchmark_filter='Serial|1/' --benchmark_repetitions=3
+//
+// The context line "gemm_config" is GemmConfigDescription(): the tiles and
+// blocking chosen for this CPU.
 //
 // Names: BM_<impl>/<M>/<K>/<N>/<op>, C (M x N) = op(A) (M x K) op(B) (K x N);
 // op 0 = NN, 1 = NT (A * B^T, dense forward), 2 = TN (A^T * B, weight
 // gradient). Shapes 64x784x128 and 64x128x10 are the MLP's forward; the
 // NT/TN variants of the same products are its backward.
 #include <cblas.h>
+#include <dnnl.h>
+#include <libxsmm.h>
+#include <omp.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -85,6 +93,51 @@ void BM_OpenBLAS(benchmark::State& state) {
   SetCounters(state, p);
 }
 
+// oneDNN's sgemm is row-major like ours; its threads are OpenMP's.
+template <int kThreads>
+void BM_OneDnn(benchmark::State& state) {
+  Problem p(state);
+  omp_set_num_threads(kThreads);
+  const char ta = p.ta == Transpose::kYes ? 'T' : 'N';
+  const char tb = p.tb == Transpose::kYes ? 'T' : 'N';
+  for (auto _ : state) {
+    const dnnl_status_t s =
+        dnnl_sgemm(ta, tb, p.m, p.n, p.k, 1.0f, p.a.data(), p.lda, p.b.data(),
+                   p.ldb, 0.0f, p.c.data(), p.n);
+    if (s != dnnl_success) {
+      state.SkipWithError("dnnl_sgemm failed");
+      break;
+    }
+    benchmark::DoNotOptimize(p.c.data());
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, p);
+}
+
+// libxsmm's JIT kernel (column-major): row-major C = op(A) op(B) is
+// column-major C^T = op(B)^T op(A)^T, so the operands swap. Shapes its JIT
+// does not cover are reported as skipped, not sent to a BLAS fallback.
+void BM_Xsmm(benchmark::State& state) {
+  Problem p(state);
+  const int flags = (p.tb == Transpose::kYes ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
+                    (p.ta == Transpose::kYes ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
+  const libxsmm_blasint lda = p.ldb, ldb = p.lda, ldc = p.n;
+  const float alpha = 1.0f, beta = 0.0f;
+  const libxsmm_smmfunction kernel =
+      libxsmm_smmdispatch(p.n, p.m, p.k, &lda, &ldb, &ldc, &alpha, &beta,
+                          &flags, nullptr);
+  if (kernel == nullptr) {
+    state.SkipWithError("libxsmm has no JIT kernel for this shape/transpose");
+    return;
+  }
+  for (auto _ : state) {
+    kernel(p.b.data(), p.a.data(), p.c.data());
+    benchmark::DoNotOptimize(p.c.data());
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, p);
+}
+
 // {M, K, N, op}.
 constexpr int64_t kShapes[][4] = {
     // MLP 784 -> 128 -> 10 at batch 64: forward (NT), input grad (NN),
@@ -113,9 +166,15 @@ void RegisterAll() {
         ->Args(args)->ArgNames(names);
     benchmark::RegisterBenchmark("BM_GemmOpenBLAS1", BM_OpenBLAS<1>)
         ->Args(args)->ArgNames(names);
+    benchmark::RegisterBenchmark("BM_GemmOneDnn1", BM_OneDnn<1>)
+        ->Args(args)->ArgNames(names);
+    benchmark::RegisterBenchmark("BM_GemmXsmm1", BM_Xsmm)
+        ->Args(args)->ArgNames(names);
     benchmark::RegisterBenchmark("BM_GemmOurs2T", BM_Ours<true>)
         ->Args(args)->ArgNames(names)->UseRealTime();
     benchmark::RegisterBenchmark("BM_GemmOpenBLAS2", BM_OpenBLAS<2>)
+        ->Args(args)->ArgNames(names)->UseRealTime();
+    benchmark::RegisterBenchmark("BM_GemmOneDnn2", BM_OneDnn<2>)
         ->Args(args)->ArgNames(names)->UseRealTime();
   }
 }
@@ -125,6 +184,9 @@ void RegisterAll() {
 
 int main(int argc, char** argv) {
   trainbus::kernels::RegisterAll();
+  libxsmm_init();
+  benchmark::AddCustomContext("gemm_config",
+                              trainbus::kernels::GemmConfigDescription());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
