@@ -1028,6 +1028,8 @@ void GemmPacked(GemmArgs g) {
   WithTile<TiledPath>(cfg.tile, g);
 }
 
+VectorUnit VectorUnitImpl() { return ThisVectorUnit(); }
+
 std::string ConfigDescriptionImpl() {
   return DescribeGemmConfig(TargetConfig());
 }
@@ -1230,6 +1232,7 @@ HWY_EXPORT(GemvImpl);
 HWY_EXPORT(GerImpl);
 HWY_EXPORT(TargetNameImpl);
 HWY_EXPORT(ConfigDescriptionImpl);
+HWY_EXPORT(VectorUnitImpl);
 
 namespace gemm_internal {
 std::atomic<const GemmConfig*> g_config_override{nullptr};
@@ -1368,6 +1371,8 @@ void GemvReference(Transpose trans, size_t m, size_t n, float alpha,
 const char* GemmTargetName() {
   return HWY_DYNAMIC_DISPATCH(TargetNameImpl)();
 }
+
+VectorUnit GemmVectorUnit() { return HWY_DYNAMIC_DISPATCH(VectorUnitImpl)(); }
 
 std::string GemmConfigDescription() {
   return absl::StrCat(GemmTargetName(), ": ",

@@ -53,6 +53,10 @@ void GemvReference(Transpose trans, size_t m, size_t n, float alpha,
 // Name of the Highway target Gemm dispatches to, e.g. "AVX3".
 const char* GemmTargetName();
 
+// Float lanes and vector registers of the target Gemm dispatches to: what
+// its configuration is chosen for (ChooseGemmConfig, GemmTestConfigs).
+VectorUnit GemmVectorUnit();
+
 // The target, the tiles and blocking Gemm chose for it on this CPU, and the
 // CPU, as one line for benchmark output and run manifests: "AVX2: tile 6x2v
 // kc 256 ..., blocked ...; AuthenticAMD zen3 (family 25 model 1), L1d ...".

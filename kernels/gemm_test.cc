@@ -2,10 +2,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm_config.h"
 #include "kernels/test_util.h"
 
 namespace trainbus::kernels {
@@ -175,6 +178,68 @@ TEST(GemmTest, EveryPathBitwiseIdenticalForAnyThreadCount) {
       }
     }
   }
+}
+
+// Every tile the target has, with blocks short enough that these shapes
+// cross k-, m- and n-block edges on both the tiled path (m <= 24 in the test
+// configs) and the blocked one, serial and threaded.
+TEST(GemmTest, EveryConfigMatchesReference) {
+  const Case cases[] = {{23, 37, 85}, {50, 101, 150}, {30, 17, 9}, {64, 40, 81}};
+  ForEachTarget([&](const char* target) {
+    for (const GemmConfig& config :
+         GemmTestConfigs(HostCpu(), GemmVectorUnit())) {
+      ScopedGemmConfig scoped(config);
+      const std::string where =
+          std::string(target) + " " + DescribeGemmConfig(config);
+      for (const Case& s : cases) {
+        for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+          for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+            CheckGemm(ta, tb, s, 1.0f, 0.0f, 1, true, where.c_str());
+            CheckGemm(ta, tb, s, 0.5f, -1.0f, 2, false, where.c_str());
+          }
+        }
+      }
+    }
+  });
+}
+
+// Bitwise identical on 1 to 4 threads and in GemmSerial under every config.
+TEST(GemmTest, EveryConfigBitwiseIdenticalForAnyThreadCount) {
+  const Case cases[] = {{23, 37, 85}, {50, 101, 150}};
+  for (const GemmConfig& config :
+       GemmTestConfigs(HostCpu(), GemmVectorUnit())) {
+    ScopedGemmConfig scoped(config);
+    for (const Case& s : cases) {
+      for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+        for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+          const size_t lda = ta == Transpose::kYes ? s.m : s.k;
+          const size_t ldb = tb == Transpose::kYes ? s.k : s.n;
+          const auto a = RandomFloats(s.m * s.k, 21);
+          const auto b = RandomFloats(s.k * s.n, 22);
+          std::vector<float> serial(s.m * s.n), c(s.m * s.n);
+          GemmSerial(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(),
+                     ldb, 0.0f, serial.data(), s.n);
+          for (int threads : testing::kThreadCounts) {
+            testing::WithThreads(threads, [&] {
+              Gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
+                   0.0f, c.data(), s.n);
+            });
+            EXPECT_EQ(0, std::memcmp(c.data(), serial.data(),
+                                     c.size() * sizeof(float)))
+                << DescribeGemmConfig(config) << " " << s.m << "x" << s.n
+                << "x" << s.k << " on " << threads << " threads";
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(GemmTest, ConfigDescriptionNamesTargetTilesAndCpu) {
+  const std::string d = GemmConfigDescription();
+  EXPECT_NE(d.find(GemmTargetName()), std::string::npos) << d;
+  EXPECT_NE(d.find("tile "), std::string::npos) << d;
+  EXPECT_NE(d.find(UarchName(HostCpu().uarch)), std::string::npos) << d;
 }
 
 TEST(GemmTest, ZeroKScalesByBeta) {
