@@ -358,11 +358,42 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
   StoreTile<kRows, kVecs>(d, acc, c, ldc, alpha, beta);
 }
 
+// Packs panels [jb0, jb1) (nr columns each) x k-range [pc, pc + kc) of op(B),
+// panel q at dst + q * kc * nr. A non-transposed B is read row by row across
+// all the panels: one panel at a time would read kc lines ldb apart, and a
+// power-of-two ldb (4096 columns) maps them all to a few cache sets (the
+// 16x200x4096 product spent 61% of its time in that pack).
+static void PackBPanels(const GemmArgs& g, size_t jb0, size_t jb1, size_t nr,
+                        size_t pc, size_t kc, float* HWY_RESTRICT dst) {
+  if (g.trans_b) {
+    for (size_t jb = jb0; jb < jb1; ++jb) {
+      PackB(g, jb * nr, nr, pc, kc, dst + (jb - jb0) * kc * nr);
+    }
+    return;
+  }
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  for (size_t p = 0; p < kc; ++p) {
+    const float* src = g.b + (pc + p) * g.ldb;
+    for (size_t jb = jb0; jb < jb1; ++jb) {
+      const size_t j0 = jb * nr, cols = std::min(nr, g.n - j0);
+      float* out = dst + (jb - jb0) * kc * nr + p * nr;
+      if (cols == nr) {
+        for (size_t v = 0; v < nr; v += N) {
+          hn::Store(hn::LoadU(d, src + j0 + v), d, out + v);
+        }
+      } else {
+        CopyPadded(src + j0, 0, 1, cols, nr, out);
+      }
+    }
+  }
+}
+
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
 // [jb0, jb1); panels are kVecs vectors wide. bpack holds every panel packed
-// for all k, or is null: then each (k-block, panel) is packed just in time
-// into an L1-sized buffer and used by all the m-blocks of this range (or,
-// for tiny m, read in place).
+// for all k, or is null: then per k-block, groups of panels (tiled_pack_bytes)
+// are packed just in time (L2-resident), and each panel is used from L1 by all
+// the m-blocks of this range (or, for tiny m, B is read in place).
 template <size_t kRows, size_t kVecs>
 static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
                          size_t ib1, size_t jb0, size_t jb1) {
@@ -375,7 +406,10 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
   HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
   const size_t block_kc = std::min(g.cfg->tiled_kc, kMaxKc);
   HWY_ALIGN float edge[kRows * kMaxKc];
-  HWY_ALIGN float panel[kMaxKc * kVecs * (HWY_MAX_BYTES / sizeof(float))];
+  const size_t group = std::clamp<size_t>(
+      g.cfg->tiled_pack_bytes / (std::min(block_kc, g.k) * nr * sizeof(float)),
+      1, 64);
+  ScratchBuffer panels(bpack == nullptr ? group * block_kc * nr : 0);
   for (size_t pc = 0; pc < g.k; pc += block_kc) {
     const size_t kc = std::min(block_kc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
@@ -383,6 +417,11 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
     for (size_t jb = jb0; jb < jb1; ++jb) {
       const size_t j0 = jb * nr;
       const size_t cols = std::min(nr, g.n - j0);
+      const size_t group_start = jb0 + (jb - jb0) / group * group;
+      if (bpack == nullptr && !b_in_place && jb == group_start) {
+        PackBPanels(g, jb, std::min(jb1, jb + group), nr, pc, kc,
+                    panels.data());
+      }
       const float* bp;
       size_t ldb = nr;
       if (bpack != nullptr) {
@@ -390,9 +429,11 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
       } else if (b_in_place && cols == nr) {
         bp = g.b + pc * g.ldb + j0;
         ldb = g.ldb;
+      } else if (b_in_place) {  // the partial last panel
+        PackB(g, j0, nr, pc, kc, panels.data());
+        bp = panels.data();
       } else {
-        PackB(g, j0, nr, pc, kc, panel);
-        bp = panel;
+        bp = panels.data() + (jb - group_start) * kc * nr;
       }
       for (size_t ib = ib0; ib < ib1; ++ib) {
         const size_t i0 = ib * kRows;
@@ -578,11 +619,12 @@ static void GemmBlocked(const GemmArgs& g) {
   }
 }
 
-// Narrow outputs (n <= one vector, e.g. 10 classes): op(B) is packed once
-// per k-block into k x N floats (columns past n zero) and each row of C is
-// one vector. kRows rows of A are broadcast per k step against that vector:
-// kRows independent FMA chains and no edge tiles along n; the row tail uses
-// masked stores, so nothing goes through a temporary.
+// Narrow outputs (n <= kVecs vectors, e.g. 10 classes: one vector on
+// AVX-512, two on AVX2): op(B) is packed once per k-block into k x kVecs
+// vectors (columns past n zero) and each row of C is kVecs vectors. kRows
+// rows of A are broadcast per k step: kRows x kVecs independent FMA chains
+// and no edge tiles along n; the last vector of a row uses a masked store,
+// so nothing goes through a temporary.
 constexpr size_t kNarrowKc = 512;  // packed B block: 512 x 16 floats = 32 KiB
 
 // Up to n floats from p (n <= Lanes(d)); the other lanes are zero.
@@ -598,60 +640,53 @@ HWY_INLINE hn::Vec<D> LoadPartial(D d, const float* p, size_t n) {
 #endif
 }
 
+template <size_t kVecs>
 static void PackBNarrow(const GemmArgs& g, size_t pc, size_t kc,
                         float* HWY_RESTRICT dst) {
   const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  if (!g.trans_b) {  // B stored k x n: one partial row per k step.
-    for (size_t p = 0; p < kc; ++p) {
-      hn::Store(LoadPartial(d, g.b + (pc + p) * g.ldb, g.n), d, dst + p * N);
-    }
-    return;
-  }
-  // B stored n x k: one gather per k step; lanes past n re-read row n - 1
-  // (so nothing outside B is touched) and are then zeroed.
-  if (g.ldb * g.n < (size_t{1} << 31)) {
-    const hn::RebindToSigned<decltype(d)> di;
-    const auto rows =
-        hn::Min(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(g.n - 1)));
-    const auto idx = hn::Mul(rows, hn::Set(di, static_cast<int32_t>(g.ldb)));
-    const auto mask = hn::FirstN(d, g.n);
-    for (size_t p = 0; p < kc; ++p) {
-      hn::Store(hn::IfThenElseZero(mask, hn::GatherIndex(d, g.b + pc + p, idx)),
-                d, dst + p * N);
-    }
-    return;
-  }
-  // Otherwise in blocks of 64 k steps (4 KiB of dst, L1-resident),
-  // zero the block, then copy each stored row segment into its column.
-  constexpr size_t kBlock = 64;
-  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
-    const size_t pe = std::min(kc, p0 + kBlock);
-    for (size_t p = p0; p < pe; ++p) hn::Store(hn::Zero(d), d, dst + p * N);
-    for (size_t j = 0; j < g.n; ++j) {
-      const float* src = g.b + j * g.ldb + pc;
-      for (size_t p = p0; p < pe; ++p) dst[p * N + j] = src[p];
+  const size_t N = hn::Lanes(d), nr = kVecs * N;
+  if (g.trans_b) return PackBTransposed(g, 0, nr, g.n, pc, kc, dst);
+  // B stored k x n: one partial row per k step (n > (kVecs - 1) * N).
+  for (size_t p = 0; p < kc; ++p) {
+    const float* src = g.b + (pc + p) * g.ldb;
+#pragma GCC unroll 2
+    for (size_t v = 0; v < kVecs; ++v) {
+      hn::Store(LoadPartial(d, src + v * N, std::min(N, g.n - v * N)), d,
+                dst + p * nr + v * N);
     }
   }
 }
 
-template <size_t kRows>
+template <size_t kRows, size_t kVecs>
 static void NarrowRows(const GemmArgs& g, const float* HWY_RESTRICT bp,
                        size_t i0, size_t pc, size_t kc, float beta) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
-  const size_t N = hn::Lanes(d);
-  V acc[kRows];
+  const size_t N = hn::Lanes(d), nr = kVecs * N;
+  V acc[kRows][kVecs];
 #pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(d);
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 2
+    for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::Zero(d);
+  }
+  // One k step: B's kVecs vectors against kRows broadcasts of A(r, p).
+  const auto step = [&](const float* HWY_RESTRICT b_row, auto a_at) HWY_ATTR {
+    V b[kVecs];
+#pragma GCC unroll 2
+    for (size_t v = 0; v < kVecs; ++v) b[v] = hn::Load(d, b_row + v * N);
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+      const V ar = hn::Set(d, a_at(r));
+#pragma GCC unroll 2
+      for (size_t v = 0; v < kVecs; ++v) {
+        acc[r][v] = hn::MulAdd(ar, b[v], acc[r][v]);
+      }
+    }
+  };
   if (g.trans_a) {  // A stored k x m: the kRows values of a k step are adjacent.
     const float* a = g.a + pc * g.lda + i0;
     for (size_t p = 0; p < kc; ++p) {
-      const V b = hn::Load(d, bp + p * N);
-#pragma GCC unroll 16
-      for (size_t r = 0; r < kRows; ++r) {
-        acc[r] = hn::MulAdd(hn::Set(d, a[r]), b, acc[r]);
-      }
+      step(bp + p * nr, [a](size_t r) { return a[r]; });
       a += g.lda;
     }
   } else {
@@ -659,65 +694,77 @@ static void NarrowRows(const GemmArgs& g, const float* HWY_RESTRICT bp,
     const size_t lda = g.lda;
 #pragma GCC unroll 2
     for (size_t p = 0; p < kc; ++p) {
-      const V b = hn::Load(d, bp + p * N);
-#pragma GCC unroll 16
-      for (size_t r = 0; r < kRows; ++r) {
-        acc[r] = hn::MulAdd(hn::Set(d, a[r * lda + p]), b, acc[r]);
-      }
+      step(bp + p * nr, [a, lda, p](size_t r) { return a[r * lda + p]; });
     }
   }
   const V va = hn::Set(d, g.alpha);
-  const auto mask = hn::FirstN(d, g.n);
-  const bool full = g.n == N;
+  const size_t last = g.n - (kVecs - 1) * N;  // lanes used in the last vector
+  const auto mask = hn::FirstN(d, last);
 #pragma GCC unroll 16
   for (size_t r = 0; r < kRows; ++r) {
     float* c = g.c + (i0 + r) * g.ldc;
-    V out = hn::Mul(va, acc[r]);
-    if (beta != 0.0f) {
-      const V old = full ? hn::LoadU(d, c) : LoadPartial(d, c, g.n);
-      out = hn::MulAdd(hn::Set(d, beta), old, out);
-    }
-    if (full) {
-      hn::StoreU(out, d, c);
-    } else {
-      hn::BlendedStore(out, mask, d, c);
+#pragma GCC unroll 2
+    for (size_t v = 0; v < kVecs; ++v) {
+      const bool full = v + 1 < kVecs || last == N;
+      V out = hn::Mul(va, acc[r][v]);
+      if (beta != 0.0f) {
+        const V old = full ? hn::LoadU(d, c + v * N)
+                           : LoadPartial(d, c + v * N, last);
+        out = hn::MulAdd(hn::Set(d, beta), old, out);
+      }
+      if (full) {
+        hn::StoreU(out, d, c + v * N);
+      } else {
+        hn::BlendedStore(out, mask, d, c + v * N);
+      }
     }
   }
 }
 
-// Rows [r0, r1) of C for one packed k-block: 16-row blocks, then the tail in
-// 8/4/2/1-row blocks.
+// Rows [r0, r1) of C for one packed k-block: blocks of as many rows as the
+// registers hold, then the tail in 4/2/1-row blocks.
+template <size_t kVecs>
 static void NarrowBlock(const GemmArgs& g, const float* bp, size_t r0,
                         size_t r1, size_t pc, size_t kc) {
   const float beta = pc == 0 ? g.beta : 1.0f;
   size_t i = r0;
-  // 16 row streams of a row-major A would need more pointers than there are
-  // general registers; 8 chains still cover 2 FMA ports x 4-cycle latency.
-  if (HWY_TARGET <= HWY_AVX3 && g.trans_a) {
-    for (; i + 16 <= r1; i += 16) NarrowRows<16>(g, bp, i, pc, kc, beta);
+  if (kVecs == 1) {
+    // 16 row streams of a row-major A would need more pointers than there
+    // are general registers; 8 chains still cover 2 FMA ports x 4-cycle
+    // latency.
+    if (HWY_TARGET <= HWY_AVX3 && g.trans_a) {
+      for (; i + 16 <= r1; i += 16) NarrowRows<16, 1>(g, bp, i, pc, kc, beta);
+    }
+    for (; i + 8 <= r1; i += 8) NarrowRows<8, 1>(g, bp, i, pc, kc, beta);
+  } else {
+    // 6 x 2 accumulators + 2 B vectors + a broadcast: 15 of 16 registers.
+    for (; i + 6 <= r1; i += 6) NarrowRows<6, kVecs>(g, bp, i, pc, kc, beta);
   }
-  for (; i + 8 <= r1; i += 8) NarrowRows<8>(g, bp, i, pc, kc, beta);
-  if (i + 4 <= r1) { NarrowRows<4>(g, bp, i, pc, kc, beta); i += 4; }
-  if (i + 2 <= r1) { NarrowRows<2>(g, bp, i, pc, kc, beta); i += 2; }
-  if (i < r1) NarrowRows<1>(g, bp, i, pc, kc, beta);
+  if (i + 4 <= r1) { NarrowRows<4, kVecs>(g, bp, i, pc, kc, beta); i += 4; }
+  if (i + 2 <= r1) { NarrowRows<2, kVecs>(g, bp, i, pc, kc, beta); i += 2; }
+  if (i < r1) NarrowRows<1, kVecs>(g, bp, i, pc, kc, beta);
 }
 
+template <size_t kVecs>
 static void GemmNarrow(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  ScratchBuffer bpack(std::min(g.k, kNarrowKc) * N);
-  for (size_t pc = 0; pc < g.k; pc += kNarrowKc) {
-    const size_t kc = std::min(kNarrowKc, g.k - pc);
-    PackBNarrow(g, pc, kc, bpack.data());
+  const size_t nr = kVecs * hn::Lanes(d);
+  const size_t block_kc = kNarrowKc / kVecs;
+  ScratchBuffer bpack(std::min(g.k, block_kc) * nr);
+  for (size_t pc = 0; pc < g.k; pc += block_kc) {
+    const size_t kc = std::min(block_kc, g.k - pc);
+    PackBNarrow<kVecs>(g, pc, kc, bpack.data());
     if (!g.parallel) {
-      NarrowBlock(g, bpack.data(), 0, g.m, pc, kc);
+      NarrowBlock<kVecs>(g, bpack.data(), 0, g.m, pc, kc);
       continue;
     }
-    // Chunks of 16 rows: the same row blocking as the serial path.
+    // Chunks of 16 rows; each row sums over k alone, so any row blocking
+    // gives the serial path's bits.
     tbb::parallel_for(tbb::blocked_range<size_t>(0, (g.m + 15) / 16),
                       [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
-                        NarrowBlock(g, bpack.data(), r.begin() * 16,
-                                    std::min(g.m, r.end() * 16), pc, kc);
+                        NarrowBlock<kVecs>(g, bpack.data(), r.begin() * 16,
+                                           std::min(g.m, r.end() * 16), pc,
+                                           kc);
                       });
   }
 }
@@ -1011,8 +1058,11 @@ void GemmPacked(GemmArgs g) {
     return GemmDotNarrow(g);
   }
 #endif
-  if (g.n <= lanes && !(g.trans_b && !g.trans_a && g.k >= 64)) {
-    return GemmNarrow(g);
+  const bool long_nt = g.trans_b && !g.trans_a && g.k >= 64;
+  if (g.n <= lanes && !long_nt) return GemmNarrow<1>(g);
+  // 10 outputs on AVX2: two vectors per row, the second masked.
+  if (kVectorRegisters < 32 && g.n <= 2 * lanes && !long_nt) {
+    return GemmNarrow<2>(g);
   }
   // Dot products pay one reduction per output, so they need a long k.
   if (g.trans_b && !g.trans_a &&

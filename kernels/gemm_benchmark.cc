@@ -6,7 +6,9 @@
 //   ... -- --benchmark_filter='Serial|1/' --benchmark_repetitions=3
 //
 // The context line "gemm_config" is GemmConfigDescription(): the tiles and
-// blocking chosen for this CPU.
+// blocking chosen for this CPU. For tuning, TRAINBUS_GEMM_TUNE overrides
+// fields of it for the run (no rebuild), e.g.
+//   TRAINBUS_GEMM_TUNE="tile=4x3 tiled_kc=128 pack=131072 kc=384 mc=96 nc=2048 par=1e6"
 //
 // Names: BM_<impl>/<M>/<K>/<N>/<op>, C (M x N) = op(A) (M x K) op(B) (K x N);
 // op 0 = NN, 1 = NT (A * B^T, dense forward), 2 = TN (A^T * B, weight
@@ -19,11 +21,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_config.h"
 #include "oneapi/tbb/global_control.h"
 
 namespace trainbus::kernels {
@@ -179,14 +187,55 @@ void RegisterAll() {
   }
 }
 
+// The chosen config with the fields of `spec` ("key=value ...") replaced;
+// false (and a message) on a field it does not know.
+bool TunedConfig(const std::string& spec, GemmConfig& c) {
+  c = ChooseGemmConfig(HostCpu(), GemmVectorUnit());
+  c.source = "TRAINBUS_GEMM_TUNE";
+  std::istringstream in(spec);
+  std::string field;
+  while (in >> field) {
+    const size_t eq = field.find('=');
+    const std::string key = field.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : field.substr(eq + 1);
+    GemmTile* tile = key == "tile" ? &c.tile : key == "btile" ? &c.blocked_tile : nullptr;
+    size_t* number = key == "tiled_kc" ? &c.tiled_kc
+                   : key == "pack" ? &c.tiled_pack_bytes : key == "kc" ? &c.kc
+                   : key == "mc" ? &c.mc : key == "nc" ? &c.nc
+                   : key == "jit" ? &c.jit_max_rows
+                   : key == "par" ? &c.parallel_macs : nullptr;
+    if (tile != nullptr &&
+        std::sscanf(value.c_str(), "%zux%zu", &tile->rows, &tile->vecs) == 2) {
+      continue;
+    }
+    if (number != nullptr && !value.empty()) {
+      *number = static_cast<size_t>(std::atof(value.c_str()));
+      continue;
+    }
+    std::fprintf(stderr,
+                 "TRAINBUS_GEMM_TUNE: cannot use '%s'; fields are tile=RxV "
+                 "btile=RxV tiled_kc= pack=(bytes) kc= mc= nc= jit= par=\n",
+                 field.c_str());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 }  // namespace trainbus::kernels
 
 int main(int argc, char** argv) {
   trainbus::kernels::RegisterAll();
   libxsmm_init();
-  benchmark::AddCustomContext("gemm_config",
-                              trainbus::kernels::GemmConfigDescription());
+  std::unique_ptr<trainbus::kernels::ScopedGemmConfig> tuned;
+  std::string config = trainbus::kernels::GemmConfigDescription();
+  if (const char* spec = std::getenv("TRAINBUS_GEMM_TUNE")) {
+    trainbus::kernels::GemmConfig c;
+    if (!trainbus::kernels::TunedConfig(spec, c)) return 2;
+    tuned = std::make_unique<trainbus::kernels::ScopedGemmConfig>(c);
+    config = trainbus::kernels::DescribeGemmConfig(c);
+  }
+  benchmark::AddCustomContext("gemm_config", config);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -47,6 +47,7 @@ GemmConfig FromCaches(const CpuInfo& cpu, VectorUnit unit) {
                               64, 512);
   };
   c.tiled_kc = panel_kc(c.tile);
+  c.tiled_pack_bytes = cpu.l2_bytes / 2;
   c.kc = panel_kc(c.blocked_tile);
   const size_t mr = c.blocked_tile.rows;
   c.mc = std::clamp<size_t>(RoundDown(cpu.l2_bytes / 2 / (c.kc * kFloat), mr),
@@ -93,6 +94,7 @@ std::vector<GemmConfig> GemmTestConfigs(const CpuInfo& cpu, VectorUnit unit) {
     c.tile = t;
     c.blocked_tile = t;
     c.tiled_kc = 40;
+    c.tiled_pack_bytes = 2 * 40 * t.vecs * unit.lanes * kFloat;  // 2 panels
     c.kc = 72;
     c.mc = 2 * t.rows + 1;  // rounded down to whole slivers by the kernel
     c.nc = 3 * t.vecs * unit.lanes;
@@ -106,7 +108,8 @@ std::vector<GemmConfig> GemmTestConfigs(const CpuInfo& cpu, VectorUnit unit) {
 
 std::string DescribeGemmConfig(const GemmConfig& c) {
   return absl::StrCat("tile ", c.tile.rows, "x", c.tile.vecs, "v kc ",
-                      c.tiled_kc, " (m <= ", c.jit_max_rows, "), blocked ",
+                      c.tiled_kc, " pack ", c.tiled_pack_bytes >> 10, " KiB (m <= ",
+                      c.jit_max_rows, "), blocked ",
                       c.blocked_tile.rows, "x", c.blocked_tile.vecs, "v kc ",
                       c.kc, " mc ", c.mc, " nc ", c.nc, ", 1 thread below ",
                       c.parallel_macs, " MACs (", c.source, ")");

@@ -45,6 +45,10 @@ struct GemmConfig {
   // kc x (tile.vecs vectors) panels that stay in L1.
   GemmTile tile;
   size_t tiled_kc = 256;
+  // Panels are packed in groups of about this many bytes (L2-resident): a
+  // non-transposed B is then read in rows of group x nr floats, long enough
+  // for the prefetchers.
+  size_t tiled_pack_bytes = 256 * 1024;
   size_t jit_max_rows = 128;
   // m > jit_max_rows (GotoBLAS/BLIS): per kc-deep block, op(B) packed into
   // kc x nr panels (L1), op(A) into mc-row blocks (L2), nc columns (L3).
