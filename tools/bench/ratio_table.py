@@ -19,7 +19,9 @@ def best(path, counter):
     out = {}
     with open(path) as f:
         data = json.load(f)
-    for b in data["benchmarks"]:
+    # Registration order (interleaved repetitions arrive shuffled).
+    order = lambda b: (b.get("family_index", 0), b.get("per_family_instance_index", 0))
+    for b in sorted(data["benchmarks"], key=order):
         if b.get("run_type") == "aggregate" or counter not in b:
             continue
         name = b.get("run_name", b["name"]).replace("/real_time", "")
