@@ -105,8 +105,9 @@ def main():
     peak = best(args.peak, "GFLOP/s")
     peak1 = max((v for k, v in peak.items() if "threads:1" in k), default=0.0)
     peak2 = max((v for k, v in peak.items() if "threads:2" in k), default=0.0)
-    print(f"FMA peak (register-only FMA loop): 1 thread {peak1:.0f} GFLOP/s, "
-          f"2 threads {peak2:.0f} GFLOP/s\n")
+    print(f"FMA peak (register-only FMA loop): 1 thread {peak1:.0f} GFLOP/s "
+          f"(the better of wall-clock and CPU-time rates), 2 threads {peak2:.0f} GFLOP/s "
+          f"(wall clock)\n")
 
     print_gemm(args.gemm, peak1)
     if not (args.conv and args.models and args.torch):
