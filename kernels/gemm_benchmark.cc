@@ -6,8 +6,10 @@
 //   ... -- --benchmark_filter='Serial|1/' --benchmark_repetitions=3
 //
 // The context line "gemm_config" is GemmConfigDescription(): the tiles and
-// blocking chosen for this CPU. For tuning, TRAINBUS_GEMM_TUNE overrides
-// fields of it for the run (no rebuild), e.g.
+// blocking chosen for this CPU. For tuning, TRAINBUS_GEMM_TUNE adds
+// BM_GemmOursTuned next to BM_GemmOursSerial at every shape: the chosen
+// config with some fields replaced (no rebuild), interleaved with the
+// default in the same run, e.g.
 //   TRAINBUS_GEMM_TUNE="tile=4x3 tiled_kc=128 pack=131072 kc=384 mc=96 nc=2048 par=1e6"
 //
 // Names: BM_<impl>/<M>/<K>/<N>/<op>, C (M x N) = op(A) (M x K) op(B) (K x N);
@@ -23,7 +25,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -81,6 +82,14 @@ void BM_Ours(benchmark::State& state) {
   }
   SetCounters(state, p);
   state.SetLabel(GemmTargetName());
+}
+
+// Set from TRAINBUS_GEMM_TUNE: the config BM_GemmOursTuned runs with.
+const GemmConfig* tuned_config = nullptr;
+
+void BM_OursTuned(benchmark::State& state) {
+  ScopedGemmConfig scoped(*tuned_config);
+  BM_Ours<false>(state);
 }
 
 template <int kThreads>
@@ -172,6 +181,10 @@ void RegisterAll() {
     const std::vector<std::string> names = {"M", "K", "N", "op"};
     benchmark::RegisterBenchmark("BM_GemmOursSerial", BM_Ours<false>)
         ->Args(args)->ArgNames(names);
+    if (tuned_config != nullptr) {
+      benchmark::RegisterBenchmark("BM_GemmOursTuned", BM_OursTuned)
+          ->Args(args)->ArgNames(names);
+    }
     benchmark::RegisterBenchmark("BM_GemmOpenBLAS1", BM_OpenBLAS<1>)
         ->Args(args)->ArgNames(names);
     benchmark::RegisterBenchmark("BM_GemmOneDnn1", BM_OneDnn<1>)
@@ -225,17 +238,17 @@ bool TunedConfig(const std::string& spec, GemmConfig& c) {
 }  // namespace trainbus::kernels
 
 int main(int argc, char** argv) {
-  trainbus::kernels::RegisterAll();
-  libxsmm_init();
-  std::unique_ptr<trainbus::kernels::ScopedGemmConfig> tuned;
-  std::string config = trainbus::kernels::GemmConfigDescription();
+  namespace tk = trainbus::kernels;
+  tk::GemmConfig tuned;
   if (const char* spec = std::getenv("TRAINBUS_GEMM_TUNE")) {
-    trainbus::kernels::GemmConfig c;
-    if (!trainbus::kernels::TunedConfig(spec, c)) return 2;
-    tuned = std::make_unique<trainbus::kernels::ScopedGemmConfig>(c);
-    config = trainbus::kernels::DescribeGemmConfig(c);
+    if (!tk::TunedConfig(spec, tuned)) return 2;
+    tk::tuned_config = &tuned;
+    benchmark::AddCustomContext("gemm_config_tuned",
+                                tk::DescribeGemmConfig(tuned));
   }
-  benchmark::AddCustomContext("gemm_config", config);
+  tk::RegisterAll();
+  libxsmm_init();
+  benchmark::AddCustomContext("gemm_config", tk::GemmConfigDescription());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
