@@ -98,6 +98,8 @@ CREATE TABLE IF NOT EXISTS run_blobs(
   model TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
   PRIMARY KEY (owner, model)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS run_blobs_blob ON run_blobs(blob);
+)sql";
+
 // Schema 2: batch inference. A batch (one transaction) is a row of
 // prediction_batches, so listing batches reads one row per batch; its inputs
 // are rows of predictions, each complete on its own (model, version, time).
