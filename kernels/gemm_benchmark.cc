@@ -191,6 +191,9 @@ void RegisterAll() {
         ->Args(args)->ArgNames(names);
     benchmark::RegisterBenchmark("BM_GemmXsmm1", BM_Xsmm)
         ->Args(args)->ArgNames(names);
+    // Wall clock on 1 thread: what the 2-thread runs are compared with.
+    benchmark::RegisterBenchmark("BM_GemmOurs1TWall", BM_Ours<false>)
+        ->Args(args)->ArgNames(names)->UseRealTime();
     benchmark::RegisterBenchmark("BM_GemmOurs2T", BM_Ours<true>)
         ->Args(args)->ArgNames(names)->UseRealTime();
     benchmark::RegisterBenchmark("BM_GemmOpenBLAS2", BM_OpenBLAS<2>)

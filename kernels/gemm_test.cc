@@ -1,6 +1,7 @@
 #include "kernels/gemm.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <tuple>
@@ -150,34 +151,39 @@ TEST(GemmTest, BlockedPathMatchesReference) {
   });
 }
 
+// Gemm on 1 to 4 threads gives GemmSerial's bits for every transpose of s.
+void ExpectSameBitsOnAnyThreadCount(Case s, uint64_t seed,
+                                    const std::string& what) {
+  for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+    for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+      const size_t lda = ta == Transpose::kYes ? s.m : s.k;
+      const size_t ldb = tb == Transpose::kYes ? s.k : s.n;
+      const auto a = RandomFloats(s.m * s.k, seed);
+      const auto b = RandomFloats(s.k * s.n, seed + 1);
+      std::vector<float> serial(s.m * s.n), c(s.m * s.n);
+      GemmSerial(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
+                 0.0f, serial.data(), s.n);
+      for (int threads : testing::kThreadCounts) {
+        testing::WithThreads(threads, [&] {
+          Gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+               c.data(), s.n);
+        });
+        EXPECT_EQ(0,
+                  std::memcmp(c.data(), serial.data(), c.size() * sizeof(float)))
+            << what << " " << s.m << "x" << s.n << "x" << s.k << " ta="
+            << (ta == Transpose::kYes) << " tb=" << (tb == Transpose::kYes)
+            << " on " << threads << " threads";
+      }
+    }
+  }
+}
+
 // Every path gives the same bits on 1 to 4 threads and in GemmSerial.
 TEST(GemmTest, EveryPathBitwiseIdenticalForAnyThreadCount) {
   const Case cases[] = {{97, 10, 300},  {300, 211, 403}, {64, 128, 784},
                         {10, 784, 64},  {1, 300, 500},   {300, 200, 1},
                         {97, 211, 403}};
-  for (const Case& s : cases) {
-    for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
-      for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
-        const size_t lda = ta == Transpose::kYes ? s.m : s.k;
-        const size_t ldb = tb == Transpose::kYes ? s.k : s.n;
-        const auto a = RandomFloats(s.m * s.k, 11);
-        const auto b = RandomFloats(s.k * s.n, 12);
-        std::vector<float> serial(s.m * s.n), c(s.m * s.n);
-        GemmSerial(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
-                   0.0f, serial.data(), s.n);
-        for (int threads : testing::kThreadCounts) {
-          testing::WithThreads(threads, [&] {
-            Gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
-                 0.0f, c.data(), s.n);
-          });
-          EXPECT_EQ(0, std::memcmp(c.data(), serial.data(),
-                                   c.size() * sizeof(float)))
-              << s.m << "x" << s.n << "x" << s.k << " on " << threads
-              << " threads";
-        }
-      }
-    }
-  }
+  for (const Case& s : cases) ExpectSameBitsOnAnyThreadCount(s, 11, "default");
 }
 
 // Every tile the target has, with blocks short enough that these shapes
@@ -205,32 +211,11 @@ TEST(GemmTest, EveryConfigMatchesReference) {
 
 // Bitwise identical on 1 to 4 threads and in GemmSerial under every config.
 TEST(GemmTest, EveryConfigBitwiseIdenticalForAnyThreadCount) {
-  const Case cases[] = {{23, 37, 85}, {50, 101, 150}};
   for (const GemmConfig& config :
        GemmTestConfigs(HostCpu(), GemmVectorUnit())) {
     ScopedGemmConfig scoped(config);
-    for (const Case& s : cases) {
-      for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
-        for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
-          const size_t lda = ta == Transpose::kYes ? s.m : s.k;
-          const size_t ldb = tb == Transpose::kYes ? s.k : s.n;
-          const auto a = RandomFloats(s.m * s.k, 21);
-          const auto b = RandomFloats(s.k * s.n, 22);
-          std::vector<float> serial(s.m * s.n), c(s.m * s.n);
-          GemmSerial(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(),
-                     ldb, 0.0f, serial.data(), s.n);
-          for (int threads : testing::kThreadCounts) {
-            testing::WithThreads(threads, [&] {
-              Gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
-                   0.0f, c.data(), s.n);
-            });
-            EXPECT_EQ(0, std::memcmp(c.data(), serial.data(),
-                                     c.size() * sizeof(float)))
-                << DescribeGemmConfig(config) << " " << s.m << "x" << s.n
-                << "x" << s.k << " on " << threads << " threads";
-          }
-        }
-      }
+    for (const Case& s : {Case{23, 37, 85}, Case{50, 101, 150}}) {
+      ExpectSameBitsOnAnyThreadCount(s, 21, DescribeGemmConfig(config));
     }
   }
 }
