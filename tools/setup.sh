@@ -23,7 +23,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsqlite3-dev libpng-dev libjpeg-dev libssl-dev
   nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
-  libopenblas-dev librabbitmq-dev libdnnl-dev
+  libopenblas-dev libdnnl-dev libxsmm-dev librabbitmq-dev
   prometheus curl python3-requests
   dataset-fashion-mnist
   rabbitmq-server python3-pika

@@ -108,6 +108,7 @@ Json EnvironmentToJson(const Environment& env) {
   Json j;
   j["cpu_model"] = env.cpu_model;
   j["highway_target"] = env.highway_target;
+  j["kernel_config"] = env.kernel_config;
   j["packages"] = std::move(packages);
   j["packages_note"] = env.packages_note;
   j["source"] = {{"dir", env.source.dir},
@@ -122,6 +123,10 @@ Environment EnvironmentFromJson(const Json& j, absl::Status* status) {
   Environment env;
   env.cpu_model = r.Str("cpu_model");
   env.highway_target = r.Str("highway_target");
+  // Optional: manifests written before it was recorded lack it.
+  if (j.is_object() && j.contains("kernel_config")) {
+    env.kernel_config = r.Str("kernel_config");
+  }
   for (const auto& [name, version] : r.Object("packages").items()) {
     env.packages.push_back(
         {name, version.is_string() ? version.get<std::string>()
@@ -436,6 +441,7 @@ Environment CollectEnvironment(const EnvironmentOptions& options) {
   Environment env;
   env.cpu_model = CpuModel(options.cpuinfo);
   env.highway_target = nn::KernelTargetName();
+  env.kernel_config = nn::KernelConfigDescription();
   CollectPackages(options, &env);
   env.source = ReadSourceTree(options);
   return env;

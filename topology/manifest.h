@@ -65,6 +65,8 @@ struct SourceTree {
 struct Environment {
   std::string cpu_model;       // /proc/cpuinfo "model name", or kUnknown
   std::string highway_target;  // nn::KernelTargetName(), e.g. "AVX2"
+  std::string kernel_config;   // nn::KernelConfigDescription(); empty in
+                               // manifests written before it was recorded
   std::vector<PackageVersion> packages;  // sorted by name
   std::string packages_note;   // why versions are unknown, else empty
   SourceTree source;

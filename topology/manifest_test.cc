@@ -161,6 +161,7 @@ TEST(CollectEnvironment, ReadsCpuTargetAndPackageVersions) {
   Environment env = CollectEnvironment(options);
   EXPECT_EQ(env.cpu_model, "Test CPU 9000");
   EXPECT_EQ(env.highway_target, nn::KernelTargetName());
+  EXPECT_EQ(env.kernel_config, nn::KernelConfigDescription());
   ASSERT_EQ(env.packages.size(), 2u);
   EXPECT_EQ(env.packages[0].name, "libcaf-dev");
   EXPECT_THAT(env.packages[0].version, HasSubstr("0.17"));  // the build needs it
@@ -274,6 +275,7 @@ TEST(RunRecorder, RecordsTheRunInTheRegistryAndBesideTheReport) {
   ASSERT_EQ(stored->inputs.size(), 1u);
   EXPECT_EQ(stored->inputs[0].sha256, kAbcSha256);
   EXPECT_EQ(stored->environment.highway_target, nn::KernelTargetName());
+  EXPECT_EQ(stored->environment.kernel_config, nn::KernelConfigDescription());
   EXPECT_EQ(*(*store)->LoadBlob(stored->checkpoints[1].sha256), "bytes2");
   absl::StatusOr<std::string> beside = base::ReadFile(dir + "/out/manifest.json");
   ASSERT_TRUE(beside.ok()) << beside.status();

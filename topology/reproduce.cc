@@ -191,6 +191,11 @@ std::vector<std::string> ManifestDifferences(const RunManifest& recorded,
                                b.highway_target, ", recorded ",
                                a.highway_target));
   }
+  if (!a.kernel_config.empty() && a.kernel_config != b.kernel_config) {
+    out.push_back(absl::StrCat("a different GEMM configuration: ",
+                               b.kernel_config, ", recorded ",
+                               a.kernel_config));
+  }
   PackageDifferences(a, b, &out);
   if (a.cpu_model != b.cpu_model) {
     out.push_back(absl::StrCat("a different CPU: ", b.cpu_model,

@@ -179,6 +179,11 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint,
 // manifests record it.
 const char* KernelTargetName();
 
+// The tiles and blocking Gemm chose for this CPU and target (e.g. "AVX2:
+// tile 6x2v kc 256 ...; AuthenticAMD zen3 ..."). They fix the summation
+// order, so run manifests record them next to the target.
+std::string KernelConfigDescription();
+
 // Where two checkpoints of the same architecture differ the most.
 struct CheckpointDifference {
   bool identical = false;        // every byte equal

@@ -420,4 +420,8 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view checkpoint,
 // Gemm carries most of the arithmetic, and every kernel dispatches alike.
 const char* KernelTargetName() { return kernels::GemmTargetName(); }
 
+std::string KernelConfigDescription() {
+  return kernels::GemmConfigDescription();
+}
+
 }  // namespace trainbus::nn

@@ -4,10 +4,13 @@
 #
 #   tools/bench/compare.sh            # results also kept in $OUT
 #   OUT=/tmp/bench REPS=5 tools/bench/compare.sh
+#   ONLY=gemm REPS=3 tools/bench/compare.sh   # FMA peak + the GEMM tables only
 #
 # 1. tools/setup.sh --bench   (libopenblas-dev, python3-torch, ...)
-# 2. our benchmarks, -c opt: FMA peak, GEMM (+ OpenBLAS in the same binary,
-#    1 and 2 threads), conv, model training at batch 1 and 64
+# 2. our benchmarks, -c opt: FMA peak, GEMM (+ OpenBLAS, oneDNN and libxsmm
+#    in the same binary, 1 and 2 threads, repetitions randomly interleaved so
+#    that load changes hit every side alike), conv, model training at batch
+#    1 and 64
 # 3. PyTorch: tools/bench/torch_models.py with /usr/bin/python3,
 #    torch.set_num_threads(2) (and 1, see below), OPENBLAS_NUM_THREADS=1,
 #    pinned to CPUs 0,1 with taskset
@@ -24,18 +27,36 @@ CPUS=${CPUS:-0,1}
 mkdir -p "$OUT"
 
 tools/setup.sh --bench
-bazel build -c opt //kernels:peak_benchmark //kernels:gemm_benchmark \
-  //kernels:conv_benchmark //kernels/nn:model_benchmark \
-  //kernels:conv_peer_benchmark >&2
-
-run() {  # run <binary> <json> [filter]
-  taskset -c "$CPUS" "bazel-bin/$1" --benchmark_format=json \
+run() {  # run <binary> <json> [filter] [extra flags...]
+  local bin=$1 json=$2 filter=${3:-}
+  shift $(( $# < 3 ? $# : 3 ))
+  taskset -c "$CPUS" "bazel-bin/$bin" --benchmark_format=json \
     --benchmark_repetitions="$REPS" --benchmark_min_time="${MIN_TIME:-0.3}" \
-    ${3:+--benchmark_filter="$3"} >"$OUT/$2" 2>"$OUT/$2.log"
-  echo "compare.sh: $1 -> $OUT/$2" >&2
+    ${filter:+--benchmark_filter="$filter"} "$@" >"$OUT/$json" 2>"$OUT/$json.log"
+  echo "compare.sh: $bin -> $OUT/$json" >&2
 }
-run kernels/peak_benchmark peak.json
-run kernels/gemm_benchmark gemm.json
+machine() {
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+    "$(nproc) CPUs; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# GEMM: ours and the three peers shape by shape, repetitions interleaved.
+run_gemm() {
+  bazel build -c opt //kernels:peak_benchmark //kernels:gemm_benchmark >&2
+  run kernels/peak_benchmark peak.json
+  run kernels/gemm_benchmark gemm.json "" --benchmark_enable_random_interleaving=true
+}
+if [[ "${ONLY:-}" == "gemm" ]]; then
+  run_gemm
+  machine
+  echo
+  /usr/bin/python3 tools/bench/ratio_table.py --peak "$OUT/peak.json" --gemm "$OUT/gemm.json"
+  exit 0
+fi
+
+run_gemm
+bazel build -c opt //kernels:conv_benchmark //kernels/nn:model_benchmark \
+  //kernels:conv_peer_benchmark >&2
 run kernels/conv_benchmark conv.json
 run kernels/nn/model_benchmark models.json BM_Train
 
@@ -58,8 +79,7 @@ for threads in 2 1; do
   echo "compare.sh: PyTorch ($threads threads) -> $OUT/torch$threads.jsonl" >&2
 done
 
-echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
-  "$(nproc) CPUs; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine
 echo "PyTorch: $(head -1 "$OUT/torch2.jsonl")"
 echo
 /usr/bin/python3 tools/bench/ratio_table.py --peak "$OUT/peak.json" \
