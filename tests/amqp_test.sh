@@ -64,8 +64,7 @@ done
 echo "killing the broker with $left training messages still queued" >&2
 rabbitmq_kill
 rabbitmq_launch || fail "the broker did not start again"
-# Production traffic only now: the live bridge and the outbound bridge must
-# both have reconnected to carry it.
+# Production traffic only now: the live bridge must have reconnected.
 py publish --queue trainbus.live --unlabelled 200 --first 1000
 
 wait "$run_pid" || fail "trainbus run exited with $?"
@@ -81,8 +80,9 @@ train = bridges["train-in"]
 assert train["reconnects"] >= 1, "train-in never reconnected"
 assert train["dead_lettered"] >= 3, "train-in dead-lettered %d" % train["dead_lettered"]
 assert train["acked"] >= 2000, "train-in acked only %d" % train["acked"]
-for name in ("live-in", "predictions-out"):
-    assert bridges[name]["reconnects"] >= 1, name + " never reconnected"
+# The outbound bridge connects on its first prediction (after the restart
+# here), so only the inbound ones have a connection to lose.
+assert bridges["live-in"]["reconnects"] >= 1, "live-in never reconnected"
 origins = {}
 for line in open(sys.argv[2]):
     j = json.loads(line)
