@@ -113,7 +113,8 @@ void TcpProxy::Relay(size_t pair, bool from_first) {
 void TcpProxy::Loop() {
   while (!stop_) {
     if (drop_) CloseAll();
-    std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0}, {wake_read_, POLLIN, 0}};
+    std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0},
+                               {wake_read_, POLLIN, 0}};
     for (const auto& [a, b] : pairs_) {
       fds.push_back({a, POLLIN, 0});
       fds.push_back({b, POLLIN, 0});

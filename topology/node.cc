@@ -899,8 +899,9 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
       f.nodes = value;
     } else if (name == "checkpoint_every") {
       if (!absl::SimpleAtoi(value, &count)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--checkpoint_every=", value, ": give a number of samples (0: none)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--checkpoint_every=", value,
+                         ": give a number of samples (0: none)"));
       }
       f.options.checkpoint_every = count;
     } else if (name == "listen") {

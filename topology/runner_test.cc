@@ -369,7 +369,8 @@ TEST(ResumeModel, NeedsADurableSourceThenTrainsOnTheReplay) {
             [&](bus::done_atom, const std::string&, uint64_t) {},
             caf::after(std::chrono::seconds(60)) >> [&] { timed_out = true; });
       }
-      EXPECT_EQ(samples, (std::map<std::string, uint64_t>{{"a", 64}, {"b", 64}}));
+      EXPECT_EQ(samples,
+                (std::map<std::string, uint64_t>{{"a", 64}, {"b", 64}}));
     }
     ctx.StopAll();
     caf::anon_send_exit(bus.directory(), caf::exit_reason::user_shutdown);

@@ -540,7 +540,9 @@ struct Heard {
 caf::behavior CheckpointListener(caf::event_based_actor*,
                                  std::shared_ptr<Heard> out) {
   return {[=](ModelSummary& s) { out->summaries.push_back(std::move(s)); },
-          [=](ModelCheckpoint& c) { out->checkpoints.push_back(std::move(c)); }};
+          [=](ModelCheckpoint& c) {
+            out->checkpoints.push_back(std::move(c));
+          }};
 }
 
 // Pattern `offset` as a sequenced binding from [mnist] forwards it.
