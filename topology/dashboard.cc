@@ -36,6 +36,7 @@ constexpr uint32_t kTapQueue = 64;      // drop_oldest: never holds a stream
 constexpr uint32_t kTapCredit = 64;
 constexpr std::chrono::milliseconds kSampleEvery{500};
 constexpr size_t kInboxKept = 4096;  // an HTTP subscriber's backlog
+constexpr size_t kPredictionsKept = 8192;  // ~50 s of production_routing
 
 int64_t NowSteadyNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -465,6 +466,9 @@ absl::StatusOr<std::unique_ptr<RunDashboard>> RunDashboard::Start(
   d->spec_ = &spec;
   gateway::GatewayOptions g;
   g.auth_token = options.auth_token;
+  // Four models predicting 40 samples/s each turned 256 over in under two
+  // seconds: a thumbnail was gone before its click (browser test).
+  g.recent_predictions = kPredictionsKept;
   if (!options.registry_dir.empty()) {
     registry::StoreOptions so;
     so.root = options.registry_dir;
