@@ -187,8 +187,10 @@ void Handle(Self* self, Delivery d) {
   sample->publish_ns = actors::SteadyNowNs();
   const uint64_t generation = st.generation, tag = d.tag;
   st.in_flight.emplace_back(tag, false);
+  // more = false: every delivery gets its own reply, so each one is acked
+  // to the broker only once the resource has accepted it.
   st.window.Send(self, st.options.output, *std::move(sample), st.options.source,
-                 [self, generation, tag] {
+                 /*more=*/false, [self, generation, tag] {
                    ++self->state.options.counters->accepted;
                    Accepted(self, generation, tag);
                    Pump(self);
