@@ -129,7 +129,7 @@ class DashboardTest(unittest.TestCase):
 
     def test_1_parallel_models_curves_graph_and_screenshot(self):
         report_json = os.path.join(TMP, "parallel_models.json")
-        run = Run(PARALLEL, "--train_limit=20000", "--test_limit=1000",
+        run = Run(PARALLEL, "--train_limit=60000", "--test_limit=1000",
                   f"--report_json={report_json}")
         try:
             models = [m["name"] for m in run.get("/v1/run")["models"]]
