@@ -17,7 +17,7 @@ namespace {
 constexpr char kSpec[] = R"(name: population_test
 sources:
   - {name: train, kind: idx, data_dir: /usr/share/datasets/fashion-mnist,
-     output: mnist, epochs: 1, seed: 1, limit: 2048}
+     output: mnist, epochs: 1, seed: 1, limit: 2048, batch: 1}
 evaluation: {data_dir: /usr/share/datasets/fashion-mnist, limit: 500}
 population:
   asha: {grace: 512, eta: 2}
