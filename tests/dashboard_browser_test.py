@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,6 @@ import urllib.request
 
 import yaml
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -85,14 +85,63 @@ class Run:
                 self.proc.wait()
 
 
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--window-size=1400,1900",
-                f"--user-data-dir={TMP}/chromium", "--no-first-run"]:
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(what, port, timeout_s=120):
+    def connects():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(f"{what} to listen on 127.0.0.1:{port}", connects, timeout_s)
+
+
+class Browser:
+    """Headless Chromium driven by chromedriver, both started here on 127.0.0.1.
+
+    Selenium's own launcher and chromedriver's both reach their child through
+    the name `localhost`, which a minimal root without /etc/hosts cannot
+    resolve ("Can not connect to the Service", "unable to connect to
+    renderer"). So Chromium is started with a DevTools port on 127.0.0.1 and
+    chromedriver attaches to that address; nothing here looks a name up.
+    """
+
+    def __init__(self):
+        devtools, driver_port = free_port(), free_port()
+        log = open(os.path.join(TMP, "chromium.log"), "w")
+        self.chromium = subprocess.Popen(
+            ["/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+             "--disable-dev-shm-usage", "--window-size=1400,1900", "--no-first-run",
+             f"--user-data-dir={TMP}/chromium", f"--remote-debugging-port={devtools}",
+             "--remote-debugging-address=127.0.0.1", "about:blank"],
+            stdout=log, stderr=subprocess.STDOUT)
+        self.chromedriver = subprocess.Popen(
+            ["/usr/bin/chromedriver", f"--port={driver_port}", "--allowed-ips=127.0.0.1"],
+            stdout=log, stderr=subprocess.STDOUT)
+        wait_listening("chromium's DevTools", devtools)
+        wait_listening("chromedriver", driver_port)
+        options = webdriver.ChromeOptions()
+        options.debugger_address = f"127.0.0.1:{devtools}"
+        self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{driver_port}",
+                                       options=options)
+        self.driver.set_window_size(1400, 1900)
+
+    def quit(self):
+        try:
+            self.driver.quit()
+        finally:
+            for proc in (self.chromedriver, self.chromium):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 def screenshot(driver, name):
@@ -116,11 +165,12 @@ def spec_components(path):
 class DashboardTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.driver = browser()  # before the runs: Chromium is slow to start
+        cls.browser = Browser()  # before the runs: Chromium is slow to start
+        cls.driver = cls.browser.driver
 
     @classmethod
     def tearDownClass(cls):
-        cls.driver.quit()
+        cls.browser.quit()
 
     def curve_counts(self):
         return self.driver.execute_script(
