@@ -150,6 +150,49 @@ TEST(GatewayTest, CollectorsAddFamilies) {
                                 "trainbus_amqp_reconnects_total 2"));
 }
 
+TEST(GatewayTest, AmqpCountersAreFamiliesPerBridgeAndPassPromtool) {
+  amqp::BridgeStats in;
+  in.name = "train-in";
+  in.received = 2200;
+  in.accepted = 2199;
+  in.acked = 2199;
+  in.dead_lettered = 1;
+  in.reconnects = 1;
+  in.connected = true;
+  amqp::BridgeStats out;
+  out.name = "predictions-out";
+  out.inbound = false;
+  out.published = 200;
+  out.confirmed = 200;
+  Gateway g(Quiet());
+  g.AddMetricsCollector([=](report::MetricRegistry* r) {
+    return AddAmqpMetrics({in, out}, r);
+  });
+  const std::string text = Call(g, "GET", "/metrics").body;
+  for (const char* line : {
+           "trainbus_amqp_received_total{bridge=\"train-in\",direction="
+           "\"in\"} 2200",
+           "trainbus_amqp_acked_total{bridge=\"train-in\",direction="
+           "\"in\"} 2199",
+           "trainbus_amqp_dead_lettered_total{bridge=\"train-in\","
+           "direction=\"in\"} 1",
+           "trainbus_amqp_reconnects_total{bridge=\"train-in\",direction="
+           "\"in\"} 1",
+           "trainbus_amqp_connected{bridge=\"train-in\",direction=\"in\"} 1",
+           "trainbus_amqp_published_total{bridge=\"predictions-out\","
+           "direction=\"out\"} 200",
+           "trainbus_amqp_confirmed_total{bridge=\"predictions-out\","
+           "direction=\"out\"} 200",
+           "trainbus_amqp_connected{bridge=\"predictions-out\","
+           "direction=\"out\"} 0",
+       }) {
+    EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
+  }
+  int code = -1;
+  const std::string promtool = report::CheckWithPromtool(text, &code);
+  EXPECT_EQ(code, 0) << promtool << "\n" << text;
+}
+
 TEST(GatewayTest, TopologyHasRatesBetweenSamples) {
   Gateway g(Quiet());
   std::vector<bus::ResourceMetrics> now = TwoResources();
