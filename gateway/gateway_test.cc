@@ -193,6 +193,24 @@ TEST(GatewayTest, AmqpCountersAreFamiliesPerBridgeAndPassPromtool) {
   EXPECT_EQ(code, 0) << promtool << "\n" << text;
 }
 
+TEST(GatewayTest, NodesAreCountedAndListedBeforeTheRunStarts) {
+  Gateway g(Quiet());
+  NodeCounts nodes;
+  nodes.connected = 1;
+  nodes.lost = 1;
+  nodes.nodes = {{"worker1", "127.0.0.1:4101", "connected"},
+                 {"worker2", "127.0.0.1:4102", "lost"}};
+  g.SetNodes(nodes);
+  const std::string text = Call(g, "GET", "/metrics").body;
+  EXPECT_TRUE(absl::StrContains(text, "trainbus_nodes_connected 1")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "trainbus_nodes_lost_total 1")) << text;
+  const Json t = Json::parse(Call(g, "GET", "/v1/topology").body);
+  ASSERT_EQ(t["nodes"].size(), 2u);
+  EXPECT_EQ(t["nodes"][1],
+            Json({{"name", "worker2"}, {"address", "127.0.0.1:4102"},
+                  {"state", "lost"}}));
+}
+
 TEST(GatewayTest, TopologyHasRatesBetweenSamples) {
   Gateway g(Quiet());
   std::vector<bus::ResourceMetrics> now = TwoResources();

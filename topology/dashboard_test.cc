@@ -64,8 +64,12 @@ TEST(TopologyGraphJson, EachNodeIsAGroupOfItsComponents) {
   for (const Json& group : g["groups"]) groups.insert(group["id"]);
   EXPECT_EQ(groups, (std::set<std::string>{"worker1", "worker2"}));
   for (const Json& n : g["nodes"]) {
-    if (n["id"] == "model:worker2/model1") EXPECT_EQ(n["group"], "worker2");
-    if (n["id"] == "resource:mnist") EXPECT_EQ(n["group"], "");
+    if (n["id"] == "model:worker2/model1") {
+      EXPECT_EQ(n["group"], "worker2");
+    }
+    if (n["id"] == "resource:mnist") {
+      EXPECT_EQ(n["group"], "");
+    }
   }
 }
 
