@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "base/status_macros.h"
 #include "registry/records.h"
 
@@ -60,6 +62,28 @@ constexpr ModelValue kModelValues[] = {
      "samples_per_second", false},
     {"trainbus_model_loss", "Latest training loss.", "loss", false},
 };
+
+// Help text of each amqp::BridgeStats::Counters() name.
+constexpr std::pair<const char*, const char*> kAmqpHelp[] = {
+    {"received", "Deliveries the inbound bridge got from the broker."},
+    {"accepted", "Inbound deliveries the resource accepted."},
+    {"acked", "Inbound deliveries acked to the broker (after acceptance)."},
+    {"redelivered", "Inbound deliveries the broker marked redelivered."},
+    {"dead_lettered",
+     "Inbound messages refused and sent to the queue's .dead queue."},
+    {"published", "Messages the outbound bridge published."},
+    {"confirmed", "Publisher confirms the outbound bridge received."},
+    {"failed", "Outbound messages given up on."},
+    {"reconnects", "Connections made again after the broker went away."},
+    {"connect_failures", "Failed attempts to connect or reconnect."},
+};
+
+const char* AmqpHelp(absl::string_view counter) {
+  for (const auto& [name, help] : kAmqpHelp) {
+    if (counter == name) return help;
+  }
+  return "An AMQP bridge counter (amqp/counters.h).";
+}
 
 }  // namespace
 
@@ -182,6 +206,36 @@ absl::Status AddNodeMetrics(const NodeCounts& nodes,
                                       "Nodes that went away during the run."));
   connected->Get().Set(nodes.connected);
   lost->Get().Increment(nodes.lost);
+  return absl::OkStatus();
+}
+
+absl::Status AddAmqpMetrics(const std::vector<amqp::BridgeStats>& bridges,
+                            report::MetricRegistry* out) {
+  const std::vector<std::string> labels = {"bridge", "direction"};
+  TB_ASSIGN_OR_RETURN(
+      report::GaugeFamily * connected,
+      out->AddGauge("trainbus_amqp_connected",
+                    "Whether the bridge is connected to its broker (1) or "
+                    "reconnecting (0).",
+                    labels));
+  // Every counter of amqp::BridgeStats, in its order: one family each.
+  std::vector<report::CounterFamily*> families;
+  for (const auto& [name, value] : amqp::BridgeStats().Counters()) {
+    TB_ASSIGN_OR_RETURN(
+        report::CounterFamily * f,
+        out->AddCounter(absl::StrCat("trainbus_amqp_", name, "_total"),
+                        AmqpHelp(name), labels));
+    families.push_back(f);
+  }
+  for (const amqp::BridgeStats& b : bridges) {
+    const report::LabelValues values = {b.name, b.inbound ? "in" : "out"};
+    connected->Labels(values).Set(b.connected ? 1 : 0);
+    const auto counters = b.Counters();
+    for (size_t i = 0; i < counters.size() && i < families.size(); ++i) {
+      families[i]->Labels(values).Increment(
+          static_cast<double>(counters[i].second));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -20,6 +20,10 @@
 //   trainbus_model_samples_per_second{model}, trainbus_model_loss{model}
 //   trainbus_registry_tasks{state}, trainbus_registry_models{project}
 //   trainbus_nodes_connected, trainbus_nodes_lost_total
+//   trainbus_amqp_<counter>_total{bridge,direction}              counters
+//       (received, accepted, acked, redelivered, dead_lettered, published,
+//       confirmed, failed, reconnects, connect_failures: amqp/counters.h)
+//   trainbus_amqp_connected{bridge,direction}                    gauge (0/1)
 #ifndef TRAINBUS_GATEWAY_BUS_PROMETHEUS_H_
 #define TRAINBUS_GATEWAY_BUS_PROMETHEUS_H_
 
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "amqp/counters.h"
 #include "bus/message.h"
 #include "bus/metrics.h"
 #include "registry/store.h"
@@ -47,11 +52,23 @@ absl::Status AddModelMetrics(const std::map<std::string, bus::Metric>& latest,
 absl::Status AddRegistryMetrics(registry::Store& store,
                                 report::MetricRegistry* out);
 
+// One node of a placed run, as /v1/topology lists it.
+struct NodeState {
+  std::string name;
+  std::string address;  // HOST:PORT
+  std::string state;    // "connected", "lost" or "finished"
+};
+
 struct NodeCounts {
   int connected = 0;  // nodes of a placed run now connected
   int lost = 0;       // nodes that went away
+  std::vector<NodeState> nodes;  // each one (empty: a run in one process)
 };
 absl::Status AddNodeMetrics(const NodeCounts& nodes,
+                            report::MetricRegistry* out);
+
+// The AMQP bridges' counters (a run's PartContext::amqp_counters()).
+absl::Status AddAmqpMetrics(const std::vector<amqp::BridgeStats>& bridges,
                             report::MetricRegistry* out);
 
 }  // namespace trainbus::gateway

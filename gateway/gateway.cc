@@ -38,27 +38,10 @@ HttpResponse JsonResponse(int status, const Json& body) {
 }
 
 HttpResponse Error(int status, absl::string_view message) {
-  return JsonResponse(status, Json{{"error", std::string(message)}});
+  return serving::ErrorResponse(status, message);
 }
 
-int StatusFor(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    case absl::StatusCode::kResourceExhausted:
-      return 429;
-    default:
-      return 500;
-  }
-}
-
-HttpResponse Error(const absl::Status& s) {
-  return Error(StatusFor(s), s.message());
-}
+HttpResponse Error(const absl::Status& s) { return serving::ErrorResponse(s); }
 
 Json MetricJson(const bus::Metric& m, size_t index) {
   return {{"index", index},        {"model", m.model}, {"split", m.split},
@@ -223,7 +206,7 @@ void Gateway::SetAdapter(std::shared_ptr<ResourceAdapter> adapter) {
 
 void Gateway::SetNodes(NodeCounts nodes) {
   absl::MutexLock lock(&mu_);
-  nodes_ = nodes;
+  nodes_ = std::move(nodes);
 }
 
 void Gateway::AddMetricsCollector(MetricsCollector collector) {
@@ -325,9 +308,20 @@ serving::HttpResponse Gateway::Topology() const {
   }
   out["resources"] = ResourcesJson(now.resources, before.resources,
                                    now.at - before.at);
+  out["nodes"] = NodesJson();
   out["sampled_ns"] =
       now.at == absl::InfinitePast() ? 0 : absl::ToUnixNanos(now.at);
   return JsonResponse(200, out);
+}
+
+Json Gateway::NodesJson() const {
+  absl::MutexLock lock(&mu_);
+  Json nodes = Json::array();
+  for (const NodeState& n : nodes_.nodes) {
+    nodes.push_back(
+        {{"name", n.name}, {"address", n.address}, {"state", n.state}});
+  }
+  return nodes;
 }
 
 serving::HttpResponse Gateway::History() const {
@@ -553,10 +547,14 @@ absl::StatusOr<std::string> Gateway::RenderMetrics() const {
     nodes = nodes_;
   }
   report::MetricRegistry registry;
-  // The bus's, the models' and the nodes' families once there is a run.
-  if (now.at != absl::InfinitePast() || history_.size() > 0) {
+  // The bus's, the models' and the nodes' families once there is a run
+  // (a placed run's nodes connect before it starts).
+  const bool run = now.at != absl::InfinitePast() || history_.size() > 0;
+  if (run) {
     TB_RETURN_IF_ERROR(AddBusMetrics(now.resources, &registry));
     TB_RETURN_IF_ERROR(AddModelMetrics(history_.Latest(), &registry));
+  }
+  if (run || !nodes.nodes.empty()) {
     TB_RETURN_IF_ERROR(AddNodeMetrics(nodes, &registry));
   }
   if (options_.registry != nullptr) {

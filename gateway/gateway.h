@@ -93,6 +93,7 @@ class Gateway {
   void SetServingView(std::function<nlohmann::json()> view);
   // The HTTP adapter's bus (null: the adapter routes answer 404).
   void SetAdapter(std::shared_ptr<ResourceAdapter> adapter);
+  // A placed run's nodes: /metrics counts them, /v1/topology lists them.
   void SetNodes(NodeCounts nodes);
   // More families for /metrics (e.g. the AMQP bridge's counters).
   void AddMetricsCollector(MetricsCollector collector);
@@ -123,6 +124,7 @@ class Gateway {
 
   serving::HttpResponse Run() const;
   serving::HttpResponse Topology() const;
+  nlohmann::json NodesJson() const;
   serving::HttpResponse History() const;
   serving::HttpResponse Stream(const serving::HttpRequest& request) const;
   serving::HttpResponse Leaderboard(const serving::HttpRequest& request) const;

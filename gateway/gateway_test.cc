@@ -80,6 +80,12 @@ HttpResponse Call(const Gateway& g, std::string method, std::string path,
 
 GatewayOptions Quiet() { return GatewayOptions(); }
 
+void ExpectPromtoolAccepts(const std::string& text) {
+  int code = -1;
+  const std::string promtool = report::CheckWithPromtool(text, &code);
+  EXPECT_EQ(code, 0) << promtool << "\n" << text;
+}
+
 TEST(MetricsHistoryTest, SinceAdvancesAndLatestKeepsTestPoints) {
   MetricsHistory h;
   h.Append(Point("a", 100, 0.5));
@@ -133,9 +139,7 @@ TEST(GatewayTest, MetricsMatchTheBusSnapshotAndPassPromtool) {
        }) {
     EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
   }
-  int code = -1;
-  const std::string promtool = report::CheckWithPromtool(text, &code);
-  EXPECT_EQ(code, 0) << promtool << "\n" << text;
+  ExpectPromtoolAccepts(text);
 }
 
 TEST(GatewayTest, CollectorsAddFamilies) {
@@ -148,6 +152,58 @@ TEST(GatewayTest, CollectorsAddFamilies) {
   });
   EXPECT_TRUE(absl::StrContains(Call(g, "GET", "/metrics").body,
                                 "trainbus_amqp_reconnects_total 2"));
+}
+
+TEST(GatewayTest, AmqpCountersAreFamiliesPerBridgeAndPassPromtool) {
+  // name, inbound, received, accepted, acked, redelivered, dead_lettered,
+  // published, confirmed, failed, reconnects, connect_failures, connected
+  const amqp::BridgeStats in{"train-in", true, 2200, 2199, 2199, 0, 1,
+                             0,          0,    0,    1,    0,    true};
+  const amqp::BridgeStats out{"predictions-out", false, 0, 0, 0, 0, 0,
+                              200, 200, 0, 0, 0, false};
+  Gateway g(Quiet());
+  g.AddMetricsCollector([=](report::MetricRegistry* r) {
+    return AddAmqpMetrics({in, out}, r);
+  });
+  const std::string text = Call(g, "GET", "/metrics").body;
+  for (const char* line : {
+           "trainbus_amqp_received_total{bridge=\"train-in\",direction="
+           "\"in\"} 2200",
+           "trainbus_amqp_acked_total{bridge=\"train-in\",direction="
+           "\"in\"} 2199",
+           "trainbus_amqp_dead_lettered_total{bridge=\"train-in\","
+           "direction=\"in\"} 1",
+           "trainbus_amqp_reconnects_total{bridge=\"train-in\",direction="
+           "\"in\"} 1",
+           "trainbus_amqp_connected{bridge=\"train-in\",direction=\"in\"} 1",
+           "trainbus_amqp_published_total{bridge=\"predictions-out\","
+           "direction=\"out\"} 200",
+           "trainbus_amqp_confirmed_total{bridge=\"predictions-out\","
+           "direction=\"out\"} 200",
+           "trainbus_amqp_connected{bridge=\"predictions-out\","
+           "direction=\"out\"} 0",
+       }) {
+    EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
+  }
+  ExpectPromtoolAccepts(text);
+}
+
+TEST(GatewayTest, NodesAreCountedAndListedBeforeTheRunStarts) {
+  Gateway g(Quiet());
+  NodeCounts nodes;
+  nodes.connected = 1;
+  nodes.lost = 1;
+  nodes.nodes = {{"worker1", "127.0.0.1:4101", "connected"},
+                 {"worker2", "127.0.0.1:4102", "lost"}};
+  g.SetNodes(nodes);
+  const std::string text = Call(g, "GET", "/metrics").body;
+  EXPECT_TRUE(absl::StrContains(text, "trainbus_nodes_connected 1")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "trainbus_nodes_lost_total 1")) << text;
+  const Json t = Json::parse(Call(g, "GET", "/v1/topology").body);
+  ASSERT_EQ(t["nodes"].size(), 2u);
+  EXPECT_EQ(t["nodes"][1],
+            Json({{"name", "worker2"}, {"address", "127.0.0.1:4102"},
+                  {"state", "lost"}}));
 }
 
 TEST(GatewayTest, TopologyHasRatesBetweenSamples) {

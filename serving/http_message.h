@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace trainbus::serving {
@@ -45,6 +46,15 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// The one mapping of a status to an HTTP status, for every API:
+// InvalidArgument 400, NotFound 404, Unimplemented 405,
+// ResourceExhausted 413, Unavailable 503, anything else 500.
+int HttpStatusFor(absl::StatusCode code);
+// {"error": message} with `status`.
+HttpResponse ErrorResponse(int status, absl::string_view message);
+// ErrorResponse(HttpStatusFor(status.code()), status.message()).
+HttpResponse ErrorResponse(const absl::Status& status);
 
 }  // namespace trainbus::serving
 

@@ -558,38 +558,12 @@ HttpResponse Respond(const ModelSet& models, const RestApiParts& parts,
   absl::StatusOr<HttpResponse> response =
       Handler(models, parts, info).Handle(request);
   if (response.ok()) return *std::move(response);
-  HttpResponse error = ErrorResponse(HttpStatusFor(response.status().code()),
-                                     response.status().message());
+  HttpResponse error = ErrorResponse(response.status());
   if (error.status == 503) error.headers.emplace_back("Retry-After", "1");
   return error;
 }
 
 }  // namespace
-
-int HttpStatusFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kUnimplemented:
-      return 405;
-    case absl::StatusCode::kResourceExhausted:
-      return 413;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-HttpResponse ErrorResponse(int status, absl::string_view message) {
-  HttpResponse response;
-  response.status = status;
-  response.body = Json{{"error", std::string(message)}}.dump(
-      -1, ' ', false, Json::error_handler_t::replace);
-  return response;
-}
 
 HttpResponse RestApi::Handle(const HttpRequest& request) const {
   // The handlers avoid throwing accessors; this is the boundary that keeps

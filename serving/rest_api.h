@@ -52,11 +52,7 @@ namespace trainbus::serving {
 
 inline constexpr char kModelVersionHeader[] = "X-Trainbus-Model-Version";
 
-// {"error": message} with the status for `code` (see HttpStatusFor).
-HttpResponse ErrorResponse(int status, absl::string_view message);
-// InvalidArgument 400, NotFound 404, Unimplemented 405,
-// ResourceExhausted 413, Unavailable 503, anything else 500.
-int HttpStatusFor(absl::StatusCode code);
+// Errors: ErrorResponse and HttpStatusFor (serving/http_message.h).
 
 // What the API serves from; none owned, all must outlive the RestApi.
 struct RestApiParts {

@@ -12,7 +12,9 @@
 # trainbus.train.dead with a reason; a pika consumer gets 200 distinct
 # predictions with predicted_label, model, version and scores headers. The
 # production images are published after the restart, so the live and the
-# outbound bridge must have reconnected too.
+# outbound bridge must have reconnected too. The run's dashboard (held open
+# after the run) serves the bridges' counters on /metrics: promtool accepts
+# them, and they are the report's figures, i.e. what was published here.
 #
 #   args: TRAINBUS_BINARY SPEC amqp_fashion.py server.sh
 set -euo pipefail
@@ -49,8 +51,10 @@ py declare
 py publish --queue trainbus.train --labelled 2000 --bad 3
 
 "$trainbus" run "$T/spec.yaml" --out_dir="$T/out" --registry_dir="$T/registry" \
-  --timeout_s=500 >"$T/run.out" 2>&1 &
+  --timeout_s=500 --dashboard=127.0.0.1:0 --dashboard_hold >"$T/run.out" 2>&1 &
 run_pid=$!
+stop_run() { kill -TERM "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true; }
+trap 'stop_run; rabbitmq_stop' EXIT  # rabbitmq_setup's trap too
 
 # Mid-stream: at least 300 of the 2,004 training messages taken, not all.
 deadline=$((SECONDS + 180))
@@ -67,10 +71,22 @@ rabbitmq_launch || fail "the broker did not start again"
 # Production traffic only now: the live bridge must have reconnected.
 py publish --queue trainbus.live --unlabelled 200 --first 1000
 
-wait "$run_pid" || fail "trainbus run exited with $?"
+# The run is over when the held dashboard says so (polled, with a deadline).
+deadline=$((SECONDS + 500))
+until grep -q "the run is over" "$T/run.out"; do
+  kill -0 "$run_pid" 2>/dev/null || fail "trainbus run exited without holding its dashboard"
+  (( SECONDS < deadline )) || fail "the run did not end within 500 s"
+  sleep 0.2
+done
+grep -q "^trainbus run: " "$T/run.out" && fail "the run failed"
 grep -q "reconnected" "$T/run.out" || fail "the bridges never reconnected"
+dashboard=$(grep -o -m1 "^dashboard: http://[^ ]*" "$T/run.out" | cut -d' ' -f2)
+[[ -n "$dashboard" ]] || fail "no dashboard address in the run's output"
+/usr/bin/python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1] + "metrics", timeout=10).read().decode())' \
+  "$dashboard" > "$T/metrics.txt" || fail "GET ${dashboard}metrics"
+promtool check metrics < "$T/metrics.txt" || fail "promtool refused the dashboard's /metrics"
 
-/usr/bin/python3 - "$T/out/report.json" "$T/received.jsonl" <<'PY' || fail "see above"
+/usr/bin/python3 - "$T/out/report.json" "$T/received.jsonl" "$T/metrics.txt" <<'PY' || fail "see above"
 import json, sys
 report = json.load(open(sys.argv[1]))
 bridges = {b["name"]: b for b in report["amqp"]}
@@ -94,6 +110,25 @@ for source, ids in want.items():
     missing = ids - origins.get(source, set())
     assert not missing, "%d %s messages never reached the bus, e.g. %s" % (
         len(missing), source, sorted(missing)[:5])
+# /metrics has every counter of every bridge, equal to the report's.
+metrics = {}
+for line in open(sys.argv[3]):
+    if line.startswith("trainbus_amqp_"):
+        name, value = line.rsplit(" ", 1)
+        metrics[name] = float(value)
+for name, b in bridges.items():
+    for counter, value in b.items():
+        if counter in ("name", "direction"):
+            continue
+        key = 'trainbus_amqp_%s_total{bridge="%s",direction="%s"}' % (
+            counter, name, b["direction"])
+        assert metrics.get(key) == value, "%s is %s on /metrics, %s in the report" % (
+            key, metrics.get(key), value)
+assert metrics['trainbus_amqp_dead_lettered_total{bridge="train-in",direction="in"}'] >= 3
+assert metrics['trainbus_amqp_accepted_total{bridge="live-in",direction="in"}'] >= 200
+out = [b for b in bridges.values() if b["direction"] == "out"]
+assert out and all(b["confirmed"] >= 200 for b in out), out
+print("/metrics: %d AMQP series, equal to the report's counters" % len(metrics))
 model = report["models"][0]
 assert model["samples"] >= 2000, "model1 trained on %d samples" % model["samples"]
 print("every published image reached the bus; model1 trained on %d samples, "

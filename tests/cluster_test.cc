@@ -15,16 +15,20 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/substitute.h"
 #include "base/file.h"
 #include "base/subprocess.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "registry/blob_store.h"
 #include "report/json_text.h"
 #include "tests/tcp_proxy.h"
@@ -98,13 +102,14 @@ struct Cluster {
 std::string TmpPath(const std::string& name);
 
 // Starts the nodes, then the hub (writing TmpPath(report + ".json") unless
-// `report` is empty); false (and a failure) if a node did not listen.
+// `report` is empty; `args` are more hub flags); false (and a failure) if a
+// node did not listen.
 bool StartCluster(Cluster* c, const std::string& spec,
-                  const std::string& report = "") {
+                  const std::string& report = "",
+                  std::vector<std::string> args = {}) {
   const std::string a1 = StartNode(c->w1, "worker1");
   const std::string a2 = StartNode(c->w2, "worker2");
   if (a1.empty() || a2.empty()) return false;
-  std::vector<std::string> args;
   if (!report.empty()) {
     c->report = TmpPath(report + ".json");
     args.push_back("--report_json=" + c->report);
@@ -368,6 +373,118 @@ TEST_F(ClusterTest, ANodeKilledMidRunIsLostAndTheOthersFinish) {
       << all;
   EXPECT_TRUE(Contains(*hub, "worker1/wrecked warning: training accuracy"))
       << all;
+}
+
+// What a test reads from the hub's gateway while the run goes.
+struct DashboardPoll {
+  std::string url;           // "http://127.0.0.1:PORT/", from the hub
+  std::string connected;     // /metrics once both nodes are in and training
+  report::Json topology;     // /v1/topology then
+  std::string after_kill;    // /metrics once worker2 is counted lost
+  report::Json topology_after_kill;
+};
+
+// GET `path` from the gateway at `url`; "" when it does not answer 200.
+std::string Get(const std::string& url, const std::string& path) {
+  int port = 0;
+  const size_t colon = url.rfind(':');
+  if (!absl::SimpleAtoi(url.substr(colon + 1, url.size() - colon - 2),
+                        &port)) {
+    return "";
+  }
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(5);
+  httplib::Result r = client.Get(path.c_str());
+  return r && r->status == 200 ? r->body : "";
+}
+
+// Polls /metrics until every one of `lines` is in it (or the deadline).
+std::string PollMetrics(const std::string& url,
+                        const std::vector<std::string>& lines) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::seconds(static_cast<int>(kDeadlineS));
+  std::string text;
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = Get(url, "/metrics");
+    bool all = true;
+    for (const std::string& l : lines) all = all && absl::StrContains(text, l);
+    if (all) return text;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a poll
+  }
+  ADD_FAILURE() << "the hub's /metrics never had "
+                << absl::StrJoin(lines, " and ") << ":\n" << text;
+  return text;
+}
+
+// The hub's gateway while the run goes: both nodes connected and worker2
+// training; then worker2 killed and counted lost; then the hub (which holds
+// its dashboard) is told to stop.
+void WatchDashboard(DashboardPoll* poll, Proc* w2, Proc* hub) {
+  poll->connected = PollMetrics(
+      poll->url, {"trainbus_nodes_connected 2",
+                  "trainbus_model_steps_total{model=\"worker2/model1\"}"});
+  poll->topology = report::Json::parse(Get(poll->url, "/v1/topology"),
+                                       nullptr, false);
+  EXPECT_TRUE(w2->process->Signal(SIGKILL).ok());
+  poll->after_kill = PollMetrics(
+      poll->url, {"trainbus_nodes_lost_total 1", "trainbus_nodes_connected"});
+  poll->topology_after_kill = report::Json::parse(
+      Get(poll->url, "/v1/topology"), nullptr, false);
+  EXPECT_TRUE(hub->process->Signal(SIGTERM).ok());
+}
+
+// The node's state in /v1/topology's "nodes", or "".
+std::string NodeState(const report::Json& topology, const std::string& name) {
+  if (!topology.is_object() || !topology.contains("nodes")) return "";
+  for (const report::Json& n : topology["nodes"]) {
+    if (n.value("name", "") == name) return n.value("state", "");
+  }
+  return "";
+}
+
+TEST_F(ClusterTest, TheHubsDashboardCountsTheNodesAndShowsThem) {
+  Cluster c;
+  // A paced stream (about 8 s): the kill lands mid-run.
+  ASSERT_TRUE(StartCluster(&c, PacedSpec("dashboard", 8000, 1000), "",
+                           {"--dashboard=127.0.0.1:0", "--dashboard_hold"}));
+  Proc *hub = c.hub.get(), *w1 = c.w1.get(), *w2 = c.w2.get();
+  DashboardPoll poll;
+  std::thread watcher;
+  RunToEnd({hub, w1, w2}, [&](Proc& p, const std::string& line) {
+    if (&p != hub || watcher.joinable() ||
+        !absl::StartsWith(line, "dashboard: http://")) {
+      return;
+    }
+    poll.url = line.substr(std::string("dashboard: ").size());
+    watcher = std::thread(WatchDashboard, &poll, w2, hub);
+  });
+  if (watcher.joinable()) watcher.join();
+  const std::string all = Dump(*hub) + Dump(*w1) + Dump(*w2);
+  ASSERT_FALSE(poll.url.empty()) << all;
+  // Held until the test's SIGTERM, which ends it.
+  EXPECT_EQ(hub->code, 128 + SIGTERM) << all;
+  EXPECT_EQ(w2->code, 128 + SIGKILL) << all;
+  EXPECT_TRUE(absl::StrContains(poll.connected, "trainbus_nodes_lost_total 0"))
+      << poll.connected;
+  EXPECT_EQ(NodeState(poll.topology, "worker1"), "connected") << poll.topology;
+  EXPECT_EQ(NodeState(poll.topology, "worker2"), "connected") << poll.topology;
+  // The graph groups each node's components.
+  ASSERT_TRUE(poll.topology.contains("graph")) << poll.topology;
+  std::set<std::string> groups, in_worker2;
+  for (const report::Json& g : poll.topology["graph"]["groups"]) {
+    groups.insert(g.value("id", ""));
+  }
+  for (const report::Json& n : poll.topology["graph"]["nodes"]) {
+    if (n.value("group", "") == "worker2") in_worker2.insert(n.value("id", ""));
+  }
+  EXPECT_EQ(groups, (std::set<std::string>{"worker1", "worker2"}));
+  EXPECT_TRUE(in_worker2.count("model:worker2/model1")) << poll.topology;
+  EXPECT_TRUE(absl::StrContains(poll.after_kill, "trainbus_nodes_connected 1"))
+      << poll.after_kill;
+  EXPECT_EQ(NodeState(poll.topology_after_kill, "worker2"), "lost")
+      << poll.topology_after_kill;
+  EXPECT_TRUE(Contains(*hub, "lost node worker2")) << all;
 }
 
 TEST_F(ClusterTest, AFrozenNodeIsLostAfterTheConnectionTimeoutNotAHang) {

@@ -4,8 +4,10 @@
 Part 1 runs experiments/parallel_models.yaml with --dashboard on a free
 loopback port, loads the page and checks that every model's curve has points
 and that they grow while the run goes on, and that the topology graph shows
-every component of the spec. Once the run is over (--dashboard_hold keeps the
-page up) it takes the screenshot the README shows.
+every component of the spec. While the run goes it takes the screenshot the
+README shows (dashboard_parallel_models.png, copied to docs/dashboard.png):
+every curve partly drawn, rates above 0 on the graph, every panel in view.
+Once the run is over (--dashboard_hold keeps the page up) it takes another.
 
 Part 2 runs experiments/production_routing.yaml (which has live traffic and
 so predictions), waits for a thumbnail, clicks a class and checks that the
@@ -194,10 +196,7 @@ class DashboardTest(unittest.TestCase):
                              "raise --train_limit")
             wait_for("every curve to grow while the run goes on",
                      lambda: all(self.curve_counts()[m] > first[m] for m in models), 120)
-            # The README's picture: mid-run, with live rates on the edges.
-            wait_for("the graph", lambda: "/s" in self.driver.find_element(
-                By.ID, "topology").text, 30)
-            print("screenshot:", screenshot(self.driver, "dashboard_parallel_models.png"))
+            self.take_mid_run_screenshot(run)
             expected = spec_components(PARALLEL)
             # Read in one script: the graph is redrawn every second.
             drawn = wait_for(
@@ -222,6 +221,25 @@ class DashboardTest(unittest.TestCase):
             self.check_metrics_match_report(run, report_json)
         finally:
             run.stop()
+
+    def take_mid_run_screenshot(self, run):
+        """The README's picture (docs/dashboard.png): taken while the run
+        goes, with every curve partly drawn, messages flowing on the graph's
+        edges and every panel inside the window."""
+        wait_for("a rate above 0/s on the graph", lambda: re.search(
+            r"(^|\s)[1-9][0-9]*/s", self.driver.find_element(By.ID, "topology").text), 30)
+        # Every panel (curves, topology, leaderboard, serving, predictions)
+        # inside the window, so that the picture shows them all.
+        cut = self.driver.execute_script(
+            "return [...document.querySelectorAll('main section')]"
+            ".filter(s => s.getBoundingClientRect().bottom > window.innerHeight)"
+            ".map(s => s.id);")
+        self.assertEqual(cut, [], "panels below the window: make --window-size taller")
+        self.assertEqual(self.driver.find_element(By.ID, "run-state").text, "running")
+        print("screenshot:", screenshot(self.driver, "dashboard_parallel_models.png"))
+        # Still running after the picture: it shows the run mid-way.
+        self.assertEqual(run.get("/v1/run")["state"], "running",
+                         "the run ended before the mid-run screenshot; raise --train_limit")
 
     def check_metrics_match_report(self, run, report_json):
         """/metrics after the run: promtool accepts it, and its counters are

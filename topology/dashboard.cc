@@ -1,5 +1,7 @@
 #include "topology/dashboard.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -24,6 +27,8 @@
 #include "bus/subscribe.h"
 #include "bus/subscriber.h"
 #include "caf/all.hpp"
+#include "report/topology_svg.h"
+#include "topology/describe.h"
 
 namespace trainbus::topology {
 namespace {
@@ -46,64 +51,83 @@ int64_t NowSteadyNs() {
 
 // ---- The spec as a graph ----
 
-Json Node(const std::string& kind, const std::string& name,
-          std::string subtitle, const std::string& group) {
-  return {{"id", absl::StrCat(kind, ":", name)}, {"kind", kind},
-          {"title", name},                      {"subtitle", std::move(subtitle)},
+constexpr absl::string_view kResourcePrefix = "resource:";
+
+Json NodeJson(std::string id, const std::string& kind, std::string title,
+              std::string subtitle, const std::string& group) {
+  return {{"id", std::move(id)},      {"kind", kind},
+          {"title", std::move(title)}, {"subtitle", std::move(subtitle)},
           {"group", group}};
 }
 
-Json Edge(const std::string& from, const std::string& to, std::string label,
-          const std::string& resource = "", const std::string& sub = "") {
-  Json e = {{"from", from}, {"to", to}, {"label", std::move(label)}};
-  if (!sub.empty()) e["subscription"] = {{"resource", resource}, {"name", sub}};
-  return e;
+Json Node(const std::string& kind, const std::string& name,
+          std::string subtitle, const std::string& group) {
+  return NodeJson(absl::StrCat(kind, ":", name), kind, name,
+                  std::move(subtitle), group);
 }
 
-std::string Res(const std::string& name) { return "resource:" + name; }
+// The name after "KIND:" in a graph id.
+std::string NameOf(const std::string& id) {
+  return id.substr(id.find(':') + 1);
+}
+
+// Which subscription of which resource carries `e`, if any: an edge out of
+// a resource is a binding (named by its options), a model's input or a
+// consumer's (named after the model or the consumer).
+std::optional<Json> SubscriptionOf(
+    const report::TopologyGraph::Edge& e,
+    const std::map<std::pair<std::string, std::string>, std::string>&
+        binding_names) {
+  if (!absl::StartsWith(e.from, kResourcePrefix)) return std::nullopt;
+  std::string name = NameOf(e.to);
+  if (absl::StartsWith(e.to, kResourcePrefix)) {
+    auto it = binding_names.find({e.from, e.to});
+    if (it == binding_names.end()) return std::nullopt;
+    name = it->second;
+  }
+  return Json{{"resource", NameOf(e.from)}, {"name", name}};
+}
 
 }  // namespace
 
 Json TopologyGraphJson(const TopologySpec& spec) {
-  Json nodes = Json::array(), edges = Json::array(), groups = Json::array();
-  for (const NodeSpec& n : spec.nodes) {
-    groups.push_back({{"id", n.name}, {"label", "node " + n.name}});
-  }
-  for (const SourceSpec& s : spec.sources) {
-    nodes.push_back(Node("source", s.name, SourceKindName(s.kind), s.node));
-    edges.push_back(Edge("source:" + s.name, Res(s.output), ""));
-    if (!s.dead_letter.empty()) {
-      edges.push_back(Edge("source:" + s.name, Res(s.dead_letter),
-                           "dead letters"));
-    }
-  }
-  for (const ResourceSpec& r : spec.resources) {
-    nodes.push_back(Node("resource", r.options.name,
-                         r.options.durable() ? "durable" : "", r.node));
-  }
+  const report::TopologyGraph g = DescribeGraph(spec);
+  std::map<std::pair<std::string, std::string>, std::string> binding_names;
   for (const BindingSpec& b : spec.bindings) {
-    const bus::BindingOptions& o = b.options;
-    edges.push_back(Edge(Res(o.from), Res(o.to),
-                         absl::StrCat(bus::FormatFilter(o.filter), " / ",
-                                      bus::PolicyName(o.policy)),
-                         o.from, o.Name()));
+    binding_names[{absl::StrCat(kResourcePrefix, b.options.from),
+                   absl::StrCat(kResourcePrefix, b.options.to)}] =
+        b.options.Name();
   }
-  for (const ModelEntry& m : spec.models) {
-    const std::string id = "model:" + m.name;
-    nodes.push_back(Node("model", m.name, m.spec_text, m.node));
-    edges.push_back(Edge(Res(m.input), id, "", m.input, m.name));
-    edges.push_back(Edge(id, Res(m.output), "metrics"));
-    if (!m.predictions.empty()) {
-      edges.push_back(Edge(id, Res(m.predictions), "predictions"));
-    }
+  Json nodes = Json::array(), edges = Json::array(), groups = Json::array();
+  for (const report::TopologyGraph::Group& group : g.groups) {
+    groups.push_back({{"id", group.id}, {"label", group.label}});
   }
-  for (const ConsumerSpec& c : spec.consumers) {
-    nodes.push_back(Node("consumer", c.name, ConsumerKindName(c.kind), c.node));
-    for (const std::string& in : c.inputs) {
-      edges.push_back(Edge(Res(in), "consumer:" + c.name, "", in, c.name));
-    }
+  for (const report::TopologyGraph::Node& n : g.nodes) {
+    // The page brackets resource names itself and finds their figures by
+    // the bare name.
+    nodes.push_back(NodeJson(n.id, n.kind,
+                             n.kind == "resource" ? NameOf(n.id) : n.title,
+                             n.subtitle, n.group));
+  }
+  for (const report::TopologyGraph::Edge& e : g.edges) {
+    Json edge = {{"from", e.from}, {"to", e.to}, {"label", e.label}};
+    if (e.dashed) edge["dashed"] = true;
+    if (auto sub = SubscriptionOf(e, binding_names)) edge["subscription"] = *sub;
+    edges.push_back(std::move(edge));
   }
   return {{"nodes", nodes}, {"edges", edges}, {"groups", groups}};
+}
+
+DashboardOptions DashboardOptionsFor(
+    const TopologySpec& spec, std::string address,
+    const std::optional<std::string>& auth_token,
+    const std::optional<std::string>& registry_dir) {
+  DashboardOptions options;
+  options.address = std::move(address);
+  options.auth_token = auth_token.value_or(spec.auth_token);
+  options.registry_dir = registry_dir.value_or(
+      spec.registry ? spec.registry->dir : registry::Store::DefaultRoot());
+  return options;
 }
 
 absl::StatusOr<std::pair<std::string, int>> ParseListenAddress(
@@ -602,8 +626,23 @@ absl::Status RunDashboard::BeginRun(PartContext& ctx) {
   gateway_->SetAdapter(live_);
   live_->sampler = ctx.system().spawn(BusSampler, bus->directory(),
                                       gateway_.get());
+  AddAmqpCollector(ctx.amqp_counters());
   gateway_->SetState("running");
   return absl::OkStatus();
+}
+
+void RunDashboard::AddAmqpCollector(
+    std::map<std::string, std::shared_ptr<const amqp::BridgeCounters>>
+        counters) {
+  if (counters.empty()) return;
+  // The counters outlive the run (shared): the last figures stay on
+  // /metrics after it, e.g. with --dashboard_hold.
+  gateway_->AddMetricsCollector(
+      [counters = std::move(counters)](report::MetricRegistry* out) {
+        std::vector<amqp::BridgeStats> stats;
+        for (const auto& [name, c] : counters) stats.push_back(c->Snapshot());
+        return gateway::AddAmqpMetrics(stats, out);
+      });
 }
 
 void RunDashboard::EndRun() {
@@ -620,8 +659,15 @@ void RunDashboard::Finish(const absl::StatusOr<RunReport>& report) {
     gateway_->SetState(absl::StrCat("failed: ", report.status().message()));
     return;
   }
-  gateway_->UpdateBus(report->bus);
+  // A placed run's report has no bus figures: keep the last sampled ones.
+  if (!report->bus.empty()) gateway_->UpdateBus(report->bus);
   gateway_->SetState("finished");
+}
+
+void RunDashboard::HoldUntilSignal(std::ostream& out) const {
+  out << "dashboard: the run is over; still serving " << url_
+      << " until SIGINT or SIGTERM" << std::endl;
+  for (;;) pause();  // the signal's default action ends the process
 }
 
 }  // namespace trainbus::topology

@@ -14,12 +14,16 @@
 #ifndef TRAINBUS_TOPOLOGY_DASHBOARD_H_
 #define TRAINBUS_TOPOLOGY_DASHBOARD_H_
 
+#include <map>
 #include <memory>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "amqp/counters.h"
 #include "gateway/gateway.h"
 #include "nlohmann/json.hpp"
 #include "registry/store.h"
@@ -36,6 +40,14 @@ struct DashboardOptions {
   std::string auth_token;    // non-empty: every call needs it
   std::string registry_dir;  // leaderboard and tasks; "" or missing: none
 };
+
+// The options `trainbus run` flags give (in one process or placed): the
+// token of --auth_token, else the spec's `auth:`; the registry of
+// --registry_dir, else the spec's `registry:`, else the default one.
+DashboardOptions DashboardOptionsFor(
+    const TopologySpec& spec, std::string address,
+    const std::optional<std::string>& auth_token,
+    const std::optional<std::string>& registry_dir);
 
 // "HOST:PORT" or ":PORT" (host 127.0.0.1); port 0 picks a free one.
 absl::StatusOr<std::pair<std::string, int>> ParseListenAddress(
@@ -62,14 +74,21 @@ class RunDashboard {
 
   // Puts the gateway's hooks in front of `hooks`' own (which still run).
   void Attach(RunHooks* hooks);
-  // The run's end: its final bus figures and state.
+  // The run's end: its final bus figures (if it has them) and state.
   void Finish(const absl::StatusOr<RunReport>& report);
+  // --dashboard_hold: says so on `out` and serves the finished run until
+  // SIGINT or SIGTERM (whose default action ends the process).
+  [[noreturn]] void HoldUntilSignal(std::ostream& out) const;
 
   struct Live;  // the part that talks to the run's bus (dashboard.cc)
 
  private:
   RunDashboard() = default;
   absl::Status BeginRun(PartContext& ctx);
+  // The AMQP bridges' counters on /metrics.
+  void AddAmqpCollector(
+      std::map<std::string, std::shared_ptr<const amqp::BridgeCounters>>
+          counters);
   void EndRun();
 
   const TopologySpec* spec_ = nullptr;

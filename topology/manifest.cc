@@ -398,6 +398,37 @@ std::map<std::string, uint64_t> SpecSeeds(const TopologySpec& spec) {
   return seeds;
 }
 
+std::string RedactUrlPassword(absl::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == absl::string_view::npos) return std::string(url);
+  const size_t authority = scheme + 3;
+  const size_t path = std::min(url.find('/', authority), url.size());
+  const size_t at = url.rfind('@', path);
+  if (at == absl::string_view::npos || at < authority) return std::string(url);
+  const size_t colon = url.find(':', authority);
+  if (colon == absl::string_view::npos || colon > at) return std::string(url);
+  return absl::StrCat(url.substr(0, colon + 1), "***", url.substr(at));
+}
+
+std::vector<std::string> RedactSecrets(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  bool token_next = false;  // "--auth_token T": T is the secret
+  for (const std::string& arg : args) {
+    if (token_next) {
+      out.push_back("***");
+      token_next = false;
+      continue;
+    }
+    if (arg == "--auth_token") token_next = true;
+    if (absl::StartsWith(arg, "--auth_token=")) {
+      out.push_back("--auth_token=***");
+      continue;
+    }
+    out.push_back(RedactUrlPassword(arg));
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<InputFile>> HashInputs(const TopologySpec& spec) {
   std::vector<InputFile> inputs;
   std::set<std::string> seen;  // two sources may read one directory
@@ -414,7 +445,10 @@ absl::StatusOr<std::vector<InputFile>> HashInputs(const TopologySpec& spec) {
   };
   for (const SourceSpec& source : spec.sources) {
     if (source.kind == SourceKind::kAmqp) continue;  // no files: a broker
-    const bool images = source.kind == SourceKind::kImageDir;
+    // An exporting image_dir source writes `dir` from data_dir's test split
+    // when it starts (so `dir` may not exist yet): data_dir is its input.
+    const bool exports = source.export_images + source.export_broken > 0;
+    const bool images = source.kind == SourceKind::kImageDir && !exports;
     TB_RETURN_IF_ERROR(add(source.name,
                            absl::StrCat("source '", source.name, "'"),
                            images ? source.dir : source.data_dir, images));
@@ -459,7 +493,7 @@ absl::StatusOr<RunRecorder> RunRecorder::Begin(registry::Store& store,
   m.spec_name = start.spec->name.empty() ? "unnamed" : start.spec->name;
   m.spec_origin = std::move(start.spec_origin);
   m.spec_text = std::move(start.spec_text);
-  m.args = std::move(start.args);
+  m.args = RedactSecrets(start.args);
   m.seeds = SpecSeeds(*start.spec);
   TB_ASSIGN_OR_RETURN(m.inputs, HashInputs(*start.spec));
   m.environment = CollectEnvironment(start.environment);

@@ -88,7 +88,7 @@ struct RunManifest {
   std::string spec_name;
   std::string spec_origin;  // the path it was read from
   std::string spec_text;    // as written
-  std::vector<std::string> args;  // the run's flags (overrides of the spec)
+  std::vector<std::string> args;  // the run's flags (secrets redacted)
   // "source <name>" and "model <name>": the seed each one used.
   std::map<std::string, uint64_t> seeds;
   std::vector<InputFile> inputs;  // in spec order, then path order
@@ -99,6 +99,14 @@ struct RunManifest {
 std::string ManifestToJson(const RunManifest& manifest);
 // InvalidArgument naming the field that is missing or of the wrong type.
 absl::StatusOr<RunManifest> ParseManifest(absl::string_view json);
+
+// "amqp://user:***@host:5672/v": any URL's password replaced (text that is
+// no URL with a password comes back as it was).
+std::string RedactUrlPassword(absl::string_view url);
+// The run's flags as a manifest records them: every URL's password and the
+// value of --auth_token replaced by "***" (a reproduction must be given
+// them again).
+std::vector<std::string> RedactSecrets(const std::vector<std::string>& args);
 
 // The seeds of every source and model, as the run will use them.
 std::map<std::string, uint64_t> SpecSeeds(const TopologySpec& spec);

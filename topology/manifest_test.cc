@@ -23,6 +23,7 @@ namespace trainbus::topology {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // sha256("abc"), FIPS 180-2's example.
 constexpr char kAbcSha256[] =
@@ -117,6 +118,41 @@ TEST(HashInputs, HashesIdxDirectoriesAndImageTreesAndNamesMissingOnes) {
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(s.message(), HasSubstr("source 'pics'"));
   EXPECT_THAT(s.message(), HasSubstr("/nowhere"));
+}
+
+TEST(HashInputs, AnExportingImageSourceHashesTheDataItExportsFrom) {
+  // production_routing with a fresh --export_dir: the export creates `dir`
+  // when the source starts, after the manifest is begun.
+  const std::string dir = base::NewTestDir("export_inputs");
+  ASSERT_TRUE(base::WriteFileAtomically(dir + "/idx/t10k-images", "abc").ok());
+  absl::StatusOr<TopologySpec> spec = ParseSpec(absl::StrCat(
+      "resources: [{name: in}]\nsources:\n"
+      "  - {name: pics, kind: image_dir, dir: ", dir, "/not-yet, data_dir: ",
+      dir, "/idx, export_images: 10, output: in}\n"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<std::vector<InputFile>> inputs = HashInputs(*spec);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  ASSERT_EQ(inputs->size(), 1u);
+  EXPECT_EQ((*inputs)[0].path, dir + "/idx/t10k-images");
+  EXPECT_EQ((*inputs)[0].source, "pics");
+  EXPECT_EQ((*inputs)[0].sha256, kAbcSha256);
+}
+
+TEST(RedactSecrets, HidesUrlPasswordsAndTheAuthToken) {
+  EXPECT_EQ(RedactUrlPassword("amqp://user:secret@host:5672/%2f"),
+            "amqp://user:***@host:5672/%2f");
+  EXPECT_EQ(RedactUrlPassword("--amqp_url=amqp://u:p@h"),
+            "--amqp_url=amqp://u:***@h");
+  for (const char* same : {"amqp://user@host:5672/v", "amqp://host:5672",
+                           "--epochs=2", "/data/a:b@c", ""}) {
+    EXPECT_EQ(RedactUrlPassword(same), same);
+  }
+  EXPECT_EQ(RedactSecrets({"--amqp_url=amqp://guest:pw@127.0.0.1:5673/",
+                           "--auth_token=T0k", "--auth_token", "T1k",
+                           "--epochs=1"}),
+            (std::vector<std::string>{"--amqp_url=amqp://guest:***@127.0.0.1:5673/",
+                                      "--auth_token=***", "--auth_token",
+                                      "***", "--epochs=1"}));
 }
 
 TEST(SpecSeeds, NamesEverySourceAndModel) {
@@ -251,7 +287,7 @@ TEST(RunRecorder, RecordsTheRunInTheRegistryAndBesideTheReport) {
   RunStart start;
   start.spec_text = text;
   start.spec_origin = "tiny.yaml";
-  start.args = {"--epochs=1"};
+  start.args = {"--epochs=1", "--amqp_url=amqp://bus:s3cret@10.0.0.1/%2f"};
   start.spec = &*spec;
   start.environment.packages = {"libcaf-dev"};
   absl::StatusOr<RunRecorder> recorder = RunRecorder::Begin(**store, start);
@@ -270,7 +306,10 @@ TEST(RunRecorder, RecordsTheRunInTheRegistryAndBesideTheReport) {
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ(stored->state, "finished");
   EXPECT_EQ(stored->spec_text, text);
-  EXPECT_EQ(stored->args, start.args);
+  // The broker's password is nowhere in what the registry keeps.
+  EXPECT_EQ(stored->args,
+            (std::vector<std::string>{
+                "--epochs=1", "--amqp_url=amqp://bus:***@10.0.0.1/%2f"}));
   EXPECT_EQ(stored->seeds.at("source gen"), 5u);
   ASSERT_EQ(stored->inputs.size(), 1u);
   EXPECT_EQ(stored->inputs[0].sha256, kAbcSha256);
@@ -280,6 +319,7 @@ TEST(RunRecorder, RecordsTheRunInTheRegistryAndBesideTheReport) {
   absl::StatusOr<std::string> beside = base::ReadFile(dir + "/out/manifest.json");
   ASSERT_TRUE(beside.ok()) << beside.status();
   EXPECT_EQ(*beside, ManifestToJson(*stored));
+  EXPECT_THAT(*beside, Not(HasSubstr("s3cret")));
 }
 
 TEST(RunRecorder, AFailedRunKeepsItsReason) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -26,9 +27,11 @@
 #include "bus/subscriber.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
+#include "gateway/bus_prometheus.h"
 #include "registry/blob_store.h"
 #include "report/json_text.h"
 #include "topology/cli.h"
+#include "topology/dashboard.h"
 #include "topology/run_report.h"
 #include "topology/runner.h"
 
@@ -409,6 +412,7 @@ class HubRun {
       agents_[name] = caf::actor_cast<caf::actor>(agent);
       self_->monitor(agents_[name]);
     }
+    ReportNodes();
     return absl::OkStatus();
   }
 
@@ -436,7 +440,9 @@ class HubRun {
     TB_RETURN_IF_ERROR(actors::PrefixStatus(
         "the hub", BuildPart(spec_, part, process_.ctx())));
     TB_RETURN_IF_ERROR(AwaitNodes("build", built_atom::value));
-    return WatchMetrics();
+    TB_RETURN_IF_ERROR(WatchMetrics());
+    if (!options_.hooks.after_build) return absl::OkStatus();
+    return options_.hooks.after_build(process_.ctx());
   }
 
   absl::Status Start() {
@@ -499,6 +505,7 @@ class HubRun {
     for (const auto& [name, agent] : agents_) {
       if (!lost_.count(name)) self_->send(agent, finish_atom::value);
     }
+    if (!agents_.empty()) ReportNodes("finished");
   }
 
  private:
@@ -560,6 +567,17 @@ class HubRun {
     credit_.Consumed(self_.ptr(),
                      caf::actor_cast<caf::actor>(self_->current_sender()));
     if (m.split == "test") ReadFigures(m, &progress_[m.model]);
+    if (options_.hooks.on_metric) options_.hooks.on_metric(m);
+  }
+
+  // Every node with a part: lost, else `live` ("connected", "finished").
+  void ReportNodes(const char* live = "connected") {
+    if (!options_.on_nodes) return;
+    std::vector<NodeStatus> nodes;
+    for (const auto& [name, address] : placement_.addresses()) {
+      nodes.push_back({name, address, lost_.count(name) ? "lost" : live});
+    }
+    options_.on_nodes(nodes);
   }
 
   void OnSummary(const std::string& part, ModelSummary s) {
@@ -587,6 +605,7 @@ class HubRun {
     }
     if (unfinished.empty()) return;  // it finished and left
     lost_.insert(node);
+    ReportNodes();
     std::cout << "hub: lost node " << node << " ("
               << self_->system().render(down.reason) << ") with "
               << unfinished.size()
@@ -745,6 +764,7 @@ absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& given,
   absl::StatusOr<PlacedReport> report =
       status.ok() ? run.Wait() : absl::StatusOr<PlacedReport>(status);
   if (report.ok()) status = run.Finalize(&report->run);
+  if (options.hooks.before_teardown) options.hooks.before_teardown();
   run.Finish();
   if (!status.ok()) return status;
   return report;
@@ -848,7 +868,22 @@ struct PlacedFlags {
   std::string report_json;
   PlacedOptions options;
   bool help = false;
+  // The hub's dashboard (--dashboard, not passed on), and the run flags it
+  // reads too (passed on as well).
+  std::optional<std::string> dashboard;
+  bool dashboard_hold = false;
+  std::optional<std::string> auth_token, registry_dir;
 };
+
+// --auth_token=T and --registry_dir=D, which the hub's dashboard reads and
+// every node is given too.
+void ReadSharedFlag(const std::string& arg, PlacedFlags* f) {
+  for (auto [flag, field] :
+       {std::make_pair("--auth_token=", &f->auth_token),
+        std::make_pair("--registry_dir=", &f->registry_dir)}) {
+    if (absl::StartsWith(arg, flag)) *field = arg.substr(strlen(flag));
+  }
+}
 
 absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     const std::vector<std::string>& args) {
@@ -862,6 +897,10 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     if (a == "--quiet") {
       f.options.print = false;
       f.options.run_args.push_back(a);  // the nodes' model actors too
+      continue;
+    }
+    if (a == "--dashboard_hold") {
+      f.dashboard_hold = true;
       continue;
     }
     if (!absl::StartsWith(a, "--")) {
@@ -878,9 +917,10 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
         std::vector<std::string>{"nodes", "listen", "report_json",
                                  "timeout_s", "connect_timeout_s",
                                  "heartbeat_s", "connection_timeout_s",
-                                 "checkpoint_every"},
+                                 "checkpoint_every", "dashboard"},
         name.substr(0, eq));
     if (!mine) {
+      ReadSharedFlag(a, &f);
       f.options.run_args.push_back(a);
       continue;
     }
@@ -897,6 +937,8 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     uint64_t count = 0;
     if (name == "nodes") {
       f.nodes = value;
+    } else if (name == "dashboard") {
+      f.dashboard = value;
     } else if (name == "checkpoint_every") {
       if (!absl::SimpleAtoi(value, &count)) {
         return absl::InvalidArgumentError(
@@ -927,10 +969,48 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
   return f;
 }
 
-absl::StatusOr<PlacedReport> RunPlacedFromFlags(
-    const PlacedFlags& f, const ApplyRunArgs& apply_args) {
+// The spec of a placed run and the hub's dashboard, which points into it.
+struct PlacedRun {
+  TopologySpec spec;
+  std::unique_ptr<RunDashboard> dashboard;
+};
+
+// The nodes' states as the gateway counts and lists them.
+gateway::NodeCounts CountNodes(const std::vector<NodeStatus>& nodes) {
+  gateway::NodeCounts counts;
+  for (const NodeStatus& n : nodes) {
+    counts.connected += n.state == "connected";
+    counts.lost += n.state == "lost";
+    counts.nodes.push_back({n.name, n.address, n.state});
+  }
+  return counts;
+}
+
+// --dashboard: the gateway on the hub, listening before the nodes are
+// reached, fed by the hub's hooks and told of every node's state.
+absl::Status StartPlacedDashboard(const PlacedFlags& f, std::ostream& out,
+                                  PlacedRun* run, PlacedOptions* options) {
+  TB_ASSIGN_OR_RETURN(
+      run->dashboard,
+      RunDashboard::Start(run->spec,
+                          DashboardOptionsFor(run->spec, *f.dashboard,
+                                              f.auth_token, f.registry_dir)));
+  run->dashboard->Attach(&options->hooks);
+  gateway::Gateway* gw = &run->dashboard->gateway();
+  options->on_nodes = [gw](const std::vector<NodeStatus>& nodes) {
+    gw->SetNodes(CountNodes(nodes));
+  };
+  out << "dashboard: " << run->dashboard->url() << std::endl;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PlacedReport> RunPlacedFromFlags(const PlacedFlags& f,
+                                                const ApplyRunArgs& apply_args,
+                                                std::ostream& out,
+                                                PlacedRun* run) {
   TB_ASSIGN_OR_RETURN(std::string text, base::ReadFile(f.spec_path));
-  TB_ASSIGN_OR_RETURN(TopologySpec spec, ParseSpec(text, f.spec_path));
+  TB_ASSIGN_OR_RETURN(run->spec, ParseSpec(text, f.spec_path));
+  TopologySpec& spec = run->spec;
   if (!f.options.run_args.empty()) {
     if (!apply_args) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -944,7 +1024,18 @@ absl::StatusOr<PlacedReport> RunPlacedFromFlags(
     TB_RETURN_IF_ERROR(actors::PrefixStatus(
         "--report_json", base::CheckFileWritable(f.report_json)));
   }
-  return RunPlaced(spec, text, placement, f.options);
+  PlacedOptions options = f.options;
+  if (f.dashboard) {
+    TB_RETURN_IF_ERROR(StartPlacedDashboard(f, out, run, &options));
+  }
+  absl::StatusOr<PlacedReport> report =
+      RunPlaced(spec, text, placement, options);
+  if (run->dashboard) {
+    run->dashboard->Finish(report.ok()
+                               ? absl::StatusOr<RunReport>(report->run)
+                               : absl::StatusOr<RunReport>(report.status()));
+  }
+  return report;
 }
 
 }  // namespace
@@ -979,16 +1070,22 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
            "  --checkpoint_every=N  node models checkpoint to the hub every N\n"
            "                        samples; a dead node's models resume on\n"
            "                        the hub (delivery.checkpoint_every, else 0)\n"
+           "  --dashboard=[HOST]:PORT  the dashboard and the gateway's API on\n"
+           "                        the hub, with the nodes' states and counts\n"
+           "  --dashboard_hold      keep serving it after the run until a signal\n"
            "  --quiet               no progress lines\n"
            "  and the spec flags of `trainbus run --help` (--epochs,\n"
            "  --train_limit, --models, ...), applied here and on every node.\n";
     return 0;
   }
+  PlacedRun run;
   absl::StatusOr<PlacedReport> report =
-      flags.ok() ? RunPlacedFromFlags(*flags, apply_args)
+      flags.ok() ? RunPlacedFromFlags(*flags, apply_args, out, &run)
                  : absl::StatusOr<PlacedReport>(flags.status());
+  const bool hold = flags.ok() && flags->dashboard_hold && run.dashboard;
   if (!report.ok()) {
     err << "trainbus run: " << report.status().message() << "\n";
+    if (hold) run.dashboard->HoldUntilSignal(out);
     return report.status().code() == absl::StatusCode::kInvalidArgument ? 2
                                                                         : 1;
   }
@@ -1005,6 +1102,7 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
       return 1;
     }
   }
+  if (hold) run.dashboard->HoldUntilSignal(out);
   return 0;
 }
 

@@ -81,6 +81,13 @@ struct NodeOptions {
 // deadline passed.
 absl::Status RunNode(const NodeOptions& options);
 
+// A node of a placed run, as the hub sees it.
+struct NodeStatus {
+  std::string name;
+  std::string address;  // HOST:PORT
+  std::string state;    // "connected", "lost" or "finished"
+};
+
 struct PlacedOptions {
   std::string listen = "127.0.0.1:0";  // the hub's directory, for the nodes
   // Override the spec's `delivery:` (--heartbeat_s, --connection_timeout_s,
@@ -93,6 +100,15 @@ struct PlacedOptions {
   double connect_timeout_s = 60;
   double timeout_s = 3600;             // for the whole run
   bool print = true;
+  // The hub's observers, as an in-process run's (topology/runner.h):
+  // on_metric sees every metric the hub hears from the models' outputs (on
+  // the hub's main thread), after_build gets the hub's part once every part
+  // is built and before the sources start, before_teardown comes once the
+  // run is over. E.g. the dashboard's (RunDashboard::Attach).
+  RunHooks hooks;
+  // Every node and its state, each time one changes: all "connected" once
+  // the hub found them, "lost" when one dies, "finished" at the end.
+  std::function<void(const std::vector<NodeStatus>&)> on_nodes;
 };
 
 // Where each model ran and how it ended, beside the run's report.
@@ -142,13 +158,10 @@ std::string PlacedReportToJson(const PlacedReport& report);
 // PlacedRunMain runs them, else the in-process RunMain (topology/cli.h).
 bool HasNodesFlag(const std::vector<std::string>& args);
 
-// Whether `trainbus run` args ask for placement (a --nodes flag): then
-// PlacedRunMain runs them, else the in-process RunMain (topology/cli.h).
-bool HasNodesFlag(const std::vector<std::string>& args);
-
 // `trainbus run SPEC --nodes=n1=HOST:PORT,... [--listen=HOST:PORT]
-// [--report_json=PATH] [--timeout_s=S] [--connect_timeout_s=S] [run flags]`:
-// the run flags go to `apply_args` here and on every node.
+// [--report_json=PATH] [--timeout_s=S] [--connect_timeout_s=S]
+// [--dashboard=[HOST]:PORT [--dashboard_hold]] [run flags]`: the run flags
+// go to `apply_args` here and on every node; the dashboard runs on the hub.
 int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err, const ApplyRunArgs& apply_args);
 

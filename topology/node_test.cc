@@ -168,6 +168,9 @@ resources: [{name: mnist}, {name: metrics}]
       {{spec, "--nodes=w1=h:1", "--report_json=/proc/x/y"}, 1,
        "--report_json"},
       {{dir + "/missing.yaml", "--nodes=w1=h:1"}, 1, "missing.yaml"},
+      // The hub's dashboard listens before any node is reached.
+      {{spec, "--nodes=w1=h:1", "--dashboard=nowhere"}, 2,
+       "--dashboard='nowhere' is not HOST:PORT"},
   };
   for (const auto& c : kCases) {
     base::CliRun r = run(c.args);

@@ -1,7 +1,5 @@
 // `trainbus run` (topology/cli.h): flags onto RunOverrides, the run, the
 // summary and the report files.
-#include <unistd.h>
-
 #include <functional>
 #include <iostream>
 #include <map>
@@ -290,23 +288,14 @@ std::string FinishManifest(std::optional<RunRecorder>& recorder,
 absl::StatusOr<std::unique_ptr<RunDashboard>> StartDashboard(
     const TopologySpec& spec, RunCommand& c, std::ostream& out) {
   if (!c.dashboard) return nullptr;
-  DashboardOptions options;
-  options.address = *c.dashboard;
-  options.auth_token = c.auth_token.value_or(spec.auth_token);
-  options.registry_dir = c.registry_dir.value_or(
-      spec.registry ? spec.registry->dir : registry::Store::DefaultRoot());
-  TB_ASSIGN_OR_RETURN(std::unique_ptr<RunDashboard> dashboard,
-                      RunDashboard::Start(spec, options));
+  TB_ASSIGN_OR_RETURN(
+      std::unique_ptr<RunDashboard> dashboard,
+      RunDashboard::Start(spec, DashboardOptionsFor(spec, *c.dashboard,
+                                                    c.auth_token,
+                                                    c.registry_dir)));
   dashboard->Attach(&c.options.hooks);
   out << "dashboard: " << dashboard->url() << std::endl;
   return dashboard;
-}
-
-// --dashboard_hold: the finished run stays on the page until a signal.
-void HoldDashboard(const RunDashboard& dashboard, std::ostream& out) {
-  out << "dashboard: the run is over; still serving " << dashboard.url()
-      << " until SIGINT or SIGTERM" << std::endl;
-  for (;;) pause();  // the signal's default action ends the process
 }
 
 int Run(TopologySpec spec, RunCommand c, RunStart start, std::ostream& out,
@@ -344,7 +333,7 @@ int Run(TopologySpec spec, RunCommand c, RunStart start, std::ostream& out,
       FinishManifest(*recorder, report, c.files.out_dir, err);
   if (!report.ok()) {
     const int code = Fail(err, report.status());
-    if (c.dashboard_hold && *dashboard) HoldDashboard(**dashboard, out);
+    if (c.dashboard_hold && *dashboard) (*dashboard)->HoldUntilSignal(out);
     return code;
   }
   // The run's actor system is gone: the controller has finished writing.
@@ -359,7 +348,7 @@ int Run(TopologySpec spec, RunCommand c, RunStart start, std::ostream& out,
         << "/topology.svg (report: " << dir << "/report.json)\n";
   }
   out << recorded;
-  if (c.dashboard_hold && *dashboard) HoldDashboard(**dashboard, out);
+  if (c.dashboard_hold && *dashboard) (*dashboard)->HoldUntilSignal(out);
   for (const auto& m : report->models) {
     if (!m.error.empty()) return 1;
   }

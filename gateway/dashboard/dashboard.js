@@ -202,6 +202,12 @@ function drawTopology(topo) {
   const graph = topo.graph;
   const {pos, width, height} = layout(graph);
   const live = liveIndex(topo.resources);
+  // A placed run's nodes: "@worker2 (lost)" on each component of a node
+  // that is not connected.
+  const nodeState = Object.fromEntries((topo.nodes || []).map(n => [n.name, n.state]));
+  const where = group => !group ? '' :
+      ' @' + group + (nodeState[group] && nodeState[group] !== 'connected'
+                      ? ` (${nodeState[group]})` : '');
   const root = svg('svg', {viewBox: `0 0 ${width} ${height}`, height: height});
   root.appendChild(svg('defs')).appendChild(
       svg('marker', {id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
@@ -237,7 +243,7 @@ function drawTopology(topo) {
     g.appendChild(svg('rect', {width: NODE_W, height: NODE_H}));
     g.appendChild(svg('text', {x: 6, y: 14, 'class': 'title'},
                       (n.kind === 'resource' ? '[' + n.title + ']' : n.title) +
-                      (n.group ? ' @' + n.group : '')));
+                      where(n.group)));
     g.appendChild(svg('text', {x: 6, y: 27}, (n.subtitle || '').slice(0, 30)));
     if (n.kind === 'resource') {
       const r = live.byResource[n.title];
