@@ -66,6 +66,11 @@ rabbitmq_setup() {
   export RABBITMQ_DIST_PORT=$(rmq_free_port)
   export ERL_EPMD_PORT=$(rmq_free_port)
   export ERL_EPMD_ADDRESS=127.0.0.1
+  # Erlang resolves the node name's host part, localhost, itself, and a root
+  # without /etc/hosts cannot (epmd_error "localhost" nxdomain). So the VMs
+  # (the node and rabbitmqctl) get their own host table, looked up first.
+  export ERL_INETRC="$RMQ_DIR/inetrc"
+  printf '%s\n' '{host, {127,0,0,1}, ["localhost"]}.' '{lookup, [file, native]}.' > "$ERL_INETRC"
   # Erlang distribution on loopback too (the node and the rabbitmqctl client).
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} -kernel inet_dist_listen_min $RABBITMQ_DIST_PORT -kernel inet_dist_listen_max $RABBITMQ_DIST_PORT"
   export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
