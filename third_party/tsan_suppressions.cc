@@ -10,5 +10,11 @@ extern "C" const char* __tsan_default_suppressions() {
       // runs scheduled_actor::activate, which initializes the actor and
       // reads what the spawner wrote. Seen in
       // //registry:runner_main_test (RunsAgainstARegistryNode).
-      "race:caf::scheduled_actor::activate\n";
+      "race:caf::scheduled_actor::activate\n"
+      // The scheduler's job queue. A thread that makes an actor runnable
+      // allocates a queue node in coordinator::enqueue; the worker that
+      // takes the job frees it in double_ended_queue::take_tail; the two are
+      // ordered by the queue's spinlock (atomics inside libcaf_core.so).
+      // Seen in //bus:node_test (PublishesOnAReachASubscriberOnB...).
+      "race:caf::detail::double_ended_queue\n";
 }
