@@ -23,6 +23,11 @@ extern "C" const char* __tsan_default_suppressions() {
       // so a race in what a handler does with the values is still
       // reported. Seen in //bus:node_test.
       "race:caf::detail::tuple_vals_impl\n"
+      // The same hand-over seen from the sender: the message's memory as
+      // caf::make_message allocated and filled it, against the receiver
+      // that reads, serializes (libcaf_io, to a remote node) or frees it.
+      // Seen in //bus:node_test and //registry:runner_main_test.
+      "race:caf::make_message\n"
       // An actor's group-subscription set (an unordered_set<caf::group>,
       // which only CAF keeps): set up where a scoped_actor is made (inside
       // middleman().publish), cleared by the CAF thread that cleans the
