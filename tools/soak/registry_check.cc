@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -331,8 +332,11 @@ absl::StatusOr<CheckReport> CheckRegistry(const std::string& registry_dir,
   registry::StoreOptions options;
   options.root = registry_dir;
   options.create_if_missing = false;
-  TB_ASSIGN_OR_RETURN(std::unique_ptr<registry::Store> store,
-                      registry::Store::Open(std::move(options)));
+  absl::StatusOr<std::unique_ptr<registry::Store>> opened =
+      registry::Store::Open(std::move(options));
+  // A writer killed before it created the registry committed nothing.
+  if (absl::IsNotFound(opened.status()) && journal.lines == 0) return report;
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<registry::Store> store, std::move(opened));
   TB_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(store->database_path()));
   Checker c{*db, *store, journal, report};
   TB_RETURN_IF_ERROR(c.CheckIntegrity());

@@ -145,6 +145,13 @@ TEST_F(RegistryCrashTest, IgnoresALineCutShortAndRefusesAForeignOne) {
   EXPECT_THAT(r.status().message(), HasSubstr("is not a journal line"));
 }
 
+TEST_F(RegistryCrashTest, NoRegistryAndNoJournalIsNothingLost) {
+  EXPECT_THAT(Check().problems, IsEmpty());
+  std::ofstream(w_.journal) << "logs 1000000\n";
+  absl::StatusOr<CheckReport> r = CheckRegistry(w_.registry_dir, w_.journal, false);
+  EXPECT_THAT(r.status().message(), HasSubstr("no registry"));
+}
+
 TEST_F(RegistryCrashTest, RefusesABadSeed) {
   w_.seed = 0;
   EXPECT_THAT(RunWriter(w_).message(), HasSubstr("pass 1..999999"));
