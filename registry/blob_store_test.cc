@@ -3,8 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -52,6 +54,30 @@ TEST(BlobStoreTest, PutGetDedup) {
   EXPECT_EQ(blobs->Get(*sha).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(blobs->Get("nothex").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A full disk, simulated by the file size limit (EFBIG; SIGXFSZ ignored):
+// a clear error naming the file and the fix, and no file left behind.
+TEST(BlobStoreTest, AFullDiskIsAClearErrorAndLeavesNoFile) {
+  std::string dir = testing::NewTempDir("blobs");
+  absl::StatusOr<BlobStore> blobs = BlobStore::Open(dir);
+  ASSERT_TRUE(blobs.ok());
+  struct rlimit old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = 4096;
+  auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  absl::StatusOr<std::string> sha = blobs->Put(std::string(10000, 'w'));
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(sha.ok());
+  EXPECT_EQ(sha.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(sha.status().message().find(dir), absl::string_view::npos);
+  EXPECT_NE(sha.status().message().find("the disk holding the registry is full"),
+            absl::string_view::npos)
+      << sha.status();
+  EXPECT_TRUE(ListDir(dir).empty());
 }
 
 TEST(BlobStoreTest, CorruptBlobIsDataLossNamingTheFile) {

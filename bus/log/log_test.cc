@@ -1,5 +1,8 @@
 #include "bus/log/log.h"
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "bus/log/format.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace trainbus::bus {
@@ -590,6 +594,44 @@ TEST(LogTest, MissingMiddleSegmentIsAGap) {
 // A segment named for the last offsets (found by //fuzz:log_fuzzer, whose
 // corpus keeps the input): appends stop before the offset after the last
 // record would wrap to 0, and the records before that are read.
+// A disk that fills up mid-append, simulated by the file size limit (EFBIG;
+// SIGXFSZ ignored, as a tmpfs or loop mount needs root): the error says what
+// happened and what is stored, the partial record is taken back, and a
+// reopened log has every record before it.
+TEST(LogTest, AFullDiskIsAClearErrorAndKeepsWhatWasStored) {
+  const std::string dir = TestDir();
+  constexpr size_t kSize = 1000;
+  {
+    std::unique_ptr<Log> log = OpenOrDie(dir, SegmentsOf(1000, kSize));
+    ASSERT_NE(log, nullptr);
+    AppendN(*log, 0, 5, kSize);
+    struct rlimit old_limit;
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    struct rlimit limit = old_limit;
+    limit.rlim_cur = kSeg + 10 * (kRec + kSize) + kSize / 2;
+    auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+    absl::StatusOr<uint64_t> got;
+    uint64_t next = 5;
+    while ((got = log->Append(Payload(next, kSize))).ok()) ++next;
+    ::setrlimit(RLIMIT_FSIZE, &old_limit);
+    ::signal(SIGXFSZ, old_handler);
+    EXPECT_EQ(next, 10u);
+    EXPECT_THAT(std::string(got.status().message()),
+                ::testing::AllOf(::testing::HasSubstr(dir),
+                                 ::testing::HasSubstr("ulimit -f"),
+                                 ::testing::HasSubstr("records up to offset 9 are stored")));
+    // The log still works once there is room again.
+    AppendN(*log, 10, 1, kSize);
+  }
+  std::unique_ptr<Log> log = OpenOrDie(dir, SegmentsOf(1000, kSize));
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->recovery().truncated_bytes, 0u);
+  ReadResult r = ReadFrom(*log, StartAt::Earliest(), kSize);
+  EXPECT_EQ(r.offsets, Range(0, 11));
+  EXPECT_TRUE(r.payloads_ok);
+}
+
 TEST(LogTest, OffsetsStopBelowTheTopOfTheRange) {
   const std::string dir = TestDir();
   fs::create_directories(dir);

@@ -10,7 +10,7 @@
 #   tools/soak/crash_loop.sh               # 1000 kills, ~5-10 min
 #   tools/soak/crash_loop.sh 50            # a quick look
 #   CRASH_BIN=FILE tools/soak/crash_loop.sh   # that binary, no build
-#   CRASH_MAX_DELAY_MS=300 ...             # kill within 5..300 ms of start
+#   CRASH_MAX_DELAY_MS=300 ...             # kill 0..300 ms into the writes
 #
 # Exits 1 at the first check that finds a problem (its report is printed).
 set -euo pipefail
@@ -26,14 +26,21 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/crash_loop.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 REG=$WORK/registry
 JOURNAL=$WORK/journal
-echo "crash loop: $KILLS kills, delay 5..$MAX_DELAY_MS ms, in $WORK; load $(cut -d' ' -f1 /proc/loadavg)"
+echo "crash loop: $KILLS kills, 0..$MAX_DELAY_MS ms after the first write, in $WORK; load $(cut -d' ' -f1 /proc/loadavg)"
 start=$(date +%s)
 temps=0
 for ((i = 1; i <= KILLS; i++)); do
-  "$BIN" write "$REG" "$JOURNAL" "$i" &
+  rm -f "$WORK/ready"
+  "$BIN" write "$REG" "$JOURNAL" "$i" "$WORK/ready" &
   pid=$!
-  delay_ms=$((5 + RANDOM % (MAX_DELAY_MS - 4)))
-  sleep "$(printf '0.%03d' "$delay_ms")"
+  # The kill is timed from the writer's first write (its start-up on a
+  # loaded machine takes longer than the delay); poll for it, 30 s at most.
+  for ((t = 0; t < 3000 && ! -e "$WORK/ready"; t++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+  done
+  delay_ms=$((RANDOM % (MAX_DELAY_MS + 1)))
+  sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   kill -9 "$pid" 2>/dev/null || true
   rc=0
   { wait "$pid"; } 2>/dev/null || rc=$?

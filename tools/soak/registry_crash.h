@@ -10,7 +10,9 @@
 //     gone, log and prediction batches that are not all-or-nothing, tasks
 //     claimed twice, finished twice or lost.
 //
-//   WriterOptions w{.registry_dir = dir, .journal = dir + "/journal"};
+//   WriterOptions w;
+//   w.registry_dir = dir;
+//   w.journal = dir + "/journal";
 //   w.seed = 7;
 //   absl::Status s = RunWriter(w);           // returns only on an error
 //   absl::StatusOr<CheckReport> r = CheckRegistry(dir, w.journal, false);
@@ -38,6 +40,9 @@ struct WriterOptions {
   int64_t max_ops = 0;
   // A killed writer's task returns to pending this long after its claim.
   absl::Duration lease = absl::Milliseconds(100);
+  // Created once the registry is open, just before the first write, so a
+  // crash loop can time its kill from there (empty: none).
+  std::string ready_file;
 };
 
 // Loops writes against the registry, journaling each one after it commits.

@@ -1,6 +1,8 @@
 // registry_crash: the crash loop's writer and checker (tools/soak/crash_loop.sh).
 //
-//   registry_crash write DIR JOURNAL SEED   loop writes until killed
+//   registry_crash write DIR JOURNAL SEED [READY_FILE]
+//                                           loop writes until killed; creates
+//                                           READY_FILE before the first
 //   registry_crash drain DIR JOURNAL        finish every task killed writers left
 //   registry_crash check DIR JOURNAL [--final]
 //                                           exit 1 when anything is lost or corrupt
@@ -14,7 +16,8 @@
 namespace {
 
 constexpr char kUsage[] =
-    "usage: registry_crash write DIR JOURNAL SEED | drain DIR JOURNAL | "
+    "usage: registry_crash write DIR JOURNAL SEED [READY_FILE] | drain DIR "
+    "JOURNAL | "
     "check DIR JOURNAL [--final]\n";
 
 int Fail(const absl::Status& s) {
@@ -33,7 +36,8 @@ int main(int argc, char** argv) {
   trainbus::soak::WriterOptions w;
   w.registry_dir = args[1];
   w.journal = args[2];
-  if (args[0] == "write" && args.size() == 4) {
+  if (args[0] == "write" && (args.size() == 4 || args.size() == 5)) {
+    if (args.size() == 5) w.ready_file = args[4];
     if (!absl::SimpleAtoi(args[3], &w.seed)) {
       std::cerr << "registry_crash: SEED '" << args[3] << "' is not a number\n"
                 << kUsage;

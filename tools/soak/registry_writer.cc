@@ -173,6 +173,16 @@ absl::Status RunWriter(const WriterOptions& options) {
   TB_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal,
                       Journal::Open(options.journal));
   Writer w{options, *store, *journal, Rng(options.seed)};
+  if (!options.ready_file.empty()) {
+    const int fd = ::open(options.ready_file.c_str(),
+                          O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create ready file '", options.ready_file, "': ",
+          std::strerror(errno)));
+    }
+    ::close(fd);
+  }
   while (options.max_ops == 0 || w.ops < options.max_ops) {
     TB_RETURN_IF_ERROR(w.Step());
   }
