@@ -239,6 +239,12 @@ using log_internal::SegmentMeta;
 
 namespace {
 
+// "; records up to offset N are stored", for a failed append's error.
+std::string StoredSoFar(uint64_t next_offset) {
+  if (next_offset == 0) return "; no record was stored";
+  return absl::StrCat("; records up to offset ", next_offset - 1, " are stored");
+}
+
 // Offsets stop below UINT64_MAX, so "the offset after the last record" never
 // wraps to 0 (found by //fuzz:log_fuzzer on a segment named for 2^64-1).
 absl::Status OffsetsLeft(uint64_t next_offset, uint64_t records) {
@@ -520,12 +526,6 @@ absl::Status Log::RotateIfNeeded(uint64_t bytes) {
   return ApplyRetentionLocked();
 }
 
-std::string Log::StoredSoFar() const {
-  if (write_next_offset_ == 0) return "; no record was stored";
-  return absl::StrCat("; records up to offset ", write_next_offset_ - 1,
-                      " are stored");
-}
-
 absl::Status Log::WriteRun(struct iovec* iov, int iov_count, uint64_t bytes,
                            uint64_t records) {
   absl::Status s = log_internal::WriteAll(active_fd_, iov, iov_count, active_path_);
@@ -537,7 +537,8 @@ absl::Status Log::WriteRun(struct iovec* iov, int iov_count, uint64_t bytes,
           ") and could not cut it; reopen the log to recover"));
       return broken_;
     }
-    return absl::Status(s.code(), absl::StrCat(s.message(), StoredSoFar()));
+    return absl::Status(s.code(),
+                        absl::StrCat(s.message(), StoredSoFar(write_next_offset_)));
   }
   active_size_ += bytes;
   write_next_offset_ += records;

@@ -182,8 +182,6 @@ class Log {
   absl::Status WriteRun(struct iovec* iov, int iov_count, uint64_t bytes,
                         uint64_t records) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status AfterAppend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // "; records up to offset N are stored", for a failed append's error.
-  std::string StoredSoFar() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status SyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status ApplyRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Time Now() const;

@@ -35,7 +35,8 @@ for ((i = 1; i <= KILLS; i++)); do
   pid=$!
   # The kill is timed from the writer's first write (its start-up on a
   # loaded machine takes longer than the delay); poll for it, 30 s at most.
-  for ((t = 0; t < 3000 && ! -e "$WORK/ready"; t++)); do
+  t=0
+  while [[ ! -e "$WORK/ready" ]] && ((t++ < 3000)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.01
   done
