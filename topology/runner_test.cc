@@ -3,7 +3,10 @@
 // registry section (models and logs in a real SQLite registry).
 #include "topology/runner.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <map>
 #include <filesystem>
@@ -279,6 +282,47 @@ TEST(RunSpec, AHookErrorStopsTheRunWithIt) {
   };
   absl::StatusOr<RunReport> report = RunSpec(t.spec, options);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A durable [mnist] whose log cannot grow past its first record (a full
+// disk, simulated by the file size limit: EFBIG, SIGXFSZ ignored). The
+// source stops with the log's error; the run ends with it instead of
+// waiting for an end marker that never comes.
+constexpr char kDurableOneModel[] = R"(
+name: full
+sources:
+  - {name: train, kind: idx, data_dir: DATA, output: mnist, epochs: 3}
+resources:
+  - {name: mnist, durable: true, log: {dir: LOG}}
+  - {name: a}
+  - {name: metrics}
+bindings:
+  - {from: mnist, to: a, filter: labelled, window: 16}
+models:
+  - {name: a, spec: softmax, input: a, output: metrics, eval_every: 16}
+consumers: []
+)";
+
+TEST(RunSpec, ASourceWhoseLogFillsTheDiskEndsTheRunWithTheError) {
+  const std::string log_dir = base::NewTestDir("runner_full") + "/log";
+  absl::StatusOr<TopologySpec> spec = ParseSpec(
+      absl::StrReplaceAll(kDurableOneModel, {{"DATA", DataDir()}, {"LOG", log_dir}}),
+      "full.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  struct rlimit old_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = 64 * 784 * 3 / 2;  // one 64-sample record, not two
+  auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  absl::StatusOr<RunReport> report = RunSpec(*spec, Quiet());
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kAborted) << report.status();
+  EXPECT_THAT(std::string(report.status().message()),
+              ::testing::AllOf(HasSubstr("source 'train' failed"), HasSubstr(log_dir),
+                               HasSubstr("ulimit -f"),
+                               HasSubstr("records up to offset 0 are stored")));
 }
 
 // The tiny spec with [a] and model a on node worker1, no registry and no

@@ -53,11 +53,13 @@ class Journal {
   std::string path_;
 };
 
-// SplitMix64 as a stream: reproducible per seed.
+// SplitMix64 as a stream: reproducible per seed, and writers with nearby
+// seeds start far apart (their checkpoints differ; equal ones would share a
+// blob, which the store handles too).
 class Rng {
  public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() { return base::SplitMix64(state_++ * 0x2545f4914f6cdd1dULL); }
+  explicit Rng(uint64_t seed) : state_(base::SplitMix64(seed)) {}
+  uint64_t Next() { return base::SplitMix64(state_++); }
   uint64_t Below(uint64_t n) { return Next() % n; }
 
  private:
