@@ -3,14 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "base/file_size_limit.h"
 #include "registry/test_util.h"
 #include "gtest/gtest.h"
 
@@ -62,15 +61,12 @@ TEST(BlobStoreTest, AFullDiskIsAClearErrorAndLeavesNoFile) {
   std::string dir = testing::NewTempDir("blobs");
   absl::StatusOr<BlobStore> blobs = BlobStore::Open(dir);
   ASSERT_TRUE(blobs.ok());
-  struct rlimit old_limit;
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  struct rlimit limit = old_limit;
-  limit.rlim_cur = 4096;
-  auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
-  absl::StatusOr<std::string> sha = blobs->Put(std::string(10000, 'w'));
-  ::setrlimit(RLIMIT_FSIZE, &old_limit);
-  ::signal(SIGXFSZ, old_handler);
+  absl::StatusOr<std::string> sha;
+  {
+    base::FileSizeLimit full(4096);
+    ASSERT_TRUE(full.ok());
+    sha = blobs->Put(std::string(10000, 'w'));
+  }
   ASSERT_FALSE(sha.ok());
   EXPECT_EQ(sha.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(sha.status().message().find(dir), absl::string_view::npos);

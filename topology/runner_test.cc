@@ -3,10 +3,7 @@
 // registry section (models and logs in a real SQLite registry).
 #include "topology/runner.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
-#include <csignal>
 #include <chrono>
 #include <map>
 #include <filesystem>
@@ -17,6 +14,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
+#include "base/file_size_limit.h"
 #include "base/test_dir.h"
 #include "data/idx.h"
 #include "gmock/gmock.h"
@@ -309,15 +307,12 @@ TEST(RunSpec, ASourceWhoseLogFillsTheDiskEndsTheRunWithTheError) {
       absl::StrReplaceAll(kDurableOneModel, {{"DATA", DataDir()}, {"LOG", log_dir}}),
       "full.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
-  struct rlimit old_limit;
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  struct rlimit limit = old_limit;
-  limit.rlim_cur = 64 * 784 * 3 / 2;  // one 64-sample record, not two
-  auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
-  absl::StatusOr<RunReport> report = RunSpec(*spec, Quiet());
-  ::setrlimit(RLIMIT_FSIZE, &old_limit);
-  ::signal(SIGXFSZ, old_handler);
+  absl::StatusOr<RunReport> report;
+  {
+    base::FileSizeLimit full(64 * 784 * 3 / 2);  // one 64-sample record, not two
+    ASSERT_TRUE(full.ok());
+    report = RunSpec(*spec, Quiet());
+  }
   EXPECT_EQ(report.status().code(), absl::StatusCode::kAborted) << report.status();
   EXPECT_THAT(std::string(report.status().message()),
               ::testing::AllOf(HasSubstr("source 'train' failed"), HasSubstr(log_dir),

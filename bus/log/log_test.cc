@@ -1,8 +1,5 @@
 #include "bus/log/log.h"
 
-#include <sys/resource.h>
-
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/file_size_limit.h"
 #include "base/status_macros.h"
 #include "bus/log/format.h"
 #include "gmock/gmock.h"
@@ -605,17 +603,13 @@ TEST(LogTest, AFullDiskIsAClearErrorAndKeepsWhatWasStored) {
     std::unique_ptr<Log> log = OpenOrDie(dir, SegmentsOf(1000, kSize));
     ASSERT_NE(log, nullptr);
     AppendN(*log, 0, 5, kSize);
-    struct rlimit old_limit;
-    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
-    struct rlimit limit = old_limit;
-    limit.rlim_cur = kSeg + 10 * (kRec + kSize) + kSize / 2;
-    auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
-    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
     absl::StatusOr<uint64_t> got;
     uint64_t next = 5;
-    while ((got = log->Append(Payload(next, kSize))).ok()) ++next;
-    ::setrlimit(RLIMIT_FSIZE, &old_limit);
-    ::signal(SIGXFSZ, old_handler);
+    {
+      base::FileSizeLimit full(kSeg + 10 * (kRec + kSize) + kSize / 2);
+      ASSERT_TRUE(full.ok());
+      while ((got = log->Append(Payload(next, kSize))).ok()) ++next;
+    }
     EXPECT_EQ(next, 10u);
     EXPECT_THAT(std::string(got.status().message()),
                 ::testing::AllOf(::testing::HasSubstr(dir),
