@@ -7,6 +7,11 @@
 //   create TASK                      CreateTask
 //   claim TASK ATTEMPT               ClaimTask returned TASK on that attempt
 //   finish TASK ATTEMPT              FinishTask by that attempt's runner
+//
+// Each line ends in " $" (kLineEnd). A kill -9 can cut a write(2) short at a
+// page boundary (the kernel checks for a fatal signal between pages), so a
+// line without its end is a torn journal write: the checker skips it (its
+// commit counts as unjournaled), and the next writer starts on a new line.
 #ifndef TRAINBUS_TOOLS_SOAK_JOURNAL_FORMAT_H_
 #define TRAINBUS_TOOLS_SOAK_JOURNAL_FORMAT_H_
 
@@ -24,6 +29,8 @@ inline constexpr absl::string_view kLogModel = "crash-logs";
 inline constexpr int64_t kLogStepsPerBatch = 100;
 // Writer W numbers its log batches W * kBatchesPerWriter + op.
 inline constexpr int64_t kBatchesPerWriter = 1000000;
+// The last field of every whole journal line.
+inline constexpr absl::string_view kLineEnd = "$";
 // The result key a finished task records its attempt under.
 inline constexpr absl::string_view kAttemptKey = "attempt";
 

@@ -36,6 +36,7 @@ struct Journaled {
   std::map<int64_t, std::vector<int64_t>> claims;  // task -> attempts, in order
   std::map<int64_t, std::vector<int64_t>> finishes;
   int64_t lines = 0;
+  int64_t torn = 0;
 };
 
 int64_t ToInt(absl::string_view text) {
@@ -47,7 +48,7 @@ std::string ModelKey(absl::string_view name, absl::string_view version) {
   return absl::StrCat(name, ":", version);
 }
 
-// A last line without its newline is a write the kill cut short: ignored.
+// A line without kLineEnd is a journal write the kill cut short: skipped.
 absl::StatusOr<Journaled> ReadJournal(const std::string& path) {
   std::ifstream in(path);
   Journaled j;
@@ -58,6 +59,11 @@ absl::StatusOr<Journaled> ReadJournal(const std::string& path) {
   lines.pop_back();  // after the last newline: empty, or cut short
   for (const std::string& line : lines) {
     std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f.size() < 2 || f.back() != kLineEnd) {
+      ++j.torn;  // a write the kill cut short
+      continue;
+    }
+    f.pop_back();
     ++j.lines;
     if (f[0] == "model" && f.size() == 5) {
       j.models[ModelKey(f[1], f[2])] = {f[3], ToInt(f[4])};
@@ -327,6 +333,7 @@ absl::StatusOr<CheckReport> CheckRegistry(const std::string& registry_dir,
   CheckReport report;
   TB_ASSIGN_OR_RETURN(Journaled journal, ReadJournal(journal_path));
   report.journal_lines = journal.lines;
+  report.torn_journal_lines = journal.torn;
   // Counted before the store's open removes them, as the next writer's would.
   report.temp_files = CountTempFiles(registry_dir + "/blobs");
   registry::StoreOptions options;
@@ -351,7 +358,7 @@ absl::StatusOr<CheckReport> CheckRegistry(const std::string& registry_dir,
 std::string FormatReport(const CheckReport& r) {
   std::string out = absl::StrCat(
       r.problems.empty() ? "ok" : "PROBLEMS", ": journal ", r.journal_lines,
-      " lines; ", r.blobs, " blobs (", r.blob_bytes, " bytes), ", r.temp_files,
+      " lines (", r.torn_journal_lines, " cut short by a kill); ", r.blobs, " blobs (", r.blob_bytes, " bytes), ", r.temp_files,
       " temporary files removed; ", r.models, " models, ", r.log_batches,
       " log batches, ", r.prediction_batches, " prediction batches; ", r.tasks,
       " tasks: ", r.tasks_done_first_claim, " done on the first claim, ",

@@ -54,6 +54,7 @@ absl::Status DrainTasks(const WriterOptions& options, absl::Duration within);
 
 struct CheckReport {
   int64_t journal_lines = 0;
+  int64_t torn_journal_lines = 0;  // cut short by a kill; their commits unjournaled
   int64_t temp_files = 0;  // left by killed writers; removed by the next open
   int64_t blobs = 0;
   int64_t blob_bytes = 0;

@@ -22,23 +22,43 @@ namespace {
 
 using registry::Store;
 
-// Appends whole lines with one write(2) each: a kill -9 leaves every line
-// written before it, and none half-written.
+// Appends lines with one write(2) each, every one ending in kLineEnd (a
+// kill -9 can still cut the last one short: journal_format.h).
 class Journal {
  public:
   static absl::StatusOr<std::unique_ptr<Journal>> Open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot open journal '", path, "': ",
                        std::strerror(errno), "; pass a writable path"));
     }
-    return std::unique_ptr<Journal>(new Journal(fd, path));
+    std::unique_ptr<Journal> journal(new Journal(fd, path));
+    TB_RETURN_IF_ERROR(journal->EndTornLine());
+    return journal;
   }
   ~Journal() { ::close(fd_); }
 
   absl::Status Add(const std::string& line) {
-    const std::string text = line + "\n";
+    return Write(absl::StrCat(line, " ", kLineEnd, "\n"));
+  }
+
+ private:
+  Journal(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+
+  // A killed writer's last line may be cut short; put ours on a line of
+  // their own.
+  absl::Status EndTornLine() {
+    const off_t size = ::lseek(fd_, 0, SEEK_END);
+    char last = '\n';
+    if (size > 0 && ::pread(fd_, &last, 1, size - 1) != 1) {
+      return absl::InternalError(absl::StrCat(
+          "cannot read journal '", path_, "': ", std::strerror(errno)));
+    }
+    return last == '\n' ? absl::OkStatus() : Write("\n");
+  }
+
+  absl::Status Write(const std::string& text) {
     if (::write(fd_, text.data(), text.size()) !=
         static_cast<ssize_t>(text.size())) {
       return absl::InternalError(absl::StrCat(
@@ -47,8 +67,7 @@ class Journal {
     return absl::OkStatus();
   }
 
- private:
-  Journal(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+
   int fd_;
   std::string path_;
 };
