@@ -56,20 +56,23 @@ def trainbus_binary(path):
     return os.path.join(out, "tools", "trainbus")
 
 
+MEMORY_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
+
+
 def memory_kb(pid):
-    """(VmRSS, VmHWM) in kB, or None once the process is gone."""
+    """(VmRSS, VmHWM, RssAnon, RssFile) in kB, or None once the process is gone."""
     values = {}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 key, _, rest = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
+                if key in MEMORY_KEYS:
                     values[key] = int(rest.split()[0])
     except OSError:
         return None
-    if len(values) != 2:
+    if len(values) != len(MEMORY_KEYS):
         return None
-    return values["VmRSS"], values["VmHWM"]
+    return tuple(values[k] for k in MEMORY_KEYS)
 
 
 class StreamReader(threading.Thread):
@@ -104,7 +107,7 @@ def soak(binary, policy, args, say):
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
             reader = StreamReader(proc.stdout, keep)
             reader.start()
-            points = []  # (seconds, samples, rss_kb, hwm_kb)
+            points = []  # (seconds, samples, rss_kb, hwm_kb, anon_kb, file_kb)
             while proc.poll() is None:
                 mem = memory_kb(proc.pid)
                 if mem is not None:
@@ -112,7 +115,8 @@ def soak(binary, policy, args, say):
                     points.append((time.monotonic() - start, samples) + mem)
                     say(f"[{policy}] {time.monotonic() - start:7.0f} s "
                         f"{samples / 1e6:6.2f}M / {total / 1e6:.2f}M samples  "
-                        f"RSS {mem[0] / 1024:7.1f} MB  peak {mem[1] / 1024:7.1f} MB")
+                        f"RSS {mem[0] / 1024:7.1f} MB  peak {mem[1] / 1024:7.1f} MB  "
+                        f"(anon {mem[2] / 1024:.1f}, file {mem[3] / 1024:.1f})")
                 try:
                     proc.wait(timeout=args.interval)
                 except subprocess.TimeoutExpired:
