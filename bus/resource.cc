@@ -78,10 +78,12 @@ caf::message MakeDelivery(uint64_t offset, T&& x) {
   return caf::make_message(deliver_atom::value, offset, std::forward<T>(x));
 }
 
+// Keeps the log's code: a full disk is not data loss (what was stored stays).
 caf::error LogFailed(const std::string& resource, const absl::Status& status) {
-  return base::ToCafError(absl::DataLossError(
-      absl::StrCat("resource '", resource, "' could not store a message: ",
-                   status.message())));
+  return base::ToCafError(absl::Status(
+      status.code(), absl::StrCat("resource '", resource,
+                                  "' could not store a message: ",
+                                  status.message())));
 }
 
 caf::error InvalidArgument(std::string text) {

@@ -22,6 +22,13 @@ namespace {
 
 absl::Status ErrnoError(absl::string_view what, absl::string_view path) {
   int err = errno;
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, " '", path, "': ", std::strerror(err),
+        "; the disk holding the registry is full (or the file size limit is "
+        "reached), so nothing was recorded; free space, or move the "
+        "registry (--registry_dir) to a larger disk"));
+  }
   return absl::InternalError(
       absl::StrCat(what, " '", path, "': ", std::strerror(err),
                    "; check the registry directory's permissions and space"));

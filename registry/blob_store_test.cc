@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file_size_limit.h"
 #include "registry/test_util.h"
 #include "gtest/gtest.h"
 
@@ -52,6 +53,27 @@ TEST(BlobStoreTest, PutGetDedup) {
   EXPECT_EQ(blobs->Get(*sha).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(blobs->Get("nothex").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A full disk, simulated by the file size limit (EFBIG; SIGXFSZ ignored):
+// a clear error naming the file and the fix, and no file left behind.
+TEST(BlobStoreTest, AFullDiskIsAClearErrorAndLeavesNoFile) {
+  std::string dir = testing::NewTempDir("blobs");
+  absl::StatusOr<BlobStore> blobs = BlobStore::Open(dir);
+  ASSERT_TRUE(blobs.ok());
+  absl::StatusOr<std::string> sha;
+  {
+    base::FileSizeLimit full(4096);
+    ASSERT_TRUE(full.ok());
+    sha = blobs->Put(std::string(10000, 'w'));
+  }
+  ASSERT_FALSE(sha.ok());
+  EXPECT_EQ(sha.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(sha.status().message().find(dir), absl::string_view::npos);
+  EXPECT_NE(sha.status().message().find("the disk holding the registry is full"),
+            absl::string_view::npos)
+      << sha.status();
+  EXPECT_TRUE(ListDir(dir).empty());
 }
 
 TEST(BlobStoreTest, CorruptBlobIsDataLossNamingTheFile) {

@@ -102,6 +102,13 @@ absl::Status SqliteDb::Error(int rc, absl::string_view context) const {
         ") while ", context,
         "; this command only reads, or check the file's permissions"));
   }
+  if (primary == SQLITE_FULL) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "registry database '", path_, "': the disk holding it is full (",
+        message, ") while ", context,
+        "; nothing of this write was stored: free space, or move the "
+        "registry (--registry_dir) to a larger disk"));
+  }
   if (primary == SQLITE_CONSTRAINT) {
     return absl::AlreadyExistsError(
         absl::StrCat("registry database '", path_, "': ", message, " (",

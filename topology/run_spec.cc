@@ -121,7 +121,10 @@ std::string Banner(const TopologySpec& spec, const RunReport& r,
 
 // Waits until every model reported (or was stopped) and every source ended.
 // A model actor that goes down without a summary was stopped (e.g. by a
-// population controller); it is not waited for.
+// population controller); it is not waited for. A source that goes down
+// with an error (its output refused a publish: a full disk under a durable
+// log) ends the wait: its stream has no end marker, so the models would
+// wait for it forever.
 class Waiter {
  public:
   Waiter(caf::scoped_actor& self, PartContext& ctx, RunReport* report)
@@ -129,6 +132,11 @@ class Waiter {
     for (const auto& [name, m] : ctx.models()) {
       self_->monitor(m.actor);
       by_actor_[m.actor.address()] = name;
+    }
+    for (const PreparedSource& s : ctx.sources()) {
+      if (!s.actor) continue;
+      self_->monitor(s.actor);
+      sources_by_actor_[s.actor.address()] = s.entry->name;
     }
     models_left_ = ctx.models().size();
     sources_left_ = ctx.sources().size();
@@ -141,12 +149,13 @@ class Waiter {
             const std::function<void()>& tick = nullptr) {
     std::optional<Clock::time_point> next_tick;
     if (tick && every.count() > 0) next_tick = Clock::now() + every;
-    while (models_left_ > 0 || sources_left_ > 0) {
+    while ((models_left_ > 0 || sources_left_ > 0) && failure_.ok()) {
       auto handlers = std::make_tuple(
           [&](actors::ModelSummary& s) {
             if (summaries_.emplace(s.name, std::move(s)).second) --models_left_;
           },
           [&](caf::down_msg& down) {
+            if (SourceDown(down)) return;
             auto it = by_actor_.find(down.source);
             if (it == by_actor_.end() || summaries_.count(it->second)) return;
             if (stopped_.insert(it->second).second) --models_left_;
@@ -188,8 +197,24 @@ class Waiter {
   const std::set<std::string>& stopped() const { return stopped_; }
   size_t models_left() const { return models_left_; }
   size_t sources_left() const { return sources_left_; }
+  // Not OK when a source failed; the run cannot end normally.
+  const absl::Status& failure() const { return failure_; }
 
  private:
+  // Whether `down` is a source's; records the failure if it had an error.
+  bool SourceDown(const caf::down_msg& down) {
+    auto it = sources_by_actor_.find(down.source);
+    if (it == sources_by_actor_.end()) return false;
+    if (down.reason && down.reason != caf::exit_reason::normal) {
+      failure_ = absl::AbortedError(absl::StrCat(
+          "source '", it->second, "' failed: ",
+          base::ErrorToString(down.reason),
+          "; the run stops (samples stored before the failure stay in the "
+          "source's log)"));
+    }
+    return true;
+  }
+
   void Source(const std::string& name, uint64_t published, uint64_t dead) {
     for (SourceReport& s : report_->sources) {
       if (s.name != name) continue;
@@ -202,6 +227,8 @@ class Waiter {
   caf::scoped_actor& self_;
   RunReport* report_;
   std::map<caf::actor_addr, std::string> by_actor_;
+  std::map<caf::actor_addr, std::string> sources_by_actor_;
+  absl::Status failure_;
   std::map<std::string, actors::ModelSummary> summaries_;
   std::set<std::string> stopped_;
   size_t models_left_ = 0;
@@ -381,7 +408,9 @@ class LocalRun {
         std::cout << bus::FormatMetricsTable(*all) << std::flush;
       }
     };
-    if (!waiter.Wait(deadline, every, print_metrics)) {
+    const bool finished = waiter.Wait(deadline, every, print_metrics);
+    TB_RETURN_IF_ERROR(waiter.failure());
+    if (!finished) {
       return absl::DeadlineExceededError(absl::StrFormat(
           "the run did not finish within %.0f s (%d of %d models and %d of %d "
           "sources still running; a model actor stopped without reporting, "

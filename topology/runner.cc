@@ -23,6 +23,7 @@
 #include "amqp/inbound.h"
 #include "amqp/outbound.h"
 #include "base/file.h"
+#include "base/malloc_tuning.h"
 #include "base/status_macros.h"
 #include "caf/all.hpp"
 #include "registry/metric_logger.h"
@@ -590,6 +591,8 @@ absl::Status BuildPart(const TopologySpec& spec, absl::string_view node,
                        PartContext& ctx) {
   PartContext::Impl& impl = ctx.impl();
   impl.spec = &spec;
+  // A stream frees its message buffers on other threads than the source's.
+  base::ReturnLargeBlocksToTheSystem();
   // Data first, and every model checked against it, before anything runs.
   bool has_models = false;
   for (const ModelEntry& m : spec.models) has_models |= Here(node, m.node);

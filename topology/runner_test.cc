@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "base/file.h"
+#include "base/file_size_limit.h"
 #include "base/test_dir.h"
 #include "data/idx.h"
 #include "gmock/gmock.h"
@@ -279,6 +280,44 @@ TEST(RunSpec, AHookErrorStopsTheRunWithIt) {
   };
   absl::StatusOr<RunReport> report = RunSpec(t.spec, options);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A durable [mnist] whose log cannot grow past its first record (a full
+// disk, simulated by the file size limit: EFBIG, SIGXFSZ ignored). The
+// source stops with the log's error; the run ends with it instead of
+// waiting for an end marker that never comes.
+constexpr char kDurableOneModel[] = R"(
+name: full
+sources:
+  - {name: train, kind: idx, data_dir: DATA, output: mnist, epochs: 3}
+resources:
+  - {name: mnist, durable: true, log: {dir: LOG}}
+  - {name: a}
+  - {name: metrics}
+bindings:
+  - {from: mnist, to: a, filter: labelled, window: 16}
+models:
+  - {name: a, spec: softmax, input: a, output: metrics, eval_every: 16}
+consumers: []
+)";
+
+TEST(RunSpec, ASourceWhoseLogFillsTheDiskEndsTheRunWithTheError) {
+  const std::string log_dir = base::NewTestDir("runner_full") + "/log";
+  absl::StatusOr<TopologySpec> spec = ParseSpec(
+      absl::StrReplaceAll(kDurableOneModel, {{"DATA", DataDir()}, {"LOG", log_dir}}),
+      "full.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<RunReport> report;
+  {
+    base::FileSizeLimit full(64 * 784 * 3 / 2);  // one 64-sample record, not two
+    ASSERT_TRUE(full.ok());
+    report = RunSpec(*spec, Quiet());
+  }
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kAborted) << report.status();
+  EXPECT_THAT(std::string(report.status().message()),
+              ::testing::AllOf(HasSubstr("source 'train' failed"), HasSubstr(log_dir),
+                               HasSubstr("ulimit -f"),
+                               HasSubstr("records up to offset 0 are stored")));
 }
 
 // The tiny spec with [a] and model a on node worker1, no registry and no

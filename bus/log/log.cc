@@ -43,6 +43,20 @@ struct Shared {
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
+// What to do about a failed write, by its errno.
+std::string WriteFailureHint(int err) {
+  if (err == ENOSPC || err == EDQUOT) {
+    return "; the disk holding the log is full: free space, or give the "
+           "resource a log dir on a larger disk (log: {dir: ...}), and "
+           "reopen it";
+  }
+  if (err == EFBIG) {
+    return "; the file size limit (ulimit -f) is reached: raise it, or lower "
+           "the log's segment_bytes";
+  }
+  return "; check free disk space";
+}
+
 // A segment opened for reading through a sliding buffer; reads never go past
 // the `limit` the caller passes (the committed size).
 class SegmentFile {
@@ -171,10 +185,11 @@ absl::Status WriteAll(int fd, struct iovec* iov, int count,
   while (count > 0) {
     const ssize_t n = ::writev(fd, iov, count);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      const int err = errno;
+      if (err == EINTR) continue;
       return absl::UnavailableError(
           absl::StrCat("write to log segment ", path, " failed: ",
-                       ErrnoText(errno), "; check free disk space"));
+                       ErrnoText(err), WriteFailureHint(err)));
     }
     size_t done = static_cast<size_t>(n);
     while (count > 0 && done >= iov->iov_len) {
@@ -223,6 +238,12 @@ using log_internal::SegmentFile;
 using log_internal::SegmentMeta;
 
 namespace {
+
+// "; records up to offset N are stored", for a failed append's error.
+std::string StoredSoFar(uint64_t next_offset) {
+  if (next_offset == 0) return "; no record was stored";
+  return absl::StrCat("; records up to offset ", next_offset - 1, " are stored");
+}
 
 // Offsets stop below UINT64_MAX, so "the offset after the last record" never
 // wraps to 0 (found by //fuzz:log_fuzzer on a segment named for 2^64-1).
@@ -450,9 +471,11 @@ absl::Status Log::CreateSegment(uint64_t base_offset) {
   const int fd =
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
+    const int err = errno;
     return absl::UnavailableError(absl::StrCat(
-        "cannot create log segment ", path, ": ", log_internal::ErrnoText(errno),
-        errno == EEXIST ? "; a stray file has this name, move it away" : ""));
+        "cannot create log segment ", path, ": ", log_internal::ErrnoText(err),
+        err == EEXIST ? "; a stray file has this name, move it away"
+                      : log_internal::WriteFailureHint(err)));
   }
   const absl::Time created = Now();
   uint8_t header[fmt::kSegmentHeaderBytes];
@@ -514,7 +537,8 @@ absl::Status Log::WriteRun(struct iovec* iov, int iov_count, uint64_t bytes,
           ") and could not cut it; reopen the log to recover"));
       return broken_;
     }
-    return s;
+    return absl::Status(s.code(),
+                        absl::StrCat(s.message(), StoredSoFar(write_next_offset_)));
   }
   active_size_ += bytes;
   write_next_offset_ += records;

@@ -15,8 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/file_size_limit.h"
 #include "base/status_macros.h"
 #include "bus/log/format.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace trainbus::bus {
@@ -590,6 +592,40 @@ TEST(LogTest, MissingMiddleSegmentIsAGap) {
 // A segment named for the last offsets (found by //fuzz:log_fuzzer, whose
 // corpus keeps the input): appends stop before the offset after the last
 // record would wrap to 0, and the records before that are read.
+// A disk that fills up mid-append, simulated by the file size limit (EFBIG;
+// SIGXFSZ ignored, as a tmpfs or loop mount needs root): the error says what
+// happened and what is stored, the partial record is taken back, and a
+// reopened log has every record before it.
+TEST(LogTest, AFullDiskIsAClearErrorAndKeepsWhatWasStored) {
+  const std::string dir = TestDir();
+  constexpr size_t kSize = 1000;
+  {
+    std::unique_ptr<Log> log = OpenOrDie(dir, SegmentsOf(1000, kSize));
+    ASSERT_NE(log, nullptr);
+    AppendN(*log, 0, 5, kSize);
+    absl::StatusOr<uint64_t> got;
+    uint64_t next = 5;
+    {
+      base::FileSizeLimit full(kSeg + 10 * (kRec + kSize) + kSize / 2);
+      ASSERT_TRUE(full.ok());
+      while ((got = log->Append(Payload(next, kSize))).ok()) ++next;
+    }
+    EXPECT_EQ(next, 10u);
+    EXPECT_THAT(std::string(got.status().message()),
+                ::testing::AllOf(::testing::HasSubstr(dir),
+                                 ::testing::HasSubstr("ulimit -f"),
+                                 ::testing::HasSubstr("records up to offset 9 are stored")));
+    // The log still works once there is room again.
+    AppendN(*log, 10, 1, kSize);
+  }
+  std::unique_ptr<Log> log = OpenOrDie(dir, SegmentsOf(1000, kSize));
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->recovery().truncated_bytes, 0u);
+  ReadResult r = ReadFrom(*log, StartAt::Earliest(), kSize);
+  EXPECT_EQ(r.offsets, Range(0, 11));
+  EXPECT_TRUE(r.payloads_ok);
+}
+
 TEST(LogTest, OffsetsStopBelowTheTopOfTheRange) {
   const std::string dir = TestDir();
   fs::create_directories(dir);
