@@ -257,6 +257,10 @@ void Train(const FloatSplit& train, const FloatSplit& eval,
     return;
   }
   run->cpu_seconds = CpuSeconds() - cpu_start;
+  size_t trained = 0;
+  for (const auto& e : history) trained += e.samples;
+  run->samples_per_second =
+      run->train_seconds > 0 ? trained / run->train_seconds : 0;
   if (!absl::GetFlag(FLAGS_test)) return;
   std::vector<float> probs;
   absl::StatusOr<double> test_accuracy =
@@ -269,10 +273,6 @@ void Train(const FloatSplit& train, const FloatSplit& eval,
   std::cout << absl::StrFormat("%-8s test_acc %.4f (%zu test images, once)",
                                run->arch, run->test_accuracy, test.count)
             << std::endl;
-  size_t trained = 0;
-  for (const auto& e : history) trained += e.samples;
-  run->samples_per_second =
-      run->train_seconds > 0 ? trained / run->train_seconds : 0;
 }
 
 std::string ReportJson(const std::vector<Run>& runs) {
