@@ -119,7 +119,7 @@ TEST(AccuracyExperimentTest, TargetsPickRecipesAndSchedulesGetTheRunLength) {
       << r.output;
   r = RunBinary({"--train_limit=640", "--test_limit=100", "--holdout=500",
                  "--runs=mlp:hidden=16,batch=64,sched=onecycle,bn=1@2",
-                 "--target=0.3", "--notest", "--out_dir="});
+                 "--target=0.05", "--notest", "--out_dir="});
   EXPECT_EQ(r.code, 0) << r.output;
   // 2 epochs x 640 / 64 = 20 steps.
   EXPECT_NE(r.output.find("sched=onecycle,steps=20,"), std::string::npos)
