@@ -22,32 +22,46 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr size_t kBlock = 1024;
 
-// sum (x - shift) and, if sq, sum (x - shift)^2 of one row.
-static void RowMoments(const float* HWY_RESTRICT x, size_t n, float shift,
-                       double* sum, double* sq) {
+// Two sums over a row of n values: vec(j, &a, &b) adds vector j's terms to
+// the float accumulators, tail(j, &s, &t) adds scalar j's to the doubles.
+template <class Vec, class Tail>
+static HWY_INLINE void BlockSums(size_t n, const Vec& vec, const Tail& tail,
+                                 double* sum0, double* sum1) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
-  const auto vshift = hn::Set(d, shift);
-  double s = 0, s2 = 0;
+  double s = 0, t = 0;
   size_t j = 0;
   while (j + N <= n) {
     const size_t end = std::min(n, j + kBlock);
-    auto a = hn::Zero(d), a2 = hn::Zero(d);
-    for (; j + N <= end; j += N) {
-      const auto v = hn::Sub(hn::LoadU(d, x + j), vshift);
-      a = hn::Add(a, v);
-      a2 = hn::MulAdd(v, v, a2);
-    }
+    auto a = hn::Zero(d), b = hn::Zero(d);
+    for (; j + N <= end; j += N) vec(j, &a, &b);
     s += hn::GetLane(hn::SumOfLanes(d, a));
-    s2 += hn::GetLane(hn::SumOfLanes(d, a2));
+    t += hn::GetLane(hn::SumOfLanes(d, b));
   }
-  for (; j < n; ++j) {
-    const double v = double{x[j]} - shift;
-    s += v;
-    s2 += v * v;
-  }
-  *sum = s;
-  if (sq != nullptr) *sq = s2;
+  for (; j < n; ++j) tail(j, &s, &t);
+  *sum0 = s;
+  *sum1 = t;
+}
+
+// sum (x - shift) and sum (x - shift)^2 of one row.
+static void RowMoments(const float* HWY_RESTRICT x, size_t n, float shift,
+                       double* sum, double* sq) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const V vshift = hn::Set(d, shift);
+  BlockSums(
+      n,
+      [&](size_t j, V* a, V* b) HWY_ATTR {
+        const V v = hn::Sub(hn::LoadU(d, x + j), vshift);
+        *a = hn::Add(*a, v);
+        *b = hn::MulAdd(v, v, *b);
+      },
+      [&](size_t j, double* s, double* t) {
+        const double v = double{x[j]} - shift;
+        *s += v;
+        *t += v * v;
+      },
+      sum, sq);
 }
 
 void StatisticsImpl(const float* x, size_t c0, size_t c1, size_t n, float eps,
@@ -55,7 +69,7 @@ void StatisticsImpl(const float* x, size_t c0, size_t c1, size_t n, float eps,
   for (size_t c = c0; c < c1; ++c) {
     const float* row = x + c * n;
     double sum = 0, sq = 0;
-    RowMoments(row, n, 0.0f, &sum, nullptr);
+    RowMoments(row, n, 0.0f, &sum, &sq);
     const float m = static_cast<float>(sum / static_cast<double>(n));
     // Second pass about the mean: no cancellation for large means.
     RowMoments(row, n, m, &sum, &sq);
@@ -110,28 +124,20 @@ static void BackwardSums(const float* HWY_RESTRICT x,
                          bool relu, double* sum_g, double* sum_gx) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
-  const size_t N = hn::Lanes(d);
-  const auto vmean = hn::Set(d, mean);
-  double s = 0, sx = 0;
-  size_t j = 0;
-  while (j + N <= n) {
-    const size_t end = std::min(n, j + kBlock);
-    auto a = hn::Zero(d), ax = hn::Zero(d);
-    for (; j + N <= end; j += N) {
-      const V g = Upstream<decltype(d), V>(d, y, dy, j, relu);
-      a = hn::Add(a, g);
-      ax = hn::MulAdd(g, hn::Sub(hn::LoadU(d, x + j), vmean), ax);
-    }
-    s += hn::GetLane(hn::SumOfLanes(d, a));
-    sx += hn::GetLane(hn::SumOfLanes(d, ax));
-  }
-  for (; j < n; ++j) {
-    const float g = relu && !(y[j] > 0.0f) ? 0.0f : dy[j];
-    s += g;
-    sx += double{g} * (double{x[j]} - mean);
-  }
-  *sum_g = s;
-  *sum_gx = sx;
+  const V vmean = hn::Set(d, mean);
+  BlockSums(
+      n,
+      [&](size_t j, V* a, V* b) HWY_ATTR {
+        const V g = Upstream<decltype(d), V>(d, y, dy, j, relu);
+        *a = hn::Add(*a, g);
+        *b = hn::MulAdd(g, hn::Sub(hn::LoadU(d, x + j), vmean), *b);
+      },
+      [&](size_t j, double* s, double* t) {
+        const float g = relu && !(y[j] > 0.0f) ? 0.0f : dy[j];
+        *s += g;
+        *t += double{g} * (double{x[j]} - mean);
+      },
+      sum_g, sum_gx);
 }
 
 void BackwardImpl(const float* x, const float* y, const float* dy, size_t c0,
