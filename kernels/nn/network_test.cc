@@ -412,7 +412,10 @@ TEST(NetworkTest, BitwiseIdenticalWeightsForAnyThreadCount) {
   const Synthetic data = MakeData(128, 3);
   for (const char* text : {"mlp:hidden=256,batch=64,opt=adam,lr=0.001",
                            "cnn:conv=8x16,batch=32,opt=momentum",
-                           "mlp:hidden=512,batch=1"}) {
+                           "mlp:hidden=512,batch=1",
+                           // Batch norm's rows (and running statistics).
+                           "cnn:conv=8x16,kernel=3,padding=same,hidden=32,"
+                           "bn=1,batch=32,opt=adam,lr=0.003"}) {
     std::string first;
     for (int threads : kernels::testing::kThreadCounts) {
       std::string saved;
