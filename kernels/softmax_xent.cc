@@ -59,12 +59,20 @@ static float SoftmaxRow(const float* HWY_RESTRICT z, size_t n,
 }
 
 float ForwardImpl(const float* logits, const int32_t* labels, size_t batch,
-                  size_t classes, float* probs) {
+                  size_t classes, float* probs, float smoothing) {
   double total = 0.0;
+  const double keep = 1.0 - double{smoothing};
+  const double spread = double{smoothing} / static_cast<double>(classes);
   for (size_t i = 0; i < batch; ++i) {
     const float* z = logits + i * classes;
     const float lse = SoftmaxRow(z, classes, probs + i * classes);
-    total += static_cast<double>(lse) - z[labels[i]];
+    if (smoothing == 0.0f) {
+      total += static_cast<double>(lse) - z[labels[i]];
+      continue;
+    }
+    double zsum = 0.0;
+    for (size_t j = 0; j < classes; ++j) zsum += z[j];
+    total += static_cast<double>(lse) - keep * z[labels[i]] - spread * zsum;
   }
   return static_cast<float>(total / static_cast<double>(batch));
 }
@@ -77,19 +85,25 @@ void SoftmaxImpl(const float* logits, size_t batch, size_t classes,
 }
 
 void BackwardImpl(const float* probs, const int32_t* labels, size_t batch,
-                  size_t classes, float scale, float* dlogits) {
+                  size_t classes, float scale, float* dlogits,
+                  float smoothing) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const auto vs = hn::Set(d, scale);
+  // target = spread everywhere, plus keep on the label (0 and 1 unsmoothed).
+  const float spread = smoothing / static_cast<float>(classes);
+  const float keep = 1.0f - smoothing;
+  const auto vspread = hn::Set(d, spread);
   const size_t total = batch * classes;
   size_t j = 0;
   for (; j + N <= total; j += N) {
-    hn::StoreU(hn::Mul(hn::LoadU(d, probs + j), vs), d, dlogits + j);
+    hn::StoreU(hn::Mul(hn::Sub(hn::LoadU(d, probs + j), vspread), vs), d,
+               dlogits + j);
   }
-  for (; j < total; ++j) dlogits[j] = probs[j] * scale;
+  for (; j < total; ++j) dlogits[j] = (probs[j] - spread) * scale;
   for (size_t i = 0; i < batch; ++i) {
     const size_t at = i * classes + static_cast<size_t>(labels[i]);
-    dlogits[at] = (probs[at] - 1.0f) * scale;
+    dlogits[at] = (probs[at] - (spread + keep)) * scale;
   }
 }
 
@@ -106,17 +120,18 @@ HWY_EXPORT(SoftmaxImpl);
 HWY_EXPORT(BackwardImpl);
 
 float SoftmaxCrossEntropyForward(const float* logits, const int32_t* labels,
-                                 size_t batch, size_t classes, float* probs) {
+                                 size_t batch, size_t classes, float* probs,
+                                 float smoothing) {
   if (batch == 0) return 0.0f;
   return HWY_DYNAMIC_DISPATCH(ForwardImpl)(logits, labels, batch, classes,
-                                           probs);
+                                           probs, smoothing);
 }
 
 void SoftmaxCrossEntropyBackward(const float* probs, const int32_t* labels,
                                  size_t batch, size_t classes, float scale,
-                                 float* dlogits) {
+                                 float* dlogits, float smoothing) {
   HWY_DYNAMIC_DISPATCH(BackwardImpl)(probs, labels, batch, classes, scale,
-                                     dlogits);
+                                     dlogits, smoothing);
 }
 
 void Softmax(const float* logits, size_t batch, size_t classes, float* probs) {
@@ -125,7 +140,8 @@ void Softmax(const float* logits, size_t batch, size_t classes, float* probs) {
 
 float SoftmaxCrossEntropyForwardReference(const float* logits,
                                           const int32_t* labels, size_t batch,
-                                          size_t classes, float* probs) {
+                                          size_t classes, float* probs,
+                                          float smoothing) {
   double total = 0.0;
   for (size_t i = 0; i < batch; ++i) {
     const float* z = logits + i * classes;
@@ -136,7 +152,13 @@ float SoftmaxCrossEntropyForwardReference(const float* logits,
     for (size_t j = 0; j < classes; ++j) {
       probs[i * classes + j] = static_cast<float>(std::exp(z[j] - mx) / sum);
     }
-    total += std::log(sum) + mx - z[labels[i]];
+    // Cross-entropy against the smoothed target, class by class.
+    for (size_t j = 0; j < classes; ++j) {
+      const double target =
+          (static_cast<int32_t>(j) == labels[i] ? 1.0 - smoothing : 0.0) +
+          double{smoothing} / classes;
+      total += target * (std::log(sum) + mx - z[j]);
+    }
   }
   return batch == 0 ? 0.0f : static_cast<float>(total / batch);
 }
@@ -144,11 +166,14 @@ float SoftmaxCrossEntropyForwardReference(const float* logits,
 void SoftmaxCrossEntropyBackwardReference(const float* probs,
                                           const int32_t* labels, size_t batch,
                                           size_t classes, float scale,
-                                          float* dlogits) {
+                                          float* dlogits, float smoothing) {
   for (size_t i = 0; i < batch; ++i) {
     for (size_t j = 0; j < classes; ++j) {
-      const float target = static_cast<int32_t>(j) == labels[i] ? 1.0f : 0.0f;
-      dlogits[i * classes + j] = (probs[i * classes + j] - target) * scale;
+      const double target =
+          (static_cast<int32_t>(j) == labels[i] ? 1.0 - smoothing : 0.0) +
+          double{smoothing} / classes;
+      dlogits[i * classes + j] =
+          static_cast<float>((probs[i * classes + j] - target) * scale);
     }
   }
 }

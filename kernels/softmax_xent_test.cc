@@ -118,6 +118,51 @@ TEST(SoftmaxXentTest, BackwardMatchesFiniteDifferences) {
   testing::ExpectFiniteDifferences(z, d, loss, 1e-2f, 1e-3, "dlogits");
 }
 
+// Label smoothing: the loss and gradient against the reference on every
+// target, and the gradient against central differences of the loss.
+TEST(SoftmaxXentTest, SmoothedMatchesReferenceOnEveryTarget) {
+  ForEachTarget([](const char* target) {
+    for (size_t classes : {2, 10, 17}) {
+      const size_t batch = 5;
+      const auto logits = RandomFloats(batch * classes, classes, -5, 5);
+      const auto labels = Labels(batch, classes);
+      std::vector<float> p(logits.size()), pref(logits.size());
+      const float loss = SoftmaxCrossEntropyForward(
+          logits.data(), labels.data(), batch, classes, p.data(), 0.1f);
+      const float lref = SoftmaxCrossEntropyForwardReference(
+          logits.data(), labels.data(), batch, classes, pref.data(), 0.1f);
+      ASSERT_NEAR(loss, lref, testing::Tolerance(64, lref)) << target;
+      std::vector<float> d(p.size()), dref(p.size());
+      SoftmaxCrossEntropyBackward(p.data(), labels.data(), batch, classes,
+                                  0.2f, d.data(), 0.1f);
+      SoftmaxCrossEntropyBackwardReference(pref.data(), labels.data(), batch,
+                                           classes, 0.2f, dref.data(), 0.1f);
+      for (size_t i = 0; i < d.size(); ++i) {
+        ASSERT_NEAR(d[i], dref[i], testing::Tolerance(16, 1.0f)) << target;
+      }
+    }
+  });
+}
+
+TEST(SoftmaxXentTest, SmoothedBackwardMatchesFiniteDifferences) {
+  const size_t batch = 4, classes = 10;
+  auto z = RandomFloats(batch * classes, 6, -3, 3);
+  const auto labels = Labels(batch, classes);
+  std::vector<float> p(z.size()), d(z.size());
+  SoftmaxCrossEntropyForward(z.data(), labels.data(), batch, classes, p.data(),
+                             0.2f);
+  SoftmaxCrossEntropyBackward(p.data(), labels.data(), batch, classes,
+                              1.0f / batch, d.data(), 0.2f);
+  auto loss = [&]() {
+    std::vector<float> pp(z.size());
+    return double{SoftmaxCrossEntropyForward(z.data(), labels.data(), batch,
+                                             classes, pp.data(), 0.2f)};
+  };
+  testing::ExpectFiniteDifferences(z, d, loss, 1e-2f, 1e-3, "dlogits");
+  // The smoothed loss is minimal, not zero, at the smoothed target.
+  EXPECT_GT(loss(), 0.0);
+}
+
 TEST(ReduceTest, ArgmaxAndAccuracyMatchReference) {
   ForEachTarget([](const char* target) {
     for (size_t n : {1, 10, 16, 17, 40}) {

@@ -70,10 +70,15 @@ TEST(AccuracyExperimentTest, TrainsChecksTargetsAndWritesTheReport) {
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0].value("arch", ""), "softmax");
   EXPECT_EQ(runs[1].value("arch", ""), "mlp");
-  EXPECT_EQ(runs[0]["test_accuracy"].size(), 2u);
+  // Validation (held-out training images) per epoch, the test split once.
+  EXPECT_EQ(runs[0]["val_accuracy"].size(), 2u);
+  EXPECT_NE(r.output.find("5000 validation (held out)"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("softmax  test_acc "), std::string::npos) << r.output;
   for (const nlohmann::json& run : runs) {
     EXPECT_TRUE(run.value("met", false)) << run.dump();
-    EXPECT_GE(run.value("final_test_accuracy", 0.0), 0.5) << run.dump();
+    EXPECT_GE(run.value("test_accuracy", 0.0), 0.5) << run.dump();
+    EXPECT_GT(run.value("cpu_seconds", 0.0), 0.0) << run.dump();
   }
   EXPECT_NE(ReadFile(out + "/accuracy.svg").find("<svg"), std::string::npos);
 }
@@ -102,6 +107,29 @@ TEST(AccuracyExperimentTest, BadFlagsSayWhatToWrite) {
   r = RunBinary({"--data_dir=/nonexistent", "--runs=mlp@1", "--out_dir="});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("/nonexistent"), std::string::npos) << r.output;
+}
+
+// --target picks a recipe (and is every run's target); an unknown one
+// lists the known. A schedule without steps= gets the run's length.
+TEST(AccuracyExperimentTest, TargetsPickRecipesAndSchedulesGetTheRunLength) {
+  Result r = RunBinary({"--target=0.5", "--out_dir="});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("no recipe for --target=0.5; use 0.925 or 0.94"),
+            std::string::npos)
+      << r.output;
+  r = RunBinary({"--train_limit=640", "--test_limit=100", "--holdout=500",
+                 "--runs=mlp:hidden=16,batch=64,sched=onecycle,bn=1@2",
+                 "--target=0.05", "--notest", "--out_dir="});
+  EXPECT_EQ(r.code, 0) << r.output;
+  // 2 epochs x 640 / 64 = 20 steps.
+  EXPECT_NE(r.output.find("sched=onecycle,steps=20,"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("500 validation"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("test_acc 0"), std::string::npos) << r.output;
+  r = RunBinary({"--holdout=60000", "--runs=mlp@1", "--out_dir="});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--holdout=60000 leaves none"), std::string::npos)
+      << r.output;
 }
 
 TEST(AccuracyExperimentTest, AnUnwritableOutDirFailsBeforeTraining) {

@@ -1,7 +1,7 @@
-// Checkpoint format, version 1 (all integers little-endian):
+// Checkpoint format, version 2 (all integers little-endian):
 //
 //   "TBNNCKPT"                      8-byte magic
-//   u32 version                     1
+//   u32 version                     2 (1 is read too)
 //   u32 spec_len, spec bytes        FormatModelSpec(spec)
 //   u64 steps
 //   u32 tensor_count
@@ -10,9 +10,13 @@
 //   u64 FNV-1a 64 of every byte above
 //
 // Tensors are the parameters, then the optimizer state per parameter tensor
-// ("<name>/momentum", or "<name>/adam_m" and "<name>/adam_v"). Loading
-// rebuilds the model from the spec and requires every name and shape to
-// match, so a checkpoint cannot be poured into the wrong architecture.
+// ("<name>/momentum", or "<name>/adam_m" and "<name>/adam_v"), then (new in
+// version 2) the buffers: batch norm's running statistics
+// ("conv1.bn_running_mean", "conv1.bn_running_var"). Version 1 had no
+// buffers and no batch norm, so a version-1 checkpoint is a version-2 one
+// whose model has none and loads as such. Loading rebuilds the model from
+// the spec and requires every name and shape to match, so a checkpoint
+// cannot be poured into the wrong architecture.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -29,7 +33,8 @@ namespace trainbus::nn::internal {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'B', 'N', 'N', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kOldestVersion = 1;
 
 uint64_t Fnv1a64(const char* data, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -96,6 +101,12 @@ std::vector<Entry> Entries(Network* mutable_net, const Network& net) {
            t.size});
     }
   }
+  for (const TensorInfo& t : net.buffer_tensors()) {
+    entries.push_back({t.name, t.shape, net.buffers() + t.offset,
+                       mutable_net ? mutable_net->mutable_buffers() + t.offset
+                                   : nullptr,
+                       t.size});
+  }
   return entries;
 }
 
@@ -148,10 +159,10 @@ absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes,
   Reader r(body.substr(sizeof(kMagic)));
   uint32_t version = 0;
   r.Get(&version);
-  if (version != kVersion) {
+  if (version < kOldestVersion || version > kVersion) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model checkpoint version ", version, " is not supported; this build "
-        "reads version ", kVersion));
+        "reads versions ", kOldestVersion, " to ", kVersion));
   }
   if (Fnv1a64(body.data(), body.size()) != stored) {
     return Corrupt("checksum mismatch (truncated or modified bytes)");

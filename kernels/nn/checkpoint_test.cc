@@ -126,10 +126,47 @@ TEST(CheckpointTest, ShapeMismatchIsAnError) {
 TEST(CheckpointTest, UnsupportedVersionIsNamed) {
   std::string body = Trained("softmax", 0)->SaveCheckpoint();
   body.resize(body.size() - 8);
-  body[8] = 2;
+  body[8] = 3;
   auto r = LoadModel(Reseal(body));
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(std::string(r.status().message()).find("version 2"), std::string::npos);
+  EXPECT_NE(std::string(r.status().message()).find("version 3"), std::string::npos);
+}
+
+// Version 1 (before batch norm) had the same layout without buffers: its
+// checkpoints still load, and save as version 2.
+TEST(CheckpointTest, VersionOneStillLoads) {
+  auto a = Trained("mlp:hidden=16,opt=momentum,batch=4", 2);
+  std::string body = a->SaveCheckpoint();
+  ASSERT_EQ(body[8], 2);
+  body.resize(body.size() - 8);
+  body[8] = 1;
+  auto b = LoadModel(Reseal(body));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->SaveCheckpoint(), a->SaveCheckpoint());
+}
+
+// Batch norm's running statistics travel in the checkpoint: the loaded
+// model predicts exactly as the saved one, and a model without them would
+// not (the fresh statistics are mean 0, variance 1).
+TEST(CheckpointTest, BatchNormRunningStatisticsRoundTrip) {
+  const std::string text =
+      "cnn:conv=4x8,kernel=3,padding=same,hidden=16,bn=1,batch=8,opt=adam,"
+      "lr=0.01";
+  auto a = Trained(text, 5);
+  const std::string bytes = a->SaveCheckpoint();
+  EXPECT_NE(bytes.find("conv1.bn_running_var"), std::string::npos);
+  EXPECT_NE(bytes.find("fc1.bn_running_mean"), std::string::npos);
+  auto b = LoadModel(bytes);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->SaveCheckpoint(), bytes);
+  const auto x = Inputs(3 * 784);
+  std::vector<float> pa(30), pb(30), fresh(30);
+  ASSERT_TRUE(a->Predict(x.data(), 3, pa.data()).ok());
+  ASSERT_TRUE((*b)->Predict(x.data(), 3, pb.data()).ok());
+  EXPECT_EQ(pa, pb);
+  auto untrained = Trained(text, 0);
+  ASSERT_TRUE(untrained->Predict(x.data(), 3, fresh.data()).ok());
+  EXPECT_NE(pa, fresh);
 }
 
 TEST(CheckpointTest, CompareFindsTheLargestWeightDifference) {

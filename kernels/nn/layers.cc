@@ -1,8 +1,10 @@
 #include "kernels/nn/layers.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/activation.h"
+#include "kernels/batchnorm.h"
 #include "kernels/gemm.h"
 #include "kernels/optim.h"
 #include "kernels/pool.h"
@@ -16,7 +18,7 @@ void Dense::Forward(const float* in, float* out, size_t batch) {
   // out (B, OUT) = in (B, IN) * W^T; at B = 1 this is a GEMV over W's rows.
   Gemm(Transpose::kNo, Transpose::kYes, batch, out_, in_, 1.0f, in, in_, w_,
        in_, 0.0f, out, out_);
-  kernels::BiasForward(out, b_, batch, out_, relu_);
+  if (b_ != nullptr || relu_) kernels::BiasForward(out, b_, batch, out_, relu_);
 }
 
 void Dense::Backward(const float* in, const float* out, float* dout,
@@ -30,7 +32,7 @@ void Dense::Backward(const float* in, const float* out, float* dout,
   // dW (OUT, IN) = dout^T (OUT, B) * in (B, IN); a rank-1 update at B = 1.
   Gemm(Transpose::kYes, Transpose::kNo, out_, in_, batch, 1.0f, dout, out_, in,
        in_, 0.0f, dw_, in_);
-  kernels::BiasBackward(dout, batch, out_, db_);
+  if (b_ != nullptr) kernels::BiasBackward(dout, batch, out_, db_);
 }
 
 bool Dense::BackwardSgd(const float* in, const float* out, float* dout,
@@ -40,7 +42,9 @@ bool Dense::BackwardSgd(const float* in, const float* out, float* dout,
     kernels::Gemv(Transpose::kYes, out_, in_, 1.0f, w_, in_, dout, 0.0f, din);
   }
   kernels::SgdOuterProductStep(w_, out_, in_, dout, in, lr);
-  for (size_t o = 0; o < out_; ++o) b_[o] -= lr * dout[o];
+  if (b_ != nullptr) {
+    for (size_t o = 0; o < out_; ++o) b_[o] -= lr * dout[o];
+  }
   return true;
 }
 
@@ -52,8 +56,8 @@ kernels::ConvShape Conv::Batch(size_t batch) const {
 
 void Conv::Forward(const float* in, float* out, size_t batch) {
   const kernels::ConvShape s = Batch(batch);
-  kernels::ConvForward(s, kernels::ChooseConvMethods(s).forward, in, w_, b_,
-                       /*relu=*/true, out);
+  kernels::ConvForward(s, kernels::ChooseConvMethods(s).forward, in, w_,
+                       b_ != nullptr ? b_ : zero_bias_.data(), relu_, out);
 }
 
 void Conv::Backward(const float* in, const float* out, float* dout, float* din,
@@ -61,8 +65,10 @@ void Conv::Backward(const float* in, const float* out, float* dout, float* din,
   const kernels::ConvShape s = Batch(batch);
   const kernels::ConvMethods m = kernels::ChooseConvMethods(s);
   const size_t n = s.out_channels * batch * s.OutHeight() * s.OutWidth();
-  kernels::ReluBackward(out, dout, dout, n);
-  kernels::ChannelBiasBackward(dout, s.out_channels, n / s.out_channels, db_);
+  if (relu_) kernels::ReluBackward(out, dout, dout, n);
+  if (b_ != nullptr) {
+    kernels::ChannelBiasBackward(dout, s.out_channels, n / s.out_channels, db_);
+  }
   kernels::ConvBackwardWeights(s, m.backward_weights, in, dout, dw_);
   if (din != nullptr) {
     kernels::ConvBackwardData(s, m.backward_data, w_, dout, din);
@@ -115,6 +121,66 @@ void Relayout::Backward(const float* in, const float* out, float* dout,
   } else {
     SwapMajor(dout, din, batch, channels_, plane_);
   }
+}
+
+void BatchNorm::Reserve(size_t batch) {
+  if (channel_major_ || in_t_.size() >= channels_ * batch) return;
+  in_t_ = kernels::AlignedFloats(channels_ * batch);
+  out_t_ = kernels::AlignedFloats(channels_ * batch);
+  grad_t_ = kernels::AlignedFloats(channels_ * batch);
+}
+
+void BatchNorm::Forward(const float* in, float* out, size_t batch) {
+  const size_t n = batch * plane_;
+  const float* x = in;
+  float* y = out;
+  if (!channel_major_) {  // (B, C) -> (C, B)
+    SwapMajor(in, in_t_.data(), batch, channels_, 1);
+    x = in_t_.data();
+    y = out_t_.data();
+  }
+  const float* mean = mean_.data();
+  if (training_) {
+    kernels::BatchNormStatistics(x, channels_, n, kEpsilon, mean_.data(),
+                                 var_.data(), inv_std_.data());
+    batch_ = batch;
+  } else {
+    mean = t_.running_mean;
+    for (size_t c = 0; c < channels_; ++c) {
+      inv_std_[c] = 1.0f / std::sqrt(t_.running_var[c] + kEpsilon);
+    }
+  }
+  kernels::BatchNormForward(x, channels_, n, mean, inv_std_.data(), t_.gamma,
+                            t_.beta, /*relu=*/true, y);
+  if (!channel_major_) SwapMajor(y, out, channels_, batch, 1);
+}
+
+void BatchNorm::Backward(const float* in, const float* out, float* dout,
+                         float* din, size_t batch) {
+  const size_t n = batch * plane_;
+  const float* x = in;
+  const float* y = out;
+  float* g = dout;
+  if (!channel_major_) {  // forward left (C, B) copies of x and y
+    x = in_t_.data();
+    y = out_t_.data();
+    SwapMajor(dout, grad_t_.data(), batch, channels_, 1);
+    g = grad_t_.data();
+  }
+  // Transposed, the gradient is computed in place and transposed back.
+  float* dx = channel_major_ || din == nullptr ? din : g;
+  kernels::BatchNormBackward(x, y, g, channels_, n, mean_.data(),
+                             inv_std_.data(), t_.gamma, /*relu=*/true, dx,
+                             t_.dgamma, t_.dbeta);
+  if (!channel_major_ && din != nullptr) SwapMajor(g, din, channels_, batch, 1);
+}
+
+void BatchNorm::CommitStatistics() {
+  if (batch_ == 0) return;
+  kernels::BatchNormUpdateRunning(mean_.data(), var_.data(), channels_,
+                                  batch_ * plane_, momentum_, t_.running_mean,
+                                  t_.running_var);
+  batch_ = 0;
 }
 
 void Dropout::Reserve(size_t batch) {

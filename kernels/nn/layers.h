@@ -44,9 +44,13 @@ class Layer {
                            float* din, float lr) {
     return false;
   }
+  // Called once after each training step's forward pass: layers with
+  // running statistics (batch norm) fold in the batch's.
+  virtual void CommitStatistics() {}
 };
 
 // out (B, OUT) = in (B, IN) * weight^T (OUT, IN) + bias, optional ReLU.
+// b (and db) null: no bias (a batch norm follows).
 class Dense : public Layer {
  public:
   Dense(size_t in, size_t out, bool relu, float* w, float* b, float* dw,
@@ -69,12 +73,14 @@ class Dense : public Layer {
 // k x k conv (valid or same) + bias + ReLU, channel-major in and out. Each
 // pass uses the method kernels::ChooseConvMethods picks for the shape
 // (direct or im2col + GEMM); the choice depends only on the shape, so results
-// are independent of the thread count and reproducible.
+// are independent of the thread count and reproducible. Without relu and
+// with b null (a batch norm follows) it is the bare convolution.
 class Conv : public Layer {
  public:
-  Conv(const kernels::ConvShape& shape, float* w, float* b, float* dw,
-       float* db)
-      : shape_(shape), w_(w), b_(b), dw_(dw), db_(db) {}
+  Conv(const kernels::ConvShape& shape, bool relu, float* w, float* b,
+       float* dw, float* db)
+      : shape_(shape), relu_(relu), w_(w), b_(b), dw_(dw), db_(db),
+        zero_bias_(b == nullptr ? shape.out_channels : 0, 0.0f) {}
   size_t out_size() const override {
     return shape_.out_channels * shape_.OutHeight() * shape_.OutWidth();
   }
@@ -87,7 +93,48 @@ class Conv : public Layer {
   kernels::ConvShape Batch(size_t batch) const;
 
   kernels::ConvShape shape_;  // batch is set per call
+  bool relu_;
   float *w_, *b_, *dw_, *db_;
+  std::vector<float> zero_bias_;  // the kernels' bias when b_ is null
+};
+
+// Batch norm and ReLU, per channel of channel-major (C, B, plane) input
+// (after a conv) or per feature of (B, C) input (after a dense layer;
+// transposed to (C, B) around the kernels). Training normalises by the
+// batch's statistics and CommitStatistics folds them into the running mean
+// and variance; inference normalises by the running ones.
+class BatchNorm : public Layer {
+ public:
+  struct Tensors {
+    float *gamma, *beta, *dgamma, *dbeta;  // dgamma, dbeta null: inference
+    float *running_mean, *running_var;
+  };
+  BatchNorm(size_t channels, size_t plane, bool channel_major, float momentum,
+            const Tensors& t)
+      : channels_(channels), plane_(plane), channel_major_(channel_major),
+        momentum_(momentum), t_(t), mean_(channels), var_(channels),
+        inv_std_(channels) {}
+  size_t out_size() const override { return channels_ * plane_; }
+  void Reserve(size_t batch) override;
+  void SetMode(bool training, uint64_t) override { training_ = training; }
+  void Forward(const float* in, float* out, size_t batch) override;
+  void Backward(const float* in, const float* out, float* dout, float* din,
+                size_t batch) override;
+  bool has_params() const override { return true; }
+  void CommitStatistics() override;
+
+  static constexpr float kEpsilon = 1e-5f;
+
+ private:
+  size_t channels_, plane_;
+  bool channel_major_;
+  float momentum_;
+  Tensors t_;
+  bool training_ = false;
+  size_t batch_ = 0;  // of the last training forward pass
+  std::vector<float> mean_, var_, inv_std_;
+  // (C, B) copies of the input, output and gradient when not channel-major.
+  kernels::AlignedFloats in_t_, out_t_, grad_t_;
 };
 
 // 2x2 max-pool over channel-major planes.

@@ -68,6 +68,30 @@ struct ModelSpec {
   // Translate each training image by a random offset in [-shift, shift]
   // pixels in both directions (zero fill).
   uint32_t shift = 0;
+  // Batch norm (key bn=1) after every conv and hidden dense layer, before
+  // its ReLU (such layers then have no bias: the norm's shift replaces it).
+  // Training normalises by the batch's statistics and moves running ones by
+  // bn_momentum (running += m * (batch - running)); Predict uses the running
+  // ones, and checkpoints carry them. Needs batch >= 2.
+  bool batch_norm = false;
+  float bn_momentum = 0.1f;
+  // Learning-rate schedule over the run's schedule_steps training steps
+  // (key steps; runners that know the run's length fill it in):
+  //   "constant"  lr (or halved every lr_halflife steps, see above);
+  //   "onecycle"  linear from lr/25 up to lr over the first `warmup`
+  //               fraction of the steps, then linear down to 0;
+  //   "cosine"    linear from 0 up to lr over `warmup`, then cosine to 0.
+  // After schedule_steps the rate stays at its final value (0).
+  std::string schedule = "constant";
+  uint64_t schedule_steps = 0;
+  float warmup = 0.25f;
+  // Label smoothing: the training target is (1 - eps) on the label plus
+  // eps / classes on every class (the loss reported is the smoothed one).
+  float label_smoothing = 0.0f;
+  // Test-time augmentation: Predict averages the probabilities of each
+  // image and its left-right mirror (key tta=flip). Off by default: it is
+  // right for mirror-symmetric classes (clothes), wrong for digits/letters.
+  bool tta_flip = false;
   uint64_t seed = 1;                 // weight initialisation
   uint32_t channels = 1, height = 28, width = 28, classes = 10;
   // cnn: output channels of the 5x5 conv layers (each conv -> ReLU -> 2x2
@@ -85,7 +109,8 @@ struct ModelSpec {
 };
 
 // Parses "arch[:key=value,...]", keys: hidden (e.g. 256 or 256x128), opt, lr,
-// momentum, wd, batch, seed, avg, halflife, dropout, hflip, shift, plus conv
+// momentum, wd, batch, seed, avg, halflife, dropout, hflip, shift, bn,
+// bn_momentum, sched, steps, warmup, smooth, tta, plus conv
 // (cnn, e.g. 8x16), kernel, padding, input (CxHxW, e.g. 1x28x28), classes and
 // max_params. Unknown keys and bad values are errors that name the key and
 // list the accepted ones. "mlp" without hidden means hidden=256.
@@ -125,8 +150,8 @@ class Model {
   virtual size_t ParameterCount() const = 0;
   // Training steps taken so far.
   virtual uint64_t steps() const = 0;
-  // The learning rate the next step uses (spec().learning_rate decayed by
-  // spec().lr_halflife).
+  // The learning rate the next step uses (spec().learning_rate under the
+  // spec's schedule, see LearningRateAt).
   float CurrentLearningRate() const;
 
   // Forward, backward and one optimizer step on a mini-batch.
@@ -162,6 +187,10 @@ class Model {
     return TrainStep(x, labels, batch);
   }
 };
+
+// The learning rate of `spec` at training step `step` (0-based): its
+// schedule, or the halflife decay under the constant schedule.
+float LearningRateAt(const ModelSpec& spec, uint64_t step);
 
 // Refuses a spec above its parameter budget with its size and how to raise it.
 absl::StatusOr<std::unique_ptr<Model>> MakeModel(const ModelSpec& spec);

@@ -91,6 +91,18 @@ BENCHMARK(BM_TrainSoftmax)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_TrainMlp)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
 BENCHMARK(BM_TrainCnn)->ArgsProduct({{1, 64}, {0, 1}})->UseRealTime();
 
+// The 0.925 recipe's network (experiments/accuracy.cc) with batch norm
+// (arg 2 = 1) and without, to price the norm in one run.
+void BM_TrainRecipe(benchmark::State& state) {
+  Train(state, state.range(2) != 0
+                   ? "cnn:conv=16x32,kernel=3,padding=same,hidden=128,opt=adam,"
+                     "lr=0.003,smooth=0.1,bn=1"
+                   : "cnn:conv=16x32,kernel=3,padding=same,hidden=128,opt=adam,"
+                     "lr=0.003,smooth=0.1");
+}
+// Args: batch, threads (0 = all), batch norm.
+BENCHMARK(BM_TrainRecipe)->ArgsProduct({{64}, {0}, {0, 1}})->UseRealTime();
+
 void BM_Predict(benchmark::State& state) {
   const size_t batch = static_cast<size_t>(state.range(1));
   auto model = MakeModel(*ParseModelSpec(Spec(kSpecs[state.range(0)], 64)));

@@ -63,6 +63,14 @@ absl::Status Network::Build() {
   plans_ = plan.layers();
   tensors_ = plan.tensors();
   param_count_ = plan.parameter_count();
+  buffer_tensors_ = plan.buffers();
+  buffers_ = kernels::AlignedFloats(plan.buffer_count());
+  for (const TensorInfo& t : buffer_tensors_) {
+    if (t.init == Init::kOne) {
+      std::fill(buffers_.data() + t.offset,
+                buffers_.data() + t.offset + t.size, 1.0f);
+    }
+  }
 
   params_ = kernels::AlignedFloats(param_count_);
   grads_ = kernels::AlignedFloats(param_count_);
@@ -82,6 +90,9 @@ absl::Status Network::Build() {
       case Init::kXavier:
         kernels::XavierUniformInit(w, t.size, t.fan_in, t.fan_out, seed);
         break;
+      case Init::kOne:
+        std::fill(w, w + t.size, 1.0f);
+        break;
       case Init::kZero:
         break;  // AlignedFloats is zeroed
     }
@@ -91,10 +102,11 @@ absl::Status Network::Build() {
   for (size_t i = 0; i < plans_.size(); ++i) {
     const LayerPlan& p = plans_[i];
     needs_din_.push_back(params_below);
-    if (p.kind == LayerPlan::kDense || p.kind == LayerPlan::kConv) {
+    if (p.kind == LayerPlan::kDense || p.kind == LayerPlan::kConv ||
+        p.kind == LayerPlan::kBatchNorm) {
       layer_of_tensor_.resize(tensors_.size());
       layer_of_tensor_[p.weight] = i;
-      layer_of_tensor_[p.bias] = i;
+      if (p.bias != kNoTensor) layer_of_tensor_[p.bias] = i;
     }
     params_below = params_below || layers_[i]->has_params();
   }
@@ -109,23 +121,33 @@ absl::Status Network::Build() {
 }
 
 std::vector<std::unique_ptr<Layer>> Network::BindLayers(float* params,
-                                                        float* grads) const {
+                                                        float* grads) {
   std::vector<std::unique_ptr<Layer>> layers;
   for (size_t i = 0; i < plans_.size(); ++i) {
     const LayerPlan& p = plans_[i];
     const TensorInfo& wt = tensors_[p.weight];
-    const TensorInfo& bt = tensors_[p.bias];
+    const bool has_bias = p.bias != kNoTensor;
+    const size_t bias_at = has_bias ? tensors_[p.bias].offset : 0;
     float* w = params + wt.offset;
-    float* b = params + bt.offset;
+    float* b = has_bias ? params + bias_at : nullptr;
     float* dw = grads ? grads + wt.offset : nullptr;
-    float* db = grads ? grads + bt.offset : nullptr;
+    float* db = grads && has_bias ? grads + bias_at : nullptr;
     switch (p.kind) {
       case LayerPlan::kDense:
         layers.push_back(std::make_unique<Dense>(p.a, p.b, p.flag, w, b, dw, db));
         break;
       case LayerPlan::kConv:
-        layers.push_back(std::make_unique<Conv>(p.conv, w, b, dw, db));
+        layers.push_back(std::make_unique<Conv>(p.conv, p.flag, w, b, dw, db));
         break;
+      case LayerPlan::kBatchNorm: {
+        float* running = buffers_.data();
+        const BatchNorm::Tensors t{
+            w, b, dw, db, running + buffer_tensors_[p.buffer].offset,
+            running + buffer_tensors_[p.buffer + 1].offset};
+        layers.push_back(std::make_unique<BatchNorm>(
+            p.a, p.b, p.channel_major, spec_.bn_momentum, t));
+        break;
+      }
       case LayerPlan::kPool:
         layers.push_back(std::make_unique<MaxPool>(p.a, p.b, p.c));
         break;
@@ -216,7 +238,8 @@ absl::StatusOr<float> Network::ForwardLoss(const float* x,
   EnsureCapacity(batch);
   const float* logits = Forward(layers_, x, batch, /*training=*/true);
   const float loss = kernels::SoftmaxCrossEntropyForward(
-      logits, labels, batch, spec_.classes, probs_.data());
+      logits, labels, batch, spec_.classes, probs_.data(),
+      spec_.label_smoothing);
   if (!std::isfinite(loss)) {
     return absl::InvalidArgumentError(absl::StrCat(
         ArchName(spec_.arch), " model '", FormatModelSpec(spec_), "': non-finite loss (",
@@ -230,9 +253,9 @@ void Network::Backward(const float* x, const int32_t* labels, size_t batch,
                        float fused_lr) {
   float* dcur = grad_a_.data();
   float* dnext = grad_b_.data();
-  kernels::SoftmaxCrossEntropyBackward(probs_.data(), labels, batch,
-                                       spec_.classes,
-                                       1.0f / static_cast<float>(batch), dcur);
+  kernels::SoftmaxCrossEntropyBackward(
+      probs_.data(), labels, batch, spec_.classes,
+      1.0f / static_cast<float>(batch), dcur, spec_.label_smoothing);
   for (size_t i = layers_.size(); i-- > 0;) {
     const float* in = i == 0 ? x : acts_[i - 1].data();
     float* din = needs_din_[i] ? dnext : nullptr;
@@ -342,6 +365,7 @@ absl::StatusOr<float> Network::TrainStepWithPredictions(const float* x,
   x = Augment(x, batch);
   absl::StatusOr<float> loss = ForwardLoss(x, labels, batch);
   if (!loss.ok()) return loss;
+  for (const auto& layer : layers_) layer->CommitStatistics();
   if (probs != nullptr) {
     std::memcpy(probs, probs_.data(),
                 batch * spec_.classes * sizeof(float));
@@ -384,13 +408,33 @@ absl::Status Network::Predict(const float* x, size_t batch,
   EnsureCapacity(chunk);
   const size_t in = spec_.InputSize();
   for (size_t start = 0; start < batch; start += chunk) {
-    const size_t n = std::min(chunk, batch - start);
-    const float* logits = Forward(
-        average_layers_.empty() ? layers_ : average_layers_, x + start * in, n,
-        /*training=*/false);
-    kernels::Softmax(logits, n, spec_.classes, probs + start * spec_.classes);
+    PredictChunk(average_layers_.empty() ? layers_ : average_layers_,
+                 x + start * in, std::min(chunk, batch - start),
+                 probs + start * spec_.classes);
   }
   return absl::OkStatus();
+}
+
+void Network::PredictChunk(const std::vector<std::unique_ptr<Layer>>& layers,
+                           const float* x, size_t n, float* probs) const {
+  const size_t classes = spec_.classes;
+  kernels::Softmax(Forward(layers, x, n, /*training=*/false), n, classes,
+                   probs);
+  if (!spec_.tta_flip) return;
+  const size_t w = spec_.width, rows = n * spec_.channels * spec_.height;
+  if (mirrored_.size() < rows * w) {
+    mirrored_ = kernels::AlignedFloats(capacity_ * spec_.InputSize());
+    mirrored_probs_ = kernels::AlignedFloats(capacity_ * classes);
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    std::reverse_copy(x + r * w, x + (r + 1) * w, mirrored_.data() + r * w);
+  }
+  float* flipped = mirrored_probs_.data();
+  kernels::Softmax(Forward(layers, mirrored_.data(), n, /*training=*/false), n,
+                   classes, flipped);
+  for (size_t i = 0; i < n * classes; ++i) {
+    probs[i] = 0.5f * (probs[i] + flipped[i]);
+  }
 }
 
 }  // namespace internal

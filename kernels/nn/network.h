@@ -61,14 +61,20 @@ class Network final : public Model {
   float* mutable_state(size_t i) { return state_[i].data(); }
   const float* state(size_t i) const { return state_[i].data(); }
   const char* state_name(size_t i) const;
+  // Batch norm's running statistics (saved in checkpoints, not trained).
+  const std::vector<TensorInfo>& buffer_tensors() const {
+    return buffer_tensors_;
+  }
+  float* mutable_buffers() { return buffers_.data(); }
+  const float* buffers() const { return buffers_.data(); }
   void set_steps(uint64_t steps) { steps_ = steps; }
 
  private:
   explicit Network(const ModelSpec& spec) : spec_(spec) {}
   absl::Status Build();
   // Layers reading weights from `params` (grads may be null: inference only).
-  std::vector<std::unique_ptr<Layer>> BindLayers(float* params,
-                                                 float* grads) const;
+  // Batch norm layers share the one set of running statistics.
+  std::vector<std::unique_ptr<Layer>> BindLayers(float* params, float* grads);
   size_t optimizer_states() const;
   void EnsureCapacity(size_t batch) const;
   absl::Status Validate(const float* x, const int32_t* labels,
@@ -81,6 +87,10 @@ class Network final : public Model {
   // [-shift, shift]^2 (zero fill), in augmented_; or x itself. Seeded by
   // (seed, step, sample).
   const float* Augment(const float* x, size_t batch);
+  // Predict's softmax of one chunk, averaged with its mirror's under
+  // spec().tta_flip.
+  void PredictChunk(const std::vector<std::unique_ptr<Layer>>& layers,
+                    const float* x, size_t n, float* probs) const;
   // fused_lr > 0: layers that can fuse backward with plain SGD do so and
   // are marked in fused_; Step() skips their tensors.
   void Backward(const float* x, const int32_t* labels, size_t batch,
@@ -96,6 +106,8 @@ class Network final : public Model {
   size_t param_count_ = 0;
   kernels::AlignedFloats params_, grads_;
   std::vector<kernels::AlignedFloats> state_;
+  std::vector<TensorInfo> buffer_tensors_;
+  kernels::AlignedFloats buffers_;
   std::vector<LayerPlan> plans_;
   std::vector<std::unique_ptr<Layer>> layers_;
   // Bound to the averaged weights (the last state array); empty if off.
@@ -107,6 +119,7 @@ class Network final : public Model {
   mutable size_t capacity_ = 0;
   mutable std::vector<kernels::AlignedFloats> acts_;
   mutable kernels::AlignedFloats grad_a_, grad_b_, probs_;
+  mutable kernels::AlignedFloats mirrored_, mirrored_probs_;  // tta_flip
   kernels::AlignedFloats augmented_;
   uint64_t steps_ = 0;
 };

@@ -92,6 +92,17 @@ TEST(NetworkTest, GradientsMatchFiniteDifferences) {
   // (Large enough that no sample loses every feature: an all-zero input
   // puts the next ReLU exactly on its kink.)
   CheckGradients("cnn:conv=2x3,hidden=6,input=1x20x20,classes=3,dropout=0.4", 2);
+  // Batch norm (training mode: the statistics depend on every sample) after
+  // conv and dense layers, and label smoothing.
+  CheckGradients("mlp:hidden=7x5,input=1x6x6,classes=4,bn=1,batch=5", 5);
+  CheckGradients(
+      "cnn:conv=2x3,kernel=3,padding=same,hidden=6,input=1x8x8,classes=3,"
+      "bn=1,batch=4",
+      4);
+  CheckGradients("cnn:conv=2,hidden=5,input=2x10x10,classes=3,bn=1,batch=3",
+                 3);
+  CheckGradients("mlp:hidden=7,input=1x6x6,classes=4,smooth=0.1", 3);
+  CheckGradients("cnn:conv=2,kernel=3,input=1x8x8,classes=3,smooth=0.2", 2);
 }
 
 // The layer (ReLU, bias, the rule's method for each pass) against the
@@ -103,7 +114,8 @@ TEST(NetworkTest, ConvLayerMatchesDirectLoops) {
     const auto w = Uniform(s.WeightSize(), 1), b = Uniform(3, 2);
     const auto x = Uniform(s.InSize(), 3), r = Uniform(out_size, 4);
     std::vector<float> dw(w.size()), db(3), din(x.size()), out(out_size);
-    internal::Conv conv({0, 2, 10, 9, 3, 5, pad}, const_cast<float*>(w.data()),
+    internal::Conv conv({0, 2, 10, 9, 3, 5, pad}, /*relu=*/true,
+                        const_cast<float*>(w.data()),
                         const_cast<float*>(b.data()), dw.data(), db.data());
     conv.Forward(x.data(), out.data(), s.batch);
     std::vector<float> dout = r;
@@ -189,7 +201,12 @@ TEST(NetworkTest, TrainsToHighAccuracyOnSeparableData) {
        {"softmax:lr=0.05", "softmax:lr=0.05,batch=16", "mlp:hidden=64,lr=0.05",
         "mlp:hidden=64,batch=16,opt=momentum,lr=0.02",
         "mlp:hidden=32x32,opt=adam,lr=0.002,batch=8", "cnn:lr=0.02",
-        "cnn:batch=16,opt=momentum,lr=0.01"}) {
+        "cnn:batch=16,opt=momentum,lr=0.01",
+        // The recipe's keys: batch norm, one-cycle over the 2 epochs' 74
+        // steps, label smoothing.
+        "cnn:batch=16,opt=momentum,lr=0.01,bn=1",
+        "mlp:hidden=64,batch=16,opt=adam,lr=0.003,bn=1,sched=onecycle,"
+        "steps=74,smooth=0.1"}) {
     auto spec = ParseModelSpec(text);
     ASSERT_TRUE(spec.ok()) << text << ": " << spec.status();
     auto model = MakeModel(*spec);
@@ -271,6 +288,59 @@ TEST(NetworkTest, DropoutOnlyInTrainingAndHflipMirrors) {
             0);
 }
 
+// Batch norm trains on batch statistics and predicts with running ones:
+// after one step with bn_momentum=1 the running mean of the first hidden
+// layer is the batch mean of its pre-norm output (x W^T: no bias), and
+// Predict scores each sample alone (its result does not depend on the
+// batch it comes in).
+TEST(NetworkTest, BatchNormRunningStatisticsServePredictions) {
+  const Synthetic d = MakeData(16, 11);
+  auto net = Make("mlp:hidden=8,batch=16,bn=1,bn_momentum=1,lr=0.01");
+  std::vector<float> w0(net->params(), net->params() + 8 * 784);
+  ASSERT_TRUE(net->TrainStep(d.x.data(), d.labels.data(), 16).ok());
+  ASSERT_EQ(net->buffer_tensors().size(), 2u);
+  EXPECT_EQ(net->buffer_tensors()[0].name, "fc1.bn_running_mean");
+  const float* running_mean = net->buffers() + net->buffer_tensors()[0].offset;
+  const float* running_var = net->buffers() + net->buffer_tensors()[1].offset;
+  for (size_t f = 0; f < 8; ++f) {
+    double sum = 0, sq = 0;
+    for (size_t b = 0; b < 16; ++b) {
+      double h = 0;
+      for (size_t i = 0; i < 784; ++i) h += double{d.x[b * 784 + i]} * w0[f * 784 + i];
+      sum += h;
+      sq += h * h;
+    }
+    const double mean = sum / 16, var = (sq - 16 * mean * mean) / 15;
+    EXPECT_NEAR(running_mean[f], mean, 1e-4 * (1 + std::fabs(mean))) << f;
+    EXPECT_NEAR(running_var[f], var, 1e-3 * (1 + var)) << f;
+  }
+  std::vector<float> all(16 * 10), one(10);
+  ASSERT_TRUE(net->Predict(d.x.data(), 16, all.data()).ok());
+  ASSERT_TRUE(net->Predict(d.x.data() + 5 * 784, 1, one.data()).ok());
+  for (size_t j = 0; j < 10; ++j) EXPECT_NEAR(one[j], all[50 + j], 1e-6f);
+}
+
+// tta=flip averages the probabilities of each image and its mirror: the
+// same weights without tta, on x and on mirrored x, give the two halves.
+TEST(NetworkTest, TestTimeFlipAveragesTheMirror) {
+  const Synthetic d = MakeData(3, 14);
+  auto tta = Make("cnn:conv=2x4,tta=flip");
+  auto plain = Make("cnn:conv=2x4");
+  ASSERT_EQ(tta->ParameterCount(), plain->ParameterCount());
+  Synthetic mirrored = d;
+  for (size_t r = 0; r < 3 * 28; ++r) {
+    std::reverse(mirrored.x.begin() + r * 28, mirrored.x.begin() + (r + 1) * 28);
+  }
+  std::vector<float> p(30), a(30), b(30);
+  ASSERT_TRUE(tta->Predict(d.x.data(), 3, p.data()).ok());
+  ASSERT_TRUE(plain->Predict(d.x.data(), 3, a.data()).ok());
+  ASSERT_TRUE(plain->Predict(mirrored.x.data(), 3, b.data()).ok());
+  for (size_t i = 0; i < 30; ++i) {
+    EXPECT_NEAR(p[i], 0.5f * (a[i] + b[i]), 1e-7f) << i;
+  }
+  EXPECT_NE(p, a);
+}
+
 // avg=d keeps an exponential moving average of the weights and predicts
 // with it; the raw iterate trains as it would without averaging.
 TEST(NetworkTest, AveragedWeightsServePredictions) {
@@ -342,7 +412,10 @@ TEST(NetworkTest, BitwiseIdenticalWeightsForAnyThreadCount) {
   const Synthetic data = MakeData(128, 3);
   for (const char* text : {"mlp:hidden=256,batch=64,opt=adam,lr=0.001",
                            "cnn:conv=8x16,batch=32,opt=momentum",
-                           "mlp:hidden=512,batch=1"}) {
+                           "mlp:hidden=512,batch=1",
+                           // Batch norm's rows (and running statistics).
+                           "cnn:conv=8x16,kernel=3,padding=same,hidden=32,"
+                           "bn=1,batch=32,opt=adam,lr=0.003"}) {
     std::string first;
     for (int threads : kernels::testing::kThreadCounts) {
       std::string saved;

@@ -36,6 +36,32 @@ size_t NetworkPlan::AddTensor(std::string name, std::vector<uint32_t> shape,
   return tensors_.size() - 1;
 }
 
+void NetworkPlan::AddBatchNorm(const std::string& name, size_t channels,
+                               size_t plane, bool channel_major) {
+  LayerPlan p;
+  p.kind = LayerPlan::kBatchNorm;
+  p.a = channels;
+  p.b = plane;
+  p.flag = true;
+  p.channel_major = channel_major;
+  p.out_size = channels * plane;
+  const uint32_t c = static_cast<uint32_t>(channels);
+  p.weight = AddTensor(name + ".bn_gamma", {c}, Init::kOne, 0, 0, false);
+  p.bias = AddTensor(name + ".bn_beta", {c}, Init::kZero, 0, 0, false);
+  p.buffer = buffers_.size();
+  for (const char* stat : {".bn_running_mean", ".bn_running_var"}) {
+    TensorInfo t;
+    t.name = name + stat;
+    t.shape = {c};
+    t.offset = buffer_count_;
+    t.size = channels;
+    t.init = buffers_.size() == p.buffer ? Init::kZero : Init::kOne;
+    buffer_count_ += channels;
+    buffers_.push_back(std::move(t));
+  }
+  layers_.push_back(p);
+}
+
 void NetworkPlan::AddDense(const std::string& name, size_t in, size_t out,
                            bool relu) {
   // Dropout goes on the output of every hidden dense layer (the classic
@@ -52,14 +78,17 @@ void NetworkPlan::AddDense(const std::string& name, size_t in, size_t out,
   p.kind = LayerPlan::kDense;
   p.a = in;
   p.b = out;
-  p.flag = relu;
+  const bool norm = relu && spec_.batch_norm;  // hidden layers only
+  p.flag = relu && !norm;
   p.out_size = out;
   p.weight = AddTensor(name + ".weight",
                        {static_cast<uint32_t>(out), static_cast<uint32_t>(in)},
                        relu ? Init::kHe : Init::kXavier, in, out, true);
-  p.bias = AddTensor(name + ".bias", {static_cast<uint32_t>(out)}, Init::kZero,
-                     in, out, false);
+  p.bias = norm ? kNoTensor
+                : AddTensor(name + ".bias", {static_cast<uint32_t>(out)},
+                            Init::kZero, in, out, false);
   layers_.push_back(p);
+  if (norm) AddBatchNorm(name, out, 1, /*channel_major=*/false);
   after_hidden_dense_ = relu;
 }
 
@@ -75,9 +104,16 @@ void NetworkPlan::AddConv(const std::string& name,
   p.weight = AddTensor(name + ".weight",
                        {oc, static_cast<uint32_t>(shape.channels), k, k},
                        Init::kHe, fan_in, oc * k * k, true);
-  p.bias = AddTensor(name + ".bias", {oc}, Init::kZero, fan_in, 0, false);
+  const bool norm = spec_.batch_norm;
+  p.flag = !norm;
+  p.bias = norm ? kNoTensor
+                : AddTensor(name + ".bias", {oc}, Init::kZero, fan_in, 0, false);
   p.out_size = oc * shape.OutHeight() * shape.OutWidth();
   layers_.push_back(p);
+  if (norm) {
+    AddBatchNorm(name, oc, shape.OutHeight() * shape.OutWidth(),
+                 /*channel_major=*/true);
+  }
 }
 
 void NetworkPlan::AddPool(size_t channels, size_t height, size_t width) {
@@ -149,10 +185,43 @@ ModelCost NetworkPlan::Cost() const {
   }
   const uint64_t states = optimizer_states() + (spec_.average > 0.0f ? 1 : 0);
   cost.training_bytes =
-      4 * (parameter_count_ * (2 + states) + activations + 2 * widest * batch +
+      4 * (parameter_count_ * (2 + states) + buffer_count_ + activations +
+           2 * widest * batch +
            scratch + uint64_t{spec_.classes} * batch);
   return cost;
 }
+
+namespace {
+
+// Batch norm, the schedule, label smoothing and test-time flips.
+absl::Status CheckRecipeKeys(const ModelSpec& s, const std::string& text) {
+  if (s.batch_norm && (s.batch_size < 2 || !(s.bn_momentum > 0.0f) ||
+                       s.bn_momentum > 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bn=1 in '", text, "' needs batch >= 2 (batch statistics) and "
+        "bn_momentum in (0, 1]; raise batch= or drop bn"));
+  }
+  if (s.schedule != "constant" && s.schedule != "onecycle" &&
+      s.schedule != "cosine") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown schedule '", s.schedule, "' in '", text,
+        "'; use sched=constant, onecycle or cosine"));
+  }
+  if (s.schedule != "constant" && (s.schedule_steps == 0 || s.lr_halflife != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sched=", s.schedule, " in '", text, "' needs steps=N, the run's "
+        "total training steps (epochs x samples / batch), and no halflife"));
+  }
+  if (!(s.warmup >= 0.0f && s.warmup < 1.0f) ||
+      !(s.label_smoothing >= 0.0f && s.label_smoothing < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid warmup or smooth in '", text,
+        "': need warmup in [0, 1) and smooth in [0, 1)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<NetworkPlan> PlanNetwork(const ModelSpec& in) {
   ModelSpec s = in;
@@ -190,6 +259,7 @@ absl::StatusOr<NetworkPlan> PlanNetwork(const ModelSpec& in) {
         "': need dropout in [0, 1), hflip in [0, 1] and shift smaller than "
         "the image"));
   }
+  TB_RETURN_IF_ERROR(CheckRecipeKeys(s, text));
   if (planner.takes_conv() && (s.kernel % 2 == 0 || s.kernel > 15)) {
     return absl::InvalidArgumentError(absl::StrCat(
         ArchName(s.arch), " '", text, "': kernel ", s.kernel,

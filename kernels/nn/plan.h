@@ -19,7 +19,10 @@
 
 namespace trainbus::nn::internal {
 
-enum class Init { kHe, kXavier, kZero };
+enum class Init { kHe, kXavier, kZero, kOne };
+
+// LayerPlan::bias of a layer without one (batch norm follows it).
+inline constexpr size_t kNoTensor = ~size_t{0};
 
 struct TensorInfo {
   std::string name;             // e.g. "fc1.weight"
@@ -33,12 +36,15 @@ struct TensorInfo {
 
 // One layer of the architecture, before it is bound to weights.
 struct LayerPlan {
-  enum Kind { kDense, kConv, kPool, kTranspose, kDropout } kind;
-  size_t a = 0, b = 0, c = 0;  // dense: in, out; pool: C, H, W; ...
-  bool flag = false;           // dense: relu; transpose: to channel-major
+  enum Kind { kDense, kConv, kPool, kTranspose, kDropout, kBatchNorm } kind;
+  size_t a = 0, b = 0, c = 0;  // dense: in, out; pool: C, H, W; bn: C, plane
+  bool flag = false;           // dense, conv, bn: relu; transpose: to
+                               // channel-major
+  bool channel_major = false;  // bn: (C, B, plane) input, else (B, C)
   float rate = 0.0f;           // dropout
   kernels::ConvShape conv{};
-  size_t weight = 0, bias = 0;  // tensor indices
+  size_t weight = 0, bias = 0;  // tensor indices (bn: gamma, beta)
+  size_t buffer = 0;            // bn: running mean; running var is next
   size_t out_size = 0;          // floats per sample of the output
 };
 
@@ -61,6 +67,10 @@ class NetworkPlan {
   const ModelSpec& spec() const { return spec_; }
   const std::vector<LayerPlan>& layers() const { return layers_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  // Non-trained state saved with the weights (batch norm's running
+  // statistics), offsets into their own flat array.
+  const std::vector<TensorInfo>& buffers() const { return buffers_; }
+  size_t buffer_count() const { return buffer_count_; }
   size_t parameter_count() const { return parameter_count_; }
   // Optimizer state arrays the spec's optimizer keeps per parameter.
   size_t optimizer_states() const;
@@ -72,8 +82,12 @@ class NetworkPlan {
 
   ModelSpec spec_;
   std::vector<LayerPlan> layers_;
-  std::vector<TensorInfo> tensors_;
-  size_t parameter_count_ = 0;
+  // Batch norm (and its ReLU) on the previous layer's output.
+  void AddBatchNorm(const std::string& name, size_t channels, size_t plane,
+                    bool channel_major);
+
+  std::vector<TensorInfo> tensors_, buffers_;
+  size_t parameter_count_ = 0, buffer_count_ = 0;
   bool after_hidden_dense_ = false;
 };
 

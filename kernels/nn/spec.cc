@@ -1,4 +1,5 @@
 // ParseModelSpec / FormatModelSpec: "arch[:key=value,...]" <-> ModelSpec.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -23,7 +24,8 @@ namespace {
 
 constexpr char kAcceptedKeys[] =
     "hidden, opt, lr, momentum, wd, batch, seed, avg, halflife, dropout, "
-    "hflip, shift, conv, kernel, padding, input, classes, max_params";
+    "hflip, shift, bn, bn_momentum, sched, steps, warmup, smooth, tta, conv, "
+    "kernel, padding, input, classes, max_params";
 
 absl::Status BadValue(absl::string_view key, absl::string_view value,
                       absl::string_view text, absl::string_view expected) {
@@ -169,6 +171,42 @@ absl::StatusOr<ModelSpec> ParseModelSpec(std::string_view std_text) {
         if (!absl::SimpleAtoi(value, &spec.shift) || spec.shift > 64) {
           return BadValue(key, value, text, "pixels in [0, 64], e.g. 2");
         }
+      } else if (key == "bn") {
+        if (value != "0" && value != "1") {
+          return BadValue(key, value, text, "1 (batch norm) or 0 (none)");
+        }
+        spec.batch_norm = value == "1";
+      } else if (key == "bn_momentum") {
+        if (!ParseFloat(value, &spec.bn_momentum) ||
+            !(spec.bn_momentum > 0.0f) || spec.bn_momentum > 1.0f) {
+          return BadValue(key, value, text, "a number in (0, 1], e.g. 0.1");
+        }
+      } else if (key == "sched") {
+        if (value != "constant" && value != "onecycle" && value != "cosine") {
+          return BadValue(key, value, text, "constant, onecycle or cosine");
+        }
+        spec.schedule = std::string(value);
+      } else if (key == "steps") {
+        if (!absl::SimpleAtoi(value, &spec.schedule_steps)) {
+          return BadValue(key, value, text,
+                          "the run's total training steps, e.g. 2500");
+        }
+      } else if (key == "warmup") {
+        if (!ParseFloat(value, &spec.warmup) || spec.warmup < 0.0f ||
+            spec.warmup >= 1.0f) {
+          return BadValue(key, value, text,
+                          "a fraction of the steps in [0, 1), e.g. 0.25");
+        }
+      } else if (key == "smooth") {
+        if (!ParseFloat(value, &spec.label_smoothing) ||
+            spec.label_smoothing < 0.0f || spec.label_smoothing >= 1.0f) {
+          return BadValue(key, value, text, "an epsilon in [0, 1), e.g. 0.1");
+        }
+      } else if (key == "tta") {
+        if (value != "flip" && value != "none") {
+          return BadValue(key, value, text, "flip or none");
+        }
+        spec.tta_flip = value == "flip";
       } else if (key == "halflife") {
         if (!absl::SimpleAtoi(value, &spec.lr_halflife)) {
           return BadValue(key, value, text,
@@ -244,6 +282,19 @@ std::string FormatModelSpec(const ModelSpec& given) {
     items.push_back(absl::StrCat("hflip=", FloatText(spec.hflip)));
   }
   if (spec.shift != 0) items.push_back(absl::StrCat("shift=", spec.shift));
+  if (spec.batch_norm) {
+    items.push_back("bn=1");
+    items.push_back(absl::StrCat("bn_momentum=", FloatText(spec.bn_momentum)));
+  }
+  if (spec.schedule != "constant") {
+    items.push_back(absl::StrCat("sched=", spec.schedule));
+    items.push_back(absl::StrCat("steps=", spec.schedule_steps));
+    items.push_back(absl::StrCat("warmup=", FloatText(spec.warmup)));
+  }
+  if (spec.label_smoothing != 0.0f) {
+    items.push_back(absl::StrCat("smooth=", FloatText(spec.label_smoothing)));
+  }
+  if (spec.tta_flip) items.push_back("tta=flip");
   if (spec.average != 0.0f) {
     items.push_back(absl::StrCat("avg=", FloatText(spec.average)));
   }
@@ -258,12 +309,30 @@ std::string FormatModelSpec(const ModelSpec& given) {
   return absl::StrCat(out, ":", absl::StrJoin(items, ","));
 }
 
+float LearningRateAt(const ModelSpec& s, uint64_t step) {
+  const double lr = s.learning_rate;
+  if (s.schedule == "constant" || s.schedule_steps == 0) {
+    if (s.lr_halflife == 0) return s.learning_rate;
+    return static_cast<float>(
+        lr * std::exp2(-static_cast<double>(step) /
+                       static_cast<double>(s.lr_halflife)));
+  }
+  const double t =
+      std::min(1.0, static_cast<double>(step) /
+                        static_cast<double>(s.schedule_steps));
+  const double w = s.warmup;
+  const bool onecycle = s.schedule == "onecycle";
+  if (t < w) {
+    const double start = onecycle ? 1.0 / 25.0 : 0.0;
+    return static_cast<float>(lr * (start + (1.0 - start) * t / w));
+  }
+  const double down = (t - w) / (1.0 - w);  // 0 -> 1 after the warm-up
+  if (onecycle) return static_cast<float>(lr * (1.0 - down));
+  return static_cast<float>(lr * 0.5 * (1.0 + std::cos(M_PI * down)));
+}
+
 float Model::CurrentLearningRate() const {
-  const ModelSpec& s = spec();
-  if (s.lr_halflife == 0) return s.learning_rate;
-  return static_cast<float>(
-      s.learning_rate *
-      std::exp2(-static_cast<double>(steps()) / static_cast<double>(s.lr_halflife)));
+  return LearningRateAt(spec(), steps());
 }
 
 }  // namespace trainbus::nn

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <string>
 
 #include "absl/status/status.h"
@@ -53,6 +54,87 @@ TEST(ModelSpecTest, DefaultsAndRoundTrip) {
   EXPECT_EQ(ParseModelSpec("cnn")->conv, (std::vector<uint32_t>{8, 16}));
   EXPECT_EQ(FormatModelSpec(*ParseModelSpec("softmax")),
             "softmax:opt=sgd,lr=0.01,momentum=0.9,wd=0,batch=1,seed=1");
+}
+
+TEST(ModelSpecTest, RecipeKeysParseAndRoundTrip) {
+  const char* text =
+      "cnn:conv=16x32,kernel=3,padding=same,hidden=64,batch=64,bn=1,"
+      "bn_momentum=0.2,sched=onecycle,steps=1000,warmup=0.3,smooth=0.1,"
+      "tta=flip";
+  auto spec = ParseModelSpec(text);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->batch_norm);
+  EXPECT_FLOAT_EQ(spec->bn_momentum, 0.2f);
+  EXPECT_EQ(spec->schedule, "onecycle");
+  EXPECT_EQ(spec->schedule_steps, 1000u);
+  EXPECT_FLOAT_EQ(spec->warmup, 0.3f);
+  EXPECT_FLOAT_EQ(spec->label_smoothing, 0.1f);
+  EXPECT_TRUE(spec->tta_flip);
+  const std::string formatted = FormatModelSpec(*spec);
+  auto again = ParseModelSpec(formatted);
+  ASSERT_TRUE(again.ok()) << formatted;
+  EXPECT_EQ(FormatModelSpec(*again), formatted);
+  // The defaults stay out of the text, so older readers still parse it.
+  EXPECT_EQ(FormatModelSpec(*ParseModelSpec("cnn:tta=none,bn=0")),
+            FormatModelSpec(*ParseModelSpec("cnn")));
+  for (const char* bad :
+       {"cnn:bn=2", "cnn:bn_momentum=0", "mlp:sched=linear", "mlp:warmup=1",
+        "mlp:smooth=1", "mlp:tta=yes", "mlp:steps=-1"}) {
+    EXPECT_FALSE(ParseModelSpec(bad).ok()) << bad;
+  }
+  // Valid keys, impossible models: the error says what to add or change.
+  for (const char* bad : {"mlp:sched=onecycle,batch=8", "mlp:bn=1,batch=1",
+                          "mlp:sched=cosine,steps=10,halflife=5"}) {
+    auto model = MakeModel(*ParseModelSpec(bad));
+    ASSERT_FALSE(model.ok()) << bad;
+    const std::string message(model.status().message());
+    EXPECT_TRUE(message.find("steps=N") != std::string::npos ||
+                message.find("batch >= 2") != std::string::npos)
+        << message;
+  }
+}
+
+float Lr(const std::string& text, uint64_t step) {
+  return LearningRateAt(*ParseModelSpec(text), step);
+}
+
+// One-cycle: lr/25 -> lr (linear, over the warm-up) -> 0 (linear).
+TEST(ScheduleTest, OneCycleRisesThenFallsToZero) {
+  const std::string s = "mlp:lr=0.5,sched=onecycle,steps=100,warmup=0.2";
+  EXPECT_FLOAT_EQ(Lr(s, 0), 0.02f);
+  EXPECT_FLOAT_EQ(Lr(s, 10), 0.02f + 0.48f * 0.5f);
+  EXPECT_FLOAT_EQ(Lr(s, 20), 0.5f);
+  EXPECT_FLOAT_EQ(Lr(s, 60), 0.25f);
+  EXPECT_FLOAT_EQ(Lr(s, 100), 0.0f);
+  EXPECT_FLOAT_EQ(Lr(s, 1000), 0.0f);  // stays at the end value
+  for (uint64_t t = 1; t <= 100; ++t) {
+    if (t <= 20) {
+      EXPECT_GT(Lr(s, t), Lr(s, t - 1)) << t;
+    } else {
+      EXPECT_LT(Lr(s, t), Lr(s, t - 1)) << t;
+    }
+  }
+}
+
+// Warmup-cosine: 0 -> lr (linear), then half a cosine down to 0.
+TEST(ScheduleTest, WarmupCosine) {
+  const std::string s = "mlp:lr=0.1,sched=cosine,steps=1000,warmup=0.1";
+  EXPECT_FLOAT_EQ(Lr(s, 0), 0.0f);
+  EXPECT_FLOAT_EQ(Lr(s, 50), 0.05f);
+  EXPECT_FLOAT_EQ(Lr(s, 100), 0.1f);
+  EXPECT_NEAR(Lr(s, 550), 0.05f, 1e-7f);  // half way down
+  EXPECT_NEAR(Lr(s, 325), 0.1f * 0.5f * (1 + std::cos(M_PI / 4)), 1e-7f);
+  EXPECT_NEAR(Lr(s, 1000), 0.0f, 1e-9f);
+  for (uint64_t t = 101; t <= 1000; ++t) EXPECT_LE(Lr(s, t), Lr(s, t - 1));
+}
+
+// The constant schedule is lr, or the halflife decay when one is given.
+TEST(ScheduleTest, ConstantAndHalflife) {
+  EXPECT_FLOAT_EQ(Lr("mlp:lr=0.3", 12345), 0.3f);
+  EXPECT_FLOAT_EQ(Lr("mlp:lr=0.3,halflife=10", 20), 0.075f);
+  auto model = MakeModel(*ParseModelSpec("mlp:lr=0.3,sched=onecycle,steps=10"));
+  ASSERT_TRUE(model.ok());
+  EXPECT_FLOAT_EQ((*model)->CurrentLearningRate(), 0.3f / 25);
 }
 
 TEST(ModelSpecTest, ErrorsNameTheKeyAndTheFix) {

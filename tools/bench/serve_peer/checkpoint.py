@@ -1,4 +1,5 @@
-"""Reads a trainbus model checkpoint (kernels/nn/checkpoint.cc, version 1)
+"""Reads a trainbus model checkpoint (kernels/nn/checkpoint.cc, version 1 or
+2; 2 adds batch norm's running statistics as more tensors)
 into PyTorch: the weights the peer serves are the very bytes our server
 loads, not a re-export.
 
@@ -35,8 +36,8 @@ def read_checkpoint(path):
     pos = 8
     version, spec_len = struct.unpack_from("<II", body, pos)
     pos += 8
-    if version != 1:
-        raise ValueError(f"{path}: checkpoint version {version}; this reads 1")
+    if version not in (1, 2):
+        raise ValueError(f"{path}: checkpoint version {version}; this reads 1 and 2")
     spec = body[pos:pos + spec_len].decode()
     pos += spec_len
     _steps, count = struct.unpack_from("<QI", body, pos)
@@ -70,8 +71,9 @@ def load_model(path):
     spec, tensors = read_checkpoint(path)
     dense = sorted((n for n in tensors if re.fullmatch(r"fc\d*\.weight", n)),
                    key=lambda n: int(n[2:-7] or 0))
-    if not dense or any("conv" in n for n in tensors):
-        raise ValueError(f"model '{spec}': the peer rebuilds softmax and mlp only")
+    if not dense or any("conv" in n or ".bn_" in n for n in tensors):
+        raise ValueError(f"model '{spec}': the peer rebuilds softmax and mlp "
+                         "without batch norm only")
     averaged = any(n.endswith("/average") for n in tensors)
     layers = []
     for i, name in enumerate(dense):
