@@ -83,6 +83,41 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(
 
 constexpr std::chrono::milliseconds kConnectRetry{200};
 
+// How bus::ConnectNode says a peer's TLS does not match ours.
+bool IsRefusal(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kPermissionDenied ||
+         s.code() == absl::StatusCode::kFailedPrecondition;
+}
+
+constexpr char kTlsFlagsHelp[] =
+    "  --tls_dir=DIR         TLS between the processes: DIR/ca.pem and this\n"
+    "                        process's DIR/<name>.pem and .key (the hub's\n"
+    "                        name is hub), as `trainbus cluster-certs DIR\n"
+    "                        --nodes=...` makes them; or the three files:\n"
+    "  --tls_certificate=PEM --tls_key=PEM --tls_cafile=PEM\n"
+    "  --insecure            plain TCP instead (anyone who can reach the\n"
+    "                        ports can join): asked for by name, warned of\n";
+
+// --tls_* (a path, from the user's directory): true if `name` was one.
+bool ReadTlsFlag(const std::string& name, const std::string& value,
+                 bus::TlsSettings* tls) {
+  std::string* field = name == "tls_dir"           ? &tls->dir
+                       : name == "tls_certificate" ? &tls->certificate
+                       : name == "tls_key"         ? &tls->key
+                       : name == "tls_cafile"      ? &tls->cafile
+                                                   : nullptr;
+  if (field != nullptr) *field = UserPath(value);
+  return field != nullptr;
+}
+
+// The TLS files of `name` (bus/tls.h); with --insecure, the warning.
+absl::StatusOr<bus::TlsOptions> ProcessTls(const bus::TlsSettings& settings,
+                                           const std::string& name) {
+  TB_ASSIGN_OR_RETURN(bus::TlsOptions tls, bus::ResolveTls(settings, name));
+  if (!tls.enabled()) std::cerr << bus::kInsecureWarning << std::endl;
+  return tls;
+}
+
 caf::timespan Span(double seconds) {
   return std::chrono::duration_cast<caf::timespan>(
       std::chrono::duration<double>(seconds));
@@ -92,8 +127,10 @@ caf::timespan Span(double seconds) {
 // its link gone, or a port that accepts but never answers) is dropped, so
 // a connect or a monitor ends instead of waiting for ever.
 caf::actor_system_config& Configure(caf::actor_system_config& cfg,
-                                    const Heartbeat& heartbeat) {
+                                    const Heartbeat& heartbeat,
+                                    const bus::TlsOptions& tls) {
   cfg.load<caf::io::middleman>();
+  bus::ConfigureTls(cfg, tls);
   cfg.set("middleman.heartbeat-interval", Span(heartbeat.heartbeat_s));
   cfg.set("middleman.connection-timeout",
           Span(heartbeat.connection_timeout_s));
@@ -106,15 +143,15 @@ caf::actor_system_config& Configure(caf::actor_system_config& cfg,
 // actors are stopped, the directory unpublished, then the system waits.
 class Process {
  public:
-  explicit Process(const Heartbeat& heartbeat)
-      : sys_(Configure(cfg_, heartbeat)), bus_(sys_), ctx_(sys_, bus_) {
+  Process(const Heartbeat& heartbeat, const bus::TlsOptions& tls)
+      : sys_(Configure(cfg_, heartbeat, tls)), bus_(sys_), ctx_(sys_, bus_) {
     // On the scheduler's threads: see PartContext::detached_models.
     ctx_.detached_models = false;
     ctx_.sequenced_bindings = true;
   }
   ~Process() {
     ctx_.StopAll();
-    if (port_ != 0) sys_.middleman().unpublish(bus_.directory(), port_);
+    if (port_ != 0) bus::UnserveNode(sys_, bus_.directory(), port_);
     caf::anon_send_exit(bus_.directory(), caf::exit_reason::user_shutdown);
   }
 
@@ -167,6 +204,8 @@ class Process {
       absl::StatusOr<bus::directory_actor> dir =
           bus::ConnectNode(sys_, host_port.first, host_port.second);
       if (dir.ok()) return connected_[address] = *dir;
+      // A refused certificate, or TLS on one side only: retrying won't help.
+      if (IsRefusal(dir.status())) return dir.status();
       if (Clock::now() >= deadline) {
         return absl::Status(dir.status().code(),
                             absl::StrFormat("%s (for %.0f s)",
@@ -394,6 +433,10 @@ class HubRun {
       if (found.ok()) {
         found = bus::ImportResource(process_.bus(), *dir,
                                     absl::StrCat(kNodeAgentName, ".", name));
+      }
+      if (IsRefusal(found)) {
+        return absl::Status(found.code(), absl::StrCat("node '", name, "': ",
+                                                       found.message()));
       }
       if (!found.ok()) {
         return absl::UnavailableError(absl::StrCat(
@@ -710,7 +753,9 @@ absl::Status RunNode(const NodeOptions& options) {
         "a node needs --name=N, the name the spec's `nodes:` gives it");
   }
   TB_RETURN_IF_ERROR(CheckDelivery(DeliveryOf(options.heartbeat)));
-  Process process(options.heartbeat);
+  TB_ASSIGN_OR_RETURN(bus::TlsOptions tls,
+                      ProcessTls(options.tls, options.name));
+  Process process(options.heartbeat, tls);
   caf::scoped_actor self{process.sys()};
   // The hub finds this thread by name in the directory the node serves.
   TB_RETURN_IF_ERROR(
@@ -734,7 +779,10 @@ absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& given,
       options.connection_timeout_s.value_or(d.connection_timeout_s);
   d.checkpoint_every = options.checkpoint_every.value_or(d.checkpoint_every);
   TB_RETURN_IF_ERROR(CheckDelivery(d));
-  Process process(Heartbeat{d.heartbeat_s, d.connection_timeout_s});
+  bus::TlsSettings settings = options.tls;
+  if (!settings.given() && spec.tls) settings = spec.tls->settings;
+  TB_ASSIGN_OR_RETURN(bus::TlsOptions tls, ProcessTls(settings, "hub"));
+  Process process(Heartbeat{d.heartbeat_s, d.connection_timeout_s}, tls);
   process.set_connect_timeout_s(options.connect_timeout_s);
   caf::scoped_actor self{process.sys()};
   TB_ASSIGN_OR_RETURN(std::string hub, process.Serve(options.listen));
@@ -864,6 +912,10 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
       f.options.run_args.push_back(a);  // the nodes' model actors too
       continue;
     }
+    if (a == "--insecure") {
+      f.options.tls.insecure = true;
+      continue;
+    }
     if (!absl::StartsWith(a, "--")) {
       if (!f.spec_path.empty()) {
         return absl::InvalidArgumentError(
@@ -878,7 +930,8 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
         std::vector<std::string>{"nodes", "listen", "report_json",
                                  "timeout_s", "connect_timeout_s",
                                  "heartbeat_s", "connection_timeout_s",
-                                 "checkpoint_every"},
+                                 "checkpoint_every", "tls_dir",
+                                 "tls_certificate", "tls_key", "tls_cafile"},
         name.substr(0, eq));
     if (!mine) {
       f.options.run_args.push_back(a);
@@ -895,7 +948,8 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     }
     double seconds = 0;
     uint64_t count = 0;
-    if (name == "nodes") {
+    if (ReadTlsFlag(name, value, &f.options.tls)) {
+    } else if (name == "nodes") {
       f.nodes = value;
     } else if (name == "checkpoint_every") {
       if (!absl::SimpleAtoi(value, &count)) {
@@ -980,6 +1034,9 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
            "                        samples; a dead node's models resume on\n"
            "                        the hub (delivery.checkpoint_every, else 0)\n"
            "  --quiet               no progress lines\n"
+        << kTlsFlagsHelp
+        << "  (one of --tls_dir, the three files, the spec's `tls:` or\n"
+           "  --insecure is required)\n"
            "  and the spec flags of `trainbus run --help` (--epochs,\n"
            "  --train_limit, --models, ...), applied here and on every node.\n";
     return 0;
@@ -1010,8 +1067,9 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
 
 int NodeMain(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err, const ApplyRunArgs& apply_args) {
-  constexpr char kUsage[] =
-      "usage: trainbus node --name=N [--listen=HOST:PORT] [--timeout_s=S]\n"
+  const std::string kUsage = absl::StrCat(
+      "usage: trainbus node --name=N (--tls_dir=DIR | --insecure)\n"
+      "                     [--listen=HOST:PORT] [--timeout_s=S]\n"
       "                     [--heartbeat_s=S] [--connection_timeout_s=S]\n"
       "  Starts a worker node: it serves its bus directory on --listen\n"
       "  (default 127.0.0.1:0, any free port), prints LISTENING host:port,\n"
@@ -1019,7 +1077,8 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
       "  --nodes=N=HOST:PORT,...`), runs it and exits when the run ends.\n"
       "  --timeout_s (default 3600): for a hub to come and the run to end.\n"
       "  --heartbeat_s (1), --connection_timeout_s (10): a hub silent that\n"
-      "  long is lost.\n";
+      "  long is lost.\n",
+      kTlsFlagsHelp);
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h" || a == "help") {
       out << kUsage;
@@ -1027,7 +1086,7 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
     }
   }
   absl::StatusOr<std::vector<base::LongFlag>> flags =
-      base::SplitLongFlags(args);
+      base::SplitLongFlags(args, /*switches=*/{"insecure"});
   if (!flags.ok()) {
     err << "trainbus node: " << flags.status().message() << "\n" << kUsage;
     return 2;
@@ -1037,6 +1096,9 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
   for (const base::LongFlag& f : *flags) {
     if (f.name == "name") {
       options.name = f.value;
+    } else if (f.name == "insecure" && f.value.empty()) {
+      options.tls.insecure = true;
+    } else if (ReadTlsFlag(f.name, f.value, &options.tls)) {
     } else if (f.name == "listen") {
       options.listen = f.value;
     } else if (f.name == "timeout_s" &&
