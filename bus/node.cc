@@ -11,13 +11,11 @@
 #include "bus/tls.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
-#include "caf/openssl/all.hpp"
 
 namespace trainbus::bus {
 namespace {
 
 constexpr std::chrono::seconds kRemoteTimeout{30};
-constexpr absl::Duration kProbeTimeout = absl::Seconds(3);
 
 bool HasMiddleman(caf::actor_system& sys) { return sys.has_middleman(); }
 
@@ -37,10 +35,7 @@ absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
   if (!directory) {
     return absl::InvalidArgumentError("ServeNode needs a live directory");
   }
-  caf::expected<uint16_t> bound =
-      sys.has_openssl_manager()
-          ? caf::openssl::publish(directory, port, host.c_str(), true)
-          : sys.middleman().publish(directory, port, host.c_str(), true);
+  caf::expected<uint16_t> bound = PublishActor(sys, directory, port, host);
   if (!bound) {
     return absl::UnavailableError(absl::StrCat(
         "cannot serve the bus directory on ", host, ":", port, ": ",
@@ -53,47 +48,20 @@ absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
 
 void UnserveNode(caf::actor_system& sys, const directory_actor& directory,
                  uint16_t port) {
-  if (sys.has_openssl_manager()) {
-    // caf::openssl::unpublish does not compile in 0.17.6 (it sends the
-    // middleman actor a message it has no handler for); this is its request.
-    caf::scoped_actor self{sys};
-    self->request(sys.openssl_manager().actor_handle(), kRemoteTimeout,
-                  caf::unpublish_atom::value, directory.address(), port)
-        .receive([] {}, [](const caf::error&) {});
-  } else if (HasMiddleman(sys)) {
-    (void)sys.middleman().unpublish(directory, port);
-  }
+  UnpublishActor(sys, directory.address(), port);
 }
 
 absl::StatusOr<directory_actor> ConnectNode(caf::actor_system& sys,
                                             const std::string& host,
                                             uint16_t port) {
   if (!HasMiddleman(sys)) return NoMiddleman();
-  caf::expected<directory_actor> remote =
-      sys.has_openssl_manager()
-          ? caf::openssl::remote_actor<directory_actor>(sys, host, port)
-          : sys.middleman().remote_actor<directory_actor>(host, port);
+  TB_ASSIGN_OR_RETURN(directory_actor remote,
+                      ConnectActor<directory_actor>(sys, "bus node", host, port));
   if (!remote) {
-    // A TLS mismatch (a peer from another CA, plain TCP on one side) looks
-    // like any lost connection to CAF; one handshake of our own tells.
-    absl::Status tls =
-        ProbeTls(host, port, TlsOf(sys.config()), kProbeTimeout);
-    if (!tls.ok()) {
-      return absl::Status(tls.code(),
-                          absl::StrCat("refused the bus node at ", host, ":",
-                                       port, ": ", tls.message()));
-    }
-    return absl::UnavailableError(absl::StrCat(
-        "cannot reach the bus node at ", host, ":", port, ": ",
-        sys.render(remote.error()),
-        "; check that the node is running (it prints the port it serves on), "
-        "that host and port are right, and that no firewall is in the way"));
-  }
-  if (!*remote) {
     return absl::UnavailableError(
         absl::StrCat("the node at ", host, ":", port, " serves no directory"));
   }
-  return *remote;
+  return remote;
 }
 
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <utility>
 
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "bus/internal/pem.h"
+#include "caf/all.hpp"
 #include "caf/openssl/manager.hpp"
 
 namespace trainbus::bus {
@@ -168,6 +170,17 @@ absl::Status Handshake(int fd, const TlsOptions& tls) {
 
 }  // namespace
 
+bool ReadTlsFlag(const std::string& name, const std::string& value,
+                 TlsSettings* tls) {
+  std::string* field = name == "tls_dir"           ? &tls->dir
+                       : name == "tls_certificate" ? &tls->certificate
+                       : name == "tls_key"         ? &tls->key
+                       : name == "tls_cafile"      ? &tls->cafile
+                                                   : nullptr;
+  if (field != nullptr) *field = value;
+  return field != nullptr;
+}
+
 absl::StatusOr<TlsOptions> ResolveTls(const TlsSettings& s,
                                       const std::string& name) {
   if (!s.given()) {
@@ -233,6 +246,40 @@ void ConfigureTls(caf::actor_system_config& cfg, const TlsOptions& tls) {
 
 TlsOptions TlsOf(const caf::actor_system_config& cfg) {
   return {cfg.openssl_certificate, cfg.openssl_key, cfg.openssl_cafile};
+}
+
+void UnpublishActor(caf::actor_system& sys, const caf::actor_addr& whom,
+                    uint16_t port) {
+  if (!sys.has_middleman()) return;
+  // caf::openssl::unpublish does not compile in 0.17.6 (it sends the
+  // middleman actor a message it has no handler for): this is the request
+  // both modules' actors answer.
+  caf::scoped_actor self{sys};
+  self->request(sys.has_openssl_manager()
+                    ? sys.openssl_manager().actor_handle()
+                    : sys.middleman().actor_handle(),
+                std::chrono::seconds(30), caf::unpublish_atom::value, whom,
+                port)
+      .receive([] {}, [](const caf::error&) {});
+}
+
+absl::Status ConnectFailed(caf::actor_system& sys, const std::string& what,
+                           const std::string& host, uint16_t port,
+                           const caf::error& error) {
+  // A TLS mismatch (a peer from another CA, plain TCP on one side) looks
+  // like any lost connection to CAF; one handshake of our own tells.
+  absl::Status tls =
+      ProbeTls(host, port, TlsOf(sys.config()), absl::Seconds(3));
+  if (!tls.ok()) {
+    return absl::Status(tls.code(), absl::StrCat("refused the ", what, " at ",
+                                                 host, ":", port, ": ",
+                                                 tls.message()));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "cannot reach the ", what, " at ", host, ":", port, ": ",
+      sys.render(error),
+      "; check that it is running (it prints the port it serves on), that "
+      "host and port are right, and that no firewall is in the way"));
 }
 
 absl::Status ProbeTls(const std::string& host, uint16_t port,

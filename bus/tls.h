@@ -20,7 +20,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/io/middleman.hpp"
+#include "caf/openssl/publish.hpp"
+#include "caf/openssl/remote_actor.hpp"
 
 namespace trainbus::bus {
 
@@ -38,6 +42,22 @@ struct TlsSettings {
            !cafile.empty();
   }
 };
+
+// --tls_dir, --tls_certificate, --tls_key, --tls_cafile into `tls` (the
+// value as given); false if `name` is none of them. --insecure is a switch
+// the caller reads.
+bool ReadTlsFlag(const std::string& name, const std::string& value,
+                 TlsSettings* tls);
+
+// Those flags' help lines, for every command that has them.
+inline constexpr char kTlsFlagsHelp[] =
+    "  --tls_dir=DIR         TLS between the processes: DIR/ca.pem and this\n"
+    "                        process's DIR/<name>.pem and .key (the hub's\n"
+    "                        and serve's name is hub), as `trainbus\n"
+    "                        cluster-certs DIR --nodes=...` makes them; or:\n"
+    "  --tls_certificate=PEM --tls_key=PEM --tls_cafile=PEM\n"
+    "  --insecure            plain TCP instead (anyone who can reach the\n"
+    "                        ports can join): asked for by name, warned of\n";
 
 // What a process runs with: the three files, or none (plain TCP).
 struct TlsOptions {
@@ -73,6 +93,40 @@ TlsOptions TlsOf(const caf::actor_system_config& cfg);
 // mismatch (including a peer that is not reachable yet).
 absl::Status ProbeTls(const std::string& host, uint16_t port,
                       const TlsOptions& tls, absl::Duration timeout);
+
+// Serves `handle` on host:port (0: any free port) through CAF's openssl
+// module when the system loaded it, else over plain TCP; the bound port.
+template <class Handle>
+caf::expected<uint16_t> PublishActor(caf::actor_system& sys,
+                                     const Handle& handle, uint16_t port,
+                                     const std::string& host) {
+  return sys.has_openssl_manager()
+             ? caf::openssl::publish(handle, port, host.c_str(), true)
+             : sys.middleman().publish(handle, port, host.c_str(), true);
+}
+
+// Stops serving `whom` on `port` (what PublishActor opened).
+void UnpublishActor(caf::actor_system& sys, const caf::actor_addr& whom,
+                    uint16_t port);
+
+// The actor served on host:port, over TLS when the system loaded the
+// openssl module. A failure is probed (ProbeTls): a TLS mismatch is
+// PermissionDenied or FailedPrecondition naming `what` at host:port and
+// the reason; anything else is Unavailable with what to check.
+absl::Status ConnectFailed(caf::actor_system& sys, const std::string& what,
+                           const std::string& host, uint16_t port,
+                           const caf::error& error);
+template <class Handle>
+absl::StatusOr<Handle> ConnectActor(caf::actor_system& sys,
+                                    const std::string& what,
+                                    const std::string& host, uint16_t port) {
+  caf::expected<Handle> remote =
+      sys.has_openssl_manager()
+          ? caf::openssl::remote_actor<Handle>(sys, host, port)
+          : sys.middleman().remote_actor<Handle>(host, port);
+  if (!remote) return ConnectFailed(sys, what, host, port, remote.error());
+  return *std::move(remote);
+}
 
 // Printed by every process that runs with --insecure.
 inline constexpr char kInsecureWarning[] =

@@ -610,6 +610,12 @@ TEST_F(ClusterTest, AKilledNodesModelResumesOnTheHubAndMissesNoSample) {
       << all;
   EXPECT_TRUE(Contains(*hub, "moved worker2/model1 off worker2: resumed at "))
       << all;
+  // The hub kept each checkpoint beside the log and resumed from the file
+  // (the recovered model's bits below say it read back exactly).
+  absl::StatusOr<std::string> kept = base::ReadFile(
+      TmpPath("kill9_log") + "/checkpoints/worker2__model1.ckpt");
+  ASSERT_TRUE(kept.ok()) << kept.status() << all;
+  EXPECT_EQ(kept->rfind("TBCKPT1\n", 0), 0u);
   ExpectRecovered(c.report, reference, all);
 }
 

@@ -28,6 +28,7 @@
 #include "topology/node.h"
 #include "topology/reproduce.h"
 #include "serving/batch_predict.h"
+#include "serving/replica_node.h"
 #include "serving/serve_main.h"
 
 namespace {
@@ -58,6 +59,8 @@ constexpr char kUsage[] =
     "  serve ...      serve a registry model over TF Serving's REST API\n"
     "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
     "                  `trainbus serve help`)\n"
+    "  replica-node ...  hosts serving replicas for `serve --replica_nodes`\n"
+    "                 (--name=N --listen=HOST:PORT --tls_dir=DIR)\n"
     "  predict ...    batch inference into the registry's predictions table\n"
     "                 (--model=NAME@ALIAS --input=DIR|IDX --batch_size=1000;\n"
     "                  `trainbus predict help`)\n"
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
        }},
       {"cluster-certs", trainbus::bus::ClusterCertsMain},
       {"serve", trainbus::serving::ServeMain},
+      {"replica-node", trainbus::serving::ReplicaNodeMain},
       {"predict", trainbus::serving::PredictMain},
   };
   for (const auto& [name, main] : kCommands) {

@@ -28,6 +28,7 @@
 #include "caf/io/all.hpp"
 #include "registry/blob_store.h"
 #include "report/json_text.h"
+#include "topology/checkpoint_store.h"
 #include "topology/cli.h"
 #include "topology/run_report.h"
 #include "topology/runner.h"
@@ -89,25 +90,10 @@ bool IsRefusal(const absl::Status& s) {
          s.code() == absl::StatusCode::kFailedPrecondition;
 }
 
-constexpr char kTlsFlagsHelp[] =
-    "  --tls_dir=DIR         TLS between the processes: DIR/ca.pem and this\n"
-    "                        process's DIR/<name>.pem and .key (the hub's\n"
-    "                        name is hub), as `trainbus cluster-certs DIR\n"
-    "                        --nodes=...` makes them; or the three files:\n"
-    "  --tls_certificate=PEM --tls_key=PEM --tls_cafile=PEM\n"
-    "  --insecure            plain TCP instead (anyone who can reach the\n"
-    "                        ports can join): asked for by name, warned of\n";
-
 // --tls_* (a path, from the user's directory): true if `name` was one.
-bool ReadTlsFlag(const std::string& name, const std::string& value,
-                 bus::TlsSettings* tls) {
-  std::string* field = name == "tls_dir"           ? &tls->dir
-                       : name == "tls_certificate" ? &tls->certificate
-                       : name == "tls_key"         ? &tls->key
-                       : name == "tls_cafile"      ? &tls->cafile
-                                                   : nullptr;
-  if (field != nullptr) *field = UserPath(value);
-  return field != nullptr;
+bool ReadTlsPathFlag(const std::string& name, const std::string& value,
+                     bus::TlsSettings* tls) {
+  return bus::ReadTlsFlag(name, UserPath(value), tls);
 }
 
 // The TLS files of `name` (bus/tls.h); with --insecure, the warning.
@@ -218,6 +204,11 @@ class Process {
 
   void set_connect_timeout_s(double s) { connect_timeout_s_ = s; }
 
+  // The directory at `address`, known without connecting (Connect uses it).
+  void Known(const std::string& address, bus::directory_actor dir) {
+    if (dir) connected_[address] = std::move(dir);
+  }
+
 
  private:
   caf::actor_system_config cfg_;
@@ -247,6 +238,19 @@ DeliverySpec DeliveryOf(const Heartbeat& h) {
   return d;
 }
 
+// Where the hub keeps checkpoints: `given`, else beside the log of the
+// first durable resource on the hub (what the checkpoints' offsets index),
+// else nowhere (memory only).
+std::string CheckpointDir(const TopologySpec& spec, const std::string& given) {
+  if (!given.empty()) return given;
+  for (const ResourceSpec& r : spec.resources) {
+    if (r.node.empty() && r.options.durable()) {
+      return r.options.log_dir + "/checkpoints";
+    }
+  }
+  return "";
+}
+
 // ---- node ------------------------------------------------------------------
 
 // A node's run, driven by the hub's messages on the node's main thread.
@@ -261,10 +265,19 @@ class NodeRun {
     while (!finished_ && status_.ok()) {
       bool timed_out = false;
       self_->receive(
-          [&](prepare_atom, caf::actor& hub, const std::string& text,
-              const std::vector<std::string>& args, const std::string& part,
-              const NodeAddresses& addresses, uint64_t checkpoint_every) {
+          [&](prepare_atom, caf::actor& hub, caf::actor& hub_directory,
+              const std::string& text, const std::vector<std::string>& args,
+              const std::string& part, const NodeAddresses& addresses,
+              uint64_t checkpoint_every) {
             process_.ctx().checkpoint_every = checkpoint_every;
+            // The hub's directory through the connection the hub made: a
+            // second connection back to the hub would be one CAF 0.17's
+            // openssl module drops together with the first (so the hub
+            // would lose this node).
+            if (auto it = addresses.find(""); it != addresses.end()) {
+              process_.Known(it->second, caf::actor_cast<bus::directory_actor>(
+                                             hub_directory));
+            }
             OnPrepare(std::move(hub), text, args, part, addresses);
           },
           [&](build_atom) { Reply(built_atom::value, Build()); },
@@ -423,6 +436,10 @@ class HubRun {
     for (const ModelEntry& m : spec.models) {
       part_of_model_[m.name] = placement.PartOf(m.node);
     }
+    if (spec.delivery.checkpoint_every > 0) {
+      const std::string dir = CheckpointDir(spec, options.checkpoint_dir);
+      if (!dir.empty()) store_.emplace(dir);
+    }
   }
 
   // Finds every node's main thread and watches it.
@@ -461,8 +478,9 @@ class HubRun {
     NodeAddresses addresses = placement_.addresses();
     addresses[""] = hub;
     for (const auto& [name, agent] : agents_) {
-      self_->send(agent, prepare_atom::value, caf::actor{self_}, spec_text,
-                  options_.run_args, name, addresses,
+      self_->send(agent, prepare_atom::value, caf::actor{self_},
+                  caf::actor_cast<caf::actor>(process_.bus().directory()),
+                  spec_text, options_.run_args, name, addresses,
                   spec_.delivery.checkpoint_every);
     }
     TB_RETURN_IF_ERROR(DeclareOwned(spec_, "", process_.bus()));
@@ -508,12 +526,7 @@ class HubRun {
           [&](bus::deliver_atom, uint64_t, const bus::Metric& m) {
             OnMetric(m);
           },
-          [&](actors::ModelCheckpoint& c) {
-            ++checkpoints_received_;
-            const std::string model = c.model;
-            checkpoints_[model] =
-                std::make_shared<const actors::ModelCheckpoint>(std::move(c));
-          },
+          [&](actors::ModelCheckpoint& c) { OnCheckpoint(std::move(c)); },
           [&](caf::down_msg& down) { OnDown(down); },
           caf::after(Left(deadline)) >> [&] { timed_out = true; });
       if (timed_out) {
@@ -652,11 +665,44 @@ class HubRun {
 
   // Resumes `model` of the dead `node` on the hub from its last checkpoint;
   // false (said why) when it cannot.
-  bool Move(const std::string& node, const std::string& model) {
-    std::shared_ptr<const actors::ModelCheckpoint> checkpoint;
-    if (auto it = checkpoints_.find(model); it != checkpoints_.end()) {
-      checkpoint = it->second;
+  // Kept in memory and, with a checkpoint store, on disk first: a model
+  // restarted on the hub reads it back from there.
+  void OnCheckpoint(actors::ModelCheckpoint c) {
+    ++checkpoints_received_;
+    if (store_) {
+      if (absl::Status s = store_->Save(c); !s.ok()) {
+        std::cout << "hub: cannot keep the checkpoint of " << c.model
+                  << " on disk (" << s.message()
+                  << "); it is kept in memory only" << std::endl;
+      }
     }
+    const std::string model = c.model;
+    checkpoints_[model] =
+        std::make_shared<const actors::ModelCheckpoint>(std::move(c));
+  }
+
+  // The model's latest checkpoint: from the store when there is one (what a
+  // restart after the hub's own death would have), else from memory.
+  std::shared_ptr<const actors::ModelCheckpoint> LatestCheckpoint(
+      const std::string& model) {
+    if (store_) {
+      absl::StatusOr<std::optional<actors::ModelCheckpoint>> c =
+          store_->Load(model);
+      if (c.ok() && c->has_value()) {
+        return std::make_shared<const actors::ModelCheckpoint>(**std::move(c));
+      }
+      if (!c.ok()) {
+        std::cout << "hub: " << c.status().message()
+                  << "; using the copy in memory" << std::endl;
+      }
+    }
+    auto it = checkpoints_.find(model);
+    return it == checkpoints_.end() ? nullptr : it->second;
+  }
+
+  bool Move(const std::string& node, const std::string& model) {
+    std::shared_ptr<const actors::ModelCheckpoint> checkpoint =
+        LatestCheckpoint(model);
     absl::Status moved =
         ResumeModel(spec_, model, checkpoint, process_.ctx());
     if (!moved.ok()) {
@@ -741,6 +787,7 @@ class HubRun {
   std::map<std::string, std::shared_ptr<const actors::ModelCheckpoint>>
       checkpoints_;
   uint64_t checkpoints_received_ = 0;
+  std::optional<CheckpointStore> store_;  // DIR/<model>.ckpt
   std::map<std::string, PlacedModel> moves_;  // models moved off dead nodes
   Clock::time_point start_ = Clock::now();
 };
@@ -930,7 +977,8 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
         std::vector<std::string>{"nodes", "listen", "report_json",
                                  "timeout_s", "connect_timeout_s",
                                  "heartbeat_s", "connection_timeout_s",
-                                 "checkpoint_every", "tls_dir",
+                                 "checkpoint_every", "checkpoint_dir",
+                                 "tls_dir",
                                  "tls_certificate", "tls_key", "tls_cafile"},
         name.substr(0, eq));
     if (!mine) {
@@ -948,9 +996,11 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     }
     double seconds = 0;
     uint64_t count = 0;
-    if (ReadTlsFlag(name, value, &f.options.tls)) {
+    if (ReadTlsPathFlag(name, value, &f.options.tls)) {
     } else if (name == "nodes") {
       f.nodes = value;
+    } else if (name == "checkpoint_dir") {
+      f.options.checkpoint_dir = UserPath(value);
     } else if (name == "checkpoint_every") {
       if (!absl::SimpleAtoi(value, &count)) {
         return absl::InvalidArgumentError(
@@ -1033,8 +1083,11 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
            "  --checkpoint_every=N  node models checkpoint to the hub every N\n"
            "                        samples; a dead node's models resume on\n"
            "                        the hub (delivery.checkpoint_every, else 0)\n"
+           "  --checkpoint_dir=DIR  where the hub keeps them, one file per model\n"
+           "                        (default: LOG_DIR/checkpoints of the first\n"
+           "                        durable resource on the hub)\n"
            "  --quiet               no progress lines\n"
-        << kTlsFlagsHelp
+        << bus::kTlsFlagsHelp
         << "  (one of --tls_dir, the three files, the spec's `tls:` or\n"
            "  --insecure is required)\n"
            "  and the spec flags of `trainbus run --help` (--epochs,\n"
@@ -1078,7 +1131,7 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
       "  --timeout_s (default 3600): for a hub to come and the run to end.\n"
       "  --heartbeat_s (1), --connection_timeout_s (10): a hub silent that\n"
       "  long is lost.\n",
-      kTlsFlagsHelp);
+      bus::kTlsFlagsHelp);
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h" || a == "help") {
       out << kUsage;
@@ -1098,7 +1151,7 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
       options.name = f.value;
     } else if (f.name == "insecure" && f.value.empty()) {
       options.tls.insecure = true;
-    } else if (ReadTlsFlag(f.name, f.value, &options.tls)) {
+    } else if (ReadTlsPathFlag(f.name, f.value, &options.tls)) {
     } else if (f.name == "listen") {
       options.listen = f.value;
     } else if (f.name == "timeout_s" &&

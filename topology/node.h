@@ -91,6 +91,10 @@ struct PlacedOptions {
   // --checkpoint_every); the checkpoint interval goes to every node.
   std::optional<double> heartbeat_s, connection_timeout_s;
   std::optional<uint64_t> checkpoint_every;
+  // Where the hub keeps each model's latest checkpoint (topology/
+  // checkpoint_store.h), read back when a model moves; empty: beside the
+  // log of the first durable resource on the hub (LOG_DIR/checkpoints).
+  std::string checkpoint_dir;
   std::vector<std::string> run_args;   // passed on to every node
   // The hub's TLS (DIR/hub.pem): these flags, else the spec's `tls:`; a run
   // with neither is an error naming --tls_dir and --insecure.
