@@ -55,6 +55,24 @@ absl::StatusOr<directory_actor> ConnectNode(caf::actor_system& sys,
                                             const std::string& host,
                                             uint16_t port) {
   if (!HasMiddleman(sys)) return NoMiddleman();
+  if (sys.has_openssl_manager()) {
+    // CAF's TLS connect waits without a limit for a peer that accepts but
+    // never answers the handshake (a frozen node); our own handshake first
+    // has a deadline, and names a refused peer before CAF is involved.
+    absl::Status probe = ProbeTls(host, port, TlsOf(sys.config()),
+                                  absl::Seconds(3));
+    if (probe.code() == absl::StatusCode::kDeadlineExceeded) {
+      return absl::UnavailableError(absl::StrCat(
+          "the bus node at ", host, ":", port,
+          " accepted the connection but did not answer the TLS handshake "
+          "within 3 s; is it frozen or overloaded?"));
+    }
+    if (!probe.ok()) {
+      return absl::Status(probe.code(),
+                          absl::StrCat("refused the bus node at ", host, ":",
+                                       port, ": ", probe.message()));
+    }
+  }
   TB_ASSIGN_OR_RETURN(directory_actor remote,
                       ConnectActor<directory_actor>(sys, "bus node", host, port));
   if (!remote) {

@@ -127,7 +127,9 @@ absl::Status Handshake(int fd, const TlsOptions& tls) {
   const int rc = SSL_connect(ssl.get());
   // A peer that sends nothing within the timeout (frozen, or busy) gives
   // no verdict: the caller's own deadline decides.
-  if (rc != 1 && TimedOut(ssl.get(), rc)) return absl::OkStatus();
+  if (rc != 1 && TimedOut(ssl.get(), rc)) {
+    return absl::DeadlineExceededError("no TLS answer");
+  }
   const bool connected = rc == 1;
   const long verify = SSL_get_verify_result(ssl.get());
   std::string why = SslErrors();
@@ -270,7 +272,7 @@ absl::Status ConnectFailed(caf::actor_system& sys, const std::string& what,
   // like any lost connection to CAF; one handshake of our own tells.
   absl::Status tls =
       ProbeTls(host, port, TlsOf(sys.config()), absl::Seconds(3));
-  if (!tls.ok()) {
+  if (!tls.ok() && tls.code() != absl::StatusCode::kDeadlineExceeded) {
     return absl::Status(tls.code(), absl::StrCat("refused the ", what, " at ",
                                                  host, ":", port, ": ",
                                                  tls.message()));
