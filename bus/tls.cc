@@ -109,8 +109,10 @@ Ctx ClientContext(const TlsOptions& tls) {
 // Whether the call that returned `rc` gave up on SO_RCVTIMEO/SO_SNDTIMEO.
 bool TimedOut(SSL* ssl, int rc) {
   const int saved = errno;
-  return SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL &&
-         (saved == EAGAIN || saved == EWOULDBLOCK);
+  // OpenSSL 3's socket BIO turns EAGAIN into a retry: WANT_READ/WRITE.
+  const int e = SSL_get_error(ssl, rc);
+  return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+         (e == SSL_ERROR_SYSCALL && (saved == EAGAIN || saved == EWOULDBLOCK));
 }
 
 // What one handshake (and, with TLS, the first byte after it) says about
