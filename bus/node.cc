@@ -8,6 +8,7 @@
 #include "base/status_error.h"
 #include "base/status_macros.h"
 #include "bus/protocol.h"
+#include "bus/tls.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 
@@ -34,8 +35,7 @@ absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
   if (!directory) {
     return absl::InvalidArgumentError("ServeNode needs a live directory");
   }
-  caf::expected<uint16_t> bound =
-      sys.middleman().publish(directory, port, host.c_str(), true);
+  caf::expected<uint16_t> bound = PublishActor(sys, directory, port, host);
   if (!bound) {
     return absl::UnavailableError(absl::StrCat(
         "cannot serve the bus directory on ", host, ":", port, ": ",
@@ -46,24 +46,40 @@ absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
   return *bound;
 }
 
+void UnserveNode(caf::actor_system& sys, const directory_actor& directory,
+                 uint16_t port) {
+  UnpublishActor(sys, directory.address(), port);
+}
+
 absl::StatusOr<directory_actor> ConnectNode(caf::actor_system& sys,
                                             const std::string& host,
                                             uint16_t port) {
   if (!HasMiddleman(sys)) return NoMiddleman();
-  caf::expected<directory_actor> remote =
-      sys.middleman().remote_actor<directory_actor>(host, port);
-  if (!remote) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot reach the bus node at ", host, ":", port, ": ",
-        sys.render(remote.error()),
-        "; check that the node is running (it prints the port it serves on), "
-        "that host and port are right, and that no firewall is in the way"));
+  if (sys.has_openssl_manager()) {
+    // CAF's TLS connect waits without a limit for a peer that accepts but
+    // never answers the handshake (a frozen node); our own handshake first
+    // has a deadline, and names a refused peer before CAF is involved.
+    absl::Status probe = ProbeTls(host, port, TlsOf(sys.config()),
+                                  absl::Seconds(3));
+    if (probe.code() == absl::StatusCode::kDeadlineExceeded) {
+      return absl::UnavailableError(absl::StrCat(
+          "the bus node at ", host, ":", port,
+          " accepted the connection but did not answer the TLS handshake "
+          "within 3 s; is it frozen or overloaded?"));
+    }
+    if (!probe.ok()) {
+      return absl::Status(probe.code(),
+                          absl::StrCat("refused the bus node at ", host, ":",
+                                       port, ": ", probe.message()));
+    }
   }
-  if (!*remote) {
+  TB_ASSIGN_OR_RETURN(directory_actor remote,
+                      ConnectActor<directory_actor>(sys, "bus node", host, port));
+  if (!remote) {
     return absl::UnavailableError(
         absl::StrCat("the node at ", host, ":", port, " serves no directory"));
   }
-  return *remote;
+  return remote;
 }
 
 absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(

@@ -40,14 +40,22 @@
 namespace trainbus::bus {
 
 // Publishes `directory` on host:port (port 0: any free port) and returns the
-// port it listens on. The actor system must have loaded caf::io::middleman.
+// port it listens on. The actor system must have loaded caf::io::middleman;
+// with caf::openssl::manager loaded too (bus/tls.h ConfigureTls) it serves
+// and connects over TLS, verifying each peer.
 absl::StatusOr<uint16_t> ServeNode(caf::actor_system& sys,
                                    const directory_actor& directory,
                                    uint16_t port,
                                    const std::string& host = "127.0.0.1");
 
+// Stops serving `directory` on `port` (what ServeNode opened).
+void UnserveNode(caf::actor_system& sys, const directory_actor& directory,
+                 uint16_t port);
+
 // Connects to the directory a node serves on host:port. Both ends must run
-// the same bus protocol (CAF compares the typed interfaces on connect).
+// the same bus protocol (CAF compares the typed interfaces on connect) and
+// both TLS with one CA, or both plain TCP: a mismatch is PermissionDenied
+// (another CA) or FailedPrecondition (TLS on one side only), saying so.
 absl::StatusOr<directory_actor> ConnectNode(caf::actor_system& sys,
                                        const std::string& host, uint16_t port);
 

@@ -258,7 +258,7 @@ TEST(NodeErrorsTest, ConnectingToANodeThatIsNotThereSaysWhereAndWhatToCheck) {
   const std::string text(remote.status().message());
   EXPECT_NE(text.find("127.0.0.1:" + std::to_string(port)), std::string::npos)
       << text;
-  EXPECT_NE(text.find("check that the node is running"), std::string::npos)
+  EXPECT_NE(text.find("check that it is running"), std::string::npos)
       << text;
 }
 

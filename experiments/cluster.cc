@@ -2,6 +2,7 @@
 // cluster node --name=worker1 --listen=127.0.0.1:4101
 // cluster run experiments/cluster.yaml --nodes=worker1=127.0.0.1:4101,...
 // cluster run experiments/cluster.yaml          (the same spec in-process)
+// cluster cluster-certs DIR --nodes=worker1,worker2   (trainbus cluster-certs)
 //
 // experiments/cluster.yaml across processes: the demo starts a `node` child
 // for each of the spec's nodes and a hub child (`run --nodes=...`) on
@@ -15,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "bus/cluster_certs.h"
 #include "topology/cli.h"
 #include "topology/local_cluster.h"
 #include "topology/node.h"
@@ -26,6 +28,10 @@ int main(int argc, char** argv) {
   std::cout << std::unitbuf;
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::string command = args.empty() ? "" : args[0];
+  if (command == "cluster-certs") {
+    args.erase(args.begin());
+    return trainbus::bus::ClusterCertsMain(args, std::cout, std::cerr);
+  }
   if (command == "node" || command == "run") {
     args.erase(args.begin());
     if (command == "node") {
@@ -42,11 +48,20 @@ int main(int argc, char** argv) {
   options.spec_path = std::filesystem::absolute("experiments/cluster.yaml");
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h") {
-      std::cout << "usage: cluster [--spec=SPEC] [--timeout_s=S] [RUN FLAGS]"
-                   "\n       cluster node --help | cluster run SPEC --nodes=...\n";
+      std::cout << "usage: cluster [--spec=SPEC] [--timeout_s=S] "
+                   "[--tls_dir=DIR | --insecure] [RUN FLAGS]\n"
+                   "  TLS between the children, with certificates made for\n"
+                   "  them in a new temporary directory unless --tls_dir\n"
+                   "  names one (`cluster cluster-certs DIR --nodes=...`)\n"
+                   "       cluster node --help | cluster run SPEC --nodes=..."
+                   " | cluster cluster-certs --help\n";
       return 0;
     }
-    if (absl::StartsWith(a, "--spec=")) {
+    if (a == "--insecure") {
+      options.insecure = true;
+    } else if (absl::StartsWith(a, "--tls_dir=")) {
+      options.tls_dir = tt::UserPath(a.substr(10));
+    } else if (absl::StartsWith(a, "--spec=")) {
       options.spec_path = tt::UserPath(a.substr(7));
     } else if (absl::StartsWith(a, "--timeout_s=")) {
       if (!absl::SimpleAtod(a.substr(12), &options.timeout_s) ||

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -9,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_error.h"
 #include "base/status_macros.h"
-#include "caf/scoped_actor.hpp"
+#include "caf/all.hpp"
 #include "caf/send.hpp"
 #include "caf/typed_event_based_actor.hpp"
 #include "kernels/nn/model.h"
@@ -55,12 +56,19 @@ absl::StatusOr<replica_actor> SpawnReplicaActor(caf::actor_system& system,
 
 ActorReplica::ActorReplica(caf::actor_system& system, replica_actor actor,
                            size_t input_size, uint32_t classes,
-                           absl::Duration timeout)
+                           absl::Duration timeout, std::string where)
     : system_(system),
       actor_(std::move(actor)),
       input_size_(input_size),
       classes_(classes),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      where_(std::move(where)) {
+  // Runs when the actor ends; for a remote one, when its node is lost
+  // (CAF kills the proxy).
+  if (auto* a = caf::actor_cast<caf::abstract_actor*>(actor_); a != nullptr) {
+    a->attach_functor([alive = alive_] { alive->store(false); });
+  }
+}
 
 ActorReplica::~ActorReplica() {
   caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
@@ -68,25 +76,49 @@ ActorReplica::~ActorReplica() {
 
 absl::Status ActorReplica::Predict(const float* x, size_t batch,
                                    float* probs) {
-  caf::scoped_actor self{system_};
-  absl::Status status;
   const std::chrono::milliseconds timeout(
       std::max<int64_t>(absl::ToInt64Milliseconds(timeout_), 1));
-  self->request(actor_, timeout, predict_rows_atom::value,
-                std::vector<float>(x, x + batch * input_size_),
-                uint64_t{batch})
-      .receive(
-          [&](std::vector<float>& out) {
-            if (out.size() != batch * classes_) {
-              status = absl::InternalError(absl::StrCat(
-                  "a replica answered ", out.size(), " scores for ", batch,
-                  " rows of ", classes_, " classes"));
-              return;
-            }
-            std::copy(out.begin(), out.end(), probs);
-          },
-          [&](caf::error& error) { status = base::ToStatus(error); });
-  return status;
+  // An event-based actor for the call: it monitors the replica while its
+  // request is pending, because a request to a remote actor whose node dies
+  // is answered only by its timeout; the down message comes at once. Each
+  // way out ends the call once; probs is written before the promise is set.
+  auto done = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> result = done->get_future();
+  std::vector<float> rows(x, x + batch * input_size_);
+  system_.spawn([&, done, rows = std::move(rows)](
+                    caf::event_based_actor* self) mutable {
+    auto finish = [self, done](absl::Status s) {
+      done->set_value(std::move(s));
+      self->quit();
+    };
+    self->monitor(actor_);
+    self->set_down_handler([this, finish](caf::down_msg& down) {
+      alive_->store(false);
+      finish(absl::UnavailableError(absl::StrCat(
+          "the replica ", where_, " is gone (", system_.render(down.reason),
+          ")")));
+    });
+    self->request(actor_, timeout, predict_rows_atom::value, std::move(rows),
+                  uint64_t{batch})
+        .then(
+            [=](std::vector<float>& out) {
+              if (out.size() != batch * classes_) {
+                finish(absl::InternalError(absl::StrCat(
+                    "a replica answered ", out.size(), " scores for ", batch,
+                    " rows of ", classes_, " classes")));
+                return;
+              }
+              std::copy(out.begin(), out.end(), probs);
+              finish(absl::OkStatus());
+            },
+            [=](caf::error& error) { finish(base::ToStatus(error)); });
+  });
+  return result.get();
+}
+
+void AddReplicaTypes(caf::actor_system_config& cfg) {
+  cfg.add_message_type<std::vector<float>>("trainbus.floats")
+      .add_message_type<replica_actor>("trainbus.replica_actor");
 }
 
 ReplicaFactory ActorReplicas(caf::actor_system& system,

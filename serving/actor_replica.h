@@ -14,8 +14,10 @@
 #ifndef TRAINBUS_SERVING_ACTOR_REPLICA_H_
 #define TRAINBUS_SERVING_ACTOR_REPLICA_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
 #include "caf/atom.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
@@ -43,15 +46,20 @@ absl::StatusOr<replica_actor> SpawnReplicaActor(caf::actor_system& system,
 
 class ActorReplica : public Replica {
  public:
-  // input_size and classes: the model's, to size the messages.
+  // input_size and classes: the model's, to size the messages; `where`
+  // names it in logs ("actor", "actor on 127.0.0.1:4301").
   ActorReplica(caf::actor_system& system, replica_actor actor,
-               size_t input_size, uint32_t classes, absl::Duration timeout);
+               size_t input_size, uint32_t classes, absl::Duration timeout,
+               std::string where = "actor");
   // Tells the actor to exit.
   ~ActorReplica() override;
 
-  // DeadlineExceeded past the timeout; Unavailable when the actor is gone.
+  // DeadlineExceeded past the timeout; Unavailable when the actor is gone
+  // (also mid-request: the call monitors the actor, so a node that dies
+  // with the batch is noticed at once, not at the timeout).
   absl::Status Predict(const float* x, size_t batch, float* probs) override;
-  std::string Describe() const override { return "actor"; }
+  std::string Describe() const override { return where_; }
+  bool alive() const override { return alive_->load(); }
   const replica_actor& actor() const { return actor_; }
 
  private:
@@ -60,7 +68,15 @@ class ActorReplica : public Replica {
   const size_t input_size_;
   const uint32_t classes_;
   const absl::Duration timeout_;
+  const std::string where_;
+  // Cleared when the actor (or its node) goes down.
+  std::shared_ptr<std::atomic<bool>> alive_ =
+      std::make_shared<std::atomic<bool>>(true);
 };
+
+// The message types a replica actor exchanges, for systems that reach one
+// over the network (serving/replica_node.h).
+void AddReplicaTypes(caf::actor_system_config& cfg);
 
 // A factory of ActorReplicas on `system` (which must outlive them).
 ReplicaFactory ActorReplicas(caf::actor_system& system,

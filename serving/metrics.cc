@@ -45,6 +45,17 @@ absl::StatusOr<std::unique_ptr<ServingMetrics>> ServingMetrics::Create() {
                               "Snapshots of the registry swapped in (hot "
                               "swaps) since start.",
                               {"model"}));
+  TB_ASSIGN_OR_RETURN(
+      m->retries_,
+      r.AddCounter("trainbus_serving_replica_retries_total",
+                   "Batches retried once on another replica because theirs "
+                   "was gone (its node died).",
+                   {"model"}));
+  TB_ASSIGN_OR_RETURN(
+      m->replicas_out_,
+      r.AddGauge("trainbus_serving_replicas_out",
+                 "Replicas of the latest version out of the rotation.",
+                 {"model"}));
   return m;
 }
 
@@ -62,6 +73,10 @@ ServingMetrics::Summary ServingMetrics::Summarize(
   }
   if (h.count > 0) s.p99_seconds = h.bounds.empty() ? 0 : h.bounds.back();
   return s;
+}
+
+void ServingMetrics::CountRetry(absl::string_view model) {
+  retries_->Labels({std::string(model)}).Increment();
 }
 
 void ServingMetrics::CountRequest(absl::string_view model,
@@ -90,6 +105,8 @@ std::string ServingMetrics::Render(const ModelSet& models,
     loaded_version_->Labels({models.name(), label})
         .Set(models.ByVersion(version).ok() ? static_cast<double>(version) : 0);
   }
+  replicas_out_->Labels({models.name()})
+      .Set(latest.ok() ? static_cast<double>((*latest)->replicas_out()) : 0);
   report::Counter& swapped = swaps_->Labels({models.name()});
   swapped.Increment(static_cast<double>(swaps) - swapped.value());
   return registry_.Render();

@@ -8,6 +8,10 @@
 //   trainbus_serving_loaded_version{model,label}            gauge; label
 //       "latest" is the highest loaded version, the others are aliases
 //   trainbus_serving_swaps_total{model}                     counter
+//   trainbus_serving_replica_retries_total{model}           counter: batches
+//       retried on another replica because theirs was gone (its node died)
+//   trainbus_serving_replicas_out{model}                    gauge: replicas
+//       of the latest version out of the rotation
 #ifndef TRAINBUS_SERVING_METRICS_H_
 #define TRAINBUS_SERVING_METRICS_H_
 
@@ -30,6 +34,8 @@ class ServingMetrics {
   // One answered request to a model's API; version "" when none was chosen.
   void CountRequest(absl::string_view model, absl::string_view version,
                     int http_status, double seconds);
+  // A batch retried because its replica was gone.
+  void CountRetry(absl::string_view model);
   // For the Batcher.
   report::HistogramFamily* batch_sizes() { return batch_sizes_; }
   // Requests answered for `model` so far and the 99th percentile of their
@@ -57,6 +63,8 @@ class ServingMetrics {
   report::GaugeFamily* queued_batches_ = nullptr;
   report::GaugeFamily* loaded_version_ = nullptr;
   report::CounterFamily* swaps_ = nullptr;
+  report::CounterFamily* retries_ = nullptr;
+  report::GaugeFamily* replicas_out_ = nullptr;
 };
 
 }  // namespace trainbus::serving

@@ -68,7 +68,7 @@ absl::Status ServedVersion::Prepare(absl::StatusOr<std::string> checkpoint,
     }
     replicas.push_back(*std::move(replica));
   }
-  pool_ = std::make_unique<ReplicaPool>(std::move(replicas));
+  pool_ = std::make_unique<ReplicaPool>(std::move(replicas), options.on_retry);
   return Warm(std::max<size_t>(options.warm_batch, 3));
 }
 

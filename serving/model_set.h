@@ -37,6 +37,8 @@ struct LoadOptions {
   int replicas = 1;  // model workers per version (--replicas)
   // Makes each replica; empty means LocalReplicas().
   ReplicaFactory replica_factory;
+  // Told of each batch retried because its replica was gone (/metrics).
+  RetryHook on_retry;
   // Rows of the largest warm-up batch (the batcher's --max_batch_size), so
   // the buffers of a full batch are allocated before the swap.
   size_t warm_batch = 8;
@@ -60,6 +62,8 @@ class ServedVersion {
   const nn::ModelSpec& spec() const { return spec_; }
   size_t parameter_count() const { return parameter_count_; }
   size_t replica_count() const { return available() ? pool_->size() : 0; }
+  // Replicas that left the rotation (their node died).
+  size_t replicas_out() const { return available() ? pool_->out() : 0; }
 
   // x (batch, spec().InputSize()) -> probs (batch, spec().classes), on the
   // replica with the fewest batches in flight. Thread-safe.

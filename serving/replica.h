@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ class Replica {
   virtual absl::Status Predict(const float* x, size_t batch, float* probs) = 0;
   // For logs: "local", "actor on node-2", ...
   virtual std::string Describe() const = 0;
+  // False once the replica is known to be gone for good (its node died):
+  // the pool then takes it out of the rotation.
+  virtual bool alive() const { return true; }
 };
 
 // An nn::Model in this process. Calls take turns: Predict reuses the
@@ -58,12 +62,20 @@ using ReplicaFactory = std::function<absl::StatusOr<std::unique_ptr<Replica>>(
 // LocalReplicas: each replica loads its own nn::Model from the checkpoint.
 ReplicaFactory LocalReplicas();
 
+// Called when a batch is retried because its replica is gone: the replica
+// (Describe()) and why.
+using RetryHook =
+    std::function<void(const std::string& replica, const absl::Status& why)>;
+
 class ReplicaPool {
  public:
-  explicit ReplicaPool(std::vector<std::unique_ptr<Replica>> replicas);
+  explicit ReplicaPool(std::vector<std::unique_ptr<Replica>> replicas,
+                       RetryHook on_retry = nullptr);
 
   // On the replica with the fewest batches in flight (ties: the lowest
-  // index), counted here so a remote replica need not count.
+  // index) among those in the rotation, counted here so a remote replica
+  // need not count. A replica that is gone (not alive(), or Unavailable)
+  // leaves the rotation, and its batch is retried once on another.
   absl::Status Predict(const float* x, size_t batch, float* probs);
   // Straight to replica `index` (warm-up), also counted.
   absl::Status PredictOn(size_t index, const float* x, size_t batch,
@@ -71,15 +83,26 @@ class ReplicaPool {
   size_t size() const { return replicas_.size(); }
   // Batches in flight per replica, now.
   std::vector<int> InFlight() const;
+  // Replicas taken out of the rotation so far.
+  size_t out() const;
 
  private:
+  // Chooses (and counts) the least busy replica in the rotation other
+  // than `skip`; nullopt when none is left.
+  std::optional<size_t> Choose(std::optional<size_t> skip);
+  // Whether `status` from replica `index` means it is gone; if so, takes
+  // it out of the rotation.
+  bool Gone(size_t index, const absl::Status& status);
+
   // Predicts on `index`, whose in-flight count the caller raised.
   absl::Status RunCounted(size_t index, const float* x, size_t batch,
                           float* probs);
 
   const std::vector<std::unique_ptr<Replica>> replicas_;
+  const RetryHook on_retry_;
   mutable absl::Mutex mu_;
   std::vector<int> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> out_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace trainbus::serving

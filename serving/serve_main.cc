@@ -9,7 +9,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/command_line.h"
+#include "bus/node.h"
+#include "bus/tls.h"
 #include "registry/store.h"
 #include "serving/continual.h"
 #include "serving/serve_gateway.h"
@@ -38,6 +41,11 @@ flags:
                          its own model copy; a batch goes to the one with
                          the fewest batches in flight
   --replica_kind K       local (default) or actor: each replica a CAF actor
+  --replica_nodes H:P,...  the replicas on `trainbus replica-node`s instead
+                         (replica i on node i % nodes); a node that dies
+                         leaves the rotation and its batch is retried once
+                         elsewhere. Needs --tls_dir=DIR (DIR/hub.pem) or
+                         --insecure, as placed runs do
 dynamic batching (TF Serving's flags and meanings):
   --max_batch_size N     rows per batch (default 32)
   --batch_timeout_micros N  how long a batch that is not full waits for more
@@ -74,7 +82,7 @@ std::string ParseInt(absl::string_view name, const std::string& value,
 std::string ParseServeFlags(const std::vector<std::string>& args,
                             ServeFlags& flags) {
   absl::StatusOr<std::vector<base::LongFlag>> split =
-      base::SplitLongFlags(args, {"continual"});
+      base::SplitLongFlags(args, {"continual", "insecure"});
   if (!split.ok()) return std::string(split.status().message());
   ServeOptions& o = flags.serve;
   BatchingOptions& b = o.batching;
@@ -108,6 +116,16 @@ std::string ParseServeFlags(const std::vector<std::string>& args,
       o.replica_kind = value;
     } else if (name == "replicas") {
       problem = ParseInt(name, value, 1, 256, o.replicas);
+    } else if (name == "replica_nodes") {
+      for (absl::string_view node : absl::StrSplit(value, ',')) {
+        absl::StatusOr<std::pair<std::string, uint16_t>> hp =
+            bus::ParseHostPort(std::string(node));
+        if (!hp.ok()) return absl::StrCat("--replica_nodes: ", hp.status().message());
+        o.replica_nodes.push_back(*hp);
+      }
+    } else if (name == "insecure" && value.empty()) {
+      o.tls.insecure = true;
+    } else if (bus::ReadTlsFlag(name, value, &o.tls)) {
     } else if (name == "max_batch_size") {
       problem = ParseInt(name, value, 1, 1 << 20, b.max_batch_size);
     } else if (name == "batch_timeout_micros") {

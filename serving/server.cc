@@ -1,12 +1,14 @@
 #include "serving/server.h"
 
 #include <algorithm>
+#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_error.h"
 #include "base/status_macros.h"
 #include "serving/actor_replica.h"
+#include "serving/replica_node.h"
 
 namespace trainbus::serving {
 namespace {
@@ -18,8 +20,7 @@ constexpr int kMaxWarmRows = 256;
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
                                                       ServeOptions options) {
   std::unique_ptr<Server> server(new Server());
-  TB_ASSIGN_OR_RETURN(ReplicaFactory factory,
-                      server->ReplicasOf(options.replica_kind));
+  TB_ASSIGN_OR_RETURN(ReplicaFactory factory, server->ReplicasOf(options));
   if (options.replica_factory) factory = std::move(options.replica_factory);
   TB_ASSIGN_OR_RETURN(server->metrics_, ServingMetrics::Create());
   server->batcher_ = std::make_unique<Batcher>(
@@ -28,6 +29,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
   watch.poll_interval = options.poll_interval;
   watch.load.replicas = options.replicas;
   watch.load.replica_factory = std::move(factory);
+  ServingMetrics* metrics = server->metrics_.get();
+  std::function<void(absl::string_view)> log = options.log;
+  watch.load.on_retry = [metrics, log, model = options.model](
+                            const std::string& replica,
+                            const absl::Status& why) {
+    metrics->CountRetry(model.substr(model.rfind('/') + 1));
+    if (log) {
+      log(absl::StrCat("replica ", replica, " left the rotation (",
+                       why.message(), "); its batch is retried once on "
+                       "another replica"));
+    }
+  };
   // A full batch's buffers, up to a size that cannot exhaust memory.
   watch.load.warm_batch =
       std::clamp(options.batching.max_batch_size, 1, kMaxWarmRows);
@@ -50,7 +63,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(registry::Store* store,
   return server;
 }
 
-absl::StatusOr<ReplicaFactory> Server::ReplicasOf(absl::string_view kind) {
+absl::StatusOr<ReplicaFactory> Server::ReplicasOf(
+    const ServeOptions& options) {
+  const std::string& kind = options.replica_kind;
+  if (!options.replica_nodes.empty()) {
+    TB_ASSIGN_OR_RETURN(bus::TlsOptions tls, bus::ResolveTls(options.tls, "hub"));
+    if (!tls.enabled()) std::cerr << bus::kInsecureWarning << std::endl;
+    actor_config_ = std::make_unique<caf::actor_system_config>();
+    ConfigureReplicaSystem(*actor_config_, tls);
+    actors_ = std::make_unique<caf::actor_system>(*actor_config_);
+    return RemoteReplicas(*actors_, options.replica_nodes);
+  }
   if (kind == "local") return LocalReplicas();
   if (kind == "actor") {
     actor_config_ = std::make_unique<caf::actor_system_config>();

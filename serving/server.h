@@ -23,6 +23,7 @@
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "registry/store.h"
+#include "bus/tls.h"
 #include "serving/batcher.h"
 #include "serving/feedback.h"
 #include "serving/http_server.h"
@@ -42,6 +43,11 @@ struct ServeOptions {
   // "local": an nn::Model copy per replica, called in the batch thread;
   // "actor": each replica is a CAF actor (serving/actor_replica.h).
   std::string replica_kind = "local";
+  // Non-empty: the replicas are actors on these `trainbus replica-node`s
+  // (serving/replica_node.h), reached with `tls` (required, as for placed
+  // runs: a directory, the files, or insecure).
+  std::vector<std::pair<std::string, uint16_t>> replica_nodes;
+  bus::TlsSettings tls;
   absl::Duration poll_interval = absl::Seconds(1);  // zero: Poll() only
   ReplicaFactory replica_factory;  // tests; overrides replica_kind
   std::function<void(absl::string_view)> log;       // the watcher's lines
@@ -74,7 +80,7 @@ class Server {
  private:
   Server() = default;
   // The factory for --replica_kind; "actor" starts the actor system.
-  absl::StatusOr<ReplicaFactory> ReplicasOf(absl::string_view kind);
+  absl::StatusOr<ReplicaFactory> ReplicasOf(const ServeOptions& options);
 
   // Declared in the order they are built; destroyed in reverse (the actor
   // system last: it waits for the replica actors, told to exit when their

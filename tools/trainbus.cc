@@ -8,8 +8,10 @@
 //   trainbus validate experiments/parallel_models.yaml
 //   trainbus describe experiments/parallel_models.yaml --format=dot
 //   trainbus serve --registry_dir=DIR --model=NAME   (TF Serving REST API)
-//   trainbus node --name=worker1 --listen=127.0.0.1:4101
+//   trainbus cluster-certs certs --nodes=worker1,worker2
+//   trainbus node --name=worker1 --listen=127.0.0.1:4101 --tls_dir=certs
 //   trainbus run experiments/cluster.yaml --nodes=worker1=127.0.0.1:4101,...
+//       --tls_dir=certs
 //   trainbus predict --model=NAME@production --input=DIR|IDX  (into the registry)
 //
 // `bazel run //tools:trainbus -- <command> ...`; the experiments are
@@ -19,12 +21,14 @@
 #include <string>
 #include <vector>
 
+#include "bus/cluster_certs.h"
 #include "registry/registry_cli.h"
 #include "actors/topology/train_task.h"
 #include "topology/cli.h"
 #include "topology/node.h"
 #include "topology/reproduce.h"
 #include "serving/batch_predict.h"
+#include "serving/replica_node.h"
 #include "serving/serve_main.h"
 
 namespace {
@@ -49,10 +53,14 @@ constexpr char kUsage[] =
     "  validate SPEC  check a topology spec; every error with line:column\n"
     "  describe SPEC  the topology as tables, or --format=dot for Graphviz\n"
     "  node ...       a worker node for `run --nodes` (--name=N\n"
-    "                 --listen=HOST:PORT; `trainbus node --help`)\n"
+    "                 --listen=HOST:PORT --tls_dir=DIR; `trainbus node --help`)\n"
+    "  cluster-certs DIR [--nodes=a,b]  a CA and TLS certificates for the\n"
+    "                 hub and each node of a placed run\n"
     "  serve ...      serve a registry model over TF Serving's REST API\n"
     "                 (--registry_dir=DIR --model=NAME --port=8501;\n"
     "                  `trainbus serve help`)\n"
+    "  replica-node ...  hosts serving replicas for `serve --replica_nodes`\n"
+    "                 (--name=N --listen=HOST:PORT --tls_dir=DIR)\n"
     "  predict ...    batch inference into the registry's predictions table\n"
     "                 (--model=NAME@ALIAS --input=DIR|IDX --batch_size=1000;\n"
     "                  `trainbus predict help`)\n"
@@ -100,7 +108,9 @@ int main(int argc, char** argv) {
          return trainbus::topology::NodeMain(args, out, err,
                                              trainbus::topology::ApplyRunFlags);
        }},
+      {"cluster-certs", trainbus::bus::ClusterCertsMain},
       {"serve", trainbus::serving::ServeMain},
+      {"replica-node", trainbus::serving::ReplicaNodeMain},
       {"predict", trainbus::serving::PredictMain},
   };
   for (const auto& [name, main] : kCommands) {

@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "base/subprocess.h"
+#include "bus/cluster_certs.h"
 #include "topology/placement.h"
 #include "topology/spec.h"
 
@@ -64,6 +67,25 @@ void Interleave(std::vector<Child>& children, Clock::time_point deadline,
   }
 }
 
+// The TLS flag every child gets: --insecure, or --tls_dir with the given
+// directory or a new one made here for the hub and `nodes`.
+absl::StatusOr<std::string> TlsFlag(const LocalClusterOptions& options,
+                                    const std::vector<std::string>& nodes,
+                                    std::ostream& out) {
+  if (options.insecure) return std::string("--insecure");
+  if (!options.tls_dir.empty()) return "--tls_dir=" + options.tls_dir;
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = absl::StrCat(tmp != nullptr && *tmp ? tmp : "/tmp",
+                                 "/trainbus-cluster-certs.XXXXXX");
+  if (::mkdtemp(dir.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot create ", dir));
+  }
+  TB_RETURN_IF_ERROR(bus::MakeClusterCerts(dir, nodes).status());
+  out << "local cluster: TLS with a new CA; certificates for the hub and "
+      << absl::StrJoin(nodes, ", ") << " in " << dir << std::endl;
+  return "--tls_dir=" + dir;
+}
+
 }  // namespace
 
 std::string SelfExecutable() {
@@ -100,10 +122,19 @@ int RunLocalCluster(const LocalClusterOptions& options, std::ostream& out) {
     children.push_back({std::move(name), *std::move(p)});
     return true;
   };
-  std::vector<std::string> nodes;
+  std::vector<std::string> names;
   for (const auto& [name, unused] : placement->addresses()) {
+    names.push_back(name);
+  }
+  absl::StatusOr<std::string> tls = TlsFlag(options, names, out);
+  if (!tls.ok()) {
+    out << "local cluster: " << tls.status().message() << std::endl;
+    return 1;
+  }
+  std::vector<std::string> nodes;
+  for (const std::string& name : names) {
     if (!spawn(name, {options.program, "node", "--name=" + name,
-                      "--listen=127.0.0.1:0",
+                      "--listen=127.0.0.1:0", *tls,
                       absl::StrCat("--timeout_s=", options.timeout_s)})) {
       return 1;
     }
@@ -117,7 +148,7 @@ int RunLocalCluster(const LocalClusterOptions& options, std::ostream& out) {
   }
   std::vector<std::string> hub = {
       options.program, "run", options.spec_path,
-      "--nodes=" + absl::StrJoin(nodes, ","),
+      "--nodes=" + absl::StrJoin(nodes, ","), *tls,
       absl::StrCat("--timeout_s=", options.timeout_s)};
   hub.insert(hub.end(), options.run_args.begin(), options.run_args.end());
   out << "local cluster: hub + " << nodes.size() << " node(s) on 127.0.0.1"

@@ -8,8 +8,9 @@
 //   return RunLocalCluster(o, std::cout);
 //
 // Each node the spec places a component on is started as
-// `program node --name=N --listen=127.0.0.1:0`; once all print LISTENING,
-// the hub is `program run SPEC --nodes=N=127.0.0.1:PORT,... RUN_ARGS`.
+// `program node --name=N --listen=127.0.0.1:0 --tls_dir=DIR`; once all print
+// LISTENING, the hub is `program run SPEC --nodes=N=127.0.0.1:PORT,...
+// --tls_dir=DIR RUN_ARGS`.
 #ifndef TRAINBUS_TOPOLOGY_LOCAL_CLUSTER_H_
 #define TRAINBUS_TOPOLOGY_LOCAL_CLUSTER_H_
 
@@ -24,6 +25,11 @@ struct LocalClusterOptions {
   std::string spec_path;
   std::vector<std::string> run_args;  // for the hub (and so every node)
   double timeout_s = 600;             // for the whole demo
+  // TLS between the children: `tls_dir` as `trainbus cluster-certs` makes
+  // it; empty: a new CA and certificates for the hub and every node in a
+  // fresh temporary directory. `insecure`: plain TCP (--insecure) instead.
+  std::string tls_dir;
+  bool insecure = false;
 };
 
 // Prints every process's lines as "[name]  line" and a summary line;

@@ -30,6 +30,7 @@
 #include "gateway/bus_prometheus.h"
 #include "registry/blob_store.h"
 #include "report/json_text.h"
+#include "topology/checkpoint_store.h"
 #include "topology/cli.h"
 #include "topology/dashboard.h"
 #include "topology/run_report.h"
@@ -86,6 +87,26 @@ absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(
 
 constexpr std::chrono::milliseconds kConnectRetry{200};
 
+// How bus::ConnectNode says a peer's TLS does not match ours.
+bool IsRefusal(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kPermissionDenied ||
+         s.code() == absl::StatusCode::kFailedPrecondition;
+}
+
+// --tls_* (a path, from the user's directory): true if `name` was one.
+bool ReadTlsPathFlag(const std::string& name, const std::string& value,
+                     bus::TlsSettings* tls) {
+  return bus::ReadTlsFlag(name, UserPath(value), tls);
+}
+
+// The TLS files of `name` (bus/tls.h); with --insecure, the warning.
+absl::StatusOr<bus::TlsOptions> ProcessTls(const bus::TlsSettings& settings,
+                                           const std::string& name) {
+  TB_ASSIGN_OR_RETURN(bus::TlsOptions tls, bus::ResolveTls(settings, name));
+  if (!tls.enabled()) std::cerr << bus::kInsecureWarning << std::endl;
+  return tls;
+}
+
 caf::timespan Span(double seconds) {
   return std::chrono::duration_cast<caf::timespan>(
       std::chrono::duration<double>(seconds));
@@ -95,8 +116,10 @@ caf::timespan Span(double seconds) {
 // its link gone, or a port that accepts but never answers) is dropped, so
 // a connect or a monitor ends instead of waiting for ever.
 caf::actor_system_config& Configure(caf::actor_system_config& cfg,
-                                    const Heartbeat& heartbeat) {
+                                    const Heartbeat& heartbeat,
+                                    const bus::TlsOptions& tls) {
   cfg.load<caf::io::middleman>();
+  bus::ConfigureTls(cfg, tls);
   cfg.set("middleman.heartbeat-interval", Span(heartbeat.heartbeat_s));
   cfg.set("middleman.connection-timeout",
           Span(heartbeat.connection_timeout_s));
@@ -109,15 +132,15 @@ caf::actor_system_config& Configure(caf::actor_system_config& cfg,
 // actors are stopped, the directory unpublished, then the system waits.
 class Process {
  public:
-  explicit Process(const Heartbeat& heartbeat)
-      : sys_(Configure(cfg_, heartbeat)), bus_(sys_), ctx_(sys_, bus_) {
+  Process(const Heartbeat& heartbeat, const bus::TlsOptions& tls)
+      : sys_(Configure(cfg_, heartbeat, tls)), bus_(sys_), ctx_(sys_, bus_) {
     // On the scheduler's threads: see PartContext::detached_models.
     ctx_.detached_models = false;
     ctx_.sequenced_bindings = true;
   }
   ~Process() {
     ctx_.StopAll();
-    if (port_ != 0) sys_.middleman().unpublish(bus_.directory(), port_);
+    if (port_ != 0) bus::UnserveNode(sys_, bus_.directory(), port_);
     caf::anon_send_exit(bus_.directory(), caf::exit_reason::user_shutdown);
   }
 
@@ -170,6 +193,8 @@ class Process {
       absl::StatusOr<bus::directory_actor> dir =
           bus::ConnectNode(sys_, host_port.first, host_port.second);
       if (dir.ok()) return connected_[address] = *dir;
+      // A refused certificate, or TLS on one side only: retrying won't help.
+      if (IsRefusal(dir.status())) return dir.status();
       if (Clock::now() >= deadline) {
         return absl::Status(dir.status().code(),
                             absl::StrFormat("%s (for %.0f s)",
@@ -181,6 +206,11 @@ class Process {
   }
 
   void set_connect_timeout_s(double s) { connect_timeout_s_ = s; }
+
+  // The directory at `address`, known without connecting (Connect uses it).
+  void Known(const std::string& address, bus::directory_actor dir) {
+    if (dir) connected_[address] = std::move(dir);
+  }
 
 
  private:
@@ -211,6 +241,19 @@ DeliverySpec DeliveryOf(const Heartbeat& h) {
   return d;
 }
 
+// Where the hub keeps checkpoints: `given`, else beside the log of the
+// first durable resource on the hub (what the checkpoints' offsets index),
+// else nowhere (memory only).
+std::string CheckpointDir(const TopologySpec& spec, const std::string& given) {
+  if (!given.empty()) return given;
+  for (const ResourceSpec& r : spec.resources) {
+    if (r.node.empty() && r.options.durable()) {
+      return r.options.log_dir + "/checkpoints";
+    }
+  }
+  return "";
+}
+
 // ---- node ------------------------------------------------------------------
 
 // A node's run, driven by the hub's messages on the node's main thread.
@@ -225,10 +268,19 @@ class NodeRun {
     while (!finished_ && status_.ok()) {
       bool timed_out = false;
       self_->receive(
-          [&](prepare_atom, caf::actor& hub, const std::string& text,
-              const std::vector<std::string>& args, const std::string& part,
-              const NodeAddresses& addresses, uint64_t checkpoint_every) {
+          [&](prepare_atom, caf::actor& hub, caf::actor& hub_directory,
+              const std::string& text, const std::vector<std::string>& args,
+              const std::string& part, const NodeAddresses& addresses,
+              uint64_t checkpoint_every) {
             process_.ctx().checkpoint_every = checkpoint_every;
+            // The hub's directory through the connection the hub made: a
+            // second connection back to the hub would be one CAF 0.17's
+            // openssl module drops together with the first (so the hub
+            // would lose this node).
+            if (auto it = addresses.find(""); it != addresses.end()) {
+              process_.Known(it->second, caf::actor_cast<bus::directory_actor>(
+                                             hub_directory));
+            }
             OnPrepare(std::move(hub), text, args, part, addresses);
           },
           [&](build_atom) { Reply(built_atom::value, Build()); },
@@ -387,6 +439,10 @@ class HubRun {
     for (const ModelEntry& m : spec.models) {
       part_of_model_[m.name] = placement.PartOf(m.node);
     }
+    if (spec.delivery.checkpoint_every > 0) {
+      const std::string dir = CheckpointDir(spec, options.checkpoint_dir);
+      if (!dir.empty()) store_.emplace(dir);
+    }
   }
 
   // Finds every node's main thread and watches it.
@@ -397,6 +453,10 @@ class HubRun {
       if (found.ok()) {
         found = bus::ImportResource(process_.bus(), *dir,
                                     absl::StrCat(kNodeAgentName, ".", name));
+      }
+      if (IsRefusal(found)) {
+        return absl::Status(found.code(), absl::StrCat("node '", name, "': ",
+                                                       found.message()));
       }
       if (!found.ok()) {
         return absl::UnavailableError(absl::StrCat(
@@ -422,8 +482,9 @@ class HubRun {
     NodeAddresses addresses = placement_.addresses();
     addresses[""] = hub;
     for (const auto& [name, agent] : agents_) {
-      self_->send(agent, prepare_atom::value, caf::actor{self_}, spec_text,
-                  options_.run_args, name, addresses,
+      self_->send(agent, prepare_atom::value, caf::actor{self_},
+                  caf::actor_cast<caf::actor>(process_.bus().directory()),
+                  spec_text, options_.run_args, name, addresses,
                   spec_.delivery.checkpoint_every);
     }
     TB_RETURN_IF_ERROR(DeclareOwned(spec_, "", process_.bus()));
@@ -471,12 +532,7 @@ class HubRun {
           [&](bus::deliver_atom, uint64_t, const bus::Metric& m) {
             OnMetric(m);
           },
-          [&](actors::ModelCheckpoint& c) {
-            ++checkpoints_received_;
-            const std::string model = c.model;
-            checkpoints_[model] =
-                std::make_shared<const actors::ModelCheckpoint>(std::move(c));
-          },
+          [&](actors::ModelCheckpoint& c) { OnCheckpoint(std::move(c)); },
           [&](caf::down_msg& down) { OnDown(down); },
           caf::after(Left(deadline)) >> [&] { timed_out = true; });
       if (timed_out) {
@@ -628,11 +684,44 @@ class HubRun {
 
   // Resumes `model` of the dead `node` on the hub from its last checkpoint;
   // false (said why) when it cannot.
-  bool Move(const std::string& node, const std::string& model) {
-    std::shared_ptr<const actors::ModelCheckpoint> checkpoint;
-    if (auto it = checkpoints_.find(model); it != checkpoints_.end()) {
-      checkpoint = it->second;
+  // Kept in memory and, with a checkpoint store, on disk first: a model
+  // restarted on the hub reads it back from there.
+  void OnCheckpoint(actors::ModelCheckpoint c) {
+    ++checkpoints_received_;
+    if (store_) {
+      if (absl::Status s = store_->Save(c); !s.ok()) {
+        std::cout << "hub: cannot keep the checkpoint of " << c.model
+                  << " on disk (" << s.message()
+                  << "); it is kept in memory only" << std::endl;
+      }
     }
+    const std::string model = c.model;
+    checkpoints_[model] =
+        std::make_shared<const actors::ModelCheckpoint>(std::move(c));
+  }
+
+  // The model's latest checkpoint: from the store when there is one (what a
+  // restart after the hub's own death would have), else from memory.
+  std::shared_ptr<const actors::ModelCheckpoint> LatestCheckpoint(
+      const std::string& model) {
+    if (store_) {
+      absl::StatusOr<std::optional<actors::ModelCheckpoint>> c =
+          store_->Load(model);
+      if (c.ok() && c->has_value()) {
+        return std::make_shared<const actors::ModelCheckpoint>(**std::move(c));
+      }
+      if (!c.ok()) {
+        std::cout << "hub: " << c.status().message()
+                  << "; using the copy in memory" << std::endl;
+      }
+    }
+    auto it = checkpoints_.find(model);
+    return it == checkpoints_.end() ? nullptr : it->second;
+  }
+
+  bool Move(const std::string& node, const std::string& model) {
+    std::shared_ptr<const actors::ModelCheckpoint> checkpoint =
+        LatestCheckpoint(model);
     absl::Status moved =
         ResumeModel(spec_, model, checkpoint, process_.ctx());
     if (!moved.ok()) {
@@ -717,6 +806,7 @@ class HubRun {
   std::map<std::string, std::shared_ptr<const actors::ModelCheckpoint>>
       checkpoints_;
   uint64_t checkpoints_received_ = 0;
+  std::optional<CheckpointStore> store_;  // DIR/<model>.ckpt
   std::map<std::string, PlacedModel> moves_;  // models moved off dead nodes
   Clock::time_point start_ = Clock::now();
 };
@@ -729,7 +819,9 @@ absl::Status RunNode(const NodeOptions& options) {
         "a node needs --name=N, the name the spec's `nodes:` gives it");
   }
   TB_RETURN_IF_ERROR(CheckDelivery(DeliveryOf(options.heartbeat)));
-  Process process(options.heartbeat);
+  TB_ASSIGN_OR_RETURN(bus::TlsOptions tls,
+                      ProcessTls(options.tls, options.name));
+  Process process(options.heartbeat, tls);
   caf::scoped_actor self{process.sys()};
   // The hub finds this thread by name in the directory the node serves.
   TB_RETURN_IF_ERROR(
@@ -753,7 +845,10 @@ absl::StatusOr<PlacedReport> RunPlaced(const TopologySpec& given,
       options.connection_timeout_s.value_or(d.connection_timeout_s);
   d.checkpoint_every = options.checkpoint_every.value_or(d.checkpoint_every);
   TB_RETURN_IF_ERROR(CheckDelivery(d));
-  Process process(Heartbeat{d.heartbeat_s, d.connection_timeout_s});
+  bus::TlsSettings settings = options.tls;
+  if (!settings.given() && spec.tls) settings = spec.tls->settings;
+  TB_ASSIGN_OR_RETURN(bus::TlsOptions tls, ProcessTls(settings, "hub"));
+  Process process(Heartbeat{d.heartbeat_s, d.connection_timeout_s}, tls);
   process.set_connect_timeout_s(options.connect_timeout_s);
   caf::scoped_actor self{process.sys()};
   TB_ASSIGN_OR_RETURN(std::string hub, process.Serve(options.listen));
@@ -903,6 +998,10 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
       f.dashboard_hold = true;
       continue;
     }
+    if (a == "--insecure") {
+      f.options.tls.insecure = true;
+      continue;
+    }
     if (!absl::StartsWith(a, "--")) {
       if (!f.spec_path.empty()) {
         return absl::InvalidArgumentError(
@@ -917,7 +1016,9 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
         std::vector<std::string>{"nodes", "listen", "report_json",
                                  "timeout_s", "connect_timeout_s",
                                  "heartbeat_s", "connection_timeout_s",
-                                 "checkpoint_every", "dashboard"},
+                                 "checkpoint_every", "checkpoint_dir",
+                                 "dashboard", "tls_dir",
+                                 "tls_certificate", "tls_key", "tls_cafile"},
         name.substr(0, eq));
     if (!mine) {
       ReadSharedFlag(a, &f);
@@ -935,10 +1036,13 @@ absl::StatusOr<PlacedFlags> ReadPlacedFlags(
     }
     double seconds = 0;
     uint64_t count = 0;
-    if (name == "nodes") {
+    if (ReadTlsPathFlag(name, value, &f.options.tls)) {
+    } else if (name == "nodes") {
       f.nodes = value;
     } else if (name == "dashboard") {
       f.dashboard = value;
+    } else if (name == "checkpoint_dir") {
+      f.options.checkpoint_dir = UserPath(value);
     } else if (name == "checkpoint_every") {
       if (!absl::SimpleAtoi(value, &count)) {
         return absl::InvalidArgumentError(
@@ -1073,7 +1177,13 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
            "  --dashboard=[HOST]:PORT  the dashboard and the gateway's API on\n"
            "                        the hub, with the nodes' states and counts\n"
            "  --dashboard_hold      keep serving it after the run until a signal\n"
+           "  --checkpoint_dir=DIR  where the hub keeps them, one file per model\n"
+           "                        (default: LOG_DIR/checkpoints of the first\n"
+           "                        durable resource on the hub)\n"
            "  --quiet               no progress lines\n"
+        << bus::kTlsFlagsHelp
+        << "  (one of --tls_dir, the three files, the spec's `tls:` or\n"
+           "  --insecure is required)\n"
            "  and the spec flags of `trainbus run --help` (--epochs,\n"
            "  --train_limit, --models, ...), applied here and on every node.\n";
     return 0;
@@ -1108,8 +1218,9 @@ int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
 
 int NodeMain(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err, const ApplyRunArgs& apply_args) {
-  constexpr char kUsage[] =
-      "usage: trainbus node --name=N [--listen=HOST:PORT] [--timeout_s=S]\n"
+  const std::string kUsage = absl::StrCat(
+      "usage: trainbus node --name=N (--tls_dir=DIR | --insecure)\n"
+      "                     [--listen=HOST:PORT] [--timeout_s=S]\n"
       "                     [--heartbeat_s=S] [--connection_timeout_s=S]\n"
       "  Starts a worker node: it serves its bus directory on --listen\n"
       "  (default 127.0.0.1:0, any free port), prints LISTENING host:port,\n"
@@ -1117,7 +1228,8 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
       "  --nodes=N=HOST:PORT,...`), runs it and exits when the run ends.\n"
       "  --timeout_s (default 3600): for a hub to come and the run to end.\n"
       "  --heartbeat_s (1), --connection_timeout_s (10): a hub silent that\n"
-      "  long is lost.\n";
+      "  long is lost.\n",
+      bus::kTlsFlagsHelp);
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h" || a == "help") {
       out << kUsage;
@@ -1125,7 +1237,7 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
     }
   }
   absl::StatusOr<std::vector<base::LongFlag>> flags =
-      base::SplitLongFlags(args);
+      base::SplitLongFlags(args, /*switches=*/{"insecure"});
   if (!flags.ok()) {
     err << "trainbus node: " << flags.status().message() << "\n" << kUsage;
     return 2;
@@ -1135,6 +1247,9 @@ int NodeMain(const std::vector<std::string>& args, std::ostream& out,
   for (const base::LongFlag& f : *flags) {
     if (f.name == "name") {
       options.name = f.value;
+    } else if (f.name == "insecure" && f.value.empty()) {
+      options.tls.insecure = true;
+    } else if (ReadTlsPathFlag(f.name, f.value, &options.tls)) {
     } else if (f.name == "listen") {
       options.listen = f.value;
     } else if (f.name == "timeout_s" &&

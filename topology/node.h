@@ -43,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "actors/model/model_actor.h"
+#include "bus/tls.h"
 #include "topology/placement.h"
 #include "topology/runner.h"
 #include "topology/spec.h"
@@ -70,6 +71,9 @@ struct NodeOptions {
   std::string name;                     // as the spec's `nodes:` lists it
   std::string listen = "127.0.0.1:0";   // port 0: any free one
   Heartbeat heartbeat;                  // --heartbeat_s, --connection_timeout_s
+  // --tls_dir (DIR/<name>.pem), --tls_certificate/--tls_key/--tls_cafile,
+  // or --insecure: one is required (bus/tls.h ResolveTls).
+  bus::TlsSettings tls;
   double timeout_s = 3600;  // for a hub to come, and for the run
   ApplyRunArgs apply_args;  // null: the args must be empty
   // Called with "host:port" once the node listens.
@@ -94,7 +98,14 @@ struct PlacedOptions {
   // --checkpoint_every); the checkpoint interval goes to every node.
   std::optional<double> heartbeat_s, connection_timeout_s;
   std::optional<uint64_t> checkpoint_every;
+  // Where the hub keeps each model's latest checkpoint (topology/
+  // checkpoint_store.h), read back when a model moves; empty: beside the
+  // log of the first durable resource on the hub (LOG_DIR/checkpoints).
+  std::string checkpoint_dir;
   std::vector<std::string> run_args;   // passed on to every node
+  // The hub's TLS (DIR/hub.pem): these flags, else the spec's `tls:`; a run
+  // with neither is an error naming --tls_dir and --insecure.
+  bus::TlsSettings tls;
   // For every node to be reachable (connects are tried again until then),
   // and then per phase, for every node to answer.
   double connect_timeout_s = 60;
@@ -165,7 +176,8 @@ bool HasNodesFlag(const std::vector<std::string>& args);
 int PlacedRunMain(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err, const ApplyRunArgs& apply_args);
 
-// `trainbus node --name=N --listen=HOST:PORT [--timeout_s=S]`.
+// `trainbus node --name=N --listen=HOST:PORT (--tls_dir=DIR | --insecure)
+// [--timeout_s=S]`.
 int NodeMain(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err, const ApplyRunArgs& apply_args);
 

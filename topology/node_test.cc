@@ -127,6 +127,11 @@ TEST(NodeMainTest, AnswersHelpAndRefusesBadFlagsBeforeListening) {
       {{"--name=w1", "--timeout_s=-1"}, "bad flag --timeout_s=-1"},
       {{"--name=w1", "--colour=red"}, "unknown or bad flag --colour=red"},
       {{"--name=w1", "stray"}, "unexpected argument 'stray'"},
+      {{"--name=w1"}, "give --tls_dir=DIR"},
+      {{"--name=w1"}, "or --insecure for plain TCP"},
+      {{"--name=w1", "--insecure", "--tls_dir=x"},
+       "--insecure (plain TCP) and TLS files together"},
+      {{"--name=w1", "--tls_key=k.pem"}, "all three of the certificate"},
   };
   for (const auto& c : kCases) {
     base::CliRun r = run(c.args);
@@ -169,8 +174,12 @@ resources: [{name: mnist}, {name: metrics}]
        "--report_json"},
       {{dir + "/missing.yaml", "--nodes=w1=h:1"}, 1, "missing.yaml"},
       // The hub's dashboard listens before any node is reached.
-      {{spec, "--nodes=w1=h:1", "--dashboard=nowhere"}, 2,
+      {{spec, "--nodes=w1=h:1", "--dashboard=nowhere",
+        "--insecure"}, 2,
        "--dashboard='nowhere' is not HOST:PORT"},
+      {{spec, "--nodes=w1=h:1"}, 2, "give --tls_dir=DIR"},
+      {{spec, "--nodes=w1=h:1", "--tls_dir=" + dir}, 1,
+       "make one with `trainbus cluster-certs"},
   };
   for (const auto& c : kCases) {
     base::CliRun r = run(c.args);
@@ -262,7 +271,16 @@ NodeOptions W1() {
   NodeOptions n;
   n.name = "w1";
   n.timeout_s = 60;
+  n.tls.insecure = true;
   return n;
+}
+
+// Plain TCP (the TLS runs are //bus:tls_test and //tests:cluster_test).
+PlacedOptions Insecure() {
+  PlacedOptions options;
+  options.print = false;
+  options.tls.insecure = true;
+  return options;
 }
 
 TEST_F(PlacedRunTest, ANodeBuildsItsPartWithTheHubsRunFlags) {
@@ -273,8 +291,7 @@ TEST_F(PlacedRunTest, ANodeBuildsItsPartWithTheHubsRunFlags) {
     return absl::OkStatus();
   };
   InProcessNode node(n);
-  PlacedOptions options;
-  options.print = false;
+  PlacedOptions options = Insecure();
   options.run_args = {"--seed=1"};
   options.timeout_s = 60;
   const std::string registry = base::NewTestDir("placed_registry");
@@ -314,8 +331,7 @@ TEST_F(PlacedRunTest, WithoutNodesTheHubRunsEveryPart) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   absl::StatusOr<Placement> local = Place(*spec, {});
   ASSERT_TRUE(local.ok()) << local.status();
-  PlacedOptions options;
-  options.print = false;
+  PlacedOptions options = Insecure();
   options.timeout_s = 60;
   absl::StatusOr<PlacedReport> report = RunPlaced(*spec, text, *local, options);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -340,8 +356,7 @@ TEST_F(PlacedRunTest, ANodeRefusesDataItsModelsCannotRead) {
   for (size_t i = 0; i < 20; ++i) tiny.labels.push_back(i % 10);
   ASSERT_TRUE(data::WriteMnistDir(dir, tiny, tiny).ok());
   InProcessNode node(W1());
-  PlacedOptions options;
-  options.print = false;
+  PlacedOptions options = Insecure();
   absl::StatusOr<PlacedReport> report = RunOnNode(node, dir, options);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);

@@ -408,6 +408,7 @@ class Parser {
                    std::string* out, bool required = true);
   void ParseDelivery(const YAML::Node& value, Fields& root,
                      TopologySpec* spec);
+  void ParseTls(const YAML::Node& value, Fields& root, TopologySpec* spec);
   void ParseEvaluation(const YAML::Node& value, Fields& root,
                        TopologySpec* spec);
 
@@ -432,7 +433,7 @@ const std::vector<std::string>& RootKeys() {
   static const auto* keys = new std::vector<std::string>{
       "name",      "description", "nodes",   "registry",  "evaluation",
       "resources", "bindings",    "sources", "models",    "consumers",
-      "population", "amqp", "auth", "delivery"};
+      "population", "amqp", "auth", "delivery", "tls"};
   return *keys;
 }
 
@@ -486,6 +487,9 @@ void Parser::Parse(const YAML::Node& root, TopologySpec* spec) {
   }
   if (const YAML::Node* d = f.Find("delivery"); d != nullptr) {
     ParseDelivery(*d, f, spec);
+  }
+  if (const YAML::Node* t = f.Find("tls"); t != nullptr) {
+    ParseTls(*t, f, spec);
   }
   CheckNames(*spec);
   CheckRefs(*spec);
@@ -796,6 +800,36 @@ void Parser::ParseDelivery(const YAML::Node& value, Fields& root,
   if (absl::Status s = CheckDelivery(d); !s.ok()) {
     f.Error(value, std::string(s.message()));
   }
+}
+
+void Parser::ParseTls(const YAML::Node& value, Fields& root,
+                      TopologySpec* spec) {
+  constexpr char kKeys[] =
+      "dir (from `trainbus cluster-certs DIR`), or certificate, key and "
+      "cafile, or insecure: true";
+  if (!value.IsMap()) {
+    root.Error(value, absl::StrCat("'tls' must be a mapping with ", kKeys));
+    return;
+  }
+  Fields f(value, "tls", errors_);
+  f.Check({"dir", "certificate", "key", "cafile", "insecure"});
+  TlsSpec t;
+  t.where = f.where();
+  t.settings.dir = f.String("dir", false);
+  t.settings.certificate = f.String("certificate", false);
+  t.settings.key = f.String("key", false);
+  t.settings.cafile = f.String("cafile", false);
+  t.settings.insecure = f.Bool("insecure", false);
+  const bool files = !t.settings.certificate.empty() ||
+                     !t.settings.key.empty() || !t.settings.cafile.empty();
+  const bool all_files = !t.settings.certificate.empty() &&
+                         !t.settings.key.empty() && !t.settings.cafile.empty();
+  if (int(t.settings.insecure) + int(!t.settings.dir.empty()) + int(files) !=
+          1 ||
+      (files && !all_files)) {
+    f.Error(value, absl::StrCat("'tls' takes one of: ", kKeys));
+  }
+  spec->tls = std::move(t);
 }
 
 void Parser::ParseNode(Fields& f, TopologySpec* spec) {

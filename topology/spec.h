@@ -23,6 +23,7 @@
 #include "amqp/settings.h"
 #include "amqp/url.h"
 #include "bus/options.h"
+#include "bus/tls.h"
 #include "kernels/nn/model.h"
 #include "topology/population.h"
 
@@ -193,6 +194,16 @@ struct DeliverySpec {
 // late heartbeat must not drop a peer); the message names the keys.
 absl::Status CheckDelivery(const DeliverySpec& delivery);
 
+// `tls:` how the processes of a placed run talk (bus/tls.h): `dir` (as
+// `trainbus cluster-certs DIR` writes it; the hub uses DIR/hub.pem), the
+// hub's `certificate`, `key` and `cafile`, or `insecure: true` for plain
+// TCP. Only the hub reads it: a node's TLS comes from its own flags (it
+// listens before any spec arrives). The hub's --tls_dir / --insecure win.
+struct TlsSpec {
+  bus::TlsSettings settings;
+  Location where;
+};
+
 struct TopologySpec {
   std::string name;
   std::string description;
@@ -210,6 +221,7 @@ struct TopologySpec {
   // "Authorization: Bearer T"; --auth_token overrides it.
   std::string auth_token;
   DeliverySpec delivery;
+  std::optional<TlsSpec> tls;
 };
 
 struct SpecError {

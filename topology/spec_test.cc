@@ -723,6 +723,35 @@ delivery: {heartbeat_s: 2, connection_timeout_s: 3, every: 1}
   EXPECT_EQ(errors.size(), 2u) << FormatErrors("spec", errors);
 }
 
+TEST(Tls, ADirectoryTheFilesOrInsecure) {
+  EXPECT_FALSE(MustParse("resources: [{name: a}]\n").tls.has_value());
+  TopologySpec dir = MustParse("resources: [{name: a}]\ntls: {dir: certs}\n");
+  ASSERT_TRUE(dir.tls.has_value());
+  EXPECT_EQ(dir.tls->settings.dir, "certs");
+  TopologySpec files = MustParse(R"(resources: [{name: a}]
+tls: {certificate: h.pem, key: h.key, cafile: ca.pem}
+)");
+  EXPECT_EQ(files.tls->settings.cafile, "ca.pem");
+  TopologySpec plain =
+      MustParse("resources: [{name: a}]\ntls: {insecure: true}\n");
+  EXPECT_TRUE(plain.tls->settings.insecure);
+}
+
+TEST(Tls, TwoWaysAtOnceHalfTheFilesAndUnknownKeysAreRefused) {
+  for (const char* section :
+       {"tls: {dir: certs, insecure: true}\n", "tls: {certificate: h.pem}\n",
+        "tls: {dir: certs, key: h.key}\n", "tls: {}\n", "tls: certs\n"}) {
+    std::vector<SpecError> errors =
+        Errors(absl::StrCat("resources: [{name: a}]\n", section));
+    ASSERT_EQ(errors.size(), 1u) << section << FormatErrors("spec", errors);
+    EXPECT_THAT(errors[0].message, HasSubstr("cluster-certs")) << section;
+  }
+  std::vector<SpecError> errors =
+      Errors("resources: [{name: a}]\ntls: {dir: c, ca: x}\n");
+  ASSERT_FALSE(errors.empty());
+  EXPECT_THAT(errors[0].message, HasSubstr("tls: unknown key 'ca'"));
+}
+
 }  // namespace
 }  // namespace trainbus::topology
 

@@ -5,12 +5,15 @@
 # alternating rounds in one script run, one markdown table of wall time and
 # per-model training rates and their ratio.
 #
-#   tools/bench/placed_vs_local.sh [--rounds=3] [run flags...]
+#   tools/bench/placed_vs_local.sh [--rounds=3] [--insecure] [run flags...]
 #
-# Extra flags go to both runs (default: --train_limit=20000).
+# Extra flags go to both runs (default: --train_limit=20000). The placed run
+# uses TLS with certificates made for it, or plain TCP with --insecure.
 set -euo pipefail
 ROUNDS=3
+TLS=tls
 if [[ "${1:-}" == --rounds=* ]]; then ROUNDS=${1#--rounds=}; shift; fi
+if [[ "${1:-}" == --insecure ]]; then TLS=insecure; shift; fi
 FLAGS=("$@")
 if [[ ${#FLAGS[@]} -eq 0 ]]; then FLAGS=(--train_limit=20000); fi
 cd "$(dirname "$0")/../.."
@@ -25,10 +28,16 @@ trap cleanup EXIT
 bazel build -c opt //experiments:cluster >&2
 BIN=bazel-bin/experiments/cluster
 SPEC=experiments/cluster.yaml
+if [[ $TLS == tls ]]; then
+  "$BIN" cluster-certs "$WORK/certs" --nodes=worker1,worker2 >&2
+  TLS_FLAG=--tls_dir="$WORK/certs"
+else
+  TLS_FLAG=--insecure
+fi
 
 # Starts node $1 and prints its address once it listens (at most 30 s).
 start_node() {
-  "$BIN" node --name="$1" --listen=127.0.0.1:0 >"$WORK/$1.log" 2>&1 &
+  "$BIN" node --name="$1" --listen=127.0.0.1:0 "$TLS_FLAG" >"$WORK/$1.log" 2>&1 &
   NODES+=($!)
   for _ in $(seq 300); do
     if grep -q '^LISTENING ' "$WORK/$1.log"; then
@@ -49,7 +58,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
   NODES=()
   a1=$(start_node worker1)
   a2=$(start_node worker2)
-  "$BIN" run "$SPEC" --nodes="worker1=$a1,worker2=$a2" --quiet \
+  "$BIN" run "$SPEC" --nodes="worker1=$a1,worker2=$a2" --quiet "$TLS_FLAG" \
     --report_json="$WORK/placed_$i.json" "${FLAGS[@]}" >"$WORK/placed_$i.log"
   wait "${NODES[@]}"
 done
