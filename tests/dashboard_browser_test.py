@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from polling import wait_for  # noqa: E402
+from polling import stop_process, wait_for  # noqa: E402
 
 TRAINBUS, PARALLEL, PRODUCTION = sys.argv[1:4]
 OUT_DIR = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", tempfile.gettempdir())
@@ -78,13 +77,7 @@ class Run:
         wait_for("the run to finish", lambda: self._find("the run is over"), timeout_s)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def free_port():
@@ -138,12 +131,7 @@ class Browser:
             self.driver.quit()
         finally:
             for proc in (self.chromedriver, self.chromium):
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc)
 
 
 def screenshot(driver, name):

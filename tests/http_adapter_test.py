@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import unittest
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from polling import wait_for  # noqa: E402
+from polling import stop_process, wait_for  # noqa: E402
 
 TRAINBUS, SPEC = sys.argv[1:3]
 TOKEN = "s3cret-token"
@@ -62,12 +61,7 @@ class HttpAdapterTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        try:
-            cls.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-            cls.proc.wait()
+        stop_process(cls.proc)
 
     def test_every_call_needs_the_token(self):
         for method, path in [("GET", "v1/run"), ("GET", "metrics"), ("GET", ""),

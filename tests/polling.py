@@ -1,6 +1,7 @@
 """Waiting on a condition with a deadline, for the Python end-to-end tests
 (no test sleeps and hopes)."""
 
+import subprocess
 import time
 
 
@@ -14,3 +15,15 @@ def wait_for(what, condition, timeout_s, every_s=0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(every_s)  # the polling interval
+
+
+def stop_process(proc, timeout_s=30):
+    """SIGTERM, then SIGKILL if `proc` has not ended within timeout_s; reaps it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
