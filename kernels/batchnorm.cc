@@ -12,8 +12,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/batchnorm.h"
-#include "oneapi/tbb/blocked_range.h"
-#include "oneapi/tbb/parallel_for.h"
+#include "kernels/parallel.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace trainbus::kernels {
@@ -201,10 +200,7 @@ void ForRows(size_t channels, size_t n, const Fn& fn) {
     fn(0, channels);
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, channels),
-                    [&](const tbb::blocked_range<size_t>& r) {
-                      fn(r.begin(), r.end());
-                    });
+  ParallelRanges(channels, fn);
 }
 
 }  // namespace

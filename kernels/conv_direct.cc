@@ -24,9 +24,8 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/conv_direct.h"
+#include "kernels/parallel.h"
 #include "kernels/scratch.h"
-#include "oneapi/tbb/blocked_range.h"
-#include "oneapi/tbb/parallel_for.h"
 
 // Plain helpers shared by every target (compiled once).
 #ifndef TRAINBUS_KERNELS_CONV_DIRECT_SHARED_
@@ -557,10 +556,7 @@ constexpr double kParallelMacs = 1 << 18;
 template <class Body>
 void Over(size_t count, double macs, const Body& body) {
   if (macs < kParallelMacs || count < 2) return body(0, count);
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, count, 1),
-                    [&](const tbb::blocked_range<size_t>& r) {
-                      body(r.begin(), r.end());
-                    });
+  ParallelRanges(count, body);
 }
 
 double Macs(const ConvShape& s) {
