@@ -8,8 +8,9 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/activation.h"
-#include "kernels/parallel.h"
 #include "kernels/random.h"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/parallel_for.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace trainbus::kernels {
@@ -142,7 +143,10 @@ template <class Body>
 void Split(size_t count, size_t unit, const Body& body) {
   if (count * unit < kParallelFloats || count < 2) return body(0, count);
   const size_t grain = std::max<size_t>(1, kChunk / std::max<size_t>(unit, 1));
-  ParallelRanges(count, body, grain);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, count, grain),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      body(r.begin(), r.end());
+                    });
 }
 }  // namespace
 

@@ -12,7 +12,8 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/batchnorm.h"
-#include "kernels/parallel.h"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/parallel_for.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace trainbus::kernels {
@@ -200,7 +201,10 @@ void ForRows(size_t channels, size_t n, const Fn& fn) {
     fn(0, channels);
     return;
   }
-  ParallelRanges(channels, fn);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, channels),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      fn(r.begin(), r.end());
+                    });
 }
 
 }  // namespace

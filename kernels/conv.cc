@@ -17,8 +17,9 @@
 #include "kernels/conv.h"
 #include "kernels/conv_direct.h"
 #include "kernels/gemm.h"
-#include "kernels/parallel.h"
 #include "kernels/scratch.h"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/parallel_for.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace trainbus::kernels {
@@ -135,7 +136,10 @@ constexpr size_t kParallelFloats = size_t{1} << 16;
 template <class Body>
 void Over(size_t count, size_t unit, const Body& body) {
   if (count * unit < kParallelFloats || count < 2) return body(0, count);
-  ParallelRanges(count, body);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, count),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      body(r.begin(), r.end());
+                    });
 }
 
 }  // namespace

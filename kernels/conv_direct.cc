@@ -24,8 +24,9 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/conv_direct.h"
-#include "kernels/parallel.h"
 #include "kernels/scratch.h"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/parallel_for.h"
 
 // Plain helpers shared by every target (compiled once).
 #ifndef TRAINBUS_KERNELS_CONV_DIRECT_SHARED_
@@ -556,7 +557,10 @@ constexpr double kParallelMacs = 1 << 18;
 template <class Body>
 void Over(size_t count, double macs, const Body& body) {
   if (macs < kParallelMacs || count < 2) return body(0, count);
-  ParallelRanges(count, body);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, count, 1),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      body(r.begin(), r.end());
+                    });
 }
 
 double Macs(const ConvShape& s) {

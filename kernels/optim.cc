@@ -10,8 +10,9 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/optim.h"
-#include "kernels/parallel.h"
 #include "kernels/random.h"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/parallel_for.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace trainbus::kernels {
@@ -160,10 +161,11 @@ constexpr size_t kChunk = size_t{1} << 14;
 template <class Body>
 void Chunks(size_t n, const Body& body) {
   if (n < kParallelFloats) return body(0, n);
-  ParallelRanges((n + kChunk - 1) / kChunk, [&](size_t c0, size_t c1) {
-    const size_t s = c0 * kChunk;
-    body(s, std::min(n, c1 * kChunk) - s);
-  });
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, (n + kChunk - 1) / kChunk),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      const size_t s = r.begin() * kChunk;
+                      body(s, std::min(n, r.end() * kChunk) - s);
+                    });
 }
 
 
@@ -181,12 +183,11 @@ void SgdOuterProductStep(float* w, size_t rows, size_t cols, const float* dout,
   if (rows * cols < kParallelFloats * 4 || rows < 2) {
     return HWY_DYNAMIC_DISPATCH(OuterStepImpl)(w, 0, rows, cols, dout, x, lr);
   }
-  ParallelRanges(
-      rows,
-      [&](size_t r0, size_t r1) {
-        HWY_DYNAMIC_DISPATCH(OuterStepImpl)(w, r0, r1, cols, dout, x, lr);
-      },
-      8);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, rows, 8),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      HWY_DYNAMIC_DISPATCH(OuterStepImpl)(w, r.begin(), r.end(),
+                                                          cols, dout, x, lr);
+                    });
 }
 
 void SgdOuterProductStepReference(float* w, size_t rows, size_t cols,

@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/parallel.h"
+#include "oneapi/tbb/blocked_range.h"
+#include "oneapi/tbb/parallel_for.h"
 
 namespace trainbus::kernels {
 namespace {
@@ -64,7 +65,10 @@ void OverPlanes(size_t planes, size_t plane_size, const Body& body) {
     return body(0, planes);
   }
   const size_t grain = std::max<size_t>(1, 16384 / std::max<size_t>(plane_size, 1));
-  ParallelRanges(planes, body, grain);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, planes, grain),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      body(r.begin(), r.end());
+                    });
 }
 
 }  // namespace

@@ -93,7 +93,12 @@ absl::Status TrainAndEvaluate(nn::Model& model, const FloatSplit& train,
     r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     r.samples = batches * b;
     r.loss = batches ? loss_sum / batches : 0;
-    TB_ASSIGN_OR_RETURN(r.accuracy, Accuracy(model, test, &probs));
+    r.evaluated = epoch == options.epochs ||
+                  (options.evaluate_every != 0 &&
+                   epoch % options.evaluate_every == 0);
+    if (r.evaluated) {
+      TB_ASSIGN_OR_RETURN(r.accuracy, Accuracy(model, test, &probs));
+    }
     history->push_back(r);
     if (options.on_epoch) options.on_epoch(r);
   }

@@ -47,7 +47,8 @@ absl::Status CheckFits(const nn::ModelSpec& spec, const FloatSplit& train);
 struct EpochResult {
   uint64_t epoch = 0;    // 1-based
   double loss = 0;       // mean training loss of the epoch's steps
-  double accuracy = 0;   // on the test split, after the epoch
+  double accuracy = 0;   // on the test split, after the epoch (if evaluated)
+  bool evaluated = true;  // false: an epoch TrainOptions::evaluate_every skips
   double seconds = 0;    // training time of the epoch (no evaluation)
   size_t samples = 0;    // trained on in the epoch
 };
@@ -62,6 +63,9 @@ struct Progress {
 struct TrainOptions {
   uint64_t epochs = 1;
   uint64_t shuffle_seed = 1;  // the order; initialisation is the spec's
+  // Evaluate after every this many epochs, and always after the last one;
+  // 0: only after the last.
+  uint64_t evaluate_every = 1;
   // Called about 20 times per epoch, and after each epoch; may be empty.
   std::function<void(const Progress&)> on_progress;
   std::function<void(const EpochResult&)> on_epoch;

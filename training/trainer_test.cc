@@ -108,6 +108,32 @@ TEST(TrainerTest, TrainsEvaluatesEachEpochAndReplaysExactly) {
   EXPECT_EQ(again->SaveCheckpoint(), model->SaveCheckpoint());
 }
 
+TEST(TrainerTest, EvaluatesEveryNthEpochAndAlwaysTheLast) {
+  const FloatSplit train = ToFloatSplit(Quadrants(40), 0);
+  const FloatSplit test = ToFloatSplit(Quadrants(20), 0);
+  TrainOptions every;
+  every.epochs = 5;
+  std::vector<EpochResult> all;
+  auto a = Softmax();
+  ASSERT_TRUE(TrainAndEvaluate(*a, train, test, every, &all).ok());
+  for (uint64_t n : {0, 2}) {
+    TrainOptions sparse = every;
+    sparse.evaluate_every = n;
+    std::vector<EpochResult> some;
+    auto b = Softmax();
+    ASSERT_TRUE(TrainAndEvaluate(*b, train, test, sparse, &some).ok());
+    ASSERT_EQ(some.size(), 5u);
+    for (size_t i = 0; i < 5; ++i) {
+      const bool expected = i == 4 || (n != 0 && (i + 1) % n == 0);
+      EXPECT_EQ(some[i].evaluated, expected) << "n=" << n << " epoch " << i + 1;
+      EXPECT_EQ(some[i].loss, all[i].loss);  // evaluation does not train
+      if (expected) {
+        EXPECT_EQ(some[i].accuracy, all[i].accuracy);
+      }
+    }
+  }
+}
+
 TEST(TrainerTest, ARemainderSmallerThanABatchIsSkippedEachEpoch) {
   const FloatSplit train = ToFloatSplit(Quadrants(10), 0);
   auto model = Softmax(",batch=4");
