@@ -71,8 +71,8 @@ constexpr Recipe kRecipes[] = {
     // Validation 0.9278 after 4 epochs, 0.9322 after 5, 0.9342 after 6. The
     // 5-epoch run scored 0.9235 on test: validation ran 0.9 points above test,
     // so the recipe now needs validation >= target + 0.009, which 6 epochs
-    // give (test 0.9269 in 58.4 s on 2 Zen 3 cores; BENCHMARKS.md "Time to
-    // accuracy" tells both test looks).
+    // give (test 0.9269 in 54.8 s on 2 Zen 3 cores, validating once;
+    // BENCHMARKS.md "Time to accuracy" tells both test looks).
     {0.925,
      "cnn:conv=16x32,kernel=3,padding=same,hidden=128,bn=1,opt=adam,"
      "lr=0.003,batch=64,sched=onecycle,smooth=0.1,hflip=0.5,tta=flip@6"},
