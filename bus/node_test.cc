@@ -15,6 +15,7 @@
 #include "bus/bus.h"
 #include "bus/message.h"
 #include "bus/protocol.h"
+#include "bus/test_node.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 #include "gtest/gtest.h"
@@ -25,27 +26,7 @@ namespace {
 // Failure bound only: every wait below ends as soon as its reply arrives.
 constexpr std::chrono::seconds kTimeout{20};
 
-struct Node {
-  Node() {
-    cfg.load<caf::io::middleman>();
-    AddBusTypes(cfg);
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    bus = std::make_unique<Bus>(*sys);
-  }
-  ~Node() { Shutdown(); }
-  // Stops the directory (and its resources and bindings) and the system.
-  void Shutdown() {
-    if (!sys) return;
-    caf::anon_send_exit(bus->directory(), caf::exit_reason::user_shutdown);
-    bus.reset();
-    sys.reset();
-  }
-
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<Bus> bus;
-};
+using Node = TestNode;
 
 // Subscribes to `source`, forwards every Sample to `out` and returns credit.
 caf::behavior Forwarder(caf::event_based_actor* self, resource_actor source,

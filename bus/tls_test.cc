@@ -15,6 +15,7 @@
 #include "bus/bus.h"
 #include "bus/cluster_certs.h"
 #include "bus/node.h"
+#include "bus/test_node.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 #include "gmock/gmock.h"
@@ -25,23 +26,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Node {
-  explicit Node(const TlsOptions& tls) {
-    cfg.load<caf::io::middleman>();
-    ConfigureTls(cfg, tls);
-    AddBusTypes(cfg);
-    cfg.set("logger.verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    bus = std::make_unique<Bus>(*sys);
-  }
-  ~Node() {
-    caf::anon_send_exit(bus->directory(), caf::exit_reason::user_shutdown);
-    bus.reset();
-    sys.reset();
-  }
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<Bus> bus;
+// A node whose links use `tls`.
+struct Node : TestNode {
+  explicit Node(const TlsOptions& tls)
+      : TestNode([&](caf::actor_system_config& cfg) {
+          ConfigureTls(cfg, tls);
+        }) {}
 };
 
 TlsOptions Resolved(const std::string& dir, const std::string& name) {
