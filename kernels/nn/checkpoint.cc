@@ -22,12 +22,14 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "kernels/nn/network.h"
+#include "kernels/nn/plan.h"
 
 namespace trainbus::nn::internal {
 namespace {
@@ -75,38 +77,63 @@ class Reader {
   size_t pos_ = 0;
 };
 
+// Calls visit(name, tensor, array) for every tensor, in checkpoint order:
+// the parameters (array -1), each state array's copy of them (array s, named
+// "<tensor>/<state_name(s)>"), then the buffers (array -2).
+constexpr int kParams = -1, kBuffers = -2;
+template <class StateName, class Visit>
+void ForEachTensor(const std::vector<TensorInfo>& tensors,
+                   const std::vector<TensorInfo>& buffers, size_t states,
+                   StateName state_name, Visit visit) {
+  for (const TensorInfo& t : tensors) visit(t.name, t, kParams);
+  for (size_t s = 0; s < states; ++s) {
+    for (const TensorInfo& t : tensors) {
+      visit(absl::StrCat(t.name, "/", state_name(s)), t, static_cast<int>(s));
+    }
+  }
+  for (const TensorInfo& t : buffers) visit(t.name, t, kBuffers);
+}
+
 struct Entry {
   std::string name;
   std::vector<uint32_t> shape;
-  const float* src;
+  const float* src;  // null in a plan's table
   float* dst;
   size_t size;
 };
 
-// Parameters, then optimizer state, in checkpoint order.
+// The tensors of `net`; with `mutable_net` (the same network), writable.
 std::vector<Entry> Entries(Network* mutable_net, const Network& net) {
   std::vector<Entry> entries;
-  for (const TensorInfo& t : net.tensors()) {
-    entries.push_back({t.name, t.shape, net.params() + t.offset,
-                       mutable_net ? mutable_net->mutable_params() + t.offset
-                                   : nullptr,
-                       t.size});
-  }
-  for (size_t s = 0; s < net.state_count(); ++s) {
-    for (const TensorInfo& t : net.tensors()) {
-      entries.push_back(
-          {absl::StrCat(t.name, "/", net.state_name(s)), t.shape,
-           net.state(s) + t.offset,
-           mutable_net ? mutable_net->mutable_state(s) + t.offset : nullptr,
-           t.size});
-    }
-  }
-  for (const TensorInfo& t : net.buffer_tensors()) {
-    entries.push_back({t.name, t.shape, net.buffers() + t.offset,
-                       mutable_net ? mutable_net->mutable_buffers() + t.offset
-                                   : nullptr,
-                       t.size});
-  }
+  ForEachTensor(
+      net.tensors(), net.buffer_tensors(), net.state_count(),
+      [&](size_t s) { return net.state_name(s); },
+      [&](std::string name, const TensorInfo& t, int array) {
+        const float* src = array == kParams    ? net.params()
+                           : array == kBuffers ? net.buffers()
+                                               : net.state(array);
+        float* dst = nullptr;
+        if (mutable_net != nullptr) {
+          dst = array == kParams    ? mutable_net->mutable_params()
+                : array == kBuffers ? mutable_net->mutable_buffers()
+                                    : mutable_net->mutable_state(array);
+        }
+        entries.push_back({std::move(name), t.shape, src + t.offset,
+                           dst ? dst + t.offset : nullptr, t.size});
+      });
+  return entries;
+}
+
+// The tensors a network of `plan` will have, with no memory behind them: a
+// checkpoint's table is checked against this before anything is allocated.
+std::vector<Entry> PlannedEntries(const NetworkPlan& plan) {
+  std::vector<Entry> entries;
+  ForEachTensor(
+      plan.tensors(), plan.buffers(), plan.state_count(),
+      [&](size_t s) { return plan.state_name(s); },
+      [&](std::string name, const TensorInfo& t, int) {
+        entries.push_back({std::move(name), t.shape, nullptr, nullptr, t.size});
+      });
   return entries;
 }
 
@@ -180,16 +207,24 @@ absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes,
     return Corrupt(absl::StrCat("bad spec: ", spec.status().message()));
   }
   if (respec != nullptr) spec = *respec;
-  const std::string spec_text = FormatModelSpec(*spec);
-  absl::StatusOr<std::unique_ptr<Network>> net = Network::Create(*spec);
-  if (!net.ok()) return net.status();
-  std::vector<Entry> entries = Entries(net->get(), **net);
-  if (count != entries.size()) {
+  // Check the whole tensor table and the file's length against the plan
+  // first: the spec alone can ask for gigabytes (a wide model, a large
+  // batch), and a few corrupt bytes must not cost that before they are
+  // found out.
+  absl::StatusOr<NetworkPlan> plan = PlanNetwork(*spec);
+  if (!plan.ok()) {
+    if (respec != nullptr) return plan.status();
+    return Corrupt(absl::StrCat("bad spec: ", plan.status().message()));
+  }
+  const std::string spec_text = FormatModelSpec(plan->spec());
+  const std::vector<Entry> planned = PlannedEntries(*plan);
+  if (count != planned.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint has ", count, " tensors but model '", spec_text,
-        "' has ", entries.size()));
+        "' has ", planned.size()));
   }
-  for (const Entry& e : entries) {
+  uint64_t floats = 0;
+  for (const Entry& e : planned) {
     uint32_t name_len = 0, rank = 0;
     std::string_view name;
     if (!r.Get(&name_len) || !r.GetBytes(name_len, &name) || !r.Get(&rank) ||
@@ -208,14 +243,17 @@ absl::StatusOr<std::unique_ptr<Network>> LoadNetwork(std::string_view bytes,
           "' with shape ", absl::StrJoin(e.shape, "x"), " in model '",
           spec_text, "'"));
     }
+    floats += e.size;
   }
-  size_t floats = 0;
-  for (const Entry& e : entries) floats += e.size;
   if (r.remaining() != floats * sizeof(float)) {
     return Corrupt(absl::StrCat("expected ", floats * sizeof(float),
                                 " bytes of weights, found ", r.remaining()));
   }
-  for (const Entry& e : entries) {
+  // Only now build the network (its weights are as large as the bytes just
+  // counted; activations wait for the first step or prediction).
+  absl::StatusOr<std::unique_ptr<Network>> net = Network::Create(*spec);
+  if (!net.ok()) return net.status();
+  for (const Entry& e : Entries(net->get(), **net)) {
     std::string_view data;
     r.GetBytes(e.size * sizeof(float), &data);
     std::memcpy(e.dst, data.data(), data.size());

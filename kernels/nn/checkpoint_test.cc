@@ -1,3 +1,5 @@
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -107,6 +109,50 @@ TEST(CheckpointTest, CorruptOrTruncatedBytesAreErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(std::string(r.status().message()).find("bytes of weights"),
             std::string::npos) << r.status();
+}
+
+long PeakRssKiB() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// Found by //fuzz:checkpoint_fuzzer (fuzz/corpus/checkpoint/oom-ec11d38c...):
+// 99 bytes whose spec is a valid CNN with 282 channels at batch 1000, ~2.4 GB
+// of activations. The loader used to build the network before reading the
+// tensor table; it now checks the table and the length against the plan
+// first, and allocates nothing the bytes cannot back.
+TEST(CheckpointTest, AHeaderClaimingGigabytesIsRefusedBeforeAllocating) {
+  std::string body("TBNNCKPT", 8);
+  const uint32_t version = 1;
+  body.append(reinterpret_cast<const char*>(&version), 4);
+  const std::string spec =
+      "cnn:conv=282,hidden=1,opt=sgd,lr=0.01,momentum=0.9,wd=0,batch=1000";
+  const uint32_t spec_len = static_cast<uint32_t>(spec.size());
+  body.append(reinterpret_cast<const char*>(&spec_len), 4);
+  body.append(spec);
+  body.append(std::string(8 + 4, '\0'));  // steps, a tensor count of 0
+  const long before = PeakRssKiB();
+  auto r = LoadModel(Reseal(body));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("tensors but model"),
+            std::string::npos) << r.status();
+  // Every tensor listed, but the weights missing: refused by length.
+  auto full = Trained("cnn:conv=282,hidden=1,batch=2", 0)->SaveCheckpoint();
+  full.resize(full.size() - 8);
+  const size_t at = full.find("batch=2");
+  ASSERT_NE(at, std::string::npos);
+  full.replace(at, 7, "batch=1000");
+  uint32_t stored_len = 0;
+  std::memcpy(&stored_len, full.data() + 12, 4);
+  stored_len += 3;  // "batch=1000" is 3 bytes longer
+  std::memcpy(full.data() + 12, &stored_len, 4);
+  r = LoadModel(Reseal(full.substr(0, full.size() / 2)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("bytes of weights"),
+            std::string::npos) << r.status();
+  EXPECT_LT(PeakRssKiB() - before, 256 << 10)
+      << "the loader allocated by what the header claimed";
 }
 
 TEST(CheckpointTest, ShapeMismatchIsAnError) {

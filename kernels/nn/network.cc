@@ -74,8 +74,7 @@ absl::Status Network::Build() {
 
   params_ = kernels::AlignedFloats(param_count_);
   grads_ = kernels::AlignedFloats(param_count_);
-  const size_t states = plan.optimizer_states() + (s.average > 0.0f ? 1 : 0);
-  for (size_t i = 0; i < states; ++i) {
+  for (size_t i = 0; i < plan.state_count(); ++i) {
     state_.emplace_back(param_count_);
   }
   // Seeded init: each tensor gets its own stream derived from the seed.
@@ -116,7 +115,6 @@ absl::Status Network::Build() {
     average_layers_ = BindLayers(avg, nullptr);
   }
   fused_.assign(layers_.size(), false);
-  EnsureCapacity(s.batch_size);
   return absl::OkStatus();
 }
 
@@ -162,18 +160,29 @@ std::vector<std::unique_ptr<Layer>> Network::BindLayers(float* params,
   return layers;
 }
 
-size_t Network::optimizer_states() const {
-  return NetworkPlan(spec_).optimizer_states();
-}
-
 const char* Network::state_name(size_t i) const {
-  if (i >= optimizer_states()) return "average";
-  if (spec_.optimizer == "momentum") return "momentum";
-  return i == 0 ? "adam_m" : "adam_v";
+  return NetworkPlan(spec_).state_name(i);
 }
 
-void Network::EnsureCapacity(size_t batch) const {
-  if (batch <= capacity_) return;
+absl::Status Network::EnsureCapacity(size_t batch) const {
+  if (batch <= capacity_) return absl::OkStatus();
+  // Activations are sized by the batch of the call, on first use: a model
+  // loaded only to predict never holds its training batch's activations.
+  try {
+    GrowScratch(batch);
+  } catch (const std::bad_alloc&) {
+    capacity_ = 0;
+    acts_.clear();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "out of memory for the activations of a batch of ", batch,
+        " in model '", FormatModelSpec(spec_),
+        "'; use a smaller batch or a smaller model"));
+  }
+  return absl::OkStatus();
+}
+
+void Network::GrowScratch(size_t batch) const {
+  capacity_ = 0;
   size_t widest = spec_.InputSize();
   acts_.clear();
   for (const auto& layer : layers_) {
@@ -235,7 +244,7 @@ absl::StatusOr<float> Network::ForwardLoss(const float* x,
   }
   absl::Status v = Validate(x, labels, batch);
   if (!v.ok()) return v;
-  EnsureCapacity(batch);
+  TB_RETURN_IF_ERROR(EnsureCapacity(batch));
   const float* logits = Forward(layers_, x, batch, /*training=*/true);
   const float loss = kernels::SoftmaxCrossEntropyForward(
       logits, labels, batch, spec_.classes, probs_.data(),
@@ -405,7 +414,7 @@ absl::Status Network::Predict(const float* x, size_t batch,
   }
   const size_t chunk =
       std::max(capacity_, std::min(batch, kMaxPredictChunk));
-  EnsureCapacity(chunk);
+  TB_RETURN_IF_ERROR(EnsureCapacity(chunk));
   const size_t in = spec_.InputSize();
   for (size_t start = 0; start < batch; start += chunk) {
     PredictChunk(average_layers_.empty() ? layers_ : average_layers_,

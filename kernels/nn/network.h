@@ -75,8 +75,10 @@ class Network final : public Model {
   // Layers reading weights from `params` (grads may be null: inference only).
   // Batch norm layers share the one set of running statistics.
   std::vector<std::unique_ptr<Layer>> BindLayers(float* params, float* grads);
-  size_t optimizer_states() const;
-  void EnsureCapacity(size_t batch) const;
+  // Grows the activations and scratch to `batch` samples; ResourceExhausted
+  // (nothing kept) when they do not fit.
+  absl::Status EnsureCapacity(size_t batch) const;
+  void GrowScratch(size_t batch) const;  // may throw std::bad_alloc
   absl::Status Validate(const float* x, const int32_t* labels,
                         size_t batch) const;
   // Returns the logits (batch, classes).

@@ -152,6 +152,16 @@ size_t NetworkPlan::optimizer_states() const {
   return spec_.optimizer == "momentum" ? 1 : 0;
 }
 
+size_t NetworkPlan::state_count() const {
+  return optimizer_states() + (spec_.average > 0.0f ? 1 : 0);
+}
+
+const char* NetworkPlan::state_name(size_t i) const {
+  if (i >= optimizer_states()) return "average";
+  if (spec_.optimizer == "momentum") return "momentum";
+  return i == 0 ? "adam_m" : "adam_v";
+}
+
 ModelCost NetworkPlan::Cost() const {
   ModelCost cost;
   cost.parameters = parameter_count_;
@@ -183,7 +193,7 @@ ModelCost NetworkPlan::Cost() const {
     cost.training_macs += macs * (params_below ? 3 : 2);
     params_below = params_below || macs > 0;
   }
-  const uint64_t states = optimizer_states() + (spec_.average > 0.0f ? 1 : 0);
+  const uint64_t states = state_count();
   cost.training_bytes =
       4 * (parameter_count_ * (2 + states) + buffer_count_ + activations +
            2 * widest * batch +

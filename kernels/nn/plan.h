@@ -74,6 +74,12 @@ class NetworkPlan {
   size_t parameter_count() const { return parameter_count_; }
   // Optimizer state arrays the spec's optimizer keeps per parameter.
   size_t optimizer_states() const;
+  // Every state array Network keeps per parameter: the optimizer's, then the
+  // averaged weights when spec().average > 0.
+  size_t state_count() const;
+  // "momentum", "adam_m", "adam_v" or "average": the suffix of state i's
+  // tensors in a checkpoint.
+  const char* state_name(size_t i) const;
   ModelCost Cost() const;
 
  private:
