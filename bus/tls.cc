@@ -189,7 +189,7 @@ absl::StatusOr<TlsOptions> ResolveTls(const TlsSettings& s,
                                       const std::string& name) {
   if (!s.given()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the processes of a placed run talk over TLS unless told otherwise: "
+        "trainbus processes talk to each other over TLS unless told otherwise: "
         "give --tls_dir=DIR (make it with `trainbus cluster-certs DIR "
         "--nodes=...`; ", name, " uses DIR/ca.pem, DIR/", name, ".pem and DIR/",
         name, ".key), or --insecure for plain TCP on a network you trust"));

@@ -1,7 +1,7 @@
 // For tests: a registry actor served through the middleman on a free
 // loopback port, in an actor system of its own.
 //
-//   LoopbackRegistry node(store);
+//   LoopbackRegistry node(store);          // or (store, tls): over TLS
 //   ASSERT_TRUE(node.ok()) << node.error();
 //   ... connect to 127.0.0.1:node.port() ...
 //
@@ -15,7 +15,9 @@
 #include <string>
 #include <utility>
 
+#include "bus/tls.h"
 #include "registry/registry_actor.h"
+#include "registry/registry_node.h"
 #include "registry/store.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -24,11 +26,12 @@ namespace trainbus::registry::testing {
 
 class LoopbackRegistry {
  public:
-  explicit LoopbackRegistry(std::shared_ptr<Store> store)
-      : system_(Configure(config_)),
+  explicit LoopbackRegistry(std::shared_ptr<Store> store,
+                            const bus::TlsOptions& tls = {})
+      : system_(Configure(config_, tls)),
         registry_(SpawnRegistryActor(system_, std::move(store))) {
     caf::expected<uint16_t> port =
-        system_.middleman().publish(registry_, 0, "127.0.0.1");
+        bus::PublishActor(system_, registry_, 0, "127.0.0.1");
     if (port) {
       port_ = *port;
     } else {
@@ -37,7 +40,7 @@ class LoopbackRegistry {
   }
 
   ~LoopbackRegistry() {
-    if (ok()) (void)system_.middleman().unpublish(registry_, port_);
+    if (ok()) bus::UnpublishActor(system_, registry_.address(), port_);
     caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
     registry_ = nullptr;
   }
@@ -52,9 +55,9 @@ class LoopbackRegistry {
   const registry_actor& actor() const { return registry_; }
 
  private:
-  static caf::actor_system_config& Configure(caf::actor_system_config& cfg) {
-    AddRegistryMessageTypes(cfg);
-    cfg.load<caf::io::middleman>();
+  static caf::actor_system_config& Configure(caf::actor_system_config& cfg,
+                                             const bus::TlsOptions& tls) {
+    ConfigureRegistrySystem(cfg, tls);
     return cfg;
   }
 

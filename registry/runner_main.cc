@@ -5,7 +5,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/command_line.h"
+#include "bus/tls.h"
 #include "registry/registry_actor.h"
+#include "registry/registry_node.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 
@@ -20,7 +22,14 @@ the results, until no task is open.
 flags:
   --registry_dir DIR    open the registry directly (default: as
                         `trainbus registry`: $TRAINBUS_REGISTRY_DIR, ...)
-  --registry_node H:P   use a registry published by another process instead
+  --registry_node H:P   use a registry served by `trainbus registry-node`
+                        instead; over TLS (--tls_dir=DIR with DIR/ca.pem and
+                        DIR/<tls_name>.pem and .key, as `trainbus
+                        cluster-certs DIR --nodes=registry,runner` makes
+                        them; or --tls_certificate, --tls_key, --tls_cafile)
+                        or, by name, --insecure plain TCP
+  --tls_name N          the certificate's name under --tls_dir (default
+                        runner)
   --runner_id ID        name in the task queue (default: host-pid-random)
   --lease_ms N          lease per claim, renewed by heartbeats (default 30000)
   --heartbeat_ms N      how often to renew (default: lease / 3)
@@ -42,18 +51,21 @@ struct RunnerFlags {
   int64_t heartbeat_ms = 0;
   int64_t max_tasks = 0;
   bool forever = false;
+  bus::TlsSettings tls;
+  std::string tls_name = "runner";
 };
 
 std::string ParseRunnerFlags(const std::vector<std::string>& args,
                              RunnerFlags& flags) {
   absl::StatusOr<std::vector<base::LongFlag>> split =
-      base::SplitLongFlags(args, /*switches=*/{"forever"});
+      base::SplitLongFlags(args, /*switches=*/{"forever", "insecure"});
   if (!split.ok()) return std::string(split.status().message());
   for (const auto& [name, value] : *split) {
-    if (name == "forever") {
-      flags.forever = true;
+    if (name == "forever" || name == "insecure") {
+      (name == "forever" ? flags.forever : flags.tls.insecure) = true;
       continue;
     }
+    if (bus::ReadTlsFlag(name, value, &flags.tls)) continue;
     int64_t* number = name == "lease_ms"       ? &flags.lease_ms
                       : name == "heartbeat_ms" ? &flags.heartbeat_ms
                       : name == "max_tasks"    ? &flags.max_tasks
@@ -69,11 +81,17 @@ std::string ParseRunnerFlags(const std::vector<std::string>& args,
       flags.registry_node = value;
     } else if (name == "runner_id") {
       flags.runner_id = value;
+    } else if (name == "tls_name" && !value.empty()) {
+      flags.tls_name = value;
     } else {
       return absl::StrCat("unknown flag --", name);
     }
   }
   if (flags.lease_ms == 0) return "--lease_ms must be > 0";
+  if (flags.registry_node.empty() && flags.tls.given()) {
+    return "the TLS flags and --insecure are for --registry_node; a registry "
+           "opened with --registry_dir is local files";
+  }
   return "";
 }
 
@@ -128,17 +146,21 @@ int RunnerMain(const std::vector<std::string>& args, const TaskFn& fn,
         << flags.registry_node << "'\n";
     return 2;
   }
+  absl::StatusOr<bus::TlsOptions> tls =
+      bus::ResolveTls(flags.tls, flags.tls_name);
+  if (!tls.ok()) {
+    err << "trainbus runner: " << tls.status().message() << "\n";
+    return tls.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (!tls->enabled()) err << bus::kInsecureWarning << "\n";
   caf::actor_system_config cfg;
-  AddRegistryMessageTypes(cfg);
-  cfg.load<caf::io::middleman>();
+  ConfigureRegistrySystem(cfg, *tls);
   caf::actor_system system{cfg};
-  caf::expected<registry_actor> remote =
-      system.middleman().remote_actor<registry_actor>(
-          flags.registry_node.substr(0, colon), static_cast<uint16_t>(port));
-  if (!remote) {
-    err << "trainbus runner: cannot reach registry node "
-        << flags.registry_node << " (" << system.render(remote.error())
-        << "); start it or fix --registry_node\n";
+  absl::StatusOr<registry_actor> remote = bus::ConnectActor<registry_actor>(
+      system, "registry node", flags.registry_node.substr(0, colon),
+      static_cast<uint16_t>(port));
+  if (!remote.ok()) {
+    err << "trainbus runner: " << remote.status().message() << "\n";
     return 1;
   }
   RemoteTaskQueue queue(system, *remote);

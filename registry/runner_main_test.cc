@@ -4,6 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bus/cluster_certs.h"
+#include "bus/tls.h"
 #include "registry/loopback_registry.h"
 #include "registry/registry_actor.h"
 #include "registry/store.h"
@@ -51,20 +53,79 @@ TEST(RunnerMainTest, RunsAgainstARegistryDirectory) {
   EXPECT_EQ(OrFail(store->CheckUnfinished()), 1);
 }
 
-TEST(RunnerMainTest, RunsAgainstARegistryNode) {
-  std::string root = testing::NewTempDir("rm");
-  std::shared_ptr<Store> store = StoreWithTasks(root, 2);
-  ASSERT_NE(store, nullptr);
-  testing::LoopbackRegistry node(store);
+// The registry's TLS files: `name` of the CA in `dir`.
+bus::TlsOptions Tls(const std::string& dir, const std::string& name) {
+  bus::TlsSettings settings;
+  settings.dir = dir;
+  absl::StatusOr<bus::TlsOptions> tls = bus::ResolveTls(settings, name);
+  EXPECT_TRUE(tls.ok()) << tls.status();
+  return tls.value_or(bus::TlsOptions{});
+}
+
+class RegistryNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    certs_ = testing::NewTempDir("certs") + "/cluster";
+    other_ = testing::NewTempDir("other") + "/cluster";
+    ASSERT_TRUE(bus::MakeClusterCerts(certs_, {"registry", "runner"}).ok());
+    ASSERT_TRUE(bus::MakeClusterCerts(other_, {"runner"}).ok());
+    store_ = StoreWithTasks(testing::NewTempDir("rm"), 2);
+    ASSERT_NE(store_, nullptr);
+  }
+  std::string certs_, other_;
+  std::shared_ptr<Store> store_;
+};
+
+TEST_F(RegistryNodeTest, ARunnerWithTheClustersCertificateRunsItsTasks) {
+  testing::LoopbackRegistry node(store_, Tls(certs_, "registry"));
   ASSERT_TRUE(node.ok()) << node.error();
   std::ostringstream out, err;
   int rc = RunnerMain({"--registry_node",
                        absl::StrCat("127.0.0.1:", node.port()),
+                       "--tls_dir=" + certs_, "--runner_id=n1"},
+                      Train(), out, err);
+  EXPECT_EQ(rc, 0) << err.str();
+  EXPECT_TRUE(absl::StrContains(out.str(), "finished 2")) << out.str();
+  EXPECT_EQ(OrFail(store_->LoadModelBlob("", "t1")), "w-t1");
+  EXPECT_EQ(err.str(), "");  // no warning over TLS
+}
+
+TEST_F(RegistryNodeTest, ARunnerFromAnotherCaIsRefusedAndClaimsNothing) {
+  testing::LoopbackRegistry node(store_, Tls(certs_, "registry"));
+  ASSERT_TRUE(node.ok()) << node.error();
+  std::ostringstream out, err;
+  int rc = RunnerMain({"--registry_node",
+                       absl::StrCat("127.0.0.1:", node.port()),
+                       "--tls_dir=" + other_, "--runner_id=n1"},
+                      Train(), out, err);
+  EXPECT_EQ(rc, 1);
+  EXPECT_TRUE(absl::StrContains(err.str(), "refused the registry node at"))
+      << err.str();
+  EXPECT_EQ(OrFail(store_->CheckUnfinished()), 2);  // nothing was claimed
+}
+
+TEST_F(RegistryNodeTest, PlainTcpOnlyByNameAndWithAWarning) {
+  testing::LoopbackRegistry node(store_);
+  ASSERT_TRUE(node.ok()) << node.error();
+  const std::string address = absl::StrCat("127.0.0.1:", node.port());
+  std::ostringstream out, err;
+  EXPECT_EQ(RunnerMain({"--registry_node", address}, Train(), out, err), 2);
+  EXPECT_TRUE(absl::StrContains(err.str(), "--tls_dir=DIR")) << err.str();
+  EXPECT_TRUE(absl::StrContains(err.str(), "--insecure")) << err.str();
+  // A TLS runner against a plain registry is told, not left hanging.
+  err.str("");
+  EXPECT_EQ(RunnerMain({"--registry_node", address, "--tls_dir=" + certs_},
+                       Train(), out, err),
+            1);
+  EXPECT_TRUE(absl::StrContains(err.str(), "refused the registry node"))
+      << err.str();
+  err.str("");
+  int rc = RunnerMain({"--registry_node", address, "--insecure",
                        "--runner_id=n1"},
                       Train(), out, err);
   EXPECT_EQ(rc, 0) << err.str();
   EXPECT_TRUE(absl::StrContains(out.str(), "finished 2")) << out.str();
-  EXPECT_EQ(OrFail(store->LoadModelBlob("", "t1")), "w-t1");
+  EXPECT_TRUE(absl::StrContains(err.str(), "WARNING: --insecure")) << err.str();
 }
 
 TEST(RunnerMainTest, BadFlags) {
@@ -73,6 +134,9 @@ TEST(RunnerMainTest, BadFlags) {
   EXPECT_EQ(RunnerMain({"--nope=1"}, Train(), out, err), 2);
   EXPECT_EQ(RunnerMain({"--registry_node", "localhost"}, Train(), out, err), 2);
   EXPECT_TRUE(absl::StrContains(err.str(), "host:port"));
+  EXPECT_EQ(RunnerMain({"--registry_dir=/tmp", "--insecure"}, Train(), out, err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err.str(), "are for --registry_node"));
   EXPECT_TRUE(absl::StrContains(err.str(), "`trainbus runner help`"));
 }
 

@@ -1,6 +1,5 @@
 #include "serving/replica_node.h"
 
-#include <signal.h>
 #include <time.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include "base/status_error.h"
 #include "base/status_macros.h"
 #include "bus/node.h"
+#include "bus/serve_process.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 #include "kernels/nn/model.h"
@@ -79,12 +79,6 @@ absl::StatusOr<replica_actor> Spawn(caf::actor_system& system,
   return out;
 }
 
-// Blocks until SIGINT or SIGTERM (blocked in every thread beforehand).
-void AwaitStopSignal(const sigset_t& stop) {
-  int signal = 0;
-  sigwait(&stop, &signal);
-}
-
 }  // namespace
 
 void ConfigureReplicaSystem(caf::actor_system_config& cfg,
@@ -142,67 +136,19 @@ int ReplicaNodeMain(const std::vector<std::string>& args, std::ostream& out,
       return 0;
     }
   }
-  absl::StatusOr<std::vector<base::LongFlag>> flags =
-      base::SplitLongFlags(args, /*switches=*/{"insecure"});
-  std::string name, listen = "127.0.0.1:0";
-  bus::TlsSettings settings;
-  for (const base::LongFlag& f : flags.ok() ? *flags
-                                            : std::vector<base::LongFlag>{}) {
-    if (f.name == "name") {
-      name = f.value;
-    } else if (f.name == "listen") {
-      listen = f.value;
-    } else if (f.name == "insecure" && f.value.empty()) {
-      settings.insecure = true;
-    } else if (!bus::ReadTlsFlag(f.name, f.value, &settings)) {
-      flags = absl::InvalidArgumentError(
-          absl::StrCat("unknown or bad flag --", f.name, "=", f.value));
-      break;
-    }
+  absl::StatusOr<bus::ServeFlags> flags = bus::ParseServeFlags(
+      args, /*default_name=*/"", [](const base::LongFlag&) { return false; });
+  if (!flags.ok()) {
+    err << "trainbus replica-node: " << flags.status().message() << "\n";
+    return flags.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  const size_t colon = listen.rfind(':');
-  uint32_t port = 0;
-  if (flags.ok() && (name.empty() || colon == std::string::npos ||
-                     !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-                     port > 65535)) {
-    flags = absl::InvalidArgumentError(
-        "give --name=N and --listen=HOST:PORT (port 0: any free one)");
-  }
-  absl::StatusOr<bus::TlsOptions> tls =
-      flags.ok() ? bus::ResolveTls(settings, name)
-                 : absl::StatusOr<bus::TlsOptions>(flags.status());
-  if (!tls.ok()) {
-    err << "trainbus replica-node: " << tls.status().message() << "\n";
-    return tls.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  if (!tls->enabled()) err << bus::kInsecureWarning << std::endl;
-  sigset_t stop, old;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, &old);
-  int code = 0;
-  {
-    caf::actor_system_config cfg;
-    ConfigureReplicaSystem(cfg, *tls);
-    caf::actor_system system{cfg};
-    replica_host_actor host = system.spawn(ReplicaHost);
-    const std::string host_name = listen.substr(0, colon);
-    caf::expected<uint16_t> bound = bus::PublishActor(
-        system, host, static_cast<uint16_t>(port), host_name);
-    if (!bound) {
-      err << "trainbus replica-node: cannot listen on " << listen << ": "
-          << system.render(bound.error()) << "\n";
-      code = 1;
-    } else {
-      out << "LISTENING " << host_name << ":" << *bound << std::endl;
-      AwaitStopSignal(stop);
-      bus::UnpublishActor(system, host.address(), *bound);
-    }
-    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return code;
+  return bus::ServeUntilStopped<replica_host_actor>(
+      "trainbus replica-node", *flags,
+      [&](caf::actor_system_config& cfg) {
+        ConfigureReplicaSystem(cfg, flags->tls);
+      },
+      [](caf::actor_system& system) { return system.spawn(ReplicaHost); },
+      out, err);
 }
 
 }  // namespace trainbus::serving

@@ -3,6 +3,8 @@
 //   trainbus registry ls models --sort 'test_accuracy desc'
 //   trainbus registry best --sort test_accuracy
 //   trainbus runner --registry_dir=DIR        (claims and trains sweep tasks)
+//   trainbus registry-node --registry_dir=DIR --listen=0.0.0.0:4200 --tls_dir=certs
+//   trainbus runner --registry_node=HOST:4200 --tls_dir=certs   (elsewhere)
 //   trainbus run experiments/parallel_models.yaml --epochs=2
 //   trainbus reproduce 3 --registry_dir=DIR  (re-runs run 3, compares weights)
 //   trainbus validate experiments/parallel_models.yaml
@@ -23,6 +25,7 @@
 
 #include "bus/cluster_certs.h"
 #include "registry/registry_cli.h"
+#include "registry/registry_node.h"
 #include "actors/topology/train_task.h"
 #include "topology/cli.h"
 #include "topology/node.h"
@@ -40,9 +43,12 @@ constexpr char kUsage[] =
     "                 (ls|show|best|tasks|unfinished|alias|delete|verify;\n"
     "                  `trainbus registry help`)\n"
     "  runner ...     claim training tasks from a registry and run them\n"
-    "                 (--registry_dir=DIR | --registry_node=HOST:PORT,\n"
-    "                  --data_dir, --lease_ms, --max_tasks, --forever;\n"
-    "                  `trainbus runner help`)\n"
+    "                 (--registry_dir=DIR | --registry_node=HOST:PORT\n"
+    "                  --tls_dir=DIR, --data_dir, --lease_ms, --max_tasks,\n"
+    "                  --forever; `trainbus runner help`)\n"
+    "  registry-node ...  serves a registry to other machines' runners\n"
+    "                 (--registry_dir=DIR --listen=HOST:PORT --tls_dir=DIR;\n"
+    "                  `trainbus registry-node help`)\n"
     "  run SPEC ...   run a topology spec in this process (--epochs,\n"
     "                 --models, --train_limit, ...; `trainbus run --help`);\n"
     "                 with --nodes=n1=HOST:PORT,... its `node:` parts run\n"
@@ -83,6 +89,7 @@ int main(int argc, char** argv) {
   static constexpr std::pair<const char*, Main> kCommands[] = {
       {"registry", trainbus::registry::RunRegistryCli},
       {"runner", trainbus::actors::TrainRunnerMain},
+      {"registry-node", trainbus::registry::RegistryNodeMain},
       {"run",
        [](const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err) {
