@@ -2,8 +2,6 @@
 
 #include <pthread.h>
 
-#include <iostream>
-
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,7 +10,8 @@ namespace trainbus::bus {
 
 absl::StatusOr<ServeFlags> ParseServeFlags(
     const std::vector<std::string>& args, const std::string& default_name,
-    const std::function<bool(const base::LongFlag&)>& extra) {
+    const std::function<bool(const base::LongFlag&)>& extra,
+    std::ostream& err) {
   absl::StatusOr<std::vector<base::LongFlag>> split =
       base::SplitLongFlags(args, /*switches=*/{"insecure"});
   if (!split.ok()) return split.status();
@@ -45,7 +44,7 @@ absl::StatusOr<ServeFlags> ParseServeFlags(
   absl::StatusOr<TlsOptions> tls = ResolveTls(settings, flags.name);
   if (!tls.ok()) return tls.status();
   flags.tls = *std::move(tls);
-  if (!flags.tls.enabled()) std::cerr << kInsecureWarning << std::endl;
+  if (!flags.tls.enabled()) err << kInsecureWarning << std::endl;
   return flags;
 }
 

@@ -9,7 +9,7 @@
 //         if (f.name != "registry_dir") return false;
 //         dir = f.value;
 //         return true;
-//       });
+//       }, err);
 //   if (!flags.ok()) ...;
 //   return bus::ServeUntilStopped<registry_actor>(
 //       "trainbus registry-node", *flags, configure, spawn, out, err);
@@ -37,7 +37,7 @@ struct ServeFlags {
   std::string name;  // picks DIR/<name>.pem under --tls_dir
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: any free port
-  TlsOptions tls;     // resolved; disabled: --insecure (warned on stderr)
+  TlsOptions tls;     // resolved; disabled: --insecure (warned on `err`)
 };
 
 // --name=N (default `default_name`), --listen=HOST:PORT (default
@@ -47,7 +47,8 @@ struct ServeFlags {
 // NotFound or others for files that do not load.
 absl::StatusOr<ServeFlags> ParseServeFlags(
     const std::vector<std::string>& args, const std::string& default_name,
-    const std::function<bool(const base::LongFlag&)>& extra);
+    const std::function<bool(const base::LongFlag&)>& extra,
+    std::ostream& err);
 
 // Blocks SIGINT and SIGTERM in this thread, and so in every thread it starts
 // afterwards (CAF's), until destroyed; Wait() returns on the first of them.

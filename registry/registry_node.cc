@@ -41,7 +41,8 @@ int RegistryNodeMain(const std::vector<std::string>& args, std::ostream& out,
         if (f.name != "registry_dir" || f.value.empty()) return false;
         options.root = f.value;
         return true;
-      });
+      },
+      err);
   if (!flags.ok()) {
     err << "trainbus registry-node: " << flags.status().message()
         << "; run `trainbus registry-node help` for usage\n";

@@ -137,7 +137,8 @@ int ReplicaNodeMain(const std::vector<std::string>& args, std::ostream& out,
     }
   }
   absl::StatusOr<bus::ServeFlags> flags = bus::ParseServeFlags(
-      args, /*default_name=*/"", [](const base::LongFlag&) { return false; });
+      args, /*default_name=*/"", [](const base::LongFlag&) { return false; },
+      err);
   if (!flags.ok()) {
     err << "trainbus replica-node: " << flags.status().message() << "\n";
     return flags.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
