@@ -107,6 +107,8 @@ std::string ServingMetrics::Render(const ModelSet& models,
   }
   replicas_out_->Labels({models.name()})
       .Set(latest.ok() ? static_cast<double>((*latest)->replicas_out()) : 0);
+  // At 0 before the first retry, so rate() and alerts see the series.
+  retries_->Labels({models.name()});
   report::Counter& swapped = swaps_->Labels({models.name()});
   swapped.Increment(static_cast<double>(swaps) - swapped.value());
   return registry_.Render();

@@ -2,11 +2,13 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
@@ -25,14 +27,38 @@ namespace {
 
 constexpr std::chrono::seconds kSpawnTimeout{60};
 
+// The replicas a host spawned and that still run.
+struct HostState {
+  std::vector<replica_actor> replicas;
+};
+
+// Spawns replicas on request. They end with it: a gateway that lost this
+// node cannot tell them to stop, and the actor system waits for every actor
+// before the process exits on SIGTERM.
 replica_host_actor::behavior_type ReplicaHost(
-    replica_host_actor::pointer self) {
+    replica_host_actor::stateful_pointer<HostState> self) {
+  self->set_down_handler([self](caf::down_msg& down) {
+    std::vector<replica_actor>& r = self->state.replicas;
+    r.erase(std::remove_if(r.begin(), r.end(),
+                           [&](const replica_actor& a) {
+                             return a.address() == down.source;
+                           }),
+            r.end());
+  });
+  self->set_exit_handler([self](caf::exit_msg& exit) {
+    for (const replica_actor& r : self->state.replicas) {
+      self->send_exit(r, exit.reason);
+    }
+    self->quit(std::move(exit.reason));
+  });
   return {
       [self](spawn_replica_atom,
              const std::string& checkpoint) -> caf::result<replica_actor> {
         absl::StatusOr<replica_actor> replica =
             SpawnReplicaActor(self->system(), checkpoint);
         if (!replica.ok()) return base::ToCafError(replica.status());
+        self->monitor(*replica);
+        self->state.replicas.push_back(*replica);
         return *replica;
       }};
 }

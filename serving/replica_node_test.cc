@@ -169,6 +169,33 @@ TEST_F(ReplicaNodeTest, AKilledNodeLeavesTheRotationAndNoRequestIsLost) {
   (void)r2.process->WaitOrKill(absl::Seconds(10));
 }
 
+// SIGTERM ends a node whose replicas still serve a gateway (one that lost
+// the node could never stop them): the host ends them with itself.
+TEST_F(ReplicaNodeTest, SigtermStopsANodeWhoseReplicasStillServe) {
+  ReplicaNode r1 = StartNode("r1", "--tls_dir=" + certs_);
+  ASSERT_TRUE(r1.process);
+  ServeOptions o;
+  o.model = "shirts";
+  o.http.port = 0;
+  o.replicas = 2;
+  o.replica_nodes = {r1.address};
+  o.tls.dir = certs_;
+  o.poll_interval = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Start(store_.get(), o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  httplib::Result r = client.Post("/v1/models/shirts:classify",
+                                  testing::Png(3), "image/png");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(r1.process->Signal(SIGTERM).ok());
+  absl::StatusOr<base::ExitStatus> exit =
+      r1.process->WaitOrKill(absl::Seconds(30));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->success()) << exit->Describe();
+}
+
 TEST_F(ReplicaNodeTest, ReplicaNodesNeedTlsOrInsecureByName) {
   ServeOptions o;
   o.model = "shirts";

@@ -273,10 +273,10 @@ class NodeRun {
               const std::string& part, const NodeAddresses& addresses,
               uint64_t checkpoint_every) {
             process_.ctx().checkpoint_every = checkpoint_every;
-            // The hub's directory through the connection the hub made: a
-            // second connection back to the hub would be one CAF 0.17's
-            // openssl module drops together with the first (so the hub
-            // would lose this node).
+            // The hub's directory through the connection the hub made: one
+            // connection per pair of nodes. (A second one back used to drop
+            // both under TLS; bus/internal/ssl_error_queue.h fixed that, and
+            // one connection is still the simpler thing to watch.)
             if (auto it = addresses.find(""); it != addresses.end()) {
               process_.Known(it->second, caf::actor_cast<bus::directory_actor>(
                                              hub_directory));
