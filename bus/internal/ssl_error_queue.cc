@@ -16,21 +16,17 @@ using ReadFn = int (*)(SSL*, void*, int);
 using WriteFn = int (*)(SSL*, const void*, int);
 using HandshakeFn = int (*)(SSL*);
 
-ReadFn NextRead() {
-  static const ReadFn next = Next<ReadFn>("SSL_read");
-  return next;
-}
-WriteFn NextWrite() {
-  static const WriteFn next = Next<WriteFn>("SSL_write");
-  return next;
-}
-HandshakeFn NextConnect() {
-  static const HandshakeFn next = Next<HandshakeFn>("SSL_connect");
-  return next;
-}
-HandshakeFn NextAccept() {
-  static const HandshakeFn next = Next<HandshakeFn>("SSL_accept");
-  return next;
+// libssl's four functions, looked up at the first call of any of them.
+struct LibSsl {
+  ReadFn read = Next<ReadFn>("SSL_read");
+  WriteFn write = Next<WriteFn>("SSL_write");
+  HandshakeFn connect = Next<HandshakeFn>("SSL_connect");
+  HandshakeFn accept = Next<HandshakeFn>("SSL_accept");
+};
+
+const LibSsl& Libssl() {
+  static const LibSsl lib;
+  return lib;
 }
 
 // Without libssl's function (which SslErrorQueueGuarded reports), a call
@@ -46,26 +42,26 @@ extern "C" {
 
 int SSL_read(SSL* ssl, void* buf, int num) {
   ERR_clear_error();
-  const ReadFn next = NextRead();
-  return next != nullptr ? next(ssl, buf, num) : Unavailable();
+  const ReadFn read = Libssl().read;
+  return read != nullptr ? read(ssl, buf, num) : Unavailable();
 }
 
 int SSL_write(SSL* ssl, const void* buf, int num) {
   ERR_clear_error();
-  const WriteFn next = NextWrite();
-  return next != nullptr ? next(ssl, buf, num) : Unavailable();
+  const WriteFn write = Libssl().write;
+  return write != nullptr ? write(ssl, buf, num) : Unavailable();
 }
 
 int SSL_connect(SSL* ssl) {
   ERR_clear_error();
-  const HandshakeFn next = NextConnect();
-  return next != nullptr ? next(ssl) : Unavailable();
+  const HandshakeFn connect = Libssl().connect;
+  return connect != nullptr ? connect(ssl) : Unavailable();
 }
 
 int SSL_accept(SSL* ssl) {
   ERR_clear_error();
-  const HandshakeFn next = NextAccept();
-  return next != nullptr ? next(ssl) : Unavailable();
+  const HandshakeFn accept = Libssl().accept;
+  return accept != nullptr ? accept(ssl) : Unavailable();
 }
 
 }  // extern "C"
@@ -80,8 +76,8 @@ bool SslErrorQueueGuarded() {
              reinterpret_cast<void*>(&SSL_connect) &&
          dlsym(RTLD_DEFAULT, "SSL_accept") ==
              reinterpret_cast<void*>(&SSL_accept) &&
-         NextRead() != nullptr && NextWrite() != nullptr &&
-         NextConnect() != nullptr && NextAccept() != nullptr;
+         Libssl().read != nullptr && Libssl().write != nullptr &&
+         Libssl().connect != nullptr && Libssl().accept != nullptr;
 }
 
 }  // namespace trainbus::bus::internal
