@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Soak: N samples through experiments/parallel_models.yaml's four models.
 
-Runs `trainbus run` once per backpressure policy (nice -n 19), samples the
+Runs `trainbus run` once per backpressure policy (nice -n 19, --nice), samples the
 process's VmRSS and VmHWM from /proc/PID/status every few seconds, and reads
 how far the stream got from the bus metrics table the run prints
 (--metrics_every). Passes when the peak RSS (VmHWM) at the end is at most
@@ -43,6 +43,9 @@ def parse_args():
     p.add_argument("--max_growth", type=float, default=0.05)
     p.add_argument("--bin", default="", help="trainbus binary (default: build -c opt)")
     p.add_argument("--log", default="", help="append the progress lines there too")
+    p.add_argument("--nice", type=int, default=19,
+                   help="the run's nice level (0 on a machine whose other jobs "
+                        "run at 0, or it starves)")
     return p.parse_args()
 
 
@@ -96,7 +99,7 @@ def soak(binary, policy, args, say):
     total = epochs * EPOCH_SAMPLES
     with tempfile.TemporaryDirectory(prefix=f"soak_{policy}_") as work:
         report = os.path.join(work, "report.json")
-        cmd = ["nice", "-n", "19", binary, "run", SPEC, f"--epochs={epochs}",
+        cmd = ["nice", "-n", str(args.nice), binary, "run", SPEC, f"--epochs={epochs}",
                f"--policy={policy}", "--quiet", "--out_dir=",
                f"--metrics_every={max(1, int(args.interval))}",
                f"--registry_dir={os.path.join(work, 'registry')}",
